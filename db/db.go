@@ -1,0 +1,118 @@
+// Package db owns mcpwarden's SQL: the embedded migrations and the Storage type whose methods
+// run plain, explicit queries through sqlx. Every method on tenant data takes the caller's
+// organization id as its first argument after the context, so no query can forget it.
+package db
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Domain errors. Storage returns these (wrapped or bare); impl maps them to HTTP problems in one
+// place, so handlers never inspect driver errors.
+var (
+	ErrNotFound = errors.New("not found")
+	ErrConflict = errors.New("conflict")
+)
+
+// Storage runs mcpwarden's queries against PostgreSQL.
+type Storage struct {
+	db *sqlx.DB
+}
+
+// Open connects to PostgreSQL and checks that it answers.
+func Open(ctx context.Context, url string, maxConns int) (*Storage, error) {
+	conn, err := sqlx.Open("postgres", url)
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	if maxConns <= 0 {
+		maxConns = 20
+	}
+	conn.SetMaxOpenConns(maxConns)
+	conn.SetMaxIdleConns(maxConns)
+	conn.SetConnMaxIdleTime(5 * time.Minute)
+	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := conn.PingContext(pingCtx); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("connect to database: %w", err)
+	}
+	return &Storage{db: conn}, nil
+}
+
+// New wraps an existing connection pool.
+func New(conn *sqlx.DB) *Storage { return &Storage{db: conn} }
+
+// DB exposes the pool for tests and tools that need raw SQL.
+func (s *Storage) DB() *sqlx.DB { return s.db }
+
+// Close closes the pool.
+func (s *Storage) Close() error { return s.db.Close() }
+
+// Ping reports whether the database answers within the context's deadline.
+func (s *Storage) Ping(ctx context.Context) error {
+	var one int
+	return s.db.QueryRowContext(ctx, "SELECT 1").Scan(&one)
+}
+
+// Migrate applies every pending migration. A PostgreSQL session lock makes concurrent replicas
+// starting at once apply them exactly once.
+func Migrate(ctx context.Context, conn *sql.DB) error {
+	fsys, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return err
+	}
+	locker, err := lock.NewPostgresSessionLocker()
+	if err != nil {
+		return err
+	}
+	provider, err := goose.NewProvider(goose.DialectPostgres, conn, fsys, goose.WithSessionLocker(locker))
+	if err != nil {
+		return fmt.Errorf("load migrations: %w", err)
+	}
+	if _, err := provider.Up(ctx); err != nil {
+		return fmt.Errorf("apply migrations: %w", err)
+	}
+	return nil
+}
+
+// inTx runs fn in a transaction, committing when it returns nil.
+func (s *Storage) inTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
+	tx, err := s.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+// isUniqueViolation reports whether err is PostgreSQL's unique_violation.
+func isUniqueViolation(err error) bool {
+	var pqErr *pq.Error
+	return errors.As(err, &pqErr) && pqErr.Code == "23505"
+}
+
+// notFound turns sql.ErrNoRows into ErrNotFound.
+func notFound(err error) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return ErrNotFound
+	}
+	return err
+}

@@ -1,0 +1,134 @@
+// Package dbtest gives each test its own fresh, migrated PostgreSQL database. One throwaway
+// cluster serves a whole `go test` process (fsync off); each test's database is cloned from a
+// migrated template, so tests run in parallel and leave nothing behind. TEST_DATABASE_URL points
+// the tests at an existing server instead (its user needs CREATEDB).
+package dbtest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net/url"
+	"os"
+	"sync"
+	"testing"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+
+	"github.com/mcpwarden/mcpwarden/db"
+	"github.com/mcpwarden/mcpwarden/db/localpg"
+)
+
+var (
+	setupOnce sync.Once
+	setupErr  error
+	cluster   *localpg.Cluster
+	tmpDir    string
+	admin     *sqlx.DB
+	baseURL   string
+	template  string
+	cloneMu   sync.Mutex
+)
+
+// Main runs the package's tests and then removes the throwaway cluster. Call it from TestMain.
+func Main(m *testing.M) {
+	code := m.Run()
+	if admin != nil {
+		admin.Close()
+	}
+	if cluster != nil {
+		cluster.Stop()
+		os.RemoveAll(tmpDir)
+	}
+	os.Exit(code)
+}
+
+func setup() error {
+	ctx := context.Background()
+	baseURL = os.Getenv("TEST_DATABASE_URL")
+	if baseURL == "" {
+		var err error
+		tmpDir, err = os.MkdirTemp("", "mcpwarden-test-")
+		if err != nil {
+			return err
+		}
+		os.Chmod(tmpDir, 0o755)
+		cluster, err = localpg.Start(ctx, localpg.Options{Dir: tmpDir, NoFsync: true})
+		if err != nil {
+			return fmt.Errorf("start the test PostgreSQL: %w", err)
+		}
+		baseURL = cluster.URL("postgres")
+	}
+	var err error
+	admin, err = sqlx.Open("postgres", baseURL)
+	if err != nil {
+		return err
+	}
+	admin.SetMaxOpenConns(4)
+	template = "mcpw_template_" + randomSuffix()
+	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+pq.QuoteIdentifier(template)); err != nil {
+		return fmt.Errorf("create the template database: %w", err)
+	}
+	conn, err := sqlx.Open("postgres", withDatabase(baseURL, template))
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if err := db.Migrate(ctx, conn.DB); err != nil {
+		return err
+	}
+	return nil
+}
+
+// URL returns the URL of a new database, cloned from the migrated template and dropped when the
+// test ends.
+func URL(t testing.TB) string {
+	t.Helper()
+	setupOnce.Do(func() { setupErr = setup() })
+	if setupErr != nil {
+		t.Fatalf("test database: %v", setupErr)
+	}
+	name := "mcpw_test_" + randomSuffix()
+	cloneMu.Lock()
+	_, err := admin.Exec("CREATE DATABASE " + pq.QuoteIdentifier(name) + " TEMPLATE " + pq.QuoteIdentifier(template))
+	cloneMu.Unlock()
+	if err != nil {
+		t.Fatalf("clone the test database: %v", err)
+	}
+	t.Cleanup(func() {
+		admin.Exec("DROP DATABASE IF EXISTS " + pq.QuoteIdentifier(name) + " WITH (FORCE)")
+	})
+	return withDatabase(baseURL, name)
+}
+
+// New returns a connection pool to a fresh database, closed when the test ends.
+func New(t testing.TB) *sqlx.DB {
+	t.Helper()
+	conn, err := sqlx.Open("postgres", URL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn.SetMaxOpenConns(10)
+	t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
+// Cluster returns the throwaway cluster, or nil when TEST_DATABASE_URL is in use.
+func Cluster() *localpg.Cluster { return cluster }
+
+func withDatabase(raw, name string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		panic(err)
+	}
+	u.Path = "/" + name
+	return u.String()
+}
+
+func randomSuffix() string {
+	b := make([]byte, 6)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
