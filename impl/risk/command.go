@@ -1,0 +1,977 @@
+package risk
+
+import (
+	"net/url"
+	"path"
+	"strings"
+)
+
+// Command is a server launch command taken apart: which ecosystem the code
+// comes from, which package and version, and what the server is given.
+type Command struct {
+	Runner    string // launcher, normalised: "npx", "uvx", "uv", "docker", "node", "python", "deno"...; "" for a URL
+	Ecosystem string // "npm", "pypi", "docker", "jsr", "go", "local", "binary", "remote" or ""
+	Package   string // package or image without its version; "" for a local script
+	Spec      string // the package as written, version included, for evidence
+	Version   string // "1.2.3", "latest", "^1.0", an image tag or digest; "" when none is given
+	Tool      string // the executable run from the package when it differs (npx -p, uvx --from)
+	Source    string // git, tarball or URL source the code is fetched from
+	Script    string // local script or binary the runner starts
+	Fetched   bool   // the runner downloads the package at launch (npx, uvx, pipx run, docker pull)
+	Via       string // proxy package that launches the real server (supergateway, @smithery/cli)
+	Args      []string
+	Paths     []string // filesystem paths among arguments, flag values, mounts and permissions
+	URLs      []string // http(s) URLs among the arguments
+	EnvNames  []string // variables set on the command line (docker -e, env NAME=...)
+	EnvAssign []string // NAME=value assignments on the command line, checked for live secrets
+	Wrappers  []string // shells peeled off: "bash -c", "cmd /c", "wsl"
+	Fetcher   string   // "curl … | sh" style segment when a wrapper downloads and runs a script
+	Container Container
+	Deno      []string // deno permission flags as written
+}
+
+// Container holds the docker/podman run options that widen what a container can reach.
+type Container struct {
+	Privileged  bool
+	HostNetwork bool
+	HostPID     bool
+	CapAdd      []string
+	SecurityOpt []string
+	Mounts      []Mount
+}
+
+// Mount is a bind mount; Host is the path on the machine.
+type Mount struct {
+	Host, Target string
+	ReadOnly     bool
+}
+
+// Pinned reports whether the package is fixed to one version, so that a
+// republished package cannot change what runs.
+func (c Command) Pinned() bool {
+	v := c.Version
+	if v == "" || strings.EqualFold(v, "latest") {
+		return false
+	}
+	if strings.HasPrefix(v, "sha256:") {
+		return true
+	}
+	// Ranges (^1.2, ~1.2, >=1, 1.x, *) and dist-tags (next, beta) float.
+	if strings.ContainsAny(v, "^~<>=*| ") || strings.Contains(v, ".x") {
+		return false
+	}
+	return v[0] >= '0' && v[0] <= '9' || v[0] == 'v' && len(v) > 1 && v[1] >= '0' && v[1] <= '9'
+}
+
+// ParseCommand parses a whole command line as stored in a report: the
+// launcher, then its arguments, space-separated with simple shell quoting.
+func ParseCommand(line string) Command {
+	var c Command
+	line = strings.TrimSpace(line)
+	if isURL(line) && !strings.ContainsAny(line, " \t") {
+		c.Ecosystem = "remote"
+		c.URLs = []string{line}
+		c.Package = hostOf(line)
+		return c
+	}
+	parseTokens(&c, splitArgs(line, false), 0)
+	return c
+}
+
+// maxDepth bounds wrapper recursion (bash -c "cmd /c bash -c ...").
+const maxDepth = 6
+
+func parseTokens(c *Command, toks []string, depth int) {
+	// Leading env assignments: "env A=1 npx ..." or "A=1 npx ...".
+	for len(toks) > 0 {
+		t := toks[0]
+		if progName(t) == "env" {
+			c.Wrappers = append(c.Wrappers, "env")
+			toks = toks[1:]
+			for len(toks) > 0 && strings.HasPrefix(toks[0], "-") {
+				toks = toks[1:]
+			}
+			continue
+		}
+		if isAssignment(t) {
+			addEnvAssign(c, t)
+			toks = toks[1:]
+			continue
+		}
+		break
+	}
+	if len(toks) == 0 {
+		return
+	}
+	prog := progName(toks[0])
+	rest := toks[1:]
+	if depth < maxDepth {
+		switch prog {
+		case "cmd":
+			if i := indexFold(rest, "/c", "/k"); i >= 0 {
+				c.Wrappers = append(c.Wrappers, "cmd "+strings.ToLower(rest[i]))
+				parseScript(c, strings.Join(rest[i+1:], " "), depth+1)
+				return
+			}
+		case "bash", "sh", "zsh", "dash", "fish", "ksh":
+			for i, t := range rest {
+				if len(t) > 1 && t[0] == '-' && t[1] != '-' && strings.Contains(t, "c") {
+					c.Wrappers = append(c.Wrappers, prog+" "+t)
+					parseScript(c, strings.Join(rest[i+1:], " "), depth+1)
+					return
+				}
+				if !strings.HasPrefix(t, "-") {
+					break
+				}
+			}
+		case "powershell", "pwsh":
+			for i, t := range rest {
+				lt := strings.ToLower(t)
+				if lt == "-command" || lt == "-c" {
+					c.Wrappers = append(c.Wrappers, prog+" "+t)
+					parseScript(c, strings.Join(rest[i+1:], " "), depth+1)
+					return
+				}
+			}
+		case "wsl":
+			c.Wrappers = append(c.Wrappers, "wsl")
+			for len(rest) > 0 && strings.HasPrefix(rest[0], "-") {
+				switch rest[0] {
+				case "-d", "--distribution", "-u", "--user", "--cd":
+					if len(rest) > 1 {
+						rest = rest[1:]
+					}
+				}
+				rest = rest[1:]
+			}
+			parseTokens(c, rest, depth+1)
+			return
+		}
+	}
+	c.Runner = prog
+	switch prog {
+	case "npx", "bunx", "pnpx":
+		parseNpx(c, rest)
+	case "npm", "pnpm", "yarn", "bun":
+		if len(rest) > 0 && (rest[0] == "dlx" || rest[0] == "exec" || rest[0] == "x") {
+			c.Runner = prog + " " + rest[0]
+			parseNpx(c, rest[1:])
+		} else if prog == "bun" || len(rest) > 0 && rest[0] == "run" {
+			parseScriptRunner(c, rest)
+		} else {
+			c.Ecosystem = "npm"
+			c.Args = rest
+		}
+	case "uvx":
+		parsePyRunner(c, rest)
+	case "uv":
+		parseUv(c, rest)
+	case "pipx":
+		if len(rest) > 0 && rest[0] == "run" {
+			c.Runner = "pipx run"
+			parsePyRunner(c, rest[1:])
+		} else {
+			c.Args = rest
+		}
+	case "python", "python3", "py", "pythonw":
+		parsePython(c, rest)
+	case "node", "nodejs", "tsx", "ts-node", "bash", "sh", "zsh", "dash", "fish", "ksh", "powershell", "pwsh":
+		parseScriptRunner(c, rest)
+	case "deno":
+		parseDeno(c, rest)
+	case "docker", "podman", "nerdctl":
+		parseDocker(c, rest)
+	case "go":
+		if len(rest) > 1 && rest[0] == "run" {
+			c.Ecosystem = "go"
+			c.Fetched = strings.Contains(rest[1], "@")
+			setSpec(c, rest[1], "@")
+			collectArgs(c, rest[2:])
+		} else {
+			c.Args = rest
+		}
+	default:
+		if isScriptFile(toks[0]) {
+			c.Runner = ""
+			c.Ecosystem = "local"
+			c.Script = toks[0]
+		} else {
+			c.Ecosystem = "binary"
+			c.Script = toks[0]
+			c.Package = strings.ToLower(prog)
+		}
+		collectArgs(c, rest)
+	}
+	unwrapProxy(c, depth)
+}
+
+// parseScript handles the text a shell wrapper runs: it spots download-and-run
+// pipelines and parses the segment that actually launches the server.
+func parseScript(c *Command, script string, depth int) {
+	toks := splitArgs(script, true)
+	if f := downloadAndRun(toks); f != "" {
+		c.Fetcher = f
+	}
+	var segs [][]string
+	start := 0
+	for i, t := range toks {
+		if t == "|" || t == "&&" || t == "||" || t == ";" || t == "&" {
+			segs = append(segs, toks[start:i])
+			start = i + 1
+		}
+	}
+	segs = append(segs, toks[start:])
+	// The server is usually the last command ("cd x && npx ..."); prefer the
+	// last segment whose launcher we recognise.
+	chosen := segs[len(segs)-1]
+	for i := len(segs) - 1; i >= 0; i-- {
+		if len(segs[i]) > 0 && knownLauncher(progName(segs[i][0])) {
+			chosen = segs[i]
+			break
+		}
+	}
+	parseTokens(c, chosen, depth)
+}
+
+func knownLauncher(p string) bool {
+	switch p {
+	case "npx", "bunx", "pnpx", "npm", "pnpm", "yarn", "bun", "uvx", "uv", "pipx",
+		"python", "python3", "py", "node", "deno", "docker", "podman", "go":
+		return true
+	}
+	return false
+}
+
+// downloadAndRun returns the pipeline that fetches a script and runs it
+// ("curl -fsSL URL | sh", "sh -c $(curl ...)", "irm URL | iex"), or "".
+func downloadAndRun(toks []string) string {
+	isFetch := func(t string) bool {
+		switch strings.ToLower(progName(strings.TrimLeft(t, "$(<`"))) {
+		case "curl", "wget", "iwr", "irm", "invoke-webrequest", "invoke-restmethod", "fetch":
+			return true
+		}
+		return false
+	}
+	isRun := func(t string) bool {
+		switch strings.ToLower(progName(t)) {
+		case "sh", "bash", "zsh", "dash", "python", "python3", "node", "iex", "invoke-expression", "sudo", "perl", "ruby":
+			return true
+		}
+		return false
+	}
+	for i, t := range toks {
+		if !isFetch(t) {
+			continue
+		}
+		// Substitution: $(curl ...) or <(curl ...) feeds the download to a shell.
+		if strings.HasPrefix(t, "$(") || strings.HasPrefix(t, "<(") || strings.HasPrefix(t, "`") {
+			return strings.Join(toks[max(0, i-1):min(len(toks), i+3)], " ")
+		}
+		for j := i + 1; j < len(toks); j++ {
+			if toks[j] == "&&" || toks[j] == ";" || toks[j] == "||" {
+				break
+			}
+			if toks[j] == "|" && j+1 < len(toks) && isRun(toks[j+1]) {
+				return strings.Join(toks[i:j+2], " ")
+			}
+		}
+	}
+	return ""
+}
+
+func parseNpx(c *Command, toks []string) {
+	c.Ecosystem = "npm"
+	c.Fetched = true
+	var pkg string
+	i := 0
+	for ; i < len(toks); i++ {
+		t := toks[i]
+		if t == "--" {
+			i++
+			break
+		}
+		if !strings.HasPrefix(t, "-") {
+			break
+		}
+		switch {
+		case t == "-p" || t == "--package":
+			if i+1 < len(toks) {
+				pkg = toks[i+1]
+				i++
+			}
+		case strings.HasPrefix(t, "--package="):
+			pkg = strings.TrimPrefix(t, "--package=")
+		case t == "-c" || t == "--call":
+			i++
+		}
+	}
+	if i < len(toks) {
+		if pkg != "" {
+			c.Tool = toks[i]
+		} else {
+			pkg = toks[i]
+		}
+		i++
+	}
+	if pkg != "" {
+		setNpmSpec(c, pkg)
+	}
+	collectArgs(c, toks[min(i, len(toks)):])
+}
+
+// setNpmSpec understands "name", "name@1.2.3", "@scope/name@latest",
+// "npm:name@1", "github:user/repo", "user/repo", "git+https://...", tarball URLs.
+func setNpmSpec(c *Command, spec string) {
+	c.Spec = spec
+	spec = strings.TrimPrefix(spec, "npm:")
+	low := strings.ToLower(spec)
+	switch {
+	case strings.HasPrefix(low, "git+") || strings.HasPrefix(low, "git://") ||
+		strings.HasPrefix(low, "github:") || strings.HasPrefix(low, "gitlab:") ||
+		strings.HasPrefix(low, "bitbucket:") || isURL(spec):
+		setSource(c, spec)
+		return
+	case isPathLike(spec) || strings.HasSuffix(low, ".tgz") || strings.HasSuffix(low, ".tar.gz"):
+		c.Ecosystem = "local"
+		c.Fetched = false
+		c.Script = spec
+		return
+	case !strings.HasPrefix(spec, "@") && strings.Count(spec, "/") == 1 && !strings.Contains(spec, "@"):
+		// "user/repo" is npm's GitHub shorthand.
+		setSource(c, "github:"+spec)
+		return
+	}
+	setSpec(c, spec, "@")
+}
+
+// setSpec splits "name<sep>version" at the last separator that is not a scope's "@".
+func setSpec(c *Command, spec, sep string) {
+	if c.Spec == "" {
+		c.Spec = spec
+	}
+	name, version := spec, ""
+	if i := strings.LastIndex(spec, sep); i > 0 {
+		name, version = spec[:i], spec[i+len(sep):]
+	}
+	c.Package = name
+	c.Version = version
+}
+
+// setSource records a git/URL source and names the package after the repository.
+func setSource(c *Command, src string) {
+	c.Source = src
+	u := src
+	if i := strings.Index(u, "#"); i >= 0 {
+		u = u[:i]
+	}
+	u = strings.TrimSuffix(strings.TrimRight(u, "/"), ".git")
+	if i := strings.LastIndexAny(u, "/:"); i >= 0 {
+		u = u[i+1:]
+	}
+	if c.Package == "" {
+		c.Package = strings.TrimSuffix(strings.TrimSuffix(u, ".tgz"), ".tar.gz")
+	}
+}
+
+// parsePyRunner handles uvx, "uv tool run" and "pipx run".
+func parsePyRunner(c *Command, toks []string) {
+	c.Ecosystem = "pypi"
+	c.Fetched = true
+	var from string
+	i := 0
+	for ; i < len(toks); i++ {
+		t := toks[i]
+		if !strings.HasPrefix(t, "-") {
+			break
+		}
+		name, val, hasVal := strings.Cut(t, "=")
+		switch name {
+		case "--from", "--spec":
+			if hasVal {
+				from = val
+			} else if i+1 < len(toks) {
+				from = toks[i+1]
+				i++
+			}
+		case "--with", "-w", "--with-editable", "--with-requirements", "--python", "-p",
+			"--index", "--index-url", "--extra-index-url", "--default-index", "--env-file",
+			"--prerelease", "--resolution", "--cache-dir", "--directory", "--project", "--pip-args":
+			if !hasVal {
+				i++
+			}
+		}
+	}
+	if i < len(toks) {
+		if from != "" {
+			c.Tool = toks[i]
+		} else {
+			from = toks[i]
+		}
+		i++
+	}
+	if from != "" {
+		setPySpec(c, from)
+	}
+	collectArgs(c, toks[min(i, len(toks)):])
+}
+
+// setPySpec understands "name", "name==1.2", "name@1.2", "name[extra]>=1", git and URL sources.
+func setPySpec(c *Command, spec string) {
+	c.Spec = spec
+	low := strings.ToLower(spec)
+	if strings.HasPrefix(low, "git+") || isURL(spec) {
+		setSource(c, spec)
+		return
+	}
+	if isPathLike(spec) {
+		c.Ecosystem = "local"
+		c.Fetched = false
+		c.Script = spec
+		return
+	}
+	// "name @ git+https://..." direct references.
+	if name, ref, ok := strings.Cut(spec, "@"); ok && (strings.Contains(ref, "://") || strings.HasPrefix(strings.TrimSpace(ref), "git+")) {
+		c.Package = strings.TrimSpace(name)
+		setSource(c, strings.TrimSpace(ref))
+		return
+	}
+	end := strings.IndexAny(spec, "=<>~!@[ ")
+	if end < 0 {
+		c.Package = spec
+		return
+	}
+	c.Package = spec[:end]
+	rest := spec[end:]
+	if strings.HasPrefix(rest, "[") {
+		if j := strings.Index(rest, "]"); j >= 0 {
+			rest = rest[j+1:]
+		}
+	}
+	switch {
+	case strings.HasPrefix(rest, "=="):
+		c.Version = rest[2:]
+	case strings.HasPrefix(rest, "@"):
+		c.Version = rest[1:]
+	default:
+		c.Version = rest // a range, kept as written so Pinned sees it floats
+	}
+}
+
+// parseUv handles "uv [--directory D] run ..." and "uv tool run ...".
+func parseUv(c *Command, toks []string) {
+	i := 0
+	for ; i < len(toks) && strings.HasPrefix(toks[i], "-"); i++ {
+		if (toks[i] == "--directory" || toks[i] == "--project" || toks[i] == "--python" || toks[i] == "-p") && i+1 < len(toks) {
+			i++
+		}
+	}
+	if i < len(toks) && toks[i] == "tool" && i+1 < len(toks) && toks[i+1] == "run" {
+		c.Runner = "uv tool run"
+		parsePyRunner(c, toks[i+2:])
+		return
+	}
+	if i < len(toks) && toks[i] == "run" {
+		c.Runner = "uv run"
+		toks = toks[i+1:]
+		i = 0
+		for ; i < len(toks) && strings.HasPrefix(toks[i], "-"); i++ {
+			name, _, hasVal := strings.Cut(toks[i], "=")
+			switch name {
+			case "--directory", "--project", "--with", "-w", "--python", "-p", "--env-file", "--package", "--extra", "--group", "--index":
+				if !hasVal {
+					i++
+				}
+			}
+		}
+		c.Ecosystem = "local"
+		if i < len(toks) {
+			if isScriptFile(toks[i]) {
+				c.Script = toks[i]
+			} else {
+				// A console script of the project in --directory.
+				c.Package = toks[i]
+			}
+			i++
+		}
+		collectArgs(c, toks[min(i, len(toks)):])
+		return
+	}
+	c.Args = toks
+}
+
+func parsePython(c *Command, toks []string) {
+	for i := 0; i < len(toks); i++ {
+		t := toks[i]
+		if t == "-m" && i+1 < len(toks) {
+			// An installed module: nothing is fetched at launch.
+			c.Ecosystem = "pypi"
+			c.Package = strings.ReplaceAll(toks[i+1], "_", "-")
+			c.Spec = toks[i+1]
+			collectArgs(c, toks[i+2:])
+			return
+		}
+		if t == "-c" {
+			c.Ecosystem = "local"
+			c.Script = "-c"
+			return
+		}
+		if !strings.HasPrefix(t, "-") {
+			c.Ecosystem = "local"
+			c.Script = t
+			collectArgs(c, toks[i+1:])
+			return
+		}
+	}
+}
+
+// parseScriptRunner handles "node build/index.js", "bun run x.ts", "tsx src/main.ts".
+func parseScriptRunner(c *Command, toks []string) {
+	c.Ecosystem = "local"
+	for i := 0; i < len(toks); i++ {
+		t := toks[i]
+		if t == "run" && i == 0 {
+			continue
+		}
+		if !strings.HasPrefix(t, "-") {
+			c.Script = t
+			collectArgs(c, toks[i+1:])
+			return
+		}
+	}
+}
+
+func parseDeno(c *Command, toks []string) {
+	c.Ecosystem = "local"
+	i := 0
+	if i < len(toks) && (toks[i] == "run" || toks[i] == "serve") {
+		i++
+	}
+	for ; i < len(toks) && strings.HasPrefix(toks[i], "-"); i++ {
+		t := toks[i]
+		name, val, _ := strings.Cut(t, "=")
+		if strings.HasPrefix(name, "--allow-") || name == "-A" || len(name) == 2 && strings.Contains("RWNESP", name[1:]) {
+			c.Deno = append(c.Deno, t)
+			if (name == "--allow-read" || name == "--allow-write" || name == "-R" || name == "-W") && val != "" {
+				for _, p := range strings.Split(val, ",") {
+					c.Paths = appendUnique(c.Paths, p)
+				}
+			}
+		}
+		if name == "--config" || name == "-c" || name == "--import-map" || name == "--env-file" {
+			if !strings.Contains(t, "=") {
+				i++
+			}
+		}
+	}
+	if i >= len(toks) {
+		return
+	}
+	spec := toks[i]
+	switch {
+	case strings.HasPrefix(spec, "jsr:"):
+		c.Ecosystem, c.Fetched = "jsr", true
+		setSpec(c, strings.TrimPrefix(spec, "jsr:"), "@")
+		c.Spec = spec
+	case strings.HasPrefix(spec, "npm:"):
+		c.Ecosystem, c.Fetched = "npm", true
+		setSpec(c, strings.TrimPrefix(spec, "npm:"), "@")
+		c.Spec = spec
+	case isURL(spec):
+		c.Fetched = true
+		c.Spec = spec
+		setSource(c, spec)
+	default:
+		c.Script = spec
+	}
+	collectArgs(c, toks[i+1:])
+}
+
+// dockerValueFlags take a value as the next argument.
+var dockerValueFlags = map[string]bool{
+	"-e": true, "--env": true, "--env-file": true, "-v": true, "--volume": true, "--mount": true,
+	"--network": true, "--net": true, "--name": true, "-w": true, "--workdir": true, "-u": true,
+	"--user": true, "--entrypoint": true, "-p": true, "--publish": true, "-l": true, "--label": true,
+	"--platform": true, "-m": true, "--memory": true, "--cpus": true, "--add-host": true,
+	"--device": true, "-h": true, "--hostname": true, "--restart": true, "--pull": true,
+	"--pid": true, "--ipc": true, "--cap-add": true, "--cap-drop": true, "--security-opt": true,
+	"--userns": true, "--uts": true, "--log-driver": true, "--tmpfs": true, "--shm-size": true,
+	"--gpus": true, "--dns": true, "--cidfile": true, "--stop-signal": true, "--ulimit": true,
+}
+
+func parseDocker(c *Command, toks []string) {
+	c.Ecosystem = "docker"
+	if len(toks) > 0 && toks[0] == "container" {
+		toks = toks[1:]
+	}
+	if len(toks) > 0 && toks[0] == "mcp" {
+		// Docker Desktop's MCP Toolkit gateway runs catalog servers in containers.
+		c.Package = "docker/mcp-gateway"
+		c.Spec = "docker mcp " + strings.Join(toks[1:], " ")
+		c.Args = toks[1:]
+		return
+	}
+	if len(toks) == 0 || toks[0] != "run" && toks[0] != "create" {
+		c.Args = toks
+		return
+	}
+	c.Fetched = true
+	i := 1
+	for ; i < len(toks); i++ {
+		t := toks[i]
+		if !strings.HasPrefix(t, "-") {
+			break
+		}
+		name, val, hasVal := strings.Cut(t, "=")
+		if !hasVal && dockerValueFlags[name] {
+			if i+1 < len(toks) {
+				val = toks[i+1]
+				i++
+			}
+		}
+		switch name {
+		case "--privileged":
+			c.Container.Privileged = val != "false"
+		case "-e", "--env":
+			if isAssignment(val) {
+				addEnvAssign(c, val)
+			} else if val != "" {
+				c.EnvNames = appendUnique(c.EnvNames, val)
+			}
+		case "--network", "--net":
+			if val == "host" {
+				c.Container.HostNetwork = true
+			}
+		case "--pid":
+			if val == "host" {
+				c.Container.HostPID = true
+			}
+		case "--cap-add":
+			c.Container.CapAdd = append(c.Container.CapAdd, strings.ToUpper(val))
+		case "--security-opt":
+			c.Container.SecurityOpt = append(c.Container.SecurityOpt, val)
+		case "-v", "--volume":
+			addVolume(c, val)
+		case "--mount":
+			addMount(c, val)
+		}
+	}
+	if i < len(toks) {
+		setImage(c, toks[i])
+		i++
+	}
+	collectArgs(c, toks[min(i, len(toks)):])
+}
+
+// setImage splits "registry/name:tag@sha256:..." and drops Docker Hub's implicit prefixes.
+func setImage(c *Command, image string) {
+	c.Spec = image
+	name, version := image, ""
+	if i := strings.Index(name, "@"); i >= 0 {
+		name, version = name[:i], name[i+1:]
+	}
+	if i := strings.LastIndex(name, ":"); i > strings.LastIndex(name, "/") {
+		if version == "" {
+			version = name[i+1:]
+		}
+		name = name[:i]
+	}
+	name = strings.TrimPrefix(strings.TrimPrefix(name, "docker.io/"), "index.docker.io/")
+	name = strings.TrimPrefix(name, "library/")
+	c.Package = name
+	c.Version = version
+}
+
+// addVolume parses "-v host:container[:ro]", taking care of Windows drive letters.
+func addVolume(c *Command, v string) {
+	parts := splitVolume(v)
+	if len(parts) < 2 {
+		return // anonymous volume
+	}
+	m := Mount{Host: parts[0], Target: parts[1]}
+	if len(parts) > 2 && strings.Contains(parts[2], "ro") {
+		m.ReadOnly = true
+	}
+	// Named volumes ("data:/data") are not host paths.
+	if !isPathLike(m.Host) && !strings.HasPrefix(m.Host, `\\`) {
+		return
+	}
+	c.Container.Mounts = append(c.Container.Mounts, m)
+}
+
+func splitVolume(v string) []string {
+	var parts []string
+	for len(v) > 0 {
+		// "C:\x" or "C:/x": the drive colon is not a separator.
+		skip := 0
+		if len(v) > 2 && isLetter(v[0]) && v[1] == ':' && (v[2] == '\\' || v[2] == '/') {
+			skip = 2
+		}
+		j := strings.Index(v[skip:], ":")
+		if j < 0 {
+			parts = append(parts, v)
+			break
+		}
+		parts = append(parts, v[:skip+j])
+		v = v[skip+j+1:]
+	}
+	return parts
+}
+
+// addMount parses "--mount type=bind,src=/x,dst=/y,readonly".
+func addMount(c *Command, v string) {
+	var m Mount
+	bind := false
+	for _, kv := range strings.Split(v, ",") {
+		k, val, _ := strings.Cut(kv, "=")
+		switch strings.ToLower(k) {
+		case "type":
+			bind = val == "bind"
+		case "src", "source":
+			m.Host = val
+		case "dst", "target", "destination":
+			m.Target = val
+		case "readonly", "ro":
+			m.ReadOnly = val == "" || val == "true" || val == "1"
+		}
+	}
+	if bind || isPathLike(m.Host) {
+		c.Container.Mounts = append(c.Container.Mounts, m)
+	}
+}
+
+// unwrapProxy replaces a stdio proxy by the server it launches, keeping the
+// proxy in Via: "supergateway --stdio 'npx ...'" and "@smithery/cli run pkg".
+func unwrapProxy(c *Command, depth int) {
+	switch strings.ToLower(c.Package) {
+	case "supergateway":
+		for i, a := range c.Args {
+			if a == "--stdio" && i+1 < len(c.Args) && depth < maxDepth {
+				var inner Command
+				parseTokens(&inner, splitArgs(strings.Join(c.Args[i+1:], " "), false), depth+1)
+				inner.Via = c.Spec
+				inner.Wrappers = append(c.Wrappers, inner.Wrappers...)
+				*c = inner
+				return
+			}
+		}
+	case "@smithery/cli":
+		for i, a := range c.Args {
+			if a == "run" && i+1 < len(c.Args) {
+				inner := Command{Runner: c.Runner, Ecosystem: "npm", Fetched: true, Via: c.Spec, Wrappers: c.Wrappers}
+				setNpmSpec(&inner, c.Args[i+1])
+				collectArgs(&inner, c.Args[i+2:])
+				*c = inner
+				return
+			}
+		}
+	}
+}
+
+// pathFlagWords mark flags whose value is a path even when it is written
+// relatively ("--repository path/to/repo").
+var pathFlagWords = []string{"dir", "path", "repo", "root", "folder", "workspace", "db", "file", "allowed"}
+
+// collectArgs stores the server's arguments and picks out paths and URLs.
+func collectArgs(c *Command, args []string) {
+	c.Args = append(c.Args, args...)
+	prevPathFlag := false
+	for _, a := range args {
+		val := a
+		isFlag := strings.HasPrefix(a, "-")
+		if isFlag {
+			name, v, ok := strings.Cut(a, "=")
+			if !ok {
+				lname := strings.ToLower(name)
+				prevPathFlag = false
+				for _, w := range pathFlagWords {
+					if strings.Contains(lname, w) {
+						prevPathFlag = true
+					}
+				}
+				continue
+			}
+			val = v
+		}
+		wasPathFlag := prevPathFlag
+		prevPathFlag = false
+		if isAssignment(val) && !isFlag {
+			addEnvAssign(c, val)
+			continue
+		}
+		for _, part := range strings.Split(val, ",") {
+			part = strings.TrimSpace(part)
+			switch {
+			case part == "":
+			case isURL(part):
+				c.URLs = appendUnique(c.URLs, part)
+			case isPathLike(part) || wasPathFlag && !strings.Contains(part, "://") && part != "true" && part != "false":
+				if !isScriptFile(part) {
+					c.Paths = appendUnique(c.Paths, part)
+				}
+			}
+		}
+	}
+}
+
+func addEnvAssign(c *Command, kv string) {
+	name, _, _ := strings.Cut(kv, "=")
+	c.EnvNames = appendUnique(c.EnvNames, name)
+	c.EnvAssign = append(c.EnvAssign, kv)
+}
+
+// isAssignment reports "NAME=value" with a shell-variable-like name.
+func isAssignment(s string) bool {
+	name, _, ok := strings.Cut(s, "=")
+	if !ok || name == "" {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		b := name[i]
+		if !(b == '_' || isLetter(b) || i > 0 && b >= '0' && b <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// progName is the launcher's base name without directory or Windows extension.
+func progName(t string) string {
+	t = strings.ReplaceAll(t, `\`, "/")
+	t = path.Base(t)
+	lt := strings.ToLower(t)
+	for _, ext := range []string{".exe", ".cmd", ".bat", ".ps1"} {
+		if strings.HasSuffix(lt, ext) {
+			return lt[:len(lt)-len(ext)]
+		}
+	}
+	// python3.12 → python3
+	if strings.HasPrefix(lt, "python3.") {
+		return "python3"
+	}
+	return lt
+}
+
+func isScriptFile(t string) bool {
+	lt := strings.ToLower(t)
+	for _, ext := range []string{".js", ".mjs", ".cjs", ".ts", ".mts", ".py", ".jar", ".sh", ".ps1", ".rb", ".pyz"} {
+		if strings.HasSuffix(lt, ext) {
+			return true
+		}
+	}
+	return false
+}
+
+func isURL(s string) bool {
+	ls := strings.ToLower(s)
+	return strings.HasPrefix(ls, "http://") || strings.HasPrefix(ls, "https://") ||
+		strings.HasPrefix(ls, "ws://") || strings.HasPrefix(ls, "wss://")
+}
+
+// isPathLike recognises absolute, home-relative, explicitly relative and
+// Windows paths, plus the variables clients expand to paths.
+func isPathLike(s string) bool {
+	if s == "" || strings.Contains(s, "://") {
+		return false
+	}
+	switch {
+	case s[0] == '/' || s[0] == '~':
+		return true
+	case s == "." || s == ".." || strings.HasPrefix(s, "./") || strings.HasPrefix(s, "../") ||
+		strings.HasPrefix(s, `.\`) || strings.HasPrefix(s, `..\`):
+		return true
+	case strings.HasPrefix(s, `\\`):
+		return true
+	case len(s) >= 2 && isLetter(s[0]) && s[1] == ':' && (len(s) == 2 || s[2] == '\\' || s[2] == '/'):
+		return true
+	}
+	ls := strings.ToLower(s)
+	for _, v := range []string{"$home", "${home}", "%userprofile%", "${userhome}", "${workspacefolder}", "$pwd", "${pwd}", "%homepath%", "%appdata%", "%localappdata%"} {
+		if strings.HasPrefix(ls, v) {
+			return true
+		}
+	}
+	return false
+}
+
+func isLetter(b byte) bool { return b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' }
+
+func hostOf(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return ""
+	}
+	return strings.ToLower(u.Hostname())
+}
+
+func indexFold(toks []string, want ...string) int {
+	for i, t := range toks {
+		for _, w := range want {
+			if strings.EqualFold(t, w) {
+				return i
+			}
+		}
+	}
+	return -1
+}
+
+func appendUnique(list []string, s string) []string {
+	for _, x := range list {
+		if x == s {
+			return list
+		}
+	}
+	return append(list, s)
+}
+
+// splitArgs splits a command line with simple shell quoting. Backslash only
+// escapes a quote or a space, so Windows paths (C:\Users\x) survive. In
+// script mode, unquoted |, ||, &&, ; and & become tokens of their own.
+func splitArgs(s string, script bool) []string {
+	var toks []string
+	var cur strings.Builder
+	inTok := false
+	var quote byte
+	flush := func() {
+		if inTok {
+			toks = append(toks, cur.String())
+			cur.Reset()
+			inTok = false
+		}
+	}
+	for i := 0; i < len(s); i++ {
+		ch := s[i]
+		switch {
+		case quote != 0:
+			if ch == quote {
+				quote = 0
+			} else if ch == '\\' && quote == '"' && i+1 < len(s) && s[i+1] == '"' {
+				cur.WriteByte('"')
+				i++
+			} else {
+				cur.WriteByte(ch)
+			}
+		case ch == '\'' || ch == '"':
+			quote = ch
+			inTok = true
+		case ch == '\\' && i+1 < len(s) && (s[i+1] == ' ' || s[i+1] == '"' || s[i+1] == '\''):
+			cur.WriteByte(s[i+1])
+			inTok = true
+			i++
+		case ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r':
+			flush()
+		case script && (ch == '|' || ch == ';' || ch == '&'):
+			flush()
+			if (ch == '|' || ch == '&') && i+1 < len(s) && s[i+1] == ch {
+				toks = append(toks, string([]byte{ch, ch}))
+				i++
+			} else {
+				toks = append(toks, string(ch))
+			}
+		default:
+			cur.WriteByte(ch)
+			inTok = true
+		}
+	}
+	flush()
+	return toks
+}

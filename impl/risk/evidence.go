@@ -1,0 +1,266 @@
+package risk
+
+import (
+	"net/url"
+	"regexp"
+	"strings"
+)
+
+// Path classes, from the most to the least dangerous.
+type pathClass int
+
+const (
+	pathProject pathClass = iota
+	pathRoot
+	pathCredentials
+	pathHome
+	pathSystem
+)
+
+// credentialDirs are path segments that hold keys and tokens.
+var credentialDirs = []string{
+	"/.ssh", "/.aws", "/.kube", "/.gnupg", "/.docker", "/.config/gcloud", "/.azure", "/.netrc",
+	"/.npmrc", "/.pypirc", "/.git-credentials", "/.password-store", "/library/keychains",
+	"/.config/gh", "/.vault-token", "/.terraform.d", "/appdata/roaming/gcloud", "/.oci",
+}
+
+var systemDirs = []string{
+	"/etc", "/var", "/usr", "/bin", "/sbin", "/boot", "/lib", "/lib64", "/opt", "/proc", "/sys", "/dev",
+	"/root", "/system", "/library", "/private", "/applications", "/srv",
+	"c:/windows", "c:/program files", "c:/program files (x86)", "c:/programdata",
+}
+
+// classifyPath puts a scope path in one class. Paths are compared with
+// forward slashes and in lower case, so Windows and Unix spellings agree.
+func classifyPath(raw string) pathClass {
+	p := strings.TrimSpace(raw)
+	p = strings.Trim(p, `"'`)
+	p = strings.ReplaceAll(p, `\`, "/")
+	lp := strings.ToLower(p)
+	for _, v := range []string{"$home", "${home}", "%userprofile%", "${userhome}", "%homepath%"} {
+		if strings.HasPrefix(lp, v) {
+			lp = "~" + lp[len(v):]
+		}
+	}
+	if len(lp) > 1 {
+		lp = strings.TrimRight(lp, "/")
+		if lp == "" {
+			lp = "/"
+		}
+	}
+	lp = strings.TrimSuffix(lp, "/.")
+	// Roots: "/", "C:", "C:/", "/mnt/c" (WSL's view of a whole drive).
+	if lp == "/" || lp == "//" || len(lp) == 2 && isLetter(lp[0]) && lp[1] == ':' ||
+		len(lp) == 6 && strings.HasPrefix(lp, "/mnt/") && isLetter(lp[5]) {
+		return pathRoot
+	}
+	check := "/" + strings.TrimPrefix(lp, "/")
+	for _, d := range credentialDirs {
+		if strings.Contains(check+"/", d+"/") {
+			return pathCredentials
+		}
+	}
+	if isHomeDir(lp) {
+		return pathHome
+	}
+	// Windows drive letters compare as "c:/..." for any drive.
+	sys := lp
+	if len(sys) > 2 && isLetter(sys[0]) && sys[1] == ':' {
+		sys = "c" + sys[1:]
+	}
+	for _, d := range systemDirs {
+		if sys == d || strings.HasPrefix(sys, d+"/") {
+			// /var/folders and /private/tmp hold per-user temporary files, /opt project installs are common,
+			// but a whole system tree is still reported: a narrow subpath is the fix.
+			return pathSystem
+		}
+	}
+	return pathProject
+}
+
+// isHomeDir recognises a home directory itself, or the parent of all homes.
+func isHomeDir(lp string) bool {
+	if lp == "~" || lp == "/home" || lp == "/users" || strings.HasSuffix(lp, ":/users") || lp == "/root" || lp == "/var/root" {
+		return true
+	}
+	parts := strings.Split(strings.TrimPrefix(lp, "/"), "/")
+	switch {
+	case len(parts) == 2 && (parts[0] == "home" || parts[0] == "users"):
+		return true
+	case len(parts) == 3 && len(parts[0]) == 2 && parts[0][1] == ':' && parts[1] == "users":
+		return true
+	case len(parts) == 3 && parts[0] == "mnt" && len(parts[1]) == 1 && parts[2] == "users":
+		return true
+	case len(parts) == 4 && parts[0] == "mnt" && len(parts[1]) == 1 && parts[2] == "users":
+		return true // /mnt/c/Users/x
+	}
+	return false
+}
+
+// secretWords in an env var name mark it as a credential.
+var secretWords = []string{
+	"TOKEN", "SECRET", "PASSWORD", "PASSWD", "PASSPHRASE", "API_KEY", "APIKEY", "ACCESS_KEY",
+	"PRIVATE_KEY", "CREDENTIAL", "AUTH", "COOKIE", "SESSION", "CONNECTION_STRING", "DSN", "_PAT",
+	"CLIENT_SECRET", "SERVICE_ACCOUNT", "SIGNING_KEY",
+}
+
+// notSecretSuffixes exempt settings that share a secret-looking prefix (AWS_REGION, GITHUB_TOOLSETS).
+var notSecretSuffixes = []string{
+	"_REGION", "_HOST", "_HOSTNAME", "_PORT", "_TOOLSETS", "_TOOLS", "_MODE", "_DIR", "_PATH",
+	"_LOG_LEVEL", "_TIMEOUT", "_ENDPOINT", "_READ_ONLY", "_READONLY", "_ORG", "_OWNER", "_VERSION",
+	"_DEFAULT_REGION", "_DYNAMIC_TOOLSETS", "_ENABLED", "_DEBUG",
+}
+
+// looksSecret reports an env var name that usually holds a credential.
+func looksSecret(name string) bool {
+	n := strings.ToUpper(strings.TrimSpace(name))
+	if n == "" || n == "PATH" || n == "HOME" || n == "PWD" {
+		return false
+	}
+	for _, s := range notSecretSuffixes {
+		if strings.HasSuffix(n, s) && !strings.Contains(n, "TOKEN") && !strings.Contains(n, "SECRET") {
+			return false
+		}
+	}
+	if strings.HasSuffix(n, "_KEY") || strings.HasSuffix(n, "_PASS") || strings.HasSuffix(n, "_PAT") {
+		return true
+	}
+	for _, w := range secretWords {
+		if strings.Contains(n, w) {
+			return true
+		}
+	}
+	// Whole families whose variables are credentials or select them.
+	for _, p := range []string{"AWS_", "GITHUB_", "GH_", "GITLAB_", "AZURE_", "GOOGLE_APPLICATION_", "OPENAI_", "ANTHROPIC_"} {
+		if strings.HasPrefix(n, p) {
+			return true
+		}
+	}
+	// Connection strings carry passwords.
+	if strings.HasSuffix(n, "_URL") || strings.HasSuffix(n, "_URI") {
+		for _, db := range []string{"DATABASE", "POSTGRES", "PG", "MYSQL", "MONGO", "REDIS", "DB", "AMQP", "RABBIT"} {
+			if strings.HasPrefix(n, db) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// redactedEvidence quotes the arguments around each "[REDACTED]" marker.
+func redactedEvidence(cmd string) string {
+	if !strings.Contains(cmd, "[REDACTED]") {
+		return ""
+	}
+	toks := strings.Fields(cmd)
+	var out []string
+	for i, t := range toks {
+		if !strings.Contains(t, "[REDACTED]") {
+			continue
+		}
+		q := t
+		if i > 0 && strings.HasPrefix(toks[i-1], "-") && !strings.Contains(t, "=") {
+			q = toks[i-1] + " " + t
+		}
+		out = appendUnique(out, q)
+	}
+	return strings.Join(out, ", ")
+}
+
+// liveKeyPattern matches well-known credential formats that should never be in a command line.
+var liveKeyPattern = regexp.MustCompile(`\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{40,}|glpat-[A-Za-z0-9_\-]{20,}|xox[abposr]-[A-Za-z0-9\-]{10,}|sk-ant-[A-Za-z0-9_\-]{20,}|sk-(?:proj-)?[A-Za-z0-9_\-]{20,}|[sr]k_live_[A-Za-z0-9]{16,}|AKIA[0-9A-Z]{16}|AIza[0-9A-Za-z_\-]{35}|ntn_[A-Za-z0-9]{30,}|lin_api_[A-Za-z0-9]{30,}|npm_[A-Za-z0-9]{36}|hf_[A-Za-z0-9]{30,})`)
+
+// secretFlags take a credential as their value.
+var secretFlags = []string{"token", "api-key", "apikey", "api_key", "password", "passwd", "secret", "access-token", "auth", "key", "pat", "bearer"}
+
+// inlineSecrets finds credentials that survived redaction, masked for evidence.
+func inlineSecrets(cmd string, c Command) []string {
+	var out []string
+	for _, m := range liveKeyPattern.FindAllString(cmd, 4) {
+		out = appendUnique(out, mask(m))
+	}
+	toks := strings.Fields(cmd)
+	for i, t := range toks {
+		if !strings.HasPrefix(t, "-") {
+			continue
+		}
+		name, val, ok := strings.Cut(strings.TrimLeft(t, "-"), "=")
+		if !ok && i+1 < len(toks) && !strings.HasPrefix(toks[i+1], "-") {
+			val = toks[i+1]
+		}
+		if secretFlag(name) && isLiteralValue(val) {
+			out = appendUnique(out, "--"+name+" "+mask(val))
+		}
+	}
+	for _, kv := range c.EnvAssign {
+		name, val, _ := strings.Cut(kv, "=")
+		if looksSecret(name) && isLiteralValue(val) {
+			out = appendUnique(out, name+"="+mask(val))
+		}
+	}
+	for _, raw := range c.URLs {
+		out = append(out, urlSecrets(raw)...)
+	}
+	// Connection strings given as plain arguments (postgres://user:pass@host/db).
+	for _, a := range c.Args {
+		if strings.Contains(a, "://") && !isURL(a) {
+			out = append(out, urlSecrets(a)...)
+		}
+	}
+	return out
+}
+
+func urlSecrets(raw string) []string {
+	var out []string
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil
+	}
+	if pw, ok := u.User.Password(); ok && isLiteralValue(pw) {
+		out = append(out, u.Scheme+"://"+u.User.Username()+":"+mask(pw)+"@"+u.Host)
+	}
+	for k, vs := range u.Query() {
+		if looksSecret(strings.ReplaceAll(k, "-", "_")) || secretFlag(strings.ToLower(k)) {
+			for _, v := range vs {
+				if isLiteralValue(v) {
+					out = append(out, "?"+k+"="+mask(v))
+				}
+			}
+		}
+	}
+	return out
+}
+
+func secretFlag(name string) bool {
+	n := strings.ToLower(name)
+	for _, f := range secretFlags {
+		if n == f || strings.HasSuffix(n, "-"+f) || strings.HasSuffix(n, "_"+f) {
+			return true
+		}
+	}
+	return false
+}
+
+// isLiteralValue is false for placeholders the client fills in at launch.
+func isLiteralValue(v string) bool {
+	v = strings.Trim(v, `"'`)
+	if len(v) < 6 || strings.Contains(v, "[REDACTED]") {
+		return false
+	}
+	if strings.HasPrefix(v, "$") || strings.HasPrefix(v, "%") || strings.Contains(v, "${") || strings.HasPrefix(v, "<") {
+		return false
+	}
+	lv := strings.ToLower(v)
+	for _, ph := range []string{"your", "xxx", "placeholder", "changeme", "example", "redacted", "<", "***"} {
+		if strings.Contains(lv, ph) {
+			return false
+		}
+	}
+	return true
+}
+
+// mask keeps a recognisable prefix so an analyst can find the key, never the key itself.
+func mask(s string) string {
+	n := min(4, len(s)/4)
+	return s[:n] + "…"
+}
