@@ -22,8 +22,9 @@ CREATE TABLE users (
     role                 text NOT NULL CHECK (role IN ('admin', 'member')),
     -- NULL until an invited member sets a password.
     password_hash        text,
-    -- Access tokens issued before this instant are refused (password change, removal).
-    tokens_valid_after   timestamptz NOT NULL DEFAULT now(),
+    -- Access tokens carry the version they were issued under; bumping it (password change,
+    -- role change, removal) makes every earlier token stop working at once.
+    token_version        integer NOT NULL DEFAULT 0,
     setup_token_hash     bytea,
     setup_token_expires_at timestamptz,
     created_at           timestamptz NOT NULL DEFAULT now(),

@@ -1,0 +1,178 @@
+// Package apitest runs handler tests the way clients see the server: every request goes through
+// the real router, middleware and request validation, and every response is checked against
+// openapi.yaml (a status the spec does not declare for the operation fails the test). Tests talk
+// to the server through the generated Go SDK, as integrators do.
+package apitest
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/gorillamux"
+
+	mcpwarden "github.com/mcpwarden/mcpwarden/clients/go"
+	"github.com/mcpwarden/mcpwarden/db"
+	"github.com/mcpwarden/mcpwarden/db/dbtest"
+	"github.com/mcpwarden/mcpwarden/impl"
+)
+
+// Env is one test's server, on its own fresh database.
+type Env struct {
+	t       testing.TB
+	Server  *impl.Server
+	Store   *db.Storage
+	Handler http.Handler
+	Config  impl.Config
+	router  routers.Router
+}
+
+// New starts a server on a fresh database. Options adjust the configuration.
+func New(t testing.TB, options ...func(*impl.Config)) *Env {
+	t.Helper()
+	store := db.New(dbtest.New(t))
+	secret := make([]byte, 32)
+	rand.Read(secret)
+	cfg := impl.Config{
+		Version:   "test",
+		JWTSecret: []byte(hex.EncodeToString(secret)),
+		Logger:    slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}
+	for _, o := range options {
+		o(&cfg)
+	}
+	srv := impl.New(cfg, store)
+	handler, err := srv.Handler()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	spec, err := impl.LoadSpec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	router, err := gorillamux.NewRouter(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Env{t: t, Server: srv, Store: store, Handler: handler, Config: cfg, router: router}
+}
+
+// Do sends req through the server and checks the response against the spec.
+func (e *Env) Do(req *http.Request) *http.Response {
+	e.t.Helper()
+	resp, err := e.roundTrip(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return resp
+}
+
+func (e *Env) roundTrip(req *http.Request) (*http.Response, error) {
+	// Keep what the route lookup needs before the server rewrites the path.
+	lookup := req.Clone(context.Background())
+	rec := httptest.NewRecorder()
+	e.Handler.ServeHTTP(rec, req)
+	resp := rec.Result()
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	e.checkResponse(lookup, resp, body)
+	return resp, nil
+}
+
+// checkResponse fails the test when the response does not match the operation's declared
+// responses: status, content type and body schema.
+func (e *Env) checkResponse(req *http.Request, resp *http.Response, body []byte) {
+	e.t.Helper()
+	route, params, err := e.router.FindRoute(req)
+	if err != nil {
+		alt := req.Clone(context.Background())
+		if strings.HasSuffix(alt.URL.Path, "/") {
+			alt.URL.Path = strings.TrimRight(alt.URL.Path, "/")
+		} else {
+			alt.URL.Path += "/"
+		}
+		route, params, err = e.router.FindRoute(alt)
+	}
+	if err != nil {
+		// Unknown paths and methods are answered by the server itself; they must still be
+		// problem documents.
+		if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/problem+json") {
+			e.t.Errorf("%s %s: answered %d with Content-Type %q, want a problem document", req.Method, req.URL.Path, resp.StatusCode, ct)
+		}
+		return
+	}
+	if resp.Header.Get("X-Request-ID") == "" {
+		e.t.Errorf("%s %s: response has no X-Request-ID", req.Method, req.URL.Path)
+	}
+	input := &openapi3filter.ResponseValidationInput{
+		RequestValidationInput: &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route},
+		Status:                 resp.StatusCode,
+		Header:                 resp.Header,
+		Options:                &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true},
+	}
+	input.SetBodyBytes(body)
+	if err := openapi3filter.ValidateResponse(context.Background(), input); err != nil {
+		e.t.Errorf("%s %s: response %d breaks the contract: %v\nbody: %s", req.Method, req.URL.Path, resp.StatusCode, err, truncate(body))
+	}
+}
+
+func truncate(b []byte) string {
+	if len(b) > 2000 {
+		return string(b[:2000]) + "..."
+	}
+	return string(b)
+}
+
+// doer runs SDK requests in-process and checks every response.
+type doer struct {
+	env     *Env
+	headers map[string]string
+}
+
+func (d doer) Do(req *http.Request) (*http.Response, error) {
+	for k, v := range d.headers {
+		req.Header.Set(k, v)
+	}
+	return d.env.roundTrip(req)
+}
+
+func (e *Env) client(headers map[string]string) *mcpwarden.ClientWithResponses {
+	c, err := mcpwarden.NewClientWithResponses("http://mcpwarden.test", mcpwarden.WithHTTPClient(doer{env: e, headers: headers}))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return c
+}
+
+// Anonymous returns an SDK client without credentials.
+func (e *Env) Anonymous() *mcpwarden.ClientWithResponses { return e.client(nil) }
+
+// User returns an SDK client that sends the access token.
+func (e *Env) User(accessToken string) *mcpwarden.ClientWithResponses {
+	return e.client(map[string]string{"Authorization": "Bearer " + accessToken})
+}
+
+// Agent returns an SDK client that sends the agent key.
+func (e *Env) Agent(apiKey string) *mcpwarden.ClientWithResponses {
+	return e.client(map[string]string{"X-API-Key": apiKey})
+}
+
+// Spec returns the spec the responses are checked against.
+func Spec(t testing.TB) *openapi3.T {
+	spec, err := impl.LoadSpec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return spec
+}

@@ -1,0 +1,56 @@
+package impl
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"strconv"
+
+	"github.com/google/uuid"
+)
+
+type ctxKey int
+
+const (
+	requestIDKey ctxKey = iota
+	principalKey
+)
+
+// Principal is who a request acts for: a user (through a JWT) or an agent (through its key).
+// Tenant queries take OrgID from here, never from the request.
+type Principal struct {
+	OrgID   uuid.UUID
+	UserID  uuid.UUID // zero for agents
+	Role    string    // "admin" or "member"; empty for agents
+	AgentID uuid.UUID // zero for users
+}
+
+// IsAdmin reports whether the principal is a user with the admin role.
+func (p Principal) IsAdmin() bool { return p.Role == "admin" }
+
+// principalHolder is put in the request context before validation so that the authentication
+// callback, which cannot return a context, can hand the principal to the handler.
+type principalHolder struct{ p *Principal }
+
+func withPrincipalHolder(ctx context.Context) (context.Context, *principalHolder) {
+	h := &principalHolder{}
+	return context.WithValue(ctx, principalKey, h), h
+}
+
+// principalFrom returns the authenticated principal. Operations that declare security only run
+// after authentication succeeded, so a missing principal is a programming error.
+func principalFrom(ctx context.Context) Principal {
+	if h, ok := ctx.Value(principalKey).(*principalHolder); ok && h.p != nil {
+		return *h.p
+	}
+	panic("impl: no authenticated principal in context")
+}
+
+func requestIDFrom(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey).(string)
+	return id
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+func jsonEncoder(w io.Writer) *json.Encoder { return json.NewEncoder(w) }

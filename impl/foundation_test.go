@@ -1,0 +1,273 @@
+package impl_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/labstack/echo/v4"
+
+	mcpwarden "github.com/mcpwarden/mcpwarden/clients/go"
+	"github.com/mcpwarden/mcpwarden/db"
+	"github.com/mcpwarden/mcpwarden/db/dbtest"
+	"github.com/mcpwarden/mcpwarden/db/localpg"
+	"github.com/mcpwarden/mcpwarden/impl"
+	"github.com/mcpwarden/mcpwarden/impl/apitest"
+)
+
+func TestMain(m *testing.M) { dbtest.Main(m) }
+
+// seedUser inserts an organization and a user directly and returns an access token for them.
+func seedUser(t *testing.T, env *apitest.Env, role string) (db.UserAuth, string) {
+	t.Helper()
+	u := db.UserAuth{ID: uuid.New(), OrganizationID: uuid.New(), Role: role, Active: true}
+	conn := env.Store.DB()
+	conn.MustExec(`INSERT INTO organizations (id, name) VALUES ($1, 'Acme')`, u.OrganizationID)
+	conn.MustExec(`INSERT INTO users (organization_id, id, email, full_name, role, password_hash)
+		VALUES ($1, $2, $3, 'Test User', $4, 'x')`, u.OrganizationID, u.ID, u.ID.String()+"@example.com", role)
+	token, err := env.Server.IssueAccessTokenForTest(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u, token
+}
+
+func TestHealthIsHealthyWithTheDatabase(t *testing.T) {
+	env := apitest.New(t)
+	for _, path := range []string{"/health", "/health/"} {
+		resp := env.Do(httptest.NewRequest(http.MethodGet, path, nil))
+		body, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `"database":"connected"`) {
+			t.Errorf("GET %s = %d %s", path, resp.StatusCode, body)
+		}
+		for header, want := range map[string]string{"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"} {
+			if got := resp.Header.Get(header); got != want {
+				t.Errorf("GET %s: %s = %q, want %q", path, header, got, want)
+			}
+		}
+	}
+}
+
+// TestHealthFollowsTheDatabase stops a private PostgreSQL under a running server: /health must
+// turn 503 within two seconds, and healthy again once PostgreSQL is back, without a restart.
+func TestHealthFollowsTheDatabase(t *testing.T) {
+	dir, err := os.MkdirTemp("", "mcpwarden-health-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(dir, 0o755)
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	ctx := context.Background()
+	cluster, err := localpg.Start(ctx, localpg.Options{Dir: dir, NoFsync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cluster.Stop() })
+	store, err := db.Open(ctx, cluster.URL("postgres"), 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	srv := impl.New(impl.Config{JWTSecret: []byte(strings.Repeat("k", 32)), Version: "test", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, store)
+	handler, err := srv.Handler()
+	if err != nil {
+		t.Fatal(err)
+	}
+	health := func() (int, string, time.Duration) {
+		start := time.Now()
+		rec := httptest.NewRecorder()
+		handler.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/health", nil))
+		return rec.Code, rec.Body.String(), time.Since(start)
+	}
+
+	if code, body, _ := health(); code != http.StatusOK {
+		t.Fatalf("before the outage: %d %s", code, body)
+	}
+	if err := cluster.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	code, body, took := health()
+	if code != http.StatusServiceUnavailable || !strings.Contains(body, `"status":"unhealthy"`) || !strings.Contains(body, `"database":"disconnected"`) {
+		t.Fatalf("during the outage: %d %s", code, body)
+	}
+	// Not a timing assertion on speed: the contract promises an answer within 2 s.
+	if took > 2*time.Second {
+		t.Errorf("during the outage /health took %v, want an answer within 2s", took)
+	}
+	if err := cluster.StartServer(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if code, body, _ := health(); code != http.StatusOK {
+		t.Fatalf("after PostgreSQL came back: %d %s", code, body)
+	}
+}
+
+func TestHeartbeatWithoutKeyIsUnauthorized(t *testing.T) {
+	env := apitest.New(t)
+	for name, key := range map[string]string{"no key": "", "malformed key": "nonsense", "unknown key": "mcp_sk_" + strings.Repeat("a", 48)} {
+		t.Run(name, func(t *testing.T) {
+			req := httptest.NewRequest(http.MethodPost, "/agents/heartbeat", strings.NewReader(`{"hostname":"laptop.local","os_type":"linux"}`))
+			req.Header.Set("Content-Type", "application/json")
+			if key != "" {
+				req.Header.Set("X-API-Key", key)
+			}
+			resp := env.Do(req)
+			if resp.StatusCode != http.StatusUnauthorized {
+				t.Fatalf("status %d, want 401", resp.StatusCode)
+			}
+			if ct := resp.Header.Get("Content-Type"); ct != "application/problem+json" {
+				t.Fatalf("Content-Type %q, want application/problem+json", ct)
+			}
+		})
+	}
+}
+
+func TestListServersRejectsANonNumericPage(t *testing.T) {
+	env := apitest.New(t)
+	_, token := seedUser(t, env, "member")
+	resp := env.Do(authed(httptest.NewRequest(http.MethodGet, "/mcp/servers?page=abc", nil), token))
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("status %d, want 400: %s", resp.StatusCode, body)
+	}
+	if !strings.Contains(string(body), `"field":"page"`) || !strings.Contains(string(body), `"detail":"Invalid page`) {
+		t.Fatalf("the problem does not name page: %s", body)
+	}
+}
+
+func TestRequestValidationNamesEveryBadField(t *testing.T) {
+	env := apitest.New(t)
+	req := httptest.NewRequest(http.MethodPost, "/auth/register", strings.NewReader(`{"email":"x","password":"short","full_name":"","organization_name":"Acme"}`))
+	req.Header.Set("Content-Type", "application/json")
+	parsed, err := mcpwarden.ParseRegisterUserResponse(env.Do(req))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if parsed.StatusCode() != http.StatusBadRequest || parsed.ApplicationproblemJSON400 == nil || parsed.ApplicationproblemJSON400.Errors == nil {
+		t.Fatalf("status %d: %s", parsed.StatusCode(), parsed.Body)
+	}
+	var fields []string
+	for _, e := range *parsed.ApplicationproblemJSON400.Errors {
+		fields = append(fields, e.Field)
+	}
+	sort.Strings(fields)
+	if got, want := strings.Join(fields, ","), "email,full_name,password"; got != want {
+		t.Fatalf("fields %s, want %s", got, want)
+	}
+}
+
+func TestBadTokensAreUnauthorized(t *testing.T) {
+	env := apitest.New(t)
+	for name, header := range map[string]string{
+		"missing":      "",
+		"not a jwt":    "Bearer abc",
+		"wrong scheme": "Basic dXNlcjpwYXNz",
+		"alg none":     "Bearer eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJzdWIiOiIxIn0.",
+		"empty bearer": "Bearer ",
+	} {
+		t.Run(name, func(t *testing.T) {
+			req := httptest.NewRequest(http.MethodGet, "/auth/me", nil)
+			if header != "" {
+				req.Header.Set("Authorization", header)
+			}
+			if resp := env.Do(req); resp.StatusCode != http.StatusUnauthorized {
+				t.Fatalf("status %d, want 401", resp.StatusCode)
+			}
+		})
+	}
+}
+
+func TestPathsAnswerWithAndWithoutTrailingSlash(t *testing.T) {
+	env := apitest.New(t)
+	_, token := seedUser(t, env, "admin")
+	for _, path := range []string{"/agents/", "/agents", "/alerts/", "/alerts", "/mcp/servers", "/mcp/servers/", "/dashboard/stats/"} {
+		resp := env.Do(authed(httptest.NewRequest(http.MethodGet, path, nil), token))
+		if resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusMethodNotAllowed {
+			t.Errorf("GET %s = %d", path, resp.StatusCode)
+		}
+	}
+}
+
+func TestUnknownEndpointsAreProblems(t *testing.T) {
+	env := apitest.New(t)
+	cases := []struct {
+		method, path string
+		want         int
+	}{
+		{http.MethodGet, "/nope", http.StatusNotFound},
+		{http.MethodDelete, "/health", http.StatusMethodNotAllowed},
+	}
+	for _, c := range cases {
+		if resp := env.Do(httptest.NewRequest(c.method, c.path, nil)); resp.StatusCode != c.want {
+			t.Errorf("%s %s = %d, want %d", c.method, c.path, resp.StatusCode, c.want)
+		}
+	}
+}
+
+func TestOversizedBodiesAreRefused(t *testing.T) {
+	env := apitest.New(t)
+	body := `{"email":"a@b.co","password":"` + strings.Repeat("x", 200<<10) + `","full_name":"a","organization_name":"b"}`
+	req := httptest.NewRequest(http.MethodPost, "/auth/register", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	if resp := env.Do(req); resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Fatalf("status %d, want 413", resp.StatusCode)
+	}
+}
+
+// TestRoutesMatchTheSpec: every route the server registers is in the spec, and every operation in
+// the spec is registered.
+func TestRoutesMatchTheSpec(t *testing.T) {
+	env := apitest.New(t)
+	e, ok := env.Handler.(*echo.Echo)
+	if !ok {
+		t.Fatalf("handler is %T, want *echo.Echo", env.Handler)
+	}
+	registered := map[string]bool{}
+	for _, r := range e.Routes() {
+		if r.Method == echo.RouteNotFound {
+			continue
+		}
+		registered[r.Method+" "+r.Path] = true
+	}
+	inSpec := map[string]bool{}
+	spec := apitest.Spec(t)
+	for path, item := range spec.Paths.Map() {
+		echoPath := path
+		for _, p := range item.Parameters {
+			echoPath = strings.ReplaceAll(echoPath, "{"+p.Value.Name+"}", ":"+p.Value.Name)
+		}
+		for method, op := range item.Operations() {
+			p := echoPath
+			for _, param := range op.Parameters {
+				p = strings.ReplaceAll(p, "{"+param.Value.Name+"}", ":"+param.Value.Name)
+			}
+			inSpec[method+" "+p] = true
+		}
+	}
+	for r := range registered {
+		if !inSpec[r] {
+			t.Errorf("registered route %s is not in openapi.yaml", r)
+		}
+	}
+	for r := range inSpec {
+		if !registered[r] {
+			t.Errorf("operation %s in openapi.yaml is not registered", r)
+		}
+	}
+	if len(inSpec) < 30 {
+		t.Fatalf("only %d operations in the spec", len(inSpec))
+	}
+}
+
+func authed(req *http.Request, token string) *http.Request {
+	req.Header.Set("Authorization", "Bearer "+token)
+	return req
+}
