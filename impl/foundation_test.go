@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 
 	mcpwarden "github.com/mcpwarden/mcpwarden/clients/go"
@@ -24,21 +23,6 @@ import (
 )
 
 func TestMain(m *testing.M) { dbtest.Main(m) }
-
-// seedUser inserts an organization and a user directly and returns an access token for them.
-func seedUser(t *testing.T, env *apitest.Env, role string) (db.UserAuth, string) {
-	t.Helper()
-	u := db.UserAuth{ID: uuid.New(), OrganizationID: uuid.New(), Role: role, Active: true}
-	conn := env.Store.DB()
-	conn.MustExec(`INSERT INTO organizations (id, name) VALUES ($1, 'Acme')`, u.OrganizationID)
-	conn.MustExec(`INSERT INTO users (organization_id, id, email, full_name, role, password_hash)
-		VALUES ($1, $2, $3, 'Test User', $4, 'x')`, u.OrganizationID, u.ID, u.ID.String()+"@example.com", role)
-	token, err := env.Server.IssueAccessTokenForTest(u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return u, token
-}
 
 func TestHealthIsHealthyWithTheDatabase(t *testing.T) {
 	env := apitest.New(t)
@@ -132,7 +116,7 @@ func TestHeartbeatWithoutKeyIsUnauthorized(t *testing.T) {
 
 func TestListServersRejectsANonNumericPage(t *testing.T) {
 	env := apitest.New(t)
-	_, token := seedUser(t, env, "member")
+	_, token := env.SeedUser(t, "member")
 	resp := env.Do(authed(httptest.NewRequest(http.MethodGet, "/mcp/servers?page=abc", nil), token))
 	body, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != http.StatusBadRequest {
@@ -187,7 +171,7 @@ func TestBadTokensAreUnauthorized(t *testing.T) {
 
 func TestPathsAnswerWithAndWithoutTrailingSlash(t *testing.T) {
 	env := apitest.New(t)
-	_, token := seedUser(t, env, "admin")
+	_, token := env.SeedUser(t, "admin")
 	for _, path := range []string{"/agents/", "/agents", "/alerts/", "/alerts", "/mcp/servers", "/mcp/servers/", "/dashboard/stats/"} {
 		resp := env.Do(authed(httptest.NewRequest(http.MethodGet, path, nil), token))
 		if resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusMethodNotAllowed {

@@ -29,8 +29,8 @@ type accessClaims struct {
 	Version int    `json:"ver"` // the user's token_version when issued
 }
 
-// issueAccessToken signs a 30-minute access token for the user.
-func (s *Server) issueAccessToken(u db.UserAuth) (string, error) {
+// IssueAccessToken signs a 30-minute access token for the user.
+func (s *Server) IssueAccessToken(u db.UserAuth) (string, error) {
 	now := s.now()
 	claims := accessClaims{
 		RegisteredClaims: jwt.RegisteredClaims{
