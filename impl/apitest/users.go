@@ -14,7 +14,7 @@ func (e *Env) SeedUser(t testing.TB, role string) (db.UserAuth, string) {
 	t.Helper()
 	u := db.UserAuth{ID: uuid.New(), OrganizationID: uuid.New(), Role: role, Active: true}
 	conn := e.Store.DB()
-	conn.MustExec(`INSERT INTO organizations (id, name) VALUES ($1, 'Org ' || $1::text)`, u.OrganizationID)
+	conn.MustExec(`INSERT INTO organizations (id, name) VALUES ($1, $2)`, u.OrganizationID, "Org "+u.OrganizationID.String()[:8])
 	e.addUser(t, u)
 	token, err := e.Server.IssueAccessToken(u)
 	if err != nil {
