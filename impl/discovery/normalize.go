@@ -14,7 +14,7 @@ import (
 
 // normalize turns one server entry, in any client's spelling, into the
 // report shape with every secret redacted.
-func normalize(name string, m map[string]any) Server {
+func normalize(name string, m map[string]any, urlTransport string) Server {
 	// Continue's config.json nests the launch details under "transport".
 	if t, ok := m["transport"].(map[string]any); ok {
 		merged := map[string]any{}
@@ -106,7 +106,7 @@ func normalize(name string, m map[string]any) Server {
 	case rawURL != "":
 		s.URL = redact.Command(rawURL)
 		s.Command = s.URL
-		s.Transport = remoteTransport(typ, rawURL, m["httpUrl"] != nil)
+		s.Transport = remoteTransport(typ, rawURL, m["httpUrl"] != nil, urlTransport)
 		if u, err := url.Parse(rawURL); err == nil {
 			s.ServerType = strings.ToLower(u.Host)
 		}
@@ -128,7 +128,7 @@ func normalize(name string, m map[string]any) Server {
 	return s
 }
 
-func remoteTransport(typ, rawURL string, httpURLField bool) string {
+func remoteTransport(typ, rawURL string, httpURLField bool, urlTransport string) string {
 	switch strings.ToLower(strings.NewReplacer("-", "", "_", "").Replace(typ)) {
 	case "sse":
 		return "sse"
@@ -137,6 +137,9 @@ func remoteTransport(typ, rawURL string, httpURLField bool) string {
 		return strings.ToLower(typ)
 	}
 	if typ == "" && !httpURLField {
+		if urlTransport != "" {
+			return urlTransport
+		}
 		if u, err := url.Parse(rawURL); err == nil && strings.HasSuffix(strings.TrimRight(u.Path, "/"), "/sse") {
 			return "sse"
 		}
@@ -307,8 +310,15 @@ func launched(argv []string) (string, []string) {
 		return false
 	}
 	switch prog {
-	case "npx", "bunx", "pnpx":
+	case "npx", "bunx", "pnpx", "dnx":
 		return npmPackage(args)
+	case "dotnet":
+		if sub("tool") && sub("run", "exec") {
+			return npmPackage(args)
+		}
+		if sub("dnx") {
+			return npmPackage(args)
+		}
 	case "npm", "pnpm", "yarn", "bun":
 		if sub("exec", "x", "dlx") {
 			return npmPackage(args)

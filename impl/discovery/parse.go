@@ -101,7 +101,7 @@ func parseWith(path, client string, src Source) ([]Server, []string, error) {
 			sort.Strings(projects)
 		}
 	}
-	servers, err := serversIn(doc, src.Keys, client, path)
+	servers, err := serversIn(doc, src, client, path)
 	return servers, projects, err
 }
 
@@ -246,7 +246,8 @@ func sortedKeys(m map[string]any) []string {
 
 // serversIn collects the servers under each key. Problems with single
 // entries are joined into the error; the rest of the file still counts.
-func serversIn(doc map[string]any, keys []string, client, path string) ([]Server, error) {
+func serversIn(doc map[string]any, src Source, client, path string) ([]Server, error) {
+	keys := src.Keys
 	var servers []Server
 	var errs []error
 	found := false
@@ -256,7 +257,7 @@ func serversIn(doc map[string]any, keys []string, client, path string) ([]Server
 		}
 		for _, node := range lookup(doc, strings.Split(key, ".")) {
 			found = true
-			s, err := serversOf(node, key, client, path, false)
+			s, err := serversOf(node, key, client, path, src.URLTransport, false)
 			servers = append(servers, s...)
 			if err != nil {
 				errs = append(errs, err)
@@ -264,7 +265,7 @@ func serversIn(doc map[string]any, keys []string, client, path string) ([]Server
 		}
 	}
 	if !found && contains(keys, ".") {
-		s, err := serversOf(doc, ".", client, path, true)
+		s, err := serversOf(doc, ".", client, path, src.URLTransport, true)
 		servers = append(servers, s...)
 		if err != nil {
 			errs = append(errs, err)
@@ -276,7 +277,7 @@ func serversIn(doc map[string]any, keys []string, client, path string) ([]Server
 // serversOf reads a map of name to server, or a list of servers that carry
 // their names. At the top level of a file only entries that look like
 // servers count, since other settings share it.
-func serversOf(node any, key, client, path string, onlyServers bool) ([]Server, error) {
+func serversOf(node any, key, client, path, urlTransport string, onlyServers bool) ([]Server, error) {
 	var out []Server
 	var errs []error
 	add := func(name string, v any) {
@@ -290,7 +291,14 @@ func serversOf(node any, key, client, path string, onlyServers bool) ([]Server, 
 		if onlyServers && !looksLikeServer(m) {
 			return
 		}
-		s := normalize(name, m)
+		s := normalize(name, m, urlTransport)
+		if name == "" {
+			name = s.ServerType
+			if name == "" {
+				name = key
+			}
+			s.ServerName = name
+		}
 		s.Client, s.ConfigPath = client, path
 		out = append(out, s)
 	}
@@ -306,11 +314,13 @@ func serversOf(node any, key, client, path string, onlyServers bool) ([]Server, 
 	case []any:
 		for i, v := range t {
 			m, _ := v.(map[string]any)
-			name := firstString(m, "name", "id", "title")
-			if name == "" {
-				name = fmt.Sprintf("%s[%d]", key, i)
+			// Unnamed entries (Continue's old config.json) are named after
+			// what they run.
+			if m == nil {
+				add(fmt.Sprintf("%s[%d]", key, i), v)
+				continue
 			}
-			add(name, v)
+			add(firstString(m, "name", "id", "title"), v)
 		}
 	default:
 		errs = append(errs, fmt.Errorf("%s is %s, not an object or a list", key, kind(node)))

@@ -73,6 +73,14 @@ func Scan(opts Options) (Result, error) {
 	s.scanManaged()
 	s.scanProjects()
 	s.res.Watch = dedupeStrings(s.res.Watch)
+	// Group by client in table order; within a client, files keep scan order.
+	order := map[string]int{}
+	for i, c := range clientTable.Clients {
+		order[c.ID] = i
+	}
+	sort.SliceStable(s.res.Servers, func(i, j int) bool {
+		return order[s.res.Servers[i].Client] < order[s.res.Servers[j].Client]
+	})
 	if s.res.Servers == nil {
 		s.res.Servers = []Server{}
 	}

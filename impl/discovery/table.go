@@ -33,6 +33,9 @@ type Source struct {
 	// ProjectsKey names a map whose keys are project folders the client
 	// has opened; they become project roots.
 	ProjectsKey string `yaml:"projects_key"`
+	// URLTransport is what a bare "url" without a type means to the client
+	// (Gemini CLI: SSE); otherwise a URL ending in /sse is SSE, others HTTP.
+	URLTransport string `yaml:"url_transport"`
 }
 
 type table struct {
