@@ -111,31 +111,60 @@ func normalize(name string, m map[string]any, urlTransport string) Server {
 			s.ServerType = strings.ToLower(u.Host)
 		}
 	default:
-		// Servers the client provides itself: Goose built-ins, Zed
-		// extensions. The name is all that identifies them.
-		s.Transport = strings.ToLower(typ)
-		if s.Transport == "" {
-			s.Transport = "extension"
-		}
+		// Servers the client provides itself (Goose built-ins, Zed
+		// extensions) have no transport the report can name; the name is
+		// all that identifies them.
 		s.ServerType = s.ServerName
 	}
-	if s.Transport == "stdio" && typ != "" {
-		if t := strings.ToLower(typ); t != "stdio" && t != "local" && t != "command" {
-			s.Transport = t
-		}
-	}
 	s.ServerType = redact.Command(s.ServerType)
+	clamp(&s)
 	return s
+}
+
+// Limits of the report body (openapi.yaml ReportedServer); longer values
+// are cut rather than have the whole report refused.
+const (
+	maxName    = 200
+	maxType    = 500
+	maxCommand = 8192
+	maxPath    = 4096
+	maxEnvVars = 200
+	maxEnvName = 256
+)
+
+func clamp(s *Server) {
+	s.ServerName = truncate(s.ServerName, maxName)
+	s.ServerType = truncate(s.ServerType, maxType)
+	s.Command = truncate(s.Command, maxCommand)
+	s.Scope = truncate(s.Scope, maxPath)
+	s.URL = truncate(s.URL, maxPath)
+	if len(s.EnvVars) > maxEnvVars {
+		s.EnvVars = s.EnvVars[:maxEnvVars]
+	}
+	for i, e := range s.EnvVars {
+		s.EnvVars[i] = truncate(e, maxEnvName)
+	}
+}
+
+// truncate cuts s to at most n characters (the schema counts characters).
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n])
 }
 
 func remoteTransport(typ, rawURL string, httpURLField bool, urlTransport string) string {
 	switch strings.ToLower(strings.NewReplacer("-", "", "_", "").Replace(typ)) {
 	case "sse":
 		return "sse"
-	case "http", "streamablehttp", "remote", "":
-	default:
-		return strings.ToLower(typ)
 	}
+	// "http", "streamable-http", OpenCode's "remote" and anything unknown:
+	// the report knows stdio, sse and http.
 	if typ == "" && !httpURLField {
 		if urlTransport != "" {
 			return urlTransport

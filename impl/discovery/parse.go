@@ -299,7 +299,7 @@ func serversOf(node any, key, client, path, urlTransport string, onlyServers boo
 			}
 			s.ServerName = name
 		}
-		s.Client, s.ConfigPath = client, path
+		s.Client, s.ConfigPath = truncate(client, 100), truncate(path, maxPath)
 		out = append(out, s)
 	}
 	switch t := node.(type) {
