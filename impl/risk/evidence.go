@@ -100,48 +100,46 @@ func isHomeDir(lp string) bool {
 // secretWords in an env var name mark it as a credential.
 var secretWords = []string{
 	"TOKEN", "SECRET", "PASSWORD", "PASSWD", "PASSPHRASE", "API_KEY", "APIKEY", "ACCESS_KEY",
-	"PRIVATE_KEY", "CREDENTIAL", "AUTH", "COOKIE", "SESSION", "CONNECTION_STRING", "DSN", "_PAT",
-	"CLIENT_SECRET", "SERVICE_ACCOUNT", "SIGNING_KEY",
+	"PRIVATE_KEY", "CREDENTIAL", "AUTH", "COOKIE", "SESSION", "CONNECTION_STRING", "CONN_STR", "DSN",
+	"SERVICE_ACCOUNT", "SIGNING_KEY", "HEADERS",
 }
 
-// notSecretSuffixes exempt settings that share a secret-looking prefix (AWS_REGION, GITHUB_TOOLSETS).
+// notSecretSuffixes exempt settings that share a credential family's prefix
+// (AWS_REGION, GITHUB_TOOLSETS, GITLAB_API_URL).
 var notSecretSuffixes = []string{
-	"_REGION", "_HOST", "_HOSTNAME", "_PORT", "_TOOLSETS", "_TOOLS", "_MODE", "_DIR", "_PATH",
+	"_REGION", "_HOST", "_HOSTNAME", "_PORT", "_TOOLSETS", "_TOOLS", "_MODE", "_DIR", "_PATH", "_URL", "_URI",
 	"_LOG_LEVEL", "_TIMEOUT", "_ENDPOINT", "_READ_ONLY", "_READONLY", "_ORG", "_OWNER", "_VERSION",
-	"_DEFAULT_REGION", "_DYNAMIC_TOOLSETS", "_ENABLED", "_DEBUG",
+	"_ENABLED", "_DEBUG", "_PARTITION", "_ID", "_IDS", "_NAME", "_USER", "_USERNAME", "_DATABASE", "_PROJECT",
 }
 
 // looksSecret reports an env var name that usually holds a credential.
 func looksSecret(name string) bool {
 	n := strings.ToUpper(strings.TrimSpace(name))
-	if n == "" || n == "PATH" || n == "HOME" || n == "PWD" {
-		return false
-	}
-	for _, s := range notSecretSuffixes {
-		if strings.HasSuffix(n, s) && !strings.Contains(n, "TOKEN") && !strings.Contains(n, "SECRET") {
-			return false
-		}
-	}
-	if strings.HasSuffix(n, "_KEY") || strings.HasSuffix(n, "_PASS") || strings.HasSuffix(n, "_PAT") {
-		return true
-	}
 	for _, w := range secretWords {
 		if strings.Contains(n, w) {
 			return true
 		}
 	}
-	// Whole families whose variables are credentials or select them.
-	for _, p := range []string{"AWS_", "GITHUB_", "GH_", "GITLAB_", "AZURE_", "GOOGLE_APPLICATION_", "OPENAI_", "ANTHROPIC_"} {
-		if strings.HasPrefix(n, p) {
-			return true
-		}
-	}
 	// Connection strings carry passwords.
-	if strings.HasSuffix(n, "_URL") || strings.HasSuffix(n, "_URI") {
-		for _, db := range []string{"DATABASE", "POSTGRES", "PG", "MYSQL", "MONGO", "REDIS", "DB", "AMQP", "RABBIT"} {
+	if strings.HasSuffix(n, "_URL") || strings.HasSuffix(n, "_URI") || strings.HasSuffix(n, "_DSN") {
+		for _, db := range []string{"DATABASE", "POSTGRES", "PG", "MYSQL", "MONGO", "REDIS", "DB", "AMQP", "RABBIT", "SUPABASE_DB"} {
 			if strings.HasPrefix(n, db) {
 				return true
 			}
+		}
+	}
+	for _, s := range notSecretSuffixes {
+		if strings.HasSuffix(n, s) {
+			return false
+		}
+	}
+	if strings.HasSuffix(n, "_KEY") || strings.HasSuffix(n, "_PASS") || strings.HasSuffix(n, "_PAT") || n == "AWS_PROFILE" {
+		return true
+	}
+	// Whole families whose variables are credentials or select them.
+	for _, p := range []string{"AWS_", "GITHUB_", "GH_", "GITLAB_", "GOOGLE_APPLICATION_"} {
+		if strings.HasPrefix(n, p) {
+			return true
 		}
 	}
 	return false
@@ -248,6 +246,10 @@ func isLiteralValue(v string) bool {
 		return false
 	}
 	if strings.HasPrefix(v, "$") || strings.HasPrefix(v, "%") || strings.Contains(v, "${") || strings.HasPrefix(v, "<") {
+		return false
+	}
+	// A path to a key file is a pointer, not the secret itself.
+	if isPathLike(v) {
 		return false
 	}
 	lv := strings.ToLower(v)

@@ -101,7 +101,7 @@ func (e *evaluation) result() Assessment {
 	if len(fs) > 0 {
 		score = severityWeight[fs[0].Severity]
 		for _, f := range fs[1:] {
-			score += severityWeight[f.Severity] / 8
+			score += severityWeight[f.Severity] / 10
 		}
 	}
 	score = min(score, 100)

@@ -215,7 +215,7 @@ var ruleByID = func() map[string]*Rule {
 	return m
 }()
 
-// Scoring. A server's score is its most severe factor's weight plus an eighth
+// Scoring. A server's score is its most severe factor's weight plus a tenth
 // of each other factor's weight: one serious problem dominates, several add up.
 var severityWeight = map[string]int{Critical: 90, High: 65, Medium: 40, Low: 10}
 
