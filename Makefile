@@ -1,0 +1,57 @@
+# mcpwarden: `make run` serves the API on :8000 with a built-in PostgreSQL; `make test` runs every
+# test against throwaway PostgreSQL clusters.
+
+GO        ?= go
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS   := -s -w -X main.version=$(VERSION)
+AGENT_TARGETS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64
+
+.PHONY: all generate build run test lint breaking agents postgres clean
+
+all: build
+
+## generate: regenerate gen/ and clients/go from openapi.yaml
+generate:
+	cd gen && $(GO) generate .
+	gofmt -w gen clients/go
+
+## build: build the server and the agent into bin/
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/mcpwarden ./cmd/mcpwarden
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/mcpwarden-agent ./cmd/mcpwarden-agent
+
+postgres:
+	@.ci/ensure-postgres
+
+## run: serve the API on :8000 (a private PostgreSQL under .mcpwarden/ unless DATABASE_URL is set)
+run: postgres build
+	./bin/mcpwarden serve
+
+## test: every test, with real PostgreSQL
+test: postgres
+	$(GO) vet ./...
+	$(GO) test -count=1 ./...
+	cd clients/go && $(GO) vet ./... && $(GO) test -count=1 ./...
+
+## lint: gofmt, and Spectral (OpenAPI + OWASP rules) on openapi.yaml
+lint:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
+	@[ -x .ci/node_modules/.bin/spectral ] || (cd .ci && npm ci --no-audit --no-fund --loglevel=error)
+	.ci/node_modules/.bin/spectral lint openapi.yaml --ruleset .ci/spectral.yaml --fail-severity error
+
+## breaking: fail when openapi.yaml breaks the previous commit's contract (BASE=<rev> to compare elsewhere)
+BASE ?= HEAD~1
+breaking:
+	@.ci/breaking $(BASE)
+
+## agents: cross-build mcpwarden-agent for every supported OS and architecture
+agents:
+	@for t in $(AGENT_TARGETS); do \
+		os=$${t%/*}; arch=$${t#*/}; ext=; [ $$os = windows ] && ext=.exe; \
+		CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags "$(LDFLAGS)" \
+			-o bin/mcpwarden-agent-$$os-$$arch$$ext ./cmd/mcpwarden-agent || exit 1; \
+	done
+	@ls -l bin/mcpwarden-agent-*
+
+clean:
+	rm -rf bin
