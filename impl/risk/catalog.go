@@ -4,6 +4,7 @@ import (
 	_ "embed"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -174,9 +175,9 @@ func loadCatalog(data []byte) (*catalogIndex, error) {
 func Catalog() []CatalogEntry {
 	out := make([]CatalogEntry, len(catalog.entries))
 	for i, e := range catalog.entries {
-		e.Packages = append([]string(nil), e.Packages...)
-		e.Remotes = append([]string(nil), e.Remotes...)
-		e.Capabilities = append([]string(nil), e.Capabilities...)
+		e.Packages = slices.Clone(e.Packages)
+		e.Remotes = slices.Clone(e.Remotes)
+		e.Capabilities = slices.Clone(e.Capabilities)
 		out[i] = e
 	}
 	return out

@@ -168,14 +168,28 @@ func redactedEvidence(cmd string) string {
 // liveKeyPattern matches well-known credential formats that should never be in a command line.
 var liveKeyPattern = regexp.MustCompile(`\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{40,}|glpat-[A-Za-z0-9_\-]{20,}|xox[abposr]-[A-Za-z0-9\-]{10,}|sk-ant-[A-Za-z0-9_\-]{20,}|sk-(?:proj-)?[A-Za-z0-9_\-]{20,}|[sr]k_live_[A-Za-z0-9]{16,}|AKIA[0-9A-Z]{16}|AIza[0-9A-Za-z_\-]{35}|ntn_[A-Za-z0-9]{30,}|lin_api_[A-Za-z0-9]{30,}|npm_[A-Za-z0-9]{36}|hf_[A-Za-z0-9]{30,})`)
 
+var keyPrefixes = []string{"ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "glpat-", "xox", "sk-", "sk_live_", "rk_live_", "AKIA", "AIza", "ntn_", "lin_api_", "npm_", "hf_"}
+
+func hasKeyPrefix(s string) bool {
+	for _, p := range keyPrefixes {
+		if strings.Contains(s, p) {
+			return true
+		}
+	}
+	return false
+}
+
 // secretFlags take a credential as their value.
 var secretFlags = []string{"token", "api-key", "apikey", "api_key", "password", "passwd", "secret", "access-token", "auth", "key", "pat", "bearer"}
 
 // inlineSecrets finds credentials that survived redaction, masked for evidence.
 func inlineSecrets(cmd string, c Command) []string {
 	var out []string
-	for _, m := range liveKeyPattern.FindAllString(cmd, 4) {
-		out = appendUnique(out, mask(m))
+	// The regexp is the slow part of an assessment; most commands hold no key prefix at all.
+	if hasKeyPrefix(cmd) {
+		for _, m := range liveKeyPattern.FindAllString(cmd, 4) {
+			out = appendUnique(out, mask(m))
+		}
 	}
 	toks := strings.Fields(cmd)
 	for i, t := range toks {

@@ -87,7 +87,7 @@ func (e *evaluation) add(id, evidence string, extra ...string) {
 		}
 	}
 	r := ruleByID[id]
-	detail := r.Why + " " + r.Fix
+	detail := ruleDetail[id]
 	if len(extra) > 0 {
 		detail = strings.Join(extra, " ") + " " + detail
 	}
@@ -214,7 +214,7 @@ func (e *evaluation) checkSupplyChain() {
 	case e.url != "" && c.Package == "" && c.Script == "":
 		// a bare remote URL: checkRemote judges the host
 	default:
-		ev := firstNonEmpty(c.Spec, c.Package, c.Script, e.in.ServerType, e.in.Command)
+		ev := firstNonEmpty(c.Spec, c.Package, c.Script, e.in.ServerType, e.in.Command, "no command, package or URL reported")
 		e.add(RuleUnknownServer, ev)
 	}
 	if e.entry != nil && e.entry.Archived {

@@ -215,6 +215,15 @@ var ruleByID = func() map[string]*Rule {
 	return m
 }()
 
+// ruleDetail is each factor's default detail: what can go wrong, then what to do.
+var ruleDetail = func() map[string]string {
+	m := make(map[string]string, len(rules))
+	for _, r := range rules {
+		m[r.ID] = r.Why + " " + r.Fix
+	}
+	return m
+}()
+
 // Scoring. A server's score is its most severe factor's weight plus a tenth
 // of each other factor's weight: one serious problem dominates, several add up.
 var severityWeight = map[string]int{Critical: 90, High: 65, Medium: 40, Low: 10}
