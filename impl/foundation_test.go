@@ -139,8 +139,12 @@ func TestRequestValidationNamesEveryBadField(t *testing.T) {
 		t.Fatalf("status %d: %s", parsed.StatusCode(), parsed.Body)
 	}
 	var fields []string
+	seen := map[string]bool{}
 	for _, e := range *parsed.ApplicationproblemJSON400.Errors {
-		fields = append(fields, e.Field)
+		if !seen[e.Field] {
+			seen[e.Field] = true
+			fields = append(fields, e.Field)
+		}
 	}
 	sort.Strings(fields)
 	if got, want := strings.Join(fields, ","), "email,full_name,password"; got != want {
@@ -254,4 +258,19 @@ func TestRoutesMatchTheSpec(t *testing.T) {
 func authed(req *http.Request, token string) *http.Request {
 	req.Header.Set("Authorization", "Bearer "+token)
 	return req
+}
+
+func TestMalformedIdsAndEmailsAreBadRequests(t *testing.T) {
+	env := apitest.New(t)
+	_, token := env.SeedUser(t, "admin")
+	resp := env.Do(authed(httptest.NewRequest(http.MethodGet, "/mcp/servers/not-a-uuid", nil), token))
+	if body, _ := io.ReadAll(resp.Body); resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), `"field":"server_id"`) {
+		t.Errorf("GET /mcp/servers/not-a-uuid = %d %s", resp.StatusCode, body)
+	}
+	req := httptest.NewRequest(http.MethodPost, "/auth/register", strings.NewReader(`{"email":"not an email","password":"a long enough passphrase","full_name":"a","organization_name":"b"}`))
+	req.Header.Set("Content-Type", "application/json")
+	resp = env.Do(req)
+	if body, _ := io.ReadAll(resp.Body); resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), `"field":"email"`) {
+		t.Errorf("register with a bad email = %d %s", resp.StatusCode, body)
+	}
 }

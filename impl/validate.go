@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
@@ -17,9 +18,17 @@ import (
 	"github.com/mcpwarden/mcpwarden/gen"
 )
 
+// The spec's string formats are checked, not just documented: a malformed id is refused by the
+// validator like any other bad input, before it reaches a handler or the database.
+var defineFormats = sync.OnceFunc(func() {
+	openapi3.DefineStringFormatValidator("uuid", openapi3.NewRegexpFormatValidator(openapi3.FormatOfStringForUUIDOfRFC9562))
+	openapi3.DefineStringFormatValidator("email", openapi3.NewRegexpFormatValidator(openapi3.FormatOfStringForEmail))
+})
+
 // LoadSpec returns the embedded openapi.yaml, validated, with its servers removed so that routes
 // match whatever host the server is reached on.
 func LoadSpec() (*openapi3.T, error) {
+	defineFormats()
 	spec, err := gen.GetSwagger()
 	if err != nil {
 		return nil, fmt.Errorf("load embedded spec: %w", err)
