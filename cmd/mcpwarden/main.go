@@ -71,6 +71,10 @@ type config struct {
 	corsOrigins []string
 	proxyHops   int
 	dbMaxConns  int
+	// Benchmark-only knobs (see cmd/mcpwarden-bench): request validation off, and a pprof
+	// listener on a loopback address.
+	disableValidation bool
+	pprofAddr         string
 }
 
 func loadConfig() (config, error) {
@@ -94,6 +98,12 @@ func loadConfig() (config, error) {
 	}
 	if c.dbMaxConns, err = envInt("MCPWARDEN_DB_MAX_CONNS", 20); err != nil {
 		return c, err
+	}
+	c.disableValidation = os.Getenv("MCPWARDEN_DISABLE_VALIDATION") == "1"
+	if c.pprofAddr = os.Getenv("MCPWARDEN_PPROF_ADDR"); c.pprofAddr != "" {
+		if host, _, err := net.SplitHostPort(c.pprofAddr); err != nil || !isLoopback(host) {
+			return c, fmt.Errorf("MCPWARDEN_PPROF_ADDR must be a loopback host:port, not %q", c.pprofAddr)
+		}
 	}
 	if c.databaseURL != "" && len(c.jwtSecret) < 32 {
 		return c, errors.New("MCPWARDEN_JWT_SECRET must be set to at least 32 bytes when DATABASE_URL is set (generate one with `openssl rand -hex 32`)")
@@ -211,12 +221,19 @@ func runServe(args []string) int {
 	defer store.Close()
 
 	srv := impl.New(impl.Config{
-		Version:          version,
-		JWTSecret:        []byte(cfg.jwtSecret),
-		CORSOrigins:      cfg.corsOrigins,
-		TrustedProxyHops: cfg.proxyHops,
-		Logger:           log,
+		Version:           version,
+		JWTSecret:         []byte(cfg.jwtSecret),
+		CORSOrigins:       cfg.corsOrigins,
+		TrustedProxyHops:  cfg.proxyHops,
+		DisableValidation: cfg.disableValidation,
+		Logger:            log,
 	}, store)
+	if cfg.disableValidation {
+		log.Warn("request validation is off (MCPWARDEN_DISABLE_VALIDATION=1); for benchmarks only")
+	}
+	if cfg.pprofAddr != "" {
+		servePprof(cfg.pprofAddr, log)
+	}
 	handler, err := srv.Handler()
 	if err != nil {
 		log.Error("build handler", "error", err)
