@@ -114,7 +114,8 @@ var notSecretSuffixes = []string{
 
 // looksSecret reports an env var name that usually holds a credential.
 func looksSecret(name string) bool {
-	n := strings.ToUpper(strings.TrimSpace(name))
+	// Header names ("X-API-Key") follow the same words with dashes.
+	n := strings.ToUpper(strings.ReplaceAll(strings.TrimSpace(name), "-", "_"))
 	for _, w := range secretWords {
 		if strings.Contains(n, w) {
 			return true
