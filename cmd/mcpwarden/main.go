@@ -23,6 +23,7 @@ import (
 	"github.com/mcpwarden/mcpwarden/db"
 	"github.com/mcpwarden/mcpwarden/db/localpg"
 	"github.com/mcpwarden/mcpwarden/impl"
+	"github.com/mcpwarden/mcpwarden/impl/notify"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -33,6 +34,7 @@ const usage = `mcpwarden: inventory and risk-rate the MCP servers across your or
 Usage:
   mcpwarden serve              serve the API (default)
   mcpwarden migrate            apply database migrations and exit
+  mcpwarden risk explain FILE  score the MCP servers in a client configuration file
   mcpwarden version            print the version
 
 Configuration comes from the environment; see README.md.
@@ -50,6 +52,8 @@ func main() {
 		code = runServe(args)
 	case "migrate":
 		code = runMigrate(args)
+	case "risk":
+		code = runRiskExplain(args, os.Stdout, os.Stderr)
 	case "version", "--version":
 		fmt.Println(version)
 	case "help", "-h", "--help":
@@ -71,6 +75,9 @@ type config struct {
 	corsOrigins []string
 	proxyHops   int
 	dbMaxConns  int
+	// Alert delivery: MCPWARDEN_SMTP_URL and MCPWARDEN_WEBHOOK_ALLOW_PRIVATE.
+	smtpURL             string
+	webhookAllowPrivate bool
 	// Benchmark-only knobs (see cmd/mcpwarden-bench): request validation off, and a pprof
 	// listener on a loopback address.
 	disableValidation bool
@@ -98,6 +105,18 @@ func loadConfig() (config, error) {
 	}
 	if c.dbMaxConns, err = envInt("MCPWARDEN_DB_MAX_CONNS", 20); err != nil {
 		return c, err
+	}
+	if c.smtpURL = os.Getenv("MCPWARDEN_SMTP_URL"); c.smtpURL != "" {
+		if _, err := notify.ParseSMTPURL(c.smtpURL); err != nil {
+			return c, err
+		}
+	}
+	switch v := strings.ToLower(os.Getenv("MCPWARDEN_WEBHOOK_ALLOW_PRIVATE")); v {
+	case "", "0", "false", "no":
+	case "1", "true", "yes":
+		c.webhookAllowPrivate = true
+	default:
+		return c, fmt.Errorf("MCPWARDEN_WEBHOOK_ALLOW_PRIVATE must be true or false, not %q", v)
 	}
 	c.disableValidation = os.Getenv("MCPWARDEN_DISABLE_VALIDATION") == "1"
 	if c.pprofAddr = os.Getenv("MCPWARDEN_PPROF_ADDR"); c.pprofAddr != "" {
@@ -221,12 +240,14 @@ func runServe(args []string) int {
 	defer store.Close()
 
 	srv := impl.New(impl.Config{
-		Version:           version,
-		JWTSecret:         []byte(cfg.jwtSecret),
-		CORSOrigins:       cfg.corsOrigins,
-		TrustedProxyHops:  cfg.proxyHops,
-		DisableValidation: cfg.disableValidation,
-		Logger:            log,
+		Version:             version,
+		JWTSecret:           []byte(cfg.jwtSecret),
+		CORSOrigins:         cfg.corsOrigins,
+		TrustedProxyHops:    cfg.proxyHops,
+		DisableValidation:   cfg.disableValidation,
+		SMTPURL:             cfg.smtpURL,
+		WebhookAllowPrivate: cfg.webhookAllowPrivate,
+		Logger:              log,
 	}, store)
 	if cfg.disableValidation {
 		log.Warn("request validation is off (MCPWARDEN_DISABLE_VALIDATION=1); for benchmarks only")
