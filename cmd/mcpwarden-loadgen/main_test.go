@@ -1,0 +1,75 @@
+package main
+
+import (
+	"encoding/json"
+	"testing"
+
+	mcpwarden "github.com/mcpwarden/mcpwarden/clients/go"
+)
+
+func TestOnlyLoopbackTargetsAreAllowed(t *testing.T) {
+	for url, ok := range map[string]bool{
+		"http://127.0.0.1:8000":   true,
+		"http://127.9.9.9":        true,
+		"http://localhost:8000/":  true,
+		"http://[::1]:8000":       true,
+		"http://10.0.0.1:8000":    false,
+		"http://example.com":      false,
+		"https://api.example.com": false,
+		"ftp://127.0.0.1":         false,
+		"127.0.0.1:8000":          false,
+	} {
+		if err := checkLoopback(url); (err == nil) != ok {
+			t.Errorf("checkLoopback(%q) = %v, want allowed=%v", url, err, ok)
+		}
+	}
+}
+
+func TestWeightsPickByShare(t *testing.T) {
+	w, err := parseWeights("unchanged=80,changed=15,new=5", "unchanged", "changed", "new")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for u, want := range map[float64]int{0: 0, 0.79: 0, 0.80: 1, 0.94: 1, 0.95: 2, 0.999: 2} {
+		if got := w.pick(u); got != want {
+			t.Errorf("pick(%v) = %d, want %d", u, got, want)
+		}
+	}
+	for _, bad := range []string{"unchanged=-1", "bogus=1", "unchanged", "unchanged=0"} {
+		if _, err := parseWeights(bad, "unchanged", "changed", "new"); err == nil {
+			t.Errorf("parseWeights(%q) accepted", bad)
+		}
+	}
+}
+
+func TestReportKindsDifferAsTheirNamesSay(t *testing.T) {
+	s := &simulation{o: options{servers: 10}, nonce: "n0"}
+	decode := func(b []byte) mcpwarden.ReportRequest {
+		var r mcpwarden.ReportRequest
+		if err := json.Unmarshal(b, &r); err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	base, changed, renamed := decode(s.reportBody(0, 0, 0)), decode(s.reportBody(7, 0, 1)), decode(s.reportBody(7, 1, 1))
+	if len(base.Servers) != 10 || len(changed.Servers) != 10 || len(renamed.Servers) != 10 {
+		t.Fatalf("servers: %d, %d, %d; want 10 each", len(base.Servers), len(changed.Servers), len(renamed.Servers))
+	}
+	for i := range base.Servers {
+		if base.Servers[i].ServerName != changed.Servers[i].ServerName {
+			t.Errorf("a changed report renamed %q", base.Servers[i].ServerName)
+		}
+		if *base.Servers[i].Command == *changed.Servers[i].Command {
+			t.Errorf("a changed report kept %q's command", base.Servers[i].ServerName)
+		}
+		if base.Servers[i].ServerName == renamed.Servers[i].ServerName {
+			t.Errorf("a new report kept the name %q", base.Servers[i].ServerName)
+		}
+	}
+	if string(s.reportBody(0, 0, 0)) != string(s.reportBody(3, 0, 0)) {
+		t.Error("the baseline differs between agents")
+	}
+	if *changed.Servers[0].Scope != "/" {
+		t.Errorf("odd revisions widen the filesystem server to /, got %q", *changed.Servers[0].Scope)
+	}
+}

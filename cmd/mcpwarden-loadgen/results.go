@@ -1,0 +1,142 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strconv"
+	"text/tabwriter"
+	"time"
+)
+
+// endpointResult is what one endpoint (or one query) did over a run.
+type endpointResult struct {
+	Name     string `json:"name"`
+	Requests uint64 `json:"requests"`
+	// Errors are requests without a 2xx answer (including transport failures).
+	Errors uint64 `json:"errors"`
+	// Unexpected are 200 answers that contradict the report kind (an "unchanged" report the
+	// server did not find unchanged, say).
+	Unexpected uint64            `json:"unexpected,omitempty"`
+	Status     map[string]uint64 `json:"status"`
+	ElapsedS   float64           `json:"elapsed_s"`
+	RPS        float64           `json:"rps"`
+	MeanMs     float64           `json:"mean_ms"`
+	P50Ms      float64           `json:"p50_ms"`
+	P95Ms      float64           `json:"p95_ms"`
+	P99Ms      float64           `json:"p99_ms"`
+	MaxMs      float64           `json:"max_ms"`
+	// Query is the request line, in queries mode.
+	Query string `json:"query,omitempty"`
+	Items int    `json:"items,omitempty"`
+}
+
+type results struct {
+	Mode        string           `json:"mode"`
+	URL         string           `json:"url"`
+	Concurrency int              `json:"concurrency"`
+	Rate        float64          `json:"rate,omitempty"`
+	Agents      int              `json:"agents,omitempty"`
+	ElapsedS    float64          `json:"elapsed_s"`
+	Requests    uint64           `json:"requests"`
+	Errors      uint64           `json:"errors"`
+	RPS         float64          `json:"rps"`
+	Prime       *endpointResult  `json:"prime,omitempty"`
+	Endpoints   []endpointResult `json:"endpoints"`
+}
+
+type epStatsSum struct{ requests, errors uint64 }
+
+func (t *epStatsSum) add(r endpointResult) {
+	t.requests += r.Requests
+	t.errors += r.Errors
+}
+
+// collect merges every worker's record of one endpoint.
+func collect(workers []*worker, ep int, elapsed time.Duration) endpointResult {
+	var (
+		h     histogram
+		merge = &epStats{status: map[int]uint64{}}
+	)
+	for _, w := range workers {
+		st := w.stats[ep]
+		if st == nil {
+			continue
+		}
+		h.merge(&st.hist)
+		for c, n := range st.status {
+			merge.status[c] += n
+		}
+		merge.transport += st.transport
+		merge.unexpected += st.unexpected
+	}
+	return summarize(endpointNames[ep], &h, merge, elapsed)
+}
+
+func summarize(name string, h *histogram, st *epStats, elapsed time.Duration) endpointResult {
+	r := endpointResult{
+		Name: name, Requests: h.n, Unexpected: st.unexpected, Status: map[string]uint64{},
+		ElapsedS: elapsed.Seconds(),
+		MeanMs:   h.mean() / 1000,
+		P50Ms:    float64(h.quantile(0.50)) / 1000,
+		P95Ms:    float64(h.quantile(0.95)) / 1000,
+		P99Ms:    float64(h.quantile(0.99)) / 1000,
+		MaxMs:    float64(h.max) / 1000,
+	}
+	if elapsed > 0 {
+		r.RPS = float64(h.n) / elapsed.Seconds()
+	}
+	for c, n := range st.status {
+		r.Status[strconv.Itoa(c)] = n
+		if c < 200 || c > 299 {
+			r.Errors += n
+		}
+	}
+	if st.transport > 0 {
+		r.Status["transport"] = st.transport
+		r.Errors += st.transport
+	}
+	return r
+}
+
+func (res *results) print(w io.Writer) {
+	fmt.Fprintf(w, "\n%s against %s: %d requests in %.1fs (%.0f/s), %d errors, concurrency %d\n",
+		res.Mode, res.URL, res.Requests, res.ElapsedS, res.RPS, res.Errors, res.Concurrency)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "endpoint\trequests\treq/s\terrors\tunexpected\tp50 ms\tp95 ms\tp99 ms\tmax ms\tstatuses\t")
+	rows := res.Endpoints
+	if res.Prime != nil {
+		rows = append([]endpointResult{*res.Prime}, rows...)
+	}
+	for _, r := range rows {
+		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%d\t%d\t%.2f\t%.2f\t%.2f\t%.2f\t%s\t\n",
+			r.Name, r.Requests, r.RPS, r.Errors, r.Unexpected, r.P50Ms, r.P95Ms, r.P99Ms, r.MaxMs, statuses(r.Status))
+	}
+	tw.Flush()
+}
+
+func statuses(m map[string]uint64) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	s := ""
+	for _, k := range keys {
+		if s != "" {
+			s += ","
+		}
+		s += fmt.Sprintf("%s:%d", k, m[k])
+	}
+	return s
+}
+
+func (res *results) writeJSON(path string) error {
+	b, err := json.MarshalIndent(res, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
