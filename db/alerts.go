@@ -2,12 +2,13 @@ package db
 
 import (
 	"context"
-	"database/sql"
-	"errors"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jmoiron/sqlx"
-	"github.com/lib/pq"
 )
 
 // NewAlert is an alert condition found while ingesting a report.
@@ -25,44 +26,174 @@ type NewAlert struct {
 	DedupKey string
 }
 
+// Alert is an alert row. Its JSON form is exactly the API's Alert schema, so webhook payloads
+// and API responses cannot drift apart.
+type Alert struct {
+	ID            uuid.UUID  `db:"id" json:"id"`
+	Type          string     `db:"type" json:"type"`
+	Severity      string     `db:"severity" json:"severity"`
+	Title         string     `db:"title" json:"title"`
+	Message       string     `db:"message" json:"message"`
+	ServerID      *uuid.UUID `db:"server_id" json:"server_id"`
+	ServerName    *string    `db:"server_name" json:"server_name"`
+	AgentID       *uuid.UUID `db:"agent_id" json:"agent_id"`
+	AgentHostname *string    `db:"agent_hostname" json:"agent_hostname"`
+	CreatedAt     time.Time  `db:"created_at" json:"created_at"`
+	Dismissed     bool       `db:"dismissed" json:"dismissed"`
+	DismissedAt   *time.Time `db:"dismissed_at" json:"dismissed_at"`
+	DismissedBy   *uuid.UUID `db:"dismissed_by" json:"dismissed_by"`
+}
+
+const alertColumns = `id, type, severity, title, message, server_id, server_name, agent_id, agent_hostname,
+	created_at, dismissed, dismissed_at, dismissed_by`
+
+// newAlertJSON is how NewAlert travels into the batched INSERT (jsonb_to_recordset keeps NULLs
+// NULL, which text arrays through lib/pq do not).
+type newAlertJSON struct {
+	Type          string     `json:"type"`
+	Severity      string     `json:"severity"`
+	Title         string     `json:"title"`
+	Message       string     `json:"message"`
+	ServerID      *uuid.UUID `json:"server_id"`
+	ServerName    *string    `json:"server_name"`
+	AgentID       *uuid.UUID `json:"agent_id"`
+	AgentHostname *string    `json:"agent_hostname"`
+	DedupKey      string     `json:"dedup_key"`
+}
+
 // insertAlertsTx raises alerts inside the caller's transaction, exactly once per open condition
-// (the partial unique index alerts_open_dedup and ON CONFLICT, never check-then-insert), and
-// queues each new alert for email in the same transaction (the outbox). It returns the ids of
-// the alerts actually created.
+// (the partial unique index alerts_open_dedup and ON CONFLICT, never check-then-insert). In the
+// same transaction it queues each new alert for email (alert_email_outbox) and for every webhook
+// of the organization (webhook_deliveries, event alert.created, payload the alert as the API
+// shows it), so a crash can lose neither. It returns the ids of the alerts actually created.
+//
+// Two round trips whatever the number of alerts: the alerts and their outbox rows in one
+// statement, then the webhook deliveries.
 func insertAlertsTx(ctx context.Context, tx *sqlx.Tx, orgID uuid.UUID, alerts []NewAlert) ([]uuid.UUID, error) {
-	var created []uuid.UUID
-	for _, a := range alerts {
-		var id uuid.UUID
-		err := tx.QueryRowxContext(ctx, `
+	if len(alerts) == 0 {
+		return nil, nil
+	}
+	rows := make([]newAlertJSON, len(alerts))
+	for i, a := range alerts {
+		rows[i] = newAlertJSON{a.Type, a.Severity, a.Title, a.Message, a.ServerID, a.ServerName, a.AgentID, a.AgentHostname, a.DedupKey}
+	}
+	// Concurrent reports insert in the same key order, so they wait on each other instead of
+	// deadlocking on the unique index.
+	sort.SliceStable(rows, func(i, j int) bool { return rows[i].DedupKey < rows[j].DedupKey })
+	input, err := json.Marshal(rows)
+	if err != nil {
+		return nil, err
+	}
+	var created []Alert
+	err = tx.SelectContext(ctx, &created, `
+		WITH input AS (
+			SELECT * FROM jsonb_to_recordset($2::jsonb) AS x(
+				type text, severity text, title text, message text, server_id uuid, server_name text,
+				agent_id uuid, agent_hostname text, dedup_key text)
+		), ins AS (
 			INSERT INTO alerts (organization_id, id, type, severity, title, message, server_id, server_name, agent_id, agent_hostname, dedup_key)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+			SELECT $1, gen_random_uuid(), type, severity, title, message, server_id, server_name, agent_id, agent_hostname, dedup_key
+			FROM input ORDER BY dedup_key
 			ON CONFLICT (organization_id, dedup_key) WHERE NOT dismissed DO NOTHING
-			RETURNING id`,
-			orgID, uuid.New(), a.Type, a.Severity, a.Title, a.Message, a.ServerID, a.ServerName, a.AgentID, a.AgentHostname, a.DedupKey,
-		).Scan(&id)
-		if err != nil {
-			if errors.Is(err, sql.ErrNoRows) {
-				continue // already open
-			}
-			return nil, err
-		}
-		created = append(created, id)
+			RETURNING `+alertColumns+`
+		), outbox AS (
+			INSERT INTO alert_email_outbox (organization_id, id, alert_id)
+			SELECT $1, gen_random_uuid(), id FROM ins
+		)
+		SELECT `+alertColumns+` FROM ins`, orgID, string(input))
+	if err != nil {
+		return nil, fmt.Errorf("insert alerts: %w", err)
 	}
 	if len(created) == 0 {
 		return nil, nil
 	}
-	if _, err := tx.ExecContext(ctx, `
-		INSERT INTO alert_email_outbox (organization_id, id, alert_id)
-		SELECT $1, gen_random_uuid(), a FROM unnest($2::uuid[]) AS a`, orgID, pq.Array(uuidArray(created))); err != nil {
+	ids := make([]uuid.UUID, len(created))
+	type delivery struct {
+		AlertID uuid.UUID       `json:"alert_id"`
+		Payload json.RawMessage `json:"payload"`
+	}
+	deliveries := make([]delivery, len(created))
+	for i, a := range created {
+		ids[i] = a.ID
+		payload, err := json.Marshal(a)
+		if err != nil {
+			return nil, err
+		}
+		deliveries[i] = delivery{a.ID, payload}
+	}
+	input, err = json.Marshal(deliveries)
+	if err != nil {
 		return nil, err
 	}
-	return created, nil
+	// An organization without webhooks joins nothing and writes nothing.
+	if _, err := tx.ExecContext(ctx, `
+		INSERT INTO webhook_deliveries (organization_id, id, webhook_id, alert_id, event, payload, next_attempt_at)
+		SELECT $1, gen_random_uuid(), w.id, d.alert_id, 'alert.created', d.payload, now()
+		FROM webhooks w CROSS JOIN jsonb_to_recordset($2::jsonb) AS d(alert_id uuid, payload jsonb)
+		WHERE w.organization_id = $1`, orgID, string(input)); err != nil {
+		return nil, fmt.Errorf("queue webhook deliveries: %w", err)
+	}
+	return ids, nil
 }
 
-func uuidArray(ids []uuid.UUID) []string {
-	out := make([]string, len(ids))
-	for i, id := range ids {
-		out[i] = id.String()
+// InsertAlerts raises alerts in a transaction of their own (tools and tests; ingestion calls
+// insertAlertsTx inside its report transaction).
+func (s *Storage) InsertAlerts(ctx context.Context, orgID uuid.UUID, alerts []NewAlert) ([]uuid.UUID, error) {
+	var ids []uuid.UUID
+	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		var err error
+		ids, err = insertAlertsTx(ctx, tx, orgID, alerts)
+		return err
+	})
+	return ids, err
+}
+
+// AlertFilter narrows ListAlerts.
+type AlertFilter struct {
+	Dismissed *bool
+	Severity  *string
+	Limit     int
+	Offset    int
+}
+
+// ListAlerts returns a page of the organization's alerts, newest first, and how many match.
+func (s *Storage) ListAlerts(ctx context.Context, orgID uuid.UUID, f AlertFilter) ([]Alert, int64, error) {
+	where := `organization_id = $1 AND ($2::boolean IS NULL OR dismissed = $2) AND ($3::text IS NULL OR severity = $3)`
+	var total int64
+	if err := s.db.GetContext(ctx, &total, `SELECT count(*) FROM alerts WHERE `+where, orgID, f.Dismissed, f.Severity); err != nil {
+		return nil, 0, err
 	}
-	return out
+	items := []Alert{}
+	if total > int64(f.Offset) {
+		if err := s.db.SelectContext(ctx, &items, `SELECT `+alertColumns+` FROM alerts WHERE `+where+`
+			ORDER BY created_at DESC, id LIMIT $4 OFFSET $5`, orgID, f.Dismissed, f.Severity, f.Limit, f.Offset); err != nil {
+			return nil, 0, err
+		}
+	}
+	return items, total, nil
+}
+
+// DismissAlert dismisses one alert (again dismissing a dismissed alert keeps the first time and
+// person) and returns it, or ErrNotFound when the organization has no such alert.
+func (s *Storage) DismissAlert(ctx context.Context, orgID, alertID, userID uuid.UUID) (Alert, error) {
+	var a Alert
+	err := s.db.GetContext(ctx, &a, `
+		UPDATE alerts SET
+			dismissed = true,
+			dismissed_at = COALESCE(dismissed_at, now()),
+			dismissed_by = CASE WHEN dismissed THEN dismissed_by ELSE $3 END
+		WHERE organization_id = $1 AND id = $2
+		RETURNING `+alertColumns, orgID, alertID, userID)
+	return a, notFound(err)
+}
+
+// DismissAllAlerts dismisses every open alert (of one severity when given) and says how many.
+func (s *Storage) DismissAllAlerts(ctx context.Context, orgID, userID uuid.UUID, severity *string) (int64, error) {
+	res, err := s.db.ExecContext(ctx, `
+		UPDATE alerts SET dismissed = true, dismissed_at = now(), dismissed_by = $2
+		WHERE organization_id = $1 AND NOT dismissed AND ($3::text IS NULL OR severity = $3)`, orgID, userID, severity)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
 }

@@ -2,18 +2,86 @@ package impl
 
 import (
 	"context"
+	"net/http"
 
+	"github.com/mcpwarden/mcpwarden/db"
 	"github.com/mcpwarden/mcpwarden/gen"
 )
 
 func (s *Server) ListAlerts(ctx context.Context, request gen.ListAlertsRequestObject) (gen.ListAlertsResponseObject, error) {
-	return nil, errNotImplemented
+	p := principalFrom(ctx)
+	params := request.Params
+	page, size := notifyPage(params.Page, params.PageSize)
+	f := db.AlertFilter{Dismissed: params.Dismissed, Limit: int(size), Offset: int(page-1) * int(size)}
+	if params.Severity != nil {
+		sev := string(*params.Severity)
+		f.Severity = &sev
+	}
+	alerts, total, err := s.store.ListAlerts(ctx, p.OrgID, f)
+	if err != nil {
+		return nil, err
+	}
+	items := make([]gen.Alert, len(alerts))
+	for i, a := range alerts {
+		items[i] = apiAlert(a)
+	}
+	return gen.ListAlerts200JSONResponse{Items: items, Total: total, Page: page, PageSize: size}, nil
 }
 
 func (s *Server) DismissAlert(ctx context.Context, request gen.DismissAlertRequestObject) (gen.DismissAlertResponseObject, error) {
-	return nil, errNotImplemented
+	p := principalFrom(ctx)
+	a, err := s.store.DismissAlert(ctx, p.OrgID, request.AlertId, p.UserID)
+	if err == db.ErrNotFound {
+		return gen.DismissAlert404ApplicationProblemPlusJSONResponse{NotFoundApplicationProblemPlusJSONResponse: gen.NotFoundApplicationProblemPlusJSONResponse(
+			problem(ctx, http.StatusNotFound, "No alert with this id exists in your organization."))}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return gen.DismissAlert200JSONResponse(apiAlert(a)), nil
 }
 
 func (s *Server) DismissAllAlerts(ctx context.Context, request gen.DismissAllAlertsRequestObject) (gen.DismissAllAlertsResponseObject, error) {
-	return nil, errNotImplemented
+	p := principalFrom(ctx)
+	var sev *string
+	if request.Params.Severity != nil {
+		v := string(*request.Params.Severity)
+		sev = &v
+	}
+	n, err := s.store.DismissAllAlerts(ctx, p.OrgID, p.UserID, sev)
+	if err != nil {
+		return nil, err
+	}
+	return gen.DismissAllAlerts200JSONResponse{Dismissed: n}, nil
+}
+
+func apiAlert(a db.Alert) gen.Alert {
+	return gen.Alert{
+		Id:            a.ID,
+		Type:          gen.AlertType(a.Type),
+		Severity:      gen.RiskLevel(a.Severity),
+		Title:         a.Title,
+		Message:       a.Message,
+		ServerId:      a.ServerID,
+		ServerName:    a.ServerName,
+		AgentId:       a.AgentID,
+		AgentHostname: a.AgentHostname,
+		CreatedAt:     a.CreatedAt,
+		Dismissed:     a.Dismissed,
+		DismissedAt:   a.DismissedAt,
+		DismissedBy:   a.DismissedBy,
+	}
+}
+
+// notifyPage applies the spec's paging defaults (page 1, 25 per page, at most 100) for the
+// alert and delivery lists.
+func notifyPage(page, size *int32) (int32, int32) {
+	p, n := int32(1), int32(25)
+	if page != nil && *page >= 1 {
+		p = *page
+	}
+	if size != nil && *size >= 1 {
+		n = min(*size, 100)
+	}
+	return p, n
 }

@@ -2,18 +2,126 @@ package impl
 
 import (
 	"context"
+	"encoding/json"
 
+	"github.com/mcpwarden/mcpwarden/db"
 	"github.com/mcpwarden/mcpwarden/gen"
 )
 
 func (s *Server) GetDashboardStats(ctx context.Context, request gen.GetDashboardStatsRequestObject) (gen.GetDashboardStatsResponseObject, error) {
-	return nil, errNotImplemented
+	p := principalFrom(ctx)
+	st, err := s.store.DashboardStats(ctx, p.OrgID)
+	if err != nil {
+		return nil, err
+	}
+	return gen.GetDashboardStats200JSONResponse{
+		TotalServers:     st.TotalServers,
+		CriticalCount:    st.CriticalCount,
+		HighCount:        st.HighCount,
+		MediumCount:      st.MediumCount,
+		LowCount:         st.LowCount,
+		ActiveAgents:     st.ActiveAgents,
+		UnresolvedAlerts: st.UnresolvedAlerts,
+	}, nil
 }
 
+var riskLevelsDesc = []gen.RiskLevel{"critical", "high", "medium", "low"}
+
 func (s *Server) GetRiskDistribution(ctx context.Context, request gen.GetRiskDistributionRequestObject) (gen.GetRiskDistributionResponseObject, error) {
-	return nil, errNotImplemented
+	p := principalFrom(ctx)
+	counts, types, err := s.store.RiskDistribution(ctx, p.OrgID, 5)
+	if err != nil {
+		return nil, err
+	}
+	out := gen.GetRiskDistribution200JSONResponse{
+		Critical: counts["critical"],
+		High:     counts["high"],
+		Medium:   counts["medium"],
+		Low:      counts["low"],
+		Levels:   make([]gen.RiskLevelBucket, 0, len(riskLevelsDesc)),
+	}
+	out.Total = out.Critical + out.High + out.Medium + out.Low
+	for _, level := range riskLevelsDesc {
+		bucket := gen.RiskLevelBucket{RiskLevel: level, Count: counts[string(level)], TopServerTypes: []gen.ServerTypeCount{}}
+		for _, t := range types {
+			if t.RiskLevel == string(level) {
+				bucket.TopServerTypes = append(bucket.TopServerTypes, gen.ServerTypeCount{ServerType: clipRunes(t.ServerType, 500), Count: t.Count})
+			}
+		}
+		out.Levels = append(out.Levels, bucket)
+	}
+	return out, nil
 }
 
 func (s *Server) GetTopRisks(ctx context.Context, request gen.GetTopRisksRequestObject) (gen.GetTopRisksResponseObject, error) {
-	return nil, errNotImplemented
+	p := principalFrom(ctx)
+	limit := 5
+	if l := request.Params.Limit; l != nil && *l >= 1 {
+		limit = min(int(*l), 50)
+	}
+	rows, err := s.store.TopRisks(ctx, p.OrgID, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := make(gen.GetTopRisks200JSONResponse, len(rows))
+	for i, r := range rows {
+		out[i] = dashboardServer(r)
+	}
+	return out, nil
+}
+
+// dashboardServer maps an inventory row to the API's McpServer. It mirrors the server list's
+// mapping; it lives here so the dashboard does not depend on the order the two landed in.
+func dashboardServer(r db.TopServer) gen.McpServer {
+	factors := []gen.RiskFactor{}
+	if len(r.RiskFactors) > 0 {
+		// Stored by ingestion from the scoring engine's output, in the API's shape.
+		_ = json.Unmarshal(r.RiskFactors, &factors)
+		if factors == nil {
+			factors = []gen.RiskFactor{}
+		}
+	}
+	env := []string(r.EnvVars)
+	if env == nil {
+		env = []string{}
+	}
+	m := gen.McpServer{
+		Id:            r.ID,
+		AgentId:       r.AgentID,
+		AgentHostname: r.AgentHostname,
+		ServerName:    r.ServerName,
+		ServerType:    r.ServerType,
+		Command:       r.Command,
+		Scope:         r.Scope,
+		EnvVars:       env,
+		Client:        r.Client,
+		ConfigPath:    r.ConfigPath,
+		Url:           r.URL,
+		Enabled:       r.Enabled,
+		RiskLevel:     gen.RiskLevel(r.RiskLevel),
+		RiskScore:     int32(r.RiskScore),
+		RiskFactors:   factors,
+		Status:        gen.ServerStatus(r.Status),
+		IsVerified:    r.IsVerified,
+		VerifiedAt:    r.VerifiedAt,
+		VerifiedBy:    r.VerifiedBy,
+		FirstSeenAt:   r.FirstSeenAt,
+		LastSeenAt:    r.LastSeenAt,
+	}
+	if r.Transport != nil {
+		t := gen.NullableTransport(*r.Transport)
+		m.Transport = &t
+	}
+	return m
+}
+
+// clipRunes cuts s to at most n bytes on a rune boundary (schema maxLength guards).
+func clipRunes(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && s[n]&0xC0 == 0x80 {
+		n--
+	}
+	return s[:n]
 }

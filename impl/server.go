@@ -36,6 +36,18 @@ type Config struct {
 	MaxBodyBytes       int64
 	ReportMaxBodyBytes int64
 	Logger             *slog.Logger
+	// SMTPURL (MCPWARDEN_SMTP_URL) turns on email digests of new alerts; see notify.ParseSMTPURL.
+	SMTPURL string
+	// WebhookAllowPrivate (MCPWARDEN_WEBHOOK_ALLOW_PRIVATE) lets webhooks reach loopback,
+	// private, link-local and metadata addresses, which are refused by default (SSRF).
+	WebhookAllowPrivate bool
+	// Background work (defaults in impl/notifiers.go): how often email digests go out, how
+	// often due webhook deliveries are polled, the first webhook retry delay (doubling up to an
+	// hour, for 24 hours), and how often dashboard rollups are compacted.
+	EmailDigestInterval   time.Duration
+	WebhookPollInterval   time.Duration
+	WebhookRetryBase      time.Duration
+	RollupCompactInterval time.Duration
 }
 
 func (c *Config) setDefaults() {
@@ -66,7 +78,9 @@ type Server struct {
 // New returns a server backed by store.
 func New(cfg Config, store *db.Storage) *Server {
 	cfg.setDefaults()
-	return &Server{cfg: cfg, store: store, log: cfg.Logger, now: time.Now}
+	s := &Server{cfg: cfg, store: store, log: cfg.Logger, now: time.Now}
+	s.closers = append(s.closers, s.startNotifiers())
+	return s
 }
 
 // Handler returns the HTTP handler: echo with the contract middleware in front of the generated

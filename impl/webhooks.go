@@ -2,26 +2,166 @@ package impl
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
 
+	"github.com/mcpwarden/mcpwarden/db"
 	"github.com/mcpwarden/mcpwarden/gen"
+	"github.com/mcpwarden/mcpwarden/impl/notify"
 )
 
+// adminRequired is the body of the webhooks' typed 403 answers.
+func adminRequired(ctx context.Context) gen.ForbiddenApplicationProblemPlusJSONResponse {
+	return gen.ForbiddenApplicationProblemPlusJSONResponse(problem(ctx, http.StatusForbidden, "This operation requires the admin role."))
+}
+
+func webhookNotFound(ctx context.Context) gen.NotFoundApplicationProblemPlusJSONResponse {
+	return gen.NotFoundApplicationProblemPlusJSONResponse(problem(ctx, http.StatusNotFound, "No webhook with this id exists in your organization."))
+}
+
+func apiWebhook(w db.Webhook) gen.Webhook {
+	return gen.Webhook{Id: w.ID, Url: w.URL, Description: w.Description, CreatedAt: w.CreatedAt}
+}
+
+func apiDelivery(d db.WebhookDelivery) gen.WebhookDelivery {
+	out := gen.WebhookDelivery{
+		Id:            d.ID,
+		WebhookId:     d.WebhookID,
+		AlertId:       d.AlertID,
+		Event:         gen.WebhookDeliveryEvent(d.Event),
+		Status:        gen.WebhookDeliveryStatus(d.Status),
+		Attempts:      int32(min(d.Attempts, 1000)),
+		NextAttemptAt: d.NextAttemptAt,
+		LastError:     d.LastError,
+		DeliveredAt:   d.DeliveredAt,
+		CreatedAt:     d.CreatedAt,
+	}
+	if d.LastStatusCode != nil {
+		c := int32(*d.LastStatusCode)
+		out.LastStatusCode = &c
+	}
+	// A delivery that is done has no next attempt, even if a lease time is still recorded.
+	if d.Status != "pending" {
+		out.NextAttemptAt = nil
+	}
+	return out
+}
+
 func (s *Server) ListWebhooks(ctx context.Context, request gen.ListWebhooksRequestObject) (gen.ListWebhooksResponseObject, error) {
-	return nil, errNotImplemented
+	p := principalFrom(ctx)
+	if !p.IsAdmin() {
+		return gen.ListWebhooks403ApplicationProblemPlusJSONResponse{ForbiddenApplicationProblemPlusJSONResponse: adminRequired(ctx)}, nil
+	}
+	hooks, err := s.store.ListWebhooks(ctx, p.OrgID)
+	if err != nil {
+		return nil, err
+	}
+	items := make([]gen.Webhook, len(hooks))
+	for i, w := range hooks {
+		items[i] = apiWebhook(w)
+	}
+	return gen.ListWebhooks200JSONResponse{Items: items}, nil
 }
 
 func (s *Server) CreateWebhook(ctx context.Context, request gen.CreateWebhookRequestObject) (gen.CreateWebhookResponseObject, error) {
-	return nil, errNotImplemented
+	p := principalFrom(ctx)
+	if !p.IsAdmin() {
+		return gen.CreateWebhook403ApplicationProblemPlusJSONResponse{ForbiddenApplicationProblemPlusJSONResponse: adminRequired(ctx)}, nil
+	}
+	in := request.Body
+	bad := func(field, msg string) gen.CreateWebhookResponseObject {
+		pr := problem(ctx, http.StatusBadRequest, "Invalid "+field+": "+msg)
+		pr.Errors = &[]gen.FieldError{{Field: field, Message: msg}}
+		return gen.CreateWebhook400ApplicationProblemPlusJSONResponse{BadRequestApplicationProblemPlusJSONResponse: gen.BadRequestApplicationProblemPlusJSONResponse(pr)}
+	}
+	rawURL := strings.TrimSpace(in.Url)
+	if _, err := notify.ParseWebhookURL(rawURL); err != nil {
+		return bad("url", err.Error()), nil
+	}
+	if !s.cfg.WebhookAllowPrivate {
+		checkCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err := notify.CheckWebhookURL(checkCtx, nil, rawURL)
+		cancel()
+		if err != nil {
+			msg := err.Error()
+			if errors.Is(err, notify.ErrForbiddenAddress) {
+				msg += "; set MCPWARDEN_WEBHOOK_ALLOW_PRIVATE on the server to allow it"
+			}
+			return bad("url", msg), nil
+		}
+	}
+	desc := ""
+	if in.Description != nil {
+		desc = *in.Description
+	}
+	secret := make([]byte, 32)
+	rand.Read(secret)
+	w, err := s.store.CreateWebhook(ctx, p.OrgID, rawURL, desc, "whsec_"+hex.EncodeToString(secret))
+	if errors.Is(err, db.ErrTooManyWebhooks) {
+		return bad("url", "the organization already has the maximum of 100 webhooks; delete one first"), nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return gen.CreateWebhook201JSONResponse{Id: w.ID, Url: w.URL, Description: w.Description, CreatedAt: w.CreatedAt, Secret: w.Secret}, nil
 }
 
 func (s *Server) DeleteWebhook(ctx context.Context, request gen.DeleteWebhookRequestObject) (gen.DeleteWebhookResponseObject, error) {
-	return nil, errNotImplemented
+	p := principalFrom(ctx)
+	if !p.IsAdmin() {
+		return gen.DeleteWebhook403ApplicationProblemPlusJSONResponse{ForbiddenApplicationProblemPlusJSONResponse: adminRequired(ctx)}, nil
+	}
+	err := s.store.DeleteWebhook(ctx, p.OrgID, request.WebhookId)
+	if errors.Is(err, db.ErrNotFound) {
+		return gen.DeleteWebhook404ApplicationProblemPlusJSONResponse{NotFoundApplicationProblemPlusJSONResponse: webhookNotFound(ctx)}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return gen.DeleteWebhook204Response{}, nil
 }
 
 func (s *Server) TestWebhook(ctx context.Context, request gen.TestWebhookRequestObject) (gen.TestWebhookResponseObject, error) {
-	return nil, errNotImplemented
+	p := principalFrom(ctx)
+	if !p.IsAdmin() {
+		return gen.TestWebhook403ApplicationProblemPlusJSONResponse{ForbiddenApplicationProblemPlusJSONResponse: adminRequired(ctx)}, nil
+	}
+	payload, _ := json.Marshal(map[string]any{
+		"webhook_id":   request.WebhookId,
+		"requested_by": p.UserID,
+		"message":      "This is a test delivery from mcpwarden. New alerts arrive with event alert.created and the alert in data.",
+	})
+	d, err := s.store.QueueTestDelivery(ctx, p.OrgID, request.WebhookId, payload)
+	if errors.Is(err, db.ErrNotFound) {
+		return gen.TestWebhook404ApplicationProblemPlusJSONResponse{NotFoundApplicationProblemPlusJSONResponse: webhookNotFound(ctx)}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return gen.TestWebhook202JSONResponse(apiDelivery(d)), nil
 }
 
 func (s *Server) ListWebhookDeliveries(ctx context.Context, request gen.ListWebhookDeliveriesRequestObject) (gen.ListWebhookDeliveriesResponseObject, error) {
-	return nil, errNotImplemented
+	p := principalFrom(ctx)
+	if !p.IsAdmin() {
+		return gen.ListWebhookDeliveries403ApplicationProblemPlusJSONResponse{ForbiddenApplicationProblemPlusJSONResponse: adminRequired(ctx)}, nil
+	}
+	page, size := notifyPage(request.Params.Page, request.Params.PageSize)
+	list, total, err := s.store.ListDeliveries(ctx, p.OrgID, request.WebhookId, int(size), int(page-1)*int(size))
+	if errors.Is(err, db.ErrNotFound) {
+		return gen.ListWebhookDeliveries404ApplicationProblemPlusJSONResponse{NotFoundApplicationProblemPlusJSONResponse: webhookNotFound(ctx)}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	items := make([]gen.WebhookDelivery, len(list))
+	for i, d := range list {
+		items[i] = apiDelivery(d)
+	}
+	return gen.ListWebhookDeliveries200JSONResponse{Items: items, Total: total, Page: page, PageSize: size}, nil
 }

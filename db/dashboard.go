@@ -1,0 +1,163 @@
+package db
+
+import (
+	"context"
+	"sort"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/lib/pq"
+)
+
+// AgentOnlineWindow is how recently an agent must have been seen to count as active.
+const AgentOnlineWindow = 3 * time.Minute
+
+// DashboardStats are the headline counts.
+type DashboardStats struct {
+	TotalServers     int64 `db:"total_servers"`
+	CriticalCount    int64 `db:"critical_count"`
+	HighCount        int64 `db:"high_count"`
+	MediumCount      int64 `db:"medium_count"`
+	LowCount         int64 `db:"low_count"`
+	ActiveAgents     int64 `db:"active_agents"`
+	UnresolvedAlerts int64 `db:"unresolved_alerts"`
+}
+
+// DashboardStats counts in one round trip. Server counts come from server_rollups (see
+// 00003_alerts.sql), whose size depends on the number of server types, not servers.
+func (s *Storage) DashboardStats(ctx context.Context, orgID uuid.UUID) (DashboardStats, error) {
+	var st DashboardStats
+	err := s.db.GetContext(ctx, &st, `
+		WITH levels AS (
+			SELECT risk_level, sum(n) AS n FROM server_rollups WHERE organization_id = $1 GROUP BY risk_level
+		)
+		SELECT
+			COALESCE((SELECT sum(n) FROM levels), 0)::bigint AS total_servers,
+			COALESCE((SELECT n FROM levels WHERE risk_level = 'critical'), 0)::bigint AS critical_count,
+			COALESCE((SELECT n FROM levels WHERE risk_level = 'high'), 0)::bigint AS high_count,
+			COALESCE((SELECT n FROM levels WHERE risk_level = 'medium'), 0)::bigint AS medium_count,
+			COALESCE((SELECT n FROM levels WHERE risk_level = 'low'), 0)::bigint AS low_count,
+			(SELECT count(*) FROM agents WHERE organization_id = $1 AND last_seen_at > now() - $2 * interval '1 second') AS active_agents,
+			(SELECT count(*) FROM alerts WHERE organization_id = $1 AND NOT dismissed) AS unresolved_alerts`,
+		orgID, AgentOnlineWindow.Seconds())
+	return st, err
+}
+
+// TypeCount is the number of active servers of one type at one level.
+type TypeCount struct {
+	RiskLevel  string `db:"risk_level"`
+	ServerType string `db:"server_type"`
+	Count      int64  `db:"n"`
+}
+
+// RiskDistribution returns the active server count per level and, for each level, up to topN
+// server types, commonest first (ties by name).
+func (s *Storage) RiskDistribution(ctx context.Context, orgID uuid.UUID, topN int) (levelCounts map[string]int64, types []TypeCount, err error) {
+	var rows []TypeCount
+	if err := s.db.SelectContext(ctx, &rows, `
+		SELECT risk_level, server_type, sum(n)::bigint AS n
+		FROM server_rollups WHERE organization_id = $1
+		GROUP BY risk_level, server_type
+		HAVING sum(n) <> 0`, orgID); err != nil {
+		return nil, nil, err
+	}
+	levelCounts = map[string]int64{}
+	byLevel := map[string][]TypeCount{}
+	for _, r := range rows {
+		levelCounts[r.RiskLevel] += r.Count
+		byLevel[r.RiskLevel] = append(byLevel[r.RiskLevel], r)
+	}
+	for _, list := range byLevel {
+		sortTypeCounts(list)
+		if len(list) > topN {
+			list = list[:topN]
+		}
+		types = append(types, list...)
+	}
+	return levelCounts, types, nil
+}
+
+func sortTypeCounts(list []TypeCount) {
+	sort.Slice(list, func(i, j int) bool {
+		if list[i].Count != list[j].Count {
+			return list[i].Count > list[j].Count
+		}
+		return list[i].ServerType < list[j].ServerType
+	})
+}
+
+// TopServer is an active server as the dashboard's top-risks list shows it, with its agent's
+// hostname. (Same columns as the inventory's server rows; kept separate so the dashboard does not
+// depend on the inventory code's internals.)
+type TopServer struct {
+	ID            uuid.UUID      `db:"id"`
+	AgentID       uuid.UUID      `db:"agent_id"`
+	AgentHostname *string        `db:"agent_hostname"`
+	ServerName    string         `db:"server_name"`
+	ServerType    string         `db:"server_type"`
+	Command       string         `db:"command"`
+	Scope         string         `db:"scope"`
+	EnvVars       pq.StringArray `db:"env_vars"`
+	Client        *string        `db:"client"`
+	ConfigPath    *string        `db:"config_path"`
+	Transport     *string        `db:"transport"`
+	URL           *string        `db:"url"`
+	Enabled       *bool          `db:"enabled"`
+	RiskLevel     string         `db:"risk_level"`
+	RiskScore     int            `db:"risk_score"`
+	RiskFactors   []byte         `db:"risk_factors"` // a JSON array of factors
+	Status        string         `db:"status"`
+	IsVerified    bool           `db:"is_verified"`
+	VerifiedAt    *time.Time     `db:"verified_at"`
+	VerifiedBy    *uuid.UUID     `db:"verified_by"`
+	FirstSeenAt   time.Time      `db:"first_seen_at"`
+	LastSeenAt    time.Time      `db:"last_seen_at"`
+}
+
+// TopRisks returns the highest-scored active servers, in the server list's order. The inner
+// query walks mcp_servers_status_rank and stops after limit rows; only those are joined.
+func (s *Storage) TopRisks(ctx context.Context, orgID uuid.UUID, limit int) ([]TopServer, error) {
+	rows := []TopServer{}
+	// An active server is in its agent's current list, so it was seen whenever the agent last
+	// was (unchanged reports refresh only the agent row): hence GREATEST for last_seen_at.
+	err := s.db.SelectContext(ctx, &rows, `
+		WITH top AS (
+			SELECT id, risk_score, server_name FROM mcp_servers
+			WHERE organization_id = $1 AND status = 'active'
+			ORDER BY risk_score DESC, server_name, id LIMIT $2
+		)
+		SELECT s.id, s.agent_id, a.hostname AS agent_hostname, s.server_name, s.server_type, s.command, s.scope,
+			s.env_vars, s.client, s.config_path, s.transport, s.url, s.enabled, s.risk_level, s.risk_score,
+			s.risk_factors, s.status, s.is_verified, s.verified_at, s.verified_by, s.first_seen_at,
+			GREATEST(s.last_seen_at, a.last_seen_at) AS last_seen_at
+		FROM top t
+		JOIN mcp_servers s ON s.organization_id = $1 AND s.id = t.id
+		JOIN agents a ON a.organization_id = s.organization_id AND a.id = s.agent_id
+		ORDER BY t.risk_score DESC, t.server_name, t.id`, orgID, limit)
+	return rows, err
+}
+
+// CompactRollups folds the rollup deltas of organizations with more than minRows rows into one
+// row per (risk_level, server_type). Deleting the visible rows and inserting their sums in one
+// statement moves every delta exactly once, even when replicas compact concurrently: a row
+// another compaction already deleted is skipped by this one's DELETE, so it is not counted twice.
+func (s *Storage) CompactRollups(ctx context.Context, minRows int) (int, error) {
+	var orgs []uuid.UUID
+	if err := s.db.SelectContext(ctx, &orgs, `
+		SELECT organization_id FROM server_rollups GROUP BY organization_id HAVING count(*) > $1 LIMIT 100`, minRows); err != nil {
+		return 0, err
+	}
+	for _, org := range orgs {
+		if _, err := s.db.ExecContext(ctx, `
+			WITH moved AS (
+				DELETE FROM server_rollups WHERE organization_id = $1
+				RETURNING risk_level, server_type, n
+			)
+			INSERT INTO server_rollups (organization_id, risk_level, server_type, n)
+			SELECT $1, risk_level, server_type, sum(n) FROM moved
+			GROUP BY risk_level, server_type HAVING sum(n) <> 0`, org); err != nil {
+			return 0, err
+		}
+	}
+	return len(orgs), nil
+}

@@ -1,0 +1,143 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+)
+
+// EmailDigest is what one digest email needs: the organization's address and the alerts.
+type EmailDigest struct {
+	OrganizationID   uuid.UUID
+	OrganizationName string
+	To               string // empty when the organization has no alert_email
+	Alerts           []Alert
+	Attempts         int // the highest attempt count among the rows, before this attempt
+	Oldest           time.Time
+}
+
+// OrgsWithPendingEmail lists organizations that have outbox rows due now (at most limit).
+func (s *Storage) OrgsWithPendingEmail(ctx context.Context, limit int) ([]uuid.UUID, error) {
+	var ids []uuid.UUID
+	// Cross-tenant by design: the digest worker serves every organization.
+	err := s.db.SelectContext(ctx, &ids, `
+		SELECT DISTINCT organization_id FROM alert_email_outbox
+		WHERE sent_at IS NULL AND next_attempt_at <= now() LIMIT $1`, limit)
+	return ids, err
+}
+
+// ErrNothingToSend is returned by ProcessEmailDigest when another worker holds the rows.
+var ErrNothingToSend = errors.New("nothing to send")
+
+// ProcessEmailDigest claims the organization's due outbox rows (up to max, oldest first) with
+// FOR UPDATE SKIP LOCKED, so concurrent workers in several replicas never claim the same row,
+// and calls send once with all of them. Inside the same transaction it marks them sent when send
+// succeeds, or records the error and pushes next_attempt_at to retryAt(attempts) when it fails
+// (giving up, marked sent with the error, when retryAt returns the zero time). The transaction
+// stays open while send runs: the row locks are what keep other replicas off these rows, and a
+// process that dies mid-send simply releases them for another try.
+func (s *Storage) ProcessEmailDigest(ctx context.Context, orgID uuid.UUID, max int,
+	send func(EmailDigest) error, retryAt func(d EmailDigest) time.Time) (int, error) {
+	sent := 0
+	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		var rows []struct {
+			OutboxID uuid.UUID `db:"outbox_id"`
+			Attempts int       `db:"attempts"`
+			QueuedAt time.Time `db:"queued_at"`
+			Alert
+		}
+		if err := tx.SelectContext(ctx, &rows, `
+			SELECT o.id AS outbox_id, o.attempts, o.created_at AS queued_at,
+				a.id, a.type, a.severity, a.title, a.message, a.server_id, a.server_name, a.agent_id, a.agent_hostname,
+				a.created_at, a.dismissed, a.dismissed_at, a.dismissed_by
+			FROM alert_email_outbox o
+			JOIN alerts a ON a.organization_id = o.organization_id AND a.id = o.alert_id
+			WHERE o.organization_id = $1 AND o.sent_at IS NULL AND o.next_attempt_at <= now()
+			ORDER BY o.created_at, o.id
+			LIMIT $2
+			FOR UPDATE OF o SKIP LOCKED`, orgID, max); err != nil {
+			return err
+		}
+		if len(rows) == 0 {
+			return ErrNothingToSend
+		}
+		d := EmailDigest{OrganizationID: orgID, Oldest: rows[0].QueuedAt}
+		ids := make([]uuid.UUID, len(rows))
+		for i, r := range rows {
+			ids[i] = r.OutboxID
+			d.Alerts = append(d.Alerts, r.Alert)
+			if r.Attempts > d.Attempts {
+				d.Attempts = r.Attempts
+			}
+		}
+		var org struct {
+			Name  string         `db:"name"`
+			Email sql.NullString `db:"alert_email"`
+		}
+		if err := tx.GetContext(ctx, &org, `SELECT name, alert_email FROM organizations WHERE id = $1`, orgID); err != nil {
+			return err
+		}
+		d.OrganizationName, d.To = org.Name, org.Email.String
+		idList := uuidArray(ids)
+		if d.To == "" {
+			// Nobody to tell: mark the rows handled so they do not pile up, saying why.
+			_, err := tx.ExecContext(ctx, `UPDATE alert_email_outbox SET sent_at = now(), last_error = 'no alert_email'
+				WHERE organization_id = $1 AND id = ANY($2::uuid[])`, orgID, pqArray(idList))
+			return err
+		}
+		if sendErr := send(d); sendErr != nil {
+			next := retryAt(d)
+			msg := truncateString(sendErr.Error(), 2000)
+			if next.IsZero() {
+				_, err := tx.ExecContext(ctx, `UPDATE alert_email_outbox SET attempts = attempts + 1, sent_at = now(), last_error = 'gave up: ' || $3
+					WHERE organization_id = $1 AND id = ANY($2::uuid[])`, orgID, pqArray(idList), msg)
+				return err
+			}
+			_, err := tx.ExecContext(ctx, `UPDATE alert_email_outbox SET attempts = attempts + 1, next_attempt_at = $3, last_error = $4
+				WHERE organization_id = $1 AND id = ANY($2::uuid[])`, orgID, pqArray(idList), next, msg)
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE alert_email_outbox SET attempts = attempts + 1, sent_at = now(), last_error = NULL
+			WHERE organization_id = $1 AND id = ANY($2::uuid[])`, orgID, pqArray(idList)); err != nil {
+			return err
+		}
+		sent = len(rows)
+		return nil
+	})
+	if errors.Is(err, ErrNothingToSend) {
+		return 0, nil
+	}
+	return sent, err
+}
+
+// SkipPendingEmail marks every due outbox row handled with the given reason, for servers that
+// have no SMTP settings: otherwise the outbox would grow with every alert, forever.
+func (s *Storage) SkipPendingEmail(ctx context.Context, reason string) (int64, error) {
+	res, err := s.db.ExecContext(ctx, `
+		UPDATE alert_email_outbox SET sent_at = now(), last_error = $1
+		WHERE sent_at IS NULL AND next_attempt_at <= now()`, reason)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+func uuidArray(ids []uuid.UUID) []string {
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		out[i] = id.String()
+	}
+	return out
+}
+
+func pqArray(a []string) interface {
+	driver.Valuer
+} {
+	return pq.Array(a).(driver.Valuer)
+}
