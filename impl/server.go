@@ -48,6 +48,12 @@ type Config struct {
 	WebhookPollInterval   time.Duration
 	WebhookRetryBase      time.Duration
 	RollupCompactInterval time.Duration
+	// DormantAfter is how long an agent may stay silent before its servers become dormant;
+	// DormantSweepInterval is how often that is checked.
+	DormantAfter         time.Duration
+	DormantSweepInterval time.Duration
+	// HeartbeatFlushInterval is how often buffered agent last-seen times are written.
+	HeartbeatFlushInterval time.Duration
 }
 
 func (c *Config) setDefaults() {
@@ -63,6 +69,15 @@ func (c *Config) setDefaults() {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+	if c.DormantAfter == 0 {
+		c.DormantAfter = 7 * 24 * time.Hour
+	}
+	if c.DormantSweepInterval == 0 {
+		c.DormantSweepInterval = time.Minute
+	}
+	if c.HeartbeatFlushInterval == 0 {
+		c.HeartbeatFlushInterval = 2 * time.Second
+	}
 }
 
 // Server implements gen.StrictServerInterface against PostgreSQL.
@@ -73,12 +88,18 @@ type Server struct {
 	now   func() time.Time
 	// closers run at shutdown, in order (flush buffers, stop workers).
 	closers []func()
+	keys    *keyCache   // agent key -> agent, with bounded staleness
+	seen    *seenBuffer // agents' last-seen times awaiting a flush
 }
 
 // New returns a server backed by store.
 func New(cfg Config, store *db.Storage) *Server {
 	cfg.setDefaults()
 	s := &Server{cfg: cfg, store: store, log: cfg.Logger, now: time.Now}
+	s.keys = newKeyCache(store, s.now)
+	s.seen = newSeenBuffer(store, s.log, cfg.HeartbeatFlushInterval)
+	// Stop the sweeper before the last flush, so the flush is the last write.
+	s.closers = append(s.closers, s.startDormantSweeper(cfg.DormantSweepInterval), s.seen.close)
 	s.closers = append(s.closers, s.startNotifiers())
 	return s
 }

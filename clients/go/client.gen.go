@@ -359,7 +359,8 @@ type AgentList struct {
 // AgentStatus `online` when a heartbeat arrived within the last three heartbeat intervals (three minutes).
 type AgentStatus string
 
-// AgentWithKey defines model for AgentWithKey.
+// AgentWithKey An agent with its API key, shown only in this response. (It repeats Agent's properties
+// rather than extending it with allOf, since Agent forbids additional properties.)
 type AgentWithKey struct {
 	ActiveServerCount *Count  `json:"active_server_count,omitempty"`
 	AgentVersion      *string `json:"agent_version"`
@@ -654,6 +655,7 @@ type Problem struct {
 
 // RefreshRequest defines model for RefreshRequest.
 type RefreshRequest struct {
+	// RefreshToken The refresh token from `POST /auth/login` or the previous refresh.
 	RefreshToken string `json:"refresh_token"`
 }
 

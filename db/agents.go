@@ -1,0 +1,168 @@
+package db
+
+import (
+	"context"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+)
+
+// Agent is an enrolled machine with its server counts.
+type Agent struct {
+	ID                uuid.UUID  `db:"id"`
+	Name              string     `db:"name"`
+	Hostname          *string    `db:"hostname"`
+	OSType            *string    `db:"os_type"`
+	Username          *string    `db:"username"`
+	AgentVersion      *string    `db:"agent_version"`
+	KeyPrefix         string     `db:"key_prefix"`
+	LastSeenAt        *time.Time `db:"last_seen_at"`
+	CreatedAt         time.Time  `db:"created_at"`
+	ServerCount       int64      `db:"server_count"`
+	ActiveServerCount int64      `db:"active_server_count"`
+}
+
+// AgentMeta is what a heartbeat reports about the machine.
+type AgentMeta struct {
+	Hostname     *string `db:"hostname"`
+	OSType       *string `db:"os_type"`
+	Username     *string `db:"username"`
+	AgentVersion *string `db:"agent_version"`
+}
+
+// AgentKey is what authenticating an agent key yields: the agent, and the state the hot paths
+// compare against to avoid writing (its last heartbeat metadata and last report hash).
+type AgentKey struct {
+	OrganizationID uuid.UUID `db:"organization_id"`
+	AgentID        uuid.UUID `db:"agent_id"`
+	ReportHash     []byte    `db:"report_hash"`
+	AgentMeta
+}
+
+// AgentByKeyHash finds the agent holding a key, or ErrNotFound.
+func (s *Storage) AgentByKeyHash(ctx context.Context, keyHash []byte) (AgentKey, error) {
+	var k AgentKey
+	// The agents.key_hash check makes a half-rotated key (never committed that way, but cheap to
+	// rule out) useless.
+	err := s.db.GetContext(ctx, &k, `
+		SELECT k.organization_id, k.agent_id, a.report_hash, a.hostname, a.os_type, a.username, a.agent_version
+		FROM agent_keys k
+		JOIN agents a ON a.organization_id = k.organization_id AND a.id = k.agent_id AND a.key_hash = k.key_hash
+		WHERE k.key_hash = $1`, keyHash)
+	return k, notFound(err)
+}
+
+// CreateAgent enrols an agent with the hash and display prefix of its key.
+func (s *Storage) CreateAgent(ctx context.Context, orgID uuid.UUID, name string, keyHash []byte, keyPrefix string) (Agent, error) {
+	a := Agent{ID: uuid.New(), Name: name, KeyPrefix: keyPrefix}
+	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		if err := tx.GetContext(ctx, &a.CreatedAt, `
+			INSERT INTO agents (organization_id, id, name, key_hash, key_prefix)
+			VALUES ($1, $2, $3, $4, $5) RETURNING created_at`, orgID, a.ID, name, keyHash, keyPrefix); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO agent_keys (key_hash, organization_id, agent_id) VALUES ($1, $2, $3)`, keyHash, orgID, a.ID)
+		return err
+	})
+	return a, err
+}
+
+const agentColumns = `a.id, a.name, a.hostname, a.os_type, a.username, a.agent_version, a.key_prefix, a.last_seen_at, a.created_at,
+	(SELECT count(*) FROM mcp_servers s WHERE s.organization_id = a.organization_id AND s.agent_id = a.id) AS server_count,
+	(SELECT count(*) FROM mcp_servers s WHERE s.organization_id = a.organization_id AND s.agent_id = a.id AND s.status = 'active') AS active_server_count`
+
+// ListAgents returns a page of the organization's agents by name, and how many there are.
+func (s *Storage) ListAgents(ctx context.Context, orgID uuid.UUID, limit, offset int) ([]Agent, int64, error) {
+	var total int64
+	if err := s.db.GetContext(ctx, &total, `SELECT count(*) FROM agents WHERE organization_id = $1`, orgID); err != nil {
+		return nil, 0, err
+	}
+	agents := []Agent{}
+	err := s.db.SelectContext(ctx, &agents, `
+		SELECT `+agentColumns+`
+		FROM agents a
+		WHERE a.organization_id = $1
+		ORDER BY a.name, a.id
+		LIMIT $2 OFFSET $3`, orgID, limit, offset)
+	return agents, total, err
+}
+
+// AgentByID returns one agent, or ErrNotFound.
+func (s *Storage) AgentByID(ctx context.Context, orgID, agentID uuid.UUID) (Agent, error) {
+	var a Agent
+	err := s.db.GetContext(ctx, &a, `SELECT `+agentColumns+` FROM agents a WHERE a.organization_id = $1 AND a.id = $2`, orgID, agentID)
+	return a, notFound(err)
+}
+
+// DeleteAgent removes an agent, its servers (by cascade) and its key, returning the key's hash so
+// the caller can forget it at once.
+func (s *Storage) DeleteAgent(ctx context.Context, orgID, agentID uuid.UUID) ([]byte, error) {
+	var keyHash []byte
+	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		if err := tx.GetContext(ctx, &keyHash, `DELETE FROM agents WHERE organization_id = $1 AND id = $2 RETURNING key_hash`, orgID, agentID); err != nil {
+			return notFound(err)
+		}
+		_, err := tx.ExecContext(ctx, `DELETE FROM agent_keys WHERE key_hash = $1 AND organization_id = $2`, keyHash, orgID)
+		return err
+	})
+	return keyHash, err
+}
+
+// RotateAgentKey replaces an agent's key in one transaction and returns the old key's hash.
+func (s *Storage) RotateAgentKey(ctx context.Context, orgID, agentID uuid.UUID, keyHash []byte, keyPrefix string) ([]byte, error) {
+	var old []byte
+	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		if err := tx.GetContext(ctx, &old, `SELECT key_hash FROM agents WHERE organization_id = $1 AND id = $2 FOR UPDATE`, orgID, agentID); err != nil {
+			return notFound(err)
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM agent_keys WHERE key_hash = $1 AND organization_id = $2`, old, orgID); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO agent_keys (key_hash, organization_id, agent_id) VALUES ($1, $2, $3)`, keyHash, orgID, agentID); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE agents SET key_hash = $3, key_prefix = $4 WHERE organization_id = $1 AND id = $2`, orgID, agentID, keyHash, keyPrefix)
+		return err
+	})
+	return old, err
+}
+
+// UpdateAgentMeta writes what a heartbeat reported when it differs from what is stored; it is
+// rare (a new hostname or agent version), so it is written at once rather than buffered.
+func (s *Storage) UpdateAgentMeta(ctx context.Context, orgID, agentID uuid.UUID, m AgentMeta, seen time.Time) error {
+	_, err := s.db.ExecContext(ctx, `
+		UPDATE agents SET hostname = $3, os_type = $4, username = $5, agent_version = $6,
+			last_seen_at = GREATEST(last_seen_at, $7)
+		WHERE organization_id = $1 AND id = $2`, orgID, agentID, m.Hostname, m.OSType, m.Username, m.AgentVersion, seen)
+	return err
+}
+
+// AgentSeen is one buffered last-seen time.
+type AgentSeen struct {
+	OrganizationID uuid.UUID
+	AgentID        uuid.UUID
+	SeenAt         time.Time
+}
+
+// TouchAgents writes a batch of last-seen times in one statement. It never moves a time
+// backwards, so flushes from several replicas can land in any order.
+func (s *Storage) TouchAgents(ctx context.Context, seen []AgentSeen) error {
+	if len(seen) == 0 {
+		return nil
+	}
+	orgs := make([]string, len(seen))
+	ids := make([]string, len(seen))
+	times := make([]string, len(seen))
+	for i, a := range seen {
+		orgs[i], ids[i], times[i] = a.OrganizationID.String(), a.AgentID.String(), a.SeenAt.UTC().Format(time.RFC3339Nano)
+	}
+	_, err := s.db.ExecContext(ctx, `
+		UPDATE agents a SET last_seen_at = h.seen
+		FROM unnest($1::uuid[], $2::uuid[], $3::timestamptz[]) AS h(organization_id, id, seen)
+		WHERE a.organization_id = h.organization_id AND a.id = h.id
+			AND (a.last_seen_at IS NULL OR a.last_seen_at < h.seen)`,
+		pq.Array(orgs), pq.Array(ids), pq.Array(times))
+	return err
+}

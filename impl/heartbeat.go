@@ -1,0 +1,105 @@
+package impl
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/mcpwarden/mcpwarden/db"
+)
+
+// seenBuffer holds agents' last-seen times between flushes. A fleet of 100,000 agents sends
+// over 1,600 heartbeats a second; writing each would make PostgreSQL the bottleneck, so they
+// are merged in memory and written in one statement per flush. A crash loses at most one flush
+// interval of last-seen times; everything else an agent reports is written before the request
+// is answered.
+type seenBuffer struct {
+	store    *db.Storage
+	log      *slog.Logger
+	interval time.Duration
+
+	mu      sync.Mutex
+	pending map[uuid.UUID]db.AgentSeen
+
+	stop    chan struct{}
+	done    chan struct{}
+	closeMu sync.Once
+}
+
+func newSeenBuffer(store *db.Storage, log *slog.Logger, interval time.Duration) *seenBuffer {
+	b := &seenBuffer{
+		store: store, log: log, interval: interval,
+		pending: map[uuid.UUID]db.AgentSeen{},
+		stop:    make(chan struct{}), done: make(chan struct{}),
+	}
+	go b.run()
+	return b
+}
+
+// touch records that an agent was seen at t.
+func (b *seenBuffer) touch(orgID, agentID uuid.UUID, t time.Time) {
+	b.mu.Lock()
+	if cur, ok := b.pending[agentID]; !ok || cur.SeenAt.Before(t) {
+		b.pending[agentID] = db.AgentSeen{OrganizationID: orgID, AgentID: agentID, SeenAt: t}
+	}
+	b.mu.Unlock()
+}
+
+// seen returns an agent's last-seen time not yet flushed, if any.
+func (b *seenBuffer) seen(agentID uuid.UUID) (time.Time, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	cur, ok := b.pending[agentID]
+	return cur.SeenAt, ok
+}
+
+func (b *seenBuffer) run() {
+	defer close(b.done)
+	t := time.NewTicker(b.interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			b.flush(context.Background())
+		case <-b.stop:
+			return
+		}
+	}
+}
+
+// flush writes what is pending. On failure the batch goes back into the buffer (newer times
+// win) and is retried at the next tick.
+func (b *seenBuffer) flush(ctx context.Context) {
+	b.mu.Lock()
+	if len(b.pending) == 0 {
+		b.mu.Unlock()
+		return
+	}
+	batch := make([]db.AgentSeen, 0, len(b.pending))
+	for _, s := range b.pending {
+		batch = append(batch, s)
+	}
+	b.pending = make(map[uuid.UUID]db.AgentSeen, len(batch))
+	b.mu.Unlock()
+
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := b.store.TouchAgents(ctx, batch); err != nil {
+		b.log.Warn("flush agents' last-seen times; will retry", slog.Int("agents", len(batch)), slog.Any("error", err))
+		for _, s := range batch {
+			b.touch(s.OrganizationID, s.AgentID, s.SeenAt)
+		}
+	}
+}
+
+// close stops the flusher and writes what is left.
+func (b *seenBuffer) close() {
+	b.closeMu.Do(func() {
+		close(b.stop)
+		<-b.done
+		b.flush(context.Background())
+	})
+}

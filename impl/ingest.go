@@ -1,0 +1,335 @@
+package impl
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+
+	"github.com/mcpwarden/mcpwarden/db"
+	"github.com/mcpwarden/mcpwarden/gen"
+	"github.com/mcpwarden/mcpwarden/impl/redact"
+	"github.com/mcpwarden/mcpwarden/impl/risk"
+)
+
+// Limits of a report, as in openapi.yaml; enforced here too because validation can be turned
+// off for benchmarks, and redaction can lengthen a value.
+const (
+	maxReportServers = 500
+	maxServerName    = 200
+	maxServerType    = 500
+	maxCommand       = 8192
+	maxPath          = 4096
+	maxClient        = 100
+	maxEnvVars       = 200
+	maxEnvVarName    = 256
+	maxFactors       = 100
+)
+
+// ReportServers ingests an agent's complete list of servers. An unchanged report (same content
+// hash as the last one applied) writes nothing but the buffered last-seen time; otherwise the
+// report is scored and applied in one transaction that also raises its alerts.
+func (s *Server) ReportServers(ctx context.Context, request gen.ReportServersRequestObject) (gen.ReportServersResponseObject, error) {
+	p := principalFrom(ctx)
+	if request.Body == nil {
+		return gen.ReportServers400ApplicationProblemPlusJSONResponse{BadRequestApplicationProblemPlusJSONResponse: gen.BadRequestApplicationProblemPlusJSONResponse(problem(ctx, http.StatusBadRequest, "A JSON body with a servers array is required."))}, nil
+	}
+	servers, err := normalizeReport(request.Body.Servers)
+	if err != nil {
+		return nil, err
+	}
+	hash := s.reportHash(servers)
+	received := int64(len(servers))
+	unchanged := gen.ReportServers200JSONResponse{Status: "ok", ServersReceived: received, Unchanged: true}
+
+	st := s.keys.agent(p.AgentID)
+	if st != nil && st.sameReport(hash) {
+		s.seen.touch(p.OrgID, p.AgentID, s.now())
+		return unchanged, nil
+	}
+
+	inputs := make([]risk.Input, len(servers))
+	for i, srv := range servers {
+		inputs[i] = risk.Input{
+			ServerName: srv.ServerName, ServerType: srv.ServerType, Command: srv.Command, Scope: srv.Scope,
+			EnvVars: srv.EnvVars, Transport: textOrEmpty(srv.Transport), URL: textOrEmpty(srv.URL), Client: textOrEmpty(srv.Client),
+		}
+	}
+	assessments := risk.AssessAll(inputs)
+	for i := range servers {
+		a := assessments[i]
+		servers[i].RiskScore, servers[i].RiskLevel = a.Score, a.Level
+		if servers[i].RiskFactors, err = factorsJSON(a.Factors); err != nil {
+			return nil, err
+		}
+	}
+
+	out, err := s.store.ApplyReport(ctx, p.OrgID, p.AgentID, hash, servers, alertPlan(p.AgentID, assessments))
+	if errors.Is(err, db.ErrNotFound) {
+		// The agent was deleted after its key was cached.
+		return gen.ReportServers401ApplicationProblemPlusJSONResponse{UnauthorizedApplicationProblemPlusJSONResponse: gen.UnauthorizedApplicationProblemPlusJSONResponse(problem(ctx, http.StatusUnauthorized, "Could not validate credentials."))}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if st != nil {
+		st.setReport(hash)
+	}
+	if out.Unchanged {
+		s.seen.touch(p.OrgID, p.AgentID, s.now())
+		return unchanged, nil
+	}
+	return gen.ReportServers200JSONResponse{
+		Status: "ok", ServersReceived: received,
+		ServersCreated: out.Created, ServersUpdated: out.Updated, ServersDormant: out.Dormant,
+	}, nil
+}
+
+// normalizeReport checks a report and turns it into what is stored: secrets redacted from every
+// free-text field, environment variables reduced to their names, and values within the limits.
+func normalizeReport(in []gen.ReportedServer) ([]db.ReportServer, error) {
+	if len(in) > maxReportServers {
+		return nil, &Problem{Status: http.StatusBadRequest, Detail: fmt.Sprintf("A report lists at most %d servers.", maxReportServers)}
+	}
+	out := make([]db.ReportServer, len(in))
+	seen := make(map[string]bool, len(in))
+	for i, r := range in {
+		field := func(name string) string { return fmt.Sprintf("servers.%d.%s", i, name) }
+		if r.ServerName == "" || utf8.RuneCountInString(r.ServerName) > maxServerName {
+			return nil, reportFieldProblem(field("server_name"), fmt.Sprintf("must be 1 to %d characters", maxServerName))
+		}
+		if seen[r.ServerName] {
+			return nil, reportFieldProblem(field("server_name"), fmt.Sprintf("%q appears more than once in the report; server names identify servers", r.ServerName))
+		}
+		seen[r.ServerName] = true
+		texts := map[string]*string{"server_name": &r.ServerName, "server_type": r.ServerType, "command": r.Command, "scope": r.Scope,
+			"client": r.Client, "config_path": r.ConfigPath, "url": r.Url}
+		for name, v := range texts {
+			if v != nil {
+				if err := rejectNUL(field(name), *v); err != nil {
+					return nil, err
+				}
+			}
+		}
+		if r.EnvVars != nil && len(*r.EnvVars) > maxEnvVars {
+			return nil, reportFieldProblem(field("env_vars"), fmt.Sprintf("at most %d names", maxEnvVars))
+		}
+		s := db.ReportServer{
+			ServerName: r.ServerName,
+			ServerType: clipText(redact.Command(textOrEmpty(r.ServerType)), maxServerType),
+			Command:    clipText(redact.Command(textOrEmpty(r.Command)), maxCommand),
+			Scope:      clipText(redact.Command(textOrEmpty(r.Scope)), maxPath),
+			EnvVars:    []string{},
+			Client:     clipTextPtr(r.Client, maxClient),
+			ConfigPath: redactPtr(r.ConfigPath, maxPath),
+			URL:        redactPtr(r.Url, maxPath),
+			Enabled:    r.Enabled,
+		}
+		if r.Transport != nil {
+			t := string(*r.Transport)
+			s.Transport = &t
+		}
+		if r.EnvVars != nil {
+			for j, v := range *r.EnvVars {
+				if err := rejectNUL(fmt.Sprintf("%s.%d", field("env_vars"), j), v); err != nil {
+					return nil, err
+				}
+				// Names only: a value sent by mistake (NAME=value) never reaches storage.
+				name, _, _ := strings.Cut(v, "=")
+				name = clipText(strings.TrimSpace(name), maxEnvVarName)
+				if name != "" && !slices.Contains(s.EnvVars, name) {
+					s.EnvVars = append(s.EnvVars, name)
+				}
+			}
+		}
+		s.ConfigHash = configHash(s)
+		out[i] = s
+	}
+	return out, nil
+}
+
+// configHash identifies what a server runs and with what access; verification holds for this
+// hash. Where the configuration was found (client, file, enabled) is not part of it.
+func configHash(s db.ReportServer) []byte {
+	env := slices.Clone(s.EnvVars)
+	slices.Sort(env)
+	b, _ := json.Marshal([]any{s.ServerType, s.Command, s.Scope, env, s.Transport, s.URL})
+	h := sha256.Sum256(b)
+	return h[:]
+}
+
+// reportHash identifies a normalized report, in any server order. The server version is part of
+// it so that an upgrade (new risk rules) re-scores each agent's servers at its next report.
+func (s *Server) reportHash(servers []db.ReportServer) []byte {
+	sorted := slices.Clone(servers)
+	slices.SortFunc(sorted, func(a, b db.ReportServer) int { return strings.Compare(a.ServerName, b.ServerName) })
+	h := sha256.New()
+	h.Write([]byte("report/v1\x00" + s.cfg.Version + "\x00"))
+	enc := json.NewEncoder(h)
+	for _, srv := range sorted {
+		enc.Encode(srv) // the ID and risk fields are still zero here
+	}
+	return h.Sum(nil)
+}
+
+func factorsJSON(fs []risk.Factor) (json.RawMessage, error) {
+	if len(fs) > maxFactors {
+		fs = fs[:maxFactors]
+	}
+	out := make([]risk.Factor, len(fs))
+	for i, f := range fs {
+		f.Title, f.Detail, f.Evidence = clipText(f.Title, 500), clipText(f.Detail, 4000), clipText(f.Evidence, 4000)
+		out[i] = f
+	}
+	return json.Marshal(out)
+}
+
+var ingestLevelRank = map[string]int{risk.Low: 0, risk.Medium: 1, risk.High: 2, risk.Critical: 3}
+
+// alertPlan decides the alerts a report raises, from each server's state before it. Each dedup
+// key names the condition, the server and its configuration hash, so the same condition on the
+// same configuration is raised once however many reports repeat it.
+func alertPlan(agentID uuid.UUID, assessments []risk.Assessment) db.ReportPlan {
+	return func(hostname *string, previous map[string]db.PreviousServer, servers []db.ReportServer) []db.NewAlert {
+		var alerts []db.NewAlert
+		host := "an unnamed machine"
+		if hostname != nil && *hostname != "" {
+			host = *hostname
+		}
+		for i, srv := range servers {
+			a := assessments[i]
+			prev, existed := previous[srv.ServerName]
+			cfg := hex.EncodeToString(srv.ConfigHash)
+			name := srv.ServerName
+			id := srv.ID
+			add := func(typ, severity, title, message, key string) {
+				alerts = append(alerts, db.NewAlert{
+					Type: typ, Severity: severity, Title: clipText(title, 500), Message: clipText(message, 4000),
+					ServerID: &id, ServerName: &name, AgentID: &agentID, AgentHostname: hostname,
+					DedupKey: typ + ":" + id.String() + ":" + key,
+				})
+			}
+			reason := ""
+			if len(a.Factors) > 0 {
+				reason = " Main factor: " + a.Factors[0].Title + "."
+			}
+			switch {
+			case !existed && ingestLevelRank[a.Level] >= ingestLevelRank[risk.High]:
+				add("new_high_risk_server", a.Level,
+					fmt.Sprintf("New %s-risk MCP server %s on %s", a.Level, name, host),
+					fmt.Sprintf("%s (%s) appeared on %s with risk score %d (%s).%s", name, orDash(srv.ServerType), host, a.Score, a.Level, reason),
+					cfg)
+			case existed && ingestLevelRank[a.Level] > ingestLevelRank[prev.RiskLevel]:
+				add("risk_increased", a.Level,
+					fmt.Sprintf("Risk of MCP server %s on %s rose to %s", name, host, a.Level),
+					fmt.Sprintf("%s (%s) on %s went from %s to %s risk (score %d).%s", name, orDash(srv.ServerType), host, prev.RiskLevel, a.Level, a.Score, reason),
+					cfg+":"+a.Level)
+			}
+			if existed && prev.IsVerified && !bytes.Equal(prev.VerifiedConfigHash, srv.ConfigHash) {
+				add("verified_server_changed", higherLevel(risk.High, a.Level),
+					fmt.Sprintf("Verified MCP server %s on %s changed", name, host),
+					fmt.Sprintf("The configuration of %s (%s) on %s changed after it was verified, so its verification was cleared. Review the new configuration (risk score %d, %s) before verifying it again.", name, orDash(srv.ServerType), host, a.Score, a.Level),
+					cfg)
+			}
+			for _, f := range a.Factors {
+				if f.ID != risk.FactorMalicious {
+					continue
+				}
+				if existed && bytes.Equal(prev.ConfigHash, srv.ConfigHash) && slices.Contains(prev.FactorIDs, risk.FactorMalicious) {
+					break // already known, and alerted when it was first seen
+				}
+				add("malicious_package", risk.Critical,
+					fmt.Sprintf("Known-malicious package in MCP server %s on %s", name, host),
+					fmt.Sprintf("%s on %s runs a known-malicious package: %s. %s Evidence: %s", name, host, f.Title, f.Detail, f.Evidence),
+					cfg)
+				break
+			}
+		}
+		return alerts
+	}
+}
+
+func higherLevel(a, b string) string {
+	if ingestLevelRank[b] > ingestLevelRank[a] {
+		return b
+	}
+	return a
+}
+
+func (st *agentState) sameReport(hash []byte) bool {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.reportHash != nil && bytes.Equal(st.reportHash, hash)
+}
+
+func (st *agentState) setReport(hash []byte) {
+	st.mu.Lock()
+	st.reportHash = hash
+	st.mu.Unlock()
+}
+
+// rejectNUL refuses text PostgreSQL cannot store, as the caller's mistake rather than a 500.
+func rejectNUL(field, v string) error {
+	if strings.IndexByte(v, 0) >= 0 {
+		return reportFieldProblem(field, "contains a NUL character")
+	}
+	return nil
+}
+
+func reportFieldProblem(field, msg string) *Problem {
+	return &Problem{Status: http.StatusBadRequest, Detail: "Invalid " + field + ": " + msg, Errors: []gen.FieldError{{Field: field, Message: msg}}}
+}
+
+// clipText cuts s to at most n characters.
+func clipText(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	i := 0
+	for pos := range s {
+		if i == n {
+			return s[:pos]
+		}
+		i++
+	}
+	return s
+}
+
+func clipTextPtr(s *string, n int) *string {
+	if s == nil {
+		return nil
+	}
+	v := clipText(*s, n)
+	return &v
+}
+
+func redactPtr(s *string, n int) *string {
+	if s == nil {
+		return nil
+	}
+	v := clipText(redact.Command(*s), n)
+	return &v
+}
+
+func textOrEmpty(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "unknown type"
+	}
+	return s
+}

