@@ -86,6 +86,8 @@ type Server struct {
 	store *db.Storage
 	log   *slog.Logger
 	now   func() time.Time
+	// accounts bounds password hashing and throttles logins (impl/passwords.go, throttle.go).
+	accounts accountGuard
 	// closers run at shutdown, in order (flush buffers, stop workers).
 	closers []func()
 	keys    *keyCache   // agent key -> agent, with bounded staleness
@@ -132,7 +134,7 @@ func (s *Server) Handler() (http.Handler, error) {
 			MaxAge:        600,
 		}))
 	}
-	e.Pre(s.bodyLimit, contract.middleware(!s.cfg.DisableValidation))
+	e.Pre(s.bodyLimit, withClientIP, contract.middleware(!s.cfg.DisableValidation))
 	gen.RegisterHandlers(e, gen.NewStrictHandler(s, nil))
 	return e, nil
 }
