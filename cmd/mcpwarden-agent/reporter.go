@@ -2,11 +2,8 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
-	"strings"
-	"time"
 
 	mcpwarden "github.com/mcpwarden/mcpwarden/clients/go"
 	"github.com/mcpwarden/mcpwarden/impl/discovery"
@@ -18,13 +15,9 @@ type sdkReporter struct {
 }
 
 // newReporter builds the SDK client that authenticates with the agent key.
-// TODO(sdk): switch to the SDK's agent-key constructor once clients/go has
-// it; the X-API-Key editor below does the same by hand.
 func newReporter(serverURL, key string) (reporter, error) {
-	c, err := mcpwarden.NewClientWithResponses(strings.TrimRight(serverURL, "/"),
-		mcpwarden.WithHTTPClient(&http.Client{Timeout: 30 * time.Second}),
+	c, err := mcpwarden.NewWithAgentKey(serverURL, key,
 		mcpwarden.WithRequestEditorFn(func(_ context.Context, req *http.Request) error {
-			req.Header.Set("X-API-Key", key)
 			req.Header.Set("User-Agent", "mcpwarden-agent/"+version)
 			return nil
 		}))
@@ -49,7 +42,7 @@ func (s *sdkReporter) Heartbeat(ctx context.Context, hb HeartbeatBody) error {
 	if err != nil {
 		return err
 	}
-	return statusError(resp.StatusCode(), resp.Body)
+	return mcpwarden.CheckResponse(resp.HTTPResponse, resp.Body)
 }
 
 func (s *sdkReporter) Report(ctx context.Context, servers []discovery.Server) error {
@@ -78,26 +71,7 @@ func (s *sdkReporter) Report(ctx context.Context, servers []discovery.Server) er
 	if err != nil {
 		return err
 	}
-	return statusError(resp.StatusCode(), resp.Body)
-}
-
-// statusError turns a non-2xx answer into an error carrying the problem
-// document's detail, which says what to fix (a revoked key, a bad field).
-func statusError(code int, body []byte) error {
-	if code >= 200 && code < 300 {
-		return nil
-	}
-	var p struct {
-		Detail    string `json:"detail"`
-		RequestID string `json:"request_id"`
-	}
-	if json.Unmarshal(body, &p) == nil && p.Detail != "" {
-		if p.RequestID != "" {
-			return fmt.Errorf("server answered %d: %s (request %s)", code, p.Detail, p.RequestID)
-		}
-		return fmt.Errorf("server answered %d: %s", code, p.Detail)
-	}
-	return fmt.Errorf("server answered %d %s", code, http.StatusText(code))
+	return mcpwarden.CheckResponse(resp.HTTPResponse, resp.Body)
 }
 
 func nonEmpty(s string) *string {
