@@ -160,9 +160,9 @@ func ComposeDigest(d db.EmailDigest) (string, string) {
 	if len(d.Alerts) == 1 {
 		noun = "alert"
 	}
-	subject := fmt.Sprintf("[mcpwarden] %d new %s for %s (%s)", len(d.Alerts), noun, d.OrganizationName, strings.Join(parts, ", "))
+	subject := fmt.Sprintf("[mcpwarden] %d new %s for %s (%s)", len(d.Alerts), noun, oneLine(d.OrganizationName), strings.Join(parts, ", "))
 	var b strings.Builder
-	fmt.Fprintf(&b, "mcpwarden raised %d new %s for %s.\n\n", len(d.Alerts), noun, d.OrganizationName)
+	fmt.Fprintf(&b, "mcpwarden raised %d new %s for %s.\n\n", len(d.Alerts), noun, oneLine(d.OrganizationName))
 	for _, a := range d.Alerts {
 		fmt.Fprintf(&b, "[%s] %s\n", strings.ToUpper(a.Severity), oneLine(a.Title))
 		if a.ServerName != nil || a.AgentHostname != nil {
@@ -179,7 +179,7 @@ func deref(s *string) string {
 	if s == nil || *s == "" {
 		return "-"
 	}
-	return *s
+	return oneLine(*s)
 }
 
 // oneLine keeps alert text, which may quote agent-reported data, from shaping the email.

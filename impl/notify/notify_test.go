@@ -1,0 +1,167 @@
+package notify_test
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mcpwarden/mcpwarden/db"
+	"github.com/mcpwarden/mcpwarden/impl/notify"
+)
+
+func TestForbiddenAddrCoversInternalRanges(t *testing.T) {
+	forbidden := []string{
+		"127.0.0.1", "127.8.9.10", "::1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254",
+		"169.254.1.1", "100.64.0.1", "0.0.0.0", "224.0.0.1", "255.255.255.255", "fc00::1",
+		"fd00:ec2::254", "fe80::1", "::", "ff02::1", "::ffff:127.0.0.1", "::ffff:10.0.0.1",
+		"64:ff9b::a9fe:a9fe", "2002:7f00:1::1", "198.18.0.1",
+	}
+	for _, s := range forbidden {
+		if !notify.ForbiddenAddr(netip.MustParseAddr(s)) {
+			t.Errorf("%s should be forbidden", s)
+		}
+	}
+	for _, s := range []string{"93.184.216.34", "1.1.1.1", "2606:4700:4700::1111", "8.8.8.8"} {
+		if notify.ForbiddenAddr(netip.MustParseAddr(s)) {
+			t.Errorf("%s should be allowed", s)
+		}
+	}
+}
+
+type fakeResolver map[string][]string
+
+func (f fakeResolver) LookupNetIP(_ context.Context, _, host string) ([]netip.Addr, error) {
+	addrs, ok := f[host]
+	if !ok {
+		return nil, errors.New("no such host")
+	}
+	var out []netip.Addr
+	for _, a := range addrs {
+		out = append(out, netip.MustParseAddr(a))
+	}
+	return out, nil
+}
+
+func TestCheckWebhookURL(t *testing.T) {
+	r := fakeResolver{
+		"hooks.example.com":  {"93.184.216.34"},
+		"sneaky.example.com": {"93.184.216.34", "10.0.0.5"}, // one internal address is enough to refuse
+		"metadata.example":   {"169.254.169.254"},
+	}
+	ok := []string{"https://hooks.example.com/x", "http://93.184.216.34:8080/hook"}
+	bad := map[string]string{
+		"ftp://hooks.example.com/":           "scheme",
+		"https://":                           "no host",
+		"http://127.0.0.1:9000/":             "127.0.0.1",
+		"http://[::1]/":                      "::1",
+		"http://localhost/":                  "local host",
+		"http://api.localhost/":              "local host",
+		"http://169.254.169.254/latest/":     "169.254.169.254",
+		"http://[fd00:ec2::254]/":            "fd00:ec2::254",
+		"https://sneaky.example.com/":        "10.0.0.5",
+		"https://metadata.example/":          "169.254.169.254",
+		"https://does-not-exist.example.com": "does not resolve",
+	}
+	for _, u := range ok {
+		if err := notify.CheckWebhookURL(context.Background(), r, u); err != nil {
+			t.Errorf("%s: %v", u, err)
+		}
+	}
+	for u, want := range bad {
+		err := notify.CheckWebhookURL(context.Background(), r, u)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: got %v, want an error mentioning %q", u, err, want)
+		}
+	}
+}
+
+func TestSignatureRoundTripAndTampering(t *testing.T) {
+	body := []byte(`{"event":"alert.created"}`)
+	now := time.Unix(1_800_000_000, 0)
+	sig := notify.Sign("whsec_x", now.Unix(), body)
+	if !strings.HasPrefix(sig, "v1=") || len(sig) != 3+64 {
+		t.Fatalf("signature %q", sig)
+	}
+	ts := "1800000000"
+	if err := notify.Verify("whsec_x", ts, sig, body, now.Add(time.Minute), 5*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if notify.Verify("whsec_y", ts, sig, body, now, 5*time.Minute) == nil {
+		t.Error("a wrong secret verified")
+	}
+	if notify.Verify("whsec_x", ts, sig, []byte(`{"event":"alert.created "}`), now, 5*time.Minute) == nil {
+		t.Error("a changed body verified")
+	}
+	if notify.Verify("whsec_x", "1800000001", sig, body, now, 5*time.Minute) == nil {
+		t.Error("a changed timestamp verified")
+	}
+	if notify.Verify("whsec_x", ts, sig, body, now.Add(6*time.Minute), 5*time.Minute) == nil {
+		t.Error("a stale timestamp verified")
+	}
+}
+
+func TestBackoffDoublesUpToTheCap(t *testing.T) {
+	base, max := 30*time.Second, time.Hour
+	want := []time.Duration{30 * time.Second, time.Minute, 2 * time.Minute, 4 * time.Minute, 8 * time.Minute, 16 * time.Minute, 32 * time.Minute, time.Hour, time.Hour}
+	for i, w := range want {
+		if got := notify.Backoff(i+1, base, max); got != w {
+			t.Errorf("attempt %d: %v, want %v", i+1, got, w)
+		}
+	}
+	// Retrying for 24 hours at this schedule is about 30 attempts: well inside the API's
+	// attempts maximum of 1000.
+	total, n := time.Duration(0), 0
+	for total < 24*time.Hour {
+		n++
+		total += notify.Backoff(n, base, max)
+	}
+	if n > 40 {
+		t.Errorf("%d attempts in 24h", n)
+	}
+}
+
+func TestParseSMTPURL(t *testing.T) {
+	c, err := notify.ParseSMTPURL("smtp://user%40x:p%3Ass@mail.example.com?from=alerts@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Host != "mail.example.com" || c.Port != 587 || c.TLS != "starttls" || c.Username != "user@x" || c.Password != "p:ss" || c.From != "alerts@example.com" {
+		t.Errorf("%+v", c)
+	}
+	for raw, want := range map[string]notify.SMTPConfig{
+		"smtps://h?from=a@b.c":              {Host: "h", Port: 465, TLS: "tls", From: "a@b.c"},
+		"smtp://h:2525?from=a@b.c&tls=none": {Host: "h", Port: 2525, TLS: "none", From: "a@b.c"},
+		"smtp://h?from=a@b.c&tls=none":      {Host: "h", Port: 25, TLS: "none", From: "a@b.c"},
+		"smtp://h:465?from=a@b.c&tls=tls":   {Host: "h", Port: 465, TLS: "tls", From: "a@b.c"},
+	} {
+		got, err := notify.ParseSMTPURL(raw)
+		if err != nil || got != want {
+			t.Errorf("%s: %+v %v, want %+v", raw, got, err, want)
+		}
+	}
+	for _, raw := range []string{"http://h?from=a@b.c", "smtp://h", "smtp://h?from=nope", "smtp://h?from=a@b.c&tls=maybe", "smtp://:25?from=a@b.c", "smtp://h:0?from=a@b.c"} {
+		if _, err := notify.ParseSMTPURL(raw); err == nil {
+			t.Errorf("%s: accepted", raw)
+		}
+	}
+}
+
+func TestComposeDigestListsEveryAlertOnOneLineEach(t *testing.T) {
+	name, host := "files", "laptop\r\nBcc: evil@example.com"
+	d := db.EmailDigest{OrganizationName: "Acme", Alerts: []db.Alert{
+		{Severity: "critical", Title: "New critical server", Message: "m1", ServerName: &name, AgentHostname: &host},
+		{Severity: "high", Title: "Risk rose\nBcc: x@y", Message: "m2"},
+	}}
+	subject, body := notify.ComposeDigest(d)
+	if subject != "[mcpwarden] 2 new alerts for Acme (1 critical, 1 high)" {
+		t.Errorf("subject %q", subject)
+	}
+	for _, want := range []string{"[CRITICAL] New critical server", "[HIGH] Risk rose Bcc: x@y", "host: laptop Bcc: evil@example.com"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("body lacks %q:\n%s", want, body)
+		}
+	}
+}
