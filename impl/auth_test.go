@@ -30,13 +30,14 @@ import (
 // A password that passes the policy and is used throughout.
 const goodPassword = "violet-anchor-drifts-42"
 
-var ctx = context.Background()
+// actx is the context of the SDK calls in the account tests.
+var actx = context.Background()
 
 func uniqueEmail(name string) string { return name + "." + uuid.NewString()[:8] + "@example.com" }
 
 func register(t *testing.T, env *apitest.Env, email, password, org string) *mcpwarden.RegisterUserResponse {
 	t.Helper()
-	resp, err := env.Anonymous().RegisterUserWithResponse(ctx, mcpwarden.RegisterUserJSONRequestBody{
+	resp, err := env.Anonymous().RegisterUserWithResponse(actx, mcpwarden.RegisterUserJSONRequestBody{
 		Email: mcpwarden.Email(email), Password: password, FullName: "Jane Doe", OrganizationName: org,
 	})
 	if err != nil {
@@ -47,7 +48,7 @@ func register(t *testing.T, env *apitest.Env, email, password, org string) *mcpw
 
 func login(t *testing.T, env *apitest.Env, email, password string) *mcpwarden.LoginResponse {
 	t.Helper()
-	resp, err := env.Anonymous().LoginWithFormdataBodyWithResponse(ctx, mcpwarden.LoginFormdataRequestBody{Username: email, Password: password})
+	resp, err := env.Anonymous().LoginWithFormdataBodyWithResponse(actx, mcpwarden.LoginFormdataRequestBody{Username: email, Password: password})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +57,7 @@ func login(t *testing.T, env *apitest.Env, email, password string) *mcpwarden.Lo
 
 func refresh(t *testing.T, env *apitest.Env, token string) *mcpwarden.RefreshTokensResponse {
 	t.Helper()
-	resp, err := env.Anonymous().RefreshTokensWithResponse(ctx, mcpwarden.RefreshTokensJSONRequestBody{RefreshToken: token})
+	resp, err := env.Anonymous().RefreshTokensWithResponse(actx, mcpwarden.RefreshTokensJSONRequestBody{RefreshToken: token})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +66,7 @@ func refresh(t *testing.T, env *apitest.Env, token string) *mcpwarden.RefreshTok
 
 func me(t *testing.T, env *apitest.Env, access string) *mcpwarden.GetCurrentUserResponse {
 	t.Helper()
-	resp, err := env.User(access).GetCurrentUserWithResponse(ctx)
+	resp, err := env.User(access).GetCurrentUserWithResponse(actx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +98,7 @@ func TestRegisterCreatesTheOrganizationAndItsAdmin(t *testing.T) {
 		t.Fatalf("user %+v", u)
 	}
 	access, _ := env.Login(t, email, goodPassword)
-	org, err := env.User(access).GetOrganizationWithResponse(ctx)
+	org, err := env.User(access).GetOrganizationWithResponse(actx)
 	if err != nil || org.JSON200 == nil {
 		t.Fatalf("organization: %v %s", err, org.Body)
 	}
@@ -409,7 +410,7 @@ func TestConcurrentRefreshesOfOneTokenYieldExactlyOneSuccess(t *testing.T) {
 	)
 	for range 20 {
 		wg.Go(func() {
-			r, err := env.Anonymous().RefreshTokensWithResponse(ctx, mcpwarden.RefreshTokensJSONRequestBody{RefreshToken: token})
+			r, err := env.Anonymous().RefreshTokensWithResponse(actx, mcpwarden.RefreshTokensJSONRequestBody{RefreshToken: token})
 			if err != nil {
 				t.Error(err)
 				return
@@ -454,7 +455,7 @@ func TestLogoutRevokesTheLogin(t *testing.T) {
 	}
 	// Logging out with the spent ancestor still ends the whole login.
 	for _, tok := range []string{token, "mcp_rt_unknown", "anything"} {
-		resp, err := env.Anonymous().LogoutWithResponse(ctx, mcpwarden.LogoutJSONRequestBody{RefreshToken: tok})
+		resp, err := env.Anonymous().LogoutWithResponse(actx, mcpwarden.LogoutJSONRequestBody{RefreshToken: tok})
 		if err != nil || resp.StatusCode() != http.StatusNoContent {
 			t.Fatalf("logout %q: %v %d", tok, err, resp.StatusCode())
 		}
@@ -470,7 +471,7 @@ func TestProfileCanBeReadAndUpdated(t *testing.T) {
 	email := uniqueEmail("prof")
 	access, _ := env.RegisterAndLogin(t, email, goodPassword, "Profile Org")
 	newName, newEmail := "Jane Smith", mcpwarden.Email(uniqueEmail("renamed"))
-	resp, err := env.User(access).UpdateCurrentUserWithResponse(ctx, mcpwarden.UpdateCurrentUserJSONRequestBody{FullName: &newName, Email: &newEmail})
+	resp, err := env.User(access).UpdateCurrentUserWithResponse(actx, mcpwarden.UpdateCurrentUserJSONRequestBody{FullName: &newName, Email: &newEmail})
 	if err != nil || resp.JSON200 == nil {
 		t.Fatalf("update: %v %s", err, resp.Body)
 	}
@@ -502,7 +503,7 @@ func TestProfileUpdateRefusesFieldsOtherThanNameAndEmail(t *testing.T) {
 		`{"password_hash":"x"}`,
 		`{}`,
 	} {
-		resp, err := env.User(access).UpdateCurrentUserWithBodyWithResponse(ctx, "application/json", strings.NewReader(body))
+		resp, err := env.User(access).UpdateCurrentUserWithBodyWithResponse(actx, "application/json", strings.NewReader(body))
 		if err != nil || resp.StatusCode() != http.StatusBadRequest {
 			t.Fatalf("%s: %v %d %s", body, err, resp.StatusCode(), resp.Body)
 		}
@@ -521,13 +522,13 @@ func TestProfileEmailIsUniqueAcrossOrganizations(t *testing.T) {
 	mine := uniqueEmail("mine")
 	access, _ := env.RegisterAndLogin(t, mine, goodPassword, "Mine Org")
 	upper := mcpwarden.Email(strings.ToUpper(taken))
-	resp, _ := env.User(access).UpdateCurrentUserWithResponse(ctx, mcpwarden.UpdateCurrentUserJSONRequestBody{Email: &upper})
+	resp, _ := env.User(access).UpdateCurrentUserWithResponse(actx, mcpwarden.UpdateCurrentUserJSONRequestBody{Email: &upper})
 	if resp.StatusCode() != http.StatusConflict {
 		t.Fatalf("taking another account's email: %d %s", resp.StatusCode(), resp.Body)
 	}
 	// Changing the case of one's own email is not a conflict.
 	own := mcpwarden.Email(strings.ToUpper(mine[:1]) + mine[1:])
-	resp, _ = env.User(access).UpdateCurrentUserWithResponse(ctx, mcpwarden.UpdateCurrentUserJSONRequestBody{Email: &own})
+	resp, _ = env.User(access).UpdateCurrentUserWithResponse(actx, mcpwarden.UpdateCurrentUserJSONRequestBody{Email: &own})
 	if resp.StatusCode() != http.StatusOK || resp.JSON200.Email != own {
 		t.Fatalf("recasing one's own email: %d %s", resp.StatusCode(), resp.Body)
 	}
@@ -539,7 +540,7 @@ func TestPasswordChangeEndsEverySessionIssuedBefore(t *testing.T) {
 	email := uniqueEmail("chg")
 	access, refreshToken := env.RegisterAndLogin(t, email, goodPassword, "Change Org")
 	change := func(current, next string) *mcpwarden.ChangePasswordResponse {
-		r, err := env.User(access).ChangePasswordWithResponse(ctx, mcpwarden.ChangePasswordJSONRequestBody{CurrentPassword: current, NewPassword: next})
+		r, err := env.User(access).ChangePasswordWithResponse(actx, mcpwarden.ChangePasswordJSONRequestBody{CurrentPassword: current, NewPassword: next})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -575,22 +576,22 @@ func TestOrganizationSettingsAreAdminOnly(t *testing.T) {
 	access, _ := env.RegisterAndLogin(t, uniqueEmail("orgadm"), goodPassword, "Settings Org")
 	admin := env.User(access)
 	name, alert := "Settings Org Renamed", mcpwarden.Email("security@example.com")
-	r, err := admin.UpdateOrganizationWithResponse(ctx, mcpwarden.UpdateOrganizationJSONRequestBody{Name: &name, AlertEmail: &alert})
+	r, err := admin.UpdateOrganizationWithResponse(actx, mcpwarden.UpdateOrganizationJSONRequestBody{Name: &name, AlertEmail: &alert})
 	if err != nil || r.JSON200 == nil || r.JSON200.Name != name || r.JSON200.AlertEmail == nil || *r.JSON200.AlertEmail != alert {
 		t.Fatalf("update: %v %s", err, r.Body)
 	}
 	// Renaming alone keeps the alert email; an explicit null clears it.
 	other := "Settings Org Again"
-	r, _ = admin.UpdateOrganizationWithResponse(ctx, mcpwarden.UpdateOrganizationJSONRequestBody{Name: &other})
+	r, _ = admin.UpdateOrganizationWithResponse(actx, mcpwarden.UpdateOrganizationJSONRequestBody{Name: &other})
 	if r.JSON200 == nil || r.JSON200.AlertEmail == nil {
 		t.Fatalf("rename: %s", r.Body)
 	}
-	r, _ = admin.UpdateOrganizationWithBodyWithResponse(ctx, "application/json", strings.NewReader(`{"alert_email":null}`))
+	r, _ = admin.UpdateOrganizationWithBodyWithResponse(actx, "application/json", strings.NewReader(`{"alert_email":null}`))
 	if r.JSON200 == nil || r.JSON200.AlertEmail != nil || r.JSON200.Name != other {
 		t.Fatalf("clear alert email: %d %s", r.StatusCode(), r.Body)
 	}
 	for _, body := range []string{`{}`, `{"name":""}`, `{"alert_email":"nope"}`, `{"id":"` + uuid.NewString() + `"}`} {
-		if r, _ := admin.UpdateOrganizationWithBodyWithResponse(ctx, "application/json", strings.NewReader(body)); r.StatusCode() != http.StatusBadRequest {
+		if r, _ := admin.UpdateOrganizationWithBodyWithResponse(actx, "application/json", strings.NewReader(body)); r.StatusCode() != http.StatusBadRequest {
 			t.Errorf("%s: %d", body, r.StatusCode())
 		}
 	}
@@ -702,21 +703,21 @@ func TestNoResponseCarriesAHash(t *testing.T) {
 	rr := refresh(t, env, lr.JSON200.RefreshToken)
 	keep(rr.Body)
 	admin = env.User(rr.JSON200.AccessToken)
-	meResp, _ := admin.GetCurrentUserWithResponse(ctx)
+	meResp, _ := admin.GetCurrentUserWithResponse(actx)
 	keep(meResp.Body)
 	name := "Leaky Jane"
-	up, _ := admin.UpdateCurrentUserWithResponse(ctx, mcpwarden.UpdateCurrentUserJSONRequestBody{FullName: &name})
+	up, _ := admin.UpdateCurrentUserWithResponse(actx, mcpwarden.UpdateCurrentUserJSONRequestBody{FullName: &name})
 	keep(up.Body)
-	org, _ := admin.GetOrganizationWithResponse(ctx)
+	org, _ := admin.GetOrganizationWithResponse(actx)
 	keep(org.Body)
 	memberEmail := uniqueEmail("member")
-	cm, _ := admin.CreateMemberWithResponse(ctx, mcpwarden.CreateMemberJSONRequestBody{Email: mcpwarden.Email(memberEmail), FullName: "Member"})
+	cm, _ := admin.CreateMemberWithResponse(actx, mcpwarden.CreateMemberJSONRequestBody{Email: mcpwarden.Email(memberEmail), FullName: "Member"})
 	keep(cm.Body)
-	acc, _ := env.Anonymous().AcceptInvitationWithResponse(ctx, mcpwarden.AcceptInvitationJSONRequestBody{SetupToken: cm.JSON201.SetupToken, Password: goodPassword})
+	acc, _ := env.Anonymous().AcceptInvitationWithResponse(actx, mcpwarden.AcceptInvitationJSONRequestBody{SetupToken: cm.JSON201.SetupToken, Password: goodPassword})
 	keep(acc.Body)
-	list, _ := admin.ListMembersWithResponse(ctx, nil)
+	list, _ := admin.ListMembersWithResponse(actx, nil)
 	keep(list.Body)
-	um, _ := admin.UpdateMemberWithResponse(ctx, cm.JSON201.User.Id, mcpwarden.UpdateMemberJSONRequestBody{Role: mcpwarden.Admin})
+	um, _ := admin.UpdateMemberWithResponse(actx, cm.JSON201.User.Id, mcpwarden.UpdateMemberJSONRequestBody{Role: mcpwarden.Admin})
 	keep(um.Body)
 	keep(login(t, env, email, "wrong-password-here").Body)
 
