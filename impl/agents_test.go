@@ -1,0 +1,217 @@
+package impl_test
+
+import (
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	mcpwarden "github.com/mcpwarden/mcpwarden/clients/go"
+	"github.com/mcpwarden/mcpwarden/impl"
+	"github.com/mcpwarden/mcpwarden/impl/apikey"
+	"github.com/mcpwarden/mcpwarden/impl/apitest"
+)
+
+func heartbeat(env *apitest.Env, key, hostname string) int {
+	os := mcpwarden.OsType("linux")
+	version := "0.1.2"
+	resp, err := env.Agent(key).AgentHeartbeatWithResponse(tctx, mcpwarden.AgentHeartbeatJSONRequestBody{Hostname: hostname, OsType: &os, AgentVersion: &version})
+	if err != nil {
+		return 0
+	}
+	return resp.StatusCode()
+}
+
+func TestAgentCreateListHeartbeatAndDelete(t *testing.T) {
+	env := apitest.New(t)
+	_, token := env.SeedUser(t, "member")
+	_, otherToken := env.SeedUser(t, "admin")
+	agentID, key := enrol(t, env, token, "Jane's laptop")
+	if !apikey.Valid(key) || !strings.HasPrefix(key, "mcp_sk_") {
+		t.Fatalf("api key %q is not a valid mcp_sk_ key", key)
+	}
+	list, _ := env.User(token).ListAgentsWithResponse(tctx, nil)
+	if len(list.JSON200.Items) != 1 || list.JSON200.Items[0].Status != "offline" || list.JSON200.Items[0].ServerCount != 0 || list.JSON200.Items[0].Hostname != nil {
+		t.Fatalf("new agent: %s", list.Body)
+	}
+	if !strings.HasPrefix(key, list.JSON200.Items[0].KeyPrefix) || strings.Contains(string(list.Body), key) {
+		t.Errorf("list shows key prefix %q for key %q (and must not show the key)", list.JSON200.Items[0].KeyPrefix, key)
+	}
+	if code := heartbeat(env, key, "laptop.local"); code != http.StatusOK {
+		t.Fatalf("heartbeat: %d", code)
+	}
+	report(t, env, key, srv("alpha", "mcp-server-time", "uvx mcp-server-time"), srv("beta", "mcp-server-fetch", "uvx mcp-server-fetch"))
+	report(t, env, key, srv("alpha", "mcp-server-time", "uvx mcp-server-time"))
+	list, _ = env.User(token).ListAgentsWithResponse(tctx, nil)
+	a := list.JSON200.Items[0]
+	if a.Status != "online" || a.Hostname == nil || *a.Hostname != "laptop.local" || a.OsType == nil || *a.OsType != "linux" ||
+		a.ServerCount != 2 || a.ActiveServerCount == nil || *a.ActiveServerCount != 1 || a.LastSeenAt == nil {
+		t.Errorf("after heartbeat and reports: %s", list.Body)
+	}
+	// Another organization sees nothing and cannot delete it.
+	other, _ := env.User(otherToken).ListAgentsWithResponse(tctx, nil)
+	if other.JSON200.Total != 0 || !strings.Contains(string(other.Body), `"items":[]`) {
+		t.Errorf("other organization's list: %s", other.Body)
+	}
+	if resp, _ := env.User(otherToken).DeleteAgentWithResponse(tctx, agentID); resp.StatusCode() != http.StatusNotFound {
+		t.Errorf("delete from another organization: %d", resp.StatusCode())
+	}
+
+	if resp, _ := env.User(token).DeleteAgentWithResponse(tctx, agentID); resp.StatusCode() != http.StatusNoContent {
+		t.Fatalf("delete: %d %s", resp.StatusCode(), resp.Body)
+	}
+	if code := heartbeat(env, key, "laptop.local"); code != http.StatusUnauthorized {
+		t.Errorf("heartbeat with the deleted agent's key: %d, want 401", code)
+	}
+	resp, _ := env.Agent(key).ReportServersWithResponse(tctx, mcpwarden.ReportServersJSONRequestBody{Servers: []mcpwarden.ReportedServer{}})
+	if resp.StatusCode() != http.StatusUnauthorized {
+		t.Errorf("report with the deleted agent's key: %d, want 401", resp.StatusCode())
+	}
+	if n := count(t, env, `SELECT count(*) FROM mcp_servers WHERE agent_id = $1`, agentID) + count(t, env, `SELECT count(*) FROM agent_keys WHERE agent_id = $1`, agentID); n != 0 {
+		t.Errorf("%d servers and keys left behind", n)
+	}
+	if resp, _ := env.User(token).DeleteAgentWithResponse(tctx, agentID); resp.StatusCode() != http.StatusNotFound {
+		t.Errorf("second delete: %d", resp.StatusCode())
+	}
+}
+
+func TestRotatedAwayKeyIsRefused(t *testing.T) {
+	env := apitest.New(t)
+	_, token := env.SeedUser(t, "admin")
+	agentID, oldKey := enrol(t, env, token, "laptop")
+	if code := heartbeat(env, oldKey, "h"); code != http.StatusOK { // caches the old key
+		t.Fatalf("heartbeat: %d", code)
+	}
+	resp, err := env.User(token).RotateAgentKeyWithResponse(tctx, agentID)
+	if err != nil || resp.JSON200 == nil {
+		t.Fatalf("rotate: %v %s", err, resp.Body)
+	}
+	newKey := resp.JSON200.ApiKey
+	if newKey == oldKey || !apikey.Valid(newKey) || resp.JSON200.KeyPrefix != apikey.DisplayPrefix(newKey) {
+		t.Fatalf("rotated key %q (old %q)", newKey, oldKey)
+	}
+	if code := heartbeat(env, oldKey, "h"); code != http.StatusUnauthorized {
+		t.Errorf("old key after rotation: %d, want 401", code)
+	}
+	if code := heartbeat(env, newKey, "h"); code != http.StatusOK {
+		t.Errorf("new key: %d, want 200", code)
+	}
+	_, otherToken := env.SeedUser(t, "admin")
+	if resp, _ := env.User(otherToken).RotateAgentKeyWithResponse(tctx, agentID); resp.StatusCode() != http.StatusNotFound {
+		t.Errorf("rotate from another organization: %d", resp.StatusCode())
+	}
+}
+
+func TestMalformedAndUnknownKeysAreRefused(t *testing.T) {
+	env := apitest.New(t)
+	_, token := env.SeedUser(t, "admin")
+	_, key := enrol(t, env, token, "laptop")
+	for name, k := range map[string]string{
+		"bad checksum": key[:len(key)-1] + string("ab"[0]+key[len(key)-1]%2),
+		"not a key":    "hello",
+		"unknown key":  apikey.New(),
+	} {
+		if code := heartbeat(env, k, "h"); code != http.StatusUnauthorized {
+			t.Errorf("%s: %d, want 401", name, code)
+		}
+	}
+}
+
+// TestDeletedKeyStopsWorkingOnAnotherReplica runs a second server on the same database: it
+// has the key cached, and must refuse it within the cache's few seconds of staleness.
+func TestDeletedKeyStopsWorkingOnAnotherReplica(t *testing.T) {
+	env := apitest.New(t)
+	_, token := env.SeedUser(t, "admin")
+	agentID, key := enrol(t, env, token, "laptop")
+	replica := impl.New(impl.Config{JWTSecret: env.Config.JWTSecret, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, env.Store)
+	defer replica.Close()
+	h, err := replica.Handler()
+	if err != nil {
+		t.Fatal(err)
+	}
+	beat := func() int {
+		req := httptest.NewRequest(http.MethodPost, "/agents/heartbeat", strings.NewReader(`{"hostname":"h"}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-API-Key", key)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec.Code
+	}
+	if code := beat(); code != http.StatusOK {
+		t.Fatalf("replica heartbeat: %d", code)
+	}
+	if resp, _ := env.User(token).DeleteAgentWithResponse(tctx, agentID); resp.StatusCode() != http.StatusNoContent {
+		t.Fatal("delete failed")
+	}
+	start := time.Now()
+	for beat() != http.StatusUnauthorized {
+		if time.Since(start) > 10*time.Second {
+			t.Fatal("the other replica still accepts the deleted key after 10 s")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Logf("the other replica refused the deleted key after %v", time.Since(start).Round(time.Millisecond))
+}
+
+func TestHeartbeatLastSeenIsBufferedAndFlushed(t *testing.T) {
+	env := apitest.New(t)
+	_, token := env.SeedUser(t, "admin")
+	agentID, key := enrol(t, env, token, "laptop")
+	// A replica of our own, whose buffer flushes only when it is closed.
+	replica := impl.New(impl.Config{JWTSecret: env.Config.JWTSecret, HeartbeatFlushInterval: time.Hour,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, env.Store)
+	h, err := replica.Handler()
+	if err != nil {
+		t.Fatal(err)
+	}
+	beat := func(hostname string) {
+		req := httptest.NewRequest(http.MethodPost, "/agents/heartbeat", strings.NewReader(`{"hostname":"`+hostname+`","os_type":"darwin","agent_version":"0.1.2"}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-API-Key", key)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK {
+			t.Fatalf("heartbeat: %d %s", rec.Code, rec.Body)
+		}
+	}
+	stored := func() (string, time.Time) {
+		var row struct {
+			Hostname   string    `db:"hostname"`
+			LastSeenAt time.Time `db:"last_seen_at"`
+		}
+		if err := env.Store.DB().Get(&row, `SELECT hostname, last_seen_at FROM agents WHERE id = $1`, agentID); err != nil {
+			t.Fatal(err)
+		}
+		return row.Hostname, row.LastSeenAt
+	}
+	beat("first.local")
+	if host, _ := stored(); host != "first.local" {
+		t.Fatalf("a new hostname must be written at once; stored %q", host)
+	}
+	old := time.Now().Add(-time.Hour).UTC()
+	env.Store.DB().MustExec(`UPDATE agents SET last_seen_at = $2 WHERE id = $1`, agentID, old)
+	for i := 0; i < 20; i++ {
+		beat("first.local")
+	}
+	if _, seen := stored(); !seen.Equal(old.Truncate(time.Microsecond)) {
+		t.Fatalf("unchanged heartbeats wrote last_seen_at before a flush: %v", seen)
+	}
+	replica.Close()
+	if _, seen := stored(); time.Since(seen) > time.Minute {
+		t.Errorf("after the flush last_seen_at is %v", seen)
+	}
+	// A changed hostname is written at once, never left to a flush.
+	replica2 := impl.New(impl.Config{JWTSecret: env.Config.JWTSecret, HeartbeatFlushInterval: time.Hour,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, env.Store)
+	defer replica2.Close()
+	if h, err = replica2.Handler(); err != nil {
+		t.Fatal(err)
+	}
+	beat("second.local")
+	if host, _ := stored(); host != "second.local" {
+		t.Errorf("changed hostname not written: %q", host)
+	}
+}
