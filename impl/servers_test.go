@@ -1,0 +1,183 @@
+package impl_test
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/google/uuid"
+
+	mcpwarden "github.com/mcpwarden/mcpwarden/clients/go"
+	"github.com/mcpwarden/mcpwarden/impl/apitest"
+)
+
+func names(t *testing.T, env *apitest.Env, token string, p mcpwarden.ListServersParams) []string {
+	t.Helper()
+	resp, err := env.User(token).ListServersWithResponse(tctx, &p)
+	if err != nil || resp.JSON200 == nil {
+		t.Fatalf("list: %v %s", err, resp.Body)
+	}
+	out := []string{}
+	for _, s := range resp.JSON200.Items {
+		out = append(out, s.ServerName)
+	}
+	return out
+}
+
+func TestServerSearchTakesWildcardsLiterally(t *testing.T) {
+	env := apitest.New(t)
+	_, token := env.SeedUser(t, "admin")
+	_, key := enrol(t, env, token, "laptop")
+	var servers []mcpwarden.ReportedServer
+	for _, n := range []string{"100%", "1000", "a_b", "axb", `back\slash`, "backslash", "Postgres-Prod"} {
+		servers = append(servers, srv(n, "mcp-server-time", "uvx mcp-server-time"))
+	}
+	servers = append(servers, srv("db", "@acme/Postgres-MCP", "npx -y @acme/postgres-mcp"))
+	report(t, env, key, servers...)
+	for search, want := range map[string]string{
+		"%":          "100%",
+		"_":          "a_b",
+		"A_B":        "a_b",
+		`\`:          `back\slash`,
+		"postgres-m": "db", // the type matches too, case-insensitively
+		"prod":       "Postgres-Prod",
+		"postgres":   "Postgres-Prod,db",
+		"nothing":    "",
+	} {
+		s := search
+		got := names(t, env, token, mcpwarden.ListServersParams{Search: &s})
+		sort.Strings(got)
+		if strings.Join(got, ",") != want {
+			t.Errorf("search %q found %q, want %q", search, got, want)
+		}
+	}
+}
+
+func TestServerListFiltersSortsAndPages(t *testing.T) {
+	env := apitest.New(t)
+	_, token := env.SeedUser(t, "admin")
+	agent1, key1 := enrol(t, env, token, "one")
+	_, key2 := enrol(t, env, token, "two")
+	report(t, env, key1, criticalFS("root-files"), srv("clock", "mcp-server-time", "uvx mcp-server-time"), srv("gone", "mcp-server-fetch", "uvx mcp-server-fetch"))
+	report(t, env, key1, criticalFS("root-files"), srv("clock", "mcp-server-time", "uvx mcp-server-time"))
+	report(t, env, key2, srv("b-clock", "mcp-server-time", "uvx mcp-server-time"), srv("a-clock", "mcp-server-time", "uvx mcp-server-time"))
+
+	all, _ := env.User(token).ListServersWithResponse(tctx, nil)
+	if all.JSON200.Total != 5 || all.JSON200.Page != 1 || all.JSON200.PageSize != 25 {
+		t.Errorf("envelope: total %d page %d size %d", all.JSON200.Total, all.JSON200.Page, all.JSON200.PageSize)
+	}
+	items := all.JSON200.Items
+	for i := 1; i < len(items); i++ {
+		a, b := items[i-1], items[i]
+		if a.RiskScore < b.RiskScore || a.RiskScore == b.RiskScore && a.ServerName > b.ServerName {
+			t.Errorf("not sorted by risk score, then name: %s(%d) before %s(%d)", a.ServerName, a.RiskScore, b.ServerName, b.RiskScore)
+		}
+	}
+	if items[0].ServerName != "root-files" {
+		t.Errorf("riskiest first: got %s", items[0].ServerName)
+	}
+	ofAgent1 := names(t, env, token, mcpwarden.ListServersParams{AgentId: &agent1})
+	if len(ofAgent1) != 3 {
+		t.Fatalf("agent one's servers: %q", ofAgent1)
+	}
+	if !strings.Contains(string(all.Body), `"env_vars":[]`) {
+		t.Errorf("empty env_vars must encode as []: %s", all.Body)
+	}
+	critical, active, dormant := mcpwarden.RiskLevel("critical"), mcpwarden.ServerStatus("active"), mcpwarden.ServerStatus("dormant")
+	for name, tc := range map[string]struct {
+		params mcpwarden.ListServersParams
+		want   string
+	}{
+		"critical":           {mcpwarden.ListServersParams{RiskLevel: &critical}, "root-files"},
+		"dormant":            {mcpwarden.ListServersParams{Status: &dormant}, "gone"},
+		"agent one active":   {mcpwarden.ListServersParams{AgentId: &agent1, Status: &active}, "root-files,clock"},
+		"agent one critical": {mcpwarden.ListServersParams{AgentId: &agent1, RiskLevel: &critical, Status: &active}, "root-files"},
+		"second page of two": {mcpwarden.ListServersParams{Page: ptr[int32](2), PageSize: ptr[int32](2), AgentId: &agent1}, ofAgent1[2]},
+		"past the end":       {mcpwarden.ListServersParams{Page: ptr[int32](9)}, ""},
+	} {
+		if got := strings.Join(names(t, env, token, tc.params), ","); got != tc.want {
+			t.Errorf("%s: %q, want %q", name, got, tc.want)
+		}
+	}
+	empty, _ := env.User(token).ListServersWithResponse(tctx, &mcpwarden.ListServersParams{Page: ptr[int32](9)})
+	if !strings.Contains(string(empty.Body), `"items":[]`) || empty.JSON200.Total != 5 {
+		t.Errorf("page past the end: %s", empty.Body)
+	}
+	if resp, _ := env.User(token).ListServersWithResponse(tctx, &mcpwarden.ListServersParams{PageSize: ptr[int32](101)}); resp.StatusCode() != http.StatusBadRequest {
+		t.Errorf("page_size 101: %d", resp.StatusCode())
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func TestServerDetailExplainsTheRisk(t *testing.T) {
+	env := apitest.New(t)
+	_, token := env.SeedUser(t, "admin")
+	_, key := enrol(t, env, token, "laptop")
+	heartbeat(env, key, "jane.local")
+	report(t, env, key, criticalFS("files"))
+	list, _ := env.User(token).ListServersWithResponse(tctx, nil)
+	got, err := env.User(token).GetServerWithResponse(tctx, list.JSON200.Items[0].Id)
+	if err != nil || got.JSON200 == nil {
+		t.Fatalf("get: %v %s", err, got.Body)
+	}
+	s := got.JSON200
+	if s.AgentHostname == nil || *s.AgentHostname != "jane.local" || s.RiskLevel != "critical" || len(s.RiskFactors) == 0 || s.Scope != "/" {
+		t.Errorf("detail: %s", got.Body)
+	}
+	for _, f := range s.RiskFactors {
+		if f.Id == "" || f.Title == "" || f.Detail == "" {
+			t.Errorf("factor without explanation: %+v", f)
+		}
+	}
+}
+
+// TestServerOfAnotherOrganizationIsNotFound: an id of another organization must answer exactly
+// as an id that does not exist, so ids cannot be probed.
+func TestServerOfAnotherOrganizationIsNotFound(t *testing.T) {
+	env := apitest.New(t)
+	_, token := env.SeedUser(t, "admin")
+	_, key := enrol(t, env, token, "laptop")
+	report(t, env, key, srv("mine", "mcp-server-time", "uvx mcp-server-time"))
+	list, _ := env.User(token).ListServersWithResponse(tctx, nil)
+	theirs := list.JSON200.Items[0].Id
+	_, intruder := env.SeedUser(t, "admin")
+	answer := func(method string, id uuid.UUID, body string) (int, string) {
+		req := httptest.NewRequest(method, "/mcp/servers/"+id.String(), strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+intruder)
+		req.Header.Set("X-Request-ID", "probe")
+		if body != "" {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		resp := env.Do(req)
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, strings.ReplaceAll(string(b), id.String(), "ID")
+	}
+	for _, m := range []struct{ method, body string }{{http.MethodGet, ""}, {http.MethodPatch, `{"is_verified":true}`}} {
+		code1, body1 := answer(m.method, theirs, m.body)
+		code2, body2 := answer(m.method, uuid.New(), m.body)
+		if code1 != http.StatusNotFound || code1 != code2 || body1 != body2 {
+			t.Errorf("%s: another organization's id answered %d %s; a nonexistent id %d %s", m.method, code1, body1, code2, body2)
+		}
+	}
+	if got, _ := env.User(token).GetServerWithResponse(tctx, theirs); got.JSON200 == nil || got.JSON200.IsVerified {
+		t.Errorf("the intruder's PATCH changed the server: %s", got.Body)
+	}
+}
+
+func TestUnverifyingClearsTheVerification(t *testing.T) {
+	env := apitest.New(t)
+	_, token := env.SeedUser(t, "member")
+	_, key := enrol(t, env, token, "laptop")
+	report(t, env, key, srv("mine", "mcp-server-time", "uvx mcp-server-time"))
+	list, _ := env.User(token).ListServersWithResponse(tctx, nil)
+	id := list.JSON200.Items[0].Id
+	env.User(token).UpdateServerWithResponse(tctx, id, mcpwarden.UpdateServerJSONRequestBody{IsVerified: true})
+	resp, _ := env.User(token).UpdateServerWithResponse(tctx, id, mcpwarden.UpdateServerJSONRequestBody{IsVerified: false})
+	if resp.JSON200 == nil || resp.JSON200.IsVerified || resp.JSON200.VerifiedAt != nil || resp.JSON200.VerifiedBy != nil {
+		t.Errorf("after un-verifying: %s", resp.Body)
+	}
+}
