@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -30,6 +31,11 @@ type Server struct {
 	Transport  string   `json:"transport,omitempty"`
 	URL        string   `json:"url,omitempty"`
 	Enabled    bool     `json:"enabled"`
+
+	// project is the folder under which a shared file lists the server (a
+	// key of Claude Code's "projects" map), "" for the file's own servers.
+	// It tells same-named servers of one file apart; see UniqueNames.
+	project string
 }
 
 // Finding is a configuration file that exists but could not be read or
@@ -209,11 +215,22 @@ func kind(v any) string {
 	}
 }
 
+// match is a node a dotted key found, with the map keys its "*" segments
+// stood for (Claude Code's project folders).
+type match struct {
+	node  any
+	under []string
+}
+
 // lookup resolves a dotted key. Settings files also spell nested keys flat
 // ("mcp.servers" as one key), so the longest literal key wins at each level.
-func lookup(node any, segs []string) []any {
+func lookup(node any, segs []string) []match {
+	return lookupUnder(node, segs, nil)
+}
+
+func lookupUnder(node any, segs, under []string) []match {
 	if len(segs) == 0 {
-		return []any{node}
+		return []match{{node: node, under: under}}
 	}
 	m, ok := node.(map[string]any)
 	if !ok {
@@ -221,15 +238,15 @@ func lookup(node any, segs []string) []any {
 	}
 	if segs[0] == "*" {
 		keys := sortedKeys(m)
-		var out []any
+		var out []match
 		for _, k := range keys {
-			out = append(out, lookup(m[k], segs[1:])...)
+			out = append(out, lookupUnder(m[k], segs[1:], append(slices.Clip(under), k))...)
 		}
 		return out
 	}
 	for j := len(segs); j > 0; j-- {
 		if v, ok := m[strings.Join(segs[:j], ".")]; ok {
-			return lookup(v, segs[j:])
+			return lookupUnder(v, segs[j:], under)
 		}
 	}
 	return nil
@@ -255,9 +272,12 @@ func serversIn(doc map[string]any, src Source, client, path string) ([]Server, e
 		if key == "." {
 			continue
 		}
-		for _, node := range lookup(doc, strings.Split(key, ".")) {
+		for _, mt := range lookup(doc, strings.Split(key, ".")) {
 			found = true
-			s, err := serversOf(node, key, client, path, src.URLTransport, false)
+			s, err := serversOf(mt.node, key, client, path, src.URLTransport, false)
+			for i := range s {
+				s[i].project = strings.Join(mt.under, "/")
+			}
 			servers = append(servers, s...)
 			if err != nil {
 				errs = append(errs, err)

@@ -118,7 +118,7 @@ func TestParseFileQuirks(t *testing.T) {
 				t.Fatalf("error = %v, want it to contain %q", err, tt.wantErr)
 			}
 			for i := range got {
-				got[i].Client, got[i].ConfigPath = "", ""
+				got[i].Client, got[i].ConfigPath, got[i].project = "", "", ""
 			}
 			if len(got) == 0 && len(tt.want) == 0 {
 				return

@@ -4,6 +4,7 @@
 package discovery
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -81,9 +82,10 @@ func Scan(opts Options) (Result, error) {
 	sort.SliceStable(s.res.Servers, func(i, j int) bool {
 		return order[s.res.Servers[i].Client] < order[s.res.Servers[j].Client]
 	})
-	if s.res.Servers == nil {
-		s.res.Servers = []Server{}
-	}
+	// The report identifies servers by name: names shared by servers of
+	// several clients or files are qualified, so that --json prints the
+	// body that is sent.
+	s.res.Servers = UniqueNames(s.res.Servers)
 	if s.res.Findings == nil {
 		s.res.Findings = []Finding{}
 	}
@@ -95,7 +97,7 @@ type scanner struct {
 	getenv   func(string) string
 	res      Result
 	seen     map[string]bool // client + file already parsed
-	servers  map[string]bool // client + file + server name already reported
+	servers  map[string]bool // client + file + project + server already reported
 	recorded []string        // project folders recorded by clients
 }
 
@@ -209,7 +211,10 @@ func (s *scanner) parse(c Client, src Source, file string) []string {
 		s.res.Findings = append(s.res.Findings, Finding{Client: c.ID, Path: file, Error: safeError(err)})
 	}
 	for _, sv := range servers {
-		k := c.ID + "\x00" + file + "\x00" + sv.ServerName
+		// A file may list one server twice (under an old and a new key);
+		// different servers of the same name are all kept.
+		b, _ := json.Marshal(sv)
+		k := c.ID + "\x00" + file + "\x00" + sv.project + "\x00" + string(b)
 		if s.servers[k] {
 			continue
 		}

@@ -130,7 +130,8 @@ func TestScanRootedImage(t *testing.T) {
 	want := []key{
 		{"claude-code", "company-docs", "testdata/root-linux/etc/claude-code/managed-mcp.json"},
 		{"codex", "corp-search", "testdata/root-linux/etc/codex/config.toml"},
-		{"cursor", "filesystem", "testdata/root-linux/home/bob/.cursor/mcp.json"},
+		// Jane's Claude Desktop has a "filesystem" too.
+		{"cursor", "filesystem (cursor)", "testdata/root-linux/home/bob/.cursor/mcp.json"},
 		{"cursor", "brave-search", "testdata/linux/.cursor/mcp.json"},
 	}
 	for _, k := range want {
