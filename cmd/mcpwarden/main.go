@@ -35,6 +35,8 @@ Usage:
   mcpwarden serve              serve the API (default)
   mcpwarden migrate            apply database migrations and exit
   mcpwarden risk explain FILE  score the MCP servers in a client configuration file
+  mcpwarden seed [--agents N] [--servers-per-agent M] [--org NAME]
+                               fill an organization with synthetic inventory
   mcpwarden version            print the version
 
 Configuration comes from the environment; see README.md.
@@ -52,6 +54,8 @@ func main() {
 		code = runServe(args)
 	case "migrate":
 		code = runMigrate(args)
+	case "seed":
+		code = runSeed(args)
 	case "risk":
 		code = runRiskExplain(args, os.Stdout, os.Stderr)
 	case "version", "--version":
@@ -75,6 +79,9 @@ type config struct {
 	corsOrigins []string
 	proxyHops   int
 	dbMaxConns  int
+	// dormantAfter (MCPWARDEN_DORMANT_AFTER, default 7 days): silence after which an agent's
+	// servers become dormant.
+	dormantAfter time.Duration
 	// Alert delivery: MCPWARDEN_SMTP_URL and MCPWARDEN_WEBHOOK_ALLOW_PRIVATE.
 	smtpURL             string
 	webhookAllowPrivate bool
@@ -105,6 +112,12 @@ func loadConfig() (config, error) {
 	}
 	if c.dbMaxConns, err = envInt("MCPWARDEN_DB_MAX_CONNS", 20); err != nil {
 		return c, err
+	}
+	c.dormantAfter = 7 * 24 * time.Hour
+	if v := os.Getenv("MCPWARDEN_DORMANT_AFTER"); v != "" {
+		if c.dormantAfter, err = time.ParseDuration(v); err != nil || c.dormantAfter < time.Minute {
+			return c, fmt.Errorf("MCPWARDEN_DORMANT_AFTER must be a duration of at least 1m (such as 168h), not %q", v)
+		}
 	}
 	if c.smtpURL = os.Getenv("MCPWARDEN_SMTP_URL"); c.smtpURL != "" {
 		if _, err := notify.ParseSMTPURL(c.smtpURL); err != nil {
@@ -247,6 +260,7 @@ func runServe(args []string) int {
 		DisableValidation:   cfg.disableValidation,
 		SMTPURL:             cfg.smtpURL,
 		WebhookAllowPrivate: cfg.webhookAllowPrivate,
+		DormantAfter:        cfg.dormantAfter,
 		Logger:              log,
 	}, store)
 	if cfg.disableValidation {
