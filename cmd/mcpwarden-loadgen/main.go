@@ -49,6 +49,8 @@ type options struct {
 	reportMix   weights
 	servers     int
 	prime       bool
+	primeOnly   bool
+	warmOnly    bool
 	progress    time.Duration
 	jsonFile    string
 	timeout     time.Duration
@@ -79,6 +81,8 @@ func main() {
 	flag.StringVar(&reportMix, "report-mix", reportMix, "relative weights of unchanged, changed and new reports")
 	flag.IntVar(&o.servers, "servers", 10, "servers in each report")
 	flag.BoolVar(&o.prime, "prime", false, "send every agent its baseline report before the timed run (automatic for newly enrolled agents when reports are in the mix)")
+	flag.BoolVar(&o.warmOnly, "warm-only", false, "send every agent one heartbeat (as a fleet already running would have), then exit")
+	flag.BoolVar(&o.primeOnly, "prime-only", false, "send every agent its baseline report, then exit")
 	flag.DurationVar(&o.progress, "progress", 5*time.Second, "progress line interval (0: none)")
 	flag.StringVar(&o.jsonFile, "json", "", "also write the results as JSON to this file")
 	flag.DurationVar(&o.timeout, "timeout", 30*time.Second, "per-request timeout")
@@ -130,7 +134,7 @@ func (o *options) check() error {
 		return err
 	}
 	switch {
-	case o.duration <= 0 && o.requests <= 0 && !o.enrolOnly && o.mode == "agents":
+	case o.duration <= 0 && o.requests <= 0 && !o.enrolOnly && !o.primeOnly && !o.warmOnly && o.mode == "agents":
 		return errors.New("set --duration or --requests")
 	case o.duration > maxDuration:
 		return fmt.Errorf("--duration is at most %v", maxDuration)

@@ -102,8 +102,12 @@ func summarize(name string, h *histogram, st *epStats, elapsed time.Duration) en
 }
 
 func (res *results) print(w io.Writer) {
-	fmt.Fprintf(w, "\n%s against %s: %d requests in %.1fs (%.0f/s), %d errors, concurrency %d\n",
-		res.Mode, res.URL, res.Requests, res.ElapsedS, res.RPS, res.Errors, res.Concurrency)
+	if res.Requests == 0 && res.Prime != nil {
+		fmt.Fprintf(w, "\n%s against %s: %d untimed requests (%s), concurrency %d\n", res.Mode, res.URL, res.Prime.Requests, res.Prime.Name, res.Concurrency)
+	} else {
+		fmt.Fprintf(w, "\n%s against %s: %d requests in %.1fs (%.0f/s), %d errors, concurrency %d\n",
+			res.Mode, res.URL, res.Requests, res.ElapsedS, res.RPS, res.Errors, res.Concurrency)
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "endpoint\trequests\treq/s\terrors\tunexpected\tp50 ms\tp95 ms\tp99 ms\tmax ms\tstatuses\t")
 	rows := res.Endpoints

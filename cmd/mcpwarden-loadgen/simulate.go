@@ -26,10 +26,11 @@ const (
 	epChanged
 	epNew
 	epPrime
+	epWarm
 	numEndpoints
 )
 
-var endpointNames = [numEndpoints]string{"heartbeat", "report_unchanged", "report_changed", "report_new", "report_prime"}
+var endpointNames = [numEndpoints]string{"heartbeat", "report_unchanged", "report_changed", "report_new", "report_prime", "heartbeat_warm"}
 
 // agent is one simulated machine. Each agent belongs to exactly one worker, so its state needs
 // no lock and the server never sees two of its requests at once.
@@ -105,7 +106,7 @@ func runAgents(ctx context.Context, o options) (*results, error) {
 	crand.Read(nb)
 	s := &simulation{o: o, sdk: sdk, nonce: hex.EncodeToString(nb)}
 	s.baseline = s.reportBody(0, 0, 0)
-	reports := o.mix.weight("report") > 0
+	reports := o.mix.weight("report") > 0 || o.prime || o.primeOnly
 
 	conc := o.concurrency
 	if reports && len(keys) < conc {
@@ -128,7 +129,28 @@ func runAgents(ctx context.Context, o options) (*results, error) {
 	}
 
 	res := &results{Mode: "agents", URL: o.url, Concurrency: conc, Rate: o.rate, Agents: len(keys)}
-	if o.prime || (enrolled && reports) {
+	if o.warmOnly {
+		fmt.Fprintln(os.Stderr, "warming: every agent sends one heartbeat")
+		start := time.Now()
+		var wg sync.WaitGroup
+		for _, w := range workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for _, a := range w.agents {
+					if ctx.Err() != nil {
+						return
+					}
+					s.heartbeatAs(ctx, w, a, epWarm)
+				}
+			}()
+		}
+		wg.Wait()
+		p := collect(workers, epWarm, time.Since(start))
+		res.Prime = &p
+		return res, nil
+	}
+	if o.prime || o.primeOnly || (enrolled && reports) {
 		fmt.Fprintf(os.Stderr, "priming: every agent sends its baseline report of %d servers\n", o.servers)
 		start := time.Now()
 		var wg sync.WaitGroup
@@ -150,6 +172,9 @@ func runAgents(ctx context.Context, o options) (*results, error) {
 		fmt.Fprintf(os.Stderr, "primed %d agents in %.1fs (%d errors)\n", p.Requests, p.ElapsedS, p.Errors)
 		for _, w := range workers {
 			w.stats[epPrime] = nil
+		}
+		if o.primeOnly {
+			return res, nil
 		}
 	}
 
@@ -243,6 +268,10 @@ func (s *simulation) work(ctx context.Context, w *worker, conc int, start time.T
 }
 
 func (s *simulation) heartbeat(ctx context.Context, w *worker, a *agent) bool {
+	return s.heartbeatAs(ctx, w, a, epHeartbeat)
+}
+
+func (s *simulation) heartbeatAs(ctx context.Context, w *worker, a *agent, ep int) bool {
 	t0 := time.Now()
 	resp, err := s.sdk.ClientInterface.AgentHeartbeatWithBody(ctx, "application/json", bytes.NewReader(a.heartbeat), apiKey(a.key))
 	code := 0
@@ -254,7 +283,7 @@ func (s *simulation) heartbeat(ctx context.Context, w *worker, a *agent) bool {
 	if ctx.Err() != nil && err != nil {
 		return false
 	}
-	st := w.ep(epHeartbeat)
+	st := w.ep(ep)
 	st.hist.record(time.Since(t0))
 	if err != nil {
 		st.transport++
