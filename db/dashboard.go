@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/lib/pq"
 )
 
 // AgentOnlineWindow is how recently an agent must have been seen to count as active.
@@ -86,50 +85,17 @@ func sortTypeCounts(list []TypeCount) {
 	})
 }
 
-// TopServer is an active server as the dashboard's top-risks list shows it, with its agent's
-// hostname. (Same columns as the inventory's server rows; kept separate so the dashboard does not
-// depend on the inventory code's internals.)
-type TopServer struct {
-	ID            uuid.UUID      `db:"id"`
-	AgentID       uuid.UUID      `db:"agent_id"`
-	AgentHostname *string        `db:"agent_hostname"`
-	ServerName    string         `db:"server_name"`
-	ServerType    string         `db:"server_type"`
-	Command       string         `db:"command"`
-	Scope         string         `db:"scope"`
-	EnvVars       pq.StringArray `db:"env_vars"`
-	Client        *string        `db:"client"`
-	ConfigPath    *string        `db:"config_path"`
-	Transport     *string        `db:"transport"`
-	URL           *string        `db:"url"`
-	Enabled       *bool          `db:"enabled"`
-	RiskLevel     string         `db:"risk_level"`
-	RiskScore     int            `db:"risk_score"`
-	RiskFactors   []byte         `db:"risk_factors"` // a JSON array of factors
-	Status        string         `db:"status"`
-	IsVerified    bool           `db:"is_verified"`
-	VerifiedAt    *time.Time     `db:"verified_at"`
-	VerifiedBy    *uuid.UUID     `db:"verified_by"`
-	FirstSeenAt   time.Time      `db:"first_seen_at"`
-	LastSeenAt    time.Time      `db:"last_seen_at"`
-}
-
 // TopRisks returns the highest-scored active servers, in the server list's order. The inner
 // query walks mcp_servers_status_rank and stops after limit rows; only those are joined.
-func (s *Storage) TopRisks(ctx context.Context, orgID uuid.UUID, limit int) ([]TopServer, error) {
-	rows := []TopServer{}
-	// An active server is in its agent's current list, so it was seen whenever the agent last
-	// was (unchanged reports refresh only the agent row): hence GREATEST for last_seen_at.
+func (s *Storage) TopRisks(ctx context.Context, orgID uuid.UUID, limit int) ([]Server, error) {
+	rows := []Server{}
 	err := s.db.SelectContext(ctx, &rows, `
 		WITH top AS (
 			SELECT id, risk_score, server_name FROM mcp_servers
 			WHERE organization_id = $1 AND status = 'active'
 			ORDER BY risk_score DESC, server_name, id LIMIT $2
 		)
-		SELECT s.id, s.agent_id, a.hostname AS agent_hostname, s.server_name, s.server_type, s.command, s.scope,
-			s.env_vars, s.client, s.config_path, s.transport, s.url, s.enabled, s.risk_level, s.risk_score,
-			s.risk_factors, s.status, s.is_verified, s.verified_at, s.verified_by, s.first_seen_at,
-			GREATEST(s.last_seen_at, a.last_seen_at) AS last_seen_at
+		SELECT `+serverColumns+`
 		FROM top t
 		JOIN mcp_servers s ON s.organization_id = $1 AND s.id = t.id
 		JOIN agents a ON a.organization_id = s.organization_id AND a.id = s.agent_id

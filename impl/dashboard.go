@@ -2,9 +2,7 @@ package impl
 
 import (
 	"context"
-	"encoding/json"
 
-	"github.com/mcpwarden/mcpwarden/db"
 	"github.com/mcpwarden/mcpwarden/gen"
 )
 
@@ -65,54 +63,11 @@ func (s *Server) GetTopRisks(ctx context.Context, request gen.GetTopRisksRequest
 	}
 	out := make(gen.GetTopRisks200JSONResponse, len(rows))
 	for i, r := range rows {
-		out[i] = dashboardServer(r)
-	}
-	return out, nil
-}
-
-// dashboardServer maps an inventory row to the API's McpServer. It mirrors the server list's
-// mapping; it lives here so the dashboard does not depend on the order the two landed in.
-func dashboardServer(r db.TopServer) gen.McpServer {
-	factors := []gen.RiskFactor{}
-	if len(r.RiskFactors) > 0 {
-		// Stored by ingestion from the scoring engine's output, in the API's shape.
-		_ = json.Unmarshal(r.RiskFactors, &factors)
-		if factors == nil {
-			factors = []gen.RiskFactor{}
+		if out[i], err = serverView(r); err != nil {
+			return nil, err
 		}
 	}
-	env := []string(r.EnvVars)
-	if env == nil {
-		env = []string{}
-	}
-	m := gen.McpServer{
-		Id:            r.ID,
-		AgentId:       r.AgentID,
-		AgentHostname: r.AgentHostname,
-		ServerName:    r.ServerName,
-		ServerType:    r.ServerType,
-		Command:       r.Command,
-		Scope:         r.Scope,
-		EnvVars:       env,
-		Client:        r.Client,
-		ConfigPath:    r.ConfigPath,
-		Url:           r.URL,
-		Enabled:       r.Enabled,
-		RiskLevel:     gen.RiskLevel(r.RiskLevel),
-		RiskScore:     int32(r.RiskScore),
-		RiskFactors:   factors,
-		Status:        gen.ServerStatus(r.Status),
-		IsVerified:    r.IsVerified,
-		VerifiedAt:    r.VerifiedAt,
-		VerifiedBy:    r.VerifiedBy,
-		FirstSeenAt:   r.FirstSeenAt,
-		LastSeenAt:    r.LastSeenAt,
-	}
-	if r.Transport != nil {
-		t := gen.NullableTransport(*r.Transport)
-		m.Transport = &t
-	}
-	return m
+	return out, nil
 }
 
 // clipRunes cuts s to at most n bytes on a rune boundary (schema maxLength guards).
