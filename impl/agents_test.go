@@ -191,7 +191,8 @@ func TestHeartbeatLastSeenIsBufferedAndFlushed(t *testing.T) {
 	if host, _ := stored(); host != "first.local" {
 		t.Fatalf("a new hostname must be written at once; stored %q", host)
 	}
-	old := time.Now().Add(-time.Hour).UTC()
+	// Whole microseconds: PostgreSQL rounds, Go would truncate.
+	old := time.Now().Add(-time.Hour).UTC().Truncate(time.Microsecond)
 	env.Store.DB().MustExec(`UPDATE agents SET last_seen_at = $2 WHERE id = $1`, agentID, old)
 	for i := 0; i < 20; i++ {
 		beat("first.local")
