@@ -6,7 +6,7 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 AGENT_TARGETS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64
 
-.PHONY: all generate build run test lint breaking agents postgres clean
+.PHONY: all generate build run test lint breaking agents postgres bench clean
 
 all: build
 
@@ -32,6 +32,15 @@ test: postgres
 	$(GO) vet ./...
 	$(GO) test -count=1 ./...
 	cd clients/go && $(GO) vet ./... && $(GO) test -count=1 ./...
+
+## bench: pgbench's naive SQL against the server on this machine; writes BENCHMARKS.md (~15 min).
+## Not part of `make test` or CI. BENCHFLAGS passes flags to cmd/mcpwarden-bench (see -h).
+bench: postgres
+	$(GO) build -o bin/mcpwarden ./cmd/mcpwarden
+	$(GO) build -o bin/mcpwarden-loadgen ./cmd/mcpwarden-loadgen
+	$(GO) build -o bin/mcpwarden-bench ./cmd/mcpwarden-bench
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && apt-get install -y -qq wrk >/dev/null; } || echo "wrk is not installed: heartbeats are driven by mcpwarden-loadgen only"
+	./bin/mcpwarden-bench $(BENCHFLAGS)
 
 ## lint: gofmt, and Spectral (OpenAPI + OWASP rules) on openapi.yaml
 lint:

@@ -1,0 +1,254 @@
+// Command mcpwarden-bench is `make bench`: on this machine, in one run, it measures what
+// PostgreSQL itself does with a naive implementation's SQL (pgbench) and what mcpwarden does with
+// the same operations (driven by mcpwarden-loadgen, or wrk where it pushes harder), prints each
+// server figure as a ratio to its pgbench counterpart, and writes BENCHMARKS.md. Nothing in that
+// file is typed by hand. It starts its own servers on a fresh data directory and removes
+// everything when it ends.
+package main
+
+import (
+	"context"
+	"database/sql"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+)
+
+type opts struct {
+	bin          string
+	out          string
+	agents       int
+	concurrency  int
+	phase        time.Duration
+	pgPhase      time.Duration
+	pgClients    []int
+	seedAgents   int
+	seedServers  int
+	skipSeed     bool
+	keepTmp      bool
+	queryN       int
+	fleetAgents  int
+	fleetRate    float64
+	searchTerm   string
+	skipProfiles bool
+}
+
+// bench carries the run's state: the temp directory, the running server and the figures.
+type bench struct {
+	o       opts
+	tmp     string
+	dataDir string
+	pgbench string
+	wrk     string
+	mon     *sql.DB
+	srv     *serverProc
+	serial  int
+	r       *report
+}
+
+func main() {
+	var o opts
+	clients := "8,16,32,64"
+	flag.StringVar(&o.bin, "bin", "bin", "directory holding mcpwarden and mcpwarden-loadgen")
+	flag.StringVar(&o.out, "out", "BENCHMARKS.md", "report to write")
+	flag.IntVar(&o.agents, "agents", 10000, "agents enrolled for the throughput phases (and rows in pgbench's tables)")
+	flag.IntVar(&o.concurrency, "concurrency", 64, "connections for the server phases")
+	flag.DurationVar(&o.phase, "phase", 20*time.Second, "length of each timed server phase")
+	flag.DurationVar(&o.pgPhase, "pgbench-phase", 8*time.Second, "length of each pgbench run")
+	flag.StringVar(&clients, "pgbench-clients", clients, "pgbench client counts to try (the best TPS counts)")
+	flag.IntVar(&o.seedAgents, "seed-agents", 100000, "agents for the million-row query phase")
+	flag.IntVar(&o.seedServers, "seed-servers-per-agent", 10, "servers per seeded agent")
+	flag.BoolVar(&o.skipSeed, "skip-seed", false, "skip the million-row query phase")
+	flag.BoolVar(&o.keepTmp, "keep", false, "keep the temporary directory (server logs, data) for inspection")
+	flag.IntVar(&o.queryN, "query-requests", 100, "timed requests per dashboard/list query")
+	flag.IntVar(&o.fleetAgents, "fleet-agents", 100000, "fleet size the steady-state phase simulates")
+	flag.StringVar(&o.searchTerm, "search", "git", "search term for the list queries")
+	flag.BoolVar(&o.skipProfiles, "skip-profiles", false, "do not profile missed targets")
+	flag.Parse()
+	for _, c := range strings.Split(clients, ",") {
+		var n int
+		if _, err := fmt.Sscan(strings.TrimSpace(c), &n); err != nil || n < 1 {
+			fatalf("--pgbench-clients: %q is not a client count", c)
+		}
+		o.pgClients = append(o.pgClients, n)
+	}
+	// 100,000 agents heartbeating every 60 s and reporting every 15 minutes.
+	o.fleetRate = float64(o.fleetAgents)/60 + float64(o.fleetAgents)/900
+
+	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer cancel()
+	b := &bench{o: o, r: newReport(o)}
+	err := b.run(ctx)
+	b.cleanup()
+	if err != nil {
+		fatalf("%v", err)
+	}
+}
+
+func (b *bench) run(ctx context.Context) error {
+	start := time.Now()
+	var err error
+	for _, name := range []string{"mcpwarden", "mcpwarden-loadgen"} {
+		if _, err := os.Stat(filepath.Join(b.o.bin, name)); err != nil {
+			return fmt.Errorf("%s/%s is missing: run `make bench` (it builds them)", b.o.bin, name)
+		}
+	}
+	if b.pgbench, err = findPgbench(); err != nil {
+		return err
+	}
+	if p, err := exec.LookPath("wrk"); err == nil {
+		b.wrk = p
+	} else {
+		b.r.note("wrk is not installed (Debian: apt-get install wrk): every server figure comes from mcpwarden-loadgen.")
+	}
+	if b.tmp, err = os.MkdirTemp("", "mcpwarden-bench-"); err != nil {
+		return err
+	}
+	// The built-in PostgreSQL runs as its own user under root and must pass through.
+	if err := os.Chmod(b.tmp, 0o711); err != nil {
+		return err
+	}
+	b.dataDir = filepath.Join(b.tmp, "data")
+	step("temporary directory %s", b.tmp)
+
+	if err := b.pgbenchPhase(ctx); err != nil {
+		return err
+	}
+	if err := b.serverPhases(ctx); err != nil {
+		return err
+	}
+	if err := b.validationPhase(ctx); err != nil {
+		return err
+	}
+	if err := b.queryPhase(ctx); err != nil {
+		return err
+	}
+	b.r.Elapsed = time.Since(start)
+	b.r.LoadAfter = loadAvg()
+	md := b.r.markdown()
+	if err := os.WriteFile(b.o.out, []byte(md), 0o644); err != nil {
+		return err
+	}
+	fmt.Println()
+	fmt.Print(b.r.summary())
+	step("wrote %s in %s", b.o.out, b.r.Elapsed.Round(time.Second))
+	return nil
+}
+
+// startServer starts mcpwarden on the bench's data directory and connects the monitor.
+func (b *bench) startServer(ctx context.Context, label string, env ...string) error {
+	b.serial++
+	step("starting mcpwarden serve (%s)", label)
+	srv, err := startServer(ctx, b.o.bin, b.dataDir, filepath.Join(b.tmp, fmt.Sprintf("server-%d.log", b.serial)), env...)
+	if err != nil {
+		return err
+	}
+	b.srv = srv
+	sock, err := socketDir(b.dataDir)
+	if err != nil {
+		return err
+	}
+	if b.mon, err = openPG(sock); err != nil {
+		return fmt.Errorf("connect to the built-in PostgreSQL at %s: %w", sock, err)
+	}
+	return nil
+}
+
+// stopServer stops the running server, recording its peak RSS under label.
+func (b *bench) stopServer(label string) {
+	if b.srv == nil {
+		return
+	}
+	rss := b.srv.peakRSSMiB()
+	b.r.RSS = append(b.r.RSS, rssFigure{Label: label, MiB: rss})
+	step("stopping mcpwarden serve (peak RSS %.1f MiB)", rss)
+	if b.mon != nil {
+		b.mon.Close()
+		b.mon = nil
+	}
+	if err := b.srv.stop(); err != nil {
+		b.r.note(err.Error())
+	}
+	b.srv = nil
+}
+
+func (b *bench) cleanup() {
+	if b.srv != nil {
+		b.stopServer("aborted run")
+	}
+	if b.tmp == "" {
+		return
+	}
+	if b.o.keepTmp {
+		step("kept %s", b.tmp)
+		return
+	}
+	// A long data path puts the socket in a directory of its own under /tmp.
+	if sock, err := socketDir(b.dataDir); err == nil && !strings.HasPrefix(sock, b.tmp) && strings.HasPrefix(filepath.Base(sock), "mcpw-pg-") {
+		os.RemoveAll(sock)
+	}
+	os.RemoveAll(b.tmp)
+}
+
+// serverCPU measures the CPU the server, its PostgreSQL and the whole machine use while fn
+// runs, in cores.
+func (b *bench) serverCPU(fn func() error) (cpuUse, error) {
+	s0 := b.cpuSnapshot()
+	err := fn()
+	return b.cpuSnapshot().since(s0, runtime.NumCPU()), err
+}
+
+func step(format string, args ...any) {
+	fmt.Printf("==> "+format+"\n", args...)
+}
+
+func fatalf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "mcpwarden-bench: "+format+"\n", args...)
+	os.Exit(1)
+}
+
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
+}
+
+func machine() string {
+	model := "unknown CPU"
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
+				model = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	mem := ""
+	if st, err := procMeminfo(); err == nil {
+		mem = fmt.Sprintf(", %.0f GiB RAM", float64(st)/1024/1024)
+	}
+	return fmt.Sprintf("%d × %s%s, %s/%s", runtime.NumCPU(), model, mem, runtime.GOOS, runtime.GOARCH)
+}
+
+func procMeminfo() (int64, error) {
+	b, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return 0, err
+	}
+	var kb int64
+	_, err = fmt.Sscanf(string(b), "MemTotal: %d kB", &kb)
+	return kb, err
+}

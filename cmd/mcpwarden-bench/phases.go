@@ -1,0 +1,407 @@
+package main
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+const benchEmail, benchPassword = "bench@example.com", "loadgen correct horse battery staple"
+
+// pgbenchPhase starts the server once to turn pg_stat_statements on (it must be preloaded),
+// restarts it, and runs pgbench's naive heartbeat and report at several client counts.
+func (b *bench) pgbenchPhase(ctx context.Context) error {
+	if err := b.startServer(ctx, "first start: migrate, preload pg_stat_statements"); err != nil {
+		return err
+	}
+	if _, err := b.mon.ExecContext(ctx, `ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'`); err != nil {
+		return err
+	}
+	b.stopServer("first start")
+	b.r.RSS = b.r.RSS[:0]
+	if err := b.startServer(ctx, "throughput phases"); err != nil {
+		return err
+	}
+	if _, err := b.mon.ExecContext(ctx, `CREATE EXTENSION IF NOT EXISTS pg_stat_statements`); err != nil {
+		b.r.note("pg_stat_statements is unavailable (" + err.Error() + "): statements per heartbeat not measured.")
+	} else {
+		b.r.HaveStatements = true
+	}
+	b.mon.QueryRowContext(ctx, `SHOW server_version`).Scan(&b.r.PGVersion)
+
+	step("pgbench: naive SQL for %d agents", b.o.agents)
+	// One statement at a time: VACUUM refuses the implicit transaction of a multi-statement string.
+	for _, stmt := range strings.Split(fmt.Sprintf(pgbenchSetup, b.o.agents), ";\n") {
+		if strings.TrimSpace(stmt) == "" {
+			continue
+		}
+		if _, err := b.mon.ExecContext(ctx, stmt); err != nil {
+			return fmt.Errorf("pgbench tables: %w", err)
+		}
+	}
+	scripts := map[string]string{"heartbeat": heartbeatSQL(b.o.agents), "report": reportSQL(b.o.agents)}
+	for _, name := range []string{"heartbeat", "report"} {
+		path := filepath.Join(b.tmp, "pgbench-"+name+".sql")
+		if err := os.WriteFile(path, []byte(scripts[name]), 0o644); err != nil {
+			return err
+		}
+		b.r.PgbenchScripts = append(b.r.PgbenchScripts, [2]string{name, scripts[name]})
+		for _, c := range b.o.pgClients {
+			sock, _ := socketDir(b.dataDir)
+			run, err := runPgbench(ctx, b.pgbench, sock, path, name, c, b.o.pgPhase)
+			if err != nil {
+				return err
+			}
+			fmt.Printf("    %-9s clients %3d: %8.0f TPS, %.2f ms average\n", name, c, run.TPS, run.LatencyMs)
+			b.r.Pgbench = append(b.r.Pgbench, run)
+		}
+	}
+	_, err := b.mon.ExecContext(ctx, pgbenchCleanup)
+	return err
+}
+
+// serverPhases enrols the agents and measures heartbeats (with both generators), unchanged and
+// changed reports, and the steady state of a fleet, on one server.
+func (b *bench) serverPhases(ctx context.Context) error {
+	keys := filepath.Join(b.tmp, "keys")
+	b.r.Keys = keys
+	step("enrolling %d agents", b.o.agents)
+	t0 := time.Now()
+	if _, _, err := b.loadgen(ctx, "enrol", "--enrol-only", "--agents", strconv.Itoa(b.o.agents), "--save-keys", keys,
+		"--email", benchEmail, "--password", benchPassword, "--enrol-concurrency", "16"); err != nil {
+		return err
+	}
+	b.r.EnrolSeconds = time.Since(t0).Seconds()
+
+	// Heartbeats: every agent once (a running fleet's agents are known), then the load
+	// generator, then wrk; the faster generator's figure counts.
+	step("heartbeats: one from every agent, untimed")
+	b.resetStatements(ctx)
+	warm, _, err := b.loadgen(ctx, "warm", "--keys", keys, "--warm-only", "--concurrency", strconv.Itoa(b.o.concurrency))
+	if err != nil {
+		return err
+	}
+	time.Sleep(3 * time.Second)
+	if warm.Prime != nil {
+		b.r.WarmRequests = warm.Prime.Requests
+	}
+	b.r.WarmStatements, _ = b.statements(ctx)
+	step("heartbeats: mcpwarden-loadgen, %d connections, %v", b.o.concurrency, b.o.phase)
+	b.resetStatements(ctx)
+	var lg *lgResults
+	cpu, err := b.serverCPU(func() error {
+		var err error
+		lg, b.r.HBLoadgenCmd, err = b.loadgen(ctx, "heartbeat", b.hbArgs(keys)...)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	b.r.HBLoadgen, b.r.HBLoadgenCPU = lg.endpoint("heartbeat"), cpu
+	time.Sleep(3 * time.Second) // one heartbeat flush interval and more
+	b.r.HBStatements, b.r.HBTopStatements = b.statements(ctx)
+	if b.wrk != "" {
+		step("heartbeats: wrk, %d connections, %v", b.o.concurrency, b.o.phase)
+		var w *lgResults
+		cpu, err := b.serverCPU(func() error {
+			var err error
+			w, b.r.HBWrkCmd, err = runWrk(ctx, b.wrk, b.tmp, b.srv.url, keys, b.o.concurrency, b.o.phase)
+			return err
+		})
+		if err != nil {
+			b.r.note("wrk failed: " + err.Error())
+		} else {
+			ep := w.endpoint("heartbeat")
+			b.r.HBWrk, b.r.HBWrkCPU = &ep, cpu
+		}
+	}
+	if !b.r.heartbeatMet() {
+		b.profile(ctx, "heartbeat", func(ctx context.Context, d time.Duration) error {
+			_, _, err := b.hbRun(ctx, keys, d, "heartbeat-profiled")
+			return err
+		})
+	}
+
+	// Reports: prime every agent with its baseline, then unchanged, then changed reports.
+	step("reports: priming %d agents with their baseline", b.o.agents)
+	if _, _, err := b.loadgen(ctx, "prime", "--keys", keys, "--prime-only", "--concurrency", strconv.Itoa(b.o.concurrency)); err != nil {
+		return err
+	}
+	xid, err := currentXID(ctx, b.mon)
+	if err != nil {
+		return err
+	}
+	step("reports: unchanged, %d connections, %v", b.o.concurrency, b.o.phase)
+	b.resetStatements(ctx)
+	cpu, err = b.serverCPU(func() error {
+		lg, b.r.UnchangedCmd, err = b.loadgen(ctx, "unchanged", b.reportArgs(keys, "unchanged=1")...)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	b.r.Unchanged, b.r.UnchangedCPU = lg.endpoint("report_unchanged"), cpu
+	b.r.UnchangedDB = b.dbProfile(ctx)
+	if b.r.UnchangedWrites, err = serverRowsWrittenSince(ctx, b.mon, xid); err != nil {
+		return err
+	}
+	alerts0, _ := countRows(ctx, b.mon, "alerts")
+	servers0, _ := countRows(ctx, b.mon, "mcp_servers")
+	step("reports: changed, %d connections, %v", b.o.concurrency, b.o.phase)
+	b.resetStatements(ctx)
+	cpu, err = b.serverCPU(func() error {
+		lg, b.r.ChangedCmd, err = b.loadgen(ctx, "changed", b.reportArgs(keys, "changed=1")...)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	b.r.Changed, b.r.ChangedCPU = lg.endpoint("report_changed"), cpu
+	b.r.ChangedDB = b.dbProfile(ctx)
+	alerts1, _ := countRows(ctx, b.mon, "alerts")
+	servers1, _ := countRows(ctx, b.mon, "mcp_servers")
+	b.r.ChangedAlerts, b.r.ChangedNewRows = alerts1-alerts0, servers1-servers0
+	if !b.r.unchangedMet() {
+		b.profile(ctx, "report_unchanged", func(ctx context.Context, d time.Duration) error {
+			_, _, err := b.loadgen(ctx, "unchanged-profiled", b.reportArgsFor(keys, "unchanged=1", d, true)...)
+			return err
+		})
+	}
+	if !b.r.changedMet() {
+		b.profile(ctx, "report_changed", func(ctx context.Context, d time.Duration) error {
+			_, _, err := b.loadgen(ctx, "changed-profiled", b.reportArgsFor(keys, "changed=1", d, false)...)
+			return err
+		})
+	}
+
+	// The steady state of the fleet the issue sizes: every agent heartbeats each minute and
+	// reports each 15 minutes, mostly unchanged.
+	step("fleet steady state: %.0f requests/s (%d agents' heartbeats and reports)", b.o.fleetRate, b.o.fleetAgents)
+	cpu, err = b.serverCPU(func() error {
+		lg, b.r.FleetCmd, err = b.loadgen(ctx, "fleet", "--keys", keys, "--prime", "--mix", "heartbeat=15,report=1",
+			"--report-mix", "unchanged=80,changed=15,new=5", "--rate", fmt.Sprintf("%.0f", b.o.fleetRate),
+			"--concurrency", "256", "--duration", b.o.phase.String(), "--progress", "5s")
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	b.r.Fleet, b.r.FleetCPU = lg, cpu
+	b.stopServer("throughput phases (pgbench, heartbeats, reports, fleet)")
+	return nil
+}
+
+func (b *bench) hbArgs(keys string) []string {
+	return []string{"--keys", keys, "--mix", "heartbeat=1", "--concurrency", strconv.Itoa(b.o.concurrency), "--duration", b.o.phase.String()}
+}
+
+func (b *bench) reportArgs(keys, mix string) []string {
+	return b.reportArgsFor(keys, mix, b.o.phase, false)
+}
+
+func (b *bench) reportArgsFor(keys, mix string, d time.Duration, prime bool) []string {
+	args := []string{"--keys", keys, "--mix", "report=1", "--report-mix", mix, "--concurrency", strconv.Itoa(b.o.concurrency), "--duration", d.String()}
+	if prime {
+		args = append(args, "--prime")
+	}
+	return args
+}
+
+// hbRun sends heartbeats for d with whichever generator pushed the server harder.
+func (b *bench) hbRun(ctx context.Context, keys string, d time.Duration, name string) (lgEndpoint, string, error) {
+	if b.r.HBWrk != nil && b.r.HBWrk.RPS > b.r.HBLoadgen.RPS {
+		r, line, err := runWrk(ctx, b.wrk, b.tmp, b.srv.url, keys, b.o.concurrency, d)
+		if err != nil {
+			return lgEndpoint{}, line, err
+		}
+		return r.endpoint("heartbeat"), line, nil
+	}
+	args := []string{"--keys", keys, "--mix", "heartbeat=1", "--concurrency", strconv.Itoa(b.o.concurrency), "--duration", d.String()}
+	r, line, err := b.loadgen(ctx, name, args...)
+	if err != nil {
+		return lgEndpoint{}, line, err
+	}
+	return r.endpoint("heartbeat"), line, nil
+}
+
+// validationPhase runs two servers side by side on the same database, one with request
+// validation off (it gets the database by DATABASE_URL, so the first one keeps owning the
+// built-in cluster), and alternates heartbeat runs between them, three each, so that other work
+// on the machine weighs on both alike. The median run of each counts.
+func (b *bench) validationPhase(ctx context.Context) error {
+	keys := b.r.Keys
+	if err := b.startServer(ctx, "validation on"); err != nil {
+		return err
+	}
+	on := b.srv
+	sock, err := socketDir(b.dataDir)
+	if err != nil {
+		return err
+	}
+	secret, err := os.ReadFile(filepath.Join(b.dataDir, "jwt-secret"))
+	if err != nil {
+		return err
+	}
+	b.serial++
+	off, err := startServer(ctx, b.o.bin, b.dataDir, filepath.Join(b.tmp, fmt.Sprintf("server-%d.log", b.serial)),
+		"DATABASE_URL=postgres:///mcpwarden?host="+sock+"&user=mcpwarden&sslmode=disable",
+		"MCPWARDEN_JWT_SECRET="+strings.TrimSpace(string(secret)), "MCPWARDEN_DISABLE_VALIDATION=1")
+	if err != nil {
+		return err
+	}
+	d := max(b.o.phase/2, 3*time.Second)
+	var onRuns, offRuns []lgEndpoint
+	for round := range 3 {
+		for _, srv := range []*serverProc{on, off} {
+			b.srv = srv
+			label := "on"
+			if srv == off {
+				label = "off"
+			}
+			step("heartbeats, validation %s (round %d of 3)", label, round+1)
+			ep, line, err := b.hbRun(ctx, keys, d, "heartbeat-validation-"+label)
+			if err != nil {
+				b.srv = on
+				off.stop()
+				return err
+			}
+			if srv == off {
+				offRuns, b.r.ValOffCmd = append(offRuns, ep), "MCPWARDEN_DISABLE_VALIDATION=1 mcpwarden serve; "+line
+			} else {
+				onRuns, b.r.ValOnCmd = append(onRuns, ep), line
+			}
+		}
+	}
+	b.r.ValOn, b.r.ValOff = median(onRuns), median(offRuns)
+	b.r.ValOnRuns, b.r.ValOffRuns = onRuns, offRuns
+	b.r.RSS = append(b.r.RSS, rssFigure{Label: "heartbeats, validation off", MiB: off.peakRSSMiB()})
+	b.srv = off
+	b.srv.stop()
+	b.srv = on
+	b.stopServer("heartbeats, validation on")
+	return nil
+}
+
+// median returns the run with the median throughput.
+func median(runs []lgEndpoint) lgEndpoint {
+	s := slices.Clone(runs)
+	slices.SortFunc(s, func(a, b lgEndpoint) int { return cmp.Compare(a.RPS, b.RPS) })
+	if len(s) == 0 {
+		return lgEndpoint{}
+	}
+	return s[len(s)/2]
+}
+
+// loadgen runs the load generator against the current server.
+func (b *bench) loadgen(ctx context.Context, name string, args ...string) (*lgResults, string, error) {
+	args = append([]string{"--url", b.srv.url}, args...)
+	return runLoadgen(ctx, b.o.bin, b.tmp, name, args...)
+}
+
+func (b *bench) resetStatements(ctx context.Context) {
+	if b.r.HaveStatements {
+		b.mon.ExecContext(ctx, `SELECT pg_stat_statements_reset()`)
+	}
+}
+
+// statements returns the statements the server (user mcpwarden) ran since the last reset, and
+// the commonest of them.
+func (b *bench) statements(ctx context.Context) (int64, []stmtCount) {
+	return b.statementsBy(ctx, "calls")
+}
+
+func (b *bench) dbProfile(ctx context.Context) dbProfile {
+	calls, top := b.statementsBy(ctx, "total_exec_time")
+	return dbProfile{Calls: calls, Top: top}
+}
+
+// statementsBy returns the statements the server (user mcpwarden) ran since the last reset, and
+// the top ones by the given pg_stat_statements column.
+func (b *bench) statementsBy(ctx context.Context, order string) (int64, []stmtCount) {
+	if !b.r.HaveStatements {
+		return -1, nil
+	}
+	const filter = `FROM pg_stat_statements WHERE userid = 'mcpwarden'::regrole AND dbid = (SELECT oid FROM pg_database WHERE datname = 'mcpwarden')`
+	var total int64
+	if err := b.mon.QueryRowContext(ctx, `SELECT coalesce(sum(calls), 0)::bigint `+filter).Scan(&total); err != nil {
+		b.r.note("pg_stat_statements: " + err.Error())
+		return -1, nil
+	}
+	rows, err := b.mon.QueryContext(ctx, `SELECT calls, total_exec_time, mean_exec_time, regexp_replace(left(query, 160), '\s+', ' ', 'g') `+filter+` ORDER BY `+order+` DESC LIMIT 8`)
+	if err != nil {
+		return total, nil
+	}
+	defer rows.Close()
+	var top []stmtCount
+	for rows.Next() {
+		var s stmtCount
+		if rows.Scan(&s.Calls, &s.TotalMs, &s.MeanMs, &s.Query) == nil {
+			top = append(top, s)
+		}
+	}
+	return total, top
+}
+
+// profile runs load for 15 s while taking a 10 s CPU profile of the server, and keeps the top of
+// `go tool pprof -top` for the report.
+func (b *bench) profile(ctx context.Context, name string, load func(context.Context, time.Duration) error) {
+	if b.o.skipProfiles {
+		return
+	}
+	step("profiling %s (a target was missed)", name)
+	path := filepath.Join(b.tmp, name+".pprof")
+	errc := make(chan error, 1)
+	go func() {
+		time.Sleep(3 * time.Second)
+		resp, err := http.Get(b.srv.pprofURL + "/debug/pprof/profile?seconds=10")
+		if err != nil {
+			errc <- err
+			return
+		}
+		defer resp.Body.Close()
+		f, err := os.Create(path)
+		if err == nil {
+			_, err = io.Copy(f, resp.Body)
+			f.Close()
+		}
+		errc <- err
+	}()
+	if err := load(ctx, 15*time.Second); err != nil {
+		b.r.note(fmt.Sprintf("profiling %s: %v", name, err))
+	}
+	if err := <-errc; err != nil {
+		b.r.note(fmt.Sprintf("profiling %s: %v", name, err))
+		return
+	}
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		b.r.note("profiling: go is not on PATH, no pprof summary")
+		return
+	}
+	var top []string
+	for _, args := range [][]string{{"-top", "-nodecount=15"}, {"-top", "-cum", "-nodecount=40"}} {
+		args = append(append([]string{"tool", "pprof"}, args...), filepath.Join(b.o.bin, "mcpwarden"), path)
+		out, err := exec.CommandContext(ctx, goBin, args...).CombinedOutput()
+		if err != nil {
+			b.r.note(fmt.Sprintf("pprof %s: %v", name, err))
+			return
+		}
+		top = append(top, "$ go tool pprof "+strings.Join(args[2:len(args)-2], " ")+"\n"+strings.TrimSpace(string(out)))
+	}
+	b.r.Profiles = append(b.r.Profiles, profileSummary{Name: name, Top: strings.Join(top, "\n\n")})
+}
+
+type stmtCount struct {
+	Calls           int64
+	TotalMs, MeanMs float64
+	Query           string
+}

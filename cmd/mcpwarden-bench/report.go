@@ -1,0 +1,454 @@
+package main
+
+import (
+	"fmt"
+	"os/exec"
+	"runtime"
+	"strings"
+	"time"
+)
+
+// Targets from issue 8, on this 2-core machine.
+const (
+	hbRatioTarget        = 2.5
+	hbP99Target          = 25.0 // ms, at 64 connections
+	hbStatementsTarget   = 1.0 / 500
+	unchangedRatioTarget = 2.0
+	changedRatioTarget   = 0.5
+	listP99Target        = 50.0 // ms
+	dashboardP99Target   = 25.0 // ms
+	rssTargetMB          = 200.0
+	validationCostTarget = 0.20
+)
+
+type rssFigure struct {
+	Label string
+	MiB   float64
+}
+
+type profileSummary struct {
+	Name string
+	Top  string
+}
+
+// report holds every figure BENCHMARKS.md shows; nothing in it is typed by hand.
+type report struct {
+	o         opts
+	Started   time.Time
+	Elapsed   time.Duration
+	Commit    string
+	PGVersion string
+	LoadStart string
+	LoadAfter string
+	Notes     []string
+
+	Pgbench        []pgbenchRun
+	PgbenchScripts [][2]string
+
+	Keys         string
+	EnrolSeconds float64
+
+	HBLoadgen       lgEndpoint
+	HBLoadgenCmd    string
+	HBLoadgenCPU    cpuUse
+	HBWrk           *lgEndpoint
+	HBWrkCmd        string
+	HBWrkCPU        cpuUse
+	HaveStatements  bool
+	HBStatements    int64
+	HBTopStatements []stmtCount
+	WarmStatements  int64
+	WarmRequests    uint64
+	UnchangedDB     dbProfile
+	ChangedDB       dbProfile
+
+	Unchanged       lgEndpoint
+	UnchangedCmd    string
+	UnchangedCPU    cpuUse
+	UnchangedWrites int64
+	Changed         lgEndpoint
+	ChangedCmd      string
+	ChangedCPU      cpuUse
+	ChangedAlerts   int64
+	ChangedNewRows  int64
+
+	Fleet    *lgResults
+	FleetCmd string
+	FleetCPU cpuUse
+
+	ValOn, ValOff         lgEndpoint
+	ValOnCmd, ValOffCmd   string
+	ValOnRuns, ValOffRuns []lgEndpoint
+
+	RSS []rssFigure
+
+	SeedSkipped     string
+	SeedCmd         string
+	SeedSeconds     float64
+	SeedServers     int64
+	SeedAgentsCount int64
+	Queries         []lgEndpoint
+	QueriesCmd      string
+	Plans           []string
+
+	Profiles []profileSummary
+}
+
+func newReport(o opts) *report {
+	r := &report{o: o, Started: time.Now(), LoadStart: loadAvg()}
+	if out, err := exec.Command("git", "describe", "--always", "--dirty").Output(); err == nil {
+		r.Commit = strings.TrimSpace(string(out))
+	}
+	return r
+}
+
+func (r *report) note(s string) {
+	fmt.Println("    note: " + s)
+	r.Notes = append(r.Notes, s)
+}
+
+func (r *report) bestPgbench(script string) pgbenchRun {
+	var best pgbenchRun
+	for _, p := range r.Pgbench {
+		if p.Script == script && p.TPS > best.TPS {
+			best = p
+		}
+	}
+	return best
+}
+
+// hb is the heartbeat figure that counts: the generator that pushed the server harder.
+func (r *report) hb() (lgEndpoint, string) {
+	if r.HBWrk != nil && r.HBWrk.RPS > r.HBLoadgen.RPS {
+		return *r.HBWrk, "wrk"
+	}
+	return r.HBLoadgen, "mcpwarden-loadgen"
+}
+
+func ratio(a, b float64) float64 {
+	if b == 0 {
+		return 0
+	}
+	return a / b
+}
+
+func (r *report) hbRatio() float64 {
+	hb, _ := r.hb()
+	return ratio(hb.RPS, r.bestPgbench("heartbeat").TPS)
+}
+
+func (r *report) statementsPerHB() float64 {
+	if r.HBStatements < 0 || r.HBLoadgen.Requests == 0 {
+		return -1
+	}
+	return float64(r.HBStatements) / float64(r.HBLoadgen.Requests)
+}
+
+func (r *report) heartbeatMet() bool {
+	hb, _ := r.hb()
+	return r.hbRatio() >= hbRatioTarget && hb.P99Ms <= hbP99Target && hb.Errors == 0
+}
+
+func (r *report) unchangedRatio() float64 {
+	return ratio(r.Unchanged.RPS, r.bestPgbench("report").TPS)
+}
+
+func (r *report) unchangedMet() bool {
+	return r.unchangedRatio() >= unchangedRatioTarget && r.UnchangedWrites == 0 && r.Unchanged.Errors == 0
+}
+
+func (r *report) changedRatio() float64 { return ratio(r.Changed.RPS, r.bestPgbench("report").TPS) }
+
+func (r *report) changedMet() bool {
+	return r.changedRatio() >= changedRatioTarget && r.Changed.Errors == 0
+}
+
+func (r *report) validationCost() float64 {
+	if r.ValOff.RPS == 0 {
+		return -1
+	}
+	return 1 - r.ValOn.RPS/r.ValOff.RPS
+}
+
+func (r *report) peakRSSMB() (float64, string) {
+	var peak float64
+	label := ""
+	for _, f := range r.RSS {
+		if mb := f.MiB * 1024 * 1024 / 1e6; mb > peak {
+			peak, label = mb, f.Label
+		}
+	}
+	return peak, label
+}
+
+func (r *report) worstQuery(dashboard bool) (lgEndpoint, bool) {
+	var worst lgEndpoint
+	found := false
+	for _, q := range r.Queries {
+		if strings.HasPrefix(q.Name, "dashboard/") != dashboard {
+			continue
+		}
+		if !found || q.P99Ms > worst.P99Ms || q.Errors > 0 {
+			worst, found = q, true
+		}
+	}
+	return worst, found
+}
+
+type targetRow struct {
+	name, measured, counterpart, ratio, goal string
+	met                                      *bool
+}
+
+func yes(b bool) *bool { return &b }
+
+func (r *report) targets() []targetRow {
+	hb, gen := r.hb()
+	pgHB, pgRep := r.bestPgbench("heartbeat"), r.bestPgbench("report")
+	rows := []targetRow{
+		{"Heartbeats: throughput", fmt.Sprintf("%.0f/s (%s)", hb.RPS, gen),
+			fmt.Sprintf("pgbench UPDATE: %.0f TPS (%d clients)", pgHB.TPS, pgHB.Clients),
+			fmt.Sprintf("%.2f×", r.hbRatio()), fmt.Sprintf("≥ %.1f×", hbRatioTarget), yes(r.hbRatio() >= hbRatioTarget && hb.Errors == 0)},
+		{"Heartbeats: p99 at 64 connections", fmt.Sprintf("%.2f ms", hb.P99Ms), "", "",
+			fmt.Sprintf("≤ %.0f ms", hbP99Target), yes(hb.P99Ms <= hbP99Target)},
+	}
+	if s := r.statementsPerHB(); s >= 0 {
+		per := "none"
+		if s > 0 {
+			per = fmt.Sprintf("1 per %.0f heartbeats", 1/s)
+		}
+		rows = append(rows, targetRow{"Heartbeats: database statements per heartbeat", fmt.Sprintf("%.5f (%s)", s, per),
+			"pgbench: 1", "", "≤ 0.002 (1 per 500)", yes(s <= hbStatementsTarget)})
+	} else {
+		rows = append(rows, targetRow{"Heartbeats: database statements per heartbeat", "not measured", "", "", "≤ 0.002", nil})
+	}
+	rows = append(rows,
+		targetRow{"Unchanged reports: throughput", fmt.Sprintf("%.0f/s", r.Unchanged.RPS),
+			fmt.Sprintf("pgbench 10-row upsert: %.0f TPS (%d clients)", pgRep.TPS, pgRep.Clients),
+			fmt.Sprintf("%.2f×", r.unchangedRatio()), fmt.Sprintf("≥ %.1f×", unchangedRatioTarget), yes(r.unchangedRatio() >= unchangedRatioTarget && r.Unchanged.Errors == 0)},
+		targetRow{"Unchanged reports: server rows written", fmt.Sprintf("%d", r.UnchangedWrites), "", "", "0", yes(r.UnchangedWrites == 0)},
+		targetRow{"Changed reports (10 servers, scored and alerted): throughput", fmt.Sprintf("%.0f/s", r.Changed.RPS),
+			fmt.Sprintf("pgbench 10-row upsert: %.0f TPS", pgRep.TPS),
+			fmt.Sprintf("%.2f×", r.changedRatio()), fmt.Sprintf("≥ %.1f×", changedRatioTarget), yes(r.changedMet())},
+	)
+	if len(r.Queries) > 0 {
+		lq, _ := r.worstQuery(false)
+		dq, _ := r.worstQuery(true)
+		rows = append(rows,
+			targetRow{fmt.Sprintf("`GET /mcp/servers` at %d servers: worst p99", r.SeedServers), fmt.Sprintf("%.2f ms (%s)", lq.P99Ms, lq.Name), "", "",
+				fmt.Sprintf("≤ %.0f ms", listP99Target), yes(lq.P99Ms <= listP99Target && lq.Errors == 0)},
+			targetRow{"Dashboard queries: worst p99", fmt.Sprintf("%.2f ms (%s)", dq.P99Ms, dq.Name), "", "",
+				fmt.Sprintf("≤ %.0f ms", dashboardP99Target), yes(dq.P99Ms <= dashboardP99Target && dq.Errors == 0)},
+		)
+	} else {
+		rows = append(rows, targetRow{"Million-row list and dashboard queries", "not measured", "", "", "p99 ≤ 50 / 25 ms", nil})
+	}
+	peak, label := r.peakRSSMB()
+	rows = append(rows, targetRow{"Server peak RSS (VmHWM), every server run", fmt.Sprintf("%.1f MB (%s)", peak, label), "", "",
+		fmt.Sprintf("≤ %.0f MB", rssTargetMB), yes(peak <= rssTargetMB)})
+	if c := r.validationCost(); c >= -1 && r.ValOff.RPS > 0 {
+		rows = append(rows, targetRow{"Request validation: cost to heartbeat throughput",
+			fmt.Sprintf("%.1f%% (%.0f/s on, %.0f/s off)", 100*c, r.ValOn.RPS, r.ValOff.RPS), "", fmt.Sprintf("on/off %.2f×", ratio(r.ValOn.RPS, r.ValOff.RPS)),
+			fmt.Sprintf("≤ %.0f%%", 100*validationCostTarget), yes(c <= validationCostTarget)})
+	}
+	return rows
+}
+
+func (c cpuUse) String() string {
+	return fmt.Sprintf("CPU: server %.2f, PostgreSQL %.2f, machine %.2f cores", c.Server, c.Postgres, c.Machine)
+}
+
+// dbProfile is what pg_stat_statements saw the server run during a phase.
+type dbProfile struct {
+	Calls int64
+	Top   []stmtCount
+}
+
+func mark(m *bool) string {
+	switch {
+	case m == nil:
+		return "not measured"
+	case *m:
+		return "**met**"
+	default:
+		return "**missed**"
+	}
+}
+
+func (r *report) summary() string {
+	var b strings.Builder
+	b.WriteString("Targets:\n")
+	for _, t := range r.targets() {
+		fmt.Fprintf(&b, "  %-62s %-40s %-8s %-14s %s\n", t.name, t.measured, t.ratio, t.goal, strings.Trim(mark(t.met), "*"))
+	}
+	return b.String()
+}
+
+func epRow(label string, e lgEndpoint, extra string) string {
+	return fmt.Sprintf("| %s | %d | %.0f | %.2f | %.2f | %.2f | %.2f | %d | %d | %s |\n",
+		label, e.Requests, e.RPS, e.P50Ms, e.P95Ms, e.P99Ms, e.MaxMs, e.Errors, e.Unexpected, extra)
+}
+
+const epHeader = "| | requests | req/s | p50 ms | p95 ms | p99 ms | max ms | errors | unexpected | |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n"
+
+func (r *report) markdown() string {
+	var b strings.Builder
+	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
+	goVersion := runtime.Version()
+	w("# mcpwarden benchmarks\n\n")
+	w("Written by `make bench` (`cmd/mcpwarden-bench`) on %s in %s; every figure below comes from that run. ", r.Started.UTC().Format("2006-01-02 15:04 UTC"), r.Elapsed.Round(time.Second))
+	w("To reproduce: `make bench` (about 15 minutes; it starts its own servers and PostgreSQL on a fresh temporary directory and removes them).\n\n")
+	w("- Commit: `%s`; %s; PostgreSQL %s (the built-in cluster `mcpwarden serve` starts); Go %s.\n", r.Commit, machine(), r.PGVersion, goVersion)
+	w("- Load average at start %s, at end %s. ", r.LoadStart, r.LoadAfter)
+	if la := strings.Fields(r.LoadStart); len(la) > 0 {
+		var l float64
+		fmt.Sscan(la[0], &l)
+		if l > float64(runtime.NumCPU())/2 {
+			w("**Other work was running on this machine when the bench started; its figures are lower than an idle machine's.** ")
+		}
+	}
+	w("\n- The server, PostgreSQL, pgbench and the load generators share the same %d cores, as the targets require. Server phases log at `warn` (no per-request log lines).\n", runtime.NumCPU())
+	w("- pg_stat_statements is preloaded into the cluster for the whole run (for pgbench too), to count the server's statements.\n\n")
+
+	w("## Targets\n\n| target | measured | counterpart | ratio | goal | |\n|---|---|---|---:|---|---|\n")
+	for _, t := range r.targets() {
+		w("| %s | %s | %s | %s | %s | %s |\n", t.name, t.measured, t.counterpart, t.ratio, t.goal, mark(t.met))
+	}
+
+	w("\n## PostgreSQL's own limit: pgbench with a naive implementation's SQL\n\n")
+	w("%d agents in `bench_agents` and %d servers in `bench_servers`, copies of `agents` and `mcp_servers` with all their indexes (plus a `key_hash` index for the naive lookup), in the server's own database; `-M prepared`, %v per run; the best client count is the counterpart.\n\n", r.o.agents, r.o.agents*10, r.o.pgPhase)
+	w("| script | clients | TPS | latency avg ms | failed |\n|---|---:|---:|---:|---:|\n")
+	for _, p := range r.Pgbench {
+		best := ""
+		if p == r.bestPgbench(p.Script) {
+			best = " (best)"
+		}
+		w("| %s%s | %d | %.0f | %.2f | %d |\n", p.Script, best, p.Clients, p.TPS, p.LatencyMs, p.Failed)
+	}
+	for _, s := range r.PgbenchScripts {
+		w("\n`%s` script:\n\n```sql\n%s```\n", s[0], s[1])
+	}
+	if len(r.Pgbench) > 0 {
+		w("\nCommand (one of the runs): `%s`\n", r.Pgbench[0].Command)
+	}
+
+	w("\n## The server under the same operations\n\n")
+	w("%d agents enrolled through `POST /agents/` in %.1f s; %d connections, %v per phase. \"unexpected\" counts 200 answers that contradict the report kind (an unchanged report the server did not find unchanged).\n\n", r.o.agents, r.EnrolSeconds, r.o.concurrency, r.o.phase)
+	w(epHeader)
+	pgHB, pgRep := r.bestPgbench("heartbeat"), r.bestPgbench("report")
+	w("%s", epRow("heartbeat (mcpwarden-loadgen)", r.HBLoadgen, fmt.Sprintf("%.2f× pgbench; %s", ratio(r.HBLoadgen.RPS, pgHB.TPS), r.HBLoadgenCPU)))
+	if r.HBWrk != nil {
+		w("%s", epRow("heartbeat (wrk)", *r.HBWrk, fmt.Sprintf("%.2f× pgbench; %s", ratio(r.HBWrk.RPS, pgHB.TPS), r.HBWrkCPU)))
+	}
+	w("%s", epRow("report, unchanged", r.Unchanged, fmt.Sprintf("%.2f× pgbench; %d server rows written; %s", r.unchangedRatio(), r.UnchangedWrites, r.UnchangedCPU)))
+	w("%s", epRow("report, 10 servers changed", r.Changed, fmt.Sprintf("%.2f× pgbench; %d alerts raised; %s", r.changedRatio(), r.ChangedAlerts, r.ChangedCPU)))
+	_, gen := r.hb()
+	w("\nLoad generator: for heartbeats %s pushed the server harder", gen)
+	if r.HBWrk != nil {
+		w(" (wrk %.0f/s against mcpwarden-loadgen %.0f/s on the same cores), so its figure counts and it also drives the validation comparison", r.HBWrk.RPS, r.HBLoadgen.RPS)
+	}
+	w(". Reports are driven by mcpwarden-loadgen, which checks every answer (unchanged, created, updated).\n\n")
+	w("Commands:\n\n```sh\n%s\n", r.HBLoadgenCmd)
+	if r.HBWrkCmd != "" {
+		w("%s\n", r.HBWrkCmd)
+	}
+	w("%s --prime-only   # first, untimed\n%s\n%s\n```\n", strings.Split(r.UnchangedCmd, " --mix")[0], r.UnchangedCmd, r.ChangedCmd)
+	w("\nThe pgbench counterparts: heartbeat %.0f TPS at %d clients; 10-row upsert %.0f TPS at %d clients.\n", pgHB.TPS, pgHB.Clients, pgRep.TPS, pgRep.Clients)
+
+	w("\nCPU columns are cores used during the phase: the server process, its PostgreSQL (postmaster and backends), and the whole machine (load generator included).\n")
+	w("\n### Database statements per heartbeat\n\n")
+	if r.WarmRequests > 0 && r.WarmStatements >= 0 {
+		w("Before the timed heartbeats every agent sent one (untimed), as agents of a running fleet already have: those %d first heartbeats ran %d statements (%.2f each: the key lookup and recording hostname and versions). The figure below is the steady state after them.\n\n", r.WarmRequests, r.WarmStatements, float64(r.WarmStatements)/float64(r.WarmRequests))
+	}
+	if s := r.statementsPerHB(); s >= 0 {
+		w("pg_stat_statements counted %d statements by the server's user during the %d load-generator heartbeats (and 3 s after, one flush interval more), background work included: %.5f per heartbeat. The commonest:\n\n", r.HBStatements, r.HBLoadgen.Requests, s)
+		w("| calls | statement |\n|---:|---|\n")
+		for _, st := range r.HBTopStatements {
+			w("| %d | `%s` |\n", st.Calls, strings.ReplaceAll(st.Query, "|", "\\|"))
+		}
+	} else {
+		w("Not measured (pg_stat_statements unavailable).\n")
+	}
+
+	for _, p := range []struct {
+		name string
+		reqs uint64
+		db   dbProfile
+	}{{"unchanged report", r.Unchanged.Requests, r.UnchangedDB}, {"changed report", r.Changed.Requests, r.ChangedDB}} {
+		if p.db.Calls < 0 || p.reqs == 0 {
+			continue
+		}
+		w("\n### Database work per %s\n\n%d statements for %d reports (%.1f each), by total execution time:\n\n", p.name, p.db.Calls, p.reqs, float64(p.db.Calls)/float64(p.reqs))
+		w("| calls | total ms | mean ms | statement |\n|---:|---:|---:|---|\n")
+		for _, st := range p.db.Top {
+			w("| %d | %.0f | %.3f | `%s` |\n", st.Calls, st.TotalMs, st.MeanMs, strings.ReplaceAll(st.Query, "|", "\\|"))
+		}
+	}
+	if r.Fleet != nil {
+		w("\n### Steady state of a %d-agent fleet\n\n", r.o.fleetAgents)
+		w("Every agent heartbeats once a minute and reports every 15 minutes (80%% unchanged, 15%% changed, 5%% new servers): %.0f requests/s, replayed by the %d enrolled agents at that rate for %v. CPU used (of %d cores): **%s**.\n\n", r.o.fleetRate, r.o.agents, r.o.phase, runtime.NumCPU(), r.FleetCPU)
+		w(epHeader)
+		for _, e := range r.Fleet.Endpoints {
+			w("%s", epRow(e.Name, e, ""))
+		}
+		w("\nAchieved %.0f requests/s of %.0f offered (%d errors).\n\n```sh\n%s\n```\n", r.Fleet.RPS, r.o.fleetRate, r.Fleet.Errors, r.FleetCmd)
+	}
+
+	w("\n### Request validation on and off\n\nTwo fresh servers side by side on the same database, one with `MCPWARDEN_DISABLE_VALIDATION=1`; heartbeat runs alternate between them with the same generator, three each, and the median run of each counts:\n\n")
+	w(epHeader)
+	for i := range r.ValOnRuns {
+		w("%s", epRow(fmt.Sprintf("validation on, run %d", i+1), r.ValOnRuns[i], ""))
+		if i < len(r.ValOffRuns) {
+			w("%s", epRow(fmt.Sprintf("validation off, run %d", i+1), r.ValOffRuns[i], ""))
+		}
+	}
+	w("%s", epRow("**validation on, median**", r.ValOn, ""))
+	w("%s", epRow("**validation off, median**", r.ValOff, fmt.Sprintf("on/off = %.2f×", ratio(r.ValOn.RPS, r.ValOff.RPS))))
+	w("\n```sh\n%s\n%s\n```\n", r.ValOnCmd, r.ValOffCmd)
+
+	w("\n### Memory\n\nPeak resident memory (VmHWM from `/proc/<pid>/status`, sampled every 200 ms and read before each stop) of every server this run started:\n\n| server run | peak RSS MiB | MB |\n|---|---:|---:|\n")
+	for _, f := range r.RSS {
+		w("| %s | %.1f | %.1f |\n", f.Label, f.MiB, f.MiB*1024*1024/1e6)
+	}
+
+	w("\n## Dashboard and list queries at a million servers\n\n")
+	if r.SeedSkipped != "" {
+		w("%s\n", r.SeedSkipped)
+	} else {
+		w("`%s` took %.0f s and left %d servers across %d agents. Each query: 3 warm-up requests, then up to %d timed requests one at a time (at most 15 s each); page size 25, so page 1,000 starts at row 24,976.\n\n", r.SeedCmd, r.SeedSeconds, r.SeedServers, r.SeedAgentsCount, r.o.queryN)
+		w("| query | items | requests | p50 ms | p95 ms | p99 ms | max ms | errors | goal | |\n|---|---:|---:|---:|---:|---:|---:|---:|---|---|\n")
+		for _, q := range r.Queries {
+			t := queryTarget(q.Name)
+			w("| %s | %d | %d | %.2f | %.2f | %.2f | %.2f | %d | ≤ %.0f ms | %s |\n", q.Name, q.Items, q.Requests, q.P50Ms, q.P95Ms, q.P99Ms, q.MaxMs, q.Errors, t, mark(yes(q.P99Ms <= t && q.Errors == 0)))
+		}
+		w("\n```sh\n%s\n%s\n```\n", r.SeedCmd, r.QueriesCmd)
+	}
+
+	w("\n## Closing note: bottlenecks of missed targets\n\n")
+	missed := 0
+	for _, t := range r.targets() {
+		if t.met != nil && !*t.met {
+			missed++
+			w("- Missed: %s — %s (goal %s).\n", t.name, t.measured, t.goal)
+		}
+	}
+	if missed == 0 {
+		w("Every measured target was met.\n")
+	}
+	for _, p := range r.Profiles {
+		w("\nCPU profile of the server under `%s` load (10 s, `go tool pprof -top`):\n\n```\n%s\n```\n", p.Name, p.Top)
+	}
+	for i, p := range r.Plans {
+		if i == 0 {
+			w("\nPlans PostgreSQL logged (auto_explain, ANALYZE, statements over 20 ms) while the queries over target were replayed, slowest first:\n")
+		}
+		w("\n```\n%s\n```\n", p)
+	}
+	if len(r.Notes) > 0 {
+		w("\n## Notes from the run\n\n")
+		for _, n := range r.Notes {
+			w("- %s\n", n)
+		}
+	}
+	return b.String()
+}
