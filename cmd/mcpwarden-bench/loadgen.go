@@ -78,23 +78,31 @@ func runLoadgen(ctx context.Context, bin, tmp, name string, args ...string) (*lg
 }
 
 func streamCmd(cmd *exec.Cmd) error {
+	_, err := streamCmdOutput(cmd)
+	return err
+}
+
+// streamCmdOutput runs cmd, echoing its output indented, and returns the output.
+func streamCmdOutput(cmd *exec.Cmd) (string, error) {
+	var all strings.Builder
 	pr, pw := io.Pipe()
 	cmd.Stdout, cmd.Stderr = pw, pw
 	if err := cmd.Start(); err != nil {
-		return err
+		return "", err
 	}
 	done := make(chan struct{})
 	go func() {
 		sc := bufio.NewScanner(pr)
 		for sc.Scan() {
 			fmt.Println("    " + sc.Text())
+			all.WriteString(sc.Text() + "\n")
 		}
 		close(done)
 	}()
 	err := cmd.Wait()
 	pw.Close()
 	<-done
-	return err
+	return all.String(), err
 }
 
 // wrkHeartbeat is a wrk script sending heartbeats with a random saved key each, with the same

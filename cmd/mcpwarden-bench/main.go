@@ -38,6 +38,8 @@ type opts struct {
 	fleetRate    float64
 	searchTerm   string
 	skipProfiles bool
+	explainOver  float64
+	queryBudget  time.Duration
 }
 
 // bench carries the run's state: the temp directory, the running server and the figures.
@@ -51,6 +53,8 @@ type bench struct {
 	srv     *serverProc
 	serial  int
 	r       *report
+	// the seeded organization's admin
+	seedEmail, seedPassword string
 }
 
 func main() {
@@ -68,9 +72,11 @@ func main() {
 	flag.BoolVar(&o.skipSeed, "skip-seed", false, "skip the million-row query phase")
 	flag.BoolVar(&o.keepTmp, "keep", false, "keep the temporary directory (server logs, data) for inspection")
 	flag.IntVar(&o.queryN, "query-requests", 100, "timed requests per dashboard/list query")
+	flag.DurationVar(&o.queryBudget, "query-budget", 8*time.Second, "most time spent timing one query")
 	flag.IntVar(&o.fleetAgents, "fleet-agents", 100000, "fleet size the steady-state phase simulates")
 	flag.StringVar(&o.searchTerm, "search", "git", "search term for the list queries")
 	flag.BoolVar(&o.skipProfiles, "skip-profiles", false, "do not profile missed targets")
+	flag.Float64Var(&o.explainOver, "explain-over", 0, "also collect plans for queries whose p99 exceeds this many ms (diagnostics)")
 	flag.Parse()
 	for _, c := range strings.Split(clients, ",") {
 		var n int

@@ -29,38 +29,43 @@ func (b *bench) queryPhase(ctx context.Context) error {
 		b.r.SeedSkipped = "skipped: this build of `mcpwarden` has no `seed` command (`mcpwarden seed --help` does not offer `--servers-per-agent`), so the million-row queries could not be measured."
 		return nil
 	}
-	args := []string{"seed", "--agents", strconv.Itoa(b.o.seedAgents), "--servers-per-agent", strconv.Itoa(b.o.seedServers)}
-	if strings.Contains(string(help), "-email") {
-		args = append(args, "--email", seedEmail)
-	}
-	if strings.Contains(string(help), "-password") {
-		args = append(args, "--password", seedPassword)
-	}
+	args := []string{"seed", "--org", "Bench Seed", "--agents", strconv.Itoa(b.o.seedAgents), "--servers-per-agent", strconv.Itoa(b.o.seedServers)}
 	b.r.SeedCmd = "mcpwarden " + strings.Join(args, " ")
 	step("seeding: %s", b.r.SeedCmd)
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Env = append(os.Environ(), "MCPWARDEN_DATA_DIR="+b.dataDir, "MCPWARDEN_LOG_LEVEL=warn")
 	t0 := time.Now()
-	if err := streamCmd(cmd); err != nil {
+	out, err := streamCmdOutput(cmd)
+	if err != nil {
 		return fmt.Errorf("%s: %w", b.r.SeedCmd, err)
 	}
 	b.r.SeedSeconds = time.Since(t0).Seconds()
+	// seed creates the organization with an admin and prints the credentials.
+	email, password := seedEmail, seedPassword
+	if m := seedAdminRe.FindStringSubmatch(out); m != nil {
+		email = m[1]
+	}
+	if m := seedPasswordRe.FindStringSubmatch(out); m != nil {
+		password = m[1]
+	}
 
 	if err := b.startServer(ctx, "million-row queries"); err != nil {
 		return err
 	}
-	b.r.SeedServers, _ = countRows(ctx, b.mon, "mcp_servers")
-	b.r.SeedAgentsCount, _ = countRows(ctx, b.mon, "agents")
+	const org = `organization_id = (SELECT id FROM organizations WHERE name = 'Bench Seed' ORDER BY created_at LIMIT 1)`
+	b.mon.QueryRowContext(ctx, `SELECT count(*) FROM mcp_servers WHERE `+org).Scan(&b.r.SeedServers)
+	b.mon.QueryRowContext(ctx, `SELECT count(*) FROM agents WHERE `+org).Scan(&b.r.SeedAgentsCount)
 	step("queries at %d servers", b.r.SeedServers)
-	lg, line, err := b.loadgen(ctx, "queries", "--mode", "queries", "--email", seedEmail, "--password", seedPassword,
-		"--query-requests", strconv.Itoa(b.o.queryN), "--search", b.o.searchTerm)
+	b.seedEmail, b.seedPassword = email, password
+	lg, line, err := b.loadgen(ctx, "queries", "--mode", "queries", "--email", email, "--password", password,
+		"--query-requests", strconv.Itoa(b.o.queryN), "--query-budget", b.o.queryBudget.String(), "--search", b.o.searchTerm)
 	if err != nil {
 		return err
 	}
-	b.r.Queries, b.r.QueriesCmd = lg.Endpoints, line
+	b.r.Queries, b.r.QueriesCmd = lg.Endpoints, strings.Replace(line, password, "<printed by seed>", 1)
 	var missed []string
 	for _, q := range lg.Endpoints {
-		if q.Errors > 0 || q.P99Ms > queryTarget(q.Name) {
+		if q.Errors > 0 || q.P99Ms > queryTarget(q.Name) || (b.o.explainOver > 0 && q.P99Ms > b.o.explainOver) {
 			missed = append(missed, q.Name)
 		}
 	}
@@ -104,7 +109,7 @@ func (b *bench) explain(ctx context.Context, missed []string) error {
 	if err := b.startServer(ctx, "auto_explain"); err != nil {
 		return err
 	}
-	_, _, err := b.loadgen(ctx, "queries-explain", "--mode", "queries", "--email", seedEmail, "--password", seedPassword,
+	_, _, err := b.loadgen(ctx, "queries-explain", "--mode", "queries", "--email", b.seedEmail, "--password", b.seedPassword,
 		"--query-requests", "3", "--search", b.o.searchTerm, "--queries", strings.Join(missed, ","))
 	b.stopServer("auto_explain replay")
 	if err != nil {
@@ -122,6 +127,11 @@ func (b *bench) explain(ctx context.Context, missed []string) error {
 	b.r.Plans = slowestPlans(string(data), 6)
 	return nil
 }
+
+var (
+	seedAdminRe    = regexp.MustCompile(`(?m)^\s*admin: (\S+)`)
+	seedPasswordRe = regexp.MustCompile(`(?m)^\s*password: (\S+)`)
+)
 
 var durationRe = regexp.MustCompile(`duration: ([0-9.]+) ms\s+plan:`)
 

@@ -415,7 +415,7 @@ func (r *report) markdown() string {
 	if r.SeedSkipped != "" {
 		w("%s\n", r.SeedSkipped)
 	} else {
-		w("`%s` took %.0f s and left %d servers across %d agents. Each query: 3 warm-up requests, then up to %d timed requests one at a time (at most 15 s each); page size 25, so page 1,000 starts at row 24,976.\n\n", r.SeedCmd, r.SeedSeconds, r.SeedServers, r.SeedAgentsCount, r.o.queryN)
+		w("`%s` took %.0f s; the seeded organization holds %d servers across %d agents. Each query: 3 warm-up requests, then up to %d timed requests one at a time (at most %v per query, so a slow query's p99 rests on fewer samples); page size 25, so page 1,000 starts at row 24,976.\n\n", r.SeedCmd, r.SeedSeconds, r.SeedServers, r.SeedAgentsCount, r.o.queryN, r.o.queryBudget)
 		w("| query | items | requests | p50 ms | p95 ms | p99 ms | max ms | errors | goal | |\n|---|---:|---:|---:|---:|---:|---:|---:|---|---|\n")
 		for _, q := range r.Queries {
 			t := queryTarget(q.Name)
