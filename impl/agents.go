@@ -16,7 +16,7 @@ const agentOnlineWindow = 3 * time.Minute
 
 func (s *Server) ListAgents(ctx context.Context, request gen.ListAgentsRequestObject) (gen.ListAgentsResponseObject, error) {
 	p := principalFrom(ctx)
-	page, size := inventoryPage(request.Params.Page, request.Params.PageSize)
+	page, size := pageOf(request.Params.Page, request.Params.PageSize)
 	agents, total, err := s.store.ListAgents(ctx, p.OrgID, int(size), int(page-1)*int(size))
 	if err != nil {
 		return nil, err
@@ -173,8 +173,8 @@ func inventoryNotFound(ctx context.Context) gen.NotFoundApplicationProblemPlusJS
 	return gen.NotFoundApplicationProblemPlusJSONResponse(problem(ctx, http.StatusNotFound, "Not found."))
 }
 
-// inventoryPage applies the spec's defaults (page 1, 25 per page, at most 100).
-func inventoryPage(page, size *int32) (int32, int32) {
+// pageOf applies the spec's paging defaults to every list: page 1, 25 per page, at most 100.
+func pageOf(page, size *int32) (int32, int32) {
 	p, n := int32(1), int32(25)
 	if page != nil && *page >= 1 {
 		p = *page

@@ -11,7 +11,7 @@ import (
 func (s *Server) ListAlerts(ctx context.Context, request gen.ListAlertsRequestObject) (gen.ListAlertsResponseObject, error) {
 	p := principalFrom(ctx)
 	params := request.Params
-	page, size := notifyPage(params.Page, params.PageSize)
+	page, size := pageOf(params.Page, params.PageSize)
 	f := db.AlertFilter{Dismissed: params.Dismissed, Limit: int(size), Offset: int(page-1) * int(size)}
 	if params.Severity != nil {
 		sev := string(*params.Severity)
@@ -73,15 +73,3 @@ func apiAlert(a db.Alert) gen.Alert {
 	}
 }
 
-// notifyPage applies the spec's paging defaults (page 1, 25 per page, at most 100) for the
-// alert and delivery lists.
-func notifyPage(page, size *int32) (int32, int32) {
-	p, n := int32(1), int32(25)
-	if page != nil && *page >= 1 {
-		p = *page
-	}
-	if size != nil && *size >= 1 {
-		n = min(*size, 100)
-	}
-	return p, n
-}

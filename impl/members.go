@@ -69,13 +69,7 @@ func (s *Server) ListMembers(ctx context.Context, request gen.ListMembersRequest
 	if !p.IsAdmin() {
 		return gen.ListMembers403ApplicationProblemPlusJSONResponse{ForbiddenApplicationProblemPlusJSONResponse: forbidden(ctx)}, nil
 	}
-	page, size := int32(1), int32(25)
-	if request.Params.Page != nil {
-		page = *request.Params.Page
-	}
-	if request.Params.PageSize != nil {
-		size = *request.Params.PageSize
-	}
+	page, size := pageOf(request.Params.Page, request.Params.PageSize)
 	users, total, err := s.store.ListMembers(ctx, p.OrgID, int(size), int(page-1)*int(size))
 	if err != nil {
 		return nil, err

@@ -151,7 +151,7 @@ func (s *Server) ListWebhookDeliveries(ctx context.Context, request gen.ListWebh
 	if !p.IsAdmin() {
 		return gen.ListWebhookDeliveries403ApplicationProblemPlusJSONResponse{ForbiddenApplicationProblemPlusJSONResponse: adminRequired(ctx)}, nil
 	}
-	page, size := notifyPage(request.Params.Page, request.Params.PageSize)
+	page, size := pageOf(request.Params.Page, request.Params.PageSize)
 	list, total, err := s.store.ListDeliveries(ctx, p.OrgID, request.WebhookId, int(size), int(page-1)*int(size))
 	if errors.Is(err, db.ErrNotFound) {
 		return gen.ListWebhookDeliveries404ApplicationProblemPlusJSONResponse{NotFoundApplicationProblemPlusJSONResponse: webhookNotFound(ctx)}, nil
