@@ -9,10 +9,12 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"text/tabwriter"
 
+	"github.com/mcpwarden/mcpwarden/impl/discovery"
 	"github.com/mcpwarden/mcpwarden/impl/redact"
 	"github.com/mcpwarden/mcpwarden/impl/risk"
 )
@@ -59,7 +61,13 @@ func runRiskExplain(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "mcpwarden risk explain: %v\n", err)
 			return 1
 		}
-		inputs, err := parseExplainConfig(data, filepath.Base(path))
+		var inputs []risk.Input
+		switch strings.ToLower(filepath.Ext(path)) {
+		case ".toml", ".yaml", ".yml":
+			inputs, err = parseWithAgentParser(path)
+		default:
+			inputs, err = parseExplainConfig(data, filepath.Base(path))
+		}
 		if err != nil {
 			fmt.Fprintf(stderr, "mcpwarden risk explain: %s: %v\n", path, err)
 			return 1
@@ -502,4 +510,32 @@ func sortedKeys(m map[string]string) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// parseWithAgentParser reads the TOML and YAML configurations (Codex, Goose, Continue) with the
+// agent's own parser, so that explain judges exactly what an agent would report.
+func parseWithAgentParser(path string) ([]risk.Input, error) {
+	var firstErr error
+	for _, client := range []string{"codex", "goose", "continue"} {
+		servers, err := discovery.ParseFile(path, client, runtime.GOOS)
+		if err != nil {
+			if firstErr == nil {
+				firstErr = err
+			}
+			continue
+		}
+		if len(servers) == 0 {
+			continue
+		}
+		inputs := make([]risk.Input, len(servers))
+		for i, s := range servers {
+			inputs[i] = risk.Input{ServerName: s.ServerName, ServerType: s.ServerType, Command: s.Command, Scope: s.Scope,
+				EnvVars: s.EnvVars, Transport: s.Transport, URL: s.URL, Client: s.Client}
+		}
+		return inputs, nil
+	}
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	return nil, errors.New("no MCP servers found (TOML and YAML are read as Codex, Goose or Continue configurations)")
 }

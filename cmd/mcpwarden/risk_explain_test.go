@@ -29,3 +29,18 @@ func TestRiskExplainFailOn(t *testing.T) {
 		t.Fatalf("exit %d, want 3 (desktop-commander is critical)", code)
 	}
 }
+
+func TestRiskExplainReadsTOMLWithTheAgentParser(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if code := runRiskExplain([]string{"explain", "testdata/codex-config.toml"}, &out, &errOut); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	for _, want := range []string{"shell", "github", "MCPW-CRED-WRITE"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+	if strings.Contains(out.String(), "ghp_bbbb") {
+		t.Errorf("output leaks the planted token")
+	}
+}
