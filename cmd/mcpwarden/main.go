@@ -172,6 +172,10 @@ func database(ctx context.Context, cfg *config, log *slog.Logger) (*db.Storage, 
 	stop := func() {}
 	if url == "" {
 		log.Info("DATABASE_URL is not set; starting the built-in PostgreSQL", "data_dir", cfg.dataDir)
+		// 0711: under root the cluster runs as the postgres user, which must pass through.
+		if err := os.MkdirAll(cfg.dataDir, 0o711); err != nil {
+			return nil, stop, err
+		}
 		cluster, err := localpg.Start(ctx, localpg.Options{Dir: filepath.Join(cfg.dataDir, "postgres")})
 		if errors.Is(err, localpg.ErrNoBinaries) {
 			return nil, stop, fmt.Errorf("%w\n\n%s", err, localpg.InstallHint)
