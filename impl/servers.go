@@ -12,7 +12,7 @@ import (
 func (s *Server) ListServers(ctx context.Context, request gen.ListServersRequestObject) (gen.ListServersResponseObject, error) {
 	p := principalFrom(ctx)
 	prm := request.Params
-	page, size := inventoryPage(prm.Page, prm.PageSize)
+	page, size := pageOf(prm.Page, prm.PageSize)
 	f := db.ServerFilter{AgentID: prm.AgentId, Search: prm.Search, Limit: int(size), Offset: int(page-1) * int(size)}
 	if prm.RiskLevel != nil {
 		v := string(*prm.RiskLevel)
