@@ -72,4 +72,3 @@ func apiAlert(a db.Alert) gen.Alert {
 		DismissedBy:   a.DismissedBy,
 	}
 }
-

@@ -176,3 +176,16 @@ func Spec(t testing.TB) *openapi3.T {
 	}
 	return spec
 }
+
+// Replica starts another server on the same database and configuration, as a second replica
+// behind a load balancer would be. Its responses are checked against the spec too.
+func (e *Env) Replica(t testing.TB) *Env {
+	t.Helper()
+	srv := impl.New(e.Config, e.Store)
+	handler, err := srv.Handler()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	return &Env{t: t, Server: srv, Store: e.Store, Handler: handler, Config: e.Config, router: e.router}
+}
