@@ -2,6 +2,8 @@ package db
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"time"
 
 	"github.com/google/uuid"
@@ -104,8 +106,10 @@ func (s *Storage) DeleteAgent(ctx context.Context, orgID, agentID uuid.UUID) ([]
 		if err := tx.GetContext(ctx, &keyHash, `DELETE FROM agents WHERE organization_id = $1 AND id = $2 RETURNING key_hash`, orgID, agentID); err != nil {
 			return notFound(err)
 		}
-		_, err := tx.ExecContext(ctx, `DELETE FROM agent_keys WHERE key_hash = $1 AND organization_id = $2`, keyHash, orgID)
-		return err
+		if _, err := tx.ExecContext(ctx, `DELETE FROM agent_keys WHERE key_hash = $1 AND organization_id = $2`, keyHash, orgID); err != nil {
+			return err
+		}
+		return revokeKeyTx(ctx, tx, keyHash)
 	})
 	return keyHash, err
 }
@@ -123,20 +127,111 @@ func (s *Storage) RotateAgentKey(ctx context.Context, orgID, agentID uuid.UUID, 
 		if _, err := tx.ExecContext(ctx, `INSERT INTO agent_keys (key_hash, organization_id, agent_id) VALUES ($1, $2, $3)`, keyHash, orgID, agentID); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `UPDATE agents SET key_hash = $3, key_prefix = $4 WHERE organization_id = $1 AND id = $2`, orgID, agentID, keyHash, keyPrefix)
-		return err
+		if _, err := tx.ExecContext(ctx, `UPDATE agents SET key_hash = $3, key_prefix = $4 WHERE organization_id = $1 AND id = $2`, orgID, agentID, keyHash, keyPrefix); err != nil {
+			return err
+		}
+		return revokeKeyTx(ctx, tx, old)
 	})
 	return old, err
 }
 
-// UpdateAgentMeta writes what a heartbeat reported when it differs from what is stored; it is
-// rare (a new hostname or agent version), so it is written at once rather than buffered.
-func (s *Storage) UpdateAgentMeta(ctx context.Context, orgID, agentID uuid.UUID, m AgentMeta, seen time.Time) error {
-	_, err := s.db.ExecContext(ctx, `
-		UPDATE agents SET hostname = $3, os_type = $4, username = $5, agent_version = $6,
-			last_seen_at = GREATEST(last_seen_at, $7)
-		WHERE organization_id = $1 AND id = $2`, orgID, agentID, m.Hostname, m.OSType, m.Username, m.AgentVersion, seen)
+// revokeKeyTx announces, in the transaction that deletes or replaces a key, that replicas must
+// forget it. clock_timestamp() rather than now(): the row's time is close to its commit, which
+// is when pollers can first see it.
+func revokeKeyTx(ctx context.Context, tx *sqlx.Tx, keyHash []byte) error {
+	_, err := tx.ExecContext(ctx, `
+		INSERT INTO agent_key_revocations (key_hash, revoked_at) VALUES ($1, clock_timestamp())
+		ON CONFLICT (key_hash) DO UPDATE SET revoked_at = clock_timestamp()`, keyHash)
 	return err
+}
+
+// KeyInvalidation is a row this replica wrote to agent_key_revocations: replicas holding the
+// key forget it (and the agent state cached with it) when they next poll. Fresh is true when
+// no row for the key existed, so that no other replica's announcement can hide behind this one:
+// only then may the writer keep its own, already updated, cache entry.
+type KeyInvalidation struct {
+	KeyHash []byte    `db:"key_hash"`
+	At      time.Time `db:"revoked_at"`
+	Fresh   bool      `db:"fresh"`
+}
+
+// UpdateAgentMeta writes what a heartbeat reported when it differs from what is stored; it is
+// rare (a new hostname or agent version), so it is written at once rather than buffered. The same
+// statement announces the change to other replicas, whose cached copy is now stale. The
+// invalidation is empty when the agent no longer exists.
+func (s *Storage) UpdateAgentMeta(ctx context.Context, orgID, agentID uuid.UUID, m AgentMeta, seen time.Time) (KeyInvalidation, error) {
+	var inv KeyInvalidation
+	err := s.db.GetContext(ctx, &inv, `
+		WITH u AS (
+			UPDATE agents SET hostname = $3, os_type = $4, username = $5, agent_version = $6,
+				last_seen_at = GREATEST(last_seen_at, $7)
+			WHERE organization_id = $1 AND id = $2
+			RETURNING key_hash
+		)
+		INSERT INTO agent_key_revocations AS r (key_hash, revoked_at)
+		SELECT key_hash, clock_timestamp() FROM u
+		ON CONFLICT (key_hash) DO UPDATE SET revoked_at = clock_timestamp()
+		RETURNING r.key_hash, r.revoked_at, r.xmax = 0 AS fresh`, orgID, agentID, m.Hostname, m.OSType, m.Username, m.AgentVersion, seen)
+	if errors.Is(err, sql.ErrNoRows) {
+		return KeyInvalidation{}, nil
+	}
+	return inv, err
+}
+
+// InvalidateAgentKey announces that an agent's stored state (its report hash) changed, so that
+// replicas reload it instead of trusting their copy. The invalidation is empty when the agent
+// no longer exists.
+func (s *Storage) InvalidateAgentKey(ctx context.Context, orgID, agentID uuid.UUID) (KeyInvalidation, error) {
+	var inv KeyInvalidation
+	err := s.db.GetContext(ctx, &inv, `
+		INSERT INTO agent_key_revocations AS r (key_hash, revoked_at)
+		SELECT key_hash, clock_timestamp() FROM agents WHERE organization_id = $1 AND id = $2
+		ON CONFLICT (key_hash) DO UPDATE SET revoked_at = clock_timestamp()
+		RETURNING r.key_hash, r.revoked_at, r.xmax = 0 AS fresh`, orgID, agentID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return KeyInvalidation{}, nil
+	}
+	return inv, err
+}
+
+// InvalidateAgentKeysByID is InvalidateAgentKey for agents of any organization (maintenance: the
+// dormant sweep forgets their report hashes).
+func (s *Storage) InvalidateAgentKeysByID(ctx context.Context, agentIDs []uuid.UUID) error {
+	if len(agentIDs) == 0 {
+		return nil
+	}
+	ids := make([]string, len(agentIDs))
+	for i, id := range agentIDs {
+		ids[i] = id.String()
+	}
+	_, err := s.db.ExecContext(ctx, `
+		INSERT INTO agent_key_revocations (key_hash, revoked_at)
+		SELECT key_hash, clock_timestamp() FROM agents WHERE id = ANY($1::uuid[])
+		ON CONFLICT (key_hash) DO UPDATE SET revoked_at = clock_timestamp()`, pq.Array(ids))
+	return err
+}
+
+// KeyRevocation is one row of agent_key_revocations.
+type KeyRevocation struct {
+	KeyHash   []byte    `db:"key_hash"`
+	RevokedAt time.Time `db:"revoked_at"`
+}
+
+// KeyRevocationsSince returns the keys announced after since (every replica polls this).
+func (s *Storage) KeyRevocationsSince(ctx context.Context, since time.Time) ([]KeyRevocation, error) {
+	var out []KeyRevocation
+	err := s.db.SelectContext(ctx, &out, `SELECT key_hash, revoked_at FROM agent_key_revocations WHERE revoked_at > $1`, since)
+	return out, err
+}
+
+// PruneKeyRevocations deletes announcements older than age, which every replica has read; any
+// replica may run it at any time.
+func (s *Storage) PruneKeyRevocations(ctx context.Context, age time.Duration) (int64, error) {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM agent_key_revocations WHERE revoked_at < now() - $1 * interval '1 microsecond'`, age.Microseconds())
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
 }
 
 // AgentSeen is one buffered last-seen time.

@@ -12,10 +12,11 @@ func TestMain(m *testing.M) { dbtest.Main(m) }
 // globalTables belong to no organization: organizations themselves, the lookups that find a
 // tenant from a credential, and the migration bookkeeping.
 var globalTables = map[string]bool{
-	"organizations":    true,
-	"user_emails":      true,
-	"agent_keys":       true,
-	"goose_db_version": true,
+	"organizations":         true,
+	"user_emails":           true,
+	"agent_keys":            true,
+	"agent_key_revocations": true,
+	"goose_db_version":      true,
 }
 
 // TestTenantTablesFollowCitusRules reads the catalog and fails when a tenant table could not be

@@ -98,11 +98,13 @@ func (s *Server) AgentHeartbeat(ctx context.Context, request gen.AgentHeartbeatR
 	now := s.now()
 	st := s.keys.agent(p.AgentID)
 	if st == nil || !st.sameMeta(meta) {
-		if err := s.store.UpdateAgentMeta(ctx, p.OrgID, p.AgentID, meta, now); err != nil {
+		inv, err := s.store.UpdateAgentMeta(ctx, p.OrgID, p.AgentID, meta, now)
+		if err != nil {
 			return nil, err
 		}
 		if st != nil {
 			st.setMeta(meta)
+			s.keys.wrote(inv) // other replicas reload; this one holds the new details already
 		}
 	} else {
 		s.seen.touch(p.OrgID, p.AgentID, now)

@@ -44,11 +44,15 @@ func (s *Server) sweepDormant(ctx context.Context) (int64, error) {
 			return total, err
 		}
 		total += servers
-		// Their next report must be applied in full even if it equals the last one.
+		// Their next report must be applied in full even if it equals the last one, on every
+		// replica: the others learn it from the announcement.
 		for _, id := range agents {
 			if st := s.keys.agent(id); st != nil {
-				st.setReport(nil)
+				st.setReport(nil, nil)
 			}
+		}
+		if err := s.store.InvalidateAgentKeysByID(ctx, agents); err != nil {
+			return total, err
 		}
 		if len(agents) < dormantBatch {
 			if total > 0 {

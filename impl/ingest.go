@@ -38,11 +38,26 @@ const (
 // ReportServers ingests an agent's complete list of servers. An unchanged report (same content
 // hash as the last one applied) writes nothing but the buffered last-seen time; otherwise the
 // report is scored and applied in one transaction that also raises its alerts.
+//
+// Unchanged reports are the steady state, so they are recognised before normalization (whose
+// redaction is the expensive part): the hash of the body as received is compared with the one
+// remembered for the agent's current report hash. Normalization is deterministic, so the same
+// body always normalizes to the same report; on a miss the normalized hash decides, as before.
 func (s *Server) ReportServers(ctx context.Context, request gen.ReportServersRequestObject) (gen.ReportServersResponseObject, error) {
 	p := principalFrom(ctx)
 	if request.Body == nil {
 		return gen.ReportServers400ApplicationProblemPlusJSONResponse{BadRequestApplicationProblemPlusJSONResponse: gen.BadRequestApplicationProblemPlusJSONResponse(problem(ctx, http.StatusBadRequest, "A JSON body with a servers array is required."))}, nil
 	}
+	raw, err := rawReportHash(request.Body)
+	if err != nil {
+		return nil, err
+	}
+	st := s.keys.agent(p.AgentID)
+	if st != nil && len(request.Body.Servers) <= maxReportServers && st.sameRawReport(raw) {
+		s.seen.touch(p.OrgID, p.AgentID, s.now())
+		return gen.ReportServers200JSONResponse{Status: "ok", ServersReceived: int64(len(request.Body.Servers)), Unchanged: true}, nil
+	}
+
 	servers, err := normalizeReport(request.Body.Servers)
 	if err != nil {
 		return nil, err
@@ -51,8 +66,8 @@ func (s *Server) ReportServers(ctx context.Context, request gen.ReportServersReq
 	received := int64(len(servers))
 	unchanged := gen.ReportServers200JSONResponse{Status: "ok", ServersReceived: received, Unchanged: true}
 
-	st := s.keys.agent(p.AgentID)
 	if st != nil && st.sameReport(hash) {
+		st.setRawReport(hash, raw)
 		s.seen.touch(p.OrgID, p.AgentID, s.now())
 		return unchanged, nil
 	}
@@ -81,8 +96,20 @@ func (s *Server) ReportServers(ctx context.Context, request gen.ReportServersReq
 	if err != nil {
 		return nil, err
 	}
+	// Other replicas may hold the previous report hash: announce that it changed, so that they
+	// reload it rather than call a return to that previous report unchanged. (A report found
+	// unchanged only in the database is announced too: it may be the retry of one whose
+	// announcement failed.)
+	inv, err := s.store.InvalidateAgentKey(ctx, p.OrgID, p.AgentID)
+	if err != nil {
+		if st != nil {
+			s.keys.invalidate(st.keyHash)
+		}
+		return nil, err
+	}
 	if st != nil {
-		st.setReport(hash)
+		st.setReport(hash, raw)
+		s.keys.wrote(inv)
 	}
 	if out.Unchanged {
 		s.seen.touch(p.OrgID, p.AgentID, s.now())
@@ -92,6 +119,19 @@ func (s *Server) ReportServers(ctx context.Context, request gen.ReportServersReq
 		Status: "ok", ServersReceived: received,
 		ServersCreated: out.Created, ServersUpdated: out.Updated, ServersDormant: out.Dormant,
 	}, nil
+}
+
+// rawReportHash identifies a report body as received (its canonical JSON encoding), before
+// normalization.
+func rawReportHash(body *gen.ReportServersJSONRequestBody) ([]byte, error) {
+	b, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	h := sha256.New()
+	h.Write([]byte("raw-report/v1\x00"))
+	h.Write(b)
+	return h.Sum(nil), nil
 }
 
 // normalizeReport checks a report and turns it into what is stored: secrets redacted from every
@@ -271,9 +311,29 @@ func (st *agentState) sameReport(hash []byte) bool {
 	return st.reportHash != nil && bytes.Equal(st.reportHash, hash)
 }
 
-func (st *agentState) setReport(hash []byte) {
+// setReport records the agent's report hash as stored, and the hash of the body it came from
+// (nil when unknown).
+func (st *agentState) setReport(hash, raw []byte) {
 	st.mu.Lock()
-	st.reportHash = hash
+	st.reportHash, st.rawReport = hash, raw
+	st.mu.Unlock()
+}
+
+// sameRawReport reports whether a body hashing to raw is known to normalize to the agent's
+// current report.
+func (st *agentState) sameRawReport(raw []byte) bool {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.reportHash != nil && st.rawReport != nil && bytes.Equal(st.rawReport, raw)
+}
+
+// setRawReport remembers that a body hashing to raw normalizes to hash, if hash is still the
+// agent's current report.
+func (st *agentState) setRawReport(hash, raw []byte) {
+	st.mu.Lock()
+	if bytes.Equal(st.reportHash, hash) {
+		st.rawReport = raw
+	}
 	st.mu.Unlock()
 }
 

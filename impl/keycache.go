@@ -2,8 +2,12 @@ package impl
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
+	"log/slog"
+	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -12,28 +16,50 @@ import (
 	"github.com/mcpwarden/mcpwarden/impl/apikey"
 )
 
-// Agent keys are looked up on every heartbeat and report, so lookups are cached in memory. The
-// TTL bounds how long a deleted or rotated key keeps working on another replica; the replica
-// that deletes or rotates evicts it at once. Unknown keys are cached briefly too, so a stream
-// of well-formed but wrong keys does not become a stream of queries.
+// Agent keys are looked up on every heartbeat and report, so verified keys are cached in memory
+// for hours: a fleet heartbeating every minute then costs the database nothing per heartbeat.
+// Staleness is bounded by polling instead of by the TTL: whatever deletes or rotates a key, or
+// changes an agent's stored state (its heartbeat details, its report hash), writes the key's hash
+// to agent_key_revocations, and every replica reads the new rows every few seconds and forgets
+// those keys. The replica that deletes or rotates forgets the key at once. If polling fails for
+// longer than keyCacheMaxStale the cache is not trusted at all until it succeeds again.
+//
+// Unknown keys are cached briefly too (and in bounded number), so a stream of well-formed but
+// wrong keys does not become a stream of queries.
 const (
-	keyCacheTTL      = 5 * time.Second
+	keyCacheTTL      = 12 * time.Hour // re-verified after this anyway (jittered by up to 10%)
 	keyCacheNegative = 2 * time.Second
-	keyCacheShards   = 32
-	// keyCacheMaxPerShard bounds memory (about 1M entries in all); a full shard drops expired
-	// entries, then arbitrary ones.
-	keyCacheMaxPerShard = 32 << 10
+	keyCacheShards   = 64
+	// keyCacheMaxPerShard bounds memory (about 1M keys in all, a few hundred bytes each); a full
+	// shard drops expired entries, then arbitrary ones.
+	keyCacheMaxPerShard = 16 << 10
+	// keyCacheMaxNegativePerShard bounds the unknown keys remembered.
+	keyCacheMaxNegativePerShard = 1 << 10
+
+	revocationPollInterval = 2 * time.Second
+	// revocationReread is how far before the newest row already seen each poll reads again: a
+	// transaction that wrote its row earlier but committed later is still caught.
+	revocationReread = 30 * time.Second
+	// revocationRetention is how long rows are kept; a replica whose polls failed for half of
+	// it forgets every key when it reconnects, since rows it never read may be gone.
+	revocationRetention     = time.Hour
+	revocationPruneInterval = 5 * time.Minute
+	// keyCacheMaxStale: without a successful poll for this long, cached keys are re-verified.
+	keyCacheMaxStale = 30 * time.Second
 )
 
 // agentState is what the hot paths know about an agent: who it is, and what it last reported,
-// so that an unchanged heartbeat or report writes nothing. It is refreshed from the database
-// whenever its key's cache entry expires.
+// so that an unchanged heartbeat or report writes nothing.
 type agentState struct {
 	principal Principal
+	keyHash   [32]byte
 
 	mu         sync.Mutex
 	meta       db.AgentMeta
 	reportHash []byte
+	// rawReport is the hash of the last report body as received, before normalization, for
+	// which the normalized report hash equalled reportHash (see ReportServers).
+	rawReport []byte
 }
 
 type keyEntry struct {
@@ -42,42 +68,63 @@ type keyEntry struct {
 }
 
 type keyCacheShard struct {
-	mu      sync.RWMutex
-	entries map[[32]byte]keyEntry
+	mu        sync.RWMutex
+	entries   map[[32]byte]keyEntry
+	negatives int
+	// gen counts invalidations, so that a lookup that raced one does not cache what it read
+	// before the change committed.
+	gen uint64
 }
 
 type keyCache struct {
 	store  *db.Storage
+	log    *slog.Logger
 	now    func() time.Time
 	shards [keyCacheShards]keyCacheShard
 
 	agentsMu sync.RWMutex
-	agents   map[uuid.UUID]*agentState // by agent id, the newest state loaded
+	agents   map[uuid.UUID]*agentState // by agent id, the state of its cached key
+
+	lastPoll atomic.Int64 // unix nanoseconds of the last successful poll
+
+	pollMu    sync.Mutex
+	since     time.Time              // the next poll reads rows newer than this
+	applied   map[[32]byte]time.Time // rows already acted upon, by key
+	ownWrites map[[32]byte]time.Time // fresh rows this replica wrote for state it already holds
 }
 
-func newKeyCache(store *db.Storage, now func() time.Time) *keyCache {
-	c := &keyCache{store: store, now: now, agents: map[uuid.UUID]*agentState{}}
+func newKeyCache(store *db.Storage, log *slog.Logger, now func() time.Time) *keyCache {
+	c := &keyCache{
+		store: store, log: log, now: now, agents: map[uuid.UUID]*agentState{},
+		applied: map[[32]byte]time.Time{}, ownWrites: map[[32]byte]time.Time{},
+	}
 	for i := range c.shards {
 		c.shards[i].entries = map[[32]byte]keyEntry{}
 	}
+	c.lastPoll.Store(now().UnixNano()) // empty: nothing to be stale about yet
 	return c
 }
 
 func (c *keyCache) shard(h [32]byte) *keyCacheShard { return &c.shards[h[0]%keyCacheShards] }
+
+// trusted reports whether polling is recent enough for cached keys to be believed.
+func (c *keyCache) trusted(now time.Time) bool {
+	return now.UnixNano()-c.lastPoll.Load() <= int64(keyCacheMaxStale)
+}
 
 // lookup returns the agent holding key, or errUnauthenticated.
 func (c *keyCache) lookup(ctx context.Context, key string) (*agentState, error) {
 	if !apikey.Valid(key) {
 		return nil, errUnauthenticated // refused without touching the database
 	}
-	var h [32]byte
-	copy(h[:], apikey.Hash(key))
+	h := sha256.Sum256([]byte(key)) // apikey.Hash, without the copy
 	sh := c.shard(h)
 	now := c.now()
 	sh.mu.RLock()
 	e, ok := sh.entries[h]
+	gen := sh.gen
 	sh.mu.RUnlock()
-	if ok && now.Before(e.expires) {
+	if ok && now.Before(e.expires) && (e.state == nil || c.trusted(now)) {
 		if e.state == nil {
 			return nil, errUnauthenticated
 		}
@@ -86,45 +133,93 @@ func (c *keyCache) lookup(ctx context.Context, key string) (*agentState, error) 
 	k, err := c.store.AgentByKeyHash(ctx, h[:])
 	switch {
 	case errors.Is(err, db.ErrNotFound):
-		c.put(h, keyEntry{expires: now.Add(keyCacheNegative)})
+		c.put(h, gen, keyEntry{expires: now.Add(keyCacheNegative)})
 		return nil, errUnauthenticated
 	case err != nil:
 		return nil, err
 	}
 	st := &agentState{
 		principal:  Principal{OrgID: k.OrganizationID, AgentID: k.AgentID},
+		keyHash:    h,
 		meta:       k.AgentMeta,
 		reportHash: k.ReportHash,
 	}
-	c.put(h, keyEntry{state: st, expires: now.Add(keyCacheTTL)})
-	c.agentsMu.Lock()
-	c.agents[k.AgentID] = st
-	c.agentsMu.Unlock()
+	ttl := keyCacheTTL - time.Duration(rand.Int64N(int64(keyCacheTTL/10)))
+	c.put(h, gen, keyEntry{state: st, expires: now.Add(ttl)})
 	return st, nil
 }
 
-func (c *keyCache) put(h [32]byte, e keyEntry) {
+// put caches an entry unless the key was invalidated since gen was read.
+func (c *keyCache) put(h [32]byte, gen uint64, e keyEntry) {
 	sh := c.shard(h)
+	var dropped []*agentState
 	sh.mu.Lock()
-	defer sh.mu.Unlock()
+	if sh.gen != gen {
+		sh.mu.Unlock()
+		return
+	}
+	if old, ok := sh.entries[h]; ok {
+		if old.state == nil {
+			sh.negatives--
+		} else if old.state != e.state {
+			dropped = append(dropped, old.state)
+		}
+	}
+	if e.state == nil && sh.negatives >= keyCacheMaxNegativePerShard {
+		now := c.now()
+		for k, old := range sh.entries {
+			if old.state == nil && (!now.Before(old.expires) || sh.negatives >= keyCacheMaxNegativePerShard/2) {
+				delete(sh.entries, k)
+				sh.negatives--
+			}
+		}
+	}
 	if len(sh.entries) >= keyCacheMaxPerShard {
 		now := c.now()
 		for k, old := range sh.entries {
 			if !now.Before(old.expires) {
 				delete(sh.entries, k)
+				if old.state == nil {
+					sh.negatives--
+				} else {
+					dropped = append(dropped, old.state)
+				}
 			}
 		}
-		for k := range sh.entries {
+		for k, old := range sh.entries {
 			if len(sh.entries) < keyCacheMaxPerShard*3/4 {
 				break
 			}
 			delete(sh.entries, k)
+			if old.state == nil {
+				sh.negatives--
+			} else {
+				dropped = append(dropped, old.state)
+			}
 		}
 	}
 	sh.entries[h] = e
+	if e.state == nil {
+		sh.negatives++
+	}
+	sh.mu.Unlock()
+
+	if e.state == nil && len(dropped) == 0 {
+		return
+	}
+	c.agentsMu.Lock()
+	for _, st := range dropped {
+		if c.agents[st.principal.AgentID] == st {
+			delete(c.agents, st.principal.AgentID)
+		}
+	}
+	if e.state != nil {
+		c.agents[e.state.principal.AgentID] = e.state
+	}
+	c.agentsMu.Unlock()
 }
 
-// agent returns the state last loaded for an agent, or nil.
+// agent returns the state cached for an agent, or nil.
 func (c *keyCache) agent(id uuid.UUID) *agentState {
 	c.agentsMu.RLock()
 	defer c.agentsMu.RUnlock()
@@ -135,11 +230,146 @@ func (c *keyCache) agent(id uuid.UUID) *agentState {
 func (c *keyCache) evict(keyHash []byte, agentID uuid.UUID) {
 	var h [32]byte
 	copy(h[:], keyHash)
-	sh := c.shard(h)
-	sh.mu.Lock()
-	delete(sh.entries, h)
-	sh.mu.Unlock()
+	c.invalidate(h)
 	c.agentsMu.Lock()
 	delete(c.agents, agentID)
 	c.agentsMu.Unlock()
+}
+
+// invalidate forgets a key and the agent state cached with it.
+func (c *keyCache) invalidate(h [32]byte) {
+	sh := c.shard(h)
+	sh.mu.Lock()
+	e, ok := sh.entries[h]
+	if ok {
+		delete(sh.entries, h)
+		if e.state == nil {
+			sh.negatives--
+		}
+	}
+	sh.gen++
+	sh.mu.Unlock()
+	if ok && e.state != nil {
+		c.agentsMu.Lock()
+		if c.agents[e.state.principal.AgentID] == e.state {
+			delete(c.agents, e.state.principal.AgentID)
+		}
+		c.agentsMu.Unlock()
+	}
+}
+
+// clear forgets every key.
+func (c *keyCache) clear() {
+	for i := range c.shards {
+		sh := &c.shards[i]
+		sh.mu.Lock()
+		sh.entries = map[[32]byte]keyEntry{}
+		sh.negatives = 0
+		sh.gen++
+		sh.mu.Unlock()
+	}
+	c.agentsMu.Lock()
+	c.agents = map[uuid.UUID]*agentState{}
+	c.agentsMu.Unlock()
+}
+
+// wrote records an announcement this replica wrote about state it has already applied to its
+// own cache entry, so that its poll does not throw that entry away. Only a fresh row qualifies:
+// when the key's row already existed, another replica's announcement may be folded into it.
+func (c *keyCache) wrote(inv db.KeyInvalidation) {
+	if !inv.Fresh || len(inv.KeyHash) != 32 {
+		return
+	}
+	var h [32]byte
+	copy(h[:], inv.KeyHash)
+	c.pollMu.Lock()
+	c.ownWrites[h] = inv.At
+	c.pollMu.Unlock()
+}
+
+// poll reads the announcements since the last poll and forgets their keys. It runs one
+// statement, whatever the traffic.
+func (c *keyCache) poll(ctx context.Context) error {
+	c.pollMu.Lock()
+	since := c.since
+	c.pollMu.Unlock()
+	rows, err := c.store.KeyRevocationsSince(ctx, since)
+	if err != nil {
+		return err
+	}
+	now := c.now()
+	if gap := time.Duration(now.UnixNano() - c.lastPoll.Load()); gap > revocationRetention/2 {
+		// Rows this replica never read may have been pruned meanwhile.
+		c.log.Warn("agent key revocations were not polled for a long time; forgetting every cached key", slog.Duration("gap", gap))
+		c.clear()
+	}
+	c.pollMu.Lock()
+	newest := since
+	for _, r := range rows {
+		if len(r.KeyHash) != 32 {
+			continue
+		}
+		var h [32]byte
+		copy(h[:], r.KeyHash)
+		if r.RevokedAt.After(newest) {
+			newest = r.RevokedAt
+		}
+		if at, ok := c.applied[h]; ok && at.Equal(r.RevokedAt) {
+			continue
+		}
+		c.applied[h] = r.RevokedAt
+		if at, ok := c.ownWrites[h]; ok && at.Equal(r.RevokedAt) {
+			delete(c.ownWrites, h)
+			continue
+		}
+		c.invalidate(h)
+	}
+	if next := newest.Add(-revocationReread); next.After(c.since) {
+		c.since = next
+	}
+	for h, at := range c.applied {
+		if !at.After(c.since) {
+			delete(c.applied, h)
+		}
+	}
+	for h, at := range c.ownWrites {
+		if !at.After(c.since) && now.Sub(at) > revocationRetention {
+			delete(c.ownWrites, h)
+		}
+	}
+	c.pollMu.Unlock()
+	c.lastPoll.Store(now.UnixNano())
+	return nil
+}
+
+// start polls every interval and prunes old rows now and then; it returns a function that
+// stops it.
+func (c *keyCache) start(interval time.Duration) func() {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		lastPrune := time.Time{}
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			pctx, pcancel := context.WithTimeout(ctx, 10*time.Second)
+			if err := c.poll(pctx); err != nil && ctx.Err() == nil {
+				c.log.Warn("poll agent key revocations", slog.Any("error", err))
+			}
+			if time.Since(lastPrune) >= revocationPruneInterval {
+				lastPrune = time.Now()
+				if _, err := c.store.PruneKeyRevocations(pctx, revocationRetention); err != nil && ctx.Err() == nil {
+					c.log.Warn("prune agent key revocations", slog.Any("error", err))
+				}
+			}
+			pcancel()
+		}
+	}()
+	return func() { cancel(); <-done }
 }

@@ -90,7 +90,7 @@ type Server struct {
 	accounts accountGuard
 	// closers run at shutdown, in order (flush buffers, stop workers).
 	closers []func()
-	keys    *keyCache   // agent key -> agent, with bounded staleness
+	keys    *keyCache   // agent key -> agent, invalidated by polling (impl/keycache.go)
 	seen    *seenBuffer // agents' last-seen times awaiting a flush
 }
 
@@ -98,10 +98,10 @@ type Server struct {
 func New(cfg Config, store *db.Storage) *Server {
 	cfg.setDefaults()
 	s := &Server{cfg: cfg, store: store, log: cfg.Logger, now: time.Now}
-	s.keys = newKeyCache(store, s.now)
+	s.keys = newKeyCache(store, s.log, s.now)
 	s.seen = newSeenBuffer(store, s.log, cfg.HeartbeatFlushInterval)
 	// Stop the sweeper before the last flush, so the flush is the last write.
-	s.closers = append(s.closers, s.startDormantSweeper(cfg.DormantSweepInterval), s.seen.close)
+	s.closers = append(s.closers, s.keys.start(revocationPollInterval), s.startDormantSweeper(cfg.DormantSweepInterval), s.seen.close)
 	s.closers = append(s.closers, s.startNotifiers())
 	return s
 }

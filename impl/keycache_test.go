@@ -1,0 +1,120 @@
+package impl_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	mcpwarden "github.com/mcpwarden/mcpwarden/clients/go"
+	"github.com/mcpwarden/mcpwarden/impl/apitest"
+)
+
+// TestReportRevertedOnAnotherReplicaIsApplied: keys (and the report hash cached with them) live
+// for hours, so a replica must learn from the revocation poll that another replica applied a
+// newer report. Otherwise an agent that goes back to its previous configuration through the
+// first replica would be answered "unchanged" and its inventory left as the second one wrote it.
+func TestReportRevertedOnAnotherReplicaIsApplied(t *testing.T) {
+	a := apitest.New(t)
+	b := a.Replica(t)
+	_, token := a.SeedUser(t, "admin")
+	agentID, key := enrol(t, a, token, "laptop")
+	one := srv("alpha", "mcp-server-time", "uvx mcp-server-time")
+	two := srv("beta", "mcp-server-fetch", "uvx mcp-server-fetch")
+
+	report(t, b, key, one) // b caches the report hash of {alpha}
+	if r := report(t, b, key, one); !r.Unchanged {
+		t.Fatalf("identical report on b: %+v", r)
+	}
+	if r := report(t, a, key, two); r.Unchanged || r.ServersCreated != 1 || r.ServersDormant != 1 {
+		t.Fatalf("changed report on a: %+v", r)
+	}
+	active := func() string {
+		var names string
+		a.Store.DB().Get(&names, `SELECT coalesce(string_agg(server_name, ',' ORDER BY server_name), '') FROM mcp_servers WHERE agent_id = $1 AND status = 'active'`, agentID)
+		return names
+	}
+	start := time.Now()
+	for {
+		report(t, b, key, one)
+		if got := active(); got == "alpha" {
+			break
+		}
+		if time.Since(start) > 10*time.Second {
+			t.Fatalf("after 10 s the other replica still calls the reverted report unchanged; active servers: %q", active())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Logf("the other replica applied the reverted report after %v", time.Since(start).Round(time.Millisecond))
+}
+
+// TestUnchangedReportFastPathKeepsNormalizedSemantics: a body that differs byte for byte but
+// normalizes to the same report (servers reordered, a duplicate env var name) is unchanged, and a
+// body identical to an earlier one is recognised before normalization.
+func TestUnchangedReportFastPathKeepsNormalizedSemantics(t *testing.T) {
+	env := apitest.New(t)
+	_, token := env.SeedUser(t, "admin")
+	_, key := enrol(t, env, token, "laptop")
+	x := srv("alpha", "mcp-server-time", "uvx mcp-server-time")
+	env1 := []string{"HOME", "HOME=/root"}
+	x.EnvVars = &env1
+	y := srv("beta", "mcp-server-fetch", "uvx mcp-server-fetch --token ghp_R7x2Lq9ZtW4mN8vB3cK6yH1jP5sD0fG2aE7u")
+	if r := report(t, env, key, x, y); r.Unchanged || r.ServersCreated != 2 {
+		t.Fatalf("first report: %+v", r)
+	}
+	for i := 0; i < 3; i++ {
+		if r := report(t, env, key, x, y); !r.Unchanged || r.ServersReceived != 2 {
+			t.Fatalf("identical report %d: %+v", i, r)
+		}
+	}
+	x2 := x
+	env2 := []string{"HOME"}
+	x2.EnvVars = &env2
+	if r := report(t, env, key, y, x2); !r.Unchanged || r.ServersReceived != 2 {
+		t.Errorf("equivalent report: %+v", r)
+	}
+	if r := report(t, env, key, x, y); !r.Unchanged {
+		t.Errorf("the first body again: %+v", r)
+	}
+	if r := report(t, env, key, x); r.Unchanged || r.ServersDormant != 1 {
+		t.Errorf("a server removed: %+v", r)
+	}
+	if r := report(t, env, key, x, y); r.Unchanged || r.ServersUpdated != 1 {
+		t.Errorf("the first body after a change: %+v", r)
+	}
+}
+
+// BenchmarkHeartbeat measures one heartbeat through the whole handler (middleware, request
+// validation, authentication from the key cache, handler) with a valid agent key.
+func BenchmarkHeartbeat(b *testing.B) {
+	env := apitest.New(b)
+	_, token := env.SeedUser(b, "admin")
+	resp, err := env.User(token).CreateAgentWithResponse(tctx, mcpwarden.CreateAgentJSONRequestBody{Name: "bench"})
+	if err != nil || resp.JSON201 == nil {
+		b.Fatalf("create agent: %v", err)
+	}
+	key := resp.JSON201.ApiKey
+	body := `{"hostname":"bench.local","os_type":"linux","username":"dev","agent_version":"0.1.2"}`
+	beat := func() int {
+		req := httptest.NewRequest(http.MethodPost, "/agents/heartbeat", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-API-Key", key)
+		rec := httptest.NewRecorder()
+		env.Handler.ServeHTTP(rec, req)
+		return rec.Code
+	}
+	if code := beat(); code != http.StatusOK {
+		b.Fatalf("heartbeat: %d", code)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if code := beat(); code != http.StatusOK {
+				b.Errorf("heartbeat: %d", code)
+				return
+			}
+		}
+	})
+}
