@@ -43,10 +43,31 @@ func LoadSpec() (*openapi3.T, error) {
 // contract enforces openapi.yaml on every request before any handler runs: it finds the
 // operation (accepting the path with or without its trailing slash), authenticates the caller
 // through the spec's security requirements and validates path, query, headers and body.
+//
+// The hot paths (agent heartbeats and reports) pay for this on every request, so two things are
+// kept cheap without changing what is checked: routes without path parameters are looked up
+// once and remembered (gorillamux tries every route's pattern in turn), and a request is first
+// validated stopping at its first error; only a request that fails is validated again collecting
+// every error, so the problem document still lists them all.
 type contract struct {
-	router  routers.Router
-	options *openapi3filter.Options
+	router routers.Router
+	// first stops at the first error; all collects every error (for the problem document).
+	first, all *openapi3filter.Options
+
+	routesMu sync.RWMutex
+	routes   map[routeKey]cachedRoute // only routes without path parameters
 }
+
+type routeKey struct{ method, path string }
+
+type cachedRoute struct {
+	route *routers.Route
+	path  string // the spelling the route matched (trailing slash toggled or not)
+}
+
+// maxCachedRoutes bounds the route cache; the spec has far fewer parameterless routes, but
+// unknown methods or paths are never cached, so this is only a safety net.
+const maxCachedRoutes = 512
 
 func newContract(spec *openapi3.T, auth openapi3filter.AuthenticationFunc) (*contract, error) {
 	router, err := gorillamux.NewRouter(spec)
@@ -55,10 +76,9 @@ func newContract(spec *openapi3.T, auth openapi3filter.AuthenticationFunc) (*con
 	}
 	return &contract{
 		router: router,
-		options: &openapi3filter.Options{
-			AuthenticationFunc: auth,
-			MultiError:         true,
-		},
+		first:  &openapi3filter.Options{AuthenticationFunc: auth},
+		all:    &openapi3filter.Options{AuthenticationFunc: auth, MultiError: true},
+		routes: map[routeKey]cachedRoute{},
 	}, nil
 }
 
@@ -73,27 +93,36 @@ func (v *contract) middleware(enabled bool) echo.MiddlewareFunc {
 			if err != nil {
 				return err
 			}
-			ctx, holder := withPrincipalHolder(req.Context())
+			ctx, _ := withPrincipalHolder(req.Context())
 			req = req.WithContext(ctx)
 			c.SetRequest(req)
+			input := &openapi3filter.RequestValidationInput{Request: req, PathParams: pathParams, Route: route, Options: v.first}
 			if !enabled {
 				// Benchmarks measure the validator's cost by turning it off; authentication
 				// still runs, since handlers depend on it.
-				err = openapi3filter.ValidateSecurityRequirements(ctx, &openapi3filter.RequestValidationInput{
-					Request: req, PathParams: pathParams, Route: route, Options: v.options,
-				}, securityOf(route))
+				err = openapi3filter.ValidateSecurityRequirements(ctx, input, securityOf(route))
 			} else {
-				err = openapi3filter.ValidateRequest(ctx, &openapi3filter.RequestValidationInput{
-					Request: req, PathParams: pathParams, Route: route, Options: v.options,
-				})
+				err = openapi3filter.ValidateRequest(ctx, input)
+				if err != nil && !isSecurityError(err) {
+					// Collect every problem, not just the first. The body was put back by the
+					// first pass (kin-openapi restores it), so the second sees the same request.
+					input.Options = v.all
+					err = openapi3filter.ValidateRequest(ctx, input)
+				}
 			}
 			if err != nil {
 				return requestProblem(err)
 			}
-			_ = holder
 			return next(c)
 		}
 	}
+}
+
+// isSecurityError reports whether err is an authentication failure, which requestProblem
+// answers without listing other problems.
+func isSecurityError(err error) bool {
+	var sec *openapi3filter.SecurityRequirementsError
+	return errors.As(err, &sec)
 }
 
 func securityOf(route *routers.Route) openapi3.SecurityRequirements {
@@ -106,6 +135,28 @@ func securityOf(route *routers.Route) openapi3.SecurityRequirements {
 // findRoute looks the request up in the spec, retrying with the trailing slash toggled; on a
 // match through the other spelling it rewrites the request path so echo's router agrees.
 func (v *contract) findRoute(req *http.Request) (*routers.Route, map[string]string, error) {
+	key := routeKey{req.Method, req.URL.Path}
+	v.routesMu.RLock()
+	cached, ok := v.routes[key]
+	v.routesMu.RUnlock()
+	if ok {
+		if cached.path != req.URL.Path {
+			req.URL.Path, req.URL.RawPath = cached.path, ""
+		}
+		return cached.route, nil, nil
+	}
+	route, params, err := v.lookupRoute(req)
+	if err == nil && len(params) == 0 {
+		v.routesMu.Lock()
+		if len(v.routes) < maxCachedRoutes {
+			v.routes[key] = cachedRoute{route: route, path: req.URL.Path}
+		}
+		v.routesMu.Unlock()
+	}
+	return route, params, err
+}
+
+func (v *contract) lookupRoute(req *http.Request) (*routers.Route, map[string]string, error) {
 	route, params, err := v.router.FindRoute(req)
 	if errors.Is(err, routers.ErrPathNotFound) {
 		alt := toggleSlash(req.URL.Path)
