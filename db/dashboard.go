@@ -85,22 +85,15 @@ func sortTypeCounts(list []TypeCount) {
 	})
 }
 
-// TopRisks returns the highest-scored active servers, in the server list's order. The inner
-// query walks mcp_servers_status_rank and stops after limit rows; only those are joined.
+// TopRisks returns the highest-scored active servers, in the server list's order: the list's
+// merge of the active (status, risk_level) slices of mcp_servers_list, stopped after limit rows.
 func (s *Storage) TopRisks(ctx context.Context, orgID uuid.UUID, limit int) ([]Server, error) {
-	rows := []Server{}
-	err := s.db.SelectContext(ctx, &rows, `
-		WITH top AS (
-			SELECT id, risk_score, server_name FROM mcp_servers
-			WHERE organization_id = $1 AND status = 'active'
-			ORDER BY risk_score DESC, server_name, id LIMIT $2
-		)
-		SELECT `+serverColumns+`
-		FROM top t
-		JOIN mcp_servers s ON s.organization_id = $1 AND s.id = t.id
-		JOIN agents a ON a.organization_id = s.organization_id AND a.id = s.agent_id
-		ORDER BY t.risk_score DESC, t.server_name, t.id`, orgID, limit)
-	return rows, err
+	active := "active"
+	var branches []branch
+	for _, level := range []string{"critical", "high", "medium", "low"} {
+		branches = append(branches, branch{status: &active, level: &level})
+	}
+	return s.rankPage(ctx, orgID, branches, limit, 0)
 }
 
 // CompactRollups folds the rollup deltas of organizations with more than minRows rows into one
@@ -125,5 +118,6 @@ func (s *Storage) CompactRollups(ctx context.Context, minRows int) (int, error) 
 			return 0, err
 		}
 	}
-	return len(orgs), nil
+	n, err := s.compactServerCounts(ctx, minRows)
+	return len(orgs) + n, err
 }

@@ -59,64 +59,202 @@ type ServerFilter struct {
 	Offset int
 }
 
-// where builds the filter's conditions on s, with arguments numbered after orgID ($1).
-func (f ServerFilter) where() (string, []any) {
-	conds := []string{"s.organization_id = $1"}
-	var args []any
-	add := func(cond string, arg any) {
-		args = append(args, arg)
-		conds = append(conds, strings.ReplaceAll(cond, "$?", "$"+strconv.Itoa(len(args)+1)))
-	}
-	if f.RiskLevel != nil {
-		add("s.risk_level = $?", *f.RiskLevel)
-	}
-	if f.Status != nil {
-		add("s.status = $?", *f.Status)
-	}
-	if f.AgentID != nil {
-		add("s.agent_id = $?", *f.AgentID)
-	}
-	if f.Search != nil && *f.Search != "" {
-		// lower(...) LIKE matches the trigram indexes on lower(server_name) and lower(server_type).
-		add(`(lower(s.server_name) LIKE $? ESCAPE '\' OR lower(s.server_type) LIKE $? ESCAPE '\')`, "%"+escapeLike(strings.ToLower(*f.Search))+"%")
-	}
-	return strings.Join(conds, " AND "), args
-}
-
 // escapeLike makes %, _ and \ match themselves in a LIKE pattern with ESCAPE '\'.
 func escapeLike(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
 }
 
+// sqlArgs numbers query arguments as they are added.
+type sqlArgs []any
+
+func (a *sqlArgs) add(v any) string {
+	*a = append(*a, v)
+	return "$" + strconv.Itoa(len(*a))
+}
+
+// conds returns the filter's conditions on the columns every list structure shares (status,
+// risk_level, server_name, server_type), each prefixed with " AND ".
+func (f ServerFilter) conds(args *sqlArgs) string {
+	var b strings.Builder
+	if f.RiskLevel != nil {
+		b.WriteString(" AND risk_level = " + args.add(*f.RiskLevel))
+	}
+	if f.Status != nil {
+		b.WriteString(" AND status = " + args.add(*f.Status))
+	}
+	if f.searching() {
+		p := args.add("%" + escapeLike(strings.ToLower(*f.Search)) + "%")
+		b.WriteString(` AND (lower(server_name) LIKE ` + p + ` ESCAPE '\' OR lower(server_type) LIKE ` + p + ` ESCAPE '\')`)
+	}
+	return b.String()
+}
+
+func (f ServerFilter) searching() bool { return f.Search != nil && *f.Search != "" }
+
+// maxNameBranches bounds the names a search page is merged from (see ListServers).
+const maxNameBranches = 32
+
 // ListServers returns a page of the organization's servers, riskiest first, and how many match.
+//
+// Apart from agent_id (an agent has at most a few hundred servers, read through the
+// (organization_id, agent_id, server_name) key), every filter is a condition on status,
+// risk_level, server_name and server_type, so:
+//   - the total is a sum over server_counts (see 00005_server_list.sql), which also tells which
+//     (status, risk_level) slices hold matching servers and, for a search, which names match;
+//   - the page merges ordered index-only scans: one per name when a search matches at most
+//     maxNameBranches names (mcp_servers_name_list), otherwise one per (status, risk_level)
+//     slice (mcp_servers_list), the search evaluated on the index entries. Page 1,000 reads
+//     about 25,000 entries (divided by the share of matching entries when a search matches
+//     many names) instead of sorting every match.
 func (s *Storage) ListServers(ctx context.Context, orgID uuid.UUID, f ServerFilter) ([]Server, int64, error) {
-	where, args := f.where()
-	args = append([]any{orgID}, args...)
+	if f.AgentID != nil {
+		return s.listAgentServers(ctx, orgID, f)
+	}
+	args := sqlArgs{orgID}
+	conds := f.conds(&args)
+	names := "'{}'::text[]"
+	if f.searching() {
+		names = `ARRAY(SELECT server_name FROM c GROUP BY server_name HAVING sum(n) <> 0 ORDER BY server_name LIMIT ` +
+			strconv.Itoa(maxNameBranches+1) + `)`
+	}
+	var counts struct {
+		Total  int64          `db:"total"`
+		Slices pq.StringArray `db:"slices"`
+		Names  pq.StringArray `db:"names"`
+	}
+	if err := s.db.GetContext(ctx, &counts, `
+		WITH c AS (
+			SELECT status, risk_level, server_name, n FROM server_counts WHERE organization_id = $1`+conds+`
+		), slices AS (
+			SELECT status, risk_level, sum(n) AS n FROM c GROUP BY status, risk_level HAVING sum(n) <> 0
+		)
+		SELECT COALESCE((SELECT sum(n) FROM slices), 0)::bigint AS total,
+			ARRAY(SELECT status || '/' || risk_level FROM slices ORDER BY 1) AS slices,
+			`+names+` AS names`, args...); err != nil {
+		return nil, 0, err
+	}
+	servers := []Server{}
+	if counts.Total == 0 || int64(f.Offset) >= counts.Total {
+		return servers, counts.Total, nil
+	}
+	var branches []branch
+	if f.searching() && len(counts.Names) <= maxNameBranches {
+		for _, name := range counts.Names {
+			branches = append(branches, branch{name: &name, filter: f})
+		}
+	} else {
+		for _, sl := range counts.Slices {
+			status, level, _ := strings.Cut(sl, "/")
+			branches = append(branches, branch{status: &status, level: &level, filter: ServerFilter{Search: f.Search}})
+		}
+	}
+	servers, err := s.rankPage(ctx, orgID, branches, f.Limit, f.Offset)
+	return servers, counts.Total, err
+}
+
+// branch is one ordered index-only scan a page is merged from: the servers of one name
+// (mcp_servers_name_list) or of one (status, risk_level) slice (mcp_servers_list), narrowed by
+// filter.
+type branch struct {
+	name          *string
+	status, level *string
+	filter        ServerFilter
+}
+
+// rankPage returns rows [offset, offset+limit) of the union of the branches, in list order
+// (risk_score DESC, server_name, id). Each branch is in that order already, so PostgreSQL merges
+// them (Merge Append) and stops after offset+limit rows; only the page's rows are then joined
+// and read whole.
+func (s *Storage) rankPage(ctx context.Context, orgID uuid.UUID, branches []branch, limit, offset int) ([]Server, error) {
+	servers := []Server{}
+	if len(branches) == 0 {
+		return servers, nil
+	}
+	args := sqlArgs{orgID}
+	parts := make([]string, len(branches))
+	for i, b := range branches {
+		q := `SELECT id, risk_score, server_name FROM mcp_servers WHERE organization_id = $1`
+		if b.name != nil {
+			q += ` AND server_name = ` + args.add(*b.name)
+		}
+		if b.status != nil {
+			q += ` AND status = ` + args.add(*b.status)
+		}
+		if b.level != nil {
+			q += ` AND risk_level = ` + args.add(*b.level)
+		}
+		parts[i] = q + b.filter.conds(&args)
+	}
+	// Each branch carries its own ORDER BY and LIMIT: a UNION ALL member with a WHERE clause is
+	// planned as a subquery of its own, and only an ordered one lets the outer query merge.
+	lim, off, upTo := args.add(limit), args.add(offset), args.add(offset+limit)
+	for i := range parts {
+		parts[i] = "(" + parts[i] + " ORDER BY risk_score DESC, server_name, id LIMIT " + upTo + ")"
+	}
+	err := s.db.SelectContext(ctx, &servers, `
+		WITH page AS (
+			SELECT id, risk_score, server_name FROM (`+strings.Join(parts, "\n\t\t\tUNION ALL ")+`) u
+			ORDER BY risk_score DESC, server_name, id
+			LIMIT `+lim+` OFFSET `+off+`
+		)
+		SELECT `+serverColumns+`
+		FROM page p
+		JOIN mcp_servers s ON s.organization_id = $1 AND s.id = p.id
+		JOIN agents a ON a.organization_id = s.organization_id AND a.id = s.agent_id
+		ORDER BY p.risk_score DESC, p.server_name, p.id`, args...)
+	return servers, err
+}
+
+// listAgentServers lists one agent's servers: few enough to count and sort directly.
+func (s *Storage) listAgentServers(ctx context.Context, orgID uuid.UUID, f ServerFilter) ([]Server, int64, error) {
+	args := sqlArgs{orgID}
+	where := `organization_id = $1 AND agent_id = ` + args.add(*f.AgentID) + f.conds(&args)
 	var total int64
-	if err := s.db.GetContext(ctx, &total, `SELECT count(*) FROM mcp_servers s WHERE `+where, args...); err != nil {
+	if err := s.db.GetContext(ctx, &total, `SELECT count(*) FROM mcp_servers WHERE `+where, args...); err != nil {
 		return nil, 0, err
 	}
 	servers := []Server{}
 	if total == 0 || int64(f.Offset) >= total {
 		return servers, total, nil
 	}
-	n := len(args)
-	// The page is chosen on mcp_servers alone, walking a (organization_id, [filter,] risk_score
-	// DESC, server_name, id) index; only its rows are then joined and read whole, so deep pages
-	// do not drag 25,000 joined rows through the sort.
+	lim, off := args.add(f.Limit), args.add(f.Offset)
 	err := s.db.SelectContext(ctx, &servers, `
 		WITH page AS (
-			SELECT s.id, s.risk_score, s.server_name FROM mcp_servers s
-			WHERE `+where+`
-			ORDER BY s.risk_score DESC, s.server_name, s.id
-			LIMIT $`+strconv.Itoa(n+1)+` OFFSET $`+strconv.Itoa(n+2)+`
+			SELECT id, risk_score, server_name FROM mcp_servers WHERE `+where+`
+			ORDER BY risk_score DESC, server_name, id
+			LIMIT `+lim+` OFFSET `+off+`
 		)
 		SELECT `+serverColumns+`
 		FROM page p
 		JOIN mcp_servers s ON s.organization_id = $1 AND s.id = p.id
 		JOIN agents a ON a.organization_id = s.organization_id AND a.id = s.agent_id
-		ORDER BY p.risk_score DESC, p.server_name, p.id`, append(args, f.Limit, f.Offset)...)
+		ORDER BY p.risk_score DESC, p.server_name, p.id`, args...)
 	return servers, total, err
+}
+
+// compactServerCounts folds the server_counts deltas of organizations with more than minRows
+// uncompacted rows into one compacted row per (status, risk_level, server_name, server_type),
+// moving every delta exactly once as CompactRollups does. It runs with CompactRollups.
+func (s *Storage) compactServerCounts(ctx context.Context, minRows int) (int, error) {
+	var orgs []uuid.UUID
+	if err := s.db.SelectContext(ctx, &orgs, `
+		SELECT organization_id FROM server_counts WHERE NOT compacted
+		GROUP BY organization_id HAVING count(*) > $1 LIMIT 100`, minRows); err != nil {
+		return 0, err
+	}
+	for _, org := range orgs {
+		if _, err := s.db.ExecContext(ctx, `
+			WITH moved AS (
+				DELETE FROM server_counts WHERE organization_id = $1
+				RETURNING status, risk_level, server_name, server_type, n
+			)
+			INSERT INTO server_counts (organization_id, status, risk_level, server_name, server_type, n, compacted)
+			SELECT $1, status, risk_level, server_name, server_type, sum(n), true FROM moved
+			GROUP BY status, risk_level, server_name, server_type HAVING sum(n) <> 0`, org); err != nil {
+			return 0, err
+		}
+	}
+	return len(orgs), nil
 }
 
 // ServerByID returns one server, or ErrNotFound.
