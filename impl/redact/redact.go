@@ -319,40 +319,75 @@ func maskValue(v string) string {
 	return Mask
 }
 
-// scrub redacts the secrets that can sit anywhere inside an argument.
+// scrub redacts the secrets that can sit anywhere inside an argument. Each pattern runs only when
+// its prefilter (impl/redact/prefilter.go) finds one of the literals its matches contain.
 func scrub(s string) string {
 	if s == "" || s == Mask {
 		return s
 	}
-	s = urlPassword.ReplaceAllStringFunc(s, func(m string) string {
-		sub := urlPassword.FindStringSubmatch(m)
-		return sub[1] + ":" + maskValue(sub[2]) + "@"
-	})
-	s = queryParam.ReplaceAllStringFunc(s, func(m string) string {
-		sub := queryParam.FindStringSubmatch(m)
-		if !LooksSecretName(sub[2]) {
-			return m
+	lowerSrc, lowerOf := "", ""
+	lower := func() string {
+		if lowerOf == "" || lowerSrc != s {
+			lowerSrc, lowerOf = s, strings.ToLower(s)
 		}
-		return sub[1] + sub[2] + "=" + maskValue(sub[3])
-	})
-	s = authScheme.ReplaceAllStringFunc(s, func(m string) string {
-		sub := authScheme.FindStringSubmatch(m)
-		// "token" is an ordinary word; only a long value after it is a credential.
-		if strings.EqualFold(sub[1], "token") && len(sub[3]) < 16 {
-			return m
+		return lowerOf
+	}
+	if urlPasswordFilter.mayMatch(s, lower) {
+		s = urlPassword.ReplaceAllStringFunc(s, func(m string) string {
+			sub := urlPassword.FindStringSubmatch(m)
+			return sub[1] + ":" + maskValue(sub[2]) + "@"
+		})
+	}
+	if queryParamFilter.mayMatch(s, lower) {
+		s = queryParam.ReplaceAllStringFunc(s, func(m string) string {
+			sub := queryParam.FindStringSubmatch(m)
+			if !LooksSecretName(sub[2]) {
+				return m
+			}
+			return sub[1] + sub[2] + "=" + maskValue(sub[3])
+		})
+	}
+	if authSchemeFilter.mayMatch(s, lower) {
+		s = authScheme.ReplaceAllStringFunc(s, func(m string) string {
+			sub := authScheme.FindStringSubmatch(m)
+			// "token" is an ordinary word; only a long value after it is a credential.
+			if strings.EqualFold(sub[1], "token") && len(sub[3]) < 16 {
+				return m
+			}
+			return sub[1] + sub[2] + maskValue(sub[3])
+		})
+	}
+	for i, re := range keyPatterns {
+		if keyFilters[i].mayMatch(s, lower) {
+			s = re.ReplaceAllString(s, Mask)
 		}
-		return sub[1] + sub[2] + maskValue(sub[3])
-	})
-	for _, re := range keyPatterns {
-		s = re.ReplaceAllString(s, Mask)
 	}
 	// OpenAI-style keys share "sk-" with ordinary hyphenated words; real keys
 	// are long and random, so they contain digits.
-	s = openAIKey.ReplaceAllStringFunc(s, func(m string) string {
-		if strings.ContainsAny(m, "0123456789") {
-			return Mask
-		}
-		return m
-	})
+	if openAIKeyFilter.mayMatch(s, lower) {
+		s = openAIKey.ReplaceAllStringFunc(s, func(m string) string {
+			if strings.ContainsAny(m, "0123456789") {
+				return Mask
+			}
+			return m
+		})
+	}
 	return s
+}
+
+// Prefilters of the patterns scrub runs, derived once from the patterns themselves.
+var (
+	keyFilters        = prefiltersOf(keyPatterns)
+	openAIKeyFilter   = prefilterOf(openAIKey)
+	urlPasswordFilter = prefilterOf(urlPassword)
+	queryParamFilter  = prefilterOf(queryParam)
+	authSchemeFilter  = prefilterOf(authScheme)
+)
+
+func prefiltersOf(res []*regexp.Regexp) []prefilter {
+	out := make([]prefilter, len(res))
+	for i, re := range res {
+		out[i] = prefilterOf(re)
+	}
+	return out
 }

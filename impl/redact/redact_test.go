@@ -1,6 +1,7 @@
 package redact
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -143,5 +144,47 @@ func TestLooksSecretName(t *testing.T) {
 		if LooksSecretName(n) {
 			t.Errorf("LooksSecretName(%q) = true, want false", n)
 		}
+	}
+}
+
+// TestEveryPatternHasAPrefilter: each pattern scrub runs is skipped unless one of the literals
+// its matches must contain is present, which is what keeps redaction cheap.
+func TestEveryPatternHasAPrefilter(t *testing.T) {
+	for i, f := range keyFilters {
+		if len(f.lits) == 0 {
+			t.Errorf("pattern %s has no prefilter", keyPatterns[i])
+		}
+	}
+	for name, f := range map[string]prefilter{"openAIKey": openAIKeyFilter, "urlPassword": urlPasswordFilter, "queryParam": queryParamFilter, "authScheme": authSchemeFilter} {
+		if len(f.lits) == 0 {
+			t.Errorf("%s has no prefilter", name)
+		}
+	}
+}
+
+// TestPrefilterNeverHidesAMatch runs every pattern on inputs with and without the prefilter.
+func TestPrefilterNeverHidesAMatch(t *testing.T) {
+	inputs := []string{
+		"AKIAIOSFODNN7EXAMPLE", "ghp_R7x2Lq9ZtW4mN8vB3cK6yH1jP5sD0fG2aE7u", "xoxb-2048-4096-AbCdEfGhIjKlMnOpQrStUvWx",
+		"https://user:pa55@host/x?token=abc&x=1", "BEARER abcdefghijklmnopqrstuvwxyz", "Basic dXNlcjpwYXNz", "baſic dXNlcjpwYXNz",
+		"sk_live_abcdefghij1234", "-----BEGIN RSA PRIVATE KEY-----abc", "sk-proj-abcdefghijklmnopqrstuvwxyz123", "npx -y server /home/dev",
+		"eyJhbGciOi.eyJzdWIiOi.abcdefghij", "ya29.abcdefghijklmnopqrstuvwxyz",
+	}
+	all := append(append([]*regexp.Regexp{}, keyPatterns...), openAIKey, urlPassword, queryParam, authScheme)
+	filters := append(append([]prefilter{}, keyFilters...), openAIKeyFilter, urlPasswordFilter, queryParamFilter, authSchemeFilter)
+	for i, re := range all {
+		for _, in := range inputs {
+			lower := func() string { return strings.ToLower(in) }
+			if re.MatchString(in) && !filters[i].mayMatch(in, lower) {
+				t.Errorf("prefilter of %s rules out %q, which it matches", re, in)
+			}
+		}
+	}
+}
+
+// BenchmarkCommand redacts an ordinary command line without secrets, the common case.
+func BenchmarkCommand(b *testing.B) {
+	for i := 0; i < b.N; i++ {
+		Command("npx -y @modelcontextprotocol/server-filesystem /home/dev/projects --verbose")
 	}
 }
