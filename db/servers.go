@@ -114,8 +114,11 @@ func (s *Storage) ListServers(ctx context.Context, orgID uuid.UUID, f ServerFilt
 	conds := f.conds(&args)
 	names := "'{}'::text[]"
 	if f.searching() {
-		names = `ARRAY(SELECT server_name FROM c GROUP BY server_name HAVING sum(n) <> 0 ORDER BY server_name LIMIT ` +
-			strconv.Itoa(maxNameBranches+1) + `)`
+		// Each matching name, prefixed with 1 when the name itself matches (then all its servers
+		// do, whatever their type) and 0 when only some of its servers' types do.
+		pattern := "$" + strconv.Itoa(len(args)) // conds adds the search pattern last
+		names = `ARRAY(SELECT (lower(server_name) LIKE ` + pattern + ` ESCAPE '\')::int || server_name
+			FROM c GROUP BY server_name HAVING sum(n) <> 0 ORDER BY server_name LIMIT ` + strconv.Itoa(maxNameBranches+1) + `)`
 	}
 	var counts struct {
 		Total  int64          `db:"total"`
@@ -140,7 +143,13 @@ func (s *Storage) ListServers(ctx context.Context, orgID uuid.UUID, f ServerFilt
 	var branches []branch
 	if f.searching() && len(counts.Names) <= maxNameBranches {
 		for _, name := range counts.Names {
-			branches = append(branches, branch{name: &name, filter: f})
+			b := branch{filter: f}
+			if name[0] == '1' {
+				b.filter.Search = nil
+			}
+			name = name[1:]
+			b.name = &name
+			branches = append(branches, b)
 		}
 	} else {
 		for _, sl := range counts.Slices {

@@ -1,6 +1,8 @@
 package impl_test
 
 import (
+	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -9,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/google/uuid"
+	"github.com/lib/pq"
 
 	mcpwarden "github.com/mcpwarden/mcpwarden/clients/go"
 	"github.com/mcpwarden/mcpwarden/impl/apitest"
@@ -180,4 +183,110 @@ func TestUnverifyingClearsTheVerification(t *testing.T) {
 	if resp.JSON200 == nil || resp.JSON200.IsVerified || resp.JSON200.VerifiedAt != nil || resp.JSON200.VerifiedBy != nil {
 		t.Errorf("after un-verifying: %s", resp.Body)
 	}
+}
+
+// TestServerListMatchesADirectQuery checks every filter, their combinations and search (names
+// matching by themselves, by type only, few names and more than the list merges one by one) on
+// every page against a plain count(*) and ORDER BY over mcp_servers, after inserts, updates of
+// status, level, type and score, deletes and counter compaction: the list's totals come from
+// maintained counters and its pages from merged index scans, and both must stay exact.
+func TestServerListMatchesADirectQuery(t *testing.T) {
+	env := apitest.New(t)
+	user, token := env.SeedUser(t, "member")
+	org := user.OrganizationID
+	other, _ := env.SeedUser(t, "member")
+	levels := []struct {
+		level string
+		score int
+	}{{"critical", 90}, {"high", 70}, {"medium", 45}, {"low", 10}}
+	agents := []uuid.UUID{seedAgentRow(t, env, org, "a", 0), seedAgentRow(t, env, org, "b", 0), seedAgentRow(t, env, org, "c", 0)}
+	var ids []uuid.UUID
+	for i := range 120 {
+		l := levels[i%7%4]
+		name := fmt.Sprintf("srv-%d", i%40)
+		if i%40 == 39 {
+			name = "100%_X"
+		}
+		status := "active"
+		if i%5 == 0 {
+			status = "dormant"
+		}
+		ids = append(ids, seedServerRow(t, env, org, agents[i/40], name, fmt.Sprintf("@acme/Pkg-%c", 'a'+i%3), l.level, l.score-i%4, status))
+	}
+	otherAgent := seedAgentRow(t, env, other.OrganizationID, "x", 0)
+	for i := range 10 {
+		seedServerRow(t, env, other.OrganizationID, otherAgent, fmt.Sprintf("srv-%d", i), "@acme/pkg-a", "high", 70, "active")
+	}
+
+	conn := env.Store.DB()
+	check := func(stage string) {
+		t.Helper()
+		levels := []string{"", "critical", "low"}
+		statuses := []string{"", "active", "dormant"}
+		searches := []string{"", "srv", "SRV-1", "2", "pkg-B", "%_", "TIME", "nothing"}
+		for _, level := range levels {
+			for _, status := range statuses {
+				for _, search := range searches {
+					where, args := "organization_id = $1", []any{org}
+					p := mcpwarden.ListServersParams{PageSize: ptr[int32](9)}
+					if level != "" {
+						args = append(args, level)
+						where += fmt.Sprintf(" AND risk_level = $%d", len(args))
+						p.RiskLevel = ptr(mcpwarden.RiskLevel(level))
+					}
+					if status != "" {
+						args = append(args, status)
+						where += fmt.Sprintf(" AND status = $%d", len(args))
+						p.Status = ptr(mcpwarden.ServerStatus(status))
+					}
+					if search != "" {
+						args = append(args, "%"+strings.NewReplacer(`%`, `\%`, `_`, `\_`).Replace(strings.ToLower(search))+"%")
+						where += fmt.Sprintf(` AND (lower(server_name) LIKE $%d OR lower(server_type) LIKE $%d)`, len(args), len(args))
+						p.Search = ptr(search)
+					}
+					var want []string
+					if err := conn.Select(&want, `SELECT id::text FROM mcp_servers WHERE `+where+` ORDER BY risk_score DESC, server_name, id`, args...); err != nil {
+						t.Fatal(err)
+					}
+					var got []string
+					for page := int32(1); ; page++ {
+						p.Page = ptr(page)
+						resp, err := env.User(token).ListServersWithResponse(tctx, &p)
+						if err != nil || resp.JSON200 == nil {
+							t.Fatalf("list: %v %s", err, resp.Body)
+						}
+						if resp.JSON200.Total != int64(len(want)) {
+							t.Fatalf("%s: level %q status %q search %q: total %d, want %d", stage, level, status, search, resp.JSON200.Total, len(want))
+						}
+						for _, s := range resp.JSON200.Items {
+							got = append(got, s.Id.String())
+						}
+						if len(resp.JSON200.Items) < 9 {
+							break
+						}
+					}
+					if strings.Join(got, ",") != strings.Join(want, ",") {
+						t.Fatalf("%s: level %q status %q search %q: pages differ from the direct query\n got %q\nwant %q", stage, level, status, search, got, want)
+					}
+				}
+			}
+		}
+	}
+	check("seeded")
+	conn.MustExec(`UPDATE mcp_servers SET status = 'dormant' WHERE organization_id = $1 AND server_name = 'srv-2'`, org)
+	conn.MustExec(`UPDATE mcp_servers SET risk_level = 'low', risk_score = 5 WHERE organization_id = $1 AND id = ANY($2)`, org, pq.Array(ids[:10]))
+	conn.MustExec(`UPDATE mcp_servers SET server_type = 'mcp-server-time' WHERE organization_id = $1 AND server_name = 'srv-12'`, org)
+	conn.MustExec(`UPDATE mcp_servers SET last_seen_at = now()`)
+	conn.MustExec(`DELETE FROM mcp_servers WHERE organization_id = $1 AND id = ANY($2)`, org, pq.Array(ids[50:55]))
+	conn.MustExec(`DELETE FROM agents WHERE organization_id = $1 AND id = $2`, org, agents[2])
+	check("changed")
+	if _, err := env.Store.CompactRollups(context.Background(), 0); err != nil {
+		t.Fatal(err)
+	}
+	var deltas int
+	conn.Get(&deltas, `SELECT count(*) FROM server_counts WHERE organization_id = $1 AND NOT compacted`, org)
+	if deltas != 0 {
+		t.Errorf("%d uncompacted counter rows after compaction", deltas)
+	}
+	check("compacted")
 }
