@@ -36,10 +36,15 @@ func TestDashboardStatsCountActiveServersOnlineAgentsAndOpenAlerts(t *testing.T)
 	seedAgentRow(t, env, org, "recent", 150e9) // 2.5 minutes ago: still online
 	stale := seedAgentRow(t, env, org, "stale", 10*60e9)
 	seedAgentRow(t, env, org, "never", -1)
-	levels := map[string]int{"critical": 2, "high": 3, "medium": 1, "low": 4}
+	// A fixed order, so that the last server seeded is a low one.
+	levels := []struct {
+		level string
+		n     int
+	}{{"critical", 2}, {"high", 3}, {"medium", 1}, {"low", 4}}
 	var servers []uuid.UUID
-	for level, n := range levels {
-		for i := range n {
+	for _, l := range levels {
+		level := l.level
+		for i := range l.n {
 			servers = append(servers, seedServerRow(t, env, org, online, fmt.Sprintf("%s-%d", level, i), "pkg-"+level, level, 50, "active"))
 		}
 	}
@@ -58,12 +63,12 @@ func TestDashboardStatsCountActiveServersOnlineAgentsAndOpenAlerts(t *testing.T)
 	}
 
 	db := env.Store.DB()
-	db.MustExec(`UPDATE mcp_servers SET risk_level = 'critical' WHERE id = $1`, servers[len(servers)-1]) // one more critical
+	db.MustExec(`UPDATE mcp_servers SET risk_level = 'critical' WHERE id = $1`, servers[len(servers)-1]) // a low one becomes critical
 	db.MustExec(`UPDATE mcp_servers SET status = 'dormant' WHERE organization_id = $1 AND risk_level = 'medium'`, org)
 	db.MustExec(`UPDATE mcp_servers SET last_seen_at = now()`) // touches every row, changes no count
 	db.MustExec(`DELETE FROM agents WHERE id = $1`, stale)     // cascades to its servers
 	s := stats(t, env, token)
-	if s.TotalServers != 9 || s.MediumCount != 0 || s.HighCount+s.CriticalCount+s.LowCount != 9 {
+	if want := (mcpwarden.DashboardStats{TotalServers: 9, CriticalCount: 3, HighCount: 3, MediumCount: 0, LowCount: 3, ActiveAgents: 2, UnresolvedAlerts: 2}); s != want {
 		t.Fatalf("after changes: %+v", s)
 	}
 	_ = staleServer
