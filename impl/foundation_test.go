@@ -2,6 +2,7 @@ package impl_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -272,5 +273,40 @@ func TestMalformedIdsAndEmailsAreBadRequests(t *testing.T) {
 	resp = env.Do(req)
 	if body, _ := io.ReadAll(resp.Body); resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), `"field":"email"`) {
 		t.Errorf("register with a bad email = %d %s", resp.StatusCode, body)
+	}
+}
+
+// TestRepeatedBodiesAreStillAuthenticatedAndChecked: a large body identical to one that already
+// passed validation skips the schema check, never authentication, and an invalid body is
+// refused however often it is sent.
+func TestRepeatedBodiesAreStillAuthenticatedAndChecked(t *testing.T) {
+	env := apitest.New(t)
+	_, token := env.SeedUser(t, "admin")
+	_, key := enrol(t, env, token, "laptop")
+	var servers []string
+	for i := 0; i < 20; i++ {
+		servers = append(servers, fmt.Sprintf(`{"server_name":"fs-%02d","server_type":"@modelcontextprotocol/server-filesystem","command":"npx -y @modelcontextprotocol/server-filesystem /home/jane/project-%02d","scope":"/home/jane/project-%02d","env_vars":["PATH","HOME"]}`, i, i, i))
+	}
+	valid := `{"servers":[` + strings.Join(servers, ",") + `]}`
+	invalid := `{"servers":[` + strings.Join(servers, ",") + `,{"server_name":""}]}`
+	if len(valid) < 1024 {
+		t.Fatalf("the body (%d bytes) is too small to be remembered", len(valid))
+	}
+	send := func(body, apiKey string) int {
+		req := httptest.NewRequest(http.MethodPost, "/mcp/report", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-API-Key", apiKey)
+		return env.Do(req).StatusCode
+	}
+	for i := 0; i < 3; i++ {
+		if code := send(valid, key); code != http.StatusOK {
+			t.Fatalf("valid report #%d: %d", i, code)
+		}
+		if code := send(invalid, key); code != http.StatusBadRequest {
+			t.Fatalf("invalid report #%d: %d, want 400", i, code)
+		}
+		if code := send(valid, "mcp_sk_"+strings.Repeat("a", 49)); code != http.StatusUnauthorized {
+			t.Fatalf("remembered body with a bad key #%d: %d, want 401", i, code)
+		}
 	}
 }

@@ -1,9 +1,12 @@
 package impl
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"sort"
 	"strings"
@@ -48,11 +51,15 @@ func LoadSpec() (*openapi3.T, error) {
 // kept cheap without changing what is checked: routes without path parameters are looked up
 // once and remembered (gorillamux tries every route's pattern in turn), and a request is first
 // validated stopping at its first error; only a request that fails is validated again collecting
-// every error, so the problem document still lists them all.
+// every error, so the problem document still lists them all. Large bodies that already passed
+// validation on the same operation are remembered by hash (see bodyMemo), so an agent's
+// unchanged report is not decoded and schema-checked again every time.
 type contract struct {
 	router routers.Router
-	// first stops at the first error; all collects every error (for the problem document).
-	first, all *openapi3filter.Options
+	// first stops at the first error; all collects every error (for the problem document);
+	// knownBody skips the body, for a body identical to one that already passed.
+	first, all, knownBody *openapi3filter.Options
+	bodies                bodyMemo
 
 	routesMu sync.RWMutex
 	routes   map[routeKey]cachedRoute // only routes without path parameters
@@ -75,10 +82,12 @@ func newContract(spec *openapi3.T, auth openapi3filter.AuthenticationFunc) (*con
 		return nil, err
 	}
 	return &contract{
-		router: router,
-		first:  &openapi3filter.Options{AuthenticationFunc: auth},
-		all:    &openapi3filter.Options{AuthenticationFunc: auth, MultiError: true},
-		routes: map[routeKey]cachedRoute{},
+		router:    router,
+		first:     &openapi3filter.Options{AuthenticationFunc: auth},
+		all:       &openapi3filter.Options{AuthenticationFunc: auth, MultiError: true},
+		knownBody: &openapi3filter.Options{AuthenticationFunc: auth, ExcludeRequestBody: true},
+		bodies:    bodyMemo{seen: map[[sha256.Size]byte]struct{}{}, max: 100_000},
+		routes:    map[routeKey]cachedRoute{},
 	}, nil
 }
 
@@ -102,7 +111,17 @@ func (v *contract) middleware(enabled bool) echo.MiddlewareFunc {
 				// still runs, since handlers depend on it.
 				err = openapi3filter.ValidateSecurityRequirements(ctx, input, securityOf(route))
 			} else {
+				memoKey, memoable, readErr := v.bodies.key(req, route)
+				if readErr != nil {
+					return requestProblem(readErr)
+				}
+				if memoable && v.bodies.has(memoKey) {
+					input.Options = v.knownBody
+				}
 				err = openapi3filter.ValidateRequest(ctx, input)
+				if err == nil && memoable {
+					v.bodies.add(memoKey)
+				}
 				if err != nil && !isSecurityError(err) {
 					// Collect every problem, not just the first. The body was put back by the
 					// first pass (kin-openapi restores it), so the second sees the same request.
@@ -116,6 +135,54 @@ func (v *contract) middleware(enabled bool) echo.MiddlewareFunc {
 			return next(c)
 		}
 	}
+}
+
+// bodyMemo remembers, by SHA-256 of operation and bytes, request bodies that passed validation.
+// Whether a body matches its schema depends on nothing else, so an identical body need not be
+// decoded and checked again: agents resend the same report every 15 minutes, and checking it is
+// most of what an unchanged report costs. Only bodies of at least memoMinBody bytes are worth
+// hashing. The map is bounded by clearing it when full.
+type bodyMemo struct {
+	mu   sync.Mutex
+	seen map[[sha256.Size]byte]struct{}
+	max  int
+}
+
+const memoMinBody = 1024
+
+// key reads the body (restoring it for the validator and the handler) and hashes it with the
+// operation. It reports false for requests too small to be worth remembering.
+func (m *bodyMemo) key(req *http.Request, route *routers.Route) ([sha256.Size]byte, bool, error) {
+	if req.Body == nil || req.ContentLength < memoMinBody || route.Operation.RequestBody == nil {
+		return [sha256.Size]byte{}, false, nil
+	}
+	body, err := io.ReadAll(req.Body)
+	if err != nil {
+		return [sha256.Size]byte{}, false, err
+	}
+	req.Body = io.NopCloser(bytes.NewReader(body))
+	h := sha256.New()
+	io.WriteString(h, route.Operation.OperationID+"\x00"+req.Header.Get("Content-Type")+"\x00")
+	h.Write(body)
+	var k [sha256.Size]byte
+	h.Sum(k[:0])
+	return k, true, nil
+}
+
+func (m *bodyMemo) has(k [sha256.Size]byte) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	_, ok := m.seen[k]
+	return ok
+}
+
+func (m *bodyMemo) add(k [sha256.Size]byte) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.seen) >= m.max {
+		clear(m.seen)
+	}
+	m.seen[k] = struct{}{}
 }
 
 // isSecurityError reports whether err is an authentication failure, which requestProblem
