@@ -86,7 +86,7 @@ func newContract(spec *openapi3.T, auth openapi3filter.AuthenticationFunc) (*con
 		first:     &openapi3filter.Options{AuthenticationFunc: auth},
 		all:       &openapi3filter.Options{AuthenticationFunc: auth, MultiError: true},
 		knownBody: &openapi3filter.Options{AuthenticationFunc: auth, ExcludeRequestBody: true},
-		bodies:    bodyMemo{seen: map[[sha256.Size]byte]struct{}{}, max: 100_000},
+		bodies:    bodyMemo{seen: map[[sha256.Size]byte]struct{}{}, max: 250_000},
 		routes:    map[routeKey]cachedRoute{},
 	}, nil
 }
@@ -139,16 +139,18 @@ func (v *contract) middleware(enabled bool) echo.MiddlewareFunc {
 
 // bodyMemo remembers, by SHA-256 of operation and bytes, request bodies that passed validation.
 // Whether a body matches its schema depends on nothing else, so an identical body need not be
-// decoded and checked again: agents resend the same report every 15 minutes, and checking it is
-// most of what an unchanged report costs. Only bodies of at least memoMinBody bytes are worth
-// hashing. The map is bounded by clearing it when full.
+// decoded and checked again: agents resend the same heartbeat every minute and the same report
+// every 15 minutes, and checking the body is most of what such a request costs (hashing a few
+// hundred bytes is far cheaper than decoding them and walking the schema). Tiny bodies are not
+// worth it. The map is bounded (a fleet's worth of bodies, about 80 bytes each) by clearing it
+// when full.
 type bodyMemo struct {
 	mu   sync.Mutex
 	seen map[[sha256.Size]byte]struct{}
 	max  int
 }
 
-const memoMinBody = 1024
+const memoMinBody = 64
 
 // key reads the body (restoring it for the validator and the handler) and hashes it with the
 // operation. It reports false for requests too small to be worth remembering.
