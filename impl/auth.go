@@ -304,14 +304,13 @@ func (s *Server) UpdateOrganization(ctx context.Context, request gen.UpdateOrgan
 	}
 	in := request.Body
 	up := db.OrganizationUpdate{Name: in.Name}
-	if in.AlertEmail != nil {
-		e := string(*in.AlertEmail)
-		up.SetAlertEmail, up.AlertEmail = true, &e
-	} else if in.Name == nil {
-		// The generated type cannot tell `"alert_email": null` from an absent field. The schema
-		// requires at least one of its two fields, so a body without a name must be
-		// {"alert_email": null}: clear it. (With a name, a null alert_email is left as it is.)
+	// alert_email has three states: absent keeps it, null clears it, a value sets it.
+	if in.AlertEmail.IsSpecified() {
 		up.SetAlertEmail = true
+		if !in.AlertEmail.IsNull() {
+			e := in.AlertEmail.MustGet()
+			up.AlertEmail = &e
+		}
 	}
 	o, err := s.store.UpdateOrganization(ctx, p.OrgID, up)
 	if err != nil {

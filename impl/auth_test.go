@@ -22,6 +22,8 @@ import (
 	"github.com/google/uuid"
 	"golang.org/x/crypto/argon2"
 
+	"github.com/oapi-codegen/nullable"
+
 	mcpwarden "github.com/mcpwarden/mcpwarden/clients/go"
 	"github.com/mcpwarden/mcpwarden/impl"
 	"github.com/mcpwarden/mcpwarden/impl/apitest"
@@ -575,9 +577,9 @@ func TestOrganizationSettingsAreAdminOnly(t *testing.T) {
 	env := apitest.New(t)
 	access, _ := env.RegisterAndLogin(t, uniqueEmail("orgadm"), goodPassword, "Settings Org")
 	admin := env.User(access)
-	name, alert := "Settings Org Renamed", mcpwarden.Email("security@example.com")
-	r, err := admin.UpdateOrganizationWithResponse(actx, mcpwarden.UpdateOrganizationJSONRequestBody{Name: &name, AlertEmail: &alert})
-	if err != nil || r.JSON200 == nil || r.JSON200.Name != name || r.JSON200.AlertEmail == nil || *r.JSON200.AlertEmail != alert {
+	name, alert := "Settings Org Renamed", "security@example.com"
+	r, err := admin.UpdateOrganizationWithResponse(actx, mcpwarden.UpdateOrganizationJSONRequestBody{Name: &name, AlertEmail: nullable.NewNullableWithValue(alert)})
+	if err != nil || r.JSON200 == nil || r.JSON200.Name != name || r.JSON200.AlertEmail == nil || string(*r.JSON200.AlertEmail) != alert {
 		t.Fatalf("update: %v %s", err, r.Body)
 	}
 	// Renaming alone keeps the alert email; an explicit null clears it.
@@ -589,6 +591,13 @@ func TestOrganizationSettingsAreAdminOnly(t *testing.T) {
 	r, _ = admin.UpdateOrganizationWithBodyWithResponse(actx, "application/json", strings.NewReader(`{"alert_email":null}`))
 	if r.JSON200 == nil || r.JSON200.AlertEmail != nil || r.JSON200.Name != other {
 		t.Fatalf("clear alert email: %d %s", r.StatusCode(), r.Body)
+	}
+	// A rename with an explicit null clears it too (null is not the same as leaving it out).
+	admin.UpdateOrganizationWithResponse(actx, mcpwarden.UpdateOrganizationJSONRequestBody{AlertEmail: nullable.NewNullableWithValue(alert)})
+	third := "Settings Org Third"
+	r, _ = admin.UpdateOrganizationWithResponse(actx, mcpwarden.UpdateOrganizationJSONRequestBody{Name: &third, AlertEmail: nullable.NewNullNullable[string]()})
+	if r.JSON200 == nil || r.JSON200.AlertEmail != nil || r.JSON200.Name != third {
+		t.Fatalf("rename and clear: %d %s", r.StatusCode(), r.Body)
 	}
 	for _, body := range []string{`{}`, `{"name":""}`, `{"alert_email":"nope"}`, `{"id":"` + uuid.NewString() + `"}`} {
 		if r, _ := admin.UpdateOrganizationWithBodyWithResponse(actx, "application/json", strings.NewReader(body)); r.StatusCode() != http.StatusBadRequest {

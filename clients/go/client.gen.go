@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/oapi-codegen/nullable"
 	"github.com/oapi-codegen/runtime"
 	openapi_types "github.com/oapi-codegen/runtime/types"
 )
@@ -817,9 +818,9 @@ type UpdateMemberRequest struct {
 
 // UpdateOrganizationRequest defines model for UpdateOrganizationRequest.
 type UpdateOrganizationRequest struct {
-	// AlertEmail Set to null to stop mailing alerts.
-	AlertEmail *openapi_types.Email `json:"alert_email,omitempty"`
-	Name       *string              `json:"name,omitempty"`
+	// AlertEmail Set to null to stop mailing alerts; leave it out to keep the current address.
+	AlertEmail nullable.Nullable[string] `json:"alert_email,omitempty"`
+	Name       *string                   `json:"name,omitempty"`
 }
 
 // UpdateProfileRequest defines model for UpdateProfileRequest.
