@@ -98,6 +98,3 @@ func writeProblem(c echo.Context, status int, body gen.Problem) {
 	enc := jsonEncoder(c.Response())
 	enc.Encode(body)
 }
-
-// errNotImplemented answers operations whose behaviour has not landed yet.
-var errNotImplemented = &Problem{Status: http.StatusNotImplemented, Detail: "This operation is not implemented yet."}
