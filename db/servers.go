@@ -206,13 +206,17 @@ func (s *Storage) rankPage(ctx context.Context, orgID uuid.UUID, branches []bran
 			ORDER BY risk_score DESC, server_name, id
 			LIMIT `+lim+` OFFSET `+off+`
 		)
-		SELECT `+serverColumns+`
+		`+pageRows, args...)
+	return servers, err
+}
+
+// pageRows turns a page of (id, risk_score, server_name), chosen on mcp_servers alone in a CTE
+// named page, into full rows with the agent's hostname, in list order. $1 is the organization.
+const pageRows = `SELECT ` + serverColumns + `
 		FROM page p
 		JOIN mcp_servers s ON s.organization_id = $1 AND s.id = p.id
 		JOIN agents a ON a.organization_id = s.organization_id AND a.id = s.agent_id
-		ORDER BY p.risk_score DESC, p.server_name, p.id`, args...)
-	return servers, err
-}
+		ORDER BY p.risk_score DESC, p.server_name, p.id`
 
 // listAgentServers lists one agent's servers: few enough to count and sort directly.
 func (s *Storage) listAgentServers(ctx context.Context, orgID uuid.UUID, f ServerFilter) ([]Server, int64, error) {
@@ -233,11 +237,7 @@ func (s *Storage) listAgentServers(ctx context.Context, orgID uuid.UUID, f Serve
 			ORDER BY risk_score DESC, server_name, id
 			LIMIT `+lim+` OFFSET `+off+`
 		)
-		SELECT `+serverColumns+`
-		FROM page p
-		JOIN mcp_servers s ON s.organization_id = $1 AND s.id = p.id
-		JOIN agents a ON a.organization_id = s.organization_id AND a.id = s.agent_id
-		ORDER BY p.risk_score DESC, p.server_name, p.id`, args...)
+		`+pageRows, args...)
 	return servers, total, err
 }
 

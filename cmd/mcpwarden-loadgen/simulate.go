@@ -132,20 +132,7 @@ func runAgents(ctx context.Context, o options) (*results, error) {
 	if o.warmOnly {
 		fmt.Fprintln(os.Stderr, "warming: every agent sends one heartbeat")
 		start := time.Now()
-		var wg sync.WaitGroup
-		for _, w := range workers {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for _, a := range w.agents {
-					if ctx.Err() != nil {
-						return
-					}
-					s.heartbeatAs(ctx, w, a, epWarm)
-				}
-			}()
-		}
-		wg.Wait()
+		everyAgent(ctx, workers, func(w *worker, a *agent) { s.heartbeatAs(ctx, w, a, epWarm) })
 		p := collect(workers, epWarm, time.Since(start))
 		res.Prime = &p
 		return res, nil
@@ -153,20 +140,7 @@ func runAgents(ctx context.Context, o options) (*results, error) {
 	if o.prime || o.primeOnly || (enrolled && reports) {
 		fmt.Fprintf(os.Stderr, "priming: every agent sends its baseline report of %d servers\n", o.servers)
 		start := time.Now()
-		var wg sync.WaitGroup
-		for _, w := range workers {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for _, a := range w.agents {
-					if ctx.Err() != nil {
-						return
-					}
-					s.report(ctx, w, a, epPrime)
-				}
-			}()
-		}
-		wg.Wait()
+		everyAgent(ctx, workers, func(w *worker, a *agent) { s.report(ctx, w, a, epPrime) })
 		p := collect(workers, epPrime, time.Since(start))
 		res.Prime = &p
 		fmt.Fprintf(os.Stderr, "primed %d agents in %.1fs (%d errors)\n", p.Requests, p.ElapsedS, p.Errors)
@@ -418,3 +392,22 @@ func (s *simulation) reportBody(idx, gen, rev int) []byte {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// everyAgent runs fn once for every agent, each worker going through its own agents in its
+// goroutine, and returns when all are done or ctx ends.
+func everyAgent(ctx context.Context, workers []*worker, fn func(*worker, *agent)) {
+	var wg sync.WaitGroup
+	for _, w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for _, a := range w.agents {
+				if ctx.Err() != nil {
+					return
+				}
+				fn(w, a)
+			}
+		}()
+	}
+	wg.Wait()
+}
