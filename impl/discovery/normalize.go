@@ -436,18 +436,13 @@ func npmPackage(args []string) (string, []string) {
 	return "npx", nil
 }
 
+// pythonToolFlags are uvx/pipx options that take a value.
+var pythonToolFlags = map[string]bool{"--from": true, "--with": true, "--python": true, "-p": true, "--index-url": true,
+	"--extra-index-url": true, "--with-requirements": true, "--with-editable": true, "--directory": true, "--spec": true}
+
 func pythonTool(args []string) (string, []string) {
-	valued := map[string]bool{"--from": true, "--with": true, "--python": true, "-p": true, "--index-url": true,
-		"--extra-index-url": true, "--with-requirements": true, "--with-editable": true, "--directory": true, "--spec": true}
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		switch {
-		case valued[a]:
-			i++
-		case strings.HasPrefix(a, "-"):
-		default:
-			return stripVersion(a), args[i+1:]
-		}
+	if pkg, rest := script(args, pythonToolFlags); pkg != "" {
+		return pkg, rest
 	}
 	return "uvx", nil
 }
