@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/mcpwarden/mcpwarden/cmd/internal/loadresult"
+
 	"bufio"
 	"context"
 	"encoding/json"
@@ -16,42 +18,11 @@ import (
 	"time"
 )
 
-// lgEndpoint and lgResults mirror mcpwarden-loadgen's --json output.
-type lgEndpoint struct {
-	Name       string            `json:"name"`
-	Requests   uint64            `json:"requests"`
-	Errors     uint64            `json:"errors"`
-	Unexpected uint64            `json:"unexpected"`
-	Status     map[string]uint64 `json:"status"`
-	ElapsedS   float64           `json:"elapsed_s"`
-	RPS        float64           `json:"rps"`
-	MeanMs     float64           `json:"mean_ms"`
-	P50Ms      float64           `json:"p50_ms"`
-	P95Ms      float64           `json:"p95_ms"`
-	P99Ms      float64           `json:"p99_ms"`
-	MaxMs      float64           `json:"max_ms"`
-	Items      int               `json:"items"`
-}
-
-type lgResults struct {
-	Concurrency int          `json:"concurrency"`
-	Agents      int          `json:"agents"`
-	ElapsedS    float64      `json:"elapsed_s"`
-	Requests    uint64       `json:"requests"`
-	Errors      uint64       `json:"errors"`
-	RPS         float64      `json:"rps"`
-	Prime       *lgEndpoint  `json:"prime"`
-	Endpoints   []lgEndpoint `json:"endpoints"`
-}
-
-func (r *lgResults) endpoint(name string) lgEndpoint {
-	for _, e := range r.Endpoints {
-		if e.Name == name {
-			return e
-		}
-	}
-	return lgEndpoint{Name: name}
-}
+// lgEndpoint and lgResults are mcpwarden-loadgen's --json output.
+type (
+	lgEndpoint = loadresult.Endpoint
+	lgResults  = loadresult.Results
+)
 
 // runLoadgen runs bin/mcpwarden-loadgen with args, echoing its output indented, and returns its
 // JSON results together with the command line that reproduces it.

@@ -106,7 +106,7 @@ func (b *bench) serverPhases(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	b.r.HBLoadgen, b.r.HBLoadgenCPU = lg.endpoint("heartbeat"), cpu
+	b.r.HBLoadgen, b.r.HBLoadgenCPU = lg.Endpoint("heartbeat"), cpu
 	time.Sleep(3 * time.Second) // one heartbeat flush interval and more
 	b.r.HBStatements, b.r.HBTopStatements = b.statements(ctx)
 	if b.wrk != "" {
@@ -120,7 +120,7 @@ func (b *bench) serverPhases(ctx context.Context) error {
 		if err != nil {
 			b.r.note("wrk failed: " + err.Error())
 		} else {
-			ep := w.endpoint("heartbeat")
+			ep := w.Endpoint("heartbeat")
 			b.r.HBWrk, b.r.HBWrkCPU = &ep, cpu
 		}
 	}
@@ -149,7 +149,7 @@ func (b *bench) serverPhases(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	b.r.Unchanged, b.r.UnchangedCPU = lg.endpoint("report_unchanged"), cpu
+	b.r.Unchanged, b.r.UnchangedCPU = lg.Endpoint("report_unchanged"), cpu
 	b.r.UnchangedDB = b.dbProfile(ctx)
 	if b.r.UnchangedWrites, err = serverRowsWrittenSince(ctx, b.mon, xid); err != nil {
 		return err
@@ -185,7 +185,7 @@ func (b *bench) serverPhases(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	b.r.Changed, b.r.ChangedCPU = lg.endpoint("report_changed"), cpu
+	b.r.Changed, b.r.ChangedCPU = lg.Endpoint("report_changed"), cpu
 	b.r.ChangedDB = b.dbProfile(ctx)
 	alerts1, _ := countRows(ctx, b.mon, "alerts")
 	servers1, _ := countRows(ctx, b.mon, "mcp_servers")
@@ -224,14 +224,14 @@ func (b *bench) hbRun(ctx context.Context, keys string, d time.Duration, name st
 		if err != nil {
 			return lgEndpoint{}, line, err
 		}
-		return r.endpoint("heartbeat"), line, nil
+		return r.Endpoint("heartbeat"), line, nil
 	}
 	args := []string{"--keys", keys, "--mix", "heartbeat=1", "--concurrency", strconv.Itoa(b.o.concurrency), "--duration", d.String()}
 	r, line, err := b.loadgen(ctx, name, args...)
 	if err != nil {
 		return lgEndpoint{}, line, err
 	}
-	return r.endpoint("heartbeat"), line, nil
+	return r.Endpoint("heartbeat"), line, nil
 }
 
 // validationPhase runs two servers side by side on the same database, one with request

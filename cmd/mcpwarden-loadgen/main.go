@@ -118,9 +118,9 @@ func main() {
 	if res == nil {
 		return
 	}
-	res.print(os.Stdout)
+	printResults(os.Stdout, res)
 	if o.jsonFile != "" {
-		if err := res.writeJSON(o.jsonFile); err != nil {
+		if err := writeResultsJSON(o.jsonFile, res); err != nil {
 			fatalf("write %s: %v", o.jsonFile, err)
 		}
 	}

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/mcpwarden/mcpwarden/cmd/internal/loadresult"
+
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,40 +14,11 @@ import (
 )
 
 // endpointResult is what one endpoint (or one query) did over a run.
-type endpointResult struct {
-	Name     string `json:"name"`
-	Requests uint64 `json:"requests"`
-	// Errors are requests without a 2xx answer (including transport failures).
-	Errors uint64 `json:"errors"`
-	// Unexpected are 200 answers that contradict the report kind (an "unchanged" report the
-	// server did not find unchanged, say).
-	Unexpected uint64            `json:"unexpected,omitempty"`
-	Status     map[string]uint64 `json:"status"`
-	ElapsedS   float64           `json:"elapsed_s"`
-	RPS        float64           `json:"rps"`
-	MeanMs     float64           `json:"mean_ms"`
-	P50Ms      float64           `json:"p50_ms"`
-	P95Ms      float64           `json:"p95_ms"`
-	P99Ms      float64           `json:"p99_ms"`
-	MaxMs      float64           `json:"max_ms"`
-	// Query is the request line, in queries mode.
-	Query string `json:"query,omitempty"`
-	Items int    `json:"items,omitempty"`
-}
-
-type results struct {
-	Mode        string           `json:"mode"`
-	URL         string           `json:"url"`
-	Concurrency int              `json:"concurrency"`
-	Rate        float64          `json:"rate,omitempty"`
-	Agents      int              `json:"agents,omitempty"`
-	ElapsedS    float64          `json:"elapsed_s"`
-	Requests    uint64           `json:"requests"`
-	Errors      uint64           `json:"errors"`
-	RPS         float64          `json:"rps"`
-	Prime       *endpointResult  `json:"prime,omitempty"`
-	Endpoints   []endpointResult `json:"endpoints"`
-}
+// The --json output's types live in cmd/internal/loadresult, shared with mcpwarden-bench.
+type (
+	endpointResult = loadresult.Endpoint
+	results        = loadresult.Results
+)
 
 type epStatsSum struct{ requests, errors uint64 }
 
@@ -101,7 +74,7 @@ func summarize(name string, h *histogram, st *epStats, elapsed time.Duration) en
 	return r
 }
 
-func (res *results) print(w io.Writer) {
+func printResults(w io.Writer, res *results) {
 	if res.Requests == 0 && res.Prime != nil {
 		fmt.Fprintf(w, "\n%s against %s: %d untimed requests (%s), concurrency %d\n", res.Mode, res.URL, res.Prime.Requests, res.Prime.Name, res.Concurrency)
 	} else {
@@ -137,7 +110,7 @@ func statuses(m map[string]uint64) string {
 	return s
 }
 
-func (res *results) writeJSON(path string) error {
+func writeResultsJSON(path string, res *results) error {
 	b, err := json.MarshalIndent(res, "", "  ")
 	if err != nil {
 		return err
