@@ -3,7 +3,6 @@ package impl_test
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -407,14 +406,4 @@ func TestDormantJobMarksSilentAgentsServers(t *testing.T) {
 	if s := statusOf(silentID); s != "active" {
 		t.Errorf("after the agent reported again its server is %s", s)
 	}
-}
-
-// rawJSON decodes a response body for checks the SDK types hide (null versus []).
-func rawJSON(t *testing.T, body []byte) map[string]any {
-	t.Helper()
-	var m map[string]any
-	if err := json.Unmarshal(body, &m); err != nil {
-		t.Fatal(err)
-	}
-	return m
 }

@@ -125,30 +125,6 @@ func findPgbench() (string, error) {
 	return "", fmt.Errorf("pgbench not found (Debian: apt-get install postgresql-client)")
 }
 
-// xactCount is the database's committed plus rolled-back transactions. Backends report these
-// when idle for a while, so callers wait for the counters to settle first.
-func xactCount(ctx context.Context, db *sql.DB) (int64, error) {
-	var n int64
-	err := db.QueryRowContext(ctx, `SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = current_database()`).Scan(&n)
-	return n, err
-}
-
-// settledXactCount waits until PostgreSQL's statistics include every finished transaction:
-// PostgreSQL 15 backends flush them at most once a second, and an idle one within 10 s.
-func settledXactCount(ctx context.Context, db *sql.DB) (int64, error) {
-	var db0 int64
-	if _, err := db.ExecContext(ctx, `SELECT pg_stat_clear_snapshot()`); err != nil {
-		return 0, err
-	}
-	select {
-	case <-time.After(11 * time.Second):
-	case <-ctx.Done():
-		return 0, ctx.Err()
-	}
-	db0, err := xactCount(ctx, db)
-	return db0, err
-}
-
 // currentXID returns a fresh transaction id: rows written after it have an xmin at least as big.
 func currentXID(ctx context.Context, db *sql.DB) (int64, error) {
 	var x int64
