@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -14,13 +16,14 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/lib/pq"
 
 	"github.com/mcpwarden/mcpwarden/db"
 	"github.com/mcpwarden/mcpwarden/impl"
@@ -31,12 +34,13 @@ import (
 // seedTemplate is one server configuration drawn from the risk catalog, scored once: seeding a
 // million rows must not run the engine a million times.
 type seedTemplate struct {
-	name, serverType, command, scope string
-	envVars                          []string
-	configHash                       []byte
-	level                            string
-	score                            int
-	factors                          string
+	name, serverType string
+	commands, scopes []string // per seedUsers entry
+	envVars          []string
+	configHash       []byte
+	level            string
+	score            int
+	factors          string
 }
 
 // runSeed fills an organization with synthetic agents and servers for demos and benchmarks.
@@ -45,12 +49,13 @@ func runSeed(args []string) int {
 	agents := fs.Int("agents", 100, "agents to create")
 	perAgent := fs.Int("servers-per-agent", 10, "servers per agent")
 	orgName := fs.String("org", "Demo", "organization to fill (created, with an admin, when absent)")
-	workers := fs.Int("workers", 4, "parallel COPY connections")
+	workers := fs.Int("workers", 2, "parallel COPY connections")
+	batch := fs.Int("batch", 1000, "agents per transaction")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if *agents < 1 || *perAgent < 0 || *perAgent > 500 || *workers < 1 {
-		fmt.Fprintln(os.Stderr, "mcpwarden seed: --agents must be >= 1, --servers-per-agent 0..500, --workers >= 1")
+	if *agents < 1 || *perAgent < 0 || *perAgent > 500 || *workers < 1 || *batch < 1 {
+		fmt.Fprintln(os.Stderr, "mcpwarden seed: --agents must be >= 1, --servers-per-agent 0..500, --workers and --batch >= 1")
 		return 2
 	}
 	cfg, err := loadConfig()
@@ -76,69 +81,129 @@ func runSeed(args []string) int {
 		fmt.Fprintln(os.Stderr, "mcpwarden seed:", err)
 		return 1
 	}
-	templates := seedTemplates()
-	start := time.Now()
-	var doneAgents, doneServers atomic.Int64
-	stop := make(chan struct{})
-	go func() {
-		t := time.NewTicker(time.Second)
-		defer t.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-t.C:
-				s := doneServers.Load()
-				fmt.Printf("  %d/%d agents, %d servers, %.0f servers/s\n", doneAgents.Load(), *agents, s, float64(s)/time.Since(start).Seconds())
-			}
-		}
-	}()
-
-	// Agents are split into batches; each batch is one transaction on one connection, so a
-	// failure leaves whole agents behind, never agents without their servers.
-	const batch = 500
-	batches := make(chan int)
-	var wg sync.WaitGroup
-	var firstErr error
-	var errOnce sync.Once
-	for w := 0; w < *workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for from := range batches {
-				n := min(batch, *agents-from)
-				if err := seedBatch(ctx, store, orgID, from, n, *perAgent, templates); err != nil {
-					errOnce.Do(func() { firstErr = err })
-					continue
-				}
-				doneAgents.Add(int64(n))
-				doneServers.Add(int64(n * *perAgent))
-			}
-		}()
-	}
-	for from := 0; from < *agents; from += batch {
-		batches <- from
-	}
-	close(batches)
-	wg.Wait()
-	close(stop)
-	if firstErr != nil {
-		fmt.Fprintln(os.Stderr, "mcpwarden seed:", firstErr)
+	opts := seedOptions{agents: *agents, perAgent: *perAgent, workers: *workers, batch: *batch, progress: os.Stdout}
+	if opts.bypassTriggers, err = store.CanBypassTriggers(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "mcpwarden seed:", err)
 		return 1
 	}
-	elapsed := time.Since(start)
+	if opts.bypassTriggers {
+		fmt.Println("loading with triggers and foreign key checks off (superuser); counters are written by the seed")
+	} else {
+		fmt.Println("the database role is not a superuser: loading through the counter triggers and foreign key checks (slower)")
+	}
+	res, err := seedInventory(ctx, store, orgID, opts)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "mcpwarden seed:", err)
+		return 1
+	}
 	// Fold the per-batch counter deltas, then vacuum: COPY leaves the visibility map unset, and
 	// the server list's index-only scans would otherwise visit the heap for every entry.
+	fmt.Printf("inserted in %v; compacting counters, vacuuming and analyzing\n", res.elapsed.Round(time.Millisecond))
+	start := time.Now()
 	if _, err := store.CompactRollups(ctx, 0); err != nil {
 		log.Warn("compact counters", "error", err)
 	}
-	fmt.Printf("inserted in %v; vacuuming and analyzing\n", elapsed.Round(time.Millisecond))
 	if _, err := store.DB().ExecContext(ctx, `VACUUM (ANALYZE) agents, agent_keys, mcp_servers, server_rollups, server_counts`); err != nil {
 		log.Warn("vacuum analyze", "error", err)
 	}
+	tail := time.Since(start)
+	fmt.Printf("compacted, vacuumed and analyzed in %v (%.0f servers/s including it)\n",
+		tail.Round(time.Millisecond), float64(res.servers)/(res.elapsed+tail).Seconds())
 	fmt.Printf("seeded %d agents and %d servers into %q (%s) in %v: %.0f servers/s\n",
-		doneAgents.Load(), doneServers.Load(), *orgName, orgID, elapsed.Round(time.Millisecond), float64(doneServers.Load())/elapsed.Seconds())
+		res.agents, res.servers, *orgName, orgID, res.elapsed.Round(time.Millisecond), float64(res.servers)/res.elapsed.Seconds())
 	return 0
+}
+
+type seedOptions struct {
+	agents, perAgent int
+	workers          int
+	batch            int // agents per transaction
+	// bypassTriggers loads with triggers and foreign key checks off (see db.BulkLoadInventory).
+	bypassTriggers bool
+	progress       io.Writer // once a second: rows done, rate, ETA; nil for none
+}
+
+type seedResult struct {
+	agents, servers int64
+	elapsed         time.Duration
+}
+
+// seedInventory inserts opts.agents agents with opts.perAgent servers each into the organization.
+// Agents are split into batches; each batch is one transaction on one of opts.workers
+// connections, so a failure leaves whole agents behind, never agents without their servers.
+func seedInventory(ctx context.Context, store *db.Storage, orgID uuid.UUID, opts seedOptions) (seedResult, error) {
+	templates := seedTemplates()
+	start := time.Now()
+	var doneAgents, doneServers atomic.Int64
+	total := int64(opts.agents) * int64(opts.perAgent)
+	stop := make(chan struct{})
+	var reporter sync.WaitGroup
+	if opts.progress != nil {
+		reporter.Add(1)
+		go func() {
+			defer reporter.Done()
+			t := time.NewTicker(time.Second)
+			defer t.Stop()
+			for {
+				select {
+				case <-stop:
+					return
+				case <-t.C:
+					s, el := doneServers.Load(), time.Since(start)
+					rate := float64(s) / el.Seconds()
+					eta := "?"
+					if rate > 0 {
+						eta = (time.Duration(float64(total-s)/rate) * time.Second).Round(time.Second).String()
+					}
+					fmt.Fprintf(opts.progress, "  %d/%d agents, %d/%d servers, %.0f servers/s, ETA %s\n",
+						doneAgents.Load(), opts.agents, s, total, rate, eta)
+				}
+			}
+		}()
+	}
+
+	// One goroutine generates batches ahead of the workers, so a connection does not sit idle
+	// while its next batch is made; batches are recycled through free.
+	ready := make(chan *seedBatch, opts.workers)
+	free := make(chan *seedBatch, 2*opts.workers)
+	for range 2 * opts.workers {
+		free <- new(seedBatch)
+	}
+	var failed atomic.Bool
+	go func() {
+		defer close(ready)
+		for from := 0; from < opts.agents && !failed.Load(); from += opts.batch {
+			b := <-free
+			b.fill(from, min(opts.batch, opts.agents-from), opts.perAgent, templates)
+			ready <- b
+		}
+	}()
+	var wg sync.WaitGroup
+	var firstErr error
+	var errOnce sync.Once
+	for range opts.workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for b := range ready {
+				if !failed.Load() {
+					if err := store.BulkLoadInventory(ctx, orgID, b.agents, b.servers, opts.bypassTriggers); err != nil {
+						errOnce.Do(func() { firstErr = err })
+						failed.Store(true)
+					} else {
+						doneAgents.Add(int64(len(b.agents)))
+						doneServers.Add(int64(len(b.servers)))
+					}
+				}
+				free <- b
+			}
+		}()
+	}
+	wg.Wait()
+	close(stop)
+	reporter.Wait()
+	res := seedResult{agents: doneAgents.Load(), servers: doneServers.Load(), elapsed: time.Since(start)}
+	return res, firstErr
 }
 
 // seedOrganization returns the organization named name, registering it with an admin through
@@ -221,10 +286,15 @@ func seedTemplates() [][]seedTemplate {
 				a := risk.Assess(in)
 				factors, _ := json.Marshal(a.Factors)
 				h := sha256.Sum256([]byte(pkg + "\x00" + cmd + "\x00" + scope + "\x00" + strings.Join(env, ",")))
-				variants = append(variants, seedTemplate{
-					name: e.ID, serverType: pkg, command: cmd, scope: scope, envVars: env,
+				t := seedTemplate{
+					name: e.ID, serverType: pkg, envVars: env,
 					configHash: h[:], level: a.Level, score: a.Score, factors: string(factors),
-				})
+				}
+				for _, user := range seedUsers {
+					t.commands = append(t.commands, strings.ReplaceAll(cmd, "{user}", user))
+					t.scopes = append(t.scopes, strings.ReplaceAll(scope, "{user}", user))
+				}
+				variants = append(variants, t)
 			}
 		}
 		out = append(out, variants)
@@ -235,85 +305,60 @@ func seedTemplates() [][]seedTemplate {
 var seedUsers = []string{"jane", "omar", "li", "sofia", "dev", "ci", "maria", "kenji"}
 var seedOS = []string{"linux", "darwin", "windows"}
 
-// seedBatch inserts agents [from, from+n) with their keys and servers in one transaction, by COPY.
-func seedBatch(ctx context.Context, store *db.Storage, orgID uuid.UUID, from, n, perAgent int, templates [][]seedTemplate) error {
-	tx, err := store.DB().BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
+// seedBatch is one transaction's synthetic agents and servers; its slices are reused from batch
+// to batch.
+type seedBatch struct {
+	agents  []db.BulkAgent
+	servers []db.BulkServer
+}
+
+// fill generates agents [from, from+n) and their servers. Ids are UUIDv7, increasing in time, so
+// inserts land at the right edge of the primary keys, of the (organization_id, agent_id,
+// server_name) key and of each (status, level, score, name) group of the list indexes, instead of
+// on random pages of indexes much larger than shared_buffers.
+func (b *seedBatch) fill(from, n, perAgent int, templates [][]seedTemplate) {
 	rng := mrand.New(mrand.NewPCG(uint64(from), 42))
 	now := time.Now()
-	ids := make([]uuid.UUID, n)
-	users := make([]string, n)
-	hashes := make([][]byte, n)
-
-	agentStmt, err := tx.PrepareContext(ctx, pq.CopyIn("agents", "organization_id", "id", "name", "key_hash", "key_prefix",
-		"hostname", "os_type", "username", "agent_version", "last_seen_at"))
-	if err != nil {
-		return err
-	}
+	b.agents, b.servers = b.agents[:0], b.servers[:0]
 	for i := 0; i < n; i++ {
-		ids[i], users[i] = uuid.New(), seedUsers[rng.IntN(len(seedUsers))]
 		key := apikey.New()
-		hashes[i] = apikey.Hash(key)
 		host := fmt.Sprintf("host-%06d.corp.example", from+i)
-		seen := now.Add(-time.Duration(rng.IntN(600)) * time.Second)
-		if _, err := agentStmt.ExecContext(ctx, orgID, ids[i], host, hashes[i], apikey.DisplayPrefix(key),
-			host, seedOS[rng.IntN(len(seedOS))], users[i], "0.1.2", seen); err != nil {
-			return err
+		user := rng.IntN(len(seedUsers))
+		a := db.BulkAgent{
+			ID: mustV7(), Name: host, KeyHash: apikey.Hash(key), KeyPrefix: apikey.DisplayPrefix(key),
+			Hostname: host, OSType: seedOS[rng.IntN(len(seedOS))], Username: seedUsers[user], AgentVersion: "0.1.2",
+			LastSeenAt: now.Add(-time.Duration(rng.IntN(600)) * time.Second),
 		}
-	}
-	if _, err := agentStmt.ExecContext(ctx); err != nil {
-		return err
-	}
-	agentStmt.Close()
-
-	keyStmt, err := tx.PrepareContext(ctx, pq.CopyIn("agent_keys", "key_hash", "organization_id", "agent_id"))
-	if err != nil {
-		return err
-	}
-	for i := 0; i < n; i++ {
-		if _, err := keyStmt.ExecContext(ctx, hashes[i], orgID, ids[i]); err != nil {
-			return err
-		}
-	}
-	if _, err := keyStmt.ExecContext(ctx); err != nil {
-		return err
-	}
-	keyStmt.Close()
-
-	srvStmt, err := tx.PrepareContext(ctx, pq.CopyIn("mcp_servers", "organization_id", "id", "agent_id", "server_name",
-		"server_type", "command", "scope", "env_vars", "transport", "config_hash", "risk_level", "risk_score",
-		"risk_factors", "status", "first_seen_at", "last_seen_at"))
-	if err != nil {
-		return err
-	}
-	for i := 0; i < n; i++ {
+		b.agents = append(b.agents, a)
 		offset := rng.IntN(len(templates))
 		for j := 0; j < perAgent; j++ {
 			variants := templates[(offset+j)%len(templates)]
-			t := variants[rng.IntN(len(variants))]
+			t := &variants[rng.IntN(len(variants))]
 			name := t.name
-			if j >= len(templates) {
-				name = fmt.Sprintf("%s-%d", t.name, j/len(templates)+1)
+			if k := j / len(templates); k > 0 {
+				name = t.name + "-" + strconv.Itoa(k+1)
 			}
-			user := users[i]
 			status := "active"
 			if rng.IntN(20) == 0 {
 				status = "dormant"
 			}
-			first := now.Add(-time.Duration(rng.IntN(90*24)) * time.Hour)
-			if _, err := srvStmt.ExecContext(ctx, orgID, uuid.New(), ids[i], name, t.serverType,
-				strings.ReplaceAll(t.command, "{user}", user), strings.ReplaceAll(t.scope, "{user}", user),
-				pq.Array(t.envVars), "stdio", t.configHash, t.level, t.score, t.factors, status, first, now); err != nil {
-				return err
-			}
+			b.servers = append(b.servers, db.BulkServer{
+				ID: mustV7(), AgentID: a.ID, ServerName: name, ServerType: t.serverType,
+				Command: t.commands[user], Scope: t.scopes[user], EnvVars: t.envVars, Transport: "stdio",
+				ConfigHash: t.configHash, RiskLevel: t.level, RiskScore: t.score, RiskFactors: t.factors,
+				Status: status, FirstSeenAt: now.Add(-time.Duration(rng.IntN(90*24)) * time.Hour), LastSeenAt: now,
+			})
 		}
 	}
-	if _, err := srvStmt.ExecContext(ctx); err != nil {
-		return err
-	}
-	srvStmt.Close()
-	return tx.Commit()
+	// In the order of mcp_servers_list (the widest index): consecutive inserts then land on the
+	// same leaf pages. The ids all follow the existing ones, so the keys stay at the right edge.
+	slices.SortFunc(b.servers, func(x, y db.BulkServer) int {
+		return cmp.Or(cmp.Compare(x.Status, y.Status), cmp.Compare(x.RiskLevel, y.RiskLevel),
+			cmp.Compare(y.RiskScore, x.RiskScore), cmp.Compare(x.ServerName, y.ServerName), bytes.Compare(x.ID[:], y.ID[:]))
+	})
+}
+
+// mustV7 returns a UUIDv7; uuid.NewV7 fails only when the system's random source does.
+func mustV7() uuid.UUID {
+	return uuid.Must(uuid.NewV7())
 }
