@@ -178,24 +178,9 @@ func (s *Storage) UpdateAgentMeta(ctx context.Context, orgID, agentID uuid.UUID,
 	return inv, err
 }
 
-// InvalidateAgentKey announces that an agent's stored state (its report hash) changed, so that
-// replicas reload it instead of trusting their copy. The invalidation is empty when the agent
-// no longer exists.
-func (s *Storage) InvalidateAgentKey(ctx context.Context, orgID, agentID uuid.UUID) (KeyInvalidation, error) {
-	var inv KeyInvalidation
-	err := s.db.GetContext(ctx, &inv, `
-		INSERT INTO agent_key_revocations AS r (key_hash, revoked_at)
-		SELECT key_hash, clock_timestamp() FROM agents WHERE organization_id = $1 AND id = $2
-		ON CONFLICT (key_hash) DO UPDATE SET revoked_at = clock_timestamp()
-		RETURNING r.key_hash, r.revoked_at, r.xmax = 0 AS fresh`, orgID, agentID)
-	if errors.Is(err, sql.ErrNoRows) {
-		return KeyInvalidation{}, nil
-	}
-	return inv, err
-}
-
-// InvalidateAgentKeysByID is InvalidateAgentKey for agents of any organization (maintenance: the
-// dormant sweep forgets their report hashes).
+// InvalidateAgentKeysByID announces to every replica that the stored state of agents of any
+// organization changed, so that they reload it instead of trusting their copy (maintenance: the
+// dormant sweep forgets their report hashes; a report announces its change in ApplyReport).
 func (s *Storage) InvalidateAgentKeysByID(ctx context.Context, agentIDs []uuid.UUID) error {
 	if len(agentIDs) == 0 {
 		return nil

@@ -61,77 +61,99 @@ type newAlertJSON struct {
 	DedupKey      string     `json:"dedup_key"`
 }
 
-// insertAlertsTx raises alerts inside the caller's transaction, exactly once per open condition
-// (the partial unique index alerts_open_dedup and ON CONFLICT, never check-then-insert). In the
-// same transaction it queues each new alert for email (alert_email_outbox) and for every webhook
-// of the organization (webhook_deliveries, event alert.created, payload the alert as the API
-// shows it), so a crash can lose neither. It returns the ids of the alerts actually created.
-//
-// Two round trips whatever the number of alerts: the alerts and their outbox rows in one
-// statement, then the webhook deliveries.
-func insertAlertsTx(ctx context.Context, tx *sqlx.Tx, orgID uuid.UUID, alerts []NewAlert) ([]uuid.UUID, error) {
-	if len(alerts) == 0 {
-		return nil, nil
-	}
+// raiseAlertsSQL is the part of a statement that raises alerts: given a CTE alert_input (the
+// alerts as newAlertJSON rows), it adds the CTE raised (the alerts actually created, exactly once
+// per open condition through the partial unique index alerts_open_dedup and ON CONFLICT, never
+// check-then-insert) and queues each created alert for email (alert_email_outbox) in the same
+// statement, so a crash can lose neither. $1 is the organization.
+const raiseAlertsSQL = `
+	raised AS (
+		INSERT INTO alerts (organization_id, id, type, severity, title, message, server_id, server_name, agent_id, agent_hostname, dedup_key)
+		SELECT $1, gen_random_uuid(), type, severity, title, message, server_id, server_name, agent_id, agent_hostname, dedup_key
+		FROM alert_input ORDER BY dedup_key
+		ON CONFLICT (organization_id, dedup_key) WHERE NOT dismissed DO NOTHING
+		RETURNING ` + alertColumns + `
+	), outbox AS (
+		INSERT INTO alert_email_outbox (organization_id, id, alert_id)
+		SELECT $1, gen_random_uuid(), id FROM raised
+	)`
+
+// alertInputSQL reads the alerts to raise from a jsonb parameter into the CTE alert_input.
+func alertInputSQL(param string) string {
+	return `alert_input AS (
+		SELECT * FROM jsonb_to_recordset(` + param + `::jsonb) AS x(
+			type text, severity text, title text, message text, server_id uuid, server_name text,
+			agent_id uuid, agent_hostname text, dedup_key text)
+	)`
+}
+
+// alertInput encodes alerts for alertInputSQL, sorted by dedup key: concurrent reports then
+// insert in the same key order, so they wait on each other instead of deadlocking on the unique
+// index.
+func alertInput(alerts []NewAlert) (string, error) {
 	rows := make([]newAlertJSON, len(alerts))
 	for i, a := range alerts {
 		rows[i] = newAlertJSON{a.Type, a.Severity, a.Title, a.Message, a.ServerID, a.ServerName, a.AgentID, a.AgentHostname, a.DedupKey}
 	}
-	// Concurrent reports insert in the same key order, so they wait on each other instead of
-	// deadlocking on the unique index.
 	sort.SliceStable(rows, func(i, j int) bool { return rows[i].DedupKey < rows[j].DedupKey })
-	input, err := json.Marshal(rows)
-	if err != nil {
-		return nil, err
-	}
-	var created []Alert
-	err = tx.SelectContext(ctx, &created, `
-		WITH input AS (
-			SELECT * FROM jsonb_to_recordset($2::jsonb) AS x(
-				type text, severity text, title text, message text, server_id uuid, server_name text,
-				agent_id uuid, agent_hostname text, dedup_key text)
-		), ins AS (
-			INSERT INTO alerts (organization_id, id, type, severity, title, message, server_id, server_name, agent_id, agent_hostname, dedup_key)
-			SELECT $1, gen_random_uuid(), type, severity, title, message, server_id, server_name, agent_id, agent_hostname, dedup_key
-			FROM input ORDER BY dedup_key
-			ON CONFLICT (organization_id, dedup_key) WHERE NOT dismissed DO NOTHING
-			RETURNING `+alertColumns+`
-		), outbox AS (
-			INSERT INTO alert_email_outbox (organization_id, id, alert_id)
-			SELECT $1, gen_random_uuid(), id FROM ins
-		)
-		SELECT `+alertColumns+` FROM ins`, orgID, string(input))
-	if err != nil {
-		return nil, fmt.Errorf("insert alerts: %w", err)
-	}
+	b, err := json.Marshal(rows)
+	return string(b), err
+}
+
+// queueWebhookDeliveries queues, in the caller's transaction, a delivery of every created alert
+// to every webhook of the organization (event alert.created, payload the alert as the API shows
+// it). An organization without webhooks joins nothing and writes nothing.
+func queueWebhookDeliveries(ctx context.Context, tx *sqlx.Tx, orgID uuid.UUID, created []Alert) error {
 	if len(created) == 0 {
-		return nil, nil
+		return nil
 	}
-	ids := make([]uuid.UUID, len(created))
 	type delivery struct {
 		AlertID uuid.UUID       `json:"alert_id"`
 		Payload json.RawMessage `json:"payload"`
 	}
 	deliveries := make([]delivery, len(created))
 	for i, a := range created {
-		ids[i] = a.ID
 		payload, err := json.Marshal(a)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		deliveries[i] = delivery{a.ID, payload}
 	}
-	input, err = json.Marshal(deliveries)
+	input, err := json.Marshal(deliveries)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	// An organization without webhooks joins nothing and writes nothing.
 	if _, err := tx.ExecContext(ctx, `
 		INSERT INTO webhook_deliveries (organization_id, id, webhook_id, alert_id, event, payload, next_attempt_at)
 		SELECT $1, gen_random_uuid(), w.id, d.alert_id, 'alert.created', d.payload, now()
 		FROM webhooks w CROSS JOIN jsonb_to_recordset($2::jsonb) AS d(alert_id uuid, payload jsonb)
 		WHERE w.organization_id = $1`, orgID, string(input)); err != nil {
-		return nil, fmt.Errorf("queue webhook deliveries: %w", err)
+		return fmt.Errorf("queue webhook deliveries: %w", err)
+	}
+	return nil
+}
+
+// insertAlertsTx raises alerts inside the caller's transaction (raiseAlertsSQL), queues their
+// webhook deliveries, and returns the ids of the alerts actually created.
+func insertAlertsTx(ctx context.Context, tx *sqlx.Tx, orgID uuid.UUID, alerts []NewAlert) ([]uuid.UUID, error) {
+	if len(alerts) == 0 {
+		return nil, nil
+	}
+	input, err := alertInput(alerts)
+	if err != nil {
+		return nil, err
+	}
+	var created []Alert
+	if err := tx.SelectContext(ctx, &created, `WITH `+alertInputSQL("$2")+`,`+raiseAlertsSQL+`
+		SELECT `+alertColumns+` FROM raised`, orgID, input); err != nil {
+		return nil, fmt.Errorf("insert alerts: %w", err)
+	}
+	if err := queueWebhookDeliveries(ctx, tx, orgID, created); err != nil {
+		return nil, err
+	}
+	ids := make([]uuid.UUID, len(created))
+	for i, a := range created {
+		ids[i] = a.ID
 	}
 	return ids, nil
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -337,6 +338,9 @@ type ReportOutcome struct {
 	Updated   int64
 	Dormant   int64
 	Alerts    int
+	// Announced is the agent_key_revocations row that tells other replicas the agent's report
+	// changed (zero when the report was unchanged).
+	Announced KeyInvalidation
 }
 
 // ApplyReport replaces an agent's inventory with a report, in one transaction that holds the
@@ -356,58 +360,30 @@ func (s *Storage) ApplyReport(ctx context.Context, orgID, agentID uuid.UUID, rep
 	}
 }
 
-func (s *Storage) applyReport(ctx context.Context, orgID, agentID uuid.UUID, reportHash []byte, servers []ReportServer, plan ReportPlan) (ReportOutcome, error) {
-	var out ReportOutcome
-	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
-		var agent struct {
-			Hostname   *string `db:"hostname"`
-			ReportHash []byte  `db:"report_hash"`
-		}
-		if err := tx.GetContext(ctx, &agent, `
-			SELECT hostname, report_hash FROM agents WHERE organization_id = $1 AND id = $2 FOR UPDATE`, orgID, agentID); err != nil {
-			return notFound(err)
-		}
-		if string(agent.ReportHash) == string(reportHash) {
-			out.Unchanged = true
-			return nil
-		}
-		var prevRows []PreviousServer
-		if err := tx.SelectContext(ctx, &prevRows, `
-			SELECT id, server_name, config_hash, risk_level, status, is_verified, verified_config_hash,
-				ARRAY(SELECT f->>'id' FROM jsonb_array_elements(risk_factors) f) AS factor_ids
-			FROM mcp_servers WHERE organization_id = $1 AND agent_id = $2`, orgID, agentID); err != nil {
-			return err
-		}
-		previous := make(map[string]PreviousServer, len(prevRows))
-		for _, p := range prevRows {
-			previous[p.ServerName] = p
-		}
-		type row struct {
-			ReportServer
-			ConfigHashHex string `json:"config_hash"`
-		}
-		rows := make([]row, len(servers))
-		names := make([]string, len(servers))
-		for i := range servers {
-			if p, ok := previous[servers[i].ServerName]; ok {
-				servers[i].ID = p.ID
-			} else {
-				servers[i].ID = uuid.New()
-			}
-			if servers[i].RiskFactors == nil {
-				servers[i].RiskFactors = json.RawMessage("[]")
-			}
-			rows[i] = row{servers[i], hex.EncodeToString(servers[i].ConfigHash)}
-			names[i] = servers[i].ServerName
-		}
-		payload, err := json.Marshal(rows)
-		if err != nil {
-			return err
-		}
-		// One statement upserts the whole report; rows whose content is unchanged are not
-		// rewritten. Verification survives only while the configuration hash it was given for does.
-		var written []bool
-		if err := tx.SelectContext(ctx, &written, `
+// The statements of a report, prepared (see Storage.prepared). A changed report costs five round
+// trips: BEGIN, lockAgentSQL, previousServersSQL, applyReportSQL and COMMIT (plus one to queue
+// webhook deliveries when it raised alerts and the organization has webhooks).
+const (
+	lockAgentSQL = `SELECT hostname, report_hash FROM agents WHERE organization_id = $1 AND id = $2 FOR UPDATE`
+
+	previousServersSQL = `
+		SELECT id, server_name, config_hash, risk_level, status, is_verified, verified_config_hash,
+			ARRAY(SELECT f->>'id' FROM jsonb_array_elements(risk_factors) f) AS factor_ids
+		FROM mcp_servers WHERE organization_id = $1 AND agent_id = $2`
+)
+
+var (
+	// applyReportSQL writes a planned report in one statement: $1 organization, $2 agent, $3 the
+	// servers (reportRow JSON), $4 their names, $5 the report hash, $6 the alerts (newAlertJSON).
+	//   - upserted: rows whose content is unchanged are not rewritten; verification survives
+	//     only while the configuration hash it was given for does.
+	//   - dormant: the agent's servers missing from the report (disjoint from upserted's rows).
+	//   - agent, announced: the report hash, and the announcement to other replicas, which cache
+	//     it, in the same transaction, so that no crash can separate them.
+	//   - raised, outbox (raiseAlertsSQL): the alerts the plan found.
+	// Alerts may name servers this statement inserts: foreign keys are checked at its end.
+	applyReportSQL = `
+		WITH upserted AS (
 			INSERT INTO mcp_servers AS m (organization_id, id, agent_id, server_name, server_type, command, scope, env_vars,
 				client, config_path, transport, url, enabled, config_hash, risk_level, risk_score, risk_factors, status)
 			SELECT $1, r.id, $2, r.server_name, r.server_type, r.command, r.scope, COALESCE(r.env_vars, '{}'),
@@ -432,38 +408,121 @@ func (s *Storage) applyReport(ctx context.Context, orgID, agentID uuid.UUID, rep
 				IS DISTINCT FROM (EXCLUDED.server_type, EXCLUDED.command, EXCLUDED.scope, EXCLUDED.env_vars, EXCLUDED.client,
 					EXCLUDED.config_path, EXCLUDED.transport, EXCLUDED.url, EXCLUDED.enabled, EXCLUDED.config_hash,
 					EXCLUDED.risk_level, EXCLUDED.risk_score, EXCLUDED.risk_factors, 'active')
-			RETURNING m.xmax = 0`, orgID, agentID, string(payload)); err != nil {
+			RETURNING m.xmax = 0 AS created
+		), dormant AS (
+			UPDATE mcp_servers SET status = 'dormant', updated_at = now()
+			WHERE organization_id = $1 AND agent_id = $2 AND status = 'active' AND server_name <> ALL($4::text[])
+			RETURNING 1
+		), agent AS (
+			UPDATE agents SET report_hash = $5, last_seen_at = GREATEST(last_seen_at, now())
+			WHERE organization_id = $1 AND id = $2
+			RETURNING key_hash
+		), announced AS (
+			INSERT INTO agent_key_revocations AS k (key_hash, revoked_at)
+			SELECT key_hash, clock_timestamp() FROM agent
+			ON CONFLICT (key_hash) DO UPDATE SET revoked_at = clock_timestamp()
+			RETURNING k.key_hash, k.revoked_at, k.xmax = 0 AS fresh
+		), ` + alertInputSQL("$6") + `,` + raiseAlertsSQL + `
+		SELECT
+			(SELECT count(*) FROM upserted WHERE created) AS created,
+			(SELECT count(*) FROM upserted WHERE NOT created) AS updated,
+			(SELECT count(*) FROM dormant) AS dormant,
+			(SELECT count(*) FROM raised) AS alerts,
+			-- The created alerts, only when there are webhooks to deliver them to.
+			CASE WHEN EXISTS (SELECT 1 FROM webhooks WHERE organization_id = $1)
+				THEN (SELECT json_agg(raised) FROM raised) END AS webhook_alerts,
+			a.key_hash, a.revoked_at, COALESCE(a.fresh, false) AS fresh
+		FROM (SELECT 1) one LEFT JOIN announced a ON true`
+)
+
+// reportRow is how a ReportServer travels into applyReportSQL.
+type reportRow struct {
+	ReportServer
+	ConfigHashHex string `json:"config_hash"`
+}
+
+func (s *Storage) applyReport(ctx context.Context, orgID, agentID uuid.UUID, reportHash []byte, servers []ReportServer, plan ReportPlan) (ReportOutcome, error) {
+	var out ReportOutcome
+	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		lock := s.prepared(ctx, tx, lockAgentSQL)
+		var agent struct {
+			Hostname   *string `db:"hostname"`
+			ReportHash []byte  `db:"report_hash"`
+		}
+		if err := lock.GetContext(ctx, &agent, orgID, agentID); err != nil {
+			return notFound(err)
+		}
+		if string(agent.ReportHash) == string(reportHash) {
+			out.Unchanged = true
+			return nil
+		}
+		// Read under the agent lock, so no other report of this agent can change it meanwhile.
+		prev := s.prepared(ctx, tx, previousServersSQL)
+		var prevRows []PreviousServer
+		if err := prev.SelectContext(ctx, &prevRows, orgID, agentID); err != nil {
 			return err
 		}
-		for _, created := range written {
-			if created {
-				out.Created++
-			} else {
-				out.Updated++
-			}
+		previous := make(map[string]PreviousServer, len(prevRows))
+		for _, p := range prevRows {
+			previous[p.ServerName] = p
 		}
-		res, err := tx.ExecContext(ctx, `
-			UPDATE mcp_servers SET status = 'dormant', updated_at = now()
-			WHERE organization_id = $1 AND agent_id = $2 AND status = 'active' AND server_name <> ALL($3::text[])`,
-			orgID, agentID, pq.Array(names))
+		rows := make([]reportRow, len(servers))
+		names := make([]string, len(servers))
+		for i := range servers {
+			if p, ok := previous[servers[i].ServerName]; ok {
+				servers[i].ID = p.ID
+			} else {
+				// Time-ordered, so new servers append to the primary key's rightmost leaf.
+				id, err := uuid.NewV7()
+				if err != nil {
+					return err
+				}
+				servers[i].ID = id
+			}
+			if servers[i].RiskFactors == nil {
+				servers[i].RiskFactors = json.RawMessage("[]")
+			}
+			rows[i] = reportRow{servers[i], hex.EncodeToString(servers[i].ConfigHash)}
+			names[i] = servers[i].ServerName
+		}
+		payload, err := json.Marshal(rows)
 		if err != nil {
 			return err
 		}
-		out.Dormant, _ = res.RowsAffected()
-		if _, err := tx.ExecContext(ctx, `
-			UPDATE agents SET report_hash = $3, last_seen_at = GREATEST(last_seen_at, now())
-			WHERE organization_id = $1 AND id = $2`, orgID, agentID, reportHash); err != nil {
+		var alerts []NewAlert
+		if plan != nil {
+			alerts = plan(agent.Hostname, previous, servers)
+		}
+		alertsJSON, err := alertInput(alerts)
+		if err != nil {
 			return err
 		}
-		if plan != nil {
-			alerts := plan(agent.Hostname, previous, servers)
-			created, err := insertAlertsTx(ctx, tx, orgID, alerts)
-			if err != nil {
-				return err
-			}
-			out.Alerts = len(created)
+		apply := s.prepared(ctx, tx, applyReportSQL)
+		var res struct {
+			Created       int64      `db:"created"`
+			Updated       int64      `db:"updated"`
+			Dormant       int64      `db:"dormant"`
+			Alerts        int        `db:"alerts"`
+			WebhookAlerts []byte     `db:"webhook_alerts"`
+			KeyHash       []byte     `db:"key_hash"`
+			RevokedAt     *time.Time `db:"revoked_at"`
+			Fresh         bool       `db:"fresh"`
 		}
-		return nil
+		if err := apply.GetContext(ctx, &res, orgID, agentID, string(payload), pq.Array(names), reportHash, alertsJSON); err != nil {
+			return err
+		}
+		out.Created, out.Updated, out.Dormant, out.Alerts = res.Created, res.Updated, res.Dormant, res.Alerts
+		if res.RevokedAt != nil {
+			out.Announced = KeyInvalidation{KeyHash: res.KeyHash, At: *res.RevokedAt, Fresh: res.Fresh}
+		}
+		if res.WebhookAlerts == nil {
+			return nil
+		}
+		var created []Alert
+		if err := json.Unmarshal(res.WebhookAlerts, &created); err != nil {
+			return fmt.Errorf("created alerts: %w", err)
+		}
+		return queueWebhookDeliveries(ctx, tx, orgID, created)
 	})
 	return out, err
 }

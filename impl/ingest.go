@@ -96,20 +96,11 @@ func (s *Server) ReportServers(ctx context.Context, request gen.ReportServersReq
 	if err != nil {
 		return nil, err
 	}
-	// Other replicas may hold the previous report hash: announce that it changed, so that they
-	// reload it rather than call a return to that previous report unchanged. (A report found
-	// unchanged only in the database is announced too: it may be the retry of one whose
-	// announcement failed.)
-	inv, err := s.store.InvalidateAgentKey(ctx, p.OrgID, p.AgentID)
-	if err != nil {
-		if st != nil {
-			s.keys.invalidate(st.keyHash)
-		}
-		return nil, err
-	}
+	// Other replicas may hold the previous report hash: the report's transaction announced that
+	// it changed, so they reload it rather than call a return to that previous report unchanged.
 	if st != nil {
 		st.setReport(hash, raw)
-		s.keys.wrote(inv)
+		s.keys.wrote(out.Announced)
 	}
 	if out.Unchanged {
 		s.seen.touch(p.OrgID, p.AgentID, s.now())

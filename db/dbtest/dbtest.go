@@ -106,7 +106,7 @@ func URL(t testing.TB) string {
 // New returns a connection pool to a fresh database, closed when the test ends.
 func New(t testing.TB) *sqlx.DB {
 	t.Helper()
-	conn, err := sqlx.Open("postgres", URL(t))
+	conn, err := db.Pool(URL(t))
 	if err != nil {
 		t.Fatal(err)
 	}
