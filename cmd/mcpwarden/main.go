@@ -35,7 +35,7 @@ Usage:
   mcpwarden serve              serve the API (default)
   mcpwarden migrate            apply database migrations and exit
   mcpwarden risk explain FILE  score the MCP servers in a client configuration file
-  mcpwarden seed [--agents N] [--servers-per-agent M] [--org NAME]
+  mcpwarden seed [--agents N] [--servers-per-agent M] [--org NAME] [--workers W] [--batch B]
                                fill an organization with synthetic inventory
   mcpwarden version            print the version
 
