@@ -326,4 +326,14 @@ func TestReportedCriticalServerReachesTheWebhook(t *testing.T) {
 	if err := json.Unmarshal(got.Data, &alert); err != nil || got.Event != "alert.created" || alert.ServerName == nil || *alert.ServerName != "files" {
 		t.Errorf("delivery %+v: %v", got, err)
 	}
+	// The payload is the alert exactly as the API shows it.
+	listed := listAlerts(t, env.User(token), mcpwarden.ListAlertsParams{})
+	if len(listed.Items) != 1 {
+		t.Fatalf("alerts: %+v", listed.Items)
+	}
+	want, _ := json.Marshal(listed.Items[0])
+	have, _ := json.Marshal(alert)
+	if string(have) != string(want) {
+		t.Errorf("delivered alert %s, the API shows %s", have, want)
+	}
 }
