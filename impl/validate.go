@@ -53,7 +53,8 @@ func LoadSpec() (*openapi3.T, error) {
 // validated stopping at its first error; only a request that fails is validated again collecting
 // every error, so the problem document still lists them all. Large bodies that already passed
 // validation on the same operation are remembered by hash (see bodyMemo), so an agent's
-// unchanged report is not decoded and schema-checked again every time.
+// unchanged report is not decoded and schema-checked again every time. The body is hashed once,
+// and the hash is also left in the request context (rawBodyHash) for the handler.
 type contract struct {
 	router routers.Router
 	// first stops at the first error; all collects every error (for the problem document);
@@ -103,6 +104,21 @@ func (v *contract) middleware(enabled bool) echo.MiddlewareFunc {
 				return err
 			}
 			ctx, _ := withPrincipalHolder(req.Context())
+			var (
+				memoKey  [sha256.Size]byte
+				memoable bool
+			)
+			if enabled {
+				body, readErr := readBody(req, route)
+				if readErr != nil {
+					return requestProblem(readErr)
+				}
+				if body != nil {
+					raw := sumRawBody(body)
+					ctx = withRawBodyHash(ctx, raw)
+					memoKey, memoable = v.bodies.key(req, route, raw), len(body) >= memoMinBody
+				}
+			}
 			req = req.WithContext(ctx)
 			c.SetRequest(req)
 			input := &openapi3filter.RequestValidationInput{Request: req, PathParams: pathParams, Route: route, Options: v.first}
@@ -111,10 +127,6 @@ func (v *contract) middleware(enabled bool) echo.MiddlewareFunc {
 				// still runs, since handlers depend on it.
 				err = openapi3filter.ValidateSecurityRequirements(ctx, input, securityOf(route))
 			} else {
-				memoKey, memoable, readErr := v.bodies.key(req, route)
-				if readErr != nil {
-					return requestProblem(readErr)
-				}
 				if memoable && v.bodies.has(memoKey) {
 					input.Options = v.knownBody
 				}
@@ -152,23 +164,52 @@ type bodyMemo struct {
 
 const memoMinBody = 64
 
-// key reads the body (restoring it for the validator and the handler) and hashes it with the
-// operation. It reports false for requests too small to be worth remembering.
-func (m *bodyMemo) key(req *http.Request, route *routers.Route) ([sha256.Size]byte, bool, error) {
-	if req.Body == nil || req.ContentLength < memoMinBody || route.Operation.RequestBody == nil {
-		return [sha256.Size]byte{}, false, nil
-	}
-	body, err := io.ReadAll(req.Body)
-	if err != nil {
-		return [sha256.Size]byte{}, false, err
-	}
-	req.Body = io.NopCloser(bytes.NewReader(body))
+// key identifies a body by operation, content type and raw body hash (see sumRawBody), so the
+// body's bytes are hashed once for both.
+func (m *bodyMemo) key(req *http.Request, route *routers.Route, raw [sha256.Size]byte) [sha256.Size]byte {
 	h := sha256.New()
 	io.WriteString(h, route.Operation.OperationID+"\x00"+req.Header.Get("Content-Type")+"\x00")
-	h.Write(body)
+	h.Write(raw[:])
 	var k [sha256.Size]byte
 	h.Sum(k[:0])
-	return k, true, nil
+	return k
+}
+
+// readBody reads the body of a request whose operation takes one and puts it back, for the
+// validator and the handler to read again. It returns nil when there is no body to read.
+func readBody(req *http.Request, route *routers.Route) ([]byte, error) {
+	if req.Body == nil || req.Body == http.NoBody || route.Operation.RequestBody == nil {
+		return nil, nil
+	}
+	body, err := readAll(req.Body, req.ContentLength)
+	if err != nil {
+		return nil, err
+	}
+	req.Body = io.NopCloser(bytes.NewReader(body))
+	req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+	return body, nil
+}
+
+// readAll is io.ReadAll starting from the declared length (which the body limit middleware has
+// already bounded), so a body is read into one allocation instead of a doubling series.
+func readAll(r io.Reader, declared int64) ([]byte, error) {
+	if declared <= 0 {
+		declared = 512
+	}
+	b := make([]byte, 0, declared+1) // +1: reaching EOF needs no further allocation
+	for {
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err != nil {
+			if err == io.EOF {
+				err = nil
+			}
+			return b, err
+		}
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+	}
 }
 
 func (m *bodyMemo) has(k [sha256.Size]byte) bool {
