@@ -17,13 +17,40 @@ import (
 // prefilter holds the literals one of which every match contains; nil means no such set was
 // found and the pattern always runs. Literals marked fold are compared case-insensitively.
 type prefilter struct {
-	lits []string
-	fold bool
+	lits  []string
+	bytes []byteSet // bytes[i] holds the bytes of lits[i]
+	fold  bool
+}
+
+// byteSet is a set of byte values. A string cannot contain a literal holding a byte it lacks,
+// which a few word operations tell before strings.Contains scans anything.
+type byteSet [4]uint64
+
+func (b *byteSet) add(c byte)                { b[c>>6] |= 1 << (c & 63) }
+func (b byteSet) containsAll(o byteSet) bool { return o[0]&^b[0]|o[1]&^b[1]|o[2]&^b[2]|o[3]&^b[3] == 0 }
+
+// bytesOf is the set of the bytes of s and of their ASCII lowercase, so that it also holds the
+// bytes of strings.ToLower(s) when s is ASCII (and folding prefilters give up on other strings).
+func bytesOf(s string) byteSet {
+	var b byteSet
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		b.add(c)
+		if 'A' <= c && c <= 'Z' {
+			b.add(c + 'a' - 'A')
+		}
+	}
+	return b
 }
 
 // mayMatch reports whether s could contain a match. lower is s lowercased (computed once by the
 // caller when any prefilter folds case).
 func (p prefilter) mayMatch(s string, lower func() string) bool {
+	return p.mayMatchIn(s, lower, bytesOf(s))
+}
+
+// mayMatchIn is mayMatch with the bytes of s (bytesOf) computed once for all prefilters.
+func (p prefilter) mayMatchIn(s string, lower func() string, present byteSet) bool {
 	if p.lits == nil {
 		return true
 	}
@@ -33,6 +60,18 @@ func (p prefilter) mayMatch(s string, lower func() string) bool {
 				return true // (?i) folds some non-ASCII letters into ASCII ones (ſ, K)
 			}
 		}
+	}
+	possible := false
+	for i := range p.lits {
+		if present.containsAll(p.bytes[i]) {
+			possible = true
+			break
+		}
+	}
+	if !possible {
+		return false
+	}
+	if p.fold {
 		s = lower()
 	}
 	for _, l := range p.lits {
@@ -58,7 +97,13 @@ func prefilterOf(re *regexp.Regexp) prefilter {
 			return prefilter{}
 		}
 	}
-	return prefilter{lits: lits, fold: fold}
+	sets := make([]byteSet, len(lits))
+	for i, l := range lits {
+		for j := 0; j < len(l); j++ {
+			sets[i].add(l[j])
+		}
+	}
+	return prefilter{lits: lits, bytes: sets, fold: fold}
 }
 
 // required returns literals one of which every match of t contains (ok false: none known), and

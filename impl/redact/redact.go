@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 )
 
 // Mask replaces every secret.
@@ -164,14 +165,25 @@ func Command(s string) string {
 		return s
 	}
 	pieces := splitShell(s)
-	var args []string
+	args := make([]string, 0, len(pieces)/2+1)
 	for _, p := range pieces {
 		if !p.space {
 			args = append(args, p.text)
 		}
 	}
 	red := Args(args)
+	changed := false
+	for i := range args {
+		if red[i] != args[i] {
+			changed = true
+			break
+		}
+	}
+	if !changed {
+		return s // the common case: no secret, nothing to rebuild
+	}
 	var b strings.Builder
+	b.Grow(len(s))
 	i := 0
 	for _, p := range pieces {
 		if p.space {
@@ -244,12 +256,45 @@ func Args(args []string) []string {
 				continue
 			}
 		}
-		if p, ok := passwordPrograms[programName(a)]; ok {
+		if p, ok := isPasswordProgram(a); ok {
 			shortFlag = p
 		}
 		out[i], maskNext = redactArg(a, shortFlag)
 	}
 	return out
+}
+
+// isPasswordProgram is passwordPrograms[programName(a)] without allocating for the usual
+// ASCII argument.
+func isPasswordProgram(a string) (string, bool) {
+	base := a
+	for len(base) > 0 && (base[len(base)-1] == '/' || base[len(base)-1] == '\\') {
+		base = base[:len(base)-1]
+	}
+	if i := strings.LastIndexAny(base, `/\`); i >= 0 {
+		base = base[i+1:]
+	}
+	var buf [16]byte // longer than any name in passwordPrograms, with ".exe"
+	if len(base) == 0 || len(base) > len(buf) {
+		return "", false
+	}
+	for i := 0; i < len(base); i++ {
+		c := base[i]
+		if c >= utf8.RuneSelf {
+			p, ok := passwordPrograms[programName(a)] // non-ASCII case folding
+			return p, ok
+		}
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		buf[i] = c
+	}
+	name := buf[:len(base)]
+	if n := len(name) - len(".exe"); n >= 0 && string(name[n:]) == ".exe" {
+		name = name[:n]
+	}
+	p, ok := passwordPrograms[string(name)]
+	return p, ok
 }
 
 func programName(a string) string {
@@ -274,6 +319,7 @@ func redactArg(a, shortFlag string) (string, bool) {
 	core := strings.Trim(a, `"'`)
 	lead := a[:strings.Index(a, core)]
 	trail := a[len(lead)+len(core):]
+	orig := core
 	next := false
 
 	switch {
@@ -291,21 +337,62 @@ func redactArg(a, shortFlag string) (string, bool) {
 	case isShortPassword(core, shortFlag):
 		core = core[:2] + maskValue(core[2:])
 	default:
-		if m := envAssign.FindStringSubmatch(core); m != nil && LooksSecretName(m[1]) {
-			core = m[1] + "=" + maskValue(m[2])
-		} else if m := headerPair.FindStringSubmatch(core); m != nil && LooksSecretName(m[1]) {
-			if m[2] == "" {
+		if name, val, ok := cutEnvAssign(core); ok && LooksSecretName(name) {
+			core = name + "=" + maskValue(val)
+		} else if name, val, ok := cutHeaderPair(core); ok && LooksSecretName(name) {
+			if val == "" {
 				next = true
-			} else if !authScheme.MatchString(m[2]) {
-				core = core[:len(core)-len(m[2])] + maskValue(m[2])
+			} else if !authScheme.MatchString(val) {
+				core = core[:len(core)-len(val)] + maskValue(val)
 			}
 		}
 		if strings.EqualFold(core, "bearer") || strings.EqualFold(core, "basic") {
 			next = true
 		}
 	}
-	return lead + scrub(core) + trail, next
+	if out := scrub(core); out != orig {
+		return lead + out + trail, next
+	}
+	return a, next
 }
+
+// cutEnvAssign is envAssign.FindStringSubmatch without the regexp: NAME=value, the value on
+// one line.
+func cutEnvAssign(s string) (name, val string, ok bool) {
+	i := strings.IndexByte(s, '=')
+	if i <= 0 || !isNameStart(s[0]) || strings.IndexByte(s[i+1:], '\n') >= 0 {
+		return "", "", false
+	}
+	for j := 1; j < i; j++ {
+		if c := s[j]; !isNameStart(c) && !isDigit(c) && c != '.' && c != '-' {
+			return "", "", false
+		}
+	}
+	return s[:i], s[i+1:], true
+}
+
+// cutHeaderPair is headerPair.FindStringSubmatch without the regexp: Name: value, the value
+// after the leading white space, on one line.
+func cutHeaderPair(s string) (name, val string, ok bool) {
+	i := strings.IndexByte(s, ':')
+	if i <= 0 || !isLetter(s[0]) {
+		return "", "", false
+	}
+	for j := 1; j < i; j++ {
+		if c := s[j]; !isLetter(c) && !isDigit(c) && c != '_' && c != '-' {
+			return "", "", false
+		}
+	}
+	val = strings.TrimLeft(s[i+1:], "\t\n\f\r ") // \s in Go's regexp syntax
+	if strings.IndexByte(val, '\n') >= 0 {
+		return "", "", false
+	}
+	return s[:i], val, true
+}
+
+func isLetter(c byte) bool    { return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' }
+func isDigit(c byte) bool     { return '0' <= c && c <= '9' }
+func isNameStart(c byte) bool { return isLetter(c) || c == '_' }
 
 // isShortPassword matches mysql's attached form, -pSECRET.
 func isShortPassword(core, shortFlag string) bool {
@@ -332,13 +419,20 @@ func scrub(s string) string {
 		}
 		return lowerOf
 	}
-	if urlPasswordFilter.mayMatch(s, lower) {
+	presentSrc, present := s, bytesOf(s)
+	may := func(f prefilter) bool {
+		if presentSrc != s { // an earlier pattern replaced something
+			presentSrc, present = s, bytesOf(s)
+		}
+		return f.mayMatchIn(s, lower, present)
+	}
+	if may(urlPasswordFilter) {
 		s = urlPassword.ReplaceAllStringFunc(s, func(m string) string {
 			sub := urlPassword.FindStringSubmatch(m)
 			return sub[1] + ":" + maskValue(sub[2]) + "@"
 		})
 	}
-	if queryParamFilter.mayMatch(s, lower) {
+	if may(queryParamFilter) {
 		s = queryParam.ReplaceAllStringFunc(s, func(m string) string {
 			sub := queryParam.FindStringSubmatch(m)
 			if !LooksSecretName(sub[2]) {
@@ -347,7 +441,7 @@ func scrub(s string) string {
 			return sub[1] + sub[2] + "=" + maskValue(sub[3])
 		})
 	}
-	if authSchemeFilter.mayMatch(s, lower) {
+	if may(authSchemeFilter) {
 		s = authScheme.ReplaceAllStringFunc(s, func(m string) string {
 			sub := authScheme.FindStringSubmatch(m)
 			// "token" is an ordinary word; only a long value after it is a credential.
@@ -358,13 +452,13 @@ func scrub(s string) string {
 		})
 	}
 	for i, re := range keyPatterns {
-		if keyFilters[i].mayMatch(s, lower) {
+		if may(keyFilters[i]) {
 			s = re.ReplaceAllString(s, Mask)
 		}
 	}
 	// OpenAI-style keys share "sk-" with ordinary hyphenated words; real keys
 	// are long and random, so they contain digits.
-	if openAIKeyFilter.mayMatch(s, lower) {
+	if may(openAIKeyFilter) {
 		s = openAIKey.ReplaceAllStringFunc(s, func(m string) string {
 			if strings.ContainsAny(m, "0123456789") {
 				return Mask

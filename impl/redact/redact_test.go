@@ -182,9 +182,30 @@ func TestPrefilterNeverHidesAMatch(t *testing.T) {
 	}
 }
 
-// BenchmarkCommand redacts an ordinary command line without secrets, the common case.
+// benchCommands are the commands of a changed report from the load generator (each ending in a
+// new --profile), plus a few that carry a real secret.
+var benchCommands = []string{
+	"npx -y @modelcontextprotocol/server-filesystem /home/dev/projects --profile abc-12-3",
+	"npx -y @modelcontextprotocol/server-github --profile abc-12-3",
+	"npx -y @modelcontextprotocol/server-postgres postgresql://localhost/app --profile abc-12-3",
+	"uvx mcp-server-git --repository /home/dev/projects/app --profile abc-12-3",
+	"uvx mcp-server-fetch --profile abc-12-3",
+	"npx -y @modelcontextprotocol/server-memory --profile abc-12-3",
+	"npx -y @modelcontextprotocol/server-puppeteer --profile abc-12-3",
+	"npx -y @modelcontextprotocol/server-slack --profile abc-12-3",
+	"uvx mcp-server-sqlite --db-path /home/dev/data.db --profile abc-12-3",
+	"https://mcp.example.com/mcp --profile abc-12-3",
+	"npx -y @modelcontextprotocol/server-postgres postgres://app:hunter2pass@db.internal/app",
+	"docker run -i --rm -e GITHUB_PERSONAL_ACCESS_TOKEN=" + ghp + " ghcr.io/github/github-mcp-server",
+	`mcp-remote https://mcp.example.com/sse --header "Authorization: Bearer ` + jwt + `"`,
+}
+
+// BenchmarkCommand redacts the commands of realistic reports, most of them without secrets.
 func BenchmarkCommand(b *testing.B) {
-	for i := 0; i < b.N; i++ {
-		Command("npx -y @modelcontextprotocol/server-filesystem /home/dev/projects --verbose")
+	b.ReportAllocs()
+	for b.Loop() {
+		for _, c := range benchCommands {
+			Command(c)
+		}
 	}
 }
