@@ -48,9 +48,14 @@ func (s *Server) ReportServers(ctx context.Context, request gen.ReportServersReq
 	if request.Body == nil {
 		return gen.ReportServers400ApplicationProblemPlusJSONResponse{BadRequestApplicationProblemPlusJSONResponse: gen.BadRequestApplicationProblemPlusJSONResponse(problem(ctx, http.StatusBadRequest, "A JSON body with a servers array is required."))}, nil
 	}
-	raw, err := rawReportHash(request.Body)
-	if err != nil {
-		return nil, err
+	// The validation middleware hashed the body as it read it; re-encoding the decoded body is
+	// the fallback when validation is off.
+	raw := rawBodyHash(ctx)
+	if raw == nil {
+		var err error
+		if raw, err = rawReportHash(request.Body); err != nil {
+			return nil, err
+		}
 	}
 	st := s.keys.agent(p.AgentID)
 	if st != nil && len(request.Body.Servers) <= maxReportServers && st.sameRawReport(raw) {
@@ -112,8 +117,8 @@ func (s *Server) ReportServers(ctx context.Context, request gen.ReportServersReq
 	}, nil
 }
 
-// rawReportHash identifies a report body as received (its canonical JSON encoding), before
-// normalization.
+// rawReportHash identifies a report body before normalization by its canonical JSON encoding,
+// when the body as received was not hashed (see rawBodyHash).
 func rawReportHash(body *gen.ReportServersJSONRequestBody) ([]byte, error) {
 	b, err := json.Marshal(body)
 	if err != nil {

@@ -1,0 +1,162 @@
+package db_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/mcpwarden/mcpwarden/db"
+	"github.com/mcpwarden/mcpwarden/db/dbtest"
+)
+
+// reportFixture is an organization's agents on a store whose report queue the test controls.
+type reportFixture struct {
+	t     *testing.T
+	store *db.Storage
+}
+
+func (f reportFixture) org(name string) uuid.UUID {
+	id := uuid.New()
+	if _, err := f.store.CreateOrganization(context.Background(), id, name, db.NewUser{
+		ID: uuid.New(), Email: uuid.NewString() + "@example.com", FullName: "Admin", Role: "admin", PasswordHash: "unused",
+	}); err != nil {
+		f.t.Fatal(err)
+	}
+	return id
+}
+
+func (f reportFixture) agent(org uuid.UUID) uuid.UUID {
+	key := sha256.Sum256([]byte(uuid.NewString()))
+	a, err := f.store.CreateAgent(context.Background(), org, "laptop", key[:], "mcp_sk_test")
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return a.ID
+}
+
+type reportResult struct {
+	out db.ReportOutcome
+	err error
+}
+
+// submit sends a report and waits until it is queued, so reports queue in the order submitted.
+func (f reportFixture) submit(org, agent uuid.UUID, servers []db.ReportServer) <-chan reportResult {
+	f.t.Helper()
+	queued := f.store.WaitingReports()
+	hash := sha256.Sum256([]byte(uuid.NewString()))
+	res := make(chan reportResult, 1)
+	go func() {
+		out, err := f.store.ApplyReport(context.Background(), org, agent, hash[:], servers, nil)
+		res <- reportResult{out, err}
+	}()
+	for f.store.WaitingReports() == queued {
+		time.Sleep(time.Millisecond)
+	}
+	return res
+}
+
+// servers is a report of the named servers at a configuration revision.
+func servers(rev string, names ...string) []db.ReportServer {
+	out := make([]db.ReportServer, len(names))
+	for i, n := range names {
+		h := sha256.Sum256([]byte(n + rev))
+		out[i] = db.ReportServer{ServerName: n, ServerType: "mcp-server-" + n, Command: "uvx mcp-server-" + n + " --rev " + rev,
+			EnvVars: []string{}, ConfigHash: h[:], RiskLevel: "low", RiskScore: 10}
+	}
+	return out
+}
+
+// TestQueuedReportsAreBatchedPerOrganizationInArrivalOrder: reports queued together are written
+// in batches of one organization and distinct agents, and an agent's second report waits for
+// its first, so it is applied on top of it.
+func TestQueuedReportsAreBatchedPerOrganizationInArrivalOrder(t *testing.T) {
+	conn := dbtest.New(t)
+	f := reportFixture{t, db.New(conn)}
+	orgA, orgB := f.org("A"), f.org("B")
+	a1, a2, a3, b1 := f.agent(orgA), f.agent(orgA), f.agent(orgA), f.agent(orgB)
+
+	release := f.store.HoldReports()
+	first := f.submit(orgA, a1, servers("1", "fs", "git", "fetch"))
+	other := f.submit(orgA, a2, servers("1", "fs", "git", "fetch"))
+	tenant := f.submit(orgB, b1, servers("1", "fs", "git", "fetch"))
+	second := f.submit(orgA, a1, servers("2", "fs")) // fs changed, git and fetch gone
+	third := f.submit(orgA, a3, servers("1", "fs", "git", "fetch"))
+	before := f.store.ReportBatches()
+	release()
+
+	for name, c := range map[string]<-chan reportResult{"a1 first": first, "a2": other, "b1": tenant, "a3": third} {
+		r := <-c
+		if r.err != nil || r.out.Created != 3 || r.out.Updated != 0 {
+			t.Fatalf("%s: %+v, %v; want 3 servers created", name, r.out, r.err)
+		}
+	}
+	r := <-second
+	if r.err != nil || r.out.Created != 0 || r.out.Updated != 1 || r.out.Dormant != 2 {
+		t.Fatalf("a1 second: %+v, %v; want 1 updated and 2 dormant, applied after the first", r.out, r.err)
+	}
+	// [a1, a2, a3] of A, [b1] of B, then a1's second report once its first is written.
+	if n := f.store.ReportBatches() - before; n != 3 {
+		t.Fatalf("%d batches, want 3", n)
+	}
+
+	var states []string
+	if err := conn.Select(&states, `SELECT server_name || ':' || status || ':' || command FROM mcp_servers
+		WHERE organization_id = $1 AND agent_id = $2 ORDER BY server_name`, orgA, a1); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"fetch:dormant:uvx mcp-server-fetch --rev 1", "fs:active:uvx mcp-server-fs --rev 2", "git:dormant:uvx mcp-server-git --rev 1"}
+	if len(states) != 3 || states[0] != want[0] || states[1] != want[1] || states[2] != want[2] {
+		t.Fatalf("a1's servers: %q, want %q", states, want)
+	}
+	// The batch's statement-level triggers counted every agent's rows.
+	for _, org := range []uuid.UUID{orgA, orgB} {
+		var counted, rows int64
+		conn.Get(&counted, `SELECT COALESCE(sum(n), 0) FROM server_counts WHERE organization_id = $1`, org)
+		conn.Get(&rows, `SELECT count(*) FROM mcp_servers WHERE organization_id = $1`, org)
+		var active, rolled int64
+		conn.Get(&rolled, `SELECT COALESCE(sum(n), 0) FROM server_rollups WHERE organization_id = $1`, org)
+		conn.Get(&active, `SELECT count(*) FROM mcp_servers WHERE organization_id = $1 AND status = 'active'`, org)
+		if counted != rows || rolled != active {
+			t.Fatalf("org %v: server_counts %d for %d rows, server_rollups %d for %d active", org, counted, rows, rolled, active)
+		}
+	}
+}
+
+// TestAFailingReportFailsAloneInItsBatch: a report the database refuses, and one of an agent
+// deleted meanwhile, get their own errors; the reports batched with them are written.
+func TestAFailingReportFailsAloneInItsBatch(t *testing.T) {
+	conn := dbtest.New(t)
+	f := reportFixture{t, db.New(conn)}
+	org := f.org("A")
+	good1, bad, good2 := f.agent(org), f.agent(org), f.agent(org)
+
+	refused := servers("1", "fs", "git")
+	refused[1].RiskLevel = "catastrophic" // violates mcp_servers' CHECK
+	release := f.store.HoldReports()
+	r1 := f.submit(org, good1, servers("1", "fs", "git"))
+	rBad := f.submit(org, bad, refused)
+	rGone := f.submit(org, uuid.New(), servers("1", "fs"))
+	r2 := f.submit(org, good2, servers("1", "fs", "git"))
+	release()
+
+	for name, c := range map[string]<-chan reportResult{"first": r1, "last": r2} {
+		if r := <-c; r.err != nil || r.out.Created != 2 {
+			t.Fatalf("%s good report: %+v, %v", name, r.out, r.err)
+		}
+	}
+	if r := <-rBad; r.err == nil || errors.Is(r.err, db.ErrNotFound) {
+		t.Fatalf("refused report: %+v, %v; want the database's error", r.out, r.err)
+	}
+	if r := <-rGone; !errors.Is(r.err, db.ErrNotFound) {
+		t.Fatalf("unknown agent's report: %v, want ErrNotFound", r.err)
+	}
+	var n int
+	conn.Get(&n, `SELECT count(*) FROM mcp_servers WHERE organization_id = $1`, org)
+	if n != 4 {
+		t.Fatalf("%d servers stored, want the good reports' 4", n)
+	}
+}
