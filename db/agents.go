@@ -146,13 +146,15 @@ func revokeKeyTx(ctx context.Context, tx *sqlx.Tx, keyHash []byte) error {
 }
 
 // KeyInvalidation is a row this replica wrote to agent_key_revocations: replicas holding the
-// key forget it (and the agent state cached with it) when they next poll. Fresh is true when
-// no row for the key existed, so that no other replica's announcement can hide behind this one:
-// only then may the writer keep its own, already updated, cache entry.
+// key forget it (and the agent state cached with it) when they next poll. The writer may keep
+// its own, already updated, cache entry only if no other replica's announcement hides behind
+// this one: when no row for the key existed (Fresh), or when the row it replaced (Prior, where
+// the writer reports it) is one the writer has already taken in.
 type KeyInvalidation struct {
-	KeyHash []byte    `db:"key_hash"`
-	At      time.Time `db:"revoked_at"`
-	Fresh   bool      `db:"fresh"`
+	KeyHash []byte     `db:"key_hash"`
+	At      time.Time  `db:"revoked_at"`
+	Fresh   bool       `db:"fresh"`
+	Prior   *time.Time `db:"prior_at"`
 }
 
 // UpdateAgentMeta writes what a heartbeat reported when it differs from what is stored; it is

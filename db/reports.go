@@ -256,7 +256,8 @@ var (
 	//     only while the configuration hash it was given for does.
 	//   - dormant: each agent's servers missing from its report (disjoint from upserted's rows).
 	//   - agent, announced: the report hashes, and the announcement to other replicas, which
-	//     cache them, in the same transaction, so that no crash can separate them.
+	//     cache them, in the same transaction, so that no crash can separate them; prior, the
+	//     announcement each replaced (see KeyInvalidation).
 	//   - raised, outbox (raiseAlertsSQL): the alerts the plans found.
 	// It returns one row per agent. Alerts may name servers this statement inserts: foreign keys
 	// are checked at its end.
@@ -303,6 +304,9 @@ var (
 				report_hash = (SELECT decode(x.report_hash, 'hex') FROM agent_input x WHERE x.id = a.id)
 			WHERE a.organization_id = $1 AND a.id = ANY($5::uuid[])
 			RETURNING a.id, a.key_hash
+		), prior AS (
+			-- The announcements replaced below, as they were before this statement.
+			SELECT k.key_hash, k.revoked_at FROM agent_key_revocations k WHERE k.key_hash IN (SELECT key_hash FROM agent)
 		), announced AS (
 			INSERT INTO agent_key_revocations AS k (key_hash, revoked_at)
 			SELECT key_hash, clock_timestamp() FROM agent ORDER BY key_hash
@@ -317,17 +321,52 @@ var (
 			-- The created alerts, only when there are webhooks to deliver them to.
 			CASE WHEN EXISTS (SELECT 1 FROM webhooks WHERE organization_id = $1)
 				THEN (SELECT json_agg(r) FROM raised r WHERE r.agent_id = x.id) END AS webhook_alerts,
-			k.key_hash, k.revoked_at, COALESCE(k.fresh, false) AS fresh
+			k.key_hash, k.revoked_at, COALESCE(k.fresh, false) AS fresh, p.revoked_at AS prior_at
 		FROM agent_input x
 		LEFT JOIN agent a ON a.id = x.id
-		LEFT JOIN announced k ON k.key_hash = a.key_hash`
+		LEFT JOIN announced k ON k.key_hash = a.key_hash
+		LEFT JOIN prior p ON p.key_hash = a.key_hash`
 )
 
-// reportRow is how a ReportServer travels into applyReportsSQL.
+// reportRow is how a ReportServer travels into applyReportsSQL, but for its risk_factors.
 type reportRow struct {
-	ReportServer
-	AgentID       uuid.UUID `json:"agent_id"`
-	ConfigHashHex string    `json:"config_hash"`
+	ID         uuid.UUID `json:"id"`
+	AgentID    uuid.UUID `json:"agent_id"`
+	ServerName string    `json:"server_name"`
+	ServerType string    `json:"server_type"`
+	Command    string    `json:"command"`
+	Scope      string    `json:"scope"`
+	EnvVars    []string  `json:"env_vars"`
+	Client     *string   `json:"client"`
+	ConfigPath *string   `json:"config_path"`
+	Transport  *string   `json:"transport"`
+	URL        *string   `json:"url"`
+	Enabled    *bool     `json:"enabled"`
+	ConfigHash string    `json:"config_hash"` // hex
+	RiskLevel  string    `json:"risk_level"`
+	RiskScore  int       `json:"risk_score"`
+}
+
+// appendReportRow appends an agent's server to a JSON array for applyReportsSQL. The risk
+// factors, already JSON and most of the bytes, are copied as they are: encoding/json would
+// validate and compact them again.
+func appendReportRow(buf []byte, agent uuid.UUID, s *ReportServer) ([]byte, error) {
+	b, err := json.Marshal(reportRow{s.ID, agent, s.ServerName, s.ServerType, s.Command, s.Scope, s.EnvVars,
+		s.Client, s.ConfigPath, s.Transport, s.URL, s.Enabled, hex.EncodeToString(s.ConfigHash), s.RiskLevel, s.RiskScore})
+	if err != nil {
+		return nil, err
+	}
+	if len(buf) > 1 {
+		buf = append(buf, ',')
+	}
+	buf = append(buf, b[:len(b)-1]...) // without its closing brace
+	buf = append(buf, `,"risk_factors":`...)
+	if len(s.RiskFactors) == 0 {
+		buf = append(buf, "[]"...)
+	} else {
+		buf = append(buf, s.RiskFactors...)
+	}
+	return append(buf, '}'), nil
 }
 
 // reportAgent is how a report's agent travels into applyReportsSQL.
@@ -392,7 +431,7 @@ func (s *Storage) writeBatch(ctx context.Context, batch []*pendingReport) (outs 
 			}
 			previous[p.AgentID][p.ServerName] = p
 		}
-		var rows []reportRow
+		rowsJSON := []byte{'['}
 		var alerts []NewAlert
 		reportAgents := make([]reportAgent, len(write))
 		writeIDs := make([]string, len(write))
@@ -412,10 +451,10 @@ func (s *Storage) writeBatch(ctx context.Context, batch []*pendingReport) (outs 
 					}
 					srv.ID = id
 				}
-				if srv.RiskFactors == nil {
-					srv.RiskFactors = json.RawMessage("[]")
+				var err error
+				if rowsJSON, err = appendReportRow(rowsJSON, p.agent, srv); err != nil {
+					return err
 				}
-				rows = append(rows, reportRow{*srv, p.agent, hex.EncodeToString(srv.ConfigHash)})
 				names[j] = srv.ServerName
 			}
 			reportAgents[k] = reportAgent{p.agent, hex.EncodeToString(p.hash), names}
@@ -424,10 +463,7 @@ func (s *Storage) writeBatch(ctx context.Context, batch []*pendingReport) (outs 
 				alerts = append(alerts, p.plan(agents[p.agent].hostname, prev, p.servers)...)
 			}
 		}
-		rowsJSON, err := json.Marshal(rows)
-		if err != nil {
-			return err
-		}
+		rowsJSON = append(rowsJSON, ']')
 		agentsJSON, err := json.Marshal(reportAgents)
 		if err != nil {
 			return err
@@ -446,6 +482,7 @@ func (s *Storage) writeBatch(ctx context.Context, batch []*pendingReport) (outs 
 			KeyHash       []byte     `db:"key_hash"`
 			RevokedAt     *time.Time `db:"revoked_at"`
 			Fresh         bool       `db:"fresh"`
+			PriorAt       *time.Time `db:"prior_at"`
 		}
 		if err := s.prepared(ctx, tx, applyReportsSQL).SelectContext(ctx, &res,
 			orgID, string(rowsJSON), string(agentsJSON), alertsJSON, pq.Array(writeIDs)); err != nil {
@@ -460,7 +497,7 @@ func (s *Storage) writeBatch(ctx context.Context, batch []*pendingReport) (outs 
 			out := &outs[index[r.AgentID]]
 			out.Created, out.Updated, out.Dormant, out.Alerts = r.Created, r.Updated, r.Dormant, r.Alerts
 			if r.RevokedAt != nil {
-				out.Announced = KeyInvalidation{KeyHash: r.KeyHash, At: *r.RevokedAt, Fresh: r.Fresh}
+				out.Announced = KeyInvalidation{KeyHash: r.KeyHash, At: *r.RevokedAt, Fresh: r.Fresh, Prior: r.PriorAt}
 			}
 			if r.WebhookAlerts != nil {
 				var as []Alert

@@ -25,3 +25,9 @@ func HoldPasswordHashing(s *Server) (release func()) {
 func SetLoginLimits(s *Server, perAccount, perClient int) {
 	s.accounts.accountLimit, s.accounts.ipLimit = perAccount, perClient
 }
+
+// PollKeyRevocations runs one poll of the key revocations now, as the background poller does.
+func PollKeyRevocations(s *Server) error { return s.keys.poll(context.Background()) }
+
+// KeyLookups is how many keys s has read from the database (key cache misses).
+func KeyLookups(s *Server) int64 { return s.keys.lookups.Load() }

@@ -86,11 +86,12 @@ type keyCache struct {
 	agents   map[uuid.UUID]*agentState // by agent id, the state of its cached key
 
 	lastPoll atomic.Int64 // unix nanoseconds of the last successful poll
+	lookups  atomic.Int64 // keys read from the database (cache misses)
 
 	pollMu    sync.Mutex
 	since     time.Time              // the next poll reads rows newer than this
 	applied   map[[32]byte]time.Time // rows already acted upon, by key
-	ownWrites map[[32]byte]time.Time // fresh rows this replica wrote for state it already holds
+	ownWrites map[[32]byte]time.Time // rows this replica wrote for state it already holds (see wrote)
 }
 
 func newKeyCache(store *db.Storage, log *slog.Logger, now func() time.Time) *keyCache {
@@ -130,6 +131,7 @@ func (c *keyCache) lookup(ctx context.Context, key string) (*agentState, error) 
 		}
 		return e.state, nil
 	}
+	c.lookups.Add(1)
 	k, err := c.store.AgentByKeyHash(ctx, h[:])
 	switch {
 	case errors.Is(err, db.ErrNotFound):
@@ -274,17 +276,37 @@ func (c *keyCache) clear() {
 }
 
 // wrote records an announcement this replica wrote about state it has already applied to its
-// own cache entry, so that its poll does not throw that entry away. Only a fresh row qualifies:
-// when the key's row already existed, another replica's announcement may be folded into it.
+// own cache entry, so that its poll does not throw that entry away. When the key's row already
+// existed, the write replaced another announcement, maybe another replica's about state this
+// one has not seen: it qualifies only if this replica has taken in the announcement it
+// replaced (polled it, or wrote it), and otherwise the poll forgets the entry as usual.
+//
+// Every writer of a key's row either holds the agent's row lock, so its change is in what the
+// replaced row's writer read, or writes after the change it announces committed, so a row it
+// writes after this one is newer than this one and invalidates as usual.
 func (c *keyCache) wrote(inv db.KeyInvalidation) {
-	if !inv.Fresh || len(inv.KeyHash) != 32 {
+	if len(inv.KeyHash) != 32 {
 		return
 	}
 	var h [32]byte
 	copy(h[:], inv.KeyHash)
 	c.pollMu.Lock()
+	defer c.pollMu.Unlock()
+	if !inv.Fresh {
+		if inv.Prior == nil {
+			return
+		}
+		// Rows up to since have all been read by a poll (see revocationReread).
+		polled := !inv.Prior.After(c.since)
+		if applied, ok := c.applied[h]; ok && applied.Equal(*inv.Prior) {
+			polled = true
+		}
+		own, ok := c.ownWrites[h]
+		if !polled && !(ok && own.Equal(*inv.Prior)) {
+			return
+		}
+	}
 	c.ownWrites[h] = inv.At
-	c.pollMu.Unlock()
 }
 
 // poll reads the announcements since the last poll and forgets their keys. It runs one

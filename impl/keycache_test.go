@@ -1,6 +1,7 @@
 package impl_test
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	mcpwarden "github.com/mcpwarden/mcpwarden/clients/go"
+	"github.com/mcpwarden/mcpwarden/impl"
 	"github.com/mcpwarden/mcpwarden/impl/apitest"
 )
 
@@ -117,4 +119,53 @@ func BenchmarkHeartbeat(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestChangedReportsKeepTheirReplicasKeyCache: a replica that applies an agent's changed report
+// keeps the agent's key cached (its poll recognises its own announcement, even one that replaced
+// an earlier announcement it had taken in), but not when the announcement replaced another
+// replica's that it has not seen: then its cached copy of the agent is stale and goes.
+func TestChangedReportsKeepTheirReplicasKeyCache(t *testing.T) {
+	a := apitest.New(t)
+	b := a.Replica(t)
+	_, token := a.SeedUser(t, "admin")
+	agentID, key := enrol(t, a, token, "laptop")
+	poll := func() {
+		if err := impl.PollKeyRevocations(a.Server); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if code := heartbeat(a, key, "h1"); code != http.StatusOK {
+		t.Fatalf("heartbeat: %d", code)
+	}
+	for i := range 3 {
+		report(t, a, key, srv("s", "mcp-server-fetch", fmt.Sprintf("uvx mcp-server-fetch --rev %d", i)))
+		poll()
+	}
+	lookups := impl.KeyLookups(a.Server)
+	for i := range 3 {
+		if r := report(t, a, key, srv("s", "mcp-server-fetch", fmt.Sprintf("uvx mcp-server-fetch --rev 1%d", i))); r.ServersUpdated != 1 {
+			t.Fatalf("changed report: %+v", r)
+		}
+		poll()
+		heartbeat(a, key, "h1")
+	}
+	if n := impl.KeyLookups(a.Server) - lookups; n != 0 {
+		t.Fatalf("%d key lookups after the replica's own changed reports, want 0", n)
+	}
+
+	// Another replica stores a new hostname; this replica's next report replaces that
+	// announcement, and its copy of the agent (hostname h1) must still go: the agent going back
+	// to h1 is then written, not taken for unchanged.
+	heartbeat(b, key, "h2")
+	report(t, a, key, srv("s", "mcp-server-fetch", "uvx mcp-server-fetch --rev 20"))
+	poll()
+	heartbeat(a, key, "h1")
+	var hostname string
+	if err := a.Store.DB().Get(&hostname, `SELECT hostname FROM agents WHERE id = $1`, agentID); err != nil {
+		t.Fatal(err)
+	}
+	if hostname != "h1" {
+		t.Fatalf("stored hostname %q after the agent went back to h1, want h1", hostname)
+	}
 }
