@@ -210,11 +210,17 @@ func (idx *catalogIndex) lookupRepo(src string) *CatalogEntry {
 func (idx *catalogIndex) lookupHost(host string) *CatalogEntry {
 	host = strings.ToLower(host)
 	for _, r := range idx.remotes {
-		if host == r.host || strings.HasSuffix(host, "."+r.host) {
+		if hasDomainSuffix(host, r.host) {
 			return r.entry
 		}
 	}
 	return nil
+}
+
+// hasDomainSuffix reports host == domain or host ending in "."+domain,
+// without building "."+domain.
+func hasDomainSuffix(host, domain string) bool {
+	return strings.HasSuffix(host, domain) && (len(host) == len(domain) || host[len(host)-len(domain)-1] == '.')
 }
 
 // nearMiss returns a catalog package name one edit away from name, or "".

@@ -54,22 +54,25 @@ func classifyPath(raw string) pathClass {
 		len(lp) == 6 && strings.HasPrefix(lp, "/mnt/") && isLetter(lp[5]) {
 		return pathRoot
 	}
-	check := "/" + strings.TrimPrefix(lp, "/")
 	for _, d := range credentialDirs {
-		if strings.Contains(check+"/", d+"/") {
+		if hasDirSegment(lp, d) {
 			return pathCredentials
 		}
 	}
 	if isHomeDir(lp) {
 		return pathHome
 	}
-	// Windows drive letters compare as "c:/..." for any drive.
-	sys := lp
-	if len(sys) > 2 && isLetter(sys[0]) && sys[1] == ':' {
-		sys = "c" + sys[1:]
-	}
+	// Windows drive letters compare as "c:/..." for any drive: past the
+	// letter, so no "c"+rest string is built.
+	sys, drive := lp, len(lp) > 2 && isLetter(lp[0]) && lp[1] == ':'
 	for _, d := range systemDirs {
-		if sys == d || strings.HasPrefix(sys, d+"/") {
+		if drive {
+			if d[0] != 'c' {
+				continue
+			}
+			sys, d = lp[1:], d[1:]
+		}
+		if strings.HasPrefix(sys, d) && (len(sys) == len(d) || sys[len(d)] == '/') {
 			// /var/folders and /private/tmp hold per-user temporary files, /opt project installs are common,
 			// but a whole system tree is still reported: a narrow subpath is the fix.
 			return pathSystem
@@ -78,20 +81,51 @@ func classifyPath(raw string) pathClass {
 	return pathProject
 }
 
+// hasDirSegment reports whether d (which starts with "/") followed by "/" or
+// the end occurs in "/"+strings.TrimPrefix(lp, "/"): the same as
+// strings.Contains(check+"/", d+"/") without building either string.
+func hasDirSegment(lp, d string) bool {
+	if !strings.HasPrefix(lp, "/") {
+		// The "/" put in front of lp can only start a match at position 0.
+		if rest := d[1:]; strings.HasPrefix(lp, rest) && (len(lp) == len(rest) || lp[len(rest)] == '/') {
+			return true
+		}
+	}
+	for i := 0; ; {
+		j := strings.Index(lp[i:], d)
+		if j < 0 {
+			return false
+		}
+		end := i + j + len(d)
+		if end == len(lp) || lp[end] == '/' {
+			return true
+		}
+		i += j + 1
+	}
+}
+
 // isHomeDir recognises a home directory itself, or the parent of all homes.
 func isHomeDir(lp string) bool {
 	if lp == "~" || lp == "/home" || lp == "/users" || strings.HasSuffix(lp, ":/users") || lp == "/root" || lp == "/var/root" {
 		return true
 	}
-	parts := strings.Split(strings.TrimPrefix(lp, "/"), "/")
+	// The first three segments and the segment count, without strings.Split.
+	s := strings.TrimPrefix(lp, "/")
+	n := strings.Count(s, "/") + 1
+	if n < 2 || n > 4 {
+		return false
+	}
+	p0, rest, _ := strings.Cut(s, "/")
+	p1, rest, _ := strings.Cut(rest, "/")
+	p2, _, _ := strings.Cut(rest, "/")
 	switch {
-	case len(parts) == 2 && (parts[0] == "home" || parts[0] == "users"):
+	case n == 2 && (p0 == "home" || p0 == "users"):
 		return true
-	case len(parts) == 3 && len(parts[0]) == 2 && parts[0][1] == ':' && parts[1] == "users":
+	case n == 3 && len(p0) == 2 && p0[1] == ':' && p1 == "users":
 		return true
-	case len(parts) == 3 && parts[0] == "mnt" && len(parts[1]) == 1 && parts[2] == "users":
+	case n == 3 && p0 == "mnt" && len(p1) == 1 && p2 == "users":
 		return true
-	case len(parts) == 4 && parts[0] == "mnt" && len(parts[1]) == 1 && parts[2] == "users":
+	case n == 4 && p0 == "mnt" && len(p1) == 1 && p2 == "users":
 		return true // /mnt/c/Users/x
 	}
 	return false
@@ -247,7 +281,8 @@ func urlSecrets(raw string) []string {
 func secretFlag(name string) bool {
 	n := strings.ToLower(name)
 	for _, f := range secretFlags {
-		if n == f || strings.HasSuffix(n, "-"+f) || strings.HasSuffix(n, "_"+f) {
+		// f itself, or f after "-" or "_".
+		if strings.HasSuffix(n, f) && (len(n) == len(f) || n[len(n)-len(f)-1] == '-' || n[len(n)-len(f)-1] == '_') {
 			return true
 		}
 	}

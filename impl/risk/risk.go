@@ -449,7 +449,7 @@ var tunnelSuffixes = []string{
 
 func isTunnel(host string) bool {
 	for _, s := range tunnelSuffixes {
-		if host == s || strings.HasSuffix(host, "."+s) {
+		if hasDomainSuffix(host, s) {
 			return true
 		}
 	}
