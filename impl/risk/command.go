@@ -926,15 +926,33 @@ func appendUnique(list []string, s string) []string {
 // splitArgs splits a command line with simple shell quoting. Backslash only
 // escapes a quote or a space, so Windows paths (C:\Users\x) survive. In
 // script mode, unquoted |, ||, &&, ; and & become tokens of their own.
+//
+// A token that is a plain run of bytes of s is returned as a slice of s; only
+// tokens changed by quotes or escapes are copied out of a reused buffer.
 func splitArgs(s string, script bool) []string {
-	var toks []string
-	var cur strings.Builder
+	toks := make([]string, 0, strings.Count(s, " ")+1)
+	var buf []byte
 	inTok := false
+	plain := false // the token so far is s[start:i]; otherwise it is buf
+	start := 0
 	var quote byte
-	flush := func() {
+	// toBuf moves the token into buf before a byte it does not share with s.
+	toBuf := func(i int) {
+		switch {
+		case !inTok:
+			buf = buf[:0]
+		case plain:
+			buf = append(buf[:0], s[start:i]...)
+		}
+		inTok, plain = true, false
+	}
+	flush := func(i int) {
 		if inTok {
-			toks = append(toks, cur.String())
-			cur.Reset()
+			if plain {
+				toks = append(toks, s[start:i])
+			} else {
+				toks = append(toks, string(buf))
+			}
 			inTok = false
 		}
 	}
@@ -945,33 +963,37 @@ func splitArgs(s string, script bool) []string {
 			if ch == quote {
 				quote = 0
 			} else if ch == '\\' && quote == '"' && i+1 < len(s) && s[i+1] == '"' {
-				cur.WriteByte('"')
+				buf = append(buf, '"')
 				i++
 			} else {
-				cur.WriteByte(ch)
+				buf = append(buf, ch)
 			}
 		case ch == '\'' || ch == '"':
+			toBuf(i)
 			quote = ch
-			inTok = true
 		case ch == '\\' && i+1 < len(s) && (s[i+1] == ' ' || s[i+1] == '"' || s[i+1] == '\''):
-			cur.WriteByte(s[i+1])
-			inTok = true
+			toBuf(i)
+			buf = append(buf, s[i+1])
 			i++
 		case ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r':
-			flush()
+			flush(i)
 		case script && (ch == '|' || ch == ';' || ch == '&'):
-			flush()
+			flush(i)
 			if (ch == '|' || ch == '&') && i+1 < len(s) && s[i+1] == ch {
-				toks = append(toks, string([]byte{ch, ch}))
+				toks = append(toks, s[i:i+2])
 				i++
 			} else {
-				toks = append(toks, string(ch))
+				toks = append(toks, s[i:i+1])
 			}
-		default:
-			cur.WriteByte(ch)
-			inTok = true
+		case !inTok:
+			inTok, plain, start = true, true, i
+		case !plain:
+			buf = append(buf, ch)
 		}
 	}
-	flush()
+	flush(len(s))
+	if len(toks) == 0 {
+		return nil
+	}
 	return toks
 }
