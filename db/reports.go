@@ -1,7 +1,9 @@
 package db
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -43,6 +45,7 @@ type PreviousServer struct {
 	IsVerified         bool           `db:"is_verified"`
 	VerifiedConfigHash []byte         `db:"verified_config_hash"`
 	FactorIDs          pq.StringArray `db:"factor_ids"`
+	RiskFactorsHash    []byte         `db:"risk_factors_hash"`
 }
 
 // ReportPlan decides, inside the report's transaction, which alerts the report raises, given the
@@ -242,7 +245,7 @@ const (
 
 	previousServersSQL = `
 		SELECT agent_id, id, server_name, config_hash, risk_level, status, is_verified, verified_config_hash,
-			ARRAY(SELECT f->>'id' FROM jsonb_array_elements(risk_factors) f) AS factor_ids
+			ARRAY(SELECT f->>'id' FROM jsonb_array_elements(risk_factors) f) AS factor_ids, risk_factors_hash
 		FROM mcp_servers WHERE organization_id = $1 AND agent_id = ANY($2::uuid[])`
 )
 
@@ -266,33 +269,34 @@ var (
 			SELECT * FROM jsonb_to_recordset($3::jsonb) AS x(id uuid, report_hash text, names text[])
 		), upserted AS (
 			INSERT INTO mcp_servers AS m (organization_id, id, agent_id, server_name, server_type, command, scope, env_vars,
-				client, config_path, transport, url, enabled, config_hash, risk_level, risk_score, risk_factors, status)
+				client, config_path, transport, url, enabled, config_hash, risk_level, risk_score, risk_factors,
+				risk_factors_hash, status)
 			SELECT $1, r.id, r.agent_id, r.server_name, r.server_type, r.command, r.scope, COALESCE(r.env_vars, '{}'),
 				r.client, r.config_path, r.transport, r.url, r.enabled, decode(r.config_hash, 'hex'),
-				r.risk_level, r.risk_score, r.risk_factors, 'active'
+				r.risk_level, r.risk_score, COALESCE(r.risk_factors, '[]'), decode(r.risk_factors_hash, 'hex'), 'active'
 			FROM jsonb_to_recordset($2::jsonb) AS r(id uuid, agent_id uuid, server_name text, server_type text, command text,
 				scope text, env_vars text[], client text, config_path text, transport text, url text, enabled boolean,
-				config_hash text, risk_level text, risk_score integer, risk_factors jsonb)
+				config_hash text, risk_level text, risk_score integer, risk_factors jsonb, risk_factors_hash text)
 			ON CONFLICT (organization_id, agent_id, server_name) DO UPDATE SET
 				server_type = EXCLUDED.server_type, command = EXCLUDED.command, scope = EXCLUDED.scope,
 				env_vars = EXCLUDED.env_vars, client = EXCLUDED.client, config_path = EXCLUDED.config_path,
 				transport = EXCLUDED.transport, url = EXCLUDED.url, enabled = EXCLUDED.enabled,
 				config_hash = EXCLUDED.config_hash, risk_level = EXCLUDED.risk_level, risk_score = EXCLUDED.risk_score,
-				-- The stored explanation when it is unchanged (as it mostly is when a command
-				-- changes): PostgreSQL then keeps its compressed, out-of-line value instead of
-				-- compressing and storing it again.
-				risk_factors = CASE WHEN m.risk_factors = EXCLUDED.risk_factors THEN m.risk_factors ELSE EXCLUDED.risk_factors END,
-				status = 'active',
+				-- The stored explanation when its hash is unchanged (then none was sent): as it
+				-- mostly is when a command changes. PostgreSQL keeps its compressed, out-of-line
+				-- value instead of compressing and storing it again.
+				risk_factors = CASE WHEN m.risk_factors_hash = EXCLUDED.risk_factors_hash THEN m.risk_factors ELSE EXCLUDED.risk_factors END,
+				risk_factors_hash = EXCLUDED.risk_factors_hash, status = 'active',
 				is_verified = m.is_verified AND COALESCE(m.verified_config_hash = EXCLUDED.config_hash, false),
 				verified_at = CASE WHEN m.verified_config_hash = EXCLUDED.config_hash THEN m.verified_at END,
 				verified_by = CASE WHEN m.verified_config_hash = EXCLUDED.config_hash THEN m.verified_by END,
 				verified_config_hash = CASE WHEN m.verified_config_hash = EXCLUDED.config_hash THEN m.verified_config_hash END,
 				last_seen_at = now(), updated_at = now()
 			WHERE (m.server_type, m.command, m.scope, m.env_vars, m.client, m.config_path, m.transport, m.url, m.enabled,
-					m.config_hash, m.risk_level, m.risk_score, m.risk_factors, m.status)
+					m.config_hash, m.risk_level, m.risk_score, m.risk_factors_hash, m.status)
 				IS DISTINCT FROM (EXCLUDED.server_type, EXCLUDED.command, EXCLUDED.scope, EXCLUDED.env_vars, EXCLUDED.client,
 					EXCLUDED.config_path, EXCLUDED.transport, EXCLUDED.url, EXCLUDED.enabled, EXCLUDED.config_hash,
-					EXCLUDED.risk_level, EXCLUDED.risk_score, EXCLUDED.risk_factors, 'active')
+					EXCLUDED.risk_level, EXCLUDED.risk_score, EXCLUDED.risk_factors_hash, 'active')
 			RETURNING m.agent_id, m.xmax = 0 AS created
 		), dormant AS (
 			UPDATE mcp_servers m SET status = 'dormant', updated_at = now()
@@ -345,27 +349,32 @@ type reportRow struct {
 	ConfigHash string    `json:"config_hash"` // hex
 	RiskLevel  string    `json:"risk_level"`
 	RiskScore  int       `json:"risk_score"`
+	// RiskFactorsHash is hex; the factors follow it (see appendReportRow).
+	RiskFactorsHash string `json:"risk_factors_hash"`
 }
 
-// appendReportRow appends an agent's server to a JSON array for applyReportsSQL. The risk
-// factors, already JSON and most of the bytes, are copied as they are: encoding/json would
-// validate and compact them again.
-func appendReportRow(buf []byte, agent uuid.UUID, s *ReportServer) ([]byte, error) {
+// appendReportRow appends an agent's server as a JSON object for applyReportsSQL, with the hash
+// of its risk factors, and the factors themselves unless the stored row has the same hash
+// (storedHash). The factors, already JSON and most of the bytes, are copied as they are:
+// encoding/json would validate and compact them again.
+func appendReportRow(buf []byte, agent uuid.UUID, s *ReportServer, storedHash []byte) ([]byte, error) {
+	factors := s.RiskFactors
+	if len(factors) == 0 {
+		factors = json.RawMessage("[]")
+	}
+	sum := sha256.Sum256(factors)
 	b, err := json.Marshal(reportRow{s.ID, agent, s.ServerName, s.ServerType, s.Command, s.Scope, s.EnvVars,
-		s.Client, s.ConfigPath, s.Transport, s.URL, s.Enabled, hex.EncodeToString(s.ConfigHash), s.RiskLevel, s.RiskScore})
+		s.Client, s.ConfigPath, s.Transport, s.URL, s.Enabled, hex.EncodeToString(s.ConfigHash), s.RiskLevel, s.RiskScore,
+		hex.EncodeToString(sum[:])})
 	if err != nil {
 		return nil, err
 	}
-	if len(buf) > 1 {
-		buf = append(buf, ',')
+	if bytes.Equal(storedHash, sum[:]) {
+		return append(buf, b...), nil
 	}
 	buf = append(buf, b[:len(b)-1]...) // without its closing brace
 	buf = append(buf, `,"risk_factors":`...)
-	if len(s.RiskFactors) == 0 {
-		buf = append(buf, "[]"...)
-	} else {
-		buf = append(buf, s.RiskFactors...)
-	}
+	buf = append(buf, factors...)
 	return append(buf, '}'), nil
 }
 
@@ -431,7 +440,15 @@ func (s *Storage) writeBatch(ctx context.Context, batch []*pendingReport) (outs 
 			}
 			previous[p.AgentID][p.ServerName] = p
 		}
-		rowsJSON := []byte{'['}
+		// The rows travel as binary jsonb (a version byte, then the text): lib/pq sends []byte
+		// as is, where a string argument would be copied twice more.
+		size := 0
+		for _, i := range write {
+			for _, srv := range batch[i].servers {
+				size += 512 + len(srv.RiskFactors)
+			}
+		}
+		rowsJSON := append(make([]byte, 0, size), 1, '[')
 		var alerts []NewAlert
 		reportAgents := make([]reportAgent, len(write))
 		writeIDs := make([]string, len(write))
@@ -441,8 +458,9 @@ func (s *Storage) writeBatch(ctx context.Context, batch []*pendingReport) (outs 
 			names := make([]string, len(p.servers))
 			for j := range p.servers {
 				srv := &p.servers[j]
+				var storedHash []byte
 				if old, ok := prev[srv.ServerName]; ok {
-					srv.ID = old.ID
+					srv.ID, storedHash = old.ID, old.RiskFactorsHash
 				} else {
 					// Time-ordered, so new servers append to the primary key's rightmost leaf.
 					id, err := uuid.NewV7()
@@ -451,8 +469,11 @@ func (s *Storage) writeBatch(ctx context.Context, batch []*pendingReport) (outs 
 					}
 					srv.ID = id
 				}
+				if len(rowsJSON) > 2 {
+					rowsJSON = append(rowsJSON, ',')
+				}
 				var err error
-				if rowsJSON, err = appendReportRow(rowsJSON, p.agent, srv); err != nil {
+				if rowsJSON, err = appendReportRow(rowsJSON, p.agent, srv, storedHash); err != nil {
 					return err
 				}
 				names[j] = srv.ServerName
@@ -485,7 +506,7 @@ func (s *Storage) writeBatch(ctx context.Context, batch []*pendingReport) (outs 
 			PriorAt       *time.Time `db:"prior_at"`
 		}
 		if err := s.prepared(ctx, tx, applyReportsSQL).SelectContext(ctx, &res,
-			orgID, string(rowsJSON), string(agentsJSON), alertsJSON, pq.Array(writeIDs)); err != nil {
+			orgID, rowsJSON, string(agentsJSON), alertsJSON, pq.Array(writeIDs)); err != nil {
 			return err
 		}
 		index := make(map[uuid.UUID]int, len(write))

@@ -160,3 +160,42 @@ func TestAFailingReportFailsAloneInItsBatch(t *testing.T) {
 		t.Fatalf("%d servers stored, want the good reports' 4", n)
 	}
 }
+
+// TestStoredRiskFactorsFollowEveryReport: a report sends a server's risk factors only when their
+// hash differs from the stored one; whether sent or not, the stored factors are the report's,
+// including for rows stored without a hash (written before it existed, or seeded).
+func TestStoredRiskFactorsFollowEveryReport(t *testing.T) {
+	conn := dbtest.New(t)
+	f := reportFixture{t, db.New(conn)}
+	org := f.org("A")
+	agent := f.agent(org)
+	apply := func(rev, factors string) {
+		t.Helper()
+		s := servers(rev, "fs")
+		s[0].RiskFactors = []byte(factors)
+		hash := sha256.Sum256([]byte(rev + factors))
+		if _, err := f.store.ApplyReport(context.Background(), org, agent, hash[:], s, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stored := func(want, wantCommand string) {
+		t.Helper()
+		var got, command string
+		if err := conn.QueryRow(`SELECT risk_factors::text, command FROM mcp_servers WHERE organization_id = $1 AND agent_id = $2`,
+			org, agent).Scan(&got, &command); err != nil {
+			t.Fatal(err)
+		}
+		if got != want || command != wantCommand {
+			t.Fatalf("stored %s, %q; want %s, %q", got, command, want, wantCommand)
+		}
+	}
+	apply("1", `[{"id": "A"}]`)
+	stored(`[{"id": "A"}]`, "uvx mcp-server-fs --rev 1")
+	apply("2", `[{"id": "A"}]`) // same factors, not sent
+	stored(`[{"id": "A"}]`, "uvx mcp-server-fs --rev 2")
+	apply("3", `[{"id": "B"}]`)
+	stored(`[{"id": "B"}]`, "uvx mcp-server-fs --rev 3")
+	conn.MustExec(`UPDATE mcp_servers SET risk_factors = '[]', risk_factors_hash = NULL WHERE organization_id = $1`, org)
+	apply("4", `[{"id": "B"}]`)
+	stored(`[{"id": "B"}]`, "uvx mcp-server-fs --rev 4")
+}
