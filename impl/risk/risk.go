@@ -7,7 +7,7 @@
 package risk
 
 import (
-	"sort"
+	"slices"
 	"strings"
 )
 
@@ -41,21 +41,29 @@ type Assessment struct {
 
 // Assess rates one server on its own.
 func Assess(in Input) Assessment {
-	e := evaluate(in)
+	var e evaluation
+	e.evaluate(in, nil)
 	return e.result()
 }
+
+// factorsPerServer is room for most servers' factors (three or four is usual).
+const factorsPerServer = 6
 
 // AssessAll rates one agent's servers, in order, adding toxic-combination
 // factors that name the other server involved.
 func AssessAll(servers []Input) []Assessment {
-	evals := make([]*evaluation, len(servers))
+	// One allocation for the evaluations and one for their factors: each
+	// server gets a capped window of the factor array and only a server with
+	// more factors than that grows its own.
+	evals := make([]evaluation, len(servers))
+	slab := make([]Factor, factorsPerServer*len(servers))
 	for i, in := range servers {
-		evals[i] = evaluate(in)
+		evals[i].evaluate(in, slab[i*factorsPerServer:i*factorsPerServer:(i+1)*factorsPerServer])
 	}
 	addCombinations(evals)
 	out := make([]Assessment, len(evals))
-	for i, e := range evals {
-		out[i] = e.result()
+	for i := range evals {
+		out[i] = evals[i].result()
 	}
 	return out
 }
@@ -86,22 +94,26 @@ func (e *evaluation) add(id, evidence string, extra ...string) {
 			return
 		}
 	}
-	r := ruleByID[id]
-	detail := ruleDetail[id]
+	f := factorTemplate[id]
+	f.Evidence = evidence
 	if len(extra) > 0 {
-		detail = strings.Join(extra, " ") + " " + detail
+		f.Detail = strings.Join(extra, " ") + " " + f.Detail
 	}
-	e.factors = append(e.factors, Factor{ID: id, Severity: r.Severity, Title: r.Title, Detail: detail, Evidence: evidence})
+	e.factors = append(e.factors, f)
 }
 
+// result sorts the factors in place: the evaluation is not used afterwards.
 func (e *evaluation) result() Assessment {
-	fs := append([]Factor{}, e.factors...)
-	sort.SliceStable(fs, func(i, j int) bool { return severityRank[fs[i].Severity] < severityRank[fs[j].Severity] })
+	fs := e.factors
+	if fs == nil {
+		fs = []Factor{}
+	}
+	slices.SortStableFunc(fs, func(a, b Factor) int { return rankOf(a.Severity) - rankOf(b.Severity) })
 	score := 0
 	if len(fs) > 0 {
-		score = severityWeight[fs[0].Severity]
+		score = weightOf(fs[0].Severity)
 		for _, f := range fs[1:] {
-			score += severityWeight[f.Severity] / 10
+			score += weightOf(f.Severity) / 10
 		}
 	}
 	score = min(score, 100)
@@ -112,8 +124,10 @@ func (e *evaluation) result() Assessment {
 	return Assessment{Score: score, Level: level, Factors: fs}
 }
 
-func evaluate(in Input) *evaluation {
-	e := &evaluation{in: in, cmd: ParseCommand(in.Command), caps: map[string]bool{}}
+// evaluate runs every check on one server, recording factors in factors
+// (an empty slice with room, or nil).
+func (e *evaluation) evaluate(in Input, factors []Factor) {
+	*e = evaluation{in: in, cmd: ParseCommand(in.Command), caps: map[string]bool{}, factors: factors}
 	e.name = in.ServerName
 	e.identify()
 	if e.name == "" {
@@ -125,7 +139,6 @@ func evaluate(in Input) *evaluation {
 	e.checkPaths()
 	e.checkCredentials()
 	e.checkRemote()
-	return e
 }
 
 // identify matches the server against the catalog and finds its remote endpoint.
@@ -458,12 +471,14 @@ func isTunnel(host string) bool {
 
 // addCombinations pairs servers that read untrusted content with servers
 // that can act on it, on the same agent.
-func addCombinations(evals []*evaluation) {
-	for i, src := range evals {
+func addCombinations(evals []evaluation) {
+	for i := range evals {
+		src := &evals[i]
 		if !src.has(CapUntrustedInput) {
 			continue
 		}
-		for j, sink := range evals {
+		for j := range evals {
+			sink := &evals[j]
 			if i == j || !sink.canActOnInjection() {
 				continue
 			}

@@ -207,19 +207,12 @@ var rules = []Rule{
 // Rules returns the rule table, grouped by family.
 func Rules() []Rule { return append([]Rule(nil), rules...) }
 
-var ruleByID = func() map[string]*Rule {
-	m := make(map[string]*Rule, len(rules))
-	for i := range rules {
-		m[rules[i].ID] = &rules[i]
-	}
-	return m
-}()
-
-// ruleDetail is each factor's default detail: what can go wrong, then what to do.
-var ruleDetail = func() map[string]string {
-	m := make(map[string]string, len(rules))
+// factorTemplate is each rule's factor before evidence: its severity, title
+// and default detail (what can go wrong, then what to do), found with one lookup.
+var factorTemplate = func() map[string]Factor {
+	m := make(map[string]Factor, len(rules))
 	for _, r := range rules {
-		m[r.ID] = r.Why + " " + r.Fix
+		m[r.ID] = Factor{ID: r.ID, Severity: r.Severity, Title: r.Title, Detail: r.Why + " " + r.Fix}
 	}
 	return m
 }()
@@ -229,6 +222,34 @@ var ruleDetail = func() map[string]string {
 var severityWeight = map[string]int{Critical: 90, High: 65, Medium: 40, Low: 10}
 
 var severityRank = map[string]int{Critical: 0, High: 1, Medium: 2, Low: 3}
+
+// rankOf and weightOf are severityRank and severityWeight as switches: they
+// run for every factor of every assessment.
+func rankOf(severity string) int {
+	switch severity {
+	case High:
+		return 1
+	case Medium:
+		return 2
+	case Low:
+		return 3
+	}
+	return 0
+}
+
+func weightOf(severity string) int {
+	switch severity {
+	case Critical:
+		return 90
+	case High:
+		return 65
+	case Medium:
+		return 40
+	case Low:
+		return 10
+	}
+	return 0
+}
 
 // Level thresholds on the score; any critical factor forces critical.
 const (
