@@ -28,6 +28,36 @@ var knownCapabilities = map[string]bool{
 	CapUntrustedInput: true, CapDBWrite: true, CapCloudAdmin: true, CapSecrets: true, CapMessaging: true,
 }
 
+// capSet holds capability tags as bits, so an evaluation needs no map.
+type capSet uint16
+
+// capBit is a known capability's bit; 0 for an unknown tag.
+func capBit(capability string) capSet {
+	switch capability {
+	case CapExec:
+		return 1 << 0
+	case CapFSRead:
+		return 1 << 1
+	case CapFSWrite:
+		return 1 << 2
+	case CapBrowser:
+		return 1 << 3
+	case CapNetworkEgress:
+		return 1 << 4
+	case CapUntrustedInput:
+		return 1 << 5
+	case CapDBWrite:
+		return 1 << 6
+	case CapCloudAdmin:
+		return 1 << 7
+	case CapSecrets:
+		return 1 << 8
+	case CapMessaging:
+		return 1 << 9
+	}
+	return 0
+}
+
 // CatalogEntry describes a known MCP server.
 type CatalogEntry struct {
 	ID           string   `json:"id"`

@@ -76,12 +76,12 @@ type evaluation struct {
 	entry    *CatalogEntry // catalog match of the package, image or repository
 	remote   *CatalogEntry // catalog match of the remote host
 	url      string        // remote endpoint, if any
-	caps     map[string]bool
+	caps     capSet
 	hasCreds bool
 	factors  []Factor
 }
 
-func (e *evaluation) has(capability string) bool { return e.caps[capability] }
+func (e *evaluation) has(capability string) bool { return e.caps&capBit(capability) != 0 }
 
 // add records a factor; a second hit of the same rule extends its evidence
 // so that each rule appears once per server.
@@ -127,7 +127,7 @@ func (e *evaluation) result() Assessment {
 // evaluate runs every check on one server, recording factors in factors
 // (an empty slice with room, or nil).
 func (e *evaluation) evaluate(in Input, factors []Factor) {
-	*e = evaluation{in: in, cmd: ParseCommand(in.Command), caps: map[string]bool{}, factors: factors}
+	*e = evaluation{in: in, cmd: ParseCommand(in.Command), factors: factors}
 	e.name = in.ServerName
 	e.identify()
 	if e.name == "" {
@@ -173,7 +173,7 @@ func (e *evaluation) identify() {
 	for _, ent := range []*CatalogEntry{e.entry, e.remote} {
 		if ent != nil {
 			for _, cp := range ent.Capabilities {
-				e.caps[cp] = true
+				e.caps |= capBit(cp)
 			}
 		}
 	}
@@ -250,7 +250,7 @@ func (e *evaluation) checkCapabilities() {
 		}) {
 			if execWords[w] {
 				e.add(RuleExec, "package name "+e.cmd.Package)
-				e.caps[CapExec] = true
+				e.caps |= capBit(CapExec)
 				break
 			}
 		}
@@ -259,7 +259,7 @@ func (e *evaluation) checkCapabilities() {
 		name, _, _ := strings.Cut(f, "=")
 		if name == "--allow-run" || name == "-A" || name == "--allow-all" {
 			e.add(RuleExec, "deno "+f)
-			e.caps[CapExec] = true
+			e.caps |= capBit(CapExec)
 		}
 	}
 	for _, c := range []struct{ capability, rule string }{
