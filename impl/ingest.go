@@ -17,7 +17,6 @@ import (
 
 	"github.com/mcpwarden/mcpwarden/db"
 	"github.com/mcpwarden/mcpwarden/gen"
-	"github.com/mcpwarden/mcpwarden/impl/redact"
 	"github.com/mcpwarden/mcpwarden/impl/risk"
 )
 
@@ -63,7 +62,7 @@ func (s *Server) ReportServers(ctx context.Context, request gen.ReportServersReq
 		return gen.ReportServers200JSONResponse{Status: "ok", ServersReceived: int64(len(request.Body.Servers)), Unchanged: true}, nil
 	}
 
-	servers, err := normalizeReport(request.Body.Servers)
+	servers, err := normalizeReport(request.Body.Servers, &s.redactions)
 	if err != nil {
 		return nil, err
 	}
@@ -132,7 +131,7 @@ func rawReportHash(body *gen.ReportServersJSONRequestBody) ([]byte, error) {
 
 // normalizeReport checks a report and turns it into what is stored: secrets redacted from every
 // free-text field, environment variables reduced to their names, and values within the limits.
-func normalizeReport(in []gen.ReportedServer) ([]db.ReportServer, error) {
+func normalizeReport(in []gen.ReportedServer, redactions *redactCache) ([]db.ReportServer, error) {
 	if len(in) > maxReportServers {
 		return nil, &Problem{Status: http.StatusBadRequest, Detail: fmt.Sprintf("A report lists at most %d servers.", maxReportServers)}
 	}
@@ -161,13 +160,13 @@ func normalizeReport(in []gen.ReportedServer) ([]db.ReportServer, error) {
 		}
 		s := db.ReportServer{
 			ServerName: r.ServerName,
-			ServerType: clipText(redact.Command(textOrEmpty(r.ServerType)), maxServerType),
-			Command:    clipText(redact.Command(textOrEmpty(r.Command)), maxCommand),
-			Scope:      clipText(redact.Command(textOrEmpty(r.Scope)), maxPath),
+			ServerType: clipText(redactions.command(textOrEmpty(r.ServerType)), maxServerType),
+			Command:    clipText(redactions.command(textOrEmpty(r.Command)), maxCommand),
+			Scope:      clipText(redactions.command(textOrEmpty(r.Scope)), maxPath),
 			EnvVars:    []string{},
 			Client:     clipTextPtr(r.Client, maxClient),
-			ConfigPath: redactPtr(r.ConfigPath, maxPath),
-			URL:        redactPtr(r.Url, maxPath),
+			ConfigPath: redactPtr(redactions, r.ConfigPath, maxPath),
+			URL:        redactPtr(redactions, r.Url, maxPath),
 			Enabled:    r.Enabled,
 		}
 		if r.Transport != nil {
@@ -368,11 +367,11 @@ func clipTextPtr(s *string, n int) *string {
 	return &v
 }
 
-func redactPtr(s *string, n int) *string {
+func redactPtr(redactions *redactCache, s *string, n int) *string {
 	if s == nil {
 		return nil
 	}
-	v := clipText(redact.Command(*s), n)
+	v := clipText(redactions.command(*s), n)
 	return &v
 }
 

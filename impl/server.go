@@ -92,6 +92,8 @@ type Server struct {
 	closers []func()
 	keys    *keyCache   // agent key -> agent, invalidated by polling (impl/keycache.go)
 	seen    *seenBuffer // agents' last-seen times awaiting a flush
+	// redactions remembers recent redactions of report texts (impl/redactcache.go).
+	redactions redactCache
 }
 
 // New returns a server backed by store.

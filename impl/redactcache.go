@@ -1,0 +1,51 @@
+package impl
+
+import (
+	"crypto/sha256"
+	"sync"
+
+	"github.com/mcpwarden/mcpwarden/impl/redact"
+)
+
+// redactCacheSize bounds each of the cache's two generations (see redactCache).
+const redactCacheSize = 8 << 10
+
+// redactCache remembers redact.Command's results for recently seen texts. A fleet's reports
+// repeat the same server types, scopes, configuration paths and URLs, and redaction is the
+// dearest step of normalizing them. Texts are keyed by their SHA-256, so no secret a report
+// carried stays in memory. When the current generation is full it becomes the old one, and the
+// old one is dropped: at most 2×redactCacheSize entries, and recently used ones survive.
+type redactCache struct {
+	mu       sync.Mutex
+	cur, old map[[sha256.Size]byte]string
+}
+
+func (c *redactCache) command(s string) string {
+	if s == "" {
+		return s
+	}
+	k := sha256.Sum256([]byte(s))
+	c.mu.Lock()
+	v, ok := c.cur[k]
+	if !ok {
+		if v, ok = c.old[k]; ok {
+			c.putLocked(k, v)
+		}
+	}
+	c.mu.Unlock()
+	if ok {
+		return v
+	}
+	v = redact.Command(s)
+	c.mu.Lock()
+	c.putLocked(k, v)
+	c.mu.Unlock()
+	return v
+}
+
+func (c *redactCache) putLocked(k [sha256.Size]byte, v string) {
+	if c.cur == nil || len(c.cur) >= redactCacheSize {
+		c.old, c.cur = c.cur, make(map[[sha256.Size]byte]string, redactCacheSize)
+	}
+	c.cur[k] = v
+}
