@@ -31,29 +31,40 @@ var knownCapabilities = map[string]bool{
 // capSet holds capability tags as bits, so an evaluation needs no map.
 type capSet uint16
 
-// capBit is a known capability's bit; 0 for an unknown tag.
-func capBit(capability string) capSet {
+// numCaps is the number of capability tags.
+const numCaps = 10
+
+// capIndex is a known capability's bit number; -1 for an unknown tag.
+func capIndex(capability string) int {
 	switch capability {
 	case CapExec:
-		return 1 << 0
+		return 0
 	case CapFSRead:
-		return 1 << 1
+		return 1
 	case CapFSWrite:
-		return 1 << 2
+		return 2
 	case CapBrowser:
-		return 1 << 3
+		return 3
 	case CapNetworkEgress:
-		return 1 << 4
+		return 4
 	case CapUntrustedInput:
-		return 1 << 5
+		return 5
 	case CapDBWrite:
-		return 1 << 6
+		return 6
 	case CapCloudAdmin:
-		return 1 << 7
+		return 7
 	case CapSecrets:
-		return 1 << 8
+		return 8
 	case CapMessaging:
-		return 1 << 9
+		return 9
+	}
+	return -1
+}
+
+// capBit is a known capability's bit; 0 for an unknown tag.
+func capBit(capability string) capSet {
+	if i := capIndex(capability); i >= 0 {
+		return 1 << i
 	}
 	return 0
 }
@@ -72,6 +83,13 @@ type CatalogEntry struct {
 	AccountWrite bool     `json:"account_write"`
 	Category     string   `json:"category"`
 	Note         string   `json:"note,omitempty"`
+
+	// Built once at load, for assessments: the capabilities as bits and the
+	// evidence and detail strings that would otherwise be built per server.
+	caps        capSet
+	tagEvidence [numCaps]string // "catalog: <id> is tagged <capability>"
+	byline      string          // "<name> by <publisher>"
+	noteExtra   string          // "<name> is <note>." when Note is set
 }
 
 // Has reports whether the entry carries a capability tag.
@@ -177,6 +195,12 @@ func loadCatalog(data []byte) (*catalogIndex, error) {
 			if !knownCapabilities[c] {
 				return nil, fmt.Errorf("%s: unknown capability %q", e.ID, c)
 			}
+			e.caps |= capBit(c)
+			e.tagEvidence[capIndex(c)] = "catalog: " + e.ID + " is tagged " + c
+		}
+		e.byline = e.Name + " by " + e.Publisher
+		if e.Note != "" {
+			e.noteExtra = e.Name + " is " + e.Note + "."
 		}
 		for _, p := range e.Packages {
 			n := normalisePackage(p)

@@ -172,9 +172,7 @@ func (e *evaluation) identify() {
 	}
 	for _, ent := range []*CatalogEntry{e.entry, e.remote} {
 		if ent != nil {
-			for _, cp := range ent.Capabilities {
-				e.caps |= capBit(cp)
-			}
+			e.caps |= ent.caps
 		}
 	}
 }
@@ -221,7 +219,7 @@ func (e *evaluation) checkSupplyChain() {
 	case e.entry != nil && e.entry.Official:
 		e.add(RuleOfficial, firstNonEmpty(c.Package, e.in.ServerType))
 	case e.entry != nil:
-		e.add(RuleKnownThirdParty, e.entry.Name+" by "+e.entry.Publisher)
+		e.add(RuleKnownThirdParty, e.entry.byline)
 	case e.remote != nil:
 		// reported by checkRemote as a vendor endpoint
 	case e.url != "" && c.Package == "" && c.Script == "":
@@ -275,8 +273,8 @@ func (e *evaluation) checkCapabilities() {
 		}
 		var extra []string
 		for _, ent := range []*CatalogEntry{e.entry, e.remote} {
-			if ent != nil && ent.Note != "" && ent.Has(c.capability) {
-				extra = append(extra, ent.Name+" is "+ent.Note+".")
+			if ent != nil && ent.Note != "" && ent.caps&capBit(c.capability) != 0 {
+				extra = append(extra, ent.noteExtra)
 			}
 		}
 		e.add(c.rule, e.capEvidence(c.capability), extra...)
@@ -286,8 +284,8 @@ func (e *evaluation) checkCapabilities() {
 // capEvidence names the catalog entry that carries a capability.
 func (e *evaluation) capEvidence(capability string) string {
 	for _, ent := range []*CatalogEntry{e.remote, e.entry} {
-		if ent != nil && ent.Has(capability) {
-			return "catalog: " + ent.ID + " is tagged " + capability
+		if ent != nil && ent.caps&capBit(capability) != 0 {
+			return ent.tagEvidence[capIndex(capability)]
 		}
 	}
 	return capability
