@@ -86,13 +86,8 @@ func (e *evaluation) has(capability string) bool { return e.caps&capBit(capabili
 // add records a factor; a second hit of the same rule extends its evidence
 // so that each rule appears once per server.
 func (e *evaluation) add(id, evidence string, extra ...string) {
-	for i := range e.factors {
-		if e.factors[i].ID == id {
-			if evidence != "" && !strings.Contains(e.factors[i].Evidence, evidence) {
-				e.factors[i].Evidence += "; " + evidence
-			}
-			return
-		}
+	if e.extend(id, evidence) {
+		return
 	}
 	f := factorTemplate[id]
 	f.Evidence = evidence
@@ -100,6 +95,19 @@ func (e *evaluation) add(id, evidence string, extra ...string) {
 		f.Detail = strings.Join(extra, " ") + " " + f.Detail
 	}
 	e.factors = append(e.factors, f)
+}
+
+// extend adds evidence to the factor of rule id, if there is one yet.
+func (e *evaluation) extend(id, evidence string) bool {
+	for i := range e.factors {
+		if e.factors[i].ID == id {
+			if evidence != "" && !strings.Contains(e.factors[i].Evidence, evidence) {
+				e.factors[i].Evidence += "; " + evidence
+			}
+			return true
+		}
+	}
+	return false
 }
 
 // result sorts the factors in place: the evaluation is not used afterwards.
@@ -480,10 +488,15 @@ func addCombinations(evals []evaluation) {
 			if i == j || !sink.canActOnInjection() {
 				continue
 			}
-			src.add(RuleToxicCombination, "with "+sink.name,
-				"Content read by "+src.name+" can instruct the agent to use "+sink.name+" ("+sink.sinkReason()+").")
-			sink.add(RuleToxicCombination, "with "+src.name,
-				src.name+" feeds untrusted content to the agent that can direct this server ("+sink.sinkReason()+").")
+			// The detail is only built for a server's first combination: later ones add evidence.
+			if ev := "with " + sink.name; !src.extend(RuleToxicCombination, ev) {
+				src.add(RuleToxicCombination, ev,
+					"Content read by "+src.name+" can instruct the agent to use "+sink.name+" ("+sink.sinkReason()+").")
+			}
+			if ev := "with " + src.name; !sink.extend(RuleToxicCombination, ev) {
+				sink.add(RuleToxicCombination, ev,
+					src.name+" feeds untrusted content to the agent that can direct this server ("+sink.sinkReason()+").")
+			}
 		}
 	}
 }
