@@ -852,9 +852,8 @@ func progName(t string) string {
 }
 
 func isScriptFile(t string) bool {
-	lt := strings.ToLower(t)
 	for _, ext := range []string{".js", ".mjs", ".cjs", ".ts", ".mts", ".py", ".jar", ".sh", ".ps1", ".rb", ".pyz"} {
-		if strings.HasSuffix(lt, ext) {
+		if hasSuffixLower(t, ext) {
 			return true
 		}
 	}
@@ -862,9 +861,40 @@ func isScriptFile(t string) bool {
 }
 
 func isURL(s string) bool {
-	ls := strings.ToLower(s)
-	return strings.HasPrefix(ls, "http://") || strings.HasPrefix(ls, "https://") ||
-		strings.HasPrefix(ls, "ws://") || strings.HasPrefix(ls, "wss://")
+	return hasPrefixLower(s, "http://") || hasPrefixLower(s, "https://") ||
+		hasPrefixLower(s, "ws://") || hasPrefixLower(s, "wss://")
+}
+
+// hasPrefixLower is strings.HasPrefix(strings.ToLower(s), prefix) without
+// lowering s, for a lower-case ASCII prefix without 'i' or 'k': the only
+// non-ASCII runes that lower to ASCII are U+0130 (to 'i') and U+212A (to 'k'),
+// so only ASCII bytes of s can lower to the prefix.
+func hasPrefixLower(s, prefix string) bool {
+	if len(s) < len(prefix) {
+		return false
+	}
+	for i := 0; i < len(prefix); i++ {
+		if lowerASCII(s[i]) != prefix[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// hasSuffixLower is strings.HasSuffix(strings.ToLower(s), suffix) under the
+// same conditions as hasPrefixLower.
+func hasSuffixLower(s, suffix string) bool {
+	if len(s) < len(suffix) {
+		return false
+	}
+	return hasPrefixLower(s[len(s)-len(suffix):], suffix)
+}
+
+func lowerASCII(b byte) byte {
+	if b >= 'A' && b <= 'Z' {
+		return b + 'a' - 'A'
+	}
+	return b
 }
 
 // isPathLike recognises absolute, home-relative, explicitly relative and
@@ -883,6 +913,10 @@ func isPathLike(s string) bool {
 		return true
 	case len(s) >= 2 && isLetter(s[0]) && s[1] == ':' && (len(s) == 2 || s[2] == '\\' || s[2] == '/'):
 		return true
+	}
+	// Every variable below starts with $ or %, which no other rune lowers to.
+	if s[0] != '$' && s[0] != '%' {
+		return false
 	}
 	ls := strings.ToLower(s)
 	for _, v := range []string{"$home", "${home}", "%userprofile%", "${userhome}", "${workspacefolder}", "$pwd", "${pwd}", "%homepath%", "%appdata%", "%localappdata%"} {

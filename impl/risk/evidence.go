@@ -205,10 +205,22 @@ var liveKeyPattern = regexp.MustCompile(`\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_
 
 var keyPrefixes = []string{"ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "glpat-", "xox", "sk-", "sk_live_", "rk_live_", "AKIA", "AIza", "ntn_", "lin_api_", "npm_", "hf_"}
 
-func hasKeyPrefix(s string) bool {
+// keyPrefixesByFirst groups keyPrefixes by their first byte, so that
+// hasKeyPrefix reads the command once instead of once per prefix.
+var keyPrefixesByFirst = func() (m [256][]string) {
 	for _, p := range keyPrefixes {
-		if strings.Contains(s, p) {
-			return true
+		m[p[0]] = append(m[p[0]], p)
+	}
+	return m
+}()
+
+// hasKeyPrefix reports whether s contains any of keyPrefixes.
+func hasKeyPrefix(s string) bool {
+	for i := 0; i < len(s); i++ {
+		for _, p := range keyPrefixesByFirst[s[i]] {
+			if strings.HasPrefix(s[i:], p) {
+				return true
+			}
 		}
 	}
 	return false
