@@ -773,7 +773,12 @@ var pathFlagWords = []string{"dir", "path", "repo", "root", "folder", "workspace
 
 // collectArgs stores the server's arguments and picks out paths and URLs.
 func collectArgs(c *Command, args []string) {
-	c.Args = append(c.Args, args...)
+	if c.Args == nil && len(args) > 0 {
+		// Share the tokens instead of copying them; the capacity limit makes a later append copy.
+		c.Args = args[:len(args):len(args)]
+	} else {
+		c.Args = append(c.Args, args...)
+	}
 	prevPathFlag := false
 	for _, a := range args {
 		val := a

@@ -68,3 +68,13 @@ func TestFoldHelpersMatchToLower(t *testing.T) {
 		}
 	}
 }
+
+func TestContainsPairMatchesContains(t *testing.T) {
+	for _, s := range []string{"", "with a", "with ab; with b", "withwith a", "with with b", "x; with github", "with git"} {
+		for _, b := range []string{"", "a", "b", "git", "github", "with b", " b"} {
+			if got, want := containsPair(s, "with ", b), strings.Contains(s, "with "+b); got != want {
+				t.Errorf("containsPair(%q, %q) = %v, want %v", s, b, got, want)
+			}
+		}
+	}
+}

@@ -488,16 +488,43 @@ func addCombinations(evals []evaluation) {
 			if i == j || !sink.canActOnInjection() {
 				continue
 			}
-			// The detail is only built for a server's first combination: later ones add evidence.
-			if ev := "with " + sink.name; !src.extend(RuleToxicCombination, ev) {
-				src.add(RuleToxicCombination, ev,
-					"Content read by "+src.name+" can instruct the agent to use "+sink.name+" ("+sink.sinkReason()+").")
-			}
-			if ev := "with " + src.name; !sink.extend(RuleToxicCombination, ev) {
-				sink.add(RuleToxicCombination, ev,
-					src.name+" feeds untrusted content to the agent that can direct this server ("+sink.sinkReason()+").")
-			}
+			src.combine(sink.name, func() string {
+				return "Content read by " + src.name + " can instruct the agent to use " + sink.name + " (" + sink.sinkReason() + ")."
+			})
+			sink.combine(src.name, func() string {
+				return src.name + " feeds untrusted content to the agent that can direct this server (" + sink.sinkReason() + ")."
+			})
 		}
+	}
+}
+
+// combine records a toxic combination with the server named other, as
+// add(RuleToxicCombination, "with "+other, detail()) would, but builds the
+// detail only for the first combination and "with "+other only when it is new.
+func (e *evaluation) combine(other string, detail func() string) {
+	for i := range e.factors {
+		f := &e.factors[i]
+		if f.ID == RuleToxicCombination {
+			if !containsPair(f.Evidence, "with ", other) {
+				f.Evidence += "; with " + other
+			}
+			return
+		}
+	}
+	e.add(RuleToxicCombination, "with "+other, detail())
+}
+
+// containsPair is strings.Contains(s, a+b) without building a+b.
+func containsPair(s, a, b string) bool {
+	for i := 0; ; {
+		j := strings.Index(s[i:], a)
+		if j < 0 {
+			return false
+		}
+		if strings.HasPrefix(s[i+j+len(a):], b) {
+			return true
+		}
+		i += j + 1
 	}
 }
 
