@@ -304,7 +304,10 @@ var (
 				AND m.server_name <> ALL((SELECT x.names FROM agent_input x WHERE x.id = m.agent_id)::text[])
 			RETURNING m.agent_id
 		), agent AS (
-			UPDATE agents a SET last_seen_at = GREATEST(a.last_seen_at, now()),
+			-- last_seen_at moves only once 30 seconds old (heartbeats keep it exact):
+			-- agents_last_seen indexes it, and an update that leaves every indexed column
+			-- alone is HOT, adding no index entries.
+			UPDATE agents a SET last_seen_at = CASE WHEN a.last_seen_at >= now() - interval '30 seconds' THEN a.last_seen_at ELSE now() END,
 				report_hash = (SELECT decode(x.report_hash, 'hex') FROM agent_input x WHERE x.id = a.id)
 			WHERE a.organization_id = $1 AND a.id = ANY($5::uuid[])
 			RETURNING a.id, a.key_hash

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"strconv"
 	"testing"
 	"time"
 
@@ -198,4 +199,32 @@ func TestStoredRiskFactorsFollowEveryReport(t *testing.T) {
 	conn.MustExec(`UPDATE mcp_servers SET risk_factors = '[]', risk_factors_hash = NULL WHERE organization_id = $1`, org)
 	apply("4", `[{"id": "B"}]`)
 	stored(`[{"id": "B"}]`, "uvx mcp-server-fs --rev 4")
+}
+
+// TestReportsRefreshLastSeenOnceItIsHalfAMinuteOld: a report moves its agent's last-seen time
+// when it is unset or 30 seconds old, and otherwise leaves it (and the agents_last_seen index)
+// alone.
+func TestReportsRefreshLastSeenOnceItIsHalfAMinuteOld(t *testing.T) {
+	conn := dbtest.New(t)
+	f := reportFixture{t, db.New(conn)}
+	org := f.org("A")
+	agent := f.agent(org)
+	for i, c := range []struct {
+		stored string // SQL for the stored last_seen_at
+		moves  bool
+	}{{"NULL", true}, {"now() - interval '10 seconds'", false}, {"now() - interval '5 minutes'", true}} {
+		conn.MustExec(`UPDATE agents SET last_seen_at = `+c.stored+` WHERE id = $1`, agent)
+		var before *time.Time
+		conn.Get(&before, `SELECT last_seen_at FROM agents WHERE id = $1`, agent)
+		hash := sha256.Sum256([]byte{byte(i)})
+		if _, err := f.store.ApplyReport(context.Background(), org, agent, hash[:], servers(strconv.Itoa(i), "fs"), nil); err != nil {
+			t.Fatal(err)
+		}
+		var after time.Time
+		var recent bool
+		conn.QueryRow(`SELECT last_seen_at, last_seen_at > now() - interval '1 second' FROM agents WHERE id = $1`, agent).Scan(&after, &recent)
+		if moved := before == nil || !after.Equal(*before); moved != c.moves || (c.moves && !recent) {
+			t.Errorf("stored %s: last seen %v -> %v, want moved=%v", c.stored, before, after, c.moves)
+		}
+	}
 }
