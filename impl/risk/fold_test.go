@@ -1,6 +1,7 @@
 package risk
 
 import (
+	"slices"
 	"strings"
 	"testing"
 )
@@ -74,6 +75,26 @@ func TestContainsPairMatchesContains(t *testing.T) {
 		for _, b := range []string{"", "a", "b", "git", "github", "with b", " b"} {
 			if got, want := containsPair(s, "with ", b), strings.Contains(s, "with "+b); got != want {
 				t.Errorf("containsPair(%q, %q) = %v, want %v", s, b, got, want)
+			}
+		}
+	}
+}
+
+func TestSortFactorsIsStableByRank(t *testing.T) {
+	sev := []string{Critical, High, Medium, Low, "unknown"}
+	x := uint32(7)
+	for n := 0; n <= 20; n++ {
+		for round := 0; round < 20; round++ {
+			fs := make([]Factor, n)
+			for i := range fs {
+				x = x*1664525 + 1013904223
+				fs[i] = Factor{ID: strings.Repeat("x", i), Severity: sev[int(x>>8)%len(sev)]}
+			}
+			want := slices.Clone(fs)
+			slices.SortStableFunc(want, func(a, b Factor) int { return severityRank[a.Severity] - severityRank[b.Severity] })
+			sortFactors(fs)
+			if !slices.Equal(fs, want) {
+				t.Fatalf("sortFactors = %v, want %v", fs, want)
 			}
 		}
 	}

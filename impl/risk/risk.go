@@ -116,7 +116,7 @@ func (e *evaluation) result() Assessment {
 	if fs == nil {
 		fs = []Factor{}
 	}
-	slices.SortStableFunc(fs, func(a, b Factor) int { return rankOf(a.Severity) - rankOf(b.Severity) })
+	sortFactors(fs)
 	score := 0
 	if len(fs) > 0 {
 		score = weightOf(fs[0].Severity)
@@ -134,6 +134,40 @@ func (e *evaluation) result() Assessment {
 
 // evaluate runs every check on one server, recording factors in factors
 // (an empty slice with room, or nil).
+// sortFactors orders factors most severe first, keeping the order of equal
+// severities: a stable sort by rank. Factors are 80 bytes and swapping them in
+// the heap costs write barriers, so a short unsorted list is bucketed through
+// a copy on the stack instead, each factor written back once.
+func sortFactors(fs []Factor) {
+	const short = 16
+	if len(fs) > short {
+		slices.SortStableFunc(fs, func(a, b Factor) int { return rankOf(a.Severity) - rankOf(b.Severity) })
+		return
+	}
+	var ranks [short]int
+	sorted := true
+	for i := range fs {
+		ranks[i] = rankOf(fs[i].Severity)
+		if i > 0 && ranks[i] < ranks[i-1] {
+			sorted = false
+		}
+	}
+	if sorted {
+		return
+	}
+	var tmp [short]Factor
+	copy(tmp[:], fs)
+	n := 0
+	for r := 0; r <= 3; r++ {
+		for i := range len(fs) {
+			if ranks[i] == r {
+				fs[n] = tmp[i]
+				n++
+			}
+		}
+	}
+}
+
 func (e *evaluation) evaluate(in Input, factors []Factor) {
 	*e = evaluation{in: in, cmd: ParseCommand(in.Command), factors: factors}
 	e.name = in.ServerName
