@@ -81,7 +81,12 @@ type pgbenchRun struct {
 	LatencyMs float64 `json:"latency_avg_ms"`
 	Failed    int64   `json:"failed"`
 	Command   string  `json:"command"`
+	// MachineCores is the CPU the whole machine used during the run (pgbench and PostgreSQL).
+	MachineCores float64 `json:"machine_cores"`
 }
+
+// machineMsPerTx is the machine's CPU time per transaction.
+func (p pgbenchRun) machineMsPerTx() float64 { return ratio(p.MachineCores*1000, p.TPS) }
 
 var (
 	tpsRe     = regexp.MustCompile(`tps = ([0-9.]+) \(without initial connection time\)`)

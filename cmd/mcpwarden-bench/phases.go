@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -57,9 +58,13 @@ func (b *bench) pgbenchPhase(ctx context.Context) error {
 		b.r.PgbenchScripts = append(b.r.PgbenchScripts, [2]string{name, scripts[name]})
 		for _, c := range b.o.pgClients {
 			sock, _ := socketDir(b.dataDir)
+			busy0, total0 := machineCPU()
 			run, err := runPgbench(ctx, b.pgbench, sock, path, name, c, b.o.pgPhase)
 			if err != nil {
 				return err
+			}
+			if busy1, total1 := machineCPU(); total1 > total0 {
+				run.MachineCores = (busy1 - busy0) / (total1 - total0) * float64(runtime.NumCPU())
 			}
 			fmt.Printf("    %-9s clients %3d: %8.0f TPS, %.2f ms average\n", name, c, run.TPS, run.LatencyMs)
 			b.r.Pgbench = append(b.r.Pgbench, run)

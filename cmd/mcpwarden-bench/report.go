@@ -317,13 +317,13 @@ func (r *report) markdown() string {
 
 	w("\n## PostgreSQL's own limit: pgbench with a naive implementation's SQL\n\n")
 	w("%d agents in `bench_agents` and %d servers in `bench_servers`, copies of `agents` and `mcp_servers` with all their indexes (plus a `key_hash` index for the naive lookup), in the server's own database; `-M prepared`, %v per run; the best client count is the counterpart.\n\n", r.o.agents, r.o.agents*10, r.o.pgPhase)
-	w("| script | clients | TPS | latency avg ms | failed |\n|---|---:|---:|---:|---:|\n")
+	w("| script | clients | TPS | latency avg ms | failed | machine CPU, cores | machine CPU ms per transaction |\n|---|---:|---:|---:|---:|---:|---:|\n")
 	for _, p := range r.Pgbench {
 		best := ""
 		if p == r.bestPgbench(p.Script) {
 			best = " (best)"
 		}
-		w("| %s%s | %d | %.0f | %.2f | %d |\n", p.Script, best, p.Clients, p.TPS, p.LatencyMs, p.Failed)
+		w("| %s%s | %d | %.0f | %.2f | %d | %.2f | %.3f |\n", p.Script, best, p.Clients, p.TPS, p.LatencyMs, p.Failed, p.MachineCores, p.machineMsPerTx())
 	}
 	for _, s := range r.PgbenchScripts {
 		w("\n`%s` script:\n\n```sql\n%s```\n", s[0], s[1])
@@ -356,6 +356,11 @@ func (r *report) markdown() string {
 	w("\nThe pgbench counterparts: heartbeat %.0f TPS at %d clients; 10-row upsert %.0f TPS at %d clients.\n", pgHB.TPS, pgHB.Clients, pgRep.TPS, pgRep.Clients)
 
 	w("\nCPU columns are cores used during the phase: the server process, its PostgreSQL (postmaster and backends), and the whole machine (load generator included).\n")
+	perReport := func(c cpuUse, rps float64) string {
+		return fmt.Sprintf("%.3f ms (server %.3f, PostgreSQL %.3f)", ratio(c.Machine*1000, rps), ratio(c.Server*1000, rps), ratio(c.Postgres*1000, rps))
+	}
+	w("\nMachine CPU per operation (the same cores, so a ratio of throughputs is the inverse ratio of these): pgbench 10-row upsert %.3f ms per transaction (pgbench and PostgreSQL); unchanged report %s; changed report %s, load generator included.\n",
+		pgRep.machineMsPerTx(), perReport(r.UnchangedCPU, r.Unchanged.RPS), perReport(r.ChangedCPU, r.Changed.RPS))
 	w("\n### Database statements per heartbeat\n\n")
 	if r.WarmRequests > 0 && r.WarmStatements >= 0 {
 		w("Before the timed heartbeats every agent sent one (untimed), as agents of a running fleet already have: those %d first heartbeats ran %d statements (%.2f each: the key lookup and recording hostname and versions). The figure below is the steady state after them.\n\n", r.WarmRequests, r.WarmStatements, float64(r.WarmStatements)/float64(r.WarmRequests))
