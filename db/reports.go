@@ -233,6 +233,20 @@ func (s *Storage) applyBatch(ctx context.Context, batch []*pendingReport) {
 	}
 }
 
+// runPlan runs a report's plan, turning a panic into an error: the plan runs on the batch's
+// goroutine, where a panic would end the process rather than one request.
+func runPlan(plan ReportPlan, hostname *string, previous map[string]PreviousServer, servers []ReportServer) (alerts []NewAlert, err error) {
+	if plan == nil {
+		return nil, nil
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("planning a report's alerts: panic: %v", r)
+		}
+	}()
+	return plan(hostname, previous, servers), nil
+}
+
 // The statements of a batch, prepared (see Storage.prepared). A batch costs five round trips:
 // BEGIN, lockAgentsSQL, previousServersSQL, applyReportsSQL and COMMIT (plus one to queue
 // webhook deliveries when it raised alerts and the organization has webhooks). $1 is always the
@@ -483,9 +497,11 @@ func (s *Storage) writeBatch(ctx context.Context, batch []*pendingReport) (outs 
 			}
 			reportAgents[k] = reportAgent{p.agent, hex.EncodeToString(p.hash), names}
 			writeIDs[k] = p.agent.String()
-			if p.plan != nil {
-				alerts = append(alerts, p.plan(agents[p.agent].hostname, prev, p.servers)...)
+			planned, err := runPlan(p.plan, agents[p.agent].hostname, prev, p.servers)
+			if err != nil {
+				return err
 			}
+			alerts = append(alerts, planned...)
 		}
 		rowsJSON = append(rowsJSON, ']')
 		agentsJSON, err := json.Marshal(reportAgents)

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -46,12 +47,16 @@ type reportResult struct {
 
 // submit sends a report and waits until it is queued, so reports queue in the order submitted.
 func (f reportFixture) submit(org, agent uuid.UUID, servers []db.ReportServer) <-chan reportResult {
+	return f.submitPlanned(org, agent, servers, nil)
+}
+
+func (f reportFixture) submitPlanned(org, agent uuid.UUID, servers []db.ReportServer, plan db.ReportPlan) <-chan reportResult {
 	f.t.Helper()
 	queued := f.store.WaitingReports()
 	hash := sha256.Sum256([]byte(uuid.NewString()))
 	res := make(chan reportResult, 1)
 	go func() {
-		out, err := f.store.ApplyReport(context.Background(), org, agent, hash[:], servers, nil)
+		out, err := f.store.ApplyReport(context.Background(), org, agent, hash[:], servers, plan)
 		res <- reportResult{out, err}
 	}()
 	for f.store.WaitingReports() == queued {
@@ -226,5 +231,25 @@ func TestReportsRefreshLastSeenOnceItIsHalfAMinuteOld(t *testing.T) {
 		if moved := before == nil || !after.Equal(*before); moved != c.moves || (c.moves && !recent) {
 			t.Errorf("stored %s: last seen %v -> %v, want moved=%v", c.stored, before, after, c.moves)
 		}
+	}
+}
+
+// TestAPanickingPlanFailsOnlyItsReport: a plan runs on the batch's goroutine; its panic is its
+// report's error, and the reports batched with it are written.
+func TestAPanickingPlanFailsOnlyItsReport(t *testing.T) {
+	conn := dbtest.New(t)
+	f := reportFixture{t, db.New(conn)}
+	org := f.org("A")
+	good, bad := f.agent(org), f.agent(org)
+	panics := func(*string, map[string]db.PreviousServer, []db.ReportServer) []db.NewAlert { panic("plan bug") }
+	release := f.store.HoldReports()
+	rGood := f.submit(org, good, servers("1", "fs"))
+	rBad := f.submitPlanned(org, bad, servers("1", "fs"), panics)
+	release()
+	if r := <-rGood; r.err != nil || r.out.Created != 1 {
+		t.Fatalf("good report: %+v, %v", r.out, r.err)
+	}
+	if r := <-rBad; r.err == nil || !strings.Contains(r.err.Error(), "plan bug") {
+		t.Fatalf("panicking plan's report: %v, want its panic as the error", r.err)
 	}
 }
