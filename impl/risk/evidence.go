@@ -54,8 +54,11 @@ func classifyPath(raw string) pathClass {
 		len(lp) == 6 && strings.HasPrefix(lp, "/mnt/") && isLetter(lp[5]) {
 		return pathRoot
 	}
+	// Most credential directories start with "/.": a path without "/." in
+	// "/"+lp (nor a leading ".") cannot hold them, so only the others are checked.
+	dotted := strings.HasPrefix(lp, ".") || strings.Contains(lp, "/.")
 	for _, d := range credentialDirs {
-		if hasDirSegment(lp, d) {
+		if (dotted || d[1] != '.') && hasDirSegment(lp, d) {
 			return pathCredentials
 		}
 	}
