@@ -241,18 +241,18 @@ func inlineSecrets(cmd string, c Command) []string {
 			out = appendUnique(out, mask(m))
 		}
 	}
-	toks := strings.Fields(cmd)
-	for i, t := range toks {
-		if !strings.HasPrefix(t, "-") {
-			continue
+	// Each field is judged when the next one is known (a flag's value may
+	// follow it), without building the slice of fields.
+	var prev string
+	first := true
+	for t := range strings.FieldsSeq(cmd) {
+		if !first {
+			out = flagSecret(out, prev, t, true)
 		}
-		name, val, ok := strings.Cut(strings.TrimLeft(t, "-"), "=")
-		if !ok && i+1 < len(toks) && !strings.HasPrefix(toks[i+1], "-") {
-			val = toks[i+1]
-		}
-		if secretFlag(name) && isLiteralValue(val) {
-			out = appendUnique(out, "--"+name+" "+mask(val))
-		}
+		prev, first = t, false
+	}
+	if !first {
+		out = flagSecret(out, prev, "", false)
 	}
 	for _, kv := range c.EnvAssign {
 		name, val, _ := strings.Cut(kv, "=")
@@ -268,6 +268,22 @@ func inlineSecrets(cmd string, c Command) []string {
 		if strings.Contains(a, "://") && !isURL(a) {
 			out = append(out, urlSecrets(a)...)
 		}
+	}
+	return out
+}
+
+// flagSecret appends "--name masked" when t is a secret flag with a literal
+// value, given as "--name=value" or as the next field.
+func flagSecret(out []string, t, next string, hasNext bool) []string {
+	if !strings.HasPrefix(t, "-") {
+		return out
+	}
+	name, val, ok := strings.Cut(strings.TrimLeft(t, "-"), "=")
+	if !ok && hasNext && !strings.HasPrefix(next, "-") {
+		val = next
+	}
+	if secretFlag(name) && isLiteralValue(val) {
+		out = appendUnique(out, "--"+name+" "+mask(val))
 	}
 	return out
 }
