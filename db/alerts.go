@@ -65,7 +65,8 @@ type newAlertJSON struct {
 // alerts as newAlertJSON rows), it adds the CTE raised (the alerts actually created, exactly once
 // per open condition through the partial unique index alerts_open_dedup and ON CONFLICT, never
 // check-then-insert) and queues each created alert for email (alert_email_outbox) in the same
-// statement, so a crash can lose neither. $1 is the organization.
+// statement, so a crash can lose neither. An organization without an alert address queues
+// nothing: its alerts are not emailed, then or later. $1 is the organization.
 const raiseAlertsSQL = `
 	raised AS (
 		INSERT INTO alerts (organization_id, id, type, severity, title, message, server_id, server_name, agent_id, agent_hostname, dedup_key)
@@ -76,6 +77,7 @@ const raiseAlertsSQL = `
 	), outbox AS (
 		INSERT INTO alert_email_outbox (organization_id, id, alert_id)
 		SELECT $1, gen_random_uuid(), id FROM raised
+		WHERE EXISTS (SELECT 1 FROM organizations WHERE id = $1 AND alert_email IS NOT NULL)
 	)`
 
 // alertInputSQL reads the alerts to raise from a jsonb parameter into the CTE alert_input.

@@ -214,6 +214,7 @@ func TestDismissAllAlertsOptionallyBySeverity(t *testing.T) {
 func TestInsertAlertsIsExactlyOnceAndQueuesEveryChannel(t *testing.T) {
 	env := apitest.New(t, func(c *impl.Config) { c.WebhookAllowPrivate = true; c.WebhookPollInterval = time.Hour })
 	admin, token := env.SeedUser(t, "admin")
+	env.Store.DB().MustExec(`UPDATE organizations SET alert_email = 'security@example.com' WHERE id = $1`, admin.OrganizationID)
 	for i := range 2 {
 		createWebhook(t, env, token, fmt.Sprintf("http://127.0.0.1:%d/hook", 9000+i))
 	}
@@ -281,5 +282,31 @@ func TestEmailDigestThroughTheServer(t *testing.T) {
 	msgs := sink.Messages()
 	if len(msgs) != 1 || msgs[0].To[0] != "secops@example.com" || strings.Count(msgs[0].Data, "[CRITICAL] Alert burst-") != 500 {
 		t.Fatalf("%d emails; first to %v", len(msgs), msgs[0].To)
+	}
+}
+
+// TestAlertsQueueEmailOnlyWithAnAlertAddress: an organization without an alert address queues
+// no email for its alerts (nothing would ever send it); once it has one, its new alerts are
+// queued.
+func TestAlertsQueueEmailOnlyWithAnAlertAddress(t *testing.T) {
+	env := apitest.New(t)
+	admin, _ := env.SeedUser(t, "admin")
+	org := admin.OrganizationID
+	queued := func() (n int) {
+		env.Store.DB().Get(&n, `SELECT count(*) FROM alert_email_outbox WHERE organization_id = $1`, org)
+		return n
+	}
+	if ids, err := env.Store.InsertAlerts(context.Background(), org, []db.NewAlert{newAlert("before", "critical")}); err != nil || len(ids) != 1 {
+		t.Fatalf("insert: %v, %v", ids, err)
+	}
+	if n := queued(); n != 0 {
+		t.Fatalf("%d emails queued without an alert address, want 0", n)
+	}
+	env.Store.DB().MustExec(`UPDATE organizations SET alert_email = 'security@example.com' WHERE id = $1`, org)
+	if ids, err := env.Store.InsertAlerts(context.Background(), org, []db.NewAlert{newAlert("after", "critical")}); err != nil || len(ids) != 1 {
+		t.Fatalf("insert: %v, %v", ids, err)
+	}
+	if n := queued(); n != 1 {
+		t.Fatalf("%d emails queued once the address is set, want 1", n)
 	}
 }

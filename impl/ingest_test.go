@@ -103,6 +103,7 @@ func TestFiftyConcurrentIdenticalReportsLeaveOneRowPerServer(t *testing.T) {
 func TestTwentyConcurrentIdenticalReportsRaiseOneAlert(t *testing.T) {
 	env := apitest.New(t)
 	user, token := env.SeedUser(t, "admin")
+	env.Store.DB().MustExec(`UPDATE organizations SET alert_email = 'security@example.com' WHERE id = $1`, user.OrganizationID)
 	_, key := enrol(t, env, token, "laptop")
 	var wg sync.WaitGroup
 	for i := 0; i < 20; i++ {

@@ -167,13 +167,22 @@ func TestDigestFailureBacksOffAndKeepsTheRows(t *testing.T) {
 }
 
 // TestDigestWithoutRecipientOrSMTPMarksRowsSkipped: rows never pile up, whether the organization
-// has no alert_email or the server has no SMTP settings.
+// has no alert_email (alerts raised then queue nothing; rows queued before the address was
+// removed are skipped) or the server has no SMTP settings.
 func TestDigestWithoutRecipientOrSMTPMarksRowsSkipped(t *testing.T) {
 	store := db.New(dbtest.New(t))
 	noEmail := seedOrg(t, store, "")
+	if _, err := store.InsertAlerts(context.Background(), noEmail, burst(2, "silent")); err != nil {
+		t.Fatal(err)
+	}
+	if n := pending(t, store, noEmail); n != 0 {
+		t.Fatalf("%d rows queued without an alert_email, want 0", n)
+	}
+	store.DB().MustExec(`UPDATE organizations SET alert_email = 'gone@example.com' WHERE id = $1`, noEmail)
 	if _, err := store.InsertAlerts(context.Background(), noEmail, burst(2, "quiet")); err != nil {
 		t.Fatal(err)
 	}
+	store.DB().MustExec(`UPDATE organizations SET alert_email = NULL WHERE id = $1`, noEmail)
 	sink := smtpsink.Start(t)
 	if _, _, err := smtpWorker(t, store, sink).RunOnce(context.Background()); err != nil {
 		t.Fatal(err)
