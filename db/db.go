@@ -41,23 +41,13 @@ type Storage struct {
 // Pool returns a connection pool to url as mcpwarden uses it (tests included). Every query with
 // arguments costs one round trip instead of two: lib/pq's binary_parameters mode sends parse,
 // bind and execute together, and []byte arguments travel as binary, so they must be bytea
-// values (pass text and jsonb as string). Prepared statements use generic plans.
+// values (pass text and jsonb as string).
 func Pool(url string) (*sqlx.DB, error) {
 	cfg, err := pq.NewConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("database URL: %w", err)
 	}
 	cfg.BinaryParameters = true
-	// Named prepared statements (only the hot paths', see prepared) are planned once per
-	// connection: by default PostgreSQL re-plans a statement for its parameters whenever that
-	// looks cheaper than the generic plan, which for the report statements it always does.
-	// Every other query is sent unnamed and planned for its own parameters either way.
-	if _, set := cfg.Runtime["plan_cache_mode"]; !set {
-		if cfg.Runtime == nil {
-			cfg.Runtime = map[string]string{}
-		}
-		cfg.Runtime["plan_cache_mode"] = "force_generic_plan"
-	}
 	connector, err := pq.NewConnectorConfig(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("database URL: %w", err)

@@ -247,8 +247,8 @@ func runPlan(plan ReportPlan, hostname *string, previous map[string]PreviousServ
 	return plan(hostname, previous, servers), nil
 }
 
-// The statements of a batch, prepared (see Storage.prepared). A batch costs five round trips:
-// BEGIN, lockAgentsSQL, previousServersSQL, applyReportsSQL and COMMIT (plus one to queue
+// The statements of a batch, prepared (see Storage.prepared). A batch costs six round trips:
+// BEGIN, SET LOCAL, lockAgentsSQL, previousServersSQL, applyReportsSQL and COMMIT (plus one to queue
 // webhook deliveries when it raised alerts and the organization has webhooks). $1 is always the
 // organization and $2, in the first two, the batch's agent ids.
 const (
@@ -412,6 +412,12 @@ func (s *Storage) writeBatch(ctx context.Context, batch []*pendingReport) (outs 
 	}
 	orgID := batch[0].org
 	err = s.inTx(ctx, func(tx *sqlx.Tx) error {
+		// The batch's prepared statements run with their generic plans: by default PostgreSQL
+		// plans them again for every execution's parameters, which costs more than running
+		// them. Only this transaction: other queries' plans depend on their parameters.
+		if _, err := tx.ExecContext(ctx, `SET LOCAL plan_cache_mode = force_generic_plan`); err != nil {
+			return err
+		}
 		var locked []struct {
 			ID         uuid.UUID `db:"id"`
 			Hostname   *string   `db:"hostname"`
