@@ -351,23 +351,12 @@ var (
 
 // reportRow is how a ReportServer travels into applyReportsSQL, but for its risk_factors.
 type reportRow struct {
-	ID         uuid.UUID `json:"id"`
-	AgentID    uuid.UUID `json:"agent_id"`
-	ServerName string    `json:"server_name"`
-	ServerType string    `json:"server_type"`
-	Command    string    `json:"command"`
-	Scope      string    `json:"scope"`
-	EnvVars    []string  `json:"env_vars"`
-	Client     *string   `json:"client"`
-	ConfigPath *string   `json:"config_path"`
-	Transport  *string   `json:"transport"`
-	URL        *string   `json:"url"`
-	Enabled    *bool     `json:"enabled"`
-	ConfigHash string    `json:"config_hash"` // hex
-	RiskLevel  string    `json:"risk_level"`
-	RiskScore  int       `json:"risk_score"`
-	// RiskFactorsHash is hex; the factors follow it (see appendReportRow).
-	RiskFactorsHash string `json:"risk_factors_hash"`
+	*ReportServer
+	AgentID         uuid.UUID `json:"agent_id"`
+	ConfigHash      string    `json:"config_hash"`       // hex
+	RiskFactorsHash string    `json:"risk_factors_hash"` // hex
+	// RiskFactors hides the server's (omitted, being nil): appendReportRow adds them as they are.
+	RiskFactors *struct{} `json:"risk_factors,omitempty"`
 }
 
 // appendReportRow appends an agent's server as a JSON object for applyReportsSQL, with the hash
@@ -380,9 +369,8 @@ func appendReportRow(buf []byte, agent uuid.UUID, s *ReportServer, storedHash []
 		factors = json.RawMessage("[]")
 	}
 	sum := sha256.Sum256(factors)
-	b, err := json.Marshal(reportRow{s.ID, agent, s.ServerName, s.ServerType, s.Command, s.Scope, s.EnvVars,
-		s.Client, s.ConfigPath, s.Transport, s.URL, s.Enabled, hex.EncodeToString(s.ConfigHash), s.RiskLevel, s.RiskScore,
-		hex.EncodeToString(sum[:])})
+	b, err := json.Marshal(reportRow{ReportServer: s, AgentID: agent,
+		ConfigHash: hex.EncodeToString(s.ConfigHash), RiskFactorsHash: hex.EncodeToString(sum[:])})
 	if err != nil {
 		return nil, err
 	}
