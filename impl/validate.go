@@ -83,8 +83,10 @@ func newContract(spec *openapi3.T, auth openapi3filter.AuthenticationFunc) (*con
 		return nil, err
 	}
 	return &contract{
-		router:    router,
-		first:     &openapi3filter.Options{AuthenticationFunc: auth},
+		router: router,
+		// KeepValidatedValue leaves the decoded body on the request, and the generated strict
+		// handlers bind it instead of decoding the body a second time.
+		first:     &openapi3filter.Options{AuthenticationFunc: auth, KeepValidatedValue: true},
 		all:       &openapi3filter.Options{AuthenticationFunc: auth, MultiError: true},
 		knownBody: &openapi3filter.Options{AuthenticationFunc: auth, ExcludeRequestBody: true},
 		bodies:    bodyMemo{seen: map[[sha256.Size]byte]struct{}{}, max: 250_000},
