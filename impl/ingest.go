@@ -146,13 +146,14 @@ func normalizeReport(in []gen.ReportedServer, redactions *redactCache) ([]db.Rep
 			return nil, reportFieldProblem(field("server_name"), fmt.Sprintf("%q appears more than once in the report; server names identify servers", r.ServerName))
 		}
 		seen[r.ServerName] = true
-		texts := map[string]*string{"server_name": &r.ServerName, "server_type": r.ServerType, "command": r.Command, "scope": r.Scope,
-			"client": r.Client, "config_path": r.ConfigPath, "url": r.Url}
-		for name, v := range texts {
-			if v != nil {
-				if err := rejectNUL(field(name), *v); err != nil {
-					return nil, err
-				}
+		texts := [...]struct {
+			name string
+			v    *string
+		}{{"server_name", &r.ServerName}, {"server_type", r.ServerType}, {"command", r.Command}, {"scope", r.Scope},
+			{"client", r.Client}, {"config_path", r.ConfigPath}, {"url", r.Url}}
+		for _, t := range texts {
+			if t.v != nil && strings.IndexByte(*t.v, 0) >= 0 {
+				return nil, rejectNUL(field(t.name), *t.v)
 			}
 		}
 		if r.EnvVars != nil && len(*r.EnvVars) > maxEnvVars {
@@ -175,8 +176,8 @@ func normalizeReport(in []gen.ReportedServer, redactions *redactCache) ([]db.Rep
 		}
 		if r.EnvVars != nil {
 			for j, v := range *r.EnvVars {
-				if err := rejectNUL(fmt.Sprintf("%s.%d", field("env_vars"), j), v); err != nil {
-					return nil, err
+				if strings.IndexByte(v, 0) >= 0 {
+					return nil, rejectNUL(fmt.Sprintf("%s.%d", field("env_vars"), j), v)
 				}
 				// Names only: a value sent by mistake (NAME=value) never reaches storage.
 				name, _, _ := strings.Cut(v, "=")
