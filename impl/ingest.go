@@ -36,7 +36,8 @@ const (
 
 // ReportServers ingests an agent's complete list of servers. An unchanged report (same content
 // hash as the last one applied) writes nothing but the buffered last-seen time; otherwise the
-// report is scored and applied in one transaction that also raises its alerts.
+// report is scored and applied in one transaction that also raises its alerts (a transaction
+// shared with the organization's other reports of the moment: see db.Storage.ApplyReport).
 //
 // Unchanged reports are the steady state, so they are recognised before normalization (whose
 // redaction is the expensive part): the hash of the body as received is compared with the one
