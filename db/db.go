@@ -121,13 +121,6 @@ type txQuery struct {
 	query string
 }
 
-func (q txQuery) GetContext(ctx context.Context, dest any, args ...any) error {
-	if q.stmt != nil {
-		return q.stmt.GetContext(ctx, dest, args...)
-	}
-	return q.tx.GetContext(ctx, dest, q.query, args...)
-}
-
 func (q txQuery) SelectContext(ctx context.Context, dest any, args ...any) error {
 	if q.stmt != nil {
 		return q.stmt.SelectContext(ctx, dest, args...)

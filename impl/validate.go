@@ -192,12 +192,18 @@ func readBody(req *http.Request, route *routers.Route) ([]byte, error) {
 	return body, nil
 }
 
-// readAll is io.ReadAll starting from the declared length (which the body limit middleware has
-// already bounded), so a body is read into one allocation instead of a doubling series.
+// readAllTrust is the most readAll allocates on a request's declared length alone.
+const readAllTrust = 64 << 10
+
+// readAll is io.ReadAll starting from the declared length, so a body is read into one
+// allocation instead of a doubling series. The declared length is the caller's word, read
+// before authentication: up to readAllTrust bytes are allocated on it, and a body beyond that
+// grows as its bytes actually arrive.
 func readAll(r io.Reader, declared int64) ([]byte, error) {
 	if declared <= 0 {
 		declared = 512
 	}
+	declared = min(declared, readAllTrust)
 	b := make([]byte, 0, declared+1) // +1: reaching EOF needs no further allocation
 	for {
 		n, err := r.Read(b[len(b):cap(b)])
