@@ -36,16 +36,19 @@ type ReportServer struct {
 
 // PreviousServer is the stored state of a server before a report is applied.
 type PreviousServer struct {
-	AgentID            uuid.UUID      `db:"agent_id"`
-	ID                 uuid.UUID      `db:"id"`
-	ServerName         string         `db:"server_name"`
-	ConfigHash         []byte         `db:"config_hash"`
-	RiskLevel          string         `db:"risk_level"`
-	Status             string         `db:"status"`
-	IsVerified         bool           `db:"is_verified"`
-	VerifiedConfigHash []byte         `db:"verified_config_hash"`
-	FactorIDs          pq.StringArray `db:"factor_ids"`
-	RiskFactorsHash    []byte         `db:"risk_factors_hash"`
+	AgentID            uuid.UUID `db:"agent_id"`
+	ID                 uuid.UUID `db:"id"`
+	ServerName         string    `db:"server_name"`
+	ConfigHash         []byte    `db:"config_hash"`
+	RiskLevel          string    `db:"risk_level"`
+	Status             string    `db:"status"`
+	IsVerified         bool      `db:"is_verified"`
+	VerifiedConfigHash []byte    `db:"verified_config_hash"`
+	// FactorIDs are the ids of the stored risk factors of a critical server, nil for any other:
+	// reading them means parsing the explanation, and the one factor a plan looks up
+	// (risk.FactorMalicious) is critical, which makes its server critical.
+	FactorIDs       pq.StringArray `db:"factor_ids"`
+	RiskFactorsHash []byte         `db:"risk_factors_hash"`
 }
 
 // ReportPlan decides, inside the report's transaction, which alerts the report raises, given the
@@ -259,7 +262,8 @@ const (
 
 	previousServersSQL = `
 		SELECT agent_id, id, server_name, config_hash, risk_level, status, is_verified, verified_config_hash,
-			ARRAY(SELECT f->>'id' FROM jsonb_array_elements(risk_factors) f) AS factor_ids, risk_factors_hash
+			CASE WHEN risk_level = 'critical' THEN ARRAY(SELECT f->>'id' FROM jsonb_array_elements(risk_factors) f) END AS factor_ids,
+			risk_factors_hash
 		FROM mcp_servers WHERE organization_id = $1 AND agent_id = ANY($2::uuid[])`
 )
 
