@@ -7,12 +7,15 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"sync"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
+
+	"github.com/mcpwarden/mcpwarden/impl/jsonenc"
 )
 
 // ReportServer is one server of an agent's report, normalized, redacted and scored.
@@ -269,7 +272,7 @@ const (
 
 var (
 	// applyReportsSQL writes a batch of planned reports in one statement: $1 organization, $2 the
-	// servers (reportRow JSON), $3 the agents (reportAgent JSON), $4 the alerts (newAlertJSON),
+	// servers (appendReportRow), $3 the agents (reportAgent JSON), $4 the alerts (newAlertJSON),
 	// $5 the agents' ids. The agents and their servers are found by id through $5: the planner
 	// cannot know how few rows $3 holds, and joining it would scan every agent of the
 	// organization.
@@ -353,38 +356,50 @@ var (
 		LEFT JOIN prior p ON p.key_hash = a.key_hash`
 )
 
-// reportRow is how a ReportServer travels into applyReportsSQL, but for its risk_factors.
-type reportRow struct {
-	*ReportServer
-	AgentID         uuid.UUID `json:"agent_id"`
-	ConfigHash      string    `json:"config_hash"`       // hex
-	RiskFactorsHash string    `json:"risk_factors_hash"` // hex
-	// RiskFactors hides the server's (omitted, being nil): appendReportRow adds them as they are.
-	RiskFactors *struct{} `json:"risk_factors,omitempty"`
-}
-
-// appendReportRow appends an agent's server as a JSON object for applyReportsSQL, with the hash
-// of its risk factors, and the factors themselves unless the stored row has the same hash
-// (storedHash). The factors, already JSON and most of the bytes, are copied as they are:
-// encoding/json would validate and compact them again.
-func appendReportRow(buf []byte, agent uuid.UUID, s *ReportServer, storedHash []byte) ([]byte, error) {
+// appendReportRow appends an agent's server as a JSON object for applyReportsSQL ($2), with the
+// hash of its risk factors, and the factors themselves unless the stored row has the same hash
+// (storedHash). It writes the known shape directly: encoding/json's reflection, and its
+// validating and compacting the factors (already JSON, most of the bytes), cost about 8% of the
+// server's CPU under changed reports.
+func appendReportRow(buf []byte, agent uuid.UUID, s *ReportServer, storedHash []byte) []byte {
 	factors := s.RiskFactors
 	if len(factors) == 0 {
 		factors = json.RawMessage("[]")
 	}
 	sum := sha256.Sum256(factors)
-	b, err := json.Marshal(reportRow{ReportServer: s, AgentID: agent,
-		ConfigHash: hex.EncodeToString(s.ConfigHash), RiskFactorsHash: hex.EncodeToString(sum[:])})
-	if err != nil {
-		return nil, err
+	buf = append(buf, '{')
+	buf = appendJSONUUID(jsonenc.Key(buf, "id"), s.ID)
+	buf = appendJSONUUID(jsonenc.Key(buf, "agent_id"), agent)
+	buf = jsonenc.String(jsonenc.Key(buf, "server_name"), s.ServerName)
+	buf = jsonenc.String(jsonenc.Key(buf, "server_type"), s.ServerType)
+	buf = jsonenc.String(jsonenc.Key(buf, "command"), s.Command)
+	buf = jsonenc.String(jsonenc.Key(buf, "scope"), s.Scope)
+	buf = jsonenc.Strings(jsonenc.Key(buf, "env_vars"), s.EnvVars)
+	buf = jsonenc.StringPtr(jsonenc.Key(buf, "client"), s.Client)
+	buf = jsonenc.StringPtr(jsonenc.Key(buf, "config_path"), s.ConfigPath)
+	buf = jsonenc.StringPtr(jsonenc.Key(buf, "transport"), s.Transport)
+	buf = jsonenc.StringPtr(jsonenc.Key(buf, "url"), s.URL)
+	buf = jsonenc.Key(buf, "enabled")
+	if s.Enabled == nil {
+		buf = append(buf, "null"...)
+	} else {
+		buf = strconv.AppendBool(buf, *s.Enabled)
 	}
-	if bytes.Equal(storedHash, sum[:]) {
-		return append(buf, b...), nil
+	buf = hex.AppendEncode(append(jsonenc.Key(buf, "config_hash"), '"'), s.ConfigHash)
+	buf = append(buf, '"')
+	buf = jsonenc.String(jsonenc.Key(buf, "risk_level"), s.RiskLevel)
+	buf = strconv.AppendInt(jsonenc.Key(buf, "risk_score"), int64(s.RiskScore), 10)
+	buf = hex.AppendEncode(append(jsonenc.Key(buf, "risk_factors_hash"), '"'), sum[:])
+	buf = append(buf, '"')
+	if !bytes.Equal(storedHash, sum[:]) {
+		buf = append(jsonenc.Key(buf, "risk_factors"), factors...)
 	}
-	buf = append(buf, b[:len(b)-1]...) // without its closing brace
-	buf = append(buf, `,"risk_factors":`...)
-	buf = append(buf, factors...)
-	return append(buf, '}'), nil
+	return append(buf, '}')
+}
+
+// appendJSONUUID appends id as a JSON string.
+func appendJSONUUID(buf []byte, id uuid.UUID) []byte {
+	return append(appendUUID(append(buf, '"'), id), '"')
 }
 
 // reportAgent is how a report's agent travels into applyReportsSQL.
@@ -487,10 +502,7 @@ func (s *Storage) writeBatch(ctx context.Context, batch []*pendingReport) (outs 
 				if len(rowsJSON) > 2 {
 					rowsJSON = append(rowsJSON, ',')
 				}
-				var err error
-				if rowsJSON, err = appendReportRow(rowsJSON, p.agent, srv, storedHash); err != nil {
-					return err
-				}
+				rowsJSON = appendReportRow(rowsJSON, p.agent, srv, storedHash)
 				names[j] = srv.ServerName
 			}
 			reportAgents[k] = reportAgent{p.agent, hex.EncodeToString(p.hash), names}

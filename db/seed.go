@@ -228,6 +228,7 @@ func insertCounterDeltas(ctx context.Context, tx *sql.Tx, orgID uuid.UUID, serve
 
 // COPY text format encoders (https://www.postgresql.org/docs/15/sql-copy.html#id-1.9.3.55.9.2).
 
+// appendUUID appends id in its canonical form (also inside JSON: see appendJSONUUID).
 func appendUUID(b []byte, id uuid.UUID) []byte {
 	var s [36]byte
 	hex.Encode(s[0:8], id[0:4])

@@ -17,6 +17,7 @@ import (
 
 	"github.com/mcpwarden/mcpwarden/db"
 	"github.com/mcpwarden/mcpwarden/gen"
+	"github.com/mcpwarden/mcpwarden/impl/jsonenc"
 	"github.com/mcpwarden/mcpwarden/impl/risk"
 )
 
@@ -88,9 +89,7 @@ func (s *Server) ReportServers(ctx context.Context, request gen.ReportServersReq
 	for i := range servers {
 		a := assessments[i]
 		servers[i].RiskScore, servers[i].RiskLevel = a.Score, a.Level
-		if servers[i].RiskFactors, err = factorsJSON(a.Factors); err != nil {
-			return nil, err
-		}
+		servers[i].RiskFactors = factorsJSON(a.Factors)
 	}
 
 	out, err := s.store.ApplyReport(ctx, p.OrgID, p.AgentID, hash, servers, alertPlan(p.AgentID, assessments))
@@ -195,11 +194,23 @@ func normalizeReport(in []gen.ReportedServer, redactions *redactCache) ([]db.Rep
 }
 
 // configHash identifies what a server runs and with what access; verification holds for this
-// hash. Where the configuration was found (client, file, enabled) is not part of it.
+// hash. Where the configuration was found (client, file, enabled) is not part of it. Stored
+// hashes are compared with new ones, so the text hashed never changes: it is what
+// encoding/json.Marshal([]any{type, command, scope, sorted env, transport, url}) writes.
 func configHash(s db.ReportServer) []byte {
-	env := slices.Clone(s.EnvVars)
-	slices.Sort(env)
-	b, _ := json.Marshal([]any{s.ServerType, s.Command, s.Scope, env, s.Transport, s.URL})
+	env := s.EnvVars
+	if !slices.IsSorted(env) {
+		env = slices.Clone(env)
+		slices.Sort(env)
+	}
+	var scratch [512]byte
+	b := append(scratch[:0], '[')
+	b = append(jsonenc.String(b, s.ServerType), ',')
+	b = append(jsonenc.String(b, s.Command), ',')
+	b = append(jsonenc.String(b, s.Scope), ',')
+	b = append(jsonenc.Strings(b, env), ',')
+	b = append(jsonenc.StringPtr(b, s.Transport), ',')
+	b = append(jsonenc.StringPtr(b, s.URL), ']')
 	h := sha256.Sum256(b)
 	return h[:]
 }
@@ -207,27 +218,61 @@ func configHash(s db.ReportServer) []byte {
 // reportHash identifies a normalized report, in any server order. The server version is part of
 // it so that an upgrade (new risk rules) re-scores each agent's servers at its next report.
 func (s *Server) reportHash(servers []db.ReportServer) []byte {
-	sorted := slices.Clone(servers)
-	slices.SortFunc(sorted, func(a, b db.ReportServer) int { return strings.Compare(a.ServerName, b.ServerName) })
+	order := make([]int, len(servers))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int { return strings.Compare(servers[a].ServerName, servers[b].ServerName) })
 	h := sha256.New()
-	h.Write([]byte("report/v1\x00" + s.cfg.Version + "\x00"))
-	enc := json.NewEncoder(h)
-	for _, srv := range sorted {
-		enc.Encode(srv) // the ID and risk fields are still zero here
+	h.Write([]byte("report/v2\x00" + s.cfg.Version + "\x00"))
+	var scratch [1024]byte
+	for _, i := range order {
+		srv := &servers[i]
+		b := append(scratch[:0], '[')
+		for _, t := range [...]string{srv.ServerName, srv.ServerType, srv.Command, srv.Scope} {
+			b = append(jsonenc.String(b, t), ',')
+		}
+		b = append(jsonenc.Strings(b, srv.EnvVars), ',')
+		for _, t := range [...]*string{srv.Client, srv.ConfigPath, srv.Transport, srv.URL} {
+			b = append(jsonenc.StringPtr(b, t), ',')
+		}
+		switch {
+		case srv.Enabled == nil:
+			b = append(b, "null]\n"...)
+		case *srv.Enabled:
+			b = append(b, "true]\n"...)
+		default:
+			b = append(b, "false]\n"...)
+		}
+		h.Write(b)
 	}
 	return h.Sum(nil)
 }
 
-func factorsJSON(fs []risk.Factor) (json.RawMessage, error) {
+// factorsJSON is a server's stored explanation: its factors, clipped, as encoding/json would
+// write them (its hash decides whether a report sends it again: see db.ApplyReport).
+func factorsJSON(fs []risk.Factor) json.RawMessage {
 	if len(fs) > maxFactors {
 		fs = fs[:maxFactors]
 	}
-	out := make([]risk.Factor, len(fs))
-	for i, f := range fs {
-		f.Title, f.Detail, f.Evidence = clipText(f.Title, 500), clipText(f.Detail, 4000), clipText(f.Evidence, 4000)
-		out[i] = f
+	size := 2
+	for _, f := range fs {
+		size += 64 + len(f.ID) + len(f.Severity) + len(f.Title) + len(f.Detail) + len(f.Evidence)
 	}
-	return json.Marshal(out)
+	b := append(make([]byte, 0, size), '[')
+	for i, f := range fs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '{')
+		b = jsonenc.String(jsonenc.Key(b, "id"), f.ID)
+		b = jsonenc.String(jsonenc.Key(b, "severity"), f.Severity)
+		b = jsonenc.String(jsonenc.Key(b, "title"), clipText(f.Title, 500))
+		b = jsonenc.String(jsonenc.Key(b, "detail"), clipText(f.Detail, 4000))
+		b = jsonenc.String(jsonenc.Key(b, "evidence"), clipText(f.Evidence, 4000))
+		b = append(b, '}')
+	}
+	return append(b, ']')
 }
 
 var ingestLevelRank = map[string]int{risk.Low: 0, risk.Medium: 1, risk.High: 2, risk.Critical: 3}
