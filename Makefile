@@ -39,7 +39,7 @@ bench: postgres
 	$(GO) build -o bin/mcpwarden ./cmd/mcpwarden
 	$(GO) build -o bin/mcpwarden-loadgen ./cmd/mcpwarden-loadgen
 	$(GO) build -o bin/mcpwarden-bench ./cmd/mcpwarden-bench
-	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && apt-get install -y -qq wrk >/dev/null; } || echo "wrk is not installed: heartbeats are driven by mcpwarden-loadgen only"
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && apt-get install -y -qq wrk >/dev/null; } || echo "wrk is not installed: heartbeats and changed reports are driven by mcpwarden-loadgen only"
 	./bin/mcpwarden-bench $(BENCHFLAGS)
 
 ## lint: gofmt, and Spectral (OpenAPI + OWASP rules) on openapi.yaml

@@ -49,10 +49,12 @@ type bench struct {
 	dataDir string
 	pgbench string
 	wrk     string
-	mon     *sql.DB
-	srv     *serverProc
-	serial  int
-	r       *report
+	// templates is the file of changed-report bodies for wrk ("" until written).
+	templates string
+	mon       *sql.DB
+	srv       *serverProc
+	serial    int
+	r         *report
 	// the seeded organization's admin
 	seedEmail, seedPassword string
 }

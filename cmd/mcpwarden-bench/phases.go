@@ -74,8 +74,8 @@ func (b *bench) pgbenchPhase(ctx context.Context) error {
 	return err
 }
 
-// serverPhases enrols the agents and measures heartbeats (with both generators), unchanged and
-// changed reports, and the steady state of a fleet, on one server.
+// serverPhases enrols the agents and measures heartbeats (with both generators), unchanged
+// reports, changed reports (with both generators) and the steady state of a fleet, on one server.
 func (b *bench) serverPhases(ctx context.Context) error {
 	keys := filepath.Join(b.tmp, "keys")
 	b.r.Keys = keys
@@ -119,7 +119,7 @@ func (b *bench) serverPhases(ctx context.Context) error {
 		var w *lgResults
 		cpu, err := b.serverCPU(func() error {
 			var err error
-			w, b.r.HBWrkCmd, err = runWrk(ctx, b.wrk, b.tmp, b.srv.url, keys, b.o.concurrency, b.o.phase)
+			w, b.r.HBWrkCmd, err = runWrkHeartbeats(ctx, b.wrk, b.tmp, b.srv.url, keys, b.o.concurrency, b.o.phase)
 			return err
 		})
 		if err != nil {
@@ -195,15 +195,68 @@ func (b *bench) serverPhases(ctx context.Context) error {
 	alerts1, _ := countRows(ctx, b.mon, "alerts")
 	servers1, _ := countRows(ctx, b.mon, "mcp_servers")
 	b.r.ChangedAlerts, b.r.ChangedNewRows = alerts1-alerts0, servers1-servers0
+	if b.wrk != "" {
+		if err := b.changedWrkPhase(ctx, keys); err != nil {
+			b.r.note("wrk failed: " + err.Error())
+		}
+	}
 	if !b.r.changedMet() {
 		b.profile(ctx, "report_changed", func(ctx context.Context, d time.Duration) error {
-			_, _, err := b.loadgen(ctx, "changed-profiled", b.reportArgsFor(keys, "changed=1", d, false)...)
+			_, _, err := b.changedRun(ctx, keys, d, "changed-profiled")
 			return err
 		})
 	}
 
 	b.stopServer("throughput phases (pgbench, heartbeats, reports, fleet)")
 	return nil
+}
+
+// changedWrkPhase drives changed reports with wrk after the load generator did, with the same
+// bodies (mcpwarden-loadgen writes them), connections and duration. Its run picks a fresh nonce,
+// so each report is a change from what the load generator's phase left.
+func (b *bench) changedWrkPhase(ctx context.Context, keys string) error {
+	b.templates = filepath.Join(b.tmp, "report-templates")
+	var err error
+	if _, b.r.TemplatesCmd, err = b.loadgen(ctx, "templates", "--report-templates", b.templates); err != nil {
+		b.templates = ""
+		return err
+	}
+	step("reports: changed, wrk, %d connections, %v", b.o.concurrency, b.o.phase)
+	b.resetStatements(ctx)
+	alerts0, _ := countRows(ctx, b.mon, "alerts")
+	servers0, _ := countRows(ctx, b.mon, "mcp_servers")
+	var w *lgResults
+	cpu, err := b.serverCPU(func() error {
+		var err error
+		w, b.r.ChangedWrkCmd, err = runWrkChanged(ctx, b.wrk, b.tmp, b.srv.url, keys, b.templates, b.o.concurrency, b.o.phase)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	ep := w.Endpoint("report_changed")
+	b.r.ChangedWrk, b.r.ChangedWrkCPU = &ep, cpu
+	b.r.ChangedWrkDB = b.dbProfile(ctx)
+	alerts1, _ := countRows(ctx, b.mon, "alerts")
+	servers1, _ := countRows(ctx, b.mon, "mcp_servers")
+	b.r.ChangedWrkAlerts, b.r.ChangedWrkNewRows = alerts1-alerts0, servers1-servers0
+	return nil
+}
+
+// changedRun sends changed reports for d with the generator whose figure counts.
+func (b *bench) changedRun(ctx context.Context, keys string, d time.Duration, name string) (lgEndpoint, string, error) {
+	if _, gen := b.r.changed(); gen == "wrk" {
+		r, line, err := runWrkChanged(ctx, b.wrk, b.tmp, b.srv.url, keys, b.templates, b.o.concurrency, d)
+		if err != nil {
+			return lgEndpoint{}, line, err
+		}
+		return r.Endpoint("report_changed"), line, nil
+	}
+	r, line, err := b.loadgen(ctx, name, b.reportArgsFor(keys, "changed=1", d, false)...)
+	if err != nil {
+		return lgEndpoint{}, line, err
+	}
+	return r.Endpoint("report_changed"), line, nil
 }
 
 func (b *bench) hbArgs(keys string) []string {
@@ -225,7 +278,7 @@ func (b *bench) reportArgsFor(keys, mix string, d time.Duration, prime bool) []s
 // hbRun sends heartbeats for d with whichever generator pushed the server harder.
 func (b *bench) hbRun(ctx context.Context, keys string, d time.Duration, name string) (lgEndpoint, string, error) {
 	if b.r.HBWrk != nil && b.r.HBWrk.RPS > b.r.HBLoadgen.RPS {
-		r, line, err := runWrk(ctx, b.wrk, b.tmp, b.srv.url, keys, b.o.concurrency, d)
+		r, line, err := runWrkHeartbeats(ctx, b.wrk, b.tmp, b.srv.url, keys, b.o.concurrency, d)
 		if err != nil {
 			return lgEndpoint{}, line, err
 		}

@@ -71,6 +71,14 @@ type report struct {
 	ChangedCPU      cpuUse
 	ChangedAlerts   int64
 	ChangedNewRows  int64
+	// The same phase driven by wrk (nil without wrk), after the load generator's.
+	ChangedWrk        *lgEndpoint
+	ChangedWrkCmd     string
+	ChangedWrkCPU     cpuUse
+	ChangedWrkDB      dbProfile
+	ChangedWrkAlerts  int64
+	ChangedWrkNewRows int64
+	TemplatesCmd      string
 
 	Fleet    *lgResults
 	FleetCmd string
@@ -157,10 +165,27 @@ func (r *report) unchangedMet() bool {
 	return r.unchangedRatio() >= unchangedRatioTarget && r.UnchangedWrites == 0 && r.Unchanged.Errors == 0
 }
 
-func (r *report) changedRatio() float64 { return ratio(r.Changed.RPS, r.bestPgbench("report").TPS) }
+// changed is the changed-report figure that counts: the generator that pushed the server
+// harder, provided every answer wrk got was a change (fast answers that are not would flatter it).
+func (r *report) changed() (lgEndpoint, string) {
+	if r.wrkChangedCounts() {
+		return *r.ChangedWrk, "wrk"
+	}
+	return r.Changed, "mcpwarden-loadgen"
+}
+
+func (r *report) wrkChangedCounts() bool {
+	return r.ChangedWrk != nil && r.ChangedWrk.RPS > r.Changed.RPS && r.ChangedWrk.Unexpected == 0
+}
+
+func (r *report) changedRatio() float64 {
+	c, _ := r.changed()
+	return ratio(c.RPS, r.bestPgbench("report").TPS)
+}
 
 func (r *report) changedMet() bool {
-	return r.changedRatio() >= changedRatioTarget && r.Changed.Errors == 0
+	c, _ := r.changed()
+	return r.changedRatio() >= changedRatioTarget && c.Errors == 0
 }
 
 func (r *report) validationCost() float64 {
@@ -204,6 +229,7 @@ func yes(b bool) *bool { return &b }
 
 func (r *report) targets() []targetRow {
 	hb, gen := r.hb()
+	changed, changedGen := r.changed()
 	pgHB, pgRep := r.bestPgbench("heartbeat"), r.bestPgbench("report")
 	rows := []targetRow{
 		{"Heartbeats: throughput", fmt.Sprintf("%.0f/s (%s)", hb.RPS, gen),
@@ -227,7 +253,7 @@ func (r *report) targets() []targetRow {
 			fmt.Sprintf("pgbench 10-row upsert: %.0f TPS (%d clients)", pgRep.TPS, pgRep.Clients),
 			fmt.Sprintf("%.2f×", r.unchangedRatio()), fmt.Sprintf("≥ %.1f×", unchangedRatioTarget), yes(r.unchangedRatio() >= unchangedRatioTarget && r.Unchanged.Errors == 0)},
 		targetRow{"Unchanged reports: server rows written", fmt.Sprintf("%d", r.UnchangedWrites), "", "", "0", yes(r.UnchangedWrites == 0)},
-		targetRow{"Changed reports (10 servers, scored and alerted): throughput", fmt.Sprintf("%.0f/s", r.Changed.RPS),
+		targetRow{"Changed reports (10 servers, scored and alerted): throughput", fmt.Sprintf("%.0f/s (%s)", changed.RPS, changedGen),
 			fmt.Sprintf("pgbench 10-row upsert: %.0f TPS", pgRep.TPS),
 			fmt.Sprintf("%.2f×", r.changedRatio()), fmt.Sprintf("≥ %.1f×", changedRatioTarget), yes(r.changedMet())},
 	)
@@ -262,6 +288,13 @@ func (c cpuUse) String() string {
 type dbProfile struct {
 	Calls int64
 	Top   []stmtCount
+}
+
+func wrkRequests(e *lgEndpoint) uint64 {
+	if e == nil {
+		return 0
+	}
+	return e.Requests
 }
 
 func mark(m *bool) string {
@@ -341,26 +374,53 @@ func (r *report) markdown() string {
 		w("%s", epRow("heartbeat (wrk)", *r.HBWrk, fmt.Sprintf("%.2f× pgbench; %s", ratio(r.HBWrk.RPS, pgHB.TPS), r.HBWrkCPU)))
 	}
 	w("%s", epRow("report, unchanged", r.Unchanged, fmt.Sprintf("%.2f× pgbench; %d server rows written; %s", r.unchangedRatio(), r.UnchangedWrites, r.UnchangedCPU)))
-	w("%s", epRow("report, 10 servers changed", r.Changed, fmt.Sprintf("%.2f× pgbench; %d alerts raised; %s", r.changedRatio(), r.ChangedAlerts, r.ChangedCPU)))
+	changedRow := func(e lgEndpoint, alerts, newRows int64, c cpuUse) string {
+		return fmt.Sprintf("%.2f× pgbench; %d alerts raised, %d new server rows; %s", ratio(e.RPS, pgRep.TPS), alerts, newRows, c)
+	}
+	w("%s", epRow("report, 10 servers changed (mcpwarden-loadgen)", r.Changed, changedRow(r.Changed, r.ChangedAlerts, r.ChangedNewRows, r.ChangedCPU)))
+	if r.ChangedWrk != nil {
+		w("%s", epRow("report, 10 servers changed (wrk)", *r.ChangedWrk, changedRow(*r.ChangedWrk, r.ChangedWrkAlerts, r.ChangedWrkNewRows, r.ChangedWrkCPU)))
+	}
 	_, gen := r.hb()
 	w("\nLoad generator: for heartbeats %s pushed the server harder", gen)
 	if r.HBWrk != nil {
 		w(" (wrk %.0f/s against mcpwarden-loadgen %.0f/s on the same cores), so its figure counts and it also drives the validation comparison", r.HBWrk.RPS, r.HBLoadgen.RPS)
 	}
-	w(". Reports are driven by mcpwarden-loadgen, which checks every answer (unchanged, created, updated).\n\n")
+	_, changedGen := r.changed()
+	w(". For changed reports %s's figure counts", changedGen)
+	switch {
+	case r.ChangedWrk == nil:
+	case r.ChangedWrk.RPS > r.Changed.RPS && !r.wrkChangedCounts():
+		w(" (wrk was faster, %.0f/s against %.0f/s, but %d of its answers were not a change, so it does not count)", r.ChangedWrk.RPS, r.Changed.RPS, r.ChangedWrk.Unexpected)
+	default:
+		w(" (wrk %.0f/s against mcpwarden-loadgen %.0f/s on the same cores, the faster counts)", r.ChangedWrk.RPS, r.Changed.RPS)
+	}
+	w(". Unchanged reports are driven by mcpwarden-loadgen, which checks every answer (unchanged, created, updated)")
+	if r.ChangedWrk != nil {
+		w("; wrk's changed reports are the load generator's bodies (written by `--report-templates`), after its phase, and its script checks every answer the same way (`unchanged` false and `servers_updated` above 0, else unexpected)")
+	}
+	w(".\n\n")
 	w("Commands:\n\n```sh\n%s\n", r.HBLoadgenCmd)
 	if r.HBWrkCmd != "" {
 		w("%s\n", r.HBWrkCmd)
 	}
-	w("%s --prime-only   # first, untimed\n%s\n%s\n```\n", strings.Split(r.UnchangedCmd, " --mix")[0], r.UnchangedCmd, r.ChangedCmd)
+	w("%s --prime-only   # first, untimed\n%s\n%s\n", strings.Split(r.UnchangedCmd, " --mix")[0], r.UnchangedCmd, r.ChangedCmd)
+	if r.ChangedWrkCmd != "" {
+		w("%s\n%s\n", r.TemplatesCmd, r.ChangedWrkCmd)
+	}
+	w("```\n")
 	w("\nThe pgbench counterparts: heartbeat %.0f TPS at %d clients; 10-row upsert %.0f TPS at %d clients.\n", pgHB.TPS, pgHB.Clients, pgRep.TPS, pgRep.Clients)
 
 	w("\nCPU columns are cores used during the phase: the server process, its PostgreSQL (postmaster and backends), and the whole machine (load generator included).\n")
 	perReport := func(c cpuUse, rps float64) string {
 		return fmt.Sprintf("%.3f ms (server %.3f, PostgreSQL %.3f)", ratio(c.Machine*1000, rps), ratio(c.Server*1000, rps), ratio(c.Postgres*1000, rps))
 	}
-	w("\nMachine CPU per operation (the same cores, so a ratio of throughputs is the inverse ratio of these): pgbench 10-row upsert %.3f ms per transaction (pgbench and PostgreSQL); unchanged report %s; changed report %s, load generator included.\n",
+	w("\nMachine CPU per operation (the same cores, so a ratio of throughputs is the inverse ratio of these): pgbench 10-row upsert %.3f ms per transaction (pgbench and PostgreSQL); unchanged report %s; changed report %s with mcpwarden-loadgen",
 		pgRep.machineMsPerTx(), perReport(r.UnchangedCPU, r.Unchanged.RPS), perReport(r.ChangedCPU, r.Changed.RPS))
+	if r.ChangedWrk != nil {
+		w(", %s with wrk", perReport(r.ChangedWrkCPU, r.ChangedWrk.RPS))
+	}
+	w("; load generator included.\n")
 	w("\n### Database statements per heartbeat\n\n")
 	if r.WarmRequests > 0 && r.WarmStatements >= 0 {
 		w("Before the timed heartbeats every agent sent one (untimed), as agents of a running fleet already have: those %d first heartbeats ran %d statements (%.2f each: the key lookup and recording hostname and versions). The figure below is the steady state after them.\n\n", r.WarmRequests, r.WarmStatements, float64(r.WarmStatements)/float64(r.WarmRequests))
@@ -379,7 +439,11 @@ func (r *report) markdown() string {
 		name string
 		reqs uint64
 		db   dbProfile
-	}{{"unchanged report", r.Unchanged.Requests, r.UnchangedDB}, {"changed report", r.Changed.Requests, r.ChangedDB}} {
+	}{
+		{"unchanged report", r.Unchanged.Requests, r.UnchangedDB},
+		{"changed report (mcpwarden-loadgen)", r.Changed.Requests, r.ChangedDB},
+		{"changed report (wrk)", wrkRequests(r.ChangedWrk), r.ChangedWrkDB},
+	} {
 		if p.db.Calls < 0 || p.reqs == 0 {
 			continue
 		}

@@ -3,6 +3,8 @@
 // reports (a chosen share unchanged, changed or new) at a chosen rate and concurrency for a bounded
 // time or request count, printing progress, then throughput and latency percentiles per endpoint.
 // With --mode queries it measures the dashboard and server-list queries an administrator runs.
+// With --report-templates it only writes the bodies of its changed reports, for other drivers
+// (the bench's wrk script) to send the same ones.
 //
 // It only targets loopback addresses: it is a benchmark tool, not a way to load someone's server.
 package main
@@ -54,6 +56,7 @@ type options struct {
 	progress    time.Duration
 	jsonFile    string
 	timeout     time.Duration
+	templates   string
 	// queries mode
 	queryRequests int
 	queryBudget   time.Duration
@@ -86,6 +89,7 @@ func main() {
 	flag.DurationVar(&o.progress, "progress", 5*time.Second, "progress line interval (0: none)")
 	flag.StringVar(&o.jsonFile, "json", "", "also write the results as JSON to this file")
 	flag.DurationVar(&o.timeout, "timeout", 30*time.Second, "per-request timeout")
+	flag.StringVar(&o.templates, "report-templates", "", "write the bodies of changed reports (of --servers servers) with a placeholder for the --profile suffix to this file, then exit: for other drivers, such as the bench's wrk script")
 	flag.IntVar(&o.queryRequests, "query-requests", 100, "queries mode: timed requests per query")
 	flag.DurationVar(&o.queryBudget, "query-budget", 15*time.Second, "queries mode: most time spent on one query")
 	flag.StringVar(&o.search, "search", "git", "queries mode: the search term")
@@ -101,6 +105,12 @@ func main() {
 	}
 	if err := o.check(); err != nil {
 		fatalf("%v", err)
+	}
+	if o.templates != "" {
+		if err := writeReportTemplates(o.templates, o.servers); err != nil {
+			fatalf("--report-templates: %v", err)
+		}
+		return
 	}
 	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer cancel()

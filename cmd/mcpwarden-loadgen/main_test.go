@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 
 	mcpwarden "github.com/mcpwarden/mcpwarden/clients/go"
@@ -71,5 +72,27 @@ func TestReportKindsDifferAsTheirNamesSay(t *testing.T) {
 	}
 	if *changed.Servers[0].Scope != "/" {
 		t.Errorf("odd revisions widen the filesystem server to /, got %q", *changed.Servers[0].Scope)
+	}
+}
+
+func TestReportTemplatesWithTheirPlaceholderFilledAreTheChangedReports(t *testing.T) {
+	lines := strings.Split(strings.TrimSuffix(string(reportTemplates(10)), "\n"), "\n")
+	if len(lines) != 3 || lines[0] != profilePlaceholder {
+		t.Fatalf("want the placeholder and two bodies, got %d lines starting %q", len(lines), lines[0])
+	}
+	even, odd := lines[1], lines[2]
+	if n := strings.Count(even, profilePlaceholder); n != 10 {
+		t.Errorf("the even body holds the placeholder %d times, want once per server", n)
+	}
+	s := &simulation{o: options{servers: 10}, nonce: "0a1b2c3d"}
+	for _, c := range []struct{ idx, rev int }{{0, 1}, {0, 2}, {7, 1}, {7, 4}, {9999, 13}, {123, 100}} {
+		tmpl := even
+		if c.rev%2 == 1 {
+			tmpl = odd
+		}
+		got := strings.ReplaceAll(tmpl, profilePlaceholder, profileSuffix(s.nonce, c.idx, c.rev))
+		if want := string(s.reportBody(c.idx, 0, c.rev)); got != want {
+			t.Errorf("idx %d rev %d: template gives\n%s\nreportBody gives\n%s", c.idx, c.rev, got, want)
+		}
 	}
 }

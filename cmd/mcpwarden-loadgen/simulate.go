@@ -351,6 +351,18 @@ var templates = []serverTemplate{
 // widen the filesystem server to the whole disk, so every other change raises its risk and an
 // alert.
 func (s *simulation) reportBody(idx, gen, rev int) []byte {
+	return s.reportBodyProfile(gen, rev, profileSuffix(s.nonce, idx, rev))
+}
+
+// profileSuffix is what follows --profile in every command of a changed configuration: unique
+// to the run (nonce), the agent and the revision, so each revision differs from the last.
+func profileSuffix(nonce string, idx, rev int) string {
+	return fmt.Sprintf("%s-%d-%d", nonce, idx, rev)
+}
+
+// reportBodyProfile is reportBody with the --profile suffix given (used when rev > 0), so that
+// --report-templates can write the body with a placeholder in its place.
+func (s *simulation) reportBodyProfile(gen, rev int, profile string) []byte {
 	servers := make([]mcpwarden.ReportedServer, s.o.servers)
 	for i := range servers {
 		t := templates[i%len(templates)]
@@ -366,7 +378,7 @@ func (s *simulation) reportBody(idx, gen, rev int) []byte {
 			if t.name == "filesystem" && rev%2 == 1 {
 				command, scope = "npx -y @modelcontextprotocol/server-filesystem /", "/"
 			}
-			command += fmt.Sprintf(" --profile %s-%d-%d", s.nonce, idx, rev)
+			command += " --profile " + profile
 		}
 		rs := mcpwarden.ReportedServer{
 			ServerName: name, ServerType: ptr(t.typ), Command: ptr(command),
