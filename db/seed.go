@@ -183,7 +183,7 @@ func copyRows(ctx context.Context, conn *sql.Conn, copySQL string, n int, row fu
 type countKey struct{ status, level, name, serverType string }
 type rollupKey struct{ level, serverType string }
 
-// insertCounterDeltas writes what the mcp_servers_count and mcp_servers_rollup insert triggers
+// insertCounterDeltas writes what the mcp_servers_counters insert trigger
 // (00005_server_list.sql, 00003_alerts.sql) would have written for servers: one server_counts
 // row per (status, risk_level, server_name, server_type) and one server_rollups row per
 // (risk_level, server_type) of active servers.
