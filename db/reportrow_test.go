@@ -29,8 +29,9 @@ func TestReportRowsDecodeAsTheirFields(t *testing.T) {
 	agent := uuid.New()
 	for i := range servers {
 		s := &servers[i]
-		for _, stored := range [][]byte{nil, sum[:]} {
-			got := appendReportRow(nil, agent, s, stored)
+		for k, stored := range [][]byte{nil, sum[:]} {
+			known := k == 1
+			got := appendReportRow(nil, agent, s, known, stored)
 			if !json.Valid(got) {
 				t.Fatalf("server %d: not JSON: %s", i, got)
 			}
@@ -40,7 +41,7 @@ func TestReportRowsDecodeAsTheirFields(t *testing.T) {
 			}
 			h := sha256.Sum256(fs)
 			want := map[string]any{
-				"id": s.ID, "agent_id": agent, "server_name": s.ServerName, "server_type": s.ServerType,
+				"id": s.ID, "agent_id": agent, "known": known, "server_name": s.ServerName, "server_type": s.ServerType,
 				"command": s.Command, "scope": s.Scope, "env_vars": s.EnvVars, "client": s.Client,
 				"config_path": s.ConfigPath, "transport": s.Transport, "url": s.URL, "enabled": s.Enabled,
 				"config_hash": hex.EncodeToString(s.ConfigHash), "risk_level": s.RiskLevel, "risk_score": s.RiskScore,

@@ -273,12 +273,15 @@ const (
 var (
 	// applyReportsSQL writes a batch of planned reports in one statement: $1 organization, $2 the
 	// servers (appendReportRow), $3 the agents (reportAgent JSON), $4 the alerts (newAlertJSON),
-	// $5 the agents' ids. The agents and their servers are found by id through $5: the planner
-	// cannot know how few rows $3 holds, and joining it would scan every agent of the
-	// organization.
-	//   - upserted: rows whose content is unchanged are not rewritten; verification survives
-	//     only while the configuration hash it was given for does.
-	//   - dormant: each agent's servers missing from its report (disjoint from upserted's rows).
+	// $5 the agents' ids, $6 the ids of the servers that go dormant. The batch's agents are
+	// locked and their servers were read under those locks, so the caller knows which servers
+	// exist (known), which are new and which the reports no longer list.
+	//   - updated: known servers, by primary key, unless their content is unchanged;
+	//     verification survives only while the configuration hash it was given for does.
+	//     (A plain UPDATE: an INSERT ... ON CONFLICT would probe the name index and lock each
+	//     row before updating it, only to find what the caller already knows.)
+	//   - inserted: new servers.
+	//   - dormant: servers missing from their agent's report.
 	//   - agent, announced: the report hashes, and the announcement to other replicas, which
 	//     cache them, in the same transaction, so that no crash can separate them; prior, the
 	//     announcement each replaced (see KeyInvalidation).
@@ -287,42 +290,49 @@ var (
 	// are checked at its end.
 	applyReportsSQL = `
 		WITH agent_input AS (
-			SELECT * FROM jsonb_to_recordset($3::jsonb) AS x(id uuid, report_hash text, names text[])
-		), upserted AS (
-			INSERT INTO mcp_servers AS m (organization_id, id, agent_id, server_name, server_type, command, scope, env_vars,
+			SELECT * FROM jsonb_to_recordset($3::jsonb) AS x(id uuid, report_hash text)
+		), input AS (
+			SELECT r.id, r.agent_id, r.known, r.server_name, r.server_type, r.command, r.scope,
+				COALESCE(r.env_vars, '{}') AS env_vars, r.client, r.config_path, r.transport, r.url, r.enabled,
+				decode(r.config_hash, 'hex') AS config_hash, r.risk_level, r.risk_score,
+				COALESCE(r.risk_factors, '[]') AS risk_factors, decode(r.risk_factors_hash, 'hex') AS risk_factors_hash
+			FROM jsonb_to_recordset($2::jsonb) AS r(id uuid, agent_id uuid, known boolean, server_name text,
+				server_type text, command text, scope text, env_vars text[], client text, config_path text,
+				transport text, url text, enabled boolean, config_hash text, risk_level text, risk_score integer,
+				risk_factors jsonb, risk_factors_hash text)
+		), updated AS (
+			UPDATE mcp_servers AS m SET
+				server_type = r.server_type, command = r.command, scope = r.scope, env_vars = r.env_vars,
+				client = r.client, config_path = r.config_path, transport = r.transport, url = r.url,
+				enabled = r.enabled, config_hash = r.config_hash, risk_level = r.risk_level, risk_score = r.risk_score,
+				-- The stored explanation when its hash is unchanged (then none was sent): as it
+				-- mostly is when a command changes.
+				risk_factors = CASE WHEN m.risk_factors_hash = r.risk_factors_hash THEN m.risk_factors ELSE r.risk_factors END,
+				risk_factors_hash = r.risk_factors_hash, status = 'active',
+				is_verified = m.is_verified AND COALESCE(m.verified_config_hash = r.config_hash, false),
+				verified_at = CASE WHEN m.verified_config_hash = r.config_hash THEN m.verified_at END,
+				verified_by = CASE WHEN m.verified_config_hash = r.config_hash THEN m.verified_by END,
+				verified_config_hash = CASE WHEN m.verified_config_hash = r.config_hash THEN m.verified_config_hash END,
+				last_seen_at = now(), updated_at = now()
+			FROM input r
+			WHERE m.organization_id = $1 AND m.id = r.id AND r.known
+				AND (m.server_type, m.command, m.scope, m.env_vars, m.client, m.config_path, m.transport, m.url, m.enabled,
+					m.config_hash, m.risk_level, m.risk_score, m.risk_factors_hash, m.status)
+				IS DISTINCT FROM (r.server_type, r.command, r.scope, r.env_vars, r.client, r.config_path, r.transport,
+					r.url, r.enabled, r.config_hash, r.risk_level, r.risk_score, r.risk_factors_hash, 'active')
+			RETURNING m.agent_id
+		), inserted AS (
+			INSERT INTO mcp_servers (organization_id, id, agent_id, server_name, server_type, command, scope, env_vars,
 				client, config_path, transport, url, enabled, config_hash, risk_level, risk_score, risk_factors,
 				risk_factors_hash, status)
-			SELECT $1, r.id, r.agent_id, r.server_name, r.server_type, r.command, r.scope, COALESCE(r.env_vars, '{}'),
-				r.client, r.config_path, r.transport, r.url, r.enabled, decode(r.config_hash, 'hex'),
-				r.risk_level, r.risk_score, COALESCE(r.risk_factors, '[]'), decode(r.risk_factors_hash, 'hex'), 'active'
-			FROM jsonb_to_recordset($2::jsonb) AS r(id uuid, agent_id uuid, server_name text, server_type text, command text,
-				scope text, env_vars text[], client text, config_path text, transport text, url text, enabled boolean,
-				config_hash text, risk_level text, risk_score integer, risk_factors jsonb, risk_factors_hash text)
-			ON CONFLICT (organization_id, agent_id, server_name) DO UPDATE SET
-				server_type = EXCLUDED.server_type, command = EXCLUDED.command, scope = EXCLUDED.scope,
-				env_vars = EXCLUDED.env_vars, client = EXCLUDED.client, config_path = EXCLUDED.config_path,
-				transport = EXCLUDED.transport, url = EXCLUDED.url, enabled = EXCLUDED.enabled,
-				config_hash = EXCLUDED.config_hash, risk_level = EXCLUDED.risk_level, risk_score = EXCLUDED.risk_score,
-				-- The stored explanation when its hash is unchanged (then none was sent): as it
-				-- mostly is when a command changes. PostgreSQL keeps its compressed, out-of-line
-				-- value instead of compressing and storing it again.
-				risk_factors = CASE WHEN m.risk_factors_hash = EXCLUDED.risk_factors_hash THEN m.risk_factors ELSE EXCLUDED.risk_factors END,
-				risk_factors_hash = EXCLUDED.risk_factors_hash, status = 'active',
-				is_verified = m.is_verified AND COALESCE(m.verified_config_hash = EXCLUDED.config_hash, false),
-				verified_at = CASE WHEN m.verified_config_hash = EXCLUDED.config_hash THEN m.verified_at END,
-				verified_by = CASE WHEN m.verified_config_hash = EXCLUDED.config_hash THEN m.verified_by END,
-				verified_config_hash = CASE WHEN m.verified_config_hash = EXCLUDED.config_hash THEN m.verified_config_hash END,
-				last_seen_at = now(), updated_at = now()
-			WHERE (m.server_type, m.command, m.scope, m.env_vars, m.client, m.config_path, m.transport, m.url, m.enabled,
-					m.config_hash, m.risk_level, m.risk_score, m.risk_factors_hash, m.status)
-				IS DISTINCT FROM (EXCLUDED.server_type, EXCLUDED.command, EXCLUDED.scope, EXCLUDED.env_vars, EXCLUDED.client,
-					EXCLUDED.config_path, EXCLUDED.transport, EXCLUDED.url, EXCLUDED.enabled, EXCLUDED.config_hash,
-					EXCLUDED.risk_level, EXCLUDED.risk_score, EXCLUDED.risk_factors_hash, 'active')
-			RETURNING m.agent_id, m.xmax = 0 AS created
+			SELECT $1, r.id, r.agent_id, r.server_name, r.server_type, r.command, r.scope, r.env_vars, r.client,
+				r.config_path, r.transport, r.url, r.enabled, r.config_hash, r.risk_level, r.risk_score, r.risk_factors,
+				r.risk_factors_hash, 'active'
+			FROM input r WHERE NOT r.known
+			RETURNING agent_id
 		), dormant AS (
 			UPDATE mcp_servers m SET status = 'dormant', updated_at = now()
-			WHERE m.organization_id = $1 AND m.agent_id = ANY($5::uuid[]) AND m.status = 'active'
-				AND m.server_name <> ALL((SELECT x.names FROM agent_input x WHERE x.id = m.agent_id)::text[])
+			WHERE m.organization_id = $1 AND m.id = ANY($6::uuid[]) AND m.status = 'active'
 			RETURNING m.agent_id
 		), agent AS (
 			-- last_seen_at moves only once 30 seconds old (heartbeats keep it exact):
@@ -342,8 +352,8 @@ var (
 			RETURNING k.key_hash, k.revoked_at, k.xmax = 0 AS fresh
 		), ` + alertInputSQL("$4") + `,` + raiseAlertsSQL + `
 		SELECT x.id AS agent_id,
-			(SELECT count(*) FROM upserted u WHERE u.agent_id = x.id AND u.created) AS created,
-			(SELECT count(*) FROM upserted u WHERE u.agent_id = x.id AND NOT u.created) AS updated,
+			(SELECT count(*) FROM inserted i WHERE i.agent_id = x.id) AS created,
+			(SELECT count(*) FROM updated u WHERE u.agent_id = x.id) AS updated,
 			(SELECT count(*) FROM dormant d WHERE d.agent_id = x.id) AS dormant,
 			(SELECT count(*) FROM raised r WHERE r.agent_id = x.id) AS alerts,
 			-- The created alerts, only when there are webhooks to deliver them to.
@@ -358,10 +368,10 @@ var (
 
 // appendReportRow appends an agent's server as a JSON object for applyReportsSQL ($2), with the
 // hash of its risk factors, and the factors themselves unless the stored row has the same hash
-// (storedHash). It writes the known shape directly: encoding/json's reflection, and its
+// (storedHash); known says the server is stored already. It writes the known shape directly: encoding/json's reflection, and its
 // validating and compacting the factors (already JSON, most of the bytes), cost about 8% of the
 // server's CPU under changed reports.
-func appendReportRow(buf []byte, agent uuid.UUID, s *ReportServer, storedHash []byte) []byte {
+func appendReportRow(buf []byte, agent uuid.UUID, s *ReportServer, known bool, storedHash []byte) []byte {
 	factors := s.RiskFactors
 	if len(factors) == 0 {
 		factors = json.RawMessage("[]")
@@ -370,6 +380,7 @@ func appendReportRow(buf []byte, agent uuid.UUID, s *ReportServer, storedHash []
 	buf = append(buf, '{')
 	buf = appendJSONUUID(jsonenc.Key(buf, "id"), s.ID)
 	buf = appendJSONUUID(jsonenc.Key(buf, "agent_id"), agent)
+	buf = strconv.AppendBool(jsonenc.Key(buf, "known"), known)
 	buf = jsonenc.String(jsonenc.Key(buf, "server_name"), s.ServerName)
 	buf = jsonenc.String(jsonenc.Key(buf, "server_type"), s.ServerType)
 	buf = jsonenc.String(jsonenc.Key(buf, "command"), s.Command)
@@ -406,7 +417,6 @@ func appendJSONUUID(buf []byte, id uuid.UUID) []byte {
 type reportAgent struct {
 	ID         uuid.UUID `json:"id"`
 	ReportHash string    `json:"report_hash"` // hex
-	Names      []string  `json:"names"`
 }
 
 // writeBatch writes a batch in one transaction. It returns each report's outcome or error (an
@@ -482,15 +492,17 @@ func (s *Storage) writeBatch(ctx context.Context, batch []*pendingReport) (outs 
 		var alerts []NewAlert
 		reportAgents := make([]reportAgent, len(write))
 		writeIDs := make([]string, len(write))
+		var dormantIDs []string
 		for k, i := range write {
 			p := batch[i]
 			prev := previous[p.agent]
-			names := make([]string, len(p.servers))
+			listed := 0 // of prev's servers
 			for j := range p.servers {
 				srv := &p.servers[j]
-				var storedHash []byte
-				if old, ok := prev[srv.ServerName]; ok {
-					srv.ID, storedHash = old.ID, old.RiskFactorsHash
+				old, known := prev[srv.ServerName]
+				if known {
+					srv.ID = old.ID
+					listed++
 				} else {
 					// Time-ordered, so new servers append to the primary key's rightmost leaf.
 					id, err := uuid.NewV7()
@@ -502,10 +514,21 @@ func (s *Storage) writeBatch(ctx context.Context, batch []*pendingReport) (outs 
 				if len(rowsJSON) > 2 {
 					rowsJSON = append(rowsJSON, ',')
 				}
-				rowsJSON = appendReportRow(rowsJSON, p.agent, srv, storedHash)
-				names[j] = srv.ServerName
+				rowsJSON = appendReportRow(rowsJSON, p.agent, srv, known, old.RiskFactorsHash)
 			}
-			reportAgents[k] = reportAgent{p.agent, hex.EncodeToString(p.hash), names}
+			// The active servers the report no longer lists go dormant.
+			if listed < len(prev) {
+				listedNames := make(map[string]bool, len(p.servers))
+				for _, srv := range p.servers {
+					listedNames[srv.ServerName] = true
+				}
+				for name, old := range prev {
+					if !listedNames[name] && old.Status == "active" {
+						dormantIDs = append(dormantIDs, old.ID.String())
+					}
+				}
+			}
+			reportAgents[k] = reportAgent{p.agent, hex.EncodeToString(p.hash)}
 			writeIDs[k] = p.agent.String()
 			planned, err := runPlan(p.plan, agents[p.agent].hostname, prev, p.servers)
 			if err != nil {
@@ -535,7 +558,7 @@ func (s *Storage) writeBatch(ctx context.Context, batch []*pendingReport) (outs 
 			PriorAt       *time.Time `db:"prior_at"`
 		}
 		if err := s.prepared(ctx, tx, applyReportsSQL).SelectContext(ctx, &res,
-			orgID, rowsJSON, string(agentsJSON), alertsJSON, pq.Array(writeIDs)); err != nil {
+			orgID, rowsJSON, string(agentsJSON), alertsJSON, pq.Array(writeIDs), pq.Array(dormantIDs)); err != nil {
 			return err
 		}
 		index := make(map[uuid.UUID]int, len(write))
