@@ -275,7 +275,10 @@ var (
 	// servers (appendReportRow), $3 the agents (reportAgent JSON), $4 the alerts (newAlertJSON),
 	// $5 the agents' ids, $6 the ids of the servers that go dormant. The batch's agents are
 	// locked and their servers were read under those locks, so the caller knows which servers
-	// exist (known), which are new and which the reports no longer list.
+	// exist (known), which are new and which the reports no longer list. Rows are matched by
+	// primary key, one index probe each (a nested loop over $2's rows, whatever the size of the
+	// organization), and the agents through $5: joining $3 instead would scan every agent of
+	// the organization, as the planner cannot know how few rows it holds.
 	//   - updated: known servers, by primary key, unless their content is unchanged;
 	//     verification survives only while the configuration hash it was given for does.
 	//     (A plain UPDATE: an INSERT ... ON CONFLICT would probe the name index and lock each
