@@ -89,7 +89,7 @@ func (s *Server) ReportServers(ctx context.Context, request gen.ReportServersReq
 	for i := range servers {
 		a := assessments[i]
 		servers[i].RiskScore, servers[i].RiskLevel = a.Score, a.Level
-		servers[i].RiskFactors = factorsJSON(a.Factors)
+		servers[i].RiskFactors = StoredFactors(a.Factors)
 	}
 
 	out, err := s.store.ApplyReport(ctx, p.OrgID, p.AgentID, hash, servers, alertPlan(p.AgentID, assessments))
@@ -249,15 +249,18 @@ func (s *Server) reportHash(servers []db.ReportServer) []byte {
 	return h.Sum(nil)
 }
 
-// factorsJSON is a server's stored explanation: its factors, clipped, as encoding/json would
-// write them (its hash decides whether a report sends it again: see db.ApplyReport).
-func factorsJSON(fs []risk.Factor) json.RawMessage {
+// StoredFactors is a server's stored explanation: its factors, clipped, without what their rule
+// says anyway. A factor's title, and its detail unless the check added to it, are its rule's
+// (risk.Template): about three quarters of an explanation's bytes, and of a server row's, that
+// every changed report would otherwise rewrite. expandFactors reads it back. mcpwarden seed
+// stores its servers' explanations in this form too.
+func StoredFactors(fs []risk.Factor) json.RawMessage {
 	if len(fs) > maxFactors {
 		fs = fs[:maxFactors]
 	}
 	size := 2
 	for _, f := range fs {
-		size += 64 + len(f.ID) + len(f.Severity) + len(f.Title) + len(f.Detail) + len(f.Evidence)
+		size += 64 + len(f.ID) + len(f.Severity) + len(f.Evidence)
 	}
 	b := append(make([]byte, 0, size), '[')
 	for i, f := range fs {
@@ -267,12 +270,63 @@ func factorsJSON(fs []risk.Factor) json.RawMessage {
 		b = append(b, '{')
 		b = jsonenc.String(jsonenc.Key(b, "id"), f.ID)
 		b = jsonenc.String(jsonenc.Key(b, "severity"), f.Severity)
-		b = jsonenc.String(jsonenc.Key(b, "title"), clipText(f.Title, 500))
-		b = jsonenc.String(jsonenc.Key(b, "detail"), clipText(f.Detail, 4000))
+		title, detail := clipText(f.Title, 500), clipText(f.Detail, 4000)
+		t, known := risk.Template(f.ID)
+		if !known || title != t.Title {
+			b = jsonenc.String(jsonenc.Key(b, "title"), title)
+		}
+		switch {
+		case known && detail == t.Detail:
+		case known && len(detail) > len(t.Detail) && strings.HasSuffix(detail, " "+t.Detail):
+			b = jsonenc.String(jsonenc.Key(b, "detail_prefix"), detail[:len(detail)-len(t.Detail)-1])
+		default:
+			b = jsonenc.String(jsonenc.Key(b, "detail"), detail)
+		}
 		b = jsonenc.String(jsonenc.Key(b, "evidence"), clipText(f.Evidence, 4000))
 		b = append(b, '}')
 	}
 	return append(b, ']')
+}
+
+// storedFactor is a stored risk factor: StoredFactors' form, or the whole factor as explanations
+// were stored before it.
+type storedFactor struct {
+	ID           string `json:"id"`
+	Severity     string `json:"severity"`
+	Title        string `json:"title"`
+	Detail       string `json:"detail"`
+	DetailPrefix string `json:"detail_prefix"`
+	Evidence     string `json:"evidence"`
+}
+
+// expandFactors reads a stored explanation back into whole factors, taking from each factor's
+// rule what StoredFactors left out. A rule no longer known leaves its id as the title.
+func expandFactors(raw []byte) ([]gen.RiskFactor, error) {
+	var stored []storedFactor
+	if len(raw) > 0 {
+		if err := json.Unmarshal(raw, &stored); err != nil {
+			return nil, err
+		}
+	}
+	out := make([]gen.RiskFactor, len(stored))
+	for i, f := range stored {
+		t, known := risk.Template(f.ID)
+		switch {
+		case f.Title != "":
+		case known:
+			f.Title = t.Title
+		default:
+			f.Title = f.ID
+		}
+		if f.Detail == "" && known {
+			f.Detail = t.Detail
+			if f.DetailPrefix != "" {
+				f.Detail = f.DetailPrefix + " " + t.Detail
+			}
+		}
+		out[i] = gen.RiskFactor{Id: f.ID, Severity: gen.RiskLevel(f.Severity), Title: f.Title, Detail: f.Detail, Evidence: f.Evidence}
+	}
+	return out, nil
 }
 
 var ingestLevelRank = map[string]int{risk.Low: 0, risk.Medium: 1, risk.High: 2, risk.Critical: 3}

@@ -3,11 +3,14 @@ package impl
 import (
 	"crypto/sha256"
 	"encoding/json"
+	"os"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/mcpwarden/mcpwarden/db"
+	"github.com/mcpwarden/mcpwarden/gen"
 	"github.com/mcpwarden/mcpwarden/impl/risk"
 )
 
@@ -37,26 +40,68 @@ func TestConfigHashIsTheHashItAlwaysWas(t *testing.T) {
 	}
 }
 
-// Explanations are written by hand too; the API serves them as stored, so they must be what
-// encoding/json would write, clipped.
-func TestFactorsJSONIsEncodingJSONsOfTheClippedFactors(t *testing.T) {
-	long := strings.Repeat("é<>&\"", 1000)
-	fs := []risk.Factor{
-		{ID: risk.FactorMalicious, Severity: risk.Critical, Title: "t \u2028", Detail: "d\n\"q\"", Evidence: "\x00\xff"},
-		{ID: "MCPW-X", Severity: risk.Low, Title: long, Detail: long, Evidence: long},
+// Explanations are stored without what their rules say anyway; read back, they must be the
+// factors the assessment found, clipped, for every input of the risk engine's golden file
+// (alone and with the other servers of their group, for the combination rules' details).
+func TestStoredFactorsReadBackAsTheAssessedOnes(t *testing.T) {
+	raw, err := os.ReadFile("risk/testdata/assess_golden.json")
+	if err != nil {
+		t.Fatal(err)
 	}
-	for n := range len(fs) + 1 {
-		clipped := make([]risk.Factor, n)
-		for i, f := range fs[:n] {
-			f.Title, f.Detail, f.Evidence = clipText(f.Title, 500), clipText(f.Detail, 4000), clipText(f.Evidence, 4000)
-			clipped[i] = f
+	var golden struct {
+		Groups []struct {
+			Cases []struct {
+				Input risk.Input `json:"input"`
+			} `json:"cases"`
+		} `json:"groups"`
+	}
+	if err := json.Unmarshal(raw, &golden); err != nil {
+		t.Fatal(err)
+	}
+	long := strings.Repeat("é<>&\"", 1000)
+	var sets [][]risk.Factor
+	for _, g := range golden.Groups {
+		inputs := make([]risk.Input, len(g.Cases))
+		for i, c := range g.Cases {
+			inputs[i] = c.Input
+			sets = append(sets, risk.AssessAll([]risk.Input{c.Input})[0].Factors)
 		}
-		want, err := json.Marshal(clipped)
+		for _, a := range risk.AssessAll(inputs) {
+			sets = append(sets, a.Factors)
+		}
+	}
+	sets = append(sets, []risk.Factor{
+		{ID: "MCPW-GONE", Severity: risk.Low, Title: "A rule a later version dropped", Detail: "d", Evidence: "e"},
+		{ID: risk.FactorMalicious, Severity: risk.Critical, Title: long, Detail: long, Evidence: long},
+	}, nil)
+	compacted := 0
+	for i, fs := range sets {
+		stored := StoredFactors(fs)
+		got, err := expandFactors(stored)
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("set %d: %v (%s)", i, err, stored)
 		}
-		if got := factorsJSON(fs[:n]); string(got) != string(want) {
-			t.Errorf("%d factors:\n got %s\nwant %s", n, got, want)
+		want := make([]gen.RiskFactor, min(len(fs), maxFactors))
+		full := 2
+		for j, f := range fs[:len(want)] {
+			want[j] = gen.RiskFactor{Id: f.ID, Severity: gen.RiskLevel(f.Severity), Title: clipText(f.Title, 500),
+				Detail: clipText(f.Detail, 4000), Evidence: clipText(f.Evidence, 4000)}
+			full += len(f.Title) + len(f.Detail)
 		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("set %d read back differs:\n got %+v\nwant %+v\nstored %s", i, got, want, stored)
+		}
+		if len(fs) > 0 && len(stored) < full/2 {
+			compacted++
+		}
+	}
+	if compacted < len(sets)/2 {
+		t.Errorf("only %d of %d explanations stored in less than half their titles' and details' bytes", compacted, len(sets))
+	}
+	// Explanations stored whole, before StoredFactors left anything out, read as they are.
+	old := `[{"id":"MCPW-FS-ROOT","severity":"critical","title":"T","detail":"D","evidence":"/"}]`
+	got, err := expandFactors([]byte(old))
+	if err != nil || len(got) != 1 || got[0].Title != "T" || got[0].Detail != "D" {
+		t.Errorf("a whole stored factor read back as %+v, %v", got, err)
 	}
 }

@@ -2,7 +2,6 @@ package impl
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 
 	"github.com/mcpwarden/mcpwarden/db"
@@ -85,14 +84,9 @@ func (s *Server) UpdateServer(ctx context.Context, request gen.UpdateServerReque
 }
 
 func serverView(s db.Server) (gen.McpServer, error) {
-	factors := []gen.RiskFactor{}
-	if len(s.RiskFactors) > 0 {
-		if err := json.Unmarshal(s.RiskFactors, &factors); err != nil {
-			return gen.McpServer{}, err
-		}
-		if factors == nil {
-			factors = []gen.RiskFactor{}
-		}
+	factors, err := expandFactors(s.RiskFactors)
+	if err != nil {
+		return gen.McpServer{}, err
 	}
 	env := []string(s.EnvVars)
 	if env == nil {

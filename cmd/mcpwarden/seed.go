@@ -284,7 +284,7 @@ func seedTemplates() [][]seedTemplate {
 				}
 				in := risk.Input{ServerName: e.ID, ServerType: pkg, Command: cmd, Scope: scope, EnvVars: env, Transport: "stdio"}
 				a := risk.Assess(in)
-				factors, _ := json.Marshal(a.Factors)
+				factors := impl.StoredFactors(a.Factors)
 				h := sha256.Sum256([]byte(pkg + "\x00" + cmd + "\x00" + scope + "\x00" + strings.Join(env, ",")))
 				t := seedTemplate{
 					name: e.ID, serverType: pkg, envVars: env,

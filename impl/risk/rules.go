@@ -217,6 +217,13 @@ var factorTemplate = func() map[string]Factor {
 	return m
 }()
 
+// Template is rule id's factor before evidence (severity, title and default detail), for
+// readers of stored factors that leave out what the rule says anyway; false for an unknown id.
+func Template(id string) (Factor, bool) {
+	f, ok := factorTemplate[id]
+	return f, ok
+}
+
 // Scoring. A server's score is its most severe factor's weight plus a tenth
 // of each other factor's weight: one serious problem dominates, several add up.
 var severityWeight = map[string]int{Critical: 90, High: 65, Medium: 40, Low: 10}
