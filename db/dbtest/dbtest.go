@@ -8,11 +8,17 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
@@ -50,11 +56,15 @@ func setup() error {
 	baseURL = os.Getenv("TEST_DATABASE_URL")
 	if baseURL == "" {
 		var err error
+		reapOrphans()
 		tmpDir, err = os.MkdirTemp("", "mcpwarden-test-")
 		if err != nil {
 			return err
 		}
 		os.Chmod(tmpDir, 0o755)
+		if err := os.WriteFile(filepath.Join(tmpDir, ownerFile), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+			return err
+		}
 		cluster, err = localpg.Start(ctx, localpg.Options{Dir: tmpDir, NoFsync: true})
 		if err != nil {
 			return fmt.Errorf("start the test PostgreSQL: %w", err)
@@ -80,6 +90,42 @@ func setup() error {
 		return err
 	}
 	return nil
+}
+
+// ownerFile, in a throwaway cluster's directory, holds the pid of the test process it serves.
+const ownerFile = "owner.pid"
+
+// reapOrphans stops and removes the throwaway clusters whose test process is gone: a test that
+// panics ends its process without Main's cleanup, and its PostgreSQL would otherwise run on.
+// Directories without an owner file are left alone (not known to be ours, or being made).
+func reapOrphans() {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), "mcpwarden-test-*"))
+	for _, dir := range dirs {
+		b, err := os.ReadFile(filepath.Join(dir, ownerFile))
+		if err != nil {
+			continue
+		}
+		owner, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err != nil || alive(owner) {
+			continue
+		}
+		// postmaster.pid's first line is the server's pid; SIGQUIT is an immediate shutdown.
+		if pm, err := os.ReadFile(filepath.Join(dir, "pgdata", "postmaster.pid")); err == nil {
+			pid, _ := strconv.Atoi(strings.TrimSpace(strings.SplitN(string(pm), "\n", 2)[0]))
+			if pid > 0 && syscall.Kill(pid, syscall.SIGQUIT) == nil {
+				for i := 0; i < 100 && alive(pid); i++ {
+					time.Sleep(100 * time.Millisecond)
+				}
+			}
+		}
+		os.RemoveAll(dir)
+	}
+}
+
+// alive reports whether a process with this pid exists.
+func alive(pid int) bool {
+	err := syscall.Kill(pid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
 }
 
 // URL returns the URL of a new database, cloned from the migrated template and dropped when the
