@@ -277,7 +277,7 @@ func StoredFactors(fs []risk.Factor) json.RawMessage {
 		}
 		switch {
 		case known && detail == t.Detail:
-		case known && len(detail) > len(t.Detail) && strings.HasSuffix(detail, " "+t.Detail):
+		case known && len(detail) > len(t.Detail) && detail[len(detail)-len(t.Detail)-1] == ' ' && strings.HasSuffix(detail, t.Detail):
 			b = jsonenc.String(jsonenc.Key(b, "detail_prefix"), detail[:len(detail)-len(t.Detail)-1])
 		default:
 			b = jsonenc.String(jsonenc.Key(b, "detail"), detail)
