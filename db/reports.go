@@ -18,23 +18,24 @@ import (
 	"github.com/mcpwarden/mcpwarden/impl/jsonenc"
 )
 
-// ReportServer is one server of an agent's report, normalized, redacted and scored.
+// ReportServer is one server of an agent's report, normalized, redacted and scored. It travels
+// to the database as appendReportRow writes it.
 type ReportServer struct {
-	ID          uuid.UUID       `json:"id"` // set by ApplyReport
-	ServerName  string          `json:"server_name"`
-	ServerType  string          `json:"server_type"`
-	Command     string          `json:"command"`
-	Scope       string          `json:"scope"`
-	EnvVars     []string        `json:"env_vars"`
-	Client      *string         `json:"client"`
-	ConfigPath  *string         `json:"config_path"`
-	Transport   *string         `json:"transport"`
-	URL         *string         `json:"url"`
-	Enabled     *bool           `json:"enabled"`
-	ConfigHash  []byte          `json:"-"`
-	RiskLevel   string          `json:"risk_level"`
-	RiskScore   int             `json:"risk_score"`
-	RiskFactors json.RawMessage `json:"risk_factors"`
+	ID          uuid.UUID // set by ApplyReport
+	ServerName  string
+	ServerType  string
+	Command     string
+	Scope       string
+	EnvVars     []string
+	Client      *string
+	ConfigPath  *string
+	Transport   *string
+	URL         *string
+	Enabled     *bool
+	ConfigHash  []byte
+	RiskLevel   string
+	RiskScore   int
+	RiskFactors json.RawMessage // the stored explanation (see impl.StoredFactors)
 }
 
 // PreviousServer is the stored state of a server before a report is applied.
@@ -426,10 +427,6 @@ type reportAgent struct {
 // agent deleted meanwhile is ErrNotFound), or err when the transaction failed as a whole.
 func (s *Storage) writeBatch(ctx context.Context, batch []*pendingReport) (outs []ReportOutcome, errs []error, err error) {
 	outs, errs = make([]ReportOutcome, len(batch)), make([]error, len(batch))
-	ids := make([]string, len(batch))
-	for i, p := range batch {
-		ids[i] = p.agent.String()
-	}
 	orgID := batch[0].org
 	err = s.inTx(ctx, func(tx *sqlx.Tx) error {
 		// The batch's prepared statements run with their generic plans: by default PostgreSQL
@@ -438,150 +435,22 @@ func (s *Storage) writeBatch(ctx context.Context, batch []*pendingReport) (outs 
 		if _, err := tx.ExecContext(ctx, `SET LOCAL plan_cache_mode = force_generic_plan`); err != nil {
 			return err
 		}
-		var locked []struct {
-			ID         uuid.UUID `db:"id"`
-			Hostname   *string   `db:"hostname"`
-			ReportHash []byte    `db:"report_hash"`
-		}
-		if err := s.prepared(ctx, tx, lockAgentsSQL).SelectContext(ctx, &locked, orgID, pq.Array(ids)); err != nil {
+		hostnames, write, err := s.lockBatchAgents(ctx, tx, batch, outs, errs)
+		if err != nil || len(write) == 0 {
 			return err
-		}
-		type agentState struct {
-			hostname   *string
-			reportHash []byte
-		}
-		agents := make(map[uuid.UUID]agentState, len(locked))
-		for _, a := range locked {
-			agents[a.ID] = agentState{a.Hostname, a.ReportHash}
-		}
-		// The reports to write: of agents that still exist, and not already stored (a
-		// duplicate that lost the race for the agent's lock).
-		var write []int
-		for i, p := range batch {
-			a, ok := agents[p.agent]
-			switch {
-			case !ok:
-				errs[i] = ErrNotFound
-			case string(a.reportHash) == string(p.hash):
-				outs[i].Unchanged = true
-			default:
-				write = append(write, i)
-			}
-		}
-		if len(write) == 0 {
-			return nil
 		}
 		// Read under the agents' locks, so no other report of theirs can change it meanwhile.
-		var prevRows []PreviousServer
-		if err := s.prepared(ctx, tx, previousServersSQL).SelectContext(ctx, &prevRows, orgID, pq.Array(ids)); err != nil {
-			return err
-		}
-		previous := make(map[uuid.UUID]map[string]PreviousServer, len(write))
-		for _, p := range prevRows {
-			if previous[p.AgentID] == nil {
-				previous[p.AgentID] = map[string]PreviousServer{}
-			}
-			previous[p.AgentID][p.ServerName] = p
-		}
-		// The rows travel as binary jsonb (a version byte, then the text): lib/pq sends []byte
-		// as is, where a string argument would be copied twice more.
-		size := 0
-		for _, i := range write {
-			for _, srv := range batch[i].servers {
-				size += 512 + len(srv.RiskFactors)
-			}
-		}
-		rowsJSON := append(make([]byte, 0, size), 1, '[')
-		var alerts []NewAlert
-		reportAgents := make([]reportAgent, len(write))
-		writeIDs := make([]string, len(write))
-		var dormantIDs []string
-		for k, i := range write {
-			p := batch[i]
-			prev := previous[p.agent]
-			listed := 0 // of prev's servers
-			for j := range p.servers {
-				srv := &p.servers[j]
-				old, known := prev[srv.ServerName]
-				if known {
-					srv.ID = old.ID
-					listed++
-				} else {
-					// Time-ordered, so new servers append to the primary key's rightmost leaf.
-					id, err := uuid.NewV7()
-					if err != nil {
-						return err
-					}
-					srv.ID = id
-				}
-				if len(rowsJSON) > 2 {
-					rowsJSON = append(rowsJSON, ',')
-				}
-				rowsJSON = appendReportRow(rowsJSON, p.agent, srv, known, old.RiskFactorsHash)
-			}
-			// The active servers the report no longer lists go dormant.
-			if listed < len(prev) {
-				listedNames := make(map[string]bool, len(p.servers))
-				for _, srv := range p.servers {
-					listedNames[srv.ServerName] = true
-				}
-				for name, old := range prev {
-					if !listedNames[name] && old.Status == "active" {
-						dormantIDs = append(dormantIDs, old.ID.String())
-					}
-				}
-			}
-			reportAgents[k] = reportAgent{p.agent, hex.EncodeToString(p.hash)}
-			writeIDs[k] = p.agent.String()
-			planned, err := runPlan(p.plan, agents[p.agent].hostname, prev, p.servers)
-			if err != nil {
-				return err
-			}
-			alerts = append(alerts, planned...)
-		}
-		rowsJSON = append(rowsJSON, ']')
-		agentsJSON, err := json.Marshal(reportAgents)
+		previous, err := s.previousServers(ctx, tx, orgID, write)
 		if err != nil {
 			return err
 		}
-		alertsJSON, err := alertInput(alerts)
+		in, err := planBatch(write, hostnames, previous)
 		if err != nil {
 			return err
 		}
-		var res []struct {
-			AgentID       uuid.UUID  `db:"agent_id"`
-			Created       int64      `db:"created"`
-			Updated       int64      `db:"updated"`
-			Dormant       int64      `db:"dormant"`
-			Alerts        int        `db:"alerts"`
-			WebhookAlerts []byte     `db:"webhook_alerts"`
-			KeyHash       []byte     `db:"key_hash"`
-			RevokedAt     *time.Time `db:"revoked_at"`
-			Fresh         bool       `db:"fresh"`
-			PriorAt       *time.Time `db:"prior_at"`
-		}
-		if err := s.prepared(ctx, tx, applyReportsSQL).SelectContext(ctx, &res,
-			orgID, rowsJSON, string(agentsJSON), alertsJSON, pq.Array(writeIDs), pq.Array(dormantIDs)); err != nil {
+		created, err := s.applyPlannedBatch(ctx, tx, orgID, in, write, batch, outs)
+		if err != nil {
 			return err
-		}
-		index := make(map[uuid.UUID]int, len(write))
-		for _, i := range write {
-			index[batch[i].agent] = i
-		}
-		var created []Alert
-		for _, r := range res {
-			out := &outs[index[r.AgentID]]
-			out.Created, out.Updated, out.Dormant, out.Alerts = r.Created, r.Updated, r.Dormant, r.Alerts
-			if r.RevokedAt != nil {
-				out.Announced = KeyInvalidation{KeyHash: r.KeyHash, At: *r.RevokedAt, Fresh: r.Fresh, Prior: r.PriorAt}
-			}
-			if r.WebhookAlerts != nil {
-				var as []Alert
-				if err := json.Unmarshal(r.WebhookAlerts, &as); err != nil {
-					return fmt.Errorf("created alerts: %w", err)
-				}
-				created = append(created, as...)
-			}
 		}
 		return queueWebhookDeliveries(ctx, tx, orgID, created)
 	})
@@ -589,4 +458,175 @@ func (s *Storage) writeBatch(ctx context.Context, batch []*pendingReport) (outs 
 		return nil, nil, err
 	}
 	return outs, errs, nil
+}
+
+// lockBatchAgents locks the batch's agents and returns their hostnames and the reports to write:
+// of agents that still exist (for the others errs says ErrNotFound), and not already stored (a
+// duplicate that lost the race for the agent's lock, which outs calls unchanged).
+func (s *Storage) lockBatchAgents(ctx context.Context, tx *sqlx.Tx, batch []*pendingReport, outs []ReportOutcome, errs []error) (map[uuid.UUID]*string, []*pendingReport, error) {
+	var locked []struct {
+		ID         uuid.UUID `db:"id"`
+		Hostname   *string   `db:"hostname"`
+		ReportHash []byte    `db:"report_hash"`
+	}
+	if err := s.prepared(ctx, tx, lockAgentsSQL).SelectContext(ctx, &locked, batch[0].org, pq.Array(agentIDs(batch))); err != nil {
+		return nil, nil, err
+	}
+	hostnames := make(map[uuid.UUID]*string, len(locked))
+	stored := make(map[uuid.UUID][]byte, len(locked))
+	for _, a := range locked {
+		hostnames[a.ID], stored[a.ID] = a.Hostname, a.ReportHash
+	}
+	var write []*pendingReport
+	for i, p := range batch {
+		hash, ok := stored[p.agent]
+		switch {
+		case !ok:
+			errs[i] = ErrNotFound
+		case string(hash) == string(p.hash):
+			outs[i].Unchanged = true
+		default:
+			write = append(write, p)
+		}
+	}
+	return hostnames, write, nil
+}
+
+// previousServers reads the servers of the reports' agents, by agent and name.
+func (s *Storage) previousServers(ctx context.Context, tx *sqlx.Tx, orgID uuid.UUID, reports []*pendingReport) (map[uuid.UUID]map[string]PreviousServer, error) {
+	var rows []PreviousServer
+	if err := s.prepared(ctx, tx, previousServersSQL).SelectContext(ctx, &rows, orgID, pq.Array(agentIDs(reports))); err != nil {
+		return nil, err
+	}
+	previous := make(map[uuid.UUID]map[string]PreviousServer, len(reports))
+	for _, p := range rows {
+		if previous[p.AgentID] == nil {
+			previous[p.AgentID] = map[string]PreviousServer{}
+		}
+		previous[p.AgentID][p.ServerName] = p
+	}
+	return previous, nil
+}
+
+func agentIDs(reports []*pendingReport) []string {
+	ids := make([]string, len(reports))
+	for i, p := range reports {
+		ids[i] = p.agent.String()
+	}
+	return ids
+}
+
+// plannedBatch is the parameters of applyReportsSQL for a batch.
+type plannedBatch struct {
+	rows       []byte // binary jsonb: a version byte, then the text
+	agents     []byte // JSON of reportAgent
+	alerts     string // alertInput
+	dormantIDs []string
+}
+
+// planBatch gives the reports' servers their ids (the stored one, or a new one), encodes them,
+// finds the servers that go dormant and runs each report's plan for its alerts.
+func planBatch(reports []*pendingReport, hostnames map[uuid.UUID]*string, previous map[uuid.UUID]map[string]PreviousServer) (plannedBatch, error) {
+	var in plannedBatch
+	// The rows travel as binary jsonb: lib/pq sends []byte as is, where a string argument
+	// would be copied twice more.
+	size := 0
+	for _, p := range reports {
+		for _, srv := range p.servers {
+			size += 512 + len(srv.RiskFactors)
+		}
+	}
+	in.rows = append(make([]byte, 0, size), 1, '[')
+	var alerts []NewAlert
+	agents := make([]reportAgent, len(reports))
+	for k, p := range reports {
+		prev := previous[p.agent]
+		listed := 0 // of prev's servers
+		for j := range p.servers {
+			srv := &p.servers[j]
+			old, known := prev[srv.ServerName]
+			if known {
+				srv.ID = old.ID
+				listed++
+			} else {
+				// Time-ordered, so new servers append to the primary key's rightmost leaf.
+				id, err := uuid.NewV7()
+				if err != nil {
+					return in, err
+				}
+				srv.ID = id
+			}
+			if len(in.rows) > 2 {
+				in.rows = append(in.rows, ',')
+			}
+			in.rows = appendReportRow(in.rows, p.agent, srv, known, old.RiskFactorsHash)
+		}
+		// The active servers the report no longer lists go dormant.
+		if listed < len(prev) {
+			listedNames := make(map[string]bool, len(p.servers))
+			for _, srv := range p.servers {
+				listedNames[srv.ServerName] = true
+			}
+			for name, old := range prev {
+				if !listedNames[name] && old.Status == "active" {
+					in.dormantIDs = append(in.dormantIDs, old.ID.String())
+				}
+			}
+		}
+		agents[k] = reportAgent{p.agent, hex.EncodeToString(p.hash)}
+		planned, err := runPlan(p.plan, hostnames[p.agent], prev, p.servers)
+		if err != nil {
+			return in, err
+		}
+		alerts = append(alerts, planned...)
+	}
+	in.rows = append(in.rows, ']')
+	var err error
+	if in.agents, err = json.Marshal(agents); err != nil {
+		return in, err
+	}
+	in.alerts, err = alertInput(alerts)
+	return in, err
+}
+
+// applyPlannedBatch runs applyReportsSQL for the reports, records each one's outcome in outs
+// (by its place in batch), and returns the alerts it created when they are to be delivered to
+// webhooks.
+func (s *Storage) applyPlannedBatch(ctx context.Context, tx *sqlx.Tx, orgID uuid.UUID, in plannedBatch, reports, batch []*pendingReport, outs []ReportOutcome) ([]Alert, error) {
+	var res []struct {
+		AgentID       uuid.UUID  `db:"agent_id"`
+		Created       int64      `db:"created"`
+		Updated       int64      `db:"updated"`
+		Dormant       int64      `db:"dormant"`
+		Alerts        int        `db:"alerts"`
+		WebhookAlerts []byte     `db:"webhook_alerts"`
+		KeyHash       []byte     `db:"key_hash"`
+		RevokedAt     *time.Time `db:"revoked_at"`
+		Fresh         bool       `db:"fresh"`
+		PriorAt       *time.Time `db:"prior_at"`
+	}
+	if err := s.prepared(ctx, tx, applyReportsSQL).SelectContext(ctx, &res,
+		orgID, in.rows, string(in.agents), in.alerts, pq.Array(agentIDs(reports)), pq.Array(in.dormantIDs)); err != nil {
+		return nil, err
+	}
+	index := make(map[uuid.UUID]int, len(batch))
+	for i, p := range batch {
+		index[p.agent] = i
+	}
+	var created []Alert
+	for _, r := range res {
+		out := &outs[index[r.AgentID]]
+		out.Created, out.Updated, out.Dormant, out.Alerts = r.Created, r.Updated, r.Dormant, r.Alerts
+		if r.RevokedAt != nil {
+			out.Announced = KeyInvalidation{KeyHash: r.KeyHash, At: *r.RevokedAt, Fresh: r.Fresh, Prior: r.PriorAt}
+		}
+		if r.WebhookAlerts != nil {
+			var as []Alert
+			if err := json.Unmarshal(r.WebhookAlerts, &as); err != nil {
+				return nil, fmt.Errorf("created alerts: %w", err)
+			}
+			created = append(created, as...)
+		}
+	}
+	return created, nil
 }

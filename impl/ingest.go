@@ -123,10 +123,8 @@ func rawReportHash(body *gen.ReportServersJSONRequestBody) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := sha256.New()
-	h.Write([]byte("raw-report/v1\x00"))
-	h.Write(b)
-	return h.Sum(nil), nil
+	sum := sumRawBody(b)
+	return sum[:], nil
 }
 
 // normalizeReport checks a report and turns it into what is stored: secrets redacted from every
