@@ -32,3 +32,10 @@ func (s *Storage) ReportBatches() int64 {
 	defer s.reports.mu.Unlock()
 	return s.reports.batches
 }
+
+// ReportBatchStatements are the statements a report batch runs after its BEGIN, by name.
+var ReportBatchStatements = map[string]string{
+	"lock agents":      lockAgentsSQL,
+	"previous servers": previousServersSQL,
+	"apply reports":    applyReportsSQL,
+}

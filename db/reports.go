@@ -335,8 +335,12 @@ var (
 			FROM input r WHERE NOT r.known
 			RETURNING agent_id
 		), dormant AS (
+			-- "<> 'dormant'", not "= 'active'" (the same, by the CHECK): an equality on status
+			-- would offer the planner mcp_servers_list, and without statistics (a fresh
+			-- organization's first minute) it took that, scanning every active server of the
+			-- organization in every batch; only the primary key matches this.
 			UPDATE mcp_servers m SET status = 'dormant', updated_at = now()
-			WHERE m.organization_id = $1 AND m.id = ANY($6::uuid[]) AND m.status = 'active'
+			WHERE m.organization_id = $1 AND m.id = ANY($6::uuid[]) AND m.status <> 'dormant'
 			RETURNING m.agent_id
 		), agent AS (
 			-- last_seen_at moves only once 30 seconds old (heartbeats keep it exact):
