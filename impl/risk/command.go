@@ -767,9 +767,32 @@ func unwrapProxy(c *Command, depth int) {
 	}
 }
 
-// pathFlagWords mark flags whose value is a path even when it is written
-// relatively ("--repository path/to/repo").
-var pathFlagWords = []string{"dir", "path", "repo", "root", "folder", "workspace", "db", "file", "allowed"}
+// pathFlag reports whether a flag's value is a path even when it is written relatively
+// ("--repository path/to/repo"), from the words of its name: a word that starts or ends with
+// dir, path, repo, root, folder, workspace or file (--db-path, --rootDir, --config-file,
+// --directories), or is db or allowed. "profile" ends with "file" but names a profile
+// (--profile work, AWS's and browsers' alike); --profile-dir is still a path.
+func pathFlag(name string) bool {
+	words := strings.FieldsFunc(strings.ToLower(strings.TrimLeft(name, "-/")), func(r rune) bool {
+		return r == '-' || r == '_' || r == '.'
+	})
+	for _, w := range words {
+		switch w {
+		case "db", "allowed":
+			return true
+		case "profile", "profiles":
+			continue
+		}
+		for _, p := range pathFlagWords {
+			if strings.HasPrefix(w, p) || strings.HasSuffix(w, p) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+var pathFlagWords = []string{"dir", "path", "repo", "root", "folder", "workspace", "file"}
 
 // collectArgs stores the server's arguments and picks out paths and URLs.
 func collectArgs(c *Command, args []string) {
@@ -786,13 +809,7 @@ func collectArgs(c *Command, args []string) {
 		if isFlag {
 			name, v, ok := strings.Cut(a, "=")
 			if !ok {
-				lname := strings.ToLower(name)
-				prevPathFlag = false
-				for _, w := range pathFlagWords {
-					if strings.Contains(lname, w) {
-						prevPathFlag = true
-					}
-				}
+				prevPathFlag = pathFlag(name)
 				continue
 			}
 			val = v

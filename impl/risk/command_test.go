@@ -221,3 +221,31 @@ func TestSplitArgs(t *testing.T) {
 		t.Errorf("script split = %q", got)
 	}
 }
+
+// TestPathFlags: a flag's value is a path when a word of the flag's name says so, written
+// relatively or not; --profile names a profile, though "profile" ends with "file".
+func TestPathFlags(t *testing.T) {
+	for _, tc := range []struct {
+		line  string
+		paths []string
+	}{
+		{"uvx mcp-server-git --repository src/app", []string{"src/app"}},
+		{"uvx mcp-server-sqlite --db-path data.db", []string{"data.db"}},
+		{"uvx mcp-server-sqlite --db data.db", []string{"data.db"}},
+		{"node server.js --rootDir projects", []string{"projects"}},
+		{"node server.js --config_file conf.yaml", []string{"conf.yaml"}},
+		{"node server.js --allowed-directories docs,notes", []string{"docs", "notes"}},
+		{"node server.js --workspace-folder app", []string{"app"}},
+		{"npx -y @playwright/mcp --user-data-dir profiles/mcp", []string{"profiles/mcp"}},
+		{"npx -y chrome-mcp --profile-dir work", []string{"work"}},
+		{"npx -y @modelcontextprotocol/server-memory --profile work", nil},
+		{"uvx awslabs.aws-api-mcp-server --profile prod-admin", nil},
+		{"uvx some-mcp --profiles a,b", nil},
+		{"uvx mcp-server-postgres --dbname app", nil},
+		{"npx -y @modelcontextprotocol/server-memory --profile /home/dev/memory", []string{"/home/dev/memory"}},
+	} {
+		if got := ParseCommand(tc.line).Paths; !reflect.DeepEqual(got, tc.paths) {
+			t.Errorf("%s: paths %q, want %q", tc.line, got, tc.paths)
+		}
+	}
+}
