@@ -4,6 +4,7 @@
 package redact
 
 import (
+	"math/bits"
 	"path"
 	"regexp"
 	"strings"
@@ -53,7 +54,16 @@ var harmlessFirst = map[string]bool{"no": true, "disable": true, "skip": true, "
 // LooksSecretName reports whether an env variable, flag, header or query
 // parameter name suggests its value is a credential.
 func LooksSecretName(name string) bool {
-	words := splitWords(name)
+	var buf [64]byte
+	var ends [32]int
+	if joined, wordEnds, ok := asciiWords(name, buf[:0], ends[:0]); ok {
+		return looksSecretASCII(joined, wordEnds)
+	}
+	return looksSecret(splitWords(name))
+}
+
+// looksSecret is LooksSecretName on the words of a name.
+func looksSecret(words []string) bool {
 	if len(words) == 0 || harmlessLast[words[len(words)-1]] || harmlessFirst[words[0]] {
 		return false
 	}
@@ -100,6 +110,94 @@ func splitWords(name string) []string {
 	flush()
 	return words
 }
+
+// asciiWords is splitWords for an ASCII name, appending to buf and ends (no allocation while
+// they have room): the lowercased letters and digits of name, and where each word ends among
+// them. ok is false when name is not ASCII.
+func asciiWords(name string, buf []byte, ends []int) (joined []byte, wordEnds []int, ok bool) {
+	word := 0 // where the current word starts in buf
+	flush := func() {
+		if len(buf) > word {
+			ends = append(ends, len(buf))
+			word = len(buf)
+		}
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case c >= utf8.RuneSelf:
+			return nil, nil, false
+		case isLower(c) || isDigit(c):
+		case isUpper(c):
+			if i > 0 {
+				prev := name[i-1]
+				nextLower := i+1 < len(name) && isLower(name[i+1])
+				if isLower(prev) || isDigit(prev) || isUpper(prev) && nextLower {
+					flush()
+				}
+			}
+			c += 'a' - 'A'
+		default:
+			flush()
+			continue
+		}
+		buf = append(buf, c)
+	}
+	flush()
+	return buf, ends, true
+}
+
+// looksSecretASCII is LooksSecretName on the words asciiWords found.
+func looksSecretASCII(joined []byte, ends []int) bool {
+	if len(ends) == 0 {
+		return false
+	}
+	secret := len(ends) > 1 && secretWord(joined) // compound names: CONNECTION_STRING
+	for i, start := 0, 0; !secret && i < len(ends); i++ {
+		secret, start = secretWord(joined[start:ends[i]]), ends[i]
+	}
+	if !secret {
+		return false
+	}
+	first, last := joined[:ends[0]], joined[:ends[0]]
+	if n := len(ends); n > 1 {
+		last = joined[ends[n-2]:]
+	}
+	return !harmlessLast[string(last)] && !harmlessFirst[string(first)]
+}
+
+// secretWord reports whether w (not empty) is one of secretWords or ends with one of
+// secretSuffixes.
+func secretWord(w []byte) bool {
+	for _, e := range secretEndings[w[len(w)-1]] {
+		if e.whole && string(w) == e.text || !e.whole && len(w) >= len(e.text) && string(w[len(w)-len(e.text):]) == e.text {
+			return true
+		}
+	}
+	return false
+}
+
+// secretEndings are secretWords and secretSuffixes by their last byte, so that a word is
+// compared with the few that could end it.
+var secretEndings = func() (byLast [256][]secretEnding) {
+	for w, ok := range secretWords {
+		if ok {
+			byLast[w[len(w)-1]] = append(byLast[w[len(w)-1]], secretEnding{text: w, whole: true})
+		}
+	}
+	for _, s := range secretSuffixes {
+		byLast[s[len(s)-1]] = append(byLast[s[len(s)-1]], secretEnding{text: s})
+	}
+	return byLast
+}()
+
+type secretEnding struct {
+	text  string
+	whole bool // a word that is text, not one that ends with it
+}
+
+func isLower(c byte) bool { return 'a' <= c && c <= 'z' }
+func isUpper(c byte) bool { return 'A' <= c && c <= 'Z' }
 
 // keyPatterns match credentials by their published formats, wherever they
 // appear. Prefixes are specific enough that the false-positive rate is low.
@@ -161,106 +259,177 @@ var passwordPrograms = map[string]string{
 // Command redacts the secrets in a command line or URL, keeping its shape
 // so the result still says what runs.
 func Command(s string) string {
-	if s == "" {
-		return s
-	}
-	pieces := splitShell(s)
-	args := make([]string, 0, len(pieces)/2+1)
-	for _, p := range pieces {
-		if !p.space {
-			args = append(args, p.text)
-		}
-	}
-	red := Args(args)
-	changed := false
-	for i := range args {
-		if red[i] != args[i] {
-			changed = true
+	var (
+		r       argRedactor
+		b       strings.Builder
+		written int // s[:written] is in b, once an argument changed
+	)
+	args := argSplitter{s: s}
+	for {
+		start, end := args.next()
+		if start == end {
 			break
 		}
-	}
-	if !changed {
-		return s // the common case: no secret, nothing to rebuild
-	}
-	var b strings.Builder
-	b.Grow(len(s))
-	i := 0
-	for _, p := range pieces {
-		if p.space {
-			b.WriteString(p.text)
+		a := s[start:end]
+		out := r.redact(a)
+		if out == a {
 			continue
 		}
-		b.WriteString(red[i])
-		i++
+		if written == 0 {
+			b.Grow(len(s))
+		}
+		b.WriteString(s[written:start])
+		b.WriteString(out)
+		written = end
 	}
+	if written == 0 {
+		return s // the common case: no secret, nothing to rebuild
+	}
+	b.WriteString(s[written:])
 	return b.String()
 }
 
-type piece struct {
-	text  string
-	space bool
+// argSplitter cuts a command line into arguments at white space, keeping
+// quoted spans whole so a quoted "Bearer xyz" stays one argument. An
+// unbalanced quote anywhere falls back to plain white space splitting.
+type argSplitter struct {
+	s      string
+	i      int
+	quotes int8 // 1: quoted spans are kept whole, -1: they are not, 0: no quote seen yet
 }
 
-// splitShell splits s into arguments and the whitespace between them,
-// keeping quoted spans whole so a quoted "Bearer xyz" stays one argument.
-// An unbalanced quote falls back to plain whitespace splitting.
-func splitShell(s string) []piece {
-	if p, ok := split(s, true); ok {
-		return p
+// next returns where the next argument is in s; start == end after the last.
+func (sp *argSplitter) next() (start, end int) {
+	s, i := sp.s, sp.i
+	for i < len(s) {
+		space, n := spaceAt(s, i)
+		if !space {
+			break
+		}
+		i += n
 	}
-	p, _ := split(s, false)
-	return p
+	start = i
+arg:
+	for i < len(s) {
+		switch c := s[i]; argBytes[c] {
+		case plainByte:
+			i++
+		case spaceByte:
+			break arg
+		case multiByte:
+			r, n := utf8.DecodeRuneInString(s[i:])
+			if unicode.IsSpace(r) {
+				break arg
+			}
+			i += n
+		case quoteByte:
+			i++
+			if !sp.keepQuotes() {
+				continue
+			}
+			if j := strings.IndexByte(s[i:], c); j >= 0 { // the argument goes on past the closing quote
+				i += j + 1
+			} else {
+				i = len(s)
+			}
+		}
+	}
+	sp.i = i
+	return start, i
 }
 
-func split(s string, quotes bool) ([]piece, bool) {
-	var out []piece
-	var quote rune
-	start, inSpace := 0, false
-	for i, r := range s {
-		if quote != 0 {
-			if r == quote {
+// spaceAt reports whether s has a unicode.IsSpace rune at i, and the rune's length.
+func spaceAt(s string, i int) (bool, int) {
+	switch argBytes[s[i]] {
+	case spaceByte:
+		return true, 1
+	case multiByte:
+		r, n := utf8.DecodeRuneInString(s[i:])
+		return unicode.IsSpace(r), n
+	}
+	return false, 1
+}
+
+// argBytes tells what each byte is to argSplitter.
+var argBytes = func() (class [256]byte) {
+	for c := utf8.RuneSelf; c < len(class); c++ {
+		class[c] = multiByte
+	}
+	for _, c := range "\t\n\v\f\r " { // unicode.IsSpace in ASCII
+		class[c] = spaceByte
+	}
+	class['"'], class['\''] = quoteByte, quoteByte
+	return class
+}()
+
+const (
+	plainByte = iota // an ASCII byte of an argument
+	spaceByte        // ASCII white space
+	quoteByte        // " or '
+	multiByte        // a byte of a multi-byte rune, or an invalid one
+)
+
+func (sp *argSplitter) keepQuotes() bool {
+	if sp.quotes == 0 {
+		sp.quotes = -1
+		if quotesBalanced(sp.s) {
+			sp.quotes = 1
+		}
+	}
+	return sp.quotes > 0
+}
+
+// quotesBalanced reports whether every quote in s is closed; a quote inside
+// the other kind is not one.
+func quotesBalanced(s string) bool {
+	var quote byte
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case quote != 0:
+			if c == quote {
 				quote = 0
 			}
-			continue
-		}
-		sp := unicode.IsSpace(r)
-		if i > 0 && sp != inSpace {
-			out = append(out, piece{s[start:i], inSpace})
-			start = i
-		}
-		inSpace = sp
-		if quotes && (r == '"' || r == '\'') {
-			quote = r
+		case c == '"' || c == '\'':
+			quote = c
 		}
 	}
-	out = append(out, piece{s[start:], inSpace})
-	return out, quote == 0
+	return quote == 0
 }
 
 // Args redacts a command's argument vector, where a flag's value may be the
 // next argument and an argument may contain spaces.
 func Args(args []string) []string {
 	out := make([]string, len(args))
-	shortFlag := ""   // set when the program takes a password by a short flag
-	maskNext := false // the previous argument announced a secret value
+	var r argRedactor
 	for i, a := range args {
-		if maskNext {
-			// "Authorization:" "Bearer" "xyz": the scheme is not the secret.
-			if c := strings.Trim(a, `"'`); strings.EqualFold(c, "bearer") || strings.EqualFold(c, "basic") {
-				out[i] = a
-				continue
-			}
-			maskNext = false
-			if a != "" && !strings.HasPrefix(a, "-") {
-				out[i] = maskToken(a)
-				continue
-			}
-		}
-		if p, ok := isPasswordProgram(a); ok {
-			shortFlag = p
-		}
-		out[i], maskNext = redactArg(a, shortFlag)
+		out[i] = r.redact(a)
 	}
+	return out
+}
+
+// argRedactor redacts the arguments of one command in order, carrying what an
+// argument says about the next.
+type argRedactor struct {
+	shortFlag string // set when the program takes a password by a short flag
+	maskNext  bool   // the previous argument announced a secret value
+}
+
+func (r *argRedactor) redact(a string) string {
+	if r.maskNext {
+		// "Authorization:" "Bearer" "xyz": the scheme is not the secret.
+		if c := strings.Trim(a, `"'`); strings.EqualFold(c, "bearer") || strings.EqualFold(c, "basic") {
+			return a
+		}
+		r.maskNext = false
+		if a != "" && !strings.HasPrefix(a, "-") {
+			return maskToken(a)
+		}
+	}
+	if p, ok := isPasswordProgram(a); ok {
+		r.shortFlag = p
+	}
+	out, next := redactArg(a, r.shortFlag)
+	r.maskNext = next
 	return out
 }
 
@@ -271,8 +440,11 @@ func isPasswordProgram(a string) (string, bool) {
 	for len(base) > 0 && (base[len(base)-1] == '/' || base[len(base)-1] == '\\') {
 		base = base[:len(base)-1]
 	}
-	if i := strings.LastIndexAny(base, `/\`); i >= 0 {
-		base = base[i+1:]
+	for i := len(base) - 1; i >= 0; i-- {
+		if base[i] == '/' || base[i] == '\\' {
+			base = base[i+1:]
+			break
+		}
 	}
 	var buf [16]byte // longer than any name in passwordPrograms, with ".exe"
 	if len(base) == 0 || len(base) > len(buf) {
@@ -293,9 +465,21 @@ func isPasswordProgram(a string) (string, bool) {
 	if n := len(name) - len(".exe"); n >= 0 && string(name[n:]) == ".exe" {
 		name = name[:n]
 	}
+	if len(name) == 0 || programShapes[name[0]]&(1<<len(name)) == 0 {
+		return "", false
+	}
 	p, ok := passwordPrograms[string(name)]
 	return p, ok
 }
+
+// programShapes has bit n of programShapes[c] set when a name in passwordPrograms starts with c
+// and is n bytes long, which rules most arguments out without a map lookup.
+var programShapes = func() (shapes [256]uint32) {
+	for name := range passwordPrograms {
+		shapes[name[0]] |= 1 << len(name)
+	}
+	return shapes
+}()
 
 func programName(a string) string {
 	base := path.Base(strings.ReplaceAll(a, `\`, "/"))
@@ -316,9 +500,7 @@ func maskToken(a string) string {
 // redactArg redacts one argument and reports whether the next argument is
 // the value of a secret flag.
 func redactArg(a, shortFlag string) (string, bool) {
-	core := strings.Trim(a, `"'`)
-	lead := a[:strings.Index(a, core)]
-	trail := a[len(lead)+len(core):]
+	lead, core, trail := unquote(a)
 	orig := core
 	next := false
 
@@ -342,7 +524,7 @@ func redactArg(a, shortFlag string) (string, bool) {
 		} else if name, val, ok := cutHeaderPair(core); ok && LooksSecretName(name) {
 			if val == "" {
 				next = true
-			} else if !authScheme.MatchString(val) {
+			} else if !authSchemeFilter.mayMatchString(val) || !authScheme.MatchString(val) {
 				core = core[:len(core)-len(val)] + maskValue(val)
 			}
 		}
@@ -390,6 +572,23 @@ func cutHeaderPair(s string) (name, val string, ok bool) {
 	return s[:i], val, true
 }
 
+// unquote cuts a into its leading quotes, strings.Trim(a, `"'`) and its trailing quotes; when
+// a is all quotes, they are all trailing.
+func unquote(a string) (lead, core, trail string) {
+	i := 0
+	for i < len(a) && (a[i] == '"' || a[i] == '\'') {
+		i++
+	}
+	if i == len(a) {
+		return "", "", a
+	}
+	j := len(a)
+	for a[j-1] == '"' || a[j-1] == '\'' {
+		j--
+	}
+	return a[:i], a[i:j], a[j:]
+}
+
 func isLetter(c byte) bool    { return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' }
 func isDigit(c byte) bool     { return '0' <= c && c <= '9' }
 func isNameStart(c byte) bool { return isLetter(c) || c == '_' }
@@ -406,68 +605,120 @@ func maskValue(v string) string {
 	return Mask
 }
 
-// scrub redacts the secrets that can sit anywhere inside an argument. Each pattern runs only when
-// its prefilter (impl/redact/prefilter.go) finds one of the literals its matches contain.
+// scrub redacts the secrets that can sit anywhere inside an argument. A pattern runs only when
+// its prefilter (impl/redact/prefilter.go) finds literals its matches contain: scrubScanner tells
+// in one pass over s which ones may, and most arguments need nothing more.
 func scrub(s string) string {
 	if s == "" || s == Mask {
 		return s
 	}
-	lowerSrc, lowerOf := "", ""
-	lower := func() string {
-		if lowerOf == "" || lowerSrc != s {
-			lowerSrc, lowerOf = s, strings.ToLower(s)
+	may := scrubScanner.scan(s)
+	for may != 0 {
+		i := bits.TrailingZeros64(may)
+		may &^= 1 << i
+		rule := scrubRules[i]
+		if !rule.filter.othersIn(s, func() string { return strings.ToLower(s) }) {
+			continue
 		}
-		return lowerOf
-	}
-	presentSrc, present := s, bytesOf(s)
-	may := func(f prefilter) bool {
-		if presentSrc != s { // an earlier pattern replaced something
-			presentSrc, present = s, bytesOf(s)
+		if out := rule.replace(s); out != s {
+			s = out
+			may = scrubScanner.scan(s) &^ (1<<(i+1) - 1) // the later rules, on what is left
 		}
-		return f.mayMatchIn(s, lower, present)
 	}
-	if may(urlPasswordFilter) {
-		s = urlPassword.ReplaceAllStringFunc(s, func(m string) string {
-			sub := urlPassword.FindStringSubmatch(m)
-			return sub[1] + ":" + maskValue(sub[2]) + "@"
-		})
-	}
-	if may(queryParamFilter) {
-		s = queryParam.ReplaceAllStringFunc(s, func(m string) string {
-			sub := queryParam.FindStringSubmatch(m)
-			if !LooksSecretName(sub[2]) {
-				return m
-			}
-			return sub[1] + sub[2] + "=" + maskValue(sub[3])
-		})
-	}
-	if may(authSchemeFilter) {
-		s = authScheme.ReplaceAllStringFunc(s, func(m string) string {
-			sub := authScheme.FindStringSubmatch(m)
-			// "token" is an ordinary word; only a long value after it is a credential.
-			if strings.EqualFold(sub[1], "token") && len(sub[3]) < 16 {
-				return m
-			}
-			return sub[1] + sub[2] + maskValue(sub[3])
-		})
+	return s
+}
+
+// scrubRule is one replacement scrub makes, with the prefilter of its pattern.
+type scrubRule struct {
+	filter  prefilter
+	replace func(string) string
+}
+
+// scrubRules are the patterns in the order scrub runs them.
+var scrubRules = func() []scrubRule {
+	rules := []scrubRule{
+		{urlPasswordFilter, func(s string) string {
+			return replaceSubmatches(urlPassword, s, func(sub []string) string {
+				return sub[1] + ":" + maskValue(sub[2]) + "@"
+			})
+		}},
+		{queryParamFilter, func(s string) string {
+			return replaceSubmatches(queryParam, s, func(sub []string) string {
+				if !LooksSecretName(sub[2]) {
+					return sub[0]
+				}
+				return sub[1] + sub[2] + "=" + maskValue(sub[3])
+			})
+		}},
+		{authSchemeFilter, func(s string) string {
+			return replaceSubmatches(authScheme, s, func(sub []string) string {
+				// "token" is an ordinary word; only a long value after it is a credential.
+				if strings.EqualFold(sub[1], "token") && len(sub[3]) < 16 {
+					return sub[0]
+				}
+				return sub[1] + sub[2] + maskValue(sub[3])
+			})
+		}},
 	}
 	for i, re := range keyPatterns {
-		if may(keyFilters[i]) {
-			s = re.ReplaceAllString(s, Mask)
-		}
+		rules = append(rules, scrubRule{keyFilters[i], func(s string) string { return re.ReplaceAllString(s, Mask) }})
 	}
 	// OpenAI-style keys share "sk-" with ordinary hyphenated words; real keys
 	// are long and random, so they contain digits.
-	if may(openAIKeyFilter) {
-		s = openAIKey.ReplaceAllStringFunc(s, func(m string) string {
+	return append(rules, scrubRule{openAIKeyFilter, func(s string) string {
+		return openAIKey.ReplaceAllStringFunc(s, func(m string) string {
 			if strings.ContainsAny(m, "0123456789") {
 				return Mask
 			}
 			return m
 		})
+	}})
+}()
+
+// replaceSubmatches is
+//
+//	re.ReplaceAllStringFunc(s, func(m string) string { return f(re.FindStringSubmatch(m)) })
+//
+// for a pattern that matches no empty string and asserts nothing about the text around a match
+// but \b at its start, without running re a second time on each match: the submatches found in
+// s are those FindStringSubmatch would find in the match alone, unless the match starts with a
+// character \b does not take for a word character (the (?i) of urlPassword matches ſ and K):
+// then f gets what FindStringSubmatch finds, nil included.
+func replaceSubmatches(re *regexp.Regexp, s string, f func(sub []string) string) string {
+	matches := re.FindAllStringSubmatchIndex(s, -1)
+	if matches == nil {
+		return s
 	}
-	return s
+	var b strings.Builder
+	last := 0
+	for _, m := range matches {
+		b.WriteString(s[last:m[0]])
+		match := s[m[0]:m[1]]
+		var sub []string
+		if isLetter(match[0]) || isDigit(match[0]) || match[0] == '_' {
+			sub = make([]string, len(m)/2)
+			for i := range sub {
+				if m[2*i] >= 0 {
+					sub[i] = s[m[2*i]:m[2*i+1]]
+				}
+			}
+		} else {
+			sub = re.FindStringSubmatch(match)
+		}
+		b.WriteString(f(sub))
+		last = m[1]
+	}
+	b.WriteString(s[last:])
+	return b.String()
 }
+
+var scrubScanner = func() *scanner {
+	filters := make([]prefilter, len(scrubRules))
+	for i, r := range scrubRules {
+		filters[i] = r.filter
+	}
+	return newScanner(filters)
+}()
 
 // Prefilters of the patterns scrub runs, derived once from the patterns themselves.
 var (
