@@ -19,6 +19,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/mcpwarden/mcpwarden/gen"
+	"github.com/mcpwarden/mcpwarden/impl/jsondec"
 )
 
 // The spec's string formats are checked, not just documented: a malformed id is refused by the
@@ -47,20 +48,28 @@ func LoadSpec() (*openapi3.T, error) {
 // operation (accepting the path with or without its trailing slash), authenticates the caller
 // through the spec's security requirements and validates path, query, headers and body.
 //
-// The hot paths (agent heartbeats and reports) pay for this on every request, so two things are
+// The hot paths (agent heartbeats and reports) pay for this on every request, so some things are
 // kept cheap without changing what is checked: routes without path parameters are looked up
 // once and remembered (gorillamux tries every route's pattern in turn), and a request is first
 // validated stopping at its first error; only a request that fails is validated again collecting
 // every error, so the problem document still lists them all. Large bodies that already passed
 // validation on the same operation are remembered by hash (see bodyMemo), so an agent's
-// unchanged report is not decoded and schema-checked again every time. The body is hashed once,
-// and the hash is also left in the request context (rawBodyHash) for the handler.
+// unchanged report is not decoded and schema-checked again every time. The body is read and
+// hashed once, and the hash is also left in the request context (rawBodyHash) for the handler.
+// The caller is authenticated once, first, without kin-openapi's copy of the body
+// (authenticate), and a JSON body is checked from the bytes already read (jsonBody), so that
+// kin-openapi, which checks the rest, neither copies nor decodes it again.
 type contract struct {
 	router routers.Router
 	// first stops at the first error; all collects every error (for the problem document);
-	// knownBody skips the body, for a body identical to one that already passed.
+	// knownBody skips the body, for a body already checked: identical to one that passed, or
+	// accepted by jsonBody.
 	first, all, knownBody *openapi3filter.Options
 	bodies                bodyMemo
+	json                  *jsondec.Decoder
+	// unsecured maps each operation to a copy without security requirements, for
+	// ValidateRequest once the middleware has authenticated the request.
+	unsecured map[*openapi3.Operation]*openapi3.Operation
 
 	routesMu sync.RWMutex
 	routes   map[routeKey]cachedRoute // only routes without path parameters
@@ -82,14 +91,24 @@ func newContract(spec *openapi3.T, auth openapi3filter.AuthenticationFunc) (*con
 	if err != nil {
 		return nil, err
 	}
+	unsecured := map[*openapi3.Operation]*openapi3.Operation{}
+	for _, item := range spec.Paths.Map() {
+		for _, op := range item.Operations() {
+			bare := *op
+			bare.Security = &openapi3.SecurityRequirements{}
+			unsecured[op] = &bare
+		}
+	}
 	return &contract{
-		router: router,
+		router:    router,
+		unsecured: unsecured,
 		// KeepValidatedValue leaves the decoded body on the request, and the generated strict
 		// handlers bind it instead of decoding the body a second time.
 		first:     &openapi3filter.Options{AuthenticationFunc: auth, KeepValidatedValue: true},
 		all:       &openapi3filter.Options{AuthenticationFunc: auth, MultiError: true},
 		knownBody: &openapi3filter.Options{AuthenticationFunc: auth, ExcludeRequestBody: true},
 		bodies:    bodyMemo{seen: map[[sha256.Size]byte]struct{}{}, max: 250_000},
+		json:      jsondec.New(requestBodyStrings(spec)),
 		routes:    map[routeKey]cachedRoute{},
 	}, nil
 }
@@ -107,11 +126,13 @@ func (v *contract) middleware(enabled bool) echo.MiddlewareFunc {
 			}
 			ctx, _ := withPrincipalHolder(req.Context())
 			var (
+				body     []byte
 				memoKey  [sha256.Size]byte
 				memoable bool
 			)
 			if enabled {
-				body, readErr := readBody(req, route)
+				var readErr error
+				body, readErr = readBody(req, route)
 				if readErr != nil {
 					return requestProblem(readErr)
 				}
@@ -124,24 +145,35 @@ func (v *contract) middleware(enabled bool) echo.MiddlewareFunc {
 			req = req.WithContext(ctx)
 			c.SetRequest(req)
 			input := &openapi3filter.RequestValidationInput{Request: req, PathParams: pathParams, Route: route, Options: v.first}
+			// Benchmarks measure the validator's cost by turning it off; authentication
+			// still runs, since handlers depend on it.
+			if err := authenticate(ctx, input); err != nil {
+				return requestProblem(err)
+			}
 			if !enabled {
-				// Benchmarks measure the validator's cost by turning it off; authentication
-				// still runs, since handlers depend on it.
-				err = openapi3filter.ValidateSecurityRequirements(ctx, input, securityOf(route))
-			} else {
-				if memoable && v.bodies.has(memoKey) {
-					input.Options = v.knownBody
-				}
+				return next(c)
+			}
+			// Authenticated: the passes below check the rest of the contract.
+			if op, ok := v.unsecured[route.Operation]; ok {
+				bare := *route
+				bare.Operation = op
+				input.Route = &bare
+			}
+			if memoable && v.bodies.has(memoKey) {
+				input.Options = v.knownBody
+			} else if value, ok := v.jsonBody(req, route, body); ok {
+				req.Body = validatedBody{ReadCloser: req.Body, value: value}
+				input.Options = v.knownBody
+			}
+			err = openapi3filter.ValidateRequest(ctx, input)
+			if err == nil && memoable {
+				v.bodies.add(memoKey)
+			}
+			if err != nil {
+				// Collect every problem, not just the first. The body is unread, or was put
+				// back by the first pass (kin-openapi restores it): the second sees it too.
+				input.Options = v.all
 				err = openapi3filter.ValidateRequest(ctx, input)
-				if err == nil && memoable {
-					v.bodies.add(memoKey)
-				}
-				if err != nil && !isSecurityError(err) {
-					// Collect every problem, not just the first. The body was put back by the
-					// first pass (kin-openapi restores it), so the second sees the same request.
-					input.Options = v.all
-					err = openapi3filter.ValidateRequest(ctx, input)
-				}
 			}
 			if err != nil {
 				return requestProblem(err)
@@ -236,18 +268,19 @@ func (m *bodyMemo) add(k [sha256.Size]byte) {
 	m.seen[k] = struct{}{}
 }
 
-// isSecurityError reports whether err is an authentication failure, which requestProblem
-// answers without listing other problems.
-func isSecurityError(err error) bool {
-	var sec *openapi3filter.SecurityRequirementsError
-	return errors.As(err, &sec)
-}
-
-func securityOf(route *routers.Route) openapi3.SecurityRequirements {
-	if route.Operation.Security != nil {
-		return *route.Operation.Security
+// authenticate checks the operation's security requirements, as ValidateRequest would first.
+// The body is hidden from it: kin-openapi otherwise copies the body for the
+// AuthenticationFunc, which reads headers only.
+func authenticate(ctx context.Context, input *openapi3filter.RequestValidationInput) error {
+	security := input.Route.Spec.Security
+	if s := input.Route.Operation.Security; s != nil {
+		security = *s
 	}
-	return route.Spec.Security
+	req := input.Request
+	body := req.Body
+	req.Body = http.NoBody
+	defer func() { req.Body = body }()
+	return openapi3filter.ValidateSecurityRequirements(ctx, input, security)
 }
 
 // findRoute looks the request up in the spec, retrying with the trailing slash toggled; on a
