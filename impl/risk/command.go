@@ -4,6 +4,7 @@ import (
 	"net/url"
 	"path"
 	"strings"
+	"unicode/utf8"
 )
 
 // Command is a server launch command taken apart: which ecosystem the code
@@ -83,9 +84,11 @@ const maxDepth = 6
 
 func parseTokens(c *Command, toks []string, depth int) {
 	// Leading env assignments: "env A=1 npx ..." or "A=1 npx ...".
+	var prog string
 	for len(toks) > 0 {
 		t := toks[0]
-		if progName(t) == "env" {
+		prog = progName(t)
+		if prog == "env" {
 			c.Wrappers = append(c.Wrappers, "env")
 			toks = toks[1:]
 			for len(toks) > 0 && strings.HasPrefix(toks[0], "-") {
@@ -103,7 +106,6 @@ func parseTokens(c *Command, toks []string, depth int) {
 	if len(toks) == 0 {
 		return
 	}
-	prog := progName(toks[0])
 	rest := toks[1:]
 	if depth < maxDepth {
 		switch prog {
@@ -742,8 +744,8 @@ func addMount(c *Command, v string) {
 // unwrapProxy replaces a stdio proxy by the server it launches, keeping the
 // proxy in Via: "supergateway --stdio 'npx ...'" and "@smithery/cli run pkg".
 func unwrapProxy(c *Command, depth int) {
-	switch strings.ToLower(c.Package) {
-	case "supergateway":
+	switch {
+	case equalLower(c.Package, "supergateway"):
 		for i, a := range c.Args {
 			if a == "--stdio" && i+1 < len(c.Args) && depth < maxDepth {
 				var inner Command
@@ -754,7 +756,7 @@ func unwrapProxy(c *Command, depth int) {
 				return
 			}
 		}
-	case "@smithery/cli":
+	case equalLower(c.Package, "@smithery/cli"):
 		for i, a := range c.Args {
 			if a == "run" && i+1 < len(c.Args) {
 				inner := Command{Runner: c.Runner, Ecosystem: "npm", Fetched: true, Via: c.Spec, Wrappers: c.Wrappers}
@@ -773,10 +775,10 @@ func unwrapProxy(c *Command, depth int) {
 // --directories), or is db or allowed. "profile" ends with "file" but names a profile
 // (--profile work, AWS's and browsers' alike); --profile-dir is still a path.
 func pathFlag(name string) bool {
-	words := strings.FieldsFunc(strings.ToLower(strings.TrimLeft(name, "-/")), func(r rune) bool {
+	words := strings.FieldsFuncSeq(strings.ToLower(strings.TrimLeft(name, "-/")), func(r rune) bool {
 		return r == '-' || r == '_' || r == '.'
 	})
-	for _, w := range words {
+	for w := range words {
 		switch w {
 		case "db", "allowed":
 			return true
@@ -820,7 +822,7 @@ func collectArgs(c *Command, args []string) {
 			addEnvAssign(c, val)
 			continue
 		}
-		for _, part := range strings.Split(val, ",") {
+		for part := range strings.SplitSeq(val, ",") {
 			part = strings.TrimSpace(part)
 			switch {
 			case part == "":
@@ -885,6 +887,21 @@ func isScriptFile(t string) bool {
 func isURL(s string) bool {
 	return hasPrefixLower(s, "http://") || hasPrefixLower(s, "https://") ||
 		hasPrefixLower(s, "ws://") || hasPrefixLower(s, "wss://")
+}
+
+// equalLower is strings.ToLower(s) == lower for an ASCII lower, without
+// lowering s when one of its ASCII bytes already differs (an ASCII prefix
+// lowers byte for byte).
+func equalLower(s, lower string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return strings.ToLower(s) == lower
+		}
+		if i >= len(lower) || lowerASCII(s[i]) != lower[i] {
+			return false
+		}
+	}
+	return len(s) == len(lower)
 }
 
 // hasPrefixLower is strings.HasPrefix(strings.ToLower(s), prefix) without
@@ -979,6 +996,10 @@ func appendUnique(list []string, s string) []string {
 	return append(list, s)
 }
 
+// argSpecial marks the bytes that end or change a token in splitArgs: blanks,
+// quotes, backslash and, in script mode, the shell operators.
+var argSpecial = [256]bool{' ': true, '\t': true, '\n': true, '\r': true, '\'': true, '"': true, '\\': true, '|': true, ';': true, '&': true}
+
 // splitArgs splits a command line with simple shell quoting. Backslash only
 // escapes a quote or a space, so Windows paths (C:\Users\x) survive. In
 // script mode, unquoted |, ||, &&, ; and & become tokens of their own.
@@ -1043,6 +1064,10 @@ func splitArgs(s string, script bool) []string {
 			}
 		case !inTok:
 			inTok, plain, start = true, true, i
+			// The run of ordinary bytes that follows belongs to the token as it is.
+			for i+1 < len(s) && !argSpecial[s[i+1]] {
+				i++
+			}
 		case !plain:
 			buf = append(buf, ch)
 		}

@@ -233,7 +233,7 @@ func hasKeyPrefix(s string) bool {
 var secretFlags = []string{"token", "api-key", "apikey", "api_key", "password", "passwd", "secret", "access-token", "auth", "key", "pat", "bearer"}
 
 // inlineSecrets finds credentials that survived redaction, masked for evidence.
-func inlineSecrets(cmd string, c Command) []string {
+func inlineSecrets(cmd string, c *Command) []string {
 	var out []string
 	// The regexp is the slow part of an assessment; most commands hold no key prefix at all.
 	if hasKeyPrefix(cmd) {
@@ -289,6 +289,10 @@ func flagSecret(out []string, t, next string, hasNext bool) []string {
 }
 
 func urlSecrets(raw string) []string {
+	// A password needs user information ("user:pass@") and a parameter a query.
+	if !strings.ContainsAny(raw, "@?") {
+		return nil
+	}
 	var out []string
 	u, err := url.Parse(raw)
 	if err != nil {
@@ -309,9 +313,21 @@ func urlSecrets(raw string) []string {
 	return out
 }
 
+// secretFlagsByLast groups secretFlags by their last byte, so that most flag
+// names are ruled out by one lookup.
+var secretFlagsByLast = func() (m [256][]string) {
+	for _, f := range secretFlags {
+		m[f[len(f)-1]] = append(m[f[len(f)-1]], f)
+	}
+	return m
+}()
+
 func secretFlag(name string) bool {
 	n := strings.ToLower(name)
-	for _, f := range secretFlags {
+	if n == "" {
+		return false
+	}
+	for _, f := range secretFlagsByLast[n[len(n)-1]] {
 		// f itself, or f after "-" or "_".
 		if strings.HasSuffix(n, f) && (len(n) == len(f) || n[len(n)-len(f)-1] == '-' || n[len(n)-len(f)-1] == '_') {
 			return true

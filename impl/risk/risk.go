@@ -9,6 +9,7 @@ package risk
 import (
 	"slices"
 	"strings"
+	"sync"
 )
 
 // Input is what an agent reports about one server.
@@ -46,47 +47,78 @@ func Assess(in Input) Assessment {
 	return e.result()
 }
 
-// factorsPerServer is room for most servers' factors (three or four is usual).
-const factorsPerServer = 6
+// factorsPerServer is room for nearly any server's factors (three or four is
+// usual); a server with more grows its own.
+const factorsPerServer = 8
+
+// workspace is AssessAll's working memory: each server's verdict and its
+// factors, in a window of a shared array. It is reused from one report to the
+// next, so that a report allocates only its result, whose factors are copied
+// out most severe first.
+type workspace struct {
+	verdicts []verdict
+	factors  []Factor
+}
+
+var workspaces = sync.Pool{New: func() any { return new(workspace) }}
 
 // AssessAll rates one agent's servers, in order, adding toxic-combination
 // factors that name the other server involved.
 func AssessAll(servers []Input) []Assessment {
-	// One allocation for the evaluations and one for their factors: each
-	// server gets a capped window of the factor array and only a server with
-	// more factors than that grows its own.
-	evals := make([]evaluation, len(servers))
-	slab := make([]Factor, factorsPerServer*len(servers))
+	w := workspaces.Get().(*workspace)
+	defer workspaces.Put(w)
+	n := len(servers)
+	w.verdicts = slices.Grow(w.verdicts[:0], n)[:n]
+	w.factors = slices.Grow(w.factors[:0], factorsPerServer*n)[:factorsPerServer*n]
+	// The parsed command and catalog matches are needed only while a server
+	// is evaluated, so one evaluation serves all.
+	var e evaluation
 	for i, in := range servers {
-		evals[i].evaluate(in, slab[i*factorsPerServer:i*factorsPerServer:(i+1)*factorsPerServer])
+		e.evaluate(in, w.factors[i*factorsPerServer:i*factorsPerServer:(i+1)*factorsPerServer])
+		w.verdicts[i] = e.verdict
 	}
-	addCombinations(evals)
-	out := make([]Assessment, len(evals))
-	for i := range evals {
-		out[i] = evals[i].result()
+	addCombinations(w.verdicts)
+	total := 0
+	for _, v := range w.verdicts {
+		total += len(v.factors)
+	}
+	// One allocation for the result's factors, each server's exactly sized.
+	factors := make([]Factor, 0, total)
+	out := make([]Assessment, n)
+	for i, v := range w.verdicts {
+		start := len(factors)
+		factors = appendBySeverity(factors, v.factors)
+		out[i] = assessment(factors[start:len(factors):len(factors)])
 	}
 	return out
 }
 
-// evaluation is the working state for one server.
-type evaluation struct {
-	in       Input
-	cmd      Command
-	name     string        // display name for combination factors
-	entry    *CatalogEntry // catalog match of the package, image or repository
-	remote   *CatalogEntry // catalog match of the remote host
-	url      string        // remote endpoint, if any
+// verdict is what an evaluation leaves for the combination rules and the
+// score: the server's factors and what it can do.
+type verdict struct {
+	name     string // display name for combination factors
 	caps     capSet
 	hasCreds bool
 	factors  []Factor
 }
 
-func (e *evaluation) has(capability string) bool { return e.caps&capBit(capability) != 0 }
+// evaluation is the working state for one server.
+type evaluation struct {
+	verdict
+	in     Input
+	cmd    Command
+	entry  *CatalogEntry // catalog match of the package, image or repository
+	remote *CatalogEntry // catalog match of the remote host
+	url    string        // remote endpoint, if any
+	host   string        // host of url, lower case
+}
+
+func (v *verdict) has(capability string) bool { return v.caps&capBit(capability) != 0 }
 
 // add records a factor; a second hit of the same rule extends its evidence
 // so that each rule appears once per server.
-func (e *evaluation) add(id, evidence string, extra ...string) {
-	if e.extend(id, evidence) {
+func (v *verdict) add(id, evidence string, extra ...string) {
+	if v.extend(id, evidence) {
 		return
 	}
 	f := factorTemplate[id]
@@ -94,15 +126,15 @@ func (e *evaluation) add(id, evidence string, extra ...string) {
 	if len(extra) > 0 {
 		f.Detail = strings.Join(extra, " ") + " " + f.Detail
 	}
-	e.factors = append(e.factors, f)
+	v.factors = append(v.factors, f)
 }
 
 // extend adds evidence to the factor of rule id, if there is one yet.
-func (e *evaluation) extend(id, evidence string) bool {
-	for i := range e.factors {
-		if e.factors[i].ID == id {
-			if evidence != "" && !strings.Contains(e.factors[i].Evidence, evidence) {
-				e.factors[i].Evidence += "; " + evidence
+func (v *verdict) extend(id, evidence string) bool {
+	for i := range v.factors {
+		if v.factors[i].ID == id {
+			if evidence != "" && !strings.Contains(v.factors[i].Evidence, evidence) {
+				v.factors[i].Evidence += "; " + evidence
 			}
 			return true
 		}
@@ -111,12 +143,17 @@ func (e *evaluation) extend(id, evidence string) bool {
 }
 
 // result sorts the factors in place: the evaluation is not used afterwards.
-func (e *evaluation) result() Assessment {
-	fs := e.factors
+func (v *verdict) result() Assessment {
+	fs := v.factors
 	if fs == nil {
 		fs = []Factor{}
 	}
 	sortFactors(fs)
+	return assessment(fs)
+}
+
+// assessment scores factors ordered most severe first.
+func assessment(fs []Factor) Assessment {
 	score := 0
 	if len(fs) > 0 {
 		score = weightOf(fs[0].Severity)
@@ -132,8 +169,19 @@ func (e *evaluation) result() Assessment {
 	return Assessment{Score: score, Level: level, Factors: fs}
 }
 
-// evaluate runs every check on one server, recording factors in factors
-// (an empty slice with room, or nil).
+// appendBySeverity appends fs to dst in sortFactors' order, most severe first
+// and equal severities as they came, each factor written once.
+func appendBySeverity(dst, fs []Factor) []Factor {
+	for rank := range 4 {
+		for i := range fs {
+			if rankOf(fs[i].Severity) == rank {
+				dst = append(dst, fs[i])
+			}
+		}
+	}
+	return dst
+}
+
 // sortFactors orders factors most severe first, keeping the order of equal
 // severities: a stable sort by rank. Factors are 80 bytes and swapping them in
 // the heap costs write barriers, so a short unsorted list is bucketed through
@@ -168,9 +216,10 @@ func sortFactors(fs []Factor) {
 	}
 }
 
+// evaluate runs every check on one server, recording factors in factors
+// (an empty slice with room, or nil).
 func (e *evaluation) evaluate(in Input, factors []Factor) {
-	*e = evaluation{in: in, cmd: ParseCommand(in.Command), factors: factors}
-	e.name = in.ServerName
+	*e = evaluation{verdict: verdict{name: in.ServerName, factors: factors}, in: in, cmd: ParseCommand(in.Command)}
 	e.identify()
 	if e.name == "" {
 		e.name = firstNonEmpty(e.cmd.Package, in.ServerType, e.url, "unnamed server")
@@ -185,7 +234,7 @@ func (e *evaluation) evaluate(in Input, factors []Factor) {
 
 // identify matches the server against the catalog and finds its remote endpoint.
 func (e *evaluation) identify() {
-	c := e.cmd
+	c := &e.cmd
 	for _, name := range []string{c.Package, c.Tool, e.in.ServerType} {
 		if e.entry = catalog.lookupPackage(stripVersion(name)); e.entry != nil {
 			break
@@ -206,7 +255,8 @@ func (e *evaluation) identify() {
 		e.url = e.in.ServerType
 	}
 	if e.url != "" {
-		e.remote = catalog.lookupHost(hostOf(e.url))
+		e.host = hostOf(e.url)
+		e.remote = catalog.lookupHost(e.host)
 	}
 	if e.remote == nil && e.entry == nil && e.url == "" && c.Package == "" && c.Script == "" {
 		// Remote server reported only by host in server_type.
@@ -220,8 +270,11 @@ func (e *evaluation) identify() {
 }
 
 func (e *evaluation) checkSupplyChain() {
-	c := e.cmd
-	pkg := firstNonEmpty(c.Package, stripVersion(e.in.ServerType))
+	c := &e.cmd
+	pkg := c.Package
+	if pkg == "" {
+		pkg = stripVersion(e.in.ServerType)
+	}
 	if c.Fetcher != "" {
 		e.add(RulePipeToShell, c.Fetcher)
 	}
@@ -285,7 +338,7 @@ func (e *evaluation) checkCapabilities() {
 	if e.has(CapExec) {
 		e.add(RuleExec, e.capEvidence(CapExec))
 	} else if e.entry == nil {
-		for _, w := range strings.FieldsFunc(strings.ToLower(e.cmd.Package+" "+e.cmd.Tool), func(r rune) bool {
+		for w := range strings.FieldsFuncSeq(strings.ToLower(e.cmd.Package+" "+e.cmd.Tool), func(r rune) bool {
 			return !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9')
 		}) {
 			if execWords[w] {
@@ -302,25 +355,31 @@ func (e *evaluation) checkCapabilities() {
 			e.caps |= capBit(CapExec)
 		}
 	}
-	for _, c := range []struct{ capability, rule string }{
-		{CapSecrets, RuleSecretStore},
-		{CapCloudAdmin, RuleCloudAdmin},
-		{CapBrowser, RuleBrowser},
-		{CapDBWrite, RuleDBWrite},
-		{CapMessaging, RuleMessaging},
-		{CapUntrustedInput, RuleUntrustedInput},
-	} {
-		if !e.has(c.capability) {
+	for _, c := range capabilityRules {
+		if e.caps&c.bit == 0 {
 			continue
 		}
 		var extra []string
 		for _, ent := range []*CatalogEntry{e.entry, e.remote} {
-			if ent != nil && ent.Note != "" && ent.caps&capBit(c.capability) != 0 {
+			if ent != nil && ent.Note != "" && ent.caps&c.bit != 0 {
 				extra = append(extra, ent.noteExtra)
 			}
 		}
 		e.add(c.rule, e.capEvidence(c.capability), extra...)
 	}
+}
+
+// capabilityRules are the rules a catalog capability raises on its own.
+var capabilityRules = []struct {
+	capability, rule string
+	bit              capSet
+}{
+	{CapSecrets, RuleSecretStore, capBit(CapSecrets)},
+	{CapCloudAdmin, RuleCloudAdmin, capBit(CapCloudAdmin)},
+	{CapBrowser, RuleBrowser, capBit(CapBrowser)},
+	{CapDBWrite, RuleDBWrite, capBit(CapDBWrite)},
+	{CapMessaging, RuleMessaging, capBit(CapMessaging)},
+	{CapUntrustedInput, RuleUntrustedInput, capBit(CapUntrustedInput)},
 }
 
 // capEvidence names the catalog entry that carries a capability.
@@ -334,7 +393,7 @@ func (e *evaluation) capEvidence(capability string) string {
 }
 
 func (e *evaluation) checkContainer() {
-	k := e.cmd.Container
+	k := &e.cmd.Container
 	if k.Privileged {
 		e.add(RulePrivileged, "--privileged")
 	}
@@ -367,10 +426,8 @@ func (e *evaluation) checkContainer() {
 
 // checkPaths judges the scope and every path the server is given.
 func (e *evaluation) checkPaths() {
-	var paths []string
-	for _, p := range splitScope(e.in.Scope) {
-		paths = appendUnique(paths, p)
-	}
+	// Room for the usual few paths without a heap allocation.
+	paths := appendScope(make([]string, 0, 8), e.in.Scope)
 	for _, p := range e.cmd.Paths {
 		paths = appendUnique(paths, p)
 	}
@@ -400,39 +457,41 @@ func (e *evaluation) checkPaths() {
 	}
 }
 
-// splitScope separates the scope field's paths: commas, semicolons, newlines,
-// or spaces when every piece is itself a path.
-func splitScope(s string) []string {
-	var out []string
-	for _, part := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ';' || r == '\n' }) {
+// appendScope appends the scope field's paths that paths lacks: separated by
+// commas, semicolons, newlines, or spaces when every piece is itself a path.
+func appendScope(paths []string, s string) []string {
+	for part := range strings.FieldsFuncSeq(s, func(r rune) bool { return r == ',' || r == ';' || r == '\n' }) {
 		part = strings.TrimSpace(part)
 		if part == "" {
 			continue
 		}
-		fields := strings.Fields(part)
-		allPaths := len(fields) > 1
-		for _, f := range fields {
+		fields, allPaths := 0, true
+		for f := range strings.FieldsSeq(part) {
+			fields++
 			allPaths = allPaths && isPathLike(f)
 		}
-		if allPaths {
-			out = append(out, fields...)
-		} else {
-			out = append(out, part)
+		if fields < 2 || !allPaths {
+			paths = appendUnique(paths, part)
+			continue
+		}
+		for f := range strings.FieldsSeq(part) {
+			paths = appendUnique(paths, f)
 		}
 	}
-	return out
+	return paths
 }
 
 func (e *evaluation) checkCredentials() {
-	var evidence []string
-	names := append(append([]string{}, e.in.EnvVars...), e.cmd.EnvNames...)
 	var secretNames []string
-	for _, n := range names {
-		n, _, _ = strings.Cut(n, "=")
-		if looksSecret(n) && !contains(secretNames, n) {
-			secretNames = append(secretNames, n)
+	for _, names := range [...][]string{e.in.EnvVars, e.cmd.EnvNames} {
+		for _, n := range names {
+			n, _, _ = strings.Cut(n, "=")
+			if looksSecret(n) && !contains(secretNames, n) {
+				secretNames = append(secretNames, n)
+			}
 		}
 	}
+	evidence := make([]string, 0, 3)
 	if len(secretNames) > 0 {
 		evidence = append(evidence, "env: "+strings.Join(secretNames, ", "))
 	}
@@ -442,7 +501,7 @@ func (e *evaluation) checkCredentials() {
 	if strings.Contains(e.in.URL, "[REDACTED]") {
 		evidence = append(evidence, "url: "+e.in.URL)
 	}
-	for _, s := range inlineSecrets(e.in.Command, e.cmd) {
+	for _, s := range inlineSecrets(e.in.Command, &e.cmd) {
 		e.add(RuleCredInline, s)
 	}
 	if len(evidence) == 0 {
@@ -466,7 +525,7 @@ func (e *evaluation) checkRemote() {
 		}
 		return
 	}
-	host := hostOf(e.url)
+	host := e.host
 	lu := strings.ToLower(e.url)
 	plain := strings.HasPrefix(lu, "http://") || strings.HasPrefix(lu, "ws://")
 	switch {
@@ -511,7 +570,7 @@ func isTunnel(host string) bool {
 
 // addCombinations pairs servers that read untrusted content with servers
 // that can act on it, on the same agent.
-func addCombinations(evals []evaluation) {
+func addCombinations(evals []verdict) {
 	for i := range evals {
 		src := &evals[i]
 		if !src.has(CapUntrustedInput) {
@@ -522,22 +581,23 @@ func addCombinations(evals []evaluation) {
 			if i == j || !sink.canActOnInjection() {
 				continue
 			}
-			src.combine(sink.name, func() string {
-				return "Content read by " + src.name + " can instruct the agent to use " + sink.name + " (" + sink.sinkReason() + ")."
+			src.combine(sink.name, func(ruleDetail string) string {
+				return "Content read by " + src.name + " can instruct the agent to use " + sink.name + " (" + sink.sinkReason() + "). " + ruleDetail
 			})
-			sink.combine(src.name, func() string {
-				return src.name + " feeds untrusted content to the agent that can direct this server (" + sink.sinkReason() + ")."
+			sink.combine(src.name, func(ruleDetail string) string {
+				return src.name + " feeds untrusted content to the agent that can direct this server (" + sink.sinkReason() + "). " + ruleDetail
 			})
 		}
 	}
 }
 
 // combine records a toxic combination with the server named other, as
-// add(RuleToxicCombination, "with "+other, detail()) would, but builds the
-// detail only for the first combination and "with "+other only when it is new.
-func (e *evaluation) combine(other string, detail func() string) {
-	for i := range e.factors {
-		f := &e.factors[i]
+// add(RuleToxicCombination, "with "+other, detail) would, but builds the
+// detail (in front of the rule's, in one string) only for the first
+// combination and "with "+other only when it is new.
+func (v *verdict) combine(other string, detail func(ruleDetail string) string) {
+	for i := range v.factors {
+		f := &v.factors[i]
 		if f.ID == RuleToxicCombination {
 			if !containsPair(f.Evidence, "with ", other) {
 				f.Evidence += "; with " + other
@@ -545,7 +605,10 @@ func (e *evaluation) combine(other string, detail func() string) {
 			return
 		}
 	}
-	e.add(RuleToxicCombination, "with "+other, detail())
+	f := factorTemplate[RuleToxicCombination]
+	f.Evidence = "with " + other
+	f.Detail = detail(f.Detail)
+	v.factors = append(v.factors, f)
 }
 
 // containsPair is strings.Contains(s, a+b) without building a+b.
@@ -562,15 +625,15 @@ func containsPair(s, a, b string) bool {
 	}
 }
 
-func (e *evaluation) canActOnInjection() bool {
-	return e.has(CapExec) || e.has(CapMessaging) || e.has(CapNetworkEgress) && e.hasCreds
+func (v *verdict) canActOnInjection() bool {
+	return v.has(CapExec) || v.has(CapMessaging) || v.has(CapNetworkEgress) && v.hasCreds
 }
 
-func (e *evaluation) sinkReason() string {
+func (v *verdict) sinkReason() string {
 	switch {
-	case e.has(CapExec):
+	case v.has(CapExec):
 		return "it executes commands"
-	case e.has(CapMessaging):
+	case v.has(CapMessaging):
 		return "it sends messages"
 	}
 	return "it sends data out with credentials"
@@ -584,13 +647,25 @@ func stripVersion(s string) string {
 	if i := strings.LastIndex(s, "@"); i > 0 {
 		s = s[:i]
 	}
-	if i := strings.LastIndex(s, ":"); i > strings.LastIndex(s, "/") && i > 1 {
+	if i := strings.LastIndex(s, ":"); i > 1 && i > strings.LastIndex(s, "/") {
 		s = s[:i]
 	}
-	if i := strings.IndexAny(s, "=<>~"); i > 0 {
+	if i := indexVersionOperator(s); i > 0 {
 		s = s[:i]
 	}
 	return s
+}
+
+// indexVersionOperator is strings.IndexAny(s, "=<>~") without building the
+// set of bytes on every call: the first of a requirement's operators.
+func indexVersionOperator(s string) int {
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '=', '<', '>', '~':
+			return i
+		}
+	}
+	return -1
 }
 
 func firstNonEmpty(vals ...string) string {
