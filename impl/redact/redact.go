@@ -683,7 +683,9 @@ var scrubRules = func() []scrubRule {
 // but \b at its start, without running re a second time on each match: the submatches found in
 // s are those FindStringSubmatch would find in the match alone, unless the match starts with a
 // character \b does not take for a word character (the (?i) of urlPassword matches ſ and K):
-// then f gets what FindStringSubmatch finds, nil included.
+// then f gets what FindStringSubmatch finds, or the submatches in s when it finds nothing (\b
+// holds before ſ inside "3ſ…" but not at the start of the match alone; f once got nil there,
+// and Command panicked).
 func replaceSubmatches(re *regexp.Regexp, s string, f func(sub []string) string) string {
 	matches := re.FindAllStringSubmatchIndex(s, -1)
 	if matches == nil {
@@ -695,15 +697,16 @@ func replaceSubmatches(re *regexp.Regexp, s string, f func(sub []string) string)
 		b.WriteString(s[last:m[0]])
 		match := s[m[0]:m[1]]
 		var sub []string
-		if isLetter(match[0]) || isDigit(match[0]) || match[0] == '_' {
+		if !isLetter(match[0]) && !isDigit(match[0]) && match[0] != '_' {
+			sub = re.FindStringSubmatch(match)
+		}
+		if sub == nil {
 			sub = make([]string, len(m)/2)
 			for i := range sub {
 				if m[2*i] >= 0 {
 					sub[i] = s[m[2*i]:m[2*i+1]]
 				}
 			}
-		} else {
-			sub = re.FindStringSubmatch(match)
 		}
 		b.WriteString(f(sub))
 		last = m[1]

@@ -209,3 +209,14 @@ func BenchmarkCommand(b *testing.B) {
 		}
 	}
 }
+
+// TestCommandsThatOncePanicked: urlPassword's \b matched before ſ (which (?i)[a-z] takes) inside
+// a command but not at the start of the match alone, and the second search found nothing.
+func TestCommandsThatOncePanicked(t *testing.T) {
+	for _, c := range []string{"3ſ34b+://İU:P@h", "3ſcheme://user:hunter2secret@db.internal/app"} {
+		got := Command(c)
+		if strings.Contains(got, "P@h") && strings.HasSuffix(c, "P@h") || strings.Contains(got, "hunter2secret") || strings.Contains(got, "longpassword") {
+			t.Errorf("Command(%q) = %q: the password is still there", c, got)
+		}
+	}
+}
