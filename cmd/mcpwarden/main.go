@@ -80,6 +80,7 @@ type config struct {
 	corsOrigins []string
 	proxyHops   int
 	dbMaxConns  int
+	pgBuffersMB int // shared_buffers of the built-in PostgreSQL
 	// dormantAfter (MCPWARDEN_DORMANT_AFTER, default 7 days): silence after which an agent's
 	// servers become dormant.
 	dormantAfter time.Duration
@@ -112,6 +113,9 @@ func loadConfig() (config, error) {
 		return c, err
 	}
 	if c.dbMaxConns, err = envInt("MCPWARDEN_DB_MAX_CONNS", 20); err != nil {
+		return c, err
+	}
+	if c.pgBuffersMB, err = envInt("MCPWARDEN_PG_SHARED_BUFFERS_MB", localpg.SharedBuffersFor(localpg.MemoryLimit())); err != nil {
 		return c, err
 	}
 	c.dormantAfter = 7 * 24 * time.Hour
@@ -177,7 +181,7 @@ func database(ctx context.Context, cfg *config, log *slog.Logger) (*db.Storage, 
 		if err := os.MkdirAll(cfg.dataDir, 0o711); err != nil {
 			return nil, stop, err
 		}
-		cluster, err := localpg.Start(ctx, localpg.Options{Dir: filepath.Join(cfg.dataDir, "postgres")})
+		cluster, err := localpg.Start(ctx, localpg.Options{Dir: filepath.Join(cfg.dataDir, "postgres"), SharedBuffersMB: cfg.pgBuffersMB})
 		if errors.Is(err, localpg.ErrNoBinaries) {
 			return nil, stop, fmt.Errorf("%w\n\n%s", err, localpg.InstallHint)
 		}

@@ -5,6 +5,7 @@
 package localpg
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -44,6 +45,9 @@ type Options struct {
 	NoFsync bool
 	// RunAs is the user the cluster runs as when this process is root; default "postgres".
 	RunAs string
+	// SharedBuffersMB is PostgreSQL's shared_buffers in MB; 0 means PostgreSQL's own default
+	// of 128 MB (right for throwaway test clusters). See SharedBuffersFor.
+	SharedBuffersMB int
 }
 
 // Cluster is a running private PostgreSQL.
@@ -53,6 +57,7 @@ type Cluster struct {
 	socketDir string
 	logFile   string
 	noFsync   bool
+	buffersMB int
 	cred      *syscall.Credential
 	uid, gid  int
 }
@@ -117,11 +122,12 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 		return nil, err
 	}
 	c := &Cluster{
-		binDir:  binDir,
-		dataDir: filepath.Join(dir, "pgdata"),
-		logFile: filepath.Join(dir, "postgres.log"),
-		noFsync: opts.NoFsync,
-		uid:     -1, gid: -1,
+		binDir:    binDir,
+		dataDir:   filepath.Join(dir, "pgdata"),
+		logFile:   filepath.Join(dir, "postgres.log"),
+		noFsync:   opts.NoFsync,
+		buffersMB: opts.SharedBuffersMB,
+		uid:       -1, gid: -1,
 	}
 	if os.Geteuid() == 0 {
 		if err := c.dropPrivileges(opts.RunAs); err != nil {
@@ -253,7 +259,7 @@ func (c *Cluster) StartServer(ctx context.Context) error {
 		"-k " + c.socketDir,
 		"-c unix_socket_permissions=0770",
 		"-c max_connections=200",
-		"-c shared_buffers=128MB",
+		fmt.Sprintf("-c shared_buffers=%dMB", cmp.Or(c.buffersMB, 128)),
 	}
 	if c.noFsync {
 		settings = append(settings, "-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off")
