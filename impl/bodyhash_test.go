@@ -46,9 +46,10 @@ func reportBody(rev int) []byte {
 	return []byte(b.String())
 }
 
-// contractEcho is the validation middleware in front of a handler that records the raw body
-// hash it is given. Authentication accepts anyone: it is not what these tests are about.
-func contractEcho(t testing.TB, enabled bool, got *[]byte) (*echo.Echo, *contract) {
+// openContract is the validation middleware's contract with an authentication that accepts
+// anyone: it is not what these tests are about.
+func openContract(t testing.TB) *contract {
+	t.Helper()
 	spec, err := LoadSpec()
 	if err != nil {
 		t.Fatal(err)
@@ -57,6 +58,13 @@ func contractEcho(t testing.TB, enabled bool, got *[]byte) (*echo.Echo, *contrac
 	if err != nil {
 		t.Fatal(err)
 	}
+	return v
+}
+
+// contractEcho is the validation middleware in front of a handler that records the raw body
+// hash it is given. Authentication accepts anyone: it is not what these tests are about.
+func contractEcho(t testing.TB, enabled bool, got *[]byte) (*echo.Echo, *contract) {
+	v := openContract(t)
 	e := echo.New()
 	e.Pre(v.middleware(enabled))
 	e.POST("/mcp/report", func(c echo.Context) error {

@@ -24,10 +24,7 @@ func TestJSONBodyAcceptsWhatKinOpenAPIAccepts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, err := newContract(spec, func(context.Context, *openapi3filter.AuthenticationInput) error { return nil })
-	if err != nil {
-		t.Fatal(err)
-	}
+	v := openContract(t)
 	long := strings.Repeat("x", 201)
 	// The first body of each operation is valid. Login takes a form, which kin-openapi decodes.
 	bodies := map[string][]string{
@@ -104,14 +101,7 @@ func TestJSONBodyAcceptsWhatKinOpenAPIAccepts(t *testing.T) {
 // A valid report reaches the handler with the value it was validated as, so that the generated
 // strict handler binds it instead of decoding the body again.
 func TestContractLeavesTheValidatedReportForTheHandler(t *testing.T) {
-	spec, err := LoadSpec()
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := newContract(spec, func(context.Context, *openapi3filter.AuthenticationInput) error { return nil })
-	if err != nil {
-		t.Fatal(err)
-	}
+	v := openContract(t)
 	e := echo.New()
 	e.Pre(v.middleware(true))
 	var got any
@@ -144,14 +134,7 @@ func TestContractLeavesTheValidatedReportForTheHandler(t *testing.T) {
 
 // Bodies that are not JSON are refused by kin-openapi, with the problem they always had.
 func TestMalformedJSONIsRefusedAsBefore(t *testing.T) {
-	spec, err := LoadSpec()
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := newContract(spec, func(context.Context, *openapi3filter.AuthenticationInput) error { return nil })
-	if err != nil {
-		t.Fatal(err)
-	}
+	v := openContract(t)
 	handler := v.middleware(true)(func(echo.Context) error {
 		t.Error("the handler was reached")
 		return nil
