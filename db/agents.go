@@ -46,15 +46,24 @@ type AgentKey struct {
 // AgentByKeyHash finds the agent holding a key, or ErrNotFound.
 func (s *Storage) AgentByKeyHash(ctx context.Context, keyHash []byte) (AgentKey, error) {
 	var k AgentKey
-	// The agents.key_hash check makes a half-rotated key (never committed that way, but cheap to
-	// rule out) useless.
-	err := s.db.GetContext(ctx, &k, `
-		SELECT k.organization_id, k.agent_id, a.report_hash, a.hostname, a.os_type, a.username, a.agent_version
-		FROM agent_keys k
-		JOIN agents a ON a.organization_id = k.organization_id AND a.id = k.agent_id AND a.key_hash = k.key_hash
-		WHERE k.key_hash = $1`, keyHash)
+	var err error
+	// Prepared: every agent misses the key cache once after a replica starts, and planning the
+	// join cost several times its execution.
+	if st := s.poolStmt(agentByKeyHashSQL); st != nil {
+		err = st.GetContext(ctx, &k, keyHash)
+	} else {
+		err = s.db.GetContext(ctx, &k, agentByKeyHashSQL, keyHash)
+	}
 	return k, notFound(err)
 }
+
+// agentByKeyHashSQL finds a key's agent. The agents.key_hash check makes a half-rotated key
+// (never committed that way, but cheap to rule out) useless.
+const agentByKeyHashSQL = `
+	SELECT k.organization_id, k.agent_id, a.report_hash, a.hostname, a.os_type, a.username, a.agent_version
+	FROM agent_keys k
+	JOIN agents a ON a.organization_id = k.organization_id AND a.id = k.agent_id AND a.key_hash = k.key_hash
+	WHERE k.key_hash = $1`
 
 // CreateAgent enrols an agent with the hash and display prefix of its key.
 func (s *Storage) CreateAgent(ctx context.Context, orgID uuid.UUID, name string, keyHash []byte, keyPrefix string) (Agent, error) {

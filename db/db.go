@@ -95,9 +95,18 @@ func (s *Storage) Close() error { return s.db.Close() }
 // free when transactions like tx end: so it is prepared in the background, and until it is, the
 // query runs unprepared.
 func (s *Storage) prepared(ctx context.Context, tx *sqlx.Tx, query string) txQuery {
+	if st := s.poolStmt(query); st != nil {
+		return txQuery{stmt: tx.StmtxContext(ctx, st)}
+	}
+	return txQuery{tx: tx, query: query}
+}
+
+// poolStmt returns query's pool-level prepared statement, or nil while it is being prepared (in
+// the background, the first time query is asked for): the caller then runs query unprepared.
+func (s *Storage) poolStmt(query string) *sqlx.Stmt {
 	v, loaded := s.stmts.LoadOrStore(query, (*sqlx.Stmt)(nil))
 	if st := v.(*sqlx.Stmt); st != nil {
-		return txQuery{stmt: tx.StmtxContext(ctx, st)}
+		return st
 	}
 	if !loaded {
 		go func() {
@@ -111,7 +120,7 @@ func (s *Storage) prepared(ctx context.Context, tx *sqlx.Tx, query string) txQue
 			s.stmts.Store(query, st)
 		}()
 	}
-	return txQuery{tx: tx, query: query}
+	return nil
 }
 
 // txQuery is a query of a transaction, prepared (stmt) or not (tx and query).
