@@ -675,17 +675,11 @@ var scrubRules = func() []scrubRule {
 	}})
 }()
 
-// replaceSubmatches is
-//
-//	re.ReplaceAllStringFunc(s, func(m string) string { return f(re.FindStringSubmatch(m)) })
-//
-// for a pattern that matches no empty string and asserts nothing about the text around a match
-// but \b at its start, without running re a second time on each match: the submatches found in
-// s are those FindStringSubmatch would find in the match alone, unless the match starts with a
-// character \b does not take for a word character (the (?i) of urlPassword matches ſ and K):
-// then f gets what FindStringSubmatch finds, or the submatches in s when it finds nothing (\b
-// holds before ſ inside "3ſ…" but not at the start of the match alone; f once got nil there,
-// and Command panicked).
+// replaceSubmatches is re.ReplaceAllStringFunc(s, f) with f given each match's submatches as
+// found in s. It used to search each match again on its own, which is not the same when the
+// match starts with a non-ASCII letter the pattern's (?i) takes (ſ, K): \b holds before it inside
+// s but not at the start of the match alone, so the second search found nothing (a panic) or a
+// later match (dropping the letter from the command).
 func replaceSubmatches(re *regexp.Regexp, s string, f func(sub []string) string) string {
 	matches := re.FindAllStringSubmatchIndex(s, -1)
 	if matches == nil {
@@ -695,17 +689,10 @@ func replaceSubmatches(re *regexp.Regexp, s string, f func(sub []string) string)
 	last := 0
 	for _, m := range matches {
 		b.WriteString(s[last:m[0]])
-		match := s[m[0]:m[1]]
-		var sub []string
-		if !isLetter(match[0]) && !isDigit(match[0]) && match[0] != '_' {
-			sub = re.FindStringSubmatch(match)
-		}
-		if sub == nil {
-			sub = make([]string, len(m)/2)
-			for i := range sub {
-				if m[2*i] >= 0 {
-					sub[i] = s[m[2*i]:m[2*i+1]]
-				}
+		sub := make([]string, len(m)/2)
+		for i := range sub {
+			if m[2*i] >= 0 {
+				sub[i] = s[m[2*i]:m[2*i+1]]
 			}
 		}
 		b.WriteString(f(sub))

@@ -210,9 +210,12 @@ func BenchmarkCommand(b *testing.B) {
 	}
 }
 
-// TestCommandsThatOncePanicked: urlPassword's \b matched before ſ (which (?i)[a-z] takes) inside
+// TestCommandsThatOncePanicked (or lost a letter): urlPassword's \b matched before ſ (which (?i)[a-z] takes) inside
 // a command but not at the start of the match alone, and the second search found nothing.
 func TestCommandsThatOncePanicked(t *testing.T) {
+	if got, want := Command("-ymcp_sk_\u212ahttps://eyJu:p@authtoken{env: KEY"), "-ymcp_sk_\u212ahttps://eyJu:"+Mask+"@authtoken{env: KEY"; got != want {
+		t.Errorf("Command kept %q, want %q (the Kelvin sign stays, the password goes)", got, want)
+	}
 	for _, c := range []string{"3ſ34b+://İU:P@h", "3ſcheme://user:hunter2secret@db.internal/app"} {
 		got := Command(c)
 		if strings.Contains(got, "P@h") && strings.HasSuffix(c, "P@h") || strings.Contains(got, "hunter2secret") || strings.Contains(got, "longpassword") {
