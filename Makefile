@@ -6,7 +6,7 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 AGENT_TARGETS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64
 
-.PHONY: all generate build run test lint breaking agents postgres bench clean
+.PHONY: all generate build run test lint check breaking agents postgres bench clean
 
 all: build
 
@@ -47,6 +47,13 @@ lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	@[ -x .ci/node_modules/.bin/spectral ] || (cd .ci && npm ci --no-audit --no-fund --loglevel=error)
 	.ci/node_modules/.bin/spectral lint openapi.yaml --ruleset .ci/spectral.yaml --fail-severity error
+
+## check: staticcheck, and deadcode (no function unreachable from a command or a test; the SDK's
+## public API in clients/go is for integrators, so it is not judged by what this module calls)
+check:
+	$(GO) run honnef.co/go/tools/cmd/staticcheck ./...
+	@out=$$($(GO) run golang.org/x/tools/cmd/deadcode -test -filter 'github.com/mcpwarden/mcpwarden/(cmd|db|gen|impl)' ./...); \
+		if [ -n "$$out" ]; then echo "$$out"; echo "deadcode: unreachable functions above; delete them or use them"; exit 1; fi
 
 ## breaking: fail when openapi.yaml breaks the previous commit's contract (BASE=<rev> to compare elsewhere)
 BASE ?= HEAD~1

@@ -191,7 +191,7 @@ func (s *Storage) UpdateAgentMeta(ctx context.Context, orgID, agentID uuid.UUID,
 
 // InvalidateAgentKeysByID announces to every replica that the stored state of agents of any
 // organization changed, so that they reload it instead of trusting their copy (maintenance: the
-// dormant sweep forgets their report hashes; a report announces its change in ApplyReport).
+// dormant sweep forgets their report hashes; a report batch announces its change in ReportBatch.Apply).
 func (s *Storage) InvalidateAgentKeysByID(ctx context.Context, agentIDs []uuid.UUID) error {
 	if len(agentIDs) == 0 {
 		return nil

@@ -95,7 +95,7 @@ func alertInputSQL(param string) string {
 func alertInput(alerts []NewAlert) (string, error) {
 	rows := make([]newAlertJSON, len(alerts))
 	for i, a := range alerts {
-		rows[i] = newAlertJSON{a.Type, a.Severity, a.Title, a.Message, a.ServerID, a.ServerName, a.AgentID, a.AgentHostname, a.DedupKey}
+		rows[i] = newAlertJSON(a)
 	}
 	sort.SliceStable(rows, func(i, j int) bool { return rows[i].DedupKey < rows[j].DedupKey })
 	b, err := json.Marshal(rows)

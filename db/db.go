@@ -34,8 +34,6 @@ type Storage struct {
 	db *sqlx.DB
 	// stmts holds the hot paths' prepared statements by query text (see prepared).
 	stmts sync.Map
-	// reports gathers concurrent reports into batches (see ApplyReport).
-	reports reportQueue
 }
 
 // Pool returns a connection pool to url as mcpwarden uses it (tests included). Every query with

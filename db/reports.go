@@ -8,20 +8,19 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 
-	"github.com/mcpwarden/mcpwarden/impl/jsonenc"
+	"github.com/mcpwarden/mcpwarden/db/jsonenc"
 )
 
 // ReportServer is one server of an agent's report, normalized, redacted and scored. It travels
 // to the database as appendReportRow writes it.
 type ReportServer struct {
-	ID          uuid.UUID // set by ApplyReport
+	ID          uuid.UUID // set by the planner (impl/ingest)
 	ServerName  string
 	ServerType  string
 	Command     string
@@ -55,10 +54,6 @@ type PreviousServer struct {
 	RiskFactorsHash []byte         `db:"risk_factors_hash"`
 }
 
-// ReportPlan decides, inside the report's transaction, which alerts the report raises, given the
-// agent's hostname, its servers before the report (by name) and the report (ids assigned).
-type ReportPlan func(hostname *string, previous map[string]PreviousServer, servers []ReportServer) []NewAlert
-
 // ReportOutcome counts what a report changed.
 type ReportOutcome struct {
 	Unchanged bool
@@ -71,187 +66,107 @@ type ReportOutcome struct {
 	Announced KeyInvalidation
 }
 
-// ApplyReport replaces an agent's inventory with a report, in a transaction that holds the
-// agent's row lock: concurrent reports of one agent run one after the other, and one whose hash
-// equals the stored report hash (a duplicate that lost the race) changes nothing. It returns
-// ErrNotFound when the agent no longer exists.
-//
-// Reports of one organization that arrive while others are being written are written together,
-// up to maxBatchReports at a time (see reportQueue): one transaction and one statement of each
-// kind for the whole batch, so the per-transaction costs (round trips, statement overhead, the
-// counter triggers, the commit) are paid once per batch rather than once per report. ApplyReport
-// returns once the batch holding the report has committed.
-func (s *Storage) ApplyReport(ctx context.Context, orgID, agentID uuid.UUID, reportHash []byte, servers []ReportServer, plan ReportPlan) (ReportOutcome, error) {
-	return s.reports.submit(ctx, s, &pendingReport{
-		org: orgID, agent: agentID, hash: reportHash, servers: servers, plan: plan,
-		done: make(chan struct{}),
-	})
+// ReportBatch is one transaction that writes the reports of several agents of one organization:
+// the agents are locked (LockAgents), their stored servers read under those locks
+// (PreviousServers), and the planned reports written with their alerts in one statement (Apply).
+// Paying the per-transaction costs (round trips, statement overhead, the counter triggers, the
+// commit) once per batch rather than once per report is what lets a fleet's changed reports
+// keep up with PostgreSQL; impl/ingest decides what goes into a batch.
+type ReportBatch struct {
+	s   *Storage
+	tx  *sqlx.Tx
+	org uuid.UUID
 }
 
-// Batch bounds: a batch takes reports until either is reached (always at least one report).
-const (
-	maxBatchReports = 32
-	maxBatchServers = 1000
-	// maxRunningBatches is how many batches are written at once: two keep PostgreSQL busy while
-	// a batch makes its round trips. More only add backends contending for the same index
-	// pages and WAL: on 2 cores, under 64 connections of changed reports, 1, 2, 4 and 8
-	// running batches gave about 510, 505, 460 and 385 reports/s.
-	maxRunningBatches = 2
-	// batchTimeout bounds a batch's transaction, which outlives any one request's context.
-	batchTimeout = time.Minute
-)
-
-// pendingReport is a report waiting in the queue, then its result.
-type pendingReport struct {
-	org, agent uuid.UUID
-	hash       []byte
-	servers    []ReportServer
-	plan       ReportPlan
-
-	done chan struct{} // closed when out and err are set
-	out  ReportOutcome
-	err  error
-}
-
-func (p *pendingReport) finish(out ReportOutcome, err error) {
-	p.out, p.err = out, err
-	close(p.done)
-}
-
-// reportQueue gathers concurrent reports into batches (group commit). There is no timer: a
-// report that finds fewer than maxRunningBatches batches running starts one at once, and the
-// reports that arrive meanwhile form the next batches, so batches grow with load and a lone
-// report waits for nothing.
-type reportQueue struct {
-	mu      sync.Mutex
-	waiting []*pendingReport // in arrival order
-	running int
-	// busy holds the agents of running batches: an agent's next report waits for its running
-	// one, so an agent's reports are applied in the order they arrived.
-	busy    map[uuid.UUID]bool
-	batches int64 // batches started, for tests
-}
-
-func (q *reportQueue) submit(ctx context.Context, s *Storage, p *pendingReport) (ReportOutcome, error) {
-	q.mu.Lock()
-	q.waiting = append(q.waiting, p)
-	q.startLocked(ctx, s)
-	q.mu.Unlock()
-	select {
-	case <-p.done:
-	case <-ctx.Done():
-		q.mu.Lock()
-		for i, w := range q.waiting {
-			if w == p { // not taken by a batch yet: withdraw it
-				q.waiting = append(q.waiting[:i], q.waiting[i+1:]...)
-				q.mu.Unlock()
-				return ReportOutcome{}, ctx.Err()
-			}
-		}
-		q.mu.Unlock()
-		<-p.done // being written: its result follows within batchTimeout
+// BeginReportBatch starts a report batch of the organization's agents. The caller ends it with
+// Commit or Rollback.
+func (s *Storage) BeginReportBatch(ctx context.Context, orgID uuid.UUID) (*ReportBatch, error) {
+	tx, err := s.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return nil, err
 	}
-	return p.out, p.err
+	// The batch's prepared statements run with their generic plans: by default PostgreSQL plans
+	// them again for every execution's parameters, which costs more than running them. Only
+	// this transaction: other queries' plans depend on their parameters.
+	if _, err := tx.ExecContext(ctx, `SET LOCAL plan_cache_mode = force_generic_plan`); err != nil {
+		tx.Rollback()
+		return nil, err
+	}
+	return &ReportBatch{s: s, tx: tx, org: orgID}, nil
 }
 
-// startLocked starts batches while reports can be taken and batches may start. Every running
-// batch calls it again when it ends, so no report is left waiting.
-func (q *reportQueue) startLocked(ctx context.Context, s *Storage) {
-	// A batch carries other requests' reports: it must not end with the request that started it.
-	ctx = context.WithoutCancel(ctx)
-	for q.running < maxRunningBatches {
-		batch := q.takeLocked()
-		if batch == nil {
-			return
-		}
-		q.running++
-		q.batches++
-		go func() {
-			bctx, cancel := context.WithTimeout(ctx, batchTimeout)
-			s.applyBatch(bctx, batch)
-			cancel()
-			q.mu.Lock()
-			q.running--
-			for _, p := range batch {
-				delete(q.busy, p.agent)
-			}
-			q.startLocked(ctx, s)
-			q.mu.Unlock()
-		}()
-	}
+// Commit ends the batch, keeping what it wrote.
+func (b *ReportBatch) Commit() error { return b.tx.Commit() }
+
+// Rollback ends the batch, undoing what it wrote; after Commit it does nothing.
+func (b *ReportBatch) Rollback() error { return b.tx.Rollback() }
+
+// LockedAgent is an agent of a batch, locked until the batch ends.
+type LockedAgent struct {
+	Hostname   *string
+	ReportHash []byte // of its stored report
 }
 
-// takeLocked removes the next batch from the queue, or returns nil: the oldest report whose
-// agent has no report being written, then, in arrival order, the reports of the same
-// organization (a batch is one tenant's transaction) whose agents have no report being written
-// or taken, within the bounds.
-func (q *reportQueue) takeLocked() []*pendingReport {
-	var batch []*pendingReport
-	var org uuid.UUID
-	servers := 0
-	rest := q.waiting[:0]
-	for _, p := range q.waiting {
-		switch {
-		case q.busy[p.agent]:
-		case batch == nil:
-			org = p.org
-			fallthrough
-		case p.org == org && len(batch) < maxBatchReports && servers+len(p.servers) <= maxBatchServers:
-			batch = append(batch, p)
-			servers += len(p.servers)
-			if q.busy == nil {
-				q.busy = map[uuid.UUID]bool{}
-			}
-			q.busy[p.agent] = true
-			continue
-		}
-		rest = append(rest, p)
+// LockAgents locks the agents, in id order so that batches sharing agents wait for each other
+// instead of deadlocking, and returns those that exist.
+func (b *ReportBatch) LockAgents(ctx context.Context, agents []uuid.UUID) (map[uuid.UUID]LockedAgent, error) {
+	var locked []struct {
+		ID         uuid.UUID `db:"id"`
+		Hostname   *string   `db:"hostname"`
+		ReportHash []byte    `db:"report_hash"`
 	}
-	clear(q.waiting[len(rest):])
-	q.waiting = rest
-	return batch
+	if err := b.s.prepared(ctx, b.tx, lockAgentsSQL).SelectContext(ctx, &locked, b.org, pq.Array(uuidStrings(agents))); err != nil {
+		return nil, err
+	}
+	out := make(map[uuid.UUID]LockedAgent, len(locked))
+	for _, a := range locked {
+		out[a.ID] = LockedAgent{Hostname: a.Hostname, ReportHash: a.ReportHash}
+	}
+	return out, nil
 }
 
-// applyBatch writes a batch and finishes each of its reports. A failure other than a deadlock
-// (retried) is isolated: the reports are written again one by one, so one report's error is
-// never another's.
-func (s *Storage) applyBatch(ctx context.Context, batch []*pendingReport) {
-	var outs []ReportOutcome
-	var errs []error
-	var err error
-	for attempt := 0; ; attempt++ {
-		outs, errs, err = s.writeBatch(ctx, batch)
-		if err == nil || !isRetryable(err) || attempt == 2 {
-			break
-		}
+// PreviousServers reads the stored servers of locked agents, by agent and name.
+func (b *ReportBatch) PreviousServers(ctx context.Context, agents []uuid.UUID) (map[uuid.UUID]map[string]PreviousServer, error) {
+	var rows []PreviousServer
+	if err := b.s.prepared(ctx, b.tx, previousServersSQL).SelectContext(ctx, &rows, b.org, pq.Array(uuidStrings(agents))); err != nil {
+		return nil, err
 	}
-	if err != nil && len(batch) > 1 {
-		for _, p := range batch {
-			s.applyBatch(ctx, []*pendingReport{p})
+	previous := make(map[uuid.UUID]map[string]PreviousServer, len(agents))
+	for _, p := range rows {
+		if previous[p.AgentID] == nil {
+			previous[p.AgentID] = map[string]PreviousServer{}
 		}
-		return
+		previous[p.AgentID][p.ServerName] = p
 	}
-	for i, p := range batch {
-		if err != nil {
-			p.finish(ReportOutcome{}, err)
-		} else {
-			p.finish(outs[i], errs[i])
-		}
-	}
+	return previous, nil
 }
 
-// runPlan runs a report's plan, turning a panic into an error: the plan runs on the batch's
-// goroutine, where a panic would end the process rather than one request.
-func runPlan(plan ReportPlan, hostname *string, previous map[string]PreviousServer, servers []ReportServer) (alerts []NewAlert, err error) {
-	if plan == nil {
-		return nil, nil
+func uuidStrings(ids []uuid.UUID) []string {
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		out[i] = id.String()
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("planning a report's alerts: panic: %v", r)
-		}
-	}()
-	return plan(hostname, previous, servers), nil
+	return out
+}
+
+// PlannedReport is a locked agent's report as it is to be stored.
+type PlannedReport struct {
+	AgentID    uuid.UUID
+	ReportHash []byte
+	// Servers have their ids: the stored server's for a name in Previous, a new one otherwise.
+	Servers []ReportServer
+	// Previous is the agent's stored servers, as PreviousServers read them.
+	Previous map[string]PreviousServer
+}
+
+// BatchWrite is everything a batch writes in its one statement.
+type BatchWrite struct {
+	Reports []PlannedReport
+	// Dormant are the ids of stored active servers that their agents' reports no longer list.
+	Dormant []uuid.UUID
+	// Alerts are raised exactly once per dedup key, and queued for every webhook of the
+	// organization.
+	Alerts []NewAlert
 }
 
 // The statements of a batch, prepared (see Storage.prepared). A batch costs six round trips:
@@ -427,176 +342,51 @@ type reportAgent struct {
 	ReportHash string    `json:"report_hash"` // hex
 }
 
-// writeBatch writes a batch in one transaction. It returns each report's outcome or error (an
-// agent deleted meanwhile is ErrNotFound), or err when the transaction failed as a whole.
-func (s *Storage) writeBatch(ctx context.Context, batch []*pendingReport) (outs []ReportOutcome, errs []error, err error) {
-	outs, errs = make([]ReportOutcome, len(batch)), make([]error, len(batch))
-	orgID := batch[0].org
-	err = s.inTx(ctx, func(tx *sqlx.Tx) error {
-		// The batch's prepared statements run with their generic plans: by default PostgreSQL
-		// plans them again for every execution's parameters, which costs more than running
-		// them. Only this transaction: other queries' plans depend on their parameters.
-		if _, err := tx.ExecContext(ctx, `SET LOCAL plan_cache_mode = force_generic_plan`); err != nil {
-			return err
-		}
-		hostnames, write, err := s.lockBatchAgents(ctx, tx, batch, outs, errs)
-		if err != nil || len(write) == 0 {
-			return err
-		}
-		// Read under the agents' locks, so no other report of theirs can change it meanwhile.
-		previous, err := s.previousServers(ctx, tx, orgID, write)
-		if err != nil {
-			return err
-		}
-		in, err := planBatch(write, hostnames, previous)
-		if err != nil {
-			return err
-		}
-		created, err := s.applyPlannedBatch(ctx, tx, orgID, in, write, batch, outs)
-		if err != nil {
-			return err
-		}
-		return queueWebhookDeliveries(ctx, tx, orgID, created)
-	})
-	if err != nil {
-		return nil, nil, err
-	}
-	return outs, errs, nil
-}
-
-// lockBatchAgents locks the batch's agents and returns their hostnames and the reports to write:
-// of agents that still exist (for the others errs says ErrNotFound), and not already stored (a
-// duplicate that lost the race for the agent's lock, which outs calls unchanged).
-func (s *Storage) lockBatchAgents(ctx context.Context, tx *sqlx.Tx, batch []*pendingReport, outs []ReportOutcome, errs []error) (map[uuid.UUID]*string, []*pendingReport, error) {
-	var locked []struct {
-		ID         uuid.UUID `db:"id"`
-		Hostname   *string   `db:"hostname"`
-		ReportHash []byte    `db:"report_hash"`
-	}
-	if err := s.prepared(ctx, tx, lockAgentsSQL).SelectContext(ctx, &locked, batch[0].org, pq.Array(agentIDs(batch))); err != nil {
-		return nil, nil, err
-	}
-	hostnames := make(map[uuid.UUID]*string, len(locked))
-	stored := make(map[uuid.UUID][]byte, len(locked))
-	for _, a := range locked {
-		hostnames[a.ID], stored[a.ID] = a.Hostname, a.ReportHash
-	}
-	var write []*pendingReport
-	for i, p := range batch {
-		hash, ok := stored[p.agent]
-		switch {
-		case !ok:
-			errs[i] = ErrNotFound
-		case string(hash) == string(p.hash):
-			outs[i].Unchanged = true
-		default:
-			write = append(write, p)
-		}
-	}
-	return hostnames, write, nil
-}
-
-// previousServers reads the servers of the reports' agents, by agent and name.
-func (s *Storage) previousServers(ctx context.Context, tx *sqlx.Tx, orgID uuid.UUID, reports []*pendingReport) (map[uuid.UUID]map[string]PreviousServer, error) {
-	var rows []PreviousServer
-	if err := s.prepared(ctx, tx, previousServersSQL).SelectContext(ctx, &rows, orgID, pq.Array(agentIDs(reports))); err != nil {
-		return nil, err
-	}
-	previous := make(map[uuid.UUID]map[string]PreviousServer, len(reports))
-	for _, p := range rows {
-		if previous[p.AgentID] == nil {
-			previous[p.AgentID] = map[string]PreviousServer{}
-		}
-		previous[p.AgentID][p.ServerName] = p
-	}
-	return previous, nil
-}
-
-func agentIDs(reports []*pendingReport) []string {
-	ids := make([]string, len(reports))
-	for i, p := range reports {
-		ids[i] = p.agent.String()
-	}
-	return ids
-}
-
-// plannedBatch is the parameters of applyReportsSQL for a batch.
-type plannedBatch struct {
-	rows       []byte // binary jsonb: a version byte, then the text
-	agents     []byte // JSON of reportAgent
-	alerts     string // alertInput
-	dormantIDs []string
-}
-
-// planBatch gives the reports' servers their ids (the stored one, or a new one), encodes them,
-// finds the servers that go dormant and runs each report's plan for its alerts.
-func planBatch(reports []*pendingReport, hostnames map[uuid.UUID]*string, previous map[uuid.UUID]map[string]PreviousServer) (plannedBatch, error) {
-	var in plannedBatch
+// Apply writes the planned reports, marks the dormant servers, raises the alerts and queues
+// their webhook deliveries, and returns each report's outcome, in w.Reports' order.
+func (b *ReportBatch) Apply(ctx context.Context, w BatchWrite) ([]ReportOutcome, error) {
 	// The rows travel as binary jsonb: lib/pq sends []byte as is, where a string argument
 	// would be copied twice more.
 	size := 0
-	for _, p := range reports {
-		for _, srv := range p.servers {
+	for _, r := range w.Reports {
+		for _, srv := range r.Servers {
 			size += 512 + len(srv.RiskFactors)
 		}
 	}
-	in.rows = append(make([]byte, 0, size), 1, '[')
-	var alerts []NewAlert
-	agents := make([]reportAgent, len(reports))
-	for k, p := range reports {
-		prev := previous[p.agent]
-		listed := 0 // of prev's servers
-		for j := range p.servers {
-			srv := &p.servers[j]
-			old, known := prev[srv.ServerName]
-			if known {
-				srv.ID = old.ID
-				listed++
-			} else {
-				// Time-ordered, so new servers append to the primary key's rightmost leaf.
-				id, err := uuid.NewV7()
-				if err != nil {
-					return in, err
-				}
-				srv.ID = id
+	rows := append(make([]byte, 0, size), 1, '[')
+	agents := make([]reportAgent, len(w.Reports))
+	ids := make([]uuid.UUID, len(w.Reports))
+	for k, r := range w.Reports {
+		for j := range r.Servers {
+			srv := &r.Servers[j]
+			old, known := r.Previous[srv.ServerName]
+			if len(rows) > 2 {
+				rows = append(rows, ',')
 			}
-			if len(in.rows) > 2 {
-				in.rows = append(in.rows, ',')
-			}
-			in.rows = appendReportRow(in.rows, p.agent, srv, known, old.RiskFactorsHash)
+			rows = appendReportRow(rows, r.AgentID, srv, known, old.RiskFactorsHash)
 		}
-		// The active servers the report no longer lists go dormant.
-		if listed < len(prev) {
-			listedNames := make(map[string]bool, len(p.servers))
-			for _, srv := range p.servers {
-				listedNames[srv.ServerName] = true
-			}
-			for name, old := range prev {
-				if !listedNames[name] && old.Status == "active" {
-					in.dormantIDs = append(in.dormantIDs, old.ID.String())
-				}
-			}
-		}
-		agents[k] = reportAgent{p.agent, hex.EncodeToString(p.hash)}
-		planned, err := runPlan(p.plan, hostnames[p.agent], prev, p.servers)
-		if err != nil {
-			return in, err
-		}
-		alerts = append(alerts, planned...)
+		agents[k] = reportAgent{r.AgentID, hex.EncodeToString(r.ReportHash)}
+		ids[k] = r.AgentID
 	}
-	in.rows = append(in.rows, ']')
-	var err error
-	if in.agents, err = json.Marshal(agents); err != nil {
-		return in, err
+	rows = append(rows, ']')
+	agentsJSON, err := json.Marshal(agents)
+	if err != nil {
+		return nil, err
 	}
-	in.alerts, err = alertInput(alerts)
-	return in, err
+	alerts, err := alertInput(w.Alerts)
+	if err != nil {
+		return nil, err
+	}
+	outs, created, err := b.applyReports(ctx, rows, agentsJSON, alerts, ids, uuidStrings(w.Dormant))
+	if err != nil {
+		return nil, err
+	}
+	return outs, queueWebhookDeliveries(ctx, b.tx, b.org, created)
 }
 
-// applyPlannedBatch runs applyReportsSQL for the reports, records each one's outcome in outs
-// (by its place in batch), and returns the alerts it created when they are to be delivered to
-// webhooks.
-func (s *Storage) applyPlannedBatch(ctx context.Context, tx *sqlx.Tx, orgID uuid.UUID, in plannedBatch, reports, batch []*pendingReport, outs []ReportOutcome) ([]Alert, error) {
+// applyReports runs applyReportsSQL and returns each agent's outcome, in agents' order, and the
+// alerts it created when they are to be delivered to webhooks.
+func (b *ReportBatch) applyReports(ctx context.Context, rows, agentsJSON []byte, alerts string, agents []uuid.UUID, dormant []string) ([]ReportOutcome, []Alert, error) {
 	var res []struct {
 		AgentID       uuid.UUID  `db:"agent_id"`
 		Created       int64      `db:"created"`
@@ -609,13 +399,14 @@ func (s *Storage) applyPlannedBatch(ctx context.Context, tx *sqlx.Tx, orgID uuid
 		Fresh         bool       `db:"fresh"`
 		PriorAt       *time.Time `db:"prior_at"`
 	}
-	if err := s.prepared(ctx, tx, applyReportsSQL).SelectContext(ctx, &res,
-		orgID, in.rows, string(in.agents), in.alerts, pq.Array(agentIDs(reports)), pq.Array(in.dormantIDs)); err != nil {
-		return nil, err
+	if err := b.s.prepared(ctx, b.tx, applyReportsSQL).SelectContext(ctx, &res,
+		b.org, rows, string(agentsJSON), alerts, pq.Array(uuidStrings(agents)), pq.Array(dormant)); err != nil {
+		return nil, nil, err
 	}
-	index := make(map[uuid.UUID]int, len(batch))
-	for i, p := range batch {
-		index[p.agent] = i
+	outs := make([]ReportOutcome, len(agents))
+	index := make(map[uuid.UUID]int, len(agents))
+	for i, id := range agents {
+		index[id] = i
 	}
 	var created []Alert
 	for _, r := range res {
@@ -627,10 +418,10 @@ func (s *Storage) applyPlannedBatch(ctx context.Context, tx *sqlx.Tx, orgID uuid
 		if r.WebhookAlerts != nil {
 			var as []Alert
 			if err := json.Unmarshal(r.WebhookAlerts, &as); err != nil {
-				return nil, fmt.Errorf("created alerts: %w", err)
+				return nil, nil, fmt.Errorf("created alerts: %w", err)
 			}
 			created = append(created, as...)
 		}
 	}
-	return created, nil
+	return outs, created, nil
 }

@@ -175,6 +175,7 @@ func copyRows(ctx context.Context, conn *sql.Conn, copySQL string, n int, row fu
 				buf = buf[:0]
 			}
 		}
+		//lint:ignore SA1019 lib/pq ends a COPY with the driver statement's Exec, which has no context form
 		_, err = stmt.Exec(nil)
 		return err
 	})

@@ -333,8 +333,8 @@ func (s *Storage) MarkSilentAgentsDormant(ctx context.Context, cutoff time.Time,
 	return agents, servers, nil
 }
 
-// isRetryable reports a deadlock or serialization failure, which a retry resolves.
-func isRetryable(err error) bool {
+// IsRetryable reports a deadlock or serialization failure, which a retry resolves.
+func IsRetryable(err error) bool {
 	var pqErr *pq.Error
 	return errors.As(err, &pqErr) && (pqErr.Code == "40P01" || pqErr.Code == "40001")
 }

@@ -1,6 +1,7 @@
 package impl_test
 
 import (
+	"context"
 	"io"
 	"log/slog"
 	"net/http"
@@ -126,12 +127,7 @@ func TestDeletedKeyStopsWorkingOnAnotherReplica(t *testing.T) {
 	env := apitest.New(t)
 	_, token := env.SeedUser(t, "admin")
 	agentID, key := enrol(t, env, token, "laptop")
-	replica := impl.New(impl.Config{JWTSecret: env.Config.JWTSecret, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, env.Store)
-	defer replica.Close()
-	h, err := replica.Handler()
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := env.Replica(t).Handler
 	beat := func() int {
 		req := httptest.NewRequest(http.MethodPost, "/agents/heartbeat", strings.NewReader(`{"hostname":"h"}`))
 		req.Header.Set("Content-Type", "application/json")
@@ -160,10 +156,10 @@ func TestHeartbeatLastSeenIsBufferedAndFlushed(t *testing.T) {
 	env := apitest.New(t)
 	_, token := env.SeedUser(t, "admin")
 	agentID, key := enrol(t, env, token, "laptop")
-	// A replica of our own, whose buffer flushes only when it is closed.
-	replica := impl.New(impl.Config{JWTSecret: env.Config.JWTSecret, HeartbeatFlushInterval: time.Hour,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, env.Store)
-	h, err := replica.Handler()
+	// A replica of our own, not running its upkeep: its buffer is flushed only when the test
+	// says so.
+	replica := impl.NewReplica(env.Config, "test", env.Store, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	h, err := replica.Server.Handler()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,15 +196,13 @@ func TestHeartbeatLastSeenIsBufferedAndFlushed(t *testing.T) {
 	if _, seen := stored(); !seen.Equal(old.Truncate(time.Microsecond)) {
 		t.Fatalf("unchanged heartbeats wrote last_seen_at before a flush: %v", seen)
 	}
-	replica.Close()
+	replica.Ingester.FlushLastSeen(context.Background())
 	if _, seen := stored(); time.Since(seen) > time.Minute {
 		t.Errorf("after the flush last_seen_at is %v", seen)
 	}
 	// A changed hostname is written at once, never left to a flush.
-	replica2 := impl.New(impl.Config{JWTSecret: env.Config.JWTSecret, HeartbeatFlushInterval: time.Hour,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, env.Store)
-	defer replica2.Close()
-	if h, err = replica2.Handler(); err != nil {
+	replica2 := impl.NewReplica(env.Config, "test", env.Store, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if h, err = replica2.Server.Handler(); err != nil {
 		t.Fatal(err)
 	}
 	beat("second.local")

@@ -6,10 +6,11 @@ import (
 
 	"github.com/mcpwarden/mcpwarden/db"
 	"github.com/mcpwarden/mcpwarden/gen"
+	"github.com/mcpwarden/mcpwarden/impl/httpapi"
 )
 
 func (s *Server) ListAlerts(ctx context.Context, request gen.ListAlertsRequestObject) (gen.ListAlertsResponseObject, error) {
-	p := principalFrom(ctx)
+	p := httpapi.PrincipalFrom(ctx)
 	params := request.Params
 	page, size := pageOf(params.Page, params.PageSize)
 	f := db.AlertFilter{Dismissed: params.Dismissed, Limit: int(size), Offset: int(page-1) * int(size)}
@@ -29,11 +30,11 @@ func (s *Server) ListAlerts(ctx context.Context, request gen.ListAlertsRequestOb
 }
 
 func (s *Server) DismissAlert(ctx context.Context, request gen.DismissAlertRequestObject) (gen.DismissAlertResponseObject, error) {
-	p := principalFrom(ctx)
+	p := httpapi.PrincipalFrom(ctx)
 	a, err := s.store.DismissAlert(ctx, p.OrgID, request.AlertId, p.UserID)
 	if err == db.ErrNotFound {
 		return gen.DismissAlert404ApplicationProblemPlusJSONResponse{NotFoundApplicationProblemPlusJSONResponse: gen.NotFoundApplicationProblemPlusJSONResponse(
-			problem(ctx, http.StatusNotFound, "No alert with this id exists in your organization."))}, nil
+			httpapi.NewProblem(ctx, http.StatusNotFound, "No alert with this id exists in your organization."))}, nil
 	}
 	if err != nil {
 		return nil, err
@@ -42,7 +43,7 @@ func (s *Server) DismissAlert(ctx context.Context, request gen.DismissAlertReque
 }
 
 func (s *Server) DismissAllAlerts(ctx context.Context, request gen.DismissAllAlertsRequestObject) (gen.DismissAllAlertsResponseObject, error) {
-	p := principalFrom(ctx)
+	p := httpapi.PrincipalFrom(ctx)
 	var sev *string
 	if request.Params.Severity != nil {
 		v := string(*request.Params.Severity)

@@ -15,8 +15,8 @@ import (
 
 	mcpwarden "github.com/mcpwarden/mcpwarden/clients/go"
 	"github.com/mcpwarden/mcpwarden/db"
-	"github.com/mcpwarden/mcpwarden/impl"
 	"github.com/mcpwarden/mcpwarden/impl/apitest"
+	"github.com/mcpwarden/mcpwarden/impl/config"
 	"github.com/mcpwarden/mcpwarden/impl/notify/smtpsink"
 )
 
@@ -212,7 +212,7 @@ func TestDismissAllAlertsOptionallyBySeverity(t *testing.T) {
 // condition at once create one alert, one email outbox row and one webhook delivery per
 // endpoint, and the delivery's payload is the alert exactly as GET /alerts/ shows it.
 func TestInsertAlertsIsExactlyOnceAndQueuesEveryChannel(t *testing.T) {
-	env := apitest.New(t, func(c *impl.Config) { c.WebhookAllowPrivate = true; c.WebhookPollInterval = time.Hour })
+	env := apitest.New(t, func(c *config.Server) { c.WebhookAllowPrivate = true; c.WebhookPollInterval = time.Hour })
 	admin, token := env.SeedUser(t, "admin")
 	env.Store.DB().MustExec(`UPDATE organizations SET alert_email = 'security@example.com' WHERE id = $1`, admin.OrganizationID)
 	for i := range 2 {
@@ -266,7 +266,7 @@ func TestInsertAlertsIsExactlyOnceAndQueuesEveryChannel(t *testing.T) {
 // burst of 500 alerts to the organization's alert_email as exactly one email.
 func TestEmailDigestThroughTheServer(t *testing.T) {
 	sink := smtpsink.Start(t)
-	env := apitest.New(t, func(c *impl.Config) {
+	env := apitest.New(t, func(c *config.Server) {
 		c.SMTPURL = sink.URL("alerts@mcpwarden.test")
 		c.EmailDigestInterval = 100 * time.Millisecond
 	})

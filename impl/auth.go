@@ -2,55 +2,18 @@ package impl
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
 	"errors"
 	"log/slog"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/mcpwarden/mcpwarden/db"
 	"github.com/mcpwarden/mcpwarden/gen"
+	"github.com/mcpwarden/mcpwarden/impl/httpapi"
+	"github.com/mcpwarden/mcpwarden/impl/security"
 )
-
-const (
-	RefreshTokenTTL = 7 * 24 * time.Hour
-	// Opaque tokens carry their organization so that every lookup filters on it (the schema is
-	// distributed by organization_id); the prefixes let secret scanners recognise leaked ones.
-	refreshTokenPrefix = "mcp_rt_"
-	setupTokenPrefix   = "mcp_st_"
-)
-
-// newOrgToken returns prefix + base64url(org id || 32 random bytes) and its SHA-256, the only
-// form stored.
-func newOrgToken(prefix string, orgID uuid.UUID) (string, []byte) {
-	raw := make([]byte, 16+32)
-	copy(raw, orgID[:])
-	rand.Read(raw[16:])
-	token := prefix + base64.RawURLEncoding.EncodeToString(raw)
-	sum := sha256.Sum256([]byte(token))
-	return token, sum[:]
-}
-
-// parseOrgToken returns the organization and hash of a token made by newOrgToken; ok is false
-// for anything else (a JWT, a token of the other kind, garbage).
-func parseOrgToken(prefix, token string) (orgID uuid.UUID, hash []byte, ok bool) {
-	body, found := strings.CutPrefix(token, prefix)
-	if !found {
-		return uuid.Nil, nil, false
-	}
-	raw, err := base64.RawURLEncoding.DecodeString(body)
-	if err != nil || len(raw) != 16+32 {
-		return uuid.Nil, nil, false
-	}
-	copy(orgID[:], raw[:16])
-	sum := sha256.Sum256([]byte(token))
-	return orgID, sum[:], true
-}
 
 // apiUser is the only way a user leaves the server: it copies the public fields, so the
 // password hash and token state cannot leak into a response.
@@ -76,23 +39,23 @@ func apiOrganization(o db.Organization) gen.Organization {
 }
 
 func (s *Server) tokenPair(u db.UserAuth, refresh string) (gen.TokenPair, error) {
-	access, err := s.IssueAccessToken(u)
+	access, err := s.signer.Issue(security.Access{UserID: u.ID, OrgID: u.OrganizationID, Role: u.Role, Version: u.TokenVersion}, s.now())
 	if err != nil {
 		return gen.TokenPair{}, err
 	}
-	expiresIn := int32(AccessTokenTTL / time.Second)
+	expiresIn := int32(security.AccessTokenTTL / time.Second)
 	return gen.TokenPair{AccessToken: access, RefreshToken: refresh, TokenType: gen.Bearer, ExpiresIn: &expiresIn}, nil
 }
 
 func (s *Server) RegisterUser(ctx context.Context, request gen.RegisterUserRequestObject) (gen.RegisterUserResponseObject, error) {
 	in := request.Body
-	if wait := s.accounts.throttle.begin(s.now(), attempt{registerIPKey(clientIPFrom(ctx)), registerLimit}); wait > 0 {
-		return nil, tooManyRequests(wait)
+	if wait := s.guard.Throttle.Begin(s.now(), security.RegisterAttempt(httpapi.ClientIPFrom(ctx))); wait > 0 {
+		return nil, httpapi.TooManyRequests(wait)
 	}
 	if errs := passwordProblems("password", in.Password, string(in.Email), in.OrganizationName); len(errs) > 0 {
 		return gen.RegisterUser400ApplicationProblemPlusJSONResponse{BadRequestApplicationProblemPlusJSONResponse: badRequest(ctx, errs)}, nil
 	}
-	hash, err := s.accounts.hasher.Hash(ctx, in.Password)
+	hash, err := s.guard.Hasher.Hash(ctx, in.Password)
 	if err != nil {
 		return nil, err
 	}
@@ -101,7 +64,7 @@ func (s *Server) RegisterUser(ctx context.Context, request gen.RegisterUserReque
 	})
 	if errors.Is(err, db.ErrEmailTaken) {
 		return gen.RegisterUser409ApplicationProblemPlusJSONResponse{ConflictApplicationProblemPlusJSONResponse: gen.ConflictApplicationProblemPlusJSONResponse(
-			problem(ctx, http.StatusConflict, "An account with this email already exists."))}, nil
+			httpapi.NewProblem(ctx, http.StatusConflict, "An account with this email already exists."))}, nil
 	}
 	if err != nil {
 		return nil, err
@@ -115,10 +78,10 @@ const badCredentials = "Incorrect email or password."
 
 func (s *Server) Login(ctx context.Context, request gen.LoginRequestObject) (gen.LoginResponseObject, error) {
 	in := request.Body
-	acctAttempt, ipAttempt := s.accounts.loginAttempts(in.Username, clientIPFrom(ctx))
-	acct, ip := acctAttempt.key, ipAttempt.key
-	if wait := s.accounts.throttle.begin(s.now(), acctAttempt, ipAttempt); wait > 0 {
-		return nil, tooManyRequests(wait)
+	acctAttempt, ipAttempt := s.guard.LoginAttempts(in.Username, httpapi.ClientIPFrom(ctx))
+	acct, ip := acctAttempt.Key, ipAttempt.Key
+	if wait := s.guard.Throttle.Begin(s.now(), acctAttempt, ipAttempt); wait > 0 {
+		return nil, httpapi.TooManyRequests(wait)
 	}
 	u, err := s.store.UserByEmail(ctx, in.Username)
 	if err != nil && !errors.Is(err, db.ErrNotFound) {
@@ -126,25 +89,25 @@ func (s *Server) Login(ctx context.Context, request gen.LoginRequestObject) (gen
 	}
 	// u.PasswordHash is empty for an unknown email or an invited member: Verify then checks
 	// against the dummy hash, which takes as long and never matches.
-	ok, rehash, err := s.accounts.hasher.Verify(ctx, u.PasswordHash.String, in.Password)
+	ok, rehash, err := s.guard.Hasher.Verify(ctx, u.PasswordHash.String, in.Password)
 	if err != nil {
 		// Busy or cancelled: the attempt was not judged, so it does not count as a failure.
-		s.accounts.throttle.refund(acct)
-		s.accounts.throttle.refund(ip)
+		s.guard.Throttle.Refund(acct)
+		s.guard.Throttle.Refund(ip)
 		return nil, err
 	}
 	if !ok {
 		return gen.Login401ApplicationProblemPlusJSONResponse{UnauthorizedApplicationProblemPlusJSONResponse: gen.UnauthorizedApplicationProblemPlusJSONResponse(
-			problem(ctx, http.StatusUnauthorized, badCredentials))}, nil
+			httpapi.NewProblem(ctx, http.StatusUnauthorized, badCredentials))}, nil
 	}
-	s.accounts.throttle.forget(acct)
-	s.accounts.throttle.refund(ip)
+	s.guard.Throttle.Forget(acct)
+	s.guard.Throttle.Refund(ip)
 	if rehash {
 		s.rehash(ctx, u, in.Password)
 	}
-	refresh, hash := newOrgToken(refreshTokenPrefix, u.OrganizationID)
+	refresh, hash := security.NewOrgToken(security.RefreshTokenPrefix, u.OrganizationID)
 	err = s.store.CreateRefreshToken(ctx, u.OrganizationID, db.RefreshToken{
-		ID: uuid.New(), UserID: u.ID, FamilyID: uuid.New(), Hash: hash, ExpiresAt: s.now().Add(RefreshTokenTTL),
+		ID: uuid.New(), UserID: u.ID, FamilyID: uuid.New(), Hash: hash, ExpiresAt: s.now().Add(security.RefreshTokenTTL),
 	})
 	if err != nil {
 		return nil, err
@@ -159,29 +122,29 @@ func (s *Server) Login(ctx context.Context, request gen.LoginRequestObject) (gen
 // rehash upgrades a hash made under older argon2id parameters. Failing to do so is logged, not
 // fatal: the old hash still verifies.
 func (s *Server) rehash(ctx context.Context, u db.User, password string) {
-	hash, err := s.accounts.hasher.Hash(ctx, password)
+	hash, err := s.guard.Hasher.Hash(ctx, password)
 	if err == nil {
 		err = s.store.RehashPassword(ctx, u.OrganizationID, u.ID, u.PasswordHash.String, hash)
 	}
 	if err != nil {
-		s.log.WarnContext(ctx, "password rehash failed", slog.String("request_id", requestIDFrom(ctx)), slog.Any("error", err))
+		s.log.WarnContext(ctx, "password rehash failed", slog.String("request_id", httpapi.RequestIDFrom(ctx)), slog.Any("error", err))
 	}
 }
 
 func (s *Server) RefreshTokens(ctx context.Context, request gen.RefreshTokensRequestObject) (gen.RefreshTokensResponseObject, error) {
 	unauthorized := gen.RefreshTokens401ApplicationProblemPlusJSONResponse{UnauthorizedApplicationProblemPlusJSONResponse: gen.UnauthorizedApplicationProblemPlusJSONResponse(
-		problem(ctx, http.StatusUnauthorized, "The refresh token is invalid, expired or revoked; log in again."))}
-	orgID, oldHash, ok := parseOrgToken(refreshTokenPrefix, request.Body.RefreshToken)
+		httpapi.NewProblem(ctx, http.StatusUnauthorized, "The refresh token is invalid, expired or revoked; log in again."))}
+	orgID, oldHash, ok := security.ParseOrgToken(security.RefreshTokenPrefix, request.Body.RefreshToken)
 	if !ok {
 		return unauthorized, nil
 	}
-	refresh, hash := newOrgToken(refreshTokenPrefix, orgID)
-	u, err := s.store.RotateRefreshToken(ctx, orgID, oldHash, db.RefreshToken{ID: uuid.New(), Hash: hash, ExpiresAt: s.now().Add(RefreshTokenTTL)})
+	refresh, hash := security.NewOrgToken(security.RefreshTokenPrefix, orgID)
+	u, err := s.store.RotateRefreshToken(ctx, orgID, oldHash, db.RefreshToken{ID: uuid.New(), Hash: hash, ExpiresAt: s.now().Add(security.RefreshTokenTTL)})
 	switch {
 	case errors.Is(err, db.ErrTokenReused):
 		// Either a client raced itself or someone replayed a stolen token; both end the login.
 		s.log.WarnContext(ctx, "refresh token reused; its login is revoked",
-			slog.String("request_id", requestIDFrom(ctx)), slog.String("organization_id", orgID.String()))
+			slog.String("request_id", httpapi.RequestIDFrom(ctx)), slog.String("organization_id", orgID.String()))
 		return unauthorized, nil
 	case errors.Is(err, db.ErrNotFound):
 		return unauthorized, nil
@@ -196,7 +159,7 @@ func (s *Server) RefreshTokens(ctx context.Context, request gen.RefreshTokensReq
 }
 
 func (s *Server) Logout(ctx context.Context, request gen.LogoutRequestObject) (gen.LogoutResponseObject, error) {
-	if orgID, hash, ok := parseOrgToken(refreshTokenPrefix, request.Body.RefreshToken); ok {
+	if orgID, hash, ok := security.ParseOrgToken(security.RefreshTokenPrefix, request.Body.RefreshToken); ok {
 		if err := s.store.RevokeRefreshFamily(ctx, orgID, hash); err != nil {
 			return nil, err
 		}
@@ -205,11 +168,11 @@ func (s *Server) Logout(ctx context.Context, request gen.LogoutRequestObject) (g
 }
 
 func (s *Server) GetCurrentUser(ctx context.Context, request gen.GetCurrentUserRequestObject) (gen.GetCurrentUserResponseObject, error) {
-	p := principalFrom(ctx)
+	p := httpapi.PrincipalFrom(ctx)
 	u, err := s.store.UserByID(ctx, p.OrgID, p.UserID)
 	if errors.Is(err, db.ErrNotFound) { // removed since authentication
 		return gen.GetCurrentUser401ApplicationProblemPlusJSONResponse{UnauthorizedApplicationProblemPlusJSONResponse: gen.UnauthorizedApplicationProblemPlusJSONResponse(
-			problem(ctx, http.StatusUnauthorized, "Could not validate credentials."))}, nil
+			httpapi.NewProblem(ctx, http.StatusUnauthorized, "Could not validate credentials."))}, nil
 	}
 	if err != nil {
 		return nil, err
@@ -218,7 +181,7 @@ func (s *Server) GetCurrentUser(ctx context.Context, request gen.GetCurrentUserR
 }
 
 func (s *Server) UpdateCurrentUser(ctx context.Context, request gen.UpdateCurrentUserRequestObject) (gen.UpdateCurrentUserResponseObject, error) {
-	p := principalFrom(ctx)
+	p := httpapi.PrincipalFrom(ctx)
 	in := request.Body
 	var email *string
 	if in.Email != nil {
@@ -229,10 +192,10 @@ func (s *Server) UpdateCurrentUser(ctx context.Context, request gen.UpdateCurren
 	switch {
 	case errors.Is(err, db.ErrEmailTaken):
 		return gen.UpdateCurrentUser409ApplicationProblemPlusJSONResponse{ConflictApplicationProblemPlusJSONResponse: gen.ConflictApplicationProblemPlusJSONResponse(
-			problem(ctx, http.StatusConflict, "An account with this email already exists."))}, nil
+			httpapi.NewProblem(ctx, http.StatusConflict, "An account with this email already exists."))}, nil
 	case errors.Is(err, db.ErrNotFound):
 		return gen.UpdateCurrentUser401ApplicationProblemPlusJSONResponse{UnauthorizedApplicationProblemPlusJSONResponse: gen.UnauthorizedApplicationProblemPlusJSONResponse(
-			problem(ctx, http.StatusUnauthorized, "Could not validate credentials."))}, nil
+			httpapi.NewProblem(ctx, http.StatusUnauthorized, "Could not validate credentials."))}, nil
 	case err != nil:
 		return nil, err
 	}
@@ -240,7 +203,7 @@ func (s *Server) UpdateCurrentUser(ctx context.Context, request gen.UpdateCurren
 }
 
 func (s *Server) ChangePassword(ctx context.Context, request gen.ChangePasswordRequestObject) (gen.ChangePasswordResponseObject, error) {
-	p := principalFrom(ctx)
+	p := httpapi.PrincipalFrom(ctx)
 	in := request.Body
 	u, err := s.store.UserByID(ctx, p.OrgID, p.UserID)
 	if err != nil {
@@ -251,33 +214,31 @@ func (s *Server) ChangePassword(ctx context.Context, request gen.ChangePasswordR
 		return nil, err
 	}
 	// A stolen access token must not become a way around the login throttle.
-	acctAttempt, _ := s.accounts.loginAttempts(u.Email, "")
-	acct := acctAttempt.key
-	if wait := s.accounts.throttle.begin(s.now(), acctAttempt); wait > 0 {
-		return nil, tooManyRequests(wait)
+	acctAttempt, _ := s.guard.LoginAttempts(u.Email, "")
+	acct := acctAttempt.Key
+	if wait := s.guard.Throttle.Begin(s.now(), acctAttempt); wait > 0 {
+		return nil, httpapi.TooManyRequests(wait)
 	}
-	ok, _, err := s.accounts.hasher.Verify(ctx, u.PasswordHash.String, in.CurrentPassword)
+	ok, _, err := s.guard.Hasher.Verify(ctx, u.PasswordHash.String, in.CurrentPassword)
 	if err != nil {
-		s.accounts.throttle.refund(acct)
+		s.guard.Throttle.Refund(acct)
 		return nil, err
 	}
 	if !ok {
 		// 400, not 401: the access token is fine, and clients treat 401 as "log in again".
-		return gen.ChangePassword400ApplicationProblemPlusJSONResponse{BadRequestApplicationProblemPlusJSONResponse: badRequest(ctx,
-			[]gen.FieldError{{Field: "current_password", Message: "is not your current password"}})}, nil
+		return gen.ChangePassword400ApplicationProblemPlusJSONResponse{BadRequestApplicationProblemPlusJSONResponse: badRequest(ctx, []gen.FieldError{{Field: "current_password", Message: "is not your current password"}})}, nil
 	}
-	s.accounts.throttle.forget(acct)
+	s.guard.Throttle.Forget(acct)
 	if errs := passwordProblems("new_password", in.NewPassword, u.Email, org.Name); len(errs) > 0 {
 		return gen.ChangePassword400ApplicationProblemPlusJSONResponse{BadRequestApplicationProblemPlusJSONResponse: badRequest(ctx, errs)}, nil
 	}
-	hash, err := s.accounts.hasher.Hash(ctx, in.NewPassword)
+	hash, err := s.guard.Hasher.Hash(ctx, in.NewPassword)
 	if err != nil {
 		return nil, err
 	}
 	err = s.store.ChangePassword(ctx, p.OrgID, p.UserID, u.PasswordHash.String, hash)
 	if errors.Is(err, db.ErrConflict) {
-		return gen.ChangePassword400ApplicationProblemPlusJSONResponse{BadRequestApplicationProblemPlusJSONResponse: badRequest(ctx,
-			[]gen.FieldError{{Field: "current_password", Message: "the password was changed by another request meanwhile; try again"}})}, nil
+		return gen.ChangePassword400ApplicationProblemPlusJSONResponse{BadRequestApplicationProblemPlusJSONResponse: badRequest(ctx, []gen.FieldError{{Field: "current_password", Message: "the password was changed by another request meanwhile; try again"}})}, nil
 	}
 	if err != nil {
 		return nil, err
@@ -286,22 +247,15 @@ func (s *Server) ChangePassword(ctx context.Context, request gen.ChangePasswordR
 }
 
 func (s *Server) GetOrganization(ctx context.Context, request gen.GetOrganizationRequestObject) (gen.GetOrganizationResponseObject, error) {
-	o, err := s.store.OrganizationByID(ctx, principalFrom(ctx).OrgID)
+	o, err := s.store.OrganizationByID(ctx, httpapi.PrincipalFrom(ctx).OrgID)
 	if err != nil {
 		return nil, err
 	}
 	return gen.GetOrganization200JSONResponse(apiOrganization(o)), nil
 }
 
-func forbidden(ctx context.Context) gen.ForbiddenApplicationProblemPlusJSONResponse {
-	return gen.ForbiddenApplicationProblemPlusJSONResponse(problem(ctx, http.StatusForbidden, "This operation requires the admin role."))
-}
-
 func (s *Server) UpdateOrganization(ctx context.Context, request gen.UpdateOrganizationRequestObject) (gen.UpdateOrganizationResponseObject, error) {
-	p := principalFrom(ctx)
-	if !p.IsAdmin() {
-		return gen.UpdateOrganization403ApplicationProblemPlusJSONResponse{ForbiddenApplicationProblemPlusJSONResponse: forbidden(ctx)}, nil
-	}
+	p := httpapi.PrincipalFrom(ctx)
 	in := request.Body
 	up := db.OrganizationUpdate{Name: in.Name}
 	// alert_email has three states: absent keeps it, null clears it, a value sets it.

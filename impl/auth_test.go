@@ -25,8 +25,8 @@ import (
 	"github.com/oapi-codegen/nullable"
 
 	mcpwarden "github.com/mcpwarden/mcpwarden/clients/go"
-	"github.com/mcpwarden/mcpwarden/impl"
 	"github.com/mcpwarden/mcpwarden/impl/apitest"
+	"github.com/mcpwarden/mcpwarden/impl/config"
 )
 
 // A password that passes the policy and is used throughout.
@@ -185,7 +185,7 @@ func TestLoginIssuesAPinnedJWTAndAnOpaqueRefreshToken(t *testing.T) {
 		t.Fatalf("pair %+v", pair)
 	}
 	claims := jwt.MapClaims{}
-	tok, err := jwt.ParseWithClaims(pair.AccessToken, claims, func(*jwt.Token) (any, error) { return env.Config.JWTSecret, nil })
+	tok, err := jwt.ParseWithClaims(pair.AccessToken, claims, func(*jwt.Token) (any, error) { return []byte(env.Config.JWTSecret), nil })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -297,7 +297,7 @@ func TestPasswordHashingOverloadAnswers503WithRetryAfter(t *testing.T) {
 	env := apitest.New(t)
 	email := uniqueEmail("busy")
 	register(t, env, email, goodPassword, "Busy Org")
-	release := impl.HoldPasswordHashing(env.Server)
+	release := env.Server.HoldPasswordHashing()
 	r := login(t, env, email, goodPassword)
 	release()
 	if r.StatusCode() != http.StatusServiceUnavailable || r.HTTPResponse.Header.Get("Retry-After") == "" {
@@ -340,8 +340,7 @@ func TestLoginIsThrottledPerClientAddress(t *testing.T) {
 	}
 	t.Run("the connection's address", func(t *testing.T) {
 		t.Parallel()
-		env := apitest.New(t)
-		impl.SetLoginLimits(env.Server, 10, 5)
+		env := apitest.New(t, func(c *config.Server) { c.LoginFailuresPerAccount, c.LoginFailuresPerClient = 10, 5 })
 		email := uniqueEmail("user")
 		register(t, env, email, goodPassword, "Spray Org")
 		// A forged X-Forwarded-For changes nothing when no proxy is trusted.
@@ -355,8 +354,10 @@ func TestLoginIsThrottledPerClientAddress(t *testing.T) {
 	})
 	t.Run("behind a trusted proxy", func(t *testing.T) {
 		t.Parallel()
-		env := apitest.New(t, func(c *impl.Config) { c.TrustedProxyHops = 1 })
-		impl.SetLoginLimits(env.Server, 10, 5)
+		env := apitest.New(t, func(c *config.Server) {
+			c.TrustedProxyHops = 1
+			c.LoginFailuresPerAccount, c.LoginFailuresPerClient = 10, 5
+		})
 		email := uniqueEmail("user")
 		register(t, env, email, goodPassword, "Proxy Org")
 		const proxy = "10.0.0.2:443"
@@ -617,7 +618,7 @@ func TestForgedAndMisusedTokensAreRefused(t *testing.T) {
 	if _, _, err := jwt.NewParser().ParseUnverified(access, valid); err != nil {
 		t.Fatal(err)
 	}
-	secret := env.Config.JWTSecret
+	secret := []byte(env.Config.JWTSecret)
 	with := func(change func(jwt.MapClaims)) jwt.MapClaims {
 		c := jwt.MapClaims{}
 		for k, v := range valid {
@@ -708,10 +709,9 @@ func TestNoResponseCarriesAHash(t *testing.T) {
 	keep(register(t, env, email, goodPassword, "Leak Org").Body)
 	lr := login(t, env, email, goodPassword)
 	keep(lr.Body)
-	admin := env.User(lr.JSON200.AccessToken)
 	rr := refresh(t, env, lr.JSON200.RefreshToken)
 	keep(rr.Body)
-	admin = env.User(rr.JSON200.AccessToken)
+	admin := env.User(rr.JSON200.AccessToken)
 	meResp, _ := admin.GetCurrentUserWithResponse(actx)
 	keep(meResp.Body)
 	name := "Leaky Jane"

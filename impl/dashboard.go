@@ -4,10 +4,11 @@ import (
 	"context"
 
 	"github.com/mcpwarden/mcpwarden/gen"
+	"github.com/mcpwarden/mcpwarden/impl/httpapi"
 )
 
 func (s *Server) GetDashboardStats(ctx context.Context, request gen.GetDashboardStatsRequestObject) (gen.GetDashboardStatsResponseObject, error) {
-	p := principalFrom(ctx)
+	p := httpapi.PrincipalFrom(ctx)
 	st, err := s.store.DashboardStats(ctx, p.OrgID)
 	if err != nil {
 		return nil, err
@@ -26,7 +27,7 @@ func (s *Server) GetDashboardStats(ctx context.Context, request gen.GetDashboard
 var riskLevelsDesc = []gen.RiskLevel{"critical", "high", "medium", "low"}
 
 func (s *Server) GetRiskDistribution(ctx context.Context, request gen.GetRiskDistributionRequestObject) (gen.GetRiskDistributionResponseObject, error) {
-	p := principalFrom(ctx)
+	p := httpapi.PrincipalFrom(ctx)
 	counts, types, err := s.store.RiskDistribution(ctx, p.OrgID, 5)
 	if err != nil {
 		return nil, err
@@ -52,7 +53,7 @@ func (s *Server) GetRiskDistribution(ctx context.Context, request gen.GetRiskDis
 }
 
 func (s *Server) GetTopRisks(ctx context.Context, request gen.GetTopRisksRequestObject) (gen.GetTopRisksResponseObject, error) {
-	p := principalFrom(ctx)
+	p := httpapi.PrincipalFrom(ctx)
 	limit := 5
 	if l := request.Params.Limit; l != nil && *l >= 1 {
 		limit = min(int(*l), 50)

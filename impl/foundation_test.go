@@ -21,6 +21,7 @@ import (
 	"github.com/mcpwarden/mcpwarden/db/localpg"
 	"github.com/mcpwarden/mcpwarden/impl"
 	"github.com/mcpwarden/mcpwarden/impl/apitest"
+	"github.com/mcpwarden/mcpwarden/impl/config"
 )
 
 func TestMain(m *testing.M) { dbtest.Main(m) }
@@ -61,8 +62,9 @@ func TestHealthFollowsTheDatabase(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer store.Close()
-	srv := impl.New(impl.Config{JWTSecret: []byte(strings.Repeat("k", 32)), Version: "test", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, store)
-	handler, err := srv.Handler()
+	cfg := config.Defaults()
+	cfg.JWTSecret = strings.Repeat("k", 32)
+	handler, err := impl.NewReplica(cfg, "test", store, slog.New(slog.NewTextHandler(io.Discard, nil))).Server.Handler()
 	if err != nil {
 		t.Fatal(err)
 	}

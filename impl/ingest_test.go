@@ -14,8 +14,8 @@ import (
 	"github.com/google/uuid"
 
 	mcpwarden "github.com/mcpwarden/mcpwarden/clients/go"
-	"github.com/mcpwarden/mcpwarden/impl"
 	"github.com/mcpwarden/mcpwarden/impl/apitest"
+	"github.com/mcpwarden/mcpwarden/impl/config"
 )
 
 var tctx = context.Background()
@@ -295,7 +295,7 @@ func TestBadReportsAreRefusedWithProblems(t *testing.T) {
 }
 
 func TestBadReportsAreRefusedWithValidationOff(t *testing.T) {
-	env := apitest.New(t, func(c *impl.Config) { c.DisableValidation = true })
+	env := apitest.New(t, func(c *config.Server) { c.DisableValidation = true })
 	_, token := env.SeedUser(t, "admin")
 	_, key := enrol(t, env, token, "laptop")
 	for name, body := range map[string]string{
@@ -373,8 +373,8 @@ func TestRiskIncreaseRaisesAlert(t *testing.T) {
 }
 
 func TestDormantJobMarksSilentAgentsServers(t *testing.T) {
-	env := apitest.New(t, func(c *impl.Config) {
-		c.DormantAfter = time.Second
+	env := apitest.New(t, func(c *config.Server) {
+		c.DormantAfter = time.Minute
 		c.DormantSweepInterval = 100 * time.Millisecond
 	})
 	_, token := env.SeedUser(t, "admin")
@@ -383,6 +383,8 @@ func TestDormantJobMarksSilentAgentsServers(t *testing.T) {
 	a := srv("alpha", "mcp-server-time", "uvx mcp-server-time")
 	report(t, env, silentKey, a)
 	report(t, env, aliveKey, a)
+	// The silent agent was last seen two minutes ago, past DormantAfter.
+	env.Store.DB().MustExec(`UPDATE agents SET last_seen_at = now() - interval '2 minutes' WHERE id = $1`, silentID)
 	statusOf := func(agentID uuid.UUID) string {
 		var s string
 		env.Store.DB().Get(&s, `SELECT status FROM mcp_servers WHERE agent_id = $1`, agentID)

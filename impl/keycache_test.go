@@ -1,6 +1,7 @@
 package impl_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -9,7 +10,6 @@ import (
 	"time"
 
 	mcpwarden "github.com/mcpwarden/mcpwarden/clients/go"
-	"github.com/mcpwarden/mcpwarden/impl"
 	"github.com/mcpwarden/mcpwarden/impl/apitest"
 )
 
@@ -131,7 +131,7 @@ func TestChangedReportsKeepTheirReplicasKeyCache(t *testing.T) {
 	_, token := a.SeedUser(t, "admin")
 	agentID, key := enrol(t, a, token, "laptop")
 	poll := func() {
-		if err := impl.PollKeyRevocations(a.Server); err != nil {
+		if err := a.Ingester.PollRevocations(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -142,7 +142,7 @@ func TestChangedReportsKeepTheirReplicasKeyCache(t *testing.T) {
 		report(t, a, key, srv("s", "mcp-server-fetch", fmt.Sprintf("uvx mcp-server-fetch --rev %d", i)))
 		poll()
 	}
-	lookups := impl.KeyLookups(a.Server)
+	lookups := a.Ingester.KeyLookups()
 	for i := range 3 {
 		if r := report(t, a, key, srv("s", "mcp-server-fetch", fmt.Sprintf("uvx mcp-server-fetch --rev 1%d", i))); r.ServersUpdated != 1 {
 			t.Fatalf("changed report: %+v", r)
@@ -150,7 +150,7 @@ func TestChangedReportsKeepTheirReplicasKeyCache(t *testing.T) {
 		poll()
 		heartbeat(a, key, "h1")
 	}
-	if n := impl.KeyLookups(a.Server) - lookups; n != 0 {
+	if n := a.Ingester.KeyLookups() - lookups; n != 0 {
 		t.Fatalf("%d key lookups after the replica's own changed reports, want 0", n)
 	}
 

@@ -10,28 +10,29 @@ import (
 
 	"github.com/mcpwarden/mcpwarden/db"
 	"github.com/mcpwarden/mcpwarden/gen"
+	"github.com/mcpwarden/mcpwarden/impl/httpapi"
+	"github.com/mcpwarden/mcpwarden/impl/security"
 )
 
 // Members join through a one-time setup token: an admin creates the user without a password
-// and hands them the token (shown once, stored as a SHA-256 only, valid SetupTokenTTL), which
-// they redeem at POST /auth/invitations/accept to choose a password. No email is sent, so the
-// server needs no mail relay to onboard a team.
-const SetupTokenTTL = 72 * time.Hour
+// and hands them the token (shown once, stored as a SHA-256 only, valid security.SetupTokenTTL),
+// which they redeem at POST /auth/invitations/accept to choose a password. No email is sent, so
+// the server needs no mail relay to onboard a team.
 
 func lastAdminConflict(ctx context.Context) gen.ConflictApplicationProblemPlusJSONResponse {
-	return gen.ConflictApplicationProblemPlusJSONResponse(problem(ctx, http.StatusConflict,
+	return gen.ConflictApplicationProblemPlusJSONResponse(httpapi.NewProblem(ctx, http.StatusConflict,
 		"The organization must keep at least one admin; promote another member first."))
 }
 
 func memberNotFound(ctx context.Context) gen.NotFoundApplicationProblemPlusJSONResponse {
-	return gen.NotFoundApplicationProblemPlusJSONResponse(problem(ctx, http.StatusNotFound, "No member with this id in your organization."))
+	return gen.NotFoundApplicationProblemPlusJSONResponse(httpapi.NewProblem(ctx, http.StatusNotFound, "No member with this id in your organization."))
 }
 
 func (s *Server) AcceptInvitation(ctx context.Context, request gen.AcceptInvitationRequestObject) (gen.AcceptInvitationResponseObject, error) {
 	in := request.Body
 	unauthorized := gen.AcceptInvitation401ApplicationProblemPlusJSONResponse{UnauthorizedApplicationProblemPlusJSONResponse: gen.UnauthorizedApplicationProblemPlusJSONResponse(
-		problem(ctx, http.StatusUnauthorized, "The setup token is invalid, expired or already used; ask an admin for a new one."))}
-	orgID, hash, ok := parseOrgToken(setupTokenPrefix, in.SetupToken)
+		httpapi.NewProblem(ctx, http.StatusUnauthorized, "The setup token is invalid, expired or already used; ask an admin for a new one."))}
+	orgID, hash, ok := security.ParseOrgToken(security.SetupTokenPrefix, in.SetupToken)
 	if !ok {
 		return unauthorized, nil
 	}
@@ -49,7 +50,7 @@ func (s *Server) AcceptInvitation(ctx context.Context, request gen.AcceptInvitat
 	if errs := passwordProblems("password", in.Password, u.Email, org.Name); len(errs) > 0 {
 		return gen.AcceptInvitation400ApplicationProblemPlusJSONResponse{BadRequestApplicationProblemPlusJSONResponse: badRequest(ctx, errs)}, nil
 	}
-	pw, err := s.accounts.hasher.Hash(ctx, in.Password)
+	pw, err := s.guard.Hasher.Hash(ctx, in.Password)
 	if err != nil {
 		return nil, err
 	}
@@ -65,10 +66,7 @@ func (s *Server) AcceptInvitation(ctx context.Context, request gen.AcceptInvitat
 }
 
 func (s *Server) ListMembers(ctx context.Context, request gen.ListMembersRequestObject) (gen.ListMembersResponseObject, error) {
-	p := principalFrom(ctx)
-	if !p.IsAdmin() {
-		return gen.ListMembers403ApplicationProblemPlusJSONResponse{ForbiddenApplicationProblemPlusJSONResponse: forbidden(ctx)}, nil
-	}
+	p := httpapi.PrincipalFrom(ctx)
 	page, size := pageOf(request.Params.Page, request.Params.PageSize)
 	users, total, err := s.store.ListMembers(ctx, p.OrgID, int(size), int(page-1)*int(size))
 	if err != nil {
@@ -82,24 +80,21 @@ func (s *Server) ListMembers(ctx context.Context, request gen.ListMembersRequest
 }
 
 func (s *Server) CreateMember(ctx context.Context, request gen.CreateMemberRequestObject) (gen.CreateMemberResponseObject, error) {
-	p := principalFrom(ctx)
-	if !p.IsAdmin() {
-		return gen.CreateMember403ApplicationProblemPlusJSONResponse{ForbiddenApplicationProblemPlusJSONResponse: forbidden(ctx)}, nil
-	}
+	p := httpapi.PrincipalFrom(ctx)
 	in := request.Body
 	role := gen.Member
 	if in.Role != nil {
 		role = *in.Role
 	}
-	token, hash := newOrgToken(setupTokenPrefix, p.OrgID)
-	expires := s.now().Add(SetupTokenTTL).UTC().Truncate(time.Second)
+	token, hash := security.NewOrgToken(security.SetupTokenPrefix, p.OrgID)
+	expires := s.now().Add(security.SetupTokenTTL).UTC().Truncate(time.Second)
 	u, err := s.store.CreateMember(ctx, p.OrgID, db.NewUser{
 		ID: uuid.New(), Email: string(in.Email), FullName: in.FullName, Role: string(role),
 		SetupTokenHash: hash, SetupTokenExpiresAt: expires,
 	})
 	if errors.Is(err, db.ErrEmailTaken) {
 		return gen.CreateMember409ApplicationProblemPlusJSONResponse{ConflictApplicationProblemPlusJSONResponse: gen.ConflictApplicationProblemPlusJSONResponse(
-			problem(ctx, http.StatusConflict, "An account with this email already exists."))}, nil
+			httpapi.NewProblem(ctx, http.StatusConflict, "An account with this email already exists."))}, nil
 	}
 	if err != nil {
 		return nil, err
@@ -108,10 +103,7 @@ func (s *Server) CreateMember(ctx context.Context, request gen.CreateMemberReque
 }
 
 func (s *Server) UpdateMember(ctx context.Context, request gen.UpdateMemberRequestObject) (gen.UpdateMemberResponseObject, error) {
-	p := principalFrom(ctx)
-	if !p.IsAdmin() {
-		return gen.UpdateMember403ApplicationProblemPlusJSONResponse{ForbiddenApplicationProblemPlusJSONResponse: forbidden(ctx)}, nil
-	}
+	p := httpapi.PrincipalFrom(ctx)
 	u, err := s.store.UpdateMemberRole(ctx, p.OrgID, request.UserId, string(request.Body.Role))
 	switch {
 	case errors.Is(err, db.ErrLastAdmin):
@@ -125,10 +117,7 @@ func (s *Server) UpdateMember(ctx context.Context, request gen.UpdateMemberReque
 }
 
 func (s *Server) DeleteMember(ctx context.Context, request gen.DeleteMemberRequestObject) (gen.DeleteMemberResponseObject, error) {
-	p := principalFrom(ctx)
-	if !p.IsAdmin() {
-		return gen.DeleteMember403ApplicationProblemPlusJSONResponse{ForbiddenApplicationProblemPlusJSONResponse: forbidden(ctx)}, nil
-	}
+	p := httpapi.PrincipalFrom(ctx)
 	err := s.store.DeleteMember(ctx, p.OrgID, request.UserId)
 	switch {
 	case errors.Is(err, db.ErrLastAdmin):

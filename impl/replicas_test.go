@@ -72,7 +72,7 @@ func runFleet(t *testing.T, replicas []*apitest.Env, agents int) fleetTotals {
 		}
 	}
 	for _, env := range replicas {
-		env.Server.Close() // flush buffered last-seen times
+		env.Ingester.FlushLastSeen(tctx)
 	}
 
 	totals := fleetTotals{ServersByState: map[string]int{}, AlertsByType: map[string]int{}}

@@ -6,10 +6,12 @@ import (
 
 	"github.com/mcpwarden/mcpwarden/db"
 	"github.com/mcpwarden/mcpwarden/gen"
+	"github.com/mcpwarden/mcpwarden/impl/httpapi"
+	"github.com/mcpwarden/mcpwarden/impl/ingest"
 )
 
 func (s *Server) ListServers(ctx context.Context, request gen.ListServersRequestObject) (gen.ListServersResponseObject, error) {
-	p := principalFrom(ctx)
+	p := httpapi.PrincipalFrom(ctx)
 	prm := request.Params
 	page, size := pageOf(prm.Page, prm.PageSize)
 	f := db.ServerFilter{AgentID: prm.AgentId, Search: prm.Search, Limit: int(size), Offset: int(page-1) * int(size)}
@@ -40,10 +42,10 @@ func (s *Server) ListServers(ctx context.Context, request gen.ListServersRequest
 }
 
 func (s *Server) GetServer(ctx context.Context, request gen.GetServerRequestObject) (gen.GetServerResponseObject, error) {
-	p := principalFrom(ctx)
+	p := httpapi.PrincipalFrom(ctx)
 	srv, err := s.store.ServerByID(ctx, p.OrgID, request.ServerId)
 	if errors.Is(err, db.ErrNotFound) {
-		return gen.GetServer404ApplicationProblemPlusJSONResponse{NotFoundApplicationProblemPlusJSONResponse: inventoryNotFound(ctx)}, nil
+		return gen.GetServer404ApplicationProblemPlusJSONResponse{NotFoundApplicationProblemPlusJSONResponse: notFound(ctx)}, nil
 	}
 	if err != nil {
 		return nil, err
@@ -58,20 +60,20 @@ func (s *Server) GetServer(ctx context.Context, request gen.GetServerRequestObje
 // UpdateServer verifies (or un-verifies) a server. Verification is recorded against the server's
 // current configuration hash, so a later configuration change clears it.
 func (s *Server) UpdateServer(ctx context.Context, request gen.UpdateServerRequestObject) (gen.UpdateServerResponseObject, error) {
-	p := principalFrom(ctx)
+	p := httpapi.PrincipalFrom(ctx)
 	if request.Body == nil {
-		return gen.UpdateServer400ApplicationProblemPlusJSONResponse{BadRequestApplicationProblemPlusJSONResponse: gen.BadRequestApplicationProblemPlusJSONResponse(problem(ctx, 400, "A JSON body with is_verified is required."))}, nil
+		return gen.UpdateServer400ApplicationProblemPlusJSONResponse{BadRequestApplicationProblemPlusJSONResponse: gen.BadRequestApplicationProblemPlusJSONResponse(httpapi.NewProblem(ctx, 400, "A JSON body with is_verified is required."))}, nil
 	}
 	err := s.store.SetServerVerified(ctx, p.OrgID, request.ServerId, request.Body.IsVerified, p.UserID)
 	if errors.Is(err, db.ErrNotFound) {
-		return gen.UpdateServer404ApplicationProblemPlusJSONResponse{NotFoundApplicationProblemPlusJSONResponse: inventoryNotFound(ctx)}, nil
+		return gen.UpdateServer404ApplicationProblemPlusJSONResponse{NotFoundApplicationProblemPlusJSONResponse: notFound(ctx)}, nil
 	}
 	if err != nil {
 		return nil, err
 	}
 	srv, err := s.store.ServerByID(ctx, p.OrgID, request.ServerId)
 	if errors.Is(err, db.ErrNotFound) {
-		return gen.UpdateServer404ApplicationProblemPlusJSONResponse{NotFoundApplicationProblemPlusJSONResponse: inventoryNotFound(ctx)}, nil
+		return gen.UpdateServer404ApplicationProblemPlusJSONResponse{NotFoundApplicationProblemPlusJSONResponse: notFound(ctx)}, nil
 	}
 	if err != nil {
 		return nil, err
@@ -84,9 +86,13 @@ func (s *Server) UpdateServer(ctx context.Context, request gen.UpdateServerReque
 }
 
 func serverView(s db.Server) (gen.McpServer, error) {
-	factors, err := expandFactors(s.RiskFactors)
+	stored, err := ingest.ExpandFactors(s.RiskFactors)
 	if err != nil {
 		return gen.McpServer{}, err
+	}
+	factors := make([]gen.RiskFactor, len(stored))
+	for i, f := range stored {
+		factors[i] = gen.RiskFactor{Id: f.ID, Severity: gen.RiskLevel(f.Severity), Title: f.Title, Detail: f.Detail, Evidence: f.Evidence}
 	}
 	env := []string(s.EnvVars)
 	if env == nil {

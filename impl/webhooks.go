@@ -12,16 +12,12 @@ import (
 
 	"github.com/mcpwarden/mcpwarden/db"
 	"github.com/mcpwarden/mcpwarden/gen"
+	"github.com/mcpwarden/mcpwarden/impl/httpapi"
 	"github.com/mcpwarden/mcpwarden/impl/notify"
 )
 
-// adminRequired is the body of the webhooks' typed 403 answers.
-func adminRequired(ctx context.Context) gen.ForbiddenApplicationProblemPlusJSONResponse {
-	return gen.ForbiddenApplicationProblemPlusJSONResponse(problem(ctx, http.StatusForbidden, "This operation requires the admin role."))
-}
-
 func webhookNotFound(ctx context.Context) gen.NotFoundApplicationProblemPlusJSONResponse {
-	return gen.NotFoundApplicationProblemPlusJSONResponse(problem(ctx, http.StatusNotFound, "No webhook with this id exists in your organization."))
+	return gen.NotFoundApplicationProblemPlusJSONResponse(httpapi.NewProblem(ctx, http.StatusNotFound, "No webhook with this id exists in your organization."))
 }
 
 func apiWebhook(w db.Webhook) gen.Webhook {
@@ -53,10 +49,7 @@ func apiDelivery(d db.WebhookDelivery) gen.WebhookDelivery {
 }
 
 func (s *Server) ListWebhooks(ctx context.Context, request gen.ListWebhooksRequestObject) (gen.ListWebhooksResponseObject, error) {
-	p := principalFrom(ctx)
-	if !p.IsAdmin() {
-		return gen.ListWebhooks403ApplicationProblemPlusJSONResponse{ForbiddenApplicationProblemPlusJSONResponse: adminRequired(ctx)}, nil
-	}
+	p := httpapi.PrincipalFrom(ctx)
 	hooks, err := s.store.ListWebhooks(ctx, p.OrgID)
 	if err != nil {
 		return nil, err
@@ -69,13 +62,10 @@ func (s *Server) ListWebhooks(ctx context.Context, request gen.ListWebhooksReque
 }
 
 func (s *Server) CreateWebhook(ctx context.Context, request gen.CreateWebhookRequestObject) (gen.CreateWebhookResponseObject, error) {
-	p := principalFrom(ctx)
-	if !p.IsAdmin() {
-		return gen.CreateWebhook403ApplicationProblemPlusJSONResponse{ForbiddenApplicationProblemPlusJSONResponse: adminRequired(ctx)}, nil
-	}
+	p := httpapi.PrincipalFrom(ctx)
 	in := request.Body
 	bad := func(field, msg string) gen.CreateWebhookResponseObject {
-		pr := problem(ctx, http.StatusBadRequest, "Invalid "+field+": "+msg)
+		pr := httpapi.NewProblem(ctx, http.StatusBadRequest, "Invalid "+field+": "+msg)
 		pr.Errors = &[]gen.FieldError{{Field: field, Message: msg}}
 		return gen.CreateWebhook400ApplicationProblemPlusJSONResponse{BadRequestApplicationProblemPlusJSONResponse: gen.BadRequestApplicationProblemPlusJSONResponse(pr)}
 	}
@@ -83,7 +73,7 @@ func (s *Server) CreateWebhook(ctx context.Context, request gen.CreateWebhookReq
 	if _, err := notify.ParseWebhookURL(rawURL); err != nil {
 		return bad("url", err.Error()), nil
 	}
-	if !s.cfg.WebhookAllowPrivate {
+	if !s.opts.WebhookAllowPrivate {
 		checkCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		err := notify.CheckWebhookURL(checkCtx, nil, rawURL)
 		cancel()
@@ -112,10 +102,7 @@ func (s *Server) CreateWebhook(ctx context.Context, request gen.CreateWebhookReq
 }
 
 func (s *Server) DeleteWebhook(ctx context.Context, request gen.DeleteWebhookRequestObject) (gen.DeleteWebhookResponseObject, error) {
-	p := principalFrom(ctx)
-	if !p.IsAdmin() {
-		return gen.DeleteWebhook403ApplicationProblemPlusJSONResponse{ForbiddenApplicationProblemPlusJSONResponse: adminRequired(ctx)}, nil
-	}
+	p := httpapi.PrincipalFrom(ctx)
 	err := s.store.DeleteWebhook(ctx, p.OrgID, request.WebhookId)
 	if errors.Is(err, db.ErrNotFound) {
 		return gen.DeleteWebhook404ApplicationProblemPlusJSONResponse{NotFoundApplicationProblemPlusJSONResponse: webhookNotFound(ctx)}, nil
@@ -127,10 +114,7 @@ func (s *Server) DeleteWebhook(ctx context.Context, request gen.DeleteWebhookReq
 }
 
 func (s *Server) TestWebhook(ctx context.Context, request gen.TestWebhookRequestObject) (gen.TestWebhookResponseObject, error) {
-	p := principalFrom(ctx)
-	if !p.IsAdmin() {
-		return gen.TestWebhook403ApplicationProblemPlusJSONResponse{ForbiddenApplicationProblemPlusJSONResponse: adminRequired(ctx)}, nil
-	}
+	p := httpapi.PrincipalFrom(ctx)
 	payload, _ := json.Marshal(map[string]any{
 		"webhook_id":   request.WebhookId,
 		"requested_by": p.UserID,
@@ -147,10 +131,7 @@ func (s *Server) TestWebhook(ctx context.Context, request gen.TestWebhookRequest
 }
 
 func (s *Server) ListWebhookDeliveries(ctx context.Context, request gen.ListWebhookDeliveriesRequestObject) (gen.ListWebhookDeliveriesResponseObject, error) {
-	p := principalFrom(ctx)
-	if !p.IsAdmin() {
-		return gen.ListWebhookDeliveries403ApplicationProblemPlusJSONResponse{ForbiddenApplicationProblemPlusJSONResponse: adminRequired(ctx)}, nil
-	}
+	p := httpapi.PrincipalFrom(ctx)
 	page, size := pageOf(request.Params.Page, request.Params.PageSize)
 	list, total, err := s.store.ListDeliveries(ctx, p.OrgID, request.WebhookId, int(size), int(page-1)*int(size))
 	if errors.Is(err, db.ErrNotFound) {

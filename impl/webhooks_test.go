@@ -14,8 +14,8 @@ import (
 	"github.com/google/uuid"
 
 	mcpwarden "github.com/mcpwarden/mcpwarden/clients/go"
-	"github.com/mcpwarden/mcpwarden/impl"
 	"github.com/mcpwarden/mcpwarden/impl/apitest"
+	"github.com/mcpwarden/mcpwarden/impl/config"
 	"github.com/mcpwarden/mcpwarden/impl/notify"
 )
 
@@ -50,7 +50,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 }
 
 func TestWebhooksAreAdminOnly(t *testing.T) {
-	env := apitest.New(t, func(c *impl.Config) { c.WebhookAllowPrivate = true })
+	env := apitest.New(t, func(c *config.Server) { c.WebhookAllowPrivate = true })
 	admin, adminToken := env.SeedUser(t, "admin")
 	hook := createWebhook(t, env, adminToken, "http://127.0.0.1:1/hook")
 	_, token := env.SeedMember(t, admin.OrganizationID, "member")
@@ -101,13 +101,13 @@ func TestWebhookToLoopbackIsRefusedByDefault(t *testing.T) {
 		t.Errorf("refused webhooks were stored: %s", list.Body)
 	}
 
-	open := apitest.New(t, func(c *impl.Config) { c.WebhookAllowPrivate = true })
+	open := apitest.New(t, func(c *config.Server) { c.WebhookAllowPrivate = true })
 	_, token = open.SeedUser(t, "admin")
 	createWebhook(t, open, token, "http://127.0.0.1:8080/hook")
 }
 
 func TestWebhookLifecycle(t *testing.T) {
-	env := apitest.New(t, func(c *impl.Config) { c.WebhookAllowPrivate = true; c.WebhookPollInterval = time.Hour })
+	env := apitest.New(t, func(c *config.Server) { c.WebhookAllowPrivate = true; c.WebhookPollInterval = time.Hour })
 	_, token := env.SeedUser(t, "admin")
 	c := env.User(token)
 	ctx := context.Background()
@@ -213,7 +213,7 @@ func (r *receiver) received() []notify.Envelope {
 // POST; the endpoint's 500 makes the worker retry (after the configured backoff), and the
 // delivery log records both attempts and the success.
 func TestWebhookDeliveryIsSignedAndRetriedAfterA500(t *testing.T) {
-	env := apitest.New(t, func(c *impl.Config) {
+	env := apitest.New(t, func(c *config.Server) {
 		c.WebhookAllowPrivate = true
 		c.WebhookPollInterval = 20 * time.Millisecond
 		c.WebhookRetryBase = 100 * time.Millisecond
@@ -264,7 +264,7 @@ func TestWebhookDeliveryIsSignedAndRetriedAfterA500(t *testing.T) {
 // creation but now resolves to an internal address (DNS rebinding; here a row pointing at
 // 127.0.0.1 written directly) is never contacted: the dialer's Control hook refuses it.
 func TestWebhookDeliveryRefusesPrivateAddressesAtConnectTime(t *testing.T) {
-	env := apitest.New(t, func(c *impl.Config) { c.WebhookPollInterval = 20 * time.Millisecond; c.WebhookRetryBase = time.Hour })
+	env := apitest.New(t, func(c *config.Server) { c.WebhookPollInterval = 20 * time.Millisecond; c.WebhookRetryBase = time.Hour })
 	admin, token := env.SeedUser(t, "admin")
 	rcv := newReceiver(t)
 	hookID := uuid.New()
@@ -286,7 +286,7 @@ func TestWebhookDeliveryRefusesPrivateAddressesAtConnectTime(t *testing.T) {
 // TestWebhookDeliveryFailsAfterTheRetryWindow: a delivery older than the retry window that fails
 // again is marked failed and not retried.
 func TestWebhookDeliveryFailsAfterTheRetryWindow(t *testing.T) {
-	env := apitest.New(t, func(c *impl.Config) {
+	env := apitest.New(t, func(c *config.Server) {
 		c.WebhookAllowPrivate = true
 		c.WebhookPollInterval = 20 * time.Millisecond
 	})
@@ -311,7 +311,7 @@ func TestWebhookDeliveryFailsAfterTheRetryWindow(t *testing.T) {
 // TestReportedCriticalServerReachesTheWebhook: end to end, an agent's report that raises an
 // alert during ingestion produces a signed alert.created delivery carrying that alert.
 func TestReportedCriticalServerReachesTheWebhook(t *testing.T) {
-	env := apitest.New(t, func(c *impl.Config) { c.WebhookAllowPrivate = true; c.WebhookPollInterval = 20 * time.Millisecond })
+	env := apitest.New(t, func(c *config.Server) { c.WebhookAllowPrivate = true; c.WebhookPollInterval = 20 * time.Millisecond })
 	_, token := env.SeedUser(t, "admin")
 	rcv := newReceiver(t)
 	hook := createWebhook(t, env, token, rcv.srv.URL)

@@ -3,10 +3,12 @@ package main
 import (
 	"strings"
 	"testing"
+
+	"github.com/mcpwarden/mcpwarden/impl/config"
 )
 
-// TestConfigRefusesAShortJWTSecret pins issue 3's point 10: with a real database the server does
-// not start on a JWT secret an attacker could brute-force offline.
+// TestConfigRefusesAShortJWTSecret: with a real database the server does not start on a JWT
+// secret an attacker could brute-force offline.
 func TestConfigRefusesAShortJWTSecret(t *testing.T) {
 	cases := []struct {
 		name, databaseURL, secret string
@@ -24,9 +26,9 @@ func TestConfigRefusesAShortJWTSecret(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			t.Setenv("DATABASE_URL", c.databaseURL)
 			t.Setenv("MCPWARDEN_JWT_SECRET", c.secret)
-			_, err := loadConfig()
+			_, err := config.Load()
 			if (err != nil) != c.wantErr {
-				t.Fatalf("loadConfig() error = %v, want error: %v", err, c.wantErr)
+				t.Fatalf("config.Load() error = %v, want error: %v", err, c.wantErr)
 			}
 			if err != nil && !strings.Contains(err.Error(), "MCPWARDEN_JWT_SECRET") {
 				t.Fatalf("the error does not name the setting: %v", err)

@@ -16,7 +16,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -24,7 +23,7 @@ import (
 	"github.com/mcpwarden/mcpwarden/db"
 	"github.com/mcpwarden/mcpwarden/db/localpg"
 	"github.com/mcpwarden/mcpwarden/impl"
-	"github.com/mcpwarden/mcpwarden/impl/notify"
+	"github.com/mcpwarden/mcpwarden/impl/config"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -70,118 +69,37 @@ func main() {
 	os.Exit(code)
 }
 
-// config is read once from the environment.
-type config struct {
-	addr        string
-	databaseURL string
-	dataDir     string
-	jwtSecret   string
-	logLevel    slog.Level
-	corsOrigins []string
-	proxyHops   int
-	dbMaxConns  int
-	pgBuffersMB int // shared_buffers of the built-in PostgreSQL
-	// dormantAfter (MCPWARDEN_DORMANT_AFTER, default 7 days): silence after which an agent's
-	// servers become dormant.
-	dormantAfter time.Duration
-	// Alert delivery: MCPWARDEN_SMTP_URL and MCPWARDEN_WEBHOOK_ALLOW_PRIVATE.
-	smtpURL             string
-	webhookAllowPrivate bool
-	// Benchmark-only knobs (see cmd/mcpwarden-bench): request validation off, and a pprof
-	// listener on a loopback address.
-	disableValidation bool
-	pprofAddr         string
+// noArguments refuses arguments a command does not take, rather than ignoring them.
+func noArguments(cmd string, args []string) bool {
+	if len(args) == 0 {
+		return true
+	}
+	fmt.Fprintf(os.Stderr, "mcpwarden %s: takes no arguments (configuration comes from the environment; see README.md), got %q\n", cmd, args)
+	return false
 }
 
-func loadConfig() (config, error) {
-	c := config{
-		addr:        envOr("MCPWARDEN_ADDR", ":8000"),
-		databaseURL: os.Getenv("DATABASE_URL"),
-		dataDir:     envOr("MCPWARDEN_DATA_DIR", ".mcpwarden"),
-		jwtSecret:   os.Getenv("MCPWARDEN_JWT_SECRET"),
+// loadConfig reads the configuration, or says on stderr why it cannot.
+func loadConfig() (config.Server, bool) {
+	cfg, err := config.Load()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "mcpwarden:", err)
+		return cfg, false
 	}
-	if err := c.logLevel.UnmarshalText([]byte(envOr("MCPWARDEN_LOG_LEVEL", "info"))); err != nil {
-		return c, fmt.Errorf("MCPWARDEN_LOG_LEVEL: %w", err)
-	}
-	for _, o := range strings.Split(os.Getenv("MCPWARDEN_CORS_ORIGINS"), ",") {
-		if o = strings.TrimSpace(o); o != "" {
-			c.corsOrigins = append(c.corsOrigins, o)
-		}
-	}
-	var err error
-	if c.proxyHops, err = envInt("MCPWARDEN_TRUSTED_PROXY_HOPS", 0); err != nil {
-		return c, err
-	}
-	if c.dbMaxConns, err = envInt("MCPWARDEN_DB_MAX_CONNS", 20); err != nil {
-		return c, err
-	}
-	if c.pgBuffersMB, err = envInt("MCPWARDEN_PG_SHARED_BUFFERS_MB", localpg.SharedBuffersFor(localpg.MemoryLimit())); err != nil {
-		return c, err
-	}
-	c.dormantAfter = 7 * 24 * time.Hour
-	if v := os.Getenv("MCPWARDEN_DORMANT_AFTER"); v != "" {
-		if c.dormantAfter, err = time.ParseDuration(v); err != nil || c.dormantAfter < time.Minute {
-			return c, fmt.Errorf("MCPWARDEN_DORMANT_AFTER must be a duration of at least 1m (such as 168h), not %q", v)
-		}
-	}
-	if c.smtpURL = os.Getenv("MCPWARDEN_SMTP_URL"); c.smtpURL != "" {
-		if _, err := notify.ParseSMTPURL(c.smtpURL); err != nil {
-			return c, err
-		}
-	}
-	switch v := strings.ToLower(os.Getenv("MCPWARDEN_WEBHOOK_ALLOW_PRIVATE")); v {
-	case "", "0", "false", "no":
-	case "1", "true", "yes":
-		c.webhookAllowPrivate = true
-	default:
-		return c, fmt.Errorf("MCPWARDEN_WEBHOOK_ALLOW_PRIVATE must be true or false, not %q", v)
-	}
-	c.disableValidation = os.Getenv("MCPWARDEN_DISABLE_VALIDATION") == "1"
-	if c.pprofAddr = os.Getenv("MCPWARDEN_PPROF_ADDR"); c.pprofAddr != "" {
-		if host, _, err := net.SplitHostPort(c.pprofAddr); err != nil || !isLoopback(host) {
-			return c, fmt.Errorf("MCPWARDEN_PPROF_ADDR must be a loopback host:port, not %q", c.pprofAddr)
-		}
-	}
-	if c.databaseURL != "" && len(c.jwtSecret) < 32 {
-		return c, errors.New("MCPWARDEN_JWT_SECRET must be set to at least 32 bytes when DATABASE_URL is set (generate one with `openssl rand -hex 32`)")
-	}
-	if c.jwtSecret != "" && len(c.jwtSecret) < 32 {
-		return c, errors.New("MCPWARDEN_JWT_SECRET must be at least 32 bytes")
-	}
-	return c, nil
-}
-
-func envOr(name, def string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
-	}
-	return def
-}
-
-func envInt(name string, def int) (int, error) {
-	v := os.Getenv(name)
-	if v == "" {
-		return def, nil
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 0 {
-		return 0, fmt.Errorf("%s must be a non-negative integer, not %q", name, v)
-	}
-	return n, nil
+	return cfg, true
 }
 
 // database opens DATABASE_URL, or starts the built-in PostgreSQL when it is unset. The returned
 // stop function shuts the built-in cluster down.
-func database(ctx context.Context, cfg *config, log *slog.Logger) (*db.Storage, func(), error) {
-	url := cfg.databaseURL
+func database(ctx context.Context, cfg *config.Server, log *slog.Logger) (*db.Storage, func(), error) {
+	url := cfg.DatabaseURL
 	stop := func() {}
 	if url == "" {
-		log.Info("DATABASE_URL is not set; starting the built-in PostgreSQL", "data_dir", cfg.dataDir)
+		log.Info("DATABASE_URL is not set; starting the built-in PostgreSQL", "data_dir", cfg.DataDir)
 		// 0711: under root the cluster runs as the postgres user, which must pass through.
-		if err := os.MkdirAll(cfg.dataDir, 0o711); err != nil {
+		if err := os.MkdirAll(cfg.DataDir, 0o711); err != nil {
 			return nil, stop, err
 		}
-		cluster, err := localpg.Start(ctx, localpg.Options{Dir: filepath.Join(cfg.dataDir, "postgres"), SharedBuffersMB: cfg.pgBuffersMB})
+		cluster, err := localpg.Start(ctx, localpg.Options{Dir: filepath.Join(cfg.DataDir, "postgres"), SharedBuffersMB: cfg.PGSharedBuffersMB, BinDir: cfg.PGBin})
 		if errors.Is(err, localpg.ErrNoBinaries) {
 			return nil, stop, fmt.Errorf("%w\n\n%s", err, localpg.InstallHint)
 		}
@@ -199,7 +117,7 @@ func database(ctx context.Context, cfg *config, log *slog.Logger) (*db.Storage, 
 		}
 		url = cluster.URL("mcpwarden")
 	}
-	store, err := db.Open(ctx, url, cfg.dbMaxConns)
+	store, err := db.Open(ctx, url, cfg.DBMaxConns)
 	if err != nil {
 		stop()
 		return nil, func() {}, err
@@ -237,12 +155,14 @@ func newLogger(level slog.Level, w io.Writer) *slog.Logger {
 }
 
 func runServe(args []string) int {
-	cfg, err := loadConfig()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "mcpwarden:", err)
+	if !noArguments("serve", args) {
 		return 2
 	}
-	log := newLogger(cfg.logLevel, os.Stderr)
+	cfg, ok := loadConfig()
+	if !ok {
+		return 2
+	}
+	log := newLogger(cfg.LogLevel, os.Stderr)
 	slog.SetDefault(log)
 	// Ingestion allocates a lot of short-lived memory (decoded reports, their JSON on the way
 	// to PostgreSQL): collecting half as often saves about a tenth of the server's CPU under
@@ -253,8 +173,9 @@ func runServe(args []string) int {
 	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer cancel()
 
-	if cfg.jwtSecret == "" {
-		if cfg.jwtSecret, err = builtinSecret(cfg.dataDir, log); err != nil {
+	if cfg.JWTSecret == "" {
+		var err error
+		if cfg.JWTSecret, err = builtinSecret(cfg.DataDir, log); err != nil {
 			log.Error("JWT secret", "error", err)
 			return 1
 		}
@@ -267,30 +188,26 @@ func runServe(args []string) int {
 	defer stopDB()
 	defer store.Close()
 
-	srv := impl.New(impl.Config{
-		Version:             version,
-		JWTSecret:           []byte(cfg.jwtSecret),
-		CORSOrigins:         cfg.corsOrigins,
-		TrustedProxyHops:    cfg.proxyHops,
-		DisableValidation:   cfg.disableValidation,
-		SMTPURL:             cfg.smtpURL,
-		WebhookAllowPrivate: cfg.webhookAllowPrivate,
-		DormantAfter:        cfg.dormantAfter,
-		Logger:              log,
-	}, store)
-	if cfg.disableValidation {
+	replica := impl.NewReplica(cfg, version, store, log)
+	if cfg.DisableValidation {
 		log.Warn("request validation is off (MCPWARDEN_DISABLE_VALIDATION=1); for benchmarks only")
 	}
-	if cfg.pprofAddr != "" {
-		servePprof(cfg.pprofAddr, log)
+	if cfg.PprofAddr != "" {
+		servePprof(cfg.PprofAddr, log)
 	}
-	handler, err := srv.Handler()
+	handler, err := replica.Server.Handler()
 	if err != nil {
 		log.Error("build handler", "error", err)
 		return 1
 	}
+	background, stopBackground := context.WithCancel(context.Background())
+	backgroundDone := make(chan struct{})
+	go func() {
+		defer close(backgroundDone)
+		replica.Run(background, store)
+	}()
 	httpServer := &http.Server{
-		Addr:              cfg.addr,
+		Addr:              cfg.Addr,
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
@@ -301,31 +218,36 @@ func runServe(args []string) int {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- httpServer.ListenAndServe() }()
-	log.Info("mcpwarden is serving", "addr", cfg.addr, "version", version)
+	log.Info("mcpwarden is serving", "addr", cfg.Addr, "version", version)
 
+	code := 0
 	select {
 	case err := <-errc:
 		log.Error("server stopped", "error", err)
-		return 1
+		code = 1
 	case <-ctx.Done():
+		log.Info("shutting down: finishing in-flight requests")
+		shutdownCtx, cancelShutdown := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancelShutdown()
+		if err := httpServer.Shutdown(shutdownCtx); err != nil {
+			log.Error("shutdown", "error", err)
+		}
 	}
-	log.Info("shutting down: finishing in-flight requests")
-	shutdownCtx, cancelShutdown := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancelShutdown()
-	if err := httpServer.Shutdown(shutdownCtx); err != nil {
-		log.Error("shutdown", "error", err)
-	}
-	srv.Close()
-	return 0
+	// Background work stops after the last request: its final flush writes what they buffered.
+	stopBackground()
+	<-backgroundDone
+	return code
 }
 
 func runMigrate(args []string) int {
-	cfg, err := loadConfig()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "mcpwarden:", err)
+	if !noArguments("migrate", args) {
 		return 2
 	}
-	log := newLogger(cfg.logLevel, os.Stderr)
+	cfg, ok := loadConfig()
+	if !ok {
+		return 2
+	}
+	log := newLogger(cfg.LogLevel, os.Stderr)
 	store, stopDB, err := database(context.Background(), &cfg, log)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "mcpwarden:", err)

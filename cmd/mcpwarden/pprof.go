@@ -2,7 +2,6 @@ package main
 
 import (
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/pprof"
 	"time"
@@ -24,12 +23,4 @@ func servePprof(addr string, log *slog.Logger) {
 		}
 	}()
 	log.Warn("serving pprof (MCPWARDEN_PPROF_ADDR); for benchmarks only", "addr", addr)
-}
-
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }

@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -28,6 +29,8 @@ import (
 	"github.com/mcpwarden/mcpwarden/db"
 	"github.com/mcpwarden/mcpwarden/impl"
 	"github.com/mcpwarden/mcpwarden/impl/apikey"
+	"github.com/mcpwarden/mcpwarden/impl/config"
+	"github.com/mcpwarden/mcpwarden/impl/ingest"
 	"github.com/mcpwarden/mcpwarden/impl/risk"
 )
 
@@ -58,15 +61,18 @@ func runSeed(args []string) int {
 		fmt.Fprintln(os.Stderr, "mcpwarden seed: --agents must be >= 1, --servers-per-agent 0..500, --workers and --batch >= 1")
 		return 2
 	}
-	cfg, err := loadConfig()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "mcpwarden:", err)
+	if fs.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "mcpwarden seed: unexpected arguments %q\n", fs.Args())
 		return 2
 	}
-	log := newLogger(cfg.logLevel, os.Stderr)
+	cfg, ok := loadConfig()
+	if !ok {
+		return 2
+	}
+	log := newLogger(cfg.LogLevel, os.Stderr)
 	ctx := context.Background()
-	if cfg.dbMaxConns < *workers+1 {
-		cfg.dbMaxConns = *workers + 1
+	if cfg.DBMaxConns < *workers+1 {
+		cfg.DBMaxConns = *workers + 1
 	}
 	store, stopDB, err := database(ctx, &cfg, log)
 	if err != nil {
@@ -217,9 +223,9 @@ func seedOrganization(ctx context.Context, store *db.Storage, name string) (uuid
 	}
 	secret := make([]byte, 32)
 	rand.Read(secret)
-	srv := impl.New(impl.Config{JWTSecret: secret, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, store)
-	defer srv.Close()
-	h, err := srv.Handler()
+	cfg := config.Defaults()
+	cfg.JWTSecret = hex.EncodeToString(secret)
+	h, err := impl.NewReplica(cfg, version, store, slog.New(slog.NewTextHandler(io.Discard, nil))).Server.Handler()
 	if err != nil {
 		return id, err
 	}
@@ -284,7 +290,7 @@ func seedTemplates() [][]seedTemplate {
 				}
 				in := risk.Input{ServerName: e.ID, ServerType: pkg, Command: cmd, Scope: scope, EnvVars: env, Transport: "stdio"}
 				a := risk.Assess(in)
-				factors := impl.StoredFactors(a.Factors)
+				factors := ingest.StoredFactors(a.Factors)
 				h := sha256.Sum256([]byte(pkg + "\x00" + cmd + "\x00" + scope + "\x00" + strings.Join(env, ",")))
 				t := seedTemplate{
 					name: e.ID, serverType: pkg, envVars: env,

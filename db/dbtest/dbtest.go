@@ -65,7 +65,7 @@ func setup() error {
 		if err := os.WriteFile(filepath.Join(tmpDir, ownerFile), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
 			return err
 		}
-		cluster, err = localpg.Start(ctx, localpg.Options{Dir: tmpDir, NoFsync: true})
+		cluster, err = localpg.Start(ctx, localpg.Options{Dir: tmpDir, NoFsync: true, BinDir: os.Getenv("MCPWARDEN_PG_BIN")})
 		if err != nil {
 			return fmt.Errorf("start the test PostgreSQL: %w", err)
 		}
@@ -160,9 +160,6 @@ func New(t testing.TB) *sqlx.DB {
 	t.Cleanup(func() { conn.Close() })
 	return conn
 }
-
-// Cluster returns the throwaway cluster, or nil when TEST_DATABASE_URL is in use.
-func Cluster() *localpg.Cluster { return cluster }
 
 func withDatabase(raw, name string) string {
 	u, err := url.Parse(raw)

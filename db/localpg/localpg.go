@@ -39,7 +39,7 @@ var ErrNoBinaries = errors.New("postgresql server binaries not found")
 type Options struct {
 	// Dir holds the cluster (Dir/pgdata), its socket (Dir/run) and its log (Dir/postgres.log).
 	Dir string
-	// BinDir overrides the search for PostgreSQL's binaries.
+	// BinDir is where PostgreSQL's binaries are looked for first (see FindBinaries).
 	BinDir string
 	// NoFsync trades durability for speed; for throwaway test clusters only.
 	NoFsync bool
@@ -64,12 +64,12 @@ type Cluster struct {
 
 const superuser = "mcpwarden"
 
-// FindBinaries returns a directory holding initdb, pg_ctl and postgres: MCPWARDEN_PG_BIN, then
-// `pg_config --bindir`, then PATH, then the newest /usr/lib/postgresql/*/bin.
-func FindBinaries() (string, error) {
+// FindBinaries returns a directory holding initdb, pg_ctl and postgres: preferred when it is
+// not empty, then `pg_config --bindir`, then PATH, then the newest /usr/lib/postgresql/*/bin.
+func FindBinaries(preferred string) (string, error) {
 	var candidates []string
-	if dir := os.Getenv("MCPWARDEN_PG_BIN"); dir != "" {
-		candidates = append(candidates, dir)
+	if preferred != "" {
+		candidates = append(candidates, preferred)
 	}
 	if out, err := exec.Command("pg_config", "--bindir").Output(); err == nil {
 		candidates = append(candidates, strings.TrimSpace(string(out)))
@@ -110,12 +110,9 @@ func hasServerBinaries(dir string) bool {
 // Start initialises the cluster on first use and starts it, or adopts it when a previous run
 // left it running. It returns once PostgreSQL accepts connections.
 func Start(ctx context.Context, opts Options) (*Cluster, error) {
-	binDir := opts.BinDir
-	if binDir == "" {
-		var err error
-		if binDir, err = FindBinaries(); err != nil {
-			return nil, err
-		}
+	binDir, err := FindBinaries(opts.BinDir)
+	if err != nil {
+		return nil, err
 	}
 	dir, err := filepath.Abs(opts.Dir)
 	if err != nil {
@@ -285,9 +282,6 @@ func (c *Cluster) URL(database string) string {
 	q.Set("sslmode", "disable")
 	return "postgres:///" + url.PathEscape(database) + "?" + q.Encode()
 }
-
-// Dir returns the directory that holds the cluster.
-func (c *Cluster) Dir() string { return filepath.Dir(c.dataDir) }
 
 // CreateDatabase creates the named database unless it exists.
 func (c *Cluster) CreateDatabase(ctx context.Context, name string) error {

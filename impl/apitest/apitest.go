@@ -15,6 +15,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
@@ -25,39 +26,39 @@ import (
 	"github.com/mcpwarden/mcpwarden/db"
 	"github.com/mcpwarden/mcpwarden/db/dbtest"
 	"github.com/mcpwarden/mcpwarden/impl"
+	"github.com/mcpwarden/mcpwarden/impl/config"
+	"github.com/mcpwarden/mcpwarden/impl/httpapi"
+	"github.com/mcpwarden/mcpwarden/impl/ingest"
+	"github.com/mcpwarden/mcpwarden/impl/security"
 )
 
 // Env is one test's server, on its own fresh database.
 type Env struct {
-	t       testing.TB
-	Server  *impl.Server
-	Store   *db.Storage
-	Handler http.Handler
-	Config  impl.Config
-	router  routers.Router
+	t        testing.TB
+	Server   *impl.Server
+	Ingester *ingest.Ingester
+	Store    *db.Storage
+	Handler  http.Handler
+	Config   config.Server
+	router   routers.Router
 }
 
-// New starts a server on a fresh database. Options adjust the configuration.
-func New(t testing.TB, options ...func(*impl.Config)) *Env {
+// New starts a server on a fresh database, with the default configuration and a random JWT
+// secret. Options adjust the configuration.
+func New(t testing.TB, options ...func(*config.Server)) *Env {
 	t.Helper()
 	store := db.New(dbtest.New(t))
 	secret := make([]byte, 32)
 	rand.Read(secret)
-	cfg := impl.Config{
-		Version:   "test",
-		JWTSecret: []byte(hex.EncodeToString(secret)),
-		Logger:    slog.New(slog.NewTextHandler(io.Discard, nil)),
-	}
+	cfg := config.Defaults()
+	cfg.JWTSecret = hex.EncodeToString(secret)
 	for _, o := range options {
 		o(&cfg)
 	}
-	srv := impl.New(cfg, store)
-	handler, err := srv.Handler()
-	if err != nil {
+	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(srv.Close)
-	spec, err := impl.LoadSpec()
+	spec, err := httpapi.LoadSpec()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +66,31 @@ func New(t testing.TB, options ...func(*impl.Config)) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &Env{t: t, Server: srv, Store: store, Handler: handler, Config: cfg, router: router}
+	return start(t, cfg, store, router)
+}
+
+// start runs a replica of the server on store, with its background work, until the test ends.
+func start(t testing.TB, cfg config.Server, store *db.Storage, router routers.Router) *Env {
+	t.Helper()
+	r := impl.NewReplica(cfg, "test", store, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	handler, err := r.Server.Handler()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		r.Run(ctx, store)
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	return &Env{t: t, Server: r.Server, Ingester: r.Ingester, Store: store, Handler: handler, Config: cfg, router: router}
+}
+
+// AccessToken signs an access token for u with the server's secret, as a login would.
+func (e *Env) AccessToken(u db.UserAuth) (string, error) {
+	return security.Signer{Secret: []byte(e.Config.JWTSecret)}.Issue(
+		security.Access{UserID: u.ID, OrgID: u.OrganizationID, Role: u.Role, Version: u.TokenVersion}, time.Now())
 }
 
 // Do sends req through the server and checks the response against the spec.
@@ -170,7 +195,7 @@ func (e *Env) Agent(apiKey string) *mcpwarden.ClientWithResponses {
 
 // Spec returns the spec the responses are checked against.
 func Spec(t testing.TB) *openapi3.T {
-	spec, err := impl.LoadSpec()
+	spec, err := httpapi.LoadSpec()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,11 +206,5 @@ func Spec(t testing.TB) *openapi3.T {
 // behind a load balancer would be. Its responses are checked against the spec too.
 func (e *Env) Replica(t testing.TB) *Env {
 	t.Helper()
-	srv := impl.New(e.Config, e.Store)
-	handler, err := srv.Handler()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Close)
-	return &Env{t: t, Server: srv, Store: e.Store, Handler: handler, Config: e.Config, router: e.router}
+	return start(t, e.Config, e.Store, e.router)
 }

@@ -16,7 +16,7 @@ func (e *Env) SeedUser(t testing.TB, role string) (db.UserAuth, string) {
 	conn := e.Store.DB()
 	conn.MustExec(`INSERT INTO organizations (id, name) VALUES ($1, $2)`, u.OrganizationID, "Org "+u.OrganizationID.String()[:8])
 	e.addUser(t, u)
-	token, err := e.Server.IssueAccessToken(u)
+	token, err := e.AccessToken(u)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -28,7 +28,7 @@ func (e *Env) SeedMember(t testing.TB, orgID uuid.UUID, role string) (db.UserAut
 	t.Helper()
 	u := db.UserAuth{ID: uuid.New(), OrganizationID: orgID, Role: role, Active: true}
 	e.addUser(t, u)
-	token, err := e.Server.IssueAccessToken(u)
+	token, err := e.AccessToken(u)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -217,26 +217,3 @@ func (w *WebhookWorker) post(ctx context.Context, d db.DueDelivery, body []byte)
 	}
 	return db.DeliveryResult{StatusCode: resp.StatusCode, Error: fmt.Sprintf("the endpoint answered %d", resp.StatusCode)}
 }
-
-// Loop calls fn every interval until ctx ends; fn returning more = true runs it again at once,
-// so a backlog larger than one batch drains without waiting for the next tick.
-func Loop(ctx context.Context, interval time.Duration, log *slog.Logger, name string, fn func(context.Context) (more bool, err error)) {
-	t := time.NewTimer(0)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		more, err := fn(ctx)
-		if err != nil && ctx.Err() == nil {
-			log.Error(name+" failed", "error", err)
-		}
-		next := interval
-		if err == nil && more {
-			next = 0
-		}
-		t.Reset(next)
-	}
-}

@@ -204,9 +204,6 @@ var rules = []Rule{
 		"Split them across agents or profiles, disable one, or require confirmation for the dangerous server's tools."},
 }
 
-// Rules returns the rule table, grouped by family.
-func Rules() []Rule { return append([]Rule(nil), rules...) }
-
 // factorTemplate is each rule's factor before evidence: its severity, title
 // and default detail (what can go wrong, then what to do), found with one lookup.
 var factorTemplate = func() map[string]Factor {

@@ -1,4 +1,6 @@
-package impl
+// Package security holds the credential primitives: argon2id password hashing and the password
+// policy, signed access tokens and opaque organization tokens, and the login throttles.
+package security
 
 import (
 	"bufio"
@@ -9,7 +11,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"net/http"
 	"runtime"
 	"strings"
 	"sync"
@@ -19,8 +20,6 @@ import (
 
 	"golang.org/x/crypto/argon2"
 	"golang.org/x/text/unicode/norm"
-
-	"github.com/mcpwarden/mcpwarden/gen"
 )
 
 // argonParams are argon2id's cost parameters, recorded in every PHC string so that a hash made
@@ -43,12 +42,9 @@ const (
 	hashQueueWait = 2 * time.Second
 )
 
-// errHashingBusy answers requests that found every hashing slot taken for hashQueueWait.
-var errHashingBusy = &Problem{
-	Status:     http.StatusServiceUnavailable,
-	Detail:     "The server is busy checking other passwords; retry in a moment.",
-	RetryAfter: 1,
-}
+// ErrHashingBusy is returned to requests that found every hashing slot taken for hashQueueWait;
+// the caller should retry in a moment.
+var ErrHashingBusy = errors.New("every password-hashing slot is busy")
 
 // normalizePassword applies NFKC (NIST SP 800-63B 5.1.1.2) so that the same password typed on
 // different keyboards or platforms hashes the same.
@@ -115,18 +111,19 @@ var dummyHash = sync.OnceValue(func() string {
 	return h
 })
 
-// passwordHasher bounds concurrent argon2id work: every hash holds 19 MiB for tens of
+// Hasher bounds concurrent argon2id work: every hash holds 19 MiB for tens of
 // milliseconds, so an unbounded login flood would exhaust memory and CPU. The zero value is ready.
-type passwordHasher struct {
+type Hasher struct {
 	once sync.Once
 	sem  chan struct{}
 }
 
-// hashConcurrency allows one hash per CPU, between 2 and 8, so at most 152 MiB goes to hashing.
-func hashConcurrency() int { return min(max(runtime.GOMAXPROCS(0), 2), 8) }
+// HashConcurrency allows one hash per CPU, between 2 and 8, so at most 152 MiB goes to hashing.
+func HashConcurrency() int { return min(max(runtime.GOMAXPROCS(0), 2), 8) }
 
-func (h *passwordHasher) acquire(ctx context.Context) (release func(), err error) {
-	h.once.Do(func() { h.sem = make(chan struct{}, hashConcurrency()) })
+// Hold takes one hashing slot, waiting at most hashQueueWait for it, until release is called.
+func (h *Hasher) Hold(ctx context.Context) (release func(), err error) {
+	h.once.Do(func() { h.sem = make(chan struct{}, HashConcurrency()) })
 	release = func() { <-h.sem }
 	select {
 	case h.sem <- struct{}{}:
@@ -139,15 +136,15 @@ func (h *passwordHasher) acquire(ctx context.Context) (release func(), err error
 	case h.sem <- struct{}{}:
 		return release, nil
 	case <-timer.C:
-		return nil, errHashingBusy
+		return nil, ErrHashingBusy
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
 }
 
 // Hash returns the PHC string of the (normalized) password.
-func (h *passwordHasher) Hash(ctx context.Context, password string) (string, error) {
-	release, err := h.acquire(ctx)
+func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
+	release, err := h.Hold(ctx)
 	if err != nil {
 		return "", err
 	}
@@ -157,9 +154,9 @@ func (h *passwordHasher) Hash(ctx context.Context, password string) (string, err
 
 // Verify checks password against encoded; an empty encoded (no such account, or no password
 // set yet) is verified against dummyHash and never matches.
-func (h *passwordHasher) Verify(ctx context.Context, encoded, password string) (ok, rehash bool, err error) {
+func (h *Hasher) Verify(ctx context.Context, encoded, password string) (ok, rehash bool, err error) {
 	dummy := dummyHash() // outside the slot: the first call computes it
-	release, err := h.acquire(ctx)
+	release, err := h.Hold(ctx)
 	if err != nil {
 		return false, false, err
 	}
@@ -207,13 +204,13 @@ func isCommonPassword(password string) bool {
 	return false
 }
 
-// passwordProblems applies the NIST SP 800-63B policy: 12 to 256 characters of any kind, no
+// PasswordProblems applies the NIST SP 800-63B policy: 12 to 256 characters of any kind, no
 // composition rules, not a common password and not built from the account's own context (the
-// email's local part, the organization's name). Each refusal says why, under field.
-func passwordProblems(field, password, email, orgName string) []gen.FieldError {
+// email's local part, the organization's name). Each refusal says why.
+func PasswordProblems(password, email, orgName string) []string {
 	password = normalizePassword(password)
-	var out []gen.FieldError
-	add := func(msg string) { out = append(out, gen.FieldError{Field: field, Message: msg}) }
+	var out []string
+	add := func(msg string) { out = append(out, msg) }
 	switch n := utf8.RuneCountInString(password); {
 	case n < minPasswordRunes:
 		add(fmt.Sprintf("must be at least %d characters long", minPasswordRunes))
@@ -237,14 +234,4 @@ func passwordProblems(field, password, email, orgName string) []gen.FieldError {
 		add("must not contain the organization's name")
 	}
 	return out
-}
-
-// badRequest is the 400 problem for field errors found by the handler rather than the validator.
-func badRequest(ctx context.Context, errs []gen.FieldError) gen.BadRequestApplicationProblemPlusJSONResponse {
-	p := problem(ctx, http.StatusBadRequest, "Invalid "+errs[0].Field+": "+errs[0].Message)
-	if len(errs) > 1 {
-		p.Detail += fmt.Sprintf(" (and %d more problems, listed in errors)", len(errs)-1)
-	}
-	p.Errors = &errs
-	return gen.BadRequestApplicationProblemPlusJSONResponse(p)
 }

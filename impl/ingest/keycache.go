@@ -1,4 +1,4 @@
-package impl
+package ingest
 
 import (
 	"context"
@@ -36,7 +36,6 @@ const (
 	// keyCacheMaxNegativePerShard bounds the unknown keys remembered.
 	keyCacheMaxNegativePerShard = 1 << 10
 
-	revocationPollInterval = 2 * time.Second
 	// revocationReread is how far before the newest row already seen each poll reads again: a
 	// transaction that wrote its row earlier but committed later is still caught.
 	revocationReread = 30 * time.Second
@@ -51,8 +50,8 @@ const (
 // agentState is what the hot paths know about an agent: who it is, and what it last reported,
 // so that an unchanged heartbeat or report writes nothing.
 type agentState struct {
-	principal Principal
-	keyHash   [32]byte
+	agent   Agent
+	keyHash [32]byte
 
 	mu         sync.Mutex
 	meta       db.AgentMeta
@@ -113,10 +112,10 @@ func (c *keyCache) trusted(now time.Time) bool {
 	return now.UnixNano()-c.lastPoll.Load() <= int64(keyCacheMaxStale)
 }
 
-// lookup returns the agent holding key, or errUnauthenticated.
+// lookup returns the agent holding key, or ErrUnknownKey.
 func (c *keyCache) lookup(ctx context.Context, key string) (*agentState, error) {
 	if !apikey.Valid(key) {
-		return nil, errUnauthenticated // refused without touching the database
+		return nil, ErrUnknownKey // refused without touching the database
 	}
 	h := sha256.Sum256([]byte(key)) // apikey.Hash, without the copy
 	sh := c.shard(h)
@@ -127,7 +126,7 @@ func (c *keyCache) lookup(ctx context.Context, key string) (*agentState, error) 
 	sh.mu.RUnlock()
 	if ok && now.Before(e.expires) && (e.state == nil || c.trusted(now)) {
 		if e.state == nil {
-			return nil, errUnauthenticated
+			return nil, ErrUnknownKey
 		}
 		return e.state, nil
 	}
@@ -136,12 +135,12 @@ func (c *keyCache) lookup(ctx context.Context, key string) (*agentState, error) 
 	switch {
 	case errors.Is(err, db.ErrNotFound):
 		c.put(h, gen, keyEntry{expires: now.Add(keyCacheNegative)})
-		return nil, errUnauthenticated
+		return nil, ErrUnknownKey
 	case err != nil:
 		return nil, err
 	}
 	st := &agentState{
-		principal:  Principal{OrgID: k.OrganizationID, AgentID: k.AgentID},
+		agent:      Agent{OrgID: k.OrganizationID, AgentID: k.AgentID},
 		keyHash:    h,
 		meta:       k.AgentMeta,
 		reportHash: k.ReportHash,
@@ -211,12 +210,12 @@ func (c *keyCache) put(h [32]byte, gen uint64, e keyEntry) {
 	}
 	c.agentsMu.Lock()
 	for _, st := range dropped {
-		if c.agents[st.principal.AgentID] == st {
-			delete(c.agents, st.principal.AgentID)
+		if c.agents[st.agent.AgentID] == st {
+			delete(c.agents, st.agent.AgentID)
 		}
 	}
 	if e.state != nil {
-		c.agents[e.state.principal.AgentID] = e.state
+		c.agents[e.state.agent.AgentID] = e.state
 	}
 	c.agentsMu.Unlock()
 }
@@ -253,8 +252,8 @@ func (c *keyCache) invalidate(h [32]byte) {
 	sh.mu.Unlock()
 	if ok && e.state != nil {
 		c.agentsMu.Lock()
-		if c.agents[e.state.principal.AgentID] == e.state {
-			delete(c.agents, e.state.principal.AgentID)
+		if c.agents[e.state.agent.AgentID] == e.state {
+			delete(c.agents, e.state.agent.AgentID)
 		}
 		c.agentsMu.Unlock()
 	}
@@ -364,34 +363,47 @@ func (c *keyCache) poll(ctx context.Context) error {
 	return nil
 }
 
-// start polls every interval and prunes old rows now and then; it returns a function that
-// stops it.
-func (c *keyCache) start(interval time.Duration) func() {
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		t := time.NewTicker(interval)
-		defer t.Stop()
-		lastPrune := time.Time{}
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
-			pctx, pcancel := context.WithTimeout(ctx, 10*time.Second)
-			if err := c.poll(pctx); err != nil && ctx.Err() == nil {
-				c.log.Warn("poll agent key revocations", slog.Any("error", err))
-			}
-			if time.Since(lastPrune) >= revocationPruneInterval {
-				lastPrune = time.Now()
-				if _, err := c.store.PruneKeyRevocations(pctx, revocationRetention); err != nil && ctx.Err() == nil {
-					c.log.Warn("prune agent key revocations", slog.Any("error", err))
-				}
-			}
-			pcancel()
+// run polls every interval and prunes old rows now and then, until ctx ends.
+func (c *keyCache) run(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	lastPrune := time.Time{}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
 		}
-	}()
-	return func() { cancel(); <-done }
+		pctx, pcancel := context.WithTimeout(ctx, 10*time.Second)
+		if err := c.poll(pctx); err != nil && ctx.Err() == nil {
+			c.log.Warn("poll agent key revocations", slog.Any("error", err))
+		}
+		if time.Since(lastPrune) >= revocationPruneInterval {
+			lastPrune = time.Now()
+			if _, err := c.store.PruneKeyRevocations(pctx, revocationRetention); err != nil && ctx.Err() == nil {
+				c.log.Warn("prune agent key revocations", slog.Any("error", err))
+			}
+		}
+		pcancel()
+	}
+}
+
+func (st *agentState) sameMeta(m db.AgentMeta) bool {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return sameString(st.meta.Hostname, m.Hostname) && sameString(st.meta.OSType, m.OSType) &&
+		sameString(st.meta.Username, m.Username) && sameString(st.meta.AgentVersion, m.AgentVersion)
+}
+
+func (st *agentState) setMeta(m db.AgentMeta) {
+	st.mu.Lock()
+	st.meta = m
+	st.mu.Unlock()
+}
+
+func sameString(a, b *string) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return *a == *b
 }

@@ -1,4 +1,4 @@
-package db_test
+package ingest
 
 import (
 	"context"
@@ -10,15 +10,57 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jmoiron/sqlx"
 
 	"github.com/mcpwarden/mcpwarden/db"
 	"github.com/mcpwarden/mcpwarden/db/dbtest"
 )
 
-// reportFixture is an organization's agents on a store whose report queue the test controls.
+func TestMain(m *testing.M) { dbtest.Main(m) }
+
+// reportFixture is an organization's agents on a store, and a report queue the test controls.
 type reportFixture struct {
 	t     *testing.T
 	store *db.Storage
+	q     *reportQueue
+}
+
+func newReportFixture(t *testing.T, conn *sqlx.DB) reportFixture {
+	store := db.New(conn)
+	return reportFixture{t: t, store: store, q: &reportQueue{store: store}}
+}
+
+// hold keeps reports waiting, as if every batch slot were taken, until the returned function
+// is called; the reports then form batches from the queue as it is.
+func (f reportFixture) hold() (release func()) {
+	f.q.mu.Lock()
+	f.q.running += maxRunningBatches
+	f.q.mu.Unlock()
+	return func() {
+		f.q.mu.Lock()
+		f.q.running -= maxRunningBatches
+		f.q.startLocked(context.Background())
+		f.q.mu.Unlock()
+	}
+}
+
+// waiting is how many reports wait for a batch.
+func (f reportFixture) waiting() int {
+	f.q.mu.Lock()
+	defer f.q.mu.Unlock()
+	return len(f.q.waiting)
+}
+
+// batches is how many batches have started.
+func (f reportFixture) batches() int64 {
+	f.q.mu.Lock()
+	defer f.q.mu.Unlock()
+	return f.q.batches
+}
+
+// apply writes a report and waits for its outcome.
+func (f reportFixture) apply(org, agent uuid.UUID, hash []byte, servers []db.ReportServer) (db.ReportOutcome, error) {
+	return f.q.submit(context.Background(), &pendingReport{org: org, agent: agent, hash: hash, servers: servers})
 }
 
 func (f reportFixture) org(name string) uuid.UUID {
@@ -50,16 +92,16 @@ func (f reportFixture) submit(org, agent uuid.UUID, servers []db.ReportServer) <
 	return f.submitPlanned(org, agent, servers, nil)
 }
 
-func (f reportFixture) submitPlanned(org, agent uuid.UUID, servers []db.ReportServer, plan db.ReportPlan) <-chan reportResult {
+func (f reportFixture) submitPlanned(org, agent uuid.UUID, servers []db.ReportServer, plan func(*string, map[string]db.PreviousServer, []db.ReportServer) []db.NewAlert) <-chan reportResult {
 	f.t.Helper()
-	queued := f.store.WaitingReports()
+	queued := f.waiting()
 	hash := sha256.Sum256([]byte(uuid.NewString()))
 	res := make(chan reportResult, 1)
 	go func() {
-		out, err := f.store.ApplyReport(context.Background(), org, agent, hash[:], servers, plan)
+		out, err := f.q.submit(context.Background(), &pendingReport{org: org, agent: agent, hash: hash[:], servers: servers, alerts: plan})
 		res <- reportResult{out, err}
 	}()
-	for f.store.WaitingReports() == queued {
+	for f.waiting() == queued {
 		time.Sleep(time.Millisecond)
 	}
 	return res
@@ -81,17 +123,17 @@ func servers(rev string, names ...string) []db.ReportServer {
 // its first, so it is applied on top of it.
 func TestQueuedReportsAreBatchedPerOrganizationInArrivalOrder(t *testing.T) {
 	conn := dbtest.New(t)
-	f := reportFixture{t, db.New(conn)}
+	f := newReportFixture(t, conn)
 	orgA, orgB := f.org("A"), f.org("B")
 	a1, a2, a3, b1 := f.agent(orgA), f.agent(orgA), f.agent(orgA), f.agent(orgB)
 
-	release := f.store.HoldReports()
+	release := f.hold()
 	first := f.submit(orgA, a1, servers("1", "fs", "git", "fetch"))
 	other := f.submit(orgA, a2, servers("1", "fs", "git", "fetch"))
 	tenant := f.submit(orgB, b1, servers("1", "fs", "git", "fetch"))
 	second := f.submit(orgA, a1, servers("2", "fs")) // fs changed, git and fetch gone
 	third := f.submit(orgA, a3, servers("1", "fs", "git", "fetch"))
-	before := f.store.ReportBatches()
+	before := f.batches()
 	release()
 
 	for name, c := range map[string]<-chan reportResult{"a1 first": first, "a2": other, "b1": tenant, "a3": third} {
@@ -105,7 +147,7 @@ func TestQueuedReportsAreBatchedPerOrganizationInArrivalOrder(t *testing.T) {
 		t.Fatalf("a1 second: %+v, %v; want 1 updated and 2 dormant, applied after the first", r.out, r.err)
 	}
 	// [a1, a2, a3] of A, [b1] of B, then a1's second report once its first is written.
-	if n := f.store.ReportBatches() - before; n != 3 {
+	if n := f.batches() - before; n != 3 {
 		t.Fatalf("%d batches, want 3", n)
 	}
 
@@ -136,13 +178,13 @@ func TestQueuedReportsAreBatchedPerOrganizationInArrivalOrder(t *testing.T) {
 // deleted meanwhile, get their own errors; the reports batched with them are written.
 func TestAFailingReportFailsAloneInItsBatch(t *testing.T) {
 	conn := dbtest.New(t)
-	f := reportFixture{t, db.New(conn)}
+	f := newReportFixture(t, conn)
 	org := f.org("A")
 	good1, bad, good2 := f.agent(org), f.agent(org), f.agent(org)
 
 	refused := servers("1", "fs", "git")
 	refused[1].RiskLevel = "catastrophic" // violates mcp_servers' CHECK
-	release := f.store.HoldReports()
+	release := f.hold()
 	r1 := f.submit(org, good1, servers("1", "fs", "git"))
 	rBad := f.submit(org, bad, refused)
 	rGone := f.submit(org, uuid.New(), servers("1", "fs"))
@@ -172,7 +214,7 @@ func TestAFailingReportFailsAloneInItsBatch(t *testing.T) {
 // including for rows stored without a hash (written before it existed, or seeded).
 func TestStoredRiskFactorsFollowEveryReport(t *testing.T) {
 	conn := dbtest.New(t)
-	f := reportFixture{t, db.New(conn)}
+	f := newReportFixture(t, conn)
 	org := f.org("A")
 	agent := f.agent(org)
 	apply := func(rev, factors string) {
@@ -180,7 +222,7 @@ func TestStoredRiskFactorsFollowEveryReport(t *testing.T) {
 		s := servers(rev, "fs")
 		s[0].RiskFactors = []byte(factors)
 		hash := sha256.Sum256([]byte(rev + factors))
-		if _, err := f.store.ApplyReport(context.Background(), org, agent, hash[:], s, nil); err != nil {
+		if _, err := f.apply(org, agent, hash[:], s); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -211,7 +253,7 @@ func TestStoredRiskFactorsFollowEveryReport(t *testing.T) {
 // alone.
 func TestReportsRefreshLastSeenOnceItIsHalfAMinuteOld(t *testing.T) {
 	conn := dbtest.New(t)
-	f := reportFixture{t, db.New(conn)}
+	f := newReportFixture(t, conn)
 	org := f.org("A")
 	agent := f.agent(org)
 	for i, c := range []struct {
@@ -222,7 +264,7 @@ func TestReportsRefreshLastSeenOnceItIsHalfAMinuteOld(t *testing.T) {
 		var before *time.Time
 		conn.Get(&before, `SELECT last_seen_at FROM agents WHERE id = $1`, agent)
 		hash := sha256.Sum256([]byte{byte(i)})
-		if _, err := f.store.ApplyReport(context.Background(), org, agent, hash[:], servers(strconv.Itoa(i), "fs"), nil); err != nil {
+		if _, err := f.apply(org, agent, hash[:], servers(strconv.Itoa(i), "fs")); err != nil {
 			t.Fatal(err)
 		}
 		var after time.Time
@@ -234,15 +276,15 @@ func TestReportsRefreshLastSeenOnceItIsHalfAMinuteOld(t *testing.T) {
 	}
 }
 
-// TestAPanickingPlanFailsOnlyItsReport: a plan runs on the batch's goroutine; its panic is its
+// TestAPanickingPlanFailsOnlyItsReport: a report's alert decision runs on the batch's goroutine; its panic is its
 // report's error, and the reports batched with it are written.
 func TestAPanickingPlanFailsOnlyItsReport(t *testing.T) {
 	conn := dbtest.New(t)
-	f := reportFixture{t, db.New(conn)}
+	f := newReportFixture(t, conn)
 	org := f.org("A")
 	good, bad := f.agent(org), f.agent(org)
 	panics := func(*string, map[string]db.PreviousServer, []db.ReportServer) []db.NewAlert { panic("plan bug") }
-	release := f.store.HoldReports()
+	release := f.hold()
 	rGood := f.submit(org, good, servers("1", "fs"))
 	rBad := f.submitPlanned(org, bad, servers("1", "fs"), panics)
 	release()

@@ -1,4 +1,4 @@
-package impl
+package ingest
 
 import (
 	"context"
@@ -17,26 +17,15 @@ import (
 // interval of last-seen times; everything else an agent reports is written before the request
 // is answered.
 type seenBuffer struct {
-	store    *db.Storage
-	log      *slog.Logger
-	interval time.Duration
+	store *db.Storage
+	log   *slog.Logger
 
 	mu      sync.Mutex
 	pending map[uuid.UUID]db.AgentSeen
-
-	stop    chan struct{}
-	done    chan struct{}
-	closeMu sync.Once
 }
 
-func newSeenBuffer(store *db.Storage, log *slog.Logger, interval time.Duration) *seenBuffer {
-	b := &seenBuffer{
-		store: store, log: log, interval: interval,
-		pending: map[uuid.UUID]db.AgentSeen{},
-		stop:    make(chan struct{}), done: make(chan struct{}),
-	}
-	go b.run()
-	return b
+func newSeenBuffer(store *db.Storage, log *slog.Logger) *seenBuffer {
+	return &seenBuffer{store: store, log: log, pending: map[uuid.UUID]db.AgentSeen{}}
 }
 
 // touch records that an agent was seen at t.
@@ -56,15 +45,16 @@ func (b *seenBuffer) seen(agentID uuid.UUID) (time.Time, bool) {
 	return cur.SeenAt, ok
 }
 
-func (b *seenBuffer) run() {
-	defer close(b.done)
-	t := time.NewTicker(b.interval)
+// run flushes every interval until ctx ends, then writes what is left.
+func (b *seenBuffer) run(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
 		select {
 		case <-t.C:
-			b.flush(context.Background())
-		case <-b.stop:
+			b.flush(context.WithoutCancel(ctx))
+		case <-ctx.Done():
+			b.flush(context.WithoutCancel(ctx))
 			return
 		}
 	}
@@ -93,13 +83,4 @@ func (b *seenBuffer) flush(ctx context.Context) {
 			b.touch(s.OrganizationID, s.AgentID, s.SeenAt)
 		}
 	}
-}
-
-// close stops the flusher and writes what is left.
-func (b *seenBuffer) close() {
-	b.closeMu.Do(func() {
-		close(b.stop)
-		<-b.done
-		b.flush(context.Background())
-	})
 }

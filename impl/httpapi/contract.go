@@ -1,4 +1,4 @@
-package impl
+package httpapi
 
 import (
 	"bytes"
@@ -19,7 +19,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/mcpwarden/mcpwarden/gen"
-	"github.com/mcpwarden/mcpwarden/impl/jsondec"
+	"github.com/mcpwarden/mcpwarden/impl/httpapi/jsondec"
 )
 
 // The spec's string formats are checked, not just documented: a malformed id is refused by the
@@ -33,7 +33,7 @@ var defineFormats = sync.OnceFunc(func() {
 // match whatever host the server is reached on.
 func LoadSpec() (*openapi3.T, error) {
 	defineFormats()
-	spec, err := gen.GetSwagger()
+	spec, err := gen.GetSpec()
 	if err != nil {
 		return nil, fmt.Errorf("load embedded spec: %w", err)
 	}
@@ -66,6 +66,7 @@ type contract struct {
 	// accepted by jsonBody.
 	first, all, knownBody *openapi3filter.Options
 	bodies                bodyMemo
+	roles                 roles
 	json                  *jsondec.Decoder
 	// unsecured maps each operation to a copy without security requirements, for
 	// ValidateRequest once the middleware has authenticated the request.
@@ -91,6 +92,10 @@ func newContract(spec *openapi3.T, auth openapi3filter.AuthenticationFunc) (*con
 	if err != nil {
 		return nil, err
 	}
+	roles, err := rolesOf(spec)
+	if err != nil {
+		return nil, err
+	}
 	unsecured := map[*openapi3.Operation]*openapi3.Operation{}
 	for _, item := range spec.Paths.Map() {
 		for _, op := range item.Operations() {
@@ -101,6 +106,7 @@ func newContract(spec *openapi3.T, auth openapi3filter.AuthenticationFunc) (*con
 	}
 	return &contract{
 		router:    router,
+		roles:     roles,
 		unsecured: unsecured,
 		// KeepValidatedValue leaves the decoded body on the request, and the generated strict
 		// handlers bind it instead of decoding the body a second time.
@@ -124,7 +130,7 @@ func (v *contract) middleware(enabled bool) echo.MiddlewareFunc {
 			if err != nil {
 				return err
 			}
-			ctx, _ := withPrincipalHolder(req.Context())
+			ctx, caller := withPrincipalHolder(req.Context())
 			var (
 				body     []byte
 				memoKey  [sha256.Size]byte
@@ -147,8 +153,11 @@ func (v *contract) middleware(enabled bool) echo.MiddlewareFunc {
 			input := &openapi3filter.RequestValidationInput{Request: req, PathParams: pathParams, Route: route, Options: v.first}
 			// Benchmarks measure the validator's cost by turning it off; authentication
 			// still runs, since handlers depend on it.
-			if err := authenticate(ctx, input); err != nil {
+			if err := checkSecurity(ctx, input); err != nil {
 				return requestProblem(err)
+			}
+			if err := v.roles.allow(route.Operation, caller.p); err != nil {
+				return err
 			}
 			if !enabled {
 				return next(c)
@@ -268,10 +277,10 @@ func (m *bodyMemo) add(k [sha256.Size]byte) {
 	m.seen[k] = struct{}{}
 }
 
-// authenticate checks the operation's security requirements, as ValidateRequest would first.
+// checkSecurity checks the operation's security requirements, as ValidateRequest would first.
 // The body is hidden from it: kin-openapi otherwise copies the body for the
 // AuthenticationFunc, which reads headers only.
-func authenticate(ctx context.Context, input *openapi3filter.RequestValidationInput) error {
+func checkSecurity(ctx context.Context, input *openapi3filter.RequestValidationInput) error {
 	security := input.Route.Spec.Security
 	if s := input.Route.Operation.Security; s != nil {
 		security = *s
@@ -342,10 +351,6 @@ func toggleSlash(path string) string {
 	return path + "/"
 }
 
-// errUnauthenticated is what the authentication callback returns for bad credentials; any other
-// error from it (a database outage) is not the caller's fault and is not reported as 401.
-var errUnauthenticated = errors.New("could not validate credentials")
-
 // requestProblem turns kin-openapi's validation errors into one problem response: 401 when
 // authentication failed, otherwise 400 (or 413) listing every offending field.
 func requestProblem(err error) error {
@@ -358,7 +363,7 @@ func requestProblem(err error) error {
 				if errors.As(inner, &p) {
 					return p
 				}
-				if !errors.Is(inner, errUnauthenticated) && !errors.Is(inner, openapi3filter.ErrAuthenticationServiceMissing) {
+				if !errors.Is(inner, ErrUnauthenticated) && !errors.Is(inner, openapi3filter.ErrAuthenticationServiceMissing) {
 					return inner // an outage: the error handler answers 500/503
 				}
 			}

@@ -1,4 +1,4 @@
-package impl
+package httpapi
 
 import (
 	"bytes"
@@ -68,7 +68,7 @@ func contractEcho(t testing.TB, enabled bool, got *[]byte) (*echo.Echo, *contrac
 	e := echo.New()
 	e.Pre(v.middleware(enabled))
 	e.POST("/mcp/report", func(c echo.Context) error {
-		*got = rawBodyHash(c.Request().Context())
+		*got = RawBodyHash(c.Request().Context())
 		body, err := io.ReadAll(c.Request().Body)
 		if err != nil {
 			return err

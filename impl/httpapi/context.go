@@ -1,10 +1,7 @@
-package impl
+package httpapi
 
 import (
 	"context"
-	"encoding/json"
-	"io"
-	"strconv"
 
 	"github.com/google/uuid"
 )
@@ -25,9 +22,6 @@ type Principal struct {
 	AgentID uuid.UUID // zero for users
 }
 
-// IsAdmin reports whether the principal is a user with the admin role.
-func (p Principal) IsAdmin() bool { return p.Role == "admin" }
-
 // principalHolder is put in the request context before validation so that the authentication
 // callback, which cannot return a context, can hand the principal to the handler.
 type principalHolder struct{ p *Principal }
@@ -37,20 +31,17 @@ func withPrincipalHolder(ctx context.Context) (context.Context, *principalHolder
 	return context.WithValue(ctx, principalKey, h), h
 }
 
-// principalFrom returns the authenticated principal. Operations that declare security only run
+// PrincipalFrom returns the authenticated principal. Operations that declare security only run
 // after authentication succeeded, so a missing principal is a programming error.
-func principalFrom(ctx context.Context) Principal {
+func PrincipalFrom(ctx context.Context) Principal {
 	if h, ok := ctx.Value(principalKey).(*principalHolder); ok && h.p != nil {
 		return *h.p
 	}
-	panic("impl: no authenticated principal in context")
+	panic("httpapi: no authenticated principal in context")
 }
 
-func requestIDFrom(ctx context.Context) string {
+// RequestIDFrom returns the request's id (its X-Request-ID).
+func RequestIDFrom(ctx context.Context) string {
 	id, _ := ctx.Value(requestIDKey).(string)
 	return id
 }
-
-func itoa(n int) string { return strconv.Itoa(n) }
-
-func jsonEncoder(w io.Writer) *json.Encoder { return json.NewEncoder(w) }

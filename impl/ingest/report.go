@@ -1,4 +1,4 @@
-package impl
+package ingest
 
 import (
 	"bytes"
@@ -6,9 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"net/http"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -16,8 +14,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/mcpwarden/mcpwarden/db"
-	"github.com/mcpwarden/mcpwarden/gen"
-	"github.com/mcpwarden/mcpwarden/impl/jsonenc"
+	"github.com/mcpwarden/mcpwarden/db/jsonenc"
 	"github.com/mcpwarden/mcpwarden/impl/risk"
 )
 
@@ -35,46 +32,60 @@ const (
 	maxFactors       = 100
 )
 
-// ReportServers ingests an agent's complete list of servers. An unchanged report (same content
-// hash as the last one applied) writes nothing but the buffered last-seen time; otherwise the
-// report is scored and applied in one transaction that also raises its alerts (a transaction
-// shared with the organization's other reports of the moment: see db.Storage.ApplyReport).
+// ReportedServer is one server of an agent's report, as the agent sent it (the API's
+// ReportedServer).
+type ReportedServer struct {
+	ServerName                                                     string
+	ServerType, Command, Scope, Client, ConfigPath, URL, Transport *string
+	EnvVars                                                        *[]string
+	Enabled                                                        *bool
+}
+
+// Result is what a report changed.
+type Result struct {
+	ServersReceived                                int64
+	Unchanged                                      bool
+	ServersCreated, ServersUpdated, ServersDormant int64
+}
+
+// InvalidError is a report (or heartbeat) the server refuses; Field names the offending field,
+// or is empty when the problem is not one field's.
+type InvalidError struct{ Field, Message string }
+
+func (e *InvalidError) Error() string {
+	if e.Field == "" {
+		return e.Message
+	}
+	return "Invalid " + e.Field + ": " + e.Message
+}
+
+// Report ingests an agent's complete list of servers; raw is the hash of the body as received
+// (see below). An unchanged report (same content hash as the last one applied) writes nothing
+// but the buffered last-seen time; otherwise the report is scored and applied in one
+// transaction that also raises its alerts, shared with the organization's other reports of the
+// moment (see reportQueue). It returns an *InvalidError for a report it refuses, and
+// db.ErrNotFound when the agent was deleted after its key was cached.
 //
 // Unchanged reports are the steady state, so they are recognised before normalization (whose
-// redaction is the expensive part): the hash of the body as received is compared with the one
-// remembered for the agent's current report hash. Normalization is deterministic, so the same
-// body always normalizes to the same report; on a miss the normalized hash decides, as before.
-func (s *Server) ReportServers(ctx context.Context, request gen.ReportServersRequestObject) (gen.ReportServersResponseObject, error) {
-	p := principalFrom(ctx)
-	if request.Body == nil {
-		return gen.ReportServers400ApplicationProblemPlusJSONResponse{BadRequestApplicationProblemPlusJSONResponse: gen.BadRequestApplicationProblemPlusJSONResponse(problem(ctx, http.StatusBadRequest, "A JSON body with a servers array is required."))}, nil
-	}
-	// The validation middleware hashed the body as it read it; re-encoding the decoded body is
-	// the fallback when validation is off.
-	raw := rawBodyHash(ctx)
-	if raw == nil {
-		var err error
-		if raw, err = rawReportHash(request.Body); err != nil {
-			return nil, err
-		}
-	}
-	st := s.keys.agent(p.AgentID)
-	if st != nil && len(request.Body.Servers) <= maxReportServers && st.sameRawReport(raw) {
-		s.seen.touch(p.OrgID, p.AgentID, s.now())
-		return gen.ReportServers200JSONResponse{Status: "ok", ServersReceived: int64(len(request.Body.Servers)), Unchanged: true}, nil
+// redaction is the expensive part): raw is compared with the one remembered for the agent's
+// current report hash. Normalization is deterministic, so the same body always normalizes to the
+// same report; on a miss the normalized hash decides.
+func (in *Ingester) Report(ctx context.Context, a Agent, raw []byte, reported []ReportedServer) (Result, error) {
+	st := in.keys.agent(a.AgentID)
+	if st != nil && len(reported) <= maxReportServers && st.sameRawReport(raw) {
+		in.seen.touch(a.OrgID, a.AgentID, in.now())
+		return Result{ServersReceived: int64(len(reported)), Unchanged: true}, nil
 	}
 
-	servers, err := normalizeReport(request.Body.Servers, &s.redactions)
+	servers, err := normalizeReport(reported, &in.redactions)
 	if err != nil {
-		return nil, err
+		return Result{}, err
 	}
-	hash := s.reportHash(servers)
-	received := int64(len(servers))
-	unchanged := gen.ReportServers200JSONResponse{Status: "ok", ServersReceived: received, Unchanged: true}
-
+	hash := reportHash(in.opts.Version, servers)
+	unchanged := Result{ServersReceived: int64(len(servers)), Unchanged: true}
 	if st != nil && st.sameReport(hash) {
 		st.setRawReport(hash, raw)
-		s.seen.touch(p.OrgID, p.AgentID, s.now())
+		in.seen.touch(a.OrgID, a.AgentID, in.now())
 		return unchanged, nil
 	}
 
@@ -87,75 +98,62 @@ func (s *Server) ReportServers(ctx context.Context, request gen.ReportServersReq
 	}
 	assessments := risk.AssessAll(inputs)
 	for i := range servers {
-		a := assessments[i]
-		servers[i].RiskScore, servers[i].RiskLevel = a.Score, a.Level
-		servers[i].RiskFactors = StoredFactors(a.Factors)
+		as := assessments[i]
+		servers[i].RiskScore, servers[i].RiskLevel = as.Score, as.Level
+		servers[i].RiskFactors = StoredFactors(as.Factors)
 	}
 
-	out, err := s.store.ApplyReport(ctx, p.OrgID, p.AgentID, hash, servers, alertPlan(p.AgentID, assessments))
-	if errors.Is(err, db.ErrNotFound) {
-		// The agent was deleted after its key was cached.
-		return gen.ReportServers401ApplicationProblemPlusJSONResponse{UnauthorizedApplicationProblemPlusJSONResponse: gen.UnauthorizedApplicationProblemPlusJSONResponse(problem(ctx, http.StatusUnauthorized, "Could not validate credentials."))}, nil
-	}
+	out, err := in.queue.submit(ctx, &pendingReport{
+		org: a.OrgID, agent: a.AgentID, hash: hash, servers: servers, alerts: alertPlan(a.AgentID, assessments),
+	})
 	if err != nil {
-		return nil, err
+		return Result{}, err
 	}
 	// Other replicas may hold the previous report hash: the report's transaction announced that
 	// it changed, so they reload it rather than call a return to that previous report unchanged.
 	if st != nil {
 		st.setReport(hash, raw)
-		s.keys.wrote(out.Announced)
+		in.keys.wrote(out.Announced)
 	}
 	if out.Unchanged {
-		s.seen.touch(p.OrgID, p.AgentID, s.now())
+		in.seen.touch(a.OrgID, a.AgentID, in.now())
 		return unchanged, nil
 	}
-	return gen.ReportServers200JSONResponse{
-		Status: "ok", ServersReceived: received,
-		ServersCreated: out.Created, ServersUpdated: out.Updated, ServersDormant: out.Dormant,
+	return Result{
+		ServersReceived: int64(len(servers)),
+		ServersCreated:  out.Created, ServersUpdated: out.Updated, ServersDormant: out.Dormant,
 	}, nil
-}
-
-// rawReportHash identifies a report body before normalization by its canonical JSON encoding,
-// when the body as received was not hashed (see rawBodyHash).
-func rawReportHash(body *gen.ReportServersJSONRequestBody) ([]byte, error) {
-	b, err := json.Marshal(body)
-	if err != nil {
-		return nil, err
-	}
-	sum := sumRawBody(b)
-	return sum[:], nil
 }
 
 // normalizeReport checks a report and turns it into what is stored: secrets redacted from every
 // free-text field, environment variables reduced to their names, and values within the limits.
-func normalizeReport(in []gen.ReportedServer, redactions *redactCache) ([]db.ReportServer, error) {
+func normalizeReport(in []ReportedServer, redactions *redactCache) ([]db.ReportServer, error) {
 	if len(in) > maxReportServers {
-		return nil, &Problem{Status: http.StatusBadRequest, Detail: fmt.Sprintf("A report lists at most %d servers.", maxReportServers)}
+		return nil, &InvalidError{Message: fmt.Sprintf("A report lists at most %d servers.", maxReportServers)}
 	}
 	out := make([]db.ReportServer, len(in))
 	seen := make(map[string]bool, len(in))
 	for i, r := range in {
 		field := func(name string) string { return fmt.Sprintf("servers.%d.%s", i, name) }
 		if r.ServerName == "" || utf8.RuneCountInString(r.ServerName) > maxServerName {
-			return nil, reportFieldProblem(field("server_name"), fmt.Sprintf("must be 1 to %d characters", maxServerName))
+			return nil, invalid(field("server_name"), fmt.Sprintf("must be 1 to %d characters", maxServerName))
 		}
 		if seen[r.ServerName] {
-			return nil, reportFieldProblem(field("server_name"), fmt.Sprintf("%q appears more than once in the report; server names identify servers", r.ServerName))
+			return nil, invalid(field("server_name"), fmt.Sprintf("%q appears more than once in the report; server names identify servers", r.ServerName))
 		}
 		seen[r.ServerName] = true
 		texts := [...]struct {
 			name string
 			v    *string
 		}{{"server_name", &r.ServerName}, {"server_type", r.ServerType}, {"command", r.Command}, {"scope", r.Scope},
-			{"client", r.Client}, {"config_path", r.ConfigPath}, {"url", r.Url}}
+			{"client", r.Client}, {"config_path", r.ConfigPath}, {"url", r.URL}}
 		for _, t := range texts {
 			if t.v != nil && strings.IndexByte(*t.v, 0) >= 0 {
 				return nil, rejectNUL(field(t.name), *t.v)
 			}
 		}
 		if r.EnvVars != nil && len(*r.EnvVars) > maxEnvVars {
-			return nil, reportFieldProblem(field("env_vars"), fmt.Sprintf("at most %d names", maxEnvVars))
+			return nil, invalid(field("env_vars"), fmt.Sprintf("at most %d names", maxEnvVars))
 		}
 		s := db.ReportServer{
 			ServerName: r.ServerName,
@@ -165,11 +163,11 @@ func normalizeReport(in []gen.ReportedServer, redactions *redactCache) ([]db.Rep
 			EnvVars:    []string{},
 			Client:     clipTextPtr(r.Client, maxClient),
 			ConfigPath: redactPtr(redactions, r.ConfigPath, maxPath),
-			URL:        redactPtr(redactions, r.Url, maxPath),
+			URL:        redactPtr(redactions, r.URL, maxPath),
 			Enabled:    r.Enabled,
 		}
 		if r.Transport != nil {
-			t := string(*r.Transport)
+			t := *r.Transport
 			s.Transport = &t
 		}
 		if r.EnvVars != nil {
@@ -215,14 +213,14 @@ func configHash(s db.ReportServer) []byte {
 
 // reportHash identifies a normalized report, in any server order. The server version is part of
 // it so that an upgrade (new risk rules) re-scores each agent's servers at its next report.
-func (s *Server) reportHash(servers []db.ReportServer) []byte {
+func reportHash(version string, servers []db.ReportServer) []byte {
 	order := make([]int, len(servers))
 	for i := range order {
 		order[i] = i
 	}
 	slices.SortFunc(order, func(a, b int) int { return strings.Compare(servers[a].ServerName, servers[b].ServerName) })
 	h := sha256.New()
-	h.Write([]byte("report/v2\x00" + s.cfg.Version + "\x00"))
+	h.Write([]byte("report/v2\x00" + version + "\x00"))
 	var scratch [1024]byte
 	for _, i := range order {
 		srv := &servers[i]
@@ -287,7 +285,7 @@ func StoredFactors(fs []risk.Factor) json.RawMessage {
 }
 
 // storedFactor is a stored risk factor: StoredFactors' form, or the whole factor as explanations
-// were stored before it.
+// were first stored.
 type storedFactor struct {
 	ID           string `json:"id"`
 	Severity     string `json:"severity"`
@@ -297,16 +295,16 @@ type storedFactor struct {
 	Evidence     string `json:"evidence"`
 }
 
-// expandFactors reads a stored explanation back into whole factors, taking from each factor's
+// ExpandFactors reads a stored explanation back into whole factors, taking from each factor's
 // rule what StoredFactors left out. A rule no longer known leaves its id as the title.
-func expandFactors(raw []byte) ([]gen.RiskFactor, error) {
+func ExpandFactors(raw []byte) ([]risk.Factor, error) {
 	var stored []storedFactor
 	if len(raw) > 0 {
 		if err := json.Unmarshal(raw, &stored); err != nil {
 			return nil, err
 		}
 	}
-	out := make([]gen.RiskFactor, len(stored))
+	out := make([]risk.Factor, len(stored))
 	for i, f := range stored {
 		t, known := risk.Template(f.ID)
 		switch {
@@ -322,7 +320,7 @@ func expandFactors(raw []byte) ([]gen.RiskFactor, error) {
 				f.Detail = f.DetailPrefix + " " + t.Detail
 			}
 		}
-		out[i] = gen.RiskFactor{Id: f.ID, Severity: gen.RiskLevel(f.Severity), Title: f.Title, Detail: f.Detail, Evidence: f.Evidence}
+		out[i] = risk.Factor{ID: f.ID, Severity: f.Severity, Title: f.Title, Detail: f.Detail, Evidence: f.Evidence}
 	}
 	return out, nil
 }
@@ -332,7 +330,7 @@ var ingestLevelRank = map[string]int{risk.Low: 0, risk.Medium: 1, risk.High: 2, 
 // alertPlan decides the alerts a report raises, from each server's state before it. Each dedup
 // key names the condition, the server and its configuration hash, so the same condition on the
 // same configuration is raised once however many reports repeat it.
-func alertPlan(agentID uuid.UUID, assessments []risk.Assessment) db.ReportPlan {
+func alertPlan(agentID uuid.UUID, assessments []risk.Assessment) func(*string, map[string]db.PreviousServer, []db.ReportServer) []db.NewAlert {
 	return func(hostname *string, previous map[string]db.PreviousServer, servers []db.ReportServer) []db.NewAlert {
 		var alerts []db.NewAlert
 		host := "an unnamed machine"
@@ -434,14 +432,12 @@ func (st *agentState) setRawReport(hash, raw []byte) {
 // rejectNUL refuses text PostgreSQL cannot store, as the caller's mistake rather than a 500.
 func rejectNUL(field, v string) error {
 	if strings.IndexByte(v, 0) >= 0 {
-		return reportFieldProblem(field, "contains a NUL character")
+		return invalid(field, "contains a NUL character")
 	}
 	return nil
 }
 
-func reportFieldProblem(field, msg string) *Problem {
-	return &Problem{Status: http.StatusBadRequest, Detail: "Invalid " + field + ": " + msg, Errors: []gen.FieldError{{Field: field, Message: msg}}}
-}
+func invalid(field, msg string) *InvalidError { return &InvalidError{Field: field, Message: msg} }
 
 // clipText cuts s to at most n characters.
 func clipText(s string, n int) string {

@@ -1,0 +1,165 @@
+// Package config declares every setting of the mcpwarden server in one place: its environment
+// variable, its default and its validation. cmd/mcpwarden reads it once at start and passes the
+// values down; tests start from Defaults.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/caarlos0/env/v11"
+
+	"github.com/mcpwarden/mcpwarden/db/localpg"
+	"github.com/mcpwarden/mcpwarden/impl/notify"
+)
+
+// Server is the server's configuration. README.md's Configuration table documents the variables.
+type Server struct {
+	Addr        string `env:"MCPWARDEN_ADDR" envDefault:":8000"`
+	DatabaseURL string `env:"DATABASE_URL"`
+	// DataDir holds the built-in PostgreSQL and its generated JWT secret.
+	DataDir string `env:"MCPWARDEN_DATA_DIR" envDefault:".mcpwarden"`
+	// JWTSecret signs access tokens; required with DatabaseURL, generated with the built-in
+	// database.
+	JWTSecret   string     `env:"MCPWARDEN_JWT_SECRET"`
+	LogLevel    slog.Level `env:"MCPWARDEN_LOG_LEVEL" envDefault:"info"`
+	CORSOrigins []string   `env:"MCPWARDEN_CORS_ORIGINS" envSeparator:","`
+	// TrustedProxyHops is how many X-Forwarded-For hops, counted from the right, were added by
+	// our own proxies; 0 uses the connection's address.
+	TrustedProxyHops int `env:"MCPWARDEN_TRUSTED_PROXY_HOPS" envDefault:"0"`
+	DBMaxConns       int `env:"MCPWARDEN_DB_MAX_CONNS" envDefault:"20"`
+	// PGSharedBuffersMB is the built-in PostgreSQL's shared_buffers; 0 means an eighth of the
+	// machine's (or container's) memory, from 128 MB to 1 GB.
+	PGSharedBuffersMB int `env:"MCPWARDEN_PG_SHARED_BUFFERS_MB" envDefault:"0"`
+	// PGBin is the directory of PostgreSQL's server binaries for the built-in database.
+	PGBin string `env:"MCPWARDEN_PG_BIN"`
+
+	// Alerts.
+	DormantAfter        time.Duration `env:"MCPWARDEN_DORMANT_AFTER" envDefault:"168h"`
+	SMTPURL             string        `env:"MCPWARDEN_SMTP_URL"`
+	WebhookAllowPrivate bool          `env:"MCPWARDEN_WEBHOOK_ALLOW_PRIVATE" envDefault:"false"`
+
+	// Failed logins allowed per account and per client address in a 15-minute window; past
+	// them every attempt gets 429 until the window ends.
+	LoginFailuresPerAccount int `env:"MCPWARDEN_LOGIN_FAILURES_PER_ACCOUNT" envDefault:"10"`
+	LoginFailuresPerClient  int `env:"MCPWARDEN_LOGIN_FAILURES_PER_CLIENT" envDefault:"50"`
+
+	// Request limits.
+	MaxBodyBytes       int64 `env:"MCPWARDEN_MAX_BODY_BYTES" envDefault:"65536"`
+	ReportMaxBodyBytes int64 `env:"MCPWARDEN_REPORT_MAX_BODY_BYTES" envDefault:"8388608"`
+
+	// Background work.
+	EmailDigestInterval    time.Duration `env:"MCPWARDEN_EMAIL_DIGEST_INTERVAL" envDefault:"30s"`
+	WebhookPollInterval    time.Duration `env:"MCPWARDEN_WEBHOOK_POLL_INTERVAL" envDefault:"2s"`
+	WebhookRetryBase       time.Duration `env:"MCPWARDEN_WEBHOOK_RETRY_BASE" envDefault:"30s"`
+	RollupCompactInterval  time.Duration `env:"MCPWARDEN_ROLLUP_COMPACT_INTERVAL" envDefault:"30s"`
+	DormantSweepInterval   time.Duration `env:"MCPWARDEN_DORMANT_SWEEP_INTERVAL" envDefault:"1m"`
+	HeartbeatFlushInterval time.Duration `env:"MCPWARDEN_HEARTBEAT_FLUSH_INTERVAL" envDefault:"2s"`
+	RevocationPollInterval time.Duration `env:"MCPWARDEN_REVOCATION_POLL_INTERVAL" envDefault:"2s"`
+
+	// Benchmark-only knobs (see cmd/mcpwarden-bench): request validation off, and Go's pprof
+	// on a loopback address.
+	DisableValidation bool   `env:"MCPWARDEN_DISABLE_VALIDATION" envDefault:"false"`
+	PprofAddr         string `env:"MCPWARDEN_PPROF_ADDR"`
+
+	// SMTP is SMTPURL parsed; nil without email.
+	SMTP *notify.SMTPConfig `env:"-"`
+}
+
+// Load reads the configuration from the process environment and validates it.
+func Load() (Server, error) { return parse(env.Options{}) }
+
+// FromMap reads the configuration from the given variables only (the process environment is
+// ignored) and validates it.
+func FromMap(vars map[string]string) (Server, error) {
+	return parse(env.Options{Environment: vars})
+}
+
+// Defaults is the configuration of an empty environment.
+func Defaults() Server {
+	c, err := FromMap(map[string]string{})
+	if err != nil {
+		panic("config: the defaults are invalid: " + err.Error())
+	}
+	return c
+}
+
+func parse(opts env.Options) (Server, error) {
+	var c Server
+	if err := env.ParseWithOptions(&c, opts); err != nil {
+		return c, err
+	}
+	if c.PGSharedBuffersMB == 0 {
+		c.PGSharedBuffersMB = localpg.SharedBuffersFor(localpg.MemoryLimit())
+	}
+	return c, c.Validate()
+}
+
+// Validate checks what the types alone do not, and parses SMTPURL into SMTP. Load and FromMap
+// call it; a caller that changes the configuration afterwards calls it again.
+func (c *Server) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if c.DatabaseURL != "" && len(c.JWTSecret) < 32 {
+		bad("MCPWARDEN_JWT_SECRET must be set to at least 32 bytes when DATABASE_URL is set (generate one with `openssl rand -hex 32`)")
+	} else if c.JWTSecret != "" && len(c.JWTSecret) < 32 {
+		bad("MCPWARDEN_JWT_SECRET must be at least 32 bytes")
+	}
+	for name, n := range map[string]int{"MCPWARDEN_TRUSTED_PROXY_HOPS": c.TrustedProxyHops, "MCPWARDEN_PG_SHARED_BUFFERS_MB": c.PGSharedBuffersMB} {
+		if n < 0 {
+			bad("%s must be a non-negative integer, not %d", name, n)
+		}
+	}
+	for name, n := range map[string]int{"MCPWARDEN_LOGIN_FAILURES_PER_ACCOUNT": c.LoginFailuresPerAccount, "MCPWARDEN_LOGIN_FAILURES_PER_CLIENT": c.LoginFailuresPerClient} {
+		if n < 1 {
+			bad("%s must be at least 1, not %d", name, n)
+		}
+	}
+	if c.DBMaxConns < 1 {
+		bad("MCPWARDEN_DB_MAX_CONNS must be at least 1, not %d", c.DBMaxConns)
+	}
+	if c.DormantAfter < time.Minute {
+		bad("MCPWARDEN_DORMANT_AFTER must be a duration of at least 1m (such as 168h), not %s", c.DormantAfter)
+	}
+	for name, n := range map[string]int64{"MCPWARDEN_MAX_BODY_BYTES": c.MaxBodyBytes, "MCPWARDEN_REPORT_MAX_BODY_BYTES": c.ReportMaxBodyBytes} {
+		if n < 1024 {
+			bad("%s must be at least 1024, not %d", name, n)
+		}
+	}
+	for name, d := range map[string]time.Duration{
+		"MCPWARDEN_EMAIL_DIGEST_INTERVAL": c.EmailDigestInterval, "MCPWARDEN_WEBHOOK_POLL_INTERVAL": c.WebhookPollInterval,
+		"MCPWARDEN_WEBHOOK_RETRY_BASE": c.WebhookRetryBase, "MCPWARDEN_ROLLUP_COMPACT_INTERVAL": c.RollupCompactInterval,
+		"MCPWARDEN_DORMANT_SWEEP_INTERVAL": c.DormantSweepInterval, "MCPWARDEN_HEARTBEAT_FLUSH_INTERVAL": c.HeartbeatFlushInterval,
+		"MCPWARDEN_REVOCATION_POLL_INTERVAL": c.RevocationPollInterval,
+	} {
+		if d < time.Millisecond {
+			bad("%s must be a positive duration, not %s", name, d)
+		}
+	}
+	c.SMTP = nil
+	if c.SMTPURL != "" {
+		smtp, err := notify.ParseSMTPURL(c.SMTPURL)
+		if err != nil {
+			errs = append(errs, err)
+		} else {
+			c.SMTP = &smtp
+		}
+	}
+	if c.PprofAddr != "" {
+		if host, _, err := net.SplitHostPort(c.PprofAddr); err != nil || !isLoopback(host) {
+			bad("MCPWARDEN_PPROF_ADDR must be a loopback host:port, not %q", c.PprofAddr)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

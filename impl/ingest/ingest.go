@@ -1,0 +1,140 @@
+// Package ingest is the agents' hot path: it authenticates agent keys from a cache, buffers
+// last-seen times, normalizes, redacts and scores reports, recognises unchanged ones before any
+// of that, and writes changed ones in batches per organization with the alerts they raise.
+package ingest
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/mcpwarden/mcpwarden/db"
+)
+
+// Options configure an Ingester.
+type Options struct {
+	// Version is the server's version; it is part of every report hash, so that an upgrade (new
+	// risk rules) re-scores each agent's servers at its next report.
+	Version string
+	Logger  *slog.Logger
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
+	// HeartbeatFlushInterval is how often buffered last-seen times are written.
+	HeartbeatFlushInterval time.Duration
+	// RevocationPollInterval is how often the key announcements of other replicas are read.
+	RevocationPollInterval time.Duration
+}
+
+// Ingester holds one replica's hot-path state. Run keeps its caches honest and its buffer
+// flushed; without Run, keys stay cached until their TTL and last-seen times wait in memory.
+type Ingester struct {
+	store      *db.Storage
+	log        *slog.Logger
+	now        func() time.Time
+	opts       Options
+	keys       *keyCache
+	seen       *seenBuffer
+	redactions redactCache
+	queue      reportQueue
+}
+
+// New returns an Ingester writing to store.
+func New(store *db.Storage, opts Options) *Ingester {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	in := &Ingester{store: store, log: opts.Logger, now: opts.Now, opts: opts}
+	in.keys = newKeyCache(store, opts.Logger, opts.Now)
+	in.seen = newSeenBuffer(store, opts.Logger)
+	in.queue.store = store
+	return in
+}
+
+// Run polls other replicas' key announcements and flushes last-seen times until ctx ends, then
+// writes what is left in the buffer.
+func (in *Ingester) Run(ctx context.Context) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		in.keys.run(ctx, in.opts.RevocationPollInterval)
+	}()
+	in.seen.run(ctx, in.opts.HeartbeatFlushInterval)
+	<-done
+}
+
+// ErrUnknownKey is an agent key that is malformed, unknown, deleted or rotated away.
+var ErrUnknownKey = errors.New("unknown agent key")
+
+// Agent is an authenticated agent.
+type Agent struct {
+	OrgID, AgentID uuid.UUID
+}
+
+// Authenticate returns the agent holding key, or ErrUnknownKey.
+func (in *Ingester) Authenticate(ctx context.Context, key string) (Agent, error) {
+	st, err := in.keys.lookup(ctx, key)
+	if err != nil {
+		return Agent{}, err
+	}
+	return st.agent, nil
+}
+
+// Heartbeat records that an agent is alive. It writes nothing in the steady state: the
+// last-seen time goes to the buffer, and the machine's details are written only when they
+// differ from what is stored. It returns an *InvalidError for details PostgreSQL cannot store.
+func (in *Ingester) Heartbeat(ctx context.Context, a Agent, meta db.AgentMeta) error {
+	for _, f := range [...]struct {
+		name string
+		v    *string
+	}{{"hostname", meta.Hostname}, {"username", meta.Username}, {"agent_version", meta.AgentVersion}} {
+		if f.v != nil {
+			if err := rejectNUL(f.name, *f.v); err != nil {
+				return err
+			}
+		}
+	}
+	now := in.now()
+	st := in.keys.agent(a.AgentID)
+	if st != nil && st.sameMeta(meta) {
+		in.seen.touch(a.OrgID, a.AgentID, now)
+		return nil
+	}
+	inv, err := in.store.UpdateAgentMeta(ctx, a.OrgID, a.AgentID, meta, now)
+	if err != nil {
+		return err
+	}
+	if st != nil {
+		st.setMeta(meta)
+		in.keys.wrote(inv) // other replicas reload; this one holds the new details already
+	}
+	return nil
+}
+
+// KeyReplaced forgets, on this replica at once, a key that was deleted or rotated away; other
+// replicas learn it from the announcement the change wrote.
+func (in *Ingester) KeyReplaced(keyHash []byte, agentID uuid.UUID) { in.keys.evict(keyHash, agentID) }
+
+// LastSeen returns an agent's last-seen time still waiting in this replica's buffer, if any.
+func (in *Ingester) LastSeen(agentID uuid.UUID) (time.Time, bool) { return in.seen.seen(agentID) }
+
+// ReportsForgotten tells this replica that the agents' stored report hashes were cleared (their
+// servers went dormant), so that their next reports are applied in full even if unchanged.
+func (in *Ingester) ReportsForgotten(agents []uuid.UUID) {
+	for _, id := range agents {
+		if st := in.keys.agent(id); st != nil {
+			st.setReport(nil, nil)
+		}
+	}
+}
+
+// PollRevocations reads the key announcements written since the last poll, as Run does.
+func (in *Ingester) PollRevocations(ctx context.Context) error { return in.keys.poll(ctx) }
+
+// KeyLookups is how many keys were read from the database (key cache misses).
+func (in *Ingester) KeyLookups() int64 { return in.keys.lookups.Load() }
+
+// FlushLastSeen writes the buffered last-seen times now, as Run does.
+func (in *Ingester) FlushLastSeen(ctx context.Context) { in.seen.flush(ctx) }
