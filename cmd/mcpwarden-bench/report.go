@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// Targets from issue 8, on this 2-core machine.
+// The performance targets, on a 2-core machine.
 const (
 	hbRatioTarget        = 2.5
 	hbP99Target          = 25.0 // ms, at 64 connections

@@ -16,8 +16,8 @@ import (
 //
 // It only ever accepts. ok is false when the body is not valid, or is not the plain case
 // handled here (another media type, a default to fill in, JSON that jsondec leaves to
-// encoding/json); kin-openapi then validates the body itself, and reports any error exactly
-// as before.
+// encoding/json); kin-openapi then validates the body itself, and reports any error as it
+// always does.
 func (v *contract) jsonBody(req *http.Request, route *routers.Route, body []byte) (value any, ok bool) {
 	if len(body) == 0 || route.Spec.IsOpenAPI31OrLater() {
 		return nil, false

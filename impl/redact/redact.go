@@ -676,10 +676,10 @@ var scrubRules = func() []scrubRule {
 }()
 
 // replaceSubmatches is re.ReplaceAllStringFunc(s, f) with f given each match's submatches as
-// found in s. It used to search each match again on its own, which is not the same when the
-// match starts with a non-ASCII letter the pattern's (?i) takes (ſ, K): \b holds before it inside
-// s but not at the start of the match alone, so the second search found nothing (a panic) or a
-// later match (dropping the letter from the command).
+// found in s, from the one search over s. Searching a match again on its own is not the same
+// when the match starts with a non-ASCII letter the pattern's (?i) takes (ſ, K): \b holds before
+// it inside s but not at the start of the match alone, so that search finds nothing or a later
+// match.
 func replaceSubmatches(re *regexp.Regexp, s string, f func(sub []string) string) string {
 	matches := re.FindAllStringSubmatchIndex(s, -1)
 	if matches == nil {
