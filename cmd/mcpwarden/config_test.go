@@ -36,3 +36,14 @@ func TestConfigRefusesAShortJWTSecret(t *testing.T) {
 		})
 	}
 }
+
+// TestServeAndMigrateRefuseArguments: a mistyped flag is refused, not ignored; nothing starts.
+func TestServeAndMigrateRefuseArguments(t *testing.T) {
+	for name, run := range map[string]func([]string) int{"serve": runServe, "migrate": runMigrate} {
+		for _, args := range [][]string{{"--addr=:9000"}, {"now"}} {
+			if code := run(args); code != 2 {
+				t.Errorf("%s %q: exit %d, want 2", name, args, code)
+			}
+		}
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"reflect"
 	"time"
 
 	"github.com/caarlos0/env/v11"
@@ -90,7 +91,7 @@ func Defaults() Server {
 func parse(opts env.Options) (Server, error) {
 	var c Server
 	if err := env.ParseWithOptions(&c, opts); err != nil {
-		return c, err
+		return c, namedErrors(err)
 	}
 	if c.PGSharedBuffersMB == 0 {
 		c.PGSharedBuffersMB = localpg.SharedBuffersFor(localpg.MemoryLimit())
@@ -162,4 +163,25 @@ func isLoopback(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// namedErrors names each variable the environment parser could not read, where its own errors
+// name the struct field.
+func namedErrors(err error) error {
+	var agg env.AggregateError
+	if !errors.As(err, &agg) {
+		return err
+	}
+	t := reflect.TypeFor[Server]()
+	out := make([]error, len(agg.Errors))
+	for i, e := range agg.Errors {
+		out[i] = e
+		var pe env.ParseError
+		if errors.As(e, &pe) {
+			if f, ok := t.FieldByName(pe.Name); ok {
+				out[i] = fmt.Errorf("%s: %w", f.Tag.Get("env"), pe.Err)
+			}
+		}
+	}
+	return errors.Join(out...)
 }

@@ -1,0 +1,75 @@
+package config
+
+import (
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/mcpwarden/mcpwarden/db/localpg"
+)
+
+// TestDefaultsAreTheDocumentedOnes compares the whole configuration of an empty environment with
+// README.md's Configuration table.
+func TestDefaultsAreTheDocumentedOnes(t *testing.T) {
+	want := Server{
+		Addr: ":8000", DataDir: ".mcpwarden", LogLevel: slog.LevelInfo, DBMaxConns: 20,
+		PGSharedBuffersMB:       localpg.SharedBuffersFor(localpg.MemoryLimit()),
+		DormantAfter:            168 * time.Hour,
+		LoginFailuresPerAccount: 10, LoginFailuresPerClient: 50,
+		MaxBodyBytes: 64 << 10, ReportMaxBodyBytes: 8 << 20,
+		EmailDigestInterval: 30 * time.Second, WebhookPollInterval: 2 * time.Second, WebhookRetryBase: 30 * time.Second,
+		RollupCompactInterval: 30 * time.Second, DormantSweepInterval: time.Minute,
+		HeartbeatFlushInterval: 2 * time.Second, RevocationPollInterval: 2 * time.Second,
+	}
+	if diff := cmp.Diff(want, Defaults()); diff != "" {
+		t.Fatalf("defaults (-documented +actual):\n%s", diff)
+	}
+}
+
+func TestEnvironmentIsReadAndParsed(t *testing.T) {
+	c, err := FromMap(map[string]string{
+		"MCPWARDEN_CORS_ORIGINS": "https://a.example,https://b.example", "MCPWARDEN_LOG_LEVEL": "debug",
+		"MCPWARDEN_DORMANT_AFTER": "36h", "MCPWARDEN_WEBHOOK_ALLOW_PRIVATE": "true",
+		"MCPWARDEN_SMTP_URL": "smtp://u:p@mail.example:587?from=alerts@example.com&tls=starttls",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"https://a.example", "https://b.example"}, c.CORSOrigins); diff != "" {
+		t.Errorf("CORS origins: %s", diff)
+	}
+	if c.LogLevel != slog.LevelDebug || c.DormantAfter != 36*time.Hour || !c.WebhookAllowPrivate {
+		t.Errorf("parsed %v, %v, %v", c.LogLevel, c.DormantAfter, c.WebhookAllowPrivate)
+	}
+	if c.SMTP == nil || c.SMTP.Host != "mail.example" || c.SMTP.From != "alerts@example.com" {
+		t.Errorf("SMTP URL parsed as %+v", c.SMTP)
+	}
+}
+
+// TestInvalidSettingsAreRefusedByName: every invalid value stops the server with an error that
+// names its variable.
+func TestInvalidSettingsAreRefusedByName(t *testing.T) {
+	for name, value := range map[string]string{
+		"MCPWARDEN_LOG_LEVEL":                  "loud",
+		"MCPWARDEN_DB_MAX_CONNS":               "0",
+		"MCPWARDEN_TRUSTED_PROXY_HOPS":         "-1",
+		"MCPWARDEN_DORMANT_AFTER":              "30s",
+		"MCPWARDEN_WEBHOOK_ALLOW_PRIVATE":      "sometimes",
+		"MCPWARDEN_LOGIN_FAILURES_PER_ACCOUNT": "0",
+		"MCPWARDEN_MAX_BODY_BYTES":             "10",
+		"MCPWARDEN_WEBHOOK_POLL_INTERVAL":      "0s",
+		"MCPWARDEN_PPROF_ADDR":                 "0.0.0.0:6060",
+		"MCPWARDEN_JWT_SECRET":                 "short",
+		"MCPWARDEN_SMTP_URL":                   "smtp://mail.example:587",
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := FromMap(map[string]string{name: value})
+			if err == nil || !strings.Contains(err.Error(), name) {
+				t.Fatalf("%s=%q: error %v, want one naming the variable", name, value, err)
+			}
+		})
+	}
+}
