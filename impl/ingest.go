@@ -28,6 +28,8 @@ const (
 	maxServerName    = 200
 	maxServerType    = 500
 	maxCommand       = 8192
+	maxArgs          = 1000
+	maxArg           = 8192
 	maxPath          = 4096
 	maxClient        = 100
 	maxEnvVars       = 200
@@ -81,7 +83,7 @@ func (s *Server) ReportServers(ctx context.Context, request gen.ReportServersReq
 	inputs := make([]risk.Input, len(servers))
 	for i, srv := range servers {
 		inputs[i] = risk.Input{
-			ServerName: srv.ServerName, ServerType: srv.ServerType, Command: srv.Command, Scope: srv.Scope,
+			ServerName: srv.ServerName, ServerType: srv.ServerType, Command: srv.Command, Args: srv.Args, Scope: srv.Scope,
 			EnvVars: srv.EnvVars, Transport: textOrEmpty(srv.Transport), URL: textOrEmpty(srv.URL), Client: textOrEmpty(srv.Client),
 		}
 	}
@@ -157,6 +159,9 @@ func normalizeReport(in []gen.ReportedServer, redactions *redactCache) ([]db.Rep
 		if r.EnvVars != nil && len(*r.EnvVars) > maxEnvVars {
 			return nil, reportFieldProblem(field("env_vars"), fmt.Sprintf("at most %d names", maxEnvVars))
 		}
+		if r.Args != nil && len(*r.Args) > maxArgs {
+			return nil, reportFieldProblem(field("args"), fmt.Sprintf("at most %d arguments", maxArgs))
+		}
 		s := db.ReportServer{
 			ServerName: r.ServerName,
 			ServerType: clipText(redactions.command(textOrEmpty(r.ServerType)), maxServerType),
@@ -171,6 +176,21 @@ func normalizeReport(in []gen.ReportedServer, redactions *redactCache) ([]db.Rep
 		if r.Transport != nil {
 			t := string(*r.Transport)
 			s.Transport = &t
+		}
+		if r.Args != nil && len(*r.Args) > 0 {
+			for j, a := range *r.Args {
+				if strings.IndexByte(a, 0) >= 0 {
+					return nil, rejectNUL(fmt.Sprintf("%s.%d", field("args"), j), a)
+				}
+			}
+			// Redacted as one vector, as the agent does: a flag's value may be the next argument.
+			s.Args = redactions.args(*r.Args)
+			for j, a := range s.Args {
+				s.Args[j] = clipText(a, maxArg)
+			}
+			if s.Command == "" {
+				s.Command = clipText(strings.Join(s.Args, " "), maxCommand)
+			}
 		}
 		if r.EnvVars != nil {
 			for j, v := range *r.EnvVars {
@@ -195,6 +215,14 @@ func normalizeReport(in []gen.ReportedServer, redactions *redactCache) ([]db.Rep
 // hash. Where the configuration was found (client, file, enabled) is not part of it. Stored
 // hashes are compared with new ones, so the text hashed never changes: it is what
 // encoding/json.Marshal([]any{type, command, scope, sorted env, transport, url}) writes.
+//
+// The argument vector is appended, as a seventh element, only when the command line does not
+// already say it (see commandSays). Older agents report no vector, and a newer agent's vector
+// is nearly always its command line split at spaces, so neither changes a server's hash:
+// upgrading agents neither clears verifications nor raises rug-pull alerts. Where the vector
+// says more than the command line (where an argument holding a space begins and ends), it is
+// part of what runs: a change in it clears verification, and so, once, does the first report
+// of such a server that carries it.
 func configHash(s db.ReportServer) []byte {
 	env := s.EnvVars
 	if !slices.IsSorted(env) {
@@ -208,9 +236,26 @@ func configHash(s db.ReportServer) []byte {
 	b = append(jsonenc.String(b, s.Scope), ',')
 	b = append(jsonenc.Strings(b, env), ',')
 	b = append(jsonenc.StringPtr(b, s.Transport), ',')
-	b = append(jsonenc.StringPtr(b, s.URL), ']')
-	h := sha256.Sum256(b)
+	b = jsonenc.StringPtr(b, s.URL)
+	if len(s.Args) > 0 && !commandSays(s.Command, s.Args) {
+		b = jsonenc.Strings(append(b, ','), s.Args)
+	}
+	h := sha256.Sum256(append(b, ']'))
 	return h[:]
+}
+
+// commandSays reports whether splitting command at white space gives args back: whether the
+// vector holds nothing the command line does not (no argument with white space, none empty,
+// and the command not clipped).
+func commandSays(command string, args []string) bool {
+	i := 0
+	for word := range strings.FieldsSeq(command) {
+		if i == len(args) || args[i] != word {
+			return false
+		}
+		i++
+	}
+	return i == len(args)
 }
 
 // reportHash identifies a normalized report, in any server order. The server version is part of
@@ -236,13 +281,17 @@ func (s *Server) reportHash(servers []db.ReportServer) []byte {
 		}
 		switch {
 		case srv.Enabled == nil:
-			b = append(b, "null]\n"...)
+			b = append(b, "null"...)
 		case *srv.Enabled:
-			b = append(b, "true]\n"...)
+			b = append(b, "true"...)
 		default:
-			b = append(b, "false]\n"...)
+			b = append(b, "false"...)
 		}
-		h.Write(b)
+		// The vector only when reported, so that a report without one hashes as it always has.
+		if len(srv.Args) > 0 {
+			b = jsonenc.Strings(append(b, ','), srv.Args)
+		}
+		h.Write(append(b, "]\n"...))
 	}
 	return h.Sum(nil)
 }
