@@ -59,6 +59,10 @@ func (s *sdkReporter) Report(ctx context.Context, servers []discovery.Server) er
 		}
 		env := append([]string{}, sv.EnvVars...)
 		rs.EnvVars = &env
+		if len(sv.Args) > 0 {
+			args := append([]string{}, sv.Args...)
+			rs.Args = &args
+		}
 		enabled := sv.Enabled
 		rs.Enabled = &enabled
 		if sv.Transport != "" {
