@@ -80,14 +80,7 @@ func (s *Server) ReportServers(ctx context.Context, request gen.ReportServersReq
 		return unchanged, nil
 	}
 
-	inputs := make([]risk.Input, len(servers))
-	for i, srv := range servers {
-		inputs[i] = risk.Input{
-			ServerName: srv.ServerName, ServerType: srv.ServerType, Command: srv.Command, Args: srv.Args, Scope: srv.Scope,
-			EnvVars: srv.EnvVars, Transport: textOrEmpty(srv.Transport), URL: textOrEmpty(srv.URL), Client: textOrEmpty(srv.Client),
-		}
-	}
-	assessments := risk.AssessAll(inputs)
+	assessments := assess(servers)
 	for i := range servers {
 		a := assessments[i]
 		servers[i].RiskScore, servers[i].RiskLevel = a.Score, a.Level
@@ -116,6 +109,29 @@ func (s *Server) ReportServers(ctx context.Context, request gen.ReportServersReq
 		Status: "ok", ServersReceived: received,
 		ServersCreated: out.Created, ServersUpdated: out.Updated, ServersDormant: out.Dormant,
 	}, nil
+}
+
+// AssessReport normalizes and scores a report's servers as ReportServers does, storing nothing:
+// `mcpwarden risk explain` judges configuration files with it. It returns the servers as they
+// would be stored, each with its assessment.
+func AssessReport(in []gen.ReportedServer) ([]db.ReportServer, []risk.Assessment, error) {
+	servers, err := normalizeReport(in, &redactCache{})
+	if err != nil {
+		return nil, nil, err
+	}
+	return servers, assess(servers), nil
+}
+
+// assess scores a normalized report's servers together, as one agent's.
+func assess(servers []db.ReportServer) []risk.Assessment {
+	inputs := make([]risk.Input, len(servers))
+	for i, srv := range servers {
+		inputs[i] = risk.Input{
+			ServerName: srv.ServerName, ServerType: srv.ServerType, Command: srv.Command, Args: srv.Args, Scope: srv.Scope,
+			EnvVars: srv.EnvVars, Transport: textOrEmpty(srv.Transport), URL: textOrEmpty(srv.URL), Client: textOrEmpty(srv.Client),
+		}
+	}
+	return risk.AssessAll(inputs)
 }
 
 // rawReportHash identifies a report body before normalization by its canonical JSON encoding,
