@@ -24,6 +24,7 @@ type ReportServer struct {
 	ServerName  string
 	ServerType  string
 	Command     string
+	Args        []string // not stored: the report's hashes and the risk engine read it, Command shows it
 	Scope       string
 	EnvVars     []string
 	Client      *string

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/google/uuid"
 
 	mcpwarden "github.com/mcpwarden/mcpwarden/clients/go"
@@ -192,8 +193,8 @@ func TestUnchangedReportWritesNoServerRows(t *testing.T) {
 	}
 }
 
-// plantedSecrets are put in a report's command line, URL and env vars; none may be stored or
-// served.
+// plantedSecrets are put in a report's command line, argument vectors, URL and env vars; none
+// may be stored or served.
 var plantedSecrets = []string{
 	"ghp_R7x2Lq9ZtW4mN8vB3cK6yH1jP5sD0fG2aE7u",
 	"Sup3rS3cretDbPassw0rd",
@@ -201,6 +202,9 @@ var plantedSecrets = []string{
 	"xoxb-2048-4096-AbCdEfGhIjKlMnOpQrStUvWx",
 	"EnvValueThatMustNotLeak42",
 	"UrlTokenValue0123456789abcdef",
+	"ArgVectorPassw0rdAfterItsFlag",
+	"glpat-ArgVectorToken0123456789ab",
+	"ArgValueHoldingASpace Secr3t",
 }
 
 func TestNoPlantedSecretIsStoredOrServed(t *testing.T) {
@@ -215,8 +219,17 @@ func TestNoPlantedSecretIsStoredOrServed(t *testing.T) {
 	remote := mcpwarden.ReportedServer{ServerName: "remote"}
 	u := "https://mcp.example.com/sse?token=" + plantedSecrets[5]
 	remote.Url = &u
-	r := report(t, env, key, gh, pg, api, remote)
-	if r.ServersCreated != 4 {
+	// Vectors as an agent that failed to redact them would send them: the server redacts them
+	// itself, flag values in the next argument too. One comes without a command line, which the
+	// server then shows joined from it.
+	sql := srv("db", "mcp-server-mysql", "")
+	sqlArgs := []string{"uvx", "mcp-server-mysql", "--password", plantedSecrets[6], "--token", plantedSecrets[7]}
+	sql.Args = &sqlArgs
+	vault := srv("vault", "vault-mcp", "node /opt/vault mcp --secret [REDACTED]")
+	vaultArgs := []string{"node", "/opt/vault mcp", "--secret", plantedSecrets[8]}
+	vault.Args = &vaultArgs
+	r := report(t, env, key, gh, pg, api, remote, sql, vault)
+	if r.ServersCreated != 6 {
 		t.Fatalf("report: %+v", r)
 	}
 
@@ -256,6 +269,9 @@ func TestNoPlantedSecretIsStoredOrServed(t *testing.T) {
 	if !strings.Contains(served.String(), `"GITHUB_TOKEN"`) {
 		t.Error("the env var name was lost")
 	}
+	if !strings.Contains(served.String(), `"command":"uvx mcp-server-mysql --password [REDACTED] --token [REDACTED]"`) {
+		t.Error("the command line of a server reported by its vector alone is not its redacted vector joined")
+	}
 }
 
 func TestBadReportsAreRefusedWithProblems(t *testing.T) {
@@ -266,20 +282,25 @@ func TestBadReportsAreRefusedWithProblems(t *testing.T) {
 	for i := range many {
 		many[i] = fmt.Sprintf(`{"server_name":"s%d"}`, i)
 	}
+	manyArgs := `"` + strings.Repeat(`x","`, 1000) + `x"`
 	for name, tc := range map[string]struct {
 		body string
 		want int
 	}{
-		"duplicate names":   {`{"servers":[{"server_name":"a"},{"server_name":"a"}]}`, 400},
-		"NUL in command":    {`{"servers":[{"server_name":"a","command":"npx x\u0000y"}]}`, 400},
-		"NUL in name":       {`{"servers":[{"server_name":"a\u0000"}]}`, 400},
-		"NUL in env var":    {`{"servers":[{"server_name":"a","env_vars":["A\u0000B"]}]}`, 400},
-		"too many servers":  {`{"servers":[` + strings.Join(many, ",") + `]}`, 400},
-		"oversized body":    {`{"servers":[{"server_name":"a","command":"` + strings.Repeat("x", 9<<20) + `"}]}`, 413},
-		"servers missing":   {`{}`, 400},
-		"not JSON":          {`{"servers":`, 400},
-		"over-long command": {`{"servers":[{"server_name":"a","command":"` + strings.Repeat("x", 8193) + `"}]}`, 400},
-		"unknown transport": {`{"servers":[{"server_name":"a","transport":"carrier-pigeon"}]}`, 400},
+		"duplicate names":    {`{"servers":[{"server_name":"a"},{"server_name":"a"}]}`, 400},
+		"NUL in command":     {`{"servers":[{"server_name":"a","command":"npx x\u0000y"}]}`, 400},
+		"NUL in name":        {`{"servers":[{"server_name":"a\u0000"}]}`, 400},
+		"NUL in env var":     {`{"servers":[{"server_name":"a","env_vars":["A\u0000B"]}]}`, 400},
+		"too many servers":   {`{"servers":[` + strings.Join(many, ",") + `]}`, 400},
+		"oversized body":     {`{"servers":[{"server_name":"a","command":"` + strings.Repeat("x", 9<<20) + `"}]}`, 413},
+		"servers missing":    {`{}`, 400},
+		"not JSON":           {`{"servers":`, 400},
+		"over-long command":  {`{"servers":[{"server_name":"a","command":"` + strings.Repeat("x", 8193) + `"}]}`, 400},
+		"unknown transport":  {`{"servers":[{"server_name":"a","transport":"carrier-pigeon"}]}`, 400},
+		"NUL in an argument": {`{"servers":[{"server_name":"a","args":["npx","x\u0000y"]}]}`, 400},
+		"too many arguments": {`{"servers":[{"server_name":"a","args":[` + manyArgs + `]}]}`, 400},
+		"over-long argument": {`{"servers":[{"server_name":"a","args":["` + strings.Repeat("x", 8193) + `"]}]}`, 400},
+		"argument not text":  {`{"servers":[{"server_name":"a","args":["npx",1]}]}`, 400},
 	} {
 		req := httptest.NewRequest(http.MethodPost, "/mcp/report", strings.NewReader(tc.body))
 		req.Header.Set("Content-Type", "application/json")
@@ -302,6 +323,8 @@ func TestBadReportsAreRefusedWithValidationOff(t *testing.T) {
 		"duplicate names": `{"servers":[{"server_name":"a"},{"server_name":"a"}]}`,
 		"NUL in scope":    `{"servers":[{"server_name":"a","scope":"/\u0000"}]}`,
 		"empty name":      `{"servers":[{"server_name":""}]}`,
+		"NUL in argument": `{"servers":[{"server_name":"a","args":["npx","x\u0000y"]}]}`,
+		"many arguments":  `{"servers":[{"server_name":"a","args":[` + strings.Repeat(`"x",`, 1000) + `"x"]}]}`,
 	} {
 		req := httptest.NewRequest(http.MethodPost, "/mcp/report", strings.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
@@ -408,5 +431,79 @@ func TestDormantJobMarksSilentAgentsServers(t *testing.T) {
 	}
 	if s := statusOf(silentID); s != "active" {
 		t.Errorf("after the agent reported again its server is %s", s)
+	}
+}
+
+// judged is what the inventory says of a server's risk.
+type judged struct {
+	Level   mcpwarden.RiskLevel
+	Score   int32
+	Factors [][2]string // id, evidence
+}
+
+// judgement reads back the risk of the agent's server of that name (GET /servers, then GET
+// /servers/{id} for its factors).
+func judgement(t *testing.T, env *apitest.Env, token string, agentID uuid.UUID, name string) judged {
+	t.Helper()
+	list, err := env.User(token).ListServersWithResponse(tctx, &mcpwarden.ListServersParams{AgentId: &agentID})
+	if err != nil || list.JSON200 == nil {
+		t.Fatalf("list: %v %s", err, list.Body)
+	}
+	for _, s := range list.JSON200.Items {
+		if s.ServerName != name {
+			continue
+		}
+		detail, err := env.User(token).GetServerWithResponse(tctx, s.Id)
+		if err != nil || detail.JSON200 == nil {
+			t.Fatalf("get %s: %v %s", s.Id, err, detail.Body)
+		}
+		j := judged{Level: detail.JSON200.RiskLevel, Score: detail.JSON200.RiskScore}
+		for _, f := range detail.JSON200.RiskFactors {
+			j.Factors = append(j.Factors, [2]string{f.Id, f.Evidence})
+		}
+		return j
+	}
+	t.Fatalf("agent %s has no server %q", agentID, name)
+	return judged{}
+}
+
+// A report's argument vector keeps a folder whose name holds a space whole, as the agent read
+// it; a report without one (an older agent's) is judged on its command line, as before.
+func TestReportedArgsKeepAFolderWithASpaceWhole(t *testing.T) {
+	env := apitest.New(t)
+	_, token := env.SeedUser(t, "admin")
+	newID, newKey := enrol(t, env, token, "new agent")
+	oldID, oldKey := enrol(t, env, token, "old agent")
+	notes := func(args ...string) mcpwarden.ReportedServer {
+		s := srv("notes", "@modelcontextprotocol/server-filesystem", "npx -y @modelcontextprotocol/server-filesystem /home/me/ my notes")
+		scope := "/home/me/ my notes"
+		s.Scope = &scope
+		if args != nil {
+			s.Args = &args
+		}
+		return s
+	}
+	unpinned := [2]string{"MCPW-SC-UNPINNED", "@modelcontextprotocol/server-filesystem (no version)"}
+	official := [2]string{"MCPW-CAT-OFFICIAL", "@modelcontextprotocol/server-filesystem"}
+	oneFolder := judged{Level: mcpwarden.Medium, Score: 42, Factors: [][2]string{
+		{"MCPW-FS-PROJECT", "/home/me/ my notes"}, unpinned, official}}
+	splitAtSpaces := judged{Level: mcpwarden.High, Score: 71, Factors: [][2]string{
+		{"MCPW-FS-HOME", "/home/me/"}, {"MCPW-FS-PROJECT", "/home/me/ my notes"}, unpinned, official}}
+
+	report(t, env, newKey, notes("npx", "-y", "@modelcontextprotocol/server-filesystem", "/home/me/ my notes"))
+	if diff := cmp.Diff(oneFolder, judgement(t, env, token, newID, "notes")); diff != "" {
+		t.Errorf("reported with its vector (-want +got):\n%s", diff)
+	}
+	report(t, env, oldKey, notes())
+	if diff := cmp.Diff(splitAtSpaces, judgement(t, env, token, oldID, "notes")); diff != "" {
+		t.Errorf("reported without a vector (-want +got):\n%s", diff)
+	}
+	// Only the vector changes, not the command line: the report is not the one before.
+	r := report(t, env, newKey, notes("npx", "-y", "@modelcontextprotocol/server-filesystem", "/home/me/", "my", "notes"))
+	if r.Unchanged || r.ServersUpdated != 1 {
+		t.Errorf("report whose vector changed: %+v, want the server updated", r)
+	}
+	if diff := cmp.Diff(splitAtSpaces, judgement(t, env, token, newID, "notes")); diff != "" {
+		t.Errorf("reported with the vector split at spaces (-want +got):\n%s", diff)
 	}
 }

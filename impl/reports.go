@@ -28,7 +28,7 @@ func (s *Server) ReportServers(ctx context.Context, request gen.ReportServersReq
 		}
 		raw = httpapi.RawBodyHashOf(b)
 	}
-	res, err := s.ingest.Report(ctx, ingest.Agent{OrgID: p.OrgID, AgentID: p.AgentID}, raw, reportedServers(request.Body.Servers))
+	res, err := s.ingest.Report(ctx, ingest.Agent{OrgID: p.OrgID, AgentID: p.AgentID}, raw, ReportedServers(request.Body.Servers))
 	var invalid *ingest.InvalidError
 	switch {
 	case errors.As(err, &invalid):
@@ -54,12 +54,14 @@ func invalidProblem(e *ingest.InvalidError) *httpapi.Problem {
 }
 
 // reportedServers hands the report's servers to the hot path, which knows nothing of HTTP.
-func reportedServers(in []gen.ReportedServer) []ingest.ReportedServer {
+// `mcpwarden risk explain` judges files through it too, so that it reads exactly what the server
+// reads.
+func ReportedServers(in []gen.ReportedServer) []ingest.ReportedServer {
 	out := make([]ingest.ReportedServer, len(in))
 	for i, r := range in {
 		out[i] = ingest.ReportedServer{
 			ServerName: r.ServerName, ServerType: r.ServerType, Command: r.Command, Scope: r.Scope,
-			Client: r.Client, ConfigPath: r.ConfigPath, URL: r.Url, EnvVars: r.EnvVars, Enabled: r.Enabled,
+			Client: r.Client, ConfigPath: r.ConfigPath, URL: r.Url, Args: r.Args, EnvVars: r.EnvVars, Enabled: r.Enabled,
 		}
 		if r.Transport != nil {
 			t := string(*r.Transport)

@@ -698,12 +698,17 @@ type ReportResultStatus string
 
 // ReportedServer defines model for ReportedServer.
 type ReportedServer struct {
+	// Args The argument vector that starts a local (stdio) server, program first, each argument as the client configures it, secrets redacted. Unlike `command`, it keeps an argument that holds a space whole (a folder "/home/me/my notes" is one path, not two), so when it is present the server judges the server's risk from it (and shows it joined with spaces when `command` is absent). Absent for remote servers; older agents send `command` only, and the server then splits `command` at white space.
+	//
+	// Example: ["npx","-y","@modelcontextprotocol/server-filesystem","/home/me/my notes"]
+	Args *[]string `json:"args,omitempty"`
+
 	// Client The MCP client whose configuration holds the server (agents from 0.2).
 	//
 	// Example: claude-desktop
 	Client *string `json:"client,omitempty"`
 
-	// Command The command line (or URL) that starts the server.
+	// Command The command line (or URL) that starts the server, for display: a local server's `args` joined with spaces, secrets redacted.
 	//
 	// Example: npx @modelcontextprotocol/server-filesystem /home
 	Command *string `json:"command,omitempty"`

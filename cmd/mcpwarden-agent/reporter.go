@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	mcpwarden "github.com/mcpwarden/mcpwarden/clients/go"
+	"github.com/mcpwarden/mcpwarden/cmd/internal/agentreport"
 	"github.com/mcpwarden/mcpwarden/impl/discovery"
 )
 
@@ -46,28 +47,7 @@ func (s *sdkReporter) Heartbeat(ctx context.Context, hb HeartbeatBody) error {
 }
 
 func (s *sdkReporter) Report(ctx context.Context, servers []discovery.Server) error {
-	body := mcpwarden.ReportRequest{Servers: make([]mcpwarden.ReportedServer, 0, len(servers))}
-	for _, sv := range servers {
-		rs := mcpwarden.ReportedServer{
-			ServerName: sv.ServerName,
-			ServerType: nonEmpty(sv.ServerType),
-			Command:    nonEmpty(sv.Command),
-			Scope:      nonEmpty(sv.Scope),
-			Client:     nonEmpty(sv.Client),
-			ConfigPath: nonEmpty(sv.ConfigPath),
-			Url:        nonEmpty(sv.URL),
-		}
-		env := append([]string{}, sv.EnvVars...)
-		rs.EnvVars = &env
-		enabled := sv.Enabled
-		rs.Enabled = &enabled
-		if sv.Transport != "" {
-			t := mcpwarden.NullableTransport(sv.Transport)
-			rs.Transport = &t
-		}
-		body.Servers = append(body.Servers, rs)
-	}
-	resp, err := s.c.ReportServersWithResponse(ctx, body)
+	resp, err := s.c.ReportServersWithResponse(ctx, agentreport.Body(servers))
 	if err != nil {
 		return err
 	}

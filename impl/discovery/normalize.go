@@ -101,7 +101,8 @@ func normalize(name string, m map[string]any, urlTransport string) Server {
 	switch {
 	case len(argv) > 0 && argv[0] != "":
 		s.Transport = "stdio"
-		s.Command = strings.Join(redact.Args(argv), " ")
+		s.Args = redact.Args(argv)
+		s.Command = strings.Join(s.Args, " ")
 		s.ServerType, s.Scope = identify(argv)
 	case rawURL != "":
 		s.URL = redact.Command(rawURL)
@@ -127,6 +128,7 @@ const (
 	maxName    = 200
 	maxType    = 500
 	maxCommand = 8192
+	maxArgs    = 1000
 	maxPath    = 4096
 	maxEnvVars = 200
 	maxEnvName = 256
@@ -136,6 +138,12 @@ func clamp(s *Server) {
 	s.ServerName = truncate(s.ServerName, maxName)
 	s.ServerType = truncate(s.ServerType, maxType)
 	s.Command = truncate(s.Command, maxCommand)
+	if len(s.Args) > maxArgs {
+		s.Args = s.Args[:maxArgs]
+	}
+	for i, a := range s.Args {
+		s.Args[i] = truncate(a, maxCommand)
+	}
 	s.Scope = truncate(s.Scope, maxPath)
 	s.URL = truncate(s.URL, maxPath)
 	if len(s.EnvVars) > maxEnvVars {

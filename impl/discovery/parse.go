@@ -26,6 +26,10 @@ type Server struct {
 	Command    string   `json:"command"`
 	Scope      string   `json:"scope"`
 	EnvVars    []string `json:"env_vars"`
+	// Args is a local server's argument vector as configured, program first,
+	// redacted; Command is Args joined with spaces, which loses where an
+	// argument holding a space begins and ends. Nil for remote servers.
+	Args       []string `json:"args,omitempty"`
 	Client     string   `json:"client,omitempty"`
 	ConfigPath string   `json:"config_path,omitempty"`
 	Transport  string   `json:"transport,omitempty"`

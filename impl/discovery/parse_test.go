@@ -16,30 +16,30 @@ func TestParseFileQuirks(t *testing.T) {
 		{
 			name: "opencode command array and environment", client: "opencode", file: "opencode.json",
 			content: `{"mcp": {"e": {"type": "local", "command": ["npx", "-y", "@scope/pkg@1.2.3"], "environment": {"B": "x", "A": "y"}}}}`,
-			want:    []Server{{ServerName: "e", ServerType: "@scope/pkg", Command: "npx -y @scope/pkg@1.2.3", EnvVars: []string{"A", "B"}, Transport: "stdio", Enabled: true}},
+			want:    []Server{{ServerName: "e", ServerType: "@scope/pkg", Command: "npx -y @scope/pkg@1.2.3", Args: []string{"npx", "-y", "@scope/pkg@1.2.3"}, EnvVars: []string{"A", "B"}, Transport: "stdio", Enabled: true}},
 		},
 		{
 			name: "goose cmd, envs, uri and enabled", client: "goose", file: "config.yaml",
 			content: "extensions:\n  gh:\n    cmd: uvx\n    args: [mcp-server-git]\n    envs: {TOKEN: abc}\n    enabled: true\n    type: stdio\n  r:\n    uri: https://h.example.com/sse\n    type: sse\n    enabled: false\n",
 			want: []Server{
-				{ServerName: "gh", ServerType: "mcp-server-git", Command: "uvx mcp-server-git", EnvVars: []string{"TOKEN"}, Transport: "stdio", Enabled: true},
+				{ServerName: "gh", ServerType: "mcp-server-git", Command: "uvx mcp-server-git", Args: []string{"uvx", "mcp-server-git"}, EnvVars: []string{"TOKEN"}, Transport: "stdio", Enabled: true},
 				{ServerName: "r", ServerType: "h.example.com", Command: "https://h.example.com/sse", URL: "https://h.example.com/sse", EnvVars: []string{}, Transport: "sse", Enabled: false},
 			},
 		},
 		{
 			name: "zed nested command object", client: "zed", file: "settings.json",
 			content: "// c\n{\"context_servers\": {\"z\": {\"command\": {\"path\": \"node\", \"args\": [\"/srv/index.js\"], \"env\": {\"K\": \"v\"}},},},}",
-			want:    []Server{{ServerName: "z", ServerType: "/srv/index.js", Command: "node /srv/index.js", EnvVars: []string{"K"}, Transport: "stdio", Enabled: true}},
+			want:    []Server{{ServerName: "z", ServerType: "/srv/index.js", Command: "node /srv/index.js", Args: []string{"node", "/srv/index.js"}, EnvVars: []string{"K"}, Transport: "stdio", Enabled: true}},
 		},
 		{
 			name: "vs code settings with flat dotted key", client: "vscode", file: "settings.json",
 			content: `{"mcp.servers": {"m": {"command": "uvx", "args": ["mcp-server-time"]}}}`,
-			want:    []Server{{ServerName: "m", ServerType: "mcp-server-time", Command: "uvx mcp-server-time", EnvVars: []string{}, Transport: "stdio", Enabled: true}},
+			want:    []Server{{ServerName: "m", ServerType: "mcp-server-time", Command: "uvx mcp-server-time", Args: []string{"uvx", "mcp-server-time"}, EnvVars: []string{}, Transport: "stdio", Enabled: true}},
 		},
 		{
 			name: "continue yaml list", client: "continue", file: "config.yaml",
 			content: "mcpServers:\n  - name: S\n    command: npx\n    args: [-y, mcp-sqlite]\n",
-			want:    []Server{{ServerName: "S", ServerType: "mcp-sqlite", Command: "npx -y mcp-sqlite", EnvVars: []string{}, Transport: "stdio", Enabled: true}},
+			want:    []Server{{ServerName: "S", ServerType: "mcp-sqlite", Command: "npx -y mcp-sqlite", Args: []string{"npx", "-y", "mcp-sqlite"}, EnvVars: []string{}, Transport: "stdio", Enabled: true}},
 		},
 		{
 			name: "windsurf serverUrl", client: "windsurf", file: "mcp_config.json",
@@ -62,15 +62,23 @@ func TestParseFileQuirks(t *testing.T) {
 		{
 			name: "byte-order mark and CRLF", client: "cursor", file: "mcp.json",
 			content: "\ufeff{\r\n\"mcpServers\": {\"c\": {\"command\": \"uvx\", \"args\": [\"mcp-server-fetch\"], \"disabled\": true}}\r\n}\r\n",
-			want:    []Server{{ServerName: "c", ServerType: "mcp-server-fetch", Command: "uvx mcp-server-fetch", EnvVars: []string{}, Transport: "stdio", Enabled: false}},
+			want:    []Server{{ServerName: "c", ServerType: "mcp-server-fetch", Command: "uvx mcp-server-fetch", Args: []string{"uvx", "mcp-server-fetch"}, EnvVars: []string{}, Transport: "stdio", Enabled: false}},
 		},
 		{
 			name: "claude code project servers", client: "claude-code", file: ".claude.json",
 			content: `{"mcpServers": {"a": {"command": "a-server"}}, "projects": {"/p/one": {"mcpServers": {"b": {"type": "http", "url": "https://b.example.com/mcp"}}}, "/p/two": {}}}`,
 			want: []Server{
-				{ServerName: "a", ServerType: "a-server", Command: "a-server", EnvVars: []string{}, Transport: "stdio", Enabled: true},
+				{ServerName: "a", ServerType: "a-server", Command: "a-server", Args: []string{"a-server"}, EnvVars: []string{}, Transport: "stdio", Enabled: true},
 				{ServerName: "b", ServerType: "b.example.com", Command: "https://b.example.com/mcp", URL: "https://b.example.com/mcp", EnvVars: []string{}, Transport: "http", Enabled: true},
 			},
+		},
+		{
+			name: "argument vector keeps a folder with a space whole and its secrets redacted", client: "cursor", file: "mcp.json",
+			content: `{"mcpServers": {"n": {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-filesystem", "/home/me/ my notes", "--token", "s3cr3tValue"]}}}`,
+			want: []Server{{ServerName: "n", ServerType: "@modelcontextprotocol/server-filesystem",
+				Command: "npx -y @modelcontextprotocol/server-filesystem /home/me/ my notes --token [REDACTED]",
+				Args:    []string{"npx", "-y", "@modelcontextprotocol/server-filesystem", "/home/me/ my notes", "--token", "[REDACTED]"},
+				Scope:   "/home/me/ my notes", EnvVars: []string{}, Transport: "stdio", Enabled: true}},
 		},
 		{
 			name: "empty file has no servers", client: "cursor", file: "mcp.json", content: "  \n",
@@ -98,7 +106,7 @@ func TestParseFileQuirks(t *testing.T) {
 		{
 			name: "one bad entry keeps the others", client: "cursor", file: "mcp.json",
 			content: `{"mcpServers": {"bad": "npx x", "good": {"command": "uvx", "args": ["mcp-server-time"]}}}`,
-			want:    []Server{{ServerName: "good", ServerType: "mcp-server-time", Command: "uvx mcp-server-time", EnvVars: []string{}, Transport: "stdio", Enabled: true}},
+			want:    []Server{{ServerName: "good", ServerType: "mcp-server-time", Command: "uvx mcp-server-time", Args: []string{"uvx", "mcp-server-time"}, EnvVars: []string{}, Transport: "stdio", Enabled: true}},
 			wantErr: `server "bad" is a string`,
 		},
 		{

@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"crypto/sha256"
+	"strings"
 	"sync"
 
 	"github.com/mcpwarden/mcpwarden/impl/redact"
@@ -41,6 +42,34 @@ func (c *redactCache) command(s string) string {
 	c.putLocked(k, v)
 	c.mu.Unlock()
 	return v
+}
+
+// args is redact.Args through the cache: a vector is kept as its arguments joined with NUL,
+// which no reported text holds (normalizeReport refuses it), so no vector's key is a text's.
+// Vectors longer than a command may be are redacted without the cache, which keeps its size
+// bounded as it is for texts.
+func (c *redactCache) args(a []string) []string {
+	joined := strings.Join(a, "\x00")
+	if len(joined) > maxCommand {
+		return redact.Args(a)
+	}
+	k := sha256.Sum256([]byte("args\x00" + joined))
+	c.mu.Lock()
+	v, ok := c.cur[k]
+	if !ok {
+		if v, ok = c.old[k]; ok {
+			c.putLocked(k, v)
+		}
+	}
+	c.mu.Unlock()
+	if ok {
+		return strings.Split(v, "\x00")
+	}
+	out := redact.Args(a)
+	c.mu.Lock()
+	c.putLocked(k, strings.Join(out, "\x00"))
+	c.mu.Unlock()
+	return out
 }
 
 func (c *redactCache) putLocked(k [sha256.Size]byte, v string) {

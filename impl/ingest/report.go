@@ -25,6 +25,8 @@ const (
 	maxServerName    = 200
 	maxServerType    = 500
 	maxCommand       = 8192
+	maxArgs          = 1000
+	maxArg           = 8192
 	maxPath          = 4096
 	maxClient        = 100
 	maxEnvVars       = 200
@@ -37,8 +39,10 @@ const (
 type ReportedServer struct {
 	ServerName                                                     string
 	ServerType, Command, Scope, Client, ConfigPath, URL, Transport *string
-	EnvVars                                                        *[]string
-	Enabled                                                        *bool
+	// Args is the argument vector that starts a local server, program first (agents from 0.3).
+	Args    *[]string
+	EnvVars *[]string
+	Enabled *bool
 }
 
 // Result is what a report changed.
@@ -89,14 +93,7 @@ func (in *Ingester) Report(ctx context.Context, a Agent, raw []byte, reported []
 		return unchanged, nil
 	}
 
-	inputs := make([]risk.Input, len(servers))
-	for i, srv := range servers {
-		inputs[i] = risk.Input{
-			ServerName: srv.ServerName, ServerType: srv.ServerType, Command: srv.Command, Scope: srv.Scope,
-			EnvVars: srv.EnvVars, Transport: textOrEmpty(srv.Transport), URL: textOrEmpty(srv.URL), Client: textOrEmpty(srv.Client),
-		}
-	}
-	assessments := risk.AssessAll(inputs)
+	assessments := assess(servers)
 	for i := range servers {
 		as := assessments[i]
 		servers[i].RiskScore, servers[i].RiskLevel = as.Score, as.Level
@@ -123,6 +120,29 @@ func (in *Ingester) Report(ctx context.Context, a Agent, raw []byte, reported []
 		ServersReceived: int64(len(servers)),
 		ServersCreated:  out.Created, ServersUpdated: out.Updated, ServersDormant: out.Dormant,
 	}, nil
+}
+
+// AssessReport normalizes and scores a report's servers as Report does, storing nothing:
+// `mcpwarden risk explain` judges configuration files with it. It returns the servers as they
+// would be stored, each with its assessment.
+func AssessReport(in []ReportedServer) ([]db.ReportServer, []risk.Assessment, error) {
+	servers, err := normalizeReport(in, &redactCache{})
+	if err != nil {
+		return nil, nil, err
+	}
+	return servers, assess(servers), nil
+}
+
+// assess scores a normalized report's servers together, as one agent's.
+func assess(servers []db.ReportServer) []risk.Assessment {
+	inputs := make([]risk.Input, len(servers))
+	for i, srv := range servers {
+		inputs[i] = risk.Input{
+			ServerName: srv.ServerName, ServerType: srv.ServerType, Command: srv.Command, Args: srv.Args, Scope: srv.Scope,
+			EnvVars: srv.EnvVars, Transport: textOrEmpty(srv.Transport), URL: textOrEmpty(srv.URL), Client: textOrEmpty(srv.Client),
+		}
+	}
+	return risk.AssessAll(inputs)
 }
 
 // normalizeReport checks a report and turns it into what is stored: secrets redacted from every
@@ -155,6 +175,9 @@ func normalizeReport(in []ReportedServer, redactions *redactCache) ([]db.ReportS
 		if r.EnvVars != nil && len(*r.EnvVars) > maxEnvVars {
 			return nil, invalid(field("env_vars"), fmt.Sprintf("at most %d names", maxEnvVars))
 		}
+		if r.Args != nil && len(*r.Args) > maxArgs {
+			return nil, invalid(field("args"), fmt.Sprintf("at most %d arguments", maxArgs))
+		}
 		s := db.ReportServer{
 			ServerName: r.ServerName,
 			ServerType: clipText(redactions.command(textOrEmpty(r.ServerType)), maxServerType),
@@ -169,6 +192,21 @@ func normalizeReport(in []ReportedServer, redactions *redactCache) ([]db.ReportS
 		if r.Transport != nil {
 			t := *r.Transport
 			s.Transport = &t
+		}
+		if r.Args != nil && len(*r.Args) > 0 {
+			for j, a := range *r.Args {
+				if strings.IndexByte(a, 0) >= 0 {
+					return nil, rejectNUL(fmt.Sprintf("%s.%d", field("args"), j), a)
+				}
+			}
+			// Redacted as one vector, as the agent does: a flag's value may be the next argument.
+			s.Args = redactions.args(*r.Args)
+			for j, a := range s.Args {
+				s.Args[j] = clipText(a, maxArg)
+			}
+			if s.Command == "" {
+				s.Command = clipText(strings.Join(s.Args, " "), maxCommand)
+			}
 		}
 		if r.EnvVars != nil {
 			for j, v := range *r.EnvVars {
@@ -193,6 +231,14 @@ func normalizeReport(in []ReportedServer, redactions *redactCache) ([]db.ReportS
 // hash. Where the configuration was found (client, file, enabled) is not part of it. Stored
 // hashes are compared with new ones, so the text hashed never changes: it is what
 // encoding/json.Marshal([]any{type, command, scope, sorted env, transport, url}) writes.
+//
+// The argument vector is appended, as a seventh element, only when the command line does not
+// already say it (see commandSays). Older agents report no vector, and a newer agent's vector
+// is nearly always its command line split at spaces, so neither changes a server's hash:
+// upgrading agents neither clears verifications nor raises rug-pull alerts. Where the vector
+// says more than the command line (where an argument holding a space begins and ends), it is
+// part of what runs: a change in it clears verification, and so, once, does the first report
+// of such a server that carries it.
 func configHash(s db.ReportServer) []byte {
 	env := s.EnvVars
 	if !slices.IsSorted(env) {
@@ -206,9 +252,26 @@ func configHash(s db.ReportServer) []byte {
 	b = append(jsonenc.String(b, s.Scope), ',')
 	b = append(jsonenc.Strings(b, env), ',')
 	b = append(jsonenc.StringPtr(b, s.Transport), ',')
-	b = append(jsonenc.StringPtr(b, s.URL), ']')
-	h := sha256.Sum256(b)
+	b = jsonenc.StringPtr(b, s.URL)
+	if len(s.Args) > 0 && !commandSays(s.Command, s.Args) {
+		b = jsonenc.Strings(append(b, ','), s.Args)
+	}
+	h := sha256.Sum256(append(b, ']'))
 	return h[:]
+}
+
+// commandSays reports whether splitting command at white space gives args back: whether the
+// vector holds nothing the command line does not (no argument with white space, none empty,
+// and the command not clipped).
+func commandSays(command string, args []string) bool {
+	i := 0
+	for word := range strings.FieldsSeq(command) {
+		if i == len(args) || args[i] != word {
+			return false
+		}
+		i++
+	}
+	return i == len(args)
 }
 
 // reportHash identifies a normalized report, in any server order. The server version is part of
@@ -234,13 +297,17 @@ func reportHash(version string, servers []db.ReportServer) []byte {
 		}
 		switch {
 		case srv.Enabled == nil:
-			b = append(b, "null]\n"...)
+			b = append(b, "null"...)
 		case *srv.Enabled:
-			b = append(b, "true]\n"...)
+			b = append(b, "true"...)
 		default:
-			b = append(b, "false]\n"...)
+			b = append(b, "false"...)
 		}
-		h.Write(b)
+		// The vector only when reported, so that a report without one hashes as it always has.
+		if len(srv.Args) > 0 {
+			b = jsonenc.Strings(append(b, ','), srv.Args)
+		}
+		h.Write(append(b, "]\n"...))
 	}
 	return h.Sum(nil)
 }

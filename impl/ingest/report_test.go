@@ -115,3 +115,79 @@ func TestStoredFactorsReadBackAsTheAssessedOnes(t *testing.T) {
 		t.Errorf("a whole stored factor read back as %+v, %v", got, err)
 	}
 }
+
+// The argument vector enters a server's configuration hash only when its command line does not
+// say it, so that agents which start reporting vectors change no hash where the command line
+// already said everything.
+func TestConfigHashTakesArgsOnlyWhenTheCommandLineDoesNotSayThem(t *testing.T) {
+	stdio := "stdio"
+	base := db.ReportServer{ServerType: "@modelcontextprotocol/server-filesystem",
+		Command: "npx -y @modelcontextprotocol/server-filesystem /home/me/ my notes", Scope: "/home/me/ my notes",
+		EnvVars: []string{}, Transport: &stdio}
+	with := func(args ...string) db.ReportServer {
+		s := base
+		s.Args = args
+		return s
+	}
+	// SHA-256 of the configuration with the vector as a seventh element, as encoding/json
+	// writes it: ["@modelcontextprotocol/server-filesystem","npx -y ... my notes","/home/me/ my
+	// notes",[],"stdio",null,[...the vector...]].
+	literal := func(h string) []byte {
+		b, err := hex.DecodeString(h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	old := configHash(base)
+	spaced := with("npx", "-y", "@modelcontextprotocol/server-filesystem", "/home/me/ my notes")
+	split := with("npx", "-y", "@modelcontextprotocol/server-filesystem", "/home/me/", "my", "notes")
+	clipped := with("npx", "-y", "@modelcontextprotocol/server-filesystem", "/home/me/", "my", "notes", "and more")
+	for _, tc := range []struct {
+		name string
+		s    db.ReportServer
+		want []byte
+	}{
+		{"the command split at spaces hashes as the command alone", split, old},
+		{"a vector with an argument holding a space is hashed too", spaced, literal("1d667265c2895091d2e69402f457b3340a9806269874a1b8644a9f8602541688")},
+		{"a vector longer than the command is hashed too", clipped, literal("1bab0690bd47f68b93db0612b48fed73940a07f3e2f2dda3e94b71bd1c14f472")},
+		{"an empty vector is no vector", with(), old},
+	} {
+		if got := configHash(tc.s); string(got) != string(tc.want) {
+			t.Errorf("%s: configHash %x, want %x", tc.name, got, tc.want)
+		}
+	}
+	if string(configHash(spaced)) == string(configHash(split)) {
+		t.Error("two vectors that join to the same command line hash alike")
+	}
+}
+
+// The report hash tells a report whose vectors changed from the one before, and hashes a report
+// without vectors as it always has: the agents' stored report hashes stay valid.
+func TestReportHashTakesArgsWhenReported(t *testing.T) {
+	yes, path := true, "/c/mcp.json"
+	srv := db.ReportServer{ServerName: "notes", ServerType: "@modelcontextprotocol/server-filesystem",
+		Command: "npx -y @modelcontextprotocol/server-filesystem /home/me/ my notes", Scope: "/home/me/ my notes",
+		EnvVars: []string{"HOME"}, ConfigPath: &path, Enabled: &yes}
+	h := sha256.New()
+	h.Write([]byte("report/v2\x00v\x00"))
+	line, err := json.Marshal([]any{srv.ServerName, srv.ServerType, srv.Command, srv.Scope, srv.EnvVars,
+		srv.Client, srv.ConfigPath, srv.Transport, srv.URL, srv.Enabled})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Write(append(line, '\n'))
+	if got, want := reportHash("v", []db.ReportServer{srv}), h.Sum(nil); string(got) != string(want) {
+		t.Errorf("report without vectors: hash %x, want %x", got, want)
+	}
+	spaced, split := srv, srv
+	spaced.Args = []string{"npx", "-y", "@modelcontextprotocol/server-filesystem", "/home/me/ my notes"}
+	split.Args = strings.Fields(srv.Command)
+	hashes := map[string]bool{}
+	for _, r := range []db.ReportServer{srv, spaced, split} {
+		hashes[string(reportHash("v", []db.ReportServer{r}))] = true
+	}
+	if len(hashes) != 3 {
+		t.Errorf("%d distinct report hashes for no vector, and two vectors of one command line, want 3", len(hashes))
+	}
+}

@@ -75,14 +75,33 @@ func ParseCommand(line string) Command {
 		c.Package = hostOf(line)
 		return c
 	}
-	parseTokens(&c, splitArgs(line, false), 0)
+	parseTokens(&c, splitArgs(line, false), 0, false)
+	return c
+}
+
+// ParseArgs parses a server's argument vector as its client configures it, program first. It
+// reads it as ParseCommand reads a command line, but takes each argument whole: one that holds
+// a space (a folder "/home/me/my notes") stays one argument, where the command line joined from
+// the vector cannot tell it from two.
+func ParseArgs(args []string) Command {
+	var c Command
+	if len(args) == 1 && isURL(args[0]) && !strings.ContainsAny(args[0], " \t") {
+		c.Ecosystem = "remote"
+		c.URLs = []string{args[0]}
+		c.Package = hostOf(args[0])
+		return c
+	}
+	// The parse keeps slices of args: clipped, none can grow into the caller's array.
+	parseTokens(&c, args[:len(args):len(args)], 0, true)
 	return c
 }
 
 // maxDepth bounds wrapper recursion (bash -c "cmd /c bash -c ...").
 const maxDepth = 6
 
-func parseTokens(c *Command, toks []string, depth int) {
+// parseTokens takes a command apart. exact says that toks is an argument vector as configured
+// rather than the words of a command line (see scriptOf).
+func parseTokens(c *Command, toks []string, depth int, exact bool) {
 	// Leading env assignments: "env A=1 npx ..." or "A=1 npx ...".
 	var prog string
 	for len(toks) > 0 {
@@ -112,14 +131,14 @@ func parseTokens(c *Command, toks []string, depth int) {
 		case "cmd":
 			if i := indexFold(rest, "/c", "/k"); i >= 0 {
 				c.Wrappers = append(c.Wrappers, "cmd "+strings.ToLower(rest[i]))
-				parseScript(c, strings.Join(rest[i+1:], " "), depth+1)
+				parseScript(c, scriptOf(rest[i+1:], exact), depth+1)
 				return
 			}
 		case "bash", "sh", "zsh", "dash", "fish", "ksh":
 			for i, t := range rest {
 				if len(t) > 1 && t[0] == '-' && t[1] != '-' && strings.Contains(t, "c") {
 					c.Wrappers = append(c.Wrappers, prog+" "+t)
-					parseScript(c, strings.Join(rest[i+1:], " "), depth+1)
+					parseScript(c, scriptOf(rest[i+1:], exact), depth+1)
 					return
 				}
 				if !strings.HasPrefix(t, "-") {
@@ -131,7 +150,7 @@ func parseTokens(c *Command, toks []string, depth int) {
 				lt := strings.ToLower(t)
 				if lt == "-command" || lt == "-c" {
 					c.Wrappers = append(c.Wrappers, prog+" "+t)
-					parseScript(c, strings.Join(rest[i+1:], " "), depth+1)
+					parseScript(c, scriptOf(rest[i+1:], exact), depth+1)
 					return
 				}
 			}
@@ -146,7 +165,7 @@ func parseTokens(c *Command, toks []string, depth int) {
 				}
 				rest = rest[1:]
 			}
-			parseTokens(c, rest, depth+1)
+			parseTokens(c, rest, depth+1, exact)
 			return
 		}
 	}
@@ -232,7 +251,32 @@ func parseScript(c *Command, script string, depth int) {
 			break
 		}
 	}
-	parseTokens(c, chosen, depth)
+	parseTokens(c, chosen, depth, false)
+}
+
+// scriptOf is the text a shell wrapper runs: the words after its flag (cmd /c, bash -c,
+// powershell -Command) joined with spaces. From an argument vector, where several arguments
+// follow the flag (cmd /c npx -y pkg "C:\My Documents"), each that holds white space is quoted,
+// so that splitting the text gives it back whole; a single argument is the script itself.
+func scriptOf(words []string, exact bool) string {
+	if !exact || len(words) < 2 {
+		return strings.Join(words, " ")
+	}
+	var b strings.Builder
+	for i, w := range words {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		switch {
+		case !strings.ContainsAny(w, " \t\n\r"):
+			b.WriteString(w)
+		case !strings.Contains(w, "'"):
+			b.WriteString("'" + w + "'")
+		default:
+			b.WriteString(`"` + strings.ReplaceAll(w, `"`, `\"`) + `"`)
+		}
+	}
+	return b.String()
 }
 
 func knownLauncher(p string) bool {
@@ -749,7 +793,7 @@ func unwrapProxy(c *Command, depth int) {
 		for i, a := range c.Args {
 			if a == "--stdio" && i+1 < len(c.Args) && depth < maxDepth {
 				var inner Command
-				parseTokens(&inner, splitArgs(strings.Join(c.Args[i+1:], " "), false), depth+1)
+				parseTokens(&inner, splitArgs(strings.Join(c.Args[i+1:], " "), false), depth+1, false)
 				inner.Via = c.Spec
 				inner.Wrappers = append(c.Wrappers, inner.Wrappers...)
 				*c = inner

@@ -17,6 +17,7 @@ type Input struct {
 	ServerName string
 	ServerType string   // package or image, e.g. "@modelcontextprotocol/server-filesystem"; may be empty
 	Command    string   // full command line, already redacted ("[REDACTED]" where a secret was)
+	Args       []string // the argument vector, program first, already redacted; when set it is parsed instead of Command
 	Scope      string   // filesystem paths given to the server, may be empty
 	EnvVars    []string // env var NAMES only
 	Transport  string   // "stdio", "sse", "http", "streamable-http" or ""
@@ -219,7 +220,17 @@ func sortFactors(fs []Factor) {
 // evaluate runs every check on one server, recording factors in factors
 // (an empty slice with room, or nil).
 func (e *evaluation) evaluate(in Input, factors []Factor) {
-	*e = evaluation{verdict: verdict{name: in.ServerName, factors: factors}, in: in, cmd: ParseCommand(in.Command)}
+	var cmd Command
+	if len(in.Args) > 0 {
+		cmd = ParseArgs(in.Args)
+		if in.Command == "" {
+			// The checks that read the command line as text (evidence, inline secrets) read this.
+			in.Command = strings.Join(in.Args, " ")
+		}
+	} else {
+		cmd = ParseCommand(in.Command)
+	}
+	*e = evaluation{verdict: verdict{name: in.ServerName, factors: factors}, in: in, cmd: cmd}
 	e.identify()
 	if e.name == "" {
 		e.name = firstNonEmpty(e.cmd.Package, in.ServerType, e.url, "unnamed server")
