@@ -23,7 +23,8 @@ type Principal struct {
 }
 
 // principalHolder is put in the request context before validation so that the authentication
-// callback, which cannot return a context, can hand the principal to the handler.
+// callback, which cannot return a context, can hand the principal to the roles check and the
+// handler.
 type principalHolder struct{ p *Principal }
 
 func withPrincipalHolder(ctx context.Context) (context.Context, *principalHolder) {

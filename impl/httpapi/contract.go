@@ -46,7 +46,8 @@ func LoadSpec() (*openapi3.T, error) {
 
 // contract enforces openapi.yaml on every request before any handler runs: it finds the
 // operation (accepting the path with or without its trailing slash), authenticates the caller
-// through the spec's security requirements and validates path, query, headers and body.
+// through the spec's security requirements, refuses a user whose role the operation's x-roles
+// does not list (see roles), and validates path, query, headers and body.
 //
 // The hot paths (agent heartbeats and reports) pay for this on every request, so some things are
 // kept cheap without changing what is checked: routes without path parameters are looked up
