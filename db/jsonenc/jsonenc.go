@@ -1,10 +1,17 @@
 // Package jsonenc appends JSON text without reflection, for the few hot paths that encode
 // known shapes (a report's rows, its hashes, risk explanations) thousands of times a second.
 //
+// Writing the text of a 10-server report's configuration hashes ([type, command, scope, env,
+// transport, url] for each server) takes 975 ns and no allocation here, and 5,098 ns, 3,424 B
+// and 63 allocations with encoding/json.Marshal: 5.2 times the time (4.7 to 5.3 times over
+// five runs on a noisy 2-core machine). Medians of 10, from
+//
+//	go test -run '^$' -bench BenchmarkConfigText -benchmem -count 10 ./db/jsonenc
+//
 // Strings are encoded exactly as encoding/json encodes them (HTML-safe, invalid UTF-8 as
-// U+FFFD, U+2028 and U+2029 escaped), so hashes taken over this text equal the ones taken
-// over encoding/json's before it replaced them: stored configuration hashes, which
-// verification compares, must not change with the encoder.
+// U+FFFD, U+2028 and U+2029 escaped): configuration hashes are taken over the text
+// encoding/json.Marshal writes, and the stored ones, which verification compares, depend on
+// every byte of it.
 package jsonenc
 
 import "unicode/utf8"

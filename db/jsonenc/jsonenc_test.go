@@ -57,3 +57,86 @@ func TestStringsAndPointersEncodeAsEncodingJSONDoes(t *testing.T) {
 		t.Errorf("Key: %s", obj)
 	}
 }
+
+// configServer holds the fields of a server that its configuration hash covers.
+type configServer struct {
+	typ, command, scope string
+	env                 []string
+	transport, url      *string
+}
+
+// reportConfigs are the servers of an agent's 10-server report, as the load generator's changed
+// reports send them.
+func reportConfigs() []configServer {
+	stdio := "stdio"
+	env := []string{"GITHUB_PERSONAL_ACCESS_TOKEN"}
+	return []configServer{
+		{"@modelcontextprotocol/server-filesystem", "npx -y @modelcontextprotocol/server-filesystem /home/dev/projects --profile abc-12-1", "/home/dev/projects", env, &stdio, nil},
+		{"@modelcontextprotocol/server-github", "npx -y @modelcontextprotocol/server-github --profile abc-12-1", "", env, &stdio, nil},
+		{"@modelcontextprotocol/server-postgres", "npx -y @modelcontextprotocol/server-postgres postgresql://localhost/app --profile abc-12-1", "", env, &stdio, nil},
+		{"mcp-server-git", "uvx mcp-server-git --repository /home/dev/projects/app --profile abc-12-1", "/home/dev/projects/app", env, &stdio, nil},
+		{"mcp-server-fetch", "uvx mcp-server-fetch --profile abc-12-1", "", env, &stdio, nil},
+		{"@modelcontextprotocol/server-memory", "npx -y @modelcontextprotocol/server-memory --profile abc-12-1", "", env, &stdio, nil},
+		{"@modelcontextprotocol/server-puppeteer", "npx -y @modelcontextprotocol/server-puppeteer --profile abc-12-1", "", env, &stdio, nil},
+		{"@modelcontextprotocol/server-slack", "npx -y @modelcontextprotocol/server-slack --profile abc-12-1", "", env, &stdio, nil},
+		{"mcp-server-sqlite", "uvx mcp-server-sqlite --db-path /home/dev/data.db --profile abc-12-1", "/home/dev/data.db", env, &stdio, nil},
+		{"mcp.example.com", "https://mcp.example.com/mcp --profile abc-12-1", "", env, &stdio, nil},
+	}
+}
+
+// appendConfig appends s as impl/ingest's configHash writes it: [type, command, scope, env,
+// transport, url].
+func appendConfig(b []byte, s configServer) []byte {
+	b = append(b, '[')
+	b = append(String(b, s.typ), ',')
+	b = append(String(b, s.command), ',')
+	b = append(String(b, s.scope), ',')
+	b = append(Strings(b, s.env), ',')
+	b = append(StringPtr(b, s.transport), ',')
+	return append(StringPtr(b, s.url), ']')
+}
+
+// marshalConfig is appendConfig by encoding/json.
+func marshalConfig(s configServer) ([]byte, error) {
+	return json.Marshal([]any{s.typ, s.command, s.scope, s.env, s.transport, s.url})
+}
+
+// BenchmarkConfigText writes the text of the configuration hashes of a report's 10 servers, with
+// this package and with encoding/json.Marshal, side by side.
+func BenchmarkConfigText(b *testing.B) {
+	servers := reportConfigs()
+	for _, s := range servers {
+		want, err := marshalConfig(s)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if got := appendConfig(nil, s); string(got) != string(want) {
+			b.Fatalf("appendConfig = %s, encoding/json writes %s", got, want)
+		}
+	}
+	b.Run("jsonenc", func(b *testing.B) {
+		b.ReportAllocs()
+		n := 0
+		for b.Loop() {
+			for _, s := range servers {
+				var scratch [512]byte // as configHash does
+				n += len(appendConfig(scratch[:0], s))
+			}
+		}
+		_ = n
+	})
+	b.Run("encoding_json", func(b *testing.B) {
+		b.ReportAllocs()
+		n := 0
+		for b.Loop() {
+			for _, s := range servers {
+				text, err := marshalConfig(s)
+				if err != nil {
+					b.Fatal(err)
+				}
+				n += len(text)
+			}
+		}
+		_ = n
+	})
+}

@@ -65,8 +65,14 @@ func openContract(t testing.TB) *contract {
 // hash it is given. Authentication accepts anyone: it is not what these tests are about.
 func contractEcho(t testing.TB, enabled bool, got *[]byte) (*echo.Echo, *contract) {
 	v := openContract(t)
+	return reportEcho(v.middleware(enabled), got), v
+}
+
+// reportEcho is validation in front of a handler that records the raw body hash it is given
+// and answers with the body it reads.
+func reportEcho(validate echo.MiddlewareFunc, got *[]byte) *echo.Echo {
 	e := echo.New()
-	e.Pre(v.middleware(enabled))
+	e.Pre(validate)
 	e.POST("/mcp/report", func(c echo.Context) error {
 		*got = RawBodyHash(c.Request().Context())
 		body, err := io.ReadAll(c.Request().Body)
@@ -75,7 +81,7 @@ func contractEcho(t testing.TB, enabled bool, got *[]byte) (*echo.Echo, *contrac
 		}
 		return c.Blob(http.StatusOK, "application/json", body)
 	})
-	return e, v
+	return e
 }
 
 func TestRawBodyHashIsTheHashOfTheBodyAsReceived(t *testing.T) {

@@ -60,6 +60,16 @@ func LoadSpec() (*openapi3.T, error) {
 // The caller is authenticated once, first, without kin-openapi's copy of the body
 // (authenticate), and a JSON body is checked from the bytes already read (jsonBody), so that
 // kin-openapi, which checks the rest, neither copies nor decodes it again.
+//
+// Against plain kin-openapi (gorillamux's FindRoute, then openapi3filter.ValidateRequest with
+// the default options), both through echo to the same handler, on an agent's 10-server report:
+// a changed report takes 89,626 ns, 34,041 B and 257 allocations here and 127,773 ns, 54,650 B
+// and 398 allocations there, 1.4 times the time (1.4 to 2.2 times over five runs on a noisy
+// 2-core machine); an unchanged one takes 32,759 ns, 22,155 B and 51 allocations here and
+// 94,286 ns, 54,650 B and 398 allocations there, 2.9 times the time (2.9 to 5.0 times).
+// Medians of 10, from
+//
+//	go test -run '^$' -bench BenchmarkValidateReport -benchmem -count 10 ./impl/httpapi
 type contract struct {
 	router routers.Router
 	// first stops at the first error; all collects every error (for the problem document);

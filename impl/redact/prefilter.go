@@ -14,7 +14,7 @@ import (
 // so each one walks the whole string. A prefilter derived from each pattern's syntax tree lists
 // sets of literals such that every match contains a literal of each set. One pass over an
 // argument (scanner.scan) finds the patterns whose most selective set is present, and only those
-// are checked further and run.
+// are checked further and run. What this saves is measured in the package doc.
 
 // litSet is a set of literals. Literals marked fold are lowercase and compared
 // case-insensitively.

@@ -1,6 +1,16 @@
 // Package redact removes secrets from command lines, URLs and configuration
 // values before they are shown or leave the machine. The agent and the
 // server share it, so a value is judged the same way at both ends.
+//
+// The secret formats are regular expressions, but an argument is searched only with those
+// whose literals it contains (the prefilter, prefilter.go). On the commands of a changed
+// report and three that carry secrets (benchCommands in redact_test.go), redaction takes
+// 11,328 ns, 1,517 B and 18 allocations with the prefilter, and 317,256 ns, about 112,300 B
+// and 6,354 allocations running every pattern's replacement on every argument (each copies
+// the argument even where it finds nothing): 28 times the time (24 to 31 times over five runs
+// on a noisy 2-core machine). Medians of 10, from
+//
+//	go test -run '^$' -bench BenchmarkCommandPrefilter -benchmem -count 10 ./impl/redact
 package redact
 
 import (
@@ -612,6 +622,12 @@ func scrub(s string) string {
 	if s == "" || s == Mask {
 		return s
 	}
+	if scrubEveryPattern {
+		for _, rule := range scrubRules {
+			s = rule.replace(s)
+		}
+		return s
+	}
 	may := scrubScanner.scan(s)
 	for may != 0 {
 		i := bits.TrailingZeros64(may)
@@ -627,6 +643,11 @@ func scrub(s string) string {
 	}
 	return s
 }
+
+// scrubEveryPattern makes scrub run every pattern on every argument, without the prefilters:
+// the plain way they stand in for, which benchmarks set to measure them against. Nothing else
+// sets it.
+var scrubEveryPattern bool
 
 // scrubRule is one replacement scrub makes, with the prefilter of its pattern.
 type scrubRule struct {

@@ -210,6 +210,35 @@ func BenchmarkCommand(b *testing.B) {
 	}
 }
 
+// BenchmarkCommandPrefilter redacts the commands of BenchmarkCommand with the prefilters, as
+// Command does, and running every pattern on every argument instead, side by side.
+func BenchmarkCommandPrefilter(b *testing.B) {
+	for _, c := range benchCommands {
+		want := Command(c)
+		scrubEveryPattern = true
+		got := Command(c)
+		scrubEveryPattern = false
+		if got != want {
+			b.Fatalf("Command(%q) = %q with every pattern, %q with the prefilters", c, got, want)
+		}
+	}
+	for _, mode := range []struct {
+		name  string
+		every bool
+	}{{"prefilter", false}, {"every_pattern", true}} {
+		b.Run(mode.name, func(b *testing.B) {
+			scrubEveryPattern = mode.every
+			defer func() { scrubEveryPattern = false }()
+			b.ReportAllocs()
+			for b.Loop() {
+				for _, c := range benchCommands {
+					Command(c)
+				}
+			}
+		})
+	}
+}
+
 // TestCommandsThatOncePanicked (or lost a letter): urlPassword's \b matched before ſ (which (?i)[a-z] takes) inside
 // a command but not at the start of the match alone, and the second search found nothing.
 func TestCommandsThatOncePanicked(t *testing.T) {

@@ -1,10 +1,17 @@
 // Package jsondec decodes JSON text into the generic tree encoding/json's Decoder builds with
-// UseNumber, without reflection, for the request validator: building that tree was the
-// largest part of validating an agent's report.
+// UseNumber, without reflection, for the request validator, which decodes every JSON body it
+// checks.
+//
+// On an agent's 10-server report (3,318 bytes), Value takes 10,598 ns, 8,608 B and 176
+// allocations; encoding/json's Decoder with UseNumber, as kin-openapi decodes a body, takes
+// 27,787 ns, 17,600 B and 299 allocations: 2.6 times the time (2.0 to 2.8 times over five runs
+// on a noisy 2-core machine) and 2.0 times the bytes. Medians of 10, from
+//
+//	go test -run '^$' -bench BenchmarkDecodeReport -benchmem -count 10 ./impl/httpapi/jsondec
 //
 // It decodes valid JSON only. Anything else (a syntax error, nesting deeper than maxDepth, an
 // object naming a member twice) is left to the caller's decoder, which names the error or
-// decides what a repeated name means, so errors read exactly as they did before.
+// decides what a repeated name means, so every error a client sees is that decoder's own.
 package jsondec
 
 import (

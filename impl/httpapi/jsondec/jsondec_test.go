@@ -3,6 +3,7 @@ package jsondec
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"math/rand/v2"
 	"reflect"
 	"strings"
@@ -297,4 +298,75 @@ func TestValueDeclinesRepeatedNames(t *testing.T) {
 			t.Errorf("Value(%s) = %#v, want it declined", s, v)
 		}
 	}
+}
+
+// reportBody is an agent's 10-server report, as impl/httpapi's tests and the load generator's
+// changed reports send it.
+func reportBody() []byte {
+	templates := []struct{ name, typ, command, scope string }{
+		{"filesystem", "@modelcontextprotocol/server-filesystem", "npx -y @modelcontextprotocol/server-filesystem /home/dev/projects", "/home/dev/projects"},
+		{"github", "@modelcontextprotocol/server-github", "npx -y @modelcontextprotocol/server-github", ""},
+		{"postgres", "@modelcontextprotocol/server-postgres", "npx -y @modelcontextprotocol/server-postgres postgresql://localhost/app", ""},
+		{"git", "mcp-server-git", "uvx mcp-server-git --repository /home/dev/projects/app", "/home/dev/projects/app"},
+		{"fetch", "mcp-server-fetch", "uvx mcp-server-fetch", ""},
+		{"memory", "@modelcontextprotocol/server-memory", "npx -y @modelcontextprotocol/server-memory", ""},
+		{"puppeteer", "@modelcontextprotocol/server-puppeteer", "npx -y @modelcontextprotocol/server-puppeteer", ""},
+		{"slack", "@modelcontextprotocol/server-slack", "npx -y @modelcontextprotocol/server-slack", ""},
+		{"sqlite", "mcp-server-sqlite", "uvx mcp-server-sqlite --db-path /home/dev/data.db", "/home/dev/data.db"},
+		{"docs-remote", "mcp.example.com", "https://mcp.example.com/mcp", ""},
+	}
+	var b strings.Builder
+	b.WriteString(`{"servers":[`)
+	for i, t := range templates {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		fmt.Fprintf(&b, `{"server_name":%q,"server_type":%q,"command":"%s --profile abc-12-1","client":"claude-desktop","config_path":"/home/dev/.config/Claude/claude_desktop_config.json","transport":"stdio","enabled":true,"env_vars":["GITHUB_PERSONAL_ACCESS_TOKEN"]`, t.name, t.typ, t.command)
+		if t.scope != "" {
+			fmt.Fprintf(&b, `,"scope":%q`, t.scope)
+		}
+		b.WriteString("}")
+	}
+	b.WriteString("]}")
+	return []byte(b.String())
+}
+
+// reportStrings are the member names and enumerated values of the report's schema, which the
+// request validator has its Decoder share.
+var reportStrings = []string{"servers", "server_name", "server_type", "command", "client", "config_path",
+	"transport", "enabled", "env_vars", "scope", "url", "stdio", "sse", "http", "streamable-http"}
+
+// BenchmarkDecodeReport decodes an agent's report into the generic tree with Value and with
+// encoding/json's Decoder and UseNumber (as kin-openapi does), side by side.
+func BenchmarkDecodeReport(b *testing.B) {
+	body := reportBody()
+	dec := New(reportStrings)
+	want, err := decodeStd(body)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if got, ok := dec.Value(body); !ok || !reflect.DeepEqual(got, want) {
+		b.Fatalf("Value = %#v, %v; encoding/json decodes %#v", got, ok, want)
+	}
+	b.Run("jsondec", func(b *testing.B) {
+		b.SetBytes(int64(len(body)))
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, ok := dec.Value(body); !ok {
+				b.Fatal("Value declined the report")
+			}
+		}
+	})
+	b.Run("encoding_json", func(b *testing.B) {
+		b.SetBytes(int64(len(body)))
+		b.ReportAllocs()
+		for b.Loop() {
+			d := json.NewDecoder(bytes.NewReader(body))
+			d.UseNumber()
+			var v any
+			if err := d.Decode(&v); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
