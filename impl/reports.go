@@ -28,7 +28,12 @@ func (s *Server) ReportServers(ctx context.Context, request gen.ReportServersReq
 		}
 		raw = httpapi.RawBodyHashOf(b)
 	}
-	res, err := s.ingest.Report(ctx, ingest.Agent{OrgID: p.OrgID, AgentID: p.AgentID}, raw, ReportedServers(request.Body.Servers))
+	agent := ingest.Agent{OrgID: p.OrgID, AgentID: p.AgentID}
+	received := int64(len(request.Body.Servers))
+	if s.ingest.KnownUnchanged(agent, raw, len(request.Body.Servers)) {
+		return gen.ReportServers200JSONResponse{Status: "ok", ServersReceived: received, Unchanged: true}, nil
+	}
+	res, err := s.ingest.Report(ctx, agent, raw, ReportedServers(request.Body.Servers))
 	var invalid *ingest.InvalidError
 	switch {
 	case errors.As(err, &invalid):

@@ -63,24 +63,30 @@ func (e *InvalidError) Error() string {
 	return "Invalid " + e.Field + ": " + e.Message
 }
 
-// Report ingests an agent's complete list of servers; raw is the hash of the body as received
-// (see below). An unchanged report (same content hash as the last one applied) writes nothing
-// but the buffered last-seen time; otherwise the report is scored and applied in one
-// transaction that also raises its alerts, shared with the organization's other reports of the
-// moment (see reportQueue). It returns an *InvalidError for a report it refuses, and
-// db.ErrNotFound when the agent was deleted after its key was cached.
-//
-// Unchanged reports are the steady state, so they are recognised before normalization (whose
+// KnownUnchanged reports whether a report body listing n servers, whose hash as received is raw,
+// is known to be the agent's current report; then it records that the agent was seen, and the
+// report needs nothing more. Unchanged reports are the steady state, so they are recognised
+// before anything else is done with them (the body's conversion, its normalization, whose
 // redaction is the expensive part): raw is compared with the one remembered for the agent's
-// current report hash. Normalization is deterministic, so the same body always normalizes to the
-// same report; on a miss the normalized hash decides.
+// current report hash. Normalization is deterministic, so the same body always normalizes to
+// the same report.
+func (in *Ingester) KnownUnchanged(a Agent, raw []byte, n int) bool {
+	st := in.keys.agent(a.AgentID)
+	if st == nil || n > maxReportServers || !st.sameRawReport(raw) {
+		return false
+	}
+	in.seen.touch(a.OrgID, a.AgentID, in.now())
+	return true
+}
+
+// Report ingests an agent's complete list of servers that KnownUnchanged did not recognise;
+// raw is the hash of the body as received. A report whose normalized hash equals the last one
+// applied writes nothing but the buffered last-seen time; otherwise the report is scored and
+// applied in one transaction that also raises its alerts, shared with the organization's other
+// reports of the moment (see reportQueue). It returns an *InvalidError for a report it refuses,
+// and db.ErrNotFound when the agent was deleted after its key was cached.
 func (in *Ingester) Report(ctx context.Context, a Agent, raw []byte, reported []ReportedServer) (Result, error) {
 	st := in.keys.agent(a.AgentID)
-	if st != nil && len(reported) <= maxReportServers && st.sameRawReport(raw) {
-		in.seen.touch(a.OrgID, a.AgentID, in.now())
-		return Result{ServersReceived: int64(len(reported)), Unchanged: true}, nil
-	}
-
 	servers, err := normalizeReport(reported, &in.redactions)
 	if err != nil {
 		return Result{}, err
