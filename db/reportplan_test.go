@@ -22,9 +22,8 @@ func TestReportBatchesProbeServersByKeyBeforeAnyAnalyze(t *testing.T) {
 	conn := dbtest.New(t)
 	ctx := context.Background()
 	store := db.New(conn)
-	f := reportFixture{t: t, store: store}
-	org := f.org("Plans")
-	agent := f.agent(org)
+	org := dbtest.Organization(t, store, "Plans")
+	agent := dbtest.Agent(t, store, org)
 	if _, err := conn.Exec(`ALTER TABLE mcp_servers SET (autovacuum_enabled = false)`); err != nil {
 		t.Fatal(err)
 	}

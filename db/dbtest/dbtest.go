@@ -7,6 +7,7 @@ package dbtest
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -20,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 
@@ -174,4 +176,27 @@ func randomSuffix() string {
 	b := make([]byte, 6)
 	rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// Organization creates an organization, with an admin, for tests that need a tenant.
+func Organization(t testing.TB, store *db.Storage, name string) uuid.UUID {
+	t.Helper()
+	id := uuid.New()
+	if _, err := store.CreateOrganization(context.Background(), id, name, db.NewUser{
+		ID: uuid.New(), Email: uuid.NewString() + "@example.com", FullName: "Admin", Role: "admin", PasswordHash: "unused",
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+// Agent enrols an agent of the organization, with a key nobody holds.
+func Agent(t testing.TB, store *db.Storage, org uuid.UUID) uuid.UUID {
+	t.Helper()
+	key := sha256.Sum256([]byte(uuid.NewString()))
+	a, err := store.CreateAgent(context.Background(), org, "laptop", key[:], "mcp_sk_test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a.ID
 }

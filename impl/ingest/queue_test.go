@@ -63,24 +63,9 @@ func (f reportFixture) apply(org, agent uuid.UUID, hash []byte, servers []db.Rep
 	return f.q.submit(context.Background(), &pendingReport{org: org, agent: agent, hash: hash, servers: servers})
 }
 
-func (f reportFixture) org(name string) uuid.UUID {
-	id := uuid.New()
-	if _, err := f.store.CreateOrganization(context.Background(), id, name, db.NewUser{
-		ID: uuid.New(), Email: uuid.NewString() + "@example.com", FullName: "Admin", Role: "admin", PasswordHash: "unused",
-	}); err != nil {
-		f.t.Fatal(err)
-	}
-	return id
-}
+func (f reportFixture) org(name string) uuid.UUID { return dbtest.Organization(f.t, f.store, name) }
 
-func (f reportFixture) agent(org uuid.UUID) uuid.UUID {
-	key := sha256.Sum256([]byte(uuid.NewString()))
-	a, err := f.store.CreateAgent(context.Background(), org, "laptop", key[:], "mcp_sk_test")
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	return a.ID
-}
+func (f reportFixture) agent(org uuid.UUID) uuid.UUID { return dbtest.Agent(f.t, f.store, org) }
 
 type reportResult struct {
 	out db.ReportOutcome

@@ -25,23 +25,7 @@ func (c *redactCache) command(s string) string {
 	if s == "" {
 		return s
 	}
-	k := sha256.Sum256([]byte(s))
-	c.mu.Lock()
-	v, ok := c.cur[k]
-	if !ok {
-		if v, ok = c.old[k]; ok {
-			c.putLocked(k, v)
-		}
-	}
-	c.mu.Unlock()
-	if ok {
-		return v
-	}
-	v = redact.Command(s)
-	c.mu.Lock()
-	c.putLocked(k, v)
-	c.mu.Unlock()
-	return v
+	return c.through(sha256.Sum256([]byte(s)), func() string { return redact.Command(s) })
 }
 
 // args is redact.Args through the cache: a vector is kept as its arguments joined with NUL,
@@ -53,7 +37,12 @@ func (c *redactCache) args(a []string) []string {
 	if len(joined) > maxCommand {
 		return redact.Args(a)
 	}
-	k := sha256.Sum256([]byte("args\x00" + joined))
+	v := c.through(sha256.Sum256([]byte("args\x00"+joined)), func() string { return strings.Join(redact.Args(a), "\x00") })
+	return strings.Split(v, "\x00")
+}
+
+// through returns the cached value of k, or computes it with redacted and caches it.
+func (c *redactCache) through(k [sha256.Size]byte, redacted func() string) string {
 	c.mu.Lock()
 	v, ok := c.cur[k]
 	if !ok {
@@ -63,13 +52,13 @@ func (c *redactCache) args(a []string) []string {
 	}
 	c.mu.Unlock()
 	if ok {
-		return strings.Split(v, "\x00")
+		return v
 	}
-	out := redact.Args(a)
+	v = redacted()
 	c.mu.Lock()
-	c.putLocked(k, strings.Join(out, "\x00"))
+	c.putLocked(k, v)
 	c.mu.Unlock()
-	return out
+	return v
 }
 
 func (c *redactCache) putLocked(k [sha256.Size]byte, v string) {

@@ -3,8 +3,8 @@ package jsondec
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"math/rand/v2"
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -300,35 +300,14 @@ func TestValueDeclinesRepeatedNames(t *testing.T) {
 	}
 }
 
-// reportBody is an agent's 10-server report, as impl/httpapi's tests and the load generator's
-// changed reports send it.
-func reportBody() []byte {
-	templates := []struct{ name, typ, command, scope string }{
-		{"filesystem", "@modelcontextprotocol/server-filesystem", "npx -y @modelcontextprotocol/server-filesystem /home/dev/projects", "/home/dev/projects"},
-		{"github", "@modelcontextprotocol/server-github", "npx -y @modelcontextprotocol/server-github", ""},
-		{"postgres", "@modelcontextprotocol/server-postgres", "npx -y @modelcontextprotocol/server-postgres postgresql://localhost/app", ""},
-		{"git", "mcp-server-git", "uvx mcp-server-git --repository /home/dev/projects/app", "/home/dev/projects/app"},
-		{"fetch", "mcp-server-fetch", "uvx mcp-server-fetch", ""},
-		{"memory", "@modelcontextprotocol/server-memory", "npx -y @modelcontextprotocol/server-memory", ""},
-		{"puppeteer", "@modelcontextprotocol/server-puppeteer", "npx -y @modelcontextprotocol/server-puppeteer", ""},
-		{"slack", "@modelcontextprotocol/server-slack", "npx -y @modelcontextprotocol/server-slack", ""},
-		{"sqlite", "mcp-server-sqlite", "uvx mcp-server-sqlite --db-path /home/dev/data.db", "/home/dev/data.db"},
-		{"docs-remote", "mcp.example.com", "https://mcp.example.com/mcp", ""},
+// reportBody is an agent's 10-server report, as the load generator's changed reports send it
+// (impl/httpapi's tests build the same body).
+func reportBody(t testing.TB) []byte {
+	b, err := os.ReadFile("testdata/report.json")
+	if err != nil {
+		t.Fatal(err)
 	}
-	var b strings.Builder
-	b.WriteString(`{"servers":[`)
-	for i, t := range templates {
-		if i > 0 {
-			b.WriteString(",")
-		}
-		fmt.Fprintf(&b, `{"server_name":%q,"server_type":%q,"command":"%s --profile abc-12-1","client":"claude-desktop","config_path":"/home/dev/.config/Claude/claude_desktop_config.json","transport":"stdio","enabled":true,"env_vars":["GITHUB_PERSONAL_ACCESS_TOKEN"]`, t.name, t.typ, t.command)
-		if t.scope != "" {
-			fmt.Fprintf(&b, `,"scope":%q`, t.scope)
-		}
-		b.WriteString("}")
-	}
-	b.WriteString("]}")
-	return []byte(b.String())
+	return b
 }
 
 // reportStrings are the member names and enumerated values of the report's schema, which the
@@ -339,7 +318,7 @@ var reportStrings = []string{"servers", "server_name", "server_type", "command",
 // BenchmarkDecodeReport decodes an agent's report into the generic tree with Value and with
 // encoding/json's Decoder and UseNumber (as kin-openapi does), side by side.
 func BenchmarkDecodeReport(b *testing.B) {
-	body := reportBody()
+	body := reportBody(b)
 	dec := New(reportStrings)
 	want, err := decodeStd(body)
 	if err != nil {
