@@ -35,9 +35,6 @@ func (s *Server) CreateAgent(ctx context.Context, request gen.CreateAgentRequest
 	if request.Body == nil {
 		return gen.CreateAgent400ApplicationProblemPlusJSONResponse{BadRequestApplicationProblemPlusJSONResponse: gen.BadRequestApplicationProblemPlusJSONResponse(httpapi.NewProblem(ctx, http.StatusBadRequest, "A JSON body with the agent's name is required."))}, nil
 	}
-	if err := rejectNUL("name", request.Body.Name); err != nil {
-		return nil, err
-	}
 	key := apikey.New()
 	a, err := s.store.CreateAgent(ctx, p.OrgID, request.Body.Name, apikey.Hash(key), apikey.DisplayPrefix(key))
 	if err != nil {

@@ -3,7 +3,6 @@ package impl
 import (
 	"context"
 	"net/http"
-	"strings"
 
 	"github.com/mcpwarden/mcpwarden/gen"
 	"github.com/mcpwarden/mcpwarden/impl/httpapi"
@@ -34,14 +33,6 @@ func pageOf(page, size *int32) (int32, int32) {
 		n = min(*size, 100)
 	}
 	return p, n
-}
-
-// rejectNUL refuses text PostgreSQL cannot store, as the caller's mistake rather than a 500.
-func rejectNUL(field, v string) error {
-	if strings.IndexByte(v, 0) >= 0 {
-		return httpapi.FieldProblem(field, "contains a NUL character")
-	}
-	return nil
 }
 
 // passwordProblems are the password policy's refusals of password, as errors of field.

@@ -23,11 +23,6 @@ func (s *Server) ListServers(ctx context.Context, request gen.ListServersRequest
 		v := string(*prm.Status)
 		f.Status = &v
 	}
-	if f.Search != nil {
-		if err := rejectNUL("search", *f.Search); err != nil {
-			return nil, err
-		}
-	}
 	servers, total, err := s.store.ListServers(ctx, p.OrgID, f)
 	if err != nil {
 		return nil, err

@@ -179,11 +179,21 @@ func (v *contract) middleware(enabled bool) echo.MiddlewareFunc {
 				bare.Operation = op
 				input.Route = &bare
 			}
+			if err := checkQuery(req, route); err != nil {
+				return err
+			}
 			if memoable && v.bodies.has(memoKey) {
-				input.Options = v.knownBody
-			} else if value, ok := v.jsonBody(req, route, body); ok {
-				req.Body = validatedBody{ReadCloser: req.Body, value: value}
-				input.Options = v.knownBody
+				input.Options = v.knownBody // its text was checked when it first passed
+			} else {
+				if err := checkBodyText(req, body); err != nil {
+					return err
+				}
+				if value, ok := v.jsonBody(req, route, body); ok {
+					req.Body = validatedBody{ReadCloser: req.Body, value: value}
+					input.Options = v.knownBody
+				} else if err := oneJSONValue(req, body); err != nil {
+					return err // jsondec accepts exactly one value; kin-openapi's decoder does not check
+				}
 			}
 			err = openapi3filter.ValidateRequest(ctx, input)
 			if err == nil && memoable {

@@ -82,7 +82,9 @@ func TestJSONBodyAcceptsWhatKinOpenAPIAccepts(t *testing.T) {
 						t.Errorf("%s %q as %q: accepted, kin-openapi says %v", op.OperationID, body, ct, kinErr)
 					case ok && !reflect.DeepEqual(got, req.Body.(interface{ ValidatedValue() any }).ValidatedValue()):
 						t.Errorf("%s %q as %q: accepted as %#v, kin-openapi validated %#v", op.OperationID, body, ct, got, req.Body.(interface{ ValidatedValue() any }).ValidatedValue())
-					case !ok && kinErr == nil && isJSON && !strings.Contains(body, `"server_name":"a","server_name"`) && body != `{"a":1,"a":2}`:
+					// Declined, and left to the middleware's own checks: repeated names, and data
+					// after the value (which kin-openapi's decoder ignores; oneJSONValue refuses it).
+					case !ok && kinErr == nil && isJSON && !strings.Contains(body, `"server_name":"a","server_name"`) && body != `{"a":1,"a":2}` && !strings.HasSuffix(body, " trailing"):
 						t.Errorf("%s %q as %q: declined what kin-openapi accepts", op.OperationID, body, ct)
 					case !ok && i == 0 && ct == "application/json" && bodies[op.OperationID] != nil:
 						t.Errorf("%s: its valid body %s was declined: %v", op.OperationID, body, kinErr)

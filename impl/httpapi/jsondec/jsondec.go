@@ -58,6 +58,11 @@ func (dec *Decoder) Value(data []byte) (v any, ok bool) {
 	s.data, s.pos, s.dec = data, 0, dec
 	s.skipSpace()
 	v, ok = s.value(0)
+	if ok {
+		// One value per text: anything after it but white space is declined.
+		s.skipSpace()
+		ok = s.pos == len(s.data)
+	}
 	s.data, s.dec = nil, nil
 	if cap(s.elems) > maxPooled {
 		s.elems, s.names = nil, nil // a huge body's stacks are not worth keeping

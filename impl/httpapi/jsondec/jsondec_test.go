@@ -85,14 +85,29 @@ func check(t *testing.T, dec *Decoder, data []byte) {
 		t.Errorf("Value(%q) = %#v, but kin-openapi says %v", data, got, err)
 	case ok && !reflect.DeepEqual(got, want):
 		t.Errorf("Value(%q) = %#v, kin-openapi decodes %#v", data, got, want)
-	case !ok && err == nil && depth(want) <= maxDepth && !repeatsName(t, data):
+	case !ok && err == nil && depth(want) <= maxDepth && !repeatsName(t, data) && !trailing(data):
 		t.Errorf("Value(%q) declined what kin-openapi decodes as %#v", data, want)
+	case ok && trailing(data):
+		t.Errorf("Value(%q) accepted data after the first value", data)
 	}
+}
+
+// trailing reports whether data holds anything but white space after its first JSON value,
+// which kin-openapi's decoder ignores and Value declines.
+func trailing(data []byte) bool {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	var v json.RawMessage
+	if dec.Decode(&v) != nil {
+		return false
+	}
+	return len(bytes.TrimLeft(data[dec.InputOffset():], " \t\r\n")) > 0
 }
 
 var corpus = []string{
 	// values and containers
 	`null`, `true`, `false`, `0`, `""`, `{}`, `[]`, `[[]]`, `{"a":{}}`, `[{}, [], "", 0, null]`,
+	// one value per text
+	`{} {}`, `[] ,`, `{"a":1} xx`, "{}\n\t ", `1 2`,
 	`{"a":1,"b":[1,2,{"c":null}],"d":{"e":"f"}}`,
 	// white space, and bytes that are not white space in JSON
 	" \t\r\n{ \t\r\n\"a\" \t\r\n: \t\r\n[ \t\r\n1 \t\r\n, \t\r\n2 \t\r\n] \t\r\n} \t\r\n",
