@@ -65,7 +65,7 @@ func New(opts Options, auth Authenticator, h gen.StrictServerInterface) (http.Ha
 	ec.Pre(
 		e.requestLog,
 		middleware.RecoverWithConfig(middleware.RecoverConfig{DisableStackAll: true, LogErrorFunc: e.logPanic}),
-		securityHeaders,
+		e.securityHeaders,
 	)
 	if len(opts.CORSOrigins) > 0 {
 		ec.Pre(middleware.CORSWithConfig(middleware.CORSConfig{
@@ -130,13 +130,20 @@ func (e *edge) logPanic(c echo.Context, err error, stack []byte) error {
 	return err
 }
 
-func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
+// securityHeaders are sent with every answer. Strict-Transport-Security is sent only over HTTPS:
+// the connection is TLS, or a proxy we trust (TrustedProxyHops > 0) says with X-Forwarded-Proto
+// that the client's was.
+func (e *edge) securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		h := c.Response().Header()
 		h.Set("Cache-Control", "no-store")
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Referrer-Policy", "no-referrer")
+		req := c.Request()
+		if req.TLS != nil || e.opts.TrustedProxyHops > 0 && strings.EqualFold(req.Header.Get("X-Forwarded-Proto"), "https") {
+			h.Set("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+		}
 		return next(c)
 	}
 }
