@@ -103,26 +103,34 @@ func TestSignatureRoundTripAndTampering(t *testing.T) {
 	}
 }
 
-func TestBackoffDoublesUpToTheCap(t *testing.T) {
+// TestBackoffDoublesWithJitterUpToTheCap: each delay is base doubled per attempt, spread by up to
+// a quarter either way, never above the cap; delays of the same attempt differ (jitter); and
+// retrying for 24 hours stays well inside the API's maximum of 1000 attempts.
+func TestBackoffDoublesWithJitterUpToTheCap(t *testing.T) {
 	base, max := 30*time.Second, time.Hour
-	want := []time.Duration{30 * time.Second, time.Minute, 2 * time.Minute, 4 * time.Minute, 8 * time.Minute, 16 * time.Minute, 32 * time.Minute, time.Hour, time.Hour}
-	for i, w := range want {
-		if got := notify.Backoff(i+1, base, max); got != w {
-			t.Errorf("attempt %d: %v, want %v", i+1, got, w)
+	for attempt := 1; attempt <= 12; attempt++ {
+		nominal := min(base<<(attempt-1), time.Duration(float64(max)/1.25))
+		seen := map[time.Duration]bool{}
+		for range 50 {
+			got := notify.Backoff(attempt, base, max)
+			seen[got] = true
+			if lo, hi := time.Duration(float64(nominal)*0.75), min(time.Duration(float64(nominal)*1.25), max); got < lo || got > hi {
+				t.Fatalf("attempt %d: %v, want within [%v, %v]", attempt, got, lo, hi)
+			}
+		}
+		if len(seen) < 10 {
+			t.Errorf("attempt %d: only %d distinct delays in 50; no jitter?", attempt, len(seen))
 		}
 	}
-	// Retrying for 24 hours at this schedule is about 30 attempts: well inside the API's
-	// attempts maximum of 1000.
 	total, n := time.Duration(0), 0
 	for total < 24*time.Hour {
 		n++
 		total += notify.Backoff(n, base, max)
 	}
-	if n > 40 {
+	if n > 45 {
 		t.Errorf("%d attempts in 24h", n)
 	}
 }
-
 func TestParseSMTPURL(t *testing.T) {
 	c, err := notify.ParseSMTPURL("smtp://user%40x:p%3Ass@mail.example.com?from=alerts@example.com")
 	if err != nil {

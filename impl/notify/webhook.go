@@ -20,6 +20,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cenkalti/backoff/v5"
+
 	"github.com/mcpwarden/mcpwarden/db"
 )
 
@@ -162,14 +164,25 @@ func (w *WebhookWorker) RunOnce(ctx context.Context) (int, error) {
 	return len(due), nil
 }
 
-// Backoff is the delay after the attempts-th failed attempt: base doubled per attempt, capped.
+// Backoff is the delay after the attempts-th failed attempt: base doubled per attempt, spread by
+// up to a quarter either way at random, and never more than max. The spread (jitter) keeps the
+// deliveries that piled up while a receiver was down from all coming back at the same instant.
 func Backoff(attempts int, base, max time.Duration) time.Duration {
-	d := base
-	for i := 1; i < attempts && d < max; i++ {
-		d *= 2
+	b := &backoff.ExponentialBackOff{
+		InitialInterval: base, Multiplier: 2, RandomizationFactor: jitter,
+		// The library caps the interval before spreading it.
+		MaxInterval: time.Duration(float64(max) / (1 + jitter)),
+	}
+	b.Reset()
+	d := b.NextBackOff()
+	for i := 1; i < attempts; i++ {
+		d = b.NextBackOff()
 	}
 	return min(d, max)
 }
+
+// jitter is how far, as a fraction, Backoff spreads each delay either way.
+const jitter = 0.25
 
 func (w *WebhookWorker) deliver(ctx context.Context, d db.DueDelivery) db.DeliveryResult {
 	body, err := json.Marshal(Envelope{Event: d.Event, DeliveryID: d.ID.String(), CreatedAt: d.CreatedAt.UTC(), Data: d.Payload})
