@@ -13,6 +13,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -669,6 +670,9 @@ func TestForgedAndMisusedTokensAreRefused(t *testing.T) {
 		"another organization": hs256(with(func(c jwt.MapClaims) { c["org"] = uuid.NewString() })),
 		"refresh token":        refreshToken,
 		"garbage":              "not.a.jwt",
+		"exp as a string":      hs256(with(func(c jwt.MapClaims) { c["exp"] = strconv.FormatInt(now.Add(10*time.Minute).Unix(), 10) })),
+		"iat as a string":      hs256(with(func(c jwt.MapClaims) { c["iat"] = strconv.FormatInt(now.Unix(), 10) })),
+		"nbf as a string":      hs256(with(func(c jwt.MapClaims) { c["nbf"] = strconv.FormatInt(now.Unix(), 10) })),
 	}
 	for name, token := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"strings"
 	"time"
@@ -87,7 +88,7 @@ func (s Signer) Verify(raw string) (Access, error) {
 		jwt.WithIssuedAt(),
 		jwt.WithLeeway(5*time.Second),
 	)
-	if err != nil || claims.Type != accessTokenType || claims.IssuedAt == nil {
+	if err != nil || claims.Type != accessTokenType || claims.IssuedAt == nil || !numericDates(raw) {
 		return Access{}, ErrBadToken
 	}
 	userID, err1 := uuid.Parse(claims.Subject)
@@ -123,4 +124,27 @@ func ParseOrgToken(prefix, token string) (orgID uuid.UUID, hash []byte, ok bool)
 	copy(orgID[:], raw[:16])
 	sum := sha256.Sum256([]byte(token))
 	return orgID, sum[:], true
+}
+
+// numericDates reports whether the token's exp, iat and nbf, where present, are JSON numbers, as
+// RFC 7519 requires: the JWT library also reads a string holding a number.
+func numericDates(token string) bool {
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		return false
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return false
+	}
+	var claims map[string]json.RawMessage
+	if json.Unmarshal(payload, &claims) != nil {
+		return false
+	}
+	for _, name := range [...]string{"exp", "iat", "nbf"} {
+		if v, ok := claims[name]; ok && (len(v) == 0 || v[0] != '-' && (v[0] < '0' || v[0] > '9')) {
+			return false
+		}
+	}
+	return true
 }
