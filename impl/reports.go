@@ -29,6 +29,9 @@ func (s *Server) ReportServers(ctx context.Context, request gen.ReportServersReq
 		raw = httpapi.RawBodyHashOf(b)
 	}
 	agent := ingest.Agent{OrgID: p.OrgID, AgentID: p.AgentID}
+	if ok, wait := s.ingest.AllowReport(agent); !ok {
+		return nil, httpapi.TooManyRequests(wait)
+	}
 	received := int64(len(request.Body.Servers))
 	if s.ingest.KnownUnchanged(agent, raw, len(request.Body.Servers)) {
 		return gen.ReportServers200JSONResponse{Status: "ok", ServersReceived: received, Unchanged: true}, nil

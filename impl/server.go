@@ -136,6 +136,7 @@ func NewReplica(cfg config.Server, version string, store *db.Storage, log *slog.
 	in := ingest.New(store, ingest.Options{
 		Version: version, Logger: log,
 		HeartbeatFlushInterval: cfg.HeartbeatFlushInterval, RevocationPollInterval: cfg.RevocationPollInterval,
+		ReportRate: cfg.AgentReportRate, ReportBurst: cfg.AgentReportBurst,
 	})
 	srv := New(Options{
 		Version: version, JWTSecret: []byte(cfg.JWTSecret), Logger: log, WebhookAllowPrivate: cfg.WebhookAllowPrivate,

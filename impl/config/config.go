@@ -48,6 +48,11 @@ type Server struct {
 	LoginFailuresPerAccount int `env:"MCPWARDEN_LOGIN_FAILURES_PER_ACCOUNT" envDefault:"10"`
 	LoginFailuresPerClient  int `env:"MCPWARDEN_LOGIN_FAILURES_PER_CLIENT" envDefault:"50"`
 
+	// Each agent's reports, per replica: AgentReportRate a second, in bursts of up to
+	// AgentReportBurst; past it a report gets 429 with Retry-After.
+	AgentReportRate  float64 `env:"MCPWARDEN_AGENT_REPORT_RATE" envDefault:"2"`
+	AgentReportBurst int     `env:"MCPWARDEN_AGENT_REPORT_BURST" envDefault:"60"`
+
 	// Request limits.
 	MaxBodyBytes       int64 `env:"MCPWARDEN_MAX_BODY_BYTES" envDefault:"65536"`
 	ReportMaxBodyBytes int64 `env:"MCPWARDEN_REPORT_MAX_BODY_BYTES" envDefault:"8388608"`
@@ -118,6 +123,12 @@ func (c *Server) Validate() error {
 		if n < 1 {
 			bad("%s must be at least 1, not %d", name, n)
 		}
+	}
+	if c.AgentReportRate <= 0 {
+		bad("MCPWARDEN_AGENT_REPORT_RATE must be a positive number of reports a second, not %v", c.AgentReportRate)
+	}
+	if c.AgentReportBurst < 1 {
+		bad("MCPWARDEN_AGENT_REPORT_BURST must be at least 1, not %d", c.AgentReportBurst)
 	}
 	if c.DBMaxConns < 1 {
 		bad("MCPWARDEN_DB_MAX_CONNS must be at least 1, not %d", c.DBMaxConns)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"golang.org/x/time/rate"
 
 	"github.com/mcpwarden/mcpwarden/db"
 )
@@ -26,6 +27,10 @@ type Options struct {
 	HeartbeatFlushInterval time.Duration
 	// RevocationPollInterval is how often the key announcements of other replicas are read.
 	RevocationPollInterval time.Duration
+	// ReportRate and ReportBurst limit each agent's reports on this replica: a token bucket
+	// that refills ReportRate a second and holds ReportBurst.
+	ReportRate  float64
+	ReportBurst int
 }
 
 // Ingester holds one replica's hot-path state. Run keeps its caches honest and its buffer
@@ -128,6 +133,28 @@ func (in *Ingester) ReportsForgotten(agents []uuid.UUID) {
 			st.setReport(nil, nil)
 		}
 	}
+}
+
+// AllowReport reports whether the agent may report now, and otherwise how long it should wait.
+// An agent reports every quarter of an hour and when a configuration changes; one that sends
+// far more (a loop, a stolen key) is refused before its reports cost anything.
+func (in *Ingester) AllowReport(a Agent) (bool, time.Duration) {
+	st := in.keys.agent(a.AgentID)
+	if st == nil {
+		return true, 0 // its key was forgotten since it authenticated: nothing to count against
+	}
+	now := in.now()
+	st.mu.Lock()
+	if st.reports == nil {
+		st.reports = rate.NewLimiter(rate.Limit(in.opts.ReportRate), in.opts.ReportBurst)
+	}
+	r := st.reports.ReserveN(now, 1)
+	wait := r.DelayFrom(now)
+	if wait > 0 {
+		r.CancelAt(now)
+	}
+	st.mu.Unlock()
+	return wait == 0, wait
 }
 
 // PollRevocations reads the key announcements written since the last poll, as Run does.

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"golang.org/x/time/rate"
 
 	"github.com/mcpwarden/mcpwarden/db"
 	"github.com/mcpwarden/mcpwarden/impl/apikey"
@@ -57,8 +58,11 @@ type agentState struct {
 	meta       db.AgentMeta
 	reportHash []byte
 	// rawReport is the hash of the last report body as received, before normalization, for
-	// which the normalized report hash equalled reportHash (see ReportServers).
+	// which the normalized report hash equalled reportHash (see Ingester.KnownUnchanged).
 	rawReport []byte
+	// reports limits how often the agent may report (see Ingester.AllowReport); nil until its
+	// first report.
+	reports *rate.Limiter
 }
 
 type keyEntry struct {
