@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/google/uuid"
@@ -65,10 +66,20 @@ const agentByKeyHashSQL = `
 	JOIN agents a ON a.organization_id = k.organization_id AND a.id = k.agent_id AND a.key_hash = k.key_hash
 	WHERE k.key_hash = $1`
 
-// CreateAgent enrols an agent with the hash and display prefix of its key.
-func (s *Storage) CreateAgent(ctx context.Context, orgID uuid.UUID, name string, keyHash []byte, keyPrefix string) (Agent, error) {
+// CreateAgent enrols an agent with the hash and display prefix of its key, unless the
+// organization already has maxAgents (ErrAgentLimit).
+func (s *Storage) CreateAgent(ctx context.Context, orgID uuid.UUID, name string, keyHash []byte, keyPrefix string, maxAgents int) (Agent, error) {
 	a := Agent{ID: uuid.New(), Name: name, KeyPrefix: keyPrefix}
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		// The organization's row lock makes concurrent enrolments count one after the other.
+		var agents int
+		if err := tx.GetContext(ctx, &agents, `
+			SELECT (SELECT count(*) FROM agents WHERE organization_id = o.id) FROM organizations o WHERE o.id = $1 FOR UPDATE`, orgID); err != nil {
+			return err
+		}
+		if agents >= maxAgents {
+			return ErrAgentLimit
+		}
 		if err := tx.GetContext(ctx, &a.CreatedAt, `
 			INSERT INTO agents (organization_id, id, name, key_hash, key_prefix)
 			VALUES ($1, $2, $3, $4, $5) RETURNING created_at`, orgID, a.ID, name, keyHash, keyPrefix); err != nil {
@@ -79,6 +90,9 @@ func (s *Storage) CreateAgent(ctx context.Context, orgID uuid.UUID, name string,
 	})
 	return a, err
 }
+
+// ErrAgentLimit is an enrolment past the organization's limit of agents.
+var ErrAgentLimit = fmt.Errorf("%w: the organization has as many agents as it may", ErrConflict)
 
 const agentColumns = `a.id, a.name, a.hostname, a.os_type, a.username, a.agent_version, a.key_prefix, a.last_seen_at, a.created_at,
 	(SELECT count(*) FROM mcp_servers s WHERE s.organization_id = a.organization_id AND s.agent_id = a.id) AS server_count,

@@ -3,6 +3,7 @@ package impl
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -36,7 +37,11 @@ func (s *Server) CreateAgent(ctx context.Context, request gen.CreateAgentRequest
 		return gen.CreateAgent400ApplicationProblemPlusJSONResponse{BadRequestApplicationProblemPlusJSONResponse: gen.BadRequestApplicationProblemPlusJSONResponse(httpapi.NewProblem(ctx, http.StatusBadRequest, "A JSON body with the agent's name is required."))}, nil
 	}
 	key := apikey.New()
-	a, err := s.store.CreateAgent(ctx, p.OrgID, request.Body.Name, apikey.Hash(key), apikey.DisplayPrefix(key))
+	a, err := s.store.CreateAgent(ctx, p.OrgID, request.Body.Name, apikey.Hash(key), apikey.DisplayPrefix(key), s.opts.MaxAgentsPerOrg)
+	if errors.Is(err, db.ErrAgentLimit) {
+		return gen.CreateAgent409ApplicationProblemPlusJSONResponse{ConflictApplicationProblemPlusJSONResponse: gen.ConflictApplicationProblemPlusJSONResponse(
+			httpapi.NewProblem(ctx, http.StatusConflict, fmt.Sprintf("The organization has %d agents, as many as this server allows (MCPWARDEN_MAX_AGENTS_PER_ORG); delete one first.", s.opts.MaxAgentsPerOrg)))}, nil
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -32,6 +32,8 @@ type Options struct {
 	// LoginFailuresPerAccount and LoginFailuresPerClient are the failed logins allowed per
 	// account and per client address in a throttle window.
 	LoginFailuresPerAccount, LoginFailuresPerClient int
+	// MaxAgentsPerOrg caps the agents an organization may enrol.
+	MaxAgentsPerOrg int
 	// WebhookAllowPrivate lets webhooks reach loopback, private, link-local and metadata
 	// addresses, which are refused by default (SSRF).
 	WebhookAllowPrivate bool
@@ -141,6 +143,7 @@ func NewReplica(cfg config.Server, version string, store *db.Storage, log *slog.
 	srv := New(Options{
 		Version: version, JWTSecret: []byte(cfg.JWTSecret), Logger: log, WebhookAllowPrivate: cfg.WebhookAllowPrivate,
 		LoginFailuresPerAccount: cfg.LoginFailuresPerAccount, LoginFailuresPerClient: cfg.LoginFailuresPerClient,
+		MaxAgentsPerOrg: cfg.MaxAgentsPerOrg,
 		Edge: httpapi.Options{
 			CORSOrigins: cfg.CORSOrigins, TrustedProxyHops: cfg.TrustedProxyHops, DisableValidation: cfg.DisableValidation,
 			MaxBodyBytes: cfg.MaxBodyBytes, ReportMaxBodyBytes: cfg.ReportMaxBodyBytes, Logger: log,

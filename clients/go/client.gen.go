@@ -1173,7 +1173,9 @@ type ClientInterface interface {
 
 	// CreateAgentWithBody Enrol an agent and get its API key
 	//
-	// The response includes `api_key`, shown only once. Store it immediately.
+	// The response includes `api_key`, shown only once. Store it immediately. An organization
+	// holds at most the server's configured number of agents (`MCPWARDEN_MAX_AGENTS_PER_ORG`,
+	// 100,000 unless set); past it, enrolment answers 409 until an agent is deleted.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -1182,7 +1184,9 @@ type ClientInterface interface {
 
 	// CreateAgent Enrol an agent and get its API key
 	//
-	// The response includes `api_key`, shown only once. Store it immediately.
+	// The response includes `api_key`, shown only once. Store it immediately. An organization
+	// holds at most the server's configured number of agents (`MCPWARDEN_MAX_AGENTS_PER_ORG`,
+	// 100,000 unless set); past it, enrolment answers 409 until an agent is deleted.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -1605,7 +1609,9 @@ func (c *Client) ListAgents(ctx context.Context, params *ListAgentsParams, reqEd
 
 // CreateAgentWithBody Enrol an agent and get its API key
 //
-// The response includes `api_key`, shown only once. Store it immediately.
+// The response includes `api_key`, shown only once. Store it immediately. An organization
+// holds at most the server's configured number of agents (`MCPWARDEN_MAX_AGENTS_PER_ORG`,
+// 100,000 unless set); past it, enrolment answers 409 until an agent is deleted.
 //
 // Takes any type of body and a specified content type.
 //
@@ -1624,7 +1630,9 @@ func (c *Client) CreateAgentWithBody(ctx context.Context, contentType string, bo
 
 // CreateAgent Enrol an agent and get its API key
 //
-// The response includes `api_key`, shown only once. Store it immediately.
+// The response includes `api_key`, shown only once. Store it immediately. An organization
+// holds at most the server's configured number of agents (`MCPWARDEN_MAX_AGENTS_PER_ORG`,
+// 100,000 unless set); past it, enrolment answers 409 until an agent is deleted.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -4093,7 +4101,9 @@ type ClientWithResponsesInterface interface {
 
 	// CreateAgentWithBodyWithResponse Enrol an agent and get its API key
 	//
-	// The response includes `api_key`, shown only once. Store it immediately.
+	// The response includes `api_key`, shown only once. Store it immediately. An organization
+	// holds at most the server's configured number of agents (`MCPWARDEN_MAX_AGENTS_PER_ORG`,
+	// 100,000 unless set); past it, enrolment answers 409 until an agent is deleted.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -4102,7 +4112,9 @@ type ClientWithResponsesInterface interface {
 
 	// CreateAgentWithResponse Enrol an agent and get its API key
 	//
-	// The response includes `api_key`, shown only once. Store it immediately.
+	// The response includes `api_key`, shown only once. Store it immediately. An organization
+	// holds at most the server's configured number of agents (`MCPWARDEN_MAX_AGENTS_PER_ORG`,
+	// 100,000 unless set); past it, enrolment answers 409 until an agent is deleted.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -4636,6 +4648,8 @@ type CreateAgentResponse struct {
 	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
 	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
@@ -4659,6 +4673,11 @@ func (r CreateAgentResponse) GetApplicationproblemJSON400() *BadRequest {
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
 func (r CreateAgentResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r CreateAgentResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
 }
 
 // GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
@@ -7466,7 +7485,9 @@ func (c *ClientWithResponses) ListAgentsWithResponse(ctx context.Context, params
 
 // CreateAgentWithBodyWithResponse Enrol an agent and get its API key
 //
-// The response includes `api_key`, shown only once. Store it immediately.
+// The response includes `api_key`, shown only once. Store it immediately. An organization
+// holds at most the server's configured number of agents (`MCPWARDEN_MAX_AGENTS_PER_ORG`,
+// 100,000 unless set); past it, enrolment answers 409 until an agent is deleted.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -7481,7 +7502,9 @@ func (c *ClientWithResponses) CreateAgentWithBodyWithResponse(ctx context.Contex
 
 // CreateAgentWithResponse Enrol an agent and get its API key
 //
-// The response includes `api_key`, shown only once. Store it immediately.
+// The response includes `api_key`, shown only once. Store it immediately. An organization
+// holds at most the server's configured number of agents (`MCPWARDEN_MAX_AGENTS_PER_ORG`,
+// 100,000 unless set); past it, enrolment answers 409 until an agent is deleted.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -8313,6 +8336,13 @@ func ParseCreateAgentResponse(rsp *http.Response) (*CreateAgentResponse, error) 
 			return nil, err
 		}
 		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest PayloadTooLarge

@@ -11,6 +11,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -194,7 +195,7 @@ func Organization(t testing.TB, store *db.Storage, name string) uuid.UUID {
 func Agent(t testing.TB, store *db.Storage, org uuid.UUID) uuid.UUID {
 	t.Helper()
 	key := sha256.Sum256([]byte(uuid.NewString()))
-	a, err := store.CreateAgent(context.Background(), org, "laptop", key[:], "mcp_sk_test")
+	a, err := store.CreateAgent(context.Background(), org, "laptop", key[:], "mcp_sk_test", math.MaxInt)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -53,6 +53,9 @@ type Server struct {
 	AgentReportRate  float64 `env:"MCPWARDEN_AGENT_REPORT_RATE" envDefault:"2"`
 	AgentReportBurst int     `env:"MCPWARDEN_AGENT_REPORT_BURST" envDefault:"60"`
 
+	// MaxAgentsPerOrg caps the agents an organization may enrol.
+	MaxAgentsPerOrg int `env:"MCPWARDEN_MAX_AGENTS_PER_ORG" envDefault:"100000"`
+
 	// Request limits.
 	MaxBodyBytes       int64 `env:"MCPWARDEN_MAX_BODY_BYTES" envDefault:"65536"`
 	ReportMaxBodyBytes int64 `env:"MCPWARDEN_REPORT_MAX_BODY_BYTES" envDefault:"8388608"`
@@ -129,6 +132,9 @@ func (c *Server) Validate() error {
 	}
 	if c.AgentReportBurst < 1 {
 		bad("MCPWARDEN_AGENT_REPORT_BURST must be at least 1, not %d", c.AgentReportBurst)
+	}
+	if c.MaxAgentsPerOrg < 1 {
+		bad("MCPWARDEN_MAX_AGENTS_PER_ORG must be at least 1, not %d", c.MaxAgentsPerOrg)
 	}
 	if c.DBMaxConns < 1 {
 		bad("MCPWARDEN_DB_MAX_CONNS must be at least 1, not %d", c.DBMaxConns)
