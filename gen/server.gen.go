@@ -1941,6 +1941,25 @@ func (response ListAgents500ApplicationProblemPlusJSONResponse) VisitListAgentsR
 	return err
 }
 
+type ListAgents503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response ListAgents503ApplicationProblemPlusJSONResponse) VisitListAgentsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateAgentRequestObject struct {
 	Body *CreateAgentJSONRequestBody
 }
@@ -2062,6 +2081,25 @@ func (response CreateAgent500ApplicationProblemPlusJSONResponse) VisitCreateAgen
 	return err
 }
 
+type CreateAgent503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response CreateAgent503ApplicationProblemPlusJSONResponse) VisitCreateAgentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type AgentHeartbeatRequestObject struct {
 	Body *AgentHeartbeatJSONRequestBody
 }
@@ -2167,6 +2205,25 @@ func (response AgentHeartbeat500ApplicationProblemPlusJSONResponse) VisitAgentHe
 	return err
 }
 
+type AgentHeartbeat503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response AgentHeartbeat503ApplicationProblemPlusJSONResponse) VisitAgentHeartbeatResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteAgentRequestObject struct {
 	AgentId AgentId `json:"agent_id"`
 }
@@ -2262,6 +2319,25 @@ func (response DeleteAgent500ApplicationProblemPlusJSONResponse) VisitDeleteAgen
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteAgent503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteAgent503ApplicationProblemPlusJSONResponse) VisitDeleteAgentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -2371,6 +2447,25 @@ func (response RotateAgentKey500ApplicationProblemPlusJSONResponse) VisitRotateA
 	return err
 }
 
+type RotateAgentKey503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response RotateAgentKey503ApplicationProblemPlusJSONResponse) VisitRotateAgentKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListAlertsRequestObject struct {
 	Params ListAlertsParams
 }
@@ -2460,6 +2555,25 @@ func (response ListAlerts500ApplicationProblemPlusJSONResponse) VisitListAlertsR
 	return err
 }
 
+type ListAlerts503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response ListAlerts503ApplicationProblemPlusJSONResponse) VisitListAlertsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DismissAllAlertsRequestObject struct {
 	Params DismissAllAlertsParams
 }
@@ -2545,6 +2659,25 @@ func (response DismissAllAlerts500ApplicationProblemPlusJSONResponse) VisitDismi
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DismissAllAlerts503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response DismissAllAlerts503ApplicationProblemPlusJSONResponse) VisitDismissAllAlertsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -2650,6 +2783,25 @@ func (response DismissAlert500ApplicationProblemPlusJSONResponse) VisitDismissAl
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DismissAlert503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response DismissAlert503ApplicationProblemPlusJSONResponse) VisitDismissAlertResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -2985,6 +3137,25 @@ func (response Logout500ApplicationProblemPlusJSONResponse) VisitLogoutResponse(
 	return err
 }
 
+type Logout503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response Logout503ApplicationProblemPlusJSONResponse) VisitLogoutResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetCurrentUserRequestObject struct {
 }
 
@@ -3053,6 +3224,25 @@ func (response GetCurrentUser500ApplicationProblemPlusJSONResponse) VisitGetCurr
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetCurrentUser503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response GetCurrentUser503ApplicationProblemPlusJSONResponse) VisitGetCurrentUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -3174,6 +3364,25 @@ func (response UpdateCurrentUser500ApplicationProblemPlusJSONResponse) VisitUpda
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateCurrentUser503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateCurrentUser503ApplicationProblemPlusJSONResponse) VisitUpdateCurrentUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -3368,6 +3577,25 @@ func (response GetOrganization500ApplicationProblemPlusJSONResponse) VisitGetOrg
 	return err
 }
 
+type GetOrganization503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response GetOrganization503ApplicationProblemPlusJSONResponse) VisitGetOrganizationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type UpdateOrganizationRequestObject struct {
 	Body *UpdateOrganizationJSONRequestBody
 }
@@ -3489,6 +3717,25 @@ func (response UpdateOrganization500ApplicationProblemPlusJSONResponse) VisitUpd
 	return err
 }
 
+type UpdateOrganization503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateOrganization503ApplicationProblemPlusJSONResponse) VisitUpdateOrganizationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListMembersRequestObject struct {
 	Params ListMembersParams
 }
@@ -3590,6 +3837,25 @@ func (response ListMembers500ApplicationProblemPlusJSONResponse) VisitListMember
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListMembers503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response ListMembers503ApplicationProblemPlusJSONResponse) VisitListMembersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -3731,6 +3997,25 @@ func (response CreateMember500ApplicationProblemPlusJSONResponse) VisitCreateMem
 	return err
 }
 
+type CreateMember503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response CreateMember503ApplicationProblemPlusJSONResponse) VisitCreateMemberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteMemberRequestObject struct {
 	UserId UserId `json:"user_id"`
 }
@@ -3858,6 +4143,25 @@ func (response DeleteMember500ApplicationProblemPlusJSONResponse) VisitDeleteMem
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteMember503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteMember503ApplicationProblemPlusJSONResponse) VisitDeleteMemberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -4016,6 +4320,25 @@ func (response UpdateMember500ApplicationProblemPlusJSONResponse) VisitUpdateMem
 	return err
 }
 
+type UpdateMember503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateMember503ApplicationProblemPlusJSONResponse) VisitUpdateMemberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type RefreshTokensRequestObject struct {
 	Body *RefreshTokensJSONRequestBody
 }
@@ -4117,6 +4440,25 @@ func (response RefreshTokens500ApplicationProblemPlusJSONResponse) VisitRefreshT
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RefreshTokens503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response RefreshTokens503ApplicationProblemPlusJSONResponse) VisitRefreshTokensResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -4317,6 +4659,25 @@ func (response GetRiskDistribution500ApplicationProblemPlusJSONResponse) VisitGe
 	return err
 }
 
+type GetRiskDistribution503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response GetRiskDistribution503ApplicationProblemPlusJSONResponse) VisitGetRiskDistributionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetDashboardStatsRequestObject struct {
 }
 
@@ -4385,6 +4746,25 @@ func (response GetDashboardStats500ApplicationProblemPlusJSONResponse) VisitGetD
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetDashboardStats503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response GetDashboardStats503ApplicationProblemPlusJSONResponse) VisitGetDashboardStatsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -4474,6 +4854,25 @@ func (response GetTopRisks500ApplicationProblemPlusJSONResponse) VisitGetTopRisk
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetTopRisks503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response GetTopRisks503ApplicationProblemPlusJSONResponse) VisitGetTopRisksResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -4653,6 +5052,25 @@ func (response ReportServers500ApplicationProblemPlusJSONResponse) VisitReportSe
 	return err
 }
 
+type ReportServers503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response ReportServers503ApplicationProblemPlusJSONResponse) VisitReportServersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListServersRequestObject struct {
 	Params ListServersParams
 }
@@ -4738,6 +5156,25 @@ func (response ListServers500ApplicationProblemPlusJSONResponse) VisitListServer
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListServers503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response ListServers503ApplicationProblemPlusJSONResponse) VisitListServersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -4843,6 +5280,25 @@ func (response GetServer500ApplicationProblemPlusJSONResponse) VisitGetServerRes
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetServer503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response GetServer503ApplicationProblemPlusJSONResponse) VisitGetServerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -4969,6 +5425,25 @@ func (response UpdateServer500ApplicationProblemPlusJSONResponse) VisitUpdateSer
 	return err
 }
 
+type UpdateServer503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateServer503ApplicationProblemPlusJSONResponse) VisitUpdateServerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListWebhooksRequestObject struct {
 }
 
@@ -5053,6 +5528,25 @@ func (response ListWebhooks500ApplicationProblemPlusJSONResponse) VisitListWebho
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhooks503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response ListWebhooks503ApplicationProblemPlusJSONResponse) VisitListWebhooksResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -5178,6 +5672,25 @@ func (response CreateWebhook500ApplicationProblemPlusJSONResponse) VisitCreateWe
 	return err
 }
 
+type CreateWebhook503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response CreateWebhook503ApplicationProblemPlusJSONResponse) VisitCreateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteWebhookRequestObject struct {
 	WebhookId WebhookId `json:"webhook_id"`
 }
@@ -5289,6 +5802,25 @@ func (response DeleteWebhook500ApplicationProblemPlusJSONResponse) VisitDeleteWe
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteWebhook503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteWebhook503ApplicationProblemPlusJSONResponse) VisitDeleteWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -5415,6 +5947,25 @@ func (response ListWebhookDeliveries500ApplicationProblemPlusJSONResponse) Visit
 	return err
 }
 
+type ListWebhookDeliveries503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response ListWebhookDeliveries503ApplicationProblemPlusJSONResponse) VisitListWebhookDeliveriesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type TestWebhookRequestObject struct {
 	WebhookId WebhookId `json:"webhook_id"`
 }
@@ -5532,6 +6083,25 @@ func (response TestWebhook500ApplicationProblemPlusJSONResponse) VisitTestWebhoo
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TestWebhook503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response TestWebhook503ApplicationProblemPlusJSONResponse) VisitTestWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -6832,181 +7402,181 @@ func (sh *strictHandler) TestWebhook(ctx echo.Context, webhookId WebhookId) erro
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H1rc9u4suBfQXF3K/ZZSpadZGZi1629njwmmZOHr+3cnK3xrAWTLQnHFMABIMs6KX/dH7A/cX/JLTQA",
-	"EqRIvfxIJpNT58PEIsFGo7vR7/4cJWKcCw5cq2j/czQCmoLE/zwGLWeHAw3S/CsFlUiWayZ4tB+dQCJ4",
-	"qogWZEqZJhcwEBKIljPGh4QOKePdKI5UMoIxNa8PhBxTHe1HjOvHe1Ecjek1G0/G0f5PPzzp9eJozLj9",
-	"dy+O9CwH+ygMQUY3NzdxlFNJx6AdbIdD4PpNOg/Y6QgINT8+UoSlBgZm/pxTPYriiNOxWRgfOGdpFEcS",
-	"/pgwCWm0r+UEGiGeTPDJMb1+C3yoR9H+4x8KGJWWjA8jA+FhBrIdJvPjQpjMA3cO0xEdwjxA5q+ET8YX",
-	"IGMykGJMdguo/piAnJVg5WaBEIQUBnSS6Wh/N15wqLs9/F9wrLsNx2rhO2H/aoDxjYaxIjlIYkBYBN65",
-	"Mgs0wrj3dAmQSwE8AXkFsu1U3z0/IgqfWHS09ok7P9uPqh2wMZjDfaTIRIFsh8z8eudwfYKLkRCXbaBN",
-	"7c8EeJoLtphR3bN3DOKNWUvlgitAYfIzTY/hjwkobf6VCK6B43/SPM9YQg3wO7kUFxmM/+c/ldnJ5wiu",
-	"6TjPHOFqyjJDs/yKZiwlSKSkkFhIwfvkimYTIPQi2SeUE+aedcS2X/xBzbim11EcgZTCSLvfPkcDBlla",
-	"cuMYlELGjtZb8+b3OFKa6omK9lHoaqbNFgwGiEdBgS96ISZ6/yKj/DK6CdH93yUMov3ov+2UV8eO/VXt",
-	"HFk0WSzPH760HyGpAEW40GRMdTIiegTE4F3SRB+Qvt15n2RMaUWAJiMiBgPgqblcEBddA9FzwQcZS257",
-	"aoec0CQRE67JlGkDDFMExpRlhGYSaDojcG0gwRutQN+zEn0FIA+Cu8R9TXlwgSQTKYFrYqADskVJOrE4",
-	"gBh/z6jShKZjxmMiJKFkMMkyIuSQcvYvxNQ2YvSVkBcsTYHfEqWnBoUiB4mvEMe5CmFBMIgUGVTx+bjE",
-	"ZwnGvSI0oVmGQtIAU5IkzTIxtVRQbAGx84ZrkJxmLw15roGhWwN7yMmEw3UOiYaUIHccIC77jibOWdon",
-	"LAWu2YCBIkwTxvGJ4nbKxFDhLt4L/UpMeHrLI34vNBmYdaqn+KQ8RfOE/dK9neJ7oUdGJpR8y1LHrB4B",
-	"xSGH1I6IOKKzTND0VIi3VFo16aEONGTnC5HOCFMkM0BIokc0PDkjmiDX9uiMMsIS+MjpFWUZvcgeHGgH",
-	"lGGNK5AGfZAeEGksBUKNqYCgW9WSiAFRzk5gnPTRnuigQdE3RFM3NTqFrdEEoHt6J7BKEMZTId5RPnO3",
-	"l3pQhAhBxpTP/FGqL4uJj5xO9EhI9i+4LXM/F5MsRWGI+oO5VBIJKF9oVrsHd0uOr0Bwb0z/vISEUAlk",
-	"zJRifBiTMc2MJghpTOA6N6qiuewkXIlLMBpD8XFrQiJjveFXTCNiAhWQpikzf6LZkTRXgGZGURzQTEEc",
-	"5cGfPkc5VWoqZLp0P/45AwToSX6uxaW9ZwNtdc9ZJP7fu036dakH/1ZZKi6B+b14T1z8ExJtvoom85q7",
-	"o4lmV3DuDBjUkZZt9Dk+dBM7I/sKpGKivs+nvTjik8yJMKvO1zYaR4kEqiE9p7qi4xtq7Gg2hqqi/6TX",
-	"sMRIKG1NiSqanz5d4fssXd+2iKNLmJ3nEgbsutn8UZpKbQSCDjwVlzCLiRZEQ5aZfyhCcyq1YbSCPaNx",
-	"kp+ry/Mng19+rMKx17R1o/KdKwC+Bv6WoqQJl72mrwt1bv+2mFjeuw9+UKfmaeSNDUjNC6PFjyMDnNhH",
-	"b2K0fTekjRoTIl3gUgHFlTgIPlXnigq5FPuoHV4NKRXGaGX0t2xtUcY0jKv/sRSb5nNjev3GvrAbkAKV",
-	"ks4i9NsNYblwHMJ7vCn9G9ans8JrJ+xfwataaJote+0UH5o7RNyDXyL2pnYJTCuqTwrqq3J7X/CMceiT",
-	"6Qg4oWQEVOoLoJpQKdkVpKi2OjUVLTQ9kgDBc8aOl1fmntuyP40Zn2hQ2ygY+GRsALdfMfQ2GOB//d7A",
-	"jwjoJ6ZHf4fZUrKYMz6QaK2SzbQih0dvrMRSIzHlRPBsZrVtpoh3rHTJ1htNJORAzRtOzpUEd8Yl1SOv",
-	"78K1dtY9c9+hWfZhEBPFeAL2dTJAq1CREvZgve72Gd6AX8/1RXN2fmmx3e6ivoTZwUI0tt0Ao73Lt+P3",
-	"z/L/kCeP9cerT9f/+1+79OfkBbwavma/mt/E0R/H6rRHdy/2kvp90ft+3X6/bv+s161nrPiru3gzkGtr",
-	"2AjWrRiniGYtZ5+H0LlTpoxFZm1Q9+uFEBlQXvn5LhmlXPRidhdo2EwWFW75z9UNNLJsGRS6A3jdYm3y",
-	"YoX3r0AyPVvG08dMXb6FK8hQ2bJWf+1mbNrrKrIJmceKpSb12jF0Aaj/fIn1uBJnCzEShwHfGsNVSD4k",
-	"3hql1mislf3vX+9GIfNX17sLYpnXujlMz0dsODqXTF063a+/TyjhMC2cqpqYR4iQJJFMs4RmxDx+QPr4",
-	"FuOGKhSk5sUzXjjRzY8kMwxApFBwQPqGHAcM0kLJHFE+tO8R/1vphE8EH7DhxMYUzrh7mFCeomJtX7B+",
-	"OjKliiQZUAnpAemPacYSJibqPKfJJR0CfuGSiynvFL8R99vBGe9bOnc2QR/Dg06Nx0ARy4DrLurM3pBo",
-	"QlwUR1WERHHUsmUUWzUgC35bZJs8x/e9g2wzN5wLgJ2H7rhCqBZ/rAjW3d7ekyXOthhxsr6Lr0bic8DV",
-	"1m2i8OdeIwvTF354EqYvPOv1ftx99mzv6ZMfn/SePdtdnEMTR89R0KFathmS/fVS6sjvZuQtzbXIGwyM",
-	"ddyYuHIjGhDmd5jNsBnQGMhddnQv8aGbOBpMsqz1Gl1CK1JkS0XnsXmmvnsLYvjxdlS45IrNcFGRlCvc",
-	"2xOZVc97pHWu9nd2DAiq6/7eTcR4Z5zkUyptyLbUZiSrE8aTnyp4/MlIeq1BGtH9f3D5/7W/sxMtIxgD",
-	"WROSXlA1uhBUpsbwUEvRE8Q+nK8AxZW5U/eMZmCvBm8e7cURykf3z6dxlIlp8eOeUUVSNhn7v+z+5G41",
-	"JyhVtP/kxziacAlKZFdGrzDXmIr2H9+0eC48NCsaZnWAV3wt3NSKrwQbX/GNKm5WfKmGvhXfasDwSm/W",
-	"aKz68TnsVvBW21+IoLh2mE3wNZKy1TcPs+wYFGazrcfroRm2/ubL15tge+mFaika/kk5/HsgEUI54AVc",
-	"xbStXr6PG8TPKwZZWiRbrLF3ly7V5A8qk7KMoDUKoB4B+fXkw3uSUz3yniIMyrtMo9Ap5BOwlknOwBSs",
-	"wvBpNMMP4Nqo40kYTBTgd6oXTm+ZELTbLD/WdFKvgWZmvfVoh2p6QZW97J12mAjOMf/EmkLlP5tUutJD",
-	"5F8fIRwzpH7/301vBg7XtuyDR6goK0zjqGl0S1FWOHpKR1Cx2Rb0WV/8ZhfunBO5pKRed7e7VyelJT7V",
-	"8u0Mta5uJhI6x1hPl2oqK7oLSzdh6LyrsnzDxxefQLGfJei2/u+N8L2Z92aeZsVlA4m2EVTx6aZ9vRVD",
-	"xl8JOV5zP0NJuS7OqhaXwfwFbz0OuZCQxmQgJPlwONGjPeLtiw6uQpKMmdPtruDMvmsrSiXiPnfQqLoG",
-	"FNsQfrH5no9cnmdVxjfcZAsurqW2TeCDXmjxvUtym2z+VXuQ5z3GeCi1z+6u5HVMxHhMectF7X4kGeNg",
-	"Q4IKEgnaXJgpNTdPjQ5+2n221/gRPmDDc8wrrztmn63iWwVufkYoW54NvNvAr86vqKy68yrn0eg4Llx5",
-	"e02uvAGT6weX7sinzdS59/c0+/M3CXzNm85MXZ4PaKKFXN0TeszU5St8ZwV3KH4BPXdr+bitKywREhYX",
-	"Me0uK2EKhOAcCa7rzm973t8TS7XT1QJ4VhqVETwtKVe5kHrVMONp8ULpS1if/wp34x3Gi4o1L1ri81g2",
-	"Mx2J0odbpuR2Ky6OTQI2TQGORSGKajAjPO1SiHoCC2RQheortFzjuCAAGvJ7Ffd1OVRj/YVX2r1HRcrL",
-	"8y8eGbGu0jKrdU2s11JTq4zxgVuGI/g7Kmr9ow8np2SHTvRohxUfVTs2a71fyW0ZgYSVdLcAiHObyKtu",
-	"c7kYXl52Ah+Vq/era25RXMuxbQGu6Sxq6RaNgsZVmPAhUTOlYVzmqdiUMAlGgEJ6QIxM8XW2TCuC3Fgm",
-	"i4UpYVPGUzFVaNzKKTNgZ4xPrhFZiUB/01IZOS/F5zbwGutkwCnmRNPsEkuCg/KFLev1slWmve5eJXVN",
-	"6ZQJg1OFGRxa5yiKJNCx+XIH/7IKrB+C2o511Wesuy2iBHVvDUhXu0tSNgSlXco5ZVlxJpjexwWH7io+",
-	"r4dIwdhM1VtR3ViQ/Bricmm2TMkV65DtHNSBpF6moS2vSC4LkldccvlypSVdJa3dPcMpe09/IMmISmPQ",
-	"SHVAKJ+Rj5wlIoUDW4yGhpDghS1cIbJmmxyNjNBEbbKLfIHF2smgx6+ek2dPnv5IXCEJSUUyGQNHCVSP",
-	"N+kWtqIuDj2Vgg9jwjihRAHXwBMgY6A23ZPkIPKsfmm0JNT4ctkmKYueUkW0+e4AedcXtjgv4kpKRuCP",
-	"Xq5lMK405UmL2PfFX8YsXcXza3nOVvotXBGrqWNCMyUQoYQq0v9Hx7kvO29e9FdwmoYWwvyXXp+eHhH7",
-	"ADGEWvGeYFlxO8s8ffYsZJleo6VUJBYt/nY+krSeIVstZF6qabR41sjH4zdEwgAk0qMrrMTWFuZq84Rv",
-	"3j4g/aC+yeV6a5t4aoBUdIblmDSreZnCqqilAYV6ZMqq/j4DqlDeHb81SdtjGEhQo83c2NK+3KYXWvLD",
-	"R7xqaG77UDfMxJDxvg+35BKuMF/FvdXI4Ov42KoANu9/yJT+AkkE5Yn/SjmQFwLWzZWIo7B0tWHhw2QM",
-	"5LmQ+for3zq3xV/2wU1Ubr8J8ubDMfrlZkcTBIerVPnyCuQs6NARaNYuISebkQHjqTpwTyiSwUATMdHk",
-	"AhIxBpIaQWZvttVcUk5bb7JFn87fEnPFfHYri1C0QSTYLXvu9LHV07zdew4Ja78nIQF2tcEHJ3m6HqCr",
-	"RW7iaOIz7hpkmJxAKbyt1UXgjwnNVFVkCQ4Yr0CT1phoHQXAfSTXSCHrma57StviRnPYiucObB4z84cT",
-	"bq6dfgrKXNNGksMWXYDKIep+5AoSjdKdaltzoQglGJ4kW2jmbTsmi831OZR0bA3Y2Lb3KNahKrQofb4k",
-	"tjSI5yMA5CPP2CWQvvOC9WNz114C5AoTHv2qCNZIGB2QEpXTxJy1yLBVxkBkKUhyFu2MxBh2zP9nRvUG",
-	"dRZhoTsHVNNi1Mf1VGzHRAlLK0ybJ3IJyn6lMHv/OUmHrt9FNXkUb0amyZahITUSU9QO/ikYd/VgFjxl",
-	"1y/2ZT5DL8xXtrvkEP8DFWQJY6H9N9QBsXtxNrcCngZLGIqNkXYDQLX5jMozplXwqFHPR8wsbICpKC6/",
-	"RTw3FllnFsXRv49FChkWml/rXAotEpHt2KU7A5aBdWpE8TxyDZU2RUhawjgVbbvdxVuo32VYqrlrkyOw",
-	"6UgoqKblOjpZ6sMort8ko5MUOimoy7lMyLsOhG0JST4ev92uMFoJqo2epkzlGZ3tFxxYkGDfcHK/gdzi",
-	"xuhauUeeX5MVD5vgUTfF5lbAQyVW14SL8KDMN8NzMjIYW5IYe7Lx0G4V/auC88oIyvLGcPQ0ohXKSZnC",
-	"15uhWS+cWOt8QsegfLYS8CsmBbeCmEpmFjXsb2VECQ/6F2zHFNuiov9vKFlSKfK8duS/RUeHp6+jOHr9",
-	"4d3LNmZdKZy5jFVbsgOs3V5QlSGKCm6ZIkN2BbxKqA3Et+JJ14Ju5ZIVObamfl2LzDXlo2GifEzYmA6B",
-	"lCJ9JFTlRpETrqpbXV341q3Lpbi4k1Bfk5EY3FaPlJFk84Lnbji3UbVeYIEwdfmCmZcvJhs4kX1q6Fop",
-	"t6sn28IVZKoxHkOAaznDNon4VFzWs6B6tbrl4qPeP0+SS6gVGD2ZZ9pMTNdM/V0v6fcWKbtBqq5L0i3S",
-	"c21iblSgtI0UXFrButn1C7ydCXbUGQrr8UQtbGr+rgVJxYoOziuWQqtHMQ/qnKvXJKoKWrLhEKQLZMvJ",
-	"ql7VNnej0ob5cCHCUmNBG2s5UTtGy+2YP6vuuKZEvHt+9Knz6qRz/OHD6UpOyPusSmwKYzRUF7pDDbDf",
-	"RjNvfXJJkTG7mAibDNQ6F64phdbKrd8wI0aL/Dy41VS70io4KF3YGeZZY1dgewP87Mqyydqsp7McSpFS",
-	"ulWWOFUqKRA+I39uE42HKpq80H3sX9gnY8qpN/FCL1eMwVnbf1VZPrclO+qA9O2f+4Zb7G9asmIVxq+A",
-	"ayFnYYgUv4akg/GoJqKp5Ok0wIvVB31j0Dl12TrBrI9DVdTDvnMnGGMxAWfeuv5a9j6m3jciJG7UrsWU",
-	"rygMQccPGx5yPop24MuzvU+KXy9NqlmDKLJuJrw5rHkqLoEfUba2jyVJQKk2F/sh+fXTqY1ZoU7/uOd7",
-	"wax4d7hMBcbbe3lPuGaZJRCExfny3auVuOMmTbzjZWGEQ05ETv+Y+PyScrc/kpTO1AE2hxHyUlnq3DJ3",
-	"ThhkcOv3t1fKMrEpHLoWg74AKhv5rN6EIjyu+tYqizcTiVNx5vMpsKEgikXbGzcmNJFCKUKzDBsJz53E",
-	"7apCP6JL8TYVlhvXPeKLTeixMIVJHatCNmY8/OvuWtkeJ4D6GCZ1aEGUFjlmeqC9jIVaByQDeoWCUUzw",
-	"4UuAvNKCl6apBKXuIBckjq47Q9Fxf/TPdr3J9Zt97PfwuQ4be6vNOlGiIdOjyQWWaAqas04iUhgC3yk+",
-	"fRO+ri5Z3hG5RW8H23ODtNAtSBBZFqlrOd8jKYyVeldH+1CFvu0bsnfZZky0JM+6rq0GTzcykFrbx38H",
-	"aUd3eAJ3l73utJAW/90Au2Fb5QrzfUfUNoGegUYHGq0k3sx76CoBzs2A3Fh+4urzxeNuxXnYQnwsTc8y",
-	"JHTvabs27fKvnbHrKvofnl3X7QawGXXP5/3bJgArmOPm1SqYS6nWIfMFZOwK5GyjXNC7aclEtYZxbmvP",
-	"F2clLtPQ7uSoER93W0QBVy7CVhh8Bn3dMmrtDN+uNtfh73dGUVh2AL4sfC5zbinctmwBzeVzow4tPqFn",
-	"lYy19vWDA+Nwrc/d+d8lwtuS8vo2pdEZ7RK0ZGDzlOF6RCfKR/PcMeW21WYUR2qSJAApHpZdo/GYgiks",
-	"m8yDmePrylSXYO6RJaggn63goYZDq9DBPM5rNL+u4Lj3m68uqL5fggYdD4X2pehu3NMCwD8xPTrBQNa3",
-	"eo+rYncNWbnvDp8TxYYc61jwwaVdbZdXcN+b4lBsZv5A7UYnkunZiSGZoMT67yv08iVbfdc2ttvt9rfL",
-	"DslJkCpQuEwdSMXsKzvYoZx+9Y/O4dGbzt+x1aknz5yZf9/EzlF1OLGpEvZfr/yZ/vrpNJpL3SePex3r",
-	"NKw6+BYk6zZ517oEXZyKDESWiekZP371/Kcf956SrV8/nZILnFDkfCG5NNZGAmp7n7w+2Xv6g8tBwsQT",
-	"uM5jwqiOCVMqJnRi+wBgN+g8YwnTZ9wCaPZOkhEkl5ASwQlgZqdLeLc97JC/0TSz/rsCYVhChEMkGB8I",
-	"PxaD2qFRDs9F7yoypoxryrht+IMUWPS8CjwpxQtB26u5MRXlqkU+WuHhJ2LgdvFOpJCR5zaIT45cFJ9s",
-	"vXt+5DPmyiw43D3lZzy07B4pMqbJiHHM4kmEBD8yyxfOG3xSxouAnQ09SMqU+U90bHXP+Bk/nQpyyXiK",
-	"eSV2bg4OkLPMe3j0Zt889Tfyt7/Zugzbt8HoPTbSqP72N7JlKDz1XbgMQAYjyo6h+kWQkxd/3yaGnoBr",
-	"HFDl2n2fcWKYRepOhq3RDS1VqFRc4MGkreSKCXU2hdAs1j90o0gQtH3yMxIGOZv0eo+T0HuLf4H+gd2Z",
-	"zT0wG+kXB9jBP/aR9AxibfOVpm3oETBJcpD2FRQJIUwFR++TQE4g8m26cjkzy0Zt6SXYTMYQFTgWDYtm",
-	"MGvvumPsfdW3XdQVxqC0r2HGn844zrSClGiBB4sZiC6SFRdhqe0uOXTn7k6FC+zRjvOxhqAVedJ7XMz6",
-	"LItOzjhTxaSY9CBMWwE+EDIxJHlNE53NXNTbPJBDQlJIMipBBSiwgh0fOTx64+cfka3aUD0V265N5tjN",
-	"XUYuRMpAbRMPCvl4+qrzE25ETPQZf//xbbXUam5Mny7rMQUv54E5GG3qZEo1dclTFLtEPVJnHAHBUXwx",
-	"qt2upZNF4pNej3A69nuyTaXK7aICG5Mn19dG4D69vo4x13NBnZU5uZZ5Pv1tm9F4xvs2cN23BSjTasFV",
-	"td7qIKiFwuoozLfFCiJDaRYtfvzeGXe1VIwXc/q6xG4FG2hRrqZGbjgCSv0BEEq0dM50lVE1soI7Ywm4",
-	"Pj9OGh/mNBlBZ6/bmxPB0+m0S/HnrpDDHfeu2nn75vnL9ycv8Z0yBSCQwIdHb4KeT/tRr+seFTlwmrNo",
-	"P3rc7XUfo56qR3jp71hRsIN9eKzmUxDHmzTaj4yyeuh7uoXjaX9r1kHLR1Dhjm7ilZ7D8ag3v9dmVu71",
-	"egtmPK034qocGNI0ew6DTuZGsPiIycUMe6fhRLInFoym1Qtwd4L5mvjK7vJXKpOkzEt7z5a/VB8FdhNH",
-	"T1eBrzrXL9QB8SxDTeu333GG5mQ8pnLmaGAuBeCRC4ujFUSHhiIiRyi/x5ET103BfWOzCaXbkucsvITx",
-	"JJukoEjfdcLvVyZxGGWzS060rRMnbDyGlFEN2axLDnkF0DPucuI1GVfTDYNexZAGU8xcat5W/93zo0+H",
-	"xy9evj9/d/iP88NfXr4/PTk/enl8/uH4l358xo1N1ev1yIRn5uJSoLcPSE6VxkR+4FJkNt/fiYsnvWcu",
-	"AF00KmaKpJCB0ZBRVFS5L+hmGxXVkT+LdHZnbNHQL/emam64uFiNMXfvljH91JaWiXwWV76DtBvN8rC8",
-	"2VuBN4sRqeaF3cfLX6hPZ/yKhcBLQ80l3ZqzGIIOz2NtQXATF/dP0eEBo7qN4sGuaTU7O70W72Nn7AWa",
-	"KZJGnZPw7aLz3j0x01wjxZVYqXcf33edBRv46RgSIVNIH5Z9/oTcUDpE6rxwCllWGV8aSHNqTDuX3k3+",
-	"///9f+6Z7QbuCBngs2+NdGMp31wJyz0xSotcYbqQ0TgDrwFSkB+95aZyzjPFC/xMeb1UyPLJgs8XotjX",
-	"lE5B2sz3q4cmLAvn4peKacBfsXw9RuRVBWyA4U20rLW0dVz1TRrd/N5IlTtSaKqh44Z9bbr2It2PwxSJ",
-	"mqm6pmeNbZGlDURPtVUG54j7GAE+9Ex836bFWhqM2eqX0WK+GW7JM5qU7PLolloI+geXWMG2i/kcX9XL",
-	"VbIZKfqKk62+ufP720RIR845cLLVxzBJf9s7Jr1zHJ01pW88HNRTkuJ82lQjEHZpWy1hWMql/bd9KygL",
-	"WI3qg4T5FY38r8gZUEwxWuwMcKfz3QdgfQAWH7ERX6C0Lb4K+a3o878ivzn67tAsa9f73wOkinCBjsgu",
-	"6XtC7RNOpXS15VpgJCAk8pqqUwwaWJ+PH5SV7pPs56YtNFB/kZ7tNo2aXSGIvvNCSUtO2UaJjsi6DSt8",
-	"9ikiN54rNlCzzBI1NauFCyy09ytf21Sh8na0uVTfFaBb0CB2atmc+Jpbmi5wwnCCCxGaYpsRn1TM9KgS",
-	"rgwdsDuuTsxGL0eU28YTtguocO1Wz3g/aDraNzJdgp5IrsiWjXT9uEdGYiLVdpcYKnJfVoBNWHz+MvZf",
-	"jW3Dj0wMFWG8ya9qm/IHDWTvxx9U/8wXcgu5vq+NzFggDu81bS0th9uEIhINDr/7iqqsat5aAcoTkFcs",
-	"gY+cXlHmSlGqXF5h6hPMxTfGoT2BR6o8n8DB6XmGIMeQohzLsb8tc1Ihi2P2QDtXN0+iUHqWgQ074/td",
-	"0vdjHrChBjblwMkS5NixKi3Tb854JZyPWS/kx05KZ9U2ehivmXAc8miXc8/aIG6x/yFg6OaMKzoGF1Ex",
-	"H84xvSgI6WLUXgqtM0ixZ4Cbg4HLmn+7Lia+hqlBPOAkk5VlwnVnOp12DJ46E5kBT0Rq61tW485ybMoD",
-	"i4WyiLNJNvj0J1mkWXwXAg8iBF5e2xZnmCRW8EPBB3gieDjhjV8m6Zjjq3K+mFQu9DlSN7/fz/1X68e5",
-	"En23uJ1RAj1SVdmhXCLKlbjEliqZb1lmSNbKnSlVXrpsb0zAf7rgRc1XZvCDRe1h+1JDVdaCcblnA3RN",
-	"Zk72LSctW9TW6C/7BfRzmx750baX/yK6jc3y6n5z9if6k4O0vJS4Jv5tZ7Y8UqCTUVPrnWxG+kXNndXf",
-	"+yiT+qgcXgDx052N3m07e9tsOjv6j6m5NLF514ytK63Ty91Lo8aC3K9IFXd9L7/AXftXz22wlGEr3FFm",
-	"PFLF5ExferoZbwXCcidsQ5xPGtTwY0uGqlJqX1TmEivHVRHjDYW564lkSMemcFrl2yWXK8KUmkAaZrU6",
-	"JQPr/10srTEDqTK3/L6SkBqHo99GXSjNJqq8jDpwxiyhQ/rdpL0/bXYxr9mzrvJa0Ff7lmwmajNS2rST",
-	"yiyVe5T3le+0yP0Q5m9TWSkOWlTRfsf6SkV++hZWZp02nWOOCu5L6Wjq8vLAmscqlOg1kAaKfChNZAUJ",
-	"9ErIC5a6cqRvTRU5BlQ86tnWRhNRoI1162c1hUOa1uOlFnnp/fSB3NyYv94ypb0f8s9dN1C0CFmYKeBQ",
-	"F2Nvch8a/9pZ509WbjAu6GnO091I5G25Zu1kTGw2vCory8q6nkKjxLLCwt/dFr/aqs0EjEktiuVq31ze",
-	"m4u4SEgBxopQfcaXTB3EKreREArC9j2tNQQWVfdaRFBtr/bAVQRzIyFbrjiHaDcgoCWY8rUz7l/dXj9M",
-	"U0P0IJXgfhRji2q5WEQsvAd3PhsRsCwle4E0Qb81VdqFzBPKudDkIkiUbk7IDnh1FVvXx+BxOMuXyMBe",
-	"n37XTcJYm+C/8iTvUAzZ8IWTRnORnaVX3FqqlVFmfILQujZUOzmn2PE+bbOy7vXqaers+RX6dO15f+fL",
-	"b+wics4sWuZruK6Ea14/zpnbnqFxXA172mKMfdupwXYL9q0HsA0L1hkorAOiCaTkYuaTrZzqiuWmR3ak",
-	"E1ZR1PzJqJyaG4VmEmg6IxjDkRUPtH3SwAk89T0ryhQNDCS6bie+/HW3SUF1ezv1ou9riUQ/UKbFIRoA",
-	"Fpk5Zd/TLNYIbZe5EvXZnNjytIrYlYLa0o3QbGdFbyPa5StOGl/eY6eW22DMdCRsV5H5CxW7xKIb54xP",
-	"OPtjYrhzSGWK1eTYnkZBl/i4iG9GRN6/OTklJ0fkp16v88Pjn/dJ05jlmFA+O+NuznJMuCCIbIVNu2yL",
-	"HBsqapzATDhWrOCYDU0Z9509MBz2SJ1xO3TLDuSQTeY6tk9oZHeL4XuM9NbnoD6wLbpIIWikF6tQYaZ9",
-	"0S5rUyHwDd7I95NnZfmYUL6Ih7fwaLaXJVig/CgaQtnxMGlt0lJbKGpuKtM9XkRz32pP0S+e+fZCUofY",
-	"HbqoXc5B2rGVbriUz7Rtm+8iBqh3BeTwwp/8KnHKkkyUprrd244TPfBrdDG8xSBM4L7i2yp7OExxyngq",
-	"pijpz7gLHPje32VZT4Oc/gV0sa8ThPQ+K5OqX2pL6EKUfHsE+RpoiodlN3h7ytIi7xgSUYsEz6nIj/GZ",
-	"JaVwRUWYJ0AtnBXRVgCXsTHTleq3FAYUhzo/XTg4P2wTvTvfdfjWgZ6V2qe+S/Lm0dZz/VPniPTEYehi",
-	"ZjkUOxXGZMSGoy8UFfqKswIcVjqIpLQm5TblgRHQzHYLbRSqh84U3ev1gllRKdX0giqwNjNNRthF0mgC",
-	"T3uPbULjlBlVvKhFpRUFoNskPF9bSDai2GKc3OfIwxbtm5c4JG40tmuTHdkNz5o7v63cNsZA2iJ0ix4n",
-	"Vi8qcEUlEPfx7hfTCDfCY8pUIyon/N6RWWAvDAbQBMepL1RWR5BcVlvOVI8j4BcHgeWHcZLv2GFm7Rbt",
-	"aTkM3nmMVNnD95EqO7ruu8cgLe4CWtosxg70/k7UNsZUXkJK/HC2g8qifoHK4DVmMJKIMZRD2rrkxM1O",
-	"zWCgCeNnPBjhjen/bqSqS24spv8yRZQ2ouWA9P2M4b6dZcTtYGGezZotVLPJk0IQ3Y+Jar7xhfxR/uNt",
-	"NeABQUypOf8hKP29Y9QtOkZZjFcYwHwgAw22/6gY4MR2zxUL+0fZxVTA4f7SXNS/pKTn5Y0PCu52oyxL",
-	"c6NN5atMoNyogcgCMHxrdSOpobXrgh+osNrXKwMllwFQiD10pDPX+rINEt80qQLLuhMl5sxBqqDDuAKu",
-	"mFWUJheui7BL/nY3g09cNysekP7/6Mekf+5qN87OrMzU1LZY1iBpli1oZEElGrrlNpZ0tP/TdYIplP3l",
-	"OV6OGOKqdk+2Ktr9tis+/948NszmCkRbjLhjTf1jzFNeSq2g6geCb+ezm1zqkjXaTF5n1z0EPS1Wp783",
-	"vdiElj5wCEjJOurQVzvJMsuSOAWAzyUBrU5Y62ZU2GUX51T8J04xTJx/2ZAWKJ+2hGHb2ixzP/Vwn1CS",
-	"UQ3SF+tUBP0jdcar7yUZUIntkMLRB645TZOiG050vNf8jOrQyAfWdpeypDda/hSs+Y1lULyj8hLb9CNH",
-	"e8onW0ISLvT25reDH0h+V9nsn/x690ip4YCoFeKHj5Qfu06ApzjI9jbO8W8rgXwOMwEpFWd5Z4njeLO7",
-	"2VB9O3ipb72JNtumTATvko/Hb3FKlMiuMKouzngmRH5Bk8uYZIxfdjC2HpNcsiuqUZlPMjFJO2PQ1M7m",
-	"sL1LQFUmcbg29OUVccblhLspFUEz+08vf3794cPfzw/fvv3w6fzo+M1/Hp6+7Lfnjvt5YveZPO6+8YUi",
-	"9vMDzlrYz1NT2Z63MhDse7HUF8gDr3P66owe3hM7n8uJjZsmfB/Z8THETWX0AypTKfK8Pd07ZK9V8r0L",
-	"GvyWM76/9gTuzYluXQvDLVe05m4k2J2S5O5Y4XlRLvznLuRrGn660N9TovQ7dz1cVNhhfYbNGsSggdVa",
-	"+w9/EcbDuc9rt2oN195Q3SwQpUbYBNlm/XgkPVIVTM6z+CkULD5/8+zdF9e16VUGiyXA5mL7YwKT7/fa",
-	"Q3HefxhsE1o7By1up14hBC4yNRdoOiQKskFnJFTpeyHCUrFNLnYTP8lWCleQiXwMXG93yQvIMzGDlDCu",
-	"NOWJ07JwhZQIs8zr09Ojk25ltN7+zg6uar63/1Ov14sMzMyhzA0uNkhxm6uD+5ZdATfmla3ZoinjLkt7",
-	"QVS+W8ZSfF7AXGDn0LanVLEr7ohrvVFsvypcutqXoVi6lo06/4kjO8nUiYjGbhwu09UGxbeDxX0Fy/yq",
-	"OBEqg7SYzOqrakub2+cmmk+GANvBDPNLGlFQzo/F6hYbCFXgJraa5cNAaXVsrMG9gyb4nI+XLvteLQYb",
-	"Bv38WMCgCyv6m6kxwtXYBQM9ygJPVcN5D4cShlhC4LtrejYlGujYSG6f8RQsWmZBNSxp0zrR45u6vCYL",
-	"vWWNMoBfHoHtET2/FrJOcIJYCSQhAXYFrvCHw9T6lAlVhKIJDKkdVHr04eS0S16agyukSEKlUaLOuNmq",
-	"Hf+sSP8fnXfF6NlTNgal6Tjvk62PnF37iUXbNmoZPnrChpzqiYT+Gd/qX+3+W99VRZRVTiO4xmHdnZPX",
-	"h3tPf4jJJcygbKDrBRrmoBijPSZicMb7dmiu9qDYibld+1dJpzh+wI3R3e6SY4sRJBMjjCeuf5j5cIyx",
-	"fepGE3JDo0ZQaYJ15pgaY102pPiawsYRhhooJwODattFV3XJK+zwUbcpJWjJ/K7g2l4GjGZn/IIml2Iw",
-	"sCUwmmRAlSZ7T2zbAevkcTRQiO+b32/+KwAA//8=",
+	"7H1rc9u4suBfQXF3K/ZZSpadZGZi1629HieZZE4evrZzc7ZGWQsmWxLGFMABQMualL/uD9ifuL/kFhog",
+	"CVKkXn5kHj51PkwsEmw0uhv97q9BJCap4MC1Cva/BmOgMUj8zxPQcnY41CDNv2JQkWSpZoIH+8EpRILH",
+	"imhBppRpcgFDIYFoOWN8ROiIMt4NwkBFY5hQ8/pQyAnVwX7AuH66F4TBhF6zSTYJ9n/47lmvFwYTxu2/",
+	"e2GgZynYR2EEMri5uQmDlEo6Ae1gOxwB12/jecDOxkCo+fGJIiw2MDDz55TqcRAGnE7MwvjAOYuDMJDw",
+	"W8YkxMG+lhk0Qpxl+OSEXr8DPtLjYP/pdwWMSkvGR4GB8DAB2Q6T+XEhTOaBO4fpmI5gHiDzV8KzyQXI",
+	"kAylmJDdAqrfMpCzEqzULOCDEMOQZokO9nfDBYe628P/ece623CsFr5T9nsDjG81TBRJQRIDwiLwzpVZ",
+	"oBHGvedLgFwK4CnIK5Btp/r+6JgofGLR0don7vxsP6l2wCZgDveJIpkC2Q6Z+fXO4foMF2MhLttAm9qf",
+	"CfA4FWwxo7pn7xjEG7OWSgVXgMLkRxqfwG8ZKG3+FQmugeN/0jRNWEQN8DupFBcJTP7nr8rs5GsA13SS",
+	"Jo5wNWWJoVl+RRMWEyRSUkgspOB9ckWTDAi9iPYJ5YS5Zx2x7Rd/UDOu6XUQBiClMNLul6/BkEESl9w4",
+	"AaWQsYP11rz5EgZKU52pYB+FrmbabMFggOQoKPBFL0Sm9y8Syi+DGx/d/13CMNgP/ttOeXXs2F/VzrFF",
+	"k8Xy/OFL+xESC1CEC00mVEdjosdADN4ljfQBGdidD0jClFYEaDQmYjgEHpvLBXHRNRAdCT5MWHTbUzvk",
+	"hEaRyLgmU6YNMEwRmFCWEJpIoPGMwLWBBG+0An0vSvQVgDwI7iL3NZWDCyTKpASuiYEOyBYlcWZxACH+",
+	"nlClCY0njIdESELJMEsSIuSIcvY7YmobMfpayAsWx8BvidIzg0KRgsRXiONchbAgGESKBKr4fFriswTj",
+	"XhEa0SRBIWmAKUmSJomYWiootoDYecs1SE6TV4Y818DQrYE95CTjcJ1CpCEmyB0HiMuBo4lzFg8Ii4Fr",
+	"NmSgCNOEcXyiuJ0SMVK4iw9CvxYZj295xB+EJkOzTvUUn5WnaJ6wX7q3U/wg9NjIhJJvWeyYNUdAccg+",
+	"tSMijuksETQ+E+IdlVZNeqgD9dn5QsQzwhRJDBCS6DH1T86IJki1PTqjjLAIPnF6RVlCL5IHB9oBZVjj",
+	"CqRBH8RGokSUG9aRKKuZViSmml5QBQdEGjOCUGNH4L6s3knEkChnRDBOBmhsdNDaGBiKqtshncIQaYLe",
+	"Pb3jmSy4gTMh3lM+c1ebelBsCUEmlM/yc1bfFhOfOM30WEj2O9yW849ElsQoKVG5MDdOJAGFD01ql+Ru",
+	"KQ4qENybRDgqISFUApkwpRgfhWRCE6MmQhwSuE6NHmnoVsKVuASjThQft/Ylct1bfsU0IsbTD2kcM/Mn",
+	"mhxLcz9oZrTIIU0UhEHq/elrkFKlpkLGS/eTP2eAAJ2l51pc2kvYU2X3nLmS/3u3SfkuleRfKkuFJTBf",
+	"ivfExa8QafNVtKfX3B2NNLuCc2fdoAK1bKNH+NBN6CzwK5CKifo+n/fCgGeJk29W169tNAwiCVRDfE51",
+	"xQAw1NjRbAJVK+BZr2GJsVDa2hlVND9/vsL3Wby+4REGlzA7TyUM2XWzbaQ0ldoIBO25MS5hFhItiIYk",
+	"Mf9QhKZUasNoBXsGkyg9V5fnz4Y/fV+FY69p60YfPFcAfA38LUVJEy57TV8X6tz+bTGxfHAf/KjOzNPI",
+	"GxuQWi6MFj+ODHBqH70J0TDekDZqTIh0gUt5FFfiwPtUnSsq5FLso3Z4NaRUGKOV0d+xtUUZ0zCp/sdS",
+	"bJrPTej1W/vCrkcKVEo6C9CpN4LlwnEEH/CmzN+wDp8VXjtlv3uvaqFpsuy1M3xo7hBxD/kSYW6Hl8C0",
+	"ovq0oL4qtw8ETxiHAZmOgRNKxkClvgCqCZWSXUGMOq3TYdF802MJ4D1njHx5Ze65LfvThPFMg9pGwcCz",
+	"iQHcfsXQ23CI//WlgR8R0M9Mj/8Js6VkMWeZINFaDdwofofHb63EUmMx5UTwZGZVcaZI7nXpkq23RllM",
+	"gZo3nJwrCa7PJdXjXBmGa+1Mf+a+Q5Pk4zAkivEI7OtkiCajIiXs3nrd7T7egH+c64um7PzSYrvdf30J",
+	"s4OFaGy7AcZ7l+8mH16k/yFPn+pPV5+v//fvu/TH6CW8Hr1hP5vfxPFvJ+qsR3cv9qL6fdF7vG4fr9s/",
+	"63WbM1b4h7t4E5Bra9gI1q0Ypwh1LWefh9C5Y6aMRWZtUPfrhRAJUF75+S4ZpVz0YnYXaNhMFhU++6/V",
+	"DTSybBkxugN43WJt8mKF969AMj1bxtMnTF2+gytIUNmyVn/tZmza6yqyCZnHiqUm9doxdAFo/vkS62El",
+	"COdjJPSjwTWGq5C8T7w1Sq3RWCv737/ejULm7653F8Qyr3VzmJ6P2Wh8Lpm6dLrfYJ9QwmFaeFw1MY+g",
+	"W1MyzSKaEPP4ARngW4wbqlAQmxf7vPCwmx9JYhiASKHggAwMOQ4ZxIWSOaZ8ZN8j+W+lhz4SfMhGmQ04",
+	"9Ll7mFAeo2JtX7B+OjKlikQJUAnxARlMaMIiJjJ1ntLoko4Av3DJxZR3it+I++2gzweWzp1NMMDYoVPj",
+	"MYrEEuC6izpzbkg0IS4IgypCgjBo2TKKrRqQBb8tsk2O8P3cQbaZG85Fx859d1whVIs/VgTrbm/v2RJn",
+	"W4g4Wd/FVyPxOeBq6zZR+FGukfm5Dd8983MbXvR63+++eLH3/Nn3z3ovXuwuTrAJgyMUdKiWbYbk/Hop",
+	"deT3M/KOplqkDQbGOm5MXLkRDQjze0x12AxojPIuO7pX+NBNGAyzJGm9RpfQihTJUtF5Yp6p796C6H+8",
+	"HRUu82IzXFQk5Qr3diaT6nmPtU7V/s6OAUF13d+7kZjsTKJ0SqWN55bajGR1wnj2QwWPPxhJrzVII7r/",
+	"Dy7/v/Z3doJlBGMga0LSS6rGF4LK2Bgeail6vNiH8xWguDJ36p7RDOzVkJtHe2GA8tH983kYJGJa/Lhn",
+	"VJGYZZP8L7s/uFvNCUoV7D/7PgwyLkGJ5MroFeYaU8H+05sWz0UOzYqGWR3gFV/zN7XiK97GV3yjipsV",
+	"X6qhb8W3GjC80ps1Gqt+fA67FbzV9ucjKKwdZhN8jaRs9c3DJDkBhalu6/G6b4atv/ny9SbYXuVCtRQN",
+	"v1IO/+5JBF8O5AKuYtpWL9+nDeLnNYMkLjIx1ti7y6Vq8geVGVtG0BoFUI+B/Hz68QNJqR7nniKM2Ls0",
+	"JN8plGdnLZOcnilYheHzeIYfwLVRx5MwzBTgd6oXTm+ZELTbLD/WdFJvgCZmvfVox0X28YSddhgJzjE5",
+	"xZpC5T+bVLrSQ5S/PkY4Zkj9+X83vek5XNtSE56goqwwx6Om0S1FWeHoKR1BxWZb0Gd98ZtduHNO5JKS",
+	"et3d7l6dlJb4VMu3E9S6uomI6BxjPV+qqazoLizdhL7zrsryDR9ffALFfpag2/q/N8L3Zt6beZoVlw0k",
+	"2kZQxaeb9vVOjBh/LeRkzf2MJOW6OKtaXAbzF3LrccSFhDgkQyHJx8NMj/dIbl90cBUSJcycbncFZ/Zd",
+	"W1EqEve5g0bV1aPYhvCLTQZ94pJAqzK+4SZbcHEttW08H/RCi+99lNpM9D+0B3neY4yHUvvs7kpex0hM",
+	"JpS3XNTuR5IwDjYkqCCSoM2FGVNz89To4IfdF3uNH+FDNjrHpPO6Y/bFKr5V4OZnhLLlWc+7Dfzq/IrK",
+	"qjuvch6NjuPClbfX5MobMrl+cOmOfNpMnef+nmZ//iaBr3nTmanL8yGNtJCre0JPmLp8je+s4A7FL6Dn",
+	"bi0ft3WFRULC4gqn3WX1TZ4QnCPBdd35bc/n98RS7XS1AJ6VRmUET0vKVSqkXjXMeFa8UPoS1ue/wt14",
+	"h/GiYs2Llvg81tRMx6L04Zb5ut2Ki2OTgE1TgGNRiKIazPBPuxSiOYF5MqhC9RVarnGcFwD1+b2K+7oc",
+	"qrH+wivt3qMi5eX5N4+MWFdpmdW6JtZrqalVxvjILcMR/B0VtcHxx9MzskMzPd5hxUfVjk1pH1RyW8Yg",
+	"YSXdzQPi3CbyqttcLoaXl53AJ+WKAeuaWxDWcmxbgGs6i1q6RaOgceUnfETUTGmYlHkqNiVMghGgEB8Q",
+	"I1PyIlymFUFuLJPF/JSwKeOxmCo0buWUGbATxrNrRFYk0N+0VEbOS/G5DbzBIhpwijnRNLnEemGvtmHL",
+	"er1sCWqvu1dJXVM6ZsLgVGEGh9YpiiIJdGK+3MG/rALrR6/wY131GYtyiyhB3VsD0hX2kpiNQGmXck5Z",
+	"UpwJpvdxwaG7is/rIVIwNlP1VlQ3FiS/+rhcmi1TcsU6ZDsHtSepl2loy8uVy2rlFZdcvlxpSVdJa3fP",
+	"cMre8+9INKbSGDRSHRDKZ+QTZ5GI4cBWqqEhJHhhC1eIrNkmRyPDN1Gb7KK8wGLtZNCT10fkxbPn3xNX",
+	"SEJiEWUT4CiB6vEm3cJW1MWhp1LwUUgYJ5Qo4Bp4BGQC1KZ7khREmtQvjZaEmryWtknKoqdUEW2+O0Te",
+	"zQtbnBdxJSXD80cv1zIYV5ryqEXs55VhxixdxfNrec6WAS5cEUutQ0ITJRChhCoy+FfHuS87b18OVnCa",
+	"+hbC/JfenJ0dE/sAMYRa8Z5gzXE7yzx/8cJnmV6jpVQkFi3+djqWtJ4hW61yXqpptHjWyKeTt0TCECTS",
+	"o6u6xL4X5mrLCd+8fUAGXn2Ty/XWNvHUAKnoDGs1aVLzMvlVUUsDCvXIlFX98wyoQnl3/NYkbU9gKEGN",
+	"N3NjS/tym15oyQ8fyVVDc9v7umEiRowP8nBLKuEK81XcW40Mvo6PrQpg8/5HTOlvkERQnvjPlAN5KWDd",
+	"XIkw8OtaGxY+jCZAjoRM11/51rkt+WXv3UTl9psgbz4co19udjRecLhKla+uQM689h2eZu0ScpIZGTIe",
+	"qwP3hCIJDDURmSYXEIkJkNgIMnuzreaSctp6ky36fP6WmCvms1tZhKINIsFu2XOnj62e5u3ec0hY+z0J",
+	"EbCrDT6YpfF6gK4WuQmDLM+4a5BhMoNSeFuri8BvGU1UVWQJDhivQJPWmGgdBcDzSK6RQtYzXfeUtsWN",
+	"5rAVzh3YPGbmD8ffXDv9FJS5po0kRy26AJUj1P3IFUQapTvVtuZCEUowPEm20MzbdkwWmutzJOnEGrCh",
+	"7f1RrEOVb1Hm+ZLY7yCcjwCQTzxhl0AGzgs2CM1dewmQKkx4zFdFsMbC6ICUqJRG5qxFgn00hiKJQZJ+",
+	"sDMWE9gx/58Z1RtUP8AqeA6opoWoj+up2A6JEpZWmDZPpBKU/Uph9v6axSPXDKOaPIo3I9Nky9CQGosp",
+	"age/CsZdPZgFT9n1i32Zz9AL85XtLjnE/0AFWcJE6Pwb6oDYvTibWwGPvSUMxYZIux6g2nxGpQnTynvU",
+	"qOdjZhY2wFQUl18CnhqLrDMLwuDfJyKGBAvNr3UqhRaRSHbs0p0hS8A6NYJwHrmGSpsiJC1hnIq23e7i",
+	"LdTvMizV3NLJEdh0LBRU03IdnSz1YRTXb5TQLIZODOpyLhPyrgNhW0KSTyfvtiuMVoJqo6cxU2lCZ/sF",
+	"BxYkODCcPGggt7AxulbukafXZMXDJnjUTbG5FfBQidU14cI/KPNN/5yMDMZ+JcaebDy0W0X/quC8NoKy",
+	"vDEcPY1phXJipvD1ZmjWCyfW2qLQCag8Wwn4FZOCW0FMJTOLGva3MqKEB/0Ltp2KbVEx+DeULLEUaVo7",
+	"8l+C48OzN0EYvPn4/lUbs64UzlzGqi3ZAdZuL6jKEEUFt0yREbsCXiXUBuJb8aRrQbdyyYocW1O/rkXm",
+	"mvLRMFE+JGxCR0BKkT4WqnKjyIyr6lZXF75163IpLu4k1NdkJHq31RNlJNm84Lkbzm1UrRdYIExdvmTm",
+	"5YtsAydynhq6Vsrt6sm2cAWJaozHEOBazrCHIj4VlvUsqF6tbrnkUe8fs+gSagVGz+aZNhHTNVN/10v6",
+	"vUXKrpeq65J0i/Rcm5gbFChtIwWXVrBudv0Cb2eEHXVGwno8UQubmr9rQWKxooPzisXQ6lFMvTrn6jWJ",
+	"qoKWbDQC6QLZMlvVq9rmblTaMB8uRFhsLGhjLUdqx2i5HfNn1Z3UlIj3R8efO69POycfP56t5IS8z6rE",
+	"pjBGQ3WhO1QP+2008y5PLikyZhcTYZOBWufCNaXQWrn1G2bEaJGee7eaaldaBQelCzvDPGvsCmxvgJ9d",
+	"WTZZm/VslkIpUkq3yhKnSiUFIs/In9tE46GKJi/0AJsbDsiEcpqbeL6XK8TgrG3Oqiyf25IddUAG9s8D",
+	"wy32Ny1ZsQrjV8C1kDM/RIpfQ9LBeFQT0VTydBrgxeqDgTHonLpsnWDWx6Eq6uHAuROMsRiBM29dfy17",
+	"H9PcNyIkbtSuxVReUeiDjh82POR8FO3Al2d7nxS/XppUswZRZN1kvDmseSYugR9TtraPJYpAqTYX+yH5",
+	"+fOZjVmhTv+0l/eCWfHucJkKjLc3+s64ZoklEITF+fLdq5W44yYdvsNlYYRDTkRKf8vy/JJyt9+TmM7U",
+	"ATaHEfJSWercMneOH2Rw6w+2V8oysSkcuhaDvgAqG/ms3oTCP6761iqLNxOJU3Hm8ymwoSCKRds4NyQ0",
+	"kkIpQpMEuwzPncTtqkI/oUvxNhWWG9c94otN6LEw+Ukdq0I2Ydz/6+5a2R6ngPoYJnVoQZQWKWZ6oL2M",
+	"hVoHJAF6hYJRZPjwJUBa6c9L41iCUneQCxIG152R6Lg/5s92c5PrF/vYF/+5DpvkVpt1ogQjpsfZBZZo",
+	"CpqyTiRiGAHfKT5947+uLlnaEalFbwd7d4O00C1IEFkWqWs532MpjJV6V0f7UIW+7Ruyd9lmTLQkz7qu",
+	"rXpPNzKQWtvHfwdpR3d4AneXve60kBb/3RBbZVvlCvN9x9R2iJ6BRgcarSTezHvoKgHOzYDcWH7i6vPF",
+	"427Fedh8fCxNzzIkdO9puzbt8u+dsesq+h+eXdftBrAZdc/n/dsmACuY4+bVKphLqdYh8yUk7ArkbKNc",
+	"0LtpyUS1hklqa88XZyUu09Du5KgRH3dbRAFXLsJWGHwGfd0yau0M36421+GXO6MoLDuAvCx8LnNuKdy2",
+	"bAHN5XOjDi0+oReVjLX29b0D43Ctz9353yXC25LyBjal0RntErRkYPOU4XpMM5VH89wxpbbVZhAGKosi",
+	"gBgPy67ReEzeiJZNhsXM8XVl5Is3FMkSlJfPVvBQw6FV6GAe5zWaX1dw3PvNVxdUj5egQcdDoX0puhv3",
+	"tADwz0yPTzGQ9Ve9x1Wxu4as3PeHR0SxEcc6FnxwaVfb5RXc96Y4FJuZP1C70UwyPTs1JOOVWP9zhV6+",
+	"ZGvg2sZ2u93BdtkhOfJSBQqXqQOpGIxlBzuUo7H+1Tk8ftv5J7Y6zckzZebfN6FzVB1mNlXC/ut1fqY/",
+	"fz4L5lL3ydNexzoNqw6+Bcm6Td61LkEXpyJDkSRi2ucnr49++H7vOdn6+fMZucDxRc4XkkpjbUSgtvfJ",
+	"m9O959+5HCRMPIHrNCSM6pAwpUJCM9sHALtBpwmLmO5zC6DZO4nGEF1CTAQngJmdLuHd9rBD/kbTzPrv",
+	"CoRhCREOkWB8KPKxGNROlHJ4LnpXkQllXFPGbcMfpMCi55XnSSle8NpezY2pKFct8tEKDz8RQ7eL9yKG",
+	"hBzZID45dlF8svX+6DjPmCuz4HD3lPe5b9k9UWRCozHjmMUTCQn5PK28cN7gkzJeBOxs6EFSpsx/omOr",
+	"2+d9fjYV5JLxGPNK7FAdnC5nmffw+O2+eeof5B//sHUZtm+D0XtspFH94x9ky1B4nHfhMgAZjCg7o+on",
+	"QU5f/nObGHoCrnF6lWv33efEMIvUnQRboxtaqlCpuMCDiVvJFRPqbAqhWWxw6EaRIGj75EckDNLPer2n",
+	"ke+9xb/A4MDuzOYemI0MigPs4B8HSHoGsbb5StM29BiYJClI+wqKBB+mgqP3iScnEPk2XbkcqGWjtvQS",
+	"bCajjwqcmYZFM5i1d90x9r4a2C7qCmNQOq9hxp/6HAdeQUy0wIPFDEQXyQqLsNR2lxy6c3enwgX2aMfh",
+	"WSPQijzrPS0GgZZFJ33OVDEpJj7w01aAD4WMDEle00gnMxf1Ng+kEJEYooRKUB4KrGDHRw6P3+bDkchW",
+	"beKeCm3XJnPs5i4jFyJmoLZJDgr5dPa68wNuRGS6zz98elcttZqb4afLekzBy2FhDkabOhlTTV3yFMUu",
+	"UU9UnyMgOKcvRLXbtXSySHzW6xFOJ/mebFOpcruowIbk2fW1EbjPr69DzPVcUGdlTq5lns9g22Y09vnA",
+	"Bq4HtgBlWi24qtZbHXi1UFgdhfm2WEFkKM2iJZ/N1+eulorxYohfl9itYAMtytXUyA1HQHF+AIQSLZ0z",
+	"XSVUja3gTlgErs+Pk8aHKY3G0Nnr9uZE8HQ67VL8uSvkaMe9q3bevT169eH0Fb5TpgB4Evjw+K3X82k/",
+	"6HXdoyIFTlMW7AdPu73uU9RT9Rgv/R0rCnawD4/VfArieBsH+4FRVg/znm7+7NpfmnXQ8hFUuIObcKXn",
+	"cHbqzZfaQMu9Xm/BjKf1RlyVA0OaBtNh0MncCBYfIbmYYe80HFf2zILRtHoB7o43fBNf2V3+SmWSlHlp",
+	"78Xyl+qjwG7C4Pkq8FWH/uFbT5e/1TCpzVcfkQx8Je2XLzibM5tMqJw58pnLHnjiIupoQNGRIabA0diX",
+	"MHCSvikvwJh7Qum2vDsLNGE8SrIYFBm4JvqDyhAPo6d2yam2JeaETSYQM6ohmXXJIa8A2ucunV6TSTVT",
+	"0WtzDLE3AM1l9W0N3h8dfz48efnqw/n7w3+dH/706sPZ6fnxq5Pzjyc/DcI+N+ZYr9cjGU/MnadAbx+Q",
+	"lCqNNQDApUhsqYCTNM96L1zsuuhxzBSJIQGjXKOUqTKu1wg3KAorfxTx7M44qqHV7k3VUnEhtRpP794t",
+	"T+cDX1om/Vlc5c2n3VSXh2Xr3gpsXYxeNS/srsCZ9amPf0358cowQkny5hhHoP2jXFuG3ITFrVf0lcBY",
+	"cqNksWtafdIO1EUtwJmYnj6MVFVnQny76Pd3T3w4175xJS7s3cf3XT/DBlY8gUjIGOKH5by/FyOVHpw6",
+	"G51BklSGsXp3CDW2qMtHJ/////4/98x2A2P5vPM17+V0Y5nGXETLXUdKi1RhfpNRkT03BxJfPivMjRGd",
+	"56eX+JnyUqtQ9LMFny8ugLwIdgrSpupfPTRNWjgXv1TMNv5rSvUTxHtVrHuHs4lauJZlgqu+jYObL40E",
+	"vSOFpho6brDZpmsvUlY5TJEfmKqrptaxIJK4gV+ottrrHF+cIMCHOf/ftxm1lspltvpt1K5HRjuBNKFR",
+	"yWlPbqk2oRt1ibPANnufY8l6VU8yI0X7dbI1MErKYJsI6TghBU62BhhNGmzn/ts8hoA+rTKE4M8zKql4",
+	"PrusEQi7tC0qMdzoqiPavuVVT6zGMF5dwYq+kD+Qz6QY9rTYZ+JO59FVcmtXiUVlaIQmKG3L23xWLSYp",
+	"rMiqjjU6NEnabZwPALEiXKCrt0sGOY0PCKdSuup9LTDW4vNHTTcrRjmsLwIelAvvk2Pm5lk0ME6RAO82",
+	"japoIcMe2eh2bOROwBkWeI8gnm/DRV/z/J2bnKE20AvNEjW9sIWBLLT3K9XbdLfyTraJbo8a27chX+zA",
+	"szndNreqXeDm4gQXIjTG9jF5sjjT40oY2veO77j6PxuVHlNuG4rY7q7CtdHt84HXTHZgbhIJOpNckS0b",
+	"wfx+j4xFJtV2lxgCdF9WgM118rx07Ksb2kYuiRgpwniT09sOW/AaA9+Px63+mW/keHP9fBv5uEAc3qba",
+	"WpUOtxFFJBocPnrj7onLK0x9ijUWxhC2J/BElefjuZBzniHIMaQos3Psb8vXlM/imBXSztXNE0aUniVg",
+	"0wnw/S4Z5OM7sFEKNlvBiSHkxLEqLdOq+rySpoHZTOT7Tkxn1faIGEzLOA7vtMu5Z21wvtj/CDCu1ueK",
+	"TsCFu8yHU0wb80L1mI0hhdYJxNgLws03wWXNv113mrw2rUE84ISalWXCdWc6nXYMnjqZTIBHIrZ1S6tx",
+	"ZzkO54HFQlmc2yQb8rQ2WaTPPAqBBxECr65t6zpM/iv4oeADPBE8HP/GL5OvzPFVOV9klQt9jtTN7/dz",
+	"/9X6rK5E3y3eeZRAT1RVdiiXYHQlLrFVTpK3ojMka+XOlKpcumxvTMB/W1o8QdRinwO/o60hSGs3uXTE",
+	"IXpwEyc2l1OlrXNs9A3+BPrIZsx+shMHvolaZBP/uo8GsxcbHEMlyTMmbiRE23Evj8XoaNzUyCmZkUFR",
+	"wWmthgFKwgGqpBdA8lnhRtu3feJtbqYdJMnUXNLhvBvKVinXSe3uZWBjefcfyABwXVS/wQ3/mO6yMS9a",
+	"orKtFlBSPVHFCNe8BnoztvRE9I7fDzvNGuyGE0vBqtLzoSgRJ/b2UEXs3r9CXHMuQ3U2l9haC67KQRGm",
+	"VAaxn17ttCJsROECnY35bJUB+veV0tY4pf82+k1p51GVi7cDZ30TOqKPNvi34jV71lVe8xq835LNRG1Y",
+	"T5tOVBnqc49XReU7LVeGD/OjilRTkQoaEdUTu2MtqSJ68zZsZp02TWeOgO5L1WnqVPTA+s4qRJzrPQ3E",
+	"/FD6zwoU+VrICxa7krpHoewZpqju1CsGjP6jQJNpOarMn1G2Hhu2SOk8nOFJ641Z8x1TOnfX/rnLZooO",
+	"OQszQBzqQmzNn+ct/NG57u9TbTMpSHEultDIH22Zi+0cQGwxiCprMsuKuEIFxoLcIqLQFiHcqk3TDEkt",
+	"TuiqRl0WpYtpSYgBJopQ3edL5nVifehYCAV+46vWEhqLqnutoak2JnzgIpq5YaotF6tDtBut0RKu+qPz",
+	"/KNvYmPhchjHhl9AKsHz+actuvBi6bLw9t35aqTHsrKCBYIIgwpUaZfPEFHOhSYXXrJ/c1GBx+ar2PV5",
+	"ggRORPoWVQTrk/66yTVr88pft1DBF342LOVk4FzEbunFupYuaLSvPGdsXXuxnRNinFARt1mU93rhNXXi",
+	"/QN6ze15P7L04/VXcxfSMoXHNSBd89Jz7vL2pJ2TaiTc1iLt26YstjF43mUEOy5hmY3CCjoaQUwuZnn+",
+	"ndO1sTz82E5vwyKimscetWlzj9FEAo1nBANssuLjt08aOIHHeXuaMmsHA8SusVFerr7bpFG7vZ3lUvOP",
+	"kpzwQMk3h2ixWGSmlD1m3jx05k19gi82Rq6eyUp5DtIN2m3n4twetstXfFl5YRw6SVykbDoWtvfQ/DWO",
+	"vaTR29XnGWe/ZYaxR1TG2DgCm1gp6JI8aJW3LCMf3p6ekdNj8kOv1/nu6Y/7pGkYe0gon/W5m8YeEi4I",
+	"Ylxhaz/bSMvG8RrntBOOBVs4jEdTxvP+PxirfKL63I7ms2N7ZJNrApusNEoKi+F7jODXpyU/sN29SA1p",
+	"pBerxmG1SNFUb1P58agHrCg7LB8Tyhfx8BYezfayxBmUH0XbODtEKq7NY2uLE87NbrvHO2zuW+21IsUz",
+	"j/FC31WC7eeLXgMpSDsX102vy1O+2wZIiSFqex4lvcyJZpX4c0lhSlPdHs/AkUH4NboY3mLSLvC8Q4NV",
+	"MXFa65TxWEzxkuhzF5rJhwuUVW0NIv4n0MW+ThHS+yzMq36pLT0QUfJIyx4tvwEa4zlb3NyeKLVIO4a6",
+	"1CJxdybSE3xmSRFpUUuZ064WzuxpKx1N2ITpSt1oDEOKA+efLxr+9NxvYb873xH91lG4lVo7v4/S5rH7",
+	"c72d5+j71GHoYmaZG7uohmTMRuNvFLL7ayaKOIR2EL9xTbZuyj5joIltgtwoyg+d2b3X63kj8GKq6QVV",
+	"YP0DNBpjc1yjujzvPbWZtVNmbIeiAJxWNJZuk8h+YyHZiNiLKZlfgxy2YN+8xCFyE/9d9//AbnjW3NBy",
+	"5b5UBtIWUV90QrKKXIErKoG4j3e/GZVuhMeYqUZUZvzekVlgzw+30GiMJsoi7XoM0WW1MVX1ODx+cRBY",
+	"fphE6Y6d0dhugtumkDjH0XnHVNma/IkqG1Xvu8cgLq4RWhpZxnDN3cKo40yovISY5DMnDyqL5gtU5kky",
+	"g5FITKCcPdklp24kdAJDTRjv84Ebgj9w1S9uUrRLlS2GmjNFlDai5YAM8tHpAzuijdt56TyZNZvUZpOn",
+	"hSC6H5vafOMb+d7yj7c1XvAIYkrN+Y9A6ceWdN+mJZ09rArvmK8koMF2ZBZD8v7ouGCohQ3q7GLKEw75",
+	"fbuoVVHJCssblRSCwQ33Le2jNkWzMpN3o15BC8DIh00YIQ+tXVLyETOrfb0yYncZAIXExHgDcx192yDJ",
+	"W6tVYFl3xs6c/UoVdBhXwBWzOlZ24fqquyoEd6nkFRRmxQMy+B+DkAzOXf1Rv2/Fraa26bwGSZNkQeMZ",
+	"KtEyL7exZMbHn67pU2FiLE/7c8QQVm0KslWxKbZd24bHdtp3lODnScUQ0c6aWkWZp3IBt4KB4cnMna9u",
+	"DLRLwmmz0Z0h+hCkuFiJf2xS88Bk+JGDR4XWn4ne8CxJrCDAaSx8Li9sdZpcN1PGLrs4V+Y/cZps5Dz4",
+	"hipB5ZlsGFMverrbR/Lps/uEkoRqkHmtWuV6eaL6vPpelACV2DTNH0Hj+lA1aeb+ZN17zbupDu99YPV8",
+	"KTfnVtafgqsfM2NyafCeykuctILCIGcasiUk4UJvb34nuRGKd1aR8Tlf7x6J3J/xt0Jw94kibpcEeIyz",
+	"yG8TfngsgnA60hxSPSosyODOih9QFXGTAQd27N7AOl1tAlZZzNAln07e4YxAkVxhtoTo80SI9IJGlyFJ",
+	"GL/sYM5ESFLJrqhGwyVKRBZ3JqCpncxkOxyBqsxhcpNEyoupz2XG3Ywibx7J51c/vvn48Z/nh+/effx8",
+	"fnzy9j8Pz14N2usf8mmS91kA4b7xjTIx5sdbtnBuTk1lw/LKOMjHMsM/Vy1DXUisLiP822nnaznqd9Oi",
+	"hWM7d4y4cb75ZONYijRtL1nwOXOVmoWCfP/KVQt/4SKEzel1XWvKLVeMSGik9Z2SWu9YQ3tZLvznrp5t",
+	"Gri90KNWovSRMf8U0X53YDNs6SKGDVza2sz9m/CsBqvbbr72hvpxgSg1xo7yNocsR9ITVcHkvHQ4g0I6",
+	"zN93e/fFsG2KoMFiCbC5Tn/LIHu8Tf8ETPsf5qAIrR2hFrfTBxECF3GcCyAeEgXJsDMWqvRuEWEZwCbI",
+	"u9nWZCuGK0hEOgGut7vkJaSJmEFMGFea8siphbhCTIRZ5s3Z2fFptzJEdn9nB1c139v/odfrBQZm5rDt",
+	"RvQbpLjN1cF9x66AG1PSVjvSmHFXabAgUaNbxsjyVJG5gN2hbdirQlfbFNaaL9leerh0tXtLsXQto3r+",
+	"E8d2ZreTLo09e1y2ts2T2PYWzwu45lfFKYQJxMUM8rwKvvQv5Emy5pM+wHa2zvySRoqUk9KxuMsGuBW4",
+	"2eRmeT8AXh2QbnDvoPE+l8fBl32vFlv3g7n5AFyvLzV69KlSoNTEBXlzlHkOvYbzHo0kjLAMJu83nLMp",
+	"0UAnRujnSXDeomViXMOSNr8YfeqxS3Wz0FvWKHM6yiOwXfPn10LW8U4QC+EkRMCuwNW9cZharz2hilA0",
+	"9yG2I7mPP56edckrc3CFFImoNKpbn5utjoHGBrmDf3XeF0PWz9gElKaTdEC2PnF2nY+627bRaP/RUzbi",
+	"VGcSBn2+Nbja/beBq+wpi/zGcE3evD886py+Odx7/l1ILmEGZUvxXKBhWlIkQYdEDPt8YMfD6xwUOxu+",
+	"a/8q6RTHwLiB8dtdcmIxgmRiJHLmGhSaD4eYs0HdJF1uaNQIKk2wLwRmS1n3FCm+prBHjKEGysnQoNr2",
+	"FVdd8hqb+dSNYAlasnxXcG1vBEaTPr+g0aUYDm0ZlyYJUKXJ3jPbJsQ6tBwNFOL75svNfwUAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

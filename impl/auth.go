@@ -49,7 +49,8 @@ func (s *Server) tokenPair(u db.UserAuth, refresh string) (gen.TokenPair, error)
 
 func (s *Server) RegisterUser(ctx context.Context, request gen.RegisterUserRequestObject) (gen.RegisterUserResponseObject, error) {
 	in := request.Body
-	if wait := s.guard.Throttle.Begin(s.now(), security.RegisterAttempt(httpapi.ClientIPFrom(ctx))); wait > 0 {
+	attempt := security.RegisterAttempt(httpapi.ClientIPFrom(ctx))
+	if wait := s.guard.Throttle.Begin(s.now(), attempt); wait > 0 {
 		return nil, httpapi.TooManyRequests(wait)
 	}
 	if errs := passwordProblems("password", in.Password, string(in.Email), in.OrganizationName); len(errs) > 0 {
@@ -57,6 +58,7 @@ func (s *Server) RegisterUser(ctx context.Context, request gen.RegisterUserReque
 	}
 	hash, err := s.guard.Hasher.Hash(ctx, in.Password)
 	if err != nil {
+		s.guard.Throttle.Refund(attempt.Key) // busy: nothing was attempted
 		return nil, err
 	}
 	u, err := s.store.CreateOrganization(ctx, uuid.New(), in.OrganizationName, db.NewUser{
@@ -67,6 +69,7 @@ func (s *Server) RegisterUser(ctx context.Context, request gen.RegisterUserReque
 			httpapi.NewProblem(ctx, http.StatusConflict, "An account with this email already exists."))}, nil
 	}
 	if err != nil {
+		s.guard.Throttle.Refund(attempt.Key) // an outage: nothing was created
 		return nil, err
 	}
 	return gen.RegisterUser201JSONResponse(apiUser(u)), nil
@@ -85,6 +88,9 @@ func (s *Server) Login(ctx context.Context, request gen.LoginRequestObject) (gen
 	}
 	u, err := s.store.UserByEmail(ctx, in.Username)
 	if err != nil && !errors.Is(err, db.ErrNotFound) {
+		// An outage: the attempt was not judged, so it does not count.
+		s.guard.Throttle.Refund(acct)
+		s.guard.Throttle.Refund(ip)
 		return nil, err
 	}
 	// u.PasswordHash is empty for an unknown email or an invited member: Verify then checks

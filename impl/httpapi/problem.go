@@ -75,6 +75,14 @@ var hashingBusy = &Problem{
 	RetryAfter: 1,
 }
 
+// databaseUnavailable answers requests that found PostgreSQL unreachable: an outage, not a
+// failure of the request, so a client retries it.
+var databaseUnavailable = &Problem{
+	Status:     http.StatusServiceUnavailable,
+	Detail:     "The database is unavailable; retry in a few seconds.",
+	RetryAfter: 5,
+}
+
 // problemOf maps mcpwarden's domain errors to problems in one place.
 func problemOf(err error) *Problem {
 	var p *Problem
@@ -87,6 +95,8 @@ func problemOf(err error) *Problem {
 		return &Problem{Status: http.StatusNotFound, Detail: "Not found."}
 	case errors.Is(err, db.ErrConflict):
 		return &Problem{Status: http.StatusConflict, Detail: "The request conflicts with existing data."}
+	case db.Unavailable(err):
+		return databaseUnavailable
 	case errors.Is(err, context.DeadlineExceeded):
 		return &Problem{Status: http.StatusServiceUnavailable, Detail: "The server took too long to answer; try again."}
 	}
@@ -109,7 +119,10 @@ func (e *edge) errorHandler(err error, c echo.Context) {
 	}
 	ctx := c.Request().Context()
 	p := problemOf(err)
-	if p.Status >= 500 && p.Status != http.StatusNotImplemented && p.Status != http.StatusServiceUnavailable {
+	switch {
+	case p == databaseUnavailable:
+		e.log.WarnContext(ctx, "database unavailable", slog.String("request_id", RequestIDFrom(ctx)), slog.Any("error", err))
+	case p.Status >= 500 && p.Status != http.StatusNotImplemented && p.Status != http.StatusServiceUnavailable:
 		e.log.ErrorContext(ctx, "request failed", slog.String("request_id", RequestIDFrom(ctx)), slog.Any("error", err))
 	}
 	body := NewProblem(ctx, p.Status, p.Detail)
