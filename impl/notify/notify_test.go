@@ -3,6 +3,7 @@ package notify_test
 import (
 	"context"
 	"errors"
+	"net"
 	"net/netip"
 	"strings"
 	"testing"
@@ -12,12 +13,25 @@ import (
 	"github.com/mcpwarden/mcpwarden/impl/notify"
 )
 
+// TestForbiddenAddrCoversInternalRanges: every special-purpose range, and this machine's own
+// interface addresses, are refused; public addresses are not.
 func TestForbiddenAddrCoversInternalRanges(t *testing.T) {
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range addrs {
+		if p, err := netip.ParsePrefix(a.String()); err == nil && !notify.ForbiddenAddr(p.Addr()) {
+			t.Errorf("this machine's own address %s should be forbidden", p.Addr())
+		}
+	}
 	forbidden := []string{
 		"127.0.0.1", "127.8.9.10", "::1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254",
 		"169.254.1.1", "100.64.0.1", "0.0.0.0", "224.0.0.1", "255.255.255.255", "fc00::1",
 		"fd00:ec2::254", "fe80::1", "::", "ff02::1", "::ffff:127.0.0.1", "::ffff:10.0.0.1",
 		"64:ff9b::a9fe:a9fe", "2002:7f00:1::1", "198.18.0.1",
+		// RFC 8215 local-use NAT64 (reaching 10.0.0.1), Teredo, site-local, documentation
+		"64:ff9b:1::a00:1", "2001:0:4136:e378:8000:63bf:3fff:fdd2", "fec0::1", "192.0.2.1", "198.51.100.7", "203.0.113.9",
 	}
 	for _, s := range forbidden {
 		if !notify.ForbiddenAddr(netip.MustParseAddr(s)) {
@@ -61,8 +75,8 @@ func TestCheckWebhookURL(t *testing.T) {
 		"http://api.localhost/":              "local host",
 		"http://169.254.169.254/latest/":     "169.254.169.254",
 		"http://[fd00:ec2::254]/":            "fd00:ec2::254",
-		"https://sneaky.example.com/":        "10.0.0.5",
-		"https://metadata.example/":          "169.254.169.254",
+		"https://sneaky.example.com/":        "internal address",
+		"https://metadata.example/":          "internal address",
 		"https://does-not-exist.example.com": "does not resolve",
 	}
 	for _, u := range ok {
@@ -74,6 +88,12 @@ func TestCheckWebhookURL(t *testing.T) {
 		err := notify.CheckWebhookURL(context.Background(), r, u)
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: got %v, want an error mentioning %q", u, err, want)
+		}
+	}
+	// What an internal name resolves to is never said: it would map the internal network.
+	for _, u := range []string{"https://sneaky.example.com/", "https://metadata.example/"} {
+		if err := notify.CheckWebhookURL(context.Background(), r, u); err == nil || strings.Contains(err.Error(), "10.0.0.5") || strings.Contains(err.Error(), "169.254") {
+			t.Errorf("%s: %v, want a refusal that does not say the address", u, err)
 		}
 	}
 }

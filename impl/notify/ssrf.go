@@ -9,54 +9,35 @@ import (
 	"net/url"
 	"strings"
 	"syscall"
+
+	"code.dny.dev/ssrf"
 )
 
-// forbiddenPrefixes are address ranges a webhook must not reach: a server inside a private
-// network would otherwise be a proxy into it (SSRF). Loopback, private, link-local and the like
-// are also checked with netip's predicates; these add the ranges those miss.
-var forbiddenPrefixes = mustPrefixes(
-	"0.0.0.0/8",      // "this network"; 0.0.0.0 reaches the local host on Linux
-	"100.64.0.0/10",  // carrier-grade NAT (RFC 6598)
-	"192.0.0.0/24",   // IETF protocol assignments
-	"198.18.0.0/15",  // benchmarking
-	"240.0.0.0/4",    // reserved, and 255.255.255.255
-	"169.254.0.0/16", // link-local, including the cloud metadata service 169.254.169.254
-	"fc00::/7",       // unique-local, including the EC2 metadata service fd00:ec2::254
-	"fe80::/10",      // link-local
-	"::/128",         // unspecified
-	"100::/64",       // discard-only
-	"2001:db8::/32",  // documentation
-)
+// guardian refuses every address of the IANA special-purpose registries (code.dny.dev/ssrf,
+// generated from them): loopback, private, link-local (the cloud metadata services), shared,
+// documentation and benchmarking ranges, NAT64 and the other IPv6 translation ranges, and
+// anything outside IPv6 global unicast. Webhooks may use any port.
+var guardian = ssrf.New(ssrf.WithAnyPort(), ssrf.WithAnyNetwork())
 
-func mustPrefixes(ss ...string) []netip.Prefix {
-	out := make([]netip.Prefix, len(ss))
-	for i, s := range ss {
-		out[i] = netip.MustParsePrefix(s)
-	}
-	return out
-}
-
-// ForbiddenAddr reports whether a webhook may not connect to ip.
+// ForbiddenAddr reports whether a webhook may not connect to ip: an address the special-purpose
+// registries reserve, or one of this machine's own.
 func ForbiddenAddr(ip netip.Addr) bool {
-	ip = ip.Unmap()
-	if !ip.IsValid() || ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() ||
-		ip.IsLinkLocalMulticast() || ip.IsInterfaceLocalMulticast() || ip.IsMulticast() || ip.IsUnspecified() {
+	if !ip.IsValid() || guardian.SafeAddr(ip.Unmap()) != nil {
 		return true
 	}
-	for _, p := range forbiddenPrefixes {
-		if p.Contains(ip) {
-			return true
-		}
+	return ownAddress(ip.Unmap())
+}
+
+// ownAddress reports whether ip is an address of one of this machine's interfaces: a public
+// address of the server's own reaches services that listen on every interface.
+func ownAddress(ip netip.Addr) bool {
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return true // cannot tell: refuse
 	}
-	if ip.Is6() {
-		b := ip.As16()
-		// Addresses that embed an IPv4 address reach it through a translator: NAT64
-		// (64:ff9b::/96), 6to4 (2002::/16) and the deprecated IPv4-compatible form (::/96).
-		switch {
-		case netip.MustParsePrefix("64:ff9b::/96").Contains(ip), netip.MustParsePrefix("::/96").Contains(ip):
-			return ForbiddenAddr(netip.AddrFrom4([4]byte{b[12], b[13], b[14], b[15]}))
-		case netip.MustParsePrefix("2002::/16").Contains(ip):
-			return ForbiddenAddr(netip.AddrFrom4([4]byte{b[2], b[3], b[4], b[5]}))
+	for _, a := range addrs {
+		if p, err := netip.ParsePrefix(a.String()); err == nil && p.Addr().Unmap() == ip {
+			return true
 		}
 	}
 	return false
@@ -100,7 +81,7 @@ func CheckWebhookURL(ctx context.Context, r Resolver, raw string) error {
 	host := strings.TrimSuffix(u.Hostname(), ".")
 	if ip, err := netip.ParseAddr(host); err == nil {
 		if ForbiddenAddr(ip) {
-			return fmt.Errorf("%w: %s is a loopback, private, link-local or otherwise internal address", ErrForbiddenAddress, ip)
+			return fmt.Errorf("%w: %s is a loopback, private, link-local, reserved or this server's own address", ErrForbiddenAddress, ip)
 		}
 		return nil
 	}
@@ -116,7 +97,8 @@ func CheckWebhookURL(ctx context.Context, r Resolver, raw string) error {
 	}
 	for _, ip := range addrs {
 		if ForbiddenAddr(ip) {
-			return fmt.Errorf("%w: %s resolves to %s, a loopback, private, link-local or otherwise internal address", ErrForbiddenAddress, host, ip.Unmap())
+			// Which address is not said: the answer would map the internal network.
+			return fmt.Errorf("%w: %s resolves to a loopback, private, link-local or otherwise internal address", ErrForbiddenAddress, host)
 		}
 	}
 	return nil
