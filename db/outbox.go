@@ -32,20 +32,30 @@ func (s *Storage) OrgsWithPendingEmail(ctx context.Context, limit int) ([]uuid.U
 	return ids, err
 }
 
-// ErrNothingToSend is returned by ProcessEmailDigest when another worker holds the rows.
+// ErrNothingToSend is returned by ClaimEmailDigest when another worker is claiming the
+// organization's rows, or none are due.
 var ErrNothingToSend = errors.New("nothing to send")
 
-// ProcessEmailDigest claims the organization's due outbox rows (up to max, oldest first) with
-// FOR UPDATE SKIP LOCKED, so concurrent workers in several replicas never claim the same row,
-// and calls send once with all of them. Inside the same transaction it marks them sent when send
-// succeeds, or records the error and pushes next_attempt_at to retryAt(attempts) when it fails
-// (giving up, marked sent with the error, when retryAt returns the zero time). The transaction
-// stays open while send runs: the row locks are what keep other replicas off these rows, and a
-// process that dies mid-send simply releases them for another try.
-func (s *Storage) ProcessEmailDigest(ctx context.Context, orgID uuid.UUID, max int,
-	send func(EmailDigest) error, retryAt func(d EmailDigest) time.Time) (int, error) {
-	sent := 0
+// ClaimEmailDigest claims the organization's due outbox rows (up to max, oldest first) for
+// lease, in a short transaction, and returns them as one digest with the ids to pass to
+// FinishEmailDigest. Claims are per organization: the transaction holds the organization's
+// advisory lock, so of several workers (in several replicas) one claims every due row and the
+// others get ErrNothingToSend, and a burst is one email. The claimed rows are not due again
+// until the lease ends, so the email is sent outside any transaction; a worker that dies while
+// sending leaves them to be retried when the lease ends. Rows of an organization without an
+// alert_email are marked handled, saying why, and ErrNothingToSend is returned.
+func (s *Storage) ClaimEmailDigest(ctx context.Context, orgID uuid.UUID, max int, lease time.Duration) (EmailDigest, []uuid.UUID, error) {
+	var d EmailDigest
+	var ids []uuid.UUID
+	handled := false // the rows were marked handled, without an email
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		var mine bool
+		if err := tx.GetContext(ctx, &mine, `SELECT pg_try_advisory_xact_lock(hashtextextended('email-digest:' || $1::text, 0))`, orgID); err != nil {
+			return err
+		}
+		if !mine {
+			return ErrNothingToSend
+		}
 		var rows []struct {
 			OutboxID uuid.UUID `db:"outbox_id"`
 			Attempts int       `db:"attempts"`
@@ -60,15 +70,14 @@ func (s *Storage) ProcessEmailDigest(ctx context.Context, orgID uuid.UUID, max i
 			JOIN alerts a ON a.organization_id = o.organization_id AND a.id = o.alert_id
 			WHERE o.organization_id = $1 AND o.sent_at IS NULL AND o.next_attempt_at <= now()
 			ORDER BY o.created_at, o.id
-			LIMIT $2
-			FOR UPDATE OF o SKIP LOCKED`, orgID, max); err != nil {
+			LIMIT $2`, orgID, max); err != nil {
 			return err
 		}
 		if len(rows) == 0 {
 			return ErrNothingToSend
 		}
-		d := EmailDigest{OrganizationID: orgID, Oldest: rows[0].QueuedAt}
-		ids := make([]uuid.UUID, len(rows))
+		d = EmailDigest{OrganizationID: orgID, Oldest: rows[0].QueuedAt}
+		ids = make([]uuid.UUID, len(rows))
 		for i, r := range rows {
 			ids[i] = r.OutboxID
 			d.Alerts = append(d.Alerts, r.Alert)
@@ -84,36 +93,42 @@ func (s *Storage) ProcessEmailDigest(ctx context.Context, orgID uuid.UUID, max i
 			return err
 		}
 		d.OrganizationName, d.To = org.Name, org.Email.String
-		idList := uuidArray(ids)
+		idList := pqArray(uuidArray(ids))
 		if d.To == "" {
 			// Nobody to tell: mark the rows handled so they do not pile up, saying why.
+			handled = true
 			_, err := tx.ExecContext(ctx, `UPDATE alert_email_outbox SET sent_at = now(), last_error = 'no alert_email'
-				WHERE organization_id = $1 AND id = ANY($2::uuid[])`, orgID, pqArray(idList))
+				WHERE organization_id = $1 AND id = ANY($2::uuid[])`, orgID, idList)
 			return err
 		}
-		if sendErr := send(d); sendErr != nil {
-			next := retryAt(d)
-			msg := truncateString(sendErr.Error(), 2000)
-			if next.IsZero() {
-				_, err := tx.ExecContext(ctx, `UPDATE alert_email_outbox SET attempts = attempts + 1, sent_at = now(), last_error = 'gave up: ' || $3
-					WHERE organization_id = $1 AND id = ANY($2::uuid[])`, orgID, pqArray(idList), msg)
-				return err
-			}
-			_, err := tx.ExecContext(ctx, `UPDATE alert_email_outbox SET attempts = attempts + 1, next_attempt_at = $3, last_error = $4
-				WHERE organization_id = $1 AND id = ANY($2::uuid[])`, orgID, pqArray(idList), next, msg)
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE alert_email_outbox SET attempts = attempts + 1, sent_at = now(), last_error = NULL
-			WHERE organization_id = $1 AND id = ANY($2::uuid[])`, orgID, pqArray(idList)); err != nil {
-			return err
-		}
-		sent = len(rows)
-		return nil
+		_, err := tx.ExecContext(ctx, `UPDATE alert_email_outbox SET next_attempt_at = now() + $3 * interval '1 millisecond'
+			WHERE organization_id = $1 AND id = ANY($2::uuid[])`, orgID, idList, lease.Milliseconds())
+		return err
 	})
-	if errors.Is(err, ErrNothingToSend) {
-		return 0, nil
+	if err == nil && handled {
+		return EmailDigest{}, nil, ErrNothingToSend
 	}
-	return sent, err
+	return d, ids, err
+}
+
+// FinishEmailDigest records how sending a claimed digest went: sent when sendErr is nil;
+// otherwise the error, and the rows are due again at retryAt, or given up (marked sent with the
+// error) when retryAt is zero.
+func (s *Storage) FinishEmailDigest(ctx context.Context, orgID uuid.UUID, ids []uuid.UUID, sendErr error, retryAt time.Time) error {
+	idList := pqArray(uuidArray(ids))
+	var err error
+	switch {
+	case sendErr == nil:
+		_, err = s.db.ExecContext(ctx, `UPDATE alert_email_outbox SET attempts = attempts + 1, sent_at = now(), last_error = NULL
+			WHERE organization_id = $1 AND id = ANY($2::uuid[]) AND sent_at IS NULL`, orgID, idList)
+	case retryAt.IsZero():
+		_, err = s.db.ExecContext(ctx, `UPDATE alert_email_outbox SET attempts = attempts + 1, sent_at = now(), last_error = 'gave up: ' || $3
+			WHERE organization_id = $1 AND id = ANY($2::uuid[]) AND sent_at IS NULL`, orgID, idList, truncateString(sendErr.Error(), 2000))
+	default:
+		_, err = s.db.ExecContext(ctx, `UPDATE alert_email_outbox SET attempts = attempts + 1, next_attempt_at = $3, last_error = $4
+			WHERE organization_id = $1 AND id = ANY($2::uuid[]) AND sent_at IS NULL`, orgID, idList, retryAt, truncateString(sendErr.Error(), 2000))
+	}
+	return err
 }
 
 // SkipPendingEmail marks every due outbox row handled with the given reason, for servers that

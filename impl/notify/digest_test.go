@@ -101,7 +101,7 @@ func TestDigestWorkersInSeveralReplicasSendOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	sink := smtpsink.Start(t)
-	sink.SetDelay(300 * time.Millisecond) // keep the first sender inside its transaction
+	sink.SetDelay(300 * time.Millisecond) // keep the first sender busy while the others look for work
 	var wg sync.WaitGroup
 	for range 4 {
 		wg.Add(1)

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
+
 	gomail "github.com/wneessen/go-mail"
 
 	"github.com/mcpwarden/mcpwarden/db"
@@ -221,6 +223,41 @@ func (w *DigestWorker) defaults() {
 	}
 }
 
+// digestLease is how long a claimed digest's rows stay claimed: longer than sending may take.
+const digestLease = 2 * time.Minute
+
+// sendDigest claims the organization's due alerts, mails them as one digest outside any
+// transaction, and records the outcome. It returns how many alerts it mailed.
+func (w *DigestWorker) sendDigest(ctx context.Context, org uuid.UUID) (int, error) {
+	d, ids, err := w.Store.ClaimEmailDigest(ctx, org, w.MaxPerEmail, digestLease)
+	if errors.Is(err, db.ErrNothingToSend) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	sendCtx, cancel := context.WithTimeout(ctx, time.Minute)
+	sendErr := w.Mailer.Send(sendCtx, d)
+	cancel()
+	var retryAt time.Time
+	if sendErr != nil {
+		w.Log.Warn("email digest failed", "organization_id", d.OrganizationID, "alerts", len(d.Alerts), "attempt", d.Attempts+1, "error", sendErr)
+		if now := w.Now(); now.Sub(d.Oldest) < w.RetryFor {
+			retryAt = now.Add(Backoff(d.Attempts+1, w.RetryBase, w.RetryMax))
+		}
+	} else {
+		w.Log.Info("email digest sent", "organization_id", d.OrganizationID, "alerts", len(d.Alerts))
+	}
+	// The outcome is recorded even when ctx ended meanwhile: the email went out, or did not.
+	if err := w.Store.FinishEmailDigest(context.WithoutCancel(ctx), org, ids, sendErr, retryAt); err != nil {
+		return 0, err
+	}
+	if sendErr != nil {
+		return 0, nil
+	}
+	return len(ids), nil
+}
+
 // RunOnce sends one digest per organization with due rows. It returns how many alerts it
 // mailed, and more = true when a digest was cut at MaxPerEmail (or more organizations wait) so
 // the caller should run again without waiting.
@@ -238,24 +275,7 @@ func (w *DigestWorker) RunOnce(ctx context.Context) (mailed int, more bool, err 
 	more = len(orgs) == orgBatch
 	total := 0
 	for _, org := range orgs {
-		n, err := w.Store.ProcessEmailDigest(ctx, org, w.MaxPerEmail,
-			func(d db.EmailDigest) error {
-				sendCtx, cancel := context.WithTimeout(ctx, time.Minute)
-				defer cancel()
-				if err := w.Mailer.Send(sendCtx, d); err != nil {
-					w.Log.Warn("email digest failed", "organization_id", d.OrganizationID, "alerts", len(d.Alerts), "attempt", d.Attempts+1, "error", err)
-					return err
-				}
-				w.Log.Info("email digest sent", "organization_id", d.OrganizationID, "alerts", len(d.Alerts))
-				return nil
-			},
-			func(d db.EmailDigest) time.Time {
-				now := w.Now()
-				if now.Sub(d.Oldest) >= w.RetryFor {
-					return time.Time{}
-				}
-				return now.Add(Backoff(d.Attempts+1, w.RetryBase, w.RetryMax))
-			})
+		n, err := w.sendDigest(ctx, org)
 		if err != nil {
 			return total, false, err
 		}
