@@ -6,7 +6,7 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 AGENT_TARGETS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64
 
-.PHONY: all generate build run test lint check breaking agents postgres bench clean
+.PHONY: all generate build run test race lint check breaking agents postgres bench clean
 
 all: build
 
@@ -32,6 +32,10 @@ test: postgres
 	$(GO) vet ./...
 	$(GO) test -count=1 ./...
 	cd clients/go && $(GO) vet ./... && $(GO) test -count=1 ./...
+
+## race: the packages that run concurrent code, under the race detector (part of CI, ~4 min)
+race: postgres
+	$(GO) test -race -count=1 ./impl/... ./db/... ./cmd/mcpwarden-agent/
 
 ## bench: pgbench's naive SQL against the server on this machine; writes BENCHMARKS.md (~15 min).
 ## Not part of `make test` or CI. BENCHFLAGS passes flags to cmd/mcpwarden-bench (see -h).

@@ -277,8 +277,13 @@ func TestEmailDigestThroughTheServer(t *testing.T) {
 		alerts[i] = newAlert(fmt.Sprintf("burst-%d", i), "critical")
 	}
 	raise(t, env, user.OrganizationID, alerts...)
-	waitFor(t, "the digest", func() bool { return len(sink.Messages()) > 0 })
-	time.Sleep(500 * time.Millisecond) // several more worker runs
+	// Once every queued alert is marked sent, no later run can mail any of them again.
+	waitFor(t, "every alert marked sent", func() bool {
+		var pending, sent int
+		env.Store.DB().Get(&pending, `SELECT count(*) FROM alert_email_outbox WHERE organization_id = $1 AND sent_at IS NULL`, user.OrganizationID)
+		env.Store.DB().Get(&sent, `SELECT count(*) FROM alert_email_outbox WHERE organization_id = $1 AND sent_at IS NOT NULL`, user.OrganizationID)
+		return pending == 0 && sent == 500
+	})
 	msgs := sink.Messages()
 	if len(msgs) != 1 || msgs[0].To[0] != "secops@example.com" || strings.Count(msgs[0].Data, "[CRITICAL] Alert burst-") != 500 {
 		t.Fatalf("%d emails; first to %v", len(msgs), msgs[0].To)

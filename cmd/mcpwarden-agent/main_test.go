@@ -285,9 +285,11 @@ func TestLoopBacksOffThenReportsAgainWhenAWatchedFileChanges(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("no report after the failures")
 	}
-	// A changed configuration is reported long before the hourly report.
-	time.Sleep(20 * time.Millisecond)
+	// A changed configuration is reported long before the hourly report. Its modification time
+	// is set a minute ahead, so the change shows whatever the file system's clock granularity.
 	os.WriteFile(cfg, []byte(`{"mcpServers": {"a": {"command": "uvx"}, "b": {"url": "https://b.example.com/mcp"}}}`), 0o644)
+	later := time.Now().Add(time.Minute)
+	os.Chtimes(cfg, later, later)
 	select {
 	case n := <-rep.reported:
 		if n != 2 {
