@@ -45,29 +45,8 @@ func TestHealthIsHealthyWithTheDatabase(t *testing.T) {
 // TestHealthFollowsTheDatabase stops a private PostgreSQL under a running server: /health must
 // turn 503 within two seconds, and healthy again once PostgreSQL is back, without a restart.
 func TestHealthFollowsTheDatabase(t *testing.T) {
-	dir, err := os.MkdirTemp("", "mcpwarden-health-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	os.Chmod(dir, 0o755)
-	t.Cleanup(func() { os.RemoveAll(dir) })
 	ctx := context.Background()
-	cluster, err := localpg.Start(ctx, localpg.Options{Dir: dir, NoFsync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cluster.Stop() })
-	store, err := db.Open(ctx, cluster.URL("postgres"), 4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	cfg := config.Defaults()
-	cfg.JWTSecret = strings.Repeat("k", 32)
-	handler, err := impl.NewReplica(cfg, "test", store, slog.New(slog.NewTextHandler(io.Discard, nil))).Server.Handler()
-	if err != nil {
-		t.Fatal(err)
-	}
+	cluster, handler := privateServer(t, config.Defaults())
 	health := func() (int, string, time.Duration) {
 		start := time.Now()
 		rec := httptest.NewRecorder()
@@ -311,4 +290,39 @@ func TestRepeatedBodiesAreStillAuthenticatedAndChecked(t *testing.T) {
 			t.Fatalf("remembered body with a bad key #%d: %d, want 401", i, code)
 		}
 	}
+}
+
+// privateServer runs a server on a PostgreSQL cluster of the test's own, migrated, for tests that
+// stop and start the database under it. cfg gets a JWT secret.
+func privateServer(t *testing.T, cfg config.Server) (*localpg.Cluster, http.Handler) {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "mcpwarden-private-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(dir, 0o755)
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	ctx := context.Background()
+	cluster, err := localpg.Start(ctx, localpg.Options{Dir: dir, NoFsync: true, BinDir: os.Getenv("MCPWARDEN_PG_BIN")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cluster.Stop() })
+	if err := cluster.CreateDatabase(ctx, "mcpwarden"); err != nil {
+		t.Fatal(err)
+	}
+	store, err := db.Open(ctx, cluster.URL("mcpwarden"), 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	if err := db.Migrate(ctx, store.DB().DB); err != nil {
+		t.Fatal(err)
+	}
+	cfg.JWTSecret = strings.Repeat("k", 32)
+	handler, err := impl.NewReplica(cfg, "test", store, slog.New(slog.NewTextHandler(io.Discard, nil))).Server.Handler()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cluster, handler
 }

@@ -3,17 +3,12 @@ package impl_test
 import (
 	"context"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"strings"
 	"testing"
 
-	"github.com/mcpwarden/mcpwarden/db"
-	"github.com/mcpwarden/mcpwarden/db/localpg"
-	"github.com/mcpwarden/mcpwarden/impl"
 	"github.com/mcpwarden/mcpwarden/impl/config"
 )
 
@@ -22,36 +17,10 @@ import (
 // the logins and registrations that met the outage do not count toward any throttle, so the
 // account's owner logs in at once when PostgreSQL is back.
 func TestAnOutageIsA503AndCountsAsNoGuess(t *testing.T) {
-	dir, err := os.MkdirTemp("", "mcpwarden-outage-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	os.Chmod(dir, 0o755)
-	t.Cleanup(func() { os.RemoveAll(dir) })
 	ctx := context.Background()
-	cluster, err := localpg.Start(ctx, localpg.Options{Dir: dir, NoFsync: true, BinDir: os.Getenv("MCPWARDEN_PG_BIN")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cluster.Stop() })
-	if err := cluster.CreateDatabase(ctx, "mcpwarden"); err != nil {
-		t.Fatal(err)
-	}
-	store, err := db.Open(ctx, cluster.URL("mcpwarden"), 4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	if err := db.Migrate(ctx, store.DB().DB); err != nil {
-		t.Fatal(err)
-	}
 	cfg := config.Defaults()
-	cfg.JWTSecret = strings.Repeat("k", 32)
 	cfg.LoginFailuresPerAccount, cfg.LoginFailuresPerClient = 3, 3
-	handler, err := impl.NewReplica(cfg, "test", store, slog.New(slog.NewTextHandler(io.Discard, nil))).Server.Handler()
-	if err != nil {
-		t.Fatal(err)
-	}
+	cluster, handler := privateServer(t, cfg)
 	do := func(method, path, contentType, body, token string) *http.Response {
 		req := httptest.NewRequest(method, path, strings.NewReader(body))
 		if contentType != "" {
