@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/mcpwarden/mcpwarden/impl"
 	"github.com/mcpwarden/mcpwarden/impl/apikey"
 	"github.com/mcpwarden/mcpwarden/impl/apitest"
+	"github.com/mcpwarden/mcpwarden/impl/config"
 )
 
 func heartbeat(env *apitest.Env, key, hostname string) int {
@@ -208,5 +210,48 @@ func TestHeartbeatLastSeenIsBufferedAndFlushed(t *testing.T) {
 	beat("second.local")
 	if host, _ := stored(); host != "second.local" {
 		t.Errorf("changed hostname not written: %q", host)
+	}
+}
+
+// TestAnOrganizationEnrolsAtMostItsLimitOfAgents: past MCPWARDEN_MAX_AGENTS_PER_ORG enrolment is a
+// 409, also for concurrent enrolments; deleting an agent makes room again.
+func TestAnOrganizationEnrolsAtMostItsLimitOfAgents(t *testing.T) {
+	env := apitest.New(t, func(c *config.Server) { c.MaxAgentsPerOrg = 3 })
+	_, token := env.SeedUser(t, "admin")
+	create := func() int {
+		resp, err := env.User(token).CreateAgentWithResponse(context.Background(), mcpwarden.CreateAgentJSONRequestBody{Name: "laptop"})
+		if err != nil {
+			t.Error(err)
+			return 0
+		}
+		return resp.StatusCode()
+	}
+	codes := make(chan int, 8)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			codes <- create()
+		}()
+	}
+	wg.Wait()
+	close(codes)
+	count := map[int]int{}
+	for c := range codes {
+		count[c]++
+	}
+	if count[http.StatusCreated] != 3 || count[http.StatusConflict] != 5 {
+		t.Fatalf("8 concurrent enrolments with room for 3: %v, want 3 created and 5 conflicts", count)
+	}
+	list, err := env.User(token).ListAgentsWithResponse(context.Background(), nil)
+	if err != nil || list.JSON200 == nil || len(list.JSON200.Items) != 3 {
+		t.Fatalf("list: %v", err)
+	}
+	if resp, err := env.User(token).DeleteAgentWithResponse(context.Background(), list.JSON200.Items[0].Id); err != nil || resp.StatusCode() != http.StatusNoContent {
+		t.Fatalf("delete: %v", err)
+	}
+	if c := create(); c != http.StatusCreated {
+		t.Errorf("enrolment after a deletion: %d, want 201", c)
 	}
 }

@@ -326,3 +326,32 @@ func privateServer(t *testing.T, cfg config.Server) (*localpg.Cluster, http.Hand
 	}
 	return cluster, handler
 }
+
+// TestStrictTransportSecurityOnlyOverHTTPS: HSTS is sent when the connection is TLS, or when a
+// trusted proxy says the client's was; never over plain HTTP, nor on an untrusted header.
+func TestStrictTransportSecurityOnlyOverHTTPS(t *testing.T) {
+	direct := apitest.New(t)
+	proxied := apitest.New(t, func(c *config.Server) { c.TrustedProxyHops = 1 })
+	for _, c := range []struct {
+		name  string
+		env   *apitest.Env
+		url   string
+		proto string
+		want  bool
+	}{
+		{"plain HTTP", direct, "http://mcpwarden.test/health", "", false},
+		{"TLS", direct, "https://mcpwarden.test/health", "", true},
+		{"an untrusted X-Forwarded-Proto", direct, "http://mcpwarden.test/health", "https", false},
+		{"a trusted proxy that says https", proxied, "http://mcpwarden.test/health", "https", true},
+		{"a trusted proxy that says http", proxied, "http://mcpwarden.test/health", "http", false},
+	} {
+		req := httptest.NewRequest(http.MethodGet, c.url, nil)
+		if c.proto != "" {
+			req.Header.Set("X-Forwarded-Proto", c.proto)
+		}
+		got := c.env.Do(req).Header.Get("Strict-Transport-Security")
+		if (got != "") != c.want {
+			t.Errorf("%s: Strict-Transport-Security %q, want it sent: %v", c.name, got, c.want)
+		}
+	}
+}

@@ -15,7 +15,7 @@ func (s *Server) GetHealth(ctx context.Context, _ gen.GetHealthRequestObject) (g
 	defer cancel()
 	if err := s.store.Ping(ctx); err != nil {
 		s.log.WarnContext(ctx, "health check: database unreachable", "error", err)
-		return gen.GetHealth503JSONResponse{Status: gen.Unhealthy, Version: s.version, Database: gen.Disconnected}, nil
+		return gen.GetHealth503JSONResponse{Status: gen.Unhealthy, Version: s.opts.Version, Database: gen.Disconnected}, nil
 	}
-	return gen.GetHealth200JSONResponse{Status: gen.Healthy, Version: s.version, Database: gen.Connected}, nil
+	return gen.GetHealth200JSONResponse{Status: gen.Healthy, Version: s.opts.Version, Database: gen.Connected}, nil
 }

@@ -507,3 +507,30 @@ func TestReportedArgsKeepAFolderWithASpaceWhole(t *testing.T) {
 		t.Errorf("reported with the vector split at spaces (-want +got):\n%s", diff)
 	}
 }
+
+// TestAnAgentThatReportsInALoopIsThrottled: past its burst an agent's reports get 429 with
+// Retry-After, unchanged ones included, and another agent of the organization is not affected.
+func TestAnAgentThatReportsInALoopIsThrottled(t *testing.T) {
+	env := apitest.New(t, func(c *config.Server) { c.AgentReportRate, c.AgentReportBurst = 0.01, 5 })
+	_, token := env.SeedUser(t, "admin")
+	_, looping := enrol(t, env, token, "looping")
+	_, normal := enrol(t, env, token, "normal")
+	send := func(key string) *http.Response {
+		req := httptest.NewRequest(http.MethodPost, "/mcp/report", strings.NewReader(`{"servers":[{"server_name":"time","command":"uvx mcp-server-time"}]}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-API-Key", key)
+		return env.Do(req)
+	}
+	for i := range 5 {
+		if resp := send(looping); resp.StatusCode != http.StatusOK {
+			t.Fatalf("report %d within the burst: %d", i+1, resp.StatusCode)
+		}
+	}
+	resp := send(looping)
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("the report past the burst: %d, Retry-After %q; want 429 with Retry-After", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+	if resp := send(normal); resp.StatusCode != http.StatusOK {
+		t.Errorf("another agent's report: %d, want 200", resp.StatusCode)
+	}
+}

@@ -1,9 +1,18 @@
 package impl_test
 
 import (
+	"context"
+	"io"
+	"log/slog"
 	"os/exec"
+	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/mcpwarden/mcpwarden/db"
+	"github.com/mcpwarden/mcpwarden/db/dbtest"
+	"github.com/mcpwarden/mcpwarden/impl"
+	"github.com/mcpwarden/mcpwarden/impl/config"
 )
 
 // TestDependenciesPointOneWay checks, with `go list -deps`, the layering README.md's Layout table
@@ -98,4 +107,45 @@ func anyPrefix(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// TestBuildingTheHandlerStartsNothing: a replica's pieces and its HTTP handler start no
+// goroutine of the hot path, the jobs or the notifiers; Replica.Run does, and stops them all.
+func TestBuildingTheHandlerStartsNothing(t *testing.T) {
+	ours := func() int {
+		buf := make([]byte, 1<<20)
+		buf = buf[:runtime.Stack(buf, true)]
+		n := 0
+		for _, g := range strings.Split(string(buf), "\n\n") {
+			if strings.Contains(g, "mcpwarden/impl/ingest.") || strings.Contains(g, "mcpwarden/impl/jobs.") || strings.Contains(g, "mcpwarden/impl/notify.") {
+				n++
+			}
+		}
+		return n
+	}
+	before := ours()
+	store := db.New(dbtest.New(t))
+	cfg := config.Defaults()
+	cfg.JWTSecret = strings.Repeat("k", 32)
+	r := impl.NewReplica(cfg, "test", store, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if _, err := r.Server.Handler(); err != nil {
+		t.Fatal(err)
+	}
+	if n := ours(); n != before {
+		t.Fatalf("building a replica and its handler started %d goroutines of the hot path or the jobs", n-before)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		r.Run(ctx, store)
+	}()
+	for ours() == before { // Run starts them
+		runtime.Gosched()
+	}
+	cancel()
+	<-done
+	if n := ours(); n != before {
+		t.Errorf("%d goroutines of the hot path or the jobs outlived Run", n-before)
+	}
 }

@@ -41,14 +41,13 @@ type Options struct {
 
 // Server implements gen.StrictServerInterface against PostgreSQL.
 type Server struct {
-	opts    Options
-	store   *db.Storage
-	ingest  *ingest.Ingester
-	log     *slog.Logger
-	now     func() time.Time
-	signer  security.Signer
-	guard   security.Guard
-	version string
+	opts   Options
+	store  *db.Storage
+	ingest *ingest.Ingester
+	log    *slog.Logger
+	now    func() time.Time
+	signer security.Signer
+	guard  security.Guard
 }
 
 // New returns the handlers, backed by store and by in for the agents' hot path. It starts
@@ -56,7 +55,7 @@ type Server struct {
 func New(opts Options, store *db.Storage, in *ingest.Ingester) *Server {
 	s := &Server{
 		opts: opts, store: store, ingest: in, log: opts.Logger, now: time.Now,
-		signer: security.Signer{Secret: opts.JWTSecret}, version: opts.Version,
+		signer: security.Signer{Secret: opts.JWTSecret},
 	}
 	s.guard.AccountLimit, s.guard.ClientLimit = opts.LoginFailuresPerAccount, opts.LoginFailuresPerClient
 	return s

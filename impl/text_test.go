@@ -1,7 +1,6 @@
 package impl_test
 
 import (
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -10,15 +9,12 @@ import (
 	"regexp"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/google/uuid"
 
-	mcpwarden "github.com/mcpwarden/mcpwarden/clients/go"
 	"github.com/mcpwarden/mcpwarden/impl/apitest"
-	"github.com/mcpwarden/mcpwarden/impl/config"
 )
 
 // stringFields lists every string in a request schema as the path the problem document names
@@ -155,104 +151,5 @@ func TestUnknownQueryParametersAreRefused(t *testing.T) {
 		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), "is not a parameter of this operation") {
 			t.Errorf("GET %s: %d %s, want 400 naming the parameter", target, resp.StatusCode, body)
 		}
-	}
-}
-
-// TestStrictTransportSecurityOnlyOverHTTPS: HSTS is sent when the connection is TLS, or when a
-// trusted proxy says the client's was; never over plain HTTP, nor on an untrusted header.
-func TestStrictTransportSecurityOnlyOverHTTPS(t *testing.T) {
-	direct := apitest.New(t)
-	proxied := apitest.New(t, func(c *config.Server) { c.TrustedProxyHops = 1 })
-	for _, c := range []struct {
-		name  string
-		env   *apitest.Env
-		url   string
-		proto string
-		want  bool
-	}{
-		{"plain HTTP", direct, "http://mcpwarden.test/health", "", false},
-		{"TLS", direct, "https://mcpwarden.test/health", "", true},
-		{"an untrusted X-Forwarded-Proto", direct, "http://mcpwarden.test/health", "https", false},
-		{"a trusted proxy that says https", proxied, "http://mcpwarden.test/health", "https", true},
-		{"a trusted proxy that says http", proxied, "http://mcpwarden.test/health", "http", false},
-	} {
-		req := httptest.NewRequest(http.MethodGet, c.url, nil)
-		if c.proto != "" {
-			req.Header.Set("X-Forwarded-Proto", c.proto)
-		}
-		got := c.env.Do(req).Header.Get("Strict-Transport-Security")
-		if (got != "") != c.want {
-			t.Errorf("%s: Strict-Transport-Security %q, want it sent: %v", c.name, got, c.want)
-		}
-	}
-}
-
-// TestAnAgentThatReportsInALoopIsThrottled: past its burst an agent's reports get 429 with
-// Retry-After, unchanged ones included, and another agent of the organization is not affected.
-func TestAnAgentThatReportsInALoopIsThrottled(t *testing.T) {
-	env := apitest.New(t, func(c *config.Server) { c.AgentReportRate, c.AgentReportBurst = 0.01, 5 })
-	_, token := env.SeedUser(t, "admin")
-	_, looping := enrol(t, env, token, "looping")
-	_, normal := enrol(t, env, token, "normal")
-	send := func(key string) *http.Response {
-		req := httptest.NewRequest(http.MethodPost, "/mcp/report", strings.NewReader(`{"servers":[{"server_name":"time","command":"uvx mcp-server-time"}]}`))
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("X-API-Key", key)
-		return env.Do(req)
-	}
-	for i := range 5 {
-		if resp := send(looping); resp.StatusCode != http.StatusOK {
-			t.Fatalf("report %d within the burst: %d", i+1, resp.StatusCode)
-		}
-	}
-	resp := send(looping)
-	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
-		t.Fatalf("the report past the burst: %d, Retry-After %q; want 429 with Retry-After", resp.StatusCode, resp.Header.Get("Retry-After"))
-	}
-	if resp := send(normal); resp.StatusCode != http.StatusOK {
-		t.Errorf("another agent's report: %d, want 200", resp.StatusCode)
-	}
-}
-
-// TestAnOrganizationEnrolsAtMostItsLimitOfAgents: past MCPWARDEN_MAX_AGENTS_PER_ORG enrolment is a
-// 409, also for concurrent enrolments; deleting an agent makes room again.
-func TestAnOrganizationEnrolsAtMostItsLimitOfAgents(t *testing.T) {
-	env := apitest.New(t, func(c *config.Server) { c.MaxAgentsPerOrg = 3 })
-	_, token := env.SeedUser(t, "admin")
-	create := func() int {
-		resp, err := env.User(token).CreateAgentWithResponse(context.Background(), mcpwarden.CreateAgentJSONRequestBody{Name: "laptop"})
-		if err != nil {
-			t.Error(err)
-			return 0
-		}
-		return resp.StatusCode()
-	}
-	codes := make(chan int, 8)
-	var wg sync.WaitGroup
-	for range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			codes <- create()
-		}()
-	}
-	wg.Wait()
-	close(codes)
-	count := map[int]int{}
-	for c := range codes {
-		count[c]++
-	}
-	if count[http.StatusCreated] != 3 || count[http.StatusConflict] != 5 {
-		t.Fatalf("8 concurrent enrolments with room for 3: %v, want 3 created and 5 conflicts", count)
-	}
-	list, err := env.User(token).ListAgentsWithResponse(context.Background(), nil)
-	if err != nil || list.JSON200 == nil || len(list.JSON200.Items) != 3 {
-		t.Fatalf("list: %v", err)
-	}
-	if resp, err := env.User(token).DeleteAgentWithResponse(context.Background(), list.JSON200.Items[0].Id); err != nil || resp.StatusCode() != http.StatusNoContent {
-		t.Fatalf("delete: %v", err)
-	}
-	if c := create(); c != http.StatusCreated {
-		t.Errorf("enrolment after a deletion: %d, want 201", c)
 	}
 }

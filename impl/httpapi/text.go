@@ -3,6 +3,7 @@ package httpapi
 import (
 	"bytes"
 	"encoding/json"
+	"maps"
 	"mime"
 	"net/http"
 	"net/url"
@@ -43,16 +44,18 @@ func checkQuery(req *http.Request, route *routers.Route) error {
 	if err != nil {
 		return FieldProblem("query", "is not a valid query string")
 	}
-	names := make([]string, 0, len(q))
-	for name := range q {
-		names = append(names, name)
-	}
-	slices.Sort(names)
-	for _, name := range names {
+	for _, name := range slices.Sorted(maps.Keys(q)) {
 		if route.Operation.Parameters.GetByInAndName("query", name) == nil && route.PathItem.Parameters.GetByInAndName("query", name) == nil {
 			return FieldProblem(name, "is not a parameter of this operation")
 		}
-		for _, v := range q[name] {
+	}
+	return badValues(q)
+}
+
+// badValues is the problem with the first value that is bad text, by name, or nil.
+func badValues(values url.Values) error {
+	for _, name := range slices.Sorted(maps.Keys(values)) {
+		for _, v := range values[name] {
 			if msg := badText(v); msg != "" {
 				return FieldProblem(name, msg)
 			}
@@ -73,18 +76,7 @@ func checkBodyText(req *http.Request, body []byte) error {
 		if err != nil {
 			return nil // the validator names the problem
 		}
-		names := make([]string, 0, len(form))
-		for name := range form {
-			names = append(names, name)
-		}
-		slices.Sort(names)
-		for _, name := range names {
-			for _, v := range form[name] {
-				if msg := badText(v); msg != "" {
-					return FieldProblem(name, msg)
-				}
-			}
-		}
+		return badValues(form)
 	case "application/json":
 		if !bytes.Contains(body, nulEscape) && utf8.Valid(body) {
 			return nil
@@ -113,12 +105,7 @@ func badJSONText(raw json.RawMessage, path []string) (string, string) {
 		if json.Unmarshal(raw, &members) != nil {
 			return "", ""
 		}
-		names := make([]string, 0, len(members))
-		for name := range members {
-			names = append(names, name)
-		}
-		slices.Sort(names)
-		for _, name := range names {
+		for _, name := range slices.Sorted(maps.Keys(members)) {
 			if field, msg := badJSONText(members[name], append(path, name)); msg != "" {
 				return field, msg
 			}
