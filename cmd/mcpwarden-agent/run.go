@@ -256,11 +256,20 @@ func (r *runner) loop(ctx context.Context) error {
 			}
 		}
 		if !now.Before(nextReport) {
+			// Fingerprints taken before the scan: a file that changes while the report is
+			// being sent then differs from what is recorded, and is reported at the next poll.
+			// (A file the scan finds for the first time is fingerprinted after it.)
+			before := fileState(watch)
 			w, err := r.report(ctx)
 			if w != nil {
 				watch = w
 			}
 			state := fileState(watch)
+			for p, v := range before {
+				if _, ok := state[p]; ok {
+					state[p] = v
+				}
+			}
 			if err != nil {
 				repFails++
 				nextReport = now.Add(r.backoff(repFails))
