@@ -71,10 +71,15 @@ const agentByKeyHashSQL = `
 func (s *Storage) CreateAgent(ctx context.Context, orgID uuid.UUID, name string, keyHash []byte, keyPrefix string, maxAgents int) (Agent, error) {
 	a := Agent{ID: uuid.New(), Name: name, KeyPrefix: keyPrefix}
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
-		// The organization's row lock makes concurrent enrolments count one after the other.
+		// The organization's row lock makes concurrent enrolments count one after the other. The
+		// count is a statement of its own: under READ COMMITTED a statement sees the rows committed
+		// before it began, so a count in the locking statement would miss the enrolment that held
+		// the lock it waited for.
+		if _, err := tx.ExecContext(ctx, `SELECT 1 FROM organizations WHERE id = $1 FOR UPDATE`, orgID); err != nil {
+			return err
+		}
 		var agents int
-		if err := tx.GetContext(ctx, &agents, `
-			SELECT (SELECT count(*) FROM agents WHERE organization_id = o.id) FROM organizations o WHERE o.id = $1 FOR UPDATE`, orgID); err != nil {
+		if err := tx.GetContext(ctx, &agents, `SELECT count(*) FROM agents WHERE organization_id = $1`, orgID); err != nil {
 			return err
 		}
 		if agents >= maxAgents {
