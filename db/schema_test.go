@@ -10,12 +10,14 @@ import (
 func TestMain(m *testing.M) { dbtest.Main(m) }
 
 // globalTables belong to no organization: organizations themselves, the lookups that find a
-// tenant from a credential, and the migration bookkeeping.
+// tenant from a credential, the sign-in throttles (counted before a caller has a tenant), and
+// the migration bookkeeping.
 var globalTables = map[string]bool{
 	"organizations":         true,
 	"user_emails":           true,
 	"agent_keys":            true,
 	"agent_key_revocations": true,
+	"auth_throttles":        true,
 	"goose_db_version":      true,
 }
 

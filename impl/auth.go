@@ -49,16 +49,16 @@ func (s *Server) tokenPair(u db.UserAuth, refresh string) (gen.TokenPair, error)
 
 func (s *Server) RegisterUser(ctx context.Context, request gen.RegisterUserRequestObject) (gen.RegisterUserResponseObject, error) {
 	in := request.Body
-	attempt := security.RegisterAttempt(httpapi.ClientIPFrom(ctx))
-	if wait := s.guard.Throttle.Begin(s.now(), attempt); wait > 0 {
-		return nil, httpapi.TooManyRequests(wait)
+	attempt := s.guard.Throttle.Register(httpapi.ClientIPFrom(ctx))
+	if wait, err := s.guard.Throttle.Begin(ctx, s.now(), attempt); err != nil || wait > 0 {
+		return nil, throttled(wait, err)
 	}
 	if errs := passwordProblems("password", in.Password, string(in.Email), in.OrganizationName); len(errs) > 0 {
 		return gen.RegisterUser400ApplicationProblemPlusJSONResponse{BadRequestApplicationProblemPlusJSONResponse: badRequest(ctx, errs)}, nil
 	}
 	hash, err := s.guard.Hasher.Hash(ctx, in.Password)
 	if err != nil {
-		s.guard.Throttle.Refund(attempt.Key) // busy: nothing was attempted
+		s.uncount(ctx, attempt) // busy: nothing was attempted
 		return nil, err
 	}
 	u, err := s.store.CreateOrganization(ctx, uuid.New(), in.OrganizationName, db.NewUser{
@@ -69,7 +69,7 @@ func (s *Server) RegisterUser(ctx context.Context, request gen.RegisterUserReque
 			httpapi.NewProblem(ctx, http.StatusConflict, "An account with this email already exists."))}, nil
 	}
 	if err != nil {
-		s.guard.Throttle.Refund(attempt.Key) // an outage: nothing was created
+		s.uncount(ctx, attempt) // an outage: nothing was created
 		return nil, err
 	}
 	return gen.RegisterUser201JSONResponse(apiUser(u)), nil
@@ -81,16 +81,14 @@ const badCredentials = "Incorrect email or password."
 
 func (s *Server) Login(ctx context.Context, request gen.LoginRequestObject) (gen.LoginResponseObject, error) {
 	in := request.Body
-	acctAttempt, ipAttempt := s.guard.LoginAttempts(in.Username, httpapi.ClientIPFrom(ctx))
-	acct, ip := acctAttempt.Key, ipAttempt.Key
-	if wait := s.guard.Throttle.Begin(s.now(), acctAttempt, ipAttempt); wait > 0 {
-		return nil, httpapi.TooManyRequests(wait)
+	signIn := s.guard.Throttle.SignIn(in.Username, httpapi.ClientIPFrom(ctx))
+	if wait, err := s.guard.Throttle.Begin(ctx, s.now(), signIn.All()...); err != nil || wait > 0 {
+		return nil, throttled(wait, err)
 	}
 	u, err := s.store.UserByEmail(ctx, in.Username)
 	if err != nil && !errors.Is(err, db.ErrNotFound) {
 		// An outage: the attempt was not judged, so it does not count.
-		s.guard.Throttle.Refund(acct)
-		s.guard.Throttle.Refund(ip)
+		s.uncount(ctx, signIn.All()...)
 		return nil, err
 	}
 	// u.PasswordHash is empty for an unknown email or an invited member: Verify then checks
@@ -98,16 +96,14 @@ func (s *Server) Login(ctx context.Context, request gen.LoginRequestObject) (gen
 	ok, rehash, err := s.guard.Hasher.Verify(ctx, u.PasswordHash.String, in.Password)
 	if err != nil {
 		// Busy or cancelled: the attempt was not judged, so it does not count as a failure.
-		s.guard.Throttle.Refund(acct)
-		s.guard.Throttle.Refund(ip)
+		s.uncount(ctx, signIn.All()...)
 		return nil, err
 	}
 	if !ok {
 		return gen.Login401ApplicationProblemPlusJSONResponse{UnauthorizedApplicationProblemPlusJSONResponse: gen.UnauthorizedApplicationProblemPlusJSONResponse(
 			httpapi.NewProblem(ctx, http.StatusUnauthorized, badCredentials))}, nil
 	}
-	s.guard.Throttle.Forget(acct)
-	s.guard.Throttle.Refund(ip)
+	s.succeeded(ctx, signIn)
 	if rehash {
 		s.rehash(ctx, u, in.Password)
 	}
@@ -123,6 +119,33 @@ func (s *Server) Login(ctx context.Context, request gen.LoginRequestObject) (gen
 		return nil, err
 	}
 	return gen.Login200JSONResponse(pair), nil
+}
+
+// throttled is the answer to a throttle that refused (wait > 0) or could not count (err).
+func throttled(wait time.Duration, err error) error {
+	if err != nil {
+		return err
+	}
+	return httpapi.TooManyRequests(wait)
+}
+
+// uncount takes back attempts that were not judged. It runs even when the request was
+// cancelled; if the database is unreachable the attempt stays counted, which costs its owner
+// one attempt of a window, never a lockout.
+func (s *Server) uncount(ctx context.Context, attempts ...security.Attempt) {
+	if err := s.guard.Throttle.Refund(context.WithoutCancel(ctx), attempts...); err != nil {
+		s.log.Warn("could not take back a sign-in attempt", "error", err)
+	}
+}
+
+// succeeded ends the account's run of failures (from this address and from anywhere) and takes
+// back the address's attempt: a right password is not a guess.
+func (s *Server) succeeded(ctx context.Context, signIn security.SignIn) {
+	ctx = context.WithoutCancel(ctx)
+	if err := s.guard.Throttle.Forget(ctx, signIn.Pair, signIn.Account); err != nil {
+		s.log.Warn("could not clear sign-in failures", "error", err)
+	}
+	s.uncount(ctx, signIn.Client)
 }
 
 // rehash upgrades a hash made under older argon2id parameters. Failing to do so is logged, not
@@ -219,22 +242,21 @@ func (s *Server) ChangePassword(ctx context.Context, request gen.ChangePasswordR
 	if err != nil {
 		return nil, err
 	}
-	// A stolen access token must not become a way around the login throttle.
-	acctAttempt, _ := s.guard.LoginAttempts(u.Email, "")
-	acct := acctAttempt.Key
-	if wait := s.guard.Throttle.Begin(s.now(), acctAttempt); wait > 0 {
-		return nil, httpapi.TooManyRequests(wait)
+	// A stolen access token must not become a way around the sign-in throttle.
+	signIn := s.guard.Throttle.SignIn(u.Email, httpapi.ClientIPFrom(ctx))
+	if wait, err := s.guard.Throttle.Begin(ctx, s.now(), signIn.All()...); err != nil || wait > 0 {
+		return nil, throttled(wait, err)
 	}
 	ok, _, err := s.guard.Hasher.Verify(ctx, u.PasswordHash.String, in.CurrentPassword)
 	if err != nil {
-		s.guard.Throttle.Refund(acct)
+		s.uncount(ctx, signIn.All()...)
 		return nil, err
 	}
 	if !ok {
 		// 400, not 401: the access token is fine, and clients treat 401 as "log in again".
 		return gen.ChangePassword400ApplicationProblemPlusJSONResponse{BadRequestApplicationProblemPlusJSONResponse: badRequest(ctx, []gen.FieldError{{Field: "current_password", Message: "is not your current password"}})}, nil
 	}
-	s.guard.Throttle.Forget(acct)
+	s.succeeded(ctx, signIn)
 	if errs := passwordProblems("new_password", in.NewPassword, u.Email, org.Name); len(errs) > 0 {
 		return gen.ChangePassword400ApplicationProblemPlusJSONResponse{BadRequestApplicationProblemPlusJSONResponse: badRequest(ctx, errs)}, nil
 	}

@@ -307,14 +307,35 @@ func TestPasswordHashingOverloadAnswers503WithRetryAfter(t *testing.T) {
 	env.Login(t, email, goodPassword) // an overload answer is not a failed attempt
 }
 
-func TestLoginIsThrottledPerAccount(t *testing.T) {
+// TestAStrangerCannotLockTheOwnerOut: failures for an account from one address throttle that
+// address for that account, and nobody else: the owner signs in from their own address.
+func TestAStrangerCannotLockTheOwnerOut(t *testing.T) {
 	t.Parallel()
 	env := apitest.New(t)
+	victim := uniqueEmail("victim")
+	register(t, env, victim, goodPassword, "Victim Org")
+	for i := range 10 {
+		if resp := loginFrom(env, "198.51.100.7:4000", "", victim, "wrong-password-guess"); resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("guess %d: %d", i, resp.StatusCode)
+		}
+	}
+	if resp := loginFrom(env, "198.51.100.7:4000", "", victim, goodPassword); resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("the guesser's 11th attempt: %d (Retry-After %q), want 429", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+	if resp := loginFrom(env, "203.0.113.50:4000", "", victim, goodPassword); resp.StatusCode != http.StatusOK {
+		t.Fatalf("the owner, from their own address, after a stranger's 10 failures: %d, want 200", resp.StatusCode)
+	}
+}
+
+// TestLoginIsThrottledPerAccount: a guesser spread over many addresses meets the account's
+// ceiling (lowered from 100 to 12 here, to spend few argon2id verifications).
+func TestLoginIsThrottledPerAccount(t *testing.T) {
+	t.Parallel()
+	env := apitest.New(t, func(c *config.Server) { c.LoginFailuresPerAccount = 12 })
 	victim, other := uniqueEmail("victim"), uniqueEmail("other")
 	register(t, env, victim, goodPassword, "Victim Org")
 	register(t, env, other, goodPassword, "Other Org")
-	for i := range 10 {
-		// From many addresses: the account's own counter stops a distributed guesser.
+	for i := range 12 {
 		if resp := loginFrom(env, fmt.Sprintf("198.51.100.%d:4000", i), "", victim, "wrong-password-guess"); resp.StatusCode != http.StatusUnauthorized {
 			t.Fatalf("guess %d: %d", i, resp.StatusCode)
 		}
@@ -322,10 +343,54 @@ func TestLoginIsThrottledPerAccount(t *testing.T) {
 	resp := loginFrom(env, "198.51.100.200:4000", "", victim, goodPassword)
 	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
 		body, _ := io.ReadAll(resp.Body)
-		t.Fatalf("right password after 10 failures: %d (Retry-After %q) %s", resp.StatusCode, resp.Header.Get("Retry-After"), body)
+		t.Fatalf("right password after the ceiling's 12 failures: %d (Retry-After %q) %s", resp.StatusCode, resp.Header.Get("Retry-After"), body)
 	}
 	if resp := loginFrom(env, "198.51.100.200:4000", "", other, goodPassword); resp.StatusCode != http.StatusOK {
 		t.Fatalf("another account: %d", resp.StatusCode)
+	}
+}
+
+// TestReplicasShareTheLoginThrottle: two replicas over one database count into the same
+// budget, so a guesser alternating between them gets no more tries than from one.
+func TestReplicasShareTheLoginThrottle(t *testing.T) {
+	t.Parallel()
+	one := apitest.New(t, func(c *config.Server) { c.LoginFailuresPerAccountAndClient = 4 })
+	two := one.Replica(t)
+	victim := uniqueEmail("victim")
+	register(t, one, victim, goodPassword, "Victim Org")
+	for i := range 4 {
+		env := []*apitest.Env{one, two}[i%2]
+		if resp := loginFrom(env, "198.51.100.9:4000", "", victim, "wrong-password-guess"); resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("guess %d: %d", i, resp.StatusCode)
+		}
+	}
+	for i, env := range []*apitest.Env{one, two} {
+		if resp := loginFrom(env, "198.51.100.9:4000", "", victim, goodPassword); resp.StatusCode != http.StatusTooManyRequests {
+			t.Errorf("replica %d after 4 failures split between two replicas: %d, want 429", i+1, resp.StatusCode)
+		}
+	}
+}
+
+// TestConcurrentGuessesStayWithinTheLimit: guesses sent at once are counted one after the other,
+// so no more of them are judged than the limit allows.
+func TestConcurrentGuessesStayWithinTheLimit(t *testing.T) {
+	t.Parallel()
+	env := apitest.New(t, func(c *config.Server) { c.LoginFailuresPerAccountAndClient = 3 })
+	victim := uniqueEmail("victim")
+	register(t, env, victim, goodPassword, "Victim Org")
+	codes := make(chan int, 8)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() { codes <- loginFrom(env, "198.51.100.11:4000", "", victim, "wrong-password-guess").StatusCode })
+	}
+	wg.Wait()
+	close(codes)
+	count := map[int]int{}
+	for c := range codes {
+		count[c]++
+	}
+	if count[http.StatusUnauthorized] != 3 || count[http.StatusTooManyRequests] != 5 {
+		t.Fatalf("8 concurrent guesses with a limit of 3: %v, want 3 judged (401) and 5 refused (429)", count)
 	}
 }
 
@@ -341,7 +406,7 @@ func TestLoginIsThrottledPerClientAddress(t *testing.T) {
 	}
 	t.Run("the connection's address", func(t *testing.T) {
 		t.Parallel()
-		env := apitest.New(t, func(c *config.Server) { c.LoginFailuresPerAccount, c.LoginFailuresPerClient = 10, 5 })
+		env := apitest.New(t, func(c *config.Server) { c.LoginFailuresPerClient = 5 })
 		email := uniqueEmail("user")
 		register(t, env, email, goodPassword, "Spray Org")
 		// A forged X-Forwarded-For changes nothing when no proxy is trusted.
@@ -357,7 +422,7 @@ func TestLoginIsThrottledPerClientAddress(t *testing.T) {
 		t.Parallel()
 		env := apitest.New(t, func(c *config.Server) {
 			c.TrustedProxyHops = 1
-			c.LoginFailuresPerAccount, c.LoginFailuresPerClient = 10, 5
+			c.LoginFailuresPerClient = 5
 		})
 		email := uniqueEmail("user")
 		register(t, env, email, goodPassword, "Proxy Org")

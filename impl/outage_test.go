@@ -19,7 +19,7 @@ import (
 func TestAnOutageIsA503AndCountsAsNoGuess(t *testing.T) {
 	ctx := context.Background()
 	cfg := config.Defaults()
-	cfg.LoginFailuresPerAccount, cfg.LoginFailuresPerClient = 3, 3
+	cfg.LoginFailuresPerAccountAndClient, cfg.LoginFailuresPerAccount, cfg.LoginFailuresPerClient = 3, 3, 3
 	cluster, handler := privateServer(t, cfg)
 	do := func(method, path, contentType, body, token string) *http.Response {
 		req := httptest.NewRequest(method, path, strings.NewReader(body))

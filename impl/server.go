@@ -29,9 +29,9 @@ type Options struct {
 	Logger    *slog.Logger
 	// Edge configures the HTTP edge (limits, CORS, proxies, validation).
 	Edge httpapi.Options
-	// LoginFailuresPerAccount and LoginFailuresPerClient are the failed logins allowed per
-	// account and per client address in a throttle window.
-	LoginFailuresPerAccount, LoginFailuresPerClient int
+	// The failed sign-ins allowed in a throttle window for an account from one address, for an
+	// account from anywhere, and from one address.
+	LoginFailuresPerAccountAndClient, LoginFailuresPerAccount, LoginFailuresPerClient int
 	// MaxAgentsPerOrg caps the agents an organization may enrol.
 	MaxAgentsPerOrg int
 	// WebhookAllowPrivate lets webhooks reach loopback, private, link-local and metadata
@@ -57,7 +57,12 @@ func New(opts Options, store *db.Storage, in *ingest.Ingester) *Server {
 		opts: opts, store: store, ingest: in, log: opts.Logger, now: time.Now,
 		signer: security.Signer{Secret: opts.JWTSecret},
 	}
-	s.guard.AccountLimit, s.guard.ClientLimit = opts.LoginFailuresPerAccount, opts.LoginFailuresPerClient
+	s.guard.Throttle = security.Throttle{
+		Counters:              store,
+		AccountAndClientLimit: opts.LoginFailuresPerAccountAndClient,
+		AccountLimit:          opts.LoginFailuresPerAccount,
+		ClientLimit:           opts.LoginFailuresPerClient,
+	}
 	return s
 }
 
@@ -141,7 +146,8 @@ func NewReplica(cfg config.Server, version string, store *db.Storage, log *slog.
 	})
 	srv := New(Options{
 		Version: version, JWTSecret: []byte(cfg.JWTSecret), Logger: log, WebhookAllowPrivate: cfg.WebhookAllowPrivate,
-		LoginFailuresPerAccount: cfg.LoginFailuresPerAccount, LoginFailuresPerClient: cfg.LoginFailuresPerClient,
+		LoginFailuresPerAccountAndClient: cfg.LoginFailuresPerAccountAndClient,
+		LoginFailuresPerAccount:          cfg.LoginFailuresPerAccount, LoginFailuresPerClient: cfg.LoginFailuresPerClient,
 		MaxAgentsPerOrg: cfg.MaxAgentsPerOrg,
 		Edge: httpapi.Options{
 			CORSOrigins: cfg.CORSOrigins, TrustedProxyHops: cfg.TrustedProxyHops, DisableValidation: cfg.DisableValidation,

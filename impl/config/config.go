@@ -43,10 +43,13 @@ type Server struct {
 	SMTPURL             string        `env:"MCPWARDEN_SMTP_URL"`
 	WebhookAllowPrivate bool          `env:"MCPWARDEN_WEBHOOK_ALLOW_PRIVATE" envDefault:"false"`
 
-	// Failed logins allowed per account and per client address in a 15-minute window; past
-	// them every attempt gets 429 until the window ends.
-	LoginFailuresPerAccount int `env:"MCPWARDEN_LOGIN_FAILURES_PER_ACCOUNT" envDefault:"10"`
-	LoginFailuresPerClient  int `env:"MCPWARDEN_LOGIN_FAILURES_PER_CLIENT" envDefault:"50"`
+	// Failed sign-ins allowed in a 15-minute window, counted in PostgreSQL across replicas: for
+	// one account from one client address, for one account from anywhere (a ceiling far above
+	// what a person triggers, so a stranger cannot lock the owner out), and from one address to
+	// any accounts. Past a limit every attempt it covers gets 429 until the window ends.
+	LoginFailuresPerAccountAndClient int `env:"MCPWARDEN_LOGIN_FAILURES_PER_ACCOUNT_AND_CLIENT" envDefault:"10"`
+	LoginFailuresPerAccount          int `env:"MCPWARDEN_LOGIN_FAILURES_PER_ACCOUNT" envDefault:"100"`
+	LoginFailuresPerClient           int `env:"MCPWARDEN_LOGIN_FAILURES_PER_CLIENT" envDefault:"50"`
 
 	// Each agent's reports, per replica: AgentReportRate a second, in bursts of up to
 	// AgentReportBurst; past it a report gets 429 with Retry-After.
@@ -122,7 +125,11 @@ func (c *Server) Validate() error {
 			bad("%s must be a non-negative integer, not %d", name, n)
 		}
 	}
-	for name, n := range map[string]int{"MCPWARDEN_LOGIN_FAILURES_PER_ACCOUNT": c.LoginFailuresPerAccount, "MCPWARDEN_LOGIN_FAILURES_PER_CLIENT": c.LoginFailuresPerClient} {
+	for name, n := range map[string]int{
+		"MCPWARDEN_LOGIN_FAILURES_PER_ACCOUNT_AND_CLIENT": c.LoginFailuresPerAccountAndClient,
+		"MCPWARDEN_LOGIN_FAILURES_PER_ACCOUNT":            c.LoginFailuresPerAccount,
+		"MCPWARDEN_LOGIN_FAILURES_PER_CLIENT":             c.LoginFailuresPerClient,
+	} {
 		if n < 1 {
 			bad("%s must be at least 1, not %d", name, n)
 		}

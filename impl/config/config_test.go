@@ -18,7 +18,7 @@ func TestDefaultsAreTheDocumentedOnes(t *testing.T) {
 		Addr: ":8000", DataDir: ".mcpwarden", LogLevel: slog.LevelInfo, DBMaxConns: 20,
 		PGSharedBuffersMB:       localpg.SharedBuffersFor(localpg.MemoryLimit()),
 		DormantAfter:            168 * time.Hour,
-		LoginFailuresPerAccount: 10, LoginFailuresPerClient: 50,
+		LoginFailuresPerAccountAndClient: 10, LoginFailuresPerAccount: 100, LoginFailuresPerClient: 50,
 		AgentReportRate: 2, AgentReportBurst: 60, MaxAgentsPerOrg: 100_000,
 		MaxBodyBytes: 64 << 10, ReportMaxBodyBytes: 8 << 20,
 		EmailDigestInterval: 30 * time.Second, WebhookPollInterval: 2 * time.Second, WebhookRetryBase: 30 * time.Second,

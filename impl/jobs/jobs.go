@@ -1,7 +1,7 @@
 // Package jobs runs the server's background work: email digests and webhook deliveries of new
-// alerts, compaction of the dashboard rollups, and the dormant sweep. Every replica runs every
-// job: each claims its rows with FOR UPDATE SKIP LOCKED, so replicas share the work and nothing
-// is sent or marked twice.
+// alerts, compaction of the dashboard rollups, the dormant sweep and the sweep of expired
+// sign-in throttle counters. Every replica runs every job: each claims its rows with FOR UPDATE
+// SKIP LOCKED, so replicas share the work and nothing is sent or marked twice.
 package jobs
 
 import (
@@ -13,6 +13,7 @@ import (
 	"github.com/mcpwarden/mcpwarden/db"
 	"github.com/mcpwarden/mcpwarden/impl/ingest"
 	"github.com/mcpwarden/mcpwarden/impl/notify"
+	"github.com/mcpwarden/mcpwarden/impl/security"
 )
 
 // Config is how often each job runs, and what it needs.
@@ -40,6 +41,10 @@ type Config struct {
 // Run runs every job until ctx ends, and returns when they have stopped.
 func Run(ctx context.Context, cfg Config, store *db.Storage, in *ingest.Ingester) {
 	log := cfg.Logger
+	now := time.Now
+	if cfg.Now != nil {
+		now = cfg.Now
+	}
 	var wg sync.WaitGroup
 	run := func(name string, interval time.Duration, fn func(context.Context) (bool, error)) {
 		wg.Add(1)
@@ -69,6 +74,10 @@ func Run(ctx context.Context, cfg Config, store *db.Storage, in *ingest.Ingester
 	})
 	run("rollup compaction", cfg.RollupCompactInterval, func(ctx context.Context) (bool, error) {
 		_, err := store.CompactRollups(ctx, 64)
+		return false, err
+	})
+	run("sign-in throttle sweep", security.ThrottleWindow, func(ctx context.Context) (bool, error) {
+		_, err := store.DeleteExpiredAttempts(ctx, now().Add(-security.ThrottleWindow))
 		return false, err
 	})
 	sweep := &DormantSweep{Store: store, Ingester: in, After: cfg.DormantAfter, Log: log, Now: cfg.Now}

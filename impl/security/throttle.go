@@ -1,127 +1,114 @@
 package security
 
 import (
+	"context"
+	"crypto/sha256"
 	"strings"
-	"sync"
 	"time"
 )
 
-// Login throttling. Failed logins are counted per account (the email, whether or not it exists,
-// so the throttle reveals nothing) and per client address, in fixed 15-minute windows; past the
-// limit every attempt, right password or not, gets 429 with Retry-After until the window ends.
+// Sign-in throttling. Failed sign-ins are counted, in fixed windows, per (account, client
+// address), per account and per client address; past a limit every attempt, right password or
+// not, gets 429 with Retry-After until its window ends.
 //
-// The counters live in each replica's memory: with N replicas behind a load balancer a guesser
-// gets at most N times the budget, which still caps online guessing at a few hundred tries per
-// account per hour. A shared store (a PostgreSQL table or Redis) would make the limit exact; it
-// is not worth a round trip on every login yet.
+// The limits are chosen so that a stranger cannot lock an owner out: the tight limit is per
+// account *and* address, so guessing from elsewhere never stops the owner's own sign-in; the
+// per-account ceiling, which stops a guesser spread over many addresses, is far above what a
+// person triggers (NIST SP 800-63B allows up to 100 consecutive failures). The counters live in
+// PostgreSQL (Counters), so N replicas do not grant N times the budget.
 const (
-	throttleWindow = 15 * time.Minute
+	// ThrottleWindow is how long failures are remembered; expired counters are swept by a job.
+	ThrottleWindow = 15 * time.Minute
 	// registerLimit caps organizations created per client address per window: registration
 	// hashes a password and creates rows without any credential.
 	registerLimit = 20
-	// throttleMaxKeys bounds memory under a spray of distinct emails; past it, expired windows
-	// are swept and then arbitrary live ones dropped.
-	throttleMaxKeys = 100_000
 )
 
-type window struct {
-	start time.Time
-	count int
+// Counters keep the throttles' counts where every replica sees them (db.Storage).
+type Counters interface {
+	// CountAttempts counts one attempt against each key unless one has reached its limit; then
+	// it counts nothing and returns the wait until that key's window ends.
+	CountAttempts(ctx context.Context, now time.Time, window time.Duration, keys [][]byte, limits []int) (time.Duration, error)
+	// UncountAttempts takes one attempt back from each key.
+	UncountAttempts(ctx context.Context, keys [][]byte) error
+	// ClearAttempts forgets the keys' counts.
+	ClearAttempts(ctx context.Context, keys [][]byte) error
 }
 
-// Throttle counts events per key in fixed windows. The zero value is ready.
-type Throttle struct {
-	mu   sync.Mutex
-	keys map[string]*window
-}
-
-// Attempt is the key and limit of one counter an operation must stay under.
+// Attempt is one counter an operation must stay under.
 type Attempt struct {
-	Key   string
-	Limit int
+	key   []byte
+	limit int
 }
 
-// Begin counts one attempt against every counter, unless one of them is already at its limit:
-// then nothing is counted and the wait until that window ends is returned. Counting before the
-// password is checked (and refunding on success) keeps concurrent guesses within the limit.
-func (t *Throttle) Begin(now time.Time, attempts ...Attempt) time.Duration {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.keys == nil {
-		t.keys = make(map[string]*window)
-	}
-	var wait time.Duration
-	for _, a := range attempts {
-		w := t.keys[a.Key]
-		if w != nil && now.Sub(w.start) < throttleWindow && w.count >= a.Limit {
-			wait = max(wait, w.start.Add(throttleWindow).Sub(now))
-		}
-	}
-	if wait > 0 {
-		return wait
-	}
-	for _, a := range attempts {
-		w := t.keys[a.Key]
-		if w == nil || now.Sub(w.start) >= throttleWindow {
-			t.makeRoom(now)
-			w = &window{start: now}
-			t.keys[a.Key] = w
-		}
-		w.count++
-	}
-	return 0
+func attempt(limit int, parts ...string) Attempt {
+	sum := sha256.Sum256([]byte(strings.Join(parts, "\x00")))
+	return Attempt{key: sum[:], limit: limit}
 }
 
-// Forget clears the key's counter (a successful login clears its account's failures).
-func (t *Throttle) Forget(key string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	delete(t.keys, key)
+func keys(attempts []Attempt) [][]byte {
+	out := make([][]byte, len(attempts))
+	for i, a := range attempts {
+		out[i] = a.key
+	}
+	return out
 }
 
-// Refund takes back one attempt counted by Begin (a successful login is not a failure).
-func (t *Throttle) Refund(key string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if w := t.keys[key]; w != nil && w.count > 0 {
-		w.count--
+// Throttle counts attempts in Counters.
+type Throttle struct {
+	Counters Counters
+	// Failed sign-ins allowed in a window: for one account from one address, for one account
+	// from anywhere (the ceiling), and from one address to any accounts.
+	AccountAndClientLimit, AccountLimit, ClientLimit int
+}
+
+// Begin counts an attempt against every counter, unless one is already at its limit: then
+// nothing is counted and the wait until that window ends is returned. Counting before the
+// password is checked (and taking it back on success) keeps concurrent guesses within limits.
+func (t *Throttle) Begin(ctx context.Context, now time.Time, attempts ...Attempt) (time.Duration, error) {
+	limits := make([]int, len(attempts))
+	for i, a := range attempts {
+		limits[i] = a.limit
+	}
+	return t.Counters.CountAttempts(ctx, now, ThrottleWindow, keys(attempts), limits)
+}
+
+// Refund takes back an attempt counted by Begin: it was not a failure.
+func (t *Throttle) Refund(ctx context.Context, attempts ...Attempt) error {
+	return t.Counters.UncountAttempts(ctx, keys(attempts))
+}
+
+// Forget clears the counters (a successful sign-in ends its account's run of failures).
+func (t *Throttle) Forget(ctx context.Context, attempts ...Attempt) error {
+	return t.Counters.ClearAttempts(ctx, keys(attempts))
+}
+
+// SignIn are the counters a sign-in (or a password check) must stay under.
+type SignIn struct {
+	// Pair counts failures for the account from this address, Account for the account from
+	// anywhere, Client for this address to any account.
+	Pair, Account, Client Attempt
+}
+
+// All is every counter of the sign-in.
+func (s SignIn) All() []Attempt { return []Attempt{s.Pair, s.Account, s.Client} }
+
+// SignIn returns the counters of a sign-in from ip to the account of email (whether or not it
+// exists, so that the throttle reveals nothing).
+func (t *Throttle) SignIn(email, ip string) SignIn {
+	email = strings.ToLower(email)
+	return SignIn{
+		Pair:    attempt(t.AccountAndClientLimit, "sign-in account and client", email, ip),
+		Account: attempt(t.AccountLimit, "sign-in account", email),
+		Client:  attempt(t.ClientLimit, "sign-in client", ip),
 	}
 }
 
-func (t *Throttle) makeRoom(now time.Time) {
-	if len(t.keys) < throttleMaxKeys {
-		return
-	}
-	for k, w := range t.keys {
-		if now.Sub(w.start) >= throttleWindow {
-			delete(t.keys, k)
-		}
-	}
-	for k := range t.keys {
-		if len(t.keys) < throttleMaxKeys {
-			break
-		}
-		delete(t.keys, k)
-	}
-}
+// Register returns the counter a registration from ip must stay under.
+func (t *Throttle) Register(ip string) Attempt { return attempt(registerLimit, "registration client", ip) }
 
-func accountKey(email string) string { return "account:" + strings.ToLower(email) }
-func loginIPKey(ip string) string    { return "login-ip:" + ip }
-func registerIPKey(ip string) string { return "register-ip:" + ip }
-
-// Guard is the per-replica state that protects credentials: the hashing slots and the login
-// and registration counters.
+// Guard protects credentials: the hashing slots and the sign-in and registration throttles.
 type Guard struct {
 	Hasher   Hasher
 	Throttle Throttle
-	// Failed logins allowed per account and per client address in a window.
-	AccountLimit, ClientLimit int
 }
-
-// LoginAttempts are the counters a login from ip to the account of email must stay under.
-func (g *Guard) LoginAttempts(email, ip string) (account, client Attempt) {
-	return Attempt{accountKey(email), g.AccountLimit}, Attempt{loginIPKey(ip), g.ClientLimit}
-}
-
-// RegisterAttempt is the counter a registration from ip must stay under.
-func RegisterAttempt(ip string) Attempt { return Attempt{registerIPKey(ip), registerLimit} }
