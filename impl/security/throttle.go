@@ -105,7 +105,9 @@ func (t *Throttle) SignIn(email, ip string) SignIn {
 }
 
 // Register returns the counter a registration from ip must stay under.
-func (t *Throttle) Register(ip string) Attempt { return attempt(registerLimit, "registration client", ip) }
+func (t *Throttle) Register(ip string) Attempt {
+	return attempt(registerLimit, "registration client", ip)
+}
 
 // Guard protects credentials: the hashing slots and the sign-in and registration throttles.
 type Guard struct {
