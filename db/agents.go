@@ -276,3 +276,25 @@ func (s *Storage) TouchAgents(ctx context.Context, seen []AgentSeen) error {
 		pq.Array(orgs), pq.Array(ids), pq.Array(times))
 	return err
 }
+
+// AgentState is the stored state the hot paths compare with to avoid writing: an agent's last
+// report hash and heartbeat details.
+type AgentState struct {
+	AgentID    uuid.UUID `db:"id"`
+	ReportHash []byte    `db:"report_hash"`
+	AgentMeta
+}
+
+// AgentStates reads the stored state of some of an organization's agents; a deleted agent is
+// absent from the result.
+func (s *Storage) AgentStates(ctx context.Context, orgID uuid.UUID, agentIDs []uuid.UUID) ([]AgentState, error) {
+	ids := make([]string, len(agentIDs))
+	for i, id := range agentIDs {
+		ids[i] = id.String()
+	}
+	var out []AgentState
+	err := s.db.SelectContext(ctx, &out, `
+		SELECT id, report_hash, hostname, os_type, username, agent_version
+		FROM agents WHERE organization_id = $1 AND id = ANY($2::uuid[])`, orgID, pq.Array(ids))
+	return out, err
+}

@@ -33,10 +33,14 @@ func (s *Server) ReportServers(ctx context.Context, request gen.ReportServersReq
 		return nil, httpapi.TooManyRequests(wait)
 	}
 	received := int64(len(request.Body.Servers))
-	if s.ingest.KnownUnchanged(agent, raw, len(request.Body.Servers)) {
+	known, err := s.ingest.KnownUnchanged(ctx, agent, raw, len(request.Body.Servers))
+	if known && err == nil {
 		return gen.ReportServers200JSONResponse{Status: "ok", ServersReceived: received, Unchanged: true}, nil
 	}
-	res, err := s.ingest.Report(ctx, agent, raw, ReportedServers(request.Body.Servers))
+	var res ingest.Result
+	if err == nil {
+		res, err = s.ingest.Report(ctx, agent, raw, ReportedServers(request.Body.Servers))
+	}
 	var invalid *ingest.InvalidError
 	switch {
 	case errors.As(err, &invalid):

@@ -44,6 +44,7 @@ type Ingester struct {
 	seen       *seenBuffer
 	redactions redactCache
 	queue      reportQueue
+	stored     storedReader
 }
 
 // New returns an Ingester writing to store.
@@ -55,6 +56,7 @@ func New(store *db.Storage, opts Options) *Ingester {
 	in.keys = newKeyCache(store, opts.Logger, opts.Now)
 	in.seen = newSeenBuffer(store, opts.Logger)
 	in.queue.store = store
+	in.stored.store = store
 	return in
 }
 
@@ -104,8 +106,18 @@ func (in *Ingester) Heartbeat(ctx context.Context, a Agent, meta db.AgentMeta) e
 	now := in.now()
 	st := in.keys.agent(a.AgentID)
 	if st != nil && st.sameMeta(meta) {
-		in.seen.touch(a.OrgID, a.AgentID, now)
-		return nil
+		// Remembered; but another replica may have stored other details since.
+		stored, err := in.stored.state(ctx, a)
+		if err != nil && !errors.Is(err, db.ErrNotFound) {
+			return err
+		}
+		if err == nil {
+			st.setStored(stored)
+			if sameMeta(stored.AgentMeta, meta) {
+				in.seen.touch(a.OrgID, a.AgentID, now)
+				return nil
+			}
+		}
 	}
 	inv, err := in.store.UpdateAgentMeta(ctx, a.OrgID, a.AgentID, meta, now)
 	if err != nil {

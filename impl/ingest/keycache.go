@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -395,8 +396,22 @@ func (c *keyCache) run(ctx context.Context, interval time.Duration) {
 func (st *agentState) sameMeta(m db.AgentMeta) bool {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	return sameString(st.meta.Hostname, m.Hostname) && sameString(st.meta.OSType, m.OSType) &&
-		sameString(st.meta.Username, m.Username) && sameString(st.meta.AgentVersion, m.AgentVersion)
+	return sameMeta(st.meta, m)
+}
+
+func sameMeta(a, b db.AgentMeta) bool {
+	return sameString(a.Hostname, b.Hostname) && sameString(a.OSType, b.OSType) &&
+		sameString(a.Username, b.Username) && sameString(a.AgentVersion, b.AgentVersion)
+}
+
+// setStored replaces what the replica remembers of the agent with its stored state.
+func (st *agentState) setStored(s db.AgentState) {
+	st.mu.Lock()
+	if !bytes.Equal(st.reportHash, s.ReportHash) {
+		st.reportHash, st.rawReport = s.ReportHash, nil
+	}
+	st.meta = s.AgentMeta
+	st.mu.Unlock()
 }
 
 func (st *agentState) setMeta(m db.AgentMeta) {

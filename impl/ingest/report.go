@@ -68,15 +68,34 @@ func (e *InvalidError) Error() string {
 // report needs nothing more. Unchanged reports are the steady state, so they are recognised
 // before anything else is done with them (the body's conversion, its normalization, whose
 // redaction is the expensive part): raw is compared with the one remembered for the agent's
-// current report hash. Normalization is deterministic, so the same body always normalizes to
-// the same report.
-func (in *Ingester) KnownUnchanged(a Agent, raw []byte, n int) bool {
+// current report hash, and that hash with the stored one (see stored.go). Normalization is
+// deterministic, so the same body always normalizes to the same report. It returns
+// db.ErrNotFound when the agent was deleted after its key was cached.
+func (in *Ingester) KnownUnchanged(ctx context.Context, a Agent, raw []byte, n int) (bool, error) {
 	st := in.keys.agent(a.AgentID)
-	if st == nil || n > maxReportServers || !st.sameRawReport(raw) {
-		return false
+	if st == nil || n > maxReportServers {
+		return false, nil
+	}
+	hash := st.reportOfRaw(raw)
+	if hash == nil {
+		return false, nil
+	}
+	if stored, err := in.isStoredReport(ctx, a, st, hash); err != nil || !stored {
+		return false, err
 	}
 	in.seen.touch(a.OrgID, a.AgentID, in.now())
-	return true
+	return true, nil
+}
+
+// isStoredReport reports whether hash is the agent's stored report hash; the replica remembers
+// what it read.
+func (in *Ingester) isStoredReport(ctx context.Context, a Agent, st *agentState, hash []byte) (bool, error) {
+	stored, err := in.stored.state(ctx, a)
+	if err != nil {
+		return false, err
+	}
+	st.setStored(stored)
+	return bytes.Equal(hash, stored.ReportHash), nil
 }
 
 // Report ingests an agent's complete list of servers that KnownUnchanged did not recognise;
@@ -94,9 +113,15 @@ func (in *Ingester) Report(ctx context.Context, a Agent, raw []byte, reported []
 	hash := reportHash(in.opts.Version, servers)
 	unchanged := Result{ServersReceived: int64(len(servers)), Unchanged: true}
 	if st != nil && st.sameReport(hash) {
-		st.setRawReport(hash, raw)
-		in.seen.touch(a.OrgID, a.AgentID, in.now())
-		return unchanged, nil
+		same, err := in.isStoredReport(ctx, a, st, hash)
+		if err != nil {
+			return Result{}, err
+		}
+		if same {
+			st.setRawReport(hash, raw)
+			in.seen.touch(a.OrgID, a.AgentID, in.now())
+			return unchanged, nil
+		}
 	}
 
 	assessments := assess(servers)
@@ -484,12 +509,15 @@ func (st *agentState) setReport(hash, raw []byte) {
 	st.mu.Unlock()
 }
 
-// sameRawReport reports whether a body hashing to raw is known to normalize to the agent's
-// current report.
-func (st *agentState) sameRawReport(raw []byte) bool {
+// reportOfRaw returns the agent's remembered report hash if a body hashing to raw is known to
+// normalize to it, and nil otherwise.
+func (st *agentState) reportOfRaw(raw []byte) []byte {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	return st.reportHash != nil && st.rawReport != nil && bytes.Equal(st.rawReport, raw)
+	if st.reportHash == nil || st.rawReport == nil || !bytes.Equal(st.rawReport, raw) {
+		return nil
+	}
+	return st.reportHash
 }
 
 // setRawReport remembers that a body hashing to raw normalizes to hash, if hash is still the
