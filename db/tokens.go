@@ -38,8 +38,9 @@ func (s *Storage) CreateRefreshToken(ctx context.Context, orgID uuid.UUID, t Ref
 // one transaction. The conditional UPDATE lets exactly one of any number of concurrent callers
 // spend a token: the others block on the row, then find used_at set. A token that exists but was
 // already used or revoked is a replay: the whole family is revoked and ErrTokenReused returned.
-// An unknown or expired token is ErrNotFound. next.UserID and next.FamilyID are filled in here.
-func (s *Storage) RotateRefreshToken(ctx context.Context, orgID uuid.UUID, oldHash []byte, next RefreshToken) (UserAuth, error) {
+// An unknown or expired token is ErrNotFound. next.UserID and next.FamilyID are filled in here;
+// the family (the login session) is returned with the user.
+func (s *Storage) RotateRefreshToken(ctx context.Context, orgID uuid.UUID, oldHash []byte, next RefreshToken) (UserAuth, uuid.UUID, error) {
 	var (
 		user   UserAuth
 		reused bool
@@ -76,9 +77,9 @@ func (s *Storage) RotateRefreshToken(ctx context.Context, orgID uuid.UUID, oldHa
 		return err
 	})
 	if err == nil && reused {
-		return UserAuth{}, ErrTokenReused
+		return UserAuth{}, uuid.Nil, ErrTokenReused
 	}
-	return user, err
+	return user, next.FamilyID, err
 }
 
 // RevokeRefreshFamily revokes every token of the login the token belongs to (logout). An

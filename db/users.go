@@ -24,14 +24,22 @@ type UserAuth struct {
 	Role           string    `db:"role"`
 	TokenVersion   int       `db:"token_version"`
 	Active         bool      `db:"active"`
+	// SessionOpen: the login asked about has a refresh token that is not revoked (always true
+	// when no login was asked about).
+	SessionOpen bool `db:"session_open"`
 }
 
-// UserAuthByID returns the user's role and token version, or ErrNotFound.
-func (s *Storage) UserAuthByID(ctx context.Context, orgID, userID uuid.UUID) (UserAuth, error) {
+// UserAuthByID returns the user's role and token version, and whether the login session (the
+// refresh-token family; uuid.Nil for none) is still open, or ErrNotFound.
+func (s *Storage) UserAuthByID(ctx context.Context, orgID, userID, session uuid.UUID) (UserAuth, error) {
 	var u UserAuth
 	err := s.db.GetContext(ctx, &u, `
-		SELECT id, organization_id, role, token_version, password_hash IS NOT NULL AS active
-		FROM users WHERE organization_id = $1 AND id = $2`, orgID, userID)
+		SELECT id, organization_id, role, token_version, password_hash IS NOT NULL AS active,
+			$3 = '00000000-0000-0000-0000-000000000000'::uuid OR EXISTS (
+				SELECT 1 FROM refresh_tokens r
+				WHERE r.organization_id = $1 AND r.family_id = $3 AND r.user_id = $2 AND r.revoked_at IS NULL
+			) AS session_open
+		FROM users WHERE organization_id = $1 AND id = $2`, orgID, userID, session)
 	return u, notFound(err)
 }
 

@@ -38,8 +38,10 @@ func apiOrganization(o db.Organization) gen.Organization {
 	return out
 }
 
-func (s *Server) tokenPair(u db.UserAuth, refresh string) (gen.TokenPair, error) {
-	access, err := s.signer.Issue(security.Access{UserID: u.ID, OrgID: u.OrganizationID, Role: u.Role, Version: u.TokenVersion}, s.now())
+// tokenPair issues an access token for the login session (refresh-token family) and returns
+// it with the session's refresh token.
+func (s *Server) tokenPair(u db.UserAuth, session uuid.UUID, refresh string) (gen.TokenPair, error) {
+	access, err := s.signer.Issue(security.Access{UserID: u.ID, OrgID: u.OrganizationID, Role: u.Role, Version: u.TokenVersion, SessionID: session}, s.now())
 	if err != nil {
 		return gen.TokenPair{}, err
 	}
@@ -108,13 +110,14 @@ func (s *Server) Login(ctx context.Context, request gen.LoginRequestObject) (gen
 		s.rehash(ctx, u, in.Password)
 	}
 	refresh, hash := security.NewOrgToken(security.RefreshTokenPrefix, u.OrganizationID)
+	session := uuid.New()
 	err = s.store.CreateRefreshToken(ctx, u.OrganizationID, db.RefreshToken{
-		ID: uuid.New(), UserID: u.ID, FamilyID: uuid.New(), Hash: hash, ExpiresAt: s.now().Add(security.RefreshTokenTTL),
+		ID: uuid.New(), UserID: u.ID, FamilyID: session, Hash: hash, ExpiresAt: s.now().Add(security.RefreshTokenTTL),
 	})
 	if err != nil {
 		return nil, err
 	}
-	pair, err := s.tokenPair(u.Auth(), refresh)
+	pair, err := s.tokenPair(u.Auth(), session, refresh)
 	if err != nil {
 		return nil, err
 	}
@@ -168,7 +171,7 @@ func (s *Server) RefreshTokens(ctx context.Context, request gen.RefreshTokensReq
 		return unauthorized, nil
 	}
 	refresh, hash := security.NewOrgToken(security.RefreshTokenPrefix, orgID)
-	u, err := s.store.RotateRefreshToken(ctx, orgID, oldHash, db.RefreshToken{ID: uuid.New(), Hash: hash, ExpiresAt: s.now().Add(security.RefreshTokenTTL)})
+	u, session, err := s.store.RotateRefreshToken(ctx, orgID, oldHash, db.RefreshToken{ID: uuid.New(), Hash: hash, ExpiresAt: s.now().Add(security.RefreshTokenTTL)})
 	switch {
 	case errors.Is(err, db.ErrTokenReused):
 		// Either a client raced itself or someone replayed a stolen token; both end the login.
@@ -180,7 +183,7 @@ func (s *Server) RefreshTokens(ctx context.Context, request gen.RefreshTokensReq
 	case err != nil:
 		return nil, err
 	}
-	pair, err := s.tokenPair(u, refresh)
+	pair, err := s.tokenPair(u, session, refresh)
 	if err != nil {
 		return nil, err
 	}

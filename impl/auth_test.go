@@ -462,9 +462,17 @@ func TestRefreshTokensRotateAndReuseRevokesTheLogin(t *testing.T) {
 	if r := refresh(t, env, second); r.StatusCode() != http.StatusUnauthorized {
 		t.Fatalf("descendant of a replayed token: %d %s", r.StatusCode(), r.Body)
 	}
+	// ...and ends the access tokens of the login at once...
+	if got := me(t, env, r.JSON200.AccessToken); got.StatusCode() != http.StatusUnauthorized {
+		t.Fatalf("an access token of the revoked login: %d, want 401", got.StatusCode())
+	}
 	// ...but not the tokens of another login.
-	if r := refresh(t, env, otherLogin); r.StatusCode() != http.StatusOK {
-		t.Fatalf("another login's token: %d %s", r.StatusCode(), r.Body)
+	other := refresh(t, env, otherLogin)
+	if other.StatusCode() != http.StatusOK {
+		t.Fatalf("another login's token: %d %s", other.StatusCode(), other.Body)
+	}
+	if got := me(t, env, other.JSON200.AccessToken); got.StatusCode() != http.StatusOK {
+		t.Fatalf("another login's access token: %d", got.StatusCode())
 	}
 }
 
@@ -517,7 +525,9 @@ func TestRefreshRefusesExpiredUnknownAndMalformedTokens(t *testing.T) {
 func TestLogoutRevokesTheLogin(t *testing.T) {
 	t.Parallel()
 	env := apitest.New(t)
-	_, token := env.RegisterAndLogin(t, uniqueEmail("bye"), goodPassword, "Logout Org")
+	email := uniqueEmail("bye")
+	access, token := env.RegisterAndLogin(t, email, goodPassword, "Logout Org")
+	otherAccess, _ := env.Login(t, email, goodPassword)
 	r := refresh(t, env, token)
 	if r.StatusCode() != http.StatusOK {
 		t.Fatalf("refresh: %d", r.StatusCode())
@@ -531,6 +541,15 @@ func TestLogoutRevokesTheLogin(t *testing.T) {
 	}
 	if r := refresh(t, env, r.JSON200.RefreshToken); r.StatusCode() != http.StatusUnauthorized {
 		t.Fatalf("refresh after logout: %d", r.StatusCode())
+	}
+	// The login's access tokens end with it, the one issued at login and the refreshed one.
+	for name, tok := range map[string]string{"the login's": access, "the refreshed": r.JSON200.AccessToken} {
+		if got := me(t, env, tok); got.StatusCode() != http.StatusUnauthorized {
+			t.Errorf("%s access token after logout: %d, want 401", name, got.StatusCode())
+		}
+	}
+	if got := me(t, env, otherAccess); got.StatusCode() != http.StatusOK {
+		t.Errorf("another login's access token after logout: %d, want 200", got.StatusCode())
 	}
 }
 

@@ -97,20 +97,21 @@ func (s *Server) HoldPasswordHashing() (release func()) {
 type authenticator struct{ s *Server }
 
 // User verifies an access token and checks it against the user's current state, so that a
-// removed user, a changed role or a password change takes effect at once.
+// removed user, a changed role, a password change, a logout or a detected refresh-token replay
+// takes effect at once.
 func (a authenticator) User(ctx context.Context, raw string) (httpapi.Principal, error) {
 	t, err := a.s.signer.Verify(raw)
 	if err != nil {
 		return httpapi.Principal{}, httpapi.ErrUnauthenticated
 	}
-	u, err := a.s.store.UserAuthByID(ctx, t.OrgID, t.UserID)
+	u, err := a.s.store.UserAuthByID(ctx, t.OrgID, t.UserID, t.SessionID)
 	if errors.Is(err, db.ErrNotFound) {
 		return httpapi.Principal{}, httpapi.ErrUnauthenticated
 	}
 	if err != nil {
 		return httpapi.Principal{}, err
 	}
-	if u.TokenVersion != t.Version || !u.Active {
+	if u.TokenVersion != t.Version || !u.Active || !u.SessionOpen {
 		return httpapi.Principal{}, httpapi.ErrUnauthenticated
 	}
 	return httpapi.Principal{OrgID: t.OrgID, UserID: t.UserID, Role: u.Role}, nil

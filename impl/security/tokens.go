@@ -42,6 +42,10 @@ type Access struct {
 	// Version is the user's token_version when the token was issued: a password change or a
 	// removal bumps it, which ends every token issued before.
 	Version int
+	// SessionID is the login the token belongs to (its refresh-token family): logging out or a
+	// detected refresh-token replay ends the login, and with it its access tokens. Zero in
+	// tokens issued without a login (none are, but a token from before sessions had none).
+	SessionID uuid.UUID
 }
 
 type accessClaims struct {
@@ -50,6 +54,7 @@ type accessClaims struct {
 	Role    string `json:"role"`
 	Type    string `json:"typ"`
 	Version int    `json:"ver"`
+	Session string `json:"sid,omitempty"`
 }
 
 // Signer issues and verifies access tokens with one HMAC key.
@@ -72,6 +77,9 @@ func (s Signer) Issue(a Access, now time.Time) (string, error) {
 		Role:    a.Role,
 		Type:    accessTokenType,
 		Version: a.Version,
+	}
+	if a.SessionID != uuid.Nil {
+		claims.Session = a.SessionID.String()
 	}
 	return jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(s.Secret)
 }
@@ -96,7 +104,13 @@ func (s Signer) Verify(raw string) (Access, error) {
 	if err1 != nil || err2 != nil {
 		return Access{}, ErrBadToken
 	}
-	return Access{UserID: userID, OrgID: orgID, Role: claims.Role, Version: claims.Version}, nil
+	a := Access{UserID: userID, OrgID: orgID, Role: claims.Role, Version: claims.Version}
+	if claims.Session != "" {
+		if a.SessionID, err = uuid.Parse(claims.Session); err != nil || a.SessionID == uuid.Nil {
+			return Access{}, ErrBadToken
+		}
+	}
+	return a, nil
 }
 
 // NewOrgToken returns prefix + base64url(org id || 32 random bytes) and its SHA-256, the only
