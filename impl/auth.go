@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -124,6 +125,24 @@ func (s *Server) Login(ctx context.Context, request gen.LoginRequestObject) (gen
 	return gen.Login200JSONResponse(pair), nil
 }
 
+// checkPassword checks a signed-in user's current password, under the sign-in throttle: a stolen
+// access token must not become a way around it. It returns a 429 error past the throttle.
+func (s *Server) checkPassword(ctx context.Context, u db.User, password string) (bool, error) {
+	signIn := s.guard.Throttle.SignIn(u.Email, httpapi.ClientIPFrom(ctx))
+	if wait, err := s.guard.Throttle.Begin(ctx, s.now(), signIn.All()...); err != nil || wait > 0 {
+		return false, throttled(wait, err)
+	}
+	ok, _, err := s.guard.Hasher.Verify(ctx, u.PasswordHash.String, password)
+	if err != nil {
+		s.uncount(ctx, signIn.All()...)
+		return false, err
+	}
+	if ok {
+		s.succeeded(ctx, signIn)
+	}
+	return ok, nil
+}
+
 // throttled is the answer to a throttle that refused (wait > 0) or could not count (err).
 func throttled(wait time.Duration, err error) error {
 	if err != nil {
@@ -220,6 +239,25 @@ func (s *Server) UpdateCurrentUser(ctx context.Context, request gen.UpdateCurren
 		e := string(*in.Email)
 		email = &e
 	}
+	if in.CurrentPassword != nil || (email != nil && s.opts.EmailChangeRequiresPassword) {
+		current, err := s.store.UserByID(ctx, p.OrgID, p.UserID)
+		if err != nil {
+			return nil, err
+		}
+		changesEmail := email != nil && !strings.EqualFold(*email, current.Email)
+		if in.CurrentPassword == nil && changesEmail {
+			return gen.UpdateCurrentUser400ApplicationProblemPlusJSONResponse{BadRequestApplicationProblemPlusJSONResponse: badRequest(ctx, []gen.FieldError{{Field: "current_password", Message: "is required to change the email address"}})}, nil
+		}
+		if in.CurrentPassword != nil {
+			ok, err := s.checkPassword(ctx, current, *in.CurrentPassword)
+			if err != nil {
+				return nil, err
+			}
+			if !ok {
+				return gen.UpdateCurrentUser400ApplicationProblemPlusJSONResponse{BadRequestApplicationProblemPlusJSONResponse: badRequest(ctx, []gen.FieldError{{Field: "current_password", Message: "is not your current password"}})}, nil
+			}
+		}
+	}
 	u, err := s.store.UpdateProfile(ctx, p.OrgID, p.UserID, in.FullName, email)
 	switch {
 	case errors.Is(err, db.ErrEmailTaken):
@@ -245,21 +283,14 @@ func (s *Server) ChangePassword(ctx context.Context, request gen.ChangePasswordR
 	if err != nil {
 		return nil, err
 	}
-	// A stolen access token must not become a way around the sign-in throttle.
-	signIn := s.guard.Throttle.SignIn(u.Email, httpapi.ClientIPFrom(ctx))
-	if wait, err := s.guard.Throttle.Begin(ctx, s.now(), signIn.All()...); err != nil || wait > 0 {
-		return nil, throttled(wait, err)
-	}
-	ok, _, err := s.guard.Hasher.Verify(ctx, u.PasswordHash.String, in.CurrentPassword)
+	ok, err := s.checkPassword(ctx, u, in.CurrentPassword)
 	if err != nil {
-		s.uncount(ctx, signIn.All()...)
 		return nil, err
 	}
 	if !ok {
 		// 400, not 401: the access token is fine, and clients treat 401 as "log in again".
 		return gen.ChangePassword400ApplicationProblemPlusJSONResponse{BadRequestApplicationProblemPlusJSONResponse: badRequest(ctx, []gen.FieldError{{Field: "current_password", Message: "is not your current password"}})}, nil
 	}
-	s.succeeded(ctx, signIn)
 	if errs := passwordProblems("new_password", in.NewPassword, u.Email, org.Name); len(errs) > 0 {
 		return gen.ChangePassword400ApplicationProblemPlusJSONResponse{BadRequestApplicationProblemPlusJSONResponse: badRequest(ctx, errs)}, nil
 	}

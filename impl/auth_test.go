@@ -553,6 +553,61 @@ func TestLogoutRevokesTheLogin(t *testing.T) {
 	}
 }
 
+// TestEmailChangeChecksTheCurrentPassword: a current_password sent with a profile change is
+// checked; with MCPWARDEN_EMAIL_CHANGE_REQUIRES_PASSWORD the email changes only with it, while
+// by default the reference's request (name and email alone) keeps working.
+func TestEmailChangeChecksTheCurrentPassword(t *testing.T) {
+	t.Parallel()
+	update := func(env *apitest.Env, access string, body mcpwarden.UpdateCurrentUserJSONRequestBody) *mcpwarden.UpdateCurrentUserResponse {
+		t.Helper()
+		resp, err := env.User(access).UpdateCurrentUserWithResponse(actx, body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+	wantField := func(what string, resp *mcpwarden.UpdateCurrentUserResponse, message string) {
+		t.Helper()
+		if resp.StatusCode() != http.StatusBadRequest || !strings.Contains(string(resp.Body), `"current_password"`) || !strings.Contains(string(resp.Body), message) {
+			t.Errorf("%s: %d %s, want 400 naming current_password (%s)", what, resp.StatusCode(), resp.Body, message)
+		}
+	}
+	wrong, right := "wrong-password-guess", goodPassword
+	newEmail := func(name string) *mcpwarden.Email { e := mcpwarden.Email(uniqueEmail(name)); return &e }
+	name := "Renamed"
+
+	t.Run("by default", func(t *testing.T) {
+		t.Parallel()
+		env := apitest.New(t)
+		access, _ := env.RegisterAndLogin(t, uniqueEmail("dflt"), goodPassword, "Default Org")
+		if resp := update(env, access, mcpwarden.UpdateCurrentUserJSONRequestBody{FullName: &name, Email: newEmail("ref")}); resp.StatusCode() != http.StatusOK {
+			t.Errorf("the reference's request, name and email: %d %s", resp.StatusCode(), resp.Body)
+		}
+		wantField("a wrong current password", update(env, access, mcpwarden.UpdateCurrentUserJSONRequestBody{Email: newEmail("x"), CurrentPassword: &wrong}), "is not your current password")
+		if resp := update(env, access, mcpwarden.UpdateCurrentUserJSONRequestBody{Email: newEmail("y"), CurrentPassword: &right}); resp.StatusCode() != http.StatusOK {
+			t.Errorf("with the right current password: %d %s", resp.StatusCode(), resp.Body)
+		}
+	})
+	t.Run("required", func(t *testing.T) {
+		t.Parallel()
+		env := apitest.New(t, func(c *config.Server) { c.EmailChangeRequiresPassword = true })
+		email := uniqueEmail("req")
+		access, _ := env.RegisterAndLogin(t, email, goodPassword, "Strict Org")
+		wantField("an email change without the password", update(env, access, mcpwarden.UpdateCurrentUserJSONRequestBody{Email: newEmail("x")}), "is required")
+		wantField("with a wrong password", update(env, access, mcpwarden.UpdateCurrentUserJSONRequestBody{Email: newEmail("x"), CurrentPassword: &wrong}), "is not your current password")
+		same := mcpwarden.Email(email)
+		for what, body := range map[string]mcpwarden.UpdateCurrentUserJSONRequestBody{
+			"a name change alone":               {FullName: &name},
+			"the same email":                    {Email: &same},
+			"an email change with the password": {Email: newEmail("z"), CurrentPassword: &right},
+		} {
+			if resp := update(env, access, body); resp.StatusCode() != http.StatusOK {
+				t.Errorf("%s: %d %s", what, resp.StatusCode(), resp.Body)
+			}
+		}
+	})
+}
+
 func TestProfileCanBeReadAndUpdated(t *testing.T) {
 	t.Parallel()
 	env := apitest.New(t)

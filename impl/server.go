@@ -34,6 +34,8 @@ type Options struct {
 	LoginFailuresPerAccountAndClient, LoginFailuresPerAccount, LoginFailuresPerClient int
 	// MaxAgentsPerOrg caps the agents an organization may enrol.
 	MaxAgentsPerOrg int
+	// EmailChangeRequiresPassword: changing one's email needs the current password.
+	EmailChangeRequiresPassword bool
 	// WebhookAllowPrivate lets webhooks reach loopback, private, link-local and metadata
 	// addresses, which are refused by default (SSRF).
 	WebhookAllowPrivate bool
@@ -149,7 +151,7 @@ func NewReplica(cfg config.Server, version string, store *db.Storage, log *slog.
 		Version: version, JWTSecret: []byte(cfg.JWTSecret), Logger: log, WebhookAllowPrivate: cfg.WebhookAllowPrivate,
 		LoginFailuresPerAccountAndClient: cfg.LoginFailuresPerAccountAndClient,
 		LoginFailuresPerAccount:          cfg.LoginFailuresPerAccount, LoginFailuresPerClient: cfg.LoginFailuresPerClient,
-		MaxAgentsPerOrg: cfg.MaxAgentsPerOrg,
+		MaxAgentsPerOrg: cfg.MaxAgentsPerOrg, EmailChangeRequiresPassword: cfg.EmailChangeRequiresPassword,
 		Edge: httpapi.Options{
 			CORSOrigins: cfg.CORSOrigins, TrustedProxyHops: cfg.TrustedProxyHops, DisableValidation: cfg.DisableValidation,
 			MaxBodyBytes: cfg.MaxBodyBytes, ReportMaxBodyBytes: cfg.ReportMaxBodyBytes, Logger: log,

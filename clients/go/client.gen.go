@@ -830,6 +830,11 @@ type UpdateOrganizationRequest struct {
 
 // UpdateProfileRequest defines model for UpdateProfileRequest.
 type UpdateProfileRequest struct {
+	// CurrentPassword The caller's current password. When given it is checked (a wrong one is a 400 naming
+	// this field, and counts toward the sign-in throttle); a server run with
+	// `MCPWARDEN_EMAIL_CHANGE_REQUIRES_PASSWORD=true` requires it to change `email`.
+	CurrentPassword *string `json:"current_password,omitempty"`
+
 	// Email Example: jane@example.com
 	Email    *Email  `json:"email,omitempty"`
 	FullName *string `json:"full_name,omitempty"`
@@ -1305,7 +1310,10 @@ type ClientInterface interface {
 
 	// UpdateCurrentUserWithBody Update the caller's name or email
 	//
-	// Only `full_name` and `email` can be changed here; any other field is refused with 400.
+	// Only `full_name` and `email` can be changed here; any other field but `current_password`
+	// is refused with 400. Changing the email address requires `current_password` when the
+	// server is run with `MCPWARDEN_EMAIL_CHANGE_REQUIRES_PASSWORD=true` (recommended in
+	// production; off by default, as the original API changed it without).
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -1314,7 +1322,10 @@ type ClientInterface interface {
 
 	// UpdateCurrentUser Update the caller's name or email
 	//
-	// Only `full_name` and `email` can be changed here; any other field is refused with 400.
+	// Only `full_name` and `email` can be changed here; any other field but `current_password`
+	// is refused with 400. Changing the email address requires `current_password` when the
+	// server is run with `MCPWARDEN_EMAIL_CHANGE_REQUIRES_PASSWORD=true` (recommended in
+	// production; off by default, as the original API changed it without).
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -1901,7 +1912,10 @@ func (c *Client) GetCurrentUser(ctx context.Context, reqEditors ...RequestEditor
 
 // UpdateCurrentUserWithBody Update the caller's name or email
 //
-// Only `full_name` and `email` can be changed here; any other field is refused with 400.
+// Only `full_name` and `email` can be changed here; any other field but `current_password`
+// is refused with 400. Changing the email address requires `current_password` when the
+// server is run with `MCPWARDEN_EMAIL_CHANGE_REQUIRES_PASSWORD=true` (recommended in
+// production; off by default, as the original API changed it without).
 //
 // Takes any type of body and a specified content type.
 //
@@ -1920,7 +1934,10 @@ func (c *Client) UpdateCurrentUserWithBody(ctx context.Context, contentType stri
 
 // UpdateCurrentUser Update the caller's name or email
 //
-// Only `full_name` and `email` can be changed here; any other field is refused with 400.
+// Only `full_name` and `email` can be changed here; any other field but `current_password`
+// is refused with 400. Changing the email address requires `current_password` when the
+// server is run with `MCPWARDEN_EMAIL_CHANGE_REQUIRES_PASSWORD=true` (recommended in
+// production; off by default, as the original API changed it without).
 //
 // Takes a body of the `application/json` content type.
 //
@@ -4245,7 +4262,10 @@ type ClientWithResponsesInterface interface {
 
 	// UpdateCurrentUserWithBodyWithResponse Update the caller's name or email
 	//
-	// Only `full_name` and `email` can be changed here; any other field is refused with 400.
+	// Only `full_name` and `email` can be changed here; any other field but `current_password`
+	// is refused with 400. Changing the email address requires `current_password` when the
+	// server is run with `MCPWARDEN_EMAIL_CHANGE_REQUIRES_PASSWORD=true` (recommended in
+	// production; off by default, as the original API changed it without).
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -4254,7 +4274,10 @@ type ClientWithResponsesInterface interface {
 
 	// UpdateCurrentUserWithResponse Update the caller's name or email
 	//
-	// Only `full_name` and `email` can be changed here; any other field is refused with 400.
+	// Only `full_name` and `email` can be changed here; any other field but `current_password`
+	// is refused with 400. Changing the email address requires `current_password` when the
+	// server is run with `MCPWARDEN_EMAIL_CHANGE_REQUIRES_PASSWORD=true` (recommended in
+	// production; off by default, as the original API changed it without).
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -8145,7 +8168,10 @@ func (c *ClientWithResponses) GetCurrentUserWithResponse(ctx context.Context, re
 
 // UpdateCurrentUserWithBodyWithResponse Update the caller's name or email
 //
-// Only `full_name` and `email` can be changed here; any other field is refused with 400.
+// Only `full_name` and `email` can be changed here; any other field but `current_password`
+// is refused with 400. Changing the email address requires `current_password` when the
+// server is run with `MCPWARDEN_EMAIL_CHANGE_REQUIRES_PASSWORD=true` (recommended in
+// production; off by default, as the original API changed it without).
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -8160,7 +8186,10 @@ func (c *ClientWithResponses) UpdateCurrentUserWithBodyWithResponse(ctx context.
 
 // UpdateCurrentUserWithResponse Update the caller's name or email
 //
-// Only `full_name` and `email` can be changed here; any other field is refused with 400.
+// Only `full_name` and `email` can be changed here; any other field but `current_password`
+// is refused with 400. Changing the email address requires `current_password` when the
+// server is run with `MCPWARDEN_EMAIL_CHANGE_REQUIRES_PASSWORD=true` (recommended in
+// production; off by default, as the original API changed it without).
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //

@@ -50,6 +50,9 @@ type Server struct {
 	LoginFailuresPerAccountAndClient int `env:"MCPWARDEN_LOGIN_FAILURES_PER_ACCOUNT_AND_CLIENT" envDefault:"10"`
 	LoginFailuresPerAccount          int `env:"MCPWARDEN_LOGIN_FAILURES_PER_ACCOUNT" envDefault:"100"`
 	LoginFailuresPerClient           int `env:"MCPWARDEN_LOGIN_FAILURES_PER_CLIENT" envDefault:"50"`
+	// EmailChangeRequiresPassword makes PATCH /auth/me refuse an email change without the
+	// current password. Off by default: the API reference changes it with a name and email only.
+	EmailChangeRequiresPassword bool `env:"MCPWARDEN_EMAIL_CHANGE_REQUIRES_PASSWORD" envDefault:"false"`
 
 	// Each agent's reports, per replica: AgentReportRate a second, in bursts of up to
 	// AgentReportBurst; past it a report gets 429 with Retry-After.
