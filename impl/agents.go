@@ -93,10 +93,13 @@ func (s *Server) AgentHeartbeat(ctx context.Context, request gen.AgentHeartbeatR
 	}
 	err := s.ingest.Heartbeat(ctx, ingest.Agent{OrgID: p.OrgID, AgentID: p.AgentID}, meta)
 	var invalid *ingest.InvalidError
-	if errors.As(err, &invalid) {
+	switch {
+	case errors.As(err, &invalid):
 		return nil, invalidProblem(invalid)
-	}
-	if err != nil {
+	case errors.Is(err, db.ErrNotFound):
+		// The agent was deleted after its key was cached.
+		return gen.AgentHeartbeat401ApplicationProblemPlusJSONResponse{UnauthorizedApplicationProblemPlusJSONResponse: unauthorized(ctx, "Could not validate credentials.")}, nil
+	case err != nil:
 		return nil, err
 	}
 	return gen.AgentHeartbeat200JSONResponse{Status: "ok", AgentId: p.AgentID}, nil

@@ -91,7 +91,8 @@ func (in *Ingester) Authenticate(ctx context.Context, key string) (Agent, error)
 
 // Heartbeat records that an agent is alive. It writes nothing in the steady state: the
 // last-seen time goes to the buffer, and the machine's details are written only when they
-// differ from what is stored. It returns an *InvalidError for details PostgreSQL cannot store.
+// differ from what is stored. It returns an *InvalidError for details PostgreSQL cannot store,
+// and db.ErrNotFound when the agent was deleted after its key was cached.
 func (in *Ingester) Heartbeat(ctx context.Context, a Agent, meta db.AgentMeta) error {
 	for _, f := range [...]struct {
 		name string
@@ -108,15 +109,13 @@ func (in *Ingester) Heartbeat(ctx context.Context, a Agent, meta db.AgentMeta) e
 	if st != nil && st.sameMeta(meta) {
 		// Remembered; but another replica may have stored other details since.
 		stored, err := in.stored.state(ctx, a)
-		if err != nil && !errors.Is(err, db.ErrNotFound) {
+		if err != nil {
 			return err
 		}
-		if err == nil {
-			st.setStored(stored)
-			if sameMeta(stored.AgentMeta, meta) {
-				in.seen.touch(a.OrgID, a.AgentID, now)
-				return nil
-			}
+		st.setStored(stored)
+		if sameMeta(stored.AgentMeta, meta) {
+			in.seen.touch(a.OrgID, a.AgentID, now)
+			return nil
 		}
 	}
 	inv, err := in.store.UpdateAgentMeta(ctx, a.OrgID, a.AgentID, meta, now)
