@@ -43,6 +43,7 @@ func (e AgentStatus) Valid() bool {
 
 // Defines values for AlertType.
 const (
+	AgentKeyShared        AlertType = "agent_key_shared"
 	AgentOffline          AlertType = "agent_offline"
 	MaliciousPackage      AlertType = "malicious_package"
 	NewHighRiskServer     AlertType = "new_high_risk_server"
@@ -53,6 +54,8 @@ const (
 // Valid indicates whether the value is a known member of the AlertType enum.
 func (e AlertType) Valid() bool {
 	switch e {
+	case AgentKeyShared:
+		return true
 	case AgentOffline:
 		return true
 	case MaliciousPackage:
@@ -62,6 +65,27 @@ func (e AlertType) Valid() bool {
 	case RiskIncreased:
 		return true
 	case VerifiedServerChanged:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for EnrollmentSecretStatus.
+const (
+	SecretActive  EnrollmentSecretStatus = "active"
+	SecretExpired EnrollmentSecretStatus = "expired"
+	SecretRevoked EnrollmentSecretStatus = "revoked"
+)
+
+// Valid indicates whether the value is a known member of the EnrollmentSecretStatus enum.
+func (e EnrollmentSecretStatus) Valid() bool {
+	switch e {
+	case SecretActive:
+		return true
+	case SecretExpired:
+		return true
+	case SecretRevoked:
 		return true
 	default:
 		return false
@@ -412,7 +436,9 @@ type Alert struct {
 	// Type `new_high_risk_server`: a new server at high or critical risk; `risk_increased`: a
 	// server's risk level rose; `verified_server_changed`: a verified server's configuration
 	// changed and its verification was cleared; `malicious_package`: a known-malicious package;
-	// `agent_offline`: an agent went silent.
+	// `agent_offline`: an agent went silent; `agent_key_shared`: two machines use one agent key.
+	// New types are added as new conditions are detected: show an unknown type by its
+	// `title` and `message`.
 	Type AlertType `json:"type"`
 }
 
@@ -429,7 +455,9 @@ type AlertList struct {
 // AlertType `new_high_risk_server`: a new server at high or critical risk; `risk_increased`: a
 // server's risk level rose; `verified_server_changed`: a verified server's configuration
 // changed and its verification was cleared; `malicious_package`: a known-malicious package;
-// `agent_offline`: an agent went silent.
+// `agent_offline`: an agent went silent; `agent_key_shared`: two machines use one agent key.
+// New types are added as new conditions are detected: show an unknown type by its
+// `title` and `message`.
 type AlertType string
 
 // ChangePasswordRequest defines model for ChangePasswordRequest.
@@ -446,6 +474,15 @@ type Count = int64
 // CreateAgentRequest defines model for CreateAgentRequest.
 type CreateAgentRequest struct {
 	// Name Example: My Laptop
+	Name string `json:"name"`
+}
+
+// CreateEnrollmentSecretRequest defines model for CreateEnrollmentSecretRequest.
+type CreateEnrollmentSecretRequest struct {
+	// ExpiresAt When the secret stops enrolling machines; never when absent.
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+
+	// Name Example: Engineering laptops (Jamf)
 	Name string `json:"name"`
 }
 
@@ -486,6 +523,76 @@ type DismissAllResult struct {
 // Email Example: jane@example.com
 type Email = openapi_types.Email
 
+// EnrollRequest defines model for EnrollRequest.
+type EnrollRequest struct {
+	AgentVersion *string `json:"agent_version,omitempty"`
+
+	// EnrollmentSecret Example: mcp_es_AAAAAAAAAAAAAAAAAAAAAA
+	EnrollmentSecret *string `json:"enrollment_secret,omitempty"`
+
+	// Hostname Example: laptop.local
+	Hostname string `json:"hostname"`
+
+	// MachineId A stable identity of the machine. mcpwarden-agent sends the hex HMAC-SHA256, keyed with
+	// "mcpwarden", of the hardware UUID (macOS), /etc/machine-id (Linux) or MachineGuid
+	// (Windows), so the raw identifier never leaves the machine.
+	//
+	//
+	// Example: 3f1c2e9a0b7d4c5e8f60718293a4b5c6d7e8f90112233445566778899aabbccd
+	MachineId MachineId `json:"machine_id"`
+
+	// Name The agent's name for a new enrolment (the hostname when absent).
+	Name     *string `json:"name,omitempty"`
+	OsType   *OsType `json:"os_type,omitempty"`
+	Username *string `json:"username,omitempty"`
+}
+
+// EnrollmentSecret defines model for EnrollmentSecret.
+type EnrollmentSecret struct {
+	CreatedAt  time.Time          `json:"created_at"`
+	ExpiresAt  *time.Time         `json:"expires_at"`
+	Id         openapi_types.UUID `json:"id"`
+	LastUsedAt *time.Time         `json:"last_used_at"`
+	Name       string             `json:"name"`
+	RevokedAt  *time.Time         `json:"revoked_at"`
+
+	// SecretPrefix The secret's kind and last characters, to tell secrets apart.
+	//
+	// Example: mcp_es_…x9Qa
+	SecretPrefix string                 `json:"secret_prefix"`
+	Status       EnrollmentSecretStatus `json:"status"`
+	Uses         Count                  `json:"uses"`
+}
+
+// EnrollmentSecretList defines model for EnrollmentSecretList.
+type EnrollmentSecretList struct {
+	Items    []EnrollmentSecret `json:"items"`
+	Page     PageNumber         `json:"page"`
+	PageSize PageSizeNumber     `json:"page_size"`
+
+	// Total How many items match, across all pages.
+	Total Total `json:"total"`
+}
+
+// EnrollmentSecretStatus defines model for EnrollmentSecretStatus.
+type EnrollmentSecretStatus string
+
+// EnrollmentSecretWithSecret defines model for EnrollmentSecretWithSecret.
+type EnrollmentSecretWithSecret struct {
+	CreatedAt  time.Time          `json:"created_at"`
+	ExpiresAt  *time.Time         `json:"expires_at"`
+	Id         openapi_types.UUID `json:"id"`
+	LastUsedAt *time.Time         `json:"last_used_at"`
+	Name       string             `json:"name"`
+	RevokedAt  *time.Time         `json:"revoked_at"`
+
+	// Secret The secret; shown only in this response. Put it in the agent's configuration file.
+	Secret       string                 `json:"secret"`
+	SecretPrefix string                 `json:"secret_prefix"`
+	Status       EnrollmentSecretStatus `json:"status"`
+	Uses         Count                  `json:"uses"`
+}
+
 // FieldError defines model for FieldError.
 type FieldError struct {
 	// Field The parameter name or the JSON path of the body field.
@@ -518,8 +625,16 @@ type HeartbeatRequest struct {
 	AgentVersion *string `json:"agent_version,omitempty"`
 
 	// Hostname Example: laptop.local
-	Hostname string  `json:"hostname"`
-	OsType   *OsType `json:"os_type,omitempty"`
+	Hostname string `json:"hostname"`
+
+	// MachineId A stable identity of the machine. mcpwarden-agent sends the hex HMAC-SHA256, keyed with
+	// "mcpwarden", of the hardware UUID (macOS), /etc/machine-id (Linux) or MachineGuid
+	// (Windows), so the raw identifier never leaves the machine.
+	//
+	//
+	// Example: 3f1c2e9a0b7d4c5e8f60718293a4b5c6d7e8f90112233445566778899aabbccd
+	MachineId *MachineId `json:"machine_id,omitempty"`
+	OsType    *OsType    `json:"os_type,omitempty"`
 
 	// Username Example: jane
 	Username *string `json:"username,omitempty"`
@@ -548,6 +663,13 @@ type LoginForm struct {
 	// Example: jane@example.com
 	Username string `json:"username"`
 }
+
+// MachineId A stable identity of the machine. mcpwarden-agent sends the hex HMAC-SHA256, keyed with
+// "mcpwarden", of the hardware UUID (macOS), /etc/machine-id (Linux) or MachineGuid
+// (Windows), so the raw identifier never leaves the machine.
+//
+// Example: 3f1c2e9a0b7d4c5e8f60718293a4b5c6d7e8f90112233445566778899aabbccd
+type MachineId = string
 
 // McpServer defines model for McpServer.
 type McpServer struct {
@@ -681,6 +803,19 @@ type RegisterRequest struct {
 
 // ReportRequest defines model for ReportRequest.
 type ReportRequest struct {
+	// Hostname The machine's hostname, checked like the heartbeat's when no `machine_id` is sent.
+	//
+	// Example: laptop.local
+	Hostname *string `json:"hostname,omitempty"`
+
+	// MachineId A stable identity of the machine. mcpwarden-agent sends the hex HMAC-SHA256, keyed with
+	// "mcpwarden", of the hardware UUID (macOS), /etc/machine-id (Linux) or MachineGuid
+	// (Windows), so the raw identifier never leaves the machine.
+	//
+	//
+	// Example: 3f1c2e9a0b7d4c5e8f60718293a4b5c6d7e8f90112233445566778899aabbccd
+	MachineId *MachineId `json:"machine_id,omitempty"`
+
 	// Servers Every MCP server the agent currently finds; servers left out become dormant.
 	Servers []ReportedServer `json:"servers"`
 }
@@ -939,6 +1074,9 @@ type AgentId = openapi_types.UUID
 // AlertId defines model for AlertId.
 type AlertId = openapi_types.UUID
 
+// EnrollmentSecretId defines model for EnrollmentSecretId.
+type EnrollmentSecretId = openapi_types.UUID
+
 // Page defines model for Page.
 type Page = int32
 
@@ -965,6 +1103,9 @@ type Forbidden = Problem
 
 // InternalError An RFC 9457 problem document.
 type InternalError = Problem
+
+// KeySharedByMachines An RFC 9457 problem document.
+type KeySharedByMachines = Problem
 
 // NotFound An RFC 9457 problem document.
 type NotFound = Problem
@@ -1026,6 +1167,15 @@ type GetTopRisksParams struct {
 	Limit *int32 `form:"limit,omitempty" json:"limit,omitempty"`
 }
 
+// ListEnrollmentSecretsParams defines parameters for ListEnrollmentSecrets.
+type ListEnrollmentSecretsParams struct {
+	// Page Page number, from 1.
+	Page *Page `form:"page,omitempty" json:"page,omitempty"`
+
+	// PageSize Items per page.
+	PageSize *PageSize `form:"page_size,omitempty" json:"page_size,omitempty"`
+}
+
 // ListServersParams defines parameters for ListServers.
 type ListServersParams struct {
 	// RiskLevel Only servers at this risk level.
@@ -1058,6 +1208,9 @@ type ListWebhookDeliveriesParams struct {
 
 // CreateAgentJSONRequestBody defines body for CreateAgent for application/json ContentType.
 type CreateAgentJSONRequestBody = CreateAgentRequest
+
+// EnrollAgentJSONRequestBody defines body for EnrollAgent for application/json ContentType.
+type EnrollAgentJSONRequestBody = EnrollRequest
 
 // AgentHeartbeatJSONRequestBody defines body for AgentHeartbeat for application/json ContentType.
 type AgentHeartbeatJSONRequestBody = HeartbeatRequest
@@ -1092,6 +1245,9 @@ type RefreshTokensJSONRequestBody = RefreshRequest
 // RegisterUserJSONRequestBody defines body for RegisterUser for application/json ContentType.
 type RegisterUserJSONRequestBody = RegisterRequest
 
+// CreateEnrollmentSecretJSONRequestBody defines body for CreateEnrollmentSecret for application/json ContentType.
+type CreateEnrollmentSecretJSONRequestBody = CreateEnrollmentSecretRequest
+
 // ReportServersJSONRequestBody defines body for ReportServers for application/json ContentType.
 type ReportServersJSONRequestBody = ReportRequest
 
@@ -1109,6 +1265,9 @@ type ServerInterface interface {
 	// CreateAgent Enrol an agent and get its API key
 	// (POST /agents/)
 	CreateAgent(ctx echo.Context) error
+	// EnrollAgent Enrol this machine with an organization enrolment secret (agent → server)
+	// (POST /agents/enroll)
+	EnrollAgent(ctx echo.Context) error
 	// AgentHeartbeat Tell the server an agent is alive (agent → server)
 	// (POST /agents/heartbeat)
 	AgentHeartbeat(ctx echo.Context) error
@@ -1178,6 +1337,18 @@ type ServerInterface interface {
 	// GetTopRisks The highest-scored active servers
 	// (GET /dashboard/top-risks)
 	GetTopRisks(ctx echo.Context, params GetTopRisksParams) error
+	// ListEnrollmentSecrets List the organization's enrolment secrets
+	// (GET /enrollment-secrets)
+	ListEnrollmentSecrets(ctx echo.Context, params ListEnrollmentSecretsParams) error
+	// CreateEnrollmentSecret Create an enrolment secret
+	// (POST /enrollment-secrets)
+	CreateEnrollmentSecret(ctx echo.Context) error
+	// RevokeEnrollmentSecret Revoke an enrolment secret
+	// (DELETE /enrollment-secrets/{enrollment_id})
+	RevokeEnrollmentSecret(ctx echo.Context, enrollmentId EnrollmentSecretId) error
+	// RotateEnrollmentSecret Replace an enrolment secret's value
+	// (POST /enrollment-secrets/{enrollment_id}/rotate)
+	RotateEnrollmentSecret(ctx echo.Context, enrollmentId EnrollmentSecretId) error
 	// GetHealth Check the server and its database
 	// (GET /health)
 	GetHealth(ctx echo.Context) error
@@ -1246,6 +1417,15 @@ func (w *ServerInterfaceWrapper) CreateAgent(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.CreateAgent(ctx)
+	return err
+}
+
+// EnrollAgent converts echo context to params.
+func (w *ServerInterfaceWrapper) EnrollAgent(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.EnrollAgent(ctx)
 	return err
 }
 
@@ -1555,6 +1735,72 @@ func (w *ServerInterfaceWrapper) GetTopRisks(ctx echo.Context) error {
 	return err
 }
 
+// ListEnrollmentSecrets converts echo context to params.
+func (w *ServerInterfaceWrapper) ListEnrollmentSecrets(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListEnrollmentSecretsParams
+	// ------------- Optional query parameter "page" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "page", ctx.QueryParams(), &params.Page, runtime.BindQueryParameterOptions{Type: "integer", Format: "int32"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter page: %s", err))
+	}
+
+	// ------------- Optional query parameter "page_size" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "page_size", ctx.QueryParams(), &params.PageSize, runtime.BindQueryParameterOptions{Type: "integer", Format: "int32"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter page_size: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListEnrollmentSecrets(ctx, params)
+	return err
+}
+
+// CreateEnrollmentSecret converts echo context to params.
+func (w *ServerInterfaceWrapper) CreateEnrollmentSecret(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.CreateEnrollmentSecret(ctx)
+	return err
+}
+
+// RevokeEnrollmentSecret converts echo context to params.
+func (w *ServerInterfaceWrapper) RevokeEnrollmentSecret(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "enrollment_id" -------------
+	var enrollmentId EnrollmentSecretId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "enrollment_id", ctx.Param("enrollment_id"), &enrollmentId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter enrollment_id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.RevokeEnrollmentSecret(ctx, enrollmentId)
+	return err
+}
+
+// RotateEnrollmentSecret converts echo context to params.
+func (w *ServerInterfaceWrapper) RotateEnrollmentSecret(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "enrollment_id" -------------
+	var enrollmentId EnrollmentSecretId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "enrollment_id", ctx.Param("enrollment_id"), &enrollmentId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter enrollment_id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.RotateEnrollmentSecret(ctx, enrollmentId)
+	return err
+}
+
 // GetHealth converts echo context to params.
 func (w *ServerInterfaceWrapper) GetHealth(ctx echo.Context) error {
 	var err error
@@ -1805,6 +2051,11 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.GET(options.BaseURL+"/agents/", wrapper.ListAgents, options.OperationMiddlewares["listAgents"]...)
 	router.POST(options.BaseURL+"/agents/", wrapper.CreateAgent, options.OperationMiddlewares["createAgent"]...)
 	router.POST(options.BaseURL+"/agents/heartbeat", wrapper.AgentHeartbeat, options.OperationMiddlewares["agentHeartbeat"]...)
+	router.POST(options.BaseURL+"/agents/enroll", wrapper.EnrollAgent, options.OperationMiddlewares["enrollAgent"]...)
+	router.GET(options.BaseURL+"/enrollment-secrets", wrapper.ListEnrollmentSecrets, options.OperationMiddlewares["listEnrollmentSecrets"]...)
+	router.POST(options.BaseURL+"/enrollment-secrets", wrapper.CreateEnrollmentSecret, options.OperationMiddlewares["createEnrollmentSecret"]...)
+	router.DELETE(options.BaseURL+"/enrollment-secrets/:enrollment_id", wrapper.RevokeEnrollmentSecret, options.OperationMiddlewares["revokeEnrollmentSecret"]...)
+	router.POST(options.BaseURL+"/enrollment-secrets/:enrollment_id/rotate", wrapper.RotateEnrollmentSecret, options.OperationMiddlewares["rotateEnrollmentSecret"]...)
 	router.DELETE(options.BaseURL+"/agents/:agent_id", wrapper.DeleteAgent, options.OperationMiddlewares["deleteAgent"]...)
 	router.POST(options.BaseURL+"/agents/:agent_id/rotate-key", wrapper.RotateAgentKey, options.OperationMiddlewares["rotateAgentKey"]...)
 	router.POST(options.BaseURL+"/mcp/report", wrapper.ReportServers, options.OperationMiddlewares["reportServers"]...)
@@ -1832,6 +2083,8 @@ type ConflictApplicationProblemPlusJSONResponse Problem
 type ForbiddenApplicationProblemPlusJSONResponse Problem
 
 type InternalErrorApplicationProblemPlusJSONResponse Problem
+
+type KeySharedByMachinesApplicationProblemPlusJSONResponse Problem
 
 type NotFoundApplicationProblemPlusJSONResponse Problem
 
@@ -2105,6 +2358,160 @@ func (response CreateAgent503ApplicationProblemPlusJSONResponse) VisitCreateAgen
 	return err
 }
 
+type EnrollAgentRequestObject struct {
+	Body *EnrollAgentJSONRequestBody
+}
+
+type EnrollAgentResponseObject interface {
+	VisitEnrollAgentResponse(w http.ResponseWriter) error
+}
+
+type EnrollAgent200JSONResponse AgentWithKey
+
+func (response EnrollAgent200JSONResponse) VisitEnrollAgentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type EnrollAgent201JSONResponse AgentWithKey
+
+func (response EnrollAgent201JSONResponse) VisitEnrollAgentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type EnrollAgent400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response EnrollAgent400ApplicationProblemPlusJSONResponse) VisitEnrollAgentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type EnrollAgent401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response EnrollAgent401ApplicationProblemPlusJSONResponse) VisitEnrollAgentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type EnrollAgent409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response EnrollAgent409ApplicationProblemPlusJSONResponse) VisitEnrollAgentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type EnrollAgent413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response EnrollAgent413ApplicationProblemPlusJSONResponse) VisitEnrollAgentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type EnrollAgent429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response EnrollAgent429ApplicationProblemPlusJSONResponse) VisitEnrollAgentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type EnrollAgent500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response EnrollAgent500ApplicationProblemPlusJSONResponse) VisitEnrollAgentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type EnrollAgent503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response EnrollAgent503ApplicationProblemPlusJSONResponse) VisitEnrollAgentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type AgentHeartbeatRequestObject struct {
 	Body *AgentHeartbeatJSONRequestBody
 }
@@ -2155,6 +2562,22 @@ func (response AgentHeartbeat401ApplicationProblemPlusJSONResponse) VisitAgentHe
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AgentHeartbeat409ApplicationProblemPlusJSONResponse struct {
+	KeySharedByMachinesApplicationProblemPlusJSONResponse
+}
+
+func (response AgentHeartbeat409ApplicationProblemPlusJSONResponse) VisitAgentHeartbeatResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -4882,6 +5305,544 @@ func (response GetTopRisks503ApplicationProblemPlusJSONResponse) VisitGetTopRisk
 	return err
 }
 
+type ListEnrollmentSecretsRequestObject struct {
+	Params ListEnrollmentSecretsParams
+}
+
+type ListEnrollmentSecretsResponseObject interface {
+	VisitListEnrollmentSecretsResponse(w http.ResponseWriter) error
+}
+
+type ListEnrollmentSecrets200JSONResponse EnrollmentSecretList
+
+func (response ListEnrollmentSecrets200JSONResponse) VisitListEnrollmentSecretsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListEnrollmentSecrets400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ListEnrollmentSecrets400ApplicationProblemPlusJSONResponse) VisitListEnrollmentSecretsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListEnrollmentSecrets401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListEnrollmentSecrets401ApplicationProblemPlusJSONResponse) VisitListEnrollmentSecretsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListEnrollmentSecrets403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListEnrollmentSecrets403ApplicationProblemPlusJSONResponse) VisitListEnrollmentSecretsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListEnrollmentSecrets429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response ListEnrollmentSecrets429ApplicationProblemPlusJSONResponse) VisitListEnrollmentSecretsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListEnrollmentSecrets500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response ListEnrollmentSecrets500ApplicationProblemPlusJSONResponse) VisitListEnrollmentSecretsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListEnrollmentSecrets503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response ListEnrollmentSecrets503ApplicationProblemPlusJSONResponse) VisitListEnrollmentSecretsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateEnrollmentSecretRequestObject struct {
+	Body *CreateEnrollmentSecretJSONRequestBody
+}
+
+type CreateEnrollmentSecretResponseObject interface {
+	VisitCreateEnrollmentSecretResponse(w http.ResponseWriter) error
+}
+
+type CreateEnrollmentSecret201JSONResponse EnrollmentSecretWithSecret
+
+func (response CreateEnrollmentSecret201JSONResponse) VisitCreateEnrollmentSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateEnrollmentSecret400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response CreateEnrollmentSecret400ApplicationProblemPlusJSONResponse) VisitCreateEnrollmentSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateEnrollmentSecret401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response CreateEnrollmentSecret401ApplicationProblemPlusJSONResponse) VisitCreateEnrollmentSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateEnrollmentSecret403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response CreateEnrollmentSecret403ApplicationProblemPlusJSONResponse) VisitCreateEnrollmentSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateEnrollmentSecret413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateEnrollmentSecret413ApplicationProblemPlusJSONResponse) VisitCreateEnrollmentSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateEnrollmentSecret429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response CreateEnrollmentSecret429ApplicationProblemPlusJSONResponse) VisitCreateEnrollmentSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateEnrollmentSecret500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response CreateEnrollmentSecret500ApplicationProblemPlusJSONResponse) VisitCreateEnrollmentSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateEnrollmentSecret503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response CreateEnrollmentSecret503ApplicationProblemPlusJSONResponse) VisitCreateEnrollmentSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeEnrollmentSecretRequestObject struct {
+	EnrollmentId EnrollmentSecretId `json:"enrollment_id"`
+}
+
+type RevokeEnrollmentSecretResponseObject interface {
+	VisitRevokeEnrollmentSecretResponse(w http.ResponseWriter) error
+}
+
+type RevokeEnrollmentSecret204Response struct {
+}
+
+func (response RevokeEnrollmentSecret204Response) VisitRevokeEnrollmentSecretResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type RevokeEnrollmentSecret400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response RevokeEnrollmentSecret400ApplicationProblemPlusJSONResponse) VisitRevokeEnrollmentSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeEnrollmentSecret401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response RevokeEnrollmentSecret401ApplicationProblemPlusJSONResponse) VisitRevokeEnrollmentSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeEnrollmentSecret403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response RevokeEnrollmentSecret403ApplicationProblemPlusJSONResponse) VisitRevokeEnrollmentSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeEnrollmentSecret404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response RevokeEnrollmentSecret404ApplicationProblemPlusJSONResponse) VisitRevokeEnrollmentSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeEnrollmentSecret429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response RevokeEnrollmentSecret429ApplicationProblemPlusJSONResponse) VisitRevokeEnrollmentSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeEnrollmentSecret500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response RevokeEnrollmentSecret500ApplicationProblemPlusJSONResponse) VisitRevokeEnrollmentSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeEnrollmentSecret503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response RevokeEnrollmentSecret503ApplicationProblemPlusJSONResponse) VisitRevokeEnrollmentSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RotateEnrollmentSecretRequestObject struct {
+	EnrollmentId EnrollmentSecretId `json:"enrollment_id"`
+}
+
+type RotateEnrollmentSecretResponseObject interface {
+	VisitRotateEnrollmentSecretResponse(w http.ResponseWriter) error
+}
+
+type RotateEnrollmentSecret200JSONResponse EnrollmentSecretWithSecret
+
+func (response RotateEnrollmentSecret200JSONResponse) VisitRotateEnrollmentSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RotateEnrollmentSecret400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response RotateEnrollmentSecret400ApplicationProblemPlusJSONResponse) VisitRotateEnrollmentSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RotateEnrollmentSecret401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response RotateEnrollmentSecret401ApplicationProblemPlusJSONResponse) VisitRotateEnrollmentSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RotateEnrollmentSecret403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response RotateEnrollmentSecret403ApplicationProblemPlusJSONResponse) VisitRotateEnrollmentSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RotateEnrollmentSecret404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response RotateEnrollmentSecret404ApplicationProblemPlusJSONResponse) VisitRotateEnrollmentSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RotateEnrollmentSecret429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response RotateEnrollmentSecret429ApplicationProblemPlusJSONResponse) VisitRotateEnrollmentSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RotateEnrollmentSecret500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response RotateEnrollmentSecret500ApplicationProblemPlusJSONResponse) VisitRotateEnrollmentSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RotateEnrollmentSecret503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response RotateEnrollmentSecret503ApplicationProblemPlusJSONResponse) VisitRotateEnrollmentSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetHealthRequestObject struct {
 }
 
@@ -5002,6 +5963,22 @@ func (response ReportServers401ApplicationProblemPlusJSONResponse) VisitReportSe
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ReportServers409ApplicationProblemPlusJSONResponse struct {
+	KeySharedByMachinesApplicationProblemPlusJSONResponse
+}
+
+func (response ReportServers409ApplicationProblemPlusJSONResponse) VisitReportServersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -6119,6 +7096,9 @@ type StrictServerInterface interface {
 	// CreateAgent Enrol an agent and get its API key
 	// (POST /agents/)
 	CreateAgent(ctx context.Context, request CreateAgentRequestObject) (CreateAgentResponseObject, error)
+	// EnrollAgent Enrol this machine with an organization enrolment secret (agent → server)
+	// (POST /agents/enroll)
+	EnrollAgent(ctx context.Context, request EnrollAgentRequestObject) (EnrollAgentResponseObject, error)
 	// AgentHeartbeat Tell the server an agent is alive (agent → server)
 	// (POST /agents/heartbeat)
 	AgentHeartbeat(ctx context.Context, request AgentHeartbeatRequestObject) (AgentHeartbeatResponseObject, error)
@@ -6188,6 +7168,18 @@ type StrictServerInterface interface {
 	// GetTopRisks The highest-scored active servers
 	// (GET /dashboard/top-risks)
 	GetTopRisks(ctx context.Context, request GetTopRisksRequestObject) (GetTopRisksResponseObject, error)
+	// ListEnrollmentSecrets List the organization's enrolment secrets
+	// (GET /enrollment-secrets)
+	ListEnrollmentSecrets(ctx context.Context, request ListEnrollmentSecretsRequestObject) (ListEnrollmentSecretsResponseObject, error)
+	// CreateEnrollmentSecret Create an enrolment secret
+	// (POST /enrollment-secrets)
+	CreateEnrollmentSecret(ctx context.Context, request CreateEnrollmentSecretRequestObject) (CreateEnrollmentSecretResponseObject, error)
+	// RevokeEnrollmentSecret Revoke an enrolment secret
+	// (DELETE /enrollment-secrets/{enrollment_id})
+	RevokeEnrollmentSecret(ctx context.Context, request RevokeEnrollmentSecretRequestObject) (RevokeEnrollmentSecretResponseObject, error)
+	// RotateEnrollmentSecret Replace an enrolment secret's value
+	// (POST /enrollment-secrets/{enrollment_id}/rotate)
+	RotateEnrollmentSecret(ctx context.Context, request RotateEnrollmentSecretRequestObject) (RotateEnrollmentSecretResponseObject, error)
 	// GetHealth Check the server and its database
 	// (GET /health)
 	GetHealth(ctx context.Context, request GetHealthRequestObject) (GetHealthResponseObject, error)
@@ -6297,6 +7289,52 @@ func (sh *strictHandler) CreateAgent(ctx echo.Context) error {
 		return err
 	} else if validResponse, ok := response.(CreateAgentResponseObject); ok {
 		return validResponse.VisitCreateAgentResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// EnrollAgent operation middleware
+func (sh *strictHandler) EnrollAgent(ctx echo.Context) error {
+	var request EnrollAgentRequestObject
+
+	var body EnrollAgentJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.EnrollAgent(ctx.Request().Context(), request.(EnrollAgentRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "EnrollAgent")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(EnrollAgentResponseObject); ok {
+		return validResponse.VisitEnrollAgentResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -7090,6 +8128,127 @@ func (sh *strictHandler) GetTopRisks(ctx echo.Context, params GetTopRisksParams)
 	return nil
 }
 
+// ListEnrollmentSecrets operation middleware
+func (sh *strictHandler) ListEnrollmentSecrets(ctx echo.Context, params ListEnrollmentSecretsParams) error {
+	var request ListEnrollmentSecretsRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListEnrollmentSecrets(ctx.Request().Context(), request.(ListEnrollmentSecretsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListEnrollmentSecrets")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListEnrollmentSecretsResponseObject); ok {
+		return validResponse.VisitListEnrollmentSecretsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// CreateEnrollmentSecret operation middleware
+func (sh *strictHandler) CreateEnrollmentSecret(ctx echo.Context) error {
+	var request CreateEnrollmentSecretRequestObject
+
+	var body CreateEnrollmentSecretJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateEnrollmentSecret(ctx.Request().Context(), request.(CreateEnrollmentSecretRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateEnrollmentSecret")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(CreateEnrollmentSecretResponseObject); ok {
+		return validResponse.VisitCreateEnrollmentSecretResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// RevokeEnrollmentSecret operation middleware
+func (sh *strictHandler) RevokeEnrollmentSecret(ctx echo.Context, enrollmentId EnrollmentSecretId) error {
+	var request RevokeEnrollmentSecretRequestObject
+
+	request.EnrollmentId = enrollmentId
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.RevokeEnrollmentSecret(ctx.Request().Context(), request.(RevokeEnrollmentSecretRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "RevokeEnrollmentSecret")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(RevokeEnrollmentSecretResponseObject); ok {
+		return validResponse.VisitRevokeEnrollmentSecretResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// RotateEnrollmentSecret operation middleware
+func (sh *strictHandler) RotateEnrollmentSecret(ctx echo.Context, enrollmentId EnrollmentSecretId) error {
+	var request RotateEnrollmentSecretRequestObject
+
+	request.EnrollmentId = enrollmentId
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.RotateEnrollmentSecret(ctx.Request().Context(), request.(RotateEnrollmentSecretRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "RotateEnrollmentSecret")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(RotateEnrollmentSecretResponseObject); ok {
+		return validResponse.VisitRotateEnrollmentSecretResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // GetHealth operation middleware
 func (sh *strictHandler) GetHealth(ctx echo.Context) error {
 	var request GetHealthRequestObject
@@ -7407,185 +8566,213 @@ func (sh *strictHandler) TestWebhook(ctx echo.Context, webhookId WebhookId) erro
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L3rctw4siD8Kgh+34alWVapJNvdbSlO7FH70naPLxpJPp6NVq8KIrOqMGIBbAClUo1Df/cB9hH3STaQ",
-	"AEiQRdZNF/dFE/OjrSLBRCIzkff8GiVinAsOXKto/2s0ApqCxP88Bi1nhwMN0vwrBZVIlmsmeLQfnUAi",
-	"eKqIFmRKmSYXMBASiJYzxoeEDinj3SiOVDKCMTWvD4QcUx3tR4zrp3tRHI3pNRtPxtH+D9896/XiaMy4",
-	"/XcvjvQsB/soDEFGNzc3cZRTScegHWyHQ+D6XToP2OkICDU/PlGEpQYGZv6cUz2K4ojTsVkYHzhnaRRH",
-	"En6bMAlptK/lBBohnkzwyTG9fg98qEfR/tPvChiVlowPIwPhYQayHSbz40KYzAN3DtMRHcI8QOavhE/G",
-	"FyBjMpBiTHYLqH6bgJyVYOVmgRCEFAZ0kulofzdecKi7PfxfcKy7Dcdq4Tth/26A8Z2GsSI5SGJAWATe",
-	"uTILNMK493wJkEsBPAF5BbLtVD+8PCIKn1h0tPaJOz/bz6odsDGYw32iyESBbIfM/HrncH2Bi5EQl22g",
-	"Te3PBHiaC7aYUd2zdwzijVlL5YIrQGHyI02P4bcJKG3+lQiugeN/0jzPWEIN8Du5FBcZjP/7v5TZydcI",
-	"ruk4zxzhasoyQ7P8imYsJUikpJBYSMH75IpmEyD0ItknlBPmnnXEtl/8Qc24ptdRHIGUwki7X75GAwZZ",
-	"WnLjGJRCxo7WW/Pm1zhSmuqJivZR6GqmzRYMBohHQYEveiEmev8io/wyugnR/f9LGET70f+3U14dO/ZX",
-	"tXNk0WSxPH/40n6EpAIU4UKTMdXJiOgREIN3SRN9QPp2532SMaUVAZqMiBgMgKfmckFcdA1ELwUfZCy5",
-	"7akdckKTREy4JlOmDTBMERhTlhGaSaDpjMC1gQRvtAJ9L0r0FYA8CO4S9zXlwQWSTKQEromBDsgWJenE",
-	"4gBi/D2jShOajhmPiZCEksEky4iQQ8rZvxFT24jRN0JesDQFfkuUnhoUihwkvkIc5yqEBcEgUmRQxefT",
-	"Ep8lGPeK0IRmGQpJA0xJkjTLxNRSQbEFxM47rkFymr025LkGhm4N7CEnEw7XOSQaUoLccYC47DuaOGdp",
-	"n7AUuGYDBoowTRjHJ4rbKRNDhbv4KPQbMeHpLY/4o9BkYNapnuKz8hTNE/ZL93aKH4UeGZlQ8i1LHbN6",
-	"BBSHHFI7IuKIzjJB01Mh3lNp1aSHOtCQnS9EOiNMkcwAIYke0fDkjGiCXNujM8oIS+Azp1eUZfQie3Cg",
-	"HVCGNa5AGvRBaiRKQrlhHYmymmlFUqrpBVVwQKQxIwg1dgTuy+qdRAyIckYE46SPxkYHrY2+oai6HdIp",
-	"DJEm6N3TO4HJghs4FeID5TN3takHxZYQZEz5zJ+z+raY+MzpRI+EZP+G23L+SzHJUpSUqFyYGyeRgMKH",
-	"ZrVLcrcUBxUI7k0ivCwhIVQCGTOlGB/GZEwzoyZCGhO4zo0eaehWwpW4BKNOFB+39iVy3Tt+xTQiJtAP",
-	"aZoy8yeaHUlzP2hmtMgBzRTEUR786WuUU6WmQqZL9+OfM0CAnuTnWlzaSzhQZfecueL/vdukfJdK8i+V",
-	"peISmF+L98TFvyDR5qtoT6+5O5podgXnzrpBBWrZRl/iQzexs8CvQCom6vt83osjPsmcfLO6fm2jcZRI",
-	"oBrSc6orBoChxo5mY6haAc96DUuMhNLWzqii+fnzFb7P0vUNjzi6hNl5LmHArpttI6Wp1EYg6MCNcQmz",
-	"mGhBNGSZ+YciNKdSG0Yr2DMaJ/m5ujx/Nvjp+yoce01bN/rguQLga+BvKUqacNlr+rpQ5/Zvi4nlo/vg",
-	"J3Vqnkbe2IDUvDBa/DgywIl99CZGw3hD2qgxIdIFLhVQXImD4FN1rqiQS7GP2uHVkFJhjFZGf8/WFmVM",
-	"w7j6H0uxaT43ptfv7Au7ASlQKeksQqfeEJYLxyF8xJvSv2EdPiu8dsL+HbyqhabZstdO8aG5Q8Q9+CVi",
-	"b4eXwLSi+qSgviq39wXPGIc+mY6AE0pGQKW+AKoJlZJdQYo6rdNh0XzTIwkQPGeMfHll7rkt+9OY8YkG",
-	"tY2CgU/GBnD7FUNvgwH+168N/IiAfmF69HeYLSWLOcsEidZq4EbxOzx6ZyWWGokpJ4JnM6uKM0W816VL",
-	"tt4ZZTEHat5wcq4kuDMuqR55ZRiutTP9mfsOzbJPg5goxhOwr5MBmoyKlLAH63W3z/AG/P1cXzRn55cW",
-	"2+3+60uYHSxEY9sNMNq7fD/++CL/hzx5qj9ffbn+n//epT8mr+DN8C372fwmjn47Vqc9unuxl9Tvi97j",
-	"dft43f5Rr1vPWPHv7uLNQK6tYSNYt2KcItS1nH0eQudOmTIWmbVB3a8XQmRAeeXnu2SUctGL2V2gYTNZ",
-	"VPjsv1Y30MiyZcToDuB1i7XJixXevwLJ9GwZTx8zdfkeriBDZcta/bWbsWmvq8gmZB4rlprUa8fQBaD+",
-	"8yXW40oQLsRIHEaDawxXIfmQeGuUWqOxVva/f70bhcxfXe8uiGVe6+YwPR+x4ehcMnXpdL/+PqGEw7Tw",
-	"uGpiHkG3pmSaJTQj5vED0se3GDdUoSA1L57xwsNufiSZYQAihYID0jfkOGCQFkrmiPKhfY/430oPfSL4",
-	"gA0nNuBwxt3DhPIUFWv7gvXTkSlVJMmASkgPSH9MM5YwMVHnOU0u6RDwC5dcTHmn+I243w7OeN/SubMJ",
-	"+hg7dGo8RpFYBlx3UWf2hkQT4qI4qiIkiqOWLaPYqgFZ8Nsi2+Qlvu8dZJu54Vx07Dx0xxVCtfhjRbDu",
-	"9vaeLXG2xYiT9V18NRKfA662bhOFv/QaWZjb8N2zMLfhRa/3/e6LF3vPn33/rPfixe7iBJs4eomCDtWy",
-	"zZDsr5dSR/4wI+9prkXeYGCs48bElRvRgDB/wFSHzYDGKO+yo3uND93E0WCSZa3X6BJakSJbKjqPzTP1",
-	"3VsQw4+3o8JlXmyGi4qkXOHensiset4jrXO1v7NjQFBd9/duIsY74ySfUmnjuaU2I1mdMJ79UMHjD0bS",
-	"aw3SiO7/hcv/j/2dnWgZwRjImpD0iqrRhaAyNYaHWoqeIPbhfAUorsydumc0A3s1ePNoL45QPrp/Po+j",
-	"TEyLH/eMKpKyydj/ZfcHd6s5Qami/Wffx9GES1AiuzJ6hbnGVLT/9KbFc+GhWdEwqwO84mvhplZ8Jdj4",
-	"im9UcbPiSzX0rfhWA4ZXerNGY9WPz2G3grfa/kIExbXDbIKvkZStvnmYZcegMNVtPV4PzbD1N1++3gTb",
-	"ay9US9HwL8rhPwOJEMoBL+Aqpm318n3aIH7eMMjSIhNjjb27XKomf1CZsWUErVEA9QjIzyefPpKc6pH3",
-	"FGHE3qUhhU4hn521THIGpmAVhi+jGX4A10YdT8JgogC/U71wesuEoN1m+bGmk3oLNDPrrUc7LrKPJ+y0",
-	"w0Rwjskp1hQq/9mk0pUeIv/6COGYIfX7/256M3C4tqUmPEFFWWGOR02jW4qywtFTOoKKzbagz/riN7tw",
-	"55zIJSX1urvdvTopLfGplm9nqHV1M5HQOcZ6vlRTWdFdWLoJQ+ddleUbPr74BIr9LEG39X9vhO/NvDfz",
-	"NCsuG0i0jaCKTzft670YMv5GyPGa+xlKynVxVrW4DOYveOtxyIWENCYDIcmnw4ke7RFvX3RwFZJkzJxu",
-	"dwVn9l1bUSoR97mDRtU1oNiG8ItNBn3ikkCrMr7hJltwcS21bQIf9EKL70OS20z037UHed5jjIdS++zu",
-	"Sl7HRIzHlLdc1O5HkjEONiSoIJGgzYWZUnPz1Ojgh90Xe40f4QM2PMek87pj9sUqvlXg5meEsuXZwLsN",
-	"/Or8isqqO69yHo2O48KVt9fkyhswuX5w6Y582kyde39Psz9/k8DXvOnM1OX5gCZayNU9ocdMXb7Bd1Zw",
-	"h+IX0HO3lo/busISIWFxhdPusvqmQAjOkeC67vy25/09sVQ7XS2AZ6VRGcHTknKVC6lXDTOeFi+UvoT1",
-	"+a9wN95hvKhY86IlPo81NdORKH24Zb5ut+Li2CRg0xTgWBSiqAYzwtMuhagnsEAGVai+Qss1jgsCoCG/",
-	"V3Ffl0M11l94pd17VKS8PP/ikRHrKi2zWtfEei01tcoYn7hlOIK/o6LWP/p0ckp26ESPdljxUbVjU9r7",
-	"ldyWEUhYSXcLgDi3ibzqNpeL4eVlJ/BZuWLAuuYWxbUc2xbgms6ilm7RKGhc+QkfEjVTGsZlnopNCZNg",
-	"BCikB8TIFF+Ey7QiyI1lsliYEjZlPBVThcatnDIDdsb45BqRlQj0Ny2VkfNSfG4Db7GIBpxiTjTNLrFe",
-	"OKht2LJeL1uC2uvuVVLXlE6ZMDhVmMGhdY6iSAIdmy938C+rwPopKPxYV33GotwiSlD31oB0hb0kZUNQ",
-	"2qWcU5YVZ4LpfVxw6K7i83qIFIzNVL0V1Y0Fya8hLpdmy5RcsQ7ZzkEdSOplGtrycuWyWnnFJZcvV1rS",
-	"VdLa3TOcsvf8O5KMqDQGjVQHhPIZ+cxZIlI4sJVqaAgJXtjCFSJrtsnRyAhN1Ca7yBdYrJ0MevzmJXnx",
-	"7Pn3xBWSkFQkkzFwlED1eJNuYSvq4tBTKfgwJowTShRwDTwBMgZq0z1JDiLP6pdGS0KNr6VtkrLoKVVE",
-	"m+8OkHd9YYvzIq6kZAT+6OVaBuNKU560iH1fGWbM0lU8v5bnbBngwhWx1DomNFMCEUqoIv1/dpz7svPu",
-	"VX8Fp2loIcx/6e3p6RGxDxBDqBXvCdYct7PM8xcvQpbpNVpKRWLR4m/nI0nrGbLVKuelmkaLZ418Pn5H",
-	"JAxAIj26qkvse2GuNk/45u0D0g/qm1yut7aJpwZIRWdYq0mzmpcprIpaGlCoR6as6u8zoArl3fFbk7Q9",
-	"hoEENdrMjS3ty216oSU/fMSrhua2D3XDTAwZ7/twSy7hCvNV3FuNDL6Oj60KYPP+h0zpb5BEUJ74z5QD",
-	"eSVg3VyJOArrWhsWPkzGQF4Kma+/8q1zW/xlH9xE5fabIG8+HKNfbnY0QXC4SpWvr0DOgvYdgWbtEnKy",
-	"GRkwnqoD94QiGQw0ERNNLiARYyCpEWT2ZlvNJeW09SZb9Pn8LTFXzGe3sghFG0SC3bLnTh9bPc3bveeQ",
-	"sPZ7EhJgVxt8cJKn6wG6WuQmjiY+465BhskJlMLbWl0EfpvQTFVFluCA8Qo0aY2J1lEA3EdyjRSynum6",
-	"p7QtbjSHrXjuwOYxM3844eba6aegzDVtJDls0QWoHKLuR64g0SjdqbY1F4pQguFJsoVm3rZjsthcn0NJ",
-	"x9aAjW3vj2IdqkKL0udLYr+DeD4CQD7zjF0C6TsvWD82d+0lQK4w4dGvimCNhNEBKVE5TcxZiwz7aAxE",
-	"loIkZ9HOSIxhx/x/ZlRvUGcRVsFzQDUtRn1cT8V2TJSwtMK0eSKXoOxXCrP3X5N06JphVJNH8WZkmmwZ",
-	"GlIjMUXt4F+CcVcPZsFTdv1iX+Yz9MJ8ZbtLDvE/UEGWMBbaf0MdELsXZ3Mr4GmwhKHYGGk3AFSbz6g8",
-	"Y1oFjxr1fMTMwgaYiuLyS8RzY5F1ZlEc/edYpJBhofm1zqXQIhHZjl26M2AZWKdGFM8j11BpU4SkJYxT",
-	"0bbbXbyF+l2GpZpbOjkCm46EgmparqOTpT6M4vpNMjpJoZOCupzLhLzrQNiWkOTz8fvtCqOVoNroacpU",
-	"ntHZfsGBBQn2DSf3G8gtboyulXvk+TVZ8bAJHnVTbG4FPFRidU24CA/KfDM8JyODsV+JsScbD+1W0b8q",
-	"OG+MoCxvDEdPI1qhnJQpfL0ZmvXCibW2KHQMymcrAb9iUnAriKlkZlHD/lZGlPCgf8G2U7EtKvr/gZIl",
-	"lSLPa0f+S3R0ePo2iqO3nz68bmPWlcKZy1i1JTvA2u0FVRmiqOCWKTJkV8CrhNpAfCuedC3oVi5ZkWNr",
-	"6te1yFxTPhomyseEjekQSCnSR0JVbhQ54aq61dWFb926XIqLOwn1NRmJwW31RBlJNi947oZzG1XrBRYI",
-	"U5evmHn5YrKBE9mnhq6Vcrt6si1cQaYa4zEEuJYz7KGIT8VlPQuqV6tbLj7q/eMkuYRagdGzeabNxHTN",
-	"1N/1kn5vkbIbpOq6JN0iPdcm5kYFSttIwaUVrJtdv8DbmWBHnaGwHk/Uwqbm71qQVKzo4LxiKbR6FPOg",
-	"zrl6TaKqoCUbDkG6QLacrOpVbXM3Km2YDxciLDUWtLGWE7VjtNyO+bPqjmtKxIeXR186b046x58+na7k",
-	"hLzPqsSmMEZDdaE71AD7bTTz3ieXFBmzi4mwyUCtc+GaUmit3PoNM2K0yM+DW021K62Cg9KFnWGeNXYF",
-	"tjfAz64sm6zNejrLoRQppVtliVOlkgLhM/LnNtF4qKLJC93H5oZ9MqacehMv9HLFGJy1zVmV5XNbsqMO",
-	"SN/+uW+4xf6mJStWYfwKuBZyFoZI8WtIOhiPaiKaSp5OA7xYfdA3Bp1Tl60TzPo4VEU97Dt3gjEWE3Dm",
-	"reuvZe9j6n0jQuJG7VpM+YrCEHT8sOEh56NoB7482/uk+PXSpJo1iCLrZsKbw5qn4hL4EWVr+1iSBJRq",
-	"c7Efkp+/nNqYFer0T3u+F8yKd4fLVGC8vdH3hGuWWQJBWJwv371aiTtu0uE7XhZGOORE5PS3ic8vKXf7",
-	"PUnpTB1gcxghL5Wlzi1z54RBBrd+f3ulLBObwqFrMegLoLKRz+pNKMLjqm+tsngzkTgVZz6fAhsKoli0",
-	"jXNjQhMplCI0y7DL8NxJ3K4q9DO6FG9TYblx3SO+2IQeC1OY1LEqZGPGw7/urpXtcQKoj2FShxZEaZFj",
-	"pgfay1iodUAyoFcoGMUEH74EyCv9eWmaSlDqDnJB4ui6MxQd90f/bNebXL/Yx34Nn+uwsbfarBMlGjI9",
-	"mlxgiaagOeskIoUh8J3i0zfh6+qS5R2RW/R2sHc3SAvdggSRZZG6lvM9ksJYqXd1tE0l4AsaAvvzKvIq",
-	"yJcRcOtScBdfMoLkEg1Sp7ULDuiIJc96PcLpmPHhGUeFBhMMrHMVrwYjPKdUOlcrG/IOdnaSQusMtg8w",
-	"28Gb9eiHO+N9ox4fHr96/fH89YfDd+/PX749/PjT6/Pj1//4/O749cn50eHJyZdPx6/+wxxHv+y4zJAQ",
-	"rfOf9JHW+ray/9a1G3E0lUzDJ57NCip4qILqdsKxOsNmwmpJPnvdKgiebhRUau1Yyh2kd93hCdxdlYDT",
-	"9lr8pANsSW6VWMyrHlHbiXsGGh2VtJLgNO8JrQSSNwNy43sKV58v0ncrzsMW4mNpGpwhoXtPj7bprX/t",
-	"zGjXOeHh2XXdrgubUfd8fYVttrCC28O8WgVzKdU6ZL6CjF2BnG2Uc3s3ra+o1jDObY3/4uzPZZrwnRw1",
-	"4uNui1XgykUyC8PaoK9bZgc4B0NXm+vw1zujKCzvAF9+P5ehuBRuWx6Cbolzo3YuPqEXlczA9vWDA+Nw",
-	"rc/d+d8lwtuSH/s2ddQ5RyRoycDmg8P1iE6Uj5q6Y8ptS9MojtQkSQBSPCy7RuMxBaNwNhnKM8fXldE6",
-	"wfApS1BB3mDBQw2HVqGDeZzXaH5dwXHvN19dUD1eggYdD4X2pehu3NMCwL8wPTrBgOGf9R5Xxe4asp8/",
-	"HL5EaxLrhfDBpd2Dl1fK35viUGxm/kDtRieS6dmJIZmglP3vK/RMJlt915632+32t8tO1EmQklG4ph1I",
-	"xQAyO0CjHEH2z87h0bvO37GlrCfPnJl/38TOIXg4sSkp9l9v/Jn+/OU0miuRIE97HeucrTpSFyRFN3kx",
-	"uwRdyYoMRJaJ6Rk/fvPyh+/3npOtn7+ckgscE+V9GNJYGwmo7X3y9mTv+Xcu1wsTfOA6jwmjOiZMqZjQ",
-	"ie23gF2384wlTJ9xC6DZe+H0EJwAZtC6wgLrUUD+RtPM+kkLhGGpFg7rYHwg/PgRaid3OTwXPcLImDKu",
-	"KeO2sRJSYNFbLPBYFS8E7cXmxoGUqxZ5f0UkhYiB28UHkUJGXtpkCXLksiXI1oeXRz4zscw2xN1TfsZD",
-	"y+6JImOajBjHbKlESPBzy3yDAoNPyngRGLUhHkmZMv+JDsTuGT/jp1NBLhlPMX/HOqRwip9l3sOjd/vm",
-	"qb+Rv/3N1r/Y/hhG77ERXfW3v5EtQ+Gp73ZmADIYUXYW2E+CnLz6+zYx9ARc45Qw11b9jBPDLFJ3MmxB",
-	"b2ipQqXiAg8mbSVXTFy0qZpmsf6hG/mCoO2TH5EwyNmk13uahF5y/Av0D+zObI6H2Ui/OMAO/rGPpGcQ",
-	"a5vcNG1Dj4BJkoO0r6BICGEqOHqfBHICkW/TwsvBZTY6Ti/BZoyGqMDZdFichNmR1x1j76u+7VavMNan",
-	"fa04/nTGcbAYpOiQo1mGmZ4uYhgX4b/tLjl05+5OhQvshY9DyoagFXnWe1oMXC2Le844U8VEnvQgTA8C",
-	"PhAyMSR5TROdzVx2gXkgh4SkkGRUggpQYAU7PnJ49M4PoSJbtcmGKrbdscyxm7uMXIiUgdomHhTy+fRN",
-	"5wfciJjoM/7x8/tqSdvcrERd1r0KXg5lczBaL2pKNXVJahS7cT1RZxwBwXmIMardrnWWRWLpky0bbAXb",
-	"RQU2Js+ur43AfX59HaMrd0E9mzm5lrlJ/W2bOXrG+zZBoG8LfabVwrZqXdtBUHOGVWiY14yVWobSLFr8",
-	"DMQz7mrWGC+GJXaJ3Qo2KqNcTY3ccASU+gMglGjpghYqo2pkBXfGEnD9lJw0PsxpMoLOXrc3J4Kn02mX",
-	"4s9dIYc77l218/7dy9cfT17jO2WqRSCBD4/eBb219qNe1z0qcuA0Z9F+9LTb6z5FPVWP8NLfsaJgB/sd",
-	"Wc2nII53abQfGWX10PfOC2cE/9Ksg5aPoMId3cQrPYczam9+rQ0O3ev1FszSWm+UWDmYpWkAIAb3zI1g",
-	"8RGTixn2qMOxcM8sGE2rF+DuBENO8ZXd5a9UJnaZl/ZeLH+pPnLtJo6erwJfdbgivvV0+VsNE/FC9RHJ",
-	"IFTSfvkVZ6BOxmMqZ4585rI0nrjMBTSg6NAQU+Ro7Nc4cpK+Kf/CmHtC6bb8Rgs0YTzJJiko0nfDCvqV",
-	"YSlGT+2SE21L+QkbjyFlVEM265JDXgH0jLuyBU3G1YzQoJ00pMGgOZc9uRXEkz4c/vP88KfXH09Pzo9e",
-	"H59/Ov6pH59xY471ej0y4Zm58xTo7QOSU6Wx1gK4FJktyXCS5lnvhcsRKHpJM0VSyMAo1yhlqowbNByO",
-	"igLWH0U6uzOOamhpfFO1VFzQqsbTu3fL036wTstERYsr3+TbTc95WLburcDWxYhb88LuCpxZn67555Qf",
-	"rw0jlCRvjnEIOjzKtWXITVzcekX/DozZN0oWu6bVJ+3gYtQCnIkZ6MNIVXUmxLeLvor3xIdzbTJX4sLe",
-	"fXzf9Y1sYMVjSIRMIX1YzvtrMVLpwamz0SlkWWXobXCHUGOLurx/8n//9/9xz2w3MFbIO199z6wbyzTm",
-	"IlruOlJa5ArzyBimdBRuDiQ+P5PNjWud56dX+JnyUqtQ9LMFny8uAF9sPAVpSyKuHpomLZyLXypmSP85",
-	"pfox4r0q1oPD2UQtXMsywVXfpdHNr40EvSOFpho6boDcpmsvUlY5TJEfmKqrptaxILK0gV+ottrrHF8c",
-	"I8CHnv/v24xaS+UyW/02atcjox1DntGk5LQnt1Sb0I26xFlgm+rPsWS9eiqbkaLNPdnqY1rdNhHScUIO",
-	"nGz1MZrU3/b+Wx9DQJ9WGUII50aVVDyfXdYIhF3aFu8YbnRVKG3fCqpUVmOYoH5jRV/I78hnUgzVWuwz",
-	"cafz6Cq5tavEojI2QhOUtmWEIasWEytWZFXHGh2aZe02zkeAVBEu0NXbJX1P433CqZSuS4IWGGsJ+aOm",
-	"mxUjM9YXAQ/KhffJMXNzQxoYpyg0cJtGVbSQYY9sdDs2cifgDAu8RxDPt+Girz5/58Yz1AZ6oVmiphe2",
-	"MJCF9n6lepvuVt7JNtHtUWP7NuSLnY42p9vmlsAL3Fyc4EKEptimxyeLMz2qhKFD7/iOq7O0UekR5bZx",
-	"i+2iK1y74jPeD5r29s1NIkFPJFdky0Ywv98jIzGRartLDAG6LyvAJkY+Lx37F8e2YU4mhoow3uT0tkMt",
-	"ggbM9+Nxq3/mGzneXN/kRj4uEIe3qbZWpcNtQhGJBoeP3rh74vIKU59gjYUxhO0JPFHl+QQuZM8zBDmG",
-	"FOWMjv1tmaAKWRyzQtq5unmSi9KzDGw6Ab7fJX0/JgUb0mBTG5zMQo4dq9IyreqMV9I0MJuJfN9J6aza",
-	"hhKDaROOQ1Ltcu5ZG5wv9j8EjKudcUXH4MJd5sM5po0FoXrMxrA1XCn23HBzZHBZ82/XBcjXADaIB5wE",
-	"tLJMuO5Mp9OOwVNnIjPgiUht3dJq3FmOHXpgsVAWQTfJBp/WJov0mUch8CBC4PW1qxKkIT8UfIAngocT",
-	"3vhl8pU5virni0nlQp8jdfP7/dx/tX62K9F3i3ceJdATVZUdyiUYXQlbAZr5ln+GZK3cmVLlpcv2xgT8",
-	"l6XFY0Qt9pMIOwcbgrR2k0tHHKAHN3NiczlV2jrHRt/gT6Bf2ozZz3aywzdRi2ziX/fRYA5igyOoJHmm",
-	"xI3eaDvu5bEYnYyaGmZlM9IvKjit1eAqplElvQDiZ7Ibbd/247e5mXZg58VEk3690ryPeZn1ZMQuwcHm",
-	"Ph/RyVurGZTF2/OLFWLGz503CpEvEyfrVolvSUjEeAw8hZQwfsZzKdJJYhByQMRgQC5mJIUBnWQ69s1X",
-	"hWRDxmmGjnqPD6Z9huF2k15jK7Pr7HX3cr+xdcDvyOhxHXq/gVbzmOKzsfyxRGXbePj+EH48sK/73kwU",
-	"BdfSTtiYIp802ErHXiiE/UTK/hT2xlRFvkJ4bbrGb4bqbP60tZBcZYciTKkJpGFKudMEscmJC+425vDh",
-	"Y0dl/4h7SeOrfOQudLrStqXKi7AD53EgdEgf/Q7fitfsWVd5LWhPcks2E7VBUG16YGVg1D1eFZXvtFwZ",
-	"IcyPamFNLSxoRFRP7I41w4ro9S3+zDrdFk1njoDuS9Vp6oL1wPrOKkTs9Z4GYn4o/WcFinwj5AVLXRnh",
-	"o1AOjHFUd+pVEkb/UaCNReLH4IXz79ZjwxYp7UM4gbTemDXfM6W9i/qPXSpUdAVamPXiUBfj2Aefq/F7",
-	"57q/ToXRuCDFufhJI3+0ZWu2cwCxBTCqrEMtqwALFRiLkIsoSltUdKs2qTUmtdioq5R1maMujichBRgr",
-	"QvUZXzIL1japE0JB2OyrtWzIoupe64aqTS8fuHBoblBvy8XqEO3GtrSE6H7vPP/om9hYuBymqeEXkEpw",
-	"P1u3RRdeLF0W3r47X430WFZKsUAQYSCFKu1yOBLKudDkIihwaC6kCNh8FbveJ4XgtK1vUTmxPumvm1C0",
-	"Nq/8eYszQuFnQ3FOBs5FKZderGvpgkb78nly69qL7ZyQ4vSTtM2ivNcLr6nL8+/Qa27P+5GlH6+/mruQ",
-	"lmlLrunqmpeec5e3JyodV6P/tv5q3zaisU3nfWcV7DKFpUUKqwZpAim5mPmcQ6drY0n8kZ0MiIVTNY89",
-	"atPmHqOZBJrOCAYPZcXHb580cNr4HbbkKTOVMCjumjn5Ev3dJo3a7e3US83fS0LGAyUcHaLFYpGZU/aY",
-	"bfTQ2Ub16dDYDLp6Jivldkg3xLmdi709bJev+LJ8MSA6SVykbDoStt/S/DWO/bPR23XGJ5z9NjGMPaQy",
-	"xWYZ2LhLQZf4oJVv00Y+vjs5JSdH5Ider/Pd0x/3SdOg/5hQPjvjbtJ/TLggiHGF7Qxt8zAbxzO6A3Xj",
-	"dEqTnmORGg560pTxSo7BE3XG7dhHOxJKNrkmsLFMo6SwGL7HCH59EvcD292L1JBGerFqHFbIFI0EN5Uf",
-	"j3rAirLD8jGhfBEPb+HRbC9LFkL5UbTKswPK0tqsv7Y44dxcwHu8w+a+1V4fUzzzGC8MXSXYcr/or5CD",
-	"tDOX3WREn+beNpxMDFDbCyjplSeaVeLPJYUpTXV7POOlnQ8iBoQuhreY4gzcd6WwKiZOAp4ynoopXhJn",
-	"3IVm/ECFspKvQcT/BLrY1wlCep/FiNUvtaVEIkoeaTmg5bdAUzxni5vbE6UWecdQl1ok7k5FfozPLCmc",
-	"LepHPe1q4cyetnLZjI2ZrtTKuqxDnODX3hb+edi2f3e+C/yto3ArtbP+kORucH519uB8P+s5+j5xGLqY",
-	"WebGzrExGbHh6BuF7P6ciSIOoR3Eb1qTrZuyzwhoZhs/N4ryQ2d27/V6wXjFlGp6QRVY/wBNRtgQ2Kgu",
-	"z3tPbTbxlBnboSh6pxWNpdskst9aSDYi9mIC69fIwxbtm5c4JHaChJ94ENkNz5qbeK7ci8tA2iLqi+5P",
-	"VpErcEUlEPfx7jej0o3wmDLViMoJv3dkFtgLwy00GaGJski7HkFyWW3GVT2OgF8cBJYfxkm+Y+d/tpvg",
-	"thEmzgh13jFVtmN/osrm3PvuMUiLa4SWRpYxXL1bGHWcMZWXkBI/z/SgsqhfoDKrlBmMJGIM5VzTLjlx",
-	"48YzGGhMiO8bdZDytO8qftwUcpcqWwzMZ4oobUTLAen7sfx9O/6P21n8PJs1m9RmkyeFILofm9p84xv5",
-	"3vzH25pNBAQxpeb8h6D0Yxu+b9OGzx5WhXfMVzLQYLtQiwH58PKoYKiFTfnsYioQDv6+XdSeqWSF5c1Z",
-	"CsHgBkeX9lGbolmZ97xRf6QFYPgBG0bIQ2tnGD9WZ7WvV8Y3LwOgkJgYb2Cui3EbJL6dXAWWdecKzdmv",
-	"VEGHcQVcMatjTS5cL3lXheAuFV9BYVY8IP3/1o9J/9zVXJ2dWXGrqW20r0HSLFvQbIdKtMzLbSyZa/KH",
-	"a3RVmBjL0/4cMcRVm4JsVWyKbdeq4rGF+B0l+AVSMUa0s6b2WOYpL+BWMDACmbnz1Y0Yd0k4bTa6M0Qf",
-	"ghQXK/GPjXkemAw/cQio0Poz0Rs+yTIrCHACDZ/LC1udJtfNlLHLLs6V+S+coJs4D76hSlA+kw1j6kUf",
-	"e/uIn7i7TyjJqAbpa9Uq18sTdcar7yUZUImN4sKxO673VnvNasBP95V3Ux1Y/MDq+VJu9lbWH4KrHzNj",
-	"vDT4QOVlOUfcMw3ZEpJwobc3v5Pc2Mg7q8j44te7RyIP5xquENx9oojbJQGe4pz724QfHosgnI40h9SA",
-	"CgsyuLPih1M3W9+YHn07arBvna42AassZuiSz8fvcS6iyK4wW0Kc8UyI/IImlzHJGL/sYM5ETHLJrqhG",
-	"wyXJxCTtjEFTO43K9m4AVZk95aanlBfTGZcTrua6NXx5/ePbT5/+fn74/v2nL+dHx+/+6/D0db+9/sFP",
-	"0LzPAgj3jW+UiTE/0rOFcz01lU3aKyMwH8sM/1i1DHUhsbqMCG+nna/leONNixaO7Kw14kYY+2nOqRR5",
-	"3l6yEHLmKjULBfn+masW/sRFCJvT67rWlFuuGAvRSOs7JbXesYb2qlz4j1092zRkfKFHrUTpI2P+IaL9",
-	"7sBm2NJFDBq4tLWB/TfhWQ1Wt9187Q314wJRaoRd9G0OmUfSE1XB5Lx0OIVCOszfd3v3xbBtiqDBYgmw",
-	"uU5/m8Dk8Tb9AzDtP8xBEVo7Qi1upw8iBC7iOBdAPCQKskFnJFTp3SLCMoBNkHfzvMlWCleQiXwMXG93",
-	"ySvIMzHDfnlKU544tRBXSIkwy7w9PT066VYG5+7v7OCq5nv7P/R6vcjAzBy2o30cJGOQ4jZXB/c9uwJu",
-	"TElb7UhTxl2lwYJEjW4ZI/OpInMBu0PbpFjFrrYprjVfsr30cOlq95Zi6VpG9fwnjuycciddGnv2uGxt",
-	"myexHSzuC7jmV8XJixmkxdx1XwVf+hd8kqz5ZAiwnSc0v6SRIuV0eCzusgFuBW4eu1k+DIBXh8Ib3Dto",
-	"gs/5OPiy79Vi62Ew1w/9DXpxo0efKgVKjV2Q16MscOg1nPdwKGGIZTC+x7JnU6KBjo3Q90lwwaJlYlzD",
-	"kja/GH3qqUt1s9Bb1ihzOsojsJMC5tdC1glOEAvhJCTArsDVvXGYWq89oYpQNPchtWPIjz6dnHbJa3Nw",
-	"hRRJqDSq2xk3Wx0BTQ1y+//sfCgGy5+yMShNx3mfbH3m7NqP99u20ejw0RM25FRPJPTP+Fb/avc/+q6y",
-	"pyzyG8E1efvh8GXn5O3h3vPvYnIJMyjbqHuBhmlJiQQdEzE44307El97UOw8/K79q6RTHH3jhuRvd8mx",
-	"xQiSiZHIE9eg0Hw4xpwN6qYHc0OjRlBpgn0hMFvKuqdI8TWFPWIMNVBOBgbVtpe66pI32MynbgRL0JL5",
-	"XcG1vREYzc74BU0uxWBgy7g0yYAqTfae2TYh1qHlaKAQ3ze/3vy/AAAA//8=",
+	"7L3bcuM4sij6KwiddaLsWZQsu1w3O1ac5a5LV3XXxWO7Vs05rT4WTKYkjCmADUCWNR0VsZ/2B+yP2B+2",
+	"vmQHEgAJUqRuvlR1tyfmocsiwUQiM5H3/L0Vi3EmOHCtWge/t0ZAE5D4nyeg5exooEGafyWgYskyzQRv",
+	"HbROIRY8UUQLMqVMkwsYCAlEyxnjQ0KHlPFOK2qpeARjal4fCDmmunXQYlw/3mtFrTG9ZuPJuHXw/Ol+",
+	"txu1xozbf3ejlp5lYB+FIcjW169fo1ZGJR2DdrAdDYHrd8k8YGcjINT8+EgRlhgYmPlzRvWoFbU4HZuF",
+	"8YFzlrSiloTfJkxC0jrQcgK1EE8m+OSYXr8HPtSj1sHjpzmMSkvGhy0D4VEKshkm8+NCmMwDtw7Tay5F",
+	"mo6B61OIJTSCB+Y58xhR+NwiSCFf89bBPaZDmAfQ/JXwyfgCZEQGUozJbg7abxOQswK2zCwQgpDAgE5S",
+	"3TrYjRbQ4G4X/xdQ4W4NFVr4Ttm/amB8p2GsSAaSGBAWgXeuzAK1MO49WQLkUgBPQV6BbDrlDy+PicIn",
+	"Fp2vfeLWz/azagZsDOZwHykyUSCbITO/3jpcX+BiJMRlE2hT+zMBnmSCLZYr7tlbBvGrWUtlgitA2fcD",
+	"TU7gtwkobf4VC66B43/SLEtZTA3wO5kUFymM//2fyuzk9xZc03GWOsLVlKWGZvkVTVlCkEhJLmCRgg/I",
+	"FU0nQOhFfEAoJ8w964jtIP+DmnFNr1tRC6QURjj/8ntrwCBNCm4cg1LI2K311vz6a9RSmuqJah3gHaGZ",
+	"NlswGCAeBTm+6IWY6IOLlPLL1tcQ3f8mYdA6aP1fO8VNt2N/VTvHFk0Wy/OHL+1HSCJAES40GVMdj4ge",
+	"ATF4lzTWh6Rvd94nKVNaEaDxiIjBAHhi7kLERcdA9FLwQcrim57aESc0jsWEazJl2gDDFIExZSmhqQSa",
+	"zAhcG0jwAs7R96JAXw7IveAudl9THlwg8URKvGs01UC2KEkmFgcQ4e8pVZrQZMx4RIQklAwmaUqEHFLO",
+	"/oWY2kaMvhHygiUJ8Bui9MygUGQg8RXiOFchLAgGkSKFMj4fF/gswLhThMY0TVFIGmAKkqRpKqaWCvIt",
+	"IHbecQ2S0/S1Ic81MHRjYI84mXC4ziDWkBDkjkPEZd/RxDlL+oQlwDUbMFCEacI4PpHfTqkYKtzFzzA7",
+	"HVEJyQ+zDzQeMW6F4H3tJdcnySXMCFMG0IkCcjEjlAs9AknGFiyiR1SbJ5RmaUporNmVJW42GICh9x7v",
+	"u2cNApC0B4a8zfLKvq6AJ4QLDhEJXiQjobS5Y7YPEEuetRhSQI8jBiCJiBKEAwuhMtcVvwKuhZwRCVlK",
+	"Y0fYCPwjFRHKEyON+1YrvoTZuUKE93sclVLzGUmZgqRDUJ+0Is5vG7maaUXElCOSto4/nZ6RHbutHast",
+	"bnfIEf44HQkFPe5fHlFFLgA4USw1GzX40CMJQMaMTzQoMhZXgHaGgZnD1H+30+OGPD4K/UZMeHJDCfBR",
+	"mG9PeFJm8v2Cyc0T9kt3xuQfhR6ZK6MQ6yxxstzzRy4DQmGIfHJMZ6mgyZkQ76m0WvR98ognyQuRIJuk",
+	"BghzljRkbHNzQaYtZxtdlcXwmdMrylJ6kd470A4oIzmvQBr0QWK4MqbcSFaJdG5IO6GaXlAFh0Qao5hQ",
+	"YxVbikSzhIiBMZzQJGac9NF0bqPt3DcUVbWq27lZXQe9e3onMMBxA2dCfKB85jSf+xWDQpAx5TN/zurb",
+	"YuIzpxM9EpL9C27K+S/FJE3wIkXd0ygksQS8m2ha0aF2C3FQguDOJMLLAhJCpRGKSjE+jMiYpsaKMDIf",
+	"rjNjZhi6lXAlLsFom/nHrbcEue4dv2IaEROYDzRJmPkTTY+lUR80M/frgKYKolYW/On3VkaVmgqZLN2P",
+	"f84AAXqSnWtxaXW0wNLZc9as//dunW1W2FC/lJaKCmB+zd8TF/+EWJuvondozd3Z+/rcGb+oXy/b6Et8",
+	"6Gvk/ElXIBUT1X0+6UYtPkmdfLOmYGWjUSuWQDUk51SX7ENDjW3NxlA2Eve7NUt4FaGK5idPVvg+S9a3",
+	"S6OWURUyCQN2XW86K02lNgJBB065S5hFeJ1Dmpp/KEIzKrVhtJw9W+M4O1eX5/uDH5+V4dir27oxF84V",
+	"AF8Df0tRUofLbt3XhTq3f1tMLB/dBz+pM/M08sYGpOaF0eLHkQFO7aNfI/SbbEgbFSZEusClAoorcBB8",
+	"qsoVJXLJ91E5vApSSozRyOjv2dqijGkYl/9jKTbN58b0+p19YTcgBSolnbXQRT2E5cJxCB/xpvRvWH/g",
+	"Cq+dsn8Fr2qhabrstTN8aO4QcQ9+ici7aQpgGlF9mlNfmdv7gqeMQ59MR8AJJSOgUl8A1YRKya4gQZ3W",
+	"6bBo3Vslv3iOGWP1ytxzWyX9fxsFA5+MDeD2K4beBgP8r19r+BEB/cL06GeYLSWLOcPV2nq5TXN0/M5K",
+	"LDUy5o3g6cyq4sYmck65Dtl6Z5TFDKh5w8m5guB6XFI0yVAZhmvtPEPMfYem6adBRBTjMdjXjRl0wRJF",
+	"CtiD9TrbPbwBv5/ri2bM2I2LozGXMDtciMamG2C0d/l+/PFF9nd5+lh/vvpy/f/+a5f+EL+CN8O37Cfz",
+	"mzj+7USddenuxV5cvS+6D9ftw3X7R71uPWNF393Fm4JcW8NGsG7EOHngdjn73IfOnTBlLDJrg7pfL4RI",
+	"gfLSz7fJKMWiF7PbQMNmsigP6fxe3kAtyxYBxVuA1y3WJC9WeP8KJNOzZTx9wtTle7iCFJUta/VXbsa6",
+	"va4im5B5rFiqU68dQ+eA+s8XWI9KMdoQI1GY21BhuBLJh8RbodQKjTWy/93r3Shk/up6d04s81o3h+n5",
+	"iA1H55KpS6f79Q8IRT+597hqYh5Bt6ZkmsU0JebxQ9LHtxg3VKEgMS/2eB6AMT+S1DAAkULBIekbchww",
+	"SHIlc0T50L5H/G9FACcWfMCGExuP6nH3MAYbjGJtX7B+OjKlisQpUAnJIemPacpiJibqPKPxJR0CfuGS",
+	"iylv578R99thj7vAhbMJ+hhadmo8BhkxsnBYE984IHoqfDwBcw+I4EG4p9PjH2FKzJFY9xtNErMFhfiN",
+	"Bbd0b39LQGO86wB1XAPDhCPM+D65mJlt93gfebmPeOg7fu53UKH3Vk7dqbaiVvm0WlGr4TxQplYwmAsD",
+	"bzj5fxfYqLWlXuKS3qG3mdvQBXvPQ/dhfgnkfyxdBLvdvf0lzsEI0bS+S7LCknPAVdat48iXXoMMU3We",
+	"7oepOi+63We7L17sPdl/tt998WJ3cXpb1HqJghnVyM2Q7K/DQqf/MCPvaaZFVmMQreN2xZVr0YAwVxPM",
+	"NgPf+rCV05PKUu7LCHwIyXyAKC0yZRPWUmNGe/49JNzcmM4FcaGAo5WzkWI3j87XfMg4gHmApIhXRbZ+",
+	"ouPB9t3i9wNmRm2I1TGGOBazxmt86GvUGkzStFGtWsKLUqRLr9IT80x19xbE8OPNqHCJWpvhokRTK+hx",
+	"E5mWCWCkdaYOdnYMCKrj/t6JxXhnHGdTKm36R6HdSlYljP3nJTw+Nze/1iANkf//uPz/c7Cz01pGMAay",
+	"OiS9omp0IahMjCGqlqIniIU535EN2LcOdveMpmhVBW8u70UtvJLcP59ErVRM8x/3jGqasMnY/2X3udNy",
+	"3N2kWgf7z6LWhEtQIr0yeqZRa1Tr4PHXBk+Wh2ZFQ70K8IqvhZta8ZVg4yu+UcbNii9V0LfiWzUYXunN",
+	"Co2VPz6H3RLeKvsLERRVDrMOvlpStvbHUZqegMLM2PV4PTTL19988XodbK+9UC1Ewz8ph/8MJEIoB7yA",
+	"K7k6ysrN4xrxY6/VzUTdMnfu3MeChG57x5a3N46zc1DnR7X/C/dar8wtvT+i1lQyDZ94OrNWe8W9WkBi",
+	"L95OKmI6h9MnSy+pIvdqGV24RLN3SagLNHu2zRM2kwsNgyKXfsuoLX4roWKCUY0179gVHZ+Fw3ORG3Lx",
+	"FTNPECXsBcdTyyEVlXBde+HmfrmyOnkrbrfN3GToY53csgdwZVe5Swe5zW9bclgchvAFJJeMW3sfA37x",
+	"iEoaa5CqiEfYRxtDEqDO//t//O/rF3+nK0QlVvPUV2mz5LTf8LIMXfNl/ATe9oAkSwfjPlwhlaX+9+o+",
+	"7twXN8fUf3G3XAMhmevKuXGs6pMffVKc+7yrJWpdt8177SuKIluZBezCR34Z+8/X+WLe3nZL1sD0henR",
+	"gwj+c4rgRbJ3cZidHE90kHHvlZiSv5YMmK13WLrBuQvhryun86OpkxdvGKRJXomxBi+6Wqq60y4qtlC/",
+	"FDYP96fTTx9JRvXIpwJgSrYrQwqvWF+dtcwVEsT6qp65GX4A10YnvoSBQc085XSXqZx2m8XH6nD4Fmhq",
+	"1lvPGHSp26FojgXn6Ky3sa7in78uJFj/+gjhmKE56/+77s3ABGvKPX+EkRCFSfwVF/hSlOU0W0T68802",
+	"oM8mW92SWVlQUrez29mrktKSpJlvbNXdyJoqm/41MC8+uIXWU3BKVmBvdEyb3ZXzpC4uayi7iQ7zT9ft",
+	"670YMv5GyPGa+xlKynV+VpV8Pcxr91HFIRcSkggt8U9HEz3aI94j0cZVSJwyc7qdFcyJ245WqVjc5Q5q",
+	"XdgBxdY4L2wN6SNXO1q+Gmo8WgscWEtjHEFu0sLIWsGh84giShu1yJUN6pm/3Xw5GMnd8G0bwFWADSpG",
+	"QEZwTd5+OHrZPn17tPfkaUQuYeZSUnu818pf7LUiv+qIymRKJZDPn9+9IltjGn863Y7IDuh4x32xzRKy",
+	"9Z7xyfW2uXod7D9OWNLjW18YT8RUbWNJHpbs0WlR8ShdqCoFeuWq8YKqtvAgHg924z14QbsXz5L9+Ak8",
+	"HzztPtt9vvfiMd2/eBI/TZ7B88GL7u7u3t7jx/v7T548ffrs2fPnL15QenERx1VK3SuHIHaflmIQv3Tb",
+	"L47a/x9t/6tzftD+9d//rVVDVR/izDYZ+K6zv+azvZBxKp/dXSljKBbjMeUNOpj7kaR5KaR3akhIqFEq",
+	"Krz6fPfFXu1HjPp9jv0EqklVL1bJiwJufkYoG54NMtOAX51fUVk2/0vnUZv0ldv7e3X2/oDJ9RNDb8nK",
+	"Y+rcp0PU5+JtkrQ6b80xdXk+oLEWcnXPyQlTl2/wnRV8JvgFzLpZKz/NZorEQsLiXju7yzrtBBfVHAmu",
+	"m4rX9Ly/y5caHquZilYaFQailpSrTEi9aorwWf5CEfddn//ybJxbNPXzNS8acuuxXcp0JIr8q6LWtpT8",
+	"sFGyZZ39vCi9sJyIGJ52IUQ9gQUyqET1JVqucFxgpof8XsZ9VQ5VWL9W7fBX2p17UYvL8y/uPrVpLUVF",
+	"6ppYr5SVlhnjE7cMR/B3VKb7riXBRI92WP5RtWPL0fslh9kI5KqurxyI8/XdnbXq+rIT+Kxcn6eqdt2K",
+	"KvWxDcDVnUWlVKJW0LjOInxI1ExpGBeuQxvdkWAEKCSHxMgU3w6OaUWQG4tCr7Cca2qVZPRbyCkzYKdG",
+	"n7bRRoG5AUtl5LwUn9vAW+yPAs54Ipqml3lHCZclu+WacGB3sW5nr1R2pnTChMGpwuoLrTMURRLo2Hy5",
+	"jX9ZBdZPQdOGddVnbA+XZ3TNpchJ12KOJGwISrtyccrS/Eww/MwFh84q+Qn3UT6xmaq3orqxwPkb4nJp",
+	"pK3ginXIdg7qQFIv09CWd6IrGtGtuOTy5QpvR5m0dvcMp+w9eRoEcA8J5TPymbNYJHBomxChISR47q/o",
+	"rJAYYoyM0Bqts4t8c4S1CzlP3rwkL/afPCOuCQRJRDwZu6TQam6gbmAr6nLIp1LwYUQYJ5Qo4Bp4DGQM",
+	"1HWsyUBkc/GShmIY3yatTsqiE9x1Ahog7/qmFM5BvJKSEYQalmsZjCtNedwg9n1XF2OWruLUtzxnOzwt",
+	"XBG76EWEpkogQglVpP+PtvNMt9+96q/gDw8thPkvvT07Oyb2AWIIteThwnZyzSzz5MWLkGW6tZZSXhS0",
+	"+NvZSNJqdWu5gd1STaPB+0k+n7wjErBHVOw9YwPswGquNk/45u1D0g96k7g6bW2LRg2Qis6wDRdNK57A",
+	"sKPJ0lhRNYvQqv6+eilX3h2/1UnbExhIUKPNIhTSvtykF1ryw0e8amhu+1A3TMWQ8b6PpGUSrrDWxL1V",
+	"y+Dr+EHLANbvf8iU/gYJ38WJ/0Q5kFcCNshQC9SbmoWP4jGQl0Jm66984zoPf9kHN1Gx/TrI6w/H6Jeb",
+	"HU3o+Kzpf5o3a/PPRSQeQXwJCUnZJTg3ttOhHymvzJGwoRz2nnMX3DeOrgVpy+XNvr4COQv60AZ2hCvF",
+	"SWdkwHiiDt0TiqQw0ERMNLmAWIyBJEZs222u5oBztkmd5f1k/k6caztkt7KIIDbIUXbLnjvtc/WCdPee",
+	"Q8La70mIgV1t8MFJlqwH6GqxxKg18bWBNawhJ1BcVdbGJPDbhKaqLKCxbI8n1oA3BmlbAXCfkmBkrvXD",
+	"V/3CTZHMOWxFcwc2j5n5wwk310w/OWWuaRHKYYPmQ+UQNV1yBbHGu4xq2x1CEUpQEpAtNGq3HZNFRlkY",
+	"Sjq25npkOzzm61AV2s8+Uwgbd0bz8Q7ymaPM6jufXz8ymsUlQKawNNOvimCNhNF4KVEZjc1ZixR7Zg5E",
+	"moAkvdbOSIxhx/x/ZgwNUL0W9uvjgEpphNaHngobaUNaYdixMpOg7FdyI/+fk2Towm3lMlfUA5gmW4aG",
+	"1EhMURf6p2DchQkteE7s5vsyn/H53OQI/wPNAQljof031CGxe3EeBuzwWSxhKNa24AwA1eYzKkuZVsGj",
+	"xhgZMbOwAaYk5X9p8czYn+1ZK2r951gkkGJLvGudSaFFLNIdu3R7wFKwLpxWNI9cQ6V18aCGoFXJtmh2",
+	"aOfGRhGEq+9N7ggMe4RWEtIsnSz12OTXXpzSSQLtBNTlXA3kbYf9toQkn0/eb5cYrQDVxvMTprKUzg5y",
+	"DsxJsG84uV9DblFtLLHYI8+uyYqHTfCo6yKRK+ChFJmsw0U1czA8JyODsbOqsZ5rD+1Gsc4yOG+MoCxu",
+	"DEdPI1qinIQpfL0emvWCp5UGrnQMyqcQAL9iUnAriKlkZlHD/r7JrYcHvSm28attptn/D5QsiRRZVjny",
+	"X1rHR2dvW1Hr7acPr5uYdaXg7TJWbchXsV6KnKoMUZRwyxQZsivgZUKtIb4VT7oSYiyWLMmxNa2JShyy",
+	"LrESq+YjwsZ0CKQQ6UY7D7crJ1yVt7q68K3a0ktxcSuBzTqTOLitHikjyeYFz+1wbq1qvcDeYuryFTMv",
+	"X0w2cJn7osW1ikFXLwOFK0hVbfSJANdyhsNA8Kmo6LyB6tXqlouP8f8wiS+rNRf780ybiumaRanrlaPe",
+	"oJg0KCJ15aN54agtGW3lKG0iBZdEsW7d9wLfboy9f4fC+ndRC5uav2tBErGiO/eKJdDoP82CjmzlaxJV",
+	"BS3ZcAjShe3lZFUfcpNz1aXImYUIS4wFbazlWO0YLbdt/qw644oS8eHl8Zf2m9P2yadPZyu5XO+yf1Jd",
+	"0KamD5I71AD7TTTz3qfS5Knfi4mwzkCtcuGaUmitqu8N83+0yM6DW001K62Cg9K5nWE722hbIYKfXVk2",
+	"WZv1bJZBIVIKt8oSp0op4cPXis9tovZQRZ3PvY9TOvpkTDn1Jl7o04swFG2nDCnL57aZhDokffvnvuEW",
+	"+5uWLF8lH54QBoTxa0g6GH2rI5pSVlINvFjV1TcGnVOXrRPM+jhUST3sO3eCMRZjcOat6wRu72PqfSNC",
+	"4kbtWky53kcl0H05mfdRNANfnO1dUvx6SWH1GkSeYzTh9UHcM3EJ/JiytX0scQxKNQUUjshPX85shA51",
+	"+sdd37V2xbvD5WUw3jxgb8I1Sy2BICwucuFeLUVZN5msFy0LmhxxIjL628Rn0xS7fUYSOlOH2MZWyEtl",
+	"qXPL3DlhSMWt399eKafGJqzoSsT9Aqis5bNqu8zwuKpbKy1eTyROxZnPHsHRBygW7QSoiNBYCqUITVMc",
+	"lzV3EjfrB/UZXYo36f2zcUcefLEOPRamMIVlVcjGjId/3V0rt+UUUB/DFBYtsPsT5rWgvYwtRA5tHr0h",
+	"RDHBhy8BstKgKZokEpS6hcyXqHXdHoq2+6N/tuNNrl/sY7+Gz7XZ2Ftt1onSGjI9mlxg8yBBM9aORQJD",
+	"4Dv5p7+Gr6tLlrVFZtHbxiF0IPNOGRt1bPraeL7HUhgr9baOtq7524LJVv688iwSgt2/0KXgLj4fFtui",
+	"TmsXHNARS/a7XcLpmPFhj6NCg+kU1rmKV4MRnlMqnauVDXkba2Cl0DqF7UPM7fBmvasO6Rv1+Ojk1euP",
+	"568/HL17f/7y7dHHH1+fn7z+++d3J69Pz4+PTk+/fDp59R/mOPrF6DCGhGid/6SPtOba/N24mqiuX8p9",
+	"tfpqJhyrM2wmrJZk71etguDpWkGl1o6l3EbB++2dwO3VRDhtr8FPalvWWCUWs8hH1I6Um4FGRyUtpXPN",
+	"e0JLYfPNgNz4nsLV59vHuRXnYQvxsTTpz5DQnSeD22Tev3YeuOvpd//sum4/wM2oe76axLYBXMHtYV4t",
+	"g7mUah0yX0HKrkDONsowvp0m3VRrGGe2+9ziXNdlmvCtHDXi43ZLc+DKRTJzw9qgr1NkBzgHQ0eb6/DX",
+	"221nAr6PxFw+5lK4bTEMuiXOjdq5+IRelPIgm9cPDozDtT5353+rbU+aXCk2UdY5RyRoyVy3Zrge0Yny",
+	"UVN3TJkdvtKKWmoSxwAJHpZdo/aYgpnOm0yXnuPr0ozoYOi7JaggSzLnoZpDK9HBPM4rNL+u4Ljzm68q",
+	"qB4uQYOO+0L7UnTX7mkB4N+yz9T93OOLei69/XD0Eq1JrI5aoQHTSr0b7kxxWNClyG50IpmenRqSCQr3",
+	"f15huhPZ6rtBQp1Op79dzMyKg5SM3DXtQMon6dtRn8Us/X+0j47ftX/G4TeePDNm/v01cg7Bo4lNSbH/",
+	"euPP9KcvZ625ghDyuNu2ztmyI3VBCnidF7ND0JWsyECkqZj2+Mmbl8+f7T0hWz99OSMXOO/c+zCksTZi",
+	"UNsH5O3p3pOnLtcLE3zgOosIozoiTKmI0EnixzDDdZaymOketwDi9ADv9BCcAGbQujIK61FA/kbTzPpJ",
+	"c4RhYRqOFWV8IPygVGpH0Ds8590vyJgyrinjtuUvUmDe9TrwWOUvBI2v5waXFqvmeX/FGGoxcLv4IBJI",
+	"yUubLEGOXbYE2frw8thnJhbZhrh7yns8tOweqbz/e0SwaNgP4PftGAw+KeN5YNSGeHCetXIOxE6P9/jZ",
+	"VGDHSszfsQ4pOxICmffo+N2Beepv5G9/s9U+tmOL0XtsRFf97W+232vi+3AbgAxGlB1q/6Mgp69+3iaG",
+	"noBrHHfvBsD1ODHMInU7xWF5hpZKVCou8GCSRnLFxEWbqmkW6x+54bQI2gH5AQmD9Cbd7uM49JLjX6B/",
+	"aHdmczzMRvqVbip9JD2DWJtPXrcNPQImSQayXQxMD2HKOfqABHICkW/TwosJ/DY6Ti/BZoyGqEiZMhhl",
+	"HCNd/eu2sfdV387VUxjr074yHn/qcZyQDwk65GiaYqanixhGefgPJ5Tbc3en4sa747T9IWhF9ruPfWVr",
+	"MIW9x5nKZwcnh2F6EPCBkLEhyWsa63TmsgvMAxnEJIE4pRJUgAIr2PGRo+N3flw22fptYn7NG76pyLZ5",
+	"M8du7jJyIRIGapt4UMjnszft57gRMdE9/vHz+3IBH6msaEOm+QEkAqwryMFovagJ1dQlqVFsK/dI9TgC",
+	"ckXTiXlIgu8BZ5FY+GSLTnHBdlGBjcj+9bURuE+uryN05S6o3jMn1zDhub/tp8v3bYJA35Y1TctlfOUq",
+	"vsOgwg5r7jCvGevSDKVZtAwG1mrocVehxzjp20K+fofYrWDHPcrV1MgNR0CJPwBCiZYuaKFSqkZWcKcs",
+	"Btfhy0njo4zGI2jvdbpzIng6nXYo/twRcrjj3lU779+9fP3x9DW+U6RaBBL46Phd0CTuoNXtuEdFBpxm",
+	"rHXQetzpdh6jnqpHeOn76f3YgctqPjlxvEtaBy2jrB75ru4FXbYOfqnXQYtHUOFufY1Wes4o5q2vvxo1",
+	"x2pPCN1et7tg6vd6Q8+LEbI187ePMLhnbgSLj4hczLDZIg6w37dg1K2eg7vzA83n5uAru8tfKc0WNy/t",
+	"vVj+UnU4/Neo9WQV+N5xDZLTNC8YfdJ9vPytmtn9ofqIZBAqab/8ag5RTcZjKmeOfOayNB65zAU0oOgQ",
+	"m+A6Gvs1ajlJX5d/Ycw9oXRTfqMFmjAep5MEFOm7sYr90lhXo6d2yKm2jQsIG48hYVRDOuuQI14CtMdd",
+	"2YIm43JGaNBIFZJgJL7LntwK4kkfjv5xfvTj649np+fHr0/OP5382I963Jhj3W6XTHhq7jwFevuQZFRp",
+	"rLUoWst7SbPffeFyBPKpV0yRBFIwyjVKmTLjBqOGWnm57g8imd0aR9UMM/patlRc0KrC07u3y9N+BHAN",
+	"W+eGSz6OzM35vV+27q7A1i8FH6TMmtv7uytw5jGdpYImZ0K8pxIF7Z9RfmB/4ILkzTEOQYdHubYM+Rrl",
+	"t56df4AB+0axYj/sqoxQZymY01rYLunMmidF30IDa1HlicaIrTIzmiovps8ZsWEWMAJqa4E/YbtDMPeT",
+	"jvM60mA6Fh1Sxntcgp5Ijl1PigQxq6XgzAo03/e6Xau+ijSx2juOuZoKecn4EAPk5ln3kR5Hpdj+zS64",
+	"tdfdRT3aNU6OXJ5SYrQ7Pw7PjfFyIfvdDnmd442pHvfx+ATzp10Fh8/fqJFntlP0Xcqz8iyWlURZ915F",
+	"mT/1KfVz0SBxhsphcNzoYMDTCqXdfcvdotS5oJsHKfy9SuEaoYvCJyc5a+iUtKM5QeiKR8h//8//5dSk",
+	"7UA6F63ey0I4L3dvlsNWsFujHsGybiXn5wucEoaoSD7d35bpYXtY9CGENfQXjCeqx83fjQR0XaLcEwe5",
+	"U8Dvf6K8aYvy17xSpPTa1ldG0GHagROYRmMLXVC8ZjKp6+WEyZQ/w+wU//rDzNXYq+06QYjIyLtH35Es",
+	"nOshfs/icL47do2YOYFYyASS70+O1JzlX1CxKyIKVbXuDNI0dKCFNg1N2RUsFiVe0QvFyO++Y+VXKz+M",
+	"YbQ8lFHSfEK3OxIuihaGqozgCaaVlnnxFX6mUEpK3LC/SKH0V6FvfjEFaUv0ru6dnveXv/RR6Ddiwv+s",
+	"XooTxHvZzAgOZxM3xVqeMlz1XdL6+mstQe9IoamG9qUNzm269iLnibcNmKq6ShZYCoRq602Z44sTBPjI",
+	"8/831pvLh1pVjB8Y7T4ZLUtpXHDaoxua8RjWW+K8tuNH51iyWs2bzkg+EJRs9THNGxv+W07IgJOtPmY3",
+	"9Ld9PNHHtDHGUoS0i8GiUUDF89nOtUDYpW0xKTZ6slWRTd8KqiZXY5ignnBF3/x35MM3uFnBh+9O58F1",
+	"f2PXvUVlZIQmKG0tnZBV89m+K7KqY402XeR2+wiQKMIFhh47pO9pvE84ldJ17dECY/8hf1R0s3y48Poi",
+	"4F658C45Zm7Ccg3j5IVvbtOoiuYy7IGNbsZG7gScYYH3COL5Jlz0u88n/eoZagO90CxR0QsbGMhCe7dS",
+	"vUl3K+5km3j9oLF9G/LFznub0219Q/4FHj9OcCFCE2wb54uXmB6V0qJCf+SOq/u3WVIj6sZC2R72wg0L",
+	"6PF+0DK/b24SHzPZshk1z/bISEykcvEW92VlYyC+TgqnB0S2gVsqhoowXuurw20G4w/uxltX/cw3ctq5",
+	"qQW1fJwjDm9Tba1Kh9uYIhINDu+Vvf+yDv5TrPnDGB+ewCNVnE/gTfc8Q5BjSF5e79jflq2rkMUxS7GZ",
+	"q+tn3Sk9S8Gmt+H7HdL3g+SwQRo2WcPZdeTEsSot0nx7vJQ2aINfz9oJnZWbQGNcwMcmcTn3rE0Wy/c/",
+	"BMzz6HF09Nv0C/PhDNOYg9QxzA4MY5hu0h4uu1pME2clriwTrtvT6bRt8NSeyBR4LBJbR7sadxaDGe9Z",
+	"LBRNOepkg0+zlnk654MQuJ8o37WrWqchP+R8gCeChxPe+EUysDm+MueLSelCnyN18/vd3H+VbvIr0XeD",
+	"dx4l0CNVlh3KJbxisgPZwqzRvNLByp0pVV66bG9MwH9ZWrTT7bG/Udi33xCktZtcerzNlEmd2FxOlbbu",
+	"vtY3+CPol7aC47Odq/RN1CKbiN55MJiD2OAISkUHCXGDr5qOe3ksRsejugaO6Yz0844C1mpwHTxQJb0A",
+	"19fDavt2Go5NC7CT0C8mmvSrnU/6WCdQTY7vkJdmKZ9E4OSt1QyKZiLzi+VipseLzqu+bQlZt2vJloRY",
+	"jMfAE0gI4z2eSZFMYoOQQyIGA3IxIwkM6CTVkW8GLiQbMk5TdNR7fDDtM95rUxRsp5Aqe92+3K9tZfMd",
+	"GT2uY/w30Goekp02lj+WqGxbKd+vyAgIIiTxfUg2E0XBtbQTNkrKJjW20okXCmF/q6Jfkr0xVZ6vEF6b",
+	"rhGpoTqbeGotJFdpqAhTapJnDtr1rSaITbdccLc2pxwfOy76Gd1JWnnpI7eh0xW2LVVehB06j4NNnH0w",
+	"Ob4Nr9mzLvNa0C7rhmwmKmMYm/TA0rjGO7wqSt9puDJCmB/UwopamNOIKJ/YLWuGJdHrW86adToNms4c",
+	"Ad2VqlPXlfGe9Z1ViNjrPTXEfF/6zwoU+UbIC5a4svYHoRwY46juVKv2jP6jQBuLxA+hDafPrseGDVLa",
+	"h3ACab0xa75nSnsX9R+7dDXvUrcw68WhLsIxRD5X43vnur9Oxes4J8W5+EktfzRlazZzALEFmaroi1BU",
+	"pecqsK1D81GUpqjoVmVOekQqsVHXucFljro4noQEYKwI1T2+ZBK7bZoqhIKw+WRjGatF1Z3WsZabMN9z",
+	"IevcmPymoiqLaDdGrCFE973z/INvYmPhcpQkhl9AKsF9zVKDLrxYuiy8fXd+N9JjWSnFAkGEgRSqtMvh",
+	"iCnnQpOLoMChvpAiYPNV7HqfFILTH79F5cT6pL9uQtHavPLnLc4IhZ8NxTkZOBelXHqxrqULGu3L58mt",
+	"ay82c0KC07iSJovyTi+8uqkD36HX3J73A0s/XH8VdyEt0pZcE/A1Lz3nLm9OVDopR/9t/dWBbYxmh6D4",
+	"Tl/Y9RBLixRWDdIYEnIx8zmHTtfGFi3HtocEFk5VPPaoTZt7jKYSaDIjGDyUJR+/fdLAaeN32CKuyFTC",
+	"oLhrLuhbxuzWadRub2dean4vCRn3lHB0hBaLRWZG2UO20X1nG1VI3w4nKJ/JSrkdEoZMaTsCop6LvT1s",
+	"ly/5snwxoC3dt5Gy6UjY/n/z1zjOc0BvV49POPttYhh7SGWCzZuwkaSCDvFBK982lHx8d3pGTo/J8263",
+	"/fTxDwdkd8+o7XtPngZd+iJC+azHP3MWiwQiwgVBjCtsr2ubWdo4ntEdqBvvVpj0HIvUcPCgpoyXcgwe",
+	"qR63Y4jtiEJZ55rARme1ksJi+A4j+P4T38juXqSG1NKLVeOwQiZvbLup/HjQA1aUHZaP59qPlHl4C49m",
+	"e1myEMqPvHWrHZiZVGbPNsUJ5+bU3uEdNvet5vqY/JmHeGHoKsFeLHl/hQwkMYftJ/X6NPemYZligNpe",
+	"QEmvPNGsEn8uKExpqpvjGS/tvCoxcL1jGuF1jQUVAPddKayKmdr2PDwRU7wketyFZvyAn6KSr0bE/wg6",
+	"39cpQnqXxYjlLzWlRCJKHmg5oOW3QBM8Z4ubmxOlFlnbUJdaJO7ORHaCzywpnM3rRz3tauHMnqZy2ZSN",
+	"mS7VyrqsQ5wo2zym5Ek4RmZ3firJjaNwK41X+BBndghaZRbu/HyFOfo+dRi6mFnmxk7mERmx4egbhez+",
+	"nIkiDqFtxG9Ska2bsg/kDczabmz+BmFqcuom7usRjBWkV66UiBsj3/VewZS0Q+ttGFHbvCyTMGDX9VHu",
+	"orOaW/wPHu+u7md57Lvaia7SseAhCv69RMHnDqqhQeBthcSNMOjbT/Wti86644rQ9qHrtqqV4bUR1qdq",
+	"IzU6DbHoKnXeaVS6+rFvZCdXwQgmATVocfNNclHjNmjGGQIP6WB/GKd7bn1Xz3Qd3q2/QHd+L/52w3iz",
+	"a0FqG5QVfZH91Bjfq+zQW1JM93jeRNcPkrYtRFVlRTpTOCQCEqyKyZse5xQ9UU41r/eimcdrpcayILd9",
+	"9c8X1f4zBqltAePNmGRdta1KVHkLweWc5noKrt83pvabG97MHKb2Nmi6mn3rQfsQ8rbn2jrmDlqSe+4N",
+	"ck9wwwnZ2u/u11at2aaFyxm1+31eqzkyH8TFH6kPYvVEHzkFad3LdQQ0tWPyai3SIxcU3ut2g87VCdX0",
+	"girHfzQe4fg0yhPypPvY1rpOmYIOyVuy0ZI/vVPnUHxrIdmIb+CajjM7KdzD1jowL3GI7bxdPx+2ZTc8",
+	"qx95tHKXaQNpA6/lvYltmCHHlTHX3cc734w+N8JjwlQtKif8zpGZYy9MBqTxCLWbRbGfEcSX5VbR5eMI",
+	"+MRBYPlhHGc7EjIh9eL5HvYZn7uhiuGVj1QxyvDAPYb3inXh0SIEiFMvXNISeuDHVJorqG/9Tv3D0qJ+",
+	"gTFT2FQe8ziYwUgsxkD6iZBjynW/cBWlMNBYrt2PxXhMedJ3/SgSak7SF3JSPtMjs2Juwh6SPvCr8ysq",
+	"Vd/quJyOQeENW6+qmk2e5m6yu4n4mm98o8wQ//GmVogBQUypOf8hKP3QYP6P12DeHnSJ78xXjGVp5/2J",
+	"Afnw8jhnxoXt5u1iKhAs3pO8qPFwwUbL247mQkW7mT955K8phGKeOMcnNu38uwAMP3rIXBDQ2PPUDzBf",
+	"7esWHaf2pWUA5NIWM+mYm2zTBIlvlF6CZd0J7nORWaqgzbgCrpiNHkwu3NROV1/vLiTfG8CseEj6/3c/",
+	"Iv1z102k17OiWlM70lSDpGm6oI0slRhzLraxZIL0H66Fcx48W+7Ud8QQlaNlZKsULdt2TRgfhjXektM+",
+	"kIoRop3VNX42T3kBt0LoLJCZO7/b//Duvqboswux3gcpLjYAHlrO3jMZfuIQUGHh4BhM0tQKApz1zecq",
+	"nlanyXUdbXbZxVUg/wWSDRwlEqRKUL5GC7PF84mh9pErfB6SA0JJSjVI34WldL08Uj1efi9OgUpsgV6e",
+	"LmX7Izd2Ywr46a4qSuwnvpFqv5SbvYX2h+Dqh/CTlwYfqLzEOd4oDDzTkC0hCRd6e/M7aQoXIyEub63X",
+	"wBe/3h0SuftGk+50Nh9wd7skwJNMsJsl1j0kNjgdaQ6pARXmZHCrOQyKDTGxf3EuQ4d8PnmPE2NFeoV1",
+	"AKLHUyGyCxpfRiRl/LKN1QARySS7ohoNlzgVk6Q9Bk3t3H/blRBUacq/m1NdXEw9LidczfUh/PL6h7ef",
+	"Pv18fvT+/acv58cn7/7r6Ox1v7my36HrTpMo3De+Ue6E+/oqsR1LTcX4MXfo9swfMib+WFX6VSGxuowI",
+	"b6ed391/3SA94hh4YugogZSZC9SxdiJFljUX44ecuUo1fk6+f+Z6/D9xef3m9LquNeWWy7MVaml9p6DW",
+	"W9bQXhUL/7HzZMv7mS33qBUofWDMP0QeuzuwGTYrFYMaLm0czfZNeFaD1W03X3tD/ThHlBrhfDhbHeWR",
+	"9EiVMDkvHc4glw7z993eXTFskyJosFgAbK7T3yYwebhN/wBM+3dzUIRWjlCLm+mDCIGLOM4FEI+IgnTQ",
+	"HglVeLeIsAxgS7/9EPutBK4gFdkYuN7ukFeQpWKGneCVpjx2aiGukBBhlnl7dnZ8athlItPWQWukdXaw",
+	"s4Ormu8dPO92uy0DM3PYbh3giFSDFLe5Krjv2RVwY0raPj40YdzV0C9I8ugUMTKfZjIXsDuy43dU5Lp2",
+	"RJW2wrZLPC5d7kuaL12pFZ7/xDGILAUvXWq70bo6ZJtjsR0s7luTzK/62mchF+mMtr9b4V/wScvmkyHA",
+	"dlJuTTA1hKimOGYgJPFJlHmMnIgJjtXEWj4Py4GbsonJlEz1+AW9RJJxnu2MxpeoXUjy4dUHj2XbrgAL",
+	"mDzxIRRYywTpwDv1/UH3uH+MJeYE9CwiEmJg6MXI53JfwszPABFTN3DNoSLIkZtHhxGqeS6PBcsuqIAn",
+	"Oe2F+QDe5Y7eFfygAzDAvk8LWPa9SqpBGNu2xxqFQ7cwwEGVAqXGLubtKSjwb9aQ/3AoYYj9LvwwJS+1",
+	"iAY6Nnegr3YLFi0q4GqWtIXEGGJIXNaghd5KiiI9pqBIOxJwfi2UJAFBY8cbe8TgGtxwmNogBqGKUPR+",
+	"QEJ+Ov30kRx/Oj3rkNfm4HKhGlNpNNkeN1sdAU0Mcvv/aH+IsymVCfD2GRuD0nSc9cnWZ86u/Rz/bRuc",
+	"Dx89ZUNO9URCv8e3+le7/9F3LTyKbj4juCZvPxy9bJ++Pdp78jQy1AjFvDQv3zHDy6bmikGP93uTbvdx",
+	"rD0o+E/o2L9KOsUZt/aP/e0OObEYQTIxF9TETSIwH44whQURr40MigXKbU2wASQmnllvHcm/prAZrKEG",
+	"ysnAoNoOTVMd8ga79lZ9AhK0ZH5XcG0vSEZTw/fxpRgMbL8WTVKgSpO9fdsPtMSK+W329dev/ycAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

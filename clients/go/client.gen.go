@@ -39,6 +39,7 @@ func (e AgentStatus) Valid() bool {
 
 // Defines values for AlertType.
 const (
+	AgentKeyShared        AlertType = "agent_key_shared"
 	AgentOffline          AlertType = "agent_offline"
 	MaliciousPackage      AlertType = "malicious_package"
 	NewHighRiskServer     AlertType = "new_high_risk_server"
@@ -49,6 +50,8 @@ const (
 // Valid indicates whether the value is a known member of the AlertType enum.
 func (e AlertType) Valid() bool {
 	switch e {
+	case AgentKeyShared:
+		return true
 	case AgentOffline:
 		return true
 	case MaliciousPackage:
@@ -58,6 +61,27 @@ func (e AlertType) Valid() bool {
 	case RiskIncreased:
 		return true
 	case VerifiedServerChanged:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for EnrollmentSecretStatus.
+const (
+	SecretActive  EnrollmentSecretStatus = "active"
+	SecretExpired EnrollmentSecretStatus = "expired"
+	SecretRevoked EnrollmentSecretStatus = "revoked"
+)
+
+// Valid indicates whether the value is a known member of the EnrollmentSecretStatus enum.
+func (e EnrollmentSecretStatus) Valid() bool {
+	switch e {
+	case SecretActive:
+		return true
+	case SecretExpired:
+		return true
+	case SecretRevoked:
 		return true
 	default:
 		return false
@@ -408,7 +432,9 @@ type Alert struct {
 	// Type `new_high_risk_server`: a new server at high or critical risk; `risk_increased`: a
 	// server's risk level rose; `verified_server_changed`: a verified server's configuration
 	// changed and its verification was cleared; `malicious_package`: a known-malicious package;
-	// `agent_offline`: an agent went silent.
+	// `agent_offline`: an agent went silent; `agent_key_shared`: two machines use one agent key.
+	// New types are added as new conditions are detected: show an unknown type by its
+	// `title` and `message`.
 	Type AlertType `json:"type"`
 }
 
@@ -425,7 +451,9 @@ type AlertList struct {
 // AlertType `new_high_risk_server`: a new server at high or critical risk; `risk_increased`: a
 // server's risk level rose; `verified_server_changed`: a verified server's configuration
 // changed and its verification was cleared; `malicious_package`: a known-malicious package;
-// `agent_offline`: an agent went silent.
+// `agent_offline`: an agent went silent; `agent_key_shared`: two machines use one agent key.
+// New types are added as new conditions are detected: show an unknown type by its
+// `title` and `message`.
 type AlertType string
 
 // ChangePasswordRequest defines model for ChangePasswordRequest.
@@ -442,6 +470,15 @@ type Count = int64
 // CreateAgentRequest defines model for CreateAgentRequest.
 type CreateAgentRequest struct {
 	// Name Example: My Laptop
+	Name string `json:"name"`
+}
+
+// CreateEnrollmentSecretRequest defines model for CreateEnrollmentSecretRequest.
+type CreateEnrollmentSecretRequest struct {
+	// ExpiresAt When the secret stops enrolling machines; never when absent.
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+
+	// Name Example: Engineering laptops (Jamf)
 	Name string `json:"name"`
 }
 
@@ -482,6 +519,76 @@ type DismissAllResult struct {
 // Email Example: jane@example.com
 type Email = openapi_types.Email
 
+// EnrollRequest defines model for EnrollRequest.
+type EnrollRequest struct {
+	AgentVersion *string `json:"agent_version,omitempty"`
+
+	// EnrollmentSecret Example: mcp_es_AAAAAAAAAAAAAAAAAAAAAA
+	EnrollmentSecret *string `json:"enrollment_secret,omitempty"`
+
+	// Hostname Example: laptop.local
+	Hostname string `json:"hostname"`
+
+	// MachineId A stable identity of the machine. mcpwarden-agent sends the hex HMAC-SHA256, keyed with
+	// "mcpwarden", of the hardware UUID (macOS), /etc/machine-id (Linux) or MachineGuid
+	// (Windows), so the raw identifier never leaves the machine.
+	//
+	//
+	// Example: 3f1c2e9a0b7d4c5e8f60718293a4b5c6d7e8f90112233445566778899aabbccd
+	MachineId MachineId `json:"machine_id"`
+
+	// Name The agent's name for a new enrolment (the hostname when absent).
+	Name     *string `json:"name,omitempty"`
+	OsType   *OsType `json:"os_type,omitempty"`
+	Username *string `json:"username,omitempty"`
+}
+
+// EnrollmentSecret defines model for EnrollmentSecret.
+type EnrollmentSecret struct {
+	CreatedAt  time.Time          `json:"created_at"`
+	ExpiresAt  *time.Time         `json:"expires_at"`
+	Id         openapi_types.UUID `json:"id"`
+	LastUsedAt *time.Time         `json:"last_used_at"`
+	Name       string             `json:"name"`
+	RevokedAt  *time.Time         `json:"revoked_at"`
+
+	// SecretPrefix The secret's kind and last characters, to tell secrets apart.
+	//
+	// Example: mcp_es_…x9Qa
+	SecretPrefix string                 `json:"secret_prefix"`
+	Status       EnrollmentSecretStatus `json:"status"`
+	Uses         Count                  `json:"uses"`
+}
+
+// EnrollmentSecretList defines model for EnrollmentSecretList.
+type EnrollmentSecretList struct {
+	Items    []EnrollmentSecret `json:"items"`
+	Page     PageNumber         `json:"page"`
+	PageSize PageSizeNumber     `json:"page_size"`
+
+	// Total How many items match, across all pages.
+	Total Total `json:"total"`
+}
+
+// EnrollmentSecretStatus defines model for EnrollmentSecretStatus.
+type EnrollmentSecretStatus string
+
+// EnrollmentSecretWithSecret defines model for EnrollmentSecretWithSecret.
+type EnrollmentSecretWithSecret struct {
+	CreatedAt  time.Time          `json:"created_at"`
+	ExpiresAt  *time.Time         `json:"expires_at"`
+	Id         openapi_types.UUID `json:"id"`
+	LastUsedAt *time.Time         `json:"last_used_at"`
+	Name       string             `json:"name"`
+	RevokedAt  *time.Time         `json:"revoked_at"`
+
+	// Secret The secret; shown only in this response. Put it in the agent's configuration file.
+	Secret       string                 `json:"secret"`
+	SecretPrefix string                 `json:"secret_prefix"`
+	Status       EnrollmentSecretStatus `json:"status"`
+	Uses         Count                  `json:"uses"`
+}
+
 // FieldError defines model for FieldError.
 type FieldError struct {
 	// Field The parameter name or the JSON path of the body field.
@@ -514,8 +621,16 @@ type HeartbeatRequest struct {
 	AgentVersion *string `json:"agent_version,omitempty"`
 
 	// Hostname Example: laptop.local
-	Hostname string  `json:"hostname"`
-	OsType   *OsType `json:"os_type,omitempty"`
+	Hostname string `json:"hostname"`
+
+	// MachineId A stable identity of the machine. mcpwarden-agent sends the hex HMAC-SHA256, keyed with
+	// "mcpwarden", of the hardware UUID (macOS), /etc/machine-id (Linux) or MachineGuid
+	// (Windows), so the raw identifier never leaves the machine.
+	//
+	//
+	// Example: 3f1c2e9a0b7d4c5e8f60718293a4b5c6d7e8f90112233445566778899aabbccd
+	MachineId *MachineId `json:"machine_id,omitempty"`
+	OsType    *OsType    `json:"os_type,omitempty"`
 
 	// Username Example: jane
 	Username *string `json:"username,omitempty"`
@@ -544,6 +659,13 @@ type LoginForm struct {
 	// Example: jane@example.com
 	Username string `json:"username"`
 }
+
+// MachineId A stable identity of the machine. mcpwarden-agent sends the hex HMAC-SHA256, keyed with
+// "mcpwarden", of the hardware UUID (macOS), /etc/machine-id (Linux) or MachineGuid
+// (Windows), so the raw identifier never leaves the machine.
+//
+// Example: 3f1c2e9a0b7d4c5e8f60718293a4b5c6d7e8f90112233445566778899aabbccd
+type MachineId = string
 
 // McpServer defines model for McpServer.
 type McpServer struct {
@@ -677,6 +799,19 @@ type RegisterRequest struct {
 
 // ReportRequest defines model for ReportRequest.
 type ReportRequest struct {
+	// Hostname The machine's hostname, checked like the heartbeat's when no `machine_id` is sent.
+	//
+	// Example: laptop.local
+	Hostname *string `json:"hostname,omitempty"`
+
+	// MachineId A stable identity of the machine. mcpwarden-agent sends the hex HMAC-SHA256, keyed with
+	// "mcpwarden", of the hardware UUID (macOS), /etc/machine-id (Linux) or MachineGuid
+	// (Windows), so the raw identifier never leaves the machine.
+	//
+	//
+	// Example: 3f1c2e9a0b7d4c5e8f60718293a4b5c6d7e8f90112233445566778899aabbccd
+	MachineId *MachineId `json:"machine_id,omitempty"`
+
 	// Servers Every MCP server the agent currently finds; servers left out become dormant.
 	Servers []ReportedServer `json:"servers"`
 }
@@ -935,6 +1070,9 @@ type AgentId = openapi_types.UUID
 // AlertId defines model for AlertId.
 type AlertId = openapi_types.UUID
 
+// EnrollmentSecretId defines model for EnrollmentSecretId.
+type EnrollmentSecretId = openapi_types.UUID
+
 // Page defines model for Page.
 type Page = int32
 
@@ -961,6 +1099,9 @@ type Forbidden = Problem
 
 // InternalError An RFC 9457 problem document.
 type InternalError = Problem
+
+// KeySharedByMachines An RFC 9457 problem document.
+type KeySharedByMachines = Problem
 
 // NotFound An RFC 9457 problem document.
 type NotFound = Problem
@@ -1022,6 +1163,15 @@ type GetTopRisksParams struct {
 	Limit *int32 `form:"limit,omitempty" json:"limit,omitempty"`
 }
 
+// ListEnrollmentSecretsParams defines parameters for ListEnrollmentSecrets.
+type ListEnrollmentSecretsParams struct {
+	// Page Page number, from 1.
+	Page *Page `form:"page,omitempty" json:"page,omitempty"`
+
+	// PageSize Items per page.
+	PageSize *PageSize `form:"page_size,omitempty" json:"page_size,omitempty"`
+}
+
 // ListServersParams defines parameters for ListServers.
 type ListServersParams struct {
 	// RiskLevel Only servers at this risk level.
@@ -1055,6 +1205,9 @@ type ListWebhookDeliveriesParams struct {
 // CreateAgentJSONRequestBody defines body for CreateAgent for application/json ContentType.
 type CreateAgentJSONRequestBody = CreateAgentRequest
 
+// EnrollAgentJSONRequestBody defines body for EnrollAgent for application/json ContentType.
+type EnrollAgentJSONRequestBody = EnrollRequest
+
 // AgentHeartbeatJSONRequestBody defines body for AgentHeartbeat for application/json ContentType.
 type AgentHeartbeatJSONRequestBody = HeartbeatRequest
 
@@ -1087,6 +1240,9 @@ type RefreshTokensJSONRequestBody = RefreshRequest
 
 // RegisterUserJSONRequestBody defines body for RegisterUser for application/json ContentType.
 type RegisterUserJSONRequestBody = RegisterRequest
+
+// CreateEnrollmentSecretJSONRequestBody defines body for CreateEnrollmentSecret for application/json ContentType.
+type CreateEnrollmentSecretJSONRequestBody = CreateEnrollmentSecretRequest
 
 // ReportServersJSONRequestBody defines body for ReportServers for application/json ContentType.
 type ReportServersJSONRequestBody = ReportRequest
@@ -1198,9 +1354,37 @@ type ClientInterface interface {
 	// Corresponds with POST /agents/ (the `CreateAgent` operationId).
 	CreateAgent(ctx context.Context, body CreateAgentJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// EnrollAgentWithBody Enrol this machine with an organization enrolment secret (agent → server)
+	//
+	// The agent presents an enrolment secret, its machine identity and hostname, and receives
+	// an agent key of its own (shown only in this response). The same machine enrolling again
+	// returns to its agent with a new key (200; the old key stops working); a new machine
+	// gets a new agent (201). A revoked, expired or unknown secret is a 401. Enrolment is
+	// throttled per client address.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /agents/enroll (the `EnrollAgent` operationId).
+	EnrollAgentWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// EnrollAgent Enrol this machine with an organization enrolment secret (agent → server)
+	//
+	// The agent presents an enrolment secret, its machine identity and hostname, and receives
+	// an agent key of its own (shown only in this response). The same machine enrolling again
+	// returns to its agent with a new key (200; the old key stops working); a new machine
+	// gets a new agent (201). A revoked, expired or unknown secret is a 401. Enrolment is
+	// throttled per client address.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /agents/enroll (the `EnrollAgent` operationId).
+	EnrollAgent(ctx context.Context, body EnrollAgentJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// AgentHeartbeatWithBody Tell the server an agent is alive (agent → server)
 	//
-	// Agents call this every minute with their key.
+	// Agents call this every minute with their key. An agent that sends its `machine_id` binds
+	// its key to the machine: another machine using the same key while the first is active
+	// gets 409 and raises an `agent_key_shared` alert (see KeySharedByMachines).
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -1209,7 +1393,9 @@ type ClientInterface interface {
 
 	// AgentHeartbeat Tell the server an agent is alive (agent → server)
 	//
-	// Agents call this every minute with their key.
+	// Agents call this every minute with their key. An agent that sends its `machine_id` binds
+	// its key to the machine: another machine using the same key while the first is active
+	// gets 409 and raises an `agent_key_shared` alert (see KeySharedByMachines).
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -1493,6 +1679,47 @@ type ClientInterface interface {
 	// Corresponds with GET /dashboard/top-risks (the `GetTopRisks` operationId).
 	GetTopRisks(ctx context.Context, params *GetTopRisksParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// ListEnrollmentSecrets List the organization's enrolment secrets
+	//
+	// Requires the `admin` role. Secrets themselves are never shown again; each has its prefix.
+	//
+	// Corresponds with GET /enrollment-secrets (the `ListEnrollmentSecrets` operationId).
+	ListEnrollmentSecrets(ctx context.Context, params *ListEnrollmentSecretsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateEnrollmentSecretWithBody Create an enrolment secret
+	//
+	// Requires the `admin` role. The `secret` is returned only here; only its hash is stored.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /enrollment-secrets (the `CreateEnrollmentSecret` operationId).
+	CreateEnrollmentSecretWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateEnrollmentSecret Create an enrolment secret
+	//
+	// Requires the `admin` role. The `secret` is returned only here; only its hash is stored.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /enrollment-secrets (the `CreateEnrollmentSecret` operationId).
+	CreateEnrollmentSecret(ctx context.Context, body CreateEnrollmentSecretJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RevokeEnrollmentSecret Revoke an enrolment secret
+	//
+	// Requires the `admin` role. The secret stops enrolling machines at once; agents it
+	// enrolled keep their keys. The secret stays listed, as revoked, with its use count.
+	//
+	// Corresponds with DELETE /enrollment-secrets/{enrollment_id} (the `RevokeEnrollmentSecret` operationId).
+	RevokeEnrollmentSecret(ctx context.Context, enrollmentId EnrollmentSecretId, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RotateEnrollmentSecret Replace an enrolment secret's value
+	//
+	// Requires the `admin` role. The new value is returned only here; the old value stops
+	// enrolling machines at once. A revoked secret cannot be rotated (404).
+	//
+	// Corresponds with POST /enrollment-secrets/{enrollment_id}/rotate (the `RotateEnrollmentSecret` operationId).
+	RotateEnrollmentSecret(ctx context.Context, enrollmentId EnrollmentSecretId, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetHealth Check the server and its database
 	//
 	// Answers 200 while the database is reachable and 503 otherwise. Needs no authentication.
@@ -1660,9 +1887,57 @@ func (c *Client) CreateAgent(ctx context.Context, body CreateAgentJSONRequestBod
 	return c.Client.Do(req)
 }
 
+// EnrollAgentWithBody Enrol this machine with an organization enrolment secret (agent → server)
+//
+// The agent presents an enrolment secret, its machine identity and hostname, and receives
+// an agent key of its own (shown only in this response). The same machine enrolling again
+// returns to its agent with a new key (200; the old key stops working); a new machine
+// gets a new agent (201). A revoked, expired or unknown secret is a 401. Enrolment is
+// throttled per client address.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /agents/enroll (the `EnrollAgent` operationId).
+func (c *Client) EnrollAgentWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewEnrollAgentRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// EnrollAgent Enrol this machine with an organization enrolment secret (agent → server)
+//
+// The agent presents an enrolment secret, its machine identity and hostname, and receives
+// an agent key of its own (shown only in this response). The same machine enrolling again
+// returns to its agent with a new key (200; the old key stops working); a new machine
+// gets a new agent (201). A revoked, expired or unknown secret is a 401. Enrolment is
+// throttled per client address.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /agents/enroll (the `EnrollAgent` operationId).
+func (c *Client) EnrollAgent(ctx context.Context, body EnrollAgentJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewEnrollAgentRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // AgentHeartbeatWithBody Tell the server an agent is alive (agent → server)
 //
-// Agents call this every minute with their key.
+// Agents call this every minute with their key. An agent that sends its `machine_id` binds
+// its key to the machine: another machine using the same key while the first is active
+// gets 409 and raises an `agent_key_shared` alert (see KeySharedByMachines).
 //
 // Takes any type of body and a specified content type.
 //
@@ -1681,7 +1956,9 @@ func (c *Client) AgentHeartbeatWithBody(ctx context.Context, contentType string,
 
 // AgentHeartbeat Tell the server an agent is alive (agent → server)
 //
-// Agents call this every minute with their key.
+// Agents call this every minute with their key. An agent that sends its `machine_id` binds
+// its key to the machine: another machine using the same key while the first is active
+// gets 409 and raises an `agent_key_shared` alert (see KeySharedByMachines).
 //
 // Takes a body of the `application/json` content type.
 //
@@ -2295,6 +2572,97 @@ func (c *Client) GetTopRisks(ctx context.Context, params *GetTopRisksParams, req
 	return c.Client.Do(req)
 }
 
+// ListEnrollmentSecrets List the organization's enrolment secrets
+//
+// Requires the `admin` role. Secrets themselves are never shown again; each has its prefix.
+//
+// Corresponds with GET /enrollment-secrets (the `ListEnrollmentSecrets` operationId).
+func (c *Client) ListEnrollmentSecrets(ctx context.Context, params *ListEnrollmentSecretsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListEnrollmentSecretsRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateEnrollmentSecretWithBody Create an enrolment secret
+//
+// Requires the `admin` role. The `secret` is returned only here; only its hash is stored.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /enrollment-secrets (the `CreateEnrollmentSecret` operationId).
+func (c *Client) CreateEnrollmentSecretWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateEnrollmentSecretRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateEnrollmentSecret Create an enrolment secret
+//
+// Requires the `admin` role. The `secret` is returned only here; only its hash is stored.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /enrollment-secrets (the `CreateEnrollmentSecret` operationId).
+func (c *Client) CreateEnrollmentSecret(ctx context.Context, body CreateEnrollmentSecretJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateEnrollmentSecretRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RevokeEnrollmentSecret Revoke an enrolment secret
+//
+// Requires the `admin` role. The secret stops enrolling machines at once; agents it
+// enrolled keep their keys. The secret stays listed, as revoked, with its use count.
+//
+// Corresponds with DELETE /enrollment-secrets/{enrollment_id} (the `RevokeEnrollmentSecret` operationId).
+func (c *Client) RevokeEnrollmentSecret(ctx context.Context, enrollmentId EnrollmentSecretId, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRevokeEnrollmentSecretRequest(c.Server, enrollmentId)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RotateEnrollmentSecret Replace an enrolment secret's value
+//
+// Requires the `admin` role. The new value is returned only here; the old value stops
+// enrolling machines at once. A revoked secret cannot be rotated (404).
+//
+// Corresponds with POST /enrollment-secrets/{enrollment_id}/rotate (the `RotateEnrollmentSecret` operationId).
+func (c *Client) RotateEnrollmentSecret(ctx context.Context, enrollmentId EnrollmentSecretId, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRotateEnrollmentSecretRequest(c.Server, enrollmentId)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // GetHealth Check the server and its database
 //
 // Answers 200 while the database is reachable and 503 otherwise. Needs no authentication.
@@ -2621,6 +2989,46 @@ func NewCreateAgentRequestWithBody(server string, contentType string, body io.Re
 	}
 
 	operationPath := fmt.Sprintf("/agents/")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewEnrollAgentRequest calls the generic EnrollAgent builder with application/json body
+func NewEnrollAgentRequest(server string, body EnrollAgentJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewEnrollAgentRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewEnrollAgentRequestWithBody constructs an http.Request for the EnrollAgent method, with any body, and a specified content type
+func NewEnrollAgentRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/agents/enroll")
 	if operationPath[0] == '/' {
 		operationPath = "." + operationPath
 	}
@@ -3595,6 +4003,180 @@ func NewGetTopRisksRequest(server string, params *GetTopRisksParams) (*http.Requ
 	return req, nil
 }
 
+// NewListEnrollmentSecretsRequest constructs an http.Request for the ListEnrollmentSecrets method
+func NewListEnrollmentSecretsRequest(server string, params *ListEnrollmentSecretsParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/enrollment-secrets")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Page != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "page", *params.Page, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.PageSize != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "page_size", *params.PageSize, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCreateEnrollmentSecretRequest calls the generic CreateEnrollmentSecret builder with application/json body
+func NewCreateEnrollmentSecretRequest(server string, body CreateEnrollmentSecretJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateEnrollmentSecretRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewCreateEnrollmentSecretRequestWithBody constructs an http.Request for the CreateEnrollmentSecret method, with any body, and a specified content type
+func NewCreateEnrollmentSecretRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/enrollment-secrets")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewRevokeEnrollmentSecretRequest constructs an http.Request for the RevokeEnrollmentSecret method
+func NewRevokeEnrollmentSecretRequest(server string, enrollmentId EnrollmentSecretId) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "enrollment_id", enrollmentId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/enrollment-secrets/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewRotateEnrollmentSecretRequest constructs an http.Request for the RotateEnrollmentSecret method
+func NewRotateEnrollmentSecretRequest(server string, enrollmentId EnrollmentSecretId) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "enrollment_id", enrollmentId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/enrollment-secrets/%s/rotate", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewGetHealthRequest constructs an http.Request for the GetHealth method
 func NewGetHealthRequest(server string) (*http.Request, error) {
 	var err error
@@ -4138,9 +4720,37 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /agents/ (the `CreateAgent` operationId).
 	CreateAgentWithResponse(ctx context.Context, body CreateAgentJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateAgentResponse, error)
 
+	// EnrollAgentWithBodyWithResponse Enrol this machine with an organization enrolment secret (agent → server)
+	//
+	// The agent presents an enrolment secret, its machine identity and hostname, and receives
+	// an agent key of its own (shown only in this response). The same machine enrolling again
+	// returns to its agent with a new key (200; the old key stops working); a new machine
+	// gets a new agent (201). A revoked, expired or unknown secret is a 401. Enrolment is
+	// throttled per client address.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /agents/enroll (the `EnrollAgent` operationId).
+	EnrollAgentWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*EnrollAgentResponse, error)
+
+	// EnrollAgentWithResponse Enrol this machine with an organization enrolment secret (agent → server)
+	//
+	// The agent presents an enrolment secret, its machine identity and hostname, and receives
+	// an agent key of its own (shown only in this response). The same machine enrolling again
+	// returns to its agent with a new key (200; the old key stops working); a new machine
+	// gets a new agent (201). A revoked, expired or unknown secret is a 401. Enrolment is
+	// throttled per client address.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /agents/enroll (the `EnrollAgent` operationId).
+	EnrollAgentWithResponse(ctx context.Context, body EnrollAgentJSONRequestBody, reqEditors ...RequestEditorFn) (*EnrollAgentResponse, error)
+
 	// AgentHeartbeatWithBodyWithResponse Tell the server an agent is alive (agent → server)
 	//
-	// Agents call this every minute with their key.
+	// Agents call this every minute with their key. An agent that sends its `machine_id` binds
+	// its key to the machine: another machine using the same key while the first is active
+	// gets 409 and raises an `agent_key_shared` alert (see KeySharedByMachines).
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -4149,7 +4759,9 @@ type ClientWithResponsesInterface interface {
 
 	// AgentHeartbeatWithResponse Tell the server an agent is alive (agent → server)
 	//
-	// Agents call this every minute with their key.
+	// Agents call this every minute with their key. An agent that sends its `machine_id` binds
+	// its key to the machine: another machine using the same key while the first is active
+	// gets 409 and raises an `agent_key_shared` alert (see KeySharedByMachines).
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -4456,6 +5068,53 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /dashboard/top-risks (the `GetTopRisks` operationId).
 	GetTopRisksWithResponse(ctx context.Context, params *GetTopRisksParams, reqEditors ...RequestEditorFn) (*GetTopRisksResponse, error)
+
+	// ListEnrollmentSecretsWithResponse List the organization's enrolment secrets
+	//
+	// Requires the `admin` role. Secrets themselves are never shown again; each has its prefix.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /enrollment-secrets (the `ListEnrollmentSecrets` operationId).
+	ListEnrollmentSecretsWithResponse(ctx context.Context, params *ListEnrollmentSecretsParams, reqEditors ...RequestEditorFn) (*ListEnrollmentSecretsResponse, error)
+
+	// CreateEnrollmentSecretWithBodyWithResponse Create an enrolment secret
+	//
+	// Requires the `admin` role. The `secret` is returned only here; only its hash is stored.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /enrollment-secrets (the `CreateEnrollmentSecret` operationId).
+	CreateEnrollmentSecretWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateEnrollmentSecretResponse, error)
+
+	// CreateEnrollmentSecretWithResponse Create an enrolment secret
+	//
+	// Requires the `admin` role. The `secret` is returned only here; only its hash is stored.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /enrollment-secrets (the `CreateEnrollmentSecret` operationId).
+	CreateEnrollmentSecretWithResponse(ctx context.Context, body CreateEnrollmentSecretJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateEnrollmentSecretResponse, error)
+
+	// RevokeEnrollmentSecretWithResponse Revoke an enrolment secret
+	//
+	// Requires the `admin` role. The secret stops enrolling machines at once; agents it
+	// enrolled keep their keys. The secret stays listed, as revoked, with its use count.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /enrollment-secrets/{enrollment_id} (the `RevokeEnrollmentSecret` operationId).
+	RevokeEnrollmentSecretWithResponse(ctx context.Context, enrollmentId EnrollmentSecretId, reqEditors ...RequestEditorFn) (*RevokeEnrollmentSecretResponse, error)
+
+	// RotateEnrollmentSecretWithResponse Replace an enrolment secret's value
+	//
+	// Requires the `admin` role. The new value is returned only here; the old value stops
+	// enrolling machines at once. A revoked secret cannot be rotated (404).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /enrollment-secrets/{enrollment_id}/rotate (the `RotateEnrollmentSecret` operationId).
+	RotateEnrollmentSecretWithResponse(ctx context.Context, enrollmentId EnrollmentSecretId, reqEditors ...RequestEditorFn) (*RotateEnrollmentSecretResponse, error)
 
 	// GetHealthWithResponse Check the server and its database
 	//
@@ -4775,6 +5434,117 @@ func (r CreateAgentResponse) ContentType() string {
 	return ""
 }
 
+// EnrollAgentResponse429Headers the declared response headers of an HTTP 429 response for EnrollAgent
+type EnrollAgentResponse429Headers struct {
+	RetryAfter *int32
+}
+
+// EnrollAgentResponse503Headers the declared response headers of an HTTP 503 response for EnrollAgent
+type EnrollAgentResponse503Headers struct {
+	RetryAfter *int32
+}
+
+type EnrollAgentResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *AgentWithKey
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *AgentWithKey
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *EnrollAgentResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *EnrollAgentResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r EnrollAgentResponse) GetJSON200() *AgentWithKey {
+	return r.JSON200
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r EnrollAgentResponse) GetJSON201() *AgentWithKey {
+	return r.JSON201
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r EnrollAgentResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r EnrollAgentResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r EnrollAgentResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r EnrollAgentResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r EnrollAgentResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r EnrollAgentResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r EnrollAgentResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r EnrollAgentResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r EnrollAgentResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r EnrollAgentResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r EnrollAgentResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // AgentHeartbeatResponse429Headers the declared response headers of an HTTP 429 response for AgentHeartbeat
 type AgentHeartbeatResponse429Headers struct {
 	RetryAfter *int32
@@ -4794,6 +5564,8 @@ type AgentHeartbeatResponse struct {
 	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *KeySharedByMachines
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
 	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
@@ -4821,6 +5593,11 @@ func (r AgentHeartbeatResponse) GetApplicationproblemJSON400() *BadRequest {
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
 func (r AgentHeartbeatResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r AgentHeartbeatResponse) GetApplicationproblemJSON409() *KeySharedByMachines {
+	return r.ApplicationproblemJSON409
 }
 
 // GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
@@ -6957,6 +7734,408 @@ func (r GetTopRisksResponse) ContentType() string {
 	return ""
 }
 
+// ListEnrollmentSecretsResponse429Headers the declared response headers of an HTTP 429 response for ListEnrollmentSecrets
+type ListEnrollmentSecretsResponse429Headers struct {
+	RetryAfter *int32
+}
+
+// ListEnrollmentSecretsResponse503Headers the declared response headers of an HTTP 503 response for ListEnrollmentSecrets
+type ListEnrollmentSecretsResponse503Headers struct {
+	RetryAfter *int32
+}
+
+type ListEnrollmentSecretsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *EnrollmentSecretList
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListEnrollmentSecretsResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListEnrollmentSecretsResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListEnrollmentSecretsResponse) GetJSON200() *EnrollmentSecretList {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListEnrollmentSecretsResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListEnrollmentSecretsResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListEnrollmentSecretsResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r ListEnrollmentSecretsResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ListEnrollmentSecretsResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ListEnrollmentSecretsResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ListEnrollmentSecretsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListEnrollmentSecretsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListEnrollmentSecretsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListEnrollmentSecretsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// CreateEnrollmentSecretResponse429Headers the declared response headers of an HTTP 429 response for CreateEnrollmentSecret
+type CreateEnrollmentSecretResponse429Headers struct {
+	RetryAfter *int32
+}
+
+// CreateEnrollmentSecretResponse503Headers the declared response headers of an HTTP 503 response for CreateEnrollmentSecret
+type CreateEnrollmentSecretResponse503Headers struct {
+	RetryAfter *int32
+}
+
+type CreateEnrollmentSecretResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *EnrollmentSecretWithSecret
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *CreateEnrollmentSecretResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *CreateEnrollmentSecretResponse503Headers
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r CreateEnrollmentSecretResponse) GetJSON201() *EnrollmentSecretWithSecret {
+	return r.JSON201
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r CreateEnrollmentSecretResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r CreateEnrollmentSecretResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r CreateEnrollmentSecretResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r CreateEnrollmentSecretResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r CreateEnrollmentSecretResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r CreateEnrollmentSecretResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r CreateEnrollmentSecretResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateEnrollmentSecretResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateEnrollmentSecretResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateEnrollmentSecretResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateEnrollmentSecretResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// RevokeEnrollmentSecretResponse429Headers the declared response headers of an HTTP 429 response for RevokeEnrollmentSecret
+type RevokeEnrollmentSecretResponse429Headers struct {
+	RetryAfter *int32
+}
+
+// RevokeEnrollmentSecretResponse503Headers the declared response headers of an HTTP 503 response for RevokeEnrollmentSecret
+type RevokeEnrollmentSecretResponse503Headers struct {
+	RetryAfter *int32
+}
+
+type RevokeEnrollmentSecretResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *RevokeEnrollmentSecretResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *RevokeEnrollmentSecretResponse503Headers
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r RevokeEnrollmentSecretResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r RevokeEnrollmentSecretResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r RevokeEnrollmentSecretResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r RevokeEnrollmentSecretResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r RevokeEnrollmentSecretResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r RevokeEnrollmentSecretResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r RevokeEnrollmentSecretResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r RevokeEnrollmentSecretResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RevokeEnrollmentSecretResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RevokeEnrollmentSecretResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RevokeEnrollmentSecretResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// RotateEnrollmentSecretResponse429Headers the declared response headers of an HTTP 429 response for RotateEnrollmentSecret
+type RotateEnrollmentSecretResponse429Headers struct {
+	RetryAfter *int32
+}
+
+// RotateEnrollmentSecretResponse503Headers the declared response headers of an HTTP 503 response for RotateEnrollmentSecret
+type RotateEnrollmentSecretResponse503Headers struct {
+	RetryAfter *int32
+}
+
+type RotateEnrollmentSecretResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *EnrollmentSecretWithSecret
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *RotateEnrollmentSecretResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *RotateEnrollmentSecretResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r RotateEnrollmentSecretResponse) GetJSON200() *EnrollmentSecretWithSecret {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r RotateEnrollmentSecretResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r RotateEnrollmentSecretResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r RotateEnrollmentSecretResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r RotateEnrollmentSecretResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r RotateEnrollmentSecretResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r RotateEnrollmentSecretResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r RotateEnrollmentSecretResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r RotateEnrollmentSecretResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RotateEnrollmentSecretResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RotateEnrollmentSecretResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RotateEnrollmentSecretResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // GetHealthResponse429Headers the declared response headers of an HTTP 429 response for GetHealth
 type GetHealthResponse429Headers struct {
 	RetryAfter *int32
@@ -7045,6 +8224,8 @@ type ReportServersResponse struct {
 	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *KeySharedByMachines
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
 	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
@@ -7072,6 +8253,11 @@ func (r ReportServersResponse) GetApplicationproblemJSON400() *BadRequest {
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
 func (r ReportServersResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r ReportServersResponse) GetApplicationproblemJSON409() *KeySharedByMachines {
+	return r.ApplicationproblemJSON409
 }
 
 // GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
@@ -7960,9 +9146,49 @@ func (c *ClientWithResponses) CreateAgentWithResponse(ctx context.Context, body 
 	return ParseCreateAgentResponse(rsp)
 }
 
+// EnrollAgentWithBodyWithResponse Enrol this machine with an organization enrolment secret (agent → server)
+//
+// The agent presents an enrolment secret, its machine identity and hostname, and receives
+// an agent key of its own (shown only in this response). The same machine enrolling again
+// returns to its agent with a new key (200; the old key stops working); a new machine
+// gets a new agent (201). A revoked, expired or unknown secret is a 401. Enrolment is
+// throttled per client address.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /agents/enroll (the `EnrollAgent` operationId).
+func (c *ClientWithResponses) EnrollAgentWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*EnrollAgentResponse, error) {
+	rsp, err := c.EnrollAgentWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseEnrollAgentResponse(rsp)
+}
+
+// EnrollAgentWithResponse Enrol this machine with an organization enrolment secret (agent → server)
+//
+// The agent presents an enrolment secret, its machine identity and hostname, and receives
+// an agent key of its own (shown only in this response). The same machine enrolling again
+// returns to its agent with a new key (200; the old key stops working); a new machine
+// gets a new agent (201). A revoked, expired or unknown secret is a 401. Enrolment is
+// throttled per client address.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /agents/enroll (the `EnrollAgent` operationId).
+func (c *ClientWithResponses) EnrollAgentWithResponse(ctx context.Context, body EnrollAgentJSONRequestBody, reqEditors ...RequestEditorFn) (*EnrollAgentResponse, error) {
+	rsp, err := c.EnrollAgent(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseEnrollAgentResponse(rsp)
+}
+
 // AgentHeartbeatWithBodyWithResponse Tell the server an agent is alive (agent → server)
 //
-// Agents call this every minute with their key.
+// Agents call this every minute with their key. An agent that sends its `machine_id` binds
+// its key to the machine: another machine using the same key while the first is active
+// gets 409 and raises an `agent_key_shared` alert (see KeySharedByMachines).
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -7977,7 +9203,9 @@ func (c *ClientWithResponses) AgentHeartbeatWithBodyWithResponse(ctx context.Con
 
 // AgentHeartbeatWithResponse Tell the server an agent is alive (agent → server)
 //
-// Agents call this every minute with their key.
+// Agents call this every minute with their key. An agent that sends its `machine_id` binds
+// its key to the machine: another machine using the same key while the first is active
+// gets 409 and raises an `agent_key_shared` alert (see KeySharedByMachines).
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -8483,6 +9711,83 @@ func (c *ClientWithResponses) GetTopRisksWithResponse(ctx context.Context, param
 	return ParseGetTopRisksResponse(rsp)
 }
 
+// ListEnrollmentSecretsWithResponse List the organization's enrolment secrets
+//
+// Requires the `admin` role. Secrets themselves are never shown again; each has its prefix.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /enrollment-secrets (the `ListEnrollmentSecrets` operationId).
+func (c *ClientWithResponses) ListEnrollmentSecretsWithResponse(ctx context.Context, params *ListEnrollmentSecretsParams, reqEditors ...RequestEditorFn) (*ListEnrollmentSecretsResponse, error) {
+	rsp, err := c.ListEnrollmentSecrets(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListEnrollmentSecretsResponse(rsp)
+}
+
+// CreateEnrollmentSecretWithBodyWithResponse Create an enrolment secret
+//
+// Requires the `admin` role. The `secret` is returned only here; only its hash is stored.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /enrollment-secrets (the `CreateEnrollmentSecret` operationId).
+func (c *ClientWithResponses) CreateEnrollmentSecretWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateEnrollmentSecretResponse, error) {
+	rsp, err := c.CreateEnrollmentSecretWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateEnrollmentSecretResponse(rsp)
+}
+
+// CreateEnrollmentSecretWithResponse Create an enrolment secret
+//
+// Requires the `admin` role. The `secret` is returned only here; only its hash is stored.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /enrollment-secrets (the `CreateEnrollmentSecret` operationId).
+func (c *ClientWithResponses) CreateEnrollmentSecretWithResponse(ctx context.Context, body CreateEnrollmentSecretJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateEnrollmentSecretResponse, error) {
+	rsp, err := c.CreateEnrollmentSecret(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateEnrollmentSecretResponse(rsp)
+}
+
+// RevokeEnrollmentSecretWithResponse Revoke an enrolment secret
+//
+// Requires the `admin` role. The secret stops enrolling machines at once; agents it
+// enrolled keep their keys. The secret stays listed, as revoked, with its use count.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /enrollment-secrets/{enrollment_id} (the `RevokeEnrollmentSecret` operationId).
+func (c *ClientWithResponses) RevokeEnrollmentSecretWithResponse(ctx context.Context, enrollmentId EnrollmentSecretId, reqEditors ...RequestEditorFn) (*RevokeEnrollmentSecretResponse, error) {
+	rsp, err := c.RevokeEnrollmentSecret(ctx, enrollmentId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRevokeEnrollmentSecretResponse(rsp)
+}
+
+// RotateEnrollmentSecretWithResponse Replace an enrolment secret's value
+//
+// Requires the `admin` role. The new value is returned only here; the old value stops
+// enrolling machines at once. A revoked secret cannot be rotated (404).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /enrollment-secrets/{enrollment_id}/rotate (the `RotateEnrollmentSecret` operationId).
+func (c *ClientWithResponses) RotateEnrollmentSecretWithResponse(ctx context.Context, enrollmentId EnrollmentSecretId, reqEditors ...RequestEditorFn) (*RotateEnrollmentSecretResponse, error) {
+	rsp, err := c.RotateEnrollmentSecret(ctx, enrollmentId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRotateEnrollmentSecretResponse(rsp)
+}
+
 // GetHealthWithResponse Check the server and its database
 //
 // Answers 200 while the database is reachable and 503 otherwise. Needs no authentication.
@@ -8866,6 +10171,111 @@ func ParseCreateAgentResponse(rsp *http.Response) (*CreateAgentResponse, error) 
 	return response, nil
 }
 
+// ParseEnrollAgentResponse parses an HTTP response from a EnrollAgentWithResponse call
+func ParseEnrollAgentResponse(rsp *http.Response) (*EnrollAgentResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &EnrollAgentResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest AgentWithKey
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest AgentWithKey
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers EnrollAgentResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers EnrollAgentResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseAgentHeartbeatResponse parses an HTTP response from a AgentHeartbeatWithResponse call
 func ParseAgentHeartbeatResponse(rsp *http.Response) (*AgentHeartbeatResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -8900,6 +10310,13 @@ func ParseAgentHeartbeatResponse(rsp *http.Response) (*AgentHeartbeatResponse, e
 			return nil, err
 		}
 		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest KeySharedByMachines
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest PayloadTooLarge
@@ -10922,6 +12339,387 @@ func ParseGetTopRisksResponse(rsp *http.Response) (*GetTopRisksResponse, error) 
 	return response, nil
 }
 
+// ParseListEnrollmentSecretsResponse parses an HTTP response from a ListEnrollmentSecretsWithResponse call
+func ParseListEnrollmentSecretsResponse(rsp *http.Response) (*ListEnrollmentSecretsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListEnrollmentSecretsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest EnrollmentSecretList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers ListEnrollmentSecretsResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListEnrollmentSecretsResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseCreateEnrollmentSecretResponse parses an HTTP response from a CreateEnrollmentSecretWithResponse call
+func ParseCreateEnrollmentSecretResponse(rsp *http.Response) (*CreateEnrollmentSecretResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateEnrollmentSecretResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest EnrollmentSecretWithSecret
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers CreateEnrollmentSecretResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers CreateEnrollmentSecretResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseRevokeEnrollmentSecretResponse parses an HTTP response from a RevokeEnrollmentSecretWithResponse call
+func ParseRevokeEnrollmentSecretResponse(rsp *http.Response) (*RevokeEnrollmentSecretResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RevokeEnrollmentSecretResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers RevokeEnrollmentSecretResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers RevokeEnrollmentSecretResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseRotateEnrollmentSecretResponse parses an HTTP response from a RotateEnrollmentSecretWithResponse call
+func ParseRotateEnrollmentSecretResponse(rsp *http.Response) (*RotateEnrollmentSecretResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RotateEnrollmentSecretResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest EnrollmentSecretWithSecret
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers RotateEnrollmentSecretResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers RotateEnrollmentSecretResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseGetHealthResponse parses an HTTP response from a GetHealthWithResponse call
 func ParseGetHealthResponse(rsp *http.Response) (*GetHealthResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -11016,6 +12814,13 @@ func ParseReportServersResponse(rsp *http.Response) (*ReportServersResponse, err
 			return nil, err
 		}
 		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest KeySharedByMachines
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest PayloadTooLarge

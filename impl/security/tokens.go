@@ -28,8 +28,10 @@ const (
 const (
 	RefreshTokenPrefix = "mcp_rt_"
 	SetupTokenPrefix   = "mcp_st_"
-	RefreshTokenTTL    = 7 * 24 * time.Hour
-	SetupTokenTTL      = 72 * time.Hour
+	// EnrollmentSecretPrefix starts organization enrolment secrets (POST /agents/enroll).
+	EnrollmentSecretPrefix = "mcp_es_"
+	RefreshTokenTTL        = 7 * 24 * time.Hour
+	SetupTokenTTL          = 72 * time.Hour
 )
 
 // ErrBadToken is any access token that is not one this server signed and that is still valid.
