@@ -36,6 +36,8 @@ type Options struct {
 	MaxAgentsPerOrg int
 	// EmailChangeRequiresPassword: changing one's email needs the current password.
 	EmailChangeRequiresPassword bool
+	// RegistrationClosed refuses new organizations (invitations still work).
+	RegistrationClosed bool
 	// WebhookAllowPrivate lets webhooks reach loopback, private, link-local and metadata
 	// addresses, which are refused by default (SSRF).
 	WebhookAllowPrivate bool
@@ -152,6 +154,7 @@ func NewReplica(cfg config.Server, version string, store *db.Storage, log *slog.
 		LoginFailuresPerAccountAndClient: cfg.LoginFailuresPerAccountAndClient,
 		LoginFailuresPerAccount:          cfg.LoginFailuresPerAccount, LoginFailuresPerClient: cfg.LoginFailuresPerClient,
 		MaxAgentsPerOrg: cfg.MaxAgentsPerOrg, EmailChangeRequiresPassword: cfg.EmailChangeRequiresPassword,
+		RegistrationClosed: cfg.Registration == "closed",
 		Edge: httpapi.Options{
 			CORSOrigins: cfg.CORSOrigins, TrustedProxyHops: cfg.TrustedProxyHops, DisableValidation: cfg.DisableValidation,
 			MaxBodyBytes: cfg.MaxBodyBytes, ReportMaxBodyBytes: cfg.ReportMaxBodyBytes, Logger: log,

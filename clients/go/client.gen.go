@@ -1642,7 +1642,8 @@ type ClientInterface interface {
 	// Creates a new organization and its first user, who gets the `admin` role. Emails are
 	// unique regardless of case. Passwords follow NIST SP 800-63B: 12 to 256 characters, any
 	// Unicode, no composition rules, and not a common password nor one containing the email's
-	// local part or the organization's name.
+	// local part or the organization's name. A server run with `MCPWARDEN_REGISTRATION=closed`
+	// answers 403: its organizations grow by invitation only.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -1654,7 +1655,8 @@ type ClientInterface interface {
 	// Creates a new organization and its first user, who gets the `admin` role. Emails are
 	// unique regardless of case. Passwords follow NIST SP 800-63B: 12 to 256 characters, any
 	// Unicode, no composition rules, and not a common password nor one containing the email's
-	// local part or the organization's name.
+	// local part or the organization's name. A server run with `MCPWARDEN_REGISTRATION=closed`
+	// answers 403: its organizations grow by invitation only.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -2485,7 +2487,8 @@ func (c *Client) RefreshTokens(ctx context.Context, body RefreshTokensJSONReques
 // Creates a new organization and its first user, who gets the `admin` role. Emails are
 // unique regardless of case. Passwords follow NIST SP 800-63B: 12 to 256 characters, any
 // Unicode, no composition rules, and not a common password nor one containing the email's
-// local part or the organization's name.
+// local part or the organization's name. A server run with `MCPWARDEN_REGISTRATION=closed`
+// answers 403: its organizations grow by invitation only.
 //
 // Takes any type of body and a specified content type.
 //
@@ -2507,7 +2510,8 @@ func (c *Client) RegisterUserWithBody(ctx context.Context, contentType string, b
 // Creates a new organization and its first user, who gets the `admin` role. Emails are
 // unique regardless of case. Passwords follow NIST SP 800-63B: 12 to 256 characters, any
 // Unicode, no composition rules, and not a common password nor one containing the email's
-// local part or the organization's name.
+// local part or the organization's name. A server run with `MCPWARDEN_REGISTRATION=closed`
+// answers 403: its organizations grow by invitation only.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -5026,7 +5030,8 @@ type ClientWithResponsesInterface interface {
 	// Creates a new organization and its first user, who gets the `admin` role. Emails are
 	// unique regardless of case. Passwords follow NIST SP 800-63B: 12 to 256 characters, any
 	// Unicode, no composition rules, and not a common password nor one containing the email's
-	// local part or the organization's name.
+	// local part or the organization's name. A server run with `MCPWARDEN_REGISTRATION=closed`
+	// answers 403: its organizations grow by invitation only.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -5038,7 +5043,8 @@ type ClientWithResponsesInterface interface {
 	// Creates a new organization and its first user, who gets the `admin` role. Emails are
 	// unique regardless of case. Passwords follow NIST SP 800-63B: 12 to 256 characters, any
 	// Unicode, no composition rules, and not a common password nor one containing the email's
-	// local part or the organization's name.
+	// local part or the organization's name. A server run with `MCPWARDEN_REGISTRATION=closed`
+	// answers 403: its organizations grow by invitation only.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -7398,6 +7404,8 @@ type RegisterUserResponse struct {
 	JSON201 *User
 	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
 	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
 	ApplicationproblemJSON409 *Conflict
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
@@ -7422,6 +7430,11 @@ func (r RegisterUserResponse) GetJSON201() *User {
 // GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
 func (r RegisterUserResponse) GetApplicationproblemJSON400() *BadRequest {
 	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r RegisterUserResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
 }
 
 // GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
@@ -9638,7 +9651,8 @@ func (c *ClientWithResponses) RefreshTokensWithResponse(ctx context.Context, bod
 // Creates a new organization and its first user, who gets the `admin` role. Emails are
 // unique regardless of case. Passwords follow NIST SP 800-63B: 12 to 256 characters, any
 // Unicode, no composition rules, and not a common password nor one containing the email's
-// local part or the organization's name.
+// local part or the organization's name. A server run with `MCPWARDEN_REGISTRATION=closed`
+// answers 403: its organizations grow by invitation only.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -9656,7 +9670,8 @@ func (c *ClientWithResponses) RegisterUserWithBodyWithResponse(ctx context.Conte
 // Creates a new organization and its first user, who gets the `admin` role. Emails are
 // unique regardless of case. Passwords follow NIST SP 800-63B: 12 to 256 characters, any
 // Unicode, no composition rules, and not a common password nor one containing the email's
-// local part or the organization's name.
+// local part or the organization's name. A server run with `MCPWARDEN_REGISTRATION=closed`
+// answers 403: its organizations grow by invitation only.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -12037,6 +12052,13 @@ func ParseRegisterUserResponse(rsp *http.Response) (*RegisterUserResponse, error
 			return nil, err
 		}
 		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
 		var dest Conflict

@@ -50,6 +50,9 @@ type Server struct {
 	LoginFailuresPerAccountAndClient int `env:"MCPWARDEN_LOGIN_FAILURES_PER_ACCOUNT_AND_CLIENT" envDefault:"10"`
 	LoginFailuresPerAccount          int `env:"MCPWARDEN_LOGIN_FAILURES_PER_ACCOUNT" envDefault:"100"`
 	LoginFailuresPerClient           int `env:"MCPWARDEN_LOGIN_FAILURES_PER_CLIENT" envDefault:"50"`
+	// Registration is open (anyone who reaches the server can create an organization, as the
+	// API reference has it) or closed (new organizations are refused; invitations still work).
+	Registration string `env:"MCPWARDEN_REGISTRATION" envDefault:"open"`
 	// EmailChangeRequiresPassword makes PATCH /auth/me refuse an email change without the
 	// current password. Off by default: the API reference changes it with a name and email only.
 	EmailChangeRequiresPassword bool `env:"MCPWARDEN_EMAIL_CHANGE_REQUIRES_PASSWORD" envDefault:"false"`
@@ -123,6 +126,9 @@ func (c *Server) Validate() error {
 	} else if c.JWTSecret != "" && len(c.JWTSecret) < 32 {
 		bad("MCPWARDEN_JWT_SECRET must be at least 32 bytes")
 	}
+	if c.Registration != "open" && c.Registration != "closed" {
+		bad("MCPWARDEN_REGISTRATION must be open or closed, not %q", c.Registration)
+	}
 	for name, n := range map[string]int{"MCPWARDEN_TRUSTED_PROXY_HOPS": c.TrustedProxyHops, "MCPWARDEN_PG_SHARED_BUFFERS_MB": c.PGSharedBuffersMB} {
 		if n < 0 {
 			bad("%s must be a non-negative integer, not %d", name, n)
@@ -182,6 +188,16 @@ func (c *Server) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// OpenToTheNetwork reports whether anyone on the network may create organizations: registration
+// is open and the server listens beyond the loopback interface.
+func (c *Server) OpenToTheNetwork() bool {
+	if c.Registration != "open" {
+		return false
+	}
+	host, _, err := net.SplitHostPort(c.Addr)
+	return err != nil || !isLoopback(host)
 }
 
 func isLoopback(host string) bool {
