@@ -164,7 +164,7 @@ func NewReplica(cfg config.Server, version string, store *db.Storage, log *slog.
 		SMTP: cfg.SMTP, EmailDigestInterval: cfg.EmailDigestInterval,
 		WebhookPollInterval: cfg.WebhookPollInterval, WebhookRetryBase: cfg.WebhookRetryBase, WebhookAllowPrivate: cfg.WebhookAllowPrivate,
 		RollupCompactInterval: cfg.RollupCompactInterval,
-		DormantAfter:          cfg.DormantAfter, DormantSweepInterval: cfg.DormantSweepInterval,
+		DormantAfter:          cfg.DormantAfter, DormantSweepInterval: cfg.DormantSweepInterval, AgentOfflineAfter: cfg.AgentOfflineAfter,
 		Logger: log,
 	}}
 }

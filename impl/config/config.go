@@ -39,7 +39,10 @@ type Server struct {
 	PGBin string `env:"MCPWARDEN_PG_BIN"`
 
 	// Alerts.
-	DormantAfter        time.Duration `env:"MCPWARDEN_DORMANT_AFTER" envDefault:"168h"`
+	DormantAfter time.Duration `env:"MCPWARDEN_DORMANT_AFTER" envDefault:"168h"`
+	// AgentOfflineAfter raises agent_offline for an agent silent this long: five of the agent's
+	// 60-second heartbeat intervals by default; 0 turns the alert off.
+	AgentOfflineAfter   time.Duration `env:"MCPWARDEN_AGENT_OFFLINE_AFTER" envDefault:"5m"`
 	SMTPURL             string        `env:"MCPWARDEN_SMTP_URL"`
 	WebhookAllowPrivate bool          `env:"MCPWARDEN_WEBHOOK_ALLOW_PRIVATE" envDefault:"false"`
 
@@ -154,6 +157,9 @@ func (c *Server) Validate() error {
 	}
 	if c.DBMaxConns < 1 {
 		bad("MCPWARDEN_DB_MAX_CONNS must be at least 1, not %d", c.DBMaxConns)
+	}
+	if c.AgentOfflineAfter != 0 && c.AgentOfflineAfter < 2*time.Minute {
+		bad("MCPWARDEN_AGENT_OFFLINE_AFTER must be 0 (off) or at least 2m (two of the agent's 60 s heartbeat intervals), not %s", c.AgentOfflineAfter)
 	}
 	if c.DormantAfter < time.Minute {
 		bad("MCPWARDEN_DORMANT_AFTER must be a duration of at least 1m (such as 168h), not %s", c.DormantAfter)
