@@ -71,6 +71,27 @@ func (e AlertType) Valid() bool {
 	}
 }
 
+// Defines values for ApiTokenScope.
+const (
+	ScopeAdmin ApiTokenScope = "admin"
+	ScopeRead  ApiTokenScope = "read"
+	ScopeWrite ApiTokenScope = "write"
+)
+
+// Valid indicates whether the value is a known member of the ApiTokenScope enum.
+func (e ApiTokenScope) Valid() bool {
+	switch e {
+	case ScopeAdmin:
+		return true
+	case ScopeRead:
+		return true
+	case ScopeWrite:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for EnrollmentSecretStatus.
 const (
 	SecretActive  EnrollmentSecretStatus = "active"
@@ -258,6 +279,7 @@ func (e RiskLevel) Valid() bool {
 const (
 	Admin  Role = "admin"
 	Member Role = "member"
+	Viewer Role = "viewer"
 )
 
 // Valid indicates whether the value is a known member of the Role enum.
@@ -266,6 +288,8 @@ func (e Role) Valid() bool {
 	case Admin:
 		return true
 	case Member:
+		return true
+	case Viewer:
 		return true
 	default:
 		return false
@@ -460,6 +484,50 @@ type AlertList struct {
 // `title` and `message`.
 type AlertType string
 
+// ApiToken defines model for ApiToken.
+type ApiToken struct {
+	CreatedAt time.Time          `json:"created_at"`
+	ExpiresAt *time.Time         `json:"expires_at"`
+	Id        openapi_types.UUID `json:"id"`
+
+	// LastUsedAt Updated at most once a minute.
+	LastUsedAt *time.Time      `json:"last_used_at"`
+	Name       string          `json:"name"`
+	RevokedAt  *time.Time      `json:"revoked_at"`
+	Scopes     []ApiTokenScope `json:"scopes"`
+
+	// TokenPrefix The token's kind and last characters, to tell tokens apart.
+	TokenPrefix string `json:"token_prefix"`
+}
+
+// ApiTokenList defines model for ApiTokenList.
+type ApiTokenList struct {
+	Items    []ApiToken     `json:"items"`
+	Page     PageNumber     `json:"page"`
+	PageSize PageSizeNumber `json:"page_size"`
+
+	// Total How many items match, across all pages.
+	Total Total `json:"total"`
+}
+
+// ApiTokenScope `read`: what members may read; `write`: what members may change; `admin`: what only admins may read or change. Scopes do not imply each other.
+type ApiTokenScope string
+
+// ApiTokenWithToken defines model for ApiTokenWithToken.
+type ApiTokenWithToken struct {
+	CreatedAt  time.Time          `json:"created_at"`
+	ExpiresAt  *time.Time         `json:"expires_at"`
+	Id         openapi_types.UUID `json:"id"`
+	LastUsedAt *time.Time         `json:"last_used_at"`
+	Name       string             `json:"name"`
+	RevokedAt  *time.Time         `json:"revoked_at"`
+	Scopes     []ApiTokenScope    `json:"scopes"`
+
+	// Token The token; shown only in this response.
+	Token       string `json:"token"`
+	TokenPrefix string `json:"token_prefix"`
+}
+
 // ChangePasswordRequest defines model for ChangePasswordRequest.
 type ChangePasswordRequest struct {
 	CurrentPassword string `json:"current_password"`
@@ -477,6 +545,16 @@ type CreateAgentRequest struct {
 	Name string `json:"name"`
 }
 
+// CreateApiTokenRequest defines model for CreateApiTokenRequest.
+type CreateApiTokenRequest struct {
+	// ExpiresAt When the token stops working; never when absent.
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+
+	// Name Example: SIEM export
+	Name   string          `json:"name"`
+	Scopes []ApiTokenScope `json:"scopes"`
+}
+
 // CreateEnrollmentSecretRequest defines model for CreateEnrollmentSecretRequest.
 type CreateEnrollmentSecretRequest struct {
 	// ExpiresAt When the secret stops enrolling machines; never when absent.
@@ -492,7 +570,7 @@ type CreateMemberRequest struct {
 	Email    Email  `json:"email"`
 	FullName string `json:"full_name"`
 
-	// Role `admin` manages the organization, its members and webhooks; `member` sees and triages the inventory.
+	// Role `admin` manages the organization, its members and webhooks; `member` sees and triages the inventory; `viewer` sees everything a member sees and changes nothing but their own name and password.
 	Role *Role `json:"role,omitempty"`
 }
 
@@ -923,7 +1001,7 @@ type RiskLevelBucket struct {
 	TopServerTypes []ServerTypeCount `json:"top_server_types"`
 }
 
-// Role `admin` manages the organization, its members and webhooks; `member` sees and triages the inventory.
+// Role `admin` manages the organization, its members and webhooks; `member` sees and triages the inventory; `viewer` sees everything a member sees and changes nothing but their own name and password.
 type Role string
 
 // ServerStatus `active` while the agent reports the server; `dormant` once it is missing from a report or its agent is silent.
@@ -956,7 +1034,7 @@ type Total = int64
 
 // UpdateMemberRequest defines model for UpdateMemberRequest.
 type UpdateMemberRequest struct {
-	// Role `admin` manages the organization, its members and webhooks; `member` sees and triages the inventory.
+	// Role `admin` manages the organization, its members and webhooks; `member` sees and triages the inventory; `viewer` sees everything a member sees and changes nothing but their own name and password.
 	Role Role `json:"role"`
 }
 
@@ -997,7 +1075,7 @@ type User struct {
 	IsActive       bool               `json:"is_active"`
 	OrganizationId openapi_types.UUID `json:"organization_id"`
 
-	// Role `admin` manages the organization, its members and webhooks; `member` sees and triages the inventory.
+	// Role `admin` manages the organization, its members and webhooks; `member` sees and triages the inventory; `viewer` sees everything a member sees and changes nothing but their own name and password.
 	Role Role `json:"role"`
 }
 
@@ -1073,6 +1151,9 @@ type AgentId = openapi_types.UUID
 
 // AlertId defines model for AlertId.
 type AlertId = openapi_types.UUID
+
+// ApiTokenId defines model for ApiTokenId.
+type ApiTokenId = openapi_types.UUID
 
 // EnrollmentSecretId defines model for EnrollmentSecretId.
 type EnrollmentSecretId = openapi_types.UUID
@@ -1152,6 +1233,15 @@ type DismissAllAlertsParams struct {
 	Severity *RiskLevel `form:"severity,omitempty" json:"severity,omitempty"`
 }
 
+// ListApiTokensParams defines parameters for ListApiTokens.
+type ListApiTokensParams struct {
+	// Page Page number, from 1.
+	Page *Page `form:"page,omitempty" json:"page,omitempty"`
+
+	// PageSize Items per page.
+	PageSize *PageSize `form:"page_size,omitempty" json:"page_size,omitempty"`
+}
+
 // ListMembersParams defines parameters for ListMembers.
 type ListMembersParams struct {
 	// Page Page number, from 1.
@@ -1214,6 +1304,9 @@ type EnrollAgentJSONRequestBody = EnrollRequest
 
 // AgentHeartbeatJSONRequestBody defines body for AgentHeartbeat for application/json ContentType.
 type AgentHeartbeatJSONRequestBody = HeartbeatRequest
+
+// CreateApiTokenJSONRequestBody defines body for CreateApiToken for application/json ContentType.
+type CreateApiTokenJSONRequestBody = CreateApiTokenRequest
 
 // AcceptInvitationJSONRequestBody defines body for AcceptInvitation for application/json ContentType.
 type AcceptInvitationJSONRequestBody = AcceptInvitationRequest
@@ -1286,6 +1379,15 @@ type ServerInterface interface {
 	// DismissAlert Dismiss one alert
 	// (POST /alerts/{alert_id}/dismiss)
 	DismissAlert(ctx echo.Context, alertId AlertId) error
+	// ListApiTokens List the organization's API tokens
+	// (GET /api-tokens)
+	ListApiTokens(ctx echo.Context, params ListApiTokensParams) error
+	// CreateApiToken Create an API token
+	// (POST /api-tokens)
+	CreateApiToken(ctx echo.Context) error
+	// RevokeApiToken Revoke an API token
+	// (DELETE /api-tokens/{api_token_id})
+	RevokeApiToken(ctx echo.Context, apiTokenId ApiTokenId) error
 	// AcceptInvitation Set a new member's password with their one-time setup token
 	// (POST /auth/invitations/accept)
 	AcceptInvitation(ctx echo.Context) error
@@ -1540,6 +1642,56 @@ func (w *ServerInterfaceWrapper) DismissAlert(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.DismissAlert(ctx, alertId)
+	return err
+}
+
+// ListApiTokens converts echo context to params.
+func (w *ServerInterfaceWrapper) ListApiTokens(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListApiTokensParams
+	// ------------- Optional query parameter "page" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "page", ctx.QueryParams(), &params.Page, runtime.BindQueryParameterOptions{Type: "integer", Format: "int32"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter page: %s", err))
+	}
+
+	// ------------- Optional query parameter "page_size" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "page_size", ctx.QueryParams(), &params.PageSize, runtime.BindQueryParameterOptions{Type: "integer", Format: "int32"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter page_size: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListApiTokens(ctx, params)
+	return err
+}
+
+// CreateApiToken converts echo context to params.
+func (w *ServerInterfaceWrapper) CreateApiToken(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.CreateApiToken(ctx)
+	return err
+}
+
+// RevokeApiToken converts echo context to params.
+func (w *ServerInterfaceWrapper) RevokeApiToken(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "api_token_id" -------------
+	var apiTokenId ApiTokenId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "api_token_id", ctx.Param("api_token_id"), &apiTokenId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter api_token_id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.RevokeApiToken(ctx, apiTokenId)
 	return err
 }
 
@@ -2056,6 +2208,9 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.POST(options.BaseURL+"/enrollment-secrets", wrapper.CreateEnrollmentSecret, options.OperationMiddlewares["createEnrollmentSecret"]...)
 	router.DELETE(options.BaseURL+"/enrollment-secrets/:enrollment_id", wrapper.RevokeEnrollmentSecret, options.OperationMiddlewares["revokeEnrollmentSecret"]...)
 	router.POST(options.BaseURL+"/enrollment-secrets/:enrollment_id/rotate", wrapper.RotateEnrollmentSecret, options.OperationMiddlewares["rotateEnrollmentSecret"]...)
+	router.GET(options.BaseURL+"/api-tokens", wrapper.ListApiTokens, options.OperationMiddlewares["listApiTokens"]...)
+	router.POST(options.BaseURL+"/api-tokens", wrapper.CreateApiToken, options.OperationMiddlewares["createApiToken"]...)
+	router.DELETE(options.BaseURL+"/api-tokens/:api_token_id", wrapper.RevokeApiToken, options.OperationMiddlewares["revokeApiToken"]...)
 	router.DELETE(options.BaseURL+"/agents/:agent_id", wrapper.DeleteAgent, options.OperationMiddlewares["deleteAgent"]...)
 	router.POST(options.BaseURL+"/agents/:agent_id/rotate-key", wrapper.RotateAgentKey, options.OperationMiddlewares["rotateAgentKey"]...)
 	router.POST(options.BaseURL+"/mcp/report", wrapper.ReportServers, options.OperationMiddlewares["reportServers"]...)
@@ -2164,6 +2319,22 @@ func (response ListAgents401ApplicationProblemPlusJSONResponse) VisitListAgentsR
 	return err
 }
 
+type ListAgents403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListAgents403ApplicationProblemPlusJSONResponse) VisitListAgentsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListAgents429ApplicationProblemPlusJSONResponse struct {
 	TooManyRequestsApplicationProblemPlusJSONResponse
 }
@@ -2268,6 +2439,22 @@ func (response CreateAgent401ApplicationProblemPlusJSONResponse) VisitCreateAgen
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateAgent403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response CreateAgent403ApplicationProblemPlusJSONResponse) VisitCreateAgentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -2700,6 +2887,22 @@ func (response DeleteAgent401ApplicationProblemPlusJSONResponse) VisitDeleteAgen
 	return err
 }
 
+type DeleteAgent403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteAgent403ApplicationProblemPlusJSONResponse) VisitDeleteAgentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteAgent404ApplicationProblemPlusJSONResponse struct {
 	NotFoundApplicationProblemPlusJSONResponse
 }
@@ -2820,6 +3023,22 @@ func (response RotateAgentKey401ApplicationProblemPlusJSONResponse) VisitRotateA
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RotateAgentKey403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response RotateAgentKey403ApplicationProblemPlusJSONResponse) VisitRotateAgentKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -2948,6 +3167,22 @@ func (response ListAlerts401ApplicationProblemPlusJSONResponse) VisitListAlertsR
 	return err
 }
 
+type ListAlerts403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListAlerts403ApplicationProblemPlusJSONResponse) VisitListAlertsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListAlerts429ApplicationProblemPlusJSONResponse struct {
 	TooManyRequestsApplicationProblemPlusJSONResponse
 }
@@ -3052,6 +3287,22 @@ func (response DismissAllAlerts401ApplicationProblemPlusJSONResponse) VisitDismi
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DismissAllAlerts403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response DismissAllAlerts403ApplicationProblemPlusJSONResponse) VisitDismissAllAlertsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -3164,6 +3415,22 @@ func (response DismissAlert401ApplicationProblemPlusJSONResponse) VisitDismissAl
 	return err
 }
 
+type DismissAlert403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response DismissAlert403ApplicationProblemPlusJSONResponse) VisitDismissAlertResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DismissAlert404ApplicationProblemPlusJSONResponse struct {
 	NotFoundApplicationProblemPlusJSONResponse
 }
@@ -3220,6 +3487,404 @@ type DismissAlert503ApplicationProblemPlusJSONResponse struct {
 }
 
 func (response DismissAlert503ApplicationProblemPlusJSONResponse) VisitDismissAlertResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListApiTokensRequestObject struct {
+	Params ListApiTokensParams
+}
+
+type ListApiTokensResponseObject interface {
+	VisitListApiTokensResponse(w http.ResponseWriter) error
+}
+
+type ListApiTokens200JSONResponse ApiTokenList
+
+func (response ListApiTokens200JSONResponse) VisitListApiTokensResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListApiTokens400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ListApiTokens400ApplicationProblemPlusJSONResponse) VisitListApiTokensResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListApiTokens401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListApiTokens401ApplicationProblemPlusJSONResponse) VisitListApiTokensResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListApiTokens403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListApiTokens403ApplicationProblemPlusJSONResponse) VisitListApiTokensResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListApiTokens429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response ListApiTokens429ApplicationProblemPlusJSONResponse) VisitListApiTokensResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListApiTokens500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response ListApiTokens500ApplicationProblemPlusJSONResponse) VisitListApiTokensResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListApiTokens503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response ListApiTokens503ApplicationProblemPlusJSONResponse) VisitListApiTokensResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateApiTokenRequestObject struct {
+	Body *CreateApiTokenJSONRequestBody
+}
+
+type CreateApiTokenResponseObject interface {
+	VisitCreateApiTokenResponse(w http.ResponseWriter) error
+}
+
+type CreateApiToken201JSONResponse ApiTokenWithToken
+
+func (response CreateApiToken201JSONResponse) VisitCreateApiTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateApiToken400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response CreateApiToken400ApplicationProblemPlusJSONResponse) VisitCreateApiTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateApiToken401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response CreateApiToken401ApplicationProblemPlusJSONResponse) VisitCreateApiTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateApiToken403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response CreateApiToken403ApplicationProblemPlusJSONResponse) VisitCreateApiTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateApiToken413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateApiToken413ApplicationProblemPlusJSONResponse) VisitCreateApiTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateApiToken429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response CreateApiToken429ApplicationProblemPlusJSONResponse) VisitCreateApiTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateApiToken500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response CreateApiToken500ApplicationProblemPlusJSONResponse) VisitCreateApiTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateApiToken503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response CreateApiToken503ApplicationProblemPlusJSONResponse) VisitCreateApiTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeApiTokenRequestObject struct {
+	ApiTokenId ApiTokenId `json:"api_token_id"`
+}
+
+type RevokeApiTokenResponseObject interface {
+	VisitRevokeApiTokenResponse(w http.ResponseWriter) error
+}
+
+type RevokeApiToken204Response struct {
+}
+
+func (response RevokeApiToken204Response) VisitRevokeApiTokenResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type RevokeApiToken400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response RevokeApiToken400ApplicationProblemPlusJSONResponse) VisitRevokeApiTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeApiToken401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response RevokeApiToken401ApplicationProblemPlusJSONResponse) VisitRevokeApiTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeApiToken403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response RevokeApiToken403ApplicationProblemPlusJSONResponse) VisitRevokeApiTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeApiToken404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response RevokeApiToken404ApplicationProblemPlusJSONResponse) VisitRevokeApiTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeApiToken429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response RevokeApiToken429ApplicationProblemPlusJSONResponse) VisitRevokeApiTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeApiToken500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response RevokeApiToken500ApplicationProblemPlusJSONResponse) VisitRevokeApiTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeApiToken503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response RevokeApiToken503ApplicationProblemPlusJSONResponse) VisitRevokeApiTokenResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -3621,6 +4286,22 @@ func (response GetCurrentUser401ApplicationProblemPlusJSONResponse) VisitGetCurr
 	return err
 }
 
+type GetCurrentUser403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetCurrentUser403ApplicationProblemPlusJSONResponse) VisitGetCurrentUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetCurrentUser429ApplicationProblemPlusJSONResponse struct {
 	TooManyRequestsApplicationProblemPlusJSONResponse
 }
@@ -3725,6 +4406,22 @@ func (response UpdateCurrentUser401ApplicationProblemPlusJSONResponse) VisitUpda
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateCurrentUser403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateCurrentUser403ApplicationProblemPlusJSONResponse) VisitUpdateCurrentUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -3863,6 +4560,22 @@ func (response ChangePassword401ApplicationProblemPlusJSONResponse) VisitChangeP
 	return err
 }
 
+type ChangePassword403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ChangePassword403ApplicationProblemPlusJSONResponse) VisitChangePasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ChangePassword413ApplicationProblemPlusJSONResponse struct {
 	PayloadTooLargeApplicationProblemPlusJSONResponse
 }
@@ -3966,6 +4679,22 @@ func (response GetOrganization401ApplicationProblemPlusJSONResponse) VisitGetOrg
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetOrganization403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetOrganization403ApplicationProblemPlusJSONResponse) VisitGetOrganizationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -5066,6 +5795,22 @@ func (response GetRiskDistribution401ApplicationProblemPlusJSONResponse) VisitGe
 	return err
 }
 
+type GetRiskDistribution403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetRiskDistribution403ApplicationProblemPlusJSONResponse) VisitGetRiskDistributionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetRiskDistribution429ApplicationProblemPlusJSONResponse struct {
 	TooManyRequestsApplicationProblemPlusJSONResponse
 }
@@ -5153,6 +5898,22 @@ func (response GetDashboardStats401ApplicationProblemPlusJSONResponse) VisitGetD
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetDashboardStats403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetDashboardStats403ApplicationProblemPlusJSONResponse) VisitGetDashboardStatsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -5261,6 +6022,22 @@ func (response GetTopRisks401ApplicationProblemPlusJSONResponse) VisitGetTopRisk
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetTopRisks403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetTopRisks403ApplicationProblemPlusJSONResponse) VisitGetTopRisksResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -6121,6 +6898,22 @@ func (response ListServers401ApplicationProblemPlusJSONResponse) VisitListServer
 	return err
 }
 
+type ListServers403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListServers403ApplicationProblemPlusJSONResponse) VisitListServersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListServers429ApplicationProblemPlusJSONResponse struct {
 	TooManyRequestsApplicationProblemPlusJSONResponse
 }
@@ -6225,6 +7018,22 @@ func (response GetServer401ApplicationProblemPlusJSONResponse) VisitGetServerRes
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetServer403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetServer403ApplicationProblemPlusJSONResponse) VisitGetServerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -6350,6 +7159,22 @@ func (response UpdateServer401ApplicationProblemPlusJSONResponse) VisitUpdateSer
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateServer403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateServer403ApplicationProblemPlusJSONResponse) VisitUpdateServerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -7131,6 +7956,15 @@ type StrictServerInterface interface {
 	// DismissAlert Dismiss one alert
 	// (POST /alerts/{alert_id}/dismiss)
 	DismissAlert(ctx context.Context, request DismissAlertRequestObject) (DismissAlertResponseObject, error)
+	// ListApiTokens List the organization's API tokens
+	// (GET /api-tokens)
+	ListApiTokens(ctx context.Context, request ListApiTokensRequestObject) (ListApiTokensResponseObject, error)
+	// CreateApiToken Create an API token
+	// (POST /api-tokens)
+	CreateApiToken(ctx context.Context, request CreateApiTokenRequestObject) (CreateApiTokenResponseObject, error)
+	// RevokeApiToken Revoke an API token
+	// (DELETE /api-tokens/{api_token_id})
+	RevokeApiToken(ctx context.Context, request RevokeApiTokenRequestObject) (RevokeApiTokenResponseObject, error)
 	// AcceptInvitation Set a new member's password with their one-time setup token
 	// (POST /auth/invitations/accept)
 	AcceptInvitation(ctx context.Context, request AcceptInvitationRequestObject) (AcceptInvitationResponseObject, error)
@@ -7520,6 +8354,102 @@ func (sh *strictHandler) DismissAlert(ctx echo.Context, alertId AlertId) error {
 		return err
 	} else if validResponse, ok := response.(DismissAlertResponseObject); ok {
 		return validResponse.VisitDismissAlertResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ListApiTokens operation middleware
+func (sh *strictHandler) ListApiTokens(ctx echo.Context, params ListApiTokensParams) error {
+	var request ListApiTokensRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListApiTokens(ctx.Request().Context(), request.(ListApiTokensRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListApiTokens")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListApiTokensResponseObject); ok {
+		return validResponse.VisitListApiTokensResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// CreateApiToken operation middleware
+func (sh *strictHandler) CreateApiToken(ctx echo.Context) error {
+	var request CreateApiTokenRequestObject
+
+	var body CreateApiTokenJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateApiToken(ctx.Request().Context(), request.(CreateApiTokenRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateApiToken")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(CreateApiTokenResponseObject); ok {
+		return validResponse.VisitCreateApiTokenResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// RevokeApiToken operation middleware
+func (sh *strictHandler) RevokeApiToken(ctx echo.Context, apiTokenId ApiTokenId) error {
+	var request RevokeApiTokenRequestObject
+
+	request.ApiTokenId = apiTokenId
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.RevokeApiToken(ctx.Request().Context(), request.(RevokeApiTokenRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "RevokeApiToken")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(RevokeApiTokenResponseObject); ok {
+		return validResponse.VisitRevokeApiTokenResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -8580,215 +9510,229 @@ func (sh *strictHandler) TestWebhook(ctx echo.Context, webhookId WebhookId) erro
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L3rcuM4siD8Kgh954uy51Cy7HLd7JjY465LV/XUxWO7Ts1uq9eCyZSEMQWwAciypqMi9tc+wD7EPth5",
-	"kg0kABKkSN18qepuT8yPLosEE4nMRN7zt1YsxpngwLVqHfzWGgFNQOJ/noCWs6OBBmn+lYCKJcs0E7x1",
-	"0DqFWPBEES3IlDJNLmAgJBAtZ4wPCR1SxjutqKXiEYypeX0g5Jjq1kGLcf14rxW1xvSajSfj1sHzp/vd",
-	"btQaM27/3Y1aepaBfRSGIFtfv36NWhmVdAzawXY0BK7fJfOAnY2AUPPjI0VYYmBg5s8Z1aNW1OJ0bBbG",
-	"B85Z0opaEn6dMAlJ60DLCdRCPJngk2N6/R74UI9aB4+f5jAqLRkftgyERynIZpjMjwthMg/cOkyvuRRp",
-	"OgauTyGW0AgemOfMY0Thc4sghXzNWwf3mA5hHkDzV8In4wuQERlIMSa7OWi/TkDOCtgys0AIQgIDOkl1",
-	"62A3WkCDu138X0CFuzVUaOE7Zf+qgfGdhrEiGUhiQFgE3rkyC9TCuPdkCZBLATwFeQWy6ZQ/vDwmCp9Y",
-	"dL72iVs/28+qGbAxmMN9pMhEgWyGzPx663B9gYuREJdNoE3tzwR4kgm2WK64Z28ZxK9mLZUJrgBl3w80",
-	"OYFfJ6C0+VcsuAaO/0mzLGUxNcDvZFJcpDD+938qs5PfWnBNx1nqCFdTlhqa5Vc0ZQlBIiW5gEUKPiBX",
-	"NJ0AoRfxAaGcMPesI7aD/A9qxjW9bkUtkFIY4fzzb60BgzQpuHEMSiFjt9Zb8+svUUtpqieqdYB3hGba",
-	"bMFggHgU5PiiF2KiDy5Syi9bX0N0/5uEQeug9f/tFDfdjv1V7RxbNFkszx++tB8hiQBFuNBkTHU8InoE",
-	"xOBd0lgfkr7deZ+kTGlFgMYjIgYD4Im5CxEXHQPRS8EHKYtvempHnNA4FhOuyZRpAwxTBMaUpYSmEmgy",
-	"I3BtIMELOEffiwJ9OSD3grvYfU15cIHEEynxrtFUA9miJJlYHECEv6dUaUKTMeMREZJQMpikKRFySDn7",
-	"F2JqGzH6RsgLliTAb4jSM4NCkYHEV4jjXIWwIBhEihTK+Hxc4LMA404RGtM0RSFpgClIkqapmFoqyLeA",
-	"2HnHNUhO09eGPNfA0I2BPeJkwuE6g1hDQpA7DhGXfUcT5yzpE5YA12zAQBGmCeP4RH47pWKocBd/g9np",
-	"iEpIfph9oPGIcSsE72svuT5JLmFGmDKAThSQixmhXOgRSDK2YBE9oto8oTRLU0Jjza4scbPBAAy993jf",
-	"PWsQgKQ9MORtllf2dQU8IVxwiEjwIhkJpc0ds32AWPKsxZACehwxAElElCAcWAiVua74FXAt5IxIyFIa",
-	"O8JG4B+piFCeGGnct1rxJczOFSK83+OolJrPSMoUJB2C+qQVcX7byNVMKyKmHJG0dfzp9Izs2G3tWG1x",
-	"u0OO8MfpSCjocf/yiCpyAcCJYqnZqMGHHkkAMmZ8okGRsbgCtDMMzBym/rudHjfk8VHoN2LCkxtKgI/C",
-	"fHvCkzKT7xdMbp6wX7ozJv8o9MhcGYVYZ4mT5Z4/chkQCkPkk2M6SwVNzoR4T6XVou+TRzxJXogE2SQ1",
-	"QJizpCFjm5sLMm052+iqLIbPnF5RltKL9N6BdkAZyXkF0qAPEsOVMeVGskqkc0PaCdX0gio4JNIYxYQa",
-	"q9hSJJolRAyM4YQmMeOkj6ZzG23nvqGoqlXdzs3qOujd0zuBAY4bOBPiA+Uzp/ncrxgUgowpn/lzVt8W",
-	"E585neiRkOxfcFPOfykmaYIXKeqeRiGJJeDdRNOKDrVbiIMSBHcmEV4WkBAqjVBUivFhRMY0NVaEkflw",
-	"nRkzw9CthCtxCUbbzD9uvSXIde/4FdOImMB8oEnCzJ9oeiyN+qCZuV8HNFUQtbLgT7+1MqrUVMhk6X78",
-	"cwYI0JPsXItLq6MFls6es2b9v3frbLPChvq5tFRUAPNL/p64+CfE2nwVvUNr7s7e1+fO+EX9etlGX+JD",
-	"XyPnT7oCqZio7vNJN2rxSerkmzUFKxuNWrEEqiE5p7pkHxpqbGs2hrKRuN+tWcKrCFU0P3mywvdZsr5d",
-	"GrWMqpBJGLDretNZaSq1EQg6cMpdwizC6xzS1PxDEZpRqQ2j5ezZGsfZubo83x/8+KwMx17d1o25cK4A",
-	"+Br4W4qSOlx2674u1Ln922Ji+eg++EmdmaeRNzYgNS+MFj+ODHBqH/0aod9kQ9qoMCHSBS4VUFyBg+BT",
-	"Va4okUu+j8rhVZBSYoxGRn/P1hZlTMO4/B9LsWk+N6bX7+wLuwEpUCnprIUu6iEsF45D+Ig3pX/D+gNX",
-	"eO2U/St4VQtN02WvneFDc4eIe/BLRN5NUwDTiOrTnPrK3N4XPGUc+mQ6Ak4oGQGV+gKoJlRKdgUJ6rRO",
-	"h0Xr3ir5xXPMGKtX5p7bKun/2ygY+GRsALdfMfQ2GOB//VLDjwjoF6ZHf4PZUrKYM1ytrZfbNEfH76zE",
-	"UiNj3giezqwqbmwi55TrkK13RlnMgJo3nJwrCK7HJUWTDJVhuNbOM8Tcd2iafhpERDEeg33dmEEXLFGk",
-	"gD1Yr7Pdwxvw+7m+aMaM3bg4GnMJs8OFaGy6AUZ7l+/HH19kf5enj/Xnqy/X//1fu/SH+BW8Gb5lP5nf",
-	"xPGvJ+qsS3cv9uLqfdF9uG4frtvf63XrGSv67i7eFOTaGjaCdSPGyQO3y9nnPnTuhCljkVkb1P16IUQK",
-	"lJd+vk1GKRa9mN0GGjaTRXlI57fyBmpZtggo3gK8brEmebHC+1cgmZ4t4+kTpi7fwxWkqGxZq79yM9bt",
-	"dRXZhMxjxVKdeu0YOgfUf77AelSK0YYYicLchgrDlUg+JN4KpVZorJH9717vRiHzZ9e7c2KZ17o5TM9H",
-	"bDg6l0xdOt2vf0Ao+sm9x1UT8wi6NSXTLKYpMY8fkj6+xbihCgWJebHH8wCM+ZGkhgGIFAoOSd+Q44BB",
-	"kiuZI8qH9j3ifysCOLHgAzac2HhUj7uHMdhgFGv7gvXTkSlVJE6BSkgOSX9MUxYzMVHnGY0v6RDwC5dc",
-	"THk7/4243w573AUunE3Qx9CyU+MxyIiRhcOa+MYB0VPh4wmYe0AED8I9nR7/CFNijsS632iSmC0oxG8s",
-	"uKV7+1sCGuNdB6jjGhgmHGHG98nFzGy7x/vIy33EQ9/xc7+DCr23cupOtRW1yqfViloN54EytYLBXBh4",
-	"w8n/u8BGrS31Epf0Dr3N3IYu2Hseug/zSyD/Y+ki2O3u7S9xDkaIpvVdkhWWnAOusm4dR770GmSYqvN0",
-	"P0zVedHtPtt98WLvyf6z/e6LF7uL09ui1ksUzKhGboZkfx0WOv2HGXlPMy2yGoNoHbcrrlyLBoS5mmC2",
-	"GfjWh62cnlSWcl9G4ENI5gNEaZEpm7CWGjPa8+8h4ebGdC6ICwUcrZyNFLt5dL7mQ8YBzAMkRbwqsvUT",
-	"HQ+27xa/HzAzakOsjjHEsZg1XuNDX6PWYJKmjWrVEl6UIl16lZ6YZ6q7tyCGH29GhUvU2gwXJZpaQY+b",
-	"yLRMACOtM3Wws2NAUB33904sxjvjOJtSadM/Cu1Wsiph7D8v4fG5ufm1BmmI/H/i8v/tYGentYxgDGR1",
-	"SHpF1ehCUJkYQ1QtRU8QC3O+Ixuwbx3s7hlN0aoK3lzei1p4Jbl/PolaqZjmP+4Z1TRhk7H/y+5zp+W4",
-	"u0m1DvafRa0Jl6BEemX0TKPWqNbB468NniwPzYqGehXgFV8LN7XiK8HGV3yjjJsVX6qgb8W3ajC80psV",
-	"Git/fA67JbxV9hciKKocZh18taRs7Y+jND0BhZmx6/F6aJavv/ni9TrYXnuhWoiGf1IO/xFIhFAOeAFX",
-	"cnWUlZvHNeLHXqubibpl7ty5jwUJ3faOLW9vHGfnoM6Pav8X7rVemVt6f0StqWQaPvF0Zq32inu1gMRe",
-	"vJ1UxHQOp0+WXlJF7tUyunCJZu+SUBdo9mybJ2wmFxoGRS79llFb/FZCxQSjGmvesSs6PguH5yI35OIr",
-	"Zp4gStgLjqeWQyoq4br2ws39cmV18lbcbpu5ydDHOrllD+DKrnKXDnKb37bksDgM4QtILhm39j4G/OIR",
-	"lTTWIFURj7CPNoYkQJ3/1//6v9cv/k5XiEqs5qmv0mbJab/hZRm65sv4CbztAUmWDsZ9uEIqS/3v1X3c",
-	"uS9ujqn/5G65BkIy15Vz41jVJz/6pDj3eVdL1Lpum/faVxRFtjIL2IWP/DL2n6/zxby97ZasgekL06MH",
-	"EfzHFMGLZO/iMDs5nugg494rMSV/LRkwW++wdINzF8KfV07nR1MnL94wSJO8EmMNXnS1VHWnXVRsoX4p",
-	"bB7uT6efPpKM6pFPBcCUbFeGFF6xvjprmSskiPVVPXMz/ACujU58CQODmnnK6S5TOe02i4/V4fAt0NSs",
-	"t54x6FK3Q9EcC87RWW9jXcU/f1lIsP71EcIxQ3PW/3fdm4EJ1pR7/ggjIQqT+Csu8KUoy2m2iPTnm21A",
-	"n022uiWzsqCkbme3s1clpSVJM9/YqruRNVU2/WtgXnxwC62n4JSswN7omDa7K+dJXVzWUHYTHeafrtvX",
-	"ezFk/I2Q4zX3M5SU6/ysKvl6mNfuo4pDLiQkEVrin44merRHvEeijauQOGXmdDsrmBO3Ha1SsbjLHdS6",
-	"sAOKrXFe2BrSR652tHw11Hi0FjiwlsY4gtykhZG1gkPnEUWUNmqRKxvUM3+7+XIwkrvh2zaAqwAbVIyA",
-	"jOCavP1w9LJ9+vZo78nTiFzCzKWk9nivlb/Ya0V+1RGVyZRKIJ8/v3tFtsY0/nS6HZEd0PGO+2KbJWTr",
-	"PeOT621z9TrYf5ywpMe3vjCeiKnaxpI8LNmj06LiUbpQVQr0ylXjBVVt4UE8HuzGe/CCdi+eJfvxE3g+",
-	"eNp9tvt878Vjun/xJH6aPIPngxfd3d29vceP9/efPHn69Nmz589fvKD04iKOq5S6Vw5B7D4txSB+7rZf",
-	"HLX/B23/q3N+0P7l3/+tVUNVH+LMNhn4rrO/5rO9kHEqn91dKWMoFuMx5Q06mPuRpHkppHdqSEioUSoq",
-	"vPp898Ve7UeM+n2O/QSqSVUvVsmLAm5+Rigbng0y04BfnV9RWTb/S+dRm/SV2/t7dfb+gMn1E0Nvycpj",
-	"6tynQ9Tn4m2StDpvzTF1eT6gsRZydc/JCVOXb/CdFXwm+AXMulkrP81misRCwuJeO7vLOu0EF9UcCa6b",
-	"itf0vL/Llxoeq5mKVhoVBqKWlKtMSL1qivBZ/kIR912f//JsnFs09fM1Lxpy67FdynQkivyrota2lPyw",
-	"UbJlnf28KL2wnIgYnnYhRD2BBTKoRPUlWq5wXGCmh/xexn1VDlVYv1bt8FfanXtRi8vzT+4+tWktRUXq",
-	"mlivlJWWGeMTtwxH8HdUpvuuJcFEj3ZY/lG1Y8vR+yWH2Qjkqq6vHIjz9d2dter6shP4rFyfp6p23Yoq",
-	"9bENwNWdRaVUolbQuM4ifEjUTGkYF65DG92RYAQoJIfEyBTfDo5pRZAbi0KvsJxrapVk9FvIKTNgp0af",
-	"ttFGgbkBS2XkvBSf28Bb7I8CzngimqaXeUcJlyW75ZpwYHexbmevVHamdMKEwanC6gutMxRFEujYfLmN",
-	"f1kF1k9B04Z11WdsD5dndM2lyEnXYo4kbAhKu3JxytL8TDD8zAWHzir5CfdRPrGZqreiurHA+Rvicmmk",
-	"reCKdch2DupAUi/T0JZ3oisa0a245PLlCm9HmbR29wyn7D15GgRwDwnlM/KZs1gkcGibEKEhJHjur+is",
-	"kBhijIzQGq2zi3xzhLULOU/evCQv9p88I64JBElEPBm7pNBqbqBuYCvqcsinUvBhRBgnlCjgGngMZAzU",
-	"dazJQGRz8ZKGYhjfJq1OyqIT3HUCGiDv+qYUzkG8kpIRhBqWaxmMK0153CD2fVcXY5au4tS3PGc7PC1c",
-	"EbvoRYSmSiBCCVWk/4+280y3373qr+APDy2E+S+9PTs7JvYBYgi15OHCdnLNLPPkxYuQZbq1llJeFLT4",
-	"29lI0mp1a7mB3VJNo8H7ST6fvCMSsEdU7D1jA+zAaq42T/jm7UPSD3qTuDptbYtGDZCKzrANF00rnsCw",
-	"o8nSWFE1i9Cq/r56KVfeHb/VSdsTGEhQo80iFNK+3KQXWvLDR7xqaG77UDdMxZDxvo+kZRKusNbEvVXL",
-	"4Ov4QcsA1u9/yJT+BgnfxYn/RDmQVwI2yFAL1JuahY/iMZCXQmbrr3zjOg9/2Qc3UbH9OsjrD8fol5sd",
-	"Tej4rOl/mjdr889FJB5BfAkJSdklODe206EfKa/MkbChHPaecxfcN46uBWnL5c2+vgI5C/rQBnaEK8VJ",
-	"Z2TAeKIO3ROKpDDQREw0uYBYjIEkRmzbba7mgHO2SZ3l/WT+TpxrO2S3soggNshRdsueO+1z9YJ0955D",
-	"wtrvSYiBXW3wwUmWrAfoarHEqDXxtYE1rCEnUFxV1sYk8OuEpqosoLFsjyfWgDcGaVsBcJ+SYGSu9cNX",
-	"/cJNkcw5bEVzBzaPmfnDCTfXTD85Za5pEcphg+ZD5RA1XXIFsca7jGrbHUIRSlASkC00arcdk0VGWRhK",
-	"OrbmemQ7PObrUBXazz5TCBt3RvPxDvKZo8zqO59fPzKaxSVAprA006+KYI2E0XgpURmNzVmLFHtmDkSa",
-	"gCS91s5IjGHH/H9mDA1QvRb26+OASmmE1oeeChtpQ1ph2LEyk6DsV3Ij/5+TZOjCbeUyV9QDmCZbhobU",
-	"SExRF/qnYNyFCS14Tuzm+zKf8fnc5Aj/A80BCWOh/TfUIbF7cR4G7PBZLGEo1rbgDADV5jMqS5lWwaPG",
-	"GBkxs7ABpiTlf27xzNif7Vkrav3HWCSQYku8a51JoUUs0h27dHvAUrAunFY0j1xDpXXxoIagVcm2aHZo",
-	"58ZGEYSr703uCAx7hFYS0iydLPXY5NdenNJJAu0E1OVcDeRth/22hCSfT95vlxitANXG8xOmspTODnIO",
-	"zEmwbzi5X0NuUW0ssdgjz67JiodN8KjrIpEr4KEUmazDRTVzMDwnI4Oxs6qxnmsP7UaxzjI4b4ygLG4M",
-	"R08jWqKchCl8vR6a9YKnlQaudAzKpxAAv2JScCuIqWRmUcP+vsmthwe9Kbbxq22m2f8rSpZEiiyrHPnP",
-	"reOjs7etqPX204fXTcy6UvB2Gas25KtYL0VOVYYoSrhligzZFfAyodYQ34onXQkxFkuW5Nia1kQlDlmX",
-	"WIlV8xFhYzoEUoh0o52H25UTrspbXV34Vm3ppbi4lcBmnUkc3FaPlJFk84Lndji3VrVeYG8xdfmKmZcv",
-	"Jhu4zH3R4lrFoKuXgcIVpKo2+kSAaznDYSD4VFR03kD1anXLxcf4f5jEl9Wai/15pk3FdM2i1PXKUW9Q",
-	"TBoUkbry0bxw1JaMtnKUNpGCS6JYt+57gW83xt6/Q2H9u6iFTc3ftSCJWNGde8USaPSfZkFHtvI1iaqC",
-	"lmw4BOnC9nKyqg+5ybnqUuTMQoQlxoI21nKsdoyW2zZ/Vp1xRYn48PL4S/vNafvk06ezlVyud9k/qS5o",
-	"U9MHyR1qgP0mmnnvU2ny1O/FRFhnoFa5cE0ptFbV94b5P1pk58GtppqVVsFB6dzOsJ1ttK0Qwc+uLJus",
-	"zXo2y6AQKYVbZYlTpZTw4WvF5zZRe6iizufexykdfTKmnHoTL/TpRRiKtlOGlOVz20xCHZK+/XPfcIv9",
-	"TUuWr5IPTwgDwvg1JB2MvtURTSkrqQZerOrqG4POqcvWCWZ9HKqkHvadO8EYizE489Z1Arf3MfW+ESFx",
-	"o3YtplzvoxLovpzM+yiagS/O9i4pfr2ksHoNIs8xmvD6IO6ZuAR+TNnaPpY4BqWaAgpH5KcvZzZChzr9",
-	"467vWrvi3eHyMhhvHrA34ZqllkAQFhe5cK+WoqybTNaLlgVNjjgRGf114rNpit0+IwmdqUNsYyvkpbLU",
-	"uWXunDCk4tbvb6+UU2MTVnQl4n4BVNbyWbVdZnhc1a2VFq8nEqfizGeP4OgDFIt2AlREaCyFUoSmKY7L",
-	"mjuJm/WD+owuxZv0/tm4Iw++WIceC1OYwrIqZGPGw7/urpXbcgqoj2EKixbY/QnzWtBexhYihzaP3hCi",
-	"mODDlwBZadAUTRIJSt1C5kvUum4PRdv90T/b8SbXz/axX8Ln2mzsrTbrRGkNmR5NLrB5kKAZa8cigSHw",
-	"nfzTX8PX1SXL2iKz6G3jEDqQeaeMjTo2fW0832MpjJV6W0db1/xtwWQrf155FgnB7l/oUnAXnw+LbVGn",
-	"tQsO6Igl+90u4XTM+LDHUaHBdArrXMWrwQjPKZXO1cqGvI01sFJoncL2IeZ2eLPeVYf0jXp8dPLq9cfz",
-	"1x+O3r0/f/n26OOPr89PXv/987uT16fnx0enp18+nbz6qzmOfjE6jCEhWuc/6SOtuTZ/N64mquuXcl+t",
-	"vpoJx+oMmwmrJdn7VasgeLpWUKm1Yym3UfB+eydwezURTttr8JPaljVWicUs8hG1I+VmoNFRSUvpXPOe",
-	"0FLYfDMgN76ncPX59nFuxXnYQnwsTfozJHTnyeA2mffPnQfuevrdP7uu2w9wM+qeryaxbQBXcHuYV8tg",
-	"LqVah8xXkLIrkLONMoxvp0k31RrGme0+tzjXdZkmfCtHjfi43dIcuHKRzNywNujrFNkBzsHQ0eY6/OV2",
-	"25mA7yMxl4+5FG5bDINuiXOjdi4+oRelPMjm9YMD43Ctz93532rbkyZXik2Udc4RCVoy160Zrkd0onzU",
-	"1B1TZoevtKKWmsQxQIKHZdeoPaZgpvMm06Xn+Lo0IzoY+m4JKsiSzHmo5tBKdDCP8wrNrys47vzmqwqq",
-	"h0vQoOO+0L4U3bV7WgD4t+wzdT/3+KKeS28/HL1EaxKro1ZowLRS74Y7UxwWdCmyG51IpmenhmSCwv2/",
-	"rTDdiWz13SChTqfT3y5mZsVBSkbumnYg5ZP07ajPYpb+P9pHx+/af8PhN548M2b+/TVyDsGjiU1Jsf96",
-	"48/0py9nrbmCEPK427bO2bIjdUEKeJ0Xs0PQlazIQKSpmPb4yZuXz5/tPSFbP305Ixc479z7MKSxNmJQ",
-	"2wfk7enek6cu1wsTfOA6iwijOiJMqYjQSeLHMMN1lrKY6R63AOL0AO/0EJwAZtC6MgrrUUD+RtPM+klz",
-	"hGFhGo4VZXwg/KBUakfQOzzn3S/ImDKuKeO25S9SYN71OvBY5S8Eja/nBpcWq+Z5f8UYajFwu/ggEkjJ",
-	"S5ssQY5dtgTZ+vDy2GcmFtmGuHvKezy07B6pvP97RLBo2A/g9+0YDD4p43lg1IZ4cJ61cg7ETo/3+NlU",
-	"YMdKzN+xDik7EgKZ9+j43YF56i/kL3+x1T62Y4vRe2xEV/3lL7bfa+L7cBuADEaUHWr/oyCnr/62TQw9",
-	"Adc47t4NgOtxYphF6naKw/IMLZWoVFzgwSSN5IqJizZV0yzWP3LDaRG0A/IDEgbpTbrdx3HoJce/QP/Q",
-	"7szmeJiN9CvdVPpIegaxNp+8bht6BEySDGS7GJgewpRz9AEJ5AQi36aFFxP4bXScXoLNGA1RkTJlMMo4",
-	"Rrr6121j76u+naunMNanfWU8/tTjOCEfEnTI0TTFTE8XMYzy8B9OKLfn7k7FjXfHaftD0Irsdx/7ytZg",
-	"CnuPM5XPDk4Ow/Qg4AMhY0OS1zTW6cxlF5gHMohJAnFKJagABVaw4yNHx+/8uGyy9evE/Jo3fFORbfNm",
-	"jt3cZeRCJAzUNvGgkM9nb9rPcSNionv84+f35QI+UlnRhkzzA0gEWFeQg9F6UROqqUtSo9hW7pHqcQTk",
-	"iqYT85AE3wPOIrHwyRad4oLtogIbkf3rayNwn1xfR+jKXVC9Z06uYcJzf9tPl+/bBIG+LWualsv4ylV8",
-	"h0GFHdbcYV4z1qUZSrNoGQys1dDjrkKPcdK3hXz9DrFbwY57lKupkRuOgBJ/AIQSLV3QQqVUjazgTlkM",
-	"rsOXk8ZHGY1H0N7rdOdE8HQ67VD8uSPkcMe9q3bev3v5+uPpa3ynSLUIJPDR8bugSdxBq9txj4oMOM1Y",
-	"66D1uNPtPEY9VY/w0vfT+7EDl9V8cuJ4l7QOWkZZPfJd3Qu6bB38XK+DFo+gwt36Gq30nFHMW19/MWqO",
-	"1Z4Qur1ud8HU7/WGnhcjZGvmbx9hcM/cCBYfEbmYYbNFHGC/b8GoWz0Hd+cHms/NwVd2l79Smi1uXtp7",
-	"sfyl6nD4r1HrySrwveMaJKdpXjD6pPt4+Vs1s/tD9RHJIFTSfv7FHKKajMdUzhz5zGVpPHKZC2hA0SE2",
-	"wXU09kvUcpK+Lv/CmHtC6ab8Rgs0YTxOJwko0ndjFfulsa5GT+2QU20bFxA2HkPCqIZ01iFHvARoj7uy",
-	"BU3G5YzQoJEqJMFIfJc9uRXEkz4c/eP86MfXH89Oz49fn5x/OvmxH/W4Mce63S6Z8NTceQr09iHJqNJY",
-	"a1G0lveSZr/7wuUI5FOvmCIJpGCUa5QyZcYNRg218nLdH0QyuzWOqhlm9LVsqbigVYWnd2+Xp/0I4Bq2",
-	"zg2XfByZm/N7v2zdXYGtXwo+SJk1t/d3V+DMYzpLBU3OhHhPJQraP6L8wP7ABcmbYxyCDo9ybRnyNcpv",
-	"PTv/AAP2jWLFfthVGaHOUjCntbBd0pk1T4q+hQbWosoTjRFbZWY0VV5MnzNiwyxgBNTWAn/Cdodg7icd",
-	"53WkwXQsOqSM97gEPZEcu54UCWJWS8GZFWi+73W7Vn0VaWK1dxxzNRXykvEhBsjNs+4jPY5Ksf2bXXBr",
-	"r7uLerRrnBy5PKXEaHd+HJ4b4+VC9rsd8jrHG1M97uPxCeZPuwoOn79RI89sp+i7lGflWSwribLuvYoy",
-	"f+pT6ueiQeIMlcPguNHBgKcVSrv7lrtFqXNBNw9S+HuVwjVCF4VPTnLW0ClpR3OC0BWPkP/63//HqUnb",
-	"gXQuWr2XhXBe7t4sh61gt0Y9gmXdSs7PFzglDFGRfLq/LdPD9rDoQwhr6C8YT1SPm78bCei6RLknDnKn",
-	"gN//RHnTFuWveaVI6bWtr4ygw7QDJzCNxha6oHjNZFLXywmTKf8Gs1P86w8zV2OvtusEISIj7x59R7Jw",
-	"rof4PYvD+e7YNWLmBGIhE0i+PzlSc5Z/QsWuiChU1bozSNPQgRbaNDRlV7BYlHhFLxQjv/mOlV+t/DCG",
-	"0fJQRknzCd3uSLgoWhiqMoInmFZa5sVX+JlCKSlxw/4ihdJfhb75xRSkLdG7und63l/+0keh34gJ/6N6",
-	"KU4Q72UzIzicTdwUa3nKcNV3SevrL7UEvSOFphralzY4t+nai5wn3jZgquoqWWApEKqtN2WOL04Q4CPP",
-	"/99Yby4falUxfmC0+2S0LKVxwWmPbmjGY1hvifPajh+dY8lqNW86I/lAULLVxzRvbPhvOSEDTrb6mN3Q",
-	"3/bxRB/TxhhLEdIuBotGARXPZzvXAmGXtsWk2OjJVkU2fSuomlyNYYJ6whV989+RD9/gZgUfvjudB9f9",
-	"jV33FpWREZqgtLV0QlbNZ/uuyKqONdp0kdvtI0CiCBcYeuyQvqfxPuFUSte1RwuM/Yf8UdHN8uHC64uA",
-	"e+XCu+SYuQnLNYyTF765TaMqmsuwBza6GRu5E3CGBd4jiOebcNFvPp/0q2eoDfRCs0RFL2xgIAvt3Ur1",
-	"Jt2tuJNt4vWDxvZtyBc7721Ot/UN+Rd4/DjBhQhNsG2cL15ielRKiwr9kTuu7t9mSY2oGwtle9gLNyyg",
-	"x/tBy/y+uUl8zGTLZtQ82yMjMZHKxVvcl5WNgfg6KZweENkGbqkYKsJ4ra8OtxmMP7gbb131M9/Iaeem",
-	"FtTycY44vE21tSodbmOKSDQ4vFf2/tM6+E+x5g9jfHgCj1RxPoE33fMMQY4heXm9Y39btq5CFscsxWau",
-	"rp91p/QsBZvehu93SN8PksMGadhkDWfXkRPHqrRI8+3xUtqgDX49ayd0Vm4CjXEBH5vE5dyzNlks3/8Q",
-	"MM+jx9HRb9MvzIczTGMOUscwOzCMYbpJe7jsajFNnJW4sky4bk+n07bBU3siU+CxSGwd7WrcWQxmvGex",
-	"UDTlqJMNPs1a5umcD0LgfqJ8165qnYb8kPMBnggeTnjjF8nA5vjKnC8mpQt9jtTN73dz/1W6ya9E3w3e",
-	"eZRAj1RZdiiX8IrJDmQLs0bzSgcrd6ZUeemyvTEB/2lp0U63x/5GYd9+Q5DWbnLp8TZTJnViczlV2rr7",
-	"Wt/gj6Bf2gqOz3au0jdRi2wieufBYA5igyMoFR0kxA2+ajru5bEYHY/qGjimM9LPOwpYq8F18ECV9AJc",
-	"Xw+r7dtpODYtwE5Cv5ho0q92PuljnUA1Ob5DXpqlfBKBk7dWMyiaicwvlouZHi86r/q2JWTdriVbEmIx",
-	"HgNPICGM93gmRTKJDUIOiRgMyMWMJDCgk1RHvhm4kGzIOE3RUe/xwbTPeK9NUbCdQqrsdftyv7aVzXdk",
-	"9LiO8d9Aq3lIdtpY/liism2lfL8iIyCIkMT3IdlMFAXX0k7YKCmb1NhKJ14ohP2tin5J9sZUeb5CeG26",
-	"RqSG6mziqbWQXKWhIkypSZ45aNe3miA23XLB3dqccnzsuOhndCdp5aWP3IZOV9i2VHkRdug8DjZx9sHk",
-	"+Da8Zs+6zGtBu6wbspmojGFs0gNL4xrv8KoofafhyghhflALK2phTiOifGK3rBmWRK9vOWvW6TRoOnME",
-	"dFeqTl1XxnvWd1YhYq/31BDzfek/K1DkGyEvWOLK2h+EcmCMo7pTrdoz+o8CbSwSP4Q2nD67Hhs2SGkf",
-	"wgmk9cas+Z4p7V3Uv+/S1bxL3cKsF4e6CMcQ+VyN753r/jwVr+OcFOfiJ7X80ZSt2cwBxBZkqqIvQlGV",
-	"nqvAtg7NR1GaoqJblTnpEanERl3nBpc56uJ4EhKAsSJU9/iSSey2aaoQCsLmk41lrBZVd1rHWm7CfM+F",
-	"rHNj8puKqiyi3RixhhDd987zD76JjYXLUZIYfgGpBPc1Sw268GLpsvD23fnNSI9lpRQLBBEGUqjSLocj",
-	"ppwLTS6CAof6QoqAzVex631SCE5//BaVE+uT/roJRWvzyh+3OCMUfjYU52TgXJRy6cW6li5otC+fJ7eu",
-	"vdjMCQlO40qaLMo7vfDqpg58h15ze94PLP1w/VXchbRIW3JNwNe89Jy7vDlR6aQc/bf1Vwe2MZodguI7",
-	"fWHXQywtUlg1SGNIyMXM5xw6XRtbtBzbHhJYOFXx2KM2be4xmkqgyYxg8FCWfPz2SQOnjd9hi7giUwmD",
-	"4q65oG8Zs1unUbu9nXmp+b0kZNxTwtERWiwWmRllD9lG951tVCF9O5ygfCYr5XZIGDKl7QiIei729rBd",
-	"vuTL8sWAtnTfRsqmI2H7/81f4zjPAb1dPT7h7NeJYewhlQk2b8JGkgo6xAetfNtQ8vHd6Rk5PSbPu932",
-	"08c/HJDdPaO27z15GnTpiwjlsx7/zFksEogIFwQxrrC9rm1maeN4RnegbrxbYdJzLFLDwYOaMl7KMXik",
-	"etyOIbYjCmWdawIbnZGj6lSUML3g5PWP707PTo7O3n36+Nc4FQqSfo8Xkubxge1hEyysyFCKqZGFhf2P",
-	"HoV6oWQP8w6TBfwnvpGJv0jjqSVNqzFiMU7eQ3dTUfV4wTbC1oqrb+fYvlXflsEg2jWYZIpYciGC+1oq",
-	"Q2WdB11oLflpZdlcC5ayHNtCmtleljCFMjRvX2uHhiaV+btNsdK5Wb13eI/Pfau5Rih/5iFmGrqLsB9N",
-	"3mMiM8KdqUs/rdin+jcNDBUD1HgDSnrliWaVGHxBYUpT3RzTeWlndomB65/TCK9rrqgAuO/MYdXs1LYo",
-	"4omY4kXZ4y485YccFdWMNXfPj6DzfZ0ipHdZkFn+UlNaKKLkgZYDWn4LNMFztri5OVFqkbUNdalF4u5M",
-	"ZCf4zJLi4byG1tOuFs70ayoZTtmY6VK9sMu8xKm6zaNanoSjdHbnJ7PcOBK50oiJD3FmB8FV5gHPz5iY",
-	"o+9Th6GLmWVu7OYekREbjr5R2PKPmSzjENpG/CYV2bop+0DexK1te75tEqondoiIrc5UkF65cioO5u6x",
-	"oUdMyzu0HpcRtQ3cMgkDdl0f6S+6y7nFf+cx/+p+lsf/q934Kl0bHjIBvpdMgLmDamiSeFtpAUYY9O2n",
-	"+tZNaV2SRXj/0HWc1crw2ghrdLWRGp2GeHyVOu80Ml/92Dcy4KtgBNOQGrS4+UbBqHEbNOMchYeUuN9N",
-	"4CG3vqtnug7v1l+gO78Vf7thzN21YbVN2ore0H5yju/XdugtKaZ7PG8k7Idp2zaqqrIinSkclAEJVgbl",
-	"jZ9zip4op5rXu/fM47VSY1mg3776x4vs/xED9baI82ZMsq7aViWqvI3ick5zfRXX751T+80Nb2YOU3sb",
-	"NF3Nvv2ifQh523NtHXMHbdk99wb5N7jhhGztd/drK/ds48bljNr9Pq/VHJkP4uL31AuyeqKPnIK07uU6",
-	"ApraUYG1FumRC1ftdbtB9+6EanpBleM/Go9whBzlCXnSfWzrfadMQYfkbeloyZ/eqXMovrWQbMQ3cE3H",
-	"mZ2W7mFrHZiXOMR25rCfkduyG57Vj31audO2gbSB1/L+zDbMkOPKmOvu451vRp8b4TFhqhaVE37nyMyx",
-	"FyZE0niE2s2i2M8I4styu+zycQR84iCw/DCOsx0JmZB68YwT+4zPX1HFAM9HqhjneOAew3vFuvBoEZvE",
-	"yR8ucQs98GMqzRXUt36n/mFpUb/AmClsrI+5LMxgJBZjIP1EyDHlul+4ilIYaCxZ78diPKY86bueHAk1",
-	"J+mLWSmf6ZFZMTdhD0kf+NX5FZWqb3VcTsegFkSizSZPczfZ3YSizTe+UXaM/3hTO8iAIKbUnP8QlH5o",
-	"sv/7a7JvD7rEd+YrxrK0Mw/FgHx4eZwz48KW+3YxFQgW70le1Hy5YKPlrVdzoaLd3KM88tcUQjFPnOMT",
-	"m3Y/XgCGH79kLgho7Pvqh7iv9nWLjlP70jIAcmmL2YTMTfdpgsQ3iy/Bsu4U+7nILFXQZlwBV8xGDyYX",
-	"bnKp6zHgLiTfH8GseEj6/38/Iv1z11Gl17OiWlM71lWDpGm6oJUulRhzLraxZIr2766NdR48W+7Ud8QQ",
-	"laNlZKsULdt2jSgfBlbektM+kIoRop3VNb82T3kBt0LoLJCZO7/Z//Duvqboswux3gcpLjYAHtru3jMZ",
-	"fuIQUGHh4BhM0tQKApx3zueqvlanyXUdbXbZxZUw/wmSDRwlEqRKUL5ODTPm86mp9pErfB6SA0JJSjVI",
-	"34mmdL08Uj1efi9OgUpsA1+esGV7RDd2pAr46a6qauwnvpFqv5SbvYX2u+Dqh/CTlwYfqLzEWeYoDDzT",
-	"kC0hCRd6e/M7aQoXIyEub63fwhe/3h0SuftGk+50Nh9wd7skwJNMsJsl1j0kNjgdaQ6pARXmZHCrOQyK",
-	"DbG4YXEuQ4d8PnmPU3NFeoW1EKLHUyGyCxpfRiRl/LKNFRERySS7ohoNlzgVk6Q9Bk0TqqnvzAi+8att",
-	"5uhmdRcXU4/LCVdzxRJfXv/w9tOnv50fvX//6cv58cm7/zw6e91v7m7g0HWnSRTuG98od8J9fZXYjqWm",
-	"YgSbO3R75g8ZE7+vTgVVIbG6jAhvp53f3H/dID3iGHhi6CiBlJkL1LF2IkWWNTckCDlzlY4EOfn+kXsS",
-	"/IFbDGxOr+taU265PFuhltZ3Cmq9ZQ3tVbHw7ztPtryf2XKPWoHSB8b8XeSxuwObYcNWMajh0sbxdN+E",
-	"ZzVY3XbztTfUj3NEqRHOyLPVUR5Jj1QJk/PS4Qxy6TB/3+3dFcM2KYIGiwXA5jr9dQKTh9v0d8C0fzcH",
-	"RWjlCLW4mT6IELiI41wA8YgoSAftkVCFd8sWHAOx5e9+kP9WAleQimwMXG93yCvIUjHDbvhKUx47tRBX",
-	"SIgwy7w9Ozs+NewykWnroDXSOjvY2cFVzfcOnne73ZaBmTlstw5wTKxBittcFdz37Aq4MSVtLyOaMO76",
-	"CCxI8ugUMTKfZjIXsDuyI4hU5DqXRJXWyrZTPi5d7s2aL12pFZ7/xDGILAUvXWo78ro6ZJtjsR0s7tuz",
-	"zK/62mchF+mMtsdd4V/wScvmkyHAdlpwTTA1hKimOGYgJPFJlHmMnIgJjhbFWj4Py4GbNIrJlEz1+AW9",
-	"RJJxnu2MxpeoXUjy4dUHj2XbsgELmDzxIRRYywTpwDv1/UH3uH+MJeYE9CwiEmJg6MXIZ5NfwszPQRFT",
-	"N3TOoSLIkZtHhxGqeS6PBcsuqIAnOe2F+QDe5W5r980HHYAB9n1awLLvVVINwti2PdYoHDyGAQ6qFCg1",
-	"djFvT0GBf7OG/IdDCUPs+eEHSnmpRTTQsbkDfbVbsGhRAVezpC0kxhBD4rIGLfRWUhTpMQVF2rGI82uh",
-	"JAkIGrv+2CMG1+SHw9QGMQhVhKL3AxLy0+mnj+T40+lZh7w2B5cL1ZhKo8n2uNnqCGhikNv/R/tDnE2p",
-	"TIC3z9gYlKbjrE+2PnN2bRAieKK2bXA+fPSUDTnVEwn9Ht/qX+3+te/amBQdjUZwTd5+OHrZPn17tPfk",
-	"aWSoEYqZcV6+Y4aXTc0Vgx7v9ybd7uNYe1Dwn9Cxf5V0inN+7R/72x1yYjGCZGIuqImbxmA+HGEKCyJe",
-	"GxkUC5TbmmATTEw8s946kn9NYUNcQw2Uk4FBtR0cpzrkDXYurvoEJGjJ/K7g2l6QjKaG7+NLMRjYnjWa",
-	"pECVJnv7tidqiRXz2+zrL1//XwAAAP//",
+	"7L3pchu5siD8Kgh+9wtLfYsUJUtepDgxV+2lrW4vOpJ8fWaaHhGqSpI4KgLVACiKx+GI+TUPMA8xD3af",
+	"ZAIJoApVLK5abHero39YrCosicxE7vmlEYthJjhwrRr7XxoDoAlI/OcJaDk57GmQ5q8EVCxZppngjf3G",
+	"KcSCJ4poQcaUaXIBPSGBaDlhvE9onzLeakQNFQ9gSM3nPSGHVDf2G4zrxzuNqDGk12w4Gjb2nz3Zbbej",
+	"xpBx+3c7auhJBvZV6INsfP36NWpkVNIhaLe2wz5wfZRML+xsAISah48UYYlZAzM/Z1QPGlGD06EZGF84",
+	"Z0kjakj4Y8QkJI19LUdQu+LRCN8c0uu3wPt60Nh//CRfo9KS8X7DrPAwBTl7Tebh3DWZF25/TRk7E5fA",
+	"Zy3r8PiIaPPC3KVl7BxfuvXlveJSpOkQuD6FWMJM6IF5z7xGFL43b7WQj3nryz2mfZheoPmV8NHwAmRE",
+	"elIMyXa+tD9GICfF2jIzQLiEBHp0lOrG/nY0h0S22/hfQCTbNURi13fK/lWzxiMNQ0UykMQsYd7yzpUZ",
+	"oHaNO3sLFrlwgacgr0DOOuV3L46Jwjfmna9949bP9qOavbAhmMN9pMhIgZy9MvP01tf1CS4GQlzOWtrY",
+	"PibAk0yw+WzPvXvLS/xqxlKZ4AqQNf9MkxP4YwRKm79iwTVw/CfNspTF1Cx+K5PiIoXhv/9TmZ18acA1",
+	"HWapQ1xNWWpwll/RlCUEkZTk/B8xeJ9c0XQEhF7E+4Rywty7Dtn28x/UhGt63YgaIKUwd8fvXxo9BmlS",
+	"UOMQlELCbqw25tfPUUNpqkeqsY9XmGbabMFAgHgQ5PCiF2Kk9y9Syi8bX0Nw/5uEXmO/8f9tFRfxln2q",
+	"to4tmCyUpw9f2klIIkARLjQZUh0PiB4AMXCXNNYHpGt33iUpU1oRoPGAiF4PeGKuaoRFy6zoheC9lMU3",
+	"PbVDTmgcixHXZMy0WQxTBIaUpYSmEmgyIXBtVoLyQQ6+5wX48oXcC+xiN5vyywUSj6TEu0ZTDWSDkmRk",
+	"YQARPk+p0oQmQ8YjIiShpDdKUyJkn3L2L4TUJkL0tZAXLEmA3xCkZwaEIgOJnxBHuQrXgssgUqRQhufj",
+	"Ap7FMu4UoDFNU2SSZjEFStI0FWOLBfkWEDpHXIPkNH1l0HMFCN14sYecjDhcZxBrSAhSxwHCsutw4pwl",
+	"XcIS4Jr1GCjCNGEc38hvp1T0Fe7iN5icDqiE5OfJOxoPGLdM8L72kou75BImhCmz0JECcjEhlAs9AEmG",
+	"dllED6g2byjN0pTQWLMri9ys1wOD7x3ede8aACBq9wx6m+GV/VwBTwgXHCISfEgGQmlzx2zuI5Q8aTHE",
+	"gA5HCEASESUIBxauylxX/Aq4FnJCJGQpjR1i4+IfqYhQnhhu3LVC+yVMzhUCvNvhKDObaSRlCpIWQXnS",
+	"sji/baRqphURY45A2jj+cHpGtuy2tqy0uNkih/hwPBAKOtx/PKCKXABwolhqNmrgoQcSgAwZH2lQZCiu",
+	"ANUgs2YOYz9vq8MNerwX+rUY8eSGHOC9MHOPeFIm8t2CyM0bdqY7I/L3Qg/MlVGwdZY4Xu7pI+cBITNE",
+	"Ojmmk1TQ5EyIt1RaKfo+acSj5IVIkExSswhzljQkbHNzQaYtZRtZlcXwkdMrylJ6kd77ot2iDOe8AmnA",
+	"B4mhyphyw1kl4rlB7YRqekEVHBBpdHZCjdJuMRLVEiJ6RnFCjZ1x0kXNvomqfddgVFXpb+Zaf93q3dtb",
+	"gX0AN3AmxDvKJ07yuV82KAQZUj7x56y+LSQ+cjrSAyHZv+CmlP9CjNIEL1KUPY1AEkvAu4mmFRlqu2AH",
+	"pRXcGUd4UayEUGmYolKM9yMypKnRIgzPh+vMqBkGbyVciUsw0mY+uTXmINUd8SumETCB+kCThJmfaHos",
+	"jfigmblfezRVEDWy4KcvjYwqNRYyWbgf/55ZBOhRZm0b5rNA09lx2qz/e7tONyt0qN9LQ0XFYj7n34mL",
+	"f0KszaxovFpxd/a+PnfKL8rXizb6Al/6Gjlz1xVIxUR1n3vtqMFHqeNvVhWsbDRqxBKohuSc6pJ+aLCx",
+	"qdkQykribrtmCC8iVMG8t7fE/CxZXS+NGkZUyCT02HW96qw0ldowBB3YDC9hEuF1Dmlq/lCEZlRqQ2g5",
+	"eTaGcXauLs93e788La9jp27rRl04VwB8BfgtBEkdLNt1swt1bn+bjyzv3YQf1Jl5G2ljDVTzzGj+60gA",
+	"p/bVrxHaTdbEjQoRIl7gUAHGFTAIpqpSRQld8n1UDq8ClBJhzCT0t2xlVsY0DMv/WAhNM92QXh/ZD7YD",
+	"VKBS0kkDLeh9WMwc+/Aeb0r/hbUHLvHZKftX8KkWmqaLPjvDl6YOEffgh4i8maZYzExQn+bYV6b2ruAp",
+	"49Al4wFwQskAqNQXQDWhUrIrSFCmdTIsavdWyC/eY0ZZvTL33EZJ/t9ExsBHQ7NwO4vBt14P//W5hh5x",
+	"oZ+YHvwGk4VoMaW4Wl0v12kOj48sx1IDo94Ink6sKG50ImeUa5GNIyMsZkDNF47PFQjX4ZKiSobCMFxr",
+	"Zxlibh6aph96EVGMx2A/N2rQBUsUKdYejNfa7OAN+P1cXzRjRm+c7yy6hMnBXDDOugEGO5dvh++fZ3+X",
+	"p4/1x6tP1//9X9v05/glvO6/Yb+aZ+L4jxN11qbbFztx9b5oP1y3D9ftj3rdesKKvruLNwW5soSNy7oR",
+	"4eR+5cXkcx8yd8KU0cisDuqeXgiRAuWlx7dJKMWgF5PbAMN6vCh36Xwpb6CWZAuH4i2s1w02i18s8f0V",
+	"SKYni2j6hKnLt3AFKQpbVuuv3Ix1e12GNyHxWLZUJ147gs4X6qcvoB6VfLQhRKIw9KJCcCWUD5G3gqkV",
+	"HJtJ/ncvdyOT+avL3TmyTEvdHMbnA9YfnEumLp3s190nFO3k3uKqiXkFzZqSaRbTlJjXD0gXv2LcYIWC",
+	"xHzY4bkDxjwkqSEAIoWCA9I16NhjkORC5oDyvv2O+GeFAycWvMf6I+uP6nD3MjobjGBtP7B2OjKmisQp",
+	"UAnJAekOacpiJkbqPKPxJe0DznDJxZg382fEPTvocOe4cDpBF13LToxHJyN6Fg5q/Bv7RI+F9ydg7AER",
+	"PHD3tDr8PYyJORJrfqNJYragEL6x4Bbv7bMENPq79lHGNWsYcVwzfk8uJmbbHd5FWu4iHLqOnrstFOi9",
+	"llN3qo2oUT6tRtSYcR7IUysQzJmBV5z83wU06nUpF920IpnfwtVqrZrqNm/O9W46FJNGxSVeJsGPmVlR",
+	"YqhsKJQmwuhw1CmvRsi+X+HYGYBvE2oqFhmswLMdxpyaz8q8+/E057ZBb/OUGh87d8m4ZR5oPYgHVNJY",
+	"g1SFcoNvBurNfDVmjl2rtKgcACWULEG6giOLZWcHoru/Pz31/tWv0BJOTl+jEqi5DMYDQ8UYiabIkE6I",
+	"+f2AdMeSaah7bhmuuVmSIeP+DTRu4C/FKHj74tstgqtQJBHodGLDLJ24mCE9ABmau8yXjaiB8xuObcac",
+	"ZtNR47ppvmheUVQAlfkUJzmx3+O/P7lB8I9DO1IAmk9MDx44fZnTP7Duhax7Ds9eaOtbCJHq5fBdMHS/",
+	"8To+8wIp3Ls/13OyutC489DZmiND/mMJetvtnd0FrtQIhcrVHbgVoE4trjJuLVC8vS0MbH6yGwY2P2+3",
+	"n24/f76zt/t0t/38+fb8XIWo8QKPA41u6wHZE2VhAX03IW9ppkVWg5irOKlx5Fow2DU7Eltv2WVOWaa7",
+	"TwOw3hVET6K0yBQZC3nJeP+AcDCqoHXOXCjgelnRdCY/K0B3evTqHYHrTEi9KvBumUUNGfcyToVfRY0R",
+	"Z3+MwD02/LL25PIFzT7CakbFHR6lTcVwZ2nj6Bjv5wrr3R7rK95nHMC8QFIkDUU2fqXD3ubdksg7FLDW",
+	"hOoQY3rm49ArfOlr1OiN0nSmHXEB3kqRLhR8T8w71d3bJYaTzwaFy0xYDxYlnFrCcDmSaRkBBlpnan9r",
+	"yyxBtdzvrVgMt4ZxNqbSxjsXQpZkVcTYfVaC4zMjp2sN0iD5/8Th/9v+1lZjEcKYldUB6SVVgwtBZXKq",
+	"qY2GmwueIPjLOUtthGpjf3vHXPHWNub9QztRA20w7s+9qJGKcf5wJ2oMIWGjof9l+5nTSZwxRjX2d58a",
+	"riNBifTKyA4pSDPZ468zXLd+NUt6pqoLXvKzcFNLfhJsfMkvyrBZ8qMK+Jb8qgbCS31ZwbHy5FPQLcGt",
+	"sr8QQFHlMOvWV4vK1uB+mKYnoDAVbDVaD/1Qq2+++Lxuba88Uy1Ywz8ph/8IOELIBzyDK/n2yvLp4xr2",
+	"Y6/V9VjdoviFaZWzyGC0d2x5e8M4Owd1flj7X7jXenl84f3hVPoPPJ04WaQcT1CsxF68rVTEdAqmewsv",
+	"qSLZYBFeuMyKoySUBWaHcpg3bOoCWsKL5NENI7b4rYSCyWZrddlwSU9/4eGf53eff8VMI0QJesHx1FJI",
+	"RSR8sKH8iWwoeKLz4258xvRiG7V9dWYMDqjz//pf//f6+d/pEmE4y4WmVHGzFKWy5mUZ2lbK8AnCS2Yb",
+	"V3DiVY3m1X3cufF8iqj/4kb0GYhkritnrraiT370SXHuyxqtceBDP4z981U+mNe33ZA1a/rE9OCBBf85",
+	"WfA83jvf1kyORzpIMfVCTClAgfRYupxVeupC+Ovy6fxo6vjFawZpkqcer0CLrnhA3WkXJQpQvhQ28ezX",
+	"0w/vSUb1wMe+Yg6iy7sPr1hfjmCRKSQIbqta5iY4AY6NUSsSegY005iz0EFht1lMVgfDN0BTM95qyqDL",
+	"VQxZcyw4x+gUG9xV/Pl5LsL6zwe4DmtG9f+u+zJQwWYlWz7C0B+FWasVL8ZCkOU4W4S25pudAT6bXXBL",
+	"amWBSe3WdmunikoLosS/sVZ3I22qrPrXrHn+wc3VnoJTsgx7rWNa766cRnVxWYPZs/Awn7puX29Fn/HX",
+	"Qg5X3E9fUq7zs6okqGAipw+j63MhIYlQE/9wONKDHeItEk0chcQpM6fbWkKduG2Ho6oPtritHdSasAOM",
+	"rTFe2KIpj1yxlPLVUGPRmmPAWujjCILx5zpHCwqdBhRR2ohFrk6Gnvjbzdc/ILkZvmkjFhVgwbgBkAFc",
+	"kzfvDl80T98c7uw9icglTFwOVod3GvmHnUbkRx1QmYypBPLx49FLsjGk8YfTzYhsgY633IxNlpCNt4yP",
+	"rjfN1evW/suIJR2+8YnxRIzVJtagwBoVdFyU+JDOVZUCvXLlJ4IyDuFBPO5txzvwnLYvnia78R486z1p",
+	"P91+tvP8Md292IufJE/hWe95e3t7Z+fx493dvb0nT54+ffbs+XNKLy7iuIqpO2UXxPaTkg/i93bz+WHz",
+	"f9Dmv1rn+83P//5vjRqsehdntqrWd53uMJ3egIRTmXZ7qRD5WAyHlM+QwdxDkua1P7xRQ0JCjVBRodVn",
+	"2893aicx4vc5FtCqZhE8XyYRALh5jKuc8W6QigH86vyKyrL6XzqP2iyHXN/fqdP3e0yungl1S1oeU+c+",
+	"/rc++WSdLK1pbY6py/MejbWQy1tOTpi6fI3fLGEzwRkwzHylhAwbGh0LCfNrX24vqnwZXFRTKLhq7sms",
+	"9/1dvlDxWE5VtNyoUBC1pFxh+MWSOXFn+QeF33d1+svDz29R1c/HvJiRTIr1AccDUSQcFMVlSsEPa2UX",
+	"1enP8/Jpypk34WkXTNQjWMCDSlhfwuUKxQVqekjvZdhX+VCF9GvFDn+l3bkVtbg8/+LmUxvWUpRgWRHq",
+	"lToqZcL4wC3BudgvI0x3XQ2ukR5ssXxStWXrL3VLBrMByGVNX/kizlc3d9aK64tO4KNyhU2r0nUjqhSE",
+	"mbG4urOo5AbXMhpXSo/3iZooDcPCdGi9OxIMA4XkgBie4sszM60IUmNR2SAM6B5bIRntFnLMzLJTI09b",
+	"b6PA2ICFPHKai09t4A0WBASnPBFN08u8hJpLC9twVeewnG67tVOqs6B0woSBqcJ0Y60zZEUS6NDM3MRf",
+	"llnrh6BK2ariM5ZrziO6pkLkpCv5TBLWB6VdfSTK0vxM0P3MBS/n4cyKT7iPfOH1RL0lxY05xt8Qlgs9",
+	"bQVVrIK2U6sOOPUiCW1x6eWi8vKSQy4errB2lFFre8dQys7ek8CBe0Aon5CPnMUigQNbdRMVIcFze0Vr",
+	"icAQo2SE2midXuSrga1cueTk9QvyfHfvKXFVz0gi4tHQBYVWYwP1DLKiLmlyLAXvR4RxQokCroHHQIZA",
+	"XYnGDEQ25S+Zkf3t6wLXcVk0grvSlz2kXV+FzRmIlxIyAlfDYimDcaUpj2ewfV/G0Kilyxj1Lc3ZkqZz",
+	"R8Sy0RGhqRIIUEIV6f6j6SzTzaOX3SXs4aGGMD3Tm7OzY2JfIAZRSxYurJ88m2T2nj8PSaZdqynlWfDz",
+	"584GklbLuZQrNi9O/ai3fpKPJ0dEAhZFjb1lrIcdEczV5hHffH1AukExPleYSNsqKWaRik6w7ixNK5bA",
+	"sITfQl9RNYrQiv4+XT8X3h291XHbE+hJUIP1PBTSfnw+JxfHveJFQ3Pbh7JhKvqMd70nLZNwhcnV7qta",
+	"Al/FDlpeYP3++0zpbxDwXZz4r5QDeSlgjQi1QLypGfgwHgJ5IWS2+sg3TtXxl31wExXbr1t5/eEY+XK9",
+	"owkNnzUF//PqxP69iMQDiC8hISm7BGfGdjL0I+WFORJWUMZiy+6C+8betSBsubzZV1cgJ0HjhUCPcNlU",
+	"6YT0GE/UgXtDkRR6moiRJhcQiyGQxLBtu83lDHBON6nTvPem78SpOpt2K/MQYo0YZTfsuZM+l6/A5L5z",
+	"QFj5OwkxsKs1JhzZ1P41SkXN9SVGjZEvhlFDGnIExVVldUwCf4xoqsoMGutU8MQq8EYhbSoA7kMSDM+1",
+	"dviqXXiWJ3MKWtHUgU1DZvpwws3Nxp8cM1fUCGV/huRDZR8lXXIFsca7jGpbDk0RSpATkA1UajcdkUVG",
+	"WOhLOrTqemQzsPNxqAr1Zx8phJXqo2l/B/nIkWd1nc2vGxnJ4hIgU1iLxI+KyxoII/FSojIam7MWKRaJ",
+	"74k0AUk6ja2BGMKW+X9iFA1QnQYWqOaAQmmE2oceC+tpQ1xhWKI9k6DsLLmS/89R0nfutnJdF5QDmCYb",
+	"BofUQIxRFvqnYNy5Ce3yHNvN92Wm8fHc5BD/geqAhKHQfg51QOxenIUBS9oXQxiMtTXng4VqM43KUqZV",
+	"8KpRRgbMDGwWU+Lyvzd4ZvTP5qQRNf5jKBJIsQb0tc6k0CIW6ZYdutljKVgTTiOaBq7B0jp/0AynVUm3",
+	"mG3QzpWNwglX34zHIRgWxa8EpFk8WWixya+9OKWjBJoJqMupNNbbdvttCEk+nrzdLBFasVTrz0+YylI6",
+	"2c8pMEfBrqHkbg26RbW+xGKPPLsmSx42waOu80QuAYeSZ7IOFtXIwfCcDA/GVgJGe649tBv5OsvLeW0Y",
+	"ZXFjOHwa0BLmJEzh5/WrWc15WulYQIegfAgB8CsmBbeMmEpmBjXk77s6+PWgNcV2OrDV47t/Q86SSJFl",
+	"lSP/vXF8ePamETXefHj3ahaxLuW8XUSqM+JVrJUixyqDFCXYMkX67Ap4GVFrkG/Jk664GIshS3xs1Szr",
+	"sh+yLrASy0RFhA1pH0jB0o10Hm5Xjrgqb3V55lvVpRfC4lYcm3UqcXBbPVKGk00zntuh3FrReo6+xdTl",
+	"S2Y+vhitYTL3SYsrJYMunwYKV5CqWu8TAa7lBLvf4VtRUWoOxavlNRfv4/95FF9Wcy52p4k2FeMVk1JX",
+	"S0e9QTJpkETq0kfzxFGbMtrIQToLFVwQxap533NsuzE2u+gLa99FKQxrFmlBErGkOfeKJTDTfpoFJYjL",
+	"1ySKClqyfh+kc9vL0bI25FnGVRciZwYiLDEatNGWY7VlpNym+Vm1hhUh4t2L40/N16fNkw8fzpYyud5l",
+	"wdA6p01N4U93qAH0Z+HMWx9Kk4d+z0fCOgW1SoUrcqGVsr7XjP/RIjsPbjU1W2gVHJTO9QxbylHbDBGc",
+	"dmneZHXWs0kGBUspzCoLjCqlgA+fKz61idpDFXU2d1dyjAwpp17FC216EbqifbEypHNbTEIdkK79uWuo",
+	"xT7TkuWj5N3CDkj3isE4f9FgpRfb3MjFCFbpx3Zk+MbFCMUGJrErGGZrmNdCZ1meNobFyAxaomcvathZ",
+	"azGzFPpUAxRMHesardHJ5NbSZg0pqiSDdp3NomtrNlod2vXXsZc+9QYYIRGadiymXEXR0h58zpo3hMxe",
+	"fIFAd0lWq0We1YspeSDTiNd7irEUzzFlKxty4hiUmuW1OCS/fjqzbkBUHB63fS+IJS8oF/zB+Oyu2iOu",
+	"WWoRBNfi3CPu05Ird5122tEiz8whJyKjf4x8yE6x26ckoRN1gM0hhLxUFjs3zMUW+m3c+N3NFSqp6Ypb",
+	"/wKorKWzahH68LiqWysNXo8kTo6aDlHBhmLIe21f1YjQWAqlCE1TbEI7dRI3qxtmi7XepMDQ2mV/8MM6",
+	"8Ng1hXEyy65syHj46/ZKATSngEIfxslogSWmMHgGuTvWKTmwwfoGEcUIX74EyErtW2mSSFDqFsJrosZ1",
+	"sy+a7kf/bsvrdb/b1z6H7zXZ0KuG1lLT6DM9GF1ghSJBM9aMRQJ94Fv51F/Dz9Uly5ois+BtYmtnkHk5",
+	"jrXKQn2deb7HUhhV+LaOtq5I4Jx+sf688tuXYIkxtFu4i8/73jaoUw0EB7T2kt1229zfjPc7HKUmjNmw",
+	"Fly8GgzzHFPp7Lmsz5uYaCuF1ilsHmAAibcduBSUrpHBD09evnp//urd4dHb8xdvDt//8ur85NXfPx6d",
+	"vDo9Pz48Pf304eTl38xxdIuGvAwR0QobpIu45opn3zhlqa4oy33VE5uNOFZmWI9ZLUgRqKoewdu1jEqt",
+	"7LC5jaz62zuB20u8cNLeDGOsrYvjBOTxQKA1lgtNJqDRGkpLYvC0ubXkm19vkWvfUzj6dI06N+L02kJ4",
+	"LIwsNCh05xHnNmL4rx1s7goH3j+5rlp0cD3snk5ZsbUGl7CtmE/Ly1yItQ6YLyFlRgNeK4z5dlrfUK1h",
+	"mNkSd/MDahdJwrdy1AiP283/gSvnLs0VawO+VhGC4KwYLW2uw8+3WzMFfLGKqaDPheu2GTdoljg3Yuf8",
+	"E3peCracPX5wYByu9bk7/1utrTLLlGKjcZ1xRIKWzPVAgesBHSnvmnXHlNmWho2ooUZxDJDgYdkxao/J",
+	"neNa11sdXQfjRQXNeYQKQjFzGqo5tBIeTMO8gvOrMo47v/mqjOrhEjTguC+wLwR37Z7mLPxbFrO6n3t8",
+	"XmGnN+8OX6A2iSlYS1R5WqpAxJ0JDnNKIdmNjiTTk1ODMkF1gN+W6JlKNrquPWer1epuFp1o4yDuIzdN",
+	"uyWhU8MMZhvo+0yg/cY/mofHR83fsKWkR8+Mmb+/Rs4geDiycS/2r9f+TH/9dNaYyjohj9tNa5wtG1Ln",
+	"xJnXWTFb5Mw27+mJNBXjDj95/eLZ0509svHrpzNyAUoXNgxptI0Y1OY+eXO6s/fEBZRhFBFcZxFhVEeE",
+	"KRUROrJlRrDrbpaymOkOtwvEnlze6CG4dW74XA1rUUD6RtXM2klzgGH2GzbrZ7wnrG2eaxrrorVAUWKD",
+	"DCnjmjJu6wojBualtQOLVf5BUF27SojBqHlwYe6uIaLndvFOJJCSFzYigxy7kAyy8e7FsQ9/LEIacfeU",
+	"d3io2T1SeZH5iGBmsnItanzNBwNPynjufbVeIEmZMv9EA2Krwzv8bCywLCYGCVmDlG20hsR7eHy0b976",
+	"ifz0k00p+uknW0M28bW9zfwGACpCRP9FkNOXv20Sgz7ANYupdiuihjCkbqbYbtrgjcXIDicOKcUFnkMy",
+	"EzsxGNLn5hgyENIBZJ/8jEhAOqN2+3EcWsTxF+ge2F2gyGY93uqnn+qWybGntF2RJW2qkbQjT7zkYoJh",
+	"o8mQeYMZyZebsaZtdNXdJEW4J1bbpZNo8cozVrdsG+tigN+tVJXpInWYs7dx9XWgt46+DGQzb53n4YhL",
+	"z5nOPglYGeKHDY93ybZ5lAC9NFhELOE5WKVMGSRgHH1x3eumFCmoru2nrdDlqX2BAHzU4dQwE0jQZEjT",
+	"FANeneM0yr2gUe7m3LRGzWIG2wsimAJnMHuxIOT4gl0zzqXsFDfsJ9XhqzSUOkD2Nsz0BEG073Lz8KvN",
+	"Fjl0VIcnJUaGAQ4AAWSGsBvog1Zkt/3YZzHrIBGOKZ+RB8lBGAkGvCdkbBjDNY11OsG12tFVBjFJIE6p",
+	"BNUihyHK01irPB7QofhA5KjPdIAW9j72QCc2d12RjT9G5mleDFBFtgSgOTwjgpALkTBQm/naycez181n",
+	"BQTef3xbTu4klRGtOz1HykRYz7bfk8WThGrqAhgplhx8pDocF3JF05F5SYKvD2jppDClF1UEg+2i3hGR",
+	"3etrczR719cRWuDnZHYadM7MxYbr3HKP//2fSvDupo0q7vCuDR7p2pS3cTnFs5zheRBkX2I+Jsa8Y86i",
+	"wS0Lll7PKnsd7rI3GSddm+TZbRG7FazGSLkaG9R2fC/xB0Ao0dL5mlRK1cDetymLwVV/c5foYUbjATR3",
+	"Wu2pm3M8HrcoPm4J2d9y36qtt0cvXr0/fYXfFGE4wcV5eHwUFBDcb7Rb7lWRAacZa+w3HrfarceoXugB",
+	"ympblj1uYXU2K7DmyHGUNPYbRsc49BX/C7xs7P9erzoUr6Ce1PgaLfWe0acaXz8b6dQKvbi6nXbbyyDO",
+	"eBLihMEFTL9BbWWpRuaoMaF8U5X2MgwO7bnI/shcVOaoWgZ+u3YZdaPny936meZtsfCT7cWffOTU3WeQ",
+	"2I8eL/7otZAXLHEy1O7O88VfnAnxjvKJWx3W1dlbZkdHXIPkNM3Tj/eWWd8pyCsWw0dOryhzzslAT0DE",
+	"CaXx3z+bY1ej4ZDKiUO4qZifRy5EBTVl2seSyg4rP0cNd2EuiLjxl17efvCzUfqF0rNCae2OCONxOkpA",
+	"ka5rWd+NQm3NaCstcqptjQzChkNIGNWQTvB6CHfR4S5DxnVULSWvBGIrR8NCgY1kI/Aqvjv8x/nhL6/e",
+	"n52eH786Of9w8ks36nCjlLfbbTLiqVFVFOjNA5JRc8vpKOhi4BnXbvu5ixTJOwozRRJIwahYyLTKfCBo",
+	"TNbIM8N/Fsnk1gi0pvXZ17K+6lyXFRaxfbss4hPTA1Qap7lErr7mrZ7N3X0Jk++dS7SX4BIvBO+lzJpp",
+	"dreXmOKYTlJBkzMh3lKJnP7PyI6weHVBJObg+6DDw1+RJVU4ke2A+tmsyd/FtmMHRn/M5E52NS4vDiWp",
+	"gsatucaFSVpdt6i0aTZQ5CWjZmvzIo1SwYsG4Yb7mAEMn9uYY5zabJEzr6b5yYp+brRPGe9wCXokOdbp",
+	"KaINnWrLYWxtQTvttpXCRZpYPSts9IfRFuZdN0mHo2hvf7MDbuy0t1EtcKW+Ixf0hhqF71juGs+5+I/t",
+	"FnmVw40pI+Pb4I4EI/5dzpEPBqphi7a2+V2yxXL3oKU4YvteOaI/9TH1nfyMno/q1kFw3GitwtMKmeZ9",
+	"s+8iOb/Am2/LzB9Y82zWXMOJkfnkKOfMTqGQNcUIXboT+a///X+ctLUZsOyiOUGZCecFGmbzYcvtrf0F",
+	"l2VtlM5oHJiPDFIZWdCuwyaWYkFjNMaEVR8uGE9Uh5vfDQd0dc3cG/uEcmykne9/pLzCjfzXfFLEh9ti",
+	"bYbRYQyLY5hG8AvtmZx0be3HS5icqwGVkHRd9TGMzP0NJqf4688TVxVCbdYxQgRGXu/8jnjhVNX7e2aH",
+	"0/Xca9jMCcRCJpB8f3yk5iz/gtJe4Z6qynpnkKahHTBUjWjKrmA+K/HSX8hGvvgaq18t/zD61WK/WEny",
+	"CX04iLjIWhiKMoInGKNcpsWXOE0hlJSoYXeeQOmvQl+uZQzSJpVe3Ts+r67k7C7+4r3Qr8WIJ39SZeUE",
+	"T6qsrQTHeTuayqpmQJzqKGl8/VxLF1tSaKqheWkdxuuOPc+U41UMpqqGmzkKB0H3hK3NUSavE1zwoWcj",
+	"31j8Lp90Vb5+oNfvm16zlMYFwT66C6MCeqwXGPht+94pyq5mw6cTkjfUJRtdzGDAhhmWoDL0+2LgTnfT",
+	"u8p9uAb6oYpojaIxbxQQw3Qgf+0i7NA2GRsLpdms4llzBVnHy9FdkI+7pP/iO/JzGNgs4edwp/Pg3vgG",
+	"7g0L/Mhwa1DaamohxefdtNf2bASU7yitSefZFN8DJIpwgd7eFul6kukSTqV07n8tMEomJLeK4Jn3+l6d",
+	"o9wrUd8lAU41PK+hwzxF1G0a5eycJT5Q5X1TpTszp2fhRYYnsyJRLr6Gv/gA7q+eLtcQes0QFaF3Bh3a",
+	"LdztXTNLMC0kBZvp8CCO/ihUgBU4bxn98+C+QBCt2s1cJqxRyXwREDNVHkKrBzBUkF65dA3bd81qdOho",
+	"OrDRfANqLau2Iez0LYUSb8bsoD96VIvbx2KBL49Tq8gdD5fN9xLhUpxQSHfHRw79a2mvTHKzI1pmEhfZ",
+	"oCQDqQSPXPMHXIJz63bxDyxhaH24kBSNdQ4I0x2+MOox8vZKtEThUiMXe8K0r0uChWiU99zOCUBx+H63",
+	"MShukm8VhuKm/8T0wG52xg2Lh+PyAwxwMTjze6fnh9ASzwcsspXC5tcn/PIlu/Ulj4Zf5HuYd+16HKu3",
+	"jGIlH6XpRGEILSQYo+9JeNpsig9KBLzIMXHix3oQHb97S6Y5qVvC5ZU9DA6nCidDfW+4Oa58n5NCE6xg",
+	"7ktcGM4aZtOEN/aWy2+wyTUD6joU23ZqwvWt6/Bu0L2tayjGB0Nt2AD+pztkIEZSuRs3rz6HwU2+mgbe",
+	"t5GtJZ6KviKM1zrhcZtBJ767uSWr03wjb7xroFd7NeaAQ0uStn4eB9uYIhANDO+VsfxlI3dOsTIMBu/h",
+	"CTxSxfkEYTKeZghSzBQTscXNcv96ntw2m6rr264rPUnBZtPg9y3S9T3NUdDFet/YRp2cOFKlRTKoEXiD",
+	"bFAb1fa0mWDyUtCPCAN+fNAhDufetbkp+f77gLpAhytbSFKNQZqJMys+F5kqmLwUBie6pu+2+ORSwYrY",
+	"tn9pnnDdHI/HTQOn5kimwGOR2GpLy1EnTvZayOF9s4WidGMdb/DJuDJPqXtgAvcTvnftapvRkB5yOsAT",
+	"mVJ+i3xMc3xlyhej0oU+herm+d3cf5XGZkvh94ywG+RAj1SZdyiXX4fCL9nAJLU8H97ynTFVnrtsro3A",
+	"f1lc9NJqpYWcQUjrAXBZ1TYEPnVsczFW2upstW72X0C/sHn+H22L328iFtmE2daD/e4mug5G3QSZ4glx",
+	"XZtnIcgaflyrBOl4UNeUIJ2Qbl7AzqofrmAkyrYX4PKnE2emo3xCbOAwprViBetutdBmt8PRAFdO6m2R",
+	"F2YoH2bsGLcVMYraldOD5fyqw4tuIr5KJlm1SOaGhFgMh8ATSAjjHZ5JkYxiA5ADIno9cjEhCfToKNWR",
+	"b3AlJOszTlNUSD08mPaZurVBzLYwZZVOb/8Cqa2c+h1pT64L2jcQjx5y2+6RkVk0tHWPfUFdrGcvJPGF",
+	"Mm+VpwUX5VZY4DcbLXJZTNf5tXe4ykOjw4vcdekw6Gtz3Hy9FCdeMaVGeZKSHd/Kplgs2pk5a50Q+Npx",
+	"UYf3TpwQpUluQ8ostG2qPC88cDYQ6zp98Br8MF4Di6klog0KQ98NvYZ2z3kibljs/S5l3NI8My6xcM0P",
+	"Eu+NJd4c2UT5jG8R4YKyDPWi72xf1QxRbgof70qWq+tycM8C3TI04QW7Gtp4YP0/gJMNpbNq6AhWuwJt",
+	"VC4JPqKUSsCuF7DipVChSPdj/U3gPWBrhHTVBmV5C/+PHZKVl4KfG47lQBdhQ+GHWKzvLRZrmKPilPtp",
+	"eaJZORirRWxMiCrq/RWFxXIh3hbt8J6pWZ7msGiH9R5X/M2uIKHLj3O+UQkJwFARqjs8dHxPO9O7tl2J",
+	"EArCtg8zI7fe+av/7uK2yu2P7jlqy04e+N5nVaCwgHZdwme4PR+MLn/aS/wwSYgPufQFHmaI1GuwnLn3",
+	"9NYXw1JuGBCWUqVdsExMOReaXAQp4vWp6AHtL2Ou8NE3GE3258w9X5mA/rzJ6iFHtD5Pxxin3MHrXcEr",
+	"iZJGePOpNavqoLPJI8G23MksLfVOr8a6zoDfoavBIsEDnT9clBVDJy2Cxlyjrtu4Hp2/YHbs2Ek5IMMW",
+	"qdi3CUa2e6kvDo3tCrD+gsIKLTS2dc5dGGieONHq8GNbr8/2GS67LFAYNzceTSXQZELQDStLTg77plmn",
+	"9YRisfcieAzjFFxXAF/lc7tOIHd7yxOgvpcYmXuKATtEhccCM6PsIQDsvgPAKqhvuwqWz2SpcBsJfaa0",
+	"7d1YT8VenbbDl4xmvmKKLZNmXYXjgbAV46fvdmzEiGa1Dh9x9sfIEHafygTr7WIHCAUt4r12vt8HeX90",
+	"ekZOj8mzdrv55PHP+2R7x0j9O3tPgjrtEaF80uEfOYtFAhHhgiDEFfbFsV0orCPTpmjZ5u+FRYBjCQ4g",
+	"2KyD8VK0xiPV4amIaUoyaht+15g7sNQ1Oay2Mw0DNU5e/XJ0enZyeHb04f3f4lQoSLodXnCax/u2Xmgw",
+	"sCJ9KcaGFxbmAzRI1DMle5h3GHbhp/hGFoJ5YlAtarpsOpBQNL9Zl1U9nrONsLj+8ts5tl/Vl8AzgHYt",
+	"BpgiFl2I4L60g8Gy1oOAtBL/LNLF5vCxDcSZzUURachD80Y0W5Kpy2ZijoxdjBb5eE+YunwZvnuH9/jU",
+	"XLNrDeTvPPh6b2afwmqheQXAzFwHTF2SFK4gjfJ8DXcHgdL+0tCTDPAmNDJygHsvPZrduKBNgbBKUz3b",
+	"7fTC9u4WPVf6dOZmXHl9BcB9krKV2lNbXZYnYoz3boc7t5pvdlzUaqm5yn4BnW/6FFd6l+VmyjPNCvxF",
+	"kDyQxo1I4w3QBDHDQvOOcVyLrGmQVc1jxmciO8F3FlRaygsOeVLQwimms+orpWzIdKm4kouwbezvRXM6",
+	"wO6FHXq3pxu+3tj3ulTnyndxZvvLl3tX7k23rpwil1MHoYuJ5RXYJC4iA9YfPDhqv2kIkjuCJp5IUmHu",
+	"d0KNkFcHb9pi4muVr7GtTm+1fk1RttwN/oMHTVT3sziAolrm/aGszXcaSjF1UDOq799pXAUWs7Hzz6xm",
+	"Y/ubaGUIcICJ49rwmdaMgIYqyt5paEN1sm9kwqguI2jkPEPwnG5L81Cu5kcvV1M90xsTdP1Vu/Wl+O2G",
+	"QQuuE4gtY1O0J/KdgIuKNk4jZLrD8142lwBZ0clDVUasL38ToPlIOYWh3uppXq9lJQ/Fcf58xXFunXJW",
+	"lfqqmJaXzFlMfq5Q/+r1SmvnXPMO5zC298asS9zX87cvIcF7Uq6j+KBdmCfpIKoJN5yQjd32bm2+qO0E",
+	"sJh629/nBZwD84GH/EitAqon+siJUrdyDQ+ApnowU8s9dP6+nXY7aDWVUE0vqHJESeMBNs+nPCF77cc2",
+	"9XzMFLRIXmaclhwSrToT6hu7krWICa7pMEutnODW1tg3H3GIte05oKkeqcZ+w254Ut85eem2UGalMwgw",
+	"byZk/TQ5rKgE4iZvfTOkXQuOCVO1oBzxOwdmDr0w9pTGA5SD5jnPBhBflns7lY8jIB63AksPwzjbkpAJ",
+	"qec35LTv+AAge335nh6MXwHXQk723Wt42VgrIy2cu9im0oXDoc9hSKW5l7rW0NU9KA3qBxgyhV3gMBiI",
+	"GYjEYgikmwg5pFx3C/NTCj2N1RO6sRgOKU+6rs5MQs1J+nRoyid6YEbMNeAD0gV+dX5FpepaaZjTIag5",
+	"rnyzydPcLnc3vnwzxzcKL/KTzyrvHyDEmJrz74PSDx3hfryOcPagS3RnZjE6KCp9RPTIuxfHOTHO7Q9n",
+	"B1MBY/Gm63m9eQoyWtxKI2cq2jXpzX2ds7w85o1zfGPd5jhzluF7BZsLAmb28bC3x7KzW3Cc2o8WLSDn",
+	"thiOyVwr2lkr8S3JSmvJHV2jET4Z0uu3wPtGRHr8JHcmKS0Z79et5wVV0GRcAVfMuitGF/ZtX6XCXUi+",
+	"8IYZ8YB0//9uRLrnrrhPp2NZtaaXwEnKNEiapnNao1CJLvhiG8Gyd9rt2nX/UP6C3L+32FHgkCEqO/TI",
+	"Rsmht+mKq2Ig3IPr4Fu4DgI+GuFBsbreSOYtzxJv6t0LWPDWF/sPb2ec5W93TuX7wOz5+sSDyv7dY/UH",
+	"DgFSF2aX3ihNLSeC6yylfCrt75ZQfFXboJ1zfvbTf4JkPYfYBJEclM9ixIQIEgveY/2RC/68wvch2SeU",
+	"pFSD9JWWSpffI9Xh5e/iFKjEpmPlZtW2ldDM0m0Bed5VJpWd4hspHguZg9cf/6RM4sEb55nLOyovCfW8",
+	"xZMZ2RCScKE312Enc9o3jeFiIMTlrVX6+OTHu0NacXPMEhDPpiMV3C4J8CQT7CFe8lbEuimgBqiZo8Hd",
+	"B38o1se8mPlBIC3y8eSteaBEeoVpNKLDUyGyCxpfRiRl/LKJyTQRySS7ohpVtjgVo6Q5BE0Tqqkvjwq+",
+	"jLOtqDrimClUXHodLkdcTeXZfHr185sPH347P3z79sOn8+OTo/88PHvVnV1Xw8HwTqNP3BzfKOjEzb6M",
+	"q8uiWNH33B26PfOHUJMfq0ZGlXPckHGE99jWF/evG8SVHANPDHIlkDJz/zp6T6TIstmlMEJyXaYWRo7T",
+	"f+ZqGH/i4ha3jMSr6nRujjzMo5YAtgoUvmUB72Ux8I8dn1zez2Sx1bEA6QO1/hDJBe7AJlgWWfRqSHdm",
+	"v/bvh5A1WNF4/bHXFK9z6KkBNou3iXQeco9UCbzTLOMMcpYxfTPu3BUVz+yraQ45X7C5eP8Ywejh3v0B",
+	"KPnv5qAIrRyhFncgTuKynP92yh17SBSkveZAqMIaZ/PfgdhqDC4SkWwkcAWpyIbA9WaLvIQsFRNsc6E0",
+	"5bGTKnGEhAgzzJuzs+NTQ0MjmTb2GwOts/2tLRzVzLf/rN1uN8yimTuCxn6PpgoMpNyOq8t9y66AG/XU",
+	"FuGiCeOurMWckJlW4XH0QTtT7s9D26RMRXnv6XLhctsCA4cu1yTOh66krk9PcQwiS8GznNoy1S4t3kas",
+	"bAaD+xJC06O+8tHfRcSordhYGDJ8sLiZMlww/lozZFiguS59qSck8XGqecQBESNt8BeTN/1a9rHah4tX",
+	"ZarDL+glooyzxGc0vkQ5RJJ3L995KNsKIphi5pEPV4HZZpD2vIfCH3SH+9dYYk5ATyIiIQaGlhHK3QIv",
+	"YeI7JYmxa0vpQBGEIU6D4z0dQhLZjtCJr7NkYICpotJVECmfHDl0NWKYIr6+aQyRi1PCxB1Iog43O4ip",
+	"tEoZiQcQX6rRkChh6yz54P2Ycm7jBGLR5wwrmaaAsBQcSlsJWphOb8VcGnmQl4WwhY0CnuRkFAaKeG+H",
+	"rYphYOdgHSCSjxdZNF8lBiUMerAYGoVdFtHxRJUCpYYuGMITQ2AorqHkfl9CH6vp+O55nisTDXRo7nif",
+	"dxkMWuRi1gxpc+rRu5O4cFK7esv0irip4hjwk5qxkCkGtInnbLEVXPksDmPrPyLUYIVifQ4J+fX0w3ty",
+	"/OH0rEVemYPLLw2HPx1utjoAmhjgdv/RfBdnYyoT4M0zNgSl6TDrko2PnF0bgAieqE0btRG+esr6nOqR",
+	"hG6Hb3Svtv/WdQWCilphA7gmb94dvmievjnc2XsSGcKCokGmv78w9M8Gcoteh3c7o3b7caz9UvBPaNlf",
+	"JR2TC5FM7I/dzRY5sRBxOD/MRq7/i5k4wtgmBLw27DQWeAVpgtVpMSLRGjNJPpvC8tUGGygnPQNq2yVT",
+	"tchrLD5etY5I0JL5XcG1FQAYTQ0Liy9Fr2erQWlDhkqTnV1brLhEivlt/fXz1/8XAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -9,7 +9,10 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/mcpwarden/mcpwarden/db"
 	"github.com/mcpwarden/mcpwarden/gen"
@@ -104,6 +107,9 @@ type authenticator struct{ s *Server }
 // removed user, a changed role, a password change, a logout or a detected refresh-token replay
 // takes effect at once.
 func (a authenticator) User(ctx context.Context, raw string) (httpapi.Principal, error) {
+	if strings.HasPrefix(raw, security.APITokenPrefix) {
+		return a.apiToken(ctx, raw)
+	}
 	t, err := a.s.signer.Verify(raw)
 	if err != nil {
 		return httpapi.Principal{}, httpapi.ErrUnauthenticated
@@ -119,6 +125,29 @@ func (a authenticator) User(ctx context.Context, raw string) (httpapi.Principal,
 		return httpapi.Principal{}, httpapi.ErrUnauthenticated
 	}
 	return httpapi.Principal{OrgID: t.OrgID, UserID: t.UserID, Role: u.Role}, nil
+}
+
+// apiToken checks an API token: live, and created by someone who is still an admin.
+func (a authenticator) apiToken(ctx context.Context, raw string) (httpapi.Principal, error) {
+	orgID, hash, ok := security.ParseAPIToken(raw)
+	if !ok {
+		return httpapi.Principal{}, httpapi.ErrUnauthenticated
+	}
+	t, err := a.s.store.UseAPIToken(ctx, orgID, hash)
+	if errors.Is(err, db.ErrNotFound) {
+		return httpapi.Principal{}, httpapi.ErrUnauthenticated
+	}
+	if err != nil {
+		return httpapi.Principal{}, err
+	}
+	creator, err := a.s.store.UserAuthByID(ctx, orgID, t.CreatedBy, uuid.Nil)
+	if errors.Is(err, db.ErrNotFound) || err == nil && (creator.Role != string(gen.Admin) || !creator.Active) {
+		return httpapi.Principal{}, httpapi.ErrUnauthenticated
+	}
+	if err != nil {
+		return httpapi.Principal{}, err
+	}
+	return httpapi.Principal{OrgID: orgID, UserID: t.CreatedBy, TokenID: t.ID, Scopes: t.Scopes}, nil
 }
 
 // Agent checks an agent key and returns the agent it belongs to.

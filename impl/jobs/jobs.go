@@ -36,7 +36,7 @@ type Config struct {
 	// AgentOfflineAfter is how long an agent may stay silent before agent_offline is raised
 	// (checked every DormantSweepInterval); 0 turns the alert off.
 	AgentOfflineAfter time.Duration
-	Logger               *slog.Logger
+	Logger            *slog.Logger
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
 }
