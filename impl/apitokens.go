@@ -47,7 +47,7 @@ func (s *Server) CreateApiToken(ctx context.Context, request gen.CreateApiTokenR
 }
 
 func (s *Server) RevokeApiToken(ctx context.Context, request gen.RevokeApiTokenRequestObject) (gen.RevokeApiTokenResponseObject, error) {
-	err := s.store.RevokeAPIToken(ctx, httpapi.PrincipalFrom(ctx).OrgID, request.ApiTokenId)
+	err := s.store.RevokeAPIToken(ctx, httpapi.PrincipalFrom(ctx).OrgID, request.IntegrationId)
 	if errors.Is(err, db.ErrNotFound) {
 		return gen.RevokeApiToken404ApplicationProblemPlusJSONResponse{NotFoundApplicationProblemPlusJSONResponse: notFound(ctx)}, nil
 	}

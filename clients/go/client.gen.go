@@ -1557,8 +1557,8 @@ type ClientInterface interface {
 	//
 	// Requires the `admin` role. The token stops working at once; it stays listed, as revoked.
 	//
-	// Corresponds with DELETE /api-tokens/{api_token_id} (the `RevokeApiToken` operationId).
-	RevokeApiToken(ctx context.Context, apiTokenId ApiTokenId, reqEditors ...RequestEditorFn) (*http.Response, error)
+	// Corresponds with DELETE /api-tokens/{integration_id} (the `RevokeApiToken` operationId).
+	RevokeApiToken(ctx context.Context, integrationId ApiTokenId, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// AcceptInvitationWithBody Set a new member's password with their one-time setup token
 	//
@@ -2246,9 +2246,9 @@ func (c *Client) CreateApiToken(ctx context.Context, body CreateApiTokenJSONRequ
 //
 // Requires the `admin` role. The token stops working at once; it stays listed, as revoked.
 //
-// Corresponds with DELETE /api-tokens/{api_token_id} (the `RevokeApiToken` operationId).
-func (c *Client) RevokeApiToken(ctx context.Context, apiTokenId ApiTokenId, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewRevokeApiTokenRequest(c.Server, apiTokenId)
+// Corresponds with DELETE /api-tokens/{integration_id} (the `RevokeApiToken` operationId).
+func (c *Client) RevokeApiToken(ctx context.Context, integrationId ApiTokenId, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRevokeApiTokenRequest(c.Server, integrationId)
 	if err != nil {
 		return nil, err
 	}
@@ -3646,12 +3646,12 @@ func NewCreateApiTokenRequestWithBody(server string, contentType string, body io
 }
 
 // NewRevokeApiTokenRequest constructs an http.Request for the RevokeApiToken method
-func NewRevokeApiTokenRequest(server string, apiTokenId ApiTokenId) (*http.Request, error) {
+func NewRevokeApiTokenRequest(server string, integrationId ApiTokenId) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
 
-	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "api_token_id", apiTokenId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "integration_id", integrationId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
 	if err != nil {
 		return nil, err
 	}
@@ -5189,8 +5189,8 @@ type ClientWithResponsesInterface interface {
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with DELETE /api-tokens/{api_token_id} (the `RevokeApiToken` operationId).
-	RevokeApiTokenWithResponse(ctx context.Context, apiTokenId ApiTokenId, reqEditors ...RequestEditorFn) (*RevokeApiTokenResponse, error)
+	// Corresponds with DELETE /api-tokens/{integration_id} (the `RevokeApiToken` operationId).
+	RevokeApiTokenWithResponse(ctx context.Context, integrationId ApiTokenId, reqEditors ...RequestEditorFn) (*RevokeApiTokenResponse, error)
 
 	// AcceptInvitationWithBodyWithResponse Set a new member's password with their one-time setup token
 	//
@@ -10151,9 +10151,9 @@ func (c *ClientWithResponses) CreateApiTokenWithResponse(ctx context.Context, bo
 //
 // Returns a wrapper object for the known response body format(s).
 //
-// Corresponds with DELETE /api-tokens/{api_token_id} (the `RevokeApiToken` operationId).
-func (c *ClientWithResponses) RevokeApiTokenWithResponse(ctx context.Context, apiTokenId ApiTokenId, reqEditors ...RequestEditorFn) (*RevokeApiTokenResponse, error) {
-	rsp, err := c.RevokeApiToken(ctx, apiTokenId, reqEditors...)
+// Corresponds with DELETE /api-tokens/{integration_id} (the `RevokeApiToken` operationId).
+func (c *ClientWithResponses) RevokeApiTokenWithResponse(ctx context.Context, integrationId ApiTokenId, reqEditors ...RequestEditorFn) (*RevokeApiTokenResponse, error) {
+	rsp, err := c.RevokeApiToken(ctx, integrationId, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
