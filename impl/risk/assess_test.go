@@ -304,7 +304,7 @@ var assessCases = []struct {
 		Medium, []string{RuleCredRead, RuleUnpinned, RuleKnownThirdParty}},
 	{"Jupyter MCP with token",
 		Input{ServerName: "jupyter", Command: "uvx jupyter-mcp-server", EnvVars: []string{"JUPYTER_URL", "JUPYTER_TOKEN"}},
-		Critical, []string{RuleExec, RuleCredWrite, RuleUnpinned, RuleKnownThirdParty}},
+		Critical, []string{RuleCodeRunner, RuleCredWrite, RuleUnpinned, RuleKnownThirdParty}},
 	{"Blender MCP",
 		Input{ServerName: "blender", Command: "uvx blender-mcp"},
 		Critical, []string{RuleExec, RuleUnpinned, RuleKnownThirdParty}},

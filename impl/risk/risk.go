@@ -289,6 +289,7 @@ func (e *evaluation) checkSupplyChain() {
 	if c.Fetcher != "" {
 		e.add(RulePipeToShell, c.Fetcher)
 	}
+	e.checkExecTricks()
 	for _, adv := range catalog.advisories[normalisePackage(pkg)] {
 		if !adv.affects(c.Version, c.Pinned()) {
 			continue
@@ -345,8 +346,56 @@ var execWords = map[string]bool{
 	"bash": true, "powershell": true, "pwsh": true, "ssh": true, "runcommand": true, "zsh": true,
 }
 
+// checkExecTricks reports launches that hide, elevate or download what runs.
+func (e *evaluation) checkExecTricks() {
+	c := &e.cmd
+	if c.Elevation != "" {
+		e.add(RuleRunAsRoot, c.Elevation)
+	}
+	if c.Decoder != "" {
+		e.add(RuleDecodeAndRun, c.Decoder)
+	}
+	if c.Inline != "" {
+		if containsAnyFold(c.Inline, inlineNetwork) != "" && containsAnyFold(c.Inline, inlineRun) != "" {
+			e.add(RuleRemoteCode, clip(c.Inline, 120))
+		}
+		if containsAnyFold(c.Inline, inlineDecode) != "" && containsAnyFold(c.Inline, inlineRun) != "" {
+			e.add(RuleDecodeAndRun, clip(c.Inline, 120))
+		}
+	}
+	if c.TempExec != "" {
+		e.add(RuleTempDirProgram, c.TempExec)
+	}
+}
+
+// codeRunnerWords in a package name say it runs code it is given.
+var codeRunnerWords = []string{"coderunner", "code-runner", "run-code", "runcode", "code-exec", "code-executor", "exec-code",
+	"run-python", "python-runner", "run-js", "js-runner", "interpreter", "repl", "jupyter", "code-sandbox", "eval-mcp"}
+
+// isCodeRunner reports a server whose purpose is to run code.
+func (e *evaluation) isCodeRunner() (string, bool) {
+	for _, ent := range []*CatalogEntry{e.entry, e.remote} {
+		if ent != nil && (ent.Category == "code-runner" || ent.Category == "notebook") {
+			return "catalog: " + ent.ID + " is a " + ent.Category, true
+		}
+	}
+	if e.entry != nil {
+		return "", false
+	}
+	name := strings.ToLower(e.cmd.Package + " " + e.cmd.Tool)
+	for _, w := range codeRunnerWords {
+		if strings.Contains(name, w) {
+			return "package name " + e.cmd.Package, true
+		}
+	}
+	return "", false
+}
+
 func (e *evaluation) checkCapabilities() {
-	if e.has(CapExec) {
+	if ev, ok := e.isCodeRunner(); ok {
+		e.add(RuleCodeRunner, ev)
+		e.caps |= capBit(CapExec)
+	} else if e.has(CapExec) {
 		e.add(RuleExec, e.capEvidence(CapExec))
 	} else if e.entry == nil {
 		for w := range strings.FieldsFuncSeq(strings.ToLower(e.cmd.Package+" "+e.cmd.Tool), func(r rune) bool {

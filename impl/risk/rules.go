@@ -47,6 +47,11 @@ const (
 	RuleOfficial         = "MCPW-CAT-OFFICIAL"
 	RuleKnownThirdParty  = "MCPW-CAT-THIRD-PARTY"
 	RuleToxicCombination = "MCPW-COMBO-TOXIC"
+	RuleRunAsRoot        = "MCPW-EXEC-ROOT"
+	RuleDecodeAndRun     = "MCPW-EXEC-DECODE"
+	RuleRemoteCode       = "MCPW-EXEC-REMOTE-CODE"
+	RuleTempDirProgram   = "MCPW-EXEC-TEMP-DIR"
+	RuleCodeRunner       = "MCPW-EXEC-CODE-RUNNER"
 )
 
 // Rule is one line of the rule table: docs/risk-rules.md is generated from it
@@ -66,6 +71,26 @@ var rules = []Rule{
 		"The catalog tags the server `exec` (shells, command runners, desktop automation, code runners), its package name says shell/terminal/command/exec, or Deno is started with `--allow-run` or `-A`.",
 		"Any prompt injection that reaches the agent becomes arbitrary code execution with the user's rights: reading keys, installing malware, moving laterally.",
 		"Remove it unless it is essential; otherwise restrict it to an allow-list of commands, run it in a container or VM, and require confirmation for every call."},
+	{RuleRunAsRoot, Critical, "Runs as root or administrator",
+		"The launch goes through `sudo`, `doas`, `pkexec`, `su -c`, `gsudo`, `runas` or `Start-Process -Verb RunAs`, at any depth of shell wrappers.",
+		"The server and every command an injected instruction makes it run have full control of the machine: system files, other users' data, security tools, persistence.",
+		"Run the server as the user; if it needs one privileged operation, grant that operation alone (a sudoers rule for one command, a group membership)."},
+	{RuleDecodeAndRun, Critical, "Decodes and runs a hidden payload",
+		"A wrapper decodes text and runs it (`echo … | base64 -d | sh`, `eval \"$(… | base64 --decode)\"`, `xxd -r`, `certutil -decode`), PowerShell is given `-EncodedCommand`/`-enc`, or inline code decodes base64 and passes it to `exec`/`eval`.",
+		"Encoding hides what runs from the user and from review; legitimate servers have no reason to do it, malware droppers do.",
+		"Remove the server and find out who added it; decode the payload in a sandbox to see what it did, and rotate credentials it could reach."},
+	{RuleRemoteCode, Critical, "Runs interpreter code fetched from the network",
+		"The server is code written in the configuration (`python -c`, `node -e`, `deno eval`, `perl -e`, `ruby -e`, `php -r`) that downloads something: a URL, `urlopen`, `requests`, `fetch(`, `https.get`, `DownloadString`.",
+		"Whoever controls that URL runs code on the machine at every launch, without a package, a version or a review; it is the download-and-run of a pipe to a shell in one line.",
+		"Install the server from a package manager with a pinned version, or vendor a reviewed script and run that file."},
+	{RuleTempDirProgram, Critical, "Runs a program from a temporary or world-writable folder",
+		"The program or script started lies under `/tmp`, `/var/tmp`, `/dev/shm`, `/private/tmp`, `/var/folders`, `/Users/Shared`, `%TEMP%`, `C:\\Windows\\Temp` or `C:\\Users\\Public`.",
+		"Any local user or process can write there, and temporary folders are where downloads and droppers land: what runs can be swapped between launches.",
+		"Install the server in a folder only the user can write (or a package manager's), and point the client at that."},
+	{RuleCodeRunner, Critical, "General-purpose code runner",
+		"The catalog files the server as a code runner or notebook kernel, or its package name says it runs code (`code-runner`, `run-python`, `interpreter`, `repl`, `jupyter`).",
+		"Its purpose is to run whatever code the agent writes: any prompt injection becomes code execution with the user's rights.",
+		"Use a runner that executes in a disposable sandbox (container, VM, WebAssembly) without the user's files or credentials, and require confirmation for each run."},
 	{RuleSecretStore, High, "Reads a secret store",
 		"The catalog tags the server `secrets`: password managers and secret vaults.",
 		"Every secret the store holds is one tool call away from the agent, and from any instruction injected into it.",

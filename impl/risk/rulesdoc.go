@@ -8,6 +8,7 @@ import (
 
 // ruleFamilies groups rule ids by prefix for the documentation, in table order.
 var ruleFamilies = []struct{ prefix, title string }{
+	{"MCPW-EXEC-", "Execution tricks"},
 	{"MCPW-CAP-", "Capabilities (from the catalog)"},
 	{"MCPW-FS-", "Filesystem scope"},
 	{"MCPW-CRED-", "Credentials"},
