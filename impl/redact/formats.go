@@ -416,10 +416,10 @@ func (b *ruleBits) or(o *ruleBits) {
 // it. Keywords are indexed by their first two bytes; a table of those pairs rules out most
 // positions with one load.
 type keywordIndex struct {
-	pairs  [1 << 10]uint64 // bit c0<<8|c1 set when a keyword starts with c0 c1 (lowercase)
-	byPair map[uint16][]keyword
-	lists  [][]keyword // byPair's lists, indexed by listOf
-	listOf [1 << 16]uint16
+	pairs    [1 << 10]uint64 // bit c0<<8|c1 set when a keyword starts with c0 c1 (lowercase)
+	byPair   map[uint16][]keyword
+	lists    [][]keyword // byPair's lists, indexed by listOf
+	listOf   [1 << 16]uint16
 	short    [256]ruleBits // one-byte keywords
 	hasShort bool
 	fold     ruleBits // rules with a keyword that a non-ASCII rune may fold into
