@@ -59,3 +59,34 @@ func TestBarePositionalKeys(t *testing.T) {
 		}
 	}
 }
+
+// TestConnectionStringsWithoutPasswordsAreKept: a database URL without a password is no
+// credential, whatever the name of the flag or variable that holds it; with one, or any other URL
+// after a secret name (a webhook's path is its secret), it goes.
+func TestConnectionStringsWithoutPasswordsAreKept(t *testing.T) {
+	for _, tt := range []struct{ in, want string }{
+		{"--connection-string postgres://localhost/app", "--connection-string postgres://localhost/app"},
+		{"--connectionString=mongodb://app@db.internal:27017/app", "--connectionString=mongodb://app@db.internal:27017/app"},
+		{"DATABASE_URL=postgresql://app@db/prod?sslmode=require", "DATABASE_URL=postgresql://app@db/prod?sslmode=require"},
+		{"--connection-string postgres://app:hunter2pass@localhost/app", "--connection-string " + Mask},
+		{"DATABASE_URL=postgresql://app@db/prod?password=hunter2pass", "DATABASE_URL=postgresql://app@db/prod?password=" + Mask},
+		{"--token https://hooks.example.com/T000/abcdefabcdef", "--token " + Mask},
+		{"--webhook-secret=https://example.com/hook/abcdef123456", "--webhook-secret=" + Mask},
+		{"Authorization: Bearer postgres://token-in-a-host", "Authorization: Bearer " + Mask},
+	} {
+		if got := Command(tt.in); got != tt.want {
+			t.Errorf("Command(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+	for _, tt := range []struct {
+		v    string
+		want bool
+	}{
+		{"postgres://localhost/app", true}, {"redis://cache:6379", true}, {"postgres://u:p@h/db", false},
+		{"https://example.com/x", false}, {"postgres:///db", false}, {"mysql://h/db?pwd=x", false}, {"not a url", false},
+	} {
+		if got := PasswordlessURL(tt.v); got != tt.want {
+			t.Errorf("PasswordlessURL(%q) = %v", tt.v, got)
+		}
+	}
+}

@@ -24,6 +24,7 @@ package redact
 
 import (
 	"math/bits"
+	"net/url"
 	"path"
 	"regexp"
 	"strings"
@@ -437,16 +438,21 @@ type argRedactor struct {
 	shortFlag string // set when the program takes a password by a short flag
 	maskNext  bool   // the previous argument announced a secret value
 	formats   bool   // each argument is also searched for the rule files' formats
+	// afterScheme: the previous argument was an authorization scheme (Bearer), whose token follows.
+	afterScheme bool
 }
 
 func (r *argRedactor) redact(a string) string {
 	if r.maskNext {
 		// "Authorization:" "Bearer" "xyz": the scheme is not the secret.
 		if c := strings.Trim(a, `"'`); strings.EqualFold(c, "bearer") || strings.EqualFold(c, "basic") {
+			r.afterScheme = true
 			return a
 		}
 		r.maskNext = false
-		if a != "" && !strings.HasPrefix(a, "-") {
+		// A database URL without a password after --connection-string is none; after Bearer it is
+		// whatever the token is.
+		if a != "" && !strings.HasPrefix(a, "-") && (r.afterScheme || !PasswordlessURL(strings.Trim(a, `"'`))) {
 			return maskToken(a)
 		}
 	}
@@ -455,6 +461,8 @@ func (r *argRedactor) redact(a string) string {
 	}
 	out, next := redactArg(a, r.shortFlag, r.formats)
 	r.maskNext = next
+	c := strings.Trim(a, `"'`)
+	r.afterScheme = strings.EqualFold(c, "bearer") || strings.EqualFold(c, "basic") || strings.HasSuffix(strings.ToLower(c), " bearer")
 	return out
 }
 
@@ -534,7 +542,7 @@ func redactArg(a, shortFlag string, formats bool) (string, bool) {
 		name, val, hasVal := strings.Cut(strings.TrimLeft(core, "-"), "=")
 		if LooksSecretName(name) {
 			if hasVal {
-				core = core[:len(core)-len(val)] + maskValue(val)
+				core = core[:len(core)-len(val)] + maskSecretValue(val)
 			} else {
 				next = true
 			}
@@ -545,7 +553,7 @@ func redactArg(a, shortFlag string, formats bool) (string, bool) {
 		core = core[:2] + maskValue(core[2:])
 	default:
 		if name, val, ok := cutEnvAssign(core); ok && LooksSecretName(name) {
-			core = name + "=" + maskValue(val)
+			core = name + "=" + maskSecretValue(val)
 		} else if name, val, ok := cutHeaderPair(core); ok && LooksSecretName(name) {
 			if val == "" {
 				next = true
@@ -626,6 +634,51 @@ func isNameStart(c byte) bool { return isLetter(c) || c == '_' }
 // isShortPassword matches mysql's attached form, -pSECRET.
 func isShortPassword(core, shortFlag string) bool {
 	return shortFlag != "" && len(core) > 2 && core[0] == '-' && core[1:2] == shortFlag
+}
+
+// maskSecretValue is maskValue for the value of a name that says secret, which a connection
+// string without a password is not: its other secrets are left to scrub.
+func maskSecretValue(v string) string {
+	if PasswordlessURL(strings.Trim(v, `"'`)) {
+		return v
+	}
+	return maskValue(v)
+}
+
+// NoPasswordSuffix follows, in a report, the name of an environment variable that holds a
+// connection string without a password ("DATABASE_URL (no password)"): the agent sees the value
+// and sends only the name, so the name says that it is no credential.
+const NoPasswordSuffix = " (no password)"
+
+// PasswordlessURL reports whether v is a database connection string that holds no password: a
+// database scheme, no password in its userinfo and no query parameter whose name says secret. A
+// DATABASE_URL or --connection-string of that kind is no credential. Other URLs may carry a
+// secret in their path (webhooks), so they are not judged here.
+func PasswordlessURL(v string) bool {
+	scheme, _, ok := strings.Cut(v, "://")
+	if !ok || !databaseSchemes[strings.ToLower(scheme)] || strings.ContainsAny(v, " \t\n") {
+		return false
+	}
+	u, err := url.Parse(v)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	if _, has := u.User.Password(); has {
+		return false
+	}
+	for name := range u.Query() {
+		if LooksSecretName(name) {
+			return false
+		}
+	}
+	return true
+}
+
+var databaseSchemes = map[string]bool{
+	"postgres": true, "postgresql": true, "mysql": true, "mariadb": true, "mongodb": true, "mongodb+srv": true,
+	"redis": true, "rediss": true, "valkey": true, "amqp": true, "amqps": true, "sqlserver": true, "mssql": true,
+	"clickhouse": true, "neo4j": true, "neo4j+s": true, "bolt": true, "cockroachdb": true, "couchbase": true,
+	"couchbases": true, "cassandra": true, "elasticsearch": true, "nats": true, "kafka": true,
 }
 
 func maskValue(v string) string {

@@ -4,6 +4,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/mcpwarden/mcpwarden/impl/redact"
 )
 
 // execTrickCases are launches that elevate, download, decode or hide what runs, each with the
@@ -113,4 +115,13 @@ func TestExecNearMissesKeepTheirLevel(t *testing.T) {
 // joinQuoted writes an argument vector as a command line, quoting arguments with spaces.
 func joinQuoted(args []string) string {
 	return scriptOf(args, true)
+}
+
+func TestNoPasswordSuffixIsTheAgents(t *testing.T) {
+	if noPasswordSuffix != redact.NoPasswordSuffix {
+		t.Errorf("risk reads %q, the agent writes %q", noPasswordSuffix, redact.NoPasswordSuffix)
+	}
+	if looksSecret("DATABASE_URL"+noPasswordSuffix) || !looksSecret("DATABASE_URL") {
+		t.Error("a connection string without a password is judged as one with")
+	}
 }

@@ -7,6 +7,7 @@
 package risk
 
 import (
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -23,6 +24,10 @@ type Input struct {
 	Transport  string   // "stdio", "sse", "http", "streamable-http" or ""
 	URL        string   // remote server URL, may be empty
 	Client     string   // e.g. "claude-desktop", "cursor", "" when unknown
+	// Project is the project folder of a project-scoped configuration (.mcp.json,
+	// .cursor/mcp.json), "" for the client's own: a client's session uses its own servers and
+	// those of one project, so servers of two projects never meet in one session.
+	Project string
 }
 
 // Factor is one reason behind a score.
@@ -101,6 +106,17 @@ type verdict struct {
 	caps     capSet
 	hasCreds bool
 	factors  []Factor
+	client   string
+	project  string
+}
+
+// sameSession reports whether one client session can use both servers: the same client (or an
+// unknown one, as older agents report), and the same project unless one is the client's own.
+func (v *verdict) sameSession(o *verdict) bool {
+	if v.client != "" && o.client != "" && v.client != o.client {
+		return false
+	}
+	return v.project == "" || o.project == "" || v.project == o.project
 }
 
 // evaluation is the working state for one server.
@@ -112,6 +128,8 @@ type evaluation struct {
 	remote *CatalogEntry // catalog match of the remote host
 	url    string        // remote endpoint, if any
 	host   string        // host of url, lower case
+	// readOnly is the flag or connection option that puts a database server in read-only mode.
+	readOnly string
 }
 
 func (v *verdict) has(capability string) bool { return v.caps&capBit(capability) != 0 }
@@ -230,7 +248,7 @@ func (e *evaluation) evaluate(in Input, factors []Factor) {
 	} else {
 		cmd = ParseCommand(in.Command)
 	}
-	*e = evaluation{verdict: verdict{name: in.ServerName, factors: factors}, in: in, cmd: cmd}
+	*e = evaluation{verdict: verdict{name: in.ServerName, factors: factors, client: in.Client, project: in.Project}, in: in, cmd: cmd}
 	e.identify()
 	if e.name == "" {
 		e.name = firstNonEmpty(e.cmd.Package, in.ServerType, e.url, "unnamed server")
@@ -276,6 +294,17 @@ func (e *evaluation) identify() {
 	for _, ent := range []*CatalogEntry{e.entry, e.remote} {
 		if ent != nil {
 			e.caps |= ent.caps
+		}
+	}
+	if e.remote != nil && e.entry == nil {
+		// A vendor's endpoint does what its local server does, with the account that authorised
+		// it, but cannot reach this machine's files or run commands on it.
+		e.caps &^= capBit(CapFSRead) | capBit(CapFSWrite) | capBit(CapExec)
+	}
+	if e.has(CapDBWrite) {
+		if ev := readOnlyMode(&e.cmd, e.url); ev != "" {
+			e.caps &^= capBit(CapDBWrite)
+			e.readOnly = ev
 		}
 	}
 }
@@ -414,6 +443,9 @@ func (e *evaluation) checkCapabilities() {
 			e.add(RuleExec, "deno "+f)
 			e.caps |= capBit(CapExec)
 		}
+	}
+	if e.readOnly != "" {
+		e.add(RuleDBReadOnly, e.readOnly)
 	}
 	for _, c := range capabilityRules {
 		if e.caps&c.bit == 0 {
@@ -564,19 +596,86 @@ func (e *evaluation) checkCredentials() {
 	for _, s := range inlineSecrets(e.in.Command, &e.cmd) {
 		e.add(RuleCredInline, s)
 	}
+	remoteReadOnly := false
+	if e.remote != nil && e.url != "" && e.remote.AccountWrite && !isLoopback(e.host) {
+		// OAuth: the endpoint holds a token for the account that authorised it.
+		evidence = append(evidence, "remote: "+e.remote.Name+" acts with the account that authorised it")
+		remoteReadOnly = readOnlyEndpoint(e.url)
+	}
 	if len(evidence) == 0 {
 		return
 	}
 	e.hasCreds = true
 	ev := strings.Join(evidence, "; ")
-	for _, ent := range []*CatalogEntry{e.entry, e.remote} {
-		if ent != nil && ent.canChangeAccount() {
-			e.add(RuleCredWrite, ev)
-			return
-		}
+	if e.canChangeAccount() && !remoteReadOnly {
+		e.add(RuleCredWrite, ev)
+		return
 	}
 	e.add(RuleCredRead, ev)
 }
+
+// canChangeAccount reports whether credentials given to this server let it change what they
+// open: its catalog entry says it writes to the account, or it keeps a capability that writes
+// (a database server in read-only mode does not).
+func (e *evaluation) canChangeAccount() bool {
+	for _, ent := range []*CatalogEntry{e.entry, e.remote} {
+		if ent != nil && (ent.AccountWrite || ent.caps&e.caps&writeCaps != 0) {
+			return true
+		}
+	}
+	return false
+}
+
+var writeCaps = capBit(CapDBWrite) | capBit(CapCloudAdmin) | capBit(CapMessaging) | capBit(CapExec) | capBit(CapSecrets)
+
+// readOnlyMode returns the flag or connection option that makes a database server read-only, or "".
+func readOnlyMode(c *Command, remote string) string {
+	for i, a := range c.Args {
+		name, val, hasVal := strings.Cut(strings.ToLower(a), "=")
+		switch name {
+		case "--read-only", "--readonly", "--read_only":
+			if !hasVal || val == "true" || val == "1" {
+				return a
+			}
+		case "--access-mode", "--mode", "--access":
+			if !hasVal && i+1 < len(c.Args) {
+				val = strings.ToLower(c.Args[i+1])
+			}
+			if val == "restricted" || val == "read-only" || val == "readonly" || val == "read_only" || val == "ro" {
+				return name + " " + val
+			}
+		}
+	}
+	texts := append(c.URLs[:len(c.URLs):len(c.URLs)], c.Args...)
+	if remote != "" {
+		texts = append(texts, remote)
+	}
+	for _, a := range texts {
+		la := strings.ToLower(a)
+		for _, opt := range readOnlyOptions {
+			if i := strings.Index(la, opt); i > 0 && strings.IndexByte("?&;, ", la[i-1]) >= 0 {
+				return clip(a, 120)
+			}
+		}
+	}
+	return ""
+}
+
+// readOnlyEndpoint reports a vendor endpoint whose path selects its read-only tool set
+// (https://api.githubcopilot.com/mcp/readonly).
+func readOnlyEndpoint(raw string) bool {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return false
+	}
+	p := strings.ToLower(strings.TrimRight(u.Path, "/"))
+	return strings.HasSuffix(p, "/readonly") || strings.HasSuffix(p, "/read-only")
+}
+
+// readOnlyOptions are connection-string options that open a database read-only.
+var readOnlyOptions = []string{"readonly=true", "readonly=1", "readonly=yes", "read_only=true", "read_only=1", "mode=ro",
+	"default_transaction_read_only=on", "default_transaction_read_only=true", "applicationintent=readonly",
+	"access_mode=read_only"}
 
 func (e *evaluation) checkRemote() {
 	if e.url == "" {
@@ -638,7 +737,7 @@ func addCombinations(evals []verdict) {
 		}
 		for j := range evals {
 			sink := &evals[j]
-			if i == j || !sink.canActOnInjection() {
+			if i == j || !sink.canActOnInjection() || !src.sameSession(sink) {
 				continue
 			}
 			src.combine(sink.name, func(ruleDetail string) string {

@@ -52,6 +52,7 @@ const (
 	RuleRemoteCode       = "MCPW-EXEC-REMOTE-CODE"
 	RuleTempDirProgram   = "MCPW-EXEC-TEMP-DIR"
 	RuleCodeRunner       = "MCPW-EXEC-CODE-RUNNER"
+	RuleDBReadOnly       = "MCPW-CAP-DB-READONLY"
 )
 
 // Rule is one line of the rule table: docs/risk-rules.md is generated from it
@@ -107,6 +108,10 @@ var rules = []Rule{
 		"The catalog tags the server `db-write`: database servers that run arbitrary queries or mutations.",
 		"An injected or mistaken query can delete or corrupt data, or read tables the task never needed.",
 		"Connect with a read-only database user, on a copy or a non-production database."},
+	{RuleDBReadOnly, Low, "Database server in read-only mode",
+		"A server the catalog tags `db-write` is started read-only: `--read-only`, `--readonly`, `--access-mode=restricted`, or a connection option (`readonly=true`, `mode=ro`, `default_transaction_read_only=on`, `ApplicationIntent=ReadOnly`); it replaces MCPW-CAP-DB-WRITE, and credentials given to it count as read-only unless the catalog says the server writes to the account otherwise.",
+		"The agent can still read every table the connection opens, and a server's read-only switch is only as good as its implementation; the database user's own rights are the real limit.",
+		"Keep the mode, and connect with a database user that has read-only grants as well."},
 	{RuleMessaging, Medium, "Sends messages as the user",
 		"The catalog tags the server `messaging`: email, chat and SMS servers.",
 		"Messages go out under the user's name: a ready channel to exfiltrate data or phish colleagues.",
@@ -148,7 +153,7 @@ var rules = []Rule{
 		"The server and anything that controls it can use the credential; if it leaks, whatever it opens is exposed.",
 		"Use a scoped, revocable key for this server only, and rotate it when the server is removed."},
 	{FactorMalicious, Critical, "Known-malicious package",
-		"The package and version match the known-malicious list (for example `postmark-mcp` from 1.0.16, which BCC'd every email to an attacker).",
+		"The package and version match the known-malicious list: malware and packages impersonating a vendor, flagged at every version (for example `postmark-mcp`, not published by Postmark, which from 1.0.16 BCC'd every email to an attacker).",
 		"The code is hostile: it steals data or credentials whenever it runs.",
 		"Remove the server at once, rotate every credential it was given, and review what it had access to."},
 	{RulePipeToShell, Critical, "Downloads and runs a script",
