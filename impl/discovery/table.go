@@ -122,6 +122,8 @@ func formatByExt(file string) string {
 		return "toml"
 	case ".yaml", ".yml":
 		return "yaml"
+	case ".xml":
+		return "xml"
 	default:
 		return "json"
 	}
