@@ -128,8 +128,6 @@ func isWordByte(c byte) bool { return isLetter(c) || isDigit(c) || c == '_' }
 
 const anyChar = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-"
 
-const alnum = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-
 // pickRune takes a letter or digit of a class (ranges lo, hi, ...), else a printable ASCII
 // character other than a space, else its first.
 func pickRune(ranges []rune, rng *rand.Rand) rune {

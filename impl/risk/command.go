@@ -1291,13 +1291,36 @@ func inTempDir(p string) bool {
 	if len(p) < 5 {
 		return false
 	}
-	lp := strings.ToLower(strings.ReplaceAll(p, `\`, "/"))
 	for _, d := range tempDirs {
-		if strings.HasPrefix(lp, d) {
+		if pathPrefixFold(p, d) {
 			return true
 		}
 	}
-	return strings.Contains(lp, "/appdata/local/temp/")
+	const appTemp = "/appdata/local/temp/"
+	for i := 0; i+len(appTemp) <= len(p); i++ {
+		if (p[i] == '/' || p[i] == '\\') && pathPrefixFold(p[i:], appTemp) {
+			return true
+		}
+	}
+	return false
+}
+
+// pathPrefixFold reports whether p starts with prefix (lower case, / separated), ignoring ASCII
+// case and taking \ for /, without building the folded path.
+func pathPrefixFold(p, prefix string) bool {
+	if len(p) < len(prefix) {
+		return false
+	}
+	for i := 0; i < len(prefix); i++ {
+		c := lowerASCII(p[i])
+		if c == '\\' {
+			c = '/'
+		}
+		if c != prefix[i] {
+			return false
+		}
+	}
+	return true
 }
 
 var tempDirs = []string{

@@ -646,19 +646,28 @@ func readOnlyMode(c *Command, remote string) string {
 			}
 		}
 	}
-	texts := append(c.URLs[:len(c.URLs):len(c.URLs)], c.Args...)
-	if remote != "" {
-		texts = append(texts, remote)
-	}
-	for _, a := range texts {
-		la := strings.ToLower(a)
-		for _, opt := range readOnlyOptions {
-			if i := strings.Index(la, opt); i > 0 && strings.IndexByte("?&;, ", la[i-1]) >= 0 {
+	for _, texts := range [...][]string{c.URLs, c.Args, {remote}} {
+		for _, a := range texts {
+			if readOnlyOption(a) {
 				return clip(a, 120)
 			}
 		}
 	}
 	return ""
+}
+
+// readOnlyOption reports a connection string holding one of readOnlyOptions as a parameter.
+func readOnlyOption(a string) bool {
+	if strings.IndexByte(a, '=') < 0 {
+		return false
+	}
+	la := strings.ToLower(a)
+	for _, opt := range readOnlyOptions {
+		if i := strings.Index(la, opt); i > 0 && strings.IndexByte("?&;, ", la[i-1]) >= 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // readOnlyEndpoint reports a vendor endpoint whose path selects its read-only tool set
