@@ -15,6 +15,7 @@ import (
 
 	"github.com/mcpwarden/mcpwarden/db"
 	"github.com/mcpwarden/mcpwarden/db/jsonenc"
+	"github.com/mcpwarden/mcpwarden/impl/discovery"
 	"github.com/mcpwarden/mcpwarden/impl/risk"
 )
 
@@ -150,9 +151,11 @@ func AssessReport(in []ReportedServer) ([]db.ReportServer, []risk.Assessment, er
 func assess(servers []db.ReportServer) []risk.Assessment {
 	inputs := make([]risk.Input, len(servers))
 	for i, srv := range servers {
+		client := textOrEmpty(srv.Client)
 		inputs[i] = risk.Input{
 			ServerName: srv.ServerName, ServerType: srv.ServerType, Command: srv.Command, Args: srv.Args, Scope: srv.Scope,
-			EnvVars: srv.EnvVars, Transport: textOrEmpty(srv.Transport), URL: textOrEmpty(srv.URL), Client: textOrEmpty(srv.Client),
+			EnvVars: srv.EnvVars, Transport: textOrEmpty(srv.Transport), URL: textOrEmpty(srv.URL), Client: client,
+			Project: discovery.ProjectOf(client, textOrEmpty(srv.ConfigPath)),
 		}
 	}
 	return risk.AssessAll(inputs)
