@@ -8,8 +8,8 @@ import (
 	"cmp"
 	"context"
 	"crypto/sha256"
-	"encoding/hex"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/url"
@@ -216,17 +216,20 @@ func (c *Cluster) Dir() string { return c.dir }
 // Relocated says why the cluster is not in Options.Dir, or is nil when it is.
 func (c *Cluster) Relocated() error { return c.relocated }
 
-// relocatedName names a relocated cluster's directory after the one it stands for: readable,
-// and distinct for each path.
+// relocatedName names a relocated cluster's directory after the path it stands for (its last
+// 40 characters, readable) and that path's hash (distinct for each path).
 func relocatedName(dir string) string {
 	sum := sha256.Sum256([]byte(dir))
-	base := strings.Map(func(r rune) rune {
-		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' {
+	readable := strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '.' {
 			return r
 		}
 		return '_'
-	}, filepath.Base(filepath.Dir(dir))+"-"+filepath.Base(dir))
-	return base + "-" + hex.EncodeToString(sum[:6])
+	}, strings.TrimPrefix(dir, string(filepath.Separator)))
+	if len(readable) > 40 {
+		readable = readable[len(readable)-40:]
+	}
+	return readable + "-" + hex.EncodeToString(sum[:6])
 }
 
 // checkTraversable says, with a clear message, when the PostgreSQL user could not reach the

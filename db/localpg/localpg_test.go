@@ -50,7 +50,7 @@ func TestRootsClusterInAHomeOnlyRootEntersLivesWhereItsUserCanReach(t *testing.T
 			t.Fatal(err)
 		}
 	}
-	if !strings.HasPrefix(dirs[0], opts.FallbackDir+string(filepath.Separator)) || !strings.Contains(filepath.Base(dirs[0]), "mcpwarden-postgres-") {
+	if !strings.HasPrefix(dirs[0], opts.FallbackDir+string(filepath.Separator)) || !strings.Contains(filepath.Base(dirs[0]), "_root_x_.mcpwarden_postgres-") {
 		t.Errorf("cluster in %s, want a directory under %s named after %s", dirs[0], opts.FallbackDir, want)
 	}
 	if dirs[1] != dirs[0] {
