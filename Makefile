@@ -6,7 +6,7 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 AGENT_TARGETS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64
 
-.PHONY: all generate build run test race lint check breaking agents postgres bench clean
+.PHONY: all generate build run test race lint check breaking agents dist postgres bench clean
 
 all: build
 
@@ -16,9 +16,10 @@ generate:
 	gofmt -w gen clients/go
 
 ## build: build the server and the agent into bin/
+## (static: the container image and the packages need no C library)
 build:
-	$(GO) build -ldflags "$(LDFLAGS)" -o bin/mcpwarden ./cmd/mcpwarden
-	$(GO) build -ldflags "$(LDFLAGS)" -o bin/mcpwarden-agent ./cmd/mcpwarden-agent
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/mcpwarden ./cmd/mcpwarden
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/mcpwarden-agent ./cmd/mcpwarden-agent
 
 postgres:
 	@.ci/ensure-postgres
@@ -73,5 +74,11 @@ agents:
 	done
 	@ls -l bin/mcpwarden-agent-*
 
+## dist: release artifacts in dist/: the agent's and the server's .deb and .rpm (linux amd64 and
+## arm64, nfpm), the agent's .tar.gz for macOS and .zip for Windows, and SHA256SUMS; prints each
+## with its size and checksum (packaging/)
+dist:
+	$(GO) run ./packaging/dist -version "$(VERSION)" -ldflags "$(LDFLAGS)"
+
 clean:
-	rm -rf bin
+	rm -rf bin dist

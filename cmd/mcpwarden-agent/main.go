@@ -28,6 +28,8 @@ const usage = `mcpwarden-agent finds the MCP servers configured on this machine.
 
 Usage:
   mcpwarden-agent scan [flags]      print what is found; sends nothing
+  mcpwarden-agent scan --risk [--format text|json|sarif] [--fail-on LEVEL]
+                                    judge it as the server would, on this machine
   mcpwarden-agent enroll [flags]    get this machine's own key with an enrolment secret
   mcpwarden-agent run [flags]       report to an mcpwarden server
   mcpwarden-agent version
@@ -73,6 +75,9 @@ func cli(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "mcpwarden-agent: %s\n", strings.TrimSuffix(err.Error(), ": "+errUsage.Error()))
 		}
 		return 2
+	case errors.Is(err, errRiskAtThreshold):
+		fmt.Fprintf(stderr, "mcpwarden-agent: %v\n", err)
+		return 3
 	}
 	fmt.Fprintf(stderr, "mcpwarden-agent: %v\n", err)
 	return 1
@@ -129,12 +134,18 @@ func scanCmd(args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	var sf scanFlags
 	sf.register(fs)
-	asJSON := fs.Bool("json", false, "print the report body ({\"servers\": [...]}) plus the parse findings as JSON")
+	asJSON := fs.Bool("json", false, "print the report body ({\"servers\": [...]}) plus the parse findings as JSON (with --risk, the judgement as JSON)")
+	var rf riskFlags
+	rf.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q: %w", fs.Arg(0), errUsage)
+	}
+	if err := rf.check(*asJSON); err != nil {
+		fmt.Fprintf(stderr, "mcpwarden-agent scan: %v\n", err)
+		return errUsage
 	}
 	opts, err := sf.options()
 	if err != nil {
@@ -144,17 +155,24 @@ func scanCmd(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if rf.judged() {
+		return scanRisk(stdout, res, rf, displayPath(opts.Home))
+	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		return enc.Encode(res)
 	}
-	home := opts.Home
+	printTable(stdout, res, displayPath(opts.Home))
+	return nil
+}
+
+// displayPath is the home whose paths are shown as ~/...: the scanned one, or this user's.
+func displayPath(home string) string {
 	if home == "" {
 		home, _ = os.UserHomeDir()
 	}
-	printTable(stdout, res, home)
-	return nil
+	return home
 }
 
 func printTable(w io.Writer, res discovery.Result, home string) {

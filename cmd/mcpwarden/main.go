@@ -106,6 +106,10 @@ func database(ctx context.Context, cfg *config.Server, log *slog.Logger) (*db.St
 		if err != nil {
 			return nil, stop, err
 		}
+		if why := cluster.Relocated(); why != nil {
+			log.Warn("the built-in PostgreSQL lives outside the data directory, where its user can reach it", "postgres_dir", cluster.Dir(), "reason", why.Error())
+		}
+		log.Info("the built-in PostgreSQL is up", "postgres_dir", cluster.Dir())
 		stop = func() {
 			if err := cluster.Stop(); err != nil {
 				log.Error("stop the built-in PostgreSQL", "error", err)

@@ -7,7 +7,9 @@ package localpg
 import (
 	"cmp"
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/url"
@@ -48,10 +50,19 @@ type Options struct {
 	// SharedBuffersMB is PostgreSQL's shared_buffers in MB; 0 means PostgreSQL's own default
 	// of 128 MB (right for throwaway test clusters). See SharedBuffersFor.
 	SharedBuffersMB int
+	// FallbackDir is where, under root, the cluster lives instead of Dir when RunAs cannot
+	// enter one of Dir's parents (a clone in root's own home, mode 0700): in a directory of
+	// its own named after Dir, so each Dir keeps its cluster. Default DefaultFallbackDir.
+	FallbackDir string
 }
+
+// DefaultFallbackDir holds the clusters that root's processes place outside their Dir.
+const DefaultFallbackDir = "/var/lib/mcpwarden-postgres"
 
 // Cluster is a running private PostgreSQL.
 type Cluster struct {
+	dir       string
+	relocated error
 	binDir    string
 	dataDir   string
 	socketDir string
@@ -120,8 +131,6 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	}
 	c := &Cluster{
 		binDir:    binDir,
-		dataDir:   filepath.Join(dir, "pgdata"),
-		logFile:   filepath.Join(dir, "postgres.log"),
 		noFsync:   opts.NoFsync,
 		buffersMB: opts.SharedBuffersMB,
 		uid:       -1, gid: -1,
@@ -130,7 +139,22 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 		if err := c.dropPrivileges(opts.RunAs); err != nil {
 			return nil, err
 		}
+		if err := checkTraversable(dir); err != nil {
+			c.relocated = err
+			dir = filepath.Join(cmp.Or(opts.FallbackDir, DefaultFallbackDir), relocatedName(dir))
+			if err := checkTraversable(dir); err != nil {
+				return nil, fmt.Errorf("%w; nor can it be placed in %s: %w", c.relocated, dir, err)
+			}
+		}
+		// Parents made here must let the PostgreSQL user through; the cluster's own
+		// directory is its alone.
+		if err := os.MkdirAll(filepath.Dir(dir), 0o711); err != nil {
+			return nil, fmt.Errorf("create %s: %w", filepath.Dir(dir), err)
+		}
 	}
+	c.dir = dir
+	c.dataDir = filepath.Join(dir, "pgdata")
+	c.logFile = filepath.Join(dir, "postgres.log")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create %s: %w", dir, err)
 	}
@@ -151,9 +175,6 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 			if err := os.Chown(p, c.uid, c.gid); err != nil {
 				return nil, fmt.Errorf("give %s to the PostgreSQL user: %w", p, err)
 			}
-		}
-		if err := checkTraversable(dir); err != nil {
-			return nil, err
 		}
 	}
 	if _, err := os.Stat(filepath.Join(c.dataDir, "PG_VERSION")); errors.Is(err, os.ErrNotExist) {
@@ -188,11 +209,37 @@ func (c *Cluster) dropPrivileges(name string) error {
 	return nil
 }
 
-// checkTraversable fails early, with a clear message, when the PostgreSQL user could not reach
-// the data directory through its parents.
+// Dir is the directory that holds the cluster: Options.Dir, or its place under FallbackDir
+// when Relocated says why not.
+func (c *Cluster) Dir() string { return c.dir }
+
+// Relocated says why the cluster is not in Options.Dir, or is nil when it is.
+func (c *Cluster) Relocated() error { return c.relocated }
+
+// relocatedName names a relocated cluster's directory after the path it stands for (its last
+// 40 characters, readable) and that path's hash (distinct for each path).
+func relocatedName(dir string) string {
+	sum := sha256.Sum256([]byte(dir))
+	readable := strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '.' {
+			return r
+		}
+		return '_'
+	}, strings.TrimPrefix(dir, string(filepath.Separator)))
+	if len(readable) > 40 {
+		readable = readable[len(readable)-40:]
+	}
+	return readable + "-" + hex.EncodeToString(sum[:6])
+}
+
+// checkTraversable says, with a clear message, when the PostgreSQL user could not reach the
+// data directory through its existing parents (the missing ones are made passable).
 func checkTraversable(dir string) error {
 	for p := filepath.Dir(dir); p != "/" && p != "."; p = filepath.Dir(p) {
 		info, err := os.Stat(p)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
 		if err != nil {
 			return err
 		}
