@@ -156,3 +156,27 @@ func pqArray(a []string) interface {
 } {
 	return pq.Array(a).(driver.Valuer)
 }
+
+// QueueDepths is how much notification work waits, across every organization: unsent digest
+// rows and pending webhook deliveries, each with the age of its oldest (zero when none waits).
+type QueueDepths struct {
+	EmailPending       int64   `db:"email_pending"`
+	EmailOldestSeconds float64 `db:"email_oldest_seconds"`
+	WebhookPending     int64   `db:"webhook_pending"`
+	WebhookOldest      float64 `db:"webhook_oldest_seconds"`
+}
+
+// NotificationQueues measures the email outbox and the webhook queue, for the metrics. Both
+// counts are over the partial indexes of unsent rows.
+func (s *Storage) NotificationQueues(ctx context.Context) (QueueDepths, error) {
+	var q QueueDepths
+	// Cross-tenant by design: operators' metrics cover the whole server.
+	err := s.db.GetContext(ctx, &q, `
+		SELECT e.n AS email_pending, e.oldest AS email_oldest_seconds,
+		       w.n AS webhook_pending, w.oldest AS webhook_oldest_seconds
+		FROM (SELECT count(*) AS n, COALESCE(EXTRACT(EPOCH FROM now() - min(created_at)), 0)::float8 AS oldest
+		      FROM alert_email_outbox WHERE sent_at IS NULL) e,
+		     (SELECT count(*) AS n, COALESCE(EXTRACT(EPOCH FROM now() - min(created_at)), 0)::float8 AS oldest
+		      FROM webhook_deliveries WHERE status = 'pending') w`)
+	return q, err
+}

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/mcpwarden/mcpwarden/db"
 	"github.com/mcpwarden/mcpwarden/gen"
@@ -169,6 +171,8 @@ type Replica struct {
 	Server   *Server
 	Ingester *ingest.Ingester
 	Jobs     jobs.Config
+	// Metrics holds the replica's Prometheus metrics when cfg.MetricsAddr is set; nil otherwise.
+	Metrics *prometheus.Registry
 }
 
 // NewReplica builds a replica of the given version from cfg.
@@ -178,6 +182,22 @@ func NewReplica(cfg config.Server, version string, store *db.Storage, log *slog.
 		HeartbeatFlushInterval: cfg.HeartbeatFlushInterval, RevocationPollInterval: cfg.RevocationPollInterval,
 		ReportRate: cfg.AgentReportRate, ReportBurst: cfg.AgentReportBurst,
 	})
+	var (
+		edge     *httpapi.Metrics
+		registry *prometheus.Registry
+	)
+	if cfg.MetricsAddr != "" {
+		edge = httpapi.NewMetrics()
+		registry = prometheus.NewRegistry()
+		registry.MustRegister(
+			collectors.NewGoCollector(),
+			collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+			collectors.NewDBStatsCollector(store.DB().DB, "mcpwarden"),
+			jobs.QueueCollector(store, log),
+		)
+		registry.MustRegister(edge.Collectors()...)
+		registry.MustRegister(in.Collectors()...)
+	}
 	srv := New(Options{
 		Version: version, JWTSecret: []byte(cfg.JWTSecret), Logger: log, WebhookAllowPrivate: cfg.WebhookAllowPrivate,
 		LoginFailuresPerAccountAndClient: cfg.LoginFailuresPerAccountAndClient,
@@ -187,9 +207,10 @@ func NewReplica(cfg config.Server, version string, store *db.Storage, log *slog.
 		Edge: httpapi.Options{
 			CORSOrigins: cfg.CORSOrigins, TrustedProxyHops: cfg.TrustedProxyHops, DisableValidation: cfg.DisableValidation,
 			MaxBodyBytes: cfg.MaxBodyBytes, ReportMaxBodyBytes: cfg.ReportMaxBodyBytes, Logger: log,
+			Metrics: edge,
 		},
 	}, store, in)
-	return Replica{Server: srv, Ingester: in, Jobs: jobs.Config{
+	return Replica{Server: srv, Ingester: in, Metrics: registry, Jobs: jobs.Config{
 		SMTP: cfg.SMTP, EmailDigestInterval: cfg.EmailDigestInterval,
 		WebhookPollInterval: cfg.WebhookPollInterval, WebhookRetryBase: cfg.WebhookRetryBase, WebhookAllowPrivate: cfg.WebhookAllowPrivate,
 		RollupCompactInterval: cfg.RollupCompactInterval,

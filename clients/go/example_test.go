@@ -2,28 +2,23 @@ package mcpwarden_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log"
+	"net/http"
 
 	mcpwarden "github.com/mcpwarden/mcpwarden/clients/go"
 )
 
-// List the organization's high-risk MCP servers that are still in use.
+// List the organization's high-risk MCP servers that are still in use, on every page.
 func Example_listHighRiskServers() {
 	ctx := context.Background()
-	c, err := mcpwarden.NewWithToken("http://localhost:8000", "eyJ...access token...")
-	if err != nil {
-		log.Fatal(err)
-	}
-	level, status := mcpwarden.High, mcpwarden.Active
-	resp, err := c.ListServersWithResponse(ctx, &mcpwarden.ListServersParams{RiskLevel: &level, Status: &status})
-	if err == nil {
-		err = mcpwarden.CheckResponse(resp.HTTPResponse, resp.Body)
-	}
-	if err != nil {
-		log.Fatal(err)
-	}
-	for _, s := range resp.JSON200.Items {
+	c := mcpwarden.New("http://localhost:8000", mcpwarden.WithToken("mcpw_...api token..."))
+	params := &mcpwarden.ListServersParams{RiskLevel: new(mcpwarden.High), Status: new(mcpwarden.Active)}
+	for s, err := range c.Servers(ctx, params) {
+		if err != nil {
+			log.Fatal(err)
+		}
 		fmt.Printf("%s on %v: score %d\n", s.ServerName, s.AgentHostname, s.RiskScore)
 		for _, f := range s.RiskFactors {
 			fmt.Printf("  [%s] %s: %s\n", f.Severity, f.Id, f.Title)
@@ -31,25 +26,34 @@ func Example_listHighRiskServers() {
 	}
 }
 
+// Tell a missing server from other failures.
+func Example_apiError() {
+	ctx := context.Background()
+	c := mcpwarden.New("http://localhost:8000")
+	if err := c.Login(ctx, "jane@example.com", "correct horse battery staple"); err != nil {
+		log.Fatal(err)
+	}
+	_, err := c.GetServerWithResponse(ctx, [16]byte{})
+	var apiErr *mcpwarden.APIError
+	switch {
+	case errors.As(err, &apiErr) && apiErr.StatusCode == http.StatusNotFound:
+		fmt.Println("no such server")
+	case err != nil:
+		log.Fatal(err) // the problem's detail and the request id
+	}
+}
+
 // Report an agent's MCP servers, as mcpwarden-agent does.
 func Example_sendReport() {
 	ctx := context.Background()
-	c, err := mcpwarden.NewWithAgentKey("http://localhost:8000", "mcp_sk_...")
-	if err != nil {
-		log.Fatal(err)
-	}
-	serverType, command, scope := "@modelcontextprotocol/server-filesystem", "npx -y @modelcontextprotocol/server-filesystem /home/jane/projects", "/home/jane/projects"
-	env := []string{"PATH"}
+	c := mcpwarden.New("http://localhost:8000", mcpwarden.WithAgentKey("mcp_sk_..."))
 	resp, err := c.ReportServersWithResponse(ctx, mcpwarden.ReportRequest{Servers: []mcpwarden.ReportedServer{{
 		ServerName: "filesystem",
-		ServerType: &serverType,
-		Command:    &command,
-		Scope:      &scope,
-		EnvVars:    &env,
+		ServerType: new("@modelcontextprotocol/server-filesystem"),
+		Command:    new("npx -y @modelcontextprotocol/server-filesystem /home/jane/projects"),
+		Scope:      new("/home/jane/projects"),
+		EnvVars:    &[]string{"PATH"},
 	}}})
-	if err == nil {
-		err = mcpwarden.CheckResponse(resp.HTTPResponse, resp.Body)
-	}
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -32,28 +32,43 @@ func newAuthenticated(baseURL, header, value string, opts []ClientOption) (*Clie
 	return NewClientWithResponses(strings.TrimRight(baseURL, "/"), append(defaults, opts...)...)
 }
 
-// APIError is a non-2xx answer from the server. Problem holds the server's RFC 9457 problem
-// document when it sent one; its Detail says what went wrong.
+// APIError is an answer outside 2xx. Problem holds the server's RFC 9457 problem document when
+// it sent one: its Detail says what went wrong and its Errors list the invalid fields. The API
+// client returns every such answer as an *APIError; use errors.As to read it:
+//
+//	var apiErr *mcpwarden.APIError
+//	if errors.As(err, &apiErr) && apiErr.StatusCode == http.StatusNotFound { ... }
 type APIError struct {
 	StatusCode int
 	Problem    *Problem
+	// RequestID is the request's id (X-Request-ID), to quote to the server's operators.
+	RequestID string
+	// RetryAfter is how long the server asked to wait before trying again (429 and 503); 0
+	// when it did not say.
+	RetryAfter time.Duration
 }
 
 func (e *APIError) Error() string {
+	var msg string
 	if e.Problem != nil && e.Problem.Detail != "" {
-		msg := fmt.Sprintf("mcpwarden: %d %s: %s", e.StatusCode, e.Problem.Title, e.Problem.Detail)
+		msg = fmt.Sprintf("mcpwarden: %d %s: %s", e.StatusCode, e.Problem.Title, e.Problem.Detail)
 		if e.Problem.Errors != nil {
 			for _, f := range *e.Problem.Errors {
 				msg += fmt.Sprintf("; %s: %s", f.Field, f.Message)
 			}
 		}
-		return msg
+	} else {
+		msg = fmt.Sprintf("mcpwarden: %d %s", e.StatusCode, http.StatusText(e.StatusCode))
 	}
-	return fmt.Sprintf("mcpwarden: %d %s", e.StatusCode, http.StatusText(e.StatusCode))
+	if e.RequestID != "" {
+		msg += " (request " + e.RequestID + ")"
+	}
+	return msg
 }
 
-// CheckResponse returns nil for a 2xx response and an *APIError otherwise. Pass the HTTPResponse
-// and Body of any *WithResponse result:
+// CheckResponse returns nil for a 2xx response and an *APIError otherwise. The API client does
+// this for every request; pass the HTTPResponse and Body of a *WithResponse result of a
+// ClientWithResponses:
 //
 //	resp, err := c.ListServersWithResponse(ctx, nil)
 //	if err == nil {
@@ -66,10 +81,17 @@ func CheckResponse(resp *http.Response, body []byte) error {
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		return nil
 	}
-	apiErr := &APIError{StatusCode: resp.StatusCode}
+	apiErr := &APIError{
+		StatusCode: resp.StatusCode,
+		RequestID:  resp.Header.Get("X-Request-ID"),
+		RetryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()),
+	}
 	var p Problem
 	if json.Unmarshal(body, &p) == nil && p.Status != 0 {
 		apiErr.Problem = &p
+		if apiErr.RequestID == "" && p.RequestId != nil {
+			apiErr.RequestID = *p.RequestId
+		}
 	}
 	return apiErr
 }

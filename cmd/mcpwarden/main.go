@@ -199,6 +199,9 @@ func runServe(args []string) int {
 	if cfg.PprofAddr != "" {
 		servePprof(cfg.PprofAddr, log)
 	}
+	if replica.Metrics != nil {
+		serveMetrics(cfg.MetricsAddr, replica.Metrics, log)
+	}
 	handler, err := replica.Server.Handler()
 	if err != nil {
 		log.Error("build handler", "error", err)

@@ -21,6 +21,7 @@ import (
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/gorillamux"
+	"github.com/prometheus/client_golang/prometheus"
 
 	mcpwarden "github.com/mcpwarden/mcpwarden/clients/go"
 	"github.com/mcpwarden/mcpwarden/db"
@@ -40,7 +41,9 @@ type Env struct {
 	Store    *db.Storage
 	Handler  http.Handler
 	Config   config.Server
-	router   routers.Router
+	// Metrics is the replica's Prometheus registry when Config.MetricsAddr is set.
+	Metrics *prometheus.Registry
+	router  routers.Router
 }
 
 // New starts a server on a fresh database, with the default configuration and a random JWT
@@ -84,7 +87,7 @@ func start(t testing.TB, cfg config.Server, store *db.Storage, router routers.Ro
 		r.Run(ctx, store)
 	}()
 	t.Cleanup(func() { cancel(); <-done })
-	return &Env{t: t, Server: r.Server, Ingester: r.Ingester, Store: store, Handler: handler, Config: cfg, router: router}
+	return &Env{t: t, Server: r.Server, Ingester: r.Ingester, Store: store, Handler: handler, Config: cfg, Metrics: r.Metrics, router: router}
 }
 
 // AccessToken signs an access token for u with the server's secret, as a login would.

@@ -81,6 +81,10 @@ type Server struct {
 	HeartbeatFlushInterval time.Duration `env:"MCPWARDEN_HEARTBEAT_FLUSH_INTERVAL" envDefault:"2s"`
 	RevocationPollInterval time.Duration `env:"MCPWARDEN_REVOCATION_POLL_INTERVAL" envDefault:"2s"`
 
+	// MetricsAddr is where Prometheus metrics are served (/metrics), on a listener of their own;
+	// empty serves none.
+	MetricsAddr string `env:"MCPWARDEN_METRICS_ADDR"`
+
 	// Benchmark-only knobs (see cmd/mcpwarden-bench): request validation off, and Go's pprof
 	// on a loopback address.
 	DisableValidation bool   `env:"MCPWARDEN_DISABLE_VALIDATION" envDefault:"false"`
@@ -186,6 +190,11 @@ func (c *Server) Validate() error {
 			errs = append(errs, err)
 		} else {
 			c.SMTP = &smtp
+		}
+	}
+	if c.MetricsAddr != "" {
+		if _, port, err := net.SplitHostPort(c.MetricsAddr); err != nil || port == "" {
+			bad("MCPWARDEN_METRICS_ADDR must be a host:port (\":9090\", \"127.0.0.1:9090\"), not %q", c.MetricsAddr)
 		}
 	}
 	if c.PprofAddr != "" {

@@ -45,8 +45,22 @@ func PrincipalFrom(ctx context.Context) Principal {
 	panic("httpapi: no authenticated principal in context")
 }
 
+// requestInfo is what the request log learns of a request on its way in: its id, and the
+// operation the contract matched (for the metrics; -1 until then).
+type requestInfo struct {
+	id string
+	op int
+}
+
 // RequestIDFrom returns the request's id (its X-Request-ID).
 func RequestIDFrom(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey).(string)
-	return id
+	if info, ok := ctx.Value(requestIDKey).(*requestInfo); ok {
+		return info.id
+	}
+	return ""
+}
+
+func requestInfoFrom(ctx context.Context) *requestInfo {
+	info, _ := ctx.Value(requestIDKey).(*requestInfo)
+	return info
 }

@@ -85,6 +85,8 @@ type contract struct {
 
 	routesMu sync.RWMutex
 	routes   map[routeKey]cachedRoute // only routes without path parameters
+
+	metrics *Metrics // nil: none
 }
 
 type routeKey struct{ method, path string }
@@ -140,6 +142,11 @@ func (v *contract) middleware(enabled bool) echo.MiddlewareFunc {
 			route, pathParams, err := v.findRoute(req)
 			if err != nil {
 				return err
+			}
+			if v.metrics != nil {
+				if info := requestInfoFrom(req.Context()); info != nil {
+					info.op = v.metrics.operation(route.Operation)
+				}
 			}
 			ctx, caller := withPrincipalHolder(req.Context())
 			var (

@@ -36,6 +36,8 @@ type Options struct {
 	MaxBodyBytes       int64
 	ReportMaxBodyBytes int64
 	Logger             *slog.Logger
+	// Metrics, when set, counts and times every request by operation.
+	Metrics *Metrics
 }
 
 // Authenticator checks the credentials the spec's security schemes name.
@@ -53,10 +55,14 @@ func New(opts Options, auth Authenticator, h gen.StrictServerInterface) (http.Ha
 	if err != nil {
 		return nil, err
 	}
-	e := &edge{opts: opts, log: opts.Logger, auth: auth}
+	e := &edge{opts: opts, log: opts.Logger, auth: auth, metrics: opts.Metrics}
 	contract, err := newContract(spec, e.authenticate)
 	if err != nil {
 		return nil, err
+	}
+	if opts.Metrics != nil {
+		opts.Metrics.bind(spec)
+		contract.metrics = opts.Metrics
 	}
 	ec := echo.New()
 	ec.HideBanner, ec.HidePort = true, true
@@ -82,15 +88,16 @@ func New(opts Options, auth Authenticator, h gen.StrictServerInterface) (http.Ha
 
 // edge holds what the middleware needs.
 type edge struct {
-	opts Options
-	log  *slog.Logger
-	auth Authenticator
+	opts    Options
+	log     *slog.Logger
+	auth    Authenticator
+	metrics *Metrics
 }
 
 var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 
-// requestLog gives every request an id (the caller's X-Request-ID when it is sane) and logs one
-// line per request with its status and duration.
+// requestLog gives every request an id (the caller's X-Request-ID when it is sane), logs one
+// line per request with its status and duration, and counts it in the metrics.
 func (e *edge) requestLog(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		start := time.Now()
@@ -102,12 +109,21 @@ func (e *edge) requestLog(next echo.HandlerFunc) echo.HandlerFunc {
 			id = hex.EncodeToString(b)
 		}
 		c.Response().Header().Set("X-Request-ID", id)
-		c.SetRequest(req.WithContext(context.WithValue(req.Context(), requestIDKey, id)))
+		info := &requestInfo{id: id, op: -1}
+		c.SetRequest(req.WithContext(context.WithValue(req.Context(), requestIDKey, info)))
 		err := next(c)
 		if err != nil {
 			c.Error(err)
 		}
 		status := c.Response().Status
+		took := time.Since(start)
+		if e.metrics != nil {
+			op := info.op
+			if op < 0 {
+				op = e.metrics.operation(nil)
+			}
+			e.metrics.observe(op, status, took)
+		}
 		level := slog.LevelInfo
 		if status >= 500 && status != http.StatusNotImplemented {
 			level = slog.LevelError
@@ -118,7 +134,7 @@ func (e *edge) requestLog(next echo.HandlerFunc) echo.HandlerFunc {
 			slog.String("path", req.URL.Path),
 			slog.Int("status", status),
 			slog.Int64("bytes", c.Response().Size),
-			slog.Duration("duration", time.Since(start)),
+			slog.Duration("duration", took),
 			slog.String("client_ip", c.RealIP()),
 		)
 		return nil

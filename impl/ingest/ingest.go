@@ -45,6 +45,7 @@ type Ingester struct {
 	redactions redactCache
 	queue      reportQueue
 	stored     storedReader
+	metrics    *metrics
 }
 
 // New returns an Ingester writing to store.
@@ -52,10 +53,10 @@ func New(store *db.Storage, opts Options) *Ingester {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	in := &Ingester{store: store, log: opts.Logger, now: opts.Now, opts: opts}
+	in := &Ingester{store: store, log: opts.Logger, now: opts.Now, opts: opts, metrics: newMetrics()}
 	in.keys = newKeyCache(store, opts.Logger, opts.Now)
-	in.seen = newSeenBuffer(store, opts.Logger)
-	in.queue.store = store
+	in.seen = newSeenBuffer(store, opts.Logger, in.metrics)
+	in.queue.store, in.queue.metrics = store, in.metrics
 	in.stored.store = store
 	return in
 }

@@ -91,6 +91,7 @@ type keyCache struct {
 
 	lastPoll atomic.Int64 // unix nanoseconds of the last successful poll
 	lookups  atomic.Int64 // keys read from the database (cache misses)
+	hits     atomic.Int64 // keys answered from the cache
 
 	pollMu    sync.Mutex
 	since     time.Time              // the next poll reads rows newer than this
@@ -130,6 +131,7 @@ func (c *keyCache) lookup(ctx context.Context, key string) (*agentState, error) 
 	gen := sh.gen
 	sh.mu.RUnlock()
 	if ok && now.Before(e.expires) && (e.state == nil || c.trusted(now)) {
+		c.hits.Add(1)
 		if e.state == nil {
 			return nil, ErrUnknownKey
 		}

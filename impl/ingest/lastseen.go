@@ -17,15 +17,23 @@ import (
 // interval of last-seen times; everything else an agent reports is written before the request
 // is answered.
 type seenBuffer struct {
-	store *db.Storage
-	log   *slog.Logger
+	store   *db.Storage
+	log     *slog.Logger
+	metrics *metrics
 
 	mu      sync.Mutex
 	pending map[uuid.UUID]db.AgentSeen
 }
 
-func newSeenBuffer(store *db.Storage, log *slog.Logger) *seenBuffer {
-	return &seenBuffer{store: store, log: log, pending: map[uuid.UUID]db.AgentSeen{}}
+func newSeenBuffer(store *db.Storage, log *slog.Logger, m *metrics) *seenBuffer {
+	return &seenBuffer{store: store, log: log, metrics: m, pending: map[uuid.UUID]db.AgentSeen{}}
+}
+
+// size is how many agents' times wait for the next flush.
+func (b *seenBuffer) size() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.pending)
 }
 
 // touch records that an agent was seen at t.
@@ -77,7 +85,10 @@ func (b *seenBuffer) flush(ctx context.Context) {
 
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	if err := b.store.TouchAgents(ctx, batch); err != nil {
+	start := time.Now()
+	err := b.store.TouchAgents(ctx, batch)
+	b.metrics.flushed(time.Since(start))
+	if err != nil {
 		b.log.Warn("flush agents' last-seen times; will retry", slog.Int("agents", len(batch)), slog.Any("error", err))
 		for _, s := range batch {
 			b.touch(s.OrganizationID, s.AgentID, s.SeenAt)

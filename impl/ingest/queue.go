@@ -47,7 +47,8 @@ func (p *pendingReport) finish(out db.ReportOutcome, err error) {
 // maxRunningBatches batches running starts one at once, and the reports that arrive meanwhile
 // form the next batches, so batches grow with load and a lone report waits for nothing.
 type reportQueue struct {
-	store *db.Storage
+	store   *db.Storage
+	metrics *metrics
 
 	mu      sync.Mutex
 	waiting []*pendingReport // in arrival order
@@ -175,6 +176,7 @@ func (q *reportQueue) applyBatch(ctx context.Context, batch []*pendingReport) {
 // write and COMMIT (plus one to queue webhook deliveries when it raised alerts and the
 // organization has webhooks).
 func (q *reportQueue) writeBatch(ctx context.Context, batch []*pendingReport) (outs []db.ReportOutcome, errs []error, err error) {
+	q.metrics.batches.Observe(float64(len(batch)))
 	outs, errs = make([]db.ReportOutcome, len(batch)), make([]error, len(batch))
 	tx, err := q.store.BeginReportBatch(ctx, batch[0].org)
 	if err != nil {

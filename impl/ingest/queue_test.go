@@ -27,7 +27,7 @@ type reportFixture struct {
 
 func newReportFixture(t *testing.T, conn *sqlx.DB) reportFixture {
 	store := db.New(conn)
-	return reportFixture{t: t, store: store, q: &reportQueue{store: store}}
+	return reportFixture{t: t, store: store, q: &reportQueue{store: store, metrics: newMetrics()}}
 }
 
 // hold keeps reports waiting, as if every batch slot were taken, until the returned function

@@ -82,6 +82,7 @@ func (in *Ingester) KnownUnchanged(a Agent, stored db.AgentState, raw []byte, n 
 		return false
 	}
 	in.seen.touch(a.OrgID, a.AgentID, in.now())
+	in.metrics.unchanged.Inc()
 	return true
 }
 
@@ -104,6 +105,7 @@ func (in *Ingester) Report(ctx context.Context, a Agent, stored db.AgentState, r
 			st.setRawReport(hash, raw)
 		}
 		in.seen.touch(a.OrgID, a.AgentID, in.now())
+		in.metrics.unchanged.Inc()
 		return unchanged, nil
 	}
 
@@ -128,8 +130,11 @@ func (in *Ingester) Report(ctx context.Context, a Agent, stored db.AgentState, r
 	}
 	if out.Unchanged {
 		in.seen.touch(a.OrgID, a.AgentID, in.now())
+		in.metrics.unchanged.Inc()
 		return unchanged, nil
 	}
+	in.metrics.changed.Inc()
+	in.metrics.alertsRaised.Add(float64(out.Alerts))
 	return Result{
 		ServersReceived: int64(len(servers)),
 		ServersCreated:  out.Created, ServersUpdated: out.Updated, ServersDormant: out.Dormant,
