@@ -788,6 +788,26 @@ type RiskLevelBucket struct {
 	TopServerTypes []ServerTypeCount `json:"top_server_types"`
 }
 
+// RiskTrend defines model for RiskTrend.
+type RiskTrend struct {
+	// Days The window asked for, in days.
+	Days int32 `json:"days"`
+
+	// Points One point per day that has a snapshot, oldest first.
+	Points []RiskTrendPoint `json:"points"`
+}
+
+// RiskTrendPoint Example: {"critical":2,"date":"2026-11-01","high":5,"low":22,"medium":18}
+type RiskTrendPoint struct {
+	Critical Count `json:"critical"`
+
+	// Date The UTC day.
+	Date   openapi_types.Date `json:"date"`
+	High   Count              `json:"high"`
+	Low    Count              `json:"low"`
+	Medium Count              `json:"medium"`
+}
+
 // Role `admin` manages the organization, its members and webhooks; `member` sees and triages the inventory.
 type Role string
 
@@ -1021,6 +1041,12 @@ type GetTopRisksParams struct {
 	Limit *int32 `form:"limit,omitempty" json:"limit,omitempty"`
 }
 
+// GetRiskTrendParams defines parameters for GetRiskTrend.
+type GetRiskTrendParams struct {
+	// Days How many days back, today included.
+	Days *int32 `form:"days,omitempty" json:"days,omitempty"`
+}
+
 // ListServersParams defines parameters for ListServers.
 type ListServersParams struct {
 	// RiskLevel Only servers at this risk level.
@@ -1173,6 +1199,9 @@ type ServerInterface interface {
 	// GetTopRisks The highest-scored active servers
 	// (GET /dashboard/top-risks)
 	GetTopRisks(ctx echo.Context, params GetTopRisksParams) error
+	// GetRiskTrend Active servers per risk level, one point a day
+	// (GET /dashboard/trend)
+	GetRiskTrend(ctx echo.Context, params GetRiskTrendParams) error
 	// GetHealth Check the server and its database
 	// (GET /health)
 	GetHealth(ctx echo.Context) error
@@ -1550,6 +1579,24 @@ func (w *ServerInterfaceWrapper) GetTopRisks(ctx echo.Context) error {
 	return err
 }
 
+// GetRiskTrend converts echo context to params.
+func (w *ServerInterfaceWrapper) GetRiskTrend(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetRiskTrendParams
+	// ------------- Optional query parameter "days" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "days", ctx.QueryParams(), &params.Days, runtime.BindQueryParameterOptions{Type: "integer", Format: "int32"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter days: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetRiskTrend(ctx, params)
+	return err
+}
+
 // GetHealth converts echo context to params.
 func (w *ServerInterfaceWrapper) GetHealth(ctx echo.Context) error {
 	var err error
@@ -1809,6 +1856,7 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.GET(options.BaseURL+"/dashboard/stats", wrapper.GetDashboardStats, options.OperationMiddlewares["getDashboardStats"]...)
 	router.GET(options.BaseURL+"/dashboard/risk-distribution", wrapper.GetRiskDistribution, options.OperationMiddlewares["getRiskDistribution"]...)
 	router.GET(options.BaseURL+"/dashboard/top-risks", wrapper.GetTopRisks, options.OperationMiddlewares["getTopRisks"]...)
+	router.GET(options.BaseURL+"/dashboard/trend", wrapper.GetRiskTrend, options.OperationMiddlewares["getRiskTrend"]...)
 	router.GET(options.BaseURL+"/alerts/", wrapper.ListAlerts, options.OperationMiddlewares["listAlerts"]...)
 	router.POST(options.BaseURL+"/alerts/:alert_id/dismiss", wrapper.DismissAlert, options.OperationMiddlewares["dismissAlert"]...)
 	router.POST(options.BaseURL+"/alerts/dismiss-all", wrapper.DismissAllAlerts, options.OperationMiddlewares["dismissAllAlerts"]...)
@@ -4877,6 +4925,114 @@ func (response GetTopRisks503ApplicationProblemPlusJSONResponse) VisitGetTopRisk
 	return err
 }
 
+type GetRiskTrendRequestObject struct {
+	Params GetRiskTrendParams
+}
+
+type GetRiskTrendResponseObject interface {
+	VisitGetRiskTrendResponse(w http.ResponseWriter) error
+}
+
+type GetRiskTrend200JSONResponse RiskTrend
+
+func (response GetRiskTrend200JSONResponse) VisitGetRiskTrendResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetRiskTrend400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response GetRiskTrend400ApplicationProblemPlusJSONResponse) VisitGetRiskTrendResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetRiskTrend401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetRiskTrend401ApplicationProblemPlusJSONResponse) VisitGetRiskTrendResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetRiskTrend429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response GetRiskTrend429ApplicationProblemPlusJSONResponse) VisitGetRiskTrendResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetRiskTrend500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response GetRiskTrend500ApplicationProblemPlusJSONResponse) VisitGetRiskTrendResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetRiskTrend503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response GetRiskTrend503ApplicationProblemPlusJSONResponse) VisitGetRiskTrendResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetHealthRequestObject struct {
 }
 
@@ -6183,6 +6339,9 @@ type StrictServerInterface interface {
 	// GetTopRisks The highest-scored active servers
 	// (GET /dashboard/top-risks)
 	GetTopRisks(ctx context.Context, request GetTopRisksRequestObject) (GetTopRisksResponseObject, error)
+	// GetRiskTrend Active servers per risk level, one point a day
+	// (GET /dashboard/trend)
+	GetRiskTrend(ctx context.Context, request GetRiskTrendRequestObject) (GetRiskTrendResponseObject, error)
 	// GetHealth Check the server and its database
 	// (GET /health)
 	GetHealth(ctx context.Context, request GetHealthRequestObject) (GetHealthResponseObject, error)
@@ -7085,6 +7244,31 @@ func (sh *strictHandler) GetTopRisks(ctx echo.Context, params GetTopRisksParams)
 	return nil
 }
 
+// GetRiskTrend operation middleware
+func (sh *strictHandler) GetRiskTrend(ctx echo.Context, params GetRiskTrendParams) error {
+	var request GetRiskTrendRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetRiskTrend(ctx.Request().Context(), request.(GetRiskTrendRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetRiskTrend")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetRiskTrendResponseObject); ok {
+		return validResponse.VisitGetRiskTrendResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // GetHealth operation middleware
 func (sh *strictHandler) GetHealth(ctx echo.Context) error {
 	var request GetHealthRequestObject
@@ -7402,181 +7586,189 @@ func (sh *strictHandler) TestWebhook(ctx echo.Context, webhookId WebhookId) erro
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H1rc9u4suBfQXF3K/ZZSpadZGZi1629HieZZE4evrZzc7ZGWQsmWxLGFMABQMualL/uD9ifuL/kFhog",
-	"CVKkXn5kHj51PkwsEmw0uhv97q9BJCap4MC1Cva/BmOgMUj8zxPQcnY41CDNv2JQkWSpZoIH+8EpRILH",
-	"imhBppRpcgFDIYFoOWN8ROiIMt4NwkBFY5hQ8/pQyAnVwX7AuH66F4TBhF6zSTYJ9n/47lmvFwYTxu2/",
-	"e2GgZynYR2EEMri5uQmDlEo6Ae1gOxwB12/jecDOxkCo+fGJIiw2MDDz55TqcRAGnE7MwvjAOYuDMJDw",
-	"W8YkxMG+lhk0Qpxl+OSEXr8DPtLjYP/pdwWMSkvGR4GB8DAB2Q6T+XEhTOaBO4fpmI5gHiDzV8KzyQXI",
-	"kAylmJDdAqrfMpCzEqzULOCDEMOQZokO9nfDBYe628P/ece623CsFr5T9nsDjG81TBRJQRIDwiLwzpVZ",
-	"oBHGvedLgFwK4CnIK5Btp/r+6JgofGLR0don7vxsP6l2wCZgDveJIpkC2Q6Z+fXO4foMF2MhLttAm9qf",
-	"CfA4FWwxo7pn7xjEG7OWSgVXgMLkRxqfwG8ZKG3+FQmugeN/0jRNWEQN8DupFBcJTP7nr8rs5GsA13SS",
-	"Jo5wNWWJoVl+RRMWEyRSUkgspOB9ckWTDAi9iPYJ5YS5Zx2x7Rd/UDOu6XUQBiClMNLul6/BkEESl9w4",
-	"AaWQsYP11rz5EgZKU52pYB+FrmbabMFggOQoKPBFL0Sm9y8Syi+DGx/d/13CMNgP/ttOeXXs2F/VzrFF",
-	"k8Xy/OFL+xESC1CEC00mVEdjosdADN4ljfQBGdidD0jClFYEaDQmYjgEHpvLBXHRNRAdCT5MWHTbUzvk",
-	"hEaRyLgmU6YNMEwRmFCWEJpIoPGMwLWBBG+0An0vSvQVgDwI7iL3NZWDCyTKpASuiYEOyBYlcWZxACH+",
-	"nlClCY0njIdESELJMEsSIuSIcvY7YmobMfpayAsWx8BvidIzg0KRgsRXiONchbAgGESKBKr4fFriswTj",
-	"XhEa0SRBIWmAKUmSJomYWiootoDYecs1SE6TV4Y818DQrYE95CTjcJ1CpCEmyB0HiMuBo4lzFg8Ii4Fr",
-	"NmSgCNOEcXyiuJ0SMVK4iw9CvxYZj295xB+EJkOzTvUUn5WnaJ6wX7q3U/wg9NjIhJJvWeyYNUdAccg+",
-	"tSMijuksETQ+E+IdlVZNeqgD9dn5QsQzwhRJDBCS6DH1T86IJki1PTqjjLAIPnF6RVlCL5IHB9oBZVjj",
-	"CqRBH8RGokSUG9aRKKuZViSmml5QBQdEGjOCUGNH4L6s3knEkChnRDBOBmhsdNDaGBiKqtshncIQaYLe",
-	"Pb3jmSy4gTMh3lM+c1ebelBsCUEmlM/yc1bfFhOfOM30WEj2O9yW849ElsQoKVG5MDdOJAGFD01ql+Ru",
-	"KQ4qENybRDgqISFUApkwpRgfhWRCE6MmQhwSuE6NHmnoVsKVuASjThQft/Ylct1bfsU0IsbTD2kcM/Mn",
-	"mhxLcz9oZrTIIU0UhEHq/elrkFKlpkLGS/eTP2eAAJ2l51pc2kvYU2X3nLmS/3u3SfkuleRfKkuFJTBf",
-	"ivfExa8QafNVtKfX3B2NNLuCc2fdoAK1bKNH+NBN6CzwK5CKifo+n/fCgGeJk29W169tNAwiCVRDfE51",
-	"xQAw1NjRbAJVK+BZr2GJsVDa2hlVND9/vsL3Wby+4REGlzA7TyUM2XWzbaQ0ldoIBO25MS5hFhItiIYk",
-	"Mf9QhKZUasNoBXsGkyg9V5fnz4Y/fV+FY69p60YfPFcAfA38LUVJEy57TV8X6tz+bTGxfHAf/KjOzNPI",
-	"GxuQWi6MFj+ODHBqH70J0TDekDZqTIh0gUt5FFfiwPtUnSsq5FLso3Z4NaRUGKOV0d+xtUUZ0zCp/sdS",
-	"bJrPTej1W/vCrkcKVEo6C9CpN4LlwnEEH/CmzN+wDp8VXjtlv3uvaqFpsuy1M3xo7hBxD/kSYW6Hl8C0",
-	"ovq0oL4qtw8ETxiHAZmOgRNKxkClvgCqCZWSXUGMOq3TYdF802MJ4D1njHx5Ze65LfvThPFMg9pGwcCz",
-	"iQHcfsXQ23CI//WlgR8R0M9Mj/8Js6VkMWeZINFaDdwofofHb63EUmMx5UTwZGZVcaZI7nXpkq23RllM",
-	"gZo3nJwrCa7PJdXjXBmGa+1Mf+a+Q5Pk4zAkivEI7OtkiCajIiXs3nrd7T7egH+c64um7PzSYrvdf30J",
-	"s4OFaGy7AcZ7l+8mH16k/yFPn+pPV5+v//fvu/TH6CW8Hr1hP5vfxPFvJ+qsR3cv9qL6fdF7vG4fr9s/",
-	"63WbM1b4h7t4E5Bra9gI1q0Ypwh1LWefh9C5Y6aMRWZtUPfrhRAJUF75+S4ZpVz0YnYXaNhMFhU++6/V",
-	"DTSybBkxugN43WJt8mKF969AMj1bxtMnTF2+gytIUNmyVn/tZmza6yqyCZnHiqUm9doxdAFo/vkS62El",
-	"COdjJPSjwTWGq5C8T7w1Sq3RWCv737/ejULm7653F8Qyr3VzmJ6P2Wh8Lpm6dLrfYJ9QwmFaeFw1MY+g",
-	"W1MyzSKaEPP4ARngW4wbqlAQmxf7vPCwmx9JYhiASKHggAwMOQ4ZxIWSOaZ8ZN8j+W+lhz4SfMhGmQ04",
-	"9Ll7mFAeo2JtX7B+OjKlikQJUAnxARlMaMIiJjJ1ntLoko4Av3DJxZR3it+I++2gzweWzp1NMMDYoVPj",
-	"MYrEEuC6izpzbkg0IS4IgypCgjBo2TKKrRqQBb8tsk2O8P3cQbaZG85Fx859d1whVIs/VgTrbm/v2RJn",
-	"W4g4Wd/FVyPxOeBq6zZR+FGukfm5Dd8983MbXvR63+++eLH3/Nn3z3ovXuwuTrAJgyMUdKiWbYbk/Hop",
-	"deT3M/KOplqkDQbGOm5MXLkRDQjze0x12AxojPIuO7pX+NBNGAyzJGm9RpfQihTJUtF5Yp6p796C6H+8",
-	"HRUu82IzXFQk5Qr3diaT6nmPtU7V/s6OAUF13d+7kZjsTKJ0SqWN55bajGR1wnj2QwWPPxhJrzVII7r/",
-	"Dy7/v/Z3doJlBGMga0LSS6rGF4LK2Bgeail6vNiH8xWguDJ36p7RDOzVkJtHe2GA8tH983kYJGJa/Lhn",
-	"VJGYZZP8L7s/uFvNCUoV7D/7PgwyLkGJ5MroFeYaU8H+05sWz0UOzYqGWR3gFV/zN7XiK97GV3yjipsV",
-	"X6qhb8W3GjC80ps1Gqt+fA67FbzV9ucjKKwdZhN8jaRs9c3DJDkBhalu6/G6b4atv/ny9SbYXuVCtRQN",
-	"v1IO/+5JBF8O5AKuYtpWL9+nDeLnNYMkLjIx1ti7y6Vq8geVGVtG0BoFUI+B/Hz68QNJqR7nniKM2Ls0",
-	"JN8plGdnLZOcnilYheHzeIYfwLVRx5MwzBTgd6oXTm+ZELTbLD/WdFJvgCZmvfVox0X28YSddhgJzjE5",
-	"xZpC5T+bVLrSQ5S/PkY4Zkj9+X83vek5XNtSE56goqwwx6Om0S1FWeHoKR1BxWZb0Gd98ZtduHNO5JKS",
-	"et3d7l6dlJb4VMu3E9S6uomI6BxjPV+qqazoLizdhL7zrsryDR9ffALFfpag2/q/N8L3Zt6beZoVlw0k",
-	"2kZQxaeb9vVOjBh/LeRkzf2MJOW6OKtaXAbzF3LrccSFhDgkQyHJx8NMj/dIbl90cBUSJcycbncFZ/Zd",
-	"W1EqEve5g0bV1aPYhvCLTQZ94pJAqzK+4SZbcHEttW08H/RCi+99lNpM9D+0B3neY4yHUvvs7kpex0hM",
-	"JpS3XNTuR5IwDjYkqCCSoM2FGVNz89To4IfdF3uNH+FDNjrHpPO6Y/bFKr5V4OZnhLLlWc+7Dfzq/IrK",
-	"qjuvch6NjuPClbfX5MobMrl+cOmOfNpMnef+nmZ//iaBr3nTmanL8yGNtJCre0JPmLp8je+s4A7FL6Dn",
-	"bi0ft3WFRULC4gqn3WX1TZ4QnCPBdd35bc/n98RS7XS1AJ6VRmUET0vKVSqkXjXMeFa8UPoS1ue/wt14",
-	"h/GiYs2Llvg81tRMx6L04Zb5ut2Ki2OTgE1TgGNRiKIazPBPuxSiOYF5MqhC9RVarnGcFwD1+b2K+7oc",
-	"qrH+wivt3qMi5eX5N4+MWFdpmdW6JtZrqalVxvjILcMR/B0VtcHxx9MzskMzPd5hxUfVjk1pH1RyW8Yg",
-	"YSXdzQPi3CbyqttcLoaXl53AJ+WKAeuaWxDWcmxbgGs6i1q6RaOgceUnfETUTGmYlHkqNiVMghGgEB8Q",
-	"I1PyIlymFUFuLJPF/JSwKeOxmCo0buWUGbATxrNrRFYk0N+0VEbOS/G5DbzBIhpwijnRNLnEemGvtmHL",
-	"er1sCWqvu1dJXVM6ZsLgVGEGh9YpiiIJdGK+3MG/rALrR6/wY131GYtyiyhB3VsD0hX2kpiNQGmXck5Z",
-	"UpwJpvdxwaG7is/rIVIwNlP1VlQ3FiS/+rhcmi1TcsU6ZDsHtSepl2loy8uVy2rlFZdcvlxpSVdJa3fP",
-	"cMre8+9INKbSGDRSHRDKZ+QTZ5GI4cBWqqEhJHhhC1eIrNkmRyPDN1Gb7KK8wGLtZNCT10fkxbPn3xNX",
-	"SEJiEWUT4CiB6vEm3cJW1MWhp1LwUUgYJ5Qo4Bp4BGQC1KZ7khREmtQvjZaEmryWtknKoqdUEW2+O0Te",
-	"zQtbnBdxJSXD80cv1zIYV5ryqEXs55VhxixdxfNrec6WAS5cEUutQ0ITJRChhCoy+FfHuS87b18OVnCa",
-	"+hbC/JfenJ0dE/sAMYRa8Z5gzXE7yzx/8cJnmV6jpVQkFi3+djqWtJ4hW61yXqpptHjWyKeTt0TCECTS",
-	"o6u6xL4X5mrLCd+8fUAGXn2Ty/XWNvHUAKnoDGs1aVLzMvlVUUsDCvXIlFX98wyoQnl3/NYkbU9gKEGN",
-	"N3NjS/tym15oyQ8fyVVDc9v7umEiRowP8nBLKuEK81XcW40Mvo6PrQpg8/5HTOlvkERQnvjPlAN5KWDd",
-	"XIkw8OtaGxY+jCZAjoRM11/51rkt+WXv3UTl9psgbz4co19udjRecLhKla+uQM689h2eZu0ScpIZGTIe",
-	"qwP3hCIJDDURmSYXEIkJkNgIMnuzreaSctp6ky36fP6WmCvms1tZhKINIsFu2XOnj62e5u3ec0hY+z0J",
-	"EbCrDT6YpfF6gK4WuQmDLM+4a5BhMoNSeFuri8BvGU1UVWQJDhivQJPWmGgdBcDzSK6RQtYzXfeUtsWN",
-	"5rAVzh3YPGbmD8ffXDv9FJS5po0kRy26AJUj1P3IFUQapTvVtuZCEUowPEm20MzbdkwWmutzJOnEGrCh",
-	"7f1RrEOVb1Hm+ZLY7yCcjwCQTzxhl0AGzgs2CM1dewmQKkx4zFdFsMbC6ICUqJRG5qxFgn00hiKJQZJ+",
-	"sDMWE9gx/58Z1RtUP8AqeA6opoWoj+up2A6JEpZWmDZPpBKU/Uph9v6axSPXDKOaPIo3I9Nky9CQGosp",
-	"age/CsZdPZgFT9n1i32Zz9AL85XtLjnE/0AFWcJE6Pwb6oDYvTibWwGPvSUMxYZIux6g2nxGpQnTynvU",
-	"qOdjZhY2wFQUl18CnhqLrDMLwuDfJyKGBAvNr3UqhRaRSHbs0p0hS8A6NYJwHrmGSpsiJC1hnIq23e7i",
-	"LdTvMizV3NLJEdh0LBRU03IdnSz1YRTXb5TQLIZODOpyLhPyrgNhW0KSTyfvtiuMVoJqo6cxU2lCZ/sF",
-	"BxYkODCcPGggt7AxulbukafXZMXDJnjUTbG5FfBQidU14cI/KPNN/5yMDMZ+JcaebDy0W0X/quC8NoKy",
-	"vDEcPY1phXJipvD1ZmjWCyfW2qLQCag8Wwn4FZOCW0FMJTOLGva3MqKEB/0Ltp2KbVEx+DeULLEUaVo7",
-	"8l+C48OzN0EYvPn4/lUbs64UzlzGqi3ZAdZuL6jKEEUFt0yREbsCXiXUBuJb8aRrQbdyyYocW1O/rkXm",
-	"mvLRMFE+JGxCR0BKkT4WqnKjyIyr6lZXF75163IpLu4k1NdkJHq31RNlJNm84Lkbzm1UrRdYIExdvmTm",
-	"5YtsAydynhq6Vsrt6sm2cAWJaozHEOBazrCHIj4VlvUsqF6tbrnkUe8fs+gSagVGz+aZNhHTNVN/10v6",
-	"vUXKrpeq65J0i/Rcm5gbFChtIwWXVrBudv0Cb2eEHXVGwno8UQubmr9rQWKxooPzisXQ6lFMvTrn6jWJ",
-	"qoKWbDQC6QLZMlvVq9rmblTaMB8uRFhsLGhjLUdqx2i5HfNn1Z3UlIj3R8efO69POycfP56t5IS8z6rE",
-	"pjBGQ3WhO1QP+2008y5PLikyZhcTYZOBWufCNaXQWrn1G2bEaJGee7eaaldaBQelCzvDPGvsCmxvgJ9d",
-	"WTZZm/VslkIpUkq3yhKnSiUFIs/In9tE46GKJi/0AJsbDsiEcpqbeL6XK8TgrG3Oqiyf25IddUAG9s8D",
-	"wy32Ny1ZsQrjV8C1kDM/RIpfQ9LBeFQT0VTydBrgxeqDgTHonLpsnWDWx6Eq6uHAuROMsRiBM29dfy17",
-	"H9PcNyIkbtSuxVReUeiDjh82POR8FO3Al2d7nxS/XppUswZRZN1kvDmseSYugR9TtraPJYpAqTYX+yH5",
-	"+fOZjVmhTv+0l/eCWfHucJkKjLc3+s64ZoklEITF+fLdq5W44yYdvsNlYYRDTkRKf8vy/JJyt9+TmM7U",
-	"ATaHEfJSWercMneOH2Rw6w+2V8oysSkcuhaDvgAqG/ms3oTCP6761iqLNxOJU3Hm8ymwoSCKRds4NyQ0",
-	"kkIpQpMEuwzPncTtqkI/oUvxNhWWG9c94otN6LEw+Ukdq0I2Ydz/6+5a2R6ngPoYJnVoQZQWKWZ6oL2M",
-	"hVoHJAF6hYJRZPjwJUBa6c9L41iCUneQCxIG152R6Lg/5s92c5PrF/vYF/+5DpvkVpt1ogQjpsfZBZZo",
-	"CpqyTiRiGAHfKT5947+uLlnaEalFbwd7d4O00C1IEFkWqWs532MpjJV6V0f7UIW+7Ruyd9lmTLQkz7qu",
-	"rXpPNzKQWtvHfwdpR3d4AneXve60kBb/3RBbZVvlCvN9x9R2iJ6BRgcarSTezHvoKgHOzYDcWH7i6vPF",
-	"427Fedh8fCxNzzIkdO9puzbt8u+dsesq+h+eXdftBrAZdc/n/dsmACuY4+bVKphLqdYh8yUk7ArkbKNc",
-	"0LtpyUS1hklqa88XZyUu09Du5KgRH3dbRAFXLsJWGHwGfd0yau0M36421+GXO6MoLDuAvCx8LnNuKdy2",
-	"bAHN5XOjDi0+oReVjLX29b0D43Ctz9353yXC25LyBjal0RntErRkYPOU4XpMM5VH89wxpbbVZhAGKosi",
-	"gBgPy67ReEzeiJZNhsXM8XVl5Is3FMkSlJfPVvBQw6FV6GAe5zWaX1dw3PvNVxdUj5egQcdDoX0puhv3",
-	"tADwz0yPTzGQ9Ve9x1Wxu4as3PeHR0SxEcc6FnxwaVfb5RXc96Y4FJuZP1C70UwyPTs1JOOVWP9zhV6+",
-	"ZGvg2sZ2u93BdtkhOfJSBQqXqQOpGIxlBzuUo7H+1Tk8ftv5J7Y6zckzZebfN6FzVB1mNlXC/ut1fqY/",
-	"fz4L5lL3ydNexzoNqw6+Bcm6Td61LkEXpyJDkSRi2ucnr49++H7vOdn6+fMZucDxRc4XkkpjbUSgtvfJ",
-	"m9O959+5HCRMPIHrNCSM6pAwpUJCM9sHALtBpwmLmO5zC6DZO4nGEF1CTAQngJmdLuHd9rBD/kbTzPrv",
-	"CoRhCREOkWB8KPKxGNROlHJ4LnpXkQllXFPGbcMfpMCi55XnSSle8NpezY2pKFct8tEKDz8RQ7eL9yKG",
-	"hBzZID45dlF8svX+6DjPmCuz4HD3lPe5b9k9UWRCozHjmMUTCQn5PK28cN7gkzJeBOxs6EFSpsx/omOr",
-	"2+d9fjYV5JLxGPNK7FAdnC5nmffw+O2+eeof5B//sHUZtm+D0XtspFH94x9ky1B4nHfhMgAZjCg7o+on",
-	"QU5f/nObGHoCrnF6lWv33efEMIvUnQRboxtaqlCpuMCDiVvJFRPqbAqhWWxw6EaRIGj75EckDNLPer2n",
-	"ke+9xb/A4MDuzOYemI0MigPs4B8HSHoGsbb5StM29BiYJClI+wqKBB+mgqP3iScnEPk2XbkcqGWjtvQS",
-	"bCajjwqcmYZFM5i1d90x9r4a2C7qCmNQOq9hxp/6HAdeQUy0wIPFDEQXyQqLsNR2lxy6c3enwgX2aMfh",
-	"WSPQijzrPS0GgZZFJ33OVDEpJj7w01aAD4WMDEle00gnMxf1Ng+kEJEYooRKUB4KrGDHRw6P3+bDkchW",
-	"beKeCm3XJnPs5i4jFyJmoLZJDgr5dPa68wNuRGS6zz98elcttZqb4afLekzBy2FhDkabOhlTTV3yFMUu",
-	"UU9UnyMgOKcvRLXbtXSySHzW6xFOJ/mebFOpcruowIbk2fW1EbjPr69DzPVcUGdlTq5lns9g22Y09vnA",
-	"Bq4HtgBlWi24qtZbHXi1UFgdhfm2WEFkKM2iJZ/N1+eulorxYohfl9itYAMtytXUyA1HQHF+AIQSLZ0z",
-	"XSVUja3gTlgErs+Pk8aHKY3G0Nnr9uZE8HQ67VL8uSvkaMe9q3bevT169eH0Fb5TpgB4Evjw+K3X82k/",
-	"6HXdoyIFTlMW7AdPu73uU9RT9Rgv/R0rCnawD4/VfArieBsH+4FRVg/znm7+7NpfmnXQ8hFUuIObcKXn",
-	"cHbqzZfaQMu9Xm/BjKf1RlyVA0OaBtNh0MncCBYfIbmYYe80HFf2zILRtHoB7o43fBNf2V3+SmWSlHlp",
-	"78Xyl+qjwG7C4Pkq8FWH/uFbT5e/1TCpzVcfkQx8Je2XLzibM5tMqJw58pnLHnjiIupoQNGRIabA0diX",
-	"MHCSvikvwJh7Qum2vDsLNGE8SrIYFBm4JvqDyhAPo6d2yam2JeaETSYQM6ohmXXJIa8A2ucunV6TSTVT",
-	"0WtzDLE3AM1l9W0N3h8dfz48efnqw/n7w3+dH/706sPZ6fnxq5Pzjyc/DcI+N+ZYr9cjGU/MnadAbx+Q",
-	"lCqNNQDApUhsqYCTNM96L1zsuuhxzBSJIQGjXKOUqTKu1wg3KAorfxTx7M44qqHV7k3VUnEhtRpP794t",
-	"T+cDX1om/Vlc5c2n3VSXh2Xr3gpsXYxeNS/srsCZ9amPf0358cowQkny5hhHoP2jXFuG3ITFrVf0lcBY",
-	"cqNksWtafdIO1EUtwJmYnj6MVFVnQny76Pd3T3w4175xJS7s3cf3XT/DBlY8gUjIGOKH5by/FyOVHpw6",
-	"G51BklSGsXp3CDW2qMtHJ/////4/98x2A2P5vPM17+V0Y5nGXETLXUdKi1RhfpNRkT03BxJfPivMjRGd",
-	"56eX+JnyUqtQ9LMFny8ugLwIdgrSpupfPTRNWjgXv1TMNv5rSvUTxHtVrHuHs4lauJZlgqu+jYObL40E",
-	"vSOFpho6brDZpmsvUlY5TJEfmKqrptaxIJK4gV+ottrrHF+cIMCHOf/ftxm1lspltvpt1K5HRjuBNKFR",
-	"yWlPbqk2oRt1ibPANnufY8l6VU8yI0X7dbI1MErKYJsI6TghBU62BhhNGmzn/ts8hoA+rTKE4M8zKql4",
-	"PrusEQi7tC0qMdzoqiPavuVVT6zGMF5dwYq+kD+Qz6QY9rTYZ+JO59FVcmtXiUVlaIQmKG3L23xWLSYp",
-	"rMiqjjU6NEnabZwPALEiXKCrt0sGOY0PCKdSuup9LTDW4vNHTTcrRjmsLwIelAvvk2Pm5lk0ME6RAO82",
-	"japoIcMe2eh2bOROwBkWeI8gnm/DRV/z/J2bnKE20AvNEjW9sIWBLLT3K9XbdLfyTraJbo8a27chX+zA",
-	"szndNreqXeDm4gQXIjTG9jF5sjjT40oY2veO77j6PxuVHlNuG4rY7q7CtdHt84HXTHZgbhIJOpNckS0b",
-	"wfx+j4xFJtV2lxgCdF9WgM118rx07Ksb2kYuiRgpwniT09sOW/AaA9+Px63+mW/keHP9fBv5uEAc3qba",
-	"WpUOtxFFJBocPnrj7onLK0x9ijUWxhC2J/BElefjuZBzniHIMaQos3Psb8vXlM/imBXSztXNE0aUniVg",
-	"0wnw/S4Z5OM7sFEKNlvBiSHkxLEqLdOq+rySpoHZTOT7Tkxn1faIGEzLOA7vtMu5Z21wvtj/CDCu1ueK",
-	"TsCFu8yHU0wb80L1mI0hhdYJxNgLws03wWXNv113mrw2rUE84ISalWXCdWc6nXYMnjqZTIBHIrZ1S6tx",
-	"ZzkO54HFQlmc2yQb8rQ2WaTPPAqBBxECr65t6zpM/iv4oeADPBE8HP/GL5OvzPFVOV9klQt9jtTN7/dz",
-	"/9X6rK5E3y3eeZRAT1RVdiiXYHQlLrFVTpK3ojMka+XOlKpcumxvTMB/W1o8QdRinwO/o60hSGs3uXTE",
-	"IXpwEyc2l1OlrXNs9A3+BPrIZsx+shMHvolaZBP/uo8GsxcbHEMlyTMmbiRE23Evj8XoaNzUyCmZkUFR",
-	"wWmthgFKwgGqpBdA8lnhRtu3feJtbqYdJMnUXNLhvBvKVinXSe3uZWBjefcfyABwXVS/wQ3/mO6yMS9a",
-	"orKtFlBSPVHFCNe8BnoztvRE9I7fDzvNGuyGE0vBqtLzoSgRJ/b2UEXs3r9CXHMuQ3U2l9haC67KQRGm",
-	"VAaxn17ttCJsROECnY35bJUB+veV0tY4pf82+k1p51GVi7cDZ30TOqKPNvi34jV71lVe8xq835LNRG1Y",
-	"T5tOVBnqc49XReU7LVeGD/OjilRTkQoaEdUTu2MtqSJ68zZsZp02TWeOgO5L1WnqVPTA+s4qRJzrPQ3E",
-	"/FD6zwoU+VrICxa7krpHoewZpqju1CsGjP6jQJNpOarMn1G2Hhu2SOk8nOFJ641Z8x1TOnfX/rnLZooO",
-	"OQszQBzqQmzNn+ct/NG57u9TbTMpSHEultDIH22Zi+0cQGwxiCprMsuKuEIFxoLcIqLQFiHcqk3TDEkt",
-	"TuiqRl0WpYtpSYgBJopQ3edL5nVifehYCAV+46vWEhqLqnutoak2JnzgIpq5YaotF6tDtBut0RKu+qPz",
-	"/KNvYmPhchjHhl9AKsHz+actuvBi6bLw9t35aqTHsrKCBYIIgwpUaZfPEFHOhSYXXrJ/c1GBx+ar2PV5",
-	"ggRORPoWVQTrk/66yTVr88pft1DBF342LOVk4FzEbunFupYuaLSvPGdsXXuxnRNinFARt1mU93rhNXXi",
-	"/QN6ze15P7L04/VXcxfSMoXHNSBd89Jz7vL2pJ2TaiTc1iLt26YstjF43mUEOy5hmY3CCjoaQUwuZnn+",
-	"ndO1sTz82E5vwyKimscetWlzj9FEAo1nBANssuLjt08aOIHHeXuaMmsHA8SusVFerr7bpFG7vZ3lUvOP",
-	"kpzwQMk3h2ixWGSmlD1m3jx05k19gi82Rq6eyUp5DtIN2m3n4twetstXfFl5YRw6SVykbDoWtvfQ/DWO",
-	"vaTR29XnGWe/ZYaxR1TG2DgCm1gp6JI8aJW3LCMf3p6ekdNj8kOv1/nu6Y/7pGkYe0gon/W5m8YeEi4I",
-	"Ylxhaz/bSMvG8RrntBOOBVs4jEdTxvP+PxirfKL63I7ms2N7ZJNrApusNEoKi+F7jODXpyU/sN29SA1p",
-	"pBerxmG1SNFUb1P58agHrCg7LB8Tyhfx8BYezfayxBmUH0XbODtEKq7NY2uLE87NbrvHO2zuW+21IsUz",
-	"j/FC31WC7eeLXgMpSDsX102vy1O+2wZIiSFqex4lvcyJZpX4c0lhSlPdHs/AkUH4NboY3mLSLvC8Q4NV",
-	"MXFa65TxWEzxkuhzF5rJhwuUVW0NIv4n0MW+ThHS+yzMq36pLT0QUfJIyx4tvwEa4zlb3NyeKLVIO4a6",
-	"1CJxdybSE3xmSRFpUUuZ064WzuxpKx1N2ITpSt1oDEOKA+efLxr+9NxvYb873xH91lG4lVo7v4/S5rH7",
-	"c72d5+j71GHoYmaZG7uohmTMRuNvFLL7ayaKOIR2EL9xTbZuyj5joIltgtwoyg+d2b3X63kj8GKq6QVV",
-	"YP0DNBpjc1yjujzvPbWZtVNmbIeiAJxWNJZuk8h+YyHZiNiLKZlfgxy2YN+8xCFyE/9d9//AbnjW3NBy",
-	"5b5UBtIWUV90QrKKXIErKoG4j3e/GZVuhMeYqUZUZvzekVlgzw+30GiMJsoi7XoM0WW1MVX1ODx+cRBY",
-	"fphE6Y6d0dhugtumkDjH0XnHVNma/IkqG1Xvu8cgLq4RWhpZxnDN3cKo40yovISY5DMnDyqL5gtU5kky",
-	"g5FITKCcPdklp24kdAJDTRjv84Ebgj9w1S9uUrRLlS2GmjNFlDai5YAM8tHpAzuijdt56TyZNZvUZpOn",
-	"hSC6H5vafOMb+d7yj7c1XvAIYkrN+Y9A6ceWdN+mJZ09rArvmK8koMF2ZBZD8v7ouGCohQ3q7GLKEw75",
-	"fbuoVVHJCssblRSCwQ33Le2jNkWzMpN3o15BC8DIh00YIQ+tXVLyETOrfb0yYncZAIXExHgDcx192yDJ",
-	"W6tVYFl3xs6c/UoVdBhXwBWzOlZ24fqquyoEd6nkFRRmxQMy+B+DkAzOXf1Rv2/Fraa26bwGSZNkQeMZ",
-	"KtEyL7exZMbHn67pU2FiLE/7c8QQVm0KslWxKbZd24bHdtp3lODnScUQ0c6aWkWZp3IBt4KB4cnMna9u",
-	"DLRLwmmz0Z0h+hCkuFiJf2xS88Bk+JGDR4XWn4ne8CxJrCDAaSx8Li9sdZpcN1PGLrs4V+Y/cZps5Dz4",
-	"hipB5ZlsGFMverrbR/Lps/uEkoRqkHmtWuV6eaL6vPpelACV2DTNH0Hj+lA1aeb+ZN17zbupDu99YPV8",
-	"KTfnVtafgqsfM2NyafCeykuctILCIGcasiUk4UJvb34nuRGKd1aR8Tlf7x6J3J/xt0Jw94kibpcEeIyz",
-	"yG8TfngsgnA60hxSPSosyODOih9QFXGTAQd27N7AOl1tAlZZzNAln07e4YxAkVxhtoTo80SI9IJGlyFJ",
-	"GL/sYM5ESFLJrqhGwyVKRBZ3JqCpncxkOxyBqsxhcpNEyoupz2XG3Ywibx7J51c/vvn48Z/nh+/effx8",
-	"fnzy9j8Pz14N2usf8mmS91kA4b7xjTIx5sdbtnBuTk1lw/LKOMjHMsM/Vy1DXUisLiP822nnaznqd9Oi",
-	"hWM7d4y4cb75ZONYijRtL1nwOXOVmoWCfP/KVQt/4SKEzel1XWvKLVeMSGik9Z2SWu9YQ3tZLvznrp5t",
-	"Gri90KNWovSRMf8U0X53YDNs6SKGDVza2sz9m/CsBqvbbr72hvpxgSg1xo7yNocsR9ITVcHkvHQ4g0I6",
-	"zN93e/fFsG2KoMFiCbC5Tn/LIHu8Tf8ETPsf5qAIrR2hFrfTBxECF3GcCyAeEgXJsDMWqvRuEWEZwCbI",
-	"u9nWZCuGK0hEOgGut7vkJaSJmEFMGFea8siphbhCTIRZ5s3Z2fFptzJEdn9nB1c139v/odfrBQZm5rDt",
-	"RvQbpLjN1cF9x66AG1PSVjvSmHFXabAgUaNbxsjyVJG5gN2hbdirQlfbFNaaL9leerh0tXtLsXQto3r+",
-	"E8d2ZreTLo09e1y2ts2T2PYWzwu45lfFKYQJxMUM8rwKvvQv5Emy5pM+wHa2zvySRoqUk9KxuMsGuBW4",
-	"2eRmeT8AXh2QbnDvoPE+l8fBl32vFlv3g7n5AFyvLzV69KlSoNTEBXlzlHkOvYbzHo0kjLAMJu83nLMp",
-	"0UAnRujnSXDeomViXMOSNr8YfeqxS3Wz0FvWKHM6yiOwXfPn10LW8U4QC+EkRMCuwNW9cZharz2hilA0",
-	"9yG2I7mPP56edckrc3CFFImoNKpbn5utjoHGBrmDf3XeF0PWz9gElKaTdEC2PnF2nY+627bRaP/RUzbi",
-	"VGcSBn2+Nbja/beBq+wpi/zGcE3evD886py+Odx7/l1ILmEGZUvxXKBhWlIkQYdEDPt8YMfD6xwUOxu+",
-	"a/8q6RTHwLiB8dtdcmIxgmRiJHLmGhSaD4eYs0HdJF1uaNQIKk2wLwRmS1n3FCm+prBHjKEGysnQoNr2",
-	"FVdd8hqb+dSNYAlasnxXcG1vBEaTPr+g0aUYDm0ZlyYJUKXJ3jPbJsQ6tBwNFOL75svNfwUAAP//",
+	"7H1rc+O2suBfQXF3a+yzlCx7ZpKMXbf2OvPITM48fG3PnbMVZy2YbEmIKYABIMtKyl/3B+xP3F9yCw2A",
+	"BClSLz8mD586HzIWCTYa3Y1+9+9RIsa54MC1ivZ/j0ZAU5D4n8eg5exwoEGaf6WgEslyzQSP9qMTSARP",
+	"FdGCTCnT5AIGQgLRcsb4kNAhZbwbxZFKRjCm5vWBkGOqo/2Icf10L4qjMb1m48k42v/um2e9XhyNGbf/",
+	"7sWRnuVgH4UhyOjm5iaOcirpGLSD7XAIXL9L5wE7HQGh5scnirDUwMDMn3OqR1EccTo2C+MD5yyN4kjC",
+	"rxMmIY32tZxAI8STCT45ptfvgQ/1KNp/+k0Bo9KS8WFkIDzMQLbDZH5cCJN54M5hOqJDmAfI/JXwyfgC",
+	"ZEwGUozJbgHVrxOQsxKs3CwQgpDCgE4yHe3vxgsOdbeH/wuOdbfhWC18J+y3BhjfaRgrkoMkBoRF4J0r",
+	"s0AjjHvPlwC5FMATkFcg2071w8sjovCJRUdrn7jzs/2s2gEbgzncJ4pMFMh2yMyvdw7XF7gYCXHZBtrU",
+	"/kyAp7lgixnVPXvHIN6YtVQuuAIUJt/T9Bh+nYDS5l+J4Bo4/ifN84wl1AC/k0txkcH4f/6izE5+j+Ca",
+	"jvPMEa6mLDM0y69oxlKCREoKiYUUvE+uaDYBQi+SfUI5Ye5ZR2z7xR/UjGt6HcURSCmMtPvp92jAIEtL",
+	"bhyDUsjY0Xpr3vwcR0pTPVHRPgpdzbTZgsEA8Sgo8EUvxETvX2SUX0Y3Ibr/u4RBtB/9t53y6tixv6qd",
+	"I4smi+X5w5f2IyQVoAgXmoypTkZEj4AYvEua6APStzvvk4wprQjQZETEYAA8NZcL4qJrIHop+CBjyW1P",
+	"7ZATmiRiwjWZMm2AYYrAmLKM0EwCTWcErg0keKMV6HtRoq8A5EFwl7ivKQ8ukGQiJXBNDHRAtihJJxYH",
+	"EOPvGVWa0HTMeEyEJJQMJllGhBxSzn5DTG0jRt8IecHSFPgtUXpqUChykPgKcZyrEBYEg0iRQRWfT0t8",
+	"lmDcK0ITmmUoJA0wJUnSLBNTSwXFFhA777gGyWn22pDnGhi6NbCHnEw4XOeQaEgJcscB4rLvaOKcpX3C",
+	"UuCaDRgowjRhHJ8obqdMDBXu4qPQb8SEp7c84o9Ck4FZp3qKz8pTNE/YL93bKX4UemRkQsm3LHXM6hFQ",
+	"HHJI7YiIIzrLBE1PhXhPpVWTHupAQ3a+EOmMMEUyA4QkekTDkzOiCXJtj84oIyyBz5xeUZbRi+zBgXZA",
+	"Gda4AmnQB6mRKAnlhnUkymqmFUmpphdUwQGRxowg1NgRuC+rdxIxIMoZEYyTPhobHbQ2+oai6nZIpzBE",
+	"mqB3T+8EJgtu4FSID5TP3NWmHhRbQpAx5TN/zurrYuIzpxM9EpL9Brfl/JdikqUoKVG5MDdOIgGFD81q",
+	"l+RuKQ4qENybRHhZQkKoBDJmSjE+jMmYZkZNhDQmcJ0bPdLQrYQrcQlGnSg+bu1L5Lp3/IppREygH9I0",
+	"ZeZPNDuS5n7QzGiRA5opiKM8+NPvUU6VmgqZLt2Pf84AAXqSn2txaS/hQJXdc+aK//duk/JdKsk/VZaK",
+	"S2B+Lt4TF79Aos1X0Z5ec3c00ewKzp11gwrUso2+xIduYmeBX4FUTNT3+bwXR3ySOflmdf3aRuMokUA1",
+	"pOdUVwwAQ40dzcZQtQKe9RqWGAmlrZ1RRfPz5yt8n6XrGx5xdAmz81zCgF0320ZKU6mNQNCBG+MSZjHR",
+	"gmjIMvMPRWhOpTaMVrBnNE7yc3V5/mzww7dVOPaatm70wXMFwNfA31KUNOGy1/R1oc7t3xYTy0f3wU/q",
+	"1DyNvLEBqXlhtPhxZIAT++hNjIbxhrRRY0KkC1wqoLgSB8Gn6lxRIZdiH7XDqyGlwhitjP6erS3KmIZx",
+	"9T+WYtN8bkyv39kXdgNSoFLSWYROvSEsF45D+Ig3pX/DOnxWeO2E/Ra8qoWm2bLXTvGhuUPEPfglYm+H",
+	"l8C0ovqkoL4qt/cFzxiHPpmOgBNKRkClvgCqCZWSXUGKOq3TYdF80yMJEDxnjHx5Ze65LfvTmPGJBrWN",
+	"goFPxgZw+xVDb4MB/tfPDfyIgH5hevRPmC0liznLBInWauBG8Ts8emcllhqJKSeCZzOrijNFvNelS7be",
+	"GWUxB2recHKuJLgzLqkeeWUYrrUz/Zn7Ds2yT4OYKMYTsK+TAZqMipSwB+t1t8/wBvzjXF80Z+eXFtvt",
+	"/utLmB0sRGPbDTDau3w//vgi/w958lR/vvpy/b9/26XfJ6/gzfAt+9H8Jo5+PVanPbp7sZfU74ve43X7",
+	"eN3+Wa9bz1jxH+7izUCurWEjWLdinCLUtZx9HkLnTpkyFpm1Qd2vF0JkQHnl57tklHLRi9ldoGEzWVT4",
+	"7H+vbqCRZcuI0R3A6xZrkxcrvH8FkunZMp4+ZuryPVxBhsqWtfprN2PTXleRTcg8Viw1qdeOoQtA/edL",
+	"rMeVIFyIkTiMBtcYrkLyIfHWKLVGY63sf/96NwqZv7veXRDLvNbNYXo+YsPRuWTq0ul+/X1CCYdp4XHV",
+	"xDyCbk3JNEtoRszjB6SPbzFuqEJBal4844WH3fxIMsMARAoFB6RvyHHAIC2UzBHlQ/se8b+VHvpE8AEb",
+	"TmzA4Yy7hwnlKSrW9gXrpyNTqkiSAZWQHpD+mGYsYWKiznOaXNIh4BcuuZjyTvEbcb8dnPG+pXNnE/Qx",
+	"dujUeIwisQy47qLO7A2JJsRFcVRFSBRHLVtGsVUDsuC3RbbJS3zfO8g2c8O56Nh56I4rhGrxx4pg3e3t",
+	"PVvibIsRJ+u7+GokPgdcbd0mCn/pNbIwt+GbZ2Fuw4te79vdFy/2nj/79lnvxYvdxQk2cfQSBR2qZZsh",
+	"2V8vpY78YUbe01yLvMHAWMeNiSs3ogFh/oCpDpsBjVHeZUf3Gh+6iaPBJMtar9EltCJFtlR0Hptn6ru3",
+	"IIYfb0eFy7zYDBcVSbnCvT2RWfW8R1rnan9nx4Cguu7v3USMd8ZJPqXSxnNLbUayOmE8+66Cx++MpNca",
+	"pBHd/weX/1/7OzvRMoIxkDUh6RVVowtBZWoMD7UUPUHsw/kKUFyZO3XPaAb2avDm0V4coXx0/3weR5mY",
+	"Fj/uGVUkZZOx/8vud+5Wc4JSRfvPvo2jCZegRHZl9Apzjalo/+lNi+fCQ7OiYVYHeMXXwk2t+Eqw8RXf",
+	"qOJmxZdq6FvxrQYMr/RmjcaqH5/DbgVvtf2FCIprh9kEXyMpW33zMMuOQWGq23q8Hpph62++fL0Jttde",
+	"qJai4RfK4d8DiRDKAS/gKqZt9fJ92iB+3jDI0iITY429u1yqJn9QmbFlBK1RAPUIyI8nnz6SnOqR9xRh",
+	"xN6lIYVOIZ+dtUxyBqZgFYYvoxl+ANdGHU/CYKIAv1O9cHrLhKDdZvmxppN6CzQz661HOy6yjyfstMNE",
+	"cI7JKdYUKv/ZpNKVHiL/+gjhmCH1+/9uejNwuLalJjxBRVlhjkdNo1uKssLRUzqCis22oM/64je7cOec",
+	"yCUl9bq73b06KS3xqZZvZ6h1dTOR0DnGer5UU1nRXVi6CUPnXZXlGz6++ASK/SxBt/V/b4Tvzbw38zQr",
+	"LhtItI2gik837eu9GDL+RsjxmvsZSsp1cVa1uAzmL3jrcciFhDQmAyHJp8OJHu0Rb190cBWSZMycbncF",
+	"Z/ZdW1EqEfe5g0bVNaDYhvCLTQZ94pJAqzK+4SZbcHEttW0CH/RCi+9DkttM9D+0B3neY4yHUvvs7kpe",
+	"x0SMx5S3XNTuR5IxDjYkqCCRoM2FmVJz89To4LvdF3uNH+EDNjzHpPO6Y/bFKr5V4OZnhLLl2cC7Dfzq",
+	"/IrKqjuvch6NjuPClbfX5MobMLl+cOmOfNpMnXt/T7M/f5PA17zpzNTl+YAmWsjVPaHHTF2+wXdWcIfi",
+	"F9Bzt5aP27rCEiFhcYXT7rL6pkAIzpHguu78tuf9PbFUO10tgGelURnB05JylQupVw0znhYvlL6E9fmv",
+	"cDfeYbyoWPOiJT6PNTXTkSh9uGW+brfi4tgkYNMU4FgUoqgGM8LTLoWoJ7BABlWovkLLNY4LAqAhv1dx",
+	"X5dDNdZfeKXde1SkvDz/5pER6yots1rXxHotNbXKGJ+4ZTiCv6Oi1j/6dHJKduhEj3ZY8VG1Y1Pa+5Xc",
+	"lhFIWEl3C4A4t4m86jaXi+HlZSfwWbliwLrmFsW1HNsW4JrOopZu0ShoXPkJHxI1UxrGZZ6KTQmTYAQo",
+	"pAfEyBRfhMu0IsiNZbJYmBI2ZTwVU4XGrZwyA3bG+OQakZUI9DctlZHzUnxuA2+xiAacYk40zS6xXjio",
+	"bdiyXi9bgtrr7lVS15ROmTA4VZjBoXWOokgCHZsvd/Avq8D6KSj8WFd9xqLcIkpQ99aAdIW9JGVDUNql",
+	"nFOWFWeC6X1ccOiu4vN6iBSMzVS9FdWNBcmvIS6XZsuUXLEO2c5BHUjqZRra8nLlslp5xSWXL1da0lXS",
+	"2t0znLL3/BuSjKg0Bo1UB4TyGfnMWSJSOLCVamgICV7YwhUia7bJ0cgITdQmu8gXWKydDHr85iV58ez5",
+	"t8QVkpBUJJMxcJRA9XiTbmEr6uLQUyn4MCaME0oUcA08ATIGatM9SQ4iz+qXRktCja+lbZKy6ClVRJvv",
+	"DpB3fWGL8yKupGQE/ujlWgbjSlOetIh9XxlmzNJVPL+W52wZ4MIVsdQ6JjRTAhFKqCL9f3Wc+7Lz7lV/",
+	"BadpaCHMf+nt6ekRsQ8QQ6gV7wnWHLezzPMXL0KW6TVaSkVi0eJv5yNJ6xmy1SrnpZpGi2eNfD5+RyQM",
+	"QCI9uqpL7HthrjZP+ObtA9IP6ptcrre2iacGSEVnWKtJs5qXKayKWhpQqEemrOrvM6AK5d3xW5O0PYaB",
+	"BDXazI0t7ctteqElP3zEq4bmtg91w0wMGe/7cEsu4QrzVdxbjQy+jo+tCmDz/odM6a+QRFCe+I+UA3kl",
+	"YN1ciTgK61obFj5MxkBeCpmvv/Ktc1v8ZR/cROX2myBvPhyjX252NEFwuEqVr69AzoL2HYFm7RJyshkZ",
+	"MJ6qA/eEIhkMNBETTS4gEWMgqRFk9mZbzSXltPUmW/T5/C0xV8xnt7IIRRtEgt2y504fWz3N273nkLD2",
+	"exISYFcbfHCSp+sBulrkJo4mPuOuQYbJCZTC21pdBH6d0ExVRZbggPEKNGmNidZRANxHco0Usp7puqe0",
+	"LW40h6147sDmMTN/OOHm2umnoMw1bSQ5bNEFqByi7keuINEo3am2NReKUILhSbKFZt62Y7LYXJ9DScfW",
+	"gI1t749iHapCi9LnS2K/g3g+AkA+84xdAuk7L1g/NnftJUCuMOHRr4pgjYTRASlROU3MWYsM+2gMRJaC",
+	"JGfRzkiMYcf8f2ZUb1BnEVbBc0A1LUZ9XE/FdkyUsLTCtHkil6DsVwqz95dJOnTNMKrJo3gzMk22DA2p",
+	"kZiidvCLYNzVg1nwlF2/2Jf5DL0wX9nukkP8D1SQJYyF9t9QB8TuxdncCngaLGEoNkbaDQDV5jMqz5hW",
+	"waNGPR8xs7ABpqK4/BTx3FhknVkUR/8+FilkWGh+rXMptEhEtmOX7gxYBtapEcXzyDVU2hQhaQnjVLTt",
+	"dhdvoX6XYanmlk6OwKYjoaCaluvoZKkPo7h+k4xOUuikoC7nMiHvOhC2JST5fPx+u8JoJag2epoylWd0",
+	"tl9wYEGCfcPJ/QZyixuja+UeeX5NVjxsgkfdFJtbAQ+VWF0TLsKDMt8Mz8nIYOxXYuzJxkO7VfSvCs4b",
+	"IyjLG8PR04hWKCdlCl9vhma9cGKtLQodg/LZSsCvmBTcCmIqmVnUsL+VESU86F+w7VRsi4r+v6FkSaXI",
+	"89qR/xQdHZ6+jeLo7acPr9uYdaVw5jJWbckOsHZ7QVWGKCq4ZYoM2RXwKqE2EN+KJ10LupVLVuTYmvp1",
+	"LTLXlI+GifIxYWM6BFKK9JFQlRtFTriqbnV14Vu3Lpfi4k5CfU1GYnBbPVFGks0Lnrvh3EbVeoEFwtTl",
+	"K2Zevphs4ET2qaFrpdyunmwLV5CpxngMAa7lDHso4lNxWc+C6tXqlouPen8/SS6hVmD0bJ5pMzFdM/V3",
+	"vaTfW6TsBqm6Lkm3SM+1iblRgdI2UnBpBetm1y/wdibYUWcorMcTtbCp+bsWJBUrOjivWAqtHsU8qHOu",
+	"XpOoKmjJhkOQLpAtJ6t6VdvcjUob5sOFCEuNBW2s5UTtGC23Y/6suuOaEvHh5dGXzpuTzvGnT6crOSHv",
+	"syqxKYzRUF3oDjXAfhvNvPfJJUXG7GIibDJQ61y4phRaK7d+w4wYLfLz4FZT7Uqr4KB0YWeYZ41dge0N",
+	"8LMryyZrs57OcihFSulWWeJUqaRA+Iz8uU20HeqpBKuXr5U9PWvBig1wEaouITWqGQY+zOOVoM6c0/zF",
+	"0jATdlltuSHwN7whUjpzljBFO5jTXI2EjtFqVHqDGwPRc2Q+UD2UF8tcXYijAu6F2LfLr1HJU17Ge5jd",
+	"bdbd6+1909nd7fR2PTe68p2wcCfa3/3u5tZXu/1i0/F/Pn1pzqBy2Ph0TRY2ZYGvpS/c1908d4gall+2",
+	"jYcrmgI8fewb2idjyqn3noQO5BjzHmzfY2WvUFsNpw5I3/65by4i+5uWrFiF8SvgWshZmH2AX0NoMdTb",
+	"JI8rKXAN8GJhT59MR94Stf5l6z5UFcur7zx1fSIwpoSeI9e6zqq61LsdhcSN2rWY8sW6Iej4YXM9Ofdf",
+	"O/Cl2LzPy2S9DMRm5bxIaJvw5oyBU3EJ/Iiytd2XSQJKtUWvDsmPX05tOBjN5ac932ZpRbXMJQEx3t5D",
+	"f8I1yyyBICwuTOZeXSz9V2ieHy+L0B1yInL668SnbpW7/RbvnwPsuyTkpbLUuWXUuTB+59bvb6+UwGWz",
+	"o3QtveMCqGzks3p/l/C46lurLN5MJM56mE9Vwl6deLfZntQxoYkUShGaZdjAe+4kbldw/Rm99bcpXt64",
+	"pBhfbEKPhSnMl1oVsjHj4V9310qkOgE0dTBfSguitMgxiQpdUVgDeUAyoFcoGMUEH74EyCutr2maSlDq",
+	"DtKs4ui6MxQd90f/bNd7M36yj/0cPtdhY+8Qsf7JaMj0aHKB1c+C5qyTiBSGwHeKT9+Er6tLlndEbtHb",
+	"QcUHpIVuQe7VsiB4y/keSTFgGdzV0T5UDX37huxdthkTLSlhqBuCwdONDKTWDp/dQUbfHZ7A3RWGOC2k",
+	"xTU+wC70VrnCVHpjdXChyQw0+qZpJadt3vldyR3YDMiN5SeuPt+Xwa04D1uIj6WZj4aE7j0j3mY0/72T",
+	"4V2zjIdn13UbbWxG3fMlNba/xgqeLvNqFcylVOuQ+QoydgVytlGa9d10O6Nawzi3/o7FCb/LNLQ7OWrE",
+	"x93WJ8GVC14XBp9BX7dMCHGGb1eb6/DnO6MorOgB33FhLil1Kdy2IgjN5XOjDi0+oReVZND29YMD43Ct",
+	"z9353yXC2/Jd+zZb2BntErRkYEsA4HpEJ8oHyt0x5baLbRRHapIkACkell2j8ZiC6UebzGGa4+vKNKVg",
+	"3pglqCBVtOChhkOr0ME8zms0v67guPebry6oHi9Bg46HQvtSdDfuaQHgX5genWCM+K96j6tidw0J7x8O",
+	"XxLFhhxLxPDBpQ2jlzdHuDfFodjM/IHajU4k07MTQzJB94J/rtAmm2z1XUfmbrfb3y6bjydBFk7hMnUg",
+	"FTPn7MyUcurcvzqHR+86/8Quwp48c2b+fRM7R9XhxGYh2X+98Wf645fTaK4qhjztdazTsOrgW5AH3+Rd",
+	"6xJ0cSoyEFkmpmf8+M3L777de062fvxySi5wMpjzheTSWBsJqO198vZk7/k3Lr0Pc7rgOo8JozomTKmY",
+	"0IltsYGN1vOMJUyfcQug2TtJRpBcQkoEJ4BJ066WxLaHRP5G08z67wqEYXUezmdhfCD8xBlqh7U5PBdt",
+	"4ciYMq4p47aXFlJg0U4u8KQULwQd5eYmwJSrFqmehYefiIHbxQeRQkZe2vwYcuQSZMjWh5dHPhm1TDDF",
+	"3VN+xkPL7okiY5qMGMcEuURI8KPqfE8Kg0/KeBELt6EHSZky/4mOre4ZP+OnU0EuGU8xZcvOq8LBjZZ5",
+	"D4/e7Zun/kH+8Q9b8mRbohi9xwbx1T/+QbYMhae+wZ0ByGBE2fFvPwhy8uqf28TQE3CNg+FcJ/0zTgyz",
+	"SN3JcOqAoaUKlYoLPJi0lVwxV9Vm55rF+oduyg+Ctk++R8IgZ5Ne72kSem/xL9A/sDuzaT1mI/3iADv4",
+	"xz6SnkGs7WvUtA09AiZJDtK+giIhhKng6H0SyAlEvq0EKGfV2YQIegk2SThEBY4jxLAsJsRed4y9r/p2",
+	"QIHCGJT27QHwpzOOs+QgJVrgwWJyr4tkxUVYartLDt25u1PhAscf4Fy6IWhFnvWeFjN2y3quM85UMYQp",
+	"PQgzwoAPhEwMSV7TRGczl1BiHsghISkkGZWgAhRYwY6PHB6983PHyFZtmKWKbUM0c+zmLiMXImWgtokH",
+	"hXw+fdP5DjciJvqMf/z8vlrFODceU5elzoKXc/gcjDYrOaWaurxEig3YnqgzjoDgCMwY1W7XLc0i8Vmv",
+	"Rzgd+z3Zfm3ldlGBjcmz62sjcJ9fX8eYRr2ghNGcXMuorP62TRY+432bE9K3tV3Tai1jtZTxICgzxMJD",
+	"TGXH4jxDaRYtfuzlGXdliowX8zG7xG4Fe9NRrqZGbjgCSv0BEEq0dM50lVE1soI7Ywm4FlpOGh/mNBlB",
+	"Z6/bmxPB0+m0S/HnrpDDHfeu2nn/7uXrjyev8Z0yuyaQwIdH74J2avtRr+seFTlwmrNoP3ra7XWfop6q",
+	"R3jp71hRsIMtrqzmUxDHuzTaj4yyeujbJYZjoX9q1kHLR1Dhjm7ilZ7DscQ3P9dmxe71egvGp603Pa6c",
+	"xdM08xGDTuZGsPiIycUM2xLiJMBnFoym1Qtwd4K5tvjK7vJXKkPazEt7L5a/VJ+ydxNHz1eBrzpPE996",
+	"uvythiGIofqIZBAqaT/9jGNvJ+MxlTNHPnPZA09cRB0NKDo0xBQ5Gvs5jpykb8oLwPwapdtSWi3QhPEk",
+	"m6SgSN/Np+hX5uMYPbVLTrTt3kDYeAwpoxqyWZcc8gqgZ9xVqmgyriYBBx3EIQ1mC7qE2a3+h5dHXw6P",
+	"X73+eP7h8F/nhz+8/nh6cn70+vj80/EP/fiMG3Os1+uRCc/MnadAbx+QnCqN5TXApchsFY6TNM96L1zs",
+	"umgfzhRJIQOjXKOUqTJu0GM6KmqWvxfp7M44qqGL9U3VUnEhtRpP794tT/tZSi1DNC2ufF93NzDpYdm6",
+	"twJbF1ONzQu7K3BmfaDqX1N+vDaMUJK8OcYh6PAo15YhN3Fx6xUtWzCW3ChZ7JpWn7SzqlELcCZmoA8j",
+	"VdWZEN8uWmneEx/OdUZdiQt79/F91yq0gRWPIREyhfRhOe/vxUilB6fORqeQZZU5x8EdQo0t6ko9yP//",
+	"v//PPbPdwFgh7/zu26TdWKYxF9Fy15HSIleY32RU5MDNgcTnx/C5Cb3z/PQKP1NeahWKfrbg88UF4OvL",
+	"pyBtFczVQ9OkhXPxS8XY8L+mVD9GvFfFenA4m6iFa1kmuOq7NLr5uZGgd6TQVEPHzQzcdO1FyiqHKfID",
+	"U3XV1DoWRJY28AvVVnud44tjBPjQ8/99m1FrqVxmq19H7XpktGPIM5qUnPbklmoTulGXOAvsHIU5lqyX",
+	"Q2QzUkw2IFt9o6T0t4mQjhNy4GSrj9Gk/rb33/oYAvq0yhBCOCqspOL57LJGIOzStl7LcKMrPGr7VlCY",
+	"tBrDBCU7K/pC/kA+k2KO2mKfiTudR1fJrV0lFpWxEZpFHVDIqsWQkhVZ1bFGh2ZZu43zESBVhAt09XZJ",
+	"39N4n3AqpWuMoQXGWkL+qOlmxZSU9UXAg3LhfXLM3KiYBsYpEuDdplEVLWTYIxvdjo3cCTjDAu8RxPNt",
+	"uOh3n79z4xlqA73QLFHTC1sYyEJ7v1K9TXcr72Sb6PaosX0d8sXmVpvTbXMX6AVuLk5wIUJT7Mzkk8WZ",
+	"HlXC0KF3fMfV/9mo9Ihy26vHNk4WrkP1Ge8HfZr75iaRoCeSK7JlI5jf7pGRmEi13SWGAN2XFWDfKp+X",
+	"ji2rY9sjKRNDRRhvcnrbOSZBz+378bjVP/OVHG+uVXYjHxeIw9tUW6vS4TahiESDw0dv3D1xeYWpT7DG",
+	"whjC9gSeqPJ8Ahey5xmCHEOKMjvH/rZ8TYUsjlkh7VzdPLxH6VkGNp0A3++Svp+Mgz2IsI8RDuMhx45V",
+	"aZlWdcYraRqYzUS+7aR0Vu08isG0Cce5uHY596wNzhf7HwLG1c64omNw4S7z4RzTxoJQPWZjSKF1BikW",
+	"0bvRQbis+bdr/ORr0xrEAw5/WlkmXHem02nH4KkzkRnwRKS2bmk17iwnTT2wWCiLc5tkg09rk0X6zKMQ",
+	"eBAh8PradoXE5L+CHwo+wBPBwwlv/DL5yhxflfPFpHKhz5G6+f1+7r9aC+OV6LvFO48S6Imqyg7lEoyu",
+	"xCV2ocp8l0dDslbuTKny0mV7YwL+29LiMaIW+xyEzaINQVq7yaUjDtCDmzmxuZwqbZ1jo2/wB9Avbcbs",
+	"ZzvM46uoRTbxr/toMAexwRFUkjxT4qattB338liMTkZNHXCyGekXFZzWauijJOyjSnoBxI/hN9q+HcFg",
+	"czPtjFam5pIO591Qtkq5Tmp3LwMby7v/QAaAa1D8FW74x3SXjXnREpVttYCS6okqpiP7GujN2DIQ0Tth",
+	"q/l80mA3HFsKVpWeD0WJOLG3hypi9+EV4vreGaqzucTWWnBVDoowpSaQhunVTivCRhQu0NmYz4aPHZXN",
+	"7e8lpa3ykbvQb0o7jyov3g6c9U3okD7a4F+L1+xZV3ktmJ1wSzYTtTlYbTpRZV7WPV4Vle+0XBkhzI8q",
+	"Uk1FKmhEVE/sjrWkiuj1bdjMOm2azhwB3Zeq09Sp6IH1nVWI2Os9DcT8UPrPChT5RsgLlrqSukehHBim",
+	"qO7UKwaM/qNAk2k5BTAc/7ceG7ZIaR/OCKT1xqz5nint3bV/7rKZokPOwgwQh7p6/9I/Ntf9faptxgUp",
+	"zsUSGvmjLXOxnQOILQZRZU1mWRFXqMBYkFtEFNoihFu1QbUxqcUJXdWoy6J0MS0JKcBYEarP+JJRuFgf",
+	"OhJCQdj4qrWExqLqXmtoqo0JH7iIZm5OccvF6hDtpta0hKv+6Dz/6JvYWLgcpqnhF5BKcD9auEUXXixd",
+	"Ft6+O78b6bGsrGCBIMKgAlXa5TMklHOhyUWQ7N9cVBCw+Sp2vU+QwGFjX6OKYH3SXze5Zm1e+esWKoTC",
+	"z4alnAyci9gtvVjX0gWN9uVzxta1F9s5IcXhL2mbRXmvF15TJ94/oNfcnvcjSz9efzV3IS1TeFwD0jUv",
+	"Pecub0/aOa5Gwm0t0r5tymIbg/suI9hxCctsFFbQ0QRScjHz+XdO18by8CM7GBGLiGoee9SmzT1GMwk0",
+	"nREMsMmKj98+aeAEnvr2NGXWDgaIXWMjX66+26RRu72deqn5R0lOeKDkm0O0WCwyc8oeM28eOvOmPhwb",
+	"GyNXz2SlPAfpZli3c7G3h+3yFV+WL4xDJ4mLlE1HwvYemr/GsZc0ervO+ISzXyeGsYdUptg4AptYKegS",
+	"H7TyLcvIx3cnp+TkiHzX63W+efr9PtndM2r73vNvgg5BMaF8dsY/c5aIFGLCBUGMK2ztZxtp2Tie0R2o",
+	"myZUmvQcC7ZwzpWmjPv+PxirfKLOuJ16aSdiySbXBDZZaZQUFsP3GMGvDyJ/YLt7kRrSSC9WjcNqkaKp",
+	"3qby41EPWFF2WD4mlC/i4S08mu1liTMoP4q2cXY+W1obddgWJ5wbi3iPd9jct9prRYpnHuOFoasE288X",
+	"vQZykHbktBsM6VO+22aziQFqewElvfJEs0r8uaQwpaluj2fgyCD8Gl0MbzHEGrjv0GBVTByEbEep4SVx",
+	"xl1oxg8XKKvaGkT8D6CLfZ0gpPdZmFf9Ult6IKLkkZYDWn4LNMVztri5PVFqkXcMdalF4u5U5Mf4zJIi",
+	"0qKW0tOuFs7saSsdzdiY6UrdaAoDOsk0zqFrb5H+fMnov1tH4VZq7fwhye0AltroxfneznP0feIwdDGz",
+	"zI1dVGMyYsPRVwrZ/TUTRRxCO4jftCZb74B9/BzMRpleHTPpxhz6pDx0BvZTOlN9nDVGtrQwP7uGeek2",
+	"GkTTEUtGwVDKMw7XthdrJbhLDskFTS6HEse8/yIuihd8Z96qop/UbpszHl43eNOQLT0SCgPK/R9en5L6",
+	"Tdbfdu6IkZjImChBEP4nym2Z2fAftuqjHJ/CRiqY1k5lxuzkTUVG5q/WgYs48ZB3yStsJGruZy6KP5Mt",
+	"m654xufyEhA1kMbEIi4DfM/NCad8G5MU6AW2x5UUc5n1iHLyG0jRcieWw05XlX24J3MYMakeaGvDDDvz",
+	"s0EEPu3dZvzpvWYilHhpU0cpy2aWFL5qJsLfTp8VhdChhhY3lXEjoJlt9N4o2g6da3Gv1wvGfKZU0wuq",
+	"wPpAaTLCBuCG45/3ntrqgSlT0CVFkwtascq6TSz41kKyETEH4289bNG+eYlDYifG+Aknkd3wrLlp78q9",
+	"9wykLRxRdHuzxmqBKyOU3Me7X41kN8JjylQjKif83pFZYC8MKdNkhG6YRR6EESSX1eZ71eMI+MVBYPlh",
+	"nOQ7dg5tu5vRNr7FWbUuAqDK8QtPVNmMf989BmnBxrR0JJnry4e+0I4bU3kJKfFzdQ8qi/oFKjNzmcFI",
+	"IsZQztftEjstRJEMBpowfsb7xuSlPO27Cr+UmpP05QCUz4x1OcSidW3UpwPSB351fkWl6tsxlOYKU5gd",
+	"1Ow2NJs8KZSt+/Ebmm98pfiC/3hbc5mAIKbUnP8QlH5su/l12m7aw6rwjvlKBhps13kxIB9eHhUMtbAJ",
+	"p11MBcLB2xSL2rGVrLC8GVMhGLSbZFPc8W2KZGWk/0b90BaA4QfqGCEPrZ2g/Bit1b5eGSO+DIBCYmJM",
+	"lbmu5W2Q+PaRFVjWnSM256OjCjqMK+CKWR1scuFmRzijzl0qvkrMrHhA+v+jH5P+uauxPDuz4lZTO1hD",
+	"g6RZtqC5FpXofSy3sWSO0Z+usV3hRlme2uyIIa76TchWxW+y7VrTPI4MuKMk5kAqxoh21tQOzzzlBdwK",
+	"BkYgM3d+d6PuXaJhmx/SOdseghQXK/GPjbgemAw/cQio0PqEMOI3yTIrCHDiFJ/LfV2dJtfNBrTLLs4H",
+	"/E+cmJ24KKWhSlA+Wxfzhoq5FfYRP2F7n1CSUQ3S1+NWrpcn6oxX30syoBIbQ4ZjtlyvvSbNPJwefq+5",
+	"hdUB5Q+sni/lZm9l/Sm4+jH7z0uDD1Re4jQpFAaeaciWkIQLvb35neTGxN5Z1dkXv949Enk4x3SFBJYn",
+	"irhdEuCp9c92Hwu9bq0jzSE1oMKCDO6swAtVETf9tG9Hi/at09UmmZYFW13y+fg9zkEV2RVmhIkzngmR",
+	"2xBFxvhlB/PCYpJLdkU1Gi5JJiZpZwya2ulztosbqMqsOTctqbyYzriccBexCWYufXn9/dtPn/55fvj+",
+	"/acv50fH7/7z8PR1v73Gy0/Mvc8iL/eNr5RtNj/Ct4VzPTWVQxkqI28fS6n/XPVadSGxuowIb6ed38tx",
+	"5psWZh3Z2YrEjSz309tTKfK8vSwr5MxV6rIK8v0rV2b9hQutNqfXda0pt1wxBqaR1ndKar1jDe1VufCf",
+	"u0NAbcj/co9aidJHxvxTZDS5A5th2yoxaODS1oEVX4VnNVjddvO1N9SPC0SpEU7NsHmyHklPVAWT89Lh",
+	"FArpMH/f7d0Xw7YpggaLJcDmOv11ApPH2/RPwLT/YQ6K0NoRanE7fRAhcBHHuQDiIVGQDTojoUrvFhGW",
+	"AWwRkJvfT7ZSuIJM5GPgertLXkGeiRmkhHGlKU+cWogrpESYZd6enh6ddCuDsvd3dnBV873973q9XmRg",
+	"Zg7b0T4OjjJIcZurg/ueXQE3pqSt6KYp466aakGiRreMkflUkbmA3aFtSq5iV78Z1xrM2X6huHS1Q1Wx",
+	"dK1qZP4TRyDyDLx0aexL5ipSbJ7EdrC4L1KdXxUnrWaQ+nNSvtNH6V/whQDmkyHAdn7Y/JJGihQJKDYp",
+	"1Aa4FfC0QHYYAA9mKgs7+N9BE3zOx8GXfa8WWw+DuX7Id9B7Hz36VClQauyCvB5lgUOv4byHQwlDLPXz",
+	"PdU9mxINdGyEvk+CCxYtE+MalrQ1FOhTT12qm4XeskaZ01EegZ0MMr8Wsk5wgljsKyEBdgUumZbD1Hrt",
+	"CVWEorkPKcFp/0efTk675LU5uEKKJFQa1c3mwo6Apga5/X91Pvg59J1TNgal6Tjvk63PnF37cZ7bNhod",
+	"PnrChpzqiYT+Gd/qX+3+W99VL5aFzCO4Jm8/HL7snLw93Hv+TUwuYQbl2AQv0DAtKZGgYyIGZ7x/Nun1",
+	"nibag4L/hK79q6RTHHVl/9jf7pJjixEkEyORJ64Jq/lwjDkb1E0L54ZGjaDSBHvfYLaUdU+R4msKs09d",
+	"qu/AoNrOTlBd8gYbltWNYAlaMr8ruLY3AqPZGb+gyaUYDGypqiYZUKXJ3jPbCsk6tBwNFOL75ueb/woA",
+	"AP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
