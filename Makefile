@@ -10,10 +10,16 @@ AGENT_TARGETS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64
 
 all: build
 
-## generate: regenerate gen/ and clients/go from openapi.yaml
-generate:
+## generate: regenerate gen/, clients/go and clients/ts from openapi.yaml
+generate: node_modules
 	cd gen && $(GO) generate .
 	gofmt -w gen clients/go
+	cd clients/ts && npm run --silent generate >/dev/null
+
+## node_modules: the TypeScript client's and the dashboard's packages, from package-lock.json
+node_modules: package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch node_modules
 
 ## build: build the server and the agent into bin/
 build:
