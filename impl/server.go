@@ -18,6 +18,8 @@ import (
 	"github.com/mcpwarden/mcpwarden/impl/ingest"
 	"github.com/mcpwarden/mcpwarden/impl/jobs"
 	"github.com/mcpwarden/mcpwarden/impl/security"
+	"github.com/mcpwarden/mcpwarden/impl/webui"
+	"github.com/mcpwarden/mcpwarden/web"
 )
 
 var _ gen.StrictServerInterface = (*Server)(nil)
@@ -61,13 +63,18 @@ func New(opts Options, store *db.Storage, in *ingest.Ingester) *Server {
 	return s
 }
 
-// Handler returns the HTTP handler: the edge (impl/httpapi) in front of the handlers.
+// Handler returns the HTTP handler: the dashboard's files under /ui/ (impl/webui), and the edge
+// (impl/httpapi) in front of the handlers for every other path.
 func (s *Server) Handler() (http.Handler, error) {
 	o := s.opts.Edge
 	if o.Logger == nil {
 		o.Logger = s.log
 	}
-	return httpapi.New(o, authenticator{s}, s)
+	api, err := httpapi.New(o, authenticator{s}, s)
+	if err != nil {
+		return nil, err
+	}
+	return webui.Handler(web.App(), api), nil
 }
 
 // HoldPasswordHashing takes every password-hashing slot, as a login flood would, until release

@@ -60,18 +60,17 @@ export interface McpwardenClient {
   signedIn(): boolean;
 }
 
-type Result<D> =
-  | { data: D; error?: never; response: Response }
-  | { data?: never; error: unknown; response: Response };
+/** The data of a call's success branch (undefined for an answer without content). */
+export type SuccessData<R> = R extends { data: infer D; response: Response } ? D : never;
 
 /**
  * The data of a successful call, or an ApiError carrying the problem document:
  * `const servers = await ok(api.GET("/mcp/servers", { params: { query: { page: 1 } } }))`.
  */
-export async function ok<D>(call: Promise<Result<D>>): Promise<D> {
+export async function ok<R extends { data?: unknown; error?: unknown; response: Response }>(call: Promise<R>): Promise<SuccessData<R>> {
   const { data, error, response } = await call;
   if (response.ok) {
-    return data as D;
+    return data as SuccessData<R>;
   }
   throw new ApiError(response.status, asProblem(response, error));
 }
