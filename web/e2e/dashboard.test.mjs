@@ -8,10 +8,10 @@ import { after, before, describe, it } from "node:test";
 import { join } from "node:path";
 
 import { axeResults, checkPage, launch, watchedPage } from "./browser.mjs";
-import { repo, startServer } from "./server.mjs";
+import { repo, startServer, startWebhookReceiver } from "./server.mjs";
 
 const admin = { name: "Jane Doe", email: "jane@example.com", password: "correct horse battery staple", org: "Acme Corp" };
-const member = { name: "Sam Member", email: "sam@example.com", password: "sam's long enough password" };
+const member = { name: "Sam Member", email: "sam@example.com", password: "quiet river lantern 42" };
 const newPassword = "a brand new horse battery";
 
 describe("the dashboard", { timeout: 300_000 }, () => {
@@ -20,10 +20,13 @@ describe("the dashboard", { timeout: 300_000 }, () => {
   let w; // the admin's page
   let agentKey;
   let setupToken;
+  let receiver;
   const ui = (path) => `${server.url}/ui${path}`;
 
   before(async () => {
-    server = await startServer();
+    receiver = await startWebhookReceiver();
+    // The webhook receiver is on this machine, which the SSRF guard refuses unless allowed.
+    server = await startServer({ MCPWARDEN_WEBHOOK_ALLOW_PRIVATE: "true", MCPWARDEN_WEBHOOK_POLL_INTERVAL: "200ms" });
     browser = await launch();
     w = await watchedPage(browser);
   });
@@ -31,6 +34,7 @@ describe("the dashboard", { timeout: 300_000 }, () => {
   after(async () => {
     await browser?.close();
     await server?.stop();
+    await receiver?.stop();
     console.log("axe-core results (violations of any impact / serious or critical):");
     for (const r of axeResults) console.log(`  ${r.page}: ${r.violations} / ${r.serious}`);
   });
@@ -86,15 +90,18 @@ describe("the dashboard", { timeout: 300_000 }, () => {
     const top = page.getByRole("region", { name: "Top risks" });
     await top.getByRole("link", { name: "desktop-commander" }).waitFor();
     await page.getByRole("region", { name: "Recent alerts" }).getByRole("link", { name: /desktop-commander/ }).waitFor();
-    // The day's snapshot is taken within a second (MCPWARDEN_TREND_SNAPSHOT_INTERVAL=1s).
-    for (let i = 0; i < 20 && !(await page.getByText("The trend as a table").count()); i++) {
+    // The day's snapshot is refreshed every second (MCPWARDEN_TREND_SNAPSHOT_INTERVAL=1s).
+    const today = new Date().toISOString().slice(0, 10);
+    let cells = [];
+    for (let i = 0; i < 20; i++) {
+      await page.getByText("The trend as a table").click();
+      cells = await page.getByRole("row", { name: new RegExp(`^${today}`) }).getByRole("cell").allTextContents();
+      if (cells.join() === "1,0,0,1") break;
       await page.waitForTimeout(500);
       await page.reload();
+      await page.getByText("The trend as a table").waitFor();
     }
-    await page.getByText("The trend as a table").click();
-    const today = new Date().toISOString().slice(0, 10);
-    const row = page.getByRole("row", { name: new RegExp(`^${today}`) });
-    assert.deepEqual(await row.getByRole("cell").allTextContents(), ["1", "0", "0", "1"]);
+    assert.deepEqual(cells, ["1", "0", "0", "1"]);
     await checkPage(w, "overview");
   });
 
@@ -115,9 +122,11 @@ describe("the dashboard", { timeout: 300_000 }, () => {
     // Search by keyboard: type, press Enter.
     await page.getByLabel("Risk level").selectOption("");
     await page.waitForURL((u) => !u.search.includes("risk_level"));
+    await table.getByRole("link", { name: "time" }).waitFor();
     await page.getByLabel("Search").fill("desktop");
     await page.keyboard.press("Enter");
     await page.waitForURL(/search=desktop/);
+    await table.getByRole("link", { name: "time" }).waitFor({ state: "detached" });
     await table.getByRole("link", { name: "desktop-commander" }).waitFor();
     assert.equal(await table.getByRole("row").count(), 2);
     // The URL reproduces the view.
@@ -194,14 +203,25 @@ describe("the dashboard", { timeout: 300_000 }, () => {
     }
   });
 
-  it("adds a webhook, with its secret shown once and a delivery log", async () => {
+  it("adds a webhook, with its secret shown once, sends a test and shows the delivery", async () => {
     const { page } = w;
     const hooks = page.getByRole("region", { name: "Webhooks" });
-    await hooks.getByLabel("HTTPS URL").fill("https://hooks.example.com/mcpwarden");
+    await hooks.getByLabel("Endpoint URL").fill(receiver.url);
     await hooks.getByRole("button", { name: "Add webhook" }).click();
     await page.getByLabel("Signing secret").waitFor();
     await hooks.getByRole("button", { name: "Deliveries" }).click();
     await hooks.getByText("No delivery yet.").waitFor();
+    await hooks.getByRole("button", { name: "Send a test" }).click();
+    await hooks.getByRole("cell", { name: "webhook.test" }).waitFor();
+    for (let i = 0; i < 40 && receiver.received.length === 0; i++) await page.waitForTimeout(250);
+    assert.equal(receiver.received[0]?.event, "webhook.test");
+    // The log shows the delivery as succeeded once the worker has recorded it.
+    for (let i = 0; i < 40 && !(await hooks.getByRole("cell", { name: "succeeded" }).count()); i++) {
+      await page.waitForTimeout(250);
+      await hooks.getByRole("button", { name: "Refresh the log" }).click();
+      await hooks.getByRole("cell", { name: "webhook.test" }).waitFor();
+    }
+    await hooks.getByRole("cell", { name: "succeeded" }).waitFor();
     await checkPage(w, "settings-webhook");
   });
 

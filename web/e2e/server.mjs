@@ -2,6 +2,7 @@
 // tests, and stops it (and removes the folder) afterwards.
 import { spawn } from "node:child_process";
 import { chmodSync, mkdtempSync, rmSync } from "node:fs";
+import { createServer as createHTTPServer } from "node:http";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -70,5 +71,24 @@ export async function startServer(extraEnv = {}) {
       await exited;
       rmSync(dir, { recursive: true, force: true });
     },
+  };
+}
+
+/** A webhook endpoint on loopback that records the bodies it receives. */
+export async function startWebhookReceiver() {
+  const received = [];
+  const server = createHTTPServer((req, res) => {
+    let body = "";
+    req.on("data", (d) => (body += d));
+    req.on("end", () => {
+      received.push(JSON.parse(body));
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    url: `http://127.0.0.1:${server.address().port}/mcpwarden`,
+    received,
+    stop: () => new Promise((resolve) => server.close(resolve)),
   };
 }

@@ -160,14 +160,14 @@ export function Agents({ query: q }: { query: URLSearchParams }) {
                         </td>
                         <td class="wide">{a.agent_version ?? "—"}</td>
                         <td>
-                          <Link href={`/servers${query({ agent_id: a.id })}`} aria-label={`${count(a.server_count)} servers of ${a.name}`}>
+                          <Link href={`/servers${query({ agent_id: a.id })}`}>
                             {count(a.active_server_count ?? a.server_count)} active / {count(a.server_count)}
                           </Link>
                         </td>
                         <td class="row-actions">
                           <button
                             type="button"
-                            aria-label={`Rotate the key of ${a.name}`}
+                            aria-label={`Rotate key of ${a.name}`}
                             onClick={() =>
                               void action.run(async () => {
                                 setNewKey(await ok(api.POST("/agents/{agent_id}/rotate-key", { params: { path: { agent_id: a.id } } })));

@@ -194,6 +194,8 @@ function Webhooks() {
   const action = useAction();
   const [created, setCreated] = useState<Schemas["WebhookWithSecret"] | null>(null);
   const [open, setOpen] = useState<string | null>(null);
+  // Changing it loads the open delivery log again.
+  const [sent, setSent] = useState(0);
   const [deleting, setDeleting] = useState<Schemas["Webhook"] | null>(null);
   return (
     <section class="card" aria-labelledby="hooks-title">
@@ -221,6 +223,7 @@ function Webhooks() {
                           void action.run(async () => {
                             await ok(api.POST("/webhooks/{webhook_id}/test", { params: { path: { webhook_id: h.id } } }));
                             setOpen(h.id);
+                            setSent((n) => n + 1);
                           })
                         }
                       >
@@ -231,7 +234,7 @@ function Webhooks() {
                       </button>
                     </span>
                   </div>
-                  {open === h.id && <Deliveries id={h.id} />}
+                  {open === h.id && <Deliveries key={`${h.id}-${sent}`} id={h.id} />}
                 </li>
               ))}
             </ul>
@@ -251,7 +254,7 @@ function Webhooks() {
           });
         }}
       >
-        <Field label="HTTPS URL" name="url" type="url" required placeholder="https://hooks.example.com/mcpwarden" />
+        <Field label="Endpoint URL" name="url" type="url" required placeholder="https://hooks.example.com/mcpwarden" />
         <Field label="Description" name="description" maxLength={200} />
         <button type="submit" class="primary" disabled={action.busy}>
           Add webhook
@@ -289,6 +292,10 @@ function Deliveries({ id }: { id: string }) {
         l.items.length === 0 ? (
           <p class="muted">No delivery yet.</p>
         ) : (
+          <>
+          <button type="button" onClick={list.reload}>
+            Refresh the log
+          </button>
           <table>
             <caption class="sr-only">Latest deliveries</caption>
             <thead>
@@ -314,6 +321,7 @@ function Deliveries({ id }: { id: string }) {
               ))}
             </tbody>
           </table>
+          </>
         )
       }
     </Loaded>
