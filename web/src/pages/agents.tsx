@@ -164,7 +164,8 @@ export function Agents({ query: q }: { query: URLSearchParams }) {
                             {count(a.active_server_count ?? a.server_count)} active / {count(a.server_count)}
                           </Link>
                         </td>
-                        <td class="row-actions">
+                        <td>
+                          <div class="row-actions">
                           <button
                             type="button"
                             aria-label={`Rotate key of ${a.name}`}
@@ -180,6 +181,7 @@ export function Agents({ query: q }: { query: URLSearchParams }) {
                           <button type="button" class="danger" aria-label={`Delete ${a.name}`} onClick={() => setDeleting(a)}>
                             Delete
                           </button>
+                          </div>
                         </td>
                       </tr>
                     ))}

@@ -74,7 +74,7 @@ function Distribution() {
           const max = Math.max(1, ...d.levels.map((b) => b.count));
           return (
             <>
-              <svg class="bars" viewBox="0 0 300 120" role="img" aria-label={`Active servers by risk level: ${d.levels.map((b) => `${b.risk_level} ${b.count}`).join(", ")}`}>
+              <svg class="bars" viewBox="0 0 300 120" preserveAspectRatio="xMinYMid meet" role="img" aria-label={`Active servers by risk level: ${d.levels.map((b) => `${b.risk_level} ${b.count}`).join(", ")}`}>
                 {d.levels.map((b, i) => (
                   <g>
                     <text x="0" y={i * 30 + 19} class="bar-label">
@@ -136,14 +136,33 @@ function Trend() {
             return <p class="muted">The first daily snapshot is taken within the hour; the trend starts then.</p>;
           }
           const w = 300;
-          const h = 120;
+          const h = 130;
+          const left = 28;
+          const bottom = h - 16;
           const max = Math.max(1, ...t.points.flatMap((p) => levels.map((l) => p[l])));
-          const today = Date.parse(t.points[t.points.length - 1]!.date);
-          const x = (date: string) => w - ((today - Date.parse(date)) / 86400000 / 29) * (w - 10) - 5;
-          const y = (n: number) => h - 5 - (n / max) * (h - 15);
+          const last = t.points[t.points.length - 1]!.date;
+          const end = Date.parse(last);
+          const start = end - 29 * 86400000;
+          const x = (date: string) => left + ((Date.parse(date) - start) / (29 * 86400000)) * (w - left - 6);
+          const y = (n: number) => bottom - (n / max) * (bottom - 8);
+          const day = (ms: number) => new Date(ms).toISOString().slice(5, 10);
           return (
             <>
               <svg class="trend" viewBox={`0 0 ${w} ${h}`} role="img" aria-label="Trend of active servers by risk level; the table below lists the values">
+                <line class="gridline" x1={left} x2={w - 6} y1={y(max)} y2={y(max)} />
+                <line class="gridline" x1={left} x2={w - 6} y1={bottom} y2={bottom} />
+                <text class="axis" x={left - 4} y={y(max) + 3} text-anchor="end">
+                  {count(max)}
+                </text>
+                <text class="axis" x={left - 4} y={bottom + 3} text-anchor="end">
+                  0
+                </text>
+                <text class="axis" x={left} y={h - 3}>
+                  {day(start)}
+                </text>
+                <text class="axis" x={w - 6} y={h - 3} text-anchor="end">
+                  {day(end)}
+                </text>
                 {levels.map((l) => (
                   <>
                     <polyline class={`line-${l}`} points={t.points.map((p) => `${x(p.date)},${y(p[l])}`).join(" ")} />
