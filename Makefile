@@ -65,9 +65,11 @@ test: postgres
 race: postgres
 	$(GO) test -race -count=1 ./impl/... ./db/... ./cmd/mcpwarden-agent/
 
-## bench: pgbench's naive SQL against the server on this machine; writes BENCHMARKS.md (~15 min).
+## bench: pgbench's naive SQL against the server on this machine, and the dashboard's page loads in
+## Chromium at a million servers; writes BENCHMARKS.md (~15 min).
 ## Not part of `make test` or CI. BENCHFLAGS passes flags to cmd/mcpwarden-bench (see -h).
-bench: postgres
+bench: postgres web
+	@.ci/ensure-chromium || echo "no Chromium: the dashboard's page loads are not measured"
 	$(GO) build -o bin/mcpwarden ./cmd/mcpwarden
 	$(GO) build -o bin/mcpwarden-loadgen ./cmd/mcpwarden-loadgen
 	$(GO) build -o bin/mcpwarden-bench ./cmd/mcpwarden-bench

@@ -137,25 +137,22 @@ function Trend() {
           }
           const w = 300;
           const h = 130;
-          const left = 28;
+          const left = 4;
           const bottom = h - 16;
           const max = Math.max(1, ...t.points.flatMap((p) => levels.map((l) => p[l])));
           const last = t.points[t.points.length - 1]!.date;
           const end = Date.parse(last);
           const start = end - 29 * 86400000;
           const x = (date: string) => left + ((Date.parse(date) - start) / (29 * 86400000)) * (w - left - 6);
-          const y = (n: number) => bottom - (n / max) * (bottom - 8);
+          const y = (n: number) => bottom - (n / max) * (bottom - 16);
           const day = (ms: number) => new Date(ms).toISOString().slice(5, 10);
           return (
             <>
               <svg class="trend" viewBox={`0 0 ${w} ${h}`} role="img" aria-label="Trend of active servers by risk level; the table below lists the values">
                 <line class="gridline" x1={left} x2={w - 6} y1={y(max)} y2={y(max)} />
                 <line class="gridline" x1={left} x2={w - 6} y1={bottom} y2={bottom} />
-                <text class="axis" x={left - 4} y={y(max) + 3} text-anchor="end">
+                <text class="axis" x={left} y={y(max) - 3}>
                   {count(max)}
-                </text>
-                <text class="axis" x={left - 4} y={bottom + 3} text-anchor="end">
-                  0
                 </text>
                 <text class="axis" x={left} y={h - 3}>
                   {day(start)}
