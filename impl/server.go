@@ -18,8 +18,6 @@ import (
 	"github.com/mcpwarden/mcpwarden/impl/ingest"
 	"github.com/mcpwarden/mcpwarden/impl/jobs"
 	"github.com/mcpwarden/mcpwarden/impl/security"
-	"github.com/mcpwarden/mcpwarden/impl/webui"
-	"github.com/mcpwarden/mcpwarden/web"
 )
 
 var _ gen.StrictServerInterface = (*Server)(nil)
@@ -63,18 +61,13 @@ func New(opts Options, store *db.Storage, in *ingest.Ingester) *Server {
 	return s
 }
 
-// Handler returns the HTTP handler: the dashboard's files under /ui/ (impl/webui), and the edge
-// (impl/httpapi) in front of the handlers for every other path.
+// Handler returns the HTTP handler: the edge (impl/httpapi) in front of the handlers.
 func (s *Server) Handler() (http.Handler, error) {
 	o := s.opts.Edge
 	if o.Logger == nil {
 		o.Logger = s.log
 	}
-	api, err := httpapi.New(o, authenticator{s}, s)
-	if err != nil {
-		return nil, err
-	}
-	return webui.Handler(web.App(), api), nil
+	return httpapi.New(o, authenticator{s}, s)
 }
 
 // HoldPasswordHashing takes every password-hashing slot, as a login flood would, until release

@@ -259,6 +259,14 @@ describe("the dashboard", { timeout: 300_000 }, () => {
     await page.getByRole("button", { name: "Enrol an agent" }).click();
     await page.getByLabel("Agent name").fill("Spare laptop");
     await page.getByRole("button", { name: "Create key" }).click();
+    const first = (await page.getByLabel("Agent key").textContent()).trim();
+    await page.getByRole("button", { name: "Done" }).click();
+    // Rotating asks first, naming the agent, then shows the new key once.
+    await page.getByRole("button", { name: "Rotate key of Spare laptop" }).click();
+    await page.getByRole("dialog", { name: "Rotate the key of Spare laptop?" }).getByRole("button", { name: "Rotate the key of Spare laptop" }).click();
+    const rotated = page.getByLabel("Agent key");
+    await rotated.waitFor();
+    assert.notEqual((await rotated.textContent()).trim(), first);
     await page.getByRole("button", { name: "Done" }).click();
     await page.getByRole("button", { name: "Delete Spare laptop" }).click();
     const dialog = page.getByRole("dialog", { name: "Delete the agent Spare laptop?" });

@@ -82,6 +82,7 @@ export function Agents({ query: q }: { query: URLSearchParams }) {
   const [enrolling, setEnrolling] = useState(q.get("enrol") === "1");
   const [newKey, setNewKey] = useState<Schemas["AgentWithKey"] | null>(null);
   const [deleting, setDeleting] = useState<Schemas["Agent"] | null>(null);
+  const [rotating, setRotating] = useState<Schemas["Agent"] | null>(null);
   const action = useAction();
 
   return (
@@ -169,12 +170,7 @@ export function Agents({ query: q }: { query: URLSearchParams }) {
                           <button
                             type="button"
                             aria-label={`Rotate key of ${a.name}`}
-                            onClick={() =>
-                              void action.run(async () => {
-                                setNewKey(await ok(api.POST("/agents/{agent_id}/rotate-key", { params: { path: { agent_id: a.id } } })));
-                                list.reload();
-                              })
-                            }
+                            onClick={() => setRotating(a)}
                           >
                             Rotate key
                           </button>
@@ -193,6 +189,24 @@ export function Agents({ query: q }: { query: URLSearchParams }) {
           )
         }
       </Loaded>
+      <Confirm
+        open={rotating !== null}
+        title={`Rotate the key of ${rotating?.name ?? ""}?`}
+        confirm={`Rotate the key of ${rotating?.name ?? ""}`}
+        onCancel={() => setRotating(null)}
+        onConfirm={() => {
+          const a = rotating;
+          setRotating(null);
+          if (a) {
+            void action.run(async () => {
+              setNewKey(await ok(api.POST("/agents/{agent_id}/rotate-key", { params: { path: { agent_id: a.id } } })));
+              list.reload();
+            });
+          }
+        }}
+      >
+        <p>The current key stops working at once: the agent reports again only once its configuration holds the new key.</p>
+      </Confirm>
       <Confirm
         open={deleting !== null}
         title={`Delete the agent ${deleting?.name ?? ""}?`}

@@ -67,7 +67,7 @@ export function Servers({ query: q }: { query: URLSearchParams }) {
         <button type="submit">Search</button>
         {filters.agent_id && (
           <p class="chip">
-            Only agent <code>{filters.agent_id.slice(0, 8)}</code>{" "}
+            Only the agent of {list.data?.items[0]?.agent_hostname ?? <code>{filters.agent_id.slice(0, 8)}</code>}{" "}
             <Link href={"/servers" + query({ ...filters, agent_id: undefined })}>Show every agent</Link>
           </p>
         )}
