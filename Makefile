@@ -6,41 +6,71 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 AGENT_TARGETS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64
 
-.PHONY: all generate build run test race lint check breaking agents dist postgres bench clean
+.PHONY: all generate build web web-test run test race lint check breaking agents dist postgres chromium bench clean
+
+# What the dashboard's build reads: when any is newer than web/dist/app/index.html, it is rebuilt.
+WEB_SOURCES := $(shell find web/src web/public web/index.html web/vite.config.ts web/tsconfig.json web/package.json web/scripts clients/ts/src -type f 2>/dev/null)
 
 all: build
 
-## generate: regenerate gen/ and clients/go from openapi.yaml
-generate:
+## generate: regenerate gen/, clients/go and clients/ts from openapi.yaml
+generate: node_modules
 	cd gen && $(GO) generate .
 	gofmt -w gen clients/go
+	cd clients/ts && npm run --silent generate >/dev/null
 
-## build: build the server and the agent into bin/
+## node_modules: the TypeScript client's and the dashboard's packages, from package-lock.json
+node_modules: package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch node_modules
+
+## build: build the dashboard (when Node is there), then the server and the agent into bin/
 ## (static: the container image and the packages need no C library)
-build:
+build: web
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/mcpwarden ./cmd/mcpwarden
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/mcpwarden-agent ./cmd/mcpwarden-agent
 
 postgres:
 	@.ci/ensure-postgres
 
-## run: serve the API on :8000 (a private PostgreSQL under .mcpwarden/ unless DATABASE_URL is set)
+## web: build the dashboard into web/dist/app when it is missing or older than its sources; without
+## npm the server still builds, and /ui/ says how to build the dashboard
+web:
+	@if [ -f web/dist/app/index.html ] && [ -z "$$(find $(WEB_SOURCES) package-lock.json -newer web/dist/app/index.html 2>/dev/null | head -1)" ]; then :; \
+	elif command -v npm >/dev/null; then $(MAKE) --no-print-directory node_modules && npm run --silent build -w web; \
+	else echo "npm not found: building the API without the dashboard (/ui/ says how to build it)"; fi
+
+## web-test: the browser tests (Debian's chromium driven by playwright-core, a real server on a fresh database)
+web-test: postgres chromium web
+	$(GO) build -o bin/mcpwarden ./cmd/mcpwarden
+	$(GO) build -o bin/mcpwarden-e2e-report ./web/e2e/report
+	npm run --silent test -w web
+
+chromium:
+	@.ci/ensure-chromium
+
+## run: serve the API and the dashboard (http://localhost:8000/ui/) on :8000 (a private PostgreSQL under .mcpwarden/ unless DATABASE_URL is set)
 run: postgres build
 	./bin/mcpwarden serve
 
-## test: every test, with real PostgreSQL
+## test: every test, with real PostgreSQL, the TypeScript client's compile check and the browser tests
 test: postgres
 	$(GO) vet ./...
 	$(GO) test -count=1 ./...
 	cd clients/go && $(GO) vet ./... && $(GO) test -count=1 ./...
+	$(MAKE) --no-print-directory node_modules
+	cd clients/ts && npm run --silent check
+	$(MAKE) --no-print-directory web-test
 
 ## race: the packages that run concurrent code, under the race detector (part of CI, ~4 min)
 race: postgres
 	$(GO) test -race -count=1 ./impl/... ./db/... ./cmd/mcpwarden-agent/
 
-## bench: pgbench's naive SQL against the server on this machine; writes BENCHMARKS.md (~15 min).
+## bench: pgbench's naive SQL against the server on this machine, and the dashboard's page loads in
+## Chromium at a million servers; writes BENCHMARKS.md (~15 min).
 ## Not part of `make test` or CI. BENCHFLAGS passes flags to cmd/mcpwarden-bench (see -h).
-bench: postgres
+bench: postgres web
+	@.ci/ensure-chromium || echo "no Chromium: the dashboard's page loads are not measured"
 	$(GO) build -o bin/mcpwarden ./cmd/mcpwarden
 	$(GO) build -o bin/mcpwarden-loadgen ./cmd/mcpwarden-loadgen
 	$(GO) build -o bin/mcpwarden-bench ./cmd/mcpwarden-bench

@@ -1001,6 +1001,26 @@ type RiskLevelBucket struct {
 	TopServerTypes []ServerTypeCount `json:"top_server_types"`
 }
 
+// RiskTrend defines model for RiskTrend.
+type RiskTrend struct {
+	// Days The window asked for, in days.
+	Days int32 `json:"days"`
+
+	// Points One point per day that has a snapshot, oldest first.
+	Points []RiskTrendPoint `json:"points"`
+}
+
+// RiskTrendPoint Example: {"critical":2,"date":"2026-11-01","high":5,"low":22,"medium":18}
+type RiskTrendPoint struct {
+	Critical Count `json:"critical"`
+
+	// Date The UTC day.
+	Date   openapi_types.Date `json:"date"`
+	High   Count              `json:"high"`
+	Low    Count              `json:"low"`
+	Medium Count              `json:"medium"`
+}
+
 // Role `admin` manages the organization, its members and webhooks; `member` sees and triages the inventory; `viewer` sees everything a member sees and changes nothing but their own name and password.
 type Role string
 
@@ -1257,6 +1277,12 @@ type GetTopRisksParams struct {
 	Limit *int32 `form:"limit,omitempty" json:"limit,omitempty"`
 }
 
+// GetRiskTrendParams defines parameters for GetRiskTrend.
+type GetRiskTrendParams struct {
+	// Days How many days back, today included.
+	Days *int32 `form:"days,omitempty" json:"days,omitempty"`
+}
+
 // ListEnrollmentSecretsParams defines parameters for ListEnrollmentSecrets.
 type ListEnrollmentSecretsParams struct {
 	// Page Page number, from 1.
@@ -1439,6 +1465,9 @@ type ServerInterface interface {
 	// GetTopRisks The highest-scored active servers
 	// (GET /dashboard/top-risks)
 	GetTopRisks(ctx echo.Context, params GetTopRisksParams) error
+	// GetRiskTrend Active servers per risk level, one point a day
+	// (GET /dashboard/trend)
+	GetRiskTrend(ctx echo.Context, params GetRiskTrendParams) error
 	// ListEnrollmentSecrets List the organization's enrolment secrets
 	// (GET /enrollment-secrets)
 	ListEnrollmentSecrets(ctx echo.Context, params ListEnrollmentSecretsParams) error
@@ -1887,6 +1916,24 @@ func (w *ServerInterfaceWrapper) GetTopRisks(ctx echo.Context) error {
 	return err
 }
 
+// GetRiskTrend converts echo context to params.
+func (w *ServerInterfaceWrapper) GetRiskTrend(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetRiskTrendParams
+	// ------------- Optional query parameter "days" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "days", ctx.QueryParams(), &params.Days, runtime.BindQueryParameterOptions{Type: "integer", Format: "int32"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter days: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetRiskTrend(ctx, params)
+	return err
+}
+
 // ListEnrollmentSecrets converts echo context to params.
 func (w *ServerInterfaceWrapper) ListEnrollmentSecrets(ctx echo.Context) error {
 	var err error
@@ -2220,6 +2267,7 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.GET(options.BaseURL+"/dashboard/stats", wrapper.GetDashboardStats, options.OperationMiddlewares["getDashboardStats"]...)
 	router.GET(options.BaseURL+"/dashboard/risk-distribution", wrapper.GetRiskDistribution, options.OperationMiddlewares["getRiskDistribution"]...)
 	router.GET(options.BaseURL+"/dashboard/top-risks", wrapper.GetTopRisks, options.OperationMiddlewares["getTopRisks"]...)
+	router.GET(options.BaseURL+"/dashboard/trend", wrapper.GetRiskTrend, options.OperationMiddlewares["getRiskTrend"]...)
 	router.GET(options.BaseURL+"/alerts/", wrapper.ListAlerts, options.OperationMiddlewares["listAlerts"]...)
 	router.POST(options.BaseURL+"/alerts/:alert_id/dismiss", wrapper.DismissAlert, options.OperationMiddlewares["dismissAlert"]...)
 	router.POST(options.BaseURL+"/alerts/dismiss-all", wrapper.DismissAllAlerts, options.OperationMiddlewares["dismissAllAlerts"]...)
@@ -6096,6 +6144,114 @@ func (response GetTopRisks503ApplicationProblemPlusJSONResponse) VisitGetTopRisk
 	return err
 }
 
+type GetRiskTrendRequestObject struct {
+	Params GetRiskTrendParams
+}
+
+type GetRiskTrendResponseObject interface {
+	VisitGetRiskTrendResponse(w http.ResponseWriter) error
+}
+
+type GetRiskTrend200JSONResponse RiskTrend
+
+func (response GetRiskTrend200JSONResponse) VisitGetRiskTrendResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetRiskTrend400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response GetRiskTrend400ApplicationProblemPlusJSONResponse) VisitGetRiskTrendResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetRiskTrend401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetRiskTrend401ApplicationProblemPlusJSONResponse) VisitGetRiskTrendResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetRiskTrend429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response GetRiskTrend429ApplicationProblemPlusJSONResponse) VisitGetRiskTrendResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetRiskTrend500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response GetRiskTrend500ApplicationProblemPlusJSONResponse) VisitGetRiskTrendResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetRiskTrend503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response GetRiskTrend503ApplicationProblemPlusJSONResponse) VisitGetRiskTrendResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListEnrollmentSecretsRequestObject struct {
 	Params ListEnrollmentSecretsParams
 }
@@ -8016,6 +8172,9 @@ type StrictServerInterface interface {
 	// GetTopRisks The highest-scored active servers
 	// (GET /dashboard/top-risks)
 	GetTopRisks(ctx context.Context, request GetTopRisksRequestObject) (GetTopRisksResponseObject, error)
+	// GetRiskTrend Active servers per risk level, one point a day
+	// (GET /dashboard/trend)
+	GetRiskTrend(ctx context.Context, request GetRiskTrendRequestObject) (GetRiskTrendResponseObject, error)
 	// ListEnrollmentSecrets List the organization's enrolment secrets
 	// (GET /enrollment-secrets)
 	ListEnrollmentSecrets(ctx context.Context, request ListEnrollmentSecretsRequestObject) (ListEnrollmentSecretsResponseObject, error)
@@ -9072,6 +9231,31 @@ func (sh *strictHandler) GetTopRisks(ctx echo.Context, params GetTopRisksParams)
 	return nil
 }
 
+// GetRiskTrend operation middleware
+func (sh *strictHandler) GetRiskTrend(ctx echo.Context, params GetRiskTrendParams) error {
+	var request GetRiskTrendRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetRiskTrend(ctx.Request().Context(), request.(GetRiskTrendRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetRiskTrend")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetRiskTrendResponseObject); ok {
+		return validResponse.VisitGetRiskTrendResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // ListEnrollmentSecrets operation middleware
 func (sh *strictHandler) ListEnrollmentSecrets(ctx echo.Context, params ListEnrollmentSecretsParams) error {
 	var request ListEnrollmentSecretsRequestObject
@@ -9510,229 +9694,237 @@ func (sh *strictHandler) TestWebhook(ctx echo.Context, webhookId WebhookId) erro
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L3pchu5siD8Kgh+9wtLfYsUJUtepDgxV+2lrW4vOpJ8fWaaHhGqSpI4KgLVACiKx+GI+TUPMA8xD3af",
-	"ZAIJoApVLK5abHero39YrCosicxE7vmlEYthJjhwrRr7XxoDoAlI/OcJaDk57GmQ5q8EVCxZppngjf3G",
-	"KcSCJ4poQcaUaXIBPSGBaDlhvE9onzLeakQNFQ9gSM3nPSGHVDf2G4zrxzuNqDGk12w4Gjb2nz3Zbbej",
-	"xpBx+3c7auhJBvZV6INsfP36NWpkVNIhaLe2wz5wfZRML+xsAISah48UYYlZAzM/Z1QPGlGD06EZGF84",
-	"Z0kjakj4Y8QkJI19LUdQu+LRCN8c0uu3wPt60Nh//CRfo9KS8X7DrPAwBTl7Tebh3DWZF25/TRk7E5fA",
-	"Zy3r8PiIaPPCvKXhOUhqPrv1Bb7iUqTpELg+hVjCTPiBec+8RhS+N2+9kI9568s9pn2YXqD5lfDR8AJk",
-	"RHpSDMl2vrQ/RiAnxdoyM0C4hAR6dJTqxv52NIdIttv4X0Am2zVkYtd3yv5Vs8YjDUNFMpDELGHe8s6V",
-	"GaB2jTt7Cxa5cIGnIK9Azjrldy+OicI35p2vfePWz/ajmr2wIZjDfaTISIGcvTLz9NbX9QkuBkJczlra",
-	"2D4mwJNMsPmMz717y0v8asZSmeAKkDn/TJMT+GMESpu/YsE1cPwnzbKUxchItjIpLlIY/vs/ldnJlwZc",
-	"02GWOsTVlKUGZ/kVTVlCEElJfgMgBu+TK5qOgNCLeJ9QTph71yHbfv6DmnBNrxtRA6QU5vb4/UujxyBN",
-	"CmocglJI2I3Vxvz6OWooTfVINfbxEtNMmy0YCBAPghxe9EKM9P5FSvll42sI7n+T0GvsN/6/reIq3rJP",
-	"1daxBZOF8vThSzsJSQQowoUmQ6rjAdEDIAbuksb6gHTtzrskZUorAjQeENHrAU/MZY2waJkVvRC8l7L4",
-	"pqd2yAmNYzHimoyZNothisCQspTQVAJNJgSuzUpQQsjB97wAX76Qe4Fd7GZTfrlA4pGUeNdoqoFsUJKM",
-	"LAwgwucpVZrQZMh4RIQklPRGaUqE7FPO/oWQ2kSIvhbygiUJ8BuC9MyAUGRgL2HiKFfhWnAZRIoUyvB8",
-	"XMCzWMadAjSmaYpM0iymQEmapmJssSDfAkLniGuQnKavDHquAKEbL/aQkxGH6wxiDQlB6jhAWHYdTpyz",
-	"pEtYAlyzHgNFmCaM4xv57ZSKvsJd/AaT0wGVkPw8eUfjAeOWCd7XXnKBl1zChDBlFjpSQC4mhHKhByDJ",
-	"0C6L6AHV5g2lWZoSGmt2ZZGb9Xpg8L3Du+5dAwBE7Z5BbzO8sp8r4AnhgkNEgg/JQCht7pjNfYSSJy2G",
-	"GNDhCAFIIqIE4cDCVZnril8B10JOiIQspbFDbFz8IxURyhPDjbtWbL+EyblCgHc7HKVmM42kTEHSIihP",
-	"Whbnt41UzbQiYswRSBvHH07PyJbd1paVFjdb5BAfjgdCQYf7jwdUkQsAThRLzUYNPPRAApAh4yMNigzF",
-	"FaAiZNbMYeznbXW4QY/3Qr8WI57ckAO8F2buEU/KRL5bELl5w850Z0T+XuiBuTIKts4Sx8s9feQ8IGSG",
-	"SCfHdJIKmpwJ8ZZKK0XfJ414lLwQCZJJahZhzpKGhG1uLsi0pWwjq7IYPnJ6RVlKL9J7X7RblOGcVyAN",
-	"+CAxVBlTbjirRDw3qJ1QTS+oggMijdZOqFHbLUaiWkJEzyhOqLMzTrqo2zdRue8ajKqq/c1c769bvXt7",
-	"K7AQ4AbOhHhH+cRJPvfLBoUgQ8on/pzVt4XER05HeiAk+xfclPJfiFGa4EWKsqcRSGIJeDfRtCJDbRfs",
-	"oLSCO+MIL4qVECoNU1SK8X5EhjQ1WoTh+XCdGTXD4K2EK3EJRtrMJ7fmHKS6I37FNAImUB9okjDzE02P",
-	"pREfNDP3a4+mCqJGFvz0pZFRpcZCJgv3498ziwA9ys7RBGI+CzSdHafN+r+363SzQof6vTRUVCzmc/6d",
-	"uPgnxNrMiuarFXdn7+tzp/yifL1ooy/wpa+RM3hdgVRMVPe5144afJQ6/mZVwcpGo0YsgWpIzqku6YcG",
-	"G5uaDaGsJO62a4bwIkIVzHt7S8zPktX10qhhRIVMQo9d16vOSlOpDUPQgdXwEiYRXueQpuYPRWhGpTaE",
-	"lpNnYxhn5+ryfLf3y9PyOnbqtm7UhXMFwFeA30KQ1MGyXTe7UOf2t/nI8t5N+EGdmbeRNtZANc+M5r+O",
-	"BHBqX/0aod1kTdyoECHiBQ4VYFwBg2CqKlWU0CXfR+XwKkApEcZMQn/LVmZlTMOw/I+F0DTTDen1kf1g",
-	"O0AFKiWdNNCG3ofFzLEP7/Gm9F9Ye+ASn52yfwWfaqFpuuizM3xp6hBxD36IyJtpisXMBPVpjn1lau8K",
-	"njIOXTIeACeUDIBKfQFUEyolu4IEZVonw6J2b4X84j1mlNUrc89tlOT/TWQMfDQ0C7ezGHzr9fBfn2vo",
-	"ERf6ienBbzBZiBZTiqvV9XKd5vD4yHIsNTDqjeDpxIriRidyRrkW2TgywmIG1Hzh+FyBcB0uKapkKAzD",
-	"tXaWIebmoWn6oRcRxXgM9nOjBl2wRJFi7cF4rc0O3oDfz/VFM2b0xvnuokuYHMwF46wbYLBz+Xb4/nn2",
-	"d3n6WH+8+nT93/+1TX+OX8Lr/hv2q3kmjv84UWdtun2xE1fvi/bDdftw3f6o160nrOi7u3hTkCtL2Lis",
-	"GxFO7lleTD73IXMnTBmNzOqg7umFEClQXnp8m4RSDHoxuQ0wrMeLcpfOl/IGakm2cCjewnrdYLP4xRLf",
-	"X4FkerKIpk+YunwLV5CisGW1/srNWLfXZXgTEo9lS3XitSPofKF++gLqUclHG0IkCoMvKgRXQvkQeSuY",
-	"WsGxmeR/93I3Mpm/utydI8u01M1hfD5g/cG5ZOrSyX7dfULRTu4trpqYV9CsKZlmMU2Jef2AdPErxg1W",
-	"KEjMhx2eO2DMQ5IaAiBSKDggXYOOPQZJLmQOKO/b74h/VjhwYsF7rD+y/qgOdy+js8EI1vYDa6cjY6pI",
-	"nAKVkByQ7pCmLGZipM4zGl/SPuAMl1yMeTN/Rtyzgw53jgunE3TRtezEeHQyomfhoMa/sU/0WHh/AsYe",
-	"EMEDd0+rw9/DmJgjseY3miRmCwrhGwtu8d4+S0Cjv2sfZVyzhhHHNeP35GJitt3hXaTlLsKh6+i520KB",
-	"3ms5dafaiBrl02pEjRnngTy1AsGcGXjFyf9dQKNel3LxTSuS+S1crdaqqW7z5lzvpkMxaVRc4mUS/JiZ",
-	"FSWGyoZCaSKMDked8mqE7PsVjp0B+DahpmKRwQo822HMqfmszLsfT3NutObOVWp89Nwl45Z5oPUgHlBJ",
-	"Yw1SFcoNvhmoN/PVmDl2rdKicgCUULIE6QqOLJadHYju/v701PtXv0JLODl9jUqg5jIYDwwVYySaIkM6",
-	"Ieb3A9IdS6ah7rlluOZmSYaM+zfQuIG/FKPg7YtvtwiuQpFEoNOJDbN04mKG9ABkaO4yXzaiBs5vOLYZ",
-	"c5pNR43rpvmieUVRAVTmU5zkxH6P//7kBsE/Du1IAWg+MT144PRlTv/Auhey7jk8e6GtbyFEqpfDd8HQ",
-	"/cbr+MwLpHDv/lzPyepC485DZ2uODPmPJehtt3d2F7hSIxQqV3fgVoA6tbjKuLVA8fa2MLD5yW4Y2Py8",
-	"3X66/fz5zt7u09328+fb87MVosYLPA40uq0HZE+UhQX03YS8pZkWWQ1iruKkxpFrwWDX7EhsvWWXOWWZ",
-	"7j4NwHpXED2J0iJTZCzkJeP9A8LBqILWOXOhgOtlRdOZ/KwA3enRq3cErjMh9arAu2UWNWTcyzgVfhU1",
-	"Rpz9MQL32PDL2pPLFzT7CKsZFXd4lDYVw52ljaNjvJ8rrHd7rK94n3EA8wJJkTQU2fiVDnubd0si71DA",
-	"WhOqQ4zpmY9Dr/Clr1GjN0rTmXbEBXgrRbpQ8D0x71R3b5cYTj4bFC4zYT1YlHBqCcPlSKZlBBhonan9",
-	"rS2zBNVyv7diMdwaxtmYShvvXAhZklURY/dZCY7PjJyuNUiD5P8Th/9v+1tbjUUIY1ZWB6SXVA0uBJXJ",
-	"qaY2Gm4ueILgL+cstRGqjf3tHXPFW9uY9w/tRA20wbg/96JGKsb5w52oMYSEjYb+l+1nTidxxhjV2N99",
-	"ariOBCXSKyM7pCDNZI+/znDd+tUs6ZmqLnjJz8JNLflJsPElvyjDZsmPKuBb8qsaCC/1ZQXHypNPQbcE",
-	"t8r+QgBFlcOsW18tKluD+2GanoDCVLDVaD30Q62++eLzurW98ky1YA3/pBz+I+AIIR/wDK7k2yvLp49r",
-	"2I+9VtdjdYviF6ZVziKD0d6x5e0N4+wc1Plh7X/hXuvl8YX3h1PpP/B04mSRcjxBsRJ78bZSEdMpmO4t",
-	"vKSKZINFeOEyK46SUBaYHcph3rCpC2gJL5JHN4zY4rcSCiabrdVlwyU9/YWHf57fff4VM40QJegFx1NL",
-	"IRWR8MGG8ieyoeCJzo+78RnTi23U9tWZMTigzv/rf/3f6+d/p0uE4SwXmlLFzVKUypqXZWhbKcMnCC+Z",
-	"bVzBiVc1mlf3cefG8ymi/osb0WcgkrmunLnaij750SfFuS9rtMaBD/0w9s9X+WBe33ZD1qzpE9ODBxb8",
-	"52TB83jvfFszOR7pIMXUCzGlAAXSY+lyVumpC+Gvy6fzo6njF68ZpEmeerwCLbriAXWnXZQoQPlS2MSz",
-	"X08/vCcZ1QMf+4o5iC7vPrxifTmCRaaQILitapmb4AQ4NkatSOgZ0ExjzkIHhd1mMVkdDN8ATc14qymD",
-	"LlcxZM2x4ByjU2xwV/Hn57kI6z8f4DqsGdX/u+7LQAWblWz5CEN/FGatVrwYC0GW42wR2ppvdgb4bHbB",
-	"LamVBSa1W9utnSoqLYgS/8Za3Y20qbLqX7Pm+Qc3V3sKTsky7LWOab27chrVxWUNZs/Cw3zqun29FX3G",
-	"Xws5XHE/fUm5zs+qkqCCiZw+jK7PhYQkQk38w+FID3aIt0g0cRQSp8ycbmsJdeK2HY6qPtjitnZQa8IO",
-	"MLbGeGGLpjxyxVLKV0ONRWuOAWuhjyMIxp/rHC0odBpQRGkjFrk6GXribzdf/4DkZvimjVhUgCXjBkAG",
-	"cE3evDt80Tx9c7iz9yQilzBxOVgd3mnkH3YakR91QGUyphLIx49HL8nGkMYfTjcjsgU63nIzNllCNt4y",
-	"PrreNFevW/svI5Z0+MYnxhMxVptYgwJrVNBxUeJDOldVCvTKlZ8IyjiEB/G4tx3vwHPavnia7MZ78Kz3",
-	"pP10+9nO88d092IvfpI8hWe95+3t7Z2dx493d/f2njx5+vTZs+fPKb24iOMqpu6UXRDbT0o+iN/bzeeH",
-	"zf9Bm/9qne83P//7vzVqsOpdnNmqWt91usN0egMSTmXa7aVC5GMxHFI+QwZzD0ma1/7wRg0JCTVCRYVW",
-	"n20/36mdxIjf51hAq5pF8HyZRADg5jGucsa7QSoG8KvzKyrL6n/pPGqzHHJ9f6dO3+8xuXom1C1peUyd",
-	"+/jf+uSTdbK0prU5pi7PezTWQi5vOTlh6vI1frOEzQRnwDDzlRIybGh0LCTMr365vaj2ZXBRTaHgqrkn",
-	"s973d/lCxWM5VdFyo0JB1JJyheEXS+bEneUfFH7f1ekvDz+/RVU/H/NiRjIp1gccD0SRcFAUlykFP6yV",
-	"XVSnP8/Lpyln3oSnXTBRj2ABDyphfQmXKxQXqOkhvZdhX+VDFdKvFTv8lXbnVtTi8vyLm09tWEtRgmVF",
-	"qFfqqJQJ4wO3BOdiv4ww3XU1uEZ6sMXySdWWrb/ULRnMBiCXNX3lizhf3dxZK64vOoGPyhU2rUrXjahS",
-	"EGbG4urOopIbXMtoXCk93idqojQMC9Oh9e5IMAwUkgNieIov0My0IkiNRWWDMKB7bIVktFvIMTPLTo08",
-	"bb2NAmMDFvLIaS4+tYE3WBAQnPJENE0v8xJqLi1sw1Wdw3K67dZOqc6C0gkTBqYK0421zpAVSaBDM3MT",
-	"f1lmrR+CKmWris9YsDmP6JoKkZOu6DNJWB+UdvWRKEvzM0H3Mxe8nIczKz7hPvKF1xP1lhQ35hh/Q1gu",
-	"9LQVVLEK2k6tOuDUiyS0xaWXi8rLSw65eLjC2lFGre0dQyk7e08CB+4BoXxCPnIWiwQObNVNVIQEz+0V",
-	"rSUCQ4ySEWqjdXqRrwa2cuWSk9cvyPPdvafEVT0jiYhHQxcUWo0N1DPIirqkybEUvB8RxgklCrgGHgMZ",
-	"AnUlGjMQ2ZS/ZEb2t68LXMdl0QjuSl/2kHZ9FTZnIF5KyAhcDYulDMaVpjyewfZ9GUOjli5j1Lc0Z0ua",
-	"zh0Ry0ZHhKZKIEAJVaT7j6azTDePXnaXsIeHGsL0TG/Ozo6JfYEYRC1ZuLB+8myS2Xv+PCSZdq2mlGfB",
-	"z587G0haLedSrti8OPWj3vpJPp4cEQlYFDX2lrEe9kQwV5tHfPP1AekGxfhcYSJtq6SYRSo6wbqzNK1Y",
-	"AsMSfgt9RdUoQiv6+3T9XHh39FbHbU+gJ0EN1vNQSPvx+ZxcHPeKFw3NbR/KhqnoM971nrRMwhUmV7uv",
-	"agl8FTtoeYH1++8zpb9BwHdx4r9SDuSlgDUi1ALxpmbgw3gI5IWQ2eoj3zhVx1/2wU1UbL9u5fWHY+TL",
-	"9Y4mNHzWFPzPqxP79yISDyC+hISk7BKcGdvJ0I+UF+ZIWEEZiy27C+4be9eCsOXyZl9dgZwEjRcCPcJl",
-	"U6UT0mM8UQfuDUVS6GkiRppcQCyGQBLDtu02lzPAOd2kTvPem74Tp+ps2q3MQ4g1YpTdsOdO+ly+ApP7",
-	"zgFh5e8kxMCu1phwZFP71ygVNdeXGDVGvhhGDWnIERRXldUxCfwxoqkqM2isU8ETq8AbhbSpALgPSTA8",
-	"19rhq3bhWZ7MKWhFUwc2DZnpwwk3Nxt/csxcUSOU/RmSD5V9lHTJFcQa7zKqbTk0RShBTkA2UKnddEQW",
-	"GWGhL+nQquuRzcDOx6Eq1J99pBBWqo+m/R3kI0ee1XU2v25kJItLgExhLRI/Ki5rIIzES4nKaGzOWqRY",
-	"JL4n0gQk6TS2BmIIW+b/iVE0QHUaWKCaAwqlEWofeiyspw1xhWGJ9kyCsrPkSv4/R0nfudvKdV1QDmCa",
-	"bBgcUgMxRlnon4Jx5ya0y3NsN9+XmcbHc5ND/AeqAxKGQvs51AGxe3EWBixpXwxhMNbWnA8Wqs00KkuZ",
-	"VsGrRhkZMDOwWUyJy//e4JnRP5uTRtT4j6FIIMUa0Nc6k0KLWKRbduhmj6VgTTiNaBq4Bkvr/EEznFYl",
-	"3WK2QTtXNgonXH0zHodgWBS/EpBm8WShxSa/9uKUjhJoJqAup9JYb9vttyEk+XjydrNEaMVSrT8/YSpL",
-	"6WQ/p8AcBbuGkrs16BbV+hKLPfLsmix52ASPus4TuQQcSp7JOlhUIwfDczI8GFsJGO259tBu5OssL+e1",
-	"YZTFjeHwaUBLmJMwhZ/Xr2Y152mlYwEdgvIhBMCvmBTcMmIqmRnUkL/v6uDXg9YU2+nAVo/v/g05SyJF",
-	"llWO/PfG8eHZm0bUePPh3atZxLqU83YRqc6IV7FWihyrDFKUYMsU6bMr4GVErUG+JU+64mIshizxsVWz",
-	"rMt+yLrASiwTFRE2pH0gBUs30nm4XTniqrzV5ZlvVZdeCItbcWzWqcTBbfVIGU42zXhuh3JrRes5+hZT",
-	"ly+Z+fhitIbJ3CctrpQMunwaKFxBqmq9TwS4lhPsfodvRUWpORSvltdcvI//51F8Wc252J0m2lSMV0xK",
-	"XS0d9QbJpEESqUsfzRNHbcpoIwfpLFRwQRSr5n3Pse3G2OyiL6x9F6UwrFmkBUnEkubcK5bATPtpFpQg",
-	"Ll+TKCpoyfp9kM5tL0fL2pBnGVddiJwZiLDEaNBGW47VlpFym+Zn1RpWhIh3L44/NV+fNk8+fDhbyuR6",
-	"lwVD65w2NYU/3aEG0J+FM299KE0e+j0fCesU1CoVrsiFVsr6XjP+R4vsPLjV1GyhVXBQOtczbClHbTNE",
-	"cNqleZPVWc8mGRQspTCrLDCqlAI+fK741CZqD1XU2dxdyTEypJx6FS+06UXoivbFypDObTEJdUC69ueu",
-	"oRb7TEuWj5J3Czsg3SsG4/xFg5VebHMjFyNYpR/bkeEbFyMUG5jErmCYrWFeC51ledoYFiMzaImevahh",
-	"Z63FzFLoUw1QMHWsa7RGJ5NbS5s1pKiSDNp1NouurdlodWjXX8de+tQbYIREaNqxmHIVRUt78Dlr3hAy",
-	"e/EFAt0lWa0WeVYvpuSBTCNe7ynGUjzHlK1syIljUGqW1+KQ/PrpzLoBUXF43Pa9IJa8oFzwB+Oz+2qP",
-	"uGapRRBci3OPuE9Lrtx1GmpHizwzh5yIjP4x8iE7xW6fkoRO1AE2hxDyUlns3DAXW+i3ceN3N1eopKYr",
-	"bv0LoLKWzqpF6MPjqm6tNHg9kjg5ajpEBRuKIe+1fVUjQmMplCI0TbEJ7dRJ3KxumC3WepMCQ2uX/cEP",
-	"68Bj1xTGySy7siHj4a/bKwXQnAIKfRgnowWWmMLgGeTuWKfkwAbrG0QUI3z5EiArtW+lSSJBqVsIr4ka",
-	"182+aLof/bstr9f9bl/7HL7XZEOvGlpLTaPP9GB0gRWKBM1YMxYJ9IFv5VN/DT9XlyxrisyCt4mtnUHm",
-	"5TjWKgv1deb5HkthVOHbOtq6IoFz+sX688pvX4IlxtBu4S4+73vboE41EBzQ2kt2221zfzPe73CUmjBm",
-	"w1pw8WowzHNMpbPnsj5vYqKtFFqnsHmAASTeduBSULpGBj88efnq/fmrd4dHb89fvDl8/8ur85NXf/94",
-	"dPLq9Pz48PT004eTl38zx9EtGvIyREQrbJAu4pornn3jlKW6oiz3VU9sNuJYmWE9ZrUgRaCqegRv1zIq",
-	"tbLD5jay6m/vBG4v8cJJezOMsbYujhOQxwOB1lguNJmARmsoLYnB0+bWkm9+vUWufU/h6NM16tyI02sL",
-	"4bEwstCg0J1HnNuI4b92sLkrHHj/5Lpq0cH1sHs6ZcXWGlzCtmI+LS9zIdY6YL6ElBkNeK0w5ttpfUO1",
-	"hmFmS9zND6hdJAnfylEjPG43/weunLs0V6wN+FpFCIKzYrS0uQ4/327NFPDFKqaCPheu22bcoFni3Iid",
-	"80/oeSnYcvb4wYFxuNbn7vxvtbbKLFOKjcZ1xhEJWjLXAwWuB3SkvGvWHVNmWxo2ooYaxTFAgodlx6g9",
-	"JneOa11vdXQdjBcVNOcRKgjFzGmo5tBKeDAN8wrOr8o47vzmqzKqh0vQgOO+wL4Q3LV7mrPwb1nM6n7u",
-	"8XmFnd68O3yB2iSmYC1R5WmpAhF3JjjMKYVkNzqSTE9ODcoE1QF+W6JnKtnouvacrVaru1l0oo2DuI/c",
-	"NO2WhE4NM5htoO8zgfYb/2geHh81f8OWkh49M2b+/ho5g+DhyMa92L9e+zP99dNZYyrrhDxuN61xtmxI",
-	"nRNnXmfFbJEz27ynJ9JUjDv85PWLZ0939sjGr5/OyAUoXdgwpNE2YlCb++TN6c7eExdQhlFEcJ1FhFEd",
-	"EaZUROjIlhnBrrtZymKmO9wuEHtyeaOH4Na54XM1rEUB6RtVM2snzQGG2W/YrJ/xnrC2ea5prIvWAkWJ",
-	"DTKkjGvKuK0rjBiYl9YOLFb5B0F17SohBqPmwYW5u4aIntvFO5FASl7YiAxy7EIyyMa7F8c+/LEIacTd",
-	"U97hoWb3SOVF5iOCmcnKtajxNR8MPCnjuffVeoEkZcr8Ew2IrQ7v8LOxwLKYGCRkDVK20RoS7+Hx0b55",
-	"6yfy0082peinn2wN2cTX9jbzGwCoCBH9F0FOX/62SQz6ANcsptqtiBrCkLqZYrtpgzcWIzucOKQUF3gO",
-	"yUzsxGBIn5tjyEBIB5B98jMiAemM2u3HcWgRx1+ge2B3gSKb9Xirn36qWybHntJ2RZa0qUbSjjzxkosJ",
-	"ho0mQ+YNZiRfbsaattFVd5MU4Z5YbZdOosUrz1jdsm2siwF+t1JVpovUYc7extXXgd46+jKQzbx1nocj",
-	"Lj1nOvskYGWIHzY83iXb5lEC9NJgEbGE52CVMmWQgHH0xXWvm1KkoLq2n7ZCl6f2BQLwUYdTw0wgQZMh",
-	"TVMMeHWO0yj3gka5m3PTGjWLGWwviGAKnMHsxYKQ4wt2zTiXslPcsJ9Uh6/SUOoA2dsw0xME0b7LzcOv",
-	"Nlvk0FEdnpQYGQY4AASQGcJuoA9akd32Y5/FrINEOKZ8Rh4kB2EkGPCekLFhDNc01ukE12pHVxnEJIE4",
-	"pRJUixyGKE9jrfJ4QIfiA5GjPtMBWtj72AOd2Nx1RTb+GJmneTFAFdkSgObwjAhCLkTCQG3maycfz143",
-	"nxUQeP/xbTm5k1RGtO70HCkTYT3bfk8WTxKqqQtgpFhy8JHqcFzIFU1H5iUJvj6gpZPClF5UEQy2i3pH",
-	"RHavr83R7F1fR2iBn5PZadA5MxcbrnPLPf73fyrBu5s2qrjDuzZ4pGtT3sblFM9yhudBkH2J+ZgY8445",
-	"iwa3LFh6PavsdbjL3mScdG2SZ7dF7FawGiPlamxQ2/G9xB8AoURL52tSKVUDe9+mLAZX/c1doocZjQfQ",
-	"3Gm1p27O8Xjcovi4JWR/y32rtt4evXj1/vQVflOE4QQX5+HxUVBAcL/RbrlXRQacZqyx33jcarceo3qh",
-	"ByirbVn2uIXV2azAmiPHUdLYbxgd49BX/C/wsrH/e73qULyCelLja7TUe0afanz9bKRTK/Ti6nbabS+D",
-	"OONJiBMGFzD9BrWVpRqZo8aE8k1V2sswOLTnIvsjc1GZo2oZ+O3aZdSNni9362eat8XCT7YXf/KRU3ef",
-	"QWI/erz4o9dCXrDEyVC7O88Xf3EmxDvKJ251WFdnb5kdHXENktM0Tz/eW2Z9pyCvWAwfOb2izDknAz0B",
-	"ESeUxn//bI5djYZDKicO4aZifh65EBXUlGkfSyo7rPwcNdyFuSDixl96efvBz0bpF0rPCqW1OyKMx+ko",
-	"AUW6rmV9Nwq1NaOttMiptjUyCBsOIWFUQzrB6yHcRYe7DBnXUbWUvBKIrRwNCwU2ko3Aq/ju8B/nh7+8",
-	"en92en786uT8w8kv3ajDjVLebrfJiKdGVVGgNw9IRs0tp6Ogi4FnXLvt5y5SJO8ozBRJIAWjYiHTKvOB",
-	"oDFZI88M/1kkk1sj0JrWZ1/L+qpzXVZYxPbtsohPTA9QaZzmErn6mrd6Nnf3JUy+dy7RXoJLvBC8lzJr",
-	"ptndXmKKYzpJBU3OhHhLJXL6PyM7wuLVBZGYg++DDg9/RZZU4US2A+pnsyZ/F9uOHRj9MZM72dW4vDiU",
-	"pAoat+YaFyZpdd2i0qbZQJGXjJqtzYs0SgUvGoQb7mMGMHxuY45xarNFzrya5icr+rnRPmW8wyXokeRY",
-	"p6eINnSqLYextQXttNtWChdpYvWssNEfRluYd90kHY6ivf3NDrix095GtcCV+o5c0BtqFL5juWs85+I/",
-	"tlvkVQ43poyMb4M7Eoz4dzlHPhiohi3a2uZ3yRbL3YOW4ojte+WI/tTH1HfyM3o+qlsHwXGjtQpPK2Sa",
-	"982+i+T8Am++LTN/YM2zWXMNJ0bmk6OcMzuFQtYUI3TpTuS//vf/cdLWZsCyi+YEZSacF2iYzYctt7f2",
-	"F1yWtVE6o3FgPjJIZWRBuw6bWIoFjdEYE1Z9uGA8UR1ufjcc0NU1c2/sE8qxkXa+/5HyCjfyX/NJER9u",
-	"i7UZRocxLI5hGsEvtGdy0rW1Hy9hcq4GVELSddXHMDL3N5ic4q8/T1xVCLVZxwgRGHm98zvihVNV7++Z",
-	"HU7Xc69hMycQC5lA8v3xkZqz/AtKe4V7qirrnUGahnbAUDWiKbuC+azES38hG/nia6x+tfzD6FeL/WIl",
-	"ySf04SDiImthKMoInmCMcpkWX+I0hVBSoobdeQKlvwp9uZYxSJtUenXv+Ly6krO7+Iv3Qr8WI578SZWV",
-	"EzypsrYSHOftaCqrmgFxqqOk8fVzLV1sSaGphualdRivO/Y8U45XMZiqGm7mKBwE3RO2NkeZvE5wwYee",
-	"jXxj8bt80lX5+oFev296zVIaFwT76C6MCuixXmDgt+17pyi7mg2fTkjeUJdsdDGDARtmWILK0O+LgTvd",
-	"Te8q9+Ea6IcqojWKxrxRQAzTgfy1i7BD22RsLJRms4pnzRVkHS9Hd0E+7pL+i+/Iz2Fgs4Sfw53Og3vj",
-	"G7g3LPAjw61BaauphRSfd9Ne27MRUL6jtCadZ1N8D5AowgV6e1uk60mmSziV0rn/tcAomZDcKoJn3ut7",
-	"dY5yr0R9lwQ41fC8hg7zFFG3aZSzc5b4QJX3TZXuzJyehRcZnsyKRLn4Gv7iA7i/erpcQ+g1Q1SE3hl0",
-	"aLdwt3fNLMG0kBRspsODOPqjUAFW4Lxl9M+D+wJBtGo3c5mwRiXzRUDMVHkIrR7AUEF65dI1bN81q9Gh",
-	"o+nARvMNqLWs2oaw07cUSrwZs4P+6FEtbh+LBb48Tq0idzxcNt9LhEtxQiHdHR859K+lvTLJzY5omUlc",
-	"ZIOSDKQSPHLNH3AJzq3bxT+whKH14UJSNNY5IEx3+MKox8jbK9EShUuNXOwJ074uCRaiUd5zOycAxeH7",
-	"3caguEm+VRiKm/4T0wO72Rk3LB6Oyw8wwMXgzO+dnh9CSzwfsMhWCptfn/DLl+zWlyBaf5H3Yd7F67Gs",
-	"3jaKtXyUphOFQbSQYJS+J+Jpwyk+KJHwItfEiR/rQXj87m2Z5qRuCZtX9jE4nCrcDPXd4eY4831WCk2w",
-	"hrkvcmF4a5hPE97ZWy7DwabXDKjrUWwbqgnXua7Du0H/tq6hGB8OtWFD+J/ukIEYSeXu3Lz+HIY3+Xoa",
-	"eONGtpp4KvqKMF7rhsdtBr347uaerE7zjfzxroVe7eWYAw5tSdp6ehxsY4pANDC8V8byl43dOcXaMBi+",
-	"hyfwSBXnEwTKeJohSDFTTMSWN8s97Hl622yqrm+8rvQkBZtPg9+3SNd3NUdRFyt+YyN1cuJIlRbpoEbk",
-	"DfJBbVzb02aC6UtBRyIM+fFhhzice9dmp+T77wNqAx2ubClJNQZpJs6sAF3kqmD6Uhie6Nq+2/KTS4Ur",
-	"YuP+pXnCdXM8HjcNnJojmQKPRWLrLS1HnTjZayGH980WiuKNdbzBp+PKPKnugQncTwDftatuRkN6yOkA",
-	"T2RK/S0yMs3xlSlfjEoX+hSqm+d3c/9VWpsthd8zAm+QAz1SZd6hXIYdCr9kA9PU8ox4y3fGVHnusrk2",
-	"Av9lcdFLq5UmcgYhrQ/A5VXbIPjUsc3FWGnrs9U62n8B/cJm+n+0TX6/iVhkU2ZbDxa8m+g6GHcT5Ion",
-	"xPVtnoUga3hyrRKk40FdW4J0Qrp5CTurfriSkSjbXoDLoE6coY7yCbGhw5jYijWsu9VSm90ORxNcOa23",
-	"RV6YoXygsWPcVsQoqldOD5bzqw4v+on4Oplk1TKZGxJiMRwCTyAhjHd4JkUyig1ADojo9cjFhCTQo6NU",
-	"R77FlZCszzhNUSH18GDa5+rWhjHb0pRVOr39C6S2dup3pD25PmjfQDx6yG67R0Zm0dBWPvYldbGivZDE",
-	"l8q8VZ4WXJRbYYnfbLTIaTFd6dfe4SoPjg4vctenw6CvzXLzFVOceMWUGuVpSnZ8K5tiuWhn5qx1Q+Br",
-	"x0Ul3jtxQ5QmuQ0ps9C2qfK88MDZQKzz9MFv8MP4DSymlog2KA19N/Qa2j3nibhhufe7lHFL88y4xMI1",
-	"P0i8N5Z4c2QT5TO+RYQLCjPUi76zfVUzRLkpfLwrWa6uz8E9C3TL0IQX7Gpo44H1/wBONpTOqsEjWO8K",
-	"tFG5JPiYUioB+17AipdChSLdj/U3gfeArRHUVRuW5S38P3ZQVl4Mfm5AlgNdhC2FH6KxvrdorGGOilPu",
-	"p+WJZuVwrBaxUSGqqPhXlBbLhXhbtsN7pmZ5msOyHdZ7XPE3u5KELkPO+UYlJABDRaju8NDxPe1M79qG",
-	"JUIoCBs/zIzdeuev/ruL3Co3QLrnuC07eeB7n1WDwgLa9Qmf4fZ8MLr8aS/xwyQhPujSl3iYIVKvwXLm",
-	"3tNbXwxLuWFAWEqVdsEyMeVcaHIRJInXJ6MHtL+MucJH32A02Z8z+3xlAvrzpquHHNH6PB1jnHIHr3cF",
-	"ryRKGuHNJ9esqoPOJo8EG3Mns7TUO70a63oDfoeuBosED3T+cFFWDJ20CBpzrbpu43p0/oLZsWMn5YAM",
-	"W6Zi36YY2f6lvjw0NizACgwKa7TQ2FY6d2GgeepEq8OPbcU+22m47LJAYdzceDSVQJMJQTesLDk57Jtm",
-	"ndYTiuXei+AxjFNwfQF8nc/tOoHc7S1PgfpeYmTuKQbsEBUeC8yMsocAsPsOAKugvu0rWD6TpcJtJPSZ",
-	"0rZ7Yz0Ve3XaDl8ymvmaKbZQmnUVjgfC1oyfvtuxFSOa1Tp8xNkfI0PYfSoTrLiLPSAUtIj32vmOH+T9",
-	"0ekZOT0mz9rt5pPHP++T7R0j9e/sPQkqtUeE8kmHf+QsFglEhAuCEFfYGcf2obCOTJukZdu/FxYBjkU4",
-	"gGC7DsZL0RqPVIenIqYpyaht+V1j7sBi1+Sw2tA0DNQ4efXL0enZyeHZ0Yf3f4tToSDpdnjBaR7v24qh",
-	"wcCK9KUYG15YmA/QIFHPlOxh3mHYhZ/iG1kI5olBtajp8ulAQtH+Zl1W9XjONsLy+stv59h+VV8EzwDa",
-	"NRlgilh0IYL74g4Gy1oPAtJK/LNIGJvDxzYQZzYXRaQhD81b0WxJpi6biTkydjFa5OM9YeryZfjuHd7j",
-	"U3PNrjaQv/Pg672ZfQrrheY1ADNzHTB1SVK4gjTK8zXcHQRK+0tDTzLAm9DIyAHuvfRoduOSNgXCKk31",
-	"bLfTC9u9W/Rc8dOZm3EF9hUA92nKVmpPbX1Znogx3rsd7txqvt1xUa2l5ir7BXS+6VNc6V0WnCnPNCvw",
-	"F0HyQBo3Io03QBPEDAvNO8ZxLbKmQVY1jxmfiewE31lQaykvOeRJQQunmM6qsJSyIdOl8kouwraxvxfN",
-	"6QG7F/bo3Z5u+Xpj3+tSvSvfxZntMF/uXrk33bxyilxOHYQuJpZXYJu4iAxYf/DgqP2mIUjuCJp4IkmF",
-	"ud8JNUJeH7xpy4mvVcDGNju91Qo2ReFyN/gPHjRR3c/iAIpqofeHwjbfaSjF1EHNqL9/p3EVWM7Gzj+z",
-	"no3tcKKVIcABJo5rw2daMwIaqih7p6EN1cm+kQmjuoyglfMMwXO6Mc1DwZofvWBN9UxvTND1V+3Wl+K3",
-	"GwYtuF4gtoxN0aDI9wIuKto4jZDpDs+72VwCZEUvD1UZsb78TYDmI+UUhnqrp3m9lpU8FMf58xXHuXXK",
-	"WVXqq2JaXjJnMfm5Uv2rVyytnXPNO5zD2N4bsy5xX9HfvoQE70m5juKDhmGepIOoJtxwQjZ227u1+aK2",
-	"F8Bi6m1/nxdwDswHHvIjNQuonugjJ0rdyjU8AJrqwUwt99D5+3ba7aDZVEI1vaDKESWNB9g+n/KE7LUf",
-	"29TzMVPQInmhcVpySLTqTKhv7ErWIia4psMstXKCW1tj33zEIda264CmeqQa+w274Ul97+SlG0OZlc4g",
-	"wLydkPXT5LCiEoibvPXNkHYtOCZM1YJyxO8cmDn0wthTGg9QDprnPBtAfFnu7lQ+joB43AosPQzjbEtC",
-	"JqSe35LTvuMDgOz15bt6MH4FXAs52Xev4WVjrYy0cO5io0oXDoc+hyGV5l7qWkNX96A0qB9gyBT2gcNg",
-	"IGYgEoshkG4i5JBy3S3MTyn0NFZP6MZiOKQ86bo6Mwk1J+nToSmf6IEZMdeAD0gX+NX5FZWqa6VhToeg",
-	"5rjyzSZPc7vc3fjyzRzfKLzITz6rwH+AEGNqzr8PSj/0hPvxesLZgy7RnZnF6KCo9BHRI+9eHOfEOLdD",
-	"nB1MBYzFm67ndecpyGhxM42cqWjXpjf3dc7y8pg3zvGNddvjzFmG7xZsLgiY2cnD3h7Lzm7BcWo/WrSA",
-	"nNtiOCZzzWhnrcQ3JSutJXd0jUb4ZEiv3wLvGxHp8ZPcmaS0ZLxft54XVEGTcQVcMeuuGF3Yt32VCnch",
-	"+cIbZsQD0v3/uxHpnrviPp2OZdWaXgInKdMgaZrOaY5CJbrgi20Ey95pt2vX/UP5C3L/3mJHgUOGqOzQ",
-	"Ixslh96mK66KgXAProNv4ToI+GiEB8XquiOZtzxLvKl3L2DBW1/sP7ydcZa/3TmV7wOz5+sTDyr7d4/V",
-	"HzgESF2YXXqjNLWcCK6zlPKptL9bQvFVbYN2zvnZT/8JkvUcYhNEclA+ixETIkgseI/1Ry748wrfh2Sf",
-	"UJJSDdJXWipdfo9Uh5e/i1OgEtuOldtV22ZCM0u3BeR5V5lUdopvpHgsZA5ef/yTMokHb5xnLu+ovCTU",
-	"8xZPZmRDSMKF3lyHncxp4DSGi4EQl7dW6eOTH+8OacXNMUtAPJuOVHC7JMCTTLCHeMlbEeumgBqgZo4G",
-	"dx/8oVgf82LmB4G0yMeTt+aBEukVptGIDk+FyC5ofBmRlPHLJibTRCST7IpqVNniVIyS5hA0Taimvjwq",
-	"+DLOtqLqiGOmUHHpdbgccTWVZ/Pp1c9vPnz47fzw7dsPn86PT47+8/DsVXd2XQ0HwzuNPnFzfKOgEzf7",
-	"Mq4ui2JF53N36PbMH0JNfqwaGVXOcUPGEd5jW1/cv24QV3IMPDHIlUDKzP3r6D2RIstml8IIyXWZWhg5",
-	"Tv+Zq2H8iYtb3DISr6rTuTnyMI9aAtgqUPiWBbyXxcA/dnxyeT+TxVbHAqQP1PpDJBe4A5tgWWTRqyHd",
-	"mR3bvx9C1mBF4/XHXlO8zqGnBtgu3ibSecg9UiXwTrOMM8hZxvTNuHNXVDyzs6Y55HzB5uL9YwSjh3v3",
-	"B6Dkv5uDIrRyhFrcgTiJy3L+2yl37CFRkPaaA6EKa5zNfwdiqzG4SESykcAVpCIbAtebLfISslRMsM2F",
-	"0pTHTqrEERIizDBvzs6OTw0NjWTa2G8MtM72t7ZwVDPf/rN2u90wi2buCBr7PZoqMJByO64u9y27Am7U",
-	"U1uEiyaMu7IWc0JmWoXH0QftTLk/D22TMhXl3afLhcttCwwculyTOB+6kro+PcUxiCwFz3Jqy1S7tHgb",
-	"sbIZDO5LCE2P+spHfxcRo7ZiY2HI8MHiZspwwfhrzZBhgea69KWekMTHqeYRB0SMtMFfTN70a9nHah8u",
-	"XpWpDr+gl4gyzhKf0fgS5RBJ3r1856FsK4hgiplHPlwFZptB2vMeCn/QHe5fY4k5AT2JiIQYGFpGKHcL",
-	"vISJ75Qkxq4tpQNFEIY4DY73dAhJZHtCJ77OkoFB0LxWVU6OHLoaMUwRX980hsjFKWHiDiRRh5sdxFRa",
-	"pYzEA4gv1WhIlLB1lnzwfkw5t3ECsehzhpVMU0BYCg6lrQQtTKe3Yi6NPMjLQtjCRgFPcjIKA0W8t8NW",
-	"xTCwc7AOEMnHiyyarxKDEgY9WAyNwi6L6HiiSoFSQxcM4YkhMBTXUHK/L6GP1XR89zzPlYkGOjR3vM+7",
-	"DAYtcjFrhrQ59ejdSVw4qV29ZXpF3FRxDPhJzVjIFAPaxHO22AqufBaHsfUfEWqwQrE+h4T8evrhPTn+",
-	"cHrWIq/MweWXhsOfDjdbHQBNDHC7/2i+i7MxlQnw5hkbgtJ0mHXJxkfOrg1ABE/Upo3aCF89ZX1O9UhC",
-	"t8M3ulfbf+u6AkFFrbABXJM37w5fNE/fHO7sPYkMYUHRINPfXxj6ZwO5Ra/Du51Ru/041n4p+Ce07K+S",
-	"jsmFSCb2x+5mi5xYiDicH2Yj1//FTBxhbBMCXht2Ggu8gjTB6rQYkWiNmSSfTWH5aoMNlJOeAbXtkqla",
-	"5DUWH69aRyRoyfyu4NoKAIymhoXFl6LXs9WgtCFDpcnOri1WXCLF/Lb++vnr/wsAAP//",
+	"7L35chu3uiD+Kij+7q8s5TYpSpa8SHVqruIlVuJFR5Kvz0zoEaHujyTCJtAB0KKYlKvmr3mAeYh5sPsk",
+	"U/gA9MZuLtpsJzp1/ojFbjTw4dvXP1uhmCSCA9eqtf9nawQ0Aon/eQJazg4HGqT5VwQqlCzRTPDWfusU",
+	"QsEjRbQgU8o0uYCBkEC0nDE+JHRIGe+0gpYKRzCh5vWBkBOqW/stxvXjnVbQmtArNkknrf1nT3a73aA1",
+	"Ydz+uxu09CwB+ygMQba+fPkStBIq6QS029vhELg+iuY3djYCQs2PjxRhkdkDM39OqB61ghanE7MwPnDO",
+	"olbQkvB7yiRErX0tU6jdcZrikxN69Rb4UI9a+4+fZHtUWjI+bJkdHsYgm/dkfly4J/PA7e8pYWdiDLxp",
+	"W4fHR0SbBxZtDe9BUvParW/wFZcijifA9SmEEhrhB+Y58xhR+Nyi/UK25q1v95gOYX6D5q+Ep5MLkAEZ",
+	"SDEh29nWfk9BzvK9JWaB4hYiGNA01q397WABkWx38X8FMtmuIRO7v1P2R80ejzRMFElAErOFRds7V2aB",
+	"2j3u7C3Z5NINnoK8BNl0y+9eHBOFTyy6X/vErd/tR9W8sQmYy32kSKpANu/M/Hrr+/oEFyMhxk1bm9qf",
+	"CfAoEWwx43PP3vIWv5i1VCK4AmTOP9LoBH5PQWnzr1BwDRz/kyZJzEJkJFuJFBcxTP79N2VO8mcLrugk",
+	"iR3iaspig7P8ksYsIoikJJMAiMH75JLGKRB6Ee4Tyglzzzpk28/+oGZc06tW0AIphZEev/7ZGjCIo5wa",
+	"J6AUEnZrvTW/fA5aSlOdqtY+CjHNtDmCgQDxIMjgRS9EqvcvYsrHrS9FcP+bhEFrv/X/beWieMv+qraO",
+	"LZgslOcvX9qPkEiAIlxoMqE6HBE9AmLgLmmoD0jfnrxPYqa0IkDDERGDAfDICGuERcfs6IXgg5iFN721",
+	"Q05oGIqUazJl2myGKQITymJCYwk0mhG4MjtBDSED3/McfNlG7gV2ofua8tsFEqZSoqzRVAPZoCRKLQwg",
+	"wN9jqjSh0YTxgAhJKBmkcUyEHFLO/kBIbSJEXwt5waII+A1BemZAKBKwQpg4ylW4F9wGkSKGMjwf5/DM",
+	"t3GnAA1pHCOTNJvJUZLGsZhaLMiOgNA54hokp/Erg55rQOjGmz3kJOVwlUCoISJIHQcIy77DiXMW9QmL",
+	"gGs2YKAI04RxfCKTTrEYKjzFLzA7HVEJ0Y+zdzQcMW6Z4H2dJVN4yRhmhCmz0VQBuZgRyoUegSQTuy2i",
+	"R1SbJ5RmcUxoqNmlRW42GIDB9x7vu2cNABC1Bwa9zfLKvq6AR4QLDgEpvEhGQmkjYzb3EUqetBhiQI8j",
+	"BCAKiBKEAyvuyogrfglcCzkjEpKYhg6xcfOPVEAojww37lu1fQyzc4UA7/c4as3mM5IyBVGHoD5pWZw/",
+	"NlI104qIKUcgbRx/OD0jW/ZYW1Zb3OyQQ/xxOhIKety/PKKKXABwolhsDmrgoUcSgEwYTzUoMhGXgIaQ",
+	"2TOHqf9up8cNerwX+rVIeXRDDvBemG+nPCoT+W5O5OYJ+6U7I/L3Qo+MyMjZOoscL/f0kfGAIjNEOjmm",
+	"s1jQ6EyIt1RaLfo+acSj5IWIkExiswlzl7RI2EZyQaItZRtdlYXwkdNLymJ6Ed/7pt2mDOe8BGnAB5Gh",
+	"ypByw1kl4rlB7YhqekEVHBBprHZCjdluMRLNEiIGxnBCm51x0kfbvo3Gfd9gVNXsb2d2f93u3dNbBQ8B",
+	"HuBMiHeUz5zmc79sUAgyoXzm71l9XUh85DTVIyHZH3BTyn8h0jhCQYq6p1FIQgkom2hc0aG2c3ZQ2sGd",
+	"cYQX+U4IlYYpKsX4MCATGhsrwvB8uEqMmWHwVsKlGIPRNrOPW3cOUt0Rv2QaAVMwH2gUMfMnGh9Loz5o",
+	"ZuTrgMYKglZS+NOfrYQqNRUyWnoe/5zZBOg0OUcXiHmtYOnsOGvW/3u7zjbLbahfS0sF+WY+Z++Ji98g",
+	"1Oar6L5a83RWXp874xf162UHfYEPfQmcw+sSpGKies69btDiaez4mzUFKwcNWqEEqiE6p7pkHxpsbGs2",
+	"gbKRuNutWcKrCFUw7+2t8H0WrW+XBi2jKiQSBuyq3nRWmkptGIIueA3HMAtQnEMcm38oQhMqtSG0jDxb",
+	"kzA5V+Pz3cFPT8v72Kk7ujEXzhUAXwN+S0FSB8tu3deFOrd/W4ws790HP6gz8zTSxjVQzTOjxY8jAZza",
+	"R78E6De5Jm5UiBDxApcqYFwOg8KnqlRRQpfsHJXLqwClRBiNhP6Wrc3KmIZJ+T+WQtN8bkKvjuwL2wVU",
+	"oFLSWQt96ENYzhyH8B4lpX/D+gNXeO2U/VF4VQtN42WvneFDc5eIZ/BLBN5Nk2+mEdSnGfaVqb0veMw4",
+	"9Ml0BJxQMgIq9QVQTaiU7BIi1GmdDovWvVXy8+eYMVYvjZzbKOn/m8gYeDoxG7dfMfg2GOB/fa6hR9zo",
+	"J6ZHv8BsKVrMGa7W1stsmsPjI8ux1MiYN4LHM6uKG5vIOeU6ZOPIKIsJUPOG43M5wvW4pGiSoTIMV9p5",
+	"hpj7Do3jD4OAKMZDsK8bM+iCRYrkey+s19nsoQT8dsQXTZixGxeHi8YwO1gIxiYJMNoZv528f578U54+",
+	"1h8vP1399z+26Y/hS3g9fMN+Nr+J499P1FmXbl/shFV50X0Qtw/i9nsVt56wgm9O8MYg19awcVs3Ipws",
+	"srycfO5D546YMhaZtUHdrxdCxEB56efbJJR80YvZbYDherwoC+n8WT5ALcnmAcVb2K9brIlfrPD+JUim",
+	"Z8to+oSp8Vu4hBiVLWv1VyRj3VlX4U1IPJYt1anXjqCzjfrP51APSjHaIkSCYvJFheBKKF9E3gqmVnCs",
+	"kfzvXu9GJvN317szZJnXujlMz0dsODqXTI2d7tffJxT95N7jqol5BN2akmkW0piYxw9IH99i3GCFgsi8",
+	"2ONZAMb8SGJDAEQKBQekb9BxwCDKlMwR5UP7HvG/5QGcUPABG6Y2HtXj7mEMNhjF2r5g/XRkShUJY6AS",
+	"ogPSn9CYhUyk6jyh4ZgOAb8w5mLK29lvxP120OMucOFsgj6Glp0aj0FGjCwc1MQ39omeCh9PwNwDIngh",
+	"3NPp8fcwJeZKrPuNRpE5gkL4hoJbvLe/RaAx3rWPOq7ZQ8pxz/g+uZiZY/d4H2m5j3DoO3rud1Ch91ZO",
+	"3a22glb5tlpBq+E+kKdWIJgxA284+X/n0Ki3pVx+05pkfgui1Xo11W1KzutJOlST0lyIl0nwY2J2FBkq",
+	"mwiliTA2HHXGq1Gy71c5dg7g24SaCkUCa/BshzGn5rUy7348z7nRm7vQqPHZc2PGLfNA70E4opKGGqTK",
+	"jRt8smDeLDZjFvi1SpvKAFBCyRKkKziyXHd2ILp7+emp9+8uQks4OS9GJVAjDKYjQ8WYiabIhM6I+fsB",
+	"6U8l01D3u2W4RrJEE8b9E+jcwL/kq6D0xac7BHehSCQw6MQmSTxzOUN6BLLo7jJvtoIWft9wbLPmPJsO",
+	"Wldt80b7kqIBqMyr+JET+z7+9ye3CP7j0K5UAM0npkcPnL7M6R9Y91LWvYBnL/X1LYVIVTh8EwzdH7yO",
+	"z7xACvfhz+sFWV1q3Hkx2JohQ/bHEvS2uzu7S0KpASqV6wdwK0Cd21xl3VqgeH9bMbH5yW4xsfl5t/t0",
+	"+/nznb3dp7vd58+3F1crBK0XeB3odLsekD1R5h7QdzPyliZaJDWIuU6QGleuBYPdsyOx6227zCnLdPdp",
+	"BDa6guhJlBaJIlMhx4wPDwgHYwra4MyFAq5XVU0b+VkOutOjV+8IXCVC6nWBd8ssasK413Eq/CpopZz9",
+	"noL72fDL2pvLNtR8hdWKiju8SluK4e7S5tExPswM1ru91ld8yDiAeYDESBqKbPxMJ4PNuyWRd6hgXROq",
+	"E8zpWYxDr/ChL0FrkMZxox9xCd5KES9VfE/MM9XT2y0WP94MCleZcD1YlHBqBcdlKuMyAoy0TtT+1pbZ",
+	"guq4v3dCMdmahMmUSpvvnCtZklURY/dZCY7PjJ6uNUiD5P8Tl/9v+1tbrWUIY3ZWB6SXVI0uBJXRqaY2",
+	"G24heArJXy5YajNUW/vbO0bEW9+Yjw/tBC30wbh/7gWtWEyzH3eC1gQilk78X7afOZvEOWNUa3/3qeE6",
+	"EpSIL43uEIM0H3v8pSF063ezYmSquuEVXyseasVXCgdf8Y0ybFZ8qQK+Fd+qgfBKb1ZwrPzxOeiW4FY5",
+	"XxFAQeUy6/ZXi8rW4X4YxyegsBRsPVovxqHWP3z+et3eXnmmmrOG3yiH/yhwhCIf8AyuFNsr66ePa9iP",
+	"FavXY3XL8hfmTc68gtHK2PLxJmFyDur8sPZ/xbPW6+NL5Ycz6T/weOZ0kXI+Qb4TK3g7sQjpHEz3lgqp",
+	"vNhgGV64yoqjqKgLNKdymCds6QJ6wvPi0Q2jtvijFBWTzc76uuGKkf48wr8o7r5YxMwjRAl6heuppZCK",
+	"SvjgQ/kL+VDwRhfn3fiK6eU+avtoYw4OqPP/+l//9+r5P+kKaTirpaZUcbOUpXJNYVn0rZThU0gvaXau",
+	"4IfXdZpXz3HnzvM5ov6bO9EbEMmIK+eutqpPdvVRfu+rOq1x4UO/jP3nq2wxb2+7JWv29Inp0QML/muy",
+	"4EW8d7GvmRynulBi6pWYUoICGbB4Na/0nED4+/Lp7Grq+MVrBnGUlR6vQYuueUDdbectClC/FLbw7OfT",
+	"D+9JQvXI575iDaKruy+KWN+OYJkrpJDcVvXMzfADuDZmrUgYGNDMY87SAIU9Zv6xOhi+ARqb9dYzBl2t",
+	"YpE1h4JzzE6xyV35Pz8vRFj/+gj3Yd2o/r/r3iyYYE3Flo8w9Udh1WolirEUZBnO5qmt2WEbwGerC27J",
+	"rMwxqdvZ7uxUUWlJlvhXtupuZE2VTf+aPS++uIXWU+GWLMO+1jVdT1bOo7oY12B2Ex5mn64711sxZPy1",
+	"kJM1zzOUlOvsrioFKljI6dPohlxIiAK0xD8cpnq0Q7xHoo2rkDBm5nY7K5gTtx1wVPXJFrd1gloXdgFj",
+	"a5wXtmnKI9cspSwaajxaCxxYS2MchWT8hcHRnELnAUWUNmqR65OhZ166+f4HJHPDt23GogJsGTcCMoIr",
+	"8ubd4Yv26ZvDnb0nARnDzNVg9Xivlb3YawV+1RGV0ZRKIB8/Hr0kGxMafjjdDMgW6HDLfbHNIrLxlvH0",
+	"atOIXrf3n1IW9fjGJ8YjMVWb2IMCe1TQad7iQ7pQVQz00rWfKLRxKF7E48F2uAPPaffiabQb7sGzwZPu",
+	"0+1nO88f092LvfBJ9BSeDZ53t7d3dh4/3t3d23vy5OnTZ8+eP6f04iIMq5i6Uw5BbD8pxSB+7bafH7b/",
+	"B23/0Tnfb3/+939r1WDVuzCxXbW+6XKH+fIGJJzKZ7dXSpEPxWRCeYMO5n4kcdb7wzs1JETUKBUVWn22",
+	"/Xyn9iNG/T7HBlrVKoLnqxQCADc/4y4bni2UYgC/PL+ksmz+l+6jtsohs/d36uz9AZPrV0LdkpXH1LnP",
+	"/60vPrlOlda8NcfU+HxAQy3k6p6TE6bGr/GdFXwm+AVMM1+rIMOmRodCwuLul9vLel8WBNUcCq5be9L0",
+	"vJflSw2P1UxFy41yA1FLyhWmX6xYE3eWvZDHfdenvyz9/BZN/WzNi4ZiUuwPOB2JvOAgby5TSn64VnVR",
+	"nf28qJ6mXHlTvO2ciXoEK/CgEtaXcLlCcQUzvUjvZdhX+VCF9GvVDi/S7tyLmgvPv7n71Ka15C1Y1oR6",
+	"pY9KmTA+cEtwLvfLKNN914Mr1aMtln1Ubdn+S/2Sw2wEclXXV7aJ8/XdnbXq+rIb+KhcY9Oqdt0KKg1h",
+	"GjZXdxeV2uBaRuNa6fEhUTOlYZK7Dm10R4JhoBAdEMNTfINmphVBasw7GxQTuqdWSUa/hZwys+3Y6NM2",
+	"2igwN2Apj5zn4nMHeIMNAcEZT0TTeJy1UHNlYRuu6xy20+12dkp9FpSOmDAwVVhurHWCrEgCnZgvt/Ev",
+	"q+z1Q6FL2brqMzZszjK65lLkpGv6TCI2BKVdfyTK4uxOMPzMBS/X4TTlJ9xHvfD1VL0V1Y0Fzt8iLJdG",
+	"2nKqWAdt53Zd4NTLNLTlrZfzzssrLrl8udzbUUat7R1DKTt7TwoB3ANC+Yx85CwUERzYrptoCAme+Ss6",
+	"KySGGCOjaI3W2UW+G9janUtOXr8gz3f3nhLX9YxEIkwnLim0mhuoG8iKuqLJqRR8GBDGCSUKuAYeApkA",
+	"dS0aExDJXLykofrb9wWu47LoBHetLwdIu74Lm3MQr6RkFEINy7UMxpWmPGxg+76NoTFLV3HqW5qzLU0X",
+	"rohtowNCYyUQoIQq0v9X23mm20cv+yv4w4sWwvyX3pydHRP7ADGIWvJwYf/kZpLZe/68SDLdWkspq4Jf",
+	"/O1kJGm1nUu5Y/Py0o967yf5eHJEJGBT1NB7xgY4E8GINo/45u0D0i8043ONibTtkmI2qegM+87SuOIJ",
+	"LLbwWxorqmYRWtXfl+tnyrujtzpuewIDCWp0vQiFtC+fL6jFcY941dBI+6JuGIsh430fSUskXGJxtXur",
+	"lsDX8YOWN1h//iFT+iskfOc3/jPlQF4KuEaGWkG9qVn4MJwAeSFksv7KNy7V8cK+IIny49ftvP5yjH55",
+	"vaspOj5rGv5n3Yn9cwEJRxCOISIxG4NzYzsd+pHyyhwpdlDGZstOwH3l6Fohbbl82FeXIGeFwQsFO8JV",
+	"U8UzMmA8UgfuCUViGGgiUk0uIBQTIJFh2/aYqzngnG1SZ3nvzcvEuT6b9iiLEOIaOcpu2XOnfa7egcm9",
+	"54Cw9nsSQmCX1/hgakv7r9EqamEsMWilvhlGDWnIFHJRZW1MAr+nNFZlBo19KnhkDXhjkLYVAPcpCYbn",
+	"Wj981S/cFMmcg1Ywd2HzkJm/nOLhmvEnw8w1LUI5bNB8qByipksuIdQoy6i27dAUoQQ5AdlAo3bTEVlg",
+	"lIWhpBNrrge2Ajtbh6qi/ewzhbBTfTAf7yAfOfKsvvP59QOjWYwBEoW9SPyquK2RMBovJSqhoblrEWOT",
+	"+IGII5Ck19oaiQlsmf/PjKEBqtfCBtUcUCkN0PrQU2EjbYgrDFu0JxKU/Upm5P+WRkMXbiv3dUE9gGmy",
+	"YXBIjcQUdaHfBOMuTGi359hudi7zGZ/PTQ7xP9AckDAR2n9DHRB7FudhwJb2+RIGY23P+cJGtfmMSmKm",
+	"VeFRY4yMmFnYbKbE5X9t8cTYn+1ZK2j9x0REEGMP6CudSKFFKOItu3R7wGKwLpxWMA9cg6V18aCGoFXJ",
+	"tmh2aGfGRh6Eqx/G4xAMm+JXEtIsniz12GRiL4xpGkE7AjWeK2O97bDfhpDk48nbzRKh5Vu18fyIqSSm",
+	"s/2MAjMU7BtK7tegW1AbS8zPyJMrsuJlE7zqukjkCnAoRSbrYFHNHCzek+HBOErAWM+1l3ajWGd5O68N",
+	"o8wlhsOnES1hTsQUvl6/m/WCp5WJBXQCyqcQAL9kUnDLiKlkZlFD/n6qg98PelPspAPbPb7/D+QskRRJ",
+	"UrnyX1vHh2dvWkHrzYd3r5qIdaXg7TJSbchXsV6KDKsMUpRgyxQZskvgZUStQb4Vb7oSYsyXLPGxdaus",
+	"y3HIusRKbBMVEDahQyA5SzfaefG4MuWqfNTVmW/Vll4Ki1sJbNaZxAVp9UgZTjbPeG6HcmtV6wX2FlPj",
+	"l8y8fJFew2XuixbXKgZdvQwULiFWtdEnAlzLGU6/w6eCvNUcqlerWy4+xv9jGo6rNRe780Qbi+maRanr",
+	"laPeoJi0UETqykezwlFbMtrKQNqECi6JYt267wW+3RCHXQyF9e+iFoY9i7QgkVjRnXvJImj0nyaFFsRl",
+	"MYmqgpZsOATpwvYyXdWH3ORcdSlyZiHCImNBG2s5VFtGy22bP6vOpKJEvHtx/Kn9+rR98uHD2Uou17ts",
+	"GFoXtKlp/OkutQD9Jpx561NpstTvxUhYZ6BWqXBNLrRW1fc183+0SM4LUk01K62Cg9KZnWFbOWpbIYKf",
+	"XZk3WZv1bJZAzlJyt8oSp0op4cPXis8doulSzyRYvXytMoBZA1RsOI9QNYbIqGYY5jGPl0JYcyGC50uD",
+	"ajgfs0FC4G8oISI6c5YwRTuY00SNhA7QalT6GhIDwXNsPlC+lOfLXF0Io2zfC6Fvl1+jx0QujHewTMGs",
+	"u9PdedLe3m53tz01usYSxZYSrf3tZ19uLNrtF+uu/+PZC3MHc61iqrywrpxhLX3hrmTz3CVqWC5say9X",
+	"1IWzXDc/MqGceu9J0V0eYJaH7wOIItT2aVEHpG//3DeCyP6mJctWyQbxHZD+JYNp9qBh+N4icivnK1h/",
+	"Gk76wycuUtTImcSBe1gIZR4rxqGzikzs82cggUHzoGW/Wsv0S1mFNUDBqsw+mY68uWud2NZHqUrmXd+5",
+	"A/u2Hap1T7nRVVafpt63KSRC067FlGvWWzqDLwf1Psbmzee8+S4l1npJnfUWQJYjmPL6JAzscnVM2do+",
+	"0jAEpZoCgofk509nNsKONvnjrh+zsqLu5/KqGG8eWZ9yzWKLILgXF3l0ry4WMSvMqg+WBT0POREJ/T31",
+	"2XD5aZ+ikDvAuStCjpXFzg2jMxZDom79/uYaTQp1JWPmAqispbPqfIfidVWPVlq8HkmciTKf/YWz+lCA",
+	"2pHFAaGhFEoRGsc433nuJm7Wks/2Qb5J765rd9TCF+vAY/dUTEFbdWcTxot/3V4rN+0U0J7CFDQtsHsb",
+	"5qUhd8cWQAe2DsYgokjx4TFAUpqMTKNIglK3kLkWtK7aQ9F2f/TPdrzL5Ff72Ofic2028V4X6wRtDZke",
+	"pRfY/EvQhLVDEcEQ+Fb26S/F19WYJW2RWPC2UbsCmXW6uVbHtS+N93ssxYDFcFtXW9d/c8EoZn9fmfQl",
+	"2L0PXYJO8Pmw9gZ1VrfggIEUstvtGvnN+LDH0SDBdCgbHEHRYJjnlEoXKmFD3sYadim0jmHzAHOzvFvO",
+	"VXf1jXl7ePLy1fvzV+8Oj96ev3hz+P6nV+cnr/758ejk1en58eHp6acPJy//Ya6jn8+6ZoiIVtkgfcQ1",
+	"15f+xtWAdf2O7qtVXzPiWJ3hesxqSfVN1aovPF3LqNTasdDbaFhxezdwezVNTttriHPYllNOQZ6OBJqQ",
+	"XGgyA42BBlpSg+cjGaW0l+tt8tpyClefb//oVpzfWxEeS5N2DQrdeTGHTcb/e9dxuJ6c90+u6/bzvB52",
+	"z1eD2TaeK7gtzavlbS7FWgfMlxAzYwFfq0LgdqZKUa1hkljn1eJc9WWa8K1cNcLjdkvr4NJlImSGtQFf",
+	"J8/ucV6Mjjbi8PPttiMC3wdmLp966b5tMRu6Jc6N2rn4hp6X8pib1y9cGIcrfe7u/1bbFjW5Umyiu3OO",
+	"SNCSufFCcDWiqfJZD+6aEjsttBW0VBqGABFell2j9prcPV5LvNXRdWG9IKc5j1CFLOeMhmourYQH8zCv",
+	"4Py6jOPOJV+VUT0IQQOO+wL7UnDXnmnBxr9mn7j7keOLeqa9eXf4Aq1JrG5coYHaSr1X7kxxWNBlzB40",
+	"lUzPTg3KFBpv/LLCOGKy0XeTbzudTn8zH/IcFlKqMte02xJGpsxiI6AROtWtVdT6V/vw+Kj9C05r9eiZ",
+	"MPPvL4FzCB6mNqXM/uu1v9OfP5215gq6yONu2zpny47UBSUcdV7MDjmzc7EGIo7FtMdPXr949nRnj2z8",
+	"/OmMXIDSuQ9DGmsjBLW5T96c7uw9cbmamKAHV0lAGNUBYUoFhKa2gw8OtE5iFjLd43aDOO7OOz0Et8EN",
+	"XwZlPQpI32iaWT9pBjAsLP3yBcu0BsL65rmmoc6nduTda8iEMq4p47ZlN2Jg1rW+4LHKXig0rq8SYmHV",
+	"LG83C9cQMXCneCciiMkLm+xEjl22E9l49+LYZxbn2cJ4esp7vGjZPVLZ/IaAYNG/ctOffDsVA0/KeJbY",
+	"YKNAkjJl/hMdiJ0e7/GzqcCOs5h/Zx1SdoYhEu/h8dG+eeoH8sMPtlrvhx9se+bIt8033zcAUAEi+k+C",
+	"nL78ZZMY9AGuWUi12xE1hCF1O8ZJ7gZvLEb2OHFIKS7wHqJG7MQ8Y1/2ZshASAeQffIjIgHppd3u47Do",
+	"Ece/QP/AngJVNptMon74oW6bHMe12x1Z0qYaSTvwxEsuZpiRHU2Yd5iRbLsJa9sZcv1NkmdSYyNrOguW",
+	"7zxhddu2aWQG+P1Kw6Y+Uoe5e1uyUgd6G+hLQLazqZQejrj1jOnskwIrQ/ywlSeujj1LwKFjg0XEEp6D",
+	"VcyUQQLGMRbXv2pLEYPq21H1CkOe2vfewJ96nBpmAhG6DGkcYy65C5wGWRQ0yMKcm9apmX/BjlkpfAK/",
+	"YM5iQcjxAbtn/Jayn7jhqLYeX2dW2wGyt0miZwiifVf2im9tdsihozq8KZEaBjgCBJBZwh5gCFqR3e5j",
+	"3yBAF2pMmfLFrhAdFJMsgQ+EDA1juKKhjme4V7u6SiAkEYQxlaA65LCI8jTUKku1dSg+EhnqM11ACyuP",
+	"PdCJbQuhyMbvqfk167OpAttd01yeUUHIhYgYqM1s7+Tj2ev2sxwC7z++LddNk8qKNpyeIWUkbGTbn8ni",
+	"SUQ1dbnBFLt5PlI9jhu5pHFqHpLgW29aOsld6XmDzsJx0e4IyO7VlbmavaurAD3wC4qmDTonRrDhPrfc",
+	"z//+mxK8v2kT9nu8b/Oy+raadFquni4XTx8UCpux1BnLSbAc2OCWBctgYI29HneF0YyTvq2f7neIPQo2",
+	"OqVcTQ1qO74X+QsglGjpYk0qpmpk5W3MQnCNFZ0QPUxoOIL2Tqc7Jzmn02mH4s8dIYdb7l219fboxav3",
+	"p6/wnTzDrSA4D4+PCr0591vdjntUJMBpwlr7rcedbucxmhd6hLralmWPW9j40CqsGXIcRa39lrExDv0w",
+	"jRwvW/u/1psO+SNoJ7W+BCs9Z+yp1pfPRju1Si/ubqfb9TqIc54UccLgAla2obWydHSVOQRaTKjfVLW9",
+	"BPOuB65oJjCCylxVx8Bv126jbvVsu1s/0mziHL6yvfyVj5w6eQaRfenx8pdeC3nBIqdD7e48X/7GmRDv",
+	"KJ+53WHLqr1VTnTENUhO46yyf2+V/Z2CvGQhfOT0kjIXnCzYCYg4RW3818/m2lU6mVA5cwg3l/PzyKWo",
+	"oKVMh9it3GHl56DlBOaSjBsv9LLJnp8xZU7ppix1eyLCeBinESjSNxrGGGb9oGitGWulQ061bT9D2GQC",
+	"EaMa4hmKh+IpetwVn7lhxaW6sILaytGxkGMj2ShEFd8d/uv88KdX789Oz49fnZx/OPmpH/S4Mcq73S5J",
+	"eWxMFQV684Ak1Eg5HRQGhHjGtdt97jJFsmHdTJEIYjAmFjKtMh8ozPxrZU0XfhTR7NYItGaq4JeyvepC",
+	"lxUWsX27LOIT0yM0Gue5RGa+ZlPUjewew+xb5xLdFbjEC8EHMbNumt3tFT5xTGexoNGZEG+pRE7/V2RH",
+	"2Bc+JxJz8UPQxctfkyVVOJEdLvzZ7MnLYjsMB7M/GrmT3Y0rOUVNKqdx665xaZLW1s2b2JoD5CX/aNna",
+	"kmNjVPB89r7hPmYBw+c2FjinNjvkzJtp/mP5qEQ6pIz3uASdSo4tsPJsQ2facphaX9BOt2u1cBFH1s4q",
+	"ztDEbAvzrPtIj6Nqb/9mF9zY6W6jWeC66Acu6Q0tipSPuTmEm+no8j+2O+RVBjemjI5vkzsiTJV25Xw+",
+	"GaiGLdqxAXfJFsuDuVbiiN175Yj+1qfUD8k0dj6aWweF60ZvFd5WkWneN/vO+17kePN1mfkDa25mzTWc",
+	"GJlPhnLO7VRUsuYYoaskJP/1v/+P07Y2Cyw7n/tRZsJZ75NmPmy5vfW/4Lasj9I5jQvuI4NURhe0+7A1",
+	"29grHJ0xxYYqF4xHqsfN3w0HdC0D3RP7hHKcUZ+dP1Xe4Eb+a17J88NtH0TD6DCHxTFMo/gV/Zmc9G1b",
+	"1THMztWISoj6rrEfZub+ArNT/OuPM9dwRW3WMUIERjZK4I544dxAiXtmh/OjEmrYzAmEQkYQfXt8pOYu",
+	"/4baXh6equp6ZxDHRT9g0TSiMbuExazEa39FNvKnb1/8xfIPY18tj4uVNJ9iDAcRF1kLQ1VG8AhzlMu0",
+	"+BI/kyslJWrYXaRQelHoOyFNQdp67ct7x+f1jZzd5W+8F/q1SHn0FzVWTvCmytZK4Tpvx1JZ1w2InzqK",
+	"Wl8+19LFlhSaamiPbcD4umsvcuV4E4OpquNmgcFBMDxh296UyesEN3zo2chXVr/LN13Vrx/o9dum1ySm",
+	"YU6wj+7CqYAR6yUOfjsZe46yq2XE8Yxks6rJRh8rGHAWjSWoBOO+mLjT3/Shcp+ugXGoPFsjn3kdFIhh",
+	"PpG/dhN2advnAHsQ2oL9pm8VCvpXo7tCqfuK8YtvKM5hYLNCnMPdzkN44yuENyzwA8Ots4r7IsVng+qv",
+	"HdkoUL6jtDZd5FN8DxApwgVGezuk70mmTziV0oX/tcAsmSK5VRTPbIz++hzlXon6LgkwB4Lr01lDh1mJ",
+	"qDs06tkZS3ygyvumSndnzs5CQYY3syZRLhfDf/oE7i+eLq+h9JolKkpvAx3aI9ytrGlSTHNNwVY6PKij",
+	"3wsVYHPbW0b/LLmvoIhW/WauEtaYZL4JiPlUlkKrRzBREF+6cg070tBadBhoOrDZfCNqPat21vK8lEKN",
+	"N2F20e89q8WdY7nCl+WpVfSOB2HzrWS45DdUpLvjI4f+tbRXJrnmjJZG4iIblCQgleCBm6uCW3Bh3T7+",
+	"A7uD2hguRPnMqgPCdI8vzXoMvL8SPVG41cDlnjDt+5JgIxrlI7cLElAcvt9tDor7yNdKQ3Gf/8T0yB62",
+	"QcLi5bj6AANcTM781un5IbXE8wGLbKW0+esTflnIbv1ZyNZfFn1YJHg9ltX7RrGXj9J0pjCJFiLM0vdE",
+	"PO84xR9KJLwsNHHi13pQHr95X6a5qVvC5rVjDA6n8jBD/eDFBcF8X5VCIxwP4JtcGN5arKcpyuwtV+Fg",
+	"y2tG1I3/trMKhRsK2eP9wmjEvqEYnw61YVP4n+6QkUilcjI36z+H6U2+nwZK3MA26o/FUBHGa8PweMzC",
+	"mMu7kZPVz3yleLybTlkrHDPAoS9J20iPg21IEYgGhvfKWP62uTun2BsG0/fwBh6p/H4KiTKeZghSzBwT",
+	"se3Nsgh7Vt7WTNUfDK/ayb7VHkrKjcSaxWDrafD9DumnygBhAqjqYjP9CWVxh5w4UqV5OahReQv1oDav",
+	"7Wk7wvKlwrAvTPnxaYe4nHvWVqdk5x8CWgM9rmwrSTUFaT6cWAU6r1XB8qVieiINsUuVbT+5UrriWwTX",
+	"qjzhqj2dTtsGTu1UxsBDEdl+S6tRJ37stZCT+2YLefPGOt7gy3FlVlT3wATuJ4HvynU3o0V6yOgAb2TO",
+	"/M0rMs31lSlfpCWBPofq5ve7kX+VqYEr4XdD4g1yoEeqzDuUq7BD5ZdsYJlaVhFv+c6UKs9dNq+NwH9b",
+	"XPTaamU+o0FIGwNwddU2CT52bHM5Vtr+bLWB9p9Av7CV/h/t/OyvohbZktnOgwfvJrYO5t0UasUj4kai",
+	"NyHINSK51gjS4aiun3s8I/2shZ01P1zLSNRtL8BVUEfOUUf5jNjUYSxsxR7W/WqrzX6PowuuXNbbIS/M",
+	"Uj7R2DFuq2Lk3SvnF8v4VY/no3p8n0yybpvMDQmhmEyARxARxns8kSJKQwOQAyIGA3IxIxEMaBrrwE+P",
+	"E5INGacxGqQeHkz7Wt3aNGbbmrJKp7cvQGp7p35D1pMbMfgV1KOH6rZ7ZGQWDW3nY99SFzvaC0l8q8xb",
+	"5WkFQblVbPGbpMuCFvOdfq0MV1lydFGQuxE4Bn1tlZvvmOLUK6ZUmpUp2fWtbortop2bszYMgY8d5514",
+	"7yQMUfrIbWiZubVNleeFB84HYoOnD3GD7yZuYDG1RLSF1tB3Q69Fv+ciFbfY7v0uddzSdxqEWHHPDxrv",
+	"jTXeDNlE+Y5vEeEKjRnqVd/mWFWDKjeHj3ely9XNObhnhW4VmvCKXQ1tPLD+7yDIhtpZNXkE+12BNiaX",
+	"BJ9TSiXg3AtYUyhUKNL9sV4S+AjYNZK6atOyvIf/+07KyprBL0zIcqCrzl17yMb6NrKxJhkqzoWfViea",
+	"tdOxOsRmhai841/eWixT4m3bDh+Zaoo0F9t22OhxJd7sWhK6CjkXG5UQAUwUobrHi4Hv+WB63w4sEUJB",
+	"cfBDY+7WOy/67y5zqzwA6Z7ztuzHC7H3ph4UFtBuBH9D2PPB6fKXFeKHUUR80qVv8dCgUl+D5SyU01t/",
+	"GpZyw4SwmCrtkmVCyrnQ5KJQJF5fjF6g/VXcFT77BrPJ/prV52sT0F+3XL3IEW3M0zHGuXDw9UTwWqqk",
+	"Ud58cc26NmgzeUQ48z5qslLvVDTWzQb8BkMNFgke6PxBUFYcnTRPGnOjum5DPLp4QXPu2Ek5IcO2qdi3",
+	"JUZ2fqlvD40DC7ADg8IeLTS0nc5dGmhWOtHp8WPbsc9OGi6HLFAZNxKPxhJoNCMYhpWlIId90uzTRkKx",
+	"3XuePIZ5Cm4ugO/zuV2nkLuzZSVQ30qOzD3lgB2iwWOBmVD2kAB23wlgFdS3cwXLd7JSuo2EIVPaTm+s",
+	"p2JvTtvlS04z3zPFNkqzocLpSNie8fOyHUcxolutx1POfk8NYQ+pjLDjLs6AUNAhPmrnJ36Q90enZ+T0",
+	"mDzrdttPHv+4T7Z3jNa/s/ek0Kk9IJTPevwjZ6GIICBcEIS4wsk4dg6FDWTaIq1QTCaC5x4Bjk04gOC4",
+	"DsZL2RqPVI/HIqQxSagd+V3j7sBm1+SwOtC0mKhx8uqno9Ozk8Ozow/v/xHGQkHU7/Gc0zzetx1DCwsr",
+	"MpRianhh7j5Ah0Q9U7KXeYdpF/4TX8lDsEgNqkVNV08HEvLxN9dlVY8XHKPYXn/14xzbt+qb4BlAuyED",
+	"TBGLLkRw39zBYFnnQUFai3/mBWML+NgG4szmsow05KHZKJotydS4HZkrYxfpshjvCVPjl8Vn71COz32r",
+	"udtA9sxDrPdm/insF5r1AEyMOGBqTGK4hDjI6jWcDAKlvdDQswRQEhoduYB7Lz2a3bilTY6wSlPdHHZ6",
+	"Yad3i4Frftp4GNdgXwFwX6ZstfbY9pflkZii3O1xF1bz447zbi01ouwn0NmhT3Gnd9lwpvylpsRfBMkD",
+	"adyINN4AjRAzLDTvGMe1SNoGWdUiZnwmkhN8ZkmvpazlkCcFLZxh2tRhKWYTpkvtlVyGbWt/L1gwA3av",
+	"OKN3e37k641jryvNrnwXJnbCfHl65d788Mo5cjl1ELqYWV6BY+ICMmLD0UOg9qumILkraOONRBXmftfU",
+	"KIFHjRLnAweSCMY1ipiPZy9IRGc+DRVdwv2IzlTf/FmRDS3Mz260TLSJFvB0xEIc9sdpokZC9zhc2clw",
+	"pQwBckguaDgeSpHyiPwmLrIX/CTDsmUXVmShz8e3whDlINnQI6EwK6H/06szUpWz/U3nfxqJVAZECYL7",
+	"f6TckZkNF+NQG8rxKWyqiuU0VMYMpD33yPzV+vYRJn7nHfISJ3gZ1YKL7M9kwybo2tlr5S7vV67hgAVc",
+	"DPieM14p38T0F3qBs/okxdIHPaKc/AFSNEhsw0bP8JJXZaV4JnMZASlfaGPXSzpT9Rz1cXcRS31+1yx1",
+	"mQpu4dKke1MWzywqfNV0lr+dKi4ypkMNLq7PAC2Pg2wGQtuOTLhWky470PlWu3Tlwxnc4t95Ylj1PMuT",
+	"xKrDLB6ad32j6WJzF9UwY+ROc8ewZZf9fmPPLjvFSStDgCNsjqGNLtVpSNqqouydpm9VP/aV3LTVbRTG",
+	"1TdIwPnhWw9Nub73plzVO70xQdeL2q0/87/dMDHLzTuyrbryIWx+3nnetct5vZgxMfzErjFAks8rUpUV",
+	"61t8FdA8Vc4pUh/ZMY/XspKHBmB/vQZgt04562p9VUzL2oItJz83jmT9rsy137ymDOcwtXKjSYj7qSX2",
+	"ISR4T8p1FF8YiuhJupC5iQeOyMZud7e2Jt7OO1lOvd1vUwBnwHzgId/TQJTqjT5yqtStiOER0FiPGq3c",
+	"Q5fTsNPtFgbqRVTTC6ocUdJwZM6HPq697mPbXmPKFHRINkyBloKunTqn0xu7k2sRE1zRSRJbPcHtrbVv",
+	"XuIQajtZRVOdqtZ+yx54Vj8ffuXhd2anDQSYjUyzsegMVlQCcR/vfDWkvRYcI6ZqQZnyOwdmBr1ifj0N",
+	"R6gHLUoQGEE4Lk+wK19HgXjcDiw9TMJkS0IipF48dtg+45Mcrfjyk4sYvwSuhZztu8dQ2FjHFc0TWHAY",
+	"r0v5xbjqhEojl/rWO90/KC3qF5gwhbMuMeGRGYiEYgKkHwk5oVz3c/dTDAONHWL6oZhMKI/6rpdWRM1N",
+	"+pYPlM/0yKyYWcAHpA/88vySStW32jCnE1AL0pXMIU+z2MPd5CuZb3ylFEr/8aYhJgWEmFJz/0NQ+mHu",
+	"5fc399JedInuzFeMDYpGHxED8u7FcUaMC6dg2sVUgbH48NyiCWQ5GS0fGJQxFe1GkWce8aawi3niHJ+4",
+	"7giwBdvwE9GNgIDGaUVWeqz6dQuOU/vSsg1k3BZTzpkbuN20Ez94sbSXLPKUpvjLhF69BT40KtLjJ1m4",
+	"SWnJ+LBuPy+ogjbjCrhiNmKRXtinfQjUCSTfXMiseED6/38/IP1z18Cs17OsWtMxcBIzDZLG8YIBUFRi",
+	"mlF+jMK2d7rd2n1/V/GCLIdheaDAIUNQTlogG6WkhU3XQBqTfR9CB18jdFDgowFeFKubAGee8izxphkM",
+	"BRa89af9D+9nbMopcokz94HZi+2JB5P9m8fqDxwKSJ27XQZpHFtOBFdJTPlcafMtofi6vkH7zcUVnv8J",
+	"kg0cYhNEclC+UhuLvkgo+IANU5fgfonPQ7RPKImpBum7yZWE3yPV4+X3whioxNGK5ZH8dmBaY3vKAnne",
+	"VbWo/cRXMjyWMgdvP/5FmcRDNM4zl3dUjgn1vMWTGdkQknChN6/DThYMqZvCxUiI8a11M/rk17tDWnHf",
+	"aFIQz+YzFdwpCfDIpmw95ITfXK2bA2oBNTM0uPvkD8WGWPu3OAmkQz6evDU/KBFfYqmg6PFYiMSmMsaM",
+	"j9tYMBiQRLJLqtFkC2ORRu0JaBpRTX0LaPCt6m3X6JRjNWQu9HpcplzN1RJ+evXjmw8ffjk/fPv2w6fz",
+	"45Oj/zw8e9Vv7h3kYHin2SfuG18p6cR9fZVQV+Ry/pxz11+6vfOHVJPvqw9QlXPckHEU5djWn+6/bpBX",
+	"cgw8MsgVQcyM/HX0HkmRJM3tforkukq/nwyn/8odf/7CDXxuGYnXtencN7I0j1oC2MpR+JYVvJf5wt93",
+	"fnL5PLPlXsccpA/U+l0UULkLm2HrdzGoId1ygvk3ScgarGp8/bWvqV5n0FMjMXWRn1x4PVIl8M6zjDPI",
+	"WMa8ZNy5KypunB5sLjnbsBG8v6eQPsjd74CS/2kuitDKFWpxB+okbsvFb+fCsYdEQTxoj4TKvXG2xwcQ",
+	"23HGZSKSjQguIRbJBLje7JCXkMRihqN8lKY8dFolrhARYZZ5c3Z2fGpoKJVxa7810jrZ39rCVc339p91",
+	"u92W2TRzV9DaH9BYgYGUO3F1u2/ZJXBjntpGgzRi3LXuWZAy08kjjj5pZy78eWgHMaogm7BfHs5gx/zg",
+	"0uW+69nSlfYc8584BpHE4FlObSt+1/rDZqxsFhb3bdLmV33ls7/zjFHblTZ3ZPhkcfPJ4obxrzVLfihV",
+	"ac6XLw2EJD5PNcs4ICLVBn+xqtLvZR/r21y+KlM9fkHHiDLOE5/QcIx6iCTvXr7zUA5c1Wk4ypAPd4HV",
+	"ZhAPfITCX3SP+8dYZG5AzwIiIQSGnhHK3QbHMPPT4MTUjd51oCikIc6D4z2dQBTYufeR7yVnYFAY0K0q",
+	"N0cOXR8spojv4RxC4PKUsHAHoqDHzQlCKq1RRsIRhGOVTrA8d0R1lrwfUs5tnkAohpxht+YYEJaCQ+ko",
+	"hTHN80cxQiNL8rIQtrBRwKOMjIqJIj7aYTv/GNg5WBcQyeeLLPteJQelmPRgMTQoTpLFwBNVCpSauGQI",
+	"TwwFR3ENJQ+HEobYMcxPCPVcmWigEyPjfWllYdG83LJmSds3BKM7kUsntbu3TC/Pm8qvAV+pWQuZYoE2",
+	"8Z4ttoIr0eYwtfEjQg1WKDbkEJGfTz+8J8cfTs865JW5uExoOPyxFdYjoJEBbv9f7XdhMqUyAt4+YxNQ",
+	"mk6SPtn4yNmVAYjgkdq0WRvFR0/ZkFOdSuj3+Eb/cvsffdcELe+HOIIr8ubd4Yv26ZvDnb0ngSEsyIcA",
+	"e/mFqX82kVsMerzfS7vdx6H2W8F/Qsf+VdIpuRDRzP6xv9khJxYiDucnSepmXJkPB5jbhIDXhp2GAkWQ",
+	"JtiBGzMSrTOTZF9TWNPsCsgHBtR2ErDqkNc4YKHqHZGgJfOngiurADAaGxYWjsVgYDveaUOGSpOdXduQ",
+	"vUSKmbT+8vnL/wsAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

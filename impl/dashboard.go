@@ -2,6 +2,9 @@ package impl
 
 import (
 	"context"
+	"time"
+
+	openapi_types "github.com/oapi-codegen/runtime/types"
 
 	"github.com/mcpwarden/mcpwarden/gen"
 	"github.com/mcpwarden/mcpwarden/impl/httpapi"
@@ -80,4 +83,25 @@ func clipRunes(s string, n int) string {
 		n--
 	}
 	return s[:n]
+}
+
+func (s *Server) GetRiskTrend(ctx context.Context, request gen.GetRiskTrendRequestObject) (gen.GetRiskTrendResponseObject, error) {
+	p := httpapi.PrincipalFrom(ctx)
+	days := int32(30)
+	if d := request.Params.Days; d != nil {
+		days = *d
+	}
+	today := s.now().UTC().Truncate(24 * time.Hour)
+	rows, err := s.store.RiskTrend(ctx, p.OrgID, today.AddDate(0, 0, 1-int(days)))
+	if err != nil {
+		return nil, err
+	}
+	out := gen.GetRiskTrend200JSONResponse{Days: days, Points: make([]gen.RiskTrendPoint, len(rows))}
+	for i, r := range rows {
+		out.Points[i] = gen.RiskTrendPoint{
+			Date:     openapi_types.Date{Time: r.Day},
+			Critical: r.Critical, High: r.High, Medium: r.Medium, Low: r.Low,
+		}
+	}
+	return out, nil
 }

@@ -6,12 +6,16 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/google/uuid"
+	openapi_types "github.com/oapi-codegen/runtime/types"
 
 	mcpwarden "github.com/mcpwarden/mcpwarden/clients/go"
 	"github.com/mcpwarden/mcpwarden/impl/apitest"
 	"github.com/mcpwarden/mcpwarden/impl/config"
+	"github.com/mcpwarden/mcpwarden/impl/jobs"
 )
 
 func stats(t *testing.T, env *apitest.Env, token string) mcpwarden.DashboardStats {
@@ -155,6 +159,75 @@ func TestTopRisksAreTheHighestScoredActiveServers(t *testing.T) {
 	}
 	for _, q := range []string{"limit=0", "limit=51", "limit=x"} {
 		r := env.Do(authedAlerts(httptest.NewRequest(http.MethodGet, "/dashboard/top-risks?"+q, nil), token))
+		if r.StatusCode != http.StatusBadRequest {
+			t.Errorf("%s: %d", q, r.StatusCode)
+		}
+	}
+}
+
+// TestRiskTrendIsOnePointPerSnapshottedDay: the snapshot job writes each organization's counts
+// of the day (again when it runs again the same day, never twice), and the trend lists the days
+// of the window that have one, oldest first, for the caller's organization only.
+func TestRiskTrendIsOnePointPerSnapshottedDay(t *testing.T) {
+	env := apitest.New(t)
+	user, token := env.SeedUser(t, "member")
+	org := user.OrganizationID
+	agent := seedAgentRow(t, env, org, "h", 0)
+	other, _ := env.SeedUser(t, "admin")
+	oa := seedAgentRow(t, env, other.OrganizationID, "x", 0)
+	seedServerRow(t, env, other.OrganizationID, oa, "theirs", "pkg", "critical", 99, "active")
+
+	today := time.Now().UTC().Truncate(24 * time.Hour)
+	snapshot := func(day time.Time) {
+		t.Helper()
+		job := &jobs.RiskSnapshots{Store: env.Store, Every: time.Hour, Now: func() time.Time { return day.Add(12 * time.Hour) }}
+		if _, err := job.RunOnce(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// 40 days ago (outside the default window): one critical server.
+	crit := seedServerRow(t, env, org, agent, "crit", "pkg", "critical", 95, "active")
+	snapshot(today.AddDate(0, 0, -40))
+	// Two days ago: a high one more.
+	seedServerRow(t, env, org, agent, "high", "pkg", "high", 70, "active")
+	snapshot(today.AddDate(0, 0, -2))
+	// Today: the critical one went dormant and two low ones appeared.
+	env.Store.DB().MustExec(`UPDATE mcp_servers SET status = 'dormant' WHERE id = $1`, crit)
+	seedServerRow(t, env, org, agent, "low1", "pkg", "low", 10, "active")
+	seedServerRow(t, env, org, agent, "low2", "pkg", "low", 10, "active")
+	snapshot(today)
+	// Run again within the hour: nothing is due, and today's row stays one row.
+	job := &jobs.RiskSnapshots{Store: env.Store, Every: time.Hour, Now: func() time.Time { return today.Add(12*time.Hour + time.Minute) }}
+	if n, err := job.RunOnce(context.Background()); err != nil || n != 0 {
+		t.Fatalf("second run within the hour wrote %d snapshots (%v), want 0", n, err)
+	}
+
+	trend := func(days *int32) mcpwarden.RiskTrend {
+		t.Helper()
+		resp, err := env.User(token).GetRiskTrendWithResponse(context.Background(), &mcpwarden.GetRiskTrendParams{Days: days})
+		if err != nil || resp.JSON200 == nil {
+			t.Fatalf("trend: %v %d %s", err, resp.StatusCode(), resp.Body)
+		}
+		return *resp.JSON200
+	}
+	got := trend(nil)
+	want := mcpwarden.RiskTrend{Days: 30, Points: []mcpwarden.RiskTrendPoint{
+		{Date: openapi_types.Date{Time: today.AddDate(0, 0, -2)}, Critical: 1, High: 1},
+		{Date: openapi_types.Date{Time: today}, High: 1, Low: 2},
+	}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Fatalf("30-day trend (-want +got):\n%s", diff)
+	}
+	two := int32(2)
+	if got := trend(&two); len(got.Points) != 1 || got.Points[0].Date.Time != today || got.Days != 2 {
+		t.Errorf("2-day trend: %+v", got)
+	}
+	ninety := int32(90)
+	if got := trend(&ninety); len(got.Points) != 3 || got.Points[0].Critical != 1 || got.Points[0].High != 0 {
+		t.Errorf("90-day trend: %+v", got)
+	}
+	for _, q := range []string{"days=0", "days=91", "days=x"} {
+		r := env.Do(authedAlerts(httptest.NewRequest(http.MethodGet, "/dashboard/trend?"+q, nil), token))
 		if r.StatusCode != http.StatusBadRequest {
 			t.Errorf("%s: %d", q, r.StatusCode)
 		}

@@ -997,6 +997,26 @@ type RiskLevelBucket struct {
 	TopServerTypes []ServerTypeCount `json:"top_server_types"`
 }
 
+// RiskTrend defines model for RiskTrend.
+type RiskTrend struct {
+	// Days The window asked for, in days.
+	Days int32 `json:"days"`
+
+	// Points One point per day that has a snapshot, oldest first.
+	Points []RiskTrendPoint `json:"points"`
+}
+
+// RiskTrendPoint Example: {"critical":2,"date":"2026-11-01","high":5,"low":22,"medium":18}
+type RiskTrendPoint struct {
+	Critical Count `json:"critical"`
+
+	// Date The UTC day.
+	Date   openapi_types.Date `json:"date"`
+	High   Count              `json:"high"`
+	Low    Count              `json:"low"`
+	Medium Count              `json:"medium"`
+}
+
 // Role `admin` manages the organization, its members and webhooks; `member` sees and triages the inventory; `viewer` sees everything a member sees and changes nothing but their own name and password.
 type Role string
 
@@ -1251,6 +1271,12 @@ type ListMembersParams struct {
 type GetTopRisksParams struct {
 	// Limit How many servers to return.
 	Limit *int32 `form:"limit,omitempty" json:"limit,omitempty"`
+}
+
+// GetRiskTrendParams defines parameters for GetRiskTrend.
+type GetRiskTrendParams struct {
+	// Days How many days back, today included.
+	Days *int32 `form:"days,omitempty" json:"days,omitempty"`
 }
 
 // ListEnrollmentSecretsParams defines parameters for ListEnrollmentSecrets.
@@ -1807,6 +1833,17 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /dashboard/top-risks (the `GetTopRisks` operationId).
 	GetTopRisks(ctx context.Context, params *GetTopRisksParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetRiskTrend Active servers per risk level, one point a day
+	//
+	// One point per UTC day of the last `days` days (today included) for which a snapshot
+	// exists, oldest first. A background job snapshots each organization's counts of active
+	// servers per level (those of `GET /dashboard/stats`) every hour, so today's point is at
+	// most an hour old and earlier days hold their last snapshot. Days with no snapshot (before
+	// the organization existed, or while no server ran) are absent rather than zero.
+	//
+	// Corresponds with GET /dashboard/trend (the `GetRiskTrend` operationId).
+	GetRiskTrend(ctx context.Context, params *GetRiskTrendParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListEnrollmentSecrets List the organization's enrolment secrets
 	//
@@ -2767,6 +2804,27 @@ func (c *Client) GetDashboardStats(ctx context.Context, reqEditors ...RequestEdi
 // Corresponds with GET /dashboard/top-risks (the `GetTopRisks` operationId).
 func (c *Client) GetTopRisks(ctx context.Context, params *GetTopRisksParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetTopRisksRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetRiskTrend Active servers per risk level, one point a day
+//
+// One point per UTC day of the last `days` days (today included) for which a snapshot
+// exists, oldest first. A background job snapshots each organization's counts of active
+// servers per level (those of `GET /dashboard/stats`) every hour, so today's point is at
+// most an hour old and earlier days hold their last snapshot. Days with no snapshot (before
+// the organization existed, or while no server ran) are absent rather than zero.
+//
+// Corresponds with GET /dashboard/trend (the `GetRiskTrend` operationId).
+func (c *Client) GetRiskTrend(ctx context.Context, params *GetRiskTrendParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetRiskTrendRequest(c.Server, params)
 	if err != nil {
 		return nil, err
 	}
@@ -4348,6 +4406,60 @@ func NewGetTopRisksRequest(server string, params *GetTopRisksParams) (*http.Requ
 	return req, nil
 }
 
+// NewGetRiskTrendRequest constructs an http.Request for the GetRiskTrend method
+func NewGetRiskTrendRequest(server string, params *GetRiskTrendParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/dashboard/trend")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Days != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "days", *params.Days, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewListEnrollmentSecretsRequest constructs an http.Request for the ListEnrollmentSecrets method
 func NewListEnrollmentSecretsRequest(server string, params *ListEnrollmentSecretsParams) (*http.Request, error) {
 	var err error
@@ -5453,6 +5565,19 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /dashboard/top-risks (the `GetTopRisks` operationId).
 	GetTopRisksWithResponse(ctx context.Context, params *GetTopRisksParams, reqEditors ...RequestEditorFn) (*GetTopRisksResponse, error)
+
+	// GetRiskTrendWithResponse Active servers per risk level, one point a day
+	//
+	// One point per UTC day of the last `days` days (today included) for which a snapshot
+	// exists, oldest first. A background job snapshots each organization's counts of active
+	// servers per level (those of `GET /dashboard/stats`) every hour, so today's point is at
+	// most an hour old and earlier days hold their last snapshot. Days with no snapshot (before
+	// the organization existed, or while no server ran) are absent rather than zero.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /dashboard/trend (the `GetRiskTrend` operationId).
+	GetRiskTrendWithResponse(ctx context.Context, params *GetRiskTrendParams, reqEditors ...RequestEditorFn) (*GetRiskTrendResponse, error)
 
 	// ListEnrollmentSecretsWithResponse List the organization's enrolment secrets
 	//
@@ -8522,6 +8647,96 @@ func (r GetTopRisksResponse) ContentType() string {
 	return ""
 }
 
+// GetRiskTrendResponse429Headers the declared response headers of an HTTP 429 response for GetRiskTrend
+type GetRiskTrendResponse429Headers struct {
+	RetryAfter *int32
+}
+
+// GetRiskTrendResponse503Headers the declared response headers of an HTTP 503 response for GetRiskTrend
+type GetRiskTrendResponse503Headers struct {
+	RetryAfter *int32
+}
+
+type GetRiskTrendResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *RiskTrend
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetRiskTrendResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetRiskTrendResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetRiskTrendResponse) GetJSON200() *RiskTrend {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetRiskTrendResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetRiskTrendResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r GetRiskTrendResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetRiskTrendResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r GetRiskTrendResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r GetRiskTrendResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetRiskTrendResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetRiskTrendResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetRiskTrendResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // ListEnrollmentSecretsResponse429Headers the declared response headers of an HTTP 429 response for ListEnrollmentSecrets
 type ListEnrollmentSecretsResponse429Headers struct {
 	RetryAfter *int32
@@ -10582,6 +10797,25 @@ func (c *ClientWithResponses) GetTopRisksWithResponse(ctx context.Context, param
 		return nil, err
 	}
 	return ParseGetTopRisksResponse(rsp)
+}
+
+// GetRiskTrendWithResponse Active servers per risk level, one point a day
+//
+// One point per UTC day of the last `days` days (today included) for which a snapshot
+// exists, oldest first. A background job snapshots each organization's counts of active
+// servers per level (those of `GET /dashboard/stats`) every hour, so today's point is at
+// most an hour old and earlier days hold their last snapshot. Days with no snapshot (before
+// the organization existed, or while no server ran) are absent rather than zero.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /dashboard/trend (the `GetRiskTrend` operationId).
+func (c *ClientWithResponses) GetRiskTrendWithResponse(ctx context.Context, params *GetRiskTrendParams, reqEditors ...RequestEditorFn) (*GetRiskTrendResponse, error) {
+	rsp, err := c.GetRiskTrend(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetRiskTrendResponse(rsp)
 }
 
 // ListEnrollmentSecretsWithResponse List the organization's enrolment secrets
@@ -13587,6 +13821,90 @@ func ParseGetTopRisksResponse(rsp *http.Response) (*GetTopRisksResponse, error) 
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers GetTopRisksResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetRiskTrendResponse parses an HTTP response from a GetRiskTrendWithResponse call
+func ParseGetRiskTrendResponse(rsp *http.Response) (*GetRiskTrendResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetRiskTrendResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest RiskTrend
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers GetRiskTrendResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers GetRiskTrendResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int32
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {

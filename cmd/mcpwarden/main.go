@@ -1,4 +1,4 @@
-// Command mcpwarden is the mcpwarden server: `serve` runs the API, `migrate` applies database
+// Command mcpwarden is the mcpwarden server: `serve` runs the API and the dashboard, `migrate` applies database
 // migrations, and `risk explain` shows the risk engine's judgement on a configuration file.
 package main
 
@@ -24,6 +24,8 @@ import (
 	"github.com/mcpwarden/mcpwarden/db/localpg"
 	"github.com/mcpwarden/mcpwarden/impl"
 	"github.com/mcpwarden/mcpwarden/impl/config"
+	"github.com/mcpwarden/mcpwarden/impl/webui"
+	"github.com/mcpwarden/mcpwarden/web"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -202,11 +204,13 @@ func runServe(args []string) int {
 	if replica.Metrics != nil {
 		serveMetrics(cfg.MetricsAddr, replica.Metrics, log)
 	}
-	handler, err := replica.Server.Handler()
+	api, err := replica.Server.Handler()
 	if err != nil {
 		log.Error("build handler", "error", err)
 		return 1
 	}
+	// The dashboard, embedded in the binary, under /ui/; every other path is the API's.
+	handler := webui.Handler(web.App(), api)
 	background, stopBackground := context.WithCancel(context.Background())
 	backgroundDone := make(chan struct{})
 	go func() {

@@ -80,6 +80,7 @@ type Server struct {
 	DormantSweepInterval   time.Duration `env:"MCPWARDEN_DORMANT_SWEEP_INTERVAL" envDefault:"1m"`
 	HeartbeatFlushInterval time.Duration `env:"MCPWARDEN_HEARTBEAT_FLUSH_INTERVAL" envDefault:"2s"`
 	RevocationPollInterval time.Duration `env:"MCPWARDEN_REVOCATION_POLL_INTERVAL" envDefault:"2s"`
+	TrendSnapshotInterval  time.Duration `env:"MCPWARDEN_TREND_SNAPSHOT_INTERVAL" envDefault:"1h"`
 
 	// MetricsAddr is where Prometheus metrics are served (/metrics), on a listener of their own;
 	// empty serves none.
@@ -177,7 +178,7 @@ func (c *Server) Validate() error {
 		"MCPWARDEN_EMAIL_DIGEST_INTERVAL": c.EmailDigestInterval, "MCPWARDEN_WEBHOOK_POLL_INTERVAL": c.WebhookPollInterval,
 		"MCPWARDEN_WEBHOOK_RETRY_BASE": c.WebhookRetryBase, "MCPWARDEN_ROLLUP_COMPACT_INTERVAL": c.RollupCompactInterval,
 		"MCPWARDEN_DORMANT_SWEEP_INTERVAL": c.DormantSweepInterval, "MCPWARDEN_HEARTBEAT_FLUSH_INTERVAL": c.HeartbeatFlushInterval,
-		"MCPWARDEN_REVOCATION_POLL_INTERVAL": c.RevocationPollInterval,
+		"MCPWARDEN_REVOCATION_POLL_INTERVAL": c.RevocationPollInterval, "MCPWARDEN_TREND_SNAPSHOT_INTERVAL": c.TrendSnapshotInterval,
 	} {
 		if d < time.Millisecond {
 			bad("%s must be a positive duration, not %s", name, d)

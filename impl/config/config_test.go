@@ -24,6 +24,7 @@ func TestDefaultsAreTheDocumentedOnes(t *testing.T) {
 		EmailDigestInterval: 30 * time.Second, WebhookPollInterval: 2 * time.Second, WebhookRetryBase: 30 * time.Second,
 		RollupCompactInterval: 30 * time.Second, DormantSweepInterval: time.Minute,
 		HeartbeatFlushInterval: 2 * time.Second, RevocationPollInterval: 2 * time.Second,
+		TrendSnapshotInterval: time.Hour,
 	}
 	if diff := cmp.Diff(want, Defaults()); diff != "" {
 		t.Fatalf("defaults (-documented +actual):\n%s", diff)

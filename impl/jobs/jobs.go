@@ -1,7 +1,8 @@
 // Package jobs runs the server's background work: email digests and webhook deliveries of new
-// alerts, compaction of the dashboard rollups, the dormant sweep, agent-offline alerts and the
-// sweep of expired sign-in throttle counters. Every replica runs every job: each claims its rows with FOR UPDATE
-// SKIP LOCKED, so replicas share the work and nothing is sent or marked twice.
+// alerts, compaction of the dashboard rollups, the dormant sweep, agent-offline alerts, the daily
+// risk snapshots and the sweep of expired sign-in throttle counters. Every replica runs every job:
+// each claims its rows with FOR UPDATE SKIP LOCKED, or writes idempotently, so replicas share the
+// work and nothing is sent or marked twice.
 package jobs
 
 import (
@@ -36,7 +37,9 @@ type Config struct {
 	// AgentOfflineAfter is how long an agent may stay silent before agent_offline is raised
 	// (checked every DormantSweepInterval); 0 turns the alert off.
 	AgentOfflineAfter time.Duration
-	Logger            *slog.Logger
+	// TrendSnapshotInterval is the most a day's risk snapshot may lag the live counts.
+	TrendSnapshotInterval time.Duration
+	Logger                *slog.Logger
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
 }
@@ -93,6 +96,12 @@ func Run(ctx context.Context, cfg Config, store *db.Storage, in *ingest.Ingester
 	sweep := &DormantSweep{Store: store, Ingester: in, After: cfg.DormantAfter, Log: log, Now: cfg.Now}
 	run("dormant sweep", cfg.DormantSweepInterval, func(ctx context.Context) (bool, error) {
 		_, err := sweep.RunOnce(ctx)
+		return false, err
+	})
+	snapshots := &RiskSnapshots{Store: store, Every: cfg.TrendSnapshotInterval, Log: log, Now: cfg.Now}
+	// Looked for every minute (at most), so that a new day or organization gets its point soon.
+	run("risk snapshots", min(cfg.TrendSnapshotInterval, time.Minute), func(ctx context.Context) (bool, error) {
+		_, err := snapshots.RunOnce(ctx)
 		return false, err
 	})
 	wg.Wait()

@@ -1,0 +1,138 @@
+import { useEffect, useState } from "preact/hooks";
+
+import { api, client, ok, useLoad } from "./api";
+import { ErrorText } from "./components";
+import { Agents } from "./pages/agents";
+import { Alerts } from "./pages/alerts";
+import { AcceptInvitation, Register, SignIn } from "./pages/auth";
+import { Overview } from "./pages/overview";
+import { ServerPage, Servers } from "./pages/servers";
+import { Settings } from "./pages/settings";
+import { Link, navigate, useLocation } from "./router";
+import { SessionContext, type Session } from "./session";
+
+const publicPaths = ["/sign-in", "/register", "/accept-invitation"];
+
+export function App() {
+  const loc = useLocation();
+  const [signedIn, setSignedIn] = useState(client.signedIn());
+  useEffect(() => {
+    const out = () => setSignedIn(false);
+    window.addEventListener("mcpwarden:signed-out", out);
+    return () => window.removeEventListener("mcpwarden:signed-out", out);
+  }, []);
+
+  if (publicPaths.includes(loc.path)) {
+    const done = () => {
+      setSignedIn(true);
+      navigate(loc.query.get("next") ?? "/", true);
+    };
+    return (
+      <main id="main" class="auth-page">
+        {loc.path === "/sign-in" && <SignIn onSignedIn={done} />}
+        {loc.path === "/register" && <Register onSignedIn={done} />}
+        {loc.path === "/accept-invitation" && <AcceptInvitation />}
+      </main>
+    );
+  }
+  if (!signedIn) {
+    return <Redirect to={`/sign-in${loc.path === "/" ? "" : `?next=${encodeURIComponent(loc.path + (loc.query.size ? `?${loc.query}` : ""))}`}`} />;
+  }
+  return <Shell onSignedOut={() => setSignedIn(false)} />;
+}
+
+function Redirect({ to }: { to: string }) {
+  useEffect(() => navigate(to, true), [to]);
+  return null;
+}
+
+const nav = [
+  ["/", "Overview"],
+  ["/servers", "Servers"],
+  ["/agents", "Agents"],
+  ["/alerts", "Alerts"],
+  ["/settings", "Settings"],
+] as const;
+
+function Shell({ onSignedOut }: { onSignedOut: () => void }) {
+  const loc = useLocation();
+  const me = useLoad(() => ok(api.GET("/auth/me")), []);
+  if (me.state === "loading") {
+    return (
+      <p class="muted" role="status">
+        Loading…
+      </p>
+    );
+  }
+  if (me.state === "error") {
+    return (
+      <main id="main">
+        <ErrorText error={me.error} />
+        <Link href="/sign-in">Sign in again</Link>
+      </main>
+    );
+  }
+  const session: Session = {
+    user: me.data,
+    isAdmin: me.data.role === "admin",
+    refresh: me.reload,
+    signOut: () => {
+      void client.logout().finally(() => {
+        onSignedOut();
+        navigate("/sign-in", true);
+      });
+    },
+  };
+  const section = "/" + (loc.path.split("/")[1] ?? "");
+  return (
+    <SessionContext.Provider value={session}>
+      <a class="skip" href="#main">
+        Skip to content
+      </a>
+      <header class="top">
+        <Link href="/" class="brand">
+          mcpwarden
+        </Link>
+        <nav aria-label="Main">
+          <ul>
+            {nav.map(([href, label]) => (
+              <li>
+                <Link href={href} aria-current={section === href ? "page" : undefined}>
+                  {label}
+                </Link>
+              </li>
+            ))}
+          </ul>
+        </nav>
+        <div class="who">
+          <span class="muted">
+            {me.data.full_name} ({me.data.role})
+          </span>
+          <button type="button" onClick={session.signOut}>
+            Sign out
+          </button>
+        </div>
+      </header>
+      <main id="main" tabIndex={-1}>
+        <Page path={loc.path} query={loc.query} />
+      </main>
+    </SessionContext.Provider>
+  );
+}
+
+function Page({ path, query }: { path: string; query: URLSearchParams }) {
+  if (path === "/") return <Overview />;
+  if (path === "/servers") return <Servers query={query} />;
+  if (path.startsWith("/servers/")) return <ServerPage id={path.slice("/servers/".length)} />;
+  if (path === "/agents") return <Agents query={query} />;
+  if (path === "/alerts") return <Alerts query={query} />;
+  if (path === "/settings") return <Settings />;
+  return (
+    <>
+      <h1>Not found</h1>
+      <p>
+        There is no page at this address. <Link href="/">Go to the overview</Link>.
+      </p>
+    </>
+  );
+}

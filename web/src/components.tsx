@@ -1,0 +1,217 @@
+import type { ComponentChildren, InputHTMLAttributes } from "preact";
+import { useEffect, useId, useRef, useState } from "preact/hooks";
+
+import { describe, type Load } from "./api";
+import { Link, navigate as navigateTo, query } from "./router";
+
+export const levels = ["critical", "high", "medium", "low"] as const;
+export type Level = (typeof levels)[number];
+
+export function RiskBadge({ level }: { level: Level }) {
+  return <span class={`badge badge-${level}`}>{level}</span>;
+}
+
+export function when(iso: string | null | undefined): string {
+  if (!iso) return "never";
+  const d = new Date(iso);
+  const secs = Math.round((Date.now() - d.getTime()) / 1000);
+  if (secs < 60) return "just now";
+  if (secs < 3600) return `${Math.floor(secs / 60)} min ago`;
+  if (secs < 86400) return `${Math.floor(secs / 3600)} h ago`;
+  return d.toLocaleDateString(undefined, { year: "numeric", month: "short", day: "numeric" });
+}
+
+export function Time({ iso }: { iso: string | null | undefined }) {
+  return iso ? <time dateTime={iso} title={new Date(iso).toLocaleString()}>{when(iso)}</time> : <span>never</span>;
+}
+
+export const count = (n: number) => n.toLocaleString("en-US");
+
+/** What a page shows while it loads or when loading failed; children when loaded. */
+export function Loaded<T>({ load, children, label }: { load: Load<T>; label: string; children: (data: T) => ComponentChildren }) {
+  if (load.state === "loading") {
+    return (
+      <p class="muted" role="status">
+        Loading {label}…
+      </p>
+    );
+  }
+  if (load.state === "error") {
+    return <ErrorText error={load.error} />;
+  }
+  return <>{children(load.data)}</>;
+}
+
+export function ErrorText({ error }: { error: unknown }) {
+  return error ? (
+    <p class="error" role="alert">
+      {describe(error)}
+    </p>
+  ) : null;
+}
+
+export function PageTitle({ title, children }: { title: string; children?: ComponentChildren }) {
+  useEffect(() => {
+    document.title = `${title} · mcpwarden`;
+  }, [title]);
+  return (
+    <div class="page-title">
+      <h1>{title}</h1>
+      {children && <div class="actions">{children}</div>}
+    </div>
+  );
+}
+
+/** Pages of a list: previous, next, where we are, page size; every state a link. */
+export function Pager({
+  path,
+  params,
+  page,
+  pageSize,
+  total,
+  label,
+}: {
+  path: string;
+  params: Record<string, string | undefined>;
+  page: number;
+  pageSize: number;
+  total: number;
+  label: string;
+}) {
+  const pages = Math.max(1, Math.ceil(total / pageSize));
+  const to = (p: number, size = pageSize) => path + query({ ...params, page: p === 1 ? undefined : p, page_size: size === 25 ? undefined : size });
+  const first = total === 0 ? 0 : (page - 1) * pageSize + 1;
+  const last = Math.min(total, page * pageSize);
+  return (
+    <nav class="pager" aria-label={`${label} pages`}>
+      <span>
+        {count(first)}–{count(last)} of {count(total)}
+      </span>
+      {page > 1 ? <Link href={to(page - 1)}>Previous page</Link> : <span class="muted" aria-hidden="true">Previous page</span>}
+      <span>
+        Page {count(page)} of {count(pages)}
+      </span>
+      {page < pages ? <Link href={to(page + 1)}>Next page</Link> : <span class="muted" aria-hidden="true">Next page</span>}
+      <label>
+        Per page{" "}
+        <select value={String(pageSize)} onChange={(e) => navigateTo(to(1, Number((e.target as HTMLSelectElement).value)))}>
+          {[10, 25, 50, 100].map((n) => (
+            <option value={String(n)}>{n}</option>
+          ))}
+        </select>
+      </label>
+    </nav>
+  );
+}
+
+
+/** A dialog that asks before doing something that cannot be undone. */
+export function Confirm({
+  open,
+  title,
+  children,
+  confirm,
+  onConfirm,
+  onCancel,
+}: {
+  open: boolean;
+  title: string;
+  children: ComponentChildren;
+  confirm: string;
+  onConfirm: () => void;
+  onCancel: () => void;
+}) {
+  const ref = useRef<HTMLDialogElement>(null);
+  const titleId = useId();
+  useEffect(() => {
+    const d = ref.current;
+    if (!d) return;
+    if (open && !d.open) d.showModal();
+    if (!open && d.open) d.close();
+  }, [open]);
+  return (
+    <dialog ref={ref} aria-labelledby={titleId} onCancel={onCancel} onClose={onCancel}>
+      <h2 id={titleId}>{title}</h2>
+      {children}
+      <div class="actions">
+        <button type="button" class="danger" onClick={onConfirm}>
+          {confirm}
+        </button>
+        <button type="button" onClick={onCancel}>
+          Cancel
+        </button>
+      </div>
+    </dialog>
+  );
+}
+
+export function CopyButton({ text, label }: { text: string; label: string }) {
+  const [copied, setCopied] = useState(false);
+  return (
+    <button
+      type="button"
+      onClick={() => {
+        void navigator.clipboard?.writeText(text).then(() => setCopied(true), () => setCopied(false));
+      }}
+    >
+      {copied ? "Copied" : label}
+    </button>
+  );
+}
+
+/** A secret shown once, with a copy button. */
+export function Secret({ label, value }: { label: string; value: string }) {
+  return (
+    <div class="secret">
+      <p>
+        <strong>{label}</strong> (shown only now; store it before leaving this page)
+      </p>
+      <div class="secret-row">
+        <code aria-label={label}>{value}</code>
+        <CopyButton text={value} label={`Copy ${label.toLowerCase()}`} />
+      </div>
+    </div>
+  );
+}
+
+type InputProps = InputHTMLAttributes<HTMLInputElement> & { label: string; name: string };
+
+export function Field({ label, name, ...rest }: InputProps) {
+  return (
+    <label class="field">
+      <span>{label}</span>
+      <input name={name} {...rest} />
+    </label>
+  );
+}
+
+/** Runs an action with a busy flag and its error; returns whether it succeeded. */
+export function useAction(): { busy: boolean; error: unknown; run: (fn: () => Promise<void>) => Promise<boolean>; clear: () => void } {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  const run = async (fn: () => Promise<void>) => {
+    setBusy(true);
+    setError(null);
+    try {
+      await fn();
+      return true;
+    } catch (e) {
+      setError(e);
+      return false;
+    } finally {
+      setBusy(false);
+    }
+  };
+  return { busy, error, run, clear: () => setError(null) };
+}
+
+/** The form's fields by name. */
+export function formValues(e: Event): Record<string, string> {
+  e.preventDefault();
+  const data = new FormData(e.currentTarget as HTMLFormElement);
+  const out: Record<string, string> = {};
+  data.forEach((v, k) => {
+    out[k] = String(v);
+  });
+  return out;
+}
