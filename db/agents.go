@@ -72,8 +72,11 @@ func (s *Storage) CreateAgent(ctx context.Context, orgID uuid.UUID, name string,
 	var a Agent
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
 		var err error
-		a, err = createAgentTx(ctx, tx, orgID, newAgent{Name: name, KeyHash: keyHash, KeyPrefix: keyPrefix}, maxAgents)
-		return err
+		if a, err = createAgentTx(ctx, tx, orgID, newAgent{Name: name, KeyHash: keyHash, KeyPrefix: keyPrefix}, maxAgents); err != nil {
+			return err
+		}
+		return audit(ctx, tx, orgID, AuditEvent{Action: "agent.created", TargetType: "agent", TargetID: a.ID.String(),
+			Summary: map[string]any{"name": name, "key_prefix": keyPrefix}})
 	})
 	return a, err
 }
@@ -151,10 +154,20 @@ func (s *Storage) AgentByID(ctx context.Context, orgID, agentID uuid.UUID) (Agen
 func (s *Storage) DeleteAgent(ctx context.Context, orgID, agentID uuid.UUID) ([]byte, error) {
 	var keyHash []byte
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
-		if err := tx.GetContext(ctx, &keyHash, `DELETE FROM agents WHERE organization_id = $1 AND id = $2 RETURNING key_hash`, orgID, agentID); err != nil {
+		var gone struct {
+			KeyHash []byte  `db:"key_hash"`
+			Name    string  `db:"name"`
+			Host    *string `db:"hostname"`
+		}
+		if err := tx.GetContext(ctx, &gone, `DELETE FROM agents WHERE organization_id = $1 AND id = $2 RETURNING key_hash, name, hostname`, orgID, agentID); err != nil {
 			return notFound(err)
 		}
+		keyHash = gone.KeyHash
 		if _, err := tx.ExecContext(ctx, `DELETE FROM agent_keys WHERE key_hash = $1 AND organization_id = $2`, keyHash, orgID); err != nil {
+			return err
+		}
+		if err := audit(ctx, tx, orgID, AuditEvent{Action: "agent.deleted", TargetType: "agent", TargetID: agentID.String(),
+			Summary: map[string]any{"name": gone.Name, "hostname": gone.Host}}); err != nil {
 			return err
 		}
 		return revokeKeyTx(ctx, tx, keyHash)
@@ -167,8 +180,11 @@ func (s *Storage) RotateAgentKey(ctx context.Context, orgID, agentID uuid.UUID, 
 	var old []byte
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
 		var err error
-		old, err = rotateKeyTx(ctx, tx, orgID, agentID, keyHash, keyPrefix)
-		return err
+		if old, err = rotateKeyTx(ctx, tx, orgID, agentID, keyHash, keyPrefix); err != nil {
+			return err
+		}
+		return audit(ctx, tx, orgID, AuditEvent{Action: "agent.key_rotated", TargetType: "agent", TargetID: agentID.String(),
+			Summary: map[string]any{"key_prefix": keyPrefix}})
 	})
 	return old, err
 }

@@ -199,25 +199,48 @@ func (s *Storage) ListAlerts(ctx context.Context, orgID uuid.UUID, f AlertFilter
 
 // DismissAlert dismisses one alert (again dismissing a dismissed alert keeps the first time and
 // person) and returns it, or ErrNotFound when the organization has no such alert.
-func (s *Storage) DismissAlert(ctx context.Context, orgID, alertID, userID uuid.UUID) (Alert, error) {
+func (s *Storage) DismissAlert(ctx context.Context, orgID, alertID, userID uuid.UUID, reason *string) (Alert, error) {
 	var a Alert
-	err := s.db.GetContext(ctx, &a, `
-		UPDATE alerts SET
-			dismissed = true,
-			dismissed_at = COALESCE(dismissed_at, now()),
-			dismissed_by = CASE WHEN dismissed THEN dismissed_by ELSE $3 END
-		WHERE organization_id = $1 AND id = $2
-		RETURNING `+alertColumns, orgID, alertID, userID)
-	return a, notFound(err)
+	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		if err := tx.GetContext(ctx, &a, `
+			UPDATE alerts SET
+				dismissed = true,
+				dismissed_at = COALESCE(dismissed_at, now()),
+				dismissed_by = CASE WHEN dismissed THEN dismissed_by ELSE $3 END
+			WHERE organization_id = $1 AND id = $2
+			RETURNING `+alertColumns, orgID, alertID, userID); err != nil {
+			return notFound(err)
+		}
+		return audit(ctx, tx, orgID, AuditEvent{Action: "alert.dismissed", TargetType: "alert", TargetID: alertID.String(),
+			Summary: withReason(map[string]any{"type": a.Type, "severity": a.Severity, "title": a.Title}, reason)})
+	})
+	return a, err
+}
+
+func withReason(summary map[string]any, reason *string) map[string]any {
+	if reason != nil {
+		summary["reason"] = *reason
+	}
+	return summary
 }
 
 // DismissAllAlerts dismisses every open alert (of one severity when given) and says how many.
-func (s *Storage) DismissAllAlerts(ctx context.Context, orgID, userID uuid.UUID, severity *string) (int64, error) {
-	res, err := s.db.ExecContext(ctx, `
-		UPDATE alerts SET dismissed = true, dismissed_at = now(), dismissed_by = $2
-		WHERE organization_id = $1 AND NOT dismissed AND ($3::text IS NULL OR severity = $3)`, orgID, userID, severity)
-	if err != nil {
-		return 0, err
-	}
-	return res.RowsAffected()
+func (s *Storage) DismissAllAlerts(ctx context.Context, orgID, userID uuid.UUID, severity, reason *string) (int64, error) {
+	var n int64
+	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		res, err := tx.ExecContext(ctx, `
+			UPDATE alerts SET dismissed = true, dismissed_at = now(), dismissed_by = $2
+			WHERE organization_id = $1 AND NOT dismissed AND ($3::text IS NULL OR severity = $3)`, orgID, userID, severity)
+		if err != nil {
+			return err
+		}
+		n, _ = res.RowsAffected()
+		filter := map[string]any{}
+		if severity != nil {
+			filter["severity"] = *severity
+		}
+		return audit(ctx, tx, orgID, AuditEvent{Action: "alert.dismissed_all", TargetType: "alert",
+			Summary: withReason(map[string]any{"filter": filter, "dismissed": n}, reason)})
+	})
+	return n, err
 }

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 )
 
@@ -26,10 +27,16 @@ const apiTokenColumns = `id, name, token_prefix, scopes, created_by, expires_at,
 // CreateAPIToken stores a new token's hash for the admin who created it.
 func (s *Storage) CreateAPIToken(ctx context.Context, orgID, createdBy uuid.UUID, name string, hash []byte, prefix string, scopes []string, expiresAt *time.Time) (APIToken, error) {
 	var t APIToken
-	err := s.db.GetContext(ctx, &t, `
-		INSERT INTO api_tokens (organization_id, id, name, token_hash, token_prefix, scopes, created_by, expires_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-		RETURNING `+apiTokenColumns, orgID, uuid.New(), name, hash, prefix, pq.StringArray(scopes), createdBy, expiresAt)
+	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		if err := tx.GetContext(ctx, &t, `
+			INSERT INTO api_tokens (organization_id, id, name, token_hash, token_prefix, scopes, created_by, expires_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+			RETURNING `+apiTokenColumns, orgID, uuid.New(), name, hash, prefix, pq.StringArray(scopes), createdBy, expiresAt); err != nil {
+			return err
+		}
+		return audit(ctx, tx, orgID, AuditEvent{Action: "api_token.created", TargetType: "api_token", TargetID: t.ID.String(),
+			Summary: map[string]any{"name": name, "scopes": scopes, "token_prefix": prefix, "expires_at": expiresAt}})
+	})
 	return t, err
 }
 
@@ -48,15 +55,15 @@ func (s *Storage) ListAPITokens(ctx context.Context, orgID uuid.UUID, limit, off
 
 // RevokeAPIToken stops a token (ErrNotFound when there is no such token).
 func (s *Storage) RevokeAPIToken(ctx context.Context, orgID, id uuid.UUID) error {
-	res, err := s.db.ExecContext(ctx, `
-		UPDATE api_tokens SET revoked_at = coalesce(revoked_at, now()) WHERE organization_id = $1 AND id = $2`, orgID, id)
-	if err != nil {
-		return err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return ErrNotFound
-	}
-	return nil
+	return s.inTx(ctx, func(tx *sqlx.Tx) error {
+		var name string
+		if err := tx.GetContext(ctx, &name, `
+			UPDATE api_tokens SET revoked_at = coalesce(revoked_at, now()) WHERE organization_id = $1 AND id = $2 RETURNING name`, orgID, id); err != nil {
+			return notFound(err)
+		}
+		return audit(ctx, tx, orgID, AuditEvent{Action: "api_token.revoked", TargetType: "api_token", TargetID: id.String(),
+			Summary: map[string]any{"name": name}})
+	})
 }
 
 // UseAPIToken finds a live token by hash and returns it with its creator's current role; it

@@ -26,10 +26,16 @@ const enrollmentSecretColumns = `id, name, secret_prefix, expires_at, revoked_at
 // CreateEnrollmentSecret stores a new secret's hash and display prefix.
 func (s *Storage) CreateEnrollmentSecret(ctx context.Context, orgID uuid.UUID, name string, hash []byte, prefix string, expiresAt *time.Time) (EnrollmentSecret, error) {
 	var e EnrollmentSecret
-	err := s.db.GetContext(ctx, &e, `
-		INSERT INTO enrollment_secrets (organization_id, id, name, secret_hash, secret_prefix, expires_at)
-		VALUES ($1, $2, $3, $4, $5, $6)
-		RETURNING `+enrollmentSecretColumns, orgID, uuid.New(), name, hash, prefix, expiresAt)
+	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		if err := tx.GetContext(ctx, &e, `
+			INSERT INTO enrollment_secrets (organization_id, id, name, secret_hash, secret_prefix, expires_at)
+			VALUES ($1, $2, $3, $4, $5, $6)
+			RETURNING `+enrollmentSecretColumns, orgID, uuid.New(), name, hash, prefix, expiresAt); err != nil {
+			return err
+		}
+		return audit(ctx, tx, orgID, AuditEvent{Action: "enrollment_secret.created", TargetType: "enrollment_secret", TargetID: e.ID.String(),
+			Summary: map[string]any{"name": name, "secret_prefix": prefix, "expires_at": expiresAt}})
+	})
 	return e, err
 }
 
@@ -49,27 +55,33 @@ func (s *Storage) ListEnrollmentSecrets(ctx context.Context, orgID uuid.UUID, li
 // RevokeEnrollmentSecret stops a secret from enrolling machines (ErrNotFound when there is no
 // such secret). Revoking a revoked secret keeps its first revocation time.
 func (s *Storage) RevokeEnrollmentSecret(ctx context.Context, orgID, id uuid.UUID) error {
-	res, err := s.db.ExecContext(ctx, `
-		UPDATE enrollment_secrets SET revoked_at = coalesce(revoked_at, now())
-		WHERE organization_id = $1 AND id = $2`, orgID, id)
-	if err != nil {
-		return err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return ErrNotFound
-	}
-	return nil
+	return s.inTx(ctx, func(tx *sqlx.Tx) error {
+		var name string
+		if err := tx.GetContext(ctx, &name, `
+			UPDATE enrollment_secrets SET revoked_at = coalesce(revoked_at, now())
+			WHERE organization_id = $1 AND id = $2 RETURNING name`, orgID, id); err != nil {
+			return notFound(err)
+		}
+		return audit(ctx, tx, orgID, AuditEvent{Action: "enrollment_secret.revoked", TargetType: "enrollment_secret", TargetID: id.String(),
+			Summary: map[string]any{"name": name}})
+	})
 }
 
 // RotateEnrollmentSecret replaces a secret's value (ErrNotFound when there is no such secret or
 // it is revoked).
 func (s *Storage) RotateEnrollmentSecret(ctx context.Context, orgID, id uuid.UUID, hash []byte, prefix string) (EnrollmentSecret, error) {
 	var e EnrollmentSecret
-	err := s.db.GetContext(ctx, &e, `
-		UPDATE enrollment_secrets SET secret_hash = $3, secret_prefix = $4
-		WHERE organization_id = $1 AND id = $2 AND revoked_at IS NULL
-		RETURNING `+enrollmentSecretColumns, orgID, id, hash, prefix)
-	return e, notFound(err)
+	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		if err := tx.GetContext(ctx, &e, `
+			UPDATE enrollment_secrets SET secret_hash = $3, secret_prefix = $4
+			WHERE organization_id = $1 AND id = $2 AND revoked_at IS NULL
+			RETURNING `+enrollmentSecretColumns, orgID, id, hash, prefix); err != nil {
+			return notFound(err)
+		}
+		return audit(ctx, tx, orgID, AuditEvent{Action: "enrollment_secret.rotated", TargetType: "enrollment_secret", TargetID: id.String(),
+			Summary: map[string]any{"name": e.Name, "secret_prefix": prefix}})
+	})
+	return e, err
 }
 
 // Enrolment is a machine enrolling itself with a secret.
@@ -111,13 +123,21 @@ func (s *Storage) Enroll(ctx context.Context, orgID uuid.UUID, e Enrolment, maxA
 			ORDER BY last_seen_at DESC NULLS LAST, created_at LIMIT 1`, orgID, e.MachineID); err != nil {
 			return err
 		}
+		enrolled := func(a Agent, created bool) error {
+			actor := actorFrom(ctx)
+			actor.Type, actor.ID = "agent", a.ID
+			return audit(WithActor(ctx, actor), tx, orgID, AuditEvent{Action: "agent.enrolled", TargetType: "agent", TargetID: a.ID.String(),
+				Summary: map[string]any{"enrollment_secret_id": secretID, "hostname": e.Meta.Hostname, "new_agent": created}})
+		}
 		if len(existing) == 0 {
 			var err error
-			a, err = createAgentTx(ctx, tx, orgID, newAgent{
+			if a, err = createAgentTx(ctx, tx, orgID, newAgent{
 				Name: e.Name, KeyHash: e.KeyHash, KeyPrefix: e.KeyPrefix, MachineID: &e.MachineID, SecretID: &secretID, Meta: e.Meta,
-			}, maxAgents)
+			}, maxAgents); err != nil {
+				return err
+			}
 			created = true
-			return err
+			return enrolled(a, true)
 		}
 		var err error
 		if replacedKey, err = rotateKeyTx(ctx, tx, orgID, existing[0], e.KeyHash, e.KeyPrefix); err != nil {
@@ -130,7 +150,10 @@ func (s *Storage) Enroll(ctx context.Context, orgID uuid.UUID, e Enrolment, maxA
 			orgID, existing[0], e.Meta.Hostname, e.Meta.OSType, e.Meta.Username, e.Meta.AgentVersion, secretID); err != nil {
 			return err
 		}
-		return tx.GetContext(ctx, &a, `SELECT `+agentColumns+` FROM agents a WHERE a.organization_id = $1 AND a.id = $2`, orgID, existing[0])
+		if err := tx.GetContext(ctx, &a, `SELECT `+agentColumns+` FROM agents a WHERE a.organization_id = $1 AND a.id = $2`, orgID, existing[0]); err != nil {
+			return err
+		}
+		return enrolled(a, false)
 	})
 	return a, created, replacedKey, err
 }

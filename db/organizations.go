@@ -27,8 +27,13 @@ func (s *Storage) CreateOrganization(ctx context.Context, orgID uuid.UUID, name 
 			return err
 		}
 		var err error
-		out, err = insertUser(ctx, tx, orgID, admin)
-		return err
+		if out, err = insertUser(ctx, tx, orgID, admin); err != nil {
+			return err
+		}
+		a := actorFrom(ctx)
+		a.Type, a.ID = "user", out.ID
+		return audit(WithActor(ctx, a), tx, orgID, AuditEvent{Action: "organization.registered", TargetType: "organization", TargetID: orgID.String(),
+			Summary: map[string]any{"name": name, "admin_email": out.Email}})
 	})
 	return out, err
 }
@@ -51,12 +56,25 @@ type OrganizationUpdate struct {
 // UpdateOrganization applies the update and returns the organization.
 func (s *Storage) UpdateOrganization(ctx context.Context, orgID uuid.UUID, up OrganizationUpdate) (Organization, error) {
 	var o Organization
-	err := s.db.GetContext(ctx, &o, `
-		UPDATE organizations SET
-			name = COALESCE($2, name),
-			alert_email = CASE WHEN $3 THEN $4 ELSE alert_email END,
-			updated_at = now()
-		WHERE id = $1
-		RETURNING `+organizationColumns, orgID, up.Name, up.SetAlertEmail, up.AlertEmail)
-	return o, notFound(err)
+	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		var before Organization
+		if err := tx.GetContext(ctx, &before, `SELECT `+organizationColumns+` FROM organizations WHERE id = $1 FOR UPDATE`, orgID); err != nil {
+			return notFound(err)
+		}
+		if err := tx.GetContext(ctx, &o, `
+			UPDATE organizations SET
+				name = COALESCE($2, name),
+				alert_email = CASE WHEN $3 THEN $4 ELSE alert_email END,
+				updated_at = now()
+			WHERE id = $1
+			RETURNING `+organizationColumns, orgID, up.Name, up.SetAlertEmail, up.AlertEmail); err != nil {
+			return notFound(err)
+		}
+		return audit(ctx, tx, orgID, AuditEvent{Action: "organization.updated", TargetType: "organization", TargetID: orgID.String(),
+			Summary: map[string]any{
+				"before": map[string]any{"name": before.Name, "alert_email": before.AlertEmail},
+				"after":  map[string]any{"name": o.Name, "alert_email": o.AlertEmail},
+			}})
+	})
+	return o, err
 }

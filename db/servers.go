@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 )
 
@@ -275,21 +276,29 @@ func (s *Storage) ServerByID(ctx context.Context, orgID, serverID uuid.UUID) (Se
 
 // SetServerVerified records that a user verified the server's current configuration, or clears
 // the verification. It returns ErrNotFound for an unknown id.
-func (s *Storage) SetServerVerified(ctx context.Context, orgID, serverID uuid.UUID, verified bool, by uuid.UUID) error {
-	var res string
-	var err error
-	if verified {
-		err = s.db.GetContext(ctx, &res, `
-			UPDATE mcp_servers SET is_verified = true, verified_at = now(), verified_by = $3,
-				verified_config_hash = config_hash, updated_at = now()
-			WHERE organization_id = $1 AND id = $2 RETURNING 'ok'`, orgID, serverID, by)
-	} else {
-		err = s.db.GetContext(ctx, &res, `
-			UPDATE mcp_servers SET is_verified = false, verified_at = NULL, verified_by = NULL,
-				verified_config_hash = NULL, updated_at = now()
-			WHERE organization_id = $1 AND id = $2 RETURNING 'ok'`, orgID, serverID)
-	}
-	return notFound(err)
+func (s *Storage) SetServerVerified(ctx context.Context, orgID, serverID uuid.UUID, verified bool, by uuid.UUID, reason *string) error {
+	return s.inTx(ctx, func(tx *sqlx.Tx) error {
+		var name string
+		var err error
+		action := "server.verified"
+		if verified {
+			err = tx.GetContext(ctx, &name, `
+				UPDATE mcp_servers SET is_verified = true, verified_at = now(), verified_by = $3,
+					verified_config_hash = config_hash, updated_at = now()
+				WHERE organization_id = $1 AND id = $2 RETURNING server_name`, orgID, serverID, by)
+		} else {
+			action = "server.unverified"
+			err = tx.GetContext(ctx, &name, `
+				UPDATE mcp_servers SET is_verified = false, verified_at = NULL, verified_by = NULL,
+					verified_config_hash = NULL, updated_at = now()
+				WHERE organization_id = $1 AND id = $2 RETURNING server_name`, orgID, serverID)
+		}
+		if err != nil {
+			return notFound(err)
+		}
+		return audit(ctx, tx, orgID, AuditEvent{Action: action, TargetType: "server", TargetID: serverID.String(),
+			Summary: withReason(map[string]any{"server_name": name}, reason)})
+	})
 }
 
 // MarkSilentAgentsDormant marks dormant the active servers of up to batch agents last seen before

@@ -128,8 +128,11 @@ func (s *Storage) CreateMember(ctx context.Context, orgID uuid.UUID, u NewUser) 
 	var out User
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
 		var err error
-		out, err = insertUser(ctx, tx, orgID, u)
-		return err
+		if out, err = insertUser(ctx, tx, orgID, u); err != nil {
+			return err
+		}
+		return audit(ctx, tx, orgID, AuditEvent{Action: "member.invited", TargetType: "user", TargetID: out.ID.String(),
+			Summary: map[string]any{"email": out.Email, "role": out.Role}})
 	})
 	return out, err
 }
@@ -156,10 +159,24 @@ func (s *Storage) UpdateProfile(ctx context.Context, orgID, userID uuid.UUID, fu
 				return err
 			}
 		}
-		return tx.GetContext(ctx, &out, `
+		if err := tx.GetContext(ctx, &out, `
 			UPDATE users SET full_name = COALESCE($3, full_name), email = COALESCE($4, email), updated_at = now()
 			WHERE organization_id = $1 AND id = $2
-			RETURNING `+userColumns, orgID, userID, fullName, email)
+			RETURNING `+userColumns, orgID, userID, fullName, email); err != nil {
+			return err
+		}
+		before, after := map[string]any{}, map[string]any{}
+		if cur.FullName != out.FullName {
+			before["full_name"], after["full_name"] = cur.FullName, out.FullName
+		}
+		if cur.Email != out.Email {
+			before["email"], after["email"] = cur.Email, out.Email
+		}
+		if len(after) == 0 {
+			return nil
+		}
+		return audit(ctx, tx, orgID, AuditEvent{Action: "user.profile_changed", TargetType: "user", TargetID: userID.String(),
+			Summary: map[string]any{"before": before, "after": after}})
 	})
 	return out, err
 }
@@ -187,6 +204,9 @@ func (s *Storage) ChangePassword(ctx context.Context, orgID, userID uuid.UUID, o
 		if n, _ := res.RowsAffected(); n != 1 {
 			return ErrConflict
 		}
+		if err := audit(ctx, tx, orgID, AuditEvent{Action: "user.password_changed", TargetType: "user", TargetID: userID.String()}); err != nil {
+			return err
+		}
 		return revokeUserRefreshTokens(ctx, tx, orgID, userID)
 	})
 }
@@ -205,12 +225,20 @@ func (s *Storage) InvitedUser(ctx context.Context, orgID uuid.UUID, setupTokenHa
 // so a token works once even when presented concurrently; ErrNotFound when it no longer works.
 func (s *Storage) AcceptInvitation(ctx context.Context, orgID uuid.UUID, setupTokenHash []byte, passwordHash string) (User, error) {
 	var u User
-	err := s.db.GetContext(ctx, &u, `
-		UPDATE users SET password_hash = $3, setup_token_hash = NULL, setup_token_expires_at = NULL,
-			token_version = token_version + 1, updated_at = now()
-		WHERE organization_id = $1 AND setup_token_hash = $2 AND setup_token_expires_at > now() AND password_hash IS NULL
-		RETURNING `+userColumns, orgID, setupTokenHash, passwordHash)
-	return u, notFound(err)
+	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		if err := tx.GetContext(ctx, &u, `
+			UPDATE users SET password_hash = $3, setup_token_hash = NULL, setup_token_expires_at = NULL,
+				token_version = token_version + 1, updated_at = now()
+			WHERE organization_id = $1 AND setup_token_hash = $2 AND setup_token_expires_at > now() AND password_hash IS NULL
+			RETURNING `+userColumns, orgID, setupTokenHash, passwordHash); err != nil {
+			return notFound(err)
+		}
+		a := actorFrom(ctx)
+		a.Type, a.ID = "user", u.ID
+		return audit(WithActor(ctx, a), tx, orgID, AuditEvent{Action: "member.invitation_accepted", TargetType: "user", TargetID: u.ID.String(),
+			Summary: map[string]any{"email": u.Email}})
+	})
+	return u, err
 }
 
 // ListMembers returns a page of the organization's users, oldest first, and their total.
@@ -251,10 +279,17 @@ func (s *Storage) UpdateMemberRole(ctx context.Context, orgID, userID uuid.UUID,
 		if role != "admin" && wouldRemoveLastAdmin(admins, userID) {
 			return ErrLastAdmin
 		}
-		err = tx.GetContext(ctx, &out, `
+		var before string
+		if err := tx.GetContext(ctx, &before, `SELECT role FROM users WHERE organization_id = $1 AND id = $2`, orgID, userID); err != nil {
+			return notFound(err)
+		}
+		if err := tx.GetContext(ctx, &out, `
 			UPDATE users SET role = $3, updated_at = now() WHERE organization_id = $1 AND id = $2
-			RETURNING `+userColumns, orgID, userID, role)
-		return notFound(err)
+			RETURNING `+userColumns, orgID, userID, role); err != nil {
+			return notFound(err)
+		}
+		return audit(ctx, tx, orgID, AuditEvent{Action: "member.role_changed", TargetType: "user", TargetID: userID.String(),
+			Summary: map[string]any{"email": out.Email, "before": before, "after": role}})
 	})
 	return out, err
 }
@@ -271,13 +306,19 @@ func (s *Storage) DeleteMember(ctx context.Context, orgID, userID uuid.UUID) err
 		if wouldRemoveLastAdmin(admins, userID) {
 			return ErrLastAdmin
 		}
-		var email string
-		err = tx.GetContext(ctx, &email, `DELETE FROM users WHERE organization_id = $1 AND id = $2 RETURNING email`, orgID, userID)
+		var gone struct {
+			Email string `db:"email"`
+			Role  string `db:"role"`
+		}
+		err = tx.GetContext(ctx, &gone, `DELETE FROM users WHERE organization_id = $1 AND id = $2 RETURNING email, role`, orgID, userID)
 		if err != nil {
 			return notFound(err)
 		}
-		_, err = tx.ExecContext(ctx, `DELETE FROM user_emails WHERE email_lower = $1 AND organization_id = $2 AND user_id = $3`,
-			strings.ToLower(email), orgID, userID)
-		return err
+		if _, err = tx.ExecContext(ctx, `DELETE FROM user_emails WHERE email_lower = $1 AND organization_id = $2 AND user_id = $3`,
+			strings.ToLower(gone.Email), orgID, userID); err != nil {
+			return err
+		}
+		return audit(ctx, tx, orgID, AuditEvent{Action: "member.removed", TargetType: "user", TargetID: userID.String(),
+			Summary: map[string]any{"email": gone.Email, "role": gone.Role}})
 	})
 }

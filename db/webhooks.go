@@ -57,9 +57,13 @@ func (s *Storage) CreateWebhook(ctx context.Context, orgID uuid.UUID, url, descr
 		if n >= MaxWebhooks {
 			return ErrTooManyWebhooks
 		}
-		return tx.GetContext(ctx, &w.CreatedAt, `
+		if err := tx.GetContext(ctx, &w.CreatedAt, `
 			INSERT INTO webhooks (organization_id, id, url, description, secret) VALUES ($1, $2, $3, $4, $5)
-			RETURNING created_at`, orgID, w.ID, url, description, secret)
+			RETURNING created_at`, orgID, w.ID, url, description, secret); err != nil {
+			return err
+		}
+		return audit(ctx, tx, orgID, AuditEvent{Action: "webhook.created", TargetType: "webhook", TargetID: w.ID.String(),
+			Summary: map[string]any{"url": url, "description": description}})
 	})
 	return w, err
 }
@@ -75,14 +79,14 @@ func (s *Storage) ListWebhooks(ctx context.Context, orgID uuid.UUID) ([]Webhook,
 
 // DeleteWebhook removes an endpoint and (by cascade) its deliveries, or returns ErrNotFound.
 func (s *Storage) DeleteWebhook(ctx context.Context, orgID, webhookID uuid.UUID) error {
-	res, err := s.db.ExecContext(ctx, `DELETE FROM webhooks WHERE organization_id = $1 AND id = $2`, orgID, webhookID)
-	if err != nil {
-		return err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return ErrNotFound
-	}
-	return nil
+	return s.inTx(ctx, func(tx *sqlx.Tx) error {
+		var url string
+		if err := tx.GetContext(ctx, &url, `DELETE FROM webhooks WHERE organization_id = $1 AND id = $2 RETURNING url`, orgID, webhookID); err != nil {
+			return notFound(err)
+		}
+		return audit(ctx, tx, orgID, AuditEvent{Action: "webhook.deleted", TargetType: "webhook", TargetID: webhookID.String(),
+			Summary: map[string]any{"url": url}})
+	})
 }
 
 // QueueTestDelivery queues a webhook.test delivery, due now, or returns ErrNotFound.

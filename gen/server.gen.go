@@ -92,6 +92,30 @@ func (e ApiTokenScope) Valid() bool {
 	}
 }
 
+// Defines values for AuditEventActorType.
+const (
+	AuditEventActorTypeAgent  AuditEventActorType = "agent"
+	AuditEventActorTypeSystem AuditEventActorType = "system"
+	AuditEventActorTypeToken  AuditEventActorType = "token"
+	AuditEventActorTypeUser   AuditEventActorType = "user"
+)
+
+// Valid indicates whether the value is a known member of the AuditEventActorType enum.
+func (e AuditEventActorType) Valid() bool {
+	switch e {
+	case AuditEventActorTypeAgent:
+		return true
+	case AuditEventActorTypeSystem:
+		return true
+	case AuditEventActorTypeToken:
+		return true
+	case AuditEventActorTypeUser:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for EnrollmentSecretStatus.
 const (
 	SecretActive  EnrollmentSecretStatus = "active"
@@ -329,6 +353,21 @@ func (e TokenPairTokenType) Valid() bool {
 	}
 }
 
+// Defines values for UpdateAlertRequestDismissed.
+const (
+	True UpdateAlertRequestDismissed = true
+)
+
+// Valid indicates whether the value is a known member of the UpdateAlertRequestDismissed enum.
+func (e UpdateAlertRequestDismissed) Valid() bool {
+	switch e {
+	case True:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for WebhookDeliveryEvent.
 const (
 	AlertCreated WebhookDeliveryEvent = "alert.created"
@@ -527,6 +566,41 @@ type ApiTokenWithToken struct {
 	Token       string `json:"token"`
 	TokenPrefix string `json:"token_prefix"`
 }
+
+// AuditEvent defines model for AuditEvent.
+type AuditEvent struct {
+	// Action Example: member.role_changed
+	Action  string              `json:"action"`
+	ActorId *openapi_types.UUID `json:"actor_id"`
+
+	// ActorType `system`: the server itself, or a caller not yet identified (a failed sign-in).
+	ActorType AuditEventActorType `json:"actor_type"`
+
+	// ActorUserId The person behind the change (for a token, the admin it acts for).
+	ActorUserId *openapi_types.UUID `json:"actor_user_id"`
+	At          time.Time           `json:"at"`
+	Id          openapi_types.UUID  `json:"id"`
+	SourceIp    *string             `json:"source_ip"`
+
+	// Summary What changed (before and after where it applies), never a secret.
+	Summary  map[string]interface{} `json:"summary"`
+	TargetId *string                `json:"target_id"`
+
+	// TargetType Example: user
+	TargetType string `json:"target_type"`
+}
+
+// AuditEventActorType `system`: the server itself, or a caller not yet identified (a failed sign-in).
+type AuditEventActorType string
+
+// AuditEventPage defines model for AuditEventPage.
+type AuditEventPage struct {
+	Items      []AuditEvent `json:"items"`
+	NextCursor *string      `json:"next_cursor"`
+}
+
+// AuditReason Why, recorded in the audit log with the change.
+type AuditReason = string
 
 // ChangePasswordRequest defines model for ChangePasswordRequest.
 type ChangePasswordRequest struct {
@@ -1052,6 +1126,18 @@ type TokenPairTokenType string
 // Total How many items match, across all pages.
 type Total = int64
 
+// UpdateAlertRequest defines model for UpdateAlertRequest.
+type UpdateAlertRequest struct {
+	// Dismissed Alerts are dismissed, never reopened.
+	Dismissed UpdateAlertRequestDismissed `json:"dismissed"`
+
+	// Reason Why, recorded in the audit log with the change.
+	Reason *AuditReason `json:"reason,omitempty"`
+}
+
+// UpdateAlertRequestDismissed Alerts are dismissed, never reopened.
+type UpdateAlertRequestDismissed bool
+
 // UpdateMemberRequest defines model for UpdateMemberRequest.
 type UpdateMemberRequest struct {
 	// Role `admin` manages the organization, its members and webhooks; `member` sees and triages the inventory; `viewer` sees everything a member sees and changes nothing but their own name and password.
@@ -1080,6 +1166,9 @@ type UpdateProfileRequest struct {
 // UpdateServerRequest defines model for UpdateServerRequest.
 type UpdateServerRequest struct {
 	IsVerified bool `json:"is_verified"`
+
+	// Reason Why, recorded in the audit log with the change.
+	Reason *AuditReason `json:"reason,omitempty"`
 }
 
 // User defines model for User.
@@ -1251,6 +1340,9 @@ type ListAlertsParams struct {
 type DismissAllAlertsParams struct {
 	// Severity Only dismiss alerts of this severity.
 	Severity *RiskLevel `form:"severity,omitempty" json:"severity,omitempty"`
+
+	// Reason Why, recorded in the audit log.
+	Reason *AuditReason `form:"reason,omitempty" json:"reason,omitempty"`
 }
 
 // ListApiTokensParams defines parameters for ListApiTokens.
@@ -1260,6 +1352,19 @@ type ListApiTokensParams struct {
 
 	// PageSize Items per page.
 	PageSize *PageSize `form:"page_size,omitempty" json:"page_size,omitempty"`
+}
+
+// ListAuditEventsParams defines parameters for ListAuditEvents.
+type ListAuditEventsParams struct {
+	ActorId *openapi_types.UUID `form:"actor_id,omitempty" json:"actor_id,omitempty"`
+
+	// Action An action such as `member.role_changed`.
+	Action   *string    `form:"action,omitempty" json:"action,omitempty"`
+	TargetId *string    `form:"target_id,omitempty" json:"target_id,omitempty"`
+	Since    *time.Time `form:"since,omitempty" json:"since,omitempty"`
+	Until    *time.Time `form:"until,omitempty" json:"until,omitempty"`
+	Cursor   *string    `form:"cursor,omitempty" json:"cursor,omitempty"`
+	Limit    *int32     `form:"limit,omitempty" json:"limit,omitempty"`
 }
 
 // ListMembersParams defines parameters for ListMembers.
@@ -1330,6 +1435,9 @@ type EnrollAgentJSONRequestBody = EnrollRequest
 
 // AgentHeartbeatJSONRequestBody defines body for AgentHeartbeat for application/json ContentType.
 type AgentHeartbeatJSONRequestBody = HeartbeatRequest
+
+// UpdateAlertJSONRequestBody defines body for UpdateAlert for application/json ContentType.
+type UpdateAlertJSONRequestBody = UpdateAlertRequest
 
 // CreateApiTokenJSONRequestBody defines body for CreateApiToken for application/json ContentType.
 type CreateApiTokenJSONRequestBody = CreateApiTokenRequest
@@ -1402,6 +1510,9 @@ type ServerInterface interface {
 	// DismissAllAlerts Dismiss every open alert
 	// (POST /alerts/dismiss-all)
 	DismissAllAlerts(ctx echo.Context, params DismissAllAlertsParams) error
+	// UpdateAlert Dismiss one alert, saying why
+	// (PATCH /alerts/{alert_id})
+	UpdateAlert(ctx echo.Context, alertId AlertId) error
 	// DismissAlert Dismiss one alert
 	// (POST /alerts/{alert_id}/dismiss)
 	DismissAlert(ctx echo.Context, alertId AlertId) error
@@ -1414,6 +1525,9 @@ type ServerInterface interface {
 	// RevokeApiToken Revoke an API token
 	// (DELETE /api-tokens/{integration_id})
 	RevokeApiToken(ctx echo.Context, integrationId ApiTokenId) error
+	// ListAuditEvents Read the organization's audit log
+	// (GET /audit-events)
+	ListAuditEvents(ctx echo.Context, params ListAuditEventsParams) error
 	// AcceptInvitation Set a new member's password with their one-time setup token
 	// (POST /auth/invitations/accept)
 	AcceptInvitation(ctx echo.Context) error
@@ -1653,8 +1767,31 @@ func (w *ServerInterfaceWrapper) DismissAllAlerts(ctx echo.Context) error {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter severity: %s", err))
 	}
 
+	// ------------- Optional query parameter "reason" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "reason", ctx.QueryParams(), &params.Reason, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter reason: %s", err))
+	}
+
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.DismissAllAlerts(ctx, params)
+	return err
+}
+
+// UpdateAlert converts echo context to params.
+func (w *ServerInterfaceWrapper) UpdateAlert(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "alert_id" -------------
+	var alertId AlertId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "alert_id", ctx.Param("alert_id"), &alertId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter alert_id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.UpdateAlert(ctx, alertId)
 	return err
 }
 
@@ -1721,6 +1858,66 @@ func (w *ServerInterfaceWrapper) RevokeApiToken(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.RevokeApiToken(ctx, integrationId)
+	return err
+}
+
+// ListAuditEvents converts echo context to params.
+func (w *ServerInterfaceWrapper) ListAuditEvents(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListAuditEventsParams
+	// ------------- Optional query parameter "actor_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "actor_id", ctx.QueryParams(), &params.ActorId, runtime.BindQueryParameterOptions{Type: "string", Format: "uuid"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter actor_id: %s", err))
+	}
+
+	// ------------- Optional query parameter "action" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "action", ctx.QueryParams(), &params.Action, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter action: %s", err))
+	}
+
+	// ------------- Optional query parameter "target_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "target_id", ctx.QueryParams(), &params.TargetId, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter target_id: %s", err))
+	}
+
+	// ------------- Optional query parameter "since" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "since", ctx.QueryParams(), &params.Since, runtime.BindQueryParameterOptions{Type: "string", Format: "date-time"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter since: %s", err))
+	}
+
+	// ------------- Optional query parameter "until" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "until", ctx.QueryParams(), &params.Until, runtime.BindQueryParameterOptions{Type: "string", Format: "date-time"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter until: %s", err))
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", ctx.QueryParams(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter cursor: %s", err))
+	}
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: "int32"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListAuditEvents(ctx, params)
 	return err
 }
 
@@ -2258,6 +2455,7 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.GET(options.BaseURL+"/api-tokens", wrapper.ListApiTokens, options.OperationMiddlewares["listApiTokens"]...)
 	router.POST(options.BaseURL+"/api-tokens", wrapper.CreateApiToken, options.OperationMiddlewares["createApiToken"]...)
 	router.DELETE(options.BaseURL+"/api-tokens/:integration_id", wrapper.RevokeApiToken, options.OperationMiddlewares["revokeApiToken"]...)
+	router.GET(options.BaseURL+"/audit-events", wrapper.ListAuditEvents, options.OperationMiddlewares["listAuditEvents"]...)
 	router.DELETE(options.BaseURL+"/agents/:agent_id", wrapper.DeleteAgent, options.OperationMiddlewares["deleteAgent"]...)
 	router.POST(options.BaseURL+"/agents/:agent_id/rotate-key", wrapper.RotateAgentKey, options.OperationMiddlewares["rotateAgentKey"]...)
 	router.POST(options.BaseURL+"/mcp/report", wrapper.ReportServers, options.OperationMiddlewares["reportServers"]...)
@@ -2269,6 +2467,7 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.GET(options.BaseURL+"/dashboard/top-risks", wrapper.GetTopRisks, options.OperationMiddlewares["getTopRisks"]...)
 	router.GET(options.BaseURL+"/dashboard/trend", wrapper.GetRiskTrend, options.OperationMiddlewares["getRiskTrend"]...)
 	router.GET(options.BaseURL+"/alerts/", wrapper.ListAlerts, options.OperationMiddlewares["listAlerts"]...)
+	router.PATCH(options.BaseURL+"/alerts/:alert_id", wrapper.UpdateAlert, options.OperationMiddlewares["updateAlert"]...)
 	router.POST(options.BaseURL+"/alerts/:alert_id/dismiss", wrapper.DismissAlert, options.OperationMiddlewares["dismissAlert"]...)
 	router.POST(options.BaseURL+"/alerts/dismiss-all", wrapper.DismissAllAlerts, options.OperationMiddlewares["dismissAllAlerts"]...)
 	router.GET(options.BaseURL+"/webhooks", wrapper.ListWebhooks, options.OperationMiddlewares["listWebhooks"]...)
@@ -3409,6 +3608,163 @@ func (response DismissAllAlerts503ApplicationProblemPlusJSONResponse) VisitDismi
 	return err
 }
 
+type UpdateAlertRequestObject struct {
+	AlertId AlertId `json:"alert_id"`
+	Body    *UpdateAlertJSONRequestBody
+}
+
+type UpdateAlertResponseObject interface {
+	VisitUpdateAlertResponse(w http.ResponseWriter) error
+}
+
+type UpdateAlert200JSONResponse Alert
+
+func (response UpdateAlert200JSONResponse) VisitUpdateAlertResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateAlert400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateAlert400ApplicationProblemPlusJSONResponse) VisitUpdateAlertResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateAlert401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateAlert401ApplicationProblemPlusJSONResponse) VisitUpdateAlertResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateAlert403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateAlert403ApplicationProblemPlusJSONResponse) VisitUpdateAlertResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateAlert404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateAlert404ApplicationProblemPlusJSONResponse) VisitUpdateAlertResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateAlert413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateAlert413ApplicationProblemPlusJSONResponse) VisitUpdateAlertResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateAlert429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateAlert429ApplicationProblemPlusJSONResponse) VisitUpdateAlertResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateAlert500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateAlert500ApplicationProblemPlusJSONResponse) VisitUpdateAlertResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateAlert503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateAlert503ApplicationProblemPlusJSONResponse) VisitUpdateAlertResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DismissAlertRequestObject struct {
 	AlertId AlertId `json:"alert_id"`
 }
@@ -3933,6 +4289,130 @@ type RevokeApiToken503ApplicationProblemPlusJSONResponse struct {
 }
 
 func (response RevokeApiToken503ApplicationProblemPlusJSONResponse) VisitRevokeApiTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAuditEventsRequestObject struct {
+	Params ListAuditEventsParams
+}
+
+type ListAuditEventsResponseObject interface {
+	VisitListAuditEventsResponse(w http.ResponseWriter) error
+}
+
+type ListAuditEvents200JSONResponse AuditEventPage
+
+func (response ListAuditEvents200JSONResponse) VisitListAuditEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAuditEvents400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ListAuditEvents400ApplicationProblemPlusJSONResponse) VisitListAuditEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAuditEvents401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListAuditEvents401ApplicationProblemPlusJSONResponse) VisitListAuditEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAuditEvents403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListAuditEvents403ApplicationProblemPlusJSONResponse) VisitListAuditEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAuditEvents429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response ListAuditEvents429ApplicationProblemPlusJSONResponse) VisitListAuditEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAuditEvents500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response ListAuditEvents500ApplicationProblemPlusJSONResponse) VisitListAuditEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAuditEvents503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response ListAuditEvents503ApplicationProblemPlusJSONResponse) VisitListAuditEventsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -6198,6 +6678,22 @@ func (response GetRiskTrend401ApplicationProblemPlusJSONResponse) VisitGetRiskTr
 	return err
 }
 
+type GetRiskTrend403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetRiskTrend403ApplicationProblemPlusJSONResponse) VisitGetRiskTrendResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetRiskTrend429ApplicationProblemPlusJSONResponse struct {
 	TooManyRequestsApplicationProblemPlusJSONResponse
 }
@@ -8109,6 +8605,9 @@ type StrictServerInterface interface {
 	// DismissAllAlerts Dismiss every open alert
 	// (POST /alerts/dismiss-all)
 	DismissAllAlerts(ctx context.Context, request DismissAllAlertsRequestObject) (DismissAllAlertsResponseObject, error)
+	// UpdateAlert Dismiss one alert, saying why
+	// (PATCH /alerts/{alert_id})
+	UpdateAlert(ctx context.Context, request UpdateAlertRequestObject) (UpdateAlertResponseObject, error)
 	// DismissAlert Dismiss one alert
 	// (POST /alerts/{alert_id}/dismiss)
 	DismissAlert(ctx context.Context, request DismissAlertRequestObject) (DismissAlertResponseObject, error)
@@ -8121,6 +8620,9 @@ type StrictServerInterface interface {
 	// RevokeApiToken Revoke an API token
 	// (DELETE /api-tokens/{integration_id})
 	RevokeApiToken(ctx context.Context, request RevokeApiTokenRequestObject) (RevokeApiTokenResponseObject, error)
+	// ListAuditEvents Read the organization's audit log
+	// (GET /audit-events)
+	ListAuditEvents(ctx context.Context, request ListAuditEventsRequestObject) (ListAuditEventsResponseObject, error)
 	// AcceptInvitation Set a new member's password with their one-time setup token
 	// (POST /auth/invitations/accept)
 	AcceptInvitation(ctx context.Context, request AcceptInvitationRequestObject) (AcceptInvitationResponseObject, error)
@@ -8494,6 +8996,54 @@ func (sh *strictHandler) DismissAllAlerts(ctx echo.Context, params DismissAllAle
 	return nil
 }
 
+// UpdateAlert operation middleware
+func (sh *strictHandler) UpdateAlert(ctx echo.Context, alertId AlertId) error {
+	var request UpdateAlertRequestObject
+
+	request.AlertId = alertId
+
+	var body UpdateAlertJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.UpdateAlert(ctx.Request().Context(), request.(UpdateAlertRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "UpdateAlert")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(UpdateAlertResponseObject); ok {
+		return validResponse.VisitUpdateAlertResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // DismissAlert operation middleware
 func (sh *strictHandler) DismissAlert(ctx echo.Context, alertId AlertId) error {
 	var request DismissAlertRequestObject
@@ -8609,6 +9159,31 @@ func (sh *strictHandler) RevokeApiToken(ctx echo.Context, integrationId ApiToken
 		return err
 	} else if validResponse, ok := response.(RevokeApiTokenResponseObject); ok {
 		return validResponse.VisitRevokeApiTokenResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ListAuditEvents operation middleware
+func (sh *strictHandler) ListAuditEvents(ctx echo.Context, params ListAuditEventsParams) error {
+	var request ListAuditEventsRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListAuditEvents(ctx.Request().Context(), request.(ListAuditEventsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListAuditEvents")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListAuditEventsResponseObject); ok {
+		return validResponse.VisitListAuditEventsResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -9694,237 +10269,253 @@ func (sh *strictHandler) TestWebhook(ctx echo.Context, webhookId WebhookId) erro
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L35chu3uiD+Kij+7q8s5TYpSpa8SHVqruIlVuJFR5Kvz0zoEaHujyTCJtAB0KKYlKvmr3mAeYh5sPsk",
-	"U/gA9MZuLtpsJzp1/ojFbjTw4dvXP1uhmCSCA9eqtf9nawQ0Aon/eQJazg4HGqT5VwQqlCzRTPDWfusU",
-	"QsEjRbQgU8o0uYCBkEC0nDE+JHRIGe+0gpYKRzCh5vWBkBOqW/stxvXjnVbQmtArNkknrf1nT3a73aA1",
-	"Ydz+uxu09CwB+ygMQba+fPkStBIq6QS029vhELg+iuY3djYCQs2PjxRhkdkDM39OqB61ghanE7MwPnDO",
-	"olbQkvB7yiRErX0tU6jdcZrikxN69Rb4UI9a+4+fZHtUWjI+bJkdHsYgm/dkfly4J/PA7e8pYWdiDLxp",
-	"W4fHR0SbBxZtDe9BUvParW/wFZcijifA9SmEEhrhB+Y58xhR+Nyi/UK25q1v95gOYX6D5q+Ep5MLkAEZ",
-	"SDEh29nWfk9BzvK9JWaB4hYiGNA01q397WABkWx38X8FMtmuIRO7v1P2R80ejzRMFElAErOFRds7V2aB",
-	"2j3u7C3Z5NINnoK8BNl0y+9eHBOFTyy6X/vErd/tR9W8sQmYy32kSKpANu/M/Hrr+/oEFyMhxk1bm9qf",
-	"CfAoEWwx43PP3vIWv5i1VCK4AmTOP9LoBH5PQWnzr1BwDRz/kyZJzEJkJFuJFBcxTP79N2VO8mcLrugk",
-	"iR3iaspig7P8ksYsIoikJJMAiMH75JLGKRB6Ee4Tyglzzzpk28/+oGZc06tW0AIphZEev/7ZGjCIo5wa",
-	"J6AUEnZrvTW/fA5aSlOdqtY+CjHNtDmCgQDxIMjgRS9EqvcvYsrHrS9FcP+bhEFrv/X/beWieMv+qraO",
-	"LZgslOcvX9qPkEiAIlxoMqE6HBE9AmLgLmmoD0jfnrxPYqa0IkDDERGDAfDICGuERcfs6IXgg5iFN721",
-	"Q05oGIqUazJl2myGKQITymJCYwk0mhG4MjtBDSED3/McfNlG7gV2ofua8tsFEqZSoqzRVAPZoCRKLQwg",
-	"wN9jqjSh0YTxgAhJKBmkcUyEHFLO/kBIbSJEXwt5waII+A1BemZAKBKwQpg4ylW4F9wGkSKGMjwf5/DM",
-	"t3GnAA1pHCOTNJvJUZLGsZhaLMiOgNA54hokp/Erg55rQOjGmz3kJOVwlUCoISJIHQcIy77DiXMW9QmL",
-	"gGs2YKAI04RxfCKTTrEYKjzFLzA7HVEJ0Y+zdzQcMW6Z4H2dJVN4yRhmhCmz0VQBuZgRyoUegSQTuy2i",
-	"R1SbJ5RmcUxoqNmlRW42GIDB9x7vu2cNABC1Bwa9zfLKvq6AR4QLDgEpvEhGQmkjYzb3EUqetBhiQI8j",
-	"BCAKiBKEAyvuyogrfglcCzkjEpKYhg6xcfOPVEAojww37lu1fQyzc4UA7/c4as3mM5IyBVGHoD5pWZw/",
-	"NlI104qIKUcgbRx/OD0jW/ZYW1Zb3OyQQ/xxOhIKety/PKKKXABwolhsDmrgoUcSgEwYTzUoMhGXgIaQ",
-	"2TOHqf9up8cNerwX+rVIeXRDDvBemG+nPCoT+W5O5OYJ+6U7I/L3Qo+MyMjZOoscL/f0kfGAIjNEOjmm",
-	"s1jQ6EyIt1RaLfo+acSj5IWIkExiswlzl7RI2EZyQaItZRtdlYXwkdNLymJ6Ed/7pt2mDOe8BGnAB5Gh",
-	"ypByw1kl4rlB7YhqekEVHBBprHZCjdluMRLNEiIGxnBCm51x0kfbvo3Gfd9gVNXsb2d2f93u3dNbBQ8B",
-	"HuBMiHeUz5zmc79sUAgyoXzm71l9XUh85DTVIyHZH3BTyn8h0jhCQYq6p1FIQgkom2hc0aG2c3ZQ2sGd",
-	"cYQX+U4IlYYpKsX4MCATGhsrwvB8uEqMmWHwVsKlGIPRNrOPW3cOUt0Rv2QaAVMwH2gUMfMnGh9Loz5o",
-	"ZuTrgMYKglZS+NOfrYQqNRUyWnoe/5zZBOg0OUcXiHmtYOnsOGvW/3u7zjbLbahfS0sF+WY+Z++Ji98g",
-	"1Oar6L5a83RWXp874xf162UHfYEPfQmcw+sSpGKies69btDiaez4mzUFKwcNWqEEqiE6p7pkHxpsbGs2",
-	"gbKRuNutWcKrCFUw7+2t8H0WrW+XBi2jKiQSBuyq3nRWmkptGIIueA3HMAtQnEMcm38oQhMqtSG0jDxb",
-	"kzA5V+Pz3cFPT8v72Kk7ujEXzhUAXwN+S0FSB8tu3deFOrd/W4ws790HP6gz8zTSxjVQzTOjxY8jAZza",
-	"R78E6De5Jm5UiBDxApcqYFwOg8KnqlRRQpfsHJXLqwClRBiNhP6Wrc3KmIZJ+T+WQtN8bkKvjuwL2wVU",
-	"oFLSWQt96ENYzhyH8B4lpX/D+gNXeO2U/VF4VQtN42WvneFDc5eIZ/BLBN5Nk2+mEdSnGfaVqb0veMw4",
-	"9Ml0BJxQMgIq9QVQTaiU7BIi1GmdDovWvVXy8+eYMVYvjZzbKOn/m8gYeDoxG7dfMfg2GOB/fa6hR9zo",
-	"J6ZHv8BsKVrMGa7W1stsmsPjI8ux1MiYN4LHM6uKG5vIOeU6ZOPIKIsJUPOG43M5wvW4pGiSoTIMV9p5",
-	"hpj7Do3jD4OAKMZDsK8bM+iCRYrkey+s19nsoQT8dsQXTZixGxeHi8YwO1gIxiYJMNoZv528f578U54+",
-	"1h8vP1399z+26Y/hS3g9fMN+Nr+J499P1FmXbl/shFV50X0Qtw/i9nsVt56wgm9O8MYg19awcVs3Ipws",
-	"srycfO5D546YMhaZtUHdrxdCxEB56efbJJR80YvZbYDherwoC+n8WT5ALcnmAcVb2K9brIlfrPD+JUim",
-	"Z8to+oSp8Vu4hBiVLWv1VyRj3VlX4U1IPJYt1anXjqCzjfrP51APSjHaIkSCYvJFheBKKF9E3gqmVnCs",
-	"kfzvXu9GJvN317szZJnXujlMz0dsODqXTI2d7tffJxT95N7jqol5BN2akmkW0piYxw9IH99i3GCFgsi8",
-	"2ONZAMb8SGJDAEQKBQekb9BxwCDKlMwR5UP7HvG/5QGcUPABG6Y2HtXj7mEMNhjF2r5g/XRkShUJY6AS",
-	"ogPSn9CYhUyk6jyh4ZgOAb8w5mLK29lvxP120OMucOFsgj6Glp0aj0FGjCwc1MQ39omeCh9PwNwDIngh",
-	"3NPp8fcwJeZKrPuNRpE5gkL4hoJbvLe/RaAx3rWPOq7ZQ8pxz/g+uZiZY/d4H2m5j3DoO3rud1Ch91ZO",
-	"3a22glb5tlpBq+E+kKdWIJgxA284+X/n0Ki3pVx+05pkfgui1Xo11W1KzutJOlST0lyIl0nwY2J2FBkq",
-	"mwiliTA2HHXGq1Gy71c5dg7g24SaCkUCa/BshzGn5rUy7348z7nRm7vQqPHZc2PGLfNA70E4opKGGqTK",
-	"jRt8smDeLDZjFvi1SpvKAFBCyRKkKziyXHd2ILp7+emp9+8uQks4OS9GJVAjDKYjQ8WYiabIhM6I+fsB",
-	"6U8l01D3u2W4RrJEE8b9E+jcwL/kq6D0xac7BHehSCQw6MQmSTxzOUN6BLLo7jJvtoIWft9wbLPmPJsO",
-	"Wldt80b7kqIBqMyr+JET+z7+9ye3CP7j0K5UAM0npkcPnL7M6R9Y91LWvYBnL/X1LYVIVTh8EwzdH7yO",
-	"z7xACvfhz+sFWV1q3Hkx2JohQ/bHEvS2uzu7S0KpASqV6wdwK0Cd21xl3VqgeH9bMbH5yW4xsfl5t/t0",
-	"+/nznb3dp7vd58+3F1crBK0XeB3odLsekD1R5h7QdzPyliZaJDWIuU6QGleuBYPdsyOx6227zCnLdPdp",
-	"BDa6guhJlBaJIlMhx4wPDwgHYwra4MyFAq5XVU0b+VkOutOjV+8IXCVC6nWBd8ssasK413Eq/CpopZz9",
-	"noL72fDL2pvLNtR8hdWKiju8SluK4e7S5tExPswM1ru91ld8yDiAeYDESBqKbPxMJ4PNuyWRd6hgXROq",
-	"E8zpWYxDr/ChL0FrkMZxox9xCd5KES9VfE/MM9XT2y0WP94MCleZcD1YlHBqBcdlKuMyAoy0TtT+1pbZ",
-	"guq4v3dCMdmahMmUSpvvnCtZklURY/dZCY7PjJ6uNUiD5P8Tl/9v+1tbrWUIY3ZWB6SXVI0uBJXRqaY2",
-	"G24heArJXy5YajNUW/vbO0bEW9+Yjw/tBC30wbh/7gWtWEyzH3eC1gQilk78X7afOZvEOWNUa3/3qeE6",
-	"EpSIL43uEIM0H3v8pSF063ezYmSquuEVXyseasVXCgdf8Y0ybFZ8qQK+Fd+qgfBKb1ZwrPzxOeiW4FY5",
-	"XxFAQeUy6/ZXi8rW4X4YxyegsBRsPVovxqHWP3z+et3eXnmmmrOG3yiH/yhwhCIf8AyuFNsr66ePa9iP",
-	"FavXY3XL8hfmTc68gtHK2PLxJmFyDur8sPZ/xbPW6+NL5Ycz6T/weOZ0kXI+Qb4TK3g7sQjpHEz3lgqp",
-	"vNhgGV64yoqjqKgLNKdymCds6QJ6wvPi0Q2jtvijFBWTzc76uuGKkf48wr8o7r5YxMwjRAl6heuppZCK",
-	"SvjgQ/kL+VDwRhfn3fiK6eU+avtoYw4OqPP/+l//9+r5P+kKaTirpaZUcbOUpXJNYVn0rZThU0gvaXau",
-	"4IfXdZpXz3HnzvM5ov6bO9EbEMmIK+eutqpPdvVRfu+rOq1x4UO/jP3nq2wxb2+7JWv29Inp0QML/muy",
-	"4EW8d7GvmRynulBi6pWYUoICGbB4Na/0nED4+/Lp7Grq+MVrBnGUlR6vQYuueUDdbectClC/FLbw7OfT",
-	"D+9JQvXI575iDaKruy+KWN+OYJkrpJDcVvXMzfADuDZmrUgYGNDMY87SAIU9Zv6xOhi+ARqb9dYzBl2t",
-	"YpE1h4JzzE6xyV35Pz8vRFj/+gj3Yd2o/r/r3iyYYE3Flo8w9Udh1WolirEUZBnO5qmt2WEbwGerC27J",
-	"rMwxqdvZ7uxUUWlJlvhXtupuZE2VTf+aPS++uIXWU+GWLMO+1jVdT1bOo7oY12B2Ex5mn64711sxZPy1",
-	"kJM1zzOUlOvsrioFKljI6dPohlxIiAK0xD8cpnq0Q7xHoo2rkDBm5nY7K5gTtx1wVPXJFrd1gloXdgFj",
-	"a5wXtmnKI9cspSwaajxaCxxYS2MchWT8hcHRnELnAUWUNmqR65OhZ166+f4HJHPDt23GogJsGTcCMoIr",
-	"8ubd4Yv26ZvDnb0nARnDzNVg9Xivlb3YawV+1RGV0ZRKIB8/Hr0kGxMafjjdDMgW6HDLfbHNIrLxlvH0",
-	"atOIXrf3n1IW9fjGJ8YjMVWb2IMCe1TQad7iQ7pQVQz00rWfKLRxKF7E48F2uAPPaffiabQb7sGzwZPu",
-	"0+1nO88f092LvfBJ9BSeDZ53t7d3dh4/3t3d23vy5OnTZ8+eP6f04iIMq5i6Uw5BbD8pxSB+7bafH7b/",
-	"B23/0Tnfb3/+939r1WDVuzCxXbW+6XKH+fIGJJzKZ7dXSpEPxWRCeYMO5n4kcdb7wzs1JETUKBUVWn22",
-	"/Xyn9iNG/T7HBlrVKoLnqxQCADc/4y4bni2UYgC/PL+ksmz+l+6jtsohs/d36uz9AZPrV0LdkpXH1LnP",
-	"/60vPrlOlda8NcfU+HxAQy3k6p6TE6bGr/GdFXwm+AVMM1+rIMOmRodCwuLul9vLel8WBNUcCq5be9L0",
-	"vJflSw2P1UxFy41yA1FLyhWmX6xYE3eWvZDHfdenvyz9/BZN/WzNi4ZiUuwPOB2JvOAgby5TSn64VnVR",
-	"nf28qJ6mXHlTvO2ciXoEK/CgEtaXcLlCcQUzvUjvZdhX+VCF9GvVDi/S7tyLmgvPv7n71Ka15C1Y1oR6",
-	"pY9KmTA+cEtwLvfLKNN914Mr1aMtln1Ubdn+S/2Sw2wEclXXV7aJ8/XdnbXq+rIb+KhcY9Oqdt0KKg1h",
-	"GjZXdxeV2uBaRuNa6fEhUTOlYZK7Dm10R4JhoBAdEMNTfINmphVBasw7GxQTuqdWSUa/hZwys+3Y6NM2",
-	"2igwN2Apj5zn4nMHeIMNAcEZT0TTeJy1UHNlYRuu6xy20+12dkp9FpSOmDAwVVhurHWCrEgCnZgvt/Ev",
-	"q+z1Q6FL2brqMzZszjK65lLkpGv6TCI2BKVdfyTK4uxOMPzMBS/X4TTlJ9xHvfD1VL0V1Y0Fzt8iLJdG",
-	"2nKqWAdt53Zd4NTLNLTlrZfzzssrLrl8udzbUUat7R1DKTt7TwoB3ANC+Yx85CwUERzYrptoCAme+Ss6",
-	"KySGGCOjaI3W2UW+G9janUtOXr8gz3f3nhLX9YxEIkwnLim0mhuoG8iKuqLJqRR8GBDGCSUKuAYeApkA",
-	"dS0aExDJXLykofrb9wWu47LoBHetLwdIu74Lm3MQr6RkFEINy7UMxpWmPGxg+76NoTFLV3HqW5qzLU0X",
-	"rohtowNCYyUQoIQq0v9X23mm20cv+yv4w4sWwvyX3pydHRP7ADGIWvJwYf/kZpLZe/68SDLdWkspq4Jf",
-	"/O1kJGm1nUu5Y/Py0o967yf5eHJEJGBT1NB7xgY4E8GINo/45u0D0i8043ONibTtkmI2qegM+87SuOIJ",
-	"LLbwWxorqmYRWtXfl+tnyrujtzpuewIDCWp0vQiFtC+fL6jFcY941dBI+6JuGIsh430fSUskXGJxtXur",
-	"lsDX8YOWN1h//iFT+iskfOc3/jPlQF4KuEaGWkG9qVn4MJwAeSFksv7KNy7V8cK+IIny49ftvP5yjH55",
-	"vaspOj5rGv5n3Yn9cwEJRxCOISIxG4NzYzsd+pHyyhwpdlDGZstOwH3l6Fohbbl82FeXIGeFwQsFO8JV",
-	"U8UzMmA8UgfuCUViGGgiUk0uIBQTIJFh2/aYqzngnG1SZ3nvzcvEuT6b9iiLEOIaOcpu2XOnfa7egcm9",
-	"54Cw9nsSQmCX1/hgakv7r9EqamEsMWilvhlGDWnIFHJRZW1MAr+nNFZlBo19KnhkDXhjkLYVAPcpCYbn",
-	"Wj981S/cFMmcg1Ywd2HzkJm/nOLhmvEnw8w1LUI5bNB8qByipksuIdQoy6i27dAUoQQ5AdlAo3bTEVlg",
-	"lIWhpBNrrge2Ajtbh6qi/ewzhbBTfTAf7yAfOfKsvvP59QOjWYwBEoW9SPyquK2RMBovJSqhoblrEWOT",
-	"+IGII5Ck19oaiQlsmf/PjKEBqtfCBtUcUCkN0PrQU2EjbYgrDFu0JxKU/Upm5P+WRkMXbiv3dUE9gGmy",
-	"YXBIjcQUdaHfBOMuTGi359hudi7zGZ/PTQ7xP9AckDAR2n9DHRB7FudhwJb2+RIGY23P+cJGtfmMSmKm",
-	"VeFRY4yMmFnYbKbE5X9t8cTYn+1ZK2j9x0REEGMP6CudSKFFKOItu3R7wGKwLpxWMA9cg6V18aCGoFXJ",
-	"tmh2aGfGRh6Eqx/G4xAMm+JXEtIsniz12GRiL4xpGkE7AjWeK2O97bDfhpDk48nbzRKh5Vu18fyIqSSm",
-	"s/2MAjMU7BtK7tegW1AbS8zPyJMrsuJlE7zqukjkCnAoRSbrYFHNHCzek+HBOErAWM+1l3ajWGd5O68N",
-	"o8wlhsOnES1hTsQUvl6/m/WCp5WJBXQCyqcQAL9kUnDLiKlkZlFD/n6qg98PelPspAPbPb7/D+QskRRJ",
-	"UrnyX1vHh2dvWkHrzYd3r5qIdaXg7TJSbchXsV6KDKsMUpRgyxQZskvgZUStQb4Vb7oSYsyXLPGxdaus",
-	"y3HIusRKbBMVEDahQyA5SzfaefG4MuWqfNTVmW/Vll4Ki1sJbNaZxAVp9UgZTjbPeG6HcmtV6wX2FlPj",
-	"l8y8fJFew2XuixbXKgZdvQwULiFWtdEnAlzLGU6/w6eCvNUcqlerWy4+xv9jGo6rNRe780Qbi+maRanr",
-	"laPeoJi0UETqykezwlFbMtrKQNqECi6JYt267wW+3RCHXQyF9e+iFoY9i7QgkVjRnXvJImj0nyaFFsRl",
-	"MYmqgpZsOATpwvYyXdWH3ORcdSlyZiHCImNBG2s5VFtGy22bP6vOpKJEvHtx/Kn9+rR98uHD2Uou17ts",
-	"GFoXtKlp/OkutQD9Jpx561NpstTvxUhYZ6BWqXBNLrRW1fc183+0SM4LUk01K62Cg9KZnWFbOWpbIYKf",
-	"XZk3WZv1bJZAzlJyt8oSp0op4cPXis8doulSzyRYvXytMoBZA1RsOI9QNYbIqGYY5jGPl0JYcyGC50uD",
-	"ajgfs0FC4G8oISI6c5YwRTuY00SNhA7QalT6GhIDwXNsPlC+lOfLXF0Io2zfC6Fvl1+jx0QujHewTMGs",
-	"u9PdedLe3m53tz01usYSxZYSrf3tZ19uLNrtF+uu/+PZC3MHc61iqrywrpxhLX3hrmTz3CVqWC5say9X",
-	"1IWzXDc/MqGceu9J0V0eYJaH7wOIItT2aVEHpG//3DeCyP6mJctWyQbxHZD+JYNp9qBh+N4icivnK1h/",
-	"Gk76wycuUtTImcSBe1gIZR4rxqGzikzs82cggUHzoGW/Wsv0S1mFNUDBqsw+mY68uWud2NZHqUrmXd+5",
-	"A/u2Hap1T7nRVVafpt63KSRC067FlGvWWzqDLwf1Psbmzee8+S4l1npJnfUWQJYjmPL6JAzscnVM2do+",
-	"0jAEpZoCgofk509nNsKONvnjrh+zsqLu5/KqGG8eWZ9yzWKLILgXF3l0ry4WMSvMqg+WBT0POREJ/T31",
-	"2XD5aZ+ikDvAuStCjpXFzg2jMxZDom79/uYaTQp1JWPmAqispbPqfIfidVWPVlq8HkmciTKf/YWz+lCA",
-	"2pHFAaGhFEoRGsc433nuJm7Wks/2Qb5J765rd9TCF+vAY/dUTEFbdWcTxot/3V4rN+0U0J7CFDQtsHsb",
-	"5qUhd8cWQAe2DsYgokjx4TFAUpqMTKNIglK3kLkWtK7aQ9F2f/TPdrzL5Ff72Ofic2028V4X6wRtDZke",
-	"pRfY/EvQhLVDEcEQ+Fb26S/F19WYJW2RWPC2UbsCmXW6uVbHtS+N93ssxYDFcFtXW9d/c8EoZn9fmfQl",
-	"2L0PXYJO8Pmw9gZ1VrfggIEUstvtGvnN+LDH0SDBdCgbHEHRYJjnlEoXKmFD3sYadim0jmHzAHOzvFvO",
-	"VXf1jXl7ePLy1fvzV+8Oj96ev3hz+P6nV+cnr/758ejk1en58eHp6acPJy//Ya6jn8+6ZoiIVtkgfcQ1",
-	"15f+xtWAdf2O7qtVXzPiWJ3hesxqSfVN1aovPF3LqNTasdDbaFhxezdwezVNTttriHPYllNOQZ6OBJqQ",
-	"XGgyA42BBlpSg+cjGaW0l+tt8tpyClefb//oVpzfWxEeS5N2DQrdeTGHTcb/e9dxuJ6c90+u6/bzvB52",
-	"z1eD2TaeK7gtzavlbS7FWgfMlxAzYwFfq0LgdqZKUa1hkljn1eJc9WWa8K1cNcLjdkvr4NJlImSGtQFf",
-	"J8/ucV6Mjjbi8PPttiMC3wdmLp966b5tMRu6Jc6N2rn4hp6X8pib1y9cGIcrfe7u/1bbFjW5Umyiu3OO",
-	"SNCSufFCcDWiqfJZD+6aEjsttBW0VBqGABFell2j9prcPV5LvNXRdWG9IKc5j1CFLOeMhmourYQH8zCv",
-	"4Py6jOPOJV+VUT0IQQOO+wL7UnDXnmnBxr9mn7j7keOLeqa9eXf4Aq1JrG5coYHaSr1X7kxxWNBlzB40",
-	"lUzPTg3KFBpv/LLCOGKy0XeTbzudTn8zH/IcFlKqMte02xJGpsxiI6AROtWtVdT6V/vw+Kj9C05r9eiZ",
-	"MPPvL4FzCB6mNqXM/uu1v9OfP5215gq6yONu2zpny47UBSUcdV7MDjmzc7EGIo7FtMdPXr949nRnj2z8",
-	"/OmMXIDSuQ9DGmsjBLW5T96c7uw9cbmamKAHV0lAGNUBYUoFhKa2gw8OtE5iFjLd43aDOO7OOz0Et8EN",
-	"XwZlPQpI32iaWT9pBjAsLP3yBcu0BsL65rmmoc6nduTda8iEMq4p47ZlN2Jg1rW+4LHKXig0rq8SYmHV",
-	"LG83C9cQMXCneCciiMkLm+xEjl22E9l49+LYZxbn2cJ4esp7vGjZPVLZ/IaAYNG/ctOffDsVA0/KeJbY",
-	"YKNAkjJl/hMdiJ0e7/GzqcCOs5h/Zx1SdoYhEu/h8dG+eeoH8sMPtlrvhx9se+bIt8033zcAUAEi+k+C",
-	"nL78ZZMY9AGuWUi12xE1hCF1O8ZJ7gZvLEb2OHFIKS7wHqJG7MQ8Y1/2ZshASAeQffIjIgHppd3u47Do",
-	"Ece/QP/AngJVNptMon74oW6bHMe12x1Z0qYaSTvwxEsuZpiRHU2Yd5iRbLsJa9sZcv1NkmdSYyNrOguW",
-	"7zxhddu2aWQG+P1Kw6Y+Uoe5e1uyUgd6G+hLQLazqZQejrj1jOnskwIrQ/ywlSeujj1LwKFjg0XEEp6D",
-	"VcyUQQLGMRbXv2pLEYPq21H1CkOe2vfewJ96nBpmAhG6DGkcYy65C5wGWRQ0yMKcm9apmX/BjlkpfAK/",
-	"YM5iQcjxAbtn/Jayn7jhqLYeX2dW2wGyt0miZwiifVf2im9tdsihozq8KZEaBjgCBJBZwh5gCFqR3e5j",
-	"3yBAF2pMmfLFrhAdFJMsgQ+EDA1juKKhjme4V7u6SiAkEYQxlaA65LCI8jTUKku1dSg+EhnqM11ACyuP",
-	"PdCJbQuhyMbvqfk167OpAttd01yeUUHIhYgYqM1s7+Tj2ev2sxwC7z++LddNk8qKNpyeIWUkbGTbn8ni",
-	"SUQ1dbnBFLt5PlI9jhu5pHFqHpLgW29aOsld6XmDzsJx0e4IyO7VlbmavaurAD3wC4qmDTonRrDhPrfc",
-	"z//+mxK8v2kT9nu8b/Oy+raadFquni4XTx8UCpux1BnLSbAc2OCWBctgYI29HneF0YyTvq2f7neIPQo2",
-	"OqVcTQ1qO74X+QsglGjpYk0qpmpk5W3MQnCNFZ0QPUxoOIL2Tqc7Jzmn02mH4s8dIYdb7l219fboxav3",
-	"p6/wnTzDrSA4D4+PCr0591vdjntUJMBpwlr7rcedbucxmhd6hLralmWPW9j40CqsGXIcRa39lrExDv0w",
-	"jRwvW/u/1psO+SNoJ7W+BCs9Z+yp1pfPRju1Si/ubqfb9TqIc54UccLgAla2obWydHSVOQRaTKjfVLW9",
-	"BPOuB65oJjCCylxVx8Bv126jbvVsu1s/0mziHL6yvfyVj5w6eQaRfenx8pdeC3nBIqdD7e48X/7GmRDv",
-	"KJ+53WHLqr1VTnTENUhO46yyf2+V/Z2CvGQhfOT0kjIXnCzYCYg4RW3818/m2lU6mVA5cwg3l/PzyKWo",
-	"oKVMh9it3GHl56DlBOaSjBsv9LLJnp8xZU7ppix1eyLCeBinESjSNxrGGGb9oGitGWulQ061bT9D2GQC",
-	"EaMa4hmKh+IpetwVn7lhxaW6sILaytGxkGMj2ShEFd8d/uv88KdX789Oz49fnZx/OPmpH/S4Mcq73S5J",
-	"eWxMFQV684Ak1Eg5HRQGhHjGtdt97jJFsmHdTJEIYjAmFjKtMh8ozPxrZU0XfhTR7NYItGaq4JeyvepC",
-	"lxUWsX27LOIT0yM0Gue5RGa+ZlPUjewew+xb5xLdFbjEC8EHMbNumt3tFT5xTGexoNGZEG+pRE7/V2RH",
-	"2Bc+JxJz8UPQxctfkyVVOJEdLvzZ7MnLYjsMB7M/GrmT3Y0rOUVNKqdx665xaZLW1s2b2JoD5CX/aNna",
-	"kmNjVPB89r7hPmYBw+c2FjinNjvkzJtp/mP5qEQ6pIz3uASdSo4tsPJsQ2facphaX9BOt2u1cBFH1s4q",
-	"ztDEbAvzrPtIj6Nqb/9mF9zY6W6jWeC66Acu6Q0tipSPuTmEm+no8j+2O+RVBjemjI5vkzsiTJV25Xw+",
-	"GaiGLdqxAXfJFsuDuVbiiN175Yj+1qfUD8k0dj6aWweF60ZvFd5WkWneN/vO+17kePN1mfkDa25mzTWc",
-	"GJlPhnLO7VRUsuYYoaskJP/1v/+P07Y2Cyw7n/tRZsJZ75NmPmy5vfW/4Lasj9I5jQvuI4NURhe0+7A1",
-	"29grHJ0xxYYqF4xHqsfN3w0HdC0D3RP7hHKcUZ+dP1Xe4Eb+a17J88NtH0TD6DCHxTFMo/gV/Zmc9G1b",
-	"1THMztWISoj6rrEfZub+ArNT/OuPM9dwRW3WMUIERjZK4I544dxAiXtmh/OjEmrYzAmEQkYQfXt8pOYu",
-	"/4baXh6equp6ZxDHRT9g0TSiMbuExazEa39FNvKnb1/8xfIPY18tj4uVNJ9iDAcRF1kLQ1VG8AhzlMu0",
-	"+BI/kyslJWrYXaRQelHoOyFNQdp67ct7x+f1jZzd5W+8F/q1SHn0FzVWTvCmytZK4Tpvx1JZ1w2InzqK",
-	"Wl8+19LFlhSaamiPbcD4umsvcuV4E4OpquNmgcFBMDxh296UyesEN3zo2chXVr/LN13Vrx/o9dum1ySm",
-	"YU6wj+7CqYAR6yUOfjsZe46yq2XE8Yxks6rJRh8rGHAWjSWoBOO+mLjT3/Shcp+ugXGoPFsjn3kdFIhh",
-	"PpG/dhN2advnAHsQ2oL9pm8VCvpXo7tCqfuK8YtvKM5hYLNCnMPdzkN44yuENyzwA8Ots4r7IsVng+qv",
-	"HdkoUL6jtDZd5FN8DxApwgVGezuk70mmTziV0oX/tcAsmSK5VRTPbIz++hzlXon6LgkwB4Lr01lDh1mJ",
-	"qDs06tkZS3ygyvumSndnzs5CQYY3syZRLhfDf/oE7i+eLq+h9JolKkpvAx3aI9ytrGlSTHNNwVY6PKij",
-	"3wsVYHPbW0b/LLmvoIhW/WauEtaYZL4JiPlUlkKrRzBREF+6cg070tBadBhoOrDZfCNqPat21vK8lEKN",
-	"N2F20e89q8WdY7nCl+WpVfSOB2HzrWS45DdUpLvjI4f+tbRXJrnmjJZG4iIblCQgleCBm6uCW3Bh3T7+",
-	"A7uD2hguRPnMqgPCdI8vzXoMvL8SPVG41cDlnjDt+5JgIxrlI7cLElAcvt9tDor7yNdKQ3Gf/8T0yB62",
-	"QcLi5bj6AANcTM781un5IbXE8wGLbKW0+esTflnIbv1ZyNZfFn1YJHg9ltX7RrGXj9J0pjCJFiLM0vdE",
-	"PO84xR9KJLwsNHHi13pQHr95X6a5qVvC5rVjDA6n8jBD/eDFBcF8X5VCIxwP4JtcGN5arKcpyuwtV+Fg",
-	"y2tG1I3/trMKhRsK2eP9wmjEvqEYnw61YVP4n+6QkUilcjI36z+H6U2+nwZK3MA26o/FUBHGa8PweMzC",
-	"mMu7kZPVz3yleLybTlkrHDPAoS9J20iPg21IEYgGhvfKWP62uTun2BsG0/fwBh6p/H4KiTKeZghSzBwT",
-	"se3Nsgh7Vt7WTNUfDK/ayb7VHkrKjcSaxWDrafD9DumnygBhAqjqYjP9CWVxh5w4UqV5OahReQv1oDav",
-	"7Wk7wvKlwrAvTPnxaYe4nHvWVqdk5x8CWgM9rmwrSTUFaT6cWAU6r1XB8qVieiINsUuVbT+5UrriWwTX",
-	"qjzhqj2dTtsGTu1UxsBDEdl+S6tRJ37stZCT+2YLefPGOt7gy3FlVlT3wATuJ4HvynU3o0V6yOgAb2TO",
-	"/M0rMs31lSlfpCWBPofq5ve7kX+VqYEr4XdD4g1yoEeqzDuUq7BD5ZdsYJlaVhFv+c6UKs9dNq+NwH9b",
-	"XPTaamU+o0FIGwNwddU2CT52bHM5Vtr+bLWB9p9Av7CV/h/t/OyvohbZktnOgwfvJrYO5t0UasUj4kai",
-	"NyHINSK51gjS4aiun3s8I/2shZ01P1zLSNRtL8BVUEfOUUf5jNjUYSxsxR7W/WqrzX6PowuuXNbbIS/M",
-	"Uj7R2DFuq2Lk3SvnF8v4VY/no3p8n0yybpvMDQmhmEyARxARxns8kSJKQwOQAyIGA3IxIxEMaBrrwE+P",
-	"E5INGacxGqQeHkz7Wt3aNGbbmrJKp7cvQGp7p35D1pMbMfgV1KOH6rZ7ZGQWDW3nY99SFzvaC0l8q8xb",
-	"5WkFQblVbPGbpMuCFvOdfq0MV1lydFGQuxE4Bn1tlZvvmOLUK6ZUmpUp2fWtbortop2bszYMgY8d5514",
-	"7yQMUfrIbWiZubVNleeFB84HYoOnD3GD7yZuYDG1RLSF1tB3Q69Fv+ciFbfY7v0uddzSdxqEWHHPDxrv",
-	"jTXeDNlE+Y5vEeEKjRnqVd/mWFWDKjeHj3ely9XNObhnhW4VmvCKXQ1tPLD+7yDIhtpZNXkE+12BNiaX",
-	"BJ9TSiXg3AtYUyhUKNL9sV4S+AjYNZK6atOyvIf/+07KyprBL0zIcqCrzl17yMb6NrKxJhkqzoWfViea",
-	"tdOxOsRmhai841/eWixT4m3bDh+Zaoo0F9t22OhxJd7sWhK6CjkXG5UQAUwUobrHi4Hv+WB63w4sEUJB",
-	"cfBDY+7WOy/67y5zqzwA6Z7ztuzHC7H3ph4UFtBuBH9D2PPB6fKXFeKHUUR80qVv8dCgUl+D5SyU01t/",
-	"GpZyw4SwmCrtkmVCyrnQ5KJQJF5fjF6g/VXcFT77BrPJ/prV52sT0F+3XL3IEW3M0zHGuXDw9UTwWqqk",
-	"Ud58cc26NmgzeUQ48z5qslLvVDTWzQb8BkMNFgke6PxBUFYcnTRPGnOjum5DPLp4QXPu2Ek5IcO2qdi3",
-	"JUZ2fqlvD40DC7ADg8IeLTS0nc5dGmhWOtHp8WPbsc9OGi6HLFAZNxKPxhJoNCMYhpWlIId90uzTRkKx",
-	"3XuePIZ5Cm4ugO/zuV2nkLuzZSVQ30qOzD3lgB2iwWOBmVD2kAB23wlgFdS3cwXLd7JSuo2EIVPaTm+s",
-	"p2JvTtvlS04z3zPFNkqzocLpSNie8fOyHUcxolutx1POfk8NYQ+pjLDjLs6AUNAhPmrnJ36Q90enZ+T0",
-	"mDzrdttPHv+4T7Z3jNa/s/ek0Kk9IJTPevwjZ6GIICBcEIS4wsk4dg6FDWTaIq1QTCaC5x4Bjk04gOC4",
-	"DsZL2RqPVI/HIqQxSagd+V3j7sBm1+SwOtC0mKhx8uqno9Ozk8Ozow/v/xHGQkHU7/Gc0zzetx1DCwsr",
-	"MpRianhh7j5Ah0Q9U7KXeYdpF/4TX8lDsEgNqkVNV08HEvLxN9dlVY8XHKPYXn/14xzbt+qb4BlAuyED",
-	"TBGLLkRw39zBYFnnQUFai3/mBWML+NgG4szmsow05KHZKJotydS4HZkrYxfpshjvCVPjl8Vn71COz32r",
-	"udtA9sxDrPdm/insF5r1AEyMOGBqTGK4hDjI6jWcDAKlvdDQswRQEhoduYB7Lz2a3bilTY6wSlPdHHZ6",
-	"Yad3i4Frftp4GNdgXwFwX6ZstfbY9pflkZii3O1xF1bz447zbi01ouwn0NmhT3Gnd9lwpvylpsRfBMkD",
-	"adyINN4AjRAzLDTvGMe1SNoGWdUiZnwmkhN8ZkmvpazlkCcFLZxh2tRhKWYTpkvtlVyGbWt/L1gwA3av",
-	"OKN3e37k641jryvNrnwXJnbCfHl65d788Mo5cjl1ELqYWV6BY+ICMmLD0UOg9qumILkraOONRBXmftfU",
-	"KIFHjRLnAweSCMY1ipiPZy9IRGc+DRVdwv2IzlTf/FmRDS3Mz260TLSJFvB0xEIc9sdpokZC9zhc2clw",
-	"pQwBckguaDgeSpHyiPwmLrIX/CTDsmUXVmShz8e3whDlINnQI6EwK6H/06szUpWz/U3nfxqJVAZECYL7",
-	"f6TckZkNF+NQG8rxKWyqiuU0VMYMpD33yPzV+vYRJn7nHfISJ3gZ1YKL7M9kwybo2tlr5S7vV67hgAVc",
-	"DPieM14p38T0F3qBs/okxdIHPaKc/AFSNEhsw0bP8JJXZaV4JnMZASlfaGPXSzpT9Rz1cXcRS31+1yx1",
-	"mQpu4dKke1MWzywqfNV0lr+dKi4ypkMNLq7PAC2Pg2wGQtuOTLhWky470PlWu3Tlwxnc4t95Ylj1PMuT",
-	"xKrDLB6ad32j6WJzF9UwY+ROc8ewZZf9fmPPLjvFSStDgCNsjqGNLtVpSNqqouydpm9VP/aV3LTVbRTG",
-	"1TdIwPnhWw9Nub73plzVO70xQdeL2q0/87/dMDHLzTuyrbryIWx+3nnetct5vZgxMfzErjFAks8rUpUV",
-	"61t8FdA8Vc4pUh/ZMY/XspKHBmB/vQZgt04562p9VUzL2oItJz83jmT9rsy137ymDOcwtXKjSYj7qSX2",
-	"ISR4T8p1FF8YiuhJupC5iQeOyMZud7e2Jt7OO1lOvd1vUwBnwHzgId/TQJTqjT5yqtStiOER0FiPGq3c",
-	"Q5fTsNPtFgbqRVTTC6ocUdJwZM6HPq697mPbXmPKFHRINkyBloKunTqn0xu7k2sRE1zRSRJbPcHtrbVv",
-	"XuIQajtZRVOdqtZ+yx54Vj8ffuXhd2anDQSYjUyzsegMVlQCcR/vfDWkvRYcI6ZqQZnyOwdmBr1ifj0N",
-	"R6gHLUoQGEE4Lk+wK19HgXjcDiw9TMJkS0IipF48dtg+45Mcrfjyk4sYvwSuhZztu8dQ2FjHFc0TWHAY",
-	"r0v5xbjqhEojl/rWO90/KC3qF5gwhbMuMeGRGYiEYgKkHwk5oVz3c/dTDAONHWL6oZhMKI/6rpdWRM1N",
-	"+pYPlM/0yKyYWcAHpA/88vySStW32jCnE1AL0pXMIU+z2MPd5CuZb3ylFEr/8aYhJgWEmFJz/0NQ+mHu",
-	"5fc399JedInuzFeMDYpGHxED8u7FcUaMC6dg2sVUgbH48NyiCWQ5GS0fGJQxFe1GkWce8aawi3niHJ+4",
-	"7giwBdvwE9GNgIDGaUVWeqz6dQuOU/vSsg1k3BZTzpkbuN20Ez94sbSXLPKUpvjLhF69BT40KtLjJ1m4",
-	"SWnJ+LBuPy+ogjbjCrhiNmKRXtinfQjUCSTfXMiseED6/38/IP1z18Cs17OsWtMxcBIzDZLG8YIBUFRi",
-	"mlF+jMK2d7rd2n1/V/GCLIdheaDAIUNQTlogG6WkhU3XQBqTfR9CB18jdFDgowFeFKubAGee8izxphkM",
-	"BRa89af9D+9nbMopcokz94HZi+2JB5P9m8fqDxwKSJ27XQZpHFtOBFdJTPlcafMtofi6vkH7zcUVnv8J",
-	"kg0cYhNEclC+UhuLvkgo+IANU5fgfonPQ7RPKImpBum7yZWE3yPV4+X3whioxNGK5ZH8dmBaY3vKAnne",
-	"VbWo/cRXMjyWMgdvP/5FmcRDNM4zl3dUjgn1vMWTGdkQknChN6/DThYMqZvCxUiI8a11M/rk17tDWnHf",
-	"aFIQz+YzFdwpCfDIpmw95ITfXK2bA2oBNTM0uPvkD8WGWPu3OAmkQz6evDU/KBFfYqmg6PFYiMSmMsaM",
-	"j9tYMBiQRLJLqtFkC2ORRu0JaBpRTX0LaPCt6m3X6JRjNWQu9HpcplzN1RJ+evXjmw8ffjk/fPv2w6fz",
-	"45Oj/zw8e9Vv7h3kYHin2SfuG18p6cR9fZVQV+Ry/pxz11+6vfOHVJPvqw9QlXPckHEU5djWn+6/bpBX",
-	"cgw8MsgVQcyM/HX0HkmRJM3tforkukq/nwyn/8odf/7CDXxuGYnXtencN7I0j1oC2MpR+JYVvJf5wt93",
-	"fnL5PLPlXsccpA/U+l0UULkLm2HrdzGoId1ygvk3ScgarGp8/bWvqV5n0FMjMXWRn1x4PVIl8M6zjDPI",
-	"WMa8ZNy5KypunB5sLjnbsBG8v6eQPsjd74CS/2kuitDKFWpxB+okbsvFb+fCsYdEQTxoj4TKvXG2xwcQ",
-	"23HGZSKSjQguIRbJBLje7JCXkMRihqN8lKY8dFolrhARYZZ5c3Z2fGpoKJVxa7810jrZ39rCVc339p91",
-	"u92W2TRzV9DaH9BYgYGUO3F1u2/ZJXBjntpGgzRi3LXuWZAy08kjjj5pZy78eWgHMaogm7BfHs5gx/zg",
-	"0uW+69nSlfYc8584BpHE4FlObSt+1/rDZqxsFhb3bdLmV33ls7/zjFHblTZ3ZPhkcfPJ4obxrzVLfihV",
-	"ac6XLw2EJD5PNcs4ICLVBn+xqtLvZR/r21y+KlM9fkHHiDLOE5/QcIx6iCTvXr7zUA5c1Wk4ypAPd4HV",
-	"ZhAPfITCX3SP+8dYZG5AzwIiIQSGnhHK3QbHMPPT4MTUjd51oCikIc6D4z2dQBTYufeR7yVnYFAY0K0q",
-	"N0cOXR8spojv4RxC4PKUsHAHoqDHzQlCKq1RRsIRhGOVTrA8d0R1lrwfUs5tnkAohpxht+YYEJaCQ+ko",
-	"hTHN80cxQiNL8rIQtrBRwKOMjIqJIj7aYTv/GNg5WBcQyeeLLPteJQelmPRgMTQoTpLFwBNVCpSauGQI",
-	"TwwFR3ENJQ+HEobYMcxPCPVcmWigEyPjfWllYdG83LJmSds3BKM7kUsntbu3TC/Pm8qvAV+pWQuZYoE2",
-	"8Z4ttoIr0eYwtfEjQg1WKDbkEJGfTz+8J8cfTs865JW5uExoOPyxFdYjoJEBbv9f7XdhMqUyAt4+YxNQ",
-	"mk6SPtn4yNmVAYjgkdq0WRvFR0/ZkFOdSuj3+Eb/cvsffdcELe+HOIIr8ubd4Yv26ZvDnb0ngSEsyIcA",
-	"e/mFqX82kVsMerzfS7vdx6H2W8F/Qsf+VdIpuRDRzP6xv9khJxYiDucnSepmXJkPB5jbhIDXhp2GAkWQ",
-	"JtiBGzMSrTOTZF9TWNPsCsgHBtR2ErDqkNc4YKHqHZGgJfOngiurADAaGxYWjsVgYDveaUOGSpOdXduQ",
-	"vUSKmbT+8vnL/wsAAP//",
+	"7L3rchu3sij8Kih++ytLaw0pSpYdW6pVZyuyHCvxRUuSt9fZobcIzTRJRENgAoCimJSrzq/zAOchzoPt",
+	"JzmFBjCDGQ6vuthJlMoPizODS6O70ff+vRGLYSY4cK0ae783BkATkPjPU9ByctDTIM1fCahYskwzwRt7",
+	"jTOIBU8U0YKMKdPkEnpCAtFywnif0D5lvNWIGioewJCaz3tCDqlu7DUY1093GlFjSG/YcDRs7L14vttu",
+	"R40h4/bvdtTQkwzsq9AH2fjy5UvUyKikQ9BubQd94Po4mV7Y+QAINQ+fKMISswZmfs6oHjSiBqdDMzC+",
+	"cMGSRtSQ8OuISUgae1qOoHbFoxG+OaQ3b4H39aCx9/R5vkalJeP9hlnhQQpy9prMw7lrMi/c/Zoydi6u",
+	"gM9a1sHJMdHmhXlLw3OQ1Hx25ws84lKk6RC4PoNYwkz4gXnPvEYUvjdvvZCPeefLPaF9mF6g+ZXw0fAS",
+	"ZER6UgzJdr60X0cgJ8XaMjNAuIQEenSU6sbedjSHSLbb+F9AJts1ZGLXd8Z+q1njsYahIhlIYpYwb3kX",
+	"ygxQu8adZwsWuXCBZyCvQc465XeHJ0ThG/PO175x52f7Uc1e2BDM4T5RZKRAzl6ZeXrn6/oElwMhrmYt",
+	"bWwfE+BJJth8xufeveMlfjFjqUxwBcicv6fJKfw6AqXNX7HgGjj+k2ZZymJkJFuZFJcpDP/+izI7+b0B",
+	"N3SYpQ5xNWWpwVl+TVOWEERSkt8AiMF75JqmIyD0Mt4jlBPm3nXItpf/oCZc05tG1AAphbk9fv690WOQ",
+	"JgU1DkEpJOzGamN++Rw1lKZ6pBp7eIlpps0WDASIB0EOL3opRnrvMqX8qvElBPe/Seg19hr/31ZxFW/Z",
+	"p2rrxILJQnn68KWdhCQCFOFCkyHV8YDoARADd0ljvU+6duddkjKlFQEaD4jo9YAn5rJGWLTMig4F76Us",
+	"vu2pHXBC41iMuCZjps1imCIwpCwlNJVAkwmBG7MSlBBy8L0swJcv5EFgF7vZlF8ukHgkJd41mmogG5Qk",
+	"IwsDiPB5SpUmNBkyHhEhCSW9UZoSIfuUs98QUpsI0ddCXrIkAX5LkJ4bEIoM7CVMHOUqXAsug0iRQhme",
+	"Twt4Fsu4V4DGNE2RSZrFFChJ01SMLRbkW0DoHHMNktP0yKDnChC69WIPOBlxuMkg1pAQpI59hGXX4cQF",
+	"S7qEJcA16zFQhGnCOL6R306p6CvcxU8wORtQCcn3k3c0HjBumeBD7SUXeMkVTAhTZqEjBeRyQigXegCS",
+	"DO2yiB5Qbd5QmqUpobFm1xa5Wa8HBt87vOveNQBA1O4Z9DbDK/u5Ap4QLjhEJPiQDITS5o7Z3EMoedJi",
+	"iAEdjhCAJCJKEA4sXJW5rvg1cC3khEjIUho7xMbFP1ERoTwx3LhrxfYrmFwoBHi3w1FqNtNIyhQkLYLy",
+	"pGVxfttI1UwrIsYcgbRx8uHsnGzZbW1ZaXGzRQ7w4XggFHS4/3hAFbkE4ESx1GzUwEMPJAAZMj7SoMhQ",
+	"XAMqQmbNHMZ+3laHG/R4L/RrMeLJLTnAe2HmHvGkTOS7BZGbN+xM90bk74UemCujYOsscbzc00fOA0Jm",
+	"iHRyQiepoMm5EG+ptFL0Q9KIR8lLkSCZpGYR5ixpSNjm5oJMW8o2siqL4SOn15Sl9DJ98EW7RRnOeQ3S",
+	"gA8SQ5Ux5YazSsRzg9oJ1fSSKtgn0mjthBq13WIkqiVE9IzihDo746SLun0Tlfuuwaiq2t/M9f661bu3",
+	"twILAW7gXIh3lE+c5POwbFAIMqR84s9ZfV1IfOR0pAdCst/gtpR/KEZpghcpyp5GIIkl4N1E04oMtV2w",
+	"g9IK7o0jHBYrIVQapqgU4/2IDGlqtAjD8+EmM2qGwVsJ1+IKjLSZT27NOUh1x/yaaQRMoD7QJGHmJ5qe",
+	"SCM+aGbu1x5NFUSNLPjp90ZGlRoLmSzcj3/PLAL0KLtAE4j5LNB0dpw26//ertPNCh3q59JQUbGYz/l3",
+	"4vIXiLWZFc1XK+7O3tcXTvlF+XrRRg/xpS+RM3hdg1RMVPf5rB01+Ch1/M2qgpWNRo1YAtWQXFBd0g8N",
+	"NjY1G0JZSdxt1wzhRYQqmJ89W2J+lqyul0YNIypkEnrspl51VppKbRiCDqyGVzCJ8DqHNDV/KEIzKrUh",
+	"tJw8G8M4u1BXF7u9H74rr2OnbutGXbhQAHwF+C0ESR0s23WzC3Vhf5uPLO/dhB/UuXkbaWMNVPPMaP7r",
+	"SABn9tUvEdpN1sSNChEiXuBQAcYVMAimqlJFCV3yfVQOrwKUEmHMJPS3bGVWxjQMy/9YCE0z3ZDeHNsP",
+	"tgNUoFLSSQNt6H1YzBz78B5vSv+FtQcu8dkZ+y34VAtN00WfneNLU4eIe/BDRN5MUyxmJqjPcuwrU3tX",
+	"8JRx6JLxADihZABU6kugmlAp2TUkKNM6GRa1eyvkF+8xo6xem3tuoyT/byJj4KOhWbidxeBbr4f/+lxD",
+	"j7jQT0wPfoLJQrSYUlytrpfrNAcnx5ZjqYFRbwRPJ1YUNzqRM8q1yMaxERYzoOYLx+cKhOtwSVElQ2EY",
+	"brSzDDE3D03TD72IKMZjsJ8bNeiSJYoUaw/Ga2128Ab8dq4vmjGjN853F13BZH8uGGfdAIOdq7fD9y+z",
+	"f8qzp/rj9aeb//nbNv0+fgWv+2/Yj+aZOPn1VJ236fblTly9L9qP1+3jdftHvW49YUXf3MWbglxZwsZl",
+	"3Ypwcs/yYvJ5CJk7YcpoZFYHdU8vhUiB8tLjuySUYtDLyV2AYT1elLt0fi9voJZkC4fiHazXDTaLXyzx",
+	"/TVIpieLaPqUqau3cA0pCltW66/cjHV7XYY3IfFYtlQnXjuCzhfqpy+gHpV8tCFEojD4okJwJZQPkbeC",
+	"qRUcm0n+9y93I5P5q8vdObJMS90cxhcD1h9cSKaunOzX3SMU7eTe4qqJeQXNmpJpFtOUmNf3SRe/Ytxg",
+	"hYLEfNjhuQPGPCSpIQAihYJ90jXo2GOQ5ELmgPK+/Y74Z4UDJxa8x/oj64/qcPcyOhuMYG0/sHY6MqaK",
+	"xClQCck+6Q5pymImRuoio/EV7QPOcMXFmDfzZ8Q92+9w57hwOkEXXctOjEcnI3oW9mv8G3tEj4X3J2Ds",
+	"ARE8cPe0Ovw9jIk5Emt+o0litqAQvrHgFu/tswQ0+rv2UMY1axhxXDN+Ty4nZtsd3kVa7iIcuo6euy0U",
+	"6L2WU3eqjahRPq1G1JhxHshTKxDMmYFXnPzfBTTqdSkX37Qimd/B1Wqtmuoub871bjoUk0bFJV4mwY+Z",
+	"WVFiqGwolCbC6HDUKa9GyH5Y4dgZgO8SaioWGazAsx3GnJnPyrz76TTnRmvuXKXGR89dMW6ZB1oP4gGV",
+	"NNYgVaHc4JuBejNfjZlj1yotKgdACSVLkK7gyGLZ2YHo/u9PT71/9Su0hJPT16gEai6D8cBQMUaiKTKk",
+	"E2J+3yfdsWQa6p5bhmtulmTIuH8DjRv4SzEK3r74dovgKhRJBDqd2DBLJy5mSA9AhuYu82UjauD8hmOb",
+	"MafZdNS4aZovmtcUFUBlPsVJTu33+O9PbhD848COFIDmE9ODR05f5vSPrHsh657Dsxfa+hZCpHo5fBMM",
+	"3W+8ls+MEqaPrtfzPVY81A3LaFpSpFCS7HIYPN+tM5DEWtyVpm3H0vWqh5ooDcPuXhjcwbSCtOdC9myk",
+	"CvK4Cegi2ishG5T0KEuNssD6vMl4ycY/Uijtej8viqnm0HC+WiHVrtPHBtdiZAZSCU4uYWDECAykQZCS",
+	"DQzAshgbBfF+TBMaa0V6Qm6WxLh1Ybk+f1yPmSkxkjFcsKxCOQZrFjOO0XBI5Rzvif2uDOdP5vLzat6G",
+	"y1jB2DIMERkPQALCFYPV1GZEOKCC6lIOWo0aktJU9sFb/Fa29bivPQoXxOWQbD411XEU5AABYQQUV0XE",
+	"8AwiT+LlNYX7K6A+n7X4FIn7kxoLLla6A57VyY0cbvRFPJLKRpiueEIzhLtw0JnAOAXqonqqaDiJiIRY",
+	"SKOrO5cjNV+QVPSDGGQrjpWx4NnCoJSocYgf+iCX9UJpXAD0RRhSk1N4/mNpadvtnd2Fa+Mwvlg9TKdy",
+	"DFOLq4xbdySH3qsSpq883w3TV162299tv3y582z3u932y5fb83PSosYhXrroWlkPyF70Ksj+3YS8pZkW",
+	"WY34sUooEo5cCwa7ZidIrbfssjxcRW6wCI0XFlFaZIqMhbxivL/v+Kl1wV8q4HpZA8RMqbUA3dnx0TsC",
+	"N5mQelXg3bEgOmTca7IVfhQ1Rpz9OgL32LCc2pPLFzT7CKt5c/d4lPb2c2dpo6UZ7+dmyfs91iPeZxzA",
+	"vEBSJA1FNn6kw97m/ZLIO5Ru14TqECM35+PQEb70JWr0Rmk601u0AG+N8L3QT2Teqe7eLjGcfDYoXP7Z",
+	"erAo4dQS7qmRTMsIMNA6U3tbW2YJquV+b8ViuDWMszGVNqulkD4lqyLG7osSHF9EjYxqDdIg+X/h8P9j",
+	"b2ursQhhzMrqgPSKqsGloDI509TGPM8FTxDi60JibB5CY297xyhy1gPiowB2ogZa2t2fz6JGKsb5w52o",
+	"MYSEjYb+l+0XzvLkTO6qsbf7neE6EpRIr42GmII0kz39MiNAx69myfiD6oKX/Czc1JKfBBtf8osybJb8",
+	"qAK+Jb+qgfBSX1ZwrDz5FHRLcKvsLwRQVDnMuvXVorJ1qx6k6SkoTPhdjdbDaIPVN198Xre2I89UC9bw",
+	"C+Xw7wFHCPmAZ3ClCI6yfPq0hv3Ya3U9VrcoSm3asFjkqds7tmJgibMLUBcHtf+Fe62XxxfeH85w+4Gn",
+	"EyeLlKPGipXYi7eViphOwfTZwkuqSClbhBcuf+44CWWB2QF75g2boIb+zqJEwIYRW/xWQsFks7W6bLhk",
+	"PFcRxzUvumr+FTONECXoBcdTSyEVkfDRUv4nspTjic6PrvR1MRZ7Iu2rMyMtQV389//6vzcv/0mXCLZc",
+	"LgCxipulWMQ1L8vQgl6GTxBEONuEjhOv6hqt7uPeXaRTRP0Xd5XOQCRzXTn7vBV98qNPinNf1jWJAx/4",
+	"YeyfR/lgXt92Q9as6RPTg0cW/OdkwfN473yPIjkZ6aCQgBdiSmFopMfS5XyPUxfCX5dP50dTxy9eM0iT",
+	"vMDECrToSsTUOuvyQjQoXwqbXvzj2Yf3JKN64DMcMNPcVVcJr1hfdGaRKSQIYZ7yIOAEODbGJkroGdBM",
+	"Y85CN7TdZjFZHQzfAE3NeKspgy4jPWTNseAcYxBtCG/x5+e5COs/H+A6rBnV/7vuy0AFm5VS/wQDPBXW",
+	"Jqh4MRaCLMfZIoEh3+wM8NkcsjtSKwtMare2WztVVFqQC/SVtbpbaVNl1b9mzfMPbq72FJySZdhrHdOa",
+	"vvApVBdXNZg9Cw/zqev29Vb0GX8t5HDF/fQl5XpGcIVN1/fB0n0uJCQRauIfDkZ6sEO8RaKJo5A4ZeZ0",
+	"W0uoE3ftcFT1IXV3tYNaE3aAsTXGC1sa64kriVW+GmosWnMMWAt9HEHK1VznaEGh04AiShuxyMXH6Im/",
+	"3XyVG5Kb4Zs2Ll0BFgYdABnADXnz7uCwefbmYOfZ84hcwcRl2nZ4p5F/2GlEftQBlcmYSiAfPx6/IhtD",
+	"Gn8424zIFuh4y83YZAnZeMv46GbTXL1u7T+MWNLhG58YT8RYbWKlIaxERMdFaI90rqoU6LUrMhQU6wkP",
+	"4mlvO96Bl7R9+V2yGz+DF73n7e+2X+y8fEp3L5/Fz5Pv4EXvZXt7e2fn6dPd3WfPnj//7rsXL16+pPTy",
+	"Mo6rmLpTdkFsPy/5IH5uN18eNP+TNn9rXew1P//93xo1WPUuzmztxG86qW06iQ0JpzLt9lLBMbEYDimf",
+	"IYO5hyTNKzx5o4aEhBqhokKrL7Zf7tROYsTvCyyTWM0Ve7lM4BRw8xhXOePdIOEO+PXFNZVl9b90HrW5",
+	"bLm+v1On7/eYXD3f9Y60PKYufJZHfYrhOrm409ocU1cXPYxeWt5ycsrU1Wv8ZgmbCc6AyUQrpd3ZBJhY",
+	"SJhf43h7UYXj4KKaQsFVMwxnve/v8oWKx3KqouVGhYKoJeUKwy+WzHw+zz8o/L6r01+eZHSHqn4+5uWM",
+	"kgFYBXY8EEVaWRFlevtozNq4vjlZk+X8yvC0CybqESzgQSWsL+FyheICNT2k9zLsq3yoQvq1Yoe/0u7d",
+	"ilpcnn9x86kNaykKba0I9Uq1rDJhfOCW4FzslxGmu67S4kgPtlg+qdqyVfa6JYPZAOSypq98ERermztr",
+	"xfVFJ/BRufLVVem6EVXKfs1YXN1ZVCpA1DIaVzCV94mNLy9Mh9a7I8EwUEj2ieEpvgw/04ogNRb1a8II",
+	"9rEVktFuIcfMLDs18rT1NgqMDVjII6e5+NQG3mDZV3DKE9E0vcoLZbqI/A1XWxSLprdbO6VIe6UTJgxM",
+	"FRaV0DpDViSBDs3MTfxlmbV+CGpRrio+Y1n+PKJrKkROutL+JGF9UNpVwcPsAXcm6H7mgpezLWfFJzxE",
+	"VYj1RL0lxY05xt8Qlgs9bQVVrIK2U6sOOPUiCW1xgf2ivv6SQy4errB2lFFre8dQys6z54EDd59QPiEf",
+	"OYtFAvu2tjIqQoLn9orWEoEhRskItdE6vcjXfFy5PtXp60PycvfZd8TVtiSJiEdDFxRajQ3UM8iKutT4",
+	"sRS8HxHGMQmDa+AxkCFQV4g3A5FN+Utm1Pjw1d/ruCwawV2BY5f542ptOgPxUkJG4GpYLGUwrjTl8Qy2",
+	"74vVGrV0GaO+pTlbuHruiNgcICI0VQIBSqgi3X81nWW6efyqu4Q9PNQQpmd6c35+QuwLxCBqycKFVfJn",
+	"k8yzly9DkmnXakp5rZP5c2cDSatFu8p1+Rcn+NVbP8nH02MiAUtfx94y1sPON+Zq84hvvt4n3aDkqis/",
+	"p20tLLNIRSdYXZymFUtgWKh1oa+oGkXoUndcUZZceHf0VsdtT6EnQQ3W81BI+/HFnIxL94oXDc1tH8qG",
+	"qegz3vWetEzCNZbQcF/VEvgqdtDyAuv332dKf4WA7+LEf6QcyCsBa0SoBeJNzcAH8RDIoZDZ6iPfOlXH",
+	"X/bBTVRsv27l9Ydj5Mv1jiY0fNa0dclr0Pv3IhIPIL6ChKTsCpwZ28nQT5QX5khYJx9L6rsL7it714Kw",
+	"5fJmj65BToL2OoEe4bKp0gnpMZ6offeGIin0NBEjTS4hFkMgiWHbdpvLGeCcblKnedfk6k1VU7ZbmYcQ",
+	"a8Qou2EvnPS5fJ09950DwsrfSYiBXa8x4cgWcFmjIOBcX2LUGPmSRzWkIUdQXFVWxyTw64imqsygsRoR",
+	"T6wCbxTSpgLgPiTB8Fxrh6/ahWd5MqegFU0d2DRkpg8n3Nxs/Mkxc0WNUPZnSD5U9lHSJdcQa7zLqLZF",
+	"LxWhBDkB2UCldtMRWWSEhb6kQ6uuR7bORj4OVaH+7COFsB9JNO3vIB858qyus/l1IyNZXAFkCitO+VFx",
+	"WQNhJF5KVEZjc9YixVYgPZEmIEmnsTUQQ9gy/0+MogGq08A2BBxQKI1Q+9BjYT1tiCsMG3FkEpSdJVfy",
+	"fxklfeduK1fvQjmAabJhcEgNxBhloV8E485NaJfn2G6+LzONj+cmB/gPVAckDIX2c6h9YvfiLAzYuKQY",
+	"wmCs7SwSLFSbaVSWMq2CV40yMmBmYLOYEpf/ucEzo382J42o8e9DkUCKlf5vdCaFFrFIt+zQzR5LwZUI",
+	"iKaBa7C0zh80w2lV0i1mG7RzZaNwwtW3XHMIhq1PKgFpFk8WWmzyay9O6SiBZgLqaiqN9a7dfhtCko+n",
+	"bzdLhFYs1frzE6aylE72cgrMUbBrKLlbg25RrS+x2CPPbsiSh03wqOs8kUvAoeSZrINFNXIwPCfDg7Fh",
+	"jNGeaw/tVr7O8nJeG0ZZ3BgOnwa0hDkJU/h5/WpWc55W+tLQISgfQgD8mknBLSOmkplBDfn73j1+PWhN",
+	"sf1sbAGI7j+QsyRSZFnlyH9unBycv2lEjTcf3h3NItalnLeLSHVGvIq1UuRYZZCiBFumSJ9dAy8jag3y",
+	"LXnSFRdjMWSJj62aZV32Q9YFVmIxwIiwIe0DKVi6kc7D7coRV+WtLs98q7r04iIdd+HYrFOJg9vqiTKc",
+	"bJrx3A3l1orWc/Qtpq5eMfPx5WgNk7lPWlwpGXT5NFC4hlTVep8IcC0n2OMU34qKgqIoXi2vuXgf//ej",
+	"+Kqac7E7TbSpGK+YlLpaOuotkkmDJFKXPponjtqU0UYO0lmo4IIoVs37nmPbjbGlUV9Y+y5KYViZTguS",
+	"iCXNudcsgZn20ywoNF++JlFU0JL1+yCd216OlrUhzzKuuhA5MxBhidGgjbYcqy0j5TbNz6o1rAgR7w5P",
+	"PjVfnzVPP3w4X8rkep9loeucNjXlnd2hBtCfhTNvfShNHvo9HwnrFNQqFa7IhVbK+l4z/keL7CK41dRs",
+	"oVVwUDrXM2zBXm0zRHDapXmT1VnPJxkULKUwqywwqpQCPnyu+NQmZh3quQQrl6+UBjCZARXrziNUXUFi",
+	"RDN085jXSy6sKRfBy4VONeyCPOOGwGd4QyR04jRhinowp5kaCB2h1qj0GjcGgufETFA+lJeLTF0Io3zd",
+	"c6Fvh1+hxkRxGe9gmoIZd6e987y5vd1sb3tqdIUlwpISjb3tF19ufbXbGeuO/+P5oTmDqVIxVV5Yl86w",
+	"krxwX3fz1CFqWHzZ1h6uqHNnuZqtZEg59daT0FweYZSHr/aKV6it06L2Sdf+3DUXkX2mJctHydut7pPu",
+	"NYNx/qJh+F4jciMXI1h7GvZzxTcuRyiRM4ltVTERyrwW+qHzjEys5hq5ipGNqGFnrWX6pajCGqBgVmaX",
+	"jAde3bVGbGujVCX1ruvMgV1b9Nqap1yDQitPU2/bFFgb0o3FlCvJXtqDTwf1NsbZiy94833eWKsFddZr",
+	"AHmM4IjXB2FglasTyla2kcYxKDXLIXhAfvx0bj3sqJM/bftmWkvKfi6uitWMfeZae464ZqlFEFyL8zy6",
+	"T+dfMS+e7y6O113g9DzgRGT015GPhit2+x1ecvvYXUvIK2Wxc8PIjKFL1I3f3VyhFK2uRMxcApW1dFbt",
+	"4hMeV3VrpcHrkcSpKNPRX9iRFS9Q25g+IjSWQilC0xS7+E+dxO1K8tlq99iRYs1yVWEJm8qJYt0c20rB",
+	"v+VLhEoQGXAIuZ5RxD/XmbFkXhdyYZFLV0JytUI5Fga3qV+2dlUx/HD2msIwvGVXNmQ8/HV7pfi8M0Cd",
+	"EsPwtMAKdhibhzccHue+zQUyxChG+PIVQGb1RusXJTRJJCh1B9F7UeOm2RdN96N/t+XNRj/b1z6H7zXZ",
+	"0FuerCG40Wd6MLrEAmiCZqwZiwT6wLfyqb+En6srljVFZsHbRAkTZF7tZ62qc19mnu+JFD2Wwl0dbV0N",
+	"0hrlyjcc9+eVSyAEKxiiWdRd/t61v0Gd5UFwQGcS2W23jQzDeL/DUSnDkDDrIMLr0VwgYyqdu8iWhSZ6",
+	"IIXWKWzuY3yaN026DLeuUfEPTl8dvb84endw/Pbi8M3B+x+OLk6P/vnx+PTo7OLk4Ozs04fTV/8wx9El",
+	"jpLQB6aFLwDdRVxzHVhunRFZV/PpocoVzkYcKzetx6wWZiDdnt+GU9RyN7WyE/kuKn3c3bHdXTKYE5Nn",
+	"OIhsrS6nWYwHAnVvX4BdgSa0pD9Mn2UpXmi9Ra59ueHo03Uz3YjTawvhsTDa2aDQvWfB2CyGv3YCjCtm",
+	"+vDkumoh1PWwezqNztY/XcLeaz4tL3Mh1jpgvoKUXYOcrJVacUetILSGYWatfvOD/BepEHdy1AiPu81J",
+	"BN+2I7dIGPC1irAoZ/5paXOHfr7bOk7gC+hMBaIvXLfNAkR7zoWRVeef0MtSAPjs8YMDw2L87vzvtN7T",
+	"LBuUzRBwViUJWjLXfQ9uBnSkdEkNbGS2mTa2T4hjgAQPy45Re0zuHNe63uroOhgvKmjOI1QQHp7TUM2h",
+	"lfBgGuYVnF+Vcdz7zVdlVI+XoAHHQ4F9Ibhr9zRn4V+zwN7D3OPzis29eXdwiCoopoUuUXluqaI19yY4",
+	"zCnPZjc6kkxPzgzKBBVLflqiWz/Z6LrG8K1Wq7sZ5UCIg1i03KbvloQuPTPYAGiC3girFTX+1Tw4OW7+",
+	"hM3MPXpmzPz9JXKW1IORjcWzf732Z/rjp/PGVCYcedpuWqt22QI9J/elzvzbIue2bWRPpKkYd/jp68MX",
+	"3+08Ixs/fjonl6B0YfiQRtuIQW3ukTdnO8+euyBXjGyEmywijOqIMKUiQke29BFFk3jKYqY73C4Qu8F6",
+	"S4ng1ivk88esGQLpG1Uza2DOAYYZuV++YH5bT1inBtc01kW7k6LsDxlSxjVl3NY6RwzMy/0HZq78g6Di",
+	"f5UQg1HzgOfcz0VEz+3inUggJYc2SoycuDAxsvHu8MSHZBdh1rh7yjs81OyeqLzxRUSwWoJyzRF9HRoD",
+	"T8p4HhFi3WeSMmX+iVbHVod3+PlYYKleDFy0Vizb4heJ9+DkeM+89Tfyt7/ZNMe//c3WtU58vwEzvwGA",
+	"sn3BfhDk7NVPm8SgD3DNYqrdiqghDKmb5vJL0PdiMbLDiUNKcYnnkMzETgzQ9vmChgyEdADZI98jEpDO",
+	"qN1+GoeuBPwFuvt2Fyiy2Sgc9be/1S2Tm127FVnSphpJO/LESy4nGMqOLdCslY3ky81Y07ZY7W6SIgQd",
+	"K4DTSbR45RmrW7aNvzPA71YqXXWROszZ21yfOtBbD2kGspk3bfZwxKXnTGePBKwM8cOm7LgCAHnkEr0y",
+	"WEQs4TlYpUwZJMCucIp0b5pSpKC6BG40cIW+Yu2LluCjDqeGmUCCdkaaphiE7zzOUe4+jnL/8Ka1hBYz",
+	"2P40wRQ4g9mLBSHHF+yacS5lp7hlJ9MOX6WV6T6yt2GmJwiiPZcvjF9ttsiBbwFoTkqMDAMcAALIDGE3",
+	"0AetyG77qa+soIPkXKZ8ljAk+2F0KvCekLFhDDc01ukE12pHVxnEJIE4pRJUixyEKO/7+QVd/sYDkaM+",
+	"0wFa2PvYA53YehqKbPw6Mk/zAqUqsmVJzeEZEYRcioSB2szXTj6ev26+KCDw/uPbcsI5qYxo4xBypEyE",
+	"DQnwe7J4klBNXVA1xTKoT1SH40KuaToyL0nwNUstnRT296KyabBd1DsisntzY47m2c1NhGb7OdnmBp0z",
+	"c7HhOrfc47//ogTvbtpMhw7v2oC2rk3DHZfTzstZ5/tBRjjmiGMeDuZRG9yyYOn1rLLX4S6jnHHStYnn",
+	"3RaxW8EKsZSrsUFtx/cSfwCEEi2dg0qlVA3sfZuyGFxFSneJHmQ0HkBzp9WeujnH43GL4uOWkP0t963a",
+	"ent8ePT+7Ai/KUIDg4vz4OQ4KGq612i33KsiA04z1thrPG21W09RvdADlNW2LHvcwoqRVmDNkeM4aew1",
+	"jI5x4LuQFHjZ2Pu5XnUoXkE9qfElWuo9o081vnw20qkVenF1O+22l0F8z9MAJ35xbgGrrSx0EJhNoMaE",
+	"8k1V2sswYL3nso0ic1GZo2oZ+O3aZdSNni9363uat+rDT7YXf/KRU3efQWI/err4o9dCXrLEyVC7Oy8X",
+	"f3EuxDvKJ251WOvr2TI7OuYaJKdpXhLh2TLrOwN5zWL4yOk1Zc6jGegJiDihNP7zZ3PseUNQRLipYKkn",
+	"LrYHNWXaxzLvDis/Rw13YS4IVfKXXt74+jPGGio9K7zf7ogwHqejBBTpGgnjCibdKNTWjLbSImfa1u0h",
+	"bDiEhFEN6QSvh3AXHe6y9lwv/1JCXSC2cjQsFNhINgJX5LuDf10c/HD0/vzs4uTo9OLD6Q/dqMONUt5u",
+	"t8mIp0ZVUaA390lGzS2no6Czimdcu+2XLsTGiGNexUogBaNiIdMq84GgWWIjr1bxvUgmd0agNe0Yv5T1",
+	"VefvrLCI7btlEZ+YHqDSOM0lcvXVClMapXwjEn7rXKK9BJc4FLyXMmum2d1eYooTOkkFTc6FeEslcvo/",
+	"IzvCgvoFkZiD74MOD39FllThRLb3/mezJn8X2y5CGDIykzvZ1bhcXZSkChq35hoXX2p13aL6r9lAUSsB",
+	"NVubq22UCr9Lo+WIHg5g+NzGHOPUZoucezXNT1b0mKR9yniHS9AjybF2WBGm6VRbDmNrC9ppt60ULtLE",
+	"6llh81EM0TDvukk6HEV7+5sdcGOnvY1qgWs/ELloQdQoRvyKm024ZpguaGS7RY5yuDFlZHwbEZJgjLnL",
+	"g/QRRDVs0fZbuE+2WO5othRHbD8oR/SnPqa+u6jR81Hd2g+OG61VeFoh03xo9l0UDCnw5usy80fWPJs1",
+	"13BiZD45yjmzUyhkTTFCl4JJ/vt//x8nbW0GLLtomFJmwnnRmNl82HJ7a3/BZVkbpTMaB+Yjg1RGFrTr",
+	"sMnuWGQdjTFhJZpLxhPV4eZ3wwFdrUX3xh6hXOgByHz/I+UVbuS/5pMisN4WkDSMDmNYHMM0gl9oz+Sk",
+	"a+vRXsHkQg2ohKTrKiJiSPNPMDnDX7+fuEo1arOOESIw8h4M98QLpzpxPDA7nO4xUcNmTl1r+G+Pj9Sc",
+	"5V9Q2ivcU1VZ7xzSNLQDhqoRTdk1zGclXvoL2cjvvu7zF8s/jH612C9WknxCHw4iLrIWhqKM4AkGNpdp",
+	"8RVOUwglJWrYnSdQ+qvQl5Aag7SJ7tcPjs+rKzm7i794L/RrMeLJn1RZOcWTKmsrwXHejaayqhkQpzpO",
+	"Gl8+19LFlhSaamheWYfxumPPM+V4FYOpquFmjsJB0D1h6wWVyesUF3zg2chXFr/LJ12Vrx/p9dum1yyl",
+	"cUGwT+7DqIAe6wUGfttSfIqyq/nX6aRInSIbXUx7wCY+lqAy9Pti4E5307vKfbgG+qGKaI0iByoKiGG6",
+	"zlztIuzQtkAEFm+0lQ5mzRVUQliO7oIaAUv6L74hP4eBzRJ+Dnc6j+6Nr+DesMCPDLfOSxWEFJ93+F/b",
+	"sxFQvqO0Jp1nU3wPkCjCBXp7W6TrSaZLOJXSuf+1wCgZ/2yfdG1uDpbdkk7tyfujjhKmSSr6NfKpXdFB",
+	"mq7OeB6a9qc6d0bzd1q3BpfBtOwKyqlM98krioNwtVhrWEaeBuwAjypBzr0fGchDMxB3Zk4lxDsXT2ZF",
+	"/rFYYvjdx5p/WUMuN596uZzquKYC4lt2BcRFflUn9Dwr8k6CnNGswGWCXPJ7MkfVZKs/tH0edzdDMyhE",
+	"NZtq8mfTBx6dlFWegOWczVlHRFHsZzAeTO6RMXg6vSWDWEYiOReO9s2Wpqg/wsDbk4Pzwzc17KTKReZI",
+	"JJ5ZPNLro/6+Bt3dIa3l0dCB5l51NLh6A4YUfLkpM1Wec6AHMFSQXrv8NlvrxJrA0DO/b8OfB9S6omxX",
+	"/2nqQBNBxuygf/QwQLePxRpyHthbUdQeRd5vJSSwOKGQ7k6OHfrX0l6Z5GaHAM4kLrJBSQZSCR65Dl64",
+	"BBcH08U/nEKsR5JDUnRH3CdMd/jCMPHIO3jQdI9LjVywHtO+AhaWPFM+1GVOxJ7D9/sN2nOTfK24PTf9",
+	"J6YHdrMzblg8HKdUGOBiNPu3Ts+PYq7nAxbZSnlG6xN++ZLd+j1Ib1rkrp138Xosq3cmYdU4pelEYdYB",
+	"JJjW5Il42tOED0okvMiXe+rHehQev3nnjzmpO8LmlZ2yDqcKv6xRpZpYU2AtifN9ICFh5LnCYkB9eKJI",
+	"F8sNxCOphOxiHp//t7sGO9y8YSWvDaz25hLSUqr0Zou8ZqlZNYnF8BIDobpY0hxDpjYoJsZFPhPSNYzZ",
+	"J/b3DsccH6xe6BZuKR7DonjfL2G4GeGoTGAGnTZs1CiPXRsk21WMx9AlW6SLN3G37sZFOdnA8ei6PmGm",
+	"zjjsd1IyD69aNaKmeqXdC1GjeIAgtypHy5zWheut1J1lsLbfllYUrOD5Lhr1DM009hr/9TNt/nbx+e+d",
+	"Tsv9698atSusmygH86y5MNk9nKzdfHnQ/E/a/K11sddcaS48wXooL18/YNbgiBT3NbilltVBdLEagFI2",
+	"ZLo0SwI9ii3athe0/VzUKfd+Vbqc5KyqOU+pswzuUaH72lcfTWpzvLw9L7wIzW9L3IH+RyvY1TesnxPL",
+	"65PSaYJt1XyNO6MphOn04YK3XIKzza4fUG4bbdke78I10+/wbtBSvmvkP58NsWEzeL/bIQMxksppkHnd",
+	"bq2CcnqoP0a2wVkq+oowXhuFi9s8zjd+T1pfdZqv5P1wXf1rVb0ccOgj1jbQy8E2pghEA8MHJf2/bOj+",
+	"GZaGxOwdPIEnqjifIE7e0wxBipkSiW1JZBWSOFa3mE3VHwz72cnnavYl5Ub/mqRg0+nx+xbpGknR3IJo",
+	"uMEmZEPK0hY5daRKi2owHV4qB2PTWr5rJli9IGiSjBH/PusIh3Pv2uT0fP990FYEVrYEvxqDNBNn1hxU",
+	"pKpj9YIwO4nGWNnWlu1fKlvpLYJrWZ5w0xyPx00Dp+ZIpsBjkdgarctRJ072WsjhQ7OFouh9HW/w1Xhk",
+	"XlPjkQk8TP7OjauITEN6yOkAT2TKmFsUZDHHV6Z8MSpd6FOobp7fz/1X6ba+FH7PiLtHDvRElXmHcgU2",
+	"0JRDNlCDzQtiWb4zpspzl821Efgvi4ve9lLpa28Q0sbVOGOCzYFNHdtcjJW2PHNtnO0PoA9toS8UW76S",
+	"WGQr5rQe1ZfbqC8Ydh+UikrwGpmDIGsEclqTXm3kFIZDdvMK1lb9cGXmUba9BFdAKXFuJ8onxGYOYl0b",
+	"7P3TrZbn73Y4OpTKVX1a5NAM5fMMHeO2IkZR8X56sJxfdXjR4tTX1ierltbfkBCL4RC4Df3q8EyKZIRW",
+	"qn0iej1yOSHOWBH5rttCsj7jNEXzqocH075UT20Wo43oqtLpfUWOVfotfEPak2vN/hXEo8fiFg/IyCwa",
+	"2m4pvg0HdgITkvhK+XfK04KLcitsC5KNFnkbpruD2Dtc5bmR4UXuWodaxwCqXa5gohOvmFKjvEqBHd/K",
+	"pthixjntap3q+NpJ0b3jXpzqpUnuQsostG2qPC/cdzYQGwr06AX/w3jBLaaWiDZoJ3M/9BraPeeJuGGL",
+	"qPuUcUvzzLjEwjU/Sry3lnhzZBPlM75DhAvqstWLvrMd0DNEuSl8vC9Zrq432gMLdMvQhBfsamjjkfX/",
+	"AfxmKJ1VPWdY7ha0Ubkk+DwtKgF75cGKl8Iir1qdB2yNgJHa4Alv4f9jhxjnvaDmeqId6Kr9qh9d0d9G",
+	"bPEwR8Up99PyRLNycHGL2BhHVRT8LioL50K8rdrnPVOzPM1h1T7rPa74m11Fclcgw/lGJSQAQ0Wo7vDQ",
+	"8T3tTO/aJodCKAj7vs2MRH7nr/77i0MuN0194ChkO3nge59Vgs4CGrt6z3R7Phpd/rSX+EGSEJ9C4Cu8",
+	"zRCp12A5c+/prd8NS7lleHNKlXbBMjHlXGhyGdSIqq9FFdD+MuYKH32DsdF/zuJTKxPQn7daVcgRrc/T",
+	"McYpd/B6V/BKoqQR3uYnrq9DHgkMha4jj7DZ973qp2tcjQ/ranDxyX95On+8KCuGTloEjblOvXdxPTp/",
+	"wezYsdNyQIatUrdnE2bHQl4V3WGwXxkWYFNYopHGttGRCwPNEwFbHX5iC3ZjRlDFZYHCuLnxaCqBJhOC",
+	"blhZcnLYN806rScUuz0VwWMYp+Dagvky/9t1ArnbW57Q+63EyDxQDNgBKjwWmBlljwFgDx0AVkF921a8",
+	"fCZLhdtI6DOlbfP2eir26rQdvmQ08yUTbZ1k6yocD4RtGTV9t2MndjSrdfiIs19HhrD7VCbYcANbwClo",
+	"Ee+18w3/yPvjs3NydkJetNvN50+/3yPbO0bq33n2PGjUFBHKJx3+kbNYJBARLghCXGFjTNuGzjoybcpx",
+	"LIZDwQuLAMcafECwWx/jpWiNJ6rDUxHTlGRUauICHyvmDux1Qw585du6QI3Tox+Oz85PD86PP7z/R5wK",
+	"BUm3wwtO83TPNgwIBlakL8XY8MLCfIAGiXqmZA/zHsMu/BRfyUIwTwyqRU2XHQ4Siu6X67Kqp3O2EXbX",
+	"Wn47J/ar+hrYBtCuxxhTxKKLzepjvh5t61FAWol/FunPc/jYBuLM5qKINOSheSfKLcnUVTMxR8YuR4t8",
+	"vKdMXb0K373He3xqrtm1c/J3Hn29t7NPYbuAvAR4Zq4Dpq5ICteQRnm+hruDQGl/aehJBngTGhk5wL1X",
+	"Hs1uXdGyQFil6Zw85UMx4rZGJJ2/GddfSwFwX3TDSu2pbS/BEzHGe7fDnVvN3L8T0EEFxJqr7AfQ+abP",
+	"cKX3WcSxPNOswF8EySNp3Io03gBNEDMsNO8Zx7XImgZZ1TxmfC6yU3xnQQ3VvIynJwUtnGI6Kwl8Tjrw",
+	"s/nJwPecC7xU6/p3cXaGOy03r3823bt+ilzOHIQuJ5ZXYJfoiAxYf/DoqP2qIUjuCJp4IkmFud83NUrg",
+	"ycwb5wMHkgnGNV4xH88PSUInPgwVTcLdhE5U1/ysyIYW5rHrLJlsogY8HrAYe31zmqmB0B0ON7YxdClC",
+	"gByQSxpf9aUY8YT8Ii7zD3wj87JmF1fuQh+Pby9DvAfJhh4IhVEJ3R+Ozkn1nu1uOvvTQIxkRJQguP4n",
+	"ym2ZWXcx9rSkHN/CngqYTkNlykDafQ/Mr9a2jzDxK2+RV9jA14gWXOQ/kw0boGtbL5ebPN248jkWcCng",
+	"d055pXwTw1/oJbbqlhRTH/SAcvIbSDHjxjZs9BwPeVlWinsyhxGR8oHOLHpPJ6qeoz6dW1/h5dcsr1DA",
+	"ZZbsTVk6sajwGM7ybQvvImdT1GDvvbBMyDuqNW0DtrXqCZ3ZT++yhGXR6s0N/gePM6vuZ3HMWbU13mMh",
+	"lG80+mzqoGZ0LLzXUDSsZ2nnn1nQ0vaE1coQ4ABrbWgjmrVmxIBVUfZeo8Gqk30lq291GZ+YHrjdz7hQ",
+	"p1v5Plas/KNXrKye6a0Juv6q3fq9+O2WcV6ue6qtY1m0dHa9R1VR0tIZ0ZjRWHz/3yuArOh+qioj1te/",
+	"DNB8pJyNpd5RZF6vZSWP1TH/fNUx75xyVpX6qpiW18xcTH6uueHq/RFq51zzDucwtvfGrEvc90C0LyHB",
+	"e1Kuo/igxbon6SAQFDeckI3d9m5tir3tnriYetvf5gWcA/ORh/yR2itWT/SJE6Xu5BoeAE31YKaWe+BC",
+	"JHba7aA9d0I1vaTKESWNB2Z/aDJ71n5qq3WMmcLKuq4RCi35cFt1Nqw3diVrERPc0GGWWjnBra2xZz7i",
+	"EGvbp1FTPVKNvYbd8KQRNa5BKrvLdmun1TZHu3QrbbPSGQSYN2C2ru0cVlQCcZO3vhrSrgXHhKlaUI74",
+	"vQMzh14Yrk/jAcpB8+INBhBflfthl48jIB63AksPwzjbkpAJOafgplmYfcfHTNrry/dBZfwauBZysude",
+	"w8vGWrVoEQ9DhMwjiNFNO6TS3Etda+zu7pcG9QMMmcLO+Rg/yQxEYjEE0k2EHFKuu4X5KYWexoIz3VgM",
+	"h5QnXVeaK6HmJH0FCconemBGzDXgfdIFfn1xTaXqWmmY0yGoOdFPZpNnuSvjfsKfzBxfKSLTTz6rz2CA",
+	"EGNqzr8PSj920f/jddG3B12iOzOL0UFR6SOiR94dnuTEOLenvh1MBYzFe/vm9TMuyGhxX9GcqWgbm1aY",
+	"y2e282Tq6gLfuJumoqVlMB8iZ6TkmU1N7e2x7OwWHGf2o0ULyLktRrAzZQ9xZqV418b9TqvXH1IFTcYV",
+	"cMWsO2N0ad/2HlV3IflaRWbEfdL9/7sR6V64emidjmXVml4BJynTIGmazukTSyVGLc2usV6z7j+UvyAP",
+	"iVjsKHDIEJVjIMhGKQZi09WjxtjhR9fB13AdBHw0woNidf2kzVueJd7Wuxew4K3f7T+8nXFWiJKLw3kI",
+	"zJ6vTzyq7N88Vn/gECB1YXbpjdLUciK4yVLKpzKl7wjFV7UN2jnnJ4z+B0jWc4hNEMlB+cRvzCEjseA9",
+	"1h+5ePlrfB+SPUJJSjVIX5yudPk9UR1e/i5OgUps1I6ZtJQpUIS69tCzq10G5Hlfyad2iq+keCxkDl5/",
+	"/JMyiUdvnGcu76i8ItTzFk9mZENIwoXeXIedzOngOobLgRBXd1Yc6ZMf7x5pxc0xS0A8n45UcLskwBMb",
+	"AfYYYn57sW4KqAFq5mhw/8EfivUxlXB+EEiLfDx9ax4okV5j5qHo8FSIzEZGpoxfNTH/MCKZZNdUo8oW",
+	"p2KUNIegaUI19RWlwVe+t0WoRxyTK4tLr8PliKup1MRPR9+/+fDhp4uDt28/fLo4OT3+j4Pzo+7sUkQO",
+	"hvcafeLm+EpBJ272ZVxdiQsIdMZdf+j2zB9DTf5YZYWqnOOWjCO8x7Z+d/+6RVzJCfDEIFcCKTP3r6P3",
+	"RIosm109KCTXZcoH5Tj9Zy4g9CeuB3THSLyqTufmyMM8aglgq0DhOxbwXhUD/7Hjk8v7mSy2OhYgfaTW",
+	"P0Q+ljuwCVaSF70a0i0HmH+ThKzBisbrj72meJ1DTw3E2Hl+isvriSqBd5plnEPOMqZvxp37ouKZrfXN",
+	"IecLNhfvryMYPd67fwBK/qc5KEIrR6jFPYiTuCznv51yxx4QBWmvORCqsMbljcCxgI2LRCQbCVxDKrIh",
+	"cL3ZIq8gS8UEOwMpTXnspEocISHCDPPm/PzkzNDQSKaNvcZA62xvawtHNfPtvWi32w2zaOaOoLHXo6kC",
+	"Aym34+py37Jr4EY9tXULacK4qwQ0J2SmVXgcfdDOdPNu29dRuZbmKqr0erBdg3Dochn3fOhKtY/pKU5A",
+	"ZCl4llNb2d9VErERK5vB4L7q2vSoRz76u4gYtUVuC0OGDxY3U4YLxl9rhvxQSvqcTl/qCUl8nGoecUDE",
+	"SBv8xSRNv5Y9TH5z8apMdfglvUKUcZb4jMZXKIdI8u7VOw/lyCWxxoMc+XAVmG0Gac97KPxBd7h/jSXm",
+	"BPQkIhJiYGgZodwt8AomvrmcGLtOvg4UQRjiNDje0yEkEUHKSnxpOgMDTAWVruhS+eTIgSurxRTxJaFj",
+	"iFycEibuQBJ1uNlBTKVVykg8gPhKjYaY7TugOg/ejynnNk4gFn3OsPhzCghLwaG0lYOTY+JqzE1vxTZR",
+	"c/2e91yCsedZTQkpXFOuvetjQ7E+bzJDDHnhdOQ5eQ0Ps/wrmKjIhS6X8cQsxVPTdeCPUZGv5EFTFXl+",
+	"p6IyKSjQmvG+2ow63Oxb2jZkth2jpFy5ZvuO9t2aETXGAxFhL7TIRpuNbSluwcl4QLVrTtThNo5si/Y0",
+	"SOJYc1762+2iRd4LG2UGia20RawKrlxbc+zrpjGOytz7TPAOd0snG4G57ODjq+Pzi9Oj86P358cf3nc3",
+	"y6eGDbfrDyyPyrMkYZFZAU9yvhdG9nj3lK38ZJbsiCOgfB/gs2i+StBQGKViESAKOwmjp5AqBUoNXfSK",
+	"516BZb+G9fb7EvpYMc53iPUoSTTQoRHKfKJsMGiRPFszpK0bg+64xMX/2tXbW6oIdCtOAD+pGQtvsYCZ",
+	"ImFa9gKOgjiMrcOPUEPGhmwgIT+efXhPTj6cnbfIkTm4/JZ3BG8z7AdAEwPc7r+a7+JsTGUCvHnOhqA0",
+	"HWZdsvGRsxsDEMETtWnDbMJXz1ifUz2S0O3wje719j+6rgheUQ9zADfkzbuDw+bZm4OdZ88jQ7JQNIH2",
+	"BIixmjbyXvQ6vNsZtdtPY+2Xgn9Cy/4q6ZhcimRif+xutsiphYhjUsNs5HqcmYkjDEZDwGtDwrFAmUET",
+	"rMCOIaTW+kzy2RTmtLsCAj0DatsJWrXIa2ywUTVnSdCS+V3BjZXYGE3NnRNfiV7PVjzUhm8qTXZ2bUH+",
+	"EhXm4tWXz1/+XwAAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -4,6 +4,8 @@ import (
 	"context"
 	"net/http"
 
+	"github.com/google/uuid"
+
 	"github.com/mcpwarden/mcpwarden/db"
 	"github.com/mcpwarden/mcpwarden/gen"
 	"github.com/mcpwarden/mcpwarden/impl/httpapi"
@@ -30,16 +32,35 @@ func (s *Server) ListAlerts(ctx context.Context, request gen.ListAlertsRequestOb
 }
 
 func (s *Server) DismissAlert(ctx context.Context, request gen.DismissAlertRequestObject) (gen.DismissAlertResponseObject, error) {
-	p := httpapi.PrincipalFrom(ctx)
-	a, err := s.store.DismissAlert(ctx, p.OrgID, request.AlertId, p.UserID)
+	a, err := s.dismiss(ctx, request.AlertId, nil)
 	if err == db.ErrNotFound {
-		return gen.DismissAlert404ApplicationProblemPlusJSONResponse{NotFoundApplicationProblemPlusJSONResponse: gen.NotFoundApplicationProblemPlusJSONResponse(
-			httpapi.NewProblem(ctx, http.StatusNotFound, "No alert with this id exists in your organization."))}, nil
+		return gen.DismissAlert404ApplicationProblemPlusJSONResponse{NotFoundApplicationProblemPlusJSONResponse: noSuchAlert(ctx)}, nil
 	}
 	if err != nil {
 		return nil, err
 	}
 	return gen.DismissAlert200JSONResponse(apiAlert(a)), nil
+}
+
+// UpdateAlert dismisses an alert with a reason for the audit log.
+func (s *Server) UpdateAlert(ctx context.Context, request gen.UpdateAlertRequestObject) (gen.UpdateAlertResponseObject, error) {
+	a, err := s.dismiss(ctx, request.AlertId, request.Body.Reason)
+	if err == db.ErrNotFound {
+		return gen.UpdateAlert404ApplicationProblemPlusJSONResponse{NotFoundApplicationProblemPlusJSONResponse: noSuchAlert(ctx)}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return gen.UpdateAlert200JSONResponse(apiAlert(a)), nil
+}
+
+func (s *Server) dismiss(ctx context.Context, id uuid.UUID, reason *string) (db.Alert, error) {
+	p := httpapi.PrincipalFrom(ctx)
+	return s.store.DismissAlert(ctx, p.OrgID, id, p.UserID, reason)
+}
+
+func noSuchAlert(ctx context.Context) gen.NotFoundApplicationProblemPlusJSONResponse {
+	return gen.NotFoundApplicationProblemPlusJSONResponse(httpapi.NewProblem(ctx, http.StatusNotFound, "No alert with this id exists in your organization."))
 }
 
 func (s *Server) DismissAllAlerts(ctx context.Context, request gen.DismissAllAlertsRequestObject) (gen.DismissAllAlertsResponseObject, error) {
@@ -49,7 +70,7 @@ func (s *Server) DismissAllAlerts(ctx context.Context, request gen.DismissAllAle
 		v := string(*request.Params.Severity)
 		sev = &v
 	}
-	n, err := s.store.DismissAllAlerts(ctx, p.OrgID, p.UserID, sev)
+	n, err := s.store.DismissAllAlerts(ctx, p.OrgID, p.UserID, sev, request.Params.Reason)
 	if err != nil {
 		return nil, err
 	}

@@ -107,10 +107,16 @@ func (s *Server) Login(ctx context.Context, request gen.LoginRequestObject) (gen
 		return nil, err
 	}
 	if !ok {
+		if u.ID != uuid.Nil { // an unknown email belongs to no organization's log
+			s.record(ctx, u.OrganizationID, db.AuditEvent{Action: "user.sign_in_failed", TargetType: "user", TargetID: u.ID.String(),
+				Summary: map[string]any{"email": u.Email}})
+		}
 		return gen.Login401ApplicationProblemPlusJSONResponse{UnauthorizedApplicationProblemPlusJSONResponse: gen.UnauthorizedApplicationProblemPlusJSONResponse(
 			httpapi.NewProblem(ctx, http.StatusUnauthorized, badCredentials))}, nil
 	}
 	s.succeeded(ctx, signIn)
+	s.record(db.WithActor(ctx, db.Actor{Type: "user", ID: u.ID, UserID: u.ID, IP: httpapi.ClientIPFrom(ctx)}), u.OrganizationID,
+		db.AuditEvent{Action: "user.signed_in", TargetType: "user", TargetID: u.ID.String(), Summary: map[string]any{"email": u.Email}})
 	if rehash {
 		s.rehash(ctx, u, in.Password)
 	}
@@ -145,6 +151,14 @@ func (s *Server) checkPassword(ctx context.Context, u db.User, password string) 
 		s.succeeded(ctx, signIn)
 	}
 	return ok, nil
+}
+
+// record writes an audit event that goes with no other change (a sign-in); failing to is logged,
+// not fatal, like the rest of the request's bookkeeping.
+func (s *Server) record(ctx context.Context, orgID uuid.UUID, ev db.AuditEvent) {
+	if err := s.store.RecordEvent(context.WithoutCancel(ctx), orgID, ev); err != nil {
+		s.log.Warn("could not record an audit event", "action", ev.Action, "error", err)
+	}
 }
 
 // throttled is the answer to a throttle that refused (wait > 0) or could not count (err).

@@ -215,8 +215,8 @@ func NewReplica(cfg config.Server, version string, store *db.Storage, log *slog.
 		WebhookPollInterval: cfg.WebhookPollInterval, WebhookRetryBase: cfg.WebhookRetryBase, WebhookAllowPrivate: cfg.WebhookAllowPrivate,
 		RollupCompactInterval: cfg.RollupCompactInterval,
 		DormantAfter:          cfg.DormantAfter, DormantSweepInterval: cfg.DormantSweepInterval, AgentOfflineAfter: cfg.AgentOfflineAfter,
-		TrendSnapshotInterval: cfg.TrendSnapshotInterval,
-		Logger:                log,
+		TrendSnapshotInterval: cfg.TrendSnapshotInterval, AuditRetention: cfg.AuditRetention,
+		Logger: log,
 	}}
 }
 

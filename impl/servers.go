@@ -59,7 +59,7 @@ func (s *Server) UpdateServer(ctx context.Context, request gen.UpdateServerReque
 	if request.Body == nil {
 		return gen.UpdateServer400ApplicationProblemPlusJSONResponse{BadRequestApplicationProblemPlusJSONResponse: gen.BadRequestApplicationProblemPlusJSONResponse(httpapi.NewProblem(ctx, 400, "A JSON body with is_verified is required."))}, nil
 	}
-	err := s.store.SetServerVerified(ctx, p.OrgID, request.ServerId, request.Body.IsVerified, p.UserID)
+	err := s.store.SetServerVerified(ctx, p.OrgID, request.ServerId, request.Body.IsVerified, p.UserID, request.Body.Reason)
 	if errors.Is(err, db.ErrNotFound) {
 		return gen.UpdateServer404ApplicationProblemPlusJSONResponse{NotFoundApplicationProblemPlusJSONResponse: notFound(ctx)}, nil
 	}

@@ -88,6 +88,30 @@ func (e ApiTokenScope) Valid() bool {
 	}
 }
 
+// Defines values for AuditEventActorType.
+const (
+	AuditEventActorTypeAgent  AuditEventActorType = "agent"
+	AuditEventActorTypeSystem AuditEventActorType = "system"
+	AuditEventActorTypeToken  AuditEventActorType = "token"
+	AuditEventActorTypeUser   AuditEventActorType = "user"
+)
+
+// Valid indicates whether the value is a known member of the AuditEventActorType enum.
+func (e AuditEventActorType) Valid() bool {
+	switch e {
+	case AuditEventActorTypeAgent:
+		return true
+	case AuditEventActorTypeSystem:
+		return true
+	case AuditEventActorTypeToken:
+		return true
+	case AuditEventActorTypeUser:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for EnrollmentSecretStatus.
 const (
 	SecretActive  EnrollmentSecretStatus = "active"
@@ -325,6 +349,21 @@ func (e TokenPairTokenType) Valid() bool {
 	}
 }
 
+// Defines values for UpdateAlertRequestDismissed.
+const (
+	True UpdateAlertRequestDismissed = true
+)
+
+// Valid indicates whether the value is a known member of the UpdateAlertRequestDismissed enum.
+func (e UpdateAlertRequestDismissed) Valid() bool {
+	switch e {
+	case True:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for WebhookDeliveryEvent.
 const (
 	AlertCreated WebhookDeliveryEvent = "alert.created"
@@ -523,6 +562,41 @@ type ApiTokenWithToken struct {
 	Token       string `json:"token"`
 	TokenPrefix string `json:"token_prefix"`
 }
+
+// AuditEvent defines model for AuditEvent.
+type AuditEvent struct {
+	// Action Example: member.role_changed
+	Action  string              `json:"action"`
+	ActorId *openapi_types.UUID `json:"actor_id"`
+
+	// ActorType `system`: the server itself, or a caller not yet identified (a failed sign-in).
+	ActorType AuditEventActorType `json:"actor_type"`
+
+	// ActorUserId The person behind the change (for a token, the admin it acts for).
+	ActorUserId *openapi_types.UUID `json:"actor_user_id"`
+	At          time.Time           `json:"at"`
+	Id          openapi_types.UUID  `json:"id"`
+	SourceIp    *string             `json:"source_ip"`
+
+	// Summary What changed (before and after where it applies), never a secret.
+	Summary  map[string]interface{} `json:"summary"`
+	TargetId *string                `json:"target_id"`
+
+	// TargetType Example: user
+	TargetType string `json:"target_type"`
+}
+
+// AuditEventActorType `system`: the server itself, or a caller not yet identified (a failed sign-in).
+type AuditEventActorType string
+
+// AuditEventPage defines model for AuditEventPage.
+type AuditEventPage struct {
+	Items      []AuditEvent `json:"items"`
+	NextCursor *string      `json:"next_cursor"`
+}
+
+// AuditReason Why, recorded in the audit log with the change.
+type AuditReason = string
 
 // ChangePasswordRequest defines model for ChangePasswordRequest.
 type ChangePasswordRequest struct {
@@ -1048,6 +1122,18 @@ type TokenPairTokenType string
 // Total How many items match, across all pages.
 type Total = int64
 
+// UpdateAlertRequest defines model for UpdateAlertRequest.
+type UpdateAlertRequest struct {
+	// Dismissed Alerts are dismissed, never reopened.
+	Dismissed UpdateAlertRequestDismissed `json:"dismissed"`
+
+	// Reason Why, recorded in the audit log with the change.
+	Reason *AuditReason `json:"reason,omitempty"`
+}
+
+// UpdateAlertRequestDismissed Alerts are dismissed, never reopened.
+type UpdateAlertRequestDismissed bool
+
 // UpdateMemberRequest defines model for UpdateMemberRequest.
 type UpdateMemberRequest struct {
 	// Role `admin` manages the organization, its members and webhooks; `member` sees and triages the inventory; `viewer` sees everything a member sees and changes nothing but their own name and password.
@@ -1076,6 +1162,9 @@ type UpdateProfileRequest struct {
 // UpdateServerRequest defines model for UpdateServerRequest.
 type UpdateServerRequest struct {
 	IsVerified bool `json:"is_verified"`
+
+	// Reason Why, recorded in the audit log with the change.
+	Reason *AuditReason `json:"reason,omitempty"`
 }
 
 // User defines model for User.
@@ -1247,6 +1336,9 @@ type ListAlertsParams struct {
 type DismissAllAlertsParams struct {
 	// Severity Only dismiss alerts of this severity.
 	Severity *RiskLevel `form:"severity,omitempty" json:"severity,omitempty"`
+
+	// Reason Why, recorded in the audit log.
+	Reason *AuditReason `form:"reason,omitempty" json:"reason,omitempty"`
 }
 
 // ListApiTokensParams defines parameters for ListApiTokens.
@@ -1256,6 +1348,19 @@ type ListApiTokensParams struct {
 
 	// PageSize Items per page.
 	PageSize *PageSize `form:"page_size,omitempty" json:"page_size,omitempty"`
+}
+
+// ListAuditEventsParams defines parameters for ListAuditEvents.
+type ListAuditEventsParams struct {
+	ActorId *openapi_types.UUID `form:"actor_id,omitempty" json:"actor_id,omitempty"`
+
+	// Action An action such as `member.role_changed`.
+	Action   *string    `form:"action,omitempty" json:"action,omitempty"`
+	TargetId *string    `form:"target_id,omitempty" json:"target_id,omitempty"`
+	Since    *time.Time `form:"since,omitempty" json:"since,omitempty"`
+	Until    *time.Time `form:"until,omitempty" json:"until,omitempty"`
+	Cursor   *string    `form:"cursor,omitempty" json:"cursor,omitempty"`
+	Limit    *int32     `form:"limit,omitempty" json:"limit,omitempty"`
 }
 
 // ListMembersParams defines parameters for ListMembers.
@@ -1326,6 +1431,9 @@ type EnrollAgentJSONRequestBody = EnrollRequest
 
 // AgentHeartbeatJSONRequestBody defines body for AgentHeartbeat for application/json ContentType.
 type AgentHeartbeatJSONRequestBody = HeartbeatRequest
+
+// UpdateAlertJSONRequestBody defines body for UpdateAlert for application/json ContentType.
+type UpdateAlertJSONRequestBody = UpdateAlertRequest
 
 // CreateApiTokenJSONRequestBody defines body for CreateApiToken for application/json ContentType.
 type CreateApiTokenJSONRequestBody = CreateApiTokenRequest
@@ -1542,12 +1650,32 @@ type ClientInterface interface {
 
 	// DismissAllAlerts Dismiss every open alert
 	//
-	// Needs no body. `severity` narrows it to one severity.
+	// Needs no body. `severity` narrows it to one severity; `reason` is recorded in the audit log.
 	//
 	// Corresponds with POST /alerts/dismiss-all (the `DismissAllAlerts` operationId).
 	DismissAllAlerts(ctx context.Context, params *DismissAllAlertsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// UpdateAlertWithBody Dismiss one alert, saying why
+	//
+	// Like POST /alerts/{alert_id}/dismiss, with a `reason` recorded in the audit log.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PATCH /alerts/{alert_id} (the `UpdateAlert` operationId).
+	UpdateAlertWithBody(ctx context.Context, alertId AlertId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateAlert Dismiss one alert, saying why
+	//
+	// Like POST /alerts/{alert_id}/dismiss, with a `reason` recorded in the audit log.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PATCH /alerts/{alert_id} (the `UpdateAlert` operationId).
+	UpdateAlert(ctx context.Context, alertId AlertId, body UpdateAlertJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// DismissAlert Dismiss one alert
+	//
+	// Needs no body. To record why in the audit log, use PATCH /alerts/{alert_id} with a `reason`.
 	//
 	// Corresponds with POST /alerts/{alert_id}/dismiss (the `DismissAlert` operationId).
 	DismissAlert(ctx context.Context, alertId AlertId, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -1585,6 +1713,15 @@ type ClientInterface interface {
 	//
 	// Corresponds with DELETE /api-tokens/{integration_id} (the `RevokeApiToken` operationId).
 	RevokeApiToken(ctx context.Context, integrationId ApiTokenId, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListAuditEvents Read the organization's audit log
+	//
+	// Requires the `admin` role. Newest first; pass a page's `next_cursor` as `cursor` for the
+	// next page (null on the last). Filters combine: `actor_id` (a user, token or agent; a user
+	// also matches the tokens acting for them), `action`, `target_id`, and `since` / `until`.
+	//
+	// Corresponds with GET /audit-events (the `ListAuditEvents` operationId).
+	ListAuditEvents(ctx context.Context, params *ListAuditEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// AcceptInvitationWithBody Set a new member's password with their one-time setup token
 	//
@@ -2192,7 +2329,7 @@ func (c *Client) ListAlerts(ctx context.Context, params *ListAlertsParams, reqEd
 
 // DismissAllAlerts Dismiss every open alert
 //
-// Needs no body. `severity` narrows it to one severity.
+// Needs no body. `severity` narrows it to one severity; `reason` is recorded in the audit log.
 //
 // Corresponds with POST /alerts/dismiss-all (the `DismissAllAlerts` operationId).
 func (c *Client) DismissAllAlerts(ctx context.Context, params *DismissAllAlertsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -2207,7 +2344,47 @@ func (c *Client) DismissAllAlerts(ctx context.Context, params *DismissAllAlertsP
 	return c.Client.Do(req)
 }
 
+// UpdateAlertWithBody Dismiss one alert, saying why
+//
+// Like POST /alerts/{alert_id}/dismiss, with a `reason` recorded in the audit log.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PATCH /alerts/{alert_id} (the `UpdateAlert` operationId).
+func (c *Client) UpdateAlertWithBody(ctx context.Context, alertId AlertId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateAlertRequestWithBody(c.Server, alertId, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateAlert Dismiss one alert, saying why
+//
+// Like POST /alerts/{alert_id}/dismiss, with a `reason` recorded in the audit log.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PATCH /alerts/{alert_id} (the `UpdateAlert` operationId).
+func (c *Client) UpdateAlert(ctx context.Context, alertId AlertId, body UpdateAlertJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateAlertRequest(c.Server, alertId, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // DismissAlert Dismiss one alert
+//
+// Needs no body. To record why in the audit log, use PATCH /alerts/{alert_id} with a `reason`.
 //
 // Corresponds with POST /alerts/{alert_id}/dismiss (the `DismissAlert` operationId).
 func (c *Client) DismissAlert(ctx context.Context, alertId AlertId, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -2286,6 +2463,25 @@ func (c *Client) CreateApiToken(ctx context.Context, body CreateApiTokenJSONRequ
 // Corresponds with DELETE /api-tokens/{integration_id} (the `RevokeApiToken` operationId).
 func (c *Client) RevokeApiToken(ctx context.Context, integrationId ApiTokenId, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewRevokeApiTokenRequest(c.Server, integrationId)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListAuditEvents Read the organization's audit log
+//
+// Requires the `admin` role. Newest first; pass a page's `next_cursor` as `cursor` for the
+// next page (null on the last). Filters combine: `actor_id` (a user, token or agent; a user
+// also matches the tokens acting for them), `action`, `target_id`, and `since` / `until`.
+//
+// Corresponds with GET /audit-events (the `ListAuditEvents` operationId).
+func (c *Client) ListAuditEvents(ctx context.Context, params *ListAuditEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListAuditEventsRequest(c.Server, params)
 	if err != nil {
 		return nil, err
 	}
@@ -3549,6 +3745,18 @@ func NewDismissAllAlertsRequest(server string, params *DismissAllAlertsParams) (
 
 		}
 
+		if params.Reason != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "reason", *params.Reason, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
 		if encoded := queryValues.Encode(); encoded != "" {
 			rawQueryFragments = append(rawQueryFragments, encoded)
 		}
@@ -3559,6 +3767,53 @@ func NewDismissAllAlertsRequest(server string, params *DismissAllAlertsParams) (
 	if err != nil {
 		return nil, err
 	}
+
+	return req, nil
+}
+
+// NewUpdateAlertRequest calls the generic UpdateAlert builder with application/json body
+func NewUpdateAlertRequest(server string, alertId AlertId, body UpdateAlertJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewUpdateAlertRequestWithBody(server, alertId, "application/json", bodyReader)
+}
+
+// NewUpdateAlertRequestWithBody constructs an http.Request for the UpdateAlert method, with any body, and a specified content type
+func NewUpdateAlertRequestWithBody(server string, alertId AlertId, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "alert_id", alertId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/alerts/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPatch, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
 
 	return req, nil
 }
@@ -3730,6 +3985,132 @@ func NewRevokeApiTokenRequest(server string, integrationId ApiTokenId) (*http.Re
 	}
 
 	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewListAuditEventsRequest constructs an http.Request for the ListAuditEvents method
+func NewListAuditEventsRequest(server string, params *ListAuditEventsParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/audit-events")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.ActorId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "actor_id", *params.ActorId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "uuid"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Action != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "action", *params.Action, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.TargetId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "target_id", *params.TargetId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Since != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "since", *params.Since, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date-time"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Until != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "until", *params.Until, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date-time"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -5252,14 +5633,34 @@ type ClientWithResponsesInterface interface {
 
 	// DismissAllAlertsWithResponse Dismiss every open alert
 	//
-	// Needs no body. `severity` narrows it to one severity.
+	// Needs no body. `severity` narrows it to one severity; `reason` is recorded in the audit log.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /alerts/dismiss-all (the `DismissAllAlerts` operationId).
 	DismissAllAlertsWithResponse(ctx context.Context, params *DismissAllAlertsParams, reqEditors ...RequestEditorFn) (*DismissAllAlertsResponse, error)
 
+	// UpdateAlertWithBodyWithResponse Dismiss one alert, saying why
+	//
+	// Like POST /alerts/{alert_id}/dismiss, with a `reason` recorded in the audit log.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /alerts/{alert_id} (the `UpdateAlert` operationId).
+	UpdateAlertWithBodyWithResponse(ctx context.Context, alertId AlertId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateAlertResponse, error)
+
+	// UpdateAlertWithResponse Dismiss one alert, saying why
+	//
+	// Like POST /alerts/{alert_id}/dismiss, with a `reason` recorded in the audit log.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /alerts/{alert_id} (the `UpdateAlert` operationId).
+	UpdateAlertWithResponse(ctx context.Context, alertId AlertId, body UpdateAlertJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateAlertResponse, error)
+
 	// DismissAlertWithResponse Dismiss one alert
+	//
+	// Needs no body. To record why in the audit log, use PATCH /alerts/{alert_id} with a `reason`.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -5303,6 +5704,17 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with DELETE /api-tokens/{integration_id} (the `RevokeApiToken` operationId).
 	RevokeApiTokenWithResponse(ctx context.Context, integrationId ApiTokenId, reqEditors ...RequestEditorFn) (*RevokeApiTokenResponse, error)
+
+	// ListAuditEventsWithResponse Read the organization's audit log
+	//
+	// Requires the `admin` role. Newest first; pass a page's `next_cursor` as `cursor` for the
+	// next page (null on the last). Filters combine: `actor_id` (a user, token or agent; a user
+	// also matches the tokens acting for them), `action`, `target_id`, and `since` / `until`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /audit-events (the `ListAuditEvents` operationId).
+	ListAuditEventsWithResponse(ctx context.Context, params *ListAuditEventsParams, reqEditors ...RequestEditorFn) (*ListAuditEventsResponse, error)
 
 	// AcceptInvitationWithBodyWithResponse Set a new member's password with their one-time setup token
 	//
@@ -6568,6 +6980,117 @@ func (r DismissAllAlertsResponse) ContentType() string {
 	return ""
 }
 
+// UpdateAlertResponse429Headers the declared response headers of an HTTP 429 response for UpdateAlert
+type UpdateAlertResponse429Headers struct {
+	RetryAfter *int32
+}
+
+// UpdateAlertResponse503Headers the declared response headers of an HTTP 503 response for UpdateAlert
+type UpdateAlertResponse503Headers struct {
+	RetryAfter *int32
+}
+
+type UpdateAlertResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Alert
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *UpdateAlertResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *UpdateAlertResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UpdateAlertResponse) GetJSON200() *Alert {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r UpdateAlertResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r UpdateAlertResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r UpdateAlertResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r UpdateAlertResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r UpdateAlertResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r UpdateAlertResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r UpdateAlertResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r UpdateAlertResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r UpdateAlertResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UpdateAlertResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UpdateAlertResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UpdateAlertResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // DismissAlertResponse429Headers the declared response headers of an HTTP 429 response for DismissAlert
 type DismissAlertResponse429Headers struct {
 	RetryAfter *int32
@@ -6964,6 +7487,103 @@ func (r RevokeApiTokenResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r RevokeApiTokenResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ListAuditEventsResponse429Headers the declared response headers of an HTTP 429 response for ListAuditEvents
+type ListAuditEventsResponse429Headers struct {
+	RetryAfter *int32
+}
+
+// ListAuditEventsResponse503Headers the declared response headers of an HTTP 503 response for ListAuditEvents
+type ListAuditEventsResponse503Headers struct {
+	RetryAfter *int32
+}
+
+type ListAuditEventsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *AuditEventPage
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListAuditEventsResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListAuditEventsResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListAuditEventsResponse) GetJSON200() *AuditEventPage {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListAuditEventsResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListAuditEventsResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListAuditEventsResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r ListAuditEventsResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ListAuditEventsResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ListAuditEventsResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ListAuditEventsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListAuditEventsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListAuditEventsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListAuditEventsResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -8666,6 +9286,8 @@ type GetRiskTrendResponse struct {
 	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -8691,6 +9313,11 @@ func (r GetRiskTrendResponse) GetApplicationproblemJSON400() *BadRequest {
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
 func (r GetRiskTrendResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetRiskTrendResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
 }
 
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
@@ -10287,7 +10914,7 @@ func (c *ClientWithResponses) ListAlertsWithResponse(ctx context.Context, params
 
 // DismissAllAlertsWithResponse Dismiss every open alert
 //
-// Needs no body. `severity` narrows it to one severity.
+// Needs no body. `severity` narrows it to one severity; `reason` is recorded in the audit log.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -10300,7 +10927,39 @@ func (c *ClientWithResponses) DismissAllAlertsWithResponse(ctx context.Context, 
 	return ParseDismissAllAlertsResponse(rsp)
 }
 
+// UpdateAlertWithBodyWithResponse Dismiss one alert, saying why
+//
+// Like POST /alerts/{alert_id}/dismiss, with a `reason` recorded in the audit log.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /alerts/{alert_id} (the `UpdateAlert` operationId).
+func (c *ClientWithResponses) UpdateAlertWithBodyWithResponse(ctx context.Context, alertId AlertId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateAlertResponse, error) {
+	rsp, err := c.UpdateAlertWithBody(ctx, alertId, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateAlertResponse(rsp)
+}
+
+// UpdateAlertWithResponse Dismiss one alert, saying why
+//
+// Like POST /alerts/{alert_id}/dismiss, with a `reason` recorded in the audit log.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /alerts/{alert_id} (the `UpdateAlert` operationId).
+func (c *ClientWithResponses) UpdateAlertWithResponse(ctx context.Context, alertId AlertId, body UpdateAlertJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateAlertResponse, error) {
+	rsp, err := c.UpdateAlert(ctx, alertId, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateAlertResponse(rsp)
+}
+
 // DismissAlertWithResponse Dismiss one alert
+//
+// Needs no body. To record why in the audit log, use PATCH /alerts/{alert_id} with a `reason`.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -10373,6 +11032,23 @@ func (c *ClientWithResponses) RevokeApiTokenWithResponse(ctx context.Context, in
 		return nil, err
 	}
 	return ParseRevokeApiTokenResponse(rsp)
+}
+
+// ListAuditEventsWithResponse Read the organization's audit log
+//
+// Requires the `admin` role. Newest first; pass a page's `next_cursor` as `cursor` for the
+// next page (null on the last). Filters combine: `actor_id` (a user, token or agent; a user
+// also matches the tokens acting for them), `action`, `target_id`, and `since` / `until`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /audit-events (the `ListAuditEvents` operationId).
+func (c *ClientWithResponses) ListAuditEventsWithResponse(ctx context.Context, params *ListAuditEventsParams, reqEditors ...RequestEditorFn) (*ListAuditEventsResponse, error) {
+	rsp, err := c.ListAuditEvents(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListAuditEventsResponse(rsp)
 }
 
 // AcceptInvitationWithBodyWithResponse Set a new member's password with their one-time setup token
@@ -11869,6 +12545,111 @@ func ParseDismissAllAlertsResponse(rsp *http.Response) (*DismissAllAlertsRespons
 	return response, nil
 }
 
+// ParseUpdateAlertResponse parses an HTTP response from a UpdateAlertWithResponse call
+func ParseUpdateAlertResponse(rsp *http.Response) (*UpdateAlertResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UpdateAlertResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Alert
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers UpdateAlertResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers UpdateAlertResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseDismissAlertResponse parses an HTTP response from a DismissAlertWithResponse call
 func ParseDismissAlertResponse(rsp *http.Response) (*DismissAlertResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -12237,6 +13018,97 @@ func ParseRevokeApiTokenResponse(rsp *http.Response) (*RevokeApiTokenResponse, e
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers RevokeApiTokenResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListAuditEventsResponse parses an HTTP response from a ListAuditEventsWithResponse call
+func ParseListAuditEventsResponse(rsp *http.Response) (*ListAuditEventsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListAuditEventsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest AuditEventPage
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers ListAuditEventsResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListAuditEventsResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int32
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
@@ -13868,6 +14740,13 @@ func ParseGetRiskTrendResponse(rsp *http.Response) (*GetRiskTrendResponse, error
 			return nil, err
 		}
 		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
 		var dest TooManyRequests

@@ -42,7 +42,9 @@ type Server struct {
 	DormantAfter time.Duration `env:"MCPWARDEN_DORMANT_AFTER" envDefault:"168h"`
 	// AgentOfflineAfter raises agent_offline for an agent silent this long: five of the agent's
 	// 60-second heartbeat intervals by default; 0 turns the alert off.
-	AgentOfflineAfter   time.Duration `env:"MCPWARDEN_AGENT_OFFLINE_AFTER" envDefault:"5m"`
+	AgentOfflineAfter time.Duration `env:"MCPWARDEN_AGENT_OFFLINE_AFTER" envDefault:"5m"`
+	// AuditRetention is how long audit events are kept; older ones are deleted hourly.
+	AuditRetention      time.Duration `env:"MCPWARDEN_AUDIT_RETENTION" envDefault:"8760h"`
 	SMTPURL             string        `env:"MCPWARDEN_SMTP_URL"`
 	WebhookAllowPrivate bool          `env:"MCPWARDEN_WEBHOOK_ALLOW_PRIVATE" envDefault:"false"`
 
@@ -165,6 +167,9 @@ func (c *Server) Validate() error {
 	}
 	if c.AgentOfflineAfter != 0 && c.AgentOfflineAfter < 2*time.Minute {
 		bad("MCPWARDEN_AGENT_OFFLINE_AFTER must be 0 (off) or at least 2m (two of the agent's 60 s heartbeat intervals), not %s", c.AgentOfflineAfter)
+	}
+	if c.AuditRetention < 24*time.Hour {
+		bad("MCPWARDEN_AUDIT_RETENTION must be at least 24h, not %s", c.AuditRetention)
 	}
 	if c.DormantAfter < time.Minute {
 		bad("MCPWARDEN_DORMANT_AFTER must be a duration of at least 1m (such as 168h), not %s", c.DormantAfter)

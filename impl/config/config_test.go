@@ -17,7 +17,7 @@ func TestDefaultsAreTheDocumentedOnes(t *testing.T) {
 	want := Server{
 		Addr: ":8000", DataDir: ".mcpwarden", LogLevel: slog.LevelInfo, DBMaxConns: 20,
 		PGSharedBuffersMB: localpg.SharedBuffersFor(localpg.MemoryLimit()),
-		DormantAfter:      168 * time.Hour, AgentOfflineAfter: 5 * time.Minute,
+		DormantAfter:      168 * time.Hour, AgentOfflineAfter: 5 * time.Minute, AuditRetention: 8760 * time.Hour,
 		Registration: "open", LoginFailuresPerAccountAndClient: 10, LoginFailuresPerAccount: 100, LoginFailuresPerClient: 50,
 		AgentReportRate: 2, AgentReportBurst: 60, MaxAgentsPerOrg: 100_000,
 		MaxBodyBytes: 64 << 10, ReportMaxBodyBytes: 8 << 20,

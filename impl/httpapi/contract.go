@@ -12,6 +12,10 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/google/uuid"
+
+	"github.com/mcpwarden/mcpwarden/db"
+
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
@@ -177,6 +181,11 @@ func (v *contract) middleware(enabled bool) echo.MiddlewareFunc {
 			if err := v.roles.allow(route.Operation, caller.p); err != nil {
 				return err
 			}
+			// The changes this request makes are recorded in the audit log as the caller's. The
+			// passes below read the body through req, so it is the request the handler gets.
+			req = req.WithContext(db.WithActor(req.Context(), actorOf(caller.p, ClientIPFrom(ctx))))
+			input.Request = req
+			c.SetRequest(req)
 			if !enabled {
 				return next(c)
 			}
@@ -481,4 +490,18 @@ func fieldErrors(err error) []gen.FieldError {
 		out = append(out, gen.FieldError{Field: field, Message: msg})
 	}
 	return out
+}
+
+// actorOf is who the audit log records for a request: the authenticated caller, or (for the
+// operations that establish who the caller is, such as signing in) no one yet, from its address.
+func actorOf(p *Principal, ip string) db.Actor {
+	switch {
+	case p == nil:
+		return db.Actor{Type: "system", IP: ip}
+	case p.AgentID != uuid.Nil:
+		return db.Actor{Type: "agent", ID: p.AgentID, IP: ip}
+	case p.TokenID != uuid.Nil:
+		return db.Actor{Type: "token", ID: p.TokenID, UserID: p.UserID, IP: ip}
+	}
+	return db.Actor{Type: "user", ID: p.UserID, UserID: p.UserID, IP: ip}
 }

@@ -37,6 +37,8 @@ type Config struct {
 	// AgentOfflineAfter is how long an agent may stay silent before agent_offline is raised
 	// (checked every DormantSweepInterval); 0 turns the alert off.
 	AgentOfflineAfter time.Duration
+	// AuditRetention is how long audit events are kept (0 keeps them forever).
+	AuditRetention time.Duration
 	// TrendSnapshotInterval is the most a day's risk snapshot may lag the live counts.
 	TrendSnapshotInterval time.Duration
 	Logger                *slog.Logger
@@ -91,6 +93,21 @@ func Run(ctx context.Context, cfg Config, store *db.Storage, in *ingest.Ingester
 		run("agent offline alerts", cfg.DormantSweepInterval, func(ctx context.Context) (bool, error) {
 			_, _, err := offline.RunOnce(ctx)
 			return false, err
+		})
+	}
+	if cfg.AuditRetention > 0 {
+		run("audit retention", time.Hour, func(ctx context.Context) (bool, error) {
+			orgs, err := store.OrganizationIDs(ctx)
+			if err != nil {
+				return false, err
+			}
+			cutoff := now().Add(-cfg.AuditRetention)
+			for _, org := range orgs {
+				if _, err := store.DeleteAuditEventsBefore(ctx, org, cutoff); err != nil {
+					return false, err
+				}
+			}
+			return false, nil
 		})
 	}
 	sweep := &DormantSweep{Store: store, Ingester: in, After: cfg.DormantAfter, Log: log, Now: cfg.Now}

@@ -61,6 +61,8 @@ export const everyOperation: { [K in keyof operations]: (api: Api) => Promise<un
   listApiTokens: (api) => ok(api.GET("/api-tokens")),
   createApiToken: (api) => ok(api.POST("/api-tokens", { body: { name: "siem", scopes: ["read"] } })),
   revokeApiToken: (api) => ok(api.DELETE("/api-tokens/{integration_id}", { params: { path: { integration_id: id } } })),
+  listAuditEvents: (api) => ok(api.GET("/audit-events", { params: { query: { action: "member.role_changed", limit: 50 } } })),
+  updateAlert: (api) => ok(api.PATCH("/alerts/{alert_id}", { params: { path: { alert_id: id } }, body: { dismissed: true, reason: "accepted risk" } })),
 };
 
 // The typed results: a server's level is one of the spec's enum, a list has its items.

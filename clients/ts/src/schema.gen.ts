@@ -438,6 +438,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/audit-events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read the organization's audit log
+         * @description Requires the `admin` role. Newest first; pass a page's `next_cursor` as `cursor` for the
+         *     next page (null on the last). Filters combine: `actor_id` (a user, token or agent; a user
+         *     also matches the tokens acting for them), `action`, `target_id`, and `since` / `until`.
+         */
+        get: operations["listAuditEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/agents/{agent_id}": {
         parameters: {
             query?: never;
@@ -644,6 +666,29 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/alerts/{alert_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The alert's id. */
+                alert_id: components["parameters"]["AlertId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Dismiss one alert, saying why
+         * @description Like POST /alerts/{alert_id}/dismiss, with a `reason` recorded in the audit log.
+         */
+        patch: operations["updateAlert"];
+        trace?: never;
+    };
     "/alerts/{alert_id}/dismiss": {
         parameters: {
             query?: never;
@@ -656,7 +701,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Dismiss one alert */
+        /**
+         * Dismiss one alert
+         * @description Needs no body. To record why in the audit log, use PATCH /alerts/{alert_id} with a `reason`.
+         */
         post: operations["dismissAlert"];
         delete?: never;
         options?: never;
@@ -675,7 +723,7 @@ export interface paths {
         put?: never;
         /**
          * Dismiss every open alert
-         * @description Needs no body. `severity` narrows it to one severity.
+         * @description Needs no body. `severity` narrows it to one severity; `reason` is recorded in the audit log.
          */
         post: operations["dismissAllAlerts"];
         delete?: never;
@@ -1325,6 +1373,49 @@ export interface components {
         };
         UpdateServerRequest: {
             is_verified: boolean;
+            reason?: components["schemas"]["AuditReason"];
+        };
+        AuditEvent: {
+            /** Format: uuid */
+            id: string;
+            /** Format: date-time */
+            at: string;
+            /**
+             * @description `system`: the server itself, or a caller not yet identified (a failed sign-in).
+             * @enum {string}
+             */
+            actor_type: "user" | "token" | "agent" | "system";
+            /** Format: uuid */
+            actor_id: string | null;
+            /**
+             * Format: uuid
+             * @description The person behind the change (for a token, the admin it acts for).
+             */
+            actor_user_id: string | null;
+            source_ip: string | null;
+            /** @example member.role_changed */
+            action: string;
+            /** @example user */
+            target_type: string;
+            target_id: string | null;
+            /** @description What changed (before and after where it applies), never a secret. */
+            summary: {
+                [key: string]: unknown;
+            };
+        };
+        AuditEventPage: {
+            items: components["schemas"]["AuditEvent"][];
+            next_cursor: string | null;
+        };
+        /** @description Why, recorded in the audit log with the change. */
+        AuditReason: string;
+        UpdateAlertRequest: {
+            /**
+             * @description Alerts are dismissed, never reopened.
+             * @enum {boolean}
+             */
+            dismissed: true;
+            reason?: components["schemas"]["AuditReason"];
         };
         /**
          * @example {
@@ -2486,6 +2577,41 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
+    listAuditEvents: {
+        parameters: {
+            query?: {
+                actor_id?: string;
+                /** @description An action such as `member.role_changed`. */
+                action?: string;
+                target_id?: string;
+                since?: string;
+                until?: string;
+                cursor?: string;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of events, newest first. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditEventPage"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
     deleteAgent: {
         parameters: {
             query?: never;
@@ -2781,6 +2907,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
@@ -2821,6 +2948,41 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
+    updateAlert: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The alert's id. */
+                alert_id: components["parameters"]["AlertId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateAlertRequest"];
+            };
+        };
+        responses: {
+            /** @description The dismissed alert. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Alert"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
     dismissAlert: {
         parameters: {
             query?: never;
@@ -2856,6 +3018,8 @@ export interface operations {
             query?: {
                 /** @description Only dismiss alerts of this severity. */
                 severity?: components["schemas"]["RiskLevel"];
+                /** @description Why, recorded in the audit log. */
+                reason?: components["schemas"]["AuditReason"];
             };
             header?: never;
             path?: never;

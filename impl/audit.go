@@ -1,0 +1,78 @@
+package impl
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/mcpwarden/mcpwarden/db"
+	"github.com/mcpwarden/mcpwarden/gen"
+	"github.com/mcpwarden/mcpwarden/impl/httpapi"
+)
+
+// ListAuditEvents pages through the audit log, newest first, by cursor: the page's last event,
+// so that events recorded meanwhile neither repeat nor shift the next page.
+func (s *Server) ListAuditEvents(ctx context.Context, request gen.ListAuditEventsRequestObject) (gen.ListAuditEventsResponseObject, error) {
+	p := httpapi.PrincipalFrom(ctx)
+	in := request.Params
+	limit := 100
+	if in.Limit != nil {
+		limit = int(*in.Limit)
+	}
+	f := db.AuditFilter{ActorID: in.ActorId, Action: in.Action, TargetID: in.TargetId, Since: in.Since, Until: in.Until, Limit: limit + 1}
+	if in.Cursor != nil {
+		at, id, ok := parseAuditCursor(*in.Cursor)
+		if !ok {
+			return gen.ListAuditEvents400ApplicationProblemPlusJSONResponse{BadRequestApplicationProblemPlusJSONResponse: badRequest(ctx,
+				[]gen.FieldError{{Field: "cursor", Message: "is not a cursor this server gave out"}})}, nil
+		}
+		f.AfterAt, f.AfterID = &at, &id
+	}
+	events, err := s.store.ListAuditEvents(ctx, p.OrgID, f)
+	if err != nil {
+		return nil, err
+	}
+	var next *string
+	if len(events) > limit {
+		events = events[:limit]
+		last := events[limit-1]
+		c := auditCursor(last.At, last.ID)
+		next = &c
+	}
+	items := make([]gen.AuditEvent, len(events))
+	for i, e := range events {
+		var summary map[string]any
+		if err := json.Unmarshal(e.Summary, &summary); err != nil {
+			return nil, err
+		}
+		items[i] = gen.AuditEvent{
+			Id: e.ID, At: e.At.UTC(), ActorType: gen.AuditEventActorType(e.ActorType), ActorId: e.ActorID, ActorUserId: e.ActorUserID,
+			SourceIp: e.SourceIP, Action: e.Action, TargetType: e.TargetType, TargetId: e.TargetID, Summary: summary,
+		}
+	}
+	return gen.ListAuditEvents200JSONResponse{Items: items, NextCursor: next}, nil
+}
+
+// auditCursor encodes an event's time (microseconds, PostgreSQL's precision) and id.
+func auditCursor(at time.Time, id uuid.UUID) string {
+	b := make([]byte, 8, 24)
+	binary.BigEndian.PutUint64(b, uint64(at.UnixMicro()))
+	return base64.RawURLEncoding.EncodeToString(append(b, id[:]...))
+}
+
+func parseAuditCursor(c string) (time.Time, uuid.UUID, bool) {
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil || len(b) != 24 {
+		return time.Time{}, uuid.Nil, false
+	}
+	id, err := uuid.FromBytes(b[8:])
+	if err != nil {
+		return time.Time{}, uuid.Nil, false
+	}
+	return time.UnixMicro(int64(binary.BigEndian.Uint64(b[:8]))), id, true
+}
+
