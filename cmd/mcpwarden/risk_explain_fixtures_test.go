@@ -85,7 +85,10 @@ func TestRiskExplainJudgesEveryFixtureFileAsTheServerStoresIt(t *testing.T) {
 			}
 			files++
 			view := agentView(t, dir, p)
-			got := explainFixture(t, p, len(view.Findings) > 0)
+			// A file the agent reads no server from (one with findings, or one like JetBrains'
+			// 2025.3 settings whose entries only name servers defined elsewhere) is one explain
+			// may refuse: it exits 1 saying why.
+			got := explainFixture(t, p, len(view.Findings) > 0 || len(view.Servers) == 0)
 			if len(view.Servers) == 0 {
 				if len(got) > 0 {
 					t.Errorf("%s: explain judges %d servers, the agent reports none", p, len(got))
