@@ -213,3 +213,26 @@ func TestProjectOfTellsProjectFilesFromTheClientsOwn(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkProjectOf finds the projects of a report's configuration files, as the server does for
+// each server of a changed report.
+func BenchmarkProjectOf(b *testing.B) {
+	files := []struct{ client, path string }{
+		{"claude-desktop", "/Users/jane/Library/Application Support/Claude/claude_desktop_config.json"},
+		{"claude-code", "/Users/jane/.claude.json"},
+		{"claude-code", "/Users/jane/src/api/.mcp.json"},
+		{"cursor", "/Users/jane/.cursor/mcp.json"},
+		{"cursor", "/Users/jane/src/webapp/.cursor/mcp.json"},
+		{"vscode", "/Users/jane/Library/Application Support/Code/User/mcp.json"},
+		{"vscode", "/Users/jane/src/webapp/.vscode/mcp.json"},
+		{"windsurf", "/Users/jane/.codeium/windsurf/mcp_config.json"},
+		{"continue", "/Users/jane/src/x/.continue/mcpServers/db.yaml"},
+		{"", ""},
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		for _, f := range files {
+			ProjectOf(f.client, f.path)
+		}
+	}
+}

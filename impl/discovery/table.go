@@ -139,29 +139,29 @@ func ProjectOf(client, configPath string) string {
 	if configPath == "" || len(pats.project) == 0 {
 		return ""
 	}
-	p := strings.ReplaceAll(configPath, `\`, "/")
+	file := strings.Split(strings.ReplaceAll(configPath, `\`, "/"), "/")
 	// ~/.cursor/mcp.json is Cursor's own file, though a project at the home folder reads it too.
 	for _, u := range pats.own {
-		if dir, ok := underProject(p, u.rel); ok && (!u.home || isHomeDir(dir)) {
+		if dir, ok := underProject(file, u.segs); ok && (!u.home || isHomeDir(dir)) {
 			return ""
 		}
 	}
 	for _, pat := range pats.project {
-		if dir, ok := underProject(p, pat); ok {
+		if dir, ok := underProject(file, pat); ok {
 			return dir
 		}
 	}
 	return ""
 }
 
-// clientPatterns are a client's file patterns as ProjectOf reads them.
+// clientPatterns are a client's file patterns as ProjectOf reads them, split at "/".
 type clientPatterns struct {
 	own     []ownPattern // user and managed files, without their leading folder variable
-	project []string
+	project [][]string
 }
 
 type ownPattern struct {
-	rel  string
+	segs []string
 	home bool // the variable dropped was ~
 }
 
@@ -173,11 +173,11 @@ var projectPatterns = sync.OnceValue(func() map[string]clientPatterns {
 			for _, osName := range []string{"linux", "darwin", "windows"} {
 				for _, pat := range src.patterns(osName) {
 					if src.Scope == "project" {
-						cp.project = append(cp.project, pat)
+						cp.project = append(cp.project, strings.Split(pat, "/"))
 						continue
 					}
 					rel, home := homeRelative(pat)
-					cp.own = append(cp.own, ownPattern{rel, home})
+					cp.own = append(cp.own, ownPattern{strings.Split(rel, "/"), home})
 				}
 			}
 		}
@@ -211,21 +211,23 @@ func isHomeDir(dir string) bool {
 	return false
 }
 
-// underProject matches a file against a project-relative pattern (".cursor/mcp.json",
-// ".continue/mcpServers/*.yaml") and returns the project folder.
-func underProject(file, pattern string) (string, bool) {
-	fileParts := strings.Split(file, "/")
-	patParts := strings.Split(pattern, "/")
-	if len(fileParts) <= len(patParts) {
+// underProject matches a file, split at "/", against a project-relative pattern
+// (".cursor/mcp.json", ".continue/mcpServers/*.yaml", split alike) and returns the project
+// folder. The file name is compared first: it rules out nearly every pattern.
+func underProject(file, pattern []string) (string, bool) {
+	if len(file) <= len(pattern) {
 		return "", false
 	}
-	tail := fileParts[len(fileParts)-len(patParts):]
-	for i, pp := range patParts {
-		if ok, err := path.Match(pp, tail[i]); err != nil || !ok {
+	tail := file[len(file)-len(pattern):]
+	for i := len(pattern) - 1; i >= 0; i-- {
+		if pattern[i] == tail[i] {
+			continue
+		}
+		if ok, err := path.Match(pattern[i], tail[i]); err != nil || !ok {
 			return "", false
 		}
 	}
-	dir := strings.Join(fileParts[:len(fileParts)-len(patParts)], "/")
+	dir := strings.Join(file[:len(file)-len(pattern)], "/")
 	if dir == "" {
 		dir = "/"
 	}
