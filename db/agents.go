@@ -69,30 +69,50 @@ const agentByKeyHashSQL = `
 // CreateAgent enrols an agent with the hash and display prefix of its key, unless the
 // organization already has maxAgents (ErrAgentLimit).
 func (s *Storage) CreateAgent(ctx context.Context, orgID uuid.UUID, name string, keyHash []byte, keyPrefix string, maxAgents int) (Agent, error) {
-	a := Agent{ID: uuid.New(), Name: name, KeyPrefix: keyPrefix}
+	var a Agent
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
-		// The organization's row lock makes concurrent enrolments count one after the other. The
-		// count is a statement of its own: under READ COMMITTED a statement sees the rows committed
-		// before it began, so a count in the locking statement would miss the enrolment that held
-		// the lock it waited for.
-		if _, err := tx.ExecContext(ctx, `SELECT 1 FROM organizations WHERE id = $1 FOR UPDATE`, orgID); err != nil {
-			return err
-		}
-		var agents int
-		if err := tx.GetContext(ctx, &agents, `SELECT count(*) FROM agents WHERE organization_id = $1`, orgID); err != nil {
-			return err
-		}
-		if agents >= maxAgents {
-			return ErrAgentLimit
-		}
-		if err := tx.GetContext(ctx, &a.CreatedAt, `
-			INSERT INTO agents (organization_id, id, name, key_hash, key_prefix)
-			VALUES ($1, $2, $3, $4, $5) RETURNING created_at`, orgID, a.ID, name, keyHash, keyPrefix); err != nil {
-			return err
-		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO agent_keys (key_hash, organization_id, agent_id) VALUES ($1, $2, $3)`, keyHash, orgID, a.ID)
+		var err error
+		a, err = createAgentTx(ctx, tx, orgID, newAgent{Name: name, KeyHash: keyHash, KeyPrefix: keyPrefix}, maxAgents)
 		return err
 	})
+	return a, err
+}
+
+// newAgent is an agent to create: its name and key, and for an enrolled machine its identity,
+// details and the secret it enrolled with.
+type newAgent struct {
+	Name      string
+	KeyHash   []byte
+	KeyPrefix string
+	MachineID *string
+	SecretID  *uuid.UUID
+	Meta      AgentMeta
+}
+
+func createAgentTx(ctx context.Context, tx *sqlx.Tx, orgID uuid.UUID, n newAgent, maxAgents int) (Agent, error) {
+	a := Agent{ID: uuid.New(), Name: n.Name, KeyPrefix: n.KeyPrefix,
+		Hostname: n.Meta.Hostname, OSType: n.Meta.OSType, Username: n.Meta.Username, AgentVersion: n.Meta.AgentVersion}
+	// The organization's row lock makes concurrent enrolments count one after the other. The
+	// count is a statement of its own: under READ COMMITTED a statement sees the rows committed
+	// before it began, so a count in the locking statement would miss the enrolment that held
+	// the lock it waited for.
+	if _, err := tx.ExecContext(ctx, `SELECT 1 FROM organizations WHERE id = $1 FOR UPDATE`, orgID); err != nil {
+		return a, err
+	}
+	var agents int
+	if err := tx.GetContext(ctx, &agents, `SELECT count(*) FROM agents WHERE organization_id = $1`, orgID); err != nil {
+		return a, err
+	}
+	if agents >= maxAgents {
+		return a, ErrAgentLimit
+	}
+	if err := tx.GetContext(ctx, &a.CreatedAt, `
+		INSERT INTO agents (organization_id, id, name, key_hash, key_prefix, machine_id, enrollment_secret_id, hostname, os_type, username, agent_version)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING created_at`,
+		orgID, a.ID, n.Name, n.KeyHash, n.KeyPrefix, n.MachineID, n.SecretID, n.Meta.Hostname, n.Meta.OSType, n.Meta.Username, n.Meta.AgentVersion); err != nil {
+		return a, err
+	}
+	_, err := tx.ExecContext(ctx, `INSERT INTO agent_keys (key_hash, organization_id, agent_id) VALUES ($1, $2, $3)`, n.KeyHash, orgID, a.ID)
 	return a, err
 }
 
@@ -146,21 +166,29 @@ func (s *Storage) DeleteAgent(ctx context.Context, orgID, agentID uuid.UUID) ([]
 func (s *Storage) RotateAgentKey(ctx context.Context, orgID, agentID uuid.UUID, keyHash []byte, keyPrefix string) ([]byte, error) {
 	var old []byte
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
-		if err := tx.GetContext(ctx, &old, `SELECT key_hash FROM agents WHERE organization_id = $1 AND id = $2 FOR UPDATE`, orgID, agentID); err != nil {
-			return notFound(err)
-		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM agent_keys WHERE key_hash = $1 AND organization_id = $2`, old, orgID); err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO agent_keys (key_hash, organization_id, agent_id) VALUES ($1, $2, $3)`, keyHash, orgID, agentID); err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE agents SET key_hash = $3, key_prefix = $4 WHERE organization_id = $1 AND id = $2`, orgID, agentID, keyHash, keyPrefix); err != nil {
-			return err
-		}
-		return revokeKeyTx(ctx, tx, old)
+		var err error
+		old, err = rotateKeyTx(ctx, tx, orgID, agentID, keyHash, keyPrefix)
+		return err
 	})
 	return old, err
+}
+
+// rotateKeyTx replaces an agent's key and announces the old one's end; it returns the old hash.
+func rotateKeyTx(ctx context.Context, tx *sqlx.Tx, orgID, agentID uuid.UUID, keyHash []byte, keyPrefix string) ([]byte, error) {
+	var old []byte
+	if err := tx.GetContext(ctx, &old, `SELECT key_hash FROM agents WHERE organization_id = $1 AND id = $2 FOR UPDATE`, orgID, agentID); err != nil {
+		return nil, notFound(err)
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM agent_keys WHERE key_hash = $1 AND organization_id = $2`, old, orgID); err != nil {
+		return nil, err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO agent_keys (key_hash, organization_id, agent_id) VALUES ($1, $2, $3)`, keyHash, orgID, agentID); err != nil {
+		return nil, err
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE agents SET key_hash = $3, key_prefix = $4 WHERE organization_id = $1 AND id = $2`, orgID, agentID, keyHash, keyPrefix); err != nil {
+		return nil, err
+	}
+	return old, revokeKeyTx(ctx, tx, old)
 }
 
 // revokeKeyTx announces, in the transaction that deletes or replaces a key, that replicas must
@@ -189,19 +217,19 @@ type KeyInvalidation struct {
 // rare (a new hostname or agent version), so it is written at once rather than buffered. The same
 // statement announces the change to other replicas, whose cached copy is now stale. The
 // invalidation is empty when the agent no longer exists.
-func (s *Storage) UpdateAgentMeta(ctx context.Context, orgID, agentID uuid.UUID, m AgentMeta, seen time.Time) (KeyInvalidation, error) {
+func (s *Storage) UpdateAgentMeta(ctx context.Context, orgID, agentID uuid.UUID, m AgentMeta, machineID *string, seen time.Time) (KeyInvalidation, error) {
 	var inv KeyInvalidation
 	err := s.db.GetContext(ctx, &inv, `
 		WITH u AS (
 			UPDATE agents SET hostname = $3, os_type = $4, username = $5, agent_version = $6,
-				last_seen_at = GREATEST(last_seen_at, $7)
+				last_seen_at = GREATEST(last_seen_at, $7), machine_id = coalesce($8, machine_id)
 			WHERE organization_id = $1 AND id = $2
 			RETURNING key_hash
 		)
 		INSERT INTO agent_key_revocations AS r (key_hash, revoked_at)
 		SELECT key_hash, clock_timestamp() FROM u
 		ON CONFLICT (key_hash) DO UPDATE SET revoked_at = clock_timestamp()
-		RETURNING r.key_hash, r.revoked_at, r.xmax = 0 AS fresh`, orgID, agentID, m.Hostname, m.OSType, m.Username, m.AgentVersion, seen)
+		RETURNING r.key_hash, r.revoked_at, r.xmax = 0 AS fresh`, orgID, agentID, m.Hostname, m.OSType, m.Username, m.AgentVersion, seen, machineID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return KeyInvalidation{}, nil
 	}
@@ -283,6 +311,11 @@ type AgentState struct {
 	AgentID    uuid.UUID `db:"id"`
 	ReportHash []byte    `db:"report_hash"`
 	AgentMeta
+	// MachineID is the machine the key is bound to; KeySharedAt when another machine was last
+	// caught using it; LastSeenAt as last flushed.
+	MachineID   *string    `db:"machine_id"`
+	KeySharedAt *time.Time `db:"key_shared_at"`
+	LastSeenAt  *time.Time `db:"last_seen_at"`
 }
 
 // AgentStates reads the stored state of some of an organization's agents; a deleted agent is
@@ -294,7 +327,25 @@ func (s *Storage) AgentStates(ctx context.Context, orgID uuid.UUID, agentIDs []u
 	}
 	var out []AgentState
 	err := s.db.SelectContext(ctx, &out, `
-		SELECT id, report_hash, hostname, os_type, username, agent_version
+		SELECT id, report_hash, hostname, os_type, username, agent_version, machine_id, key_shared_at, last_seen_at
 		FROM agents WHERE organization_id = $1 AND id = ANY($2::uuid[])`, orgID, pq.Array(ids))
 	return out, err
+}
+
+// BindMachine binds an agent's key to the machine that reported with it.
+func (s *Storage) BindMachine(ctx context.Context, orgID, agentID uuid.UUID, machineID string) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE agents SET machine_id = $3 WHERE organization_id = $1 AND id = $2`, orgID, agentID, machineID)
+	return err
+}
+
+// MarkKeyShared records that a second machine used the agent's key, and raises the alert (once
+// while it is open).
+func (s *Storage) MarkKeyShared(ctx context.Context, orgID, agentID uuid.UUID, alert NewAlert) error {
+	return s.inTx(ctx, func(tx *sqlx.Tx) error {
+		if _, err := tx.ExecContext(ctx, `UPDATE agents SET key_shared_at = now() WHERE organization_id = $1 AND id = $2`, orgID, agentID); err != nil {
+			return err
+		}
+		_, err := insertAlertsTx(ctx, tx, orgID, []NewAlert{alert})
+		return err
+	})
 }

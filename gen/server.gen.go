@@ -43,6 +43,7 @@ func (e AgentStatus) Valid() bool {
 
 // Defines values for AlertType.
 const (
+	AgentKeyShared        AlertType = "agent_key_shared"
 	AgentOffline          AlertType = "agent_offline"
 	MaliciousPackage      AlertType = "malicious_package"
 	NewHighRiskServer     AlertType = "new_high_risk_server"
@@ -53,6 +54,8 @@ const (
 // Valid indicates whether the value is a known member of the AlertType enum.
 func (e AlertType) Valid() bool {
 	switch e {
+	case AgentKeyShared:
+		return true
 	case AgentOffline:
 		return true
 	case MaliciousPackage:
@@ -62,6 +65,48 @@ func (e AlertType) Valid() bool {
 	case RiskIncreased:
 		return true
 	case VerifiedServerChanged:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ApiTokenScope.
+const (
+	ScopeAdmin ApiTokenScope = "admin"
+	ScopeRead  ApiTokenScope = "read"
+	ScopeWrite ApiTokenScope = "write"
+)
+
+// Valid indicates whether the value is a known member of the ApiTokenScope enum.
+func (e ApiTokenScope) Valid() bool {
+	switch e {
+	case ScopeAdmin:
+		return true
+	case ScopeRead:
+		return true
+	case ScopeWrite:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for EnrollmentSecretStatus.
+const (
+	SecretActive  EnrollmentSecretStatus = "active"
+	SecretExpired EnrollmentSecretStatus = "expired"
+	SecretRevoked EnrollmentSecretStatus = "revoked"
+)
+
+// Valid indicates whether the value is a known member of the EnrollmentSecretStatus enum.
+func (e EnrollmentSecretStatus) Valid() bool {
+	switch e {
+	case SecretActive:
+		return true
+	case SecretExpired:
+		return true
+	case SecretRevoked:
 		return true
 	default:
 		return false
@@ -234,6 +279,7 @@ func (e RiskLevel) Valid() bool {
 const (
 	Admin  Role = "admin"
 	Member Role = "member"
+	Viewer Role = "viewer"
 )
 
 // Valid indicates whether the value is a known member of the Role enum.
@@ -242,6 +288,8 @@ func (e Role) Valid() bool {
 	case Admin:
 		return true
 	case Member:
+		return true
+	case Viewer:
 		return true
 	default:
 		return false
@@ -412,7 +460,9 @@ type Alert struct {
 	// Type `new_high_risk_server`: a new server at high or critical risk; `risk_increased`: a
 	// server's risk level rose; `verified_server_changed`: a verified server's configuration
 	// changed and its verification was cleared; `malicious_package`: a known-malicious package;
-	// `agent_offline`: an agent went silent.
+	// `agent_offline`: an agent went silent; `agent_key_shared`: two machines use one agent key.
+	// New types are added as new conditions are detected: show an unknown type by its
+	// `title` and `message`.
 	Type AlertType `json:"type"`
 }
 
@@ -429,8 +479,54 @@ type AlertList struct {
 // AlertType `new_high_risk_server`: a new server at high or critical risk; `risk_increased`: a
 // server's risk level rose; `verified_server_changed`: a verified server's configuration
 // changed and its verification was cleared; `malicious_package`: a known-malicious package;
-// `agent_offline`: an agent went silent.
+// `agent_offline`: an agent went silent; `agent_key_shared`: two machines use one agent key.
+// New types are added as new conditions are detected: show an unknown type by its
+// `title` and `message`.
 type AlertType string
+
+// ApiToken defines model for ApiToken.
+type ApiToken struct {
+	CreatedAt time.Time          `json:"created_at"`
+	ExpiresAt *time.Time         `json:"expires_at"`
+	Id        openapi_types.UUID `json:"id"`
+
+	// LastUsedAt Updated at most once a minute.
+	LastUsedAt *time.Time      `json:"last_used_at"`
+	Name       string          `json:"name"`
+	RevokedAt  *time.Time      `json:"revoked_at"`
+	Scopes     []ApiTokenScope `json:"scopes"`
+
+	// TokenPrefix The token's kind and last characters, to tell tokens apart.
+	TokenPrefix string `json:"token_prefix"`
+}
+
+// ApiTokenList defines model for ApiTokenList.
+type ApiTokenList struct {
+	Items    []ApiToken     `json:"items"`
+	Page     PageNumber     `json:"page"`
+	PageSize PageSizeNumber `json:"page_size"`
+
+	// Total How many items match, across all pages.
+	Total Total `json:"total"`
+}
+
+// ApiTokenScope `read`: what members may read; `write`: what members may change; `admin`: what only admins may read or change. Scopes do not imply each other.
+type ApiTokenScope string
+
+// ApiTokenWithToken defines model for ApiTokenWithToken.
+type ApiTokenWithToken struct {
+	CreatedAt  time.Time          `json:"created_at"`
+	ExpiresAt  *time.Time         `json:"expires_at"`
+	Id         openapi_types.UUID `json:"id"`
+	LastUsedAt *time.Time         `json:"last_used_at"`
+	Name       string             `json:"name"`
+	RevokedAt  *time.Time         `json:"revoked_at"`
+	Scopes     []ApiTokenScope    `json:"scopes"`
+
+	// Token The token; shown only in this response.
+	Token       string `json:"token"`
+	TokenPrefix string `json:"token_prefix"`
+}
 
 // ChangePasswordRequest defines model for ChangePasswordRequest.
 type ChangePasswordRequest struct {
@@ -449,13 +545,32 @@ type CreateAgentRequest struct {
 	Name string `json:"name"`
 }
 
+// CreateApiTokenRequest defines model for CreateApiTokenRequest.
+type CreateApiTokenRequest struct {
+	// ExpiresAt When the token stops working; never when absent.
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+
+	// Name Example: SIEM export
+	Name   string          `json:"name"`
+	Scopes []ApiTokenScope `json:"scopes"`
+}
+
+// CreateEnrollmentSecretRequest defines model for CreateEnrollmentSecretRequest.
+type CreateEnrollmentSecretRequest struct {
+	// ExpiresAt When the secret stops enrolling machines; never when absent.
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+
+	// Name Example: Engineering laptops (Jamf)
+	Name string `json:"name"`
+}
+
 // CreateMemberRequest defines model for CreateMemberRequest.
 type CreateMemberRequest struct {
 	// Email Example: jane@example.com
 	Email    Email  `json:"email"`
 	FullName string `json:"full_name"`
 
-	// Role `admin` manages the organization, its members and webhooks; `member` sees and triages the inventory.
+	// Role `admin` manages the organization, its members and webhooks; `member` sees and triages the inventory; `viewer` sees everything a member sees and changes nothing but their own name and password.
 	Role *Role `json:"role,omitempty"`
 }
 
@@ -485,6 +600,76 @@ type DismissAllResult struct {
 
 // Email Example: jane@example.com
 type Email = openapi_types.Email
+
+// EnrollRequest defines model for EnrollRequest.
+type EnrollRequest struct {
+	AgentVersion *string `json:"agent_version,omitempty"`
+
+	// EnrollmentSecret Example: mcp_es_AAAAAAAAAAAAAAAAAAAAAA
+	EnrollmentSecret *string `json:"enrollment_secret,omitempty"`
+
+	// Hostname Example: laptop.local
+	Hostname string `json:"hostname"`
+
+	// MachineId A stable identity of the machine. mcpwarden-agent sends the hex HMAC-SHA256, keyed with
+	// "mcpwarden", of the hardware UUID (macOS), /etc/machine-id (Linux) or MachineGuid
+	// (Windows), so the raw identifier never leaves the machine.
+	//
+	//
+	// Example: 3f1c2e9a0b7d4c5e8f60718293a4b5c6d7e8f90112233445566778899aabbccd
+	MachineId MachineId `json:"machine_id"`
+
+	// Name The agent's name for a new enrolment (the hostname when absent).
+	Name     *string `json:"name,omitempty"`
+	OsType   *OsType `json:"os_type,omitempty"`
+	Username *string `json:"username,omitempty"`
+}
+
+// EnrollmentSecret defines model for EnrollmentSecret.
+type EnrollmentSecret struct {
+	CreatedAt  time.Time          `json:"created_at"`
+	ExpiresAt  *time.Time         `json:"expires_at"`
+	Id         openapi_types.UUID `json:"id"`
+	LastUsedAt *time.Time         `json:"last_used_at"`
+	Name       string             `json:"name"`
+	RevokedAt  *time.Time         `json:"revoked_at"`
+
+	// SecretPrefix The secret's kind and last characters, to tell secrets apart.
+	//
+	// Example: mcp_es_…x9Qa
+	SecretPrefix string                 `json:"secret_prefix"`
+	Status       EnrollmentSecretStatus `json:"status"`
+	Uses         Count                  `json:"uses"`
+}
+
+// EnrollmentSecretList defines model for EnrollmentSecretList.
+type EnrollmentSecretList struct {
+	Items    []EnrollmentSecret `json:"items"`
+	Page     PageNumber         `json:"page"`
+	PageSize PageSizeNumber     `json:"page_size"`
+
+	// Total How many items match, across all pages.
+	Total Total `json:"total"`
+}
+
+// EnrollmentSecretStatus defines model for EnrollmentSecretStatus.
+type EnrollmentSecretStatus string
+
+// EnrollmentSecretWithSecret defines model for EnrollmentSecretWithSecret.
+type EnrollmentSecretWithSecret struct {
+	CreatedAt  time.Time          `json:"created_at"`
+	ExpiresAt  *time.Time         `json:"expires_at"`
+	Id         openapi_types.UUID `json:"id"`
+	LastUsedAt *time.Time         `json:"last_used_at"`
+	Name       string             `json:"name"`
+	RevokedAt  *time.Time         `json:"revoked_at"`
+
+	// Secret The secret; shown only in this response. Put it in the agent's configuration file.
+	Secret       string                 `json:"secret"`
+	SecretPrefix string                 `json:"secret_prefix"`
+	Status       EnrollmentSecretStatus `json:"status"`
+	Uses         Count                  `json:"uses"`
+}
 
 // FieldError defines model for FieldError.
 type FieldError struct {
@@ -518,8 +703,16 @@ type HeartbeatRequest struct {
 	AgentVersion *string `json:"agent_version,omitempty"`
 
 	// Hostname Example: laptop.local
-	Hostname string  `json:"hostname"`
-	OsType   *OsType `json:"os_type,omitempty"`
+	Hostname string `json:"hostname"`
+
+	// MachineId A stable identity of the machine. mcpwarden-agent sends the hex HMAC-SHA256, keyed with
+	// "mcpwarden", of the hardware UUID (macOS), /etc/machine-id (Linux) or MachineGuid
+	// (Windows), so the raw identifier never leaves the machine.
+	//
+	//
+	// Example: 3f1c2e9a0b7d4c5e8f60718293a4b5c6d7e8f90112233445566778899aabbccd
+	MachineId *MachineId `json:"machine_id,omitempty"`
+	OsType    *OsType    `json:"os_type,omitempty"`
 
 	// Username Example: jane
 	Username *string `json:"username,omitempty"`
@@ -548,6 +741,13 @@ type LoginForm struct {
 	// Example: jane@example.com
 	Username string `json:"username"`
 }
+
+// MachineId A stable identity of the machine. mcpwarden-agent sends the hex HMAC-SHA256, keyed with
+// "mcpwarden", of the hardware UUID (macOS), /etc/machine-id (Linux) or MachineGuid
+// (Windows), so the raw identifier never leaves the machine.
+//
+// Example: 3f1c2e9a0b7d4c5e8f60718293a4b5c6d7e8f90112233445566778899aabbccd
+type MachineId = string
 
 // McpServer defines model for McpServer.
 type McpServer struct {
@@ -681,6 +881,19 @@ type RegisterRequest struct {
 
 // ReportRequest defines model for ReportRequest.
 type ReportRequest struct {
+	// Hostname The machine's hostname, checked like the heartbeat's when no `machine_id` is sent.
+	//
+	// Example: laptop.local
+	Hostname *string `json:"hostname,omitempty"`
+
+	// MachineId A stable identity of the machine. mcpwarden-agent sends the hex HMAC-SHA256, keyed with
+	// "mcpwarden", of the hardware UUID (macOS), /etc/machine-id (Linux) or MachineGuid
+	// (Windows), so the raw identifier never leaves the machine.
+	//
+	//
+	// Example: 3f1c2e9a0b7d4c5e8f60718293a4b5c6d7e8f90112233445566778899aabbccd
+	MachineId *MachineId `json:"machine_id,omitempty"`
+
 	// Servers Every MCP server the agent currently finds; servers left out become dormant.
 	Servers []ReportedServer `json:"servers"`
 }
@@ -788,7 +1001,7 @@ type RiskLevelBucket struct {
 	TopServerTypes []ServerTypeCount `json:"top_server_types"`
 }
 
-// Role `admin` manages the organization, its members and webhooks; `member` sees and triages the inventory.
+// Role `admin` manages the organization, its members and webhooks; `member` sees and triages the inventory; `viewer` sees everything a member sees and changes nothing but their own name and password.
 type Role string
 
 // ServerStatus `active` while the agent reports the server; `dormant` once it is missing from a report or its agent is silent.
@@ -821,7 +1034,7 @@ type Total = int64
 
 // UpdateMemberRequest defines model for UpdateMemberRequest.
 type UpdateMemberRequest struct {
-	// Role `admin` manages the organization, its members and webhooks; `member` sees and triages the inventory.
+	// Role `admin` manages the organization, its members and webhooks; `member` sees and triages the inventory; `viewer` sees everything a member sees and changes nothing but their own name and password.
 	Role Role `json:"role"`
 }
 
@@ -862,7 +1075,7 @@ type User struct {
 	IsActive       bool               `json:"is_active"`
 	OrganizationId openapi_types.UUID `json:"organization_id"`
 
-	// Role `admin` manages the organization, its members and webhooks; `member` sees and triages the inventory.
+	// Role `admin` manages the organization, its members and webhooks; `member` sees and triages the inventory; `viewer` sees everything a member sees and changes nothing but their own name and password.
 	Role Role `json:"role"`
 }
 
@@ -939,6 +1152,12 @@ type AgentId = openapi_types.UUID
 // AlertId defines model for AlertId.
 type AlertId = openapi_types.UUID
 
+// ApiTokenId defines model for ApiTokenId.
+type ApiTokenId = openapi_types.UUID
+
+// EnrollmentSecretId defines model for EnrollmentSecretId.
+type EnrollmentSecretId = openapi_types.UUID
+
 // Page defines model for Page.
 type Page = int32
 
@@ -965,6 +1184,9 @@ type Forbidden = Problem
 
 // InternalError An RFC 9457 problem document.
 type InternalError = Problem
+
+// KeySharedByMachines An RFC 9457 problem document.
+type KeySharedByMachines = Problem
 
 // NotFound An RFC 9457 problem document.
 type NotFound = Problem
@@ -1011,6 +1233,15 @@ type DismissAllAlertsParams struct {
 	Severity *RiskLevel `form:"severity,omitempty" json:"severity,omitempty"`
 }
 
+// ListApiTokensParams defines parameters for ListApiTokens.
+type ListApiTokensParams struct {
+	// Page Page number, from 1.
+	Page *Page `form:"page,omitempty" json:"page,omitempty"`
+
+	// PageSize Items per page.
+	PageSize *PageSize `form:"page_size,omitempty" json:"page_size,omitempty"`
+}
+
 // ListMembersParams defines parameters for ListMembers.
 type ListMembersParams struct {
 	// Page Page number, from 1.
@@ -1024,6 +1255,15 @@ type ListMembersParams struct {
 type GetTopRisksParams struct {
 	// Limit How many servers to return.
 	Limit *int32 `form:"limit,omitempty" json:"limit,omitempty"`
+}
+
+// ListEnrollmentSecretsParams defines parameters for ListEnrollmentSecrets.
+type ListEnrollmentSecretsParams struct {
+	// Page Page number, from 1.
+	Page *Page `form:"page,omitempty" json:"page,omitempty"`
+
+	// PageSize Items per page.
+	PageSize *PageSize `form:"page_size,omitempty" json:"page_size,omitempty"`
 }
 
 // ListServersParams defines parameters for ListServers.
@@ -1059,8 +1299,14 @@ type ListWebhookDeliveriesParams struct {
 // CreateAgentJSONRequestBody defines body for CreateAgent for application/json ContentType.
 type CreateAgentJSONRequestBody = CreateAgentRequest
 
+// EnrollAgentJSONRequestBody defines body for EnrollAgent for application/json ContentType.
+type EnrollAgentJSONRequestBody = EnrollRequest
+
 // AgentHeartbeatJSONRequestBody defines body for AgentHeartbeat for application/json ContentType.
 type AgentHeartbeatJSONRequestBody = HeartbeatRequest
+
+// CreateApiTokenJSONRequestBody defines body for CreateApiToken for application/json ContentType.
+type CreateApiTokenJSONRequestBody = CreateApiTokenRequest
 
 // AcceptInvitationJSONRequestBody defines body for AcceptInvitation for application/json ContentType.
 type AcceptInvitationJSONRequestBody = AcceptInvitationRequest
@@ -1092,6 +1338,9 @@ type RefreshTokensJSONRequestBody = RefreshRequest
 // RegisterUserJSONRequestBody defines body for RegisterUser for application/json ContentType.
 type RegisterUserJSONRequestBody = RegisterRequest
 
+// CreateEnrollmentSecretJSONRequestBody defines body for CreateEnrollmentSecret for application/json ContentType.
+type CreateEnrollmentSecretJSONRequestBody = CreateEnrollmentSecretRequest
+
 // ReportServersJSONRequestBody defines body for ReportServers for application/json ContentType.
 type ReportServersJSONRequestBody = ReportRequest
 
@@ -1109,6 +1358,9 @@ type ServerInterface interface {
 	// CreateAgent Enrol an agent and get its API key
 	// (POST /agents/)
 	CreateAgent(ctx echo.Context) error
+	// EnrollAgent Enrol this machine with an organization enrolment secret (agent → server)
+	// (POST /agents/enroll)
+	EnrollAgent(ctx echo.Context) error
 	// AgentHeartbeat Tell the server an agent is alive (agent → server)
 	// (POST /agents/heartbeat)
 	AgentHeartbeat(ctx echo.Context) error
@@ -1127,6 +1379,15 @@ type ServerInterface interface {
 	// DismissAlert Dismiss one alert
 	// (POST /alerts/{alert_id}/dismiss)
 	DismissAlert(ctx echo.Context, alertId AlertId) error
+	// ListApiTokens List the organization's API tokens
+	// (GET /api-tokens)
+	ListApiTokens(ctx echo.Context, params ListApiTokensParams) error
+	// CreateApiToken Create an API token
+	// (POST /api-tokens)
+	CreateApiToken(ctx echo.Context) error
+	// RevokeApiToken Revoke an API token
+	// (DELETE /api-tokens/{integration_id})
+	RevokeApiToken(ctx echo.Context, integrationId ApiTokenId) error
 	// AcceptInvitation Set a new member's password with their one-time setup token
 	// (POST /auth/invitations/accept)
 	AcceptInvitation(ctx echo.Context) error
@@ -1178,6 +1439,18 @@ type ServerInterface interface {
 	// GetTopRisks The highest-scored active servers
 	// (GET /dashboard/top-risks)
 	GetTopRisks(ctx echo.Context, params GetTopRisksParams) error
+	// ListEnrollmentSecrets List the organization's enrolment secrets
+	// (GET /enrollment-secrets)
+	ListEnrollmentSecrets(ctx echo.Context, params ListEnrollmentSecretsParams) error
+	// CreateEnrollmentSecret Create an enrolment secret
+	// (POST /enrollment-secrets)
+	CreateEnrollmentSecret(ctx echo.Context) error
+	// RevokeEnrollmentSecret Revoke an enrolment secret
+	// (DELETE /enrollment-secrets/{enrollment_id})
+	RevokeEnrollmentSecret(ctx echo.Context, enrollmentId EnrollmentSecretId) error
+	// RotateEnrollmentSecret Replace an enrolment secret's value
+	// (POST /enrollment-secrets/{enrollment_id}/rotate)
+	RotateEnrollmentSecret(ctx echo.Context, enrollmentId EnrollmentSecretId) error
 	// GetHealth Check the server and its database
 	// (GET /health)
 	GetHealth(ctx echo.Context) error
@@ -1246,6 +1519,15 @@ func (w *ServerInterfaceWrapper) CreateAgent(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.CreateAgent(ctx)
+	return err
+}
+
+// EnrollAgent converts echo context to params.
+func (w *ServerInterfaceWrapper) EnrollAgent(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.EnrollAgent(ctx)
 	return err
 }
 
@@ -1360,6 +1642,56 @@ func (w *ServerInterfaceWrapper) DismissAlert(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.DismissAlert(ctx, alertId)
+	return err
+}
+
+// ListApiTokens converts echo context to params.
+func (w *ServerInterfaceWrapper) ListApiTokens(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListApiTokensParams
+	// ------------- Optional query parameter "page" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "page", ctx.QueryParams(), &params.Page, runtime.BindQueryParameterOptions{Type: "integer", Format: "int32"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter page: %s", err))
+	}
+
+	// ------------- Optional query parameter "page_size" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "page_size", ctx.QueryParams(), &params.PageSize, runtime.BindQueryParameterOptions{Type: "integer", Format: "int32"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter page_size: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListApiTokens(ctx, params)
+	return err
+}
+
+// CreateApiToken converts echo context to params.
+func (w *ServerInterfaceWrapper) CreateApiToken(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.CreateApiToken(ctx)
+	return err
+}
+
+// RevokeApiToken converts echo context to params.
+func (w *ServerInterfaceWrapper) RevokeApiToken(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "integration_id" -------------
+	var integrationId ApiTokenId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "integration_id", ctx.Param("integration_id"), &integrationId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter integration_id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.RevokeApiToken(ctx, integrationId)
 	return err
 }
 
@@ -1552,6 +1884,72 @@ func (w *ServerInterfaceWrapper) GetTopRisks(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.GetTopRisks(ctx, params)
+	return err
+}
+
+// ListEnrollmentSecrets converts echo context to params.
+func (w *ServerInterfaceWrapper) ListEnrollmentSecrets(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListEnrollmentSecretsParams
+	// ------------- Optional query parameter "page" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "page", ctx.QueryParams(), &params.Page, runtime.BindQueryParameterOptions{Type: "integer", Format: "int32"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter page: %s", err))
+	}
+
+	// ------------- Optional query parameter "page_size" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "page_size", ctx.QueryParams(), &params.PageSize, runtime.BindQueryParameterOptions{Type: "integer", Format: "int32"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter page_size: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListEnrollmentSecrets(ctx, params)
+	return err
+}
+
+// CreateEnrollmentSecret converts echo context to params.
+func (w *ServerInterfaceWrapper) CreateEnrollmentSecret(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.CreateEnrollmentSecret(ctx)
+	return err
+}
+
+// RevokeEnrollmentSecret converts echo context to params.
+func (w *ServerInterfaceWrapper) RevokeEnrollmentSecret(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "enrollment_id" -------------
+	var enrollmentId EnrollmentSecretId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "enrollment_id", ctx.Param("enrollment_id"), &enrollmentId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter enrollment_id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.RevokeEnrollmentSecret(ctx, enrollmentId)
+	return err
+}
+
+// RotateEnrollmentSecret converts echo context to params.
+func (w *ServerInterfaceWrapper) RotateEnrollmentSecret(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "enrollment_id" -------------
+	var enrollmentId EnrollmentSecretId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "enrollment_id", ctx.Param("enrollment_id"), &enrollmentId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter enrollment_id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.RotateEnrollmentSecret(ctx, enrollmentId)
 	return err
 }
 
@@ -1805,6 +2203,14 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.GET(options.BaseURL+"/agents/", wrapper.ListAgents, options.OperationMiddlewares["listAgents"]...)
 	router.POST(options.BaseURL+"/agents/", wrapper.CreateAgent, options.OperationMiddlewares["createAgent"]...)
 	router.POST(options.BaseURL+"/agents/heartbeat", wrapper.AgentHeartbeat, options.OperationMiddlewares["agentHeartbeat"]...)
+	router.POST(options.BaseURL+"/agents/enroll", wrapper.EnrollAgent, options.OperationMiddlewares["enrollAgent"]...)
+	router.GET(options.BaseURL+"/enrollment-secrets", wrapper.ListEnrollmentSecrets, options.OperationMiddlewares["listEnrollmentSecrets"]...)
+	router.POST(options.BaseURL+"/enrollment-secrets", wrapper.CreateEnrollmentSecret, options.OperationMiddlewares["createEnrollmentSecret"]...)
+	router.DELETE(options.BaseURL+"/enrollment-secrets/:enrollment_id", wrapper.RevokeEnrollmentSecret, options.OperationMiddlewares["revokeEnrollmentSecret"]...)
+	router.POST(options.BaseURL+"/enrollment-secrets/:enrollment_id/rotate", wrapper.RotateEnrollmentSecret, options.OperationMiddlewares["rotateEnrollmentSecret"]...)
+	router.GET(options.BaseURL+"/api-tokens", wrapper.ListApiTokens, options.OperationMiddlewares["listApiTokens"]...)
+	router.POST(options.BaseURL+"/api-tokens", wrapper.CreateApiToken, options.OperationMiddlewares["createApiToken"]...)
+	router.DELETE(options.BaseURL+"/api-tokens/:integration_id", wrapper.RevokeApiToken, options.OperationMiddlewares["revokeApiToken"]...)
 	router.DELETE(options.BaseURL+"/agents/:agent_id", wrapper.DeleteAgent, options.OperationMiddlewares["deleteAgent"]...)
 	router.POST(options.BaseURL+"/agents/:agent_id/rotate-key", wrapper.RotateAgentKey, options.OperationMiddlewares["rotateAgentKey"]...)
 	router.POST(options.BaseURL+"/mcp/report", wrapper.ReportServers, options.OperationMiddlewares["reportServers"]...)
@@ -1832,6 +2238,8 @@ type ConflictApplicationProblemPlusJSONResponse Problem
 type ForbiddenApplicationProblemPlusJSONResponse Problem
 
 type InternalErrorApplicationProblemPlusJSONResponse Problem
+
+type KeySharedByMachinesApplicationProblemPlusJSONResponse Problem
 
 type NotFoundApplicationProblemPlusJSONResponse Problem
 
@@ -1907,6 +2315,22 @@ func (response ListAgents401ApplicationProblemPlusJSONResponse) VisitListAgentsR
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAgents403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListAgents403ApplicationProblemPlusJSONResponse) VisitListAgentsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -2019,6 +2443,22 @@ func (response CreateAgent401ApplicationProblemPlusJSONResponse) VisitCreateAgen
 	return err
 }
 
+type CreateAgent403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response CreateAgent403ApplicationProblemPlusJSONResponse) VisitCreateAgentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateAgent409ApplicationProblemPlusJSONResponse struct {
 	ConflictApplicationProblemPlusJSONResponse
 }
@@ -2105,6 +2545,160 @@ func (response CreateAgent503ApplicationProblemPlusJSONResponse) VisitCreateAgen
 	return err
 }
 
+type EnrollAgentRequestObject struct {
+	Body *EnrollAgentJSONRequestBody
+}
+
+type EnrollAgentResponseObject interface {
+	VisitEnrollAgentResponse(w http.ResponseWriter) error
+}
+
+type EnrollAgent200JSONResponse AgentWithKey
+
+func (response EnrollAgent200JSONResponse) VisitEnrollAgentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type EnrollAgent201JSONResponse AgentWithKey
+
+func (response EnrollAgent201JSONResponse) VisitEnrollAgentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type EnrollAgent400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response EnrollAgent400ApplicationProblemPlusJSONResponse) VisitEnrollAgentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type EnrollAgent401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response EnrollAgent401ApplicationProblemPlusJSONResponse) VisitEnrollAgentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type EnrollAgent409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response EnrollAgent409ApplicationProblemPlusJSONResponse) VisitEnrollAgentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type EnrollAgent413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response EnrollAgent413ApplicationProblemPlusJSONResponse) VisitEnrollAgentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type EnrollAgent429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response EnrollAgent429ApplicationProblemPlusJSONResponse) VisitEnrollAgentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type EnrollAgent500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response EnrollAgent500ApplicationProblemPlusJSONResponse) VisitEnrollAgentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type EnrollAgent503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response EnrollAgent503ApplicationProblemPlusJSONResponse) VisitEnrollAgentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type AgentHeartbeatRequestObject struct {
 	Body *AgentHeartbeatJSONRequestBody
 }
@@ -2155,6 +2749,22 @@ func (response AgentHeartbeat401ApplicationProblemPlusJSONResponse) VisitAgentHe
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AgentHeartbeat409ApplicationProblemPlusJSONResponse struct {
+	KeySharedByMachinesApplicationProblemPlusJSONResponse
+}
+
+func (response AgentHeartbeat409ApplicationProblemPlusJSONResponse) VisitAgentHeartbeatResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -2273,6 +2883,22 @@ func (response DeleteAgent401ApplicationProblemPlusJSONResponse) VisitDeleteAgen
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteAgent403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteAgent403ApplicationProblemPlusJSONResponse) VisitDeleteAgentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -2401,6 +3027,22 @@ func (response RotateAgentKey401ApplicationProblemPlusJSONResponse) VisitRotateA
 	return err
 }
 
+type RotateAgentKey403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response RotateAgentKey403ApplicationProblemPlusJSONResponse) VisitRotateAgentKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type RotateAgentKey404ApplicationProblemPlusJSONResponse struct {
 	NotFoundApplicationProblemPlusJSONResponse
 }
@@ -2525,6 +3167,22 @@ func (response ListAlerts401ApplicationProblemPlusJSONResponse) VisitListAlertsR
 	return err
 }
 
+type ListAlerts403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListAlerts403ApplicationProblemPlusJSONResponse) VisitListAlertsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListAlerts429ApplicationProblemPlusJSONResponse struct {
 	TooManyRequestsApplicationProblemPlusJSONResponse
 }
@@ -2629,6 +3287,22 @@ func (response DismissAllAlerts401ApplicationProblemPlusJSONResponse) VisitDismi
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DismissAllAlerts403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response DismissAllAlerts403ApplicationProblemPlusJSONResponse) VisitDismissAllAlertsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -2741,6 +3415,22 @@ func (response DismissAlert401ApplicationProblemPlusJSONResponse) VisitDismissAl
 	return err
 }
 
+type DismissAlert403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response DismissAlert403ApplicationProblemPlusJSONResponse) VisitDismissAlertResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DismissAlert404ApplicationProblemPlusJSONResponse struct {
 	NotFoundApplicationProblemPlusJSONResponse
 }
@@ -2797,6 +3487,404 @@ type DismissAlert503ApplicationProblemPlusJSONResponse struct {
 }
 
 func (response DismissAlert503ApplicationProblemPlusJSONResponse) VisitDismissAlertResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListApiTokensRequestObject struct {
+	Params ListApiTokensParams
+}
+
+type ListApiTokensResponseObject interface {
+	VisitListApiTokensResponse(w http.ResponseWriter) error
+}
+
+type ListApiTokens200JSONResponse ApiTokenList
+
+func (response ListApiTokens200JSONResponse) VisitListApiTokensResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListApiTokens400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ListApiTokens400ApplicationProblemPlusJSONResponse) VisitListApiTokensResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListApiTokens401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListApiTokens401ApplicationProblemPlusJSONResponse) VisitListApiTokensResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListApiTokens403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListApiTokens403ApplicationProblemPlusJSONResponse) VisitListApiTokensResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListApiTokens429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response ListApiTokens429ApplicationProblemPlusJSONResponse) VisitListApiTokensResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListApiTokens500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response ListApiTokens500ApplicationProblemPlusJSONResponse) VisitListApiTokensResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListApiTokens503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response ListApiTokens503ApplicationProblemPlusJSONResponse) VisitListApiTokensResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateApiTokenRequestObject struct {
+	Body *CreateApiTokenJSONRequestBody
+}
+
+type CreateApiTokenResponseObject interface {
+	VisitCreateApiTokenResponse(w http.ResponseWriter) error
+}
+
+type CreateApiToken201JSONResponse ApiTokenWithToken
+
+func (response CreateApiToken201JSONResponse) VisitCreateApiTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateApiToken400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response CreateApiToken400ApplicationProblemPlusJSONResponse) VisitCreateApiTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateApiToken401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response CreateApiToken401ApplicationProblemPlusJSONResponse) VisitCreateApiTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateApiToken403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response CreateApiToken403ApplicationProblemPlusJSONResponse) VisitCreateApiTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateApiToken413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateApiToken413ApplicationProblemPlusJSONResponse) VisitCreateApiTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateApiToken429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response CreateApiToken429ApplicationProblemPlusJSONResponse) VisitCreateApiTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateApiToken500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response CreateApiToken500ApplicationProblemPlusJSONResponse) VisitCreateApiTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateApiToken503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response CreateApiToken503ApplicationProblemPlusJSONResponse) VisitCreateApiTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeApiTokenRequestObject struct {
+	IntegrationId ApiTokenId `json:"integration_id"`
+}
+
+type RevokeApiTokenResponseObject interface {
+	VisitRevokeApiTokenResponse(w http.ResponseWriter) error
+}
+
+type RevokeApiToken204Response struct {
+}
+
+func (response RevokeApiToken204Response) VisitRevokeApiTokenResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type RevokeApiToken400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response RevokeApiToken400ApplicationProblemPlusJSONResponse) VisitRevokeApiTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeApiToken401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response RevokeApiToken401ApplicationProblemPlusJSONResponse) VisitRevokeApiTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeApiToken403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response RevokeApiToken403ApplicationProblemPlusJSONResponse) VisitRevokeApiTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeApiToken404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response RevokeApiToken404ApplicationProblemPlusJSONResponse) VisitRevokeApiTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeApiToken429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response RevokeApiToken429ApplicationProblemPlusJSONResponse) VisitRevokeApiTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeApiToken500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response RevokeApiToken500ApplicationProblemPlusJSONResponse) VisitRevokeApiTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeApiToken503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response RevokeApiToken503ApplicationProblemPlusJSONResponse) VisitRevokeApiTokenResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -3198,6 +4286,22 @@ func (response GetCurrentUser401ApplicationProblemPlusJSONResponse) VisitGetCurr
 	return err
 }
 
+type GetCurrentUser403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetCurrentUser403ApplicationProblemPlusJSONResponse) VisitGetCurrentUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetCurrentUser429ApplicationProblemPlusJSONResponse struct {
 	TooManyRequestsApplicationProblemPlusJSONResponse
 }
@@ -3302,6 +4406,22 @@ func (response UpdateCurrentUser401ApplicationProblemPlusJSONResponse) VisitUpda
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateCurrentUser403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateCurrentUser403ApplicationProblemPlusJSONResponse) VisitUpdateCurrentUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -3440,6 +4560,22 @@ func (response ChangePassword401ApplicationProblemPlusJSONResponse) VisitChangeP
 	return err
 }
 
+type ChangePassword403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ChangePassword403ApplicationProblemPlusJSONResponse) VisitChangePasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ChangePassword413ApplicationProblemPlusJSONResponse struct {
 	PayloadTooLargeApplicationProblemPlusJSONResponse
 }
@@ -3543,6 +4679,22 @@ func (response GetOrganization401ApplicationProblemPlusJSONResponse) VisitGetOrg
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetOrganization403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetOrganization403ApplicationProblemPlusJSONResponse) VisitGetOrganizationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -4506,6 +5658,20 @@ func (response RegisterUser400ApplicationProblemPlusJSONResponse) VisitRegisterU
 	return err
 }
 
+type RegisterUser403ApplicationProblemPlusJSONResponse Problem
+
+func (response RegisterUser403ApplicationProblemPlusJSONResponse) VisitRegisterUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type RegisterUser409ApplicationProblemPlusJSONResponse struct {
 	ConflictApplicationProblemPlusJSONResponse
 }
@@ -4629,6 +5795,22 @@ func (response GetRiskDistribution401ApplicationProblemPlusJSONResponse) VisitGe
 	return err
 }
 
+type GetRiskDistribution403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetRiskDistribution403ApplicationProblemPlusJSONResponse) VisitGetRiskDistributionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetRiskDistribution429ApplicationProblemPlusJSONResponse struct {
 	TooManyRequestsApplicationProblemPlusJSONResponse
 }
@@ -4716,6 +5898,22 @@ func (response GetDashboardStats401ApplicationProblemPlusJSONResponse) VisitGetD
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetDashboardStats403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetDashboardStats403ApplicationProblemPlusJSONResponse) VisitGetDashboardStatsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -4828,6 +6026,22 @@ func (response GetTopRisks401ApplicationProblemPlusJSONResponse) VisitGetTopRisk
 	return err
 }
 
+type GetTopRisks403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetTopRisks403ApplicationProblemPlusJSONResponse) VisitGetTopRisksResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetTopRisks429ApplicationProblemPlusJSONResponse struct {
 	TooManyRequestsApplicationProblemPlusJSONResponse
 }
@@ -4868,6 +6082,544 @@ type GetTopRisks503ApplicationProblemPlusJSONResponse struct {
 }
 
 func (response GetTopRisks503ApplicationProblemPlusJSONResponse) VisitGetTopRisksResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListEnrollmentSecretsRequestObject struct {
+	Params ListEnrollmentSecretsParams
+}
+
+type ListEnrollmentSecretsResponseObject interface {
+	VisitListEnrollmentSecretsResponse(w http.ResponseWriter) error
+}
+
+type ListEnrollmentSecrets200JSONResponse EnrollmentSecretList
+
+func (response ListEnrollmentSecrets200JSONResponse) VisitListEnrollmentSecretsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListEnrollmentSecrets400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ListEnrollmentSecrets400ApplicationProblemPlusJSONResponse) VisitListEnrollmentSecretsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListEnrollmentSecrets401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListEnrollmentSecrets401ApplicationProblemPlusJSONResponse) VisitListEnrollmentSecretsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListEnrollmentSecrets403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListEnrollmentSecrets403ApplicationProblemPlusJSONResponse) VisitListEnrollmentSecretsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListEnrollmentSecrets429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response ListEnrollmentSecrets429ApplicationProblemPlusJSONResponse) VisitListEnrollmentSecretsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListEnrollmentSecrets500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response ListEnrollmentSecrets500ApplicationProblemPlusJSONResponse) VisitListEnrollmentSecretsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListEnrollmentSecrets503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response ListEnrollmentSecrets503ApplicationProblemPlusJSONResponse) VisitListEnrollmentSecretsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateEnrollmentSecretRequestObject struct {
+	Body *CreateEnrollmentSecretJSONRequestBody
+}
+
+type CreateEnrollmentSecretResponseObject interface {
+	VisitCreateEnrollmentSecretResponse(w http.ResponseWriter) error
+}
+
+type CreateEnrollmentSecret201JSONResponse EnrollmentSecretWithSecret
+
+func (response CreateEnrollmentSecret201JSONResponse) VisitCreateEnrollmentSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateEnrollmentSecret400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response CreateEnrollmentSecret400ApplicationProblemPlusJSONResponse) VisitCreateEnrollmentSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateEnrollmentSecret401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response CreateEnrollmentSecret401ApplicationProblemPlusJSONResponse) VisitCreateEnrollmentSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateEnrollmentSecret403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response CreateEnrollmentSecret403ApplicationProblemPlusJSONResponse) VisitCreateEnrollmentSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateEnrollmentSecret413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateEnrollmentSecret413ApplicationProblemPlusJSONResponse) VisitCreateEnrollmentSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateEnrollmentSecret429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response CreateEnrollmentSecret429ApplicationProblemPlusJSONResponse) VisitCreateEnrollmentSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateEnrollmentSecret500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response CreateEnrollmentSecret500ApplicationProblemPlusJSONResponse) VisitCreateEnrollmentSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateEnrollmentSecret503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response CreateEnrollmentSecret503ApplicationProblemPlusJSONResponse) VisitCreateEnrollmentSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeEnrollmentSecretRequestObject struct {
+	EnrollmentId EnrollmentSecretId `json:"enrollment_id"`
+}
+
+type RevokeEnrollmentSecretResponseObject interface {
+	VisitRevokeEnrollmentSecretResponse(w http.ResponseWriter) error
+}
+
+type RevokeEnrollmentSecret204Response struct {
+}
+
+func (response RevokeEnrollmentSecret204Response) VisitRevokeEnrollmentSecretResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type RevokeEnrollmentSecret400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response RevokeEnrollmentSecret400ApplicationProblemPlusJSONResponse) VisitRevokeEnrollmentSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeEnrollmentSecret401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response RevokeEnrollmentSecret401ApplicationProblemPlusJSONResponse) VisitRevokeEnrollmentSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeEnrollmentSecret403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response RevokeEnrollmentSecret403ApplicationProblemPlusJSONResponse) VisitRevokeEnrollmentSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeEnrollmentSecret404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response RevokeEnrollmentSecret404ApplicationProblemPlusJSONResponse) VisitRevokeEnrollmentSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeEnrollmentSecret429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response RevokeEnrollmentSecret429ApplicationProblemPlusJSONResponse) VisitRevokeEnrollmentSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeEnrollmentSecret500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response RevokeEnrollmentSecret500ApplicationProblemPlusJSONResponse) VisitRevokeEnrollmentSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeEnrollmentSecret503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response RevokeEnrollmentSecret503ApplicationProblemPlusJSONResponse) VisitRevokeEnrollmentSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RotateEnrollmentSecretRequestObject struct {
+	EnrollmentId EnrollmentSecretId `json:"enrollment_id"`
+}
+
+type RotateEnrollmentSecretResponseObject interface {
+	VisitRotateEnrollmentSecretResponse(w http.ResponseWriter) error
+}
+
+type RotateEnrollmentSecret200JSONResponse EnrollmentSecretWithSecret
+
+func (response RotateEnrollmentSecret200JSONResponse) VisitRotateEnrollmentSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RotateEnrollmentSecret400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response RotateEnrollmentSecret400ApplicationProblemPlusJSONResponse) VisitRotateEnrollmentSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RotateEnrollmentSecret401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response RotateEnrollmentSecret401ApplicationProblemPlusJSONResponse) VisitRotateEnrollmentSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RotateEnrollmentSecret403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response RotateEnrollmentSecret403ApplicationProblemPlusJSONResponse) VisitRotateEnrollmentSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RotateEnrollmentSecret404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response RotateEnrollmentSecret404ApplicationProblemPlusJSONResponse) VisitRotateEnrollmentSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RotateEnrollmentSecret429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response RotateEnrollmentSecret429ApplicationProblemPlusJSONResponse) VisitRotateEnrollmentSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RotateEnrollmentSecret500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response RotateEnrollmentSecret500ApplicationProblemPlusJSONResponse) VisitRotateEnrollmentSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RotateEnrollmentSecret503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response RotateEnrollmentSecret503ApplicationProblemPlusJSONResponse) VisitRotateEnrollmentSecretResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -5006,6 +6758,22 @@ func (response ReportServers401ApplicationProblemPlusJSONResponse) VisitReportSe
 	return err
 }
 
+type ReportServers409ApplicationProblemPlusJSONResponse struct {
+	KeySharedByMachinesApplicationProblemPlusJSONResponse
+}
+
+func (response ReportServers409ApplicationProblemPlusJSONResponse) VisitReportServersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ReportServers413ApplicationProblemPlusJSONResponse struct {
 	PayloadTooLargeApplicationProblemPlusJSONResponse
 }
@@ -5130,6 +6898,22 @@ func (response ListServers401ApplicationProblemPlusJSONResponse) VisitListServer
 	return err
 }
 
+type ListServers403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListServers403ApplicationProblemPlusJSONResponse) VisitListServersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListServers429ApplicationProblemPlusJSONResponse struct {
 	TooManyRequestsApplicationProblemPlusJSONResponse
 }
@@ -5234,6 +7018,22 @@ func (response GetServer401ApplicationProblemPlusJSONResponse) VisitGetServerRes
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetServer403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetServer403ApplicationProblemPlusJSONResponse) VisitGetServerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -5359,6 +7159,22 @@ func (response UpdateServer401ApplicationProblemPlusJSONResponse) VisitUpdateSer
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateServer403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateServer403ApplicationProblemPlusJSONResponse) VisitUpdateServerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -6119,6 +7935,9 @@ type StrictServerInterface interface {
 	// CreateAgent Enrol an agent and get its API key
 	// (POST /agents/)
 	CreateAgent(ctx context.Context, request CreateAgentRequestObject) (CreateAgentResponseObject, error)
+	// EnrollAgent Enrol this machine with an organization enrolment secret (agent → server)
+	// (POST /agents/enroll)
+	EnrollAgent(ctx context.Context, request EnrollAgentRequestObject) (EnrollAgentResponseObject, error)
 	// AgentHeartbeat Tell the server an agent is alive (agent → server)
 	// (POST /agents/heartbeat)
 	AgentHeartbeat(ctx context.Context, request AgentHeartbeatRequestObject) (AgentHeartbeatResponseObject, error)
@@ -6137,6 +7956,15 @@ type StrictServerInterface interface {
 	// DismissAlert Dismiss one alert
 	// (POST /alerts/{alert_id}/dismiss)
 	DismissAlert(ctx context.Context, request DismissAlertRequestObject) (DismissAlertResponseObject, error)
+	// ListApiTokens List the organization's API tokens
+	// (GET /api-tokens)
+	ListApiTokens(ctx context.Context, request ListApiTokensRequestObject) (ListApiTokensResponseObject, error)
+	// CreateApiToken Create an API token
+	// (POST /api-tokens)
+	CreateApiToken(ctx context.Context, request CreateApiTokenRequestObject) (CreateApiTokenResponseObject, error)
+	// RevokeApiToken Revoke an API token
+	// (DELETE /api-tokens/{integration_id})
+	RevokeApiToken(ctx context.Context, request RevokeApiTokenRequestObject) (RevokeApiTokenResponseObject, error)
 	// AcceptInvitation Set a new member's password with their one-time setup token
 	// (POST /auth/invitations/accept)
 	AcceptInvitation(ctx context.Context, request AcceptInvitationRequestObject) (AcceptInvitationResponseObject, error)
@@ -6188,6 +8016,18 @@ type StrictServerInterface interface {
 	// GetTopRisks The highest-scored active servers
 	// (GET /dashboard/top-risks)
 	GetTopRisks(ctx context.Context, request GetTopRisksRequestObject) (GetTopRisksResponseObject, error)
+	// ListEnrollmentSecrets List the organization's enrolment secrets
+	// (GET /enrollment-secrets)
+	ListEnrollmentSecrets(ctx context.Context, request ListEnrollmentSecretsRequestObject) (ListEnrollmentSecretsResponseObject, error)
+	// CreateEnrollmentSecret Create an enrolment secret
+	// (POST /enrollment-secrets)
+	CreateEnrollmentSecret(ctx context.Context, request CreateEnrollmentSecretRequestObject) (CreateEnrollmentSecretResponseObject, error)
+	// RevokeEnrollmentSecret Revoke an enrolment secret
+	// (DELETE /enrollment-secrets/{enrollment_id})
+	RevokeEnrollmentSecret(ctx context.Context, request RevokeEnrollmentSecretRequestObject) (RevokeEnrollmentSecretResponseObject, error)
+	// RotateEnrollmentSecret Replace an enrolment secret's value
+	// (POST /enrollment-secrets/{enrollment_id}/rotate)
+	RotateEnrollmentSecret(ctx context.Context, request RotateEnrollmentSecretRequestObject) (RotateEnrollmentSecretResponseObject, error)
 	// GetHealth Check the server and its database
 	// (GET /health)
 	GetHealth(ctx context.Context, request GetHealthRequestObject) (GetHealthResponseObject, error)
@@ -6297,6 +8137,52 @@ func (sh *strictHandler) CreateAgent(ctx echo.Context) error {
 		return err
 	} else if validResponse, ok := response.(CreateAgentResponseObject); ok {
 		return validResponse.VisitCreateAgentResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// EnrollAgent operation middleware
+func (sh *strictHandler) EnrollAgent(ctx echo.Context) error {
+	var request EnrollAgentRequestObject
+
+	var body EnrollAgentJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.EnrollAgent(ctx.Request().Context(), request.(EnrollAgentRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "EnrollAgent")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(EnrollAgentResponseObject); ok {
+		return validResponse.VisitEnrollAgentResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -6468,6 +8354,102 @@ func (sh *strictHandler) DismissAlert(ctx echo.Context, alertId AlertId) error {
 		return err
 	} else if validResponse, ok := response.(DismissAlertResponseObject); ok {
 		return validResponse.VisitDismissAlertResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ListApiTokens operation middleware
+func (sh *strictHandler) ListApiTokens(ctx echo.Context, params ListApiTokensParams) error {
+	var request ListApiTokensRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListApiTokens(ctx.Request().Context(), request.(ListApiTokensRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListApiTokens")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListApiTokensResponseObject); ok {
+		return validResponse.VisitListApiTokensResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// CreateApiToken operation middleware
+func (sh *strictHandler) CreateApiToken(ctx echo.Context) error {
+	var request CreateApiTokenRequestObject
+
+	var body CreateApiTokenJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateApiToken(ctx.Request().Context(), request.(CreateApiTokenRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateApiToken")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(CreateApiTokenResponseObject); ok {
+		return validResponse.VisitCreateApiTokenResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// RevokeApiToken operation middleware
+func (sh *strictHandler) RevokeApiToken(ctx echo.Context, integrationId ApiTokenId) error {
+	var request RevokeApiTokenRequestObject
+
+	request.IntegrationId = integrationId
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.RevokeApiToken(ctx.Request().Context(), request.(RevokeApiTokenRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "RevokeApiToken")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(RevokeApiTokenResponseObject); ok {
+		return validResponse.VisitRevokeApiTokenResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -7090,6 +9072,127 @@ func (sh *strictHandler) GetTopRisks(ctx echo.Context, params GetTopRisksParams)
 	return nil
 }
 
+// ListEnrollmentSecrets operation middleware
+func (sh *strictHandler) ListEnrollmentSecrets(ctx echo.Context, params ListEnrollmentSecretsParams) error {
+	var request ListEnrollmentSecretsRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListEnrollmentSecrets(ctx.Request().Context(), request.(ListEnrollmentSecretsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListEnrollmentSecrets")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListEnrollmentSecretsResponseObject); ok {
+		return validResponse.VisitListEnrollmentSecretsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// CreateEnrollmentSecret operation middleware
+func (sh *strictHandler) CreateEnrollmentSecret(ctx echo.Context) error {
+	var request CreateEnrollmentSecretRequestObject
+
+	var body CreateEnrollmentSecretJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateEnrollmentSecret(ctx.Request().Context(), request.(CreateEnrollmentSecretRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateEnrollmentSecret")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(CreateEnrollmentSecretResponseObject); ok {
+		return validResponse.VisitCreateEnrollmentSecretResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// RevokeEnrollmentSecret operation middleware
+func (sh *strictHandler) RevokeEnrollmentSecret(ctx echo.Context, enrollmentId EnrollmentSecretId) error {
+	var request RevokeEnrollmentSecretRequestObject
+
+	request.EnrollmentId = enrollmentId
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.RevokeEnrollmentSecret(ctx.Request().Context(), request.(RevokeEnrollmentSecretRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "RevokeEnrollmentSecret")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(RevokeEnrollmentSecretResponseObject); ok {
+		return validResponse.VisitRevokeEnrollmentSecretResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// RotateEnrollmentSecret operation middleware
+func (sh *strictHandler) RotateEnrollmentSecret(ctx echo.Context, enrollmentId EnrollmentSecretId) error {
+	var request RotateEnrollmentSecretRequestObject
+
+	request.EnrollmentId = enrollmentId
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.RotateEnrollmentSecret(ctx.Request().Context(), request.(RotateEnrollmentSecretRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "RotateEnrollmentSecret")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(RotateEnrollmentSecretResponseObject); ok {
+		return validResponse.VisitRotateEnrollmentSecretResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // GetHealth operation middleware
 func (sh *strictHandler) GetHealth(ctx echo.Context) error {
 	var request GetHealthRequestObject
@@ -7407,185 +9510,229 @@ func (sh *strictHandler) TestWebhook(ctx echo.Context, webhookId WebhookId) erro
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L3rctw4siD8Kgh+34alWVapJNvdbSlO7FH70naPLxpJPp6NVq8KIrOqMGIBbAClUo1Df/cB9hH3STaQ",
-	"AEiQRdZNF/dFE/OjrSLBRCIzkff8GiVinAsOXKto/2s0ApqCxP88Bi1nhwMN0vwrBZVIlmsmeLQfnUAi",
-	"eKqIFmRKmSYXMBASiJYzxoeEDinj3SiOVDKCMTWvD4QcUx3tR4zrp3tRHI3pNRtPxtH+D9896/XiaMy4",
-	"/XcvjvQsB/soDEFGNzc3cZRTScegHWyHQ+D6XToP2OkICDU/PlGEpQYGZv6cUz2K4ojTsVkYHzhnaRRH",
-	"En6bMAlptK/lBBohnkzwyTG9fg98qEfR/tPvChiVlowPIwPhYQayHSbz40KYzAN3DtMRHcI8QOavhE/G",
-	"FyBjMpBiTHYLqH6bgJyVYOVmgRCEFAZ0kulofzdecKi7PfxfcKy7Dcdq4Tth/26A8Z2GsSI5SGJAWATe",
-	"uTILNMK493wJkEsBPAF5BbLtVD+8PCIKn1h0tPaJOz/bz6odsDGYw32iyESBbIfM/HrncH2Bi5EQl22g",
-	"Te3PBHiaC7aYUd2zdwzijVlL5YIrQGHyI02P4bcJKG3+lQiugeN/0jzPWEIN8Du5FBcZjP/7v5TZydcI",
-	"ruk4zxzhasoyQ7P8imYsJUikpJBYSMH75IpmEyD0ItknlBPmnnXEtl/8Qc24ptdRHIGUwki7X75GAwZZ",
-	"WnLjGJRCxo7WW/Pm1zhSmuqJivZR6GqmzRYMBohHQYEveiEmev8io/wyugnR/f9LGET70f+3U14dO/ZX",
-	"tXNk0WSxPH/40n6EpAIU4UKTMdXJiOgREIN3SRN9QPp2532SMaUVAZqMiBgMgKfmckFcdA1ELwUfZCy5",
-	"7akdckKTREy4JlOmDTBMERhTlhGaSaDpjMC1gQRvtAJ9L0r0FYA8CO4S9zXlwQWSTKQEromBDsgWJenE",
-	"4gBi/D2jShOajhmPiZCEksEky4iQQ8rZvxFT24jRN0JesDQFfkuUnhoUihwkvkIc5yqEBcEgUmRQxefT",
-	"Ep8lGPeK0IRmGQpJA0xJkjTLxNRSQbEFxM47rkFymr025LkGhm4N7CEnEw7XOSQaUoLccYC47DuaOGdp",
-	"n7AUuGYDBoowTRjHJ4rbKRNDhbv4KPQbMeHpLY/4o9BkYNapnuKz8hTNE/ZL93aKH4UeGZlQ8i1LHbN6",
-	"BBSHHFI7IuKIzjJB01Mh3lNp1aSHOtCQnS9EOiNMkcwAIYke0fDkjGiCXNujM8oIS+Azp1eUZfQie3Cg",
-	"HVCGNa5AGvRBaiRKQrlhHYmymmlFUqrpBVVwQKQxIwg1dgTuy+qdRAyIckYE46SPxkYHrY2+oai6HdIp",
-	"DJEm6N3TO4HJghs4FeID5TN3takHxZYQZEz5zJ+z+raY+MzpRI+EZP+G23L+SzHJUpSUqFyYGyeRgMKH",
-	"ZrVLcrcUBxUI7k0ivCwhIVQCGTOlGB/GZEwzoyZCGhO4zo0eaehWwpW4BKNOFB+39iVy3Tt+xTQiJtAP",
-	"aZoy8yeaHUlzP2hmtMgBzRTEUR786WuUU6WmQqZL9+OfM0CAnuTnWlzaSzhQZfecueL/vdukfJdK8i+V",
-	"peISmF+L98TFvyDR5qtoT6+5O5podgXnzrpBBWrZRl/iQzexs8CvQCom6vt83osjPsmcfLO6fm2jcZRI",
-	"oBrSc6orBoChxo5mY6haAc96DUuMhNLWzqii+fnzFb7P0vUNjzi6hNl5LmHArpttI6Wp1EYg6MCNcQmz",
-	"mGhBNGSZ+YciNKdSG0Yr2DMaJ/m5ujx/Nvjp+yoce01bN/rguQLga+BvKUqacNlr+rpQ5/Zvi4nlo/vg",
-	"J3Vqnkbe2IDUvDBa/DgywIl99CZGw3hD2qgxIdIFLhVQXImD4FN1rqiQS7GP2uHVkFJhjFZGf8/WFmVM",
-	"w7j6H0uxaT43ptfv7Au7ASlQKeksQqfeEJYLxyF8xJvSv2EdPiu8dsL+HbyqhabZstdO8aG5Q8Q9+CVi",
-	"b4eXwLSi+qSgviq39wXPGIc+mY6AE0pGQKW+AKoJlZJdQYo6rdNh0XzTIwkQPGeMfHll7rkt+9OY8YkG",
-	"tY2CgU/GBnD7FUNvgwH+168N/IiAfmF69HeYLSWLOcsEidZq4EbxOzx6ZyWWGokpJ4JnM6uKM0W816VL",
-	"tt4ZZTEHat5wcq4kuDMuqR55ZRiutTP9mfsOzbJPg5goxhOwr5MBmoyKlLAH63W3z/AG/P1cXzRn55cW",
-	"2+3+60uYHSxEY9sNMNq7fD/++CL/hzx5qj9ffbn+n//epT8mr+DN8C372fwmjn47Vqc9unuxl9Tvi97j",
-	"dft43f5Rr1vPWPHv7uLNQK6tYSNYt2KcItS1nH0eQudOmTIWmbVB3a8XQmRAeeXnu2SUctGL2V2gYTNZ",
-	"VPjsv1Y30MiyZcToDuB1i7XJixXevwLJ9GwZTx8zdfkeriBDZcta/bWbsWmvq8gmZB4rlprUa8fQBaD+",
-	"8yXW40oQLsRIHEaDawxXIfmQeGuUWqOxVva/f70bhcxfXe8uiGVe6+YwPR+x4ehcMnXpdL/+PqGEw7Tw",
-	"uGpiHkG3pmSaJTQj5vED0se3GDdUoSA1L57xwsNufiSZYQAihYID0jfkOGCQFkrmiPKhfY/430oPfSL4",
-	"gA0nNuBwxt3DhPIUFWv7gvXTkSlVJMmASkgPSH9MM5YwMVHnOU0u6RDwC5dcTHmn+I243w7OeN/SubMJ",
-	"+hg7dGo8RpFYBlx3UWf2hkQT4qI4qiIkiqOWLaPYqgFZ8Nsi2+Qlvu8dZJu54Vx07Dx0xxVCtfhjRbDu",
-	"9vaeLXG2xYiT9V18NRKfA662bhOFv/QaWZjb8N2zMLfhRa/3/e6LF3vPn33/rPfixe7iBJs4eomCDtWy",
-	"zZDsr5dSR/4wI+9prkXeYGCs48bElRvRgDB/wFSHzYDGKO+yo3uND93E0WCSZa3X6BJakSJbKjqPzTP1",
-	"3VsQw4+3o8JlXmyGi4qkXOHensiset4jrXO1v7NjQFBd9/duIsY74ySfUmnjuaU2I1mdMJ79UMHjD0bS",
-	"aw3SiO7/hcv/j/2dnWgZwRjImpD0iqrRhaAyNYaHWoqeIPbhfAUorsydumc0A3s1ePNoL45QPrp/Po+j",
-	"TEyLH/eMKpKyydj/ZfcHd6s5Qami/Wffx9GES1AiuzJ6hbnGVLT/9KbFc+GhWdEwqwO84mvhplZ8Jdj4",
-	"im9UcbPiSzX0rfhWA4ZXerNGY9WPz2G3grfa/kIExbXDbIKvkZStvnmYZcegMNVtPV4PzbD1N1++3gTb",
-	"ay9US9HwL8rhPwOJEMoBL+Aqpm318n3aIH7eMMjSIhNjjb27XKomf1CZsWUErVEA9QjIzyefPpKc6pH3",
-	"FGHE3qUhhU4hn521THIGpmAVhi+jGX4A10YdT8JgogC/U71wesuEoN1m+bGmk3oLNDPrrUc7LrKPJ+y0",
-	"w0Rwjskp1hQq/9mk0pUeIv/6COGYIfX7/256M3C4tqUmPEFFWWGOR02jW4qywtFTOoKKzbagz/riN7tw",
-	"55zIJSX1urvdvTopLfGplm9nqHV1M5HQOcZ6vlRTWdFdWLoJQ+ddleUbPr74BIr9LEG39X9vhO/NvDfz",
-	"NCsuG0i0jaCKTzft670YMv5GyPGa+xlKynVxVrW4DOYveOtxyIWENCYDIcmnw4ke7RFvX3RwFZJkzJxu",
-	"dwVn9l1bUSoR97mDRtU1oNiG8ItNBn3ikkCrMr7hJltwcS21bQIf9EKL70OS20z037UHed5jjIdS++zu",
-	"Sl7HRIzHlLdc1O5HkjEONiSoIJGgzYWZUnPz1Ojgh90Xe40f4QM2PMek87pj9sUqvlXg5meEsuXZwLsN",
-	"/Or8isqqO69yHo2O48KVt9fkyhswuX5w6Y582kyde39Psz9/k8DXvOnM1OX5gCZayNU9ocdMXb7Bd1Zw",
-	"h+IX0HO3lo/busISIWFxhdPusvqmQAjOkeC67vy25/09sVQ7XS2AZ6VRGcHTknKVC6lXDTOeFi+UvoT1",
-	"+a9wN95hvKhY86IlPo81NdORKH24Zb5ut+Li2CRg0xTgWBSiqAYzwtMuhagnsEAGVai+Qss1jgsCoCG/",
-	"V3Ffl0M11l94pd17VKS8PP/ikRHrKi2zWtfEei01tcoYn7hlOIK/o6LWP/p0ckp26ESPdljxUbVjU9r7",
-	"ldyWEUhYSXcLgDi3ibzqNpeL4eVlJ/BZuWLAuuYWxbUc2xbgms6ilm7RKGhc+QkfEjVTGsZlnopNCZNg",
-	"BCikB8TIFF+Ey7QiyI1lsliYEjZlPBVThcatnDIDdsb45BqRlQj0Ny2VkfNSfG4Db7GIBpxiTjTNLrFe",
-	"OKht2LJeL1uC2uvuVVLXlE6ZMDhVmMGhdY6iSAIdmy938C+rwPopKPxYV33GotwiSlD31oB0hb0kZUNQ",
-	"2qWcU5YVZ4LpfVxw6K7i83qIFIzNVL0V1Y0Fya8hLpdmy5RcsQ7ZzkEdSOplGtrycuWyWnnFJZcvV1rS",
-	"VdLa3TOcsvf8O5KMqDQGjVQHhPIZ+cxZIlI4sJVqaAgJXtjCFSJrtsnRyAhN1Ca7yBdYrJ0MevzmJXnx",
-	"7Pn3xBWSkFQkkzFwlED1eJNuYSvq4tBTKfgwJowTShRwDTwBMgZq0z1JDiLP6pdGS0KNr6VtkrLoKVVE",
-	"m+8OkHd9YYvzIq6kZAT+6OVaBuNKU560iH1fGWbM0lU8v5bnbBngwhWx1DomNFMCEUqoIv1/dpz7svPu",
-	"VX8Fp2loIcx/6e3p6RGxDxBDqBXvCdYct7PM8xcvQpbpNVpKRWLR4m/nI0nrGbLVKuelmkaLZ418Pn5H",
-	"JAxAIj26qkvse2GuNk/45u0D0g/qm1yut7aJpwZIRWdYq0mzmpcprIpaGlCoR6as6u8zoArl3fFbk7Q9",
-	"hoEENdrMjS3ty216oSU/fMSrhua2D3XDTAwZ7/twSy7hCvNV3FuNDL6Oj60KYPP+h0zpb5BEUJ74z5QD",
-	"eSVg3VyJOArrWhsWPkzGQF4Kma+/8q1zW/xlH9xE5fabIG8+HKNfbnY0QXC4SpWvr0DOgvYdgWbtEnKy",
-	"GRkwnqoD94QiGQw0ERNNLiARYyCpEWT2ZlvNJeW09SZb9Pn8LTFXzGe3sghFG0SC3bLnTh9bPc3bveeQ",
-	"sPZ7EhJgVxt8cJKn6wG6WuQmjiY+465BhskJlMLbWl0EfpvQTFVFluCA8Qo0aY2J1lEA3EdyjRSynum6",
-	"p7QtbjSHrXjuwOYxM3844eba6aegzDVtJDls0QWoHKLuR64g0SjdqbY1F4pQguFJsoVm3rZjsthcn0NJ",
-	"x9aAjW3vj2IdqkKL0udLYr+DeD4CQD7zjF0C6TsvWD82d+0lQK4w4dGvimCNhNEBKVE5TcxZiwz7aAxE",
-	"loIkZ9HOSIxhx/x/ZlRvUGcRVsFzQDUtRn1cT8V2TJSwtMK0eSKXoOxXCrP3X5N06JphVJNH8WZkmmwZ",
-	"GlIjMUXt4F+CcVcPZsFTdv1iX+Yz9MJ8ZbtLDvE/UEGWMBbaf0MdELsXZ3Mr4GmwhKHYGGk3AFSbz6g8",
-	"Y1oFjxr1fMTMwgaYiuLyS8RzY5F1ZlEc/edYpJBhofm1zqXQIhHZjl26M2AZWKdGFM8j11BpU4SkJYxT",
-	"0bbbXbyF+l2GpZpbOjkCm46EgmparqOTpT6M4vpNMjpJoZOCupzLhLzrQNiWkOTz8fvtCqOVoNroacpU",
-	"ntHZfsGBBQn2DSf3G8gtboyulXvk+TVZ8bAJHnVTbG4FPFRidU24CA/KfDM8JyODsV+JsScbD+1W0b8q",
-	"OG+MoCxvDEdPI1qhnJQpfL0ZmvXCibW2KHQMymcrAb9iUnAriKlkZlHD/lZGlPCgf8G2U7EtKvr/gZIl",
-	"lSLPa0f+S3R0ePo2iqO3nz68bmPWlcKZy1i1JTvA2u0FVRmiqOCWKTJkV8CrhNpAfCuedC3oVi5ZkWNr",
-	"6te1yFxTPhomyseEjekQSCnSR0JVbhQ54aq61dWFb926XIqLOwn1NRmJwW31RBlJNi947oZzG1XrBRYI",
-	"U5evmHn5YrKBE9mnhq6Vcrt6si1cQaYa4zEEuJYz7KGIT8VlPQuqV6tbLj7q/eMkuYRagdGzeabNxHTN",
-	"1N/1kn5vkbIbpOq6JN0iPdcm5kYFSttIwaUVrJtdv8DbmWBHnaGwHk/Uwqbm71qQVKzo4LxiKbR6FPOg",
-	"zrl6TaKqoCUbDkG6QLacrOpVbXM3Km2YDxciLDUWtLGWE7VjtNyO+bPqjmtKxIeXR186b046x58+na7k",
-	"hLzPqsSmMEZDdaE71AD7bTTz3ieXFBmzi4mwyUCtc+GaUmit3PoNM2K0yM+DW021K62Cg9KFnWGeNXYF",
-	"tjfAz64sm6zNejrLoRQppVtliVOlkgLhM/LnNtF4qKLJC93H5oZ9MqacehMv9HLFGJy1zVmV5XNbsqMO",
-	"SN/+uW+4xf6mJStWYfwKuBZyFoZI8WtIOhiPaiKaSp5OA7xYfdA3Bp1Tl60TzPo4VEU97Dt3gjEWE3Dm",
-	"reuvZe9j6n0jQuJG7VpM+YrCEHT8sOEh56NoB7482/uk+PXSpJo1iCLrZsKbw5qn4hL4EWVr+1iSBJRq",
-	"c7Efkp+/nNqYFer0T3u+F8yKd4fLVGC8vdH3hGuWWQJBWJwv371aiTtu0uE7XhZGOORE5PS3ic8vKXf7",
-	"PUnpTB1gcxghL5Wlzi1z54RBBrd+f3ulLBObwqFrMegLoLKRz+pNKMLjqm+tsngzkTgVZz6fAhsKoli0",
-	"jXNjQhMplCI0y7DL8NxJ3K4q9DO6FG9TYblx3SO+2IQeC1OY1LEqZGPGw7/urpXtcQKoj2FShxZEaZFj",
-	"pgfay1iodUAyoFcoGMUEH74EyCv9eWmaSlDqDnJB4ui6MxQd90f/bNebXL/Yx34Nn+uwsbfarBMlGjI9",
-	"mlxgiaagOeskIoUh8J3i0zfh6+qS5R2RW/R2sHc3SAvdggSRZZG6lvM9ksJYqXd1tE0l4AsaAvvzKvIq",
-	"yJcRcOtScBdfMoLkEg1Sp7ULDuiIJc96PcLpmPHhGUeFBhMMrHMVrwYjPKdUOlcrG/IOdnaSQusMtg8w",
-	"28Gb9eiHO+N9ox4fHr96/fH89YfDd+/PX749/PjT6/Pj1//4/O749cn50eHJyZdPx6/+wxxHv+y4zJAQ",
-	"rfOf9JHW+ray/9a1G3E0lUzDJ57NCip4qILqdsKxOsNmwmpJPnvdKgiebhRUau1Yyh2kd93hCdxdlYDT",
-	"9lr8pANsSW6VWMyrHlHbiXsGGh2VtJLgNO8JrQSSNwNy43sKV58v0ncrzsMW4mNpGpwhoXtPj7bprX/t",
-	"zGjXOeHh2XXdrgubUfd8fYVttrCC28O8WgVzKdU6ZL6CjF2BnG2Uc3s3ra+o1jDObY3/4uzPZZrwnRw1",
-	"4uNui1XgykUyC8PaoK9bZgc4B0NXm+vw1zujKCzvAF9+P5ehuBRuWx6Cbolzo3YuPqEXlczA9vWDA+Nw",
-	"rc/d+d8lwtuSH/s2ddQ5RyRoycDmg8P1iE6Uj5q6Y8ptS9MojtQkSQBSPCy7RuMxBaNwNhnKM8fXldE6",
-	"wfApS1BB3mDBQw2HVqGDeZzXaH5dwXHvN19dUD1eggYdD4X2pehu3NMCwL8wPTrBgOGf9R5Xxe4asp8/",
-	"HL5EaxLrhfDBpd2Dl1fK35viUGxm/kDtRieS6dmJIZmglP3vK/RMJlt915632+32t8tO1EmQklG4ph1I",
-	"xQAyO0CjHEH2z87h0bvO37GlrCfPnJl/38TOIXg4sSkp9l9v/Jn+/OU0miuRIE97HeucrTpSFyRFN3kx",
-	"uwRdyYoMRJaJ6Rk/fvPyh+/3npOtn7+ckgscE+V9GNJYGwmo7X3y9mTv+Xcu1wsTfOA6jwmjOiZMqZjQ",
-	"ie23gF2384wlTJ9xC6DZe+H0EJwAZtC6wgLrUUD+RtPM+kkLhGGpFg7rYHwg/PgRaid3OTwXPcLImDKu",
-	"KeO2sRJSYNFbLPBYFS8E7cXmxoGUqxZ5f0UkhYiB28UHkUJGXtpkCXLksiXI1oeXRz4zscw2xN1TfsZD",
-	"y+6JImOajBjHbKlESPBzy3yDAoNPyngRGLUhHkmZMv+JDsTuGT/jp1NBLhlPMX/HOqRwip9l3sOjd/vm",
-	"qb+Rv/3N1r/Y/hhG77ERXfW3v5EtQ+Gp73ZmADIYUXYW2E+CnLz6+zYx9ARc45Qw11b9jBPDLFJ3MmxB",
-	"b2ipQqXiAg8mbSVXTFy0qZpmsf6hG/mCoO2TH5EwyNmk13uahF5y/Av0D+zObI6H2Ui/OMAO/rGPpGcQ",
-	"a5vcNG1Dj4BJkoO0r6BICGEqOHqfBHICkW/TwsvBZTY6Ti/BZoyGqMDZdFichNmR1x1j76u+7VavMNan",
-	"fa04/nTGcbAYpOiQo1mGmZ4uYhgX4b/tLjl05+5OhQvshY9DyoagFXnWe1oMXC2Le844U8VEnvQgTA8C",
-	"PhAyMSR5TROdzVx2gXkgh4SkkGRUggpQYAU7PnJ49M4PoSJbtcmGKrbdscyxm7uMXIiUgdomHhTy+fRN",
-	"5wfciJjoM/7x8/tqSdvcrERd1r0KXg5lczBaL2pKNXVJahS7cT1RZxwBwXmIMardrnWWRWLpky0bbAXb",
-	"RQU2Js+ur43AfX59HaMrd0E9mzm5lrlJ/W2bOXrG+zZBoG8LfabVwrZqXdtBUHOGVWiY14yVWobSLFr8",
-	"DMQz7mrWGC+GJXaJ3Qo2KqNcTY3ccASU+gMglGjpghYqo2pkBXfGEnD9lJw0PsxpMoLOXrc3J4Kn02mX",
-	"4s9dIYc77l218/7dy9cfT17jO2WqRSCBD4/eBb219qNe1z0qcuA0Z9F+9LTb6z5FPVWP8NLfsaJgB/sd",
-	"Wc2nII53abQfGWX10PfOC2cE/9Ksg5aPoMId3cQrPYczam9+rQ0O3ev1FszSWm+UWDmYpWkAIAb3zI1g",
-	"8RGTixn2qMOxcM8sGE2rF+DuBENO8ZXd5a9UJnaZl/ZeLH+pPnLtJo6erwJfdbgivvV0+VsNE/FC9RHJ",
-	"IFTSfvkVZ6BOxmMqZ4585rI0nrjMBTSg6NAQU+Ro7Nc4cpK+Kf/CmHtC6bb8Rgs0YTzJJiko0nfDCvqV",
-	"YSlGT+2SE21L+QkbjyFlVEM265JDXgH0jLuyBU3G1YzQoJ00pMGgOZc9uRXEkz4c/vP88KfXH09Pzo9e",
-	"H59/Ov6pH59xY471ej0y4Zm58xTo7QOSU6Wx1gK4FJktyXCS5lnvhcsRKHpJM0VSyMAo1yhlqowbNByO",
-	"igLWH0U6uzOOamhpfFO1VFzQqsbTu3fL036wTstERYsr3+TbTc95WLburcDWxYhb88LuCpxZn67555Qf",
-	"rw0jlCRvjnEIOjzKtWXITVzcekX/DozZN0oWu6bVJ+3gYtQCnIkZ6MNIVXUmxLeLvor3xIdzbTJX4sLe",
-	"fXzf9Y1sYMVjSIRMIX1YzvtrMVLpwamz0SlkWWXobXCHUGOLurx/8n//9/9xz2w3MFbIO199z6wbyzTm",
-	"IlruOlJa5ArzyBimdBRuDiQ+P5PNjWud56dX+JnyUqtQ9LMFny8uAF9sPAVpSyKuHpomLZyLXypmSP85",
-	"pfox4r0q1oPD2UQtXMsywVXfpdHNr40EvSOFpho6boDcpmsvUlY5TJEfmKqrptaxILK0gV+ottrrHF8c",
-	"I8CHnv/v24xaS+UyW/02atcjox1DntGk5LQnt1Sb0I26xFlgm+rPsWS9eiqbkaLNPdnqY1rdNhHScUIO",
-	"nGz1MZrU3/b+Wx9DQJ9WGUII50aVVDyfXdYIhF3aFu8YbnRVKG3fCqpUVmOYoH5jRV/I78hnUgzVWuwz",
-	"cafz6Cq5tavEojI2QhOUtmWEIasWEytWZFXHGh2aZe02zkeAVBEu0NXbJX1P433CqZSuS4IWGGsJ+aOm",
-	"mxUjM9YXAQ/KhffJMXNzQxoYpyg0cJtGVbSQYY9sdDs2cifgDAu8RxDPt+Girz5/58Yz1AZ6oVmiphe2",
-	"MJCF9n6lepvuVt7JNtHtUWP7NuSLnY42p9vmlsAL3Fyc4EKEptimxyeLMz2qhKFD7/iOq7O0UekR5bZx",
-	"i+2iK1y74jPeD5r29s1NIkFPJFdky0Ywv98jIzGRartLDAG6LyvAJkY+Lx37F8e2YU4mhoow3uT0tkMt",
-	"ggbM9+Nxq3/mGzneXN/kRj4uEIe3qbZWpcNtQhGJBoeP3rh74vIKU59gjYUxhO0JPFHl+QQuZM8zBDmG",
-	"FOWMjv1tmaAKWRyzQtq5unmSi9KzDGw6Ab7fJX0/JgUb0mBTG5zMQo4dq9IyreqMV9I0MJuJfN9J6aza",
-	"hhKDaROOQ1Ltcu5ZG5wv9j8EjKudcUXH4MJd5sM5po0FoXrMxrA1XCn23HBzZHBZ82/XBcjXADaIB5wE",
-	"tLJMuO5Mp9OOwVNnIjPgiUht3dJq3FmOHXpgsVAWQTfJBp/WJov0mUch8CBC4PW1qxKkIT8UfIAngocT",
-	"3vhl8pU5virni0nlQp8jdfP7/dx/tX62K9F3i3ceJdATVZUdyiUYXQlbAZr5ln+GZK3cmVLlpcv2xgT8",
-	"l6XFY0Qt9pMIOwcbgrR2k0tHHKAHN3NiczlV2jrHRt/gT6Bf2ozZz3aywzdRi2ziX/fRYA5igyOoJHmm",
-	"xI3eaDvu5bEYnYyaGmZlM9IvKjit1eAqplElvQDiZ7Ibbd/247e5mXZg58VEk3690ryPeZn1ZMQuwcHm",
-	"Ph/RyVurGZTF2/OLFWLGz503CpEvEyfrVolvSUjEeAw8hZQwfsZzKdJJYhByQMRgQC5mJIUBnWQ69s1X",
-	"hWRDxmmGjnqPD6Z9huF2k15jK7Pr7HX3cr+xdcDvyOhxHXq/gVbzmOKzsfyxRGXbePj+EH48sK/73kwU",
-	"BdfSTtiYIp802ErHXiiE/UTK/hT2xlRFvkJ4bbrGb4bqbP60tZBcZYciTKkJpGFKudMEscmJC+425vDh",
-	"Y0dl/4h7SeOrfOQudLrStqXKi7AD53EgdEgf/Q7fitfsWVd5LWhPcks2E7VBUG16YGVg1D1eFZXvtFwZ",
-	"IcyPamFNLSxoRFRP7I41w4ro9S3+zDrdFk1njoDuS9Vp6oL1wPrOKkTs9Z4GYn4o/WcFinwj5AVLXRnh",
-	"o1AOjHFUd+pVEkb/UaCNReLH4IXz79ZjwxYp7UM4gbTemDXfM6W9i/qPXSpUdAVamPXiUBfj2Aefq/F7",
-	"57q/ToXRuCDFufhJI3+0ZWu2cwCxBTCqrEMtqwALFRiLkIsoSltUdKs2qTUmtdioq5R1maMujichBRgr",
-	"QvUZXzIL1japE0JB2OyrtWzIoupe64aqTS8fuHBoblBvy8XqEO3GtrSE6H7vPP/om9hYuBymqeEXkEpw",
-	"P1u3RRdeLF0W3r47X430WFZKsUAQYSCFKu1yOBLKudDkIihwaC6kCNh8FbveJ4XgtK1vUTmxPumvm1C0",
-	"Nq/8eYszQuFnQ3FOBs5FKZderGvpgkb78nly69qL7ZyQ4vSTtM2ivNcLr6nL8+/Qa27P+5GlH6+/mruQ",
-	"lmlLrunqmpeec5e3JyodV6P/tv5q3zaisU3nfWcV7DKFpUUKqwZpAim5mPmcQ6drY0n8kZ0MiIVTNY89",
-	"atPmHqOZBJrOCAYPZcXHb580cNr4HbbkKTOVMCjumjn5Ev3dJo3a7e3US83fS0LGAyUcHaLFYpGZU/aY",
-	"bfTQ2Ub16dDYDLp6Jivldkg3xLmdi709bJev+LJ8MSA6SVykbDoStt/S/DWO/bPR23XGJ5z9NjGMPaQy",
-	"xWYZ2LhLQZf4oJVv00Y+vjs5JSdH5Ider/Pd0x/3SdOg/5hQPjvjbtJ/TLggiHGF7Qxt8zAbxzO6A3Xj",
-	"dEqTnmORGg560pTxSo7BE3XG7dhHOxJKNrkmsLFMo6SwGL7HCH59EvcD292L1JBGerFqHFbIFI0EN5Uf",
-	"j3rAirLD8jGhfBEPb+HRbC9LFkL5UbTKswPK0tqsv7Y44dxcwHu8w+a+1V4fUzzzGC8MXSXYcr/or5CD",
-	"tDOX3WREn+beNpxMDFDbCyjplSeaVeLPJYUpTXV7POOlnQ8iBoQuhreY4gzcd6WwKiZOAp4ynoopXhJn",
-	"3IVm/ECFspKvQcT/BLrY1wlCep/FiNUvtaVEIkoeaTmg5bdAUzxni5vbE6UWecdQl1ok7k5FfozPLCmc",
-	"LepHPe1q4cyetnLZjI2ZrtTKuqxDnODX3hb+edi2f3e+C/yto3ArtbP+kORucH519uB8P+s5+j5xGLqY",
-	"WebGzrExGbHh6BuF7P6ciSIOoR3Eb1qTrZuyzwhoZhs/N4ryQ2d27/V6wXjFlGp6QRVY/wBNRtgQ2Kgu",
-	"z3tPbTbxlBnboSh6pxWNpdskst9aSDYi9mIC69fIwxbtm5c4JHaChJ94ENkNz5qbeK7ci8tA2iLqi+5P",
-	"VpErcEUlEPfx7jej0o3wmDLViMoJv3dkFtgLwy00GaGJski7HkFyWW3GVT2OgF8cBJYfxkm+Y+d/tpvg",
-	"thEmzgh13jFVtmN/osrm3PvuMUiLa4SWRpYxXL1bGHWcMZWXkBI/z/SgsqhfoDKrlBmMJGIM5VzTLjlx",
-	"48YzGGhMiO8bdZDytO8qftwUcpcqWwzMZ4oobUTLAen7sfx9O/6P21n8PJs1m9RmkyeFILofm9p84xv5",
-	"3vzH25pNBAQxpeb8h6D0Yxu+b9OGzx5WhXfMVzLQYLtQiwH58PKoYKiFTfnsYioQDv6+XdSeqWSF5c1Z",
-	"CsHgBkeX9lGbolmZ97xRf6QFYPgBG0bIQ2tnGD9WZ7WvV8Y3LwOgkJgYb2Cui3EbJL6dXAWWdecKzdmv",
-	"VEGHcQVcMatjTS5cL3lXheAuFV9BYVY8IP3/1o9J/9zVXJ2dWXGrqW20r0HSLFvQbIdKtMzLbSyZa/KH",
-	"a3RVmBjL0/4cMcRVm4JsVWyKbdeq4rGF+B0l+AVSMUa0s6b2WOYpL+BWMDACmbnz1Y0Yd0k4bTa6M0Qf",
-	"ghQXK/GPjXkemAw/cQio0Poz0Rs+yTIrCHACDZ/LC1udJtfNlLHLLs6V+S+coJs4D76hSlA+kw1j6kUf",
-	"e/uIn7i7TyjJqAbpa9Uq18sTdcar7yUZUImN4sKxO673VnvNasBP95V3Ux1Y/MDq+VJu9lbWH4KrHzNj",
-	"vDT4QOVlOUfcMw3ZEpJwobc3v5Pc2Mg7q8j44te7RyIP5xquENx9oojbJQGe4pz724QfHosgnI40h9SA",
-	"CgsyuLPih1M3W9+YHn07arBvna42AassZuiSz8fvcS6iyK4wW0Kc8UyI/IImlzHJGL/sYM5ETHLJrqhG",
-	"wyXJxCTtjEFTO43K9m4AVZk95aanlBfTGZcTrua6NXx5/ePbT5/+fn74/v2nL+dHx+/+6/D0db+9/sFP",
-	"0LzPAgj3jW+UiTE/0rOFcz01lU3aKyMwH8sM/1i1DHUhsbqMCG+nna/leONNixaO7Kw14kYY+2nOqRR5",
-	"3l6yEHLmKjULBfn+masW/sRFCJvT67rWlFuuGAvRSOs7JbXesYb2qlz4j1092zRkfKFHrUTpI2P+IaL9",
-	"7sBm2NJFDBq4tLWB/TfhWQ1Wt9187Q314wJRaoRd9G0OmUfSE1XB5Lx0OIVCOszfd3v3xbBtiqDBYgmw",
-	"uU5/m8Dk8Tb9AzDtP8xBEVo7Qi1upw8iBC7iOBdAPCQKskFnJFTp3SLCMoBNkHfzvMlWCleQiXwMXG93",
-	"ySvIMzHDfnlKU544tRBXSIkwy7w9PT066VYG5+7v7OCq5nv7P/R6vcjAzBy2o30cJGOQ4jZXB/c9uwJu",
-	"TElb7UhTxl2lwYJEjW4ZI/OpInMBu0PbpFjFrrYprjVfsr30cOlq95Zi6VpG9fwnjuycciddGnv2uGxt",
-	"myexHSzuC7jmV8XJixmkxdx1XwVf+hd8kqz5ZAiwnSc0v6SRIuV0eCzusgFuBW4eu1k+DIBXh8Ib3Dto",
-	"gs/5OPiy79Vi62Ew1w/9DXpxo0efKgVKjV2Q16MscOg1nPdwKGGIZTC+x7JnU6KBjo3Q90lwwaJlYlzD",
-	"kja/GH3qqUt1s9Bb1ihzOsojsJMC5tdC1glOEAvhJCTArsDVvXGYWq89oYpQNPchtWPIjz6dnHbJa3Nw",
-	"hRRJqDSq2xk3Wx0BTQ1y+//sfCgGy5+yMShNx3mfbH3m7NqP99u20ejw0RM25FRPJPTP+Fb/avc/+q6y",
-	"pyzyG8E1efvh8GXn5O3h3vPvYnIJMyjbqHuBhmlJiQQdEzE44307El97UOw8/K79q6RTHH3jhuRvd8mx",
-	"xQiSiZHIE9eg0Hw4xpwN6qYHc0OjRlBpgn0hMFvKuqdI8TWFPWIMNVBOBgbVtpe66pI32MynbgRL0JL5",
-	"XcG1vREYzc74BU0uxWBgy7g0yYAqTfae2TYh1qHlaKAQ3ze/3vy/AAAA//8=",
+	"7L3pchu5siD8Kgh+9wtLfYsUJUtepDgxV+2lrW4vOpJ8fWaaHhGqSpI4KgLVACiKx+GI+TUPMA8xD3af",
+	"ZAIJoApVLK5abHero39YrCosicxE7vmlEYthJjhwrRr7XxoDoAlI/OcJaDk57GmQ5q8EVCxZppngjf3G",
+	"KcSCJ4poQcaUaXIBPSGBaDlhvE9onzLeakQNFQ9gSM3nPSGHVDf2G4zrxzuNqDGk12w4Gjb2nz3Zbbej",
+	"xpBx+3c7auhJBvZV6INsfP36NWpkVNIhaLe2wz5wfZRML+xsAISah48UYYlZAzM/Z1QPGlGD06EZGF84",
+	"Z0kjakj4Y8QkJI19LUdQu+LRCN8c0uu3wPt60Nh//CRfo9KS8X7DrPAwBTl7Tebh3DWZF25/TRk7E5fA",
+	"Zy3r8PiIaPPCvKXhOUhqPrv1Bb7iUqTpELg+hVjCTPiBec+8RhS+N2+9kI9568s9pn2YXqD5lfDR8AJk",
+	"RHpSDMl2vrQ/RiAnxdoyM0C4hAR6dJTqxv52NIdIttv4X0Am2zVkYtd3yv5Vs8YjDUNFMpDELGHe8s6V",
+	"GaB2jTt7Cxa5cIGnIK9Azjrldy+OicI35p2vfePWz/ajmr2wIZjDfaTISIGcvTLz9NbX9QkuBkJczlra",
+	"2D4mwJNMsPmMz717y0v8asZSmeAKkDn/TJMT+GMESpu/YsE1cPwnzbKUxchItjIpLlIY/vs/ldnJlwZc",
+	"02GWOsTVlKUGZ/kVTVlCEElJfgMgBu+TK5qOgNCLeJ9QTph71yHbfv6DmnBNrxtRA6QU5vb4/UujxyBN",
+	"CmocglJI2I3Vxvz6OWooTfVINfbxEtNMmy0YCBAPghxe9EKM9P5FSvll42sI7n+T0GvsN/6/reIq3rJP",
+	"1daxBZOF8vThSzsJSQQowoUmQ6rjAdEDIAbuksb6gHTtzrskZUorAjQeENHrAU/MZY2waJkVvRC8l7L4",
+	"pqd2yAmNYzHimoyZNothisCQspTQVAJNJgSuzUpQQsjB97wAX76Qe4Fd7GZTfrlA4pGUeNdoqoFsUJKM",
+	"LAwgwucpVZrQZMh4RIQklPRGaUqE7FPO/oWQ2kSIvhbygiUJ8BuC9MyAUGRgL2HiKFfhWnAZRIoUyvB8",
+	"XMCzWMadAjSmaYpM0iymQEmapmJssSDfAkLniGuQnKavDHquAKEbL/aQkxGH6wxiDQlB6jhAWHYdTpyz",
+	"pEtYAlyzHgNFmCaM4xv57ZSKvsJd/AaT0wGVkPw8eUfjAeOWCd7XXnKBl1zChDBlFjpSQC4mhHKhByDJ",
+	"0C6L6AHV5g2lWZoSGmt2ZZGb9Xpg8L3Du+5dAwBE7Z5BbzO8sp8r4AnhgkNEgg/JQCht7pjNfYSSJy2G",
+	"GNDhCAFIIqIE4cDCVZnril8B10JOiIQspbFDbFz8IxURyhPDjbtWbL+EyblCgHc7HKVmM42kTEHSIihP",
+	"Whbnt41UzbQiYswRSBvHH07PyJbd1paVFjdb5BAfjgdCQYf7jwdUkQsAThRLzUYNPPRAApAh4yMNigzF",
+	"FaAiZNbMYeznbXW4QY/3Qr8WI57ckAO8F2buEU/KRL5bELl5w850Z0T+XuiBuTIKts4Sx8s9feQ8IGSG",
+	"SCfHdJIKmpwJ8ZZKK0XfJ414lLwQCZJJahZhzpKGhG1uLsi0pWwjq7IYPnJ6RVlKL9J7X7RblOGcVyAN",
+	"+CAxVBlTbjirRDw3qJ1QTS+oggMijdZOqFHbLUaiWkJEzyhOqLMzTrqo2zdRue8ajKqq/c1c769bvXt7",
+	"K7AQ4AbOhHhH+cRJPvfLBoUgQ8on/pzVt4XER05HeiAk+xfclPJfiFGa4EWKsqcRSGIJeDfRtCJDbRfs",
+	"oLSCO+MIL4qVECoNU1SK8X5EhjQ1WoTh+XCdGTXD4K2EK3EJRtrMJ7fmHKS6I37FNAImUB9okjDzE02P",
+	"pREfNDP3a4+mCqJGFvz0pZFRpcZCJgv3498ziwA9ys7RBGI+CzSdHafN+r+363SzQof6vTRUVCzmc/6d",
+	"uPgnxNrMiuarFXdn7+tzp/yifL1ooy/wpa+RM3hdgVRMVPe5144afJQ6/mZVwcpGo0YsgWpIzqku6YcG",
+	"G5uaDaGsJO62a4bwIkIVzHt7S8zPktX10qhhRIVMQo9d16vOSlOpDUPQgdXwEiYRXueQpuYPRWhGpTaE",
+	"lpNnYxhn5+ryfLf3y9PyOnbqtm7UhXMFwFeA30KQ1MGyXTe7UOf2t/nI8t5N+EGdmbeRNtZANc+M5r+O",
+	"BHBqX/0aod1kTdyoECHiBQ4VYFwBg2CqKlWU0CXfR+XwKkApEcZMQn/LVmZlTMOw/I+F0DTTDen1kf1g",
+	"O0AFKiWdNNCG3ofFzLEP7/Gm9F9Ye+ASn52yfwWfaqFpuuizM3xp6hBxD36IyJtpisXMBPVpjn1lau8K",
+	"njIOXTIeACeUDIBKfQFUEyolu4IEZVonw6J2b4X84j1mlNUrc89tlOT/TWQMfDQ0C7ezGHzr9fBfn2vo",
+	"ERf6ienBbzBZiBZTiqvV9XKd5vD4yHIsNTDqjeDpxIriRidyRrkW2TgywmIG1Hzh+FyBcB0uKapkKAzD",
+	"tXaWIebmoWn6oRcRxXgM9nOjBl2wRJFi7cF4rc0O3oDfz/VFM2b0xvnuokuYHMwF46wbYLBz+Xb4/nn2",
+	"d3n6WH+8+nT93/+1TX+OX8Lr/hv2q3kmjv84UWdtun2xE1fvi/bDdftw3f6o160nrOi7u3hTkCtL2Lis",
+	"GxFO7lleTD73IXMnTBmNzOqg7umFEClQXnp8m4RSDHoxuQ0wrMeLcpfOl/IGakm2cCjewnrdYLP4xRLf",
+	"X4FkerKIpk+YunwLV5CisGW1/srNWLfXZXgTEo9lS3XitSPofKF++gLqUclHG0IkCoMvKgRXQvkQeSuY",
+	"WsGxmeR/93I3Mpm/utydI8u01M1hfD5g/cG5ZOrSyX7dfULRTu4trpqYV9CsKZlmMU2Jef2AdPErxg1W",
+	"KEjMhx2eO2DMQ5IaAiBSKDggXYOOPQZJLmQOKO/b74h/VjhwYsF7rD+y/qgOdy+js8EI1vYDa6cjY6pI",
+	"nAKVkByQ7pCmLGZipM4zGl/SPuAMl1yMeTN/Rtyzgw53jgunE3TRtezEeHQyomfhoMa/sU/0WHh/AsYe",
+	"EMEDd0+rw9/DmJgjseY3miRmCwrhGwtu8d4+S0Cjv2sfZVyzhhHHNeP35GJitt3hXaTlLsKh6+i520KB",
+	"3ms5dafaiBrl02pEjRnngTy1AsGcGXjFyf9dQKNel3LxTSuS+S1crdaqqW7z5lzvpkMxaVRc4mUS/JiZ",
+	"FSWGyoZCaSKMDked8mqE7PsVjp0B+DahpmKRwQo822HMqfmszLsfT3NutObOVWp89Nwl45Z5oPUgHlBJ",
+	"Yw1SFcoNvhmoN/PVmDl2rdKicgCUULIE6QqOLJadHYju/v701PtXv0JLODl9jUqg5jIYDwwVYySaIkM6",
+	"Ieb3A9IdS6ah7rlluOZmSYaM+zfQuIG/FKPg7YtvtwiuQpFEoNOJDbN04mKG9ABkaO4yXzaiBs5vOLYZ",
+	"c5pNR43rpvmieUVRAVTmU5zkxH6P//7kBsE/Du1IAWg+MT144PRlTv/Auhey7jk8e6GtbyFEqpfDd8HQ",
+	"/cbr+MwLpHDv/lzPyepC485DZ2uODPmPJehtt3d2F7hSIxQqV3fgVoA6tbjKuLVA8fa2MLD5yW4Y2Py8",
+	"3X66/fz5zt7u09328+fb87MVosYLPA40uq0HZE+UhQX03YS8pZkWWQ1iruKkxpFrwWDX7EhsvWWXOWWZ",
+	"7j4NwHpXED2J0iJTZCzkJeP9A8LBqILWOXOhgOtlRdOZ/KwA3enRq3cErjMh9arAu2UWNWTcyzgVfhU1",
+	"Rpz9MQL32PDL2pPLFzT7CKsZFXd4lDYVw52ljaNjvJ8rrHd7rK94n3EA8wJJkTQU2fiVDnubd0si71DA",
+	"WhOqQ4zpmY9Dr/Clr1GjN0rTmXbEBXgrRbpQ8D0x71R3b5cYTj4bFC4zYT1YlHBqCcPlSKZlBBhonan9",
+	"rS2zBNVyv7diMdwaxtmYShvvXAhZklURY/dZCY7PjJyuNUiD5P8Th/9v+1tbjUUIY1ZWB6SXVA0uBJXJ",
+	"qaY2Gm4ueILgL+cstRGqjf3tHXPFW9uY9w/tRA20wbg/96JGKsb5w52oMYSEjYb+l+1nTidxxhjV2N99",
+	"ariOBCXSKyM7pCDNZI+/znDd+tUs6ZmqLnjJz8JNLflJsPElvyjDZsmPKuBb8qsaCC/1ZQXHypNPQbcE",
+	"t8r+QgBFlcOsW18tKluD+2GanoDCVLDVaD30Q62++eLzurW98ky1YA3/pBz+I+AIIR/wDK7k2yvLp49r",
+	"2I+9VtdjdYviF6ZVziKD0d6x5e0N4+wc1Plh7X/hXuvl8YX3h1PpP/B04mSRcjxBsRJ78bZSEdMpmO4t",
+	"vKSKZINFeOEyK46SUBaYHcph3rCpC2gJL5JHN4zY4rcSCiabrdVlwyU9/YWHf57fff4VM40QJegFx1NL",
+	"IRWR8MGG8ieyoeCJzo+78RnTi23U9tWZMTigzv/rf/3f6+d/p0uE4SwXmlLFzVKUypqXZWhbKcMnCC+Z",
+	"bVzBiVc1mlf3cefG8ymi/osb0WcgkrmunLnaij750SfFuS9rtMaBD/0w9s9X+WBe33ZD1qzpE9ODBxb8",
+	"52TB83jvfFszOR7pIMXUCzGlAAXSY+lyVumpC+Gvy6fzo6njF68ZpEmeerwCLbriAXWnXZQoQPlS2MSz",
+	"X08/vCcZ1QMf+4o5iC7vPrxifTmCRaaQILitapmb4AQ4NkatSOgZ0ExjzkIHhd1mMVkdDN8ATc14qymD",
+	"LlcxZM2x4ByjU2xwV/Hn57kI6z8f4DqsGdX/u+7LQAWblWz5CEN/FGatVrwYC0GW42wR2ppvdgb4bHbB",
+	"LamVBSa1W9utnSoqLYgS/8Za3Y20qbLqX7Pm+Qc3V3sKTsky7LWOab27chrVxWUNZs/Cw3zqun29FX3G",
+	"Xws5XHE/fUm5zs+qkqCCiZw+jK7PhYQkQk38w+FID3aIt0g0cRQSp8ycbmsJdeK2HY6qPtjitnZQa8IO",
+	"MLbGeGGLpjxyxVLKV0ONRWuOAWuhjyMIxp/rHC0odBpQRGkjFrk6GXribzdf/4DkZvimjVhUgCXjBkAG",
+	"cE3evDt80Tx9c7iz9yQilzBxOVgd3mnkH3YakR91QGUyphLIx49HL8nGkMYfTjcjsgU63nIzNllCNt4y",
+	"PrreNFevW/svI5Z0+MYnxhMxVptYgwJrVNBxUeJDOldVCvTKlZ8IyjiEB/G4tx3vwHPavnia7MZ78Kz3",
+	"pP10+9nO88d092IvfpI8hWe95+3t7Z2dx493d/f2njx5+vTZs+fPKb24iOMqpu6UXRDbT0o+iN/bzeeH",
+	"zf9Bm/9qne83P//7vzVqsOpdnNmqWt91usN0egMSTmXa7aVC5GMxHFI+QwZzD0ma1/7wRg0JCTVCRYVW",
+	"n20/36mdxIjf51hAq5pF8HyZRADg5jGucsa7QSoG8KvzKyrL6n/pPGqzHHJ9f6dO3+8xuXom1C1peUyd",
+	"+/jf+uSTdbK0prU5pi7PezTWQi5vOTlh6vI1frOEzQRnwDDzlRIybGh0LCTMr365vaj2ZXBRTaHgqrkn",
+	"s973d/lCxWM5VdFyo0JB1JJyheEXS+bEneUfFH7f1ekvDz+/RVU/H/NiRjIp1gccD0SRcFAUlykFP6yV",
+	"XVSnP8/Lpyln3oSnXTBRj2ABDyphfQmXKxQXqOkhvZdhX+VDFdKvFTv8lXbnVtTi8vyLm09tWEtRgmVF",
+	"qFfqqJQJ4wO3BOdiv4ww3XU1uEZ6sMXySdWWrb/ULRnMBiCXNX3lizhf3dxZK64vOoGPyhU2rUrXjahS",
+	"EGbG4urOopIbXMtoXCk93idqojQMC9Oh9e5IMAwUkgNieIov0My0IkiNRWWDMKB7bIVktFvIMTPLTo08",
+	"bb2NAmMDFvLIaS4+tYE3WBAQnPJENE0v8xJqLi1sw1Wdw3K67dZOqc6C0gkTBqYK0421zpAVSaBDM3MT",
+	"f1lmrR+CKmWris9YsDmP6JoKkZOu6DNJWB+UdvWRKEvzM0H3Mxe8nIczKz7hPvKF1xP1lhQ35hh/Q1gu",
+	"9LQVVLEK2k6tOuDUiyS0xaWXi8rLSw65eLjC2lFGre0dQyk7e08CB+4BoXxCPnIWiwQObNVNVIQEz+0V",
+	"rSUCQ4ySEWqjdXqRrwa2cuWSk9cvyPPdvafEVT0jiYhHQxcUWo0N1DPIirqkybEUvB8RxgklCrgGHgMZ",
+	"AnUlGjMQ2ZS/ZEb2t68LXMdl0QjuSl/2kHZ9FTZnIF5KyAhcDYulDMaVpjyewfZ9GUOjli5j1Lc0Z0ua",
+	"zh0Ry0ZHhKZKIEAJVaT7j6azTDePXnaXsIeHGsL0TG/Ozo6JfYEYRC1ZuLB+8myS2Xv+PCSZdq2mlGfB",
+	"z587G0haLedSrti8OPWj3vpJPp4cEQlYFDX2lrEe9kQwV5tHfPP1AekGxfhcYSJtq6SYRSo6wbqzNK1Y",
+	"AsMSfgt9RdUoQiv6+3T9XHh39FbHbU+gJ0EN1vNQSPvx+ZxcHPeKFw3NbR/KhqnoM971nrRMwhUmV7uv",
+	"agl8FTtoeYH1++8zpb9BwHdx4r9SDuSlgDUi1ALxpmbgw3gI5IWQ2eoj3zhVx1/2wU1UbL9u5fWHY+TL",
+	"9Y4mNHzWFPzPqxP79yISDyC+hISk7BKcGdvJ0I+UF+ZIWEEZiy27C+4be9eCsOXyZl9dgZwEjRcCPcJl",
+	"U6UT0mM8UQfuDUVS6GkiRppcQCyGQBLDtu02lzPAOd2kTvPem74Tp+ps2q3MQ4g1YpTdsOdO+ly+ApP7",
+	"zgFh5e8kxMCu1phwZFP71ygVNdeXGDVGvhhGDWnIERRXldUxCfwxoqkqM2isU8ETq8AbhbSpALgPSTA8",
+	"19rhq3bhWZ7MKWhFUwc2DZnpwwk3Nxt/csxcUSOU/RmSD5V9lHTJFcQa7zKqbTk0RShBTkA2UKnddEQW",
+	"GWGhL+nQquuRzcDOx6Eq1J99pBBWqo+m/R3kI0ee1XU2v25kJItLgExhLRI/Ki5rIIzES4nKaGzOWqRY",
+	"JL4n0gQk6TS2BmIIW+b/iVE0QHUaWKCaAwqlEWofeiyspw1xhWGJ9kyCsrPkSv4/R0nfudvKdV1QDmCa",
+	"bBgcUgMxRlnon4Jx5ya0y3NsN9+XmcbHc5ND/AeqAxKGQvs51AGxe3EWBixpXwxhMNbWnA8Wqs00KkuZ",
+	"VsGrRhkZMDOwWUyJy//e4JnRP5uTRtT4j6FIIMUa0Nc6k0KLWKRbduhmj6VgTTiNaBq4Bkvr/EEznFYl",
+	"3WK2QTtXNgonXH0zHodgWBS/EpBm8WShxSa/9uKUjhJoJqAup9JYb9vttyEk+XjydrNEaMVSrT8/YSpL",
+	"6WQ/p8AcBbuGkrs16BbV+hKLPfLsmix52ASPus4TuQQcSp7JOlhUIwfDczI8GFsJGO259tBu5OssL+e1",
+	"YZTFjeHwaUBLmJMwhZ/Xr2Y152mlYwEdgvIhBMCvmBTcMmIqmRnUkL/v6uDXg9YU2+nAVo/v/g05SyJF",
+	"llWO/PfG8eHZm0bUePPh3atZxLqU83YRqc6IV7FWihyrDFKUYMsU6bMr4GVErUG+JU+64mIshizxsVWz",
+	"rMt+yLrASiwTFRE2pH0gBUs30nm4XTniqrzV5ZlvVZdeCItbcWzWqcTBbfVIGU42zXhuh3JrRes5+hZT",
+	"ly+Z+fhitIbJ3CctrpQMunwaKFxBqmq9TwS4lhPsfodvRUWpORSvltdcvI//51F8Wc252J0m2lSMV0xK",
+	"XS0d9QbJpEESqUsfzRNHbcpoIwfpLFRwQRSr5n3Pse3G2OyiL6x9F6UwrFmkBUnEkubcK5bATPtpFpQg",
+	"Ll+TKCpoyfp9kM5tL0fL2pBnGVddiJwZiLDEaNBGW47VlpFym+Zn1RpWhIh3L44/NV+fNk8+fDhbyuR6",
+	"lwVD65w2NYU/3aEG0J+FM299KE0e+j0fCesU1CoVrsiFVsr6XjP+R4vsPLjV1GyhVXBQOtczbClHbTNE",
+	"cNqleZPVWc8mGRQspTCrLDCqlAI+fK741CZqD1XU2dxdyTEypJx6FS+06UXoivbFypDObTEJdUC69ueu",
+	"oRb7TEuWj5J3Czsg3SsG4/xFg5VebHMjFyNYpR/bkeEbFyMUG5jErmCYrWFeC51ledoYFiMzaImevahh",
+	"Z63FzFLoUw1QMHWsa7RGJ5NbS5s1pKiSDNp1NouurdlodWjXX8de+tQbYIREaNqxmHIVRUt78Dlr3hAy",
+	"e/EFAt0lWa0WeVYvpuSBTCNe7ynGUjzHlK1syIljUGqW1+KQ/PrpzLoBUXF43Pa9IJa8oFzwB+Oz+2qP",
+	"uGapRRBci3OPuE9Lrtx1GmpHizwzh5yIjP4x8iE7xW6fkoRO1AE2hxDyUlns3DAXW+i3ceN3N1eopKYr",
+	"bv0LoLKWzqpF6MPjqm6tNHg9kjg5ajpEBRuKIe+1fVUjQmMplCI0TbEJ7dRJ3KxumC3WepMCQ2uX/cEP",
+	"68Bj1xTGySy7siHj4a/bKwXQnAIKfRgnowWWmMLgGeTuWKfkwAbrG0QUI3z5EiArtW+lSSJBqVsIr4ka",
+	"182+aLof/bstr9f9bl/7HL7XZEOvGlpLTaPP9GB0gRWKBM1YMxYJ9IFv5VN/DT9XlyxrisyCt4mtnUHm",
+	"5TjWKgv1deb5HkthVOHbOtq6IoFz+sX688pvX4IlxtBu4S4+73vboE41EBzQ2kt2221zfzPe73CUmjBm",
+	"w1pw8WowzHNMpbPnsj5vYqKtFFqnsHmAASTeduBSULpGBj88efnq/fmrd4dHb89fvDl8/8ur85NXf/94",
+	"dPLq9Pz48PT004eTl38zx9EtGvIyREQrbJAu4pornn3jlKW6oiz3VU9sNuJYmWE9ZrUgRaCqegRv1zIq",
+	"tbLD5jay6m/vBG4v8cJJezOMsbYujhOQxwOB1lguNJmARmsoLYnB0+bWkm9+vUWufU/h6NM16tyI02sL",
+	"4bEwstCg0J1HnNuI4b92sLkrHHj/5Lpq0cH1sHs6ZcXWGlzCtmI+LS9zIdY6YL6ElBkNeK0w5ttpfUO1",
+	"hmFmS9zND6hdJAnfylEjPG43/weunLs0V6wN+FpFCIKzYrS0uQ4/327NFPDFKqaCPheu22bcoFni3Iid",
+	"80/oeSnYcvb4wYFxuNbn7vxvtbbKLFOKjcZ1xhEJWjLXAwWuB3SkvGvWHVNmWxo2ooYaxTFAgodlx6g9",
+	"JneOa11vdXQdjBcVNOcRKgjFzGmo5tBKeDAN8wrOr8o47vzmqzKqh0vQgOO+wL4Q3LV7mrPwb1nM6n7u",
+	"8XmFnd68O3yB2iSmYC1R5WmpAhF3JjjMKYVkNzqSTE9ODcoE1QF+W6JnKtnouvacrVaru1l0oo2DuI/c",
+	"NO2WhE4NM5htoO8zgfYb/2geHh81f8OWkh49M2b+/ho5g+DhyMa92L9e+zP99dNZYyrrhDxuN61xtmxI",
+	"nRNnXmfFbJEz27ynJ9JUjDv85PWLZ0939sjGr5/OyAUoXdgwpNE2YlCb++TN6c7eExdQhlFEcJ1FhFEd",
+	"EaZUROjIlhnBrrtZymKmO9wuEHtyeaOH4Na54XM1rEUB6RtVM2snzQGG2W/YrJ/xnrC2ea5prIvWAkWJ",
+	"DTKkjGvKuK0rjBiYl9YOLFb5B0F17SohBqPmwYW5u4aIntvFO5FASl7YiAxy7EIyyMa7F8c+/LEIacTd",
+	"U97hoWb3SOVF5iOCmcnKtajxNR8MPCnjuffVeoEkZcr8Ew2IrQ7v8LOxwLKYGCRkDVK20RoS7+Hx0b55",
+	"6yfy0082peinn2wN2cTX9jbzGwCoCBH9F0FOX/62SQz6ANcsptqtiBrCkLqZYrtpgzcWIzucOKQUF3gO",
+	"yUzsxGBIn5tjyEBIB5B98jMiAemM2u3HcWgRx1+ge2B3gSKb9Xirn36qWybHntJ2RZa0qUbSjjzxkosJ",
+	"ho0mQ+YNZiRfbsaattFVd5MU4Z5YbZdOosUrz1jdsm2siwF+t1JVpovUYc7extXXgd46+jKQzbx1nocj",
+	"Lj1nOvskYGWIHzY83iXb5lEC9NJgEbGE52CVMmWQgHH0xXWvm1KkoLq2n7ZCl6f2BQLwUYdTw0wgQZMh",
+	"TVMMeHWO0yj3gka5m3PTGjWLGWwviGAKnMHsxYKQ4wt2zTiXslPcsJ9Uh6/SUOoA2dsw0xME0b7LzcOv",
+	"Nlvk0FEdnpQYGQY4AASQGcJuoA9akd32Y5/FrINEOKZ8Rh4kB2EkGPCekLFhDNc01ukE12pHVxnEJIE4",
+	"pRJUixyGKE9jrfJ4QIfiA5GjPtMBWtj72AOd2Nx1RTb+GJmneTFAFdkSgObwjAhCLkTCQG3maycfz143",
+	"nxUQeP/xbTm5k1RGtO70HCkTYT3bfk8WTxKqqQtgpFhy8JHqcFzIFU1H5iUJvj6gpZPClF5UEQy2i3pH",
+	"RHavr83R7F1fR2iBn5PZadA5MxcbrnPLPf73fyrBu5s2qrjDuzZ4pGtT3sblFM9yhudBkH2J+ZgY8445",
+	"iwa3LFh6PavsdbjL3mScdG2SZ7dF7FawGiPlamxQ2/G9xB8AoURL52tSKVUDe9+mLAZX/c1doocZjQfQ",
+	"3Gm1p27O8Xjcovi4JWR/y32rtt4evXj1/vQVflOE4QQX5+HxUVBAcL/RbrlXRQacZqyx33jcarceo3qh",
+	"ByirbVn2uIXV2azAmiPHUdLYbxgd49BX/C/wsrH/e73qULyCelLja7TUe0afanz9bKRTK/Ti6nbabS+D",
+	"OONJiBMGFzD9BrWVpRqZo8aE8k1V2sswOLTnIvsjc1GZo2oZ+O3aZdSNni9362eat8XCT7YXf/KRU3ef",
+	"QWI/erz4o9dCXrDEyVC7O88Xf3EmxDvKJ251WFdnb5kdHXENktM0Tz/eW2Z9pyCvWAwfOb2izDknAz0B",
+	"ESeUxn//bI5djYZDKicO4aZifh65EBXUlGkfSyo7rPwcNdyFuSDixl96efvBz0bpF0rPCqW1OyKMx+ko",
+	"AUW6rmV9Nwq1NaOttMiptjUyCBsOIWFUQzrB6yHcRYe7DBnXUbWUvBKIrRwNCwU2ko3Aq/ju8B/nh7+8",
+	"en92en786uT8w8kv3ajDjVLebrfJiKdGVVGgNw9IRs0tp6Ogi4FnXLvt5y5SJO8ozBRJIAWjYiHTKvOB",
+	"oDFZI88M/1kkk1sj0JrWZ1/L+qpzXVZYxPbtsohPTA9QaZzmErn6mrd6Nnf3JUy+dy7RXoJLvBC8lzJr",
+	"ptndXmKKYzpJBU3OhHhLJXL6PyM7wuLVBZGYg++DDg9/RZZU4US2A+pnsyZ/F9uOHRj9MZM72dW4vDiU",
+	"pAoat+YaFyZpdd2i0qbZQJGXjJqtzYs0SgUvGoQb7mMGMHxuY45xarNFzrya5icr+rnRPmW8wyXokeRY",
+	"p6eINnSqLYextQXttNtWChdpYvWssNEfRluYd90kHY6ivf3NDrix095GtcCV+o5c0BtqFL5juWs85+I/",
+	"tlvkVQ43poyMb4M7Eoz4dzlHPhiohi3a2uZ3yRbL3YOW4ojte+WI/tTH1HfyM3o+qlsHwXGjtQpPK2Sa",
+	"982+i+T8Am++LTN/YM2zWXMNJ0bmk6OcMzuFQtYUI3TpTuS//vf/cdLWZsCyi+YEZSacF2iYzYctt7f2",
+	"F1yWtVE6o3FgPjJIZWRBuw6bWIoFjdEYE1Z9uGA8UR1ufjcc0NU1c2/sE8qxkXa+/5HyCjfyX/NJER9u",
+	"i7UZRocxLI5hGsEvtGdy0rW1Hy9hcq4GVELSddXHMDL3N5ic4q8/T1xVCLVZxwgRGHm98zvihVNV7++Z",
+	"HU7Xc69hMycQC5lA8v3xkZqz/AtKe4V7qirrnUGahnbAUDWiKbuC+azES38hG/nia6x+tfzD6FeL/WIl",
+	"ySf04SDiImthKMoInmCMcpkWX+I0hVBSoobdeQKlvwp9uZYxSJtUenXv+Ly6krO7+Iv3Qr8WI578SZWV",
+	"EzypsrYSHOftaCqrmgFxqqOk8fVzLV1sSaGphualdRivO/Y8U45XMZiqGm7mKBwE3RO2NkeZvE5wwYee",
+	"jXxj8bt80lX5+oFev296zVIaFwT76C6MCuixXmDgt+17pyi7mg2fTkjeUJdsdDGDARtmWILK0O+LgTvd",
+	"Te8q9+Ea6IcqojWKxrxRQAzTgfy1i7BD22RsLJRms4pnzRVkHS9Hd0E+7pL+i+/Iz2Fgs4Sfw53Og3vj",
+	"G7g3LPAjw61BaauphRSfd9Ne27MRUL6jtCadZ1N8D5AowgV6e1uk60mmSziV0rn/tcAomZDcKoJn3ut7",
+	"dY5yr0R9lwQ41fC8hg7zFFG3aZSzc5b4QJX3TZXuzJyehRcZnsyKRLn4Gv7iA7i/erpcQ+g1Q1SE3hl0",
+	"aLdwt3fNLMG0kBRspsODOPqjUAFW4Lxl9M+D+wJBtGo3c5mwRiXzRUDMVHkIrR7AUEF65dI1bN81q9Gh",
+	"o+nARvMNqLWs2oaw07cUSrwZs4P+6FEtbh+LBb48Tq0idzxcNt9LhEtxQiHdHR859K+lvTLJzY5omUlc",
+	"ZIOSDKQSPHLNH3AJzq3bxT+whKH14UJSNNY5IEx3+MKox8jbK9EShUuNXOwJ074uCRaiUd5zOycAxeH7",
+	"3caguEm+VRiKm/4T0wO72Rk3LB6Oyw8wwMXgzO+dnh9CSzwfsMhWCptfn/DLl+zWlyBaf5H3Yd7F67Gs",
+	"3jaKtXyUphOFQbSQYJS+J+Jpwyk+KJHwItfEiR/rQXj87m2Z5qRuCZtX9jE4nCrcDPXd4eY4831WCk2w",
+	"hrkvcmF4a5hPE97ZWy7DwabXDKjrUWwbqgnXua7Du0H/tq6hGB8OtWFD+J/ukIEYSeXu3Lz+HIY3+Xoa",
+	"eONGtpp4KvqKMF7rhsdtBr347uaerE7zjfzxroVe7eWYAw5tSdp6ehxsY4pANDC8V8byl43dOcXaMBi+",
+	"hyfwSBXnEwTKeJohSDFTTMSWN8s97Hl622yqrm+8rvQkBZtPg9+3SNd3NUdRFyt+YyN1cuJIlRbpoEbk",
+	"DfJBbVzb02aC6UtBRyIM+fFhhzice9dmp+T77wNqAx2ubClJNQZpJs6sAF3kqmD6Uhie6Nq+2/KTS4Ur",
+	"YuP+pXnCdXM8HjcNnJojmQKPRWLrLS1HnTjZayGH980WiuKNdbzBp+PKPKnugQncTwDftatuRkN6yOkA",
+	"T2RK/S0yMs3xlSlfjEoX+hSqm+d3c/9VWpsthd8zAm+QAz1SZd6hXIYdCr9kA9PU8ox4y3fGVHnusrk2",
+	"Av9lcdFLq5UmcgYhrQ/A5VXbIPjUsc3FWGnrs9U62n8B/cJm+n+0TX6/iVhkU2ZbDxa8m+g6GHcT5Ion",
+	"xPVtnoUga3hyrRKk40FdW4J0Qrp5CTurfriSkSjbXoDLoE6coY7yCbGhw5jYijWsu9VSm90ORxNcOa23",
+	"RV6YoXygsWPcVsQoqldOD5bzqw4v+on4Oplk1TKZGxJiMRwCTyAhjHd4JkUyig1ADojo9cjFhCTQo6NU",
+	"R77FlZCszzhNUSH18GDa5+rWhjHb0pRVOr39C6S2dup3pD25PmjfQDx6yG67R0Zm0dBWPvYldbGivZDE",
+	"l8q8VZ4WXJRbYYnfbLTIaTFd6dfe4SoPjg4vctenw6CvzXLzFVOceMWUGuVpSnZ8K5tiuWhn5qx1Q+Br",
+	"x0Ul3jtxQ5QmuQ0ps9C2qfK88MDZQKzz9MFv8MP4DSymlog2KA19N/Qa2j3nibhhufe7lHFL88y4xMI1",
+	"P0i8N5Z4c2QT5TO+RYQLCjPUi76zfVUzRLkpfLwrWa6uz8E9C3TL0IQX7Gpo44H1/wBONpTOqsEjWO8K",
+	"tFG5JPiYUioB+17AipdChSLdj/U3gfeArRHUVRuW5S38P3ZQVl4Mfm5AlgNdhC2FH6KxvrdorGGOilPu",
+	"p+WJZuVwrBaxUSGqqPhXlBbLhXhbtsN7pmZ5msOyHdZ7XPE3u5KELkPO+UYlJABDRaju8NDxPe1M79qG",
+	"JUIoCBs/zIzdeuev/ruL3Co3QLrnuC07eeB7n1WDwgLa9Qmf4fZ8MLr8aS/xwyQhPujSl3iYIVKvwXLm",
+	"3tNbXwxLuWFAWEqVdsEyMeVcaHIRJInXJ6MHtL+MucJH32A02Z8z+3xlAvrzpquHHNH6PB1jnHIHr3cF",
+	"ryRKGuHNJ9esqoPOJo8EG3Mns7TUO70a63oDfoeuBosED3T+cFFWDJ20CBpzrbpu43p0/oLZsWMn5YAM",
+	"W6Zi36YY2f6lvjw0NizACgwKa7TQ2FY6d2GgeepEq8OPbcU+22m47LJAYdzceDSVQJMJQTesLDk57Jtm",
+	"ndYTiuXei+AxjFNwfQF8nc/tOoHc7S1PgfpeYmTuKQbsEBUeC8yMsocAsPsOAKugvu0rWD6TpcJtJPSZ",
+	"0rZ7Yz0Ve3XaDl8ymvmaKbZQmnUVjgfC1oyfvtuxFSOa1Tp8xNkfI0PYfSoTrLiLPSAUtIj32vmOH+T9",
+	"0ekZOT0mz9rt5pPHP++T7R0j9e/sPQkqtUeE8kmHf+QsFglEhAuCEFfYGcf2obCOTJukZdu/FxYBjkU4",
+	"gGC7DsZL0RqPVIenIqYpyaht+V1j7sBi1+Sw2tA0DNQ4efXL0enZyeHZ0Yf3f4tToSDpdnjBaR7v24qh",
+	"wcCK9KUYG15YmA/QIFHPlOxh3mHYhZ/iG1kI5olBtajp8ulAQtH+Zl1W9XjONsLy+stv59h+VV8EzwDa",
+	"NRlgilh0IYL74g4Gy1oPAtJK/LNIGJvDxzYQZzYXRaQhD81b0WxJpi6biTkydjFa5OM9YeryZfjuHd7j",
+	"U3PNrjaQv/Pg672ZfQrrheY1ADNzHTB1SVK4gjTK8zXcHQRK+0tDTzLAm9DIyAHuvfRoduOSNgXCKk31",
+	"bLfTC9u9W/Rc8dOZm3EF9hUA92nKVmpPbX1Znogx3rsd7txqvt1xUa2l5ir7BXS+6VNc6V0WnCnPNCvw",
+	"F0HyQBo3Io03QBPEDAvNO8ZxLbKmQVY1jxmfiewE31lQaykvOeRJQQunmM6qsJSyIdOl8kouwraxvxfN",
+	"6QG7F/bo3Z5u+Xpj3+tSvSvfxZntMF/uXrk33bxyilxOHYQuJpZXYJu4iAxYf/DgqP2mIUjuCJp4IkmF",
+	"ud8JNUJeH7xpy4mvVcDGNju91Qo2ReFyN/gPHjRR3c/iAIpqofeHwjbfaSjF1EHNqL9/p3EVWM7Gzj+z",
+	"no3tcKKVIcABJo5rw2daMwIaqih7p6EN1cm+kQmjuoyglfMMwXO6Mc1DwZofvWBN9UxvTND1V+3Wl+K3",
+	"GwYtuF4gtoxN0aDI9wIuKto4jZDpDs+72VwCZEUvD1UZsb78TYDmI+UUhnqrp3m9lpU8FMf58xXHuXXK",
+	"WVXqq2JaXjJnMfm5Uv2rVyytnXPNO5zD2N4bsy5xX9HfvoQE70m5juKDhmGepIOoJtxwQjZ227u1+aK2",
+	"F8Bi6m1/nxdwDswHHvIjNQuonugjJ0rdyjU8AJrqwUwt99D5+3ba7aDZVEI1vaDKESWNB9g+n/KE7LUf",
+	"29TzMVPQInmhcVpySLTqTKhv7ErWIia4psMstXKCW1tj33zEIda264CmeqQa+w274Ul97+SlG0OZlc4g",
+	"wLydkPXT5LCiEoibvPXNkHYtOCZM1YJyxO8cmDn0wthTGg9QDprnPBtAfFnu7lQ+joB43AosPQzjbEtC",
+	"JqSe35LTvuMDgOz15bt6MH4FXAs52Xev4WVjrYy0cO5io0oXDoc+hyGV5l7qWkNX96A0qB9gyBT2gcNg",
+	"IGYgEoshkG4i5JBy3S3MTyn0NFZP6MZiOKQ86bo6Mwk1J+nToSmf6IEZMdeAD0gX+NX5FZWqa6VhToeg",
+	"5rjyzSZPc7vc3fjyzRzfKLzITz6rwH+AEGNqzr8PSj/0hPvxesLZgy7RnZnF6KCo9BHRI+9eHOfEOLdD",
+	"nB1MBYzFm67ndecpyGhxM42cqWjXpjf3dc7y8pg3zvGNddvjzFmG7xZsLgiY2cnD3h7Lzm7BcWo/WrSA",
+	"nNtiOCZzzWhnrcQ3JSutJXd0jUb4ZEiv3wLvGxHp8ZPcmaS0ZLxft54XVEGTcQVcMeuuGF3Yt32VCnch",
+	"+cIbZsQD0v3/uxHpnrviPp2OZdWaXgInKdMgaZrOaY5CJbrgi20Ey95pt2vX/UP5C3L/3mJHgUOGqOzQ",
+	"Ixslh96mK66KgXAProNv4ToI+GiEB8XquiOZtzxLvKl3L2DBW1/sP7ydcZa/3TmV7wOz5+sTDyr7d4/V",
+	"HzgESF2YXXqjNLWcCK6zlPKptL9bQvFVbYN2zvnZT/8JkvUcYhNEclA+ixETIkgseI/1Ry748wrfh2Sf",
+	"UJJSDdJXWipdfo9Uh5e/i1OgEtuOldtV22ZCM0u3BeR5V5lUdopvpHgsZA5ef/yTMokHb5xnLu+ovCTU",
+	"8xZPZmRDSMKF3lyHncxp4DSGi4EQl7dW6eOTH+8OacXNMUtAPJuOVHC7JMCTTLCHeMlbEeumgBqgZo4G",
+	"dx/8oVgf82LmB4G0yMeTt+aBEukVptGIDk+FyC5ofBmRlPHLJibTRCST7IpqVNniVIyS5hA0Taimvjwq",
+	"+DLOtqLqiGOmUHHpdbgccTWVZ/Pp1c9vPnz47fzw7dsPn86PT47+8/DsVXd2XQ0HwzuNPnFzfKOgEzf7",
+	"Mq4ui2JF53N36PbMH0JNfqwaGVXOcUPGEd5jW1/cv24QV3IMPDHIlUDKzP3r6D2RIstml8IIyXWZWhg5",
+	"Tv+Zq2H8iYtb3DISr6rTuTnyMI9aAtgqUPiWBbyXxcA/dnxyeT+TxVbHAqQP1PpDJBe4A5tgWWTRqyHd",
+	"mR3bvx9C1mBF4/XHXlO8zqGnBtgu3ibSecg9UiXwTrOMM8hZxvTNuHNXVDyzs6Y55HzB5uL9YwSjh3v3",
+	"B6Dkv5uDIrRyhFrcgTiJy3L+2yl37CFRkPaaA6EKa5zNfwdiqzG4SESykcAVpCIbAtebLfISslRMsM2F",
+	"0pTHTqrEERIizDBvzs6OTw0NjWTa2G8MtM72t7ZwVDPf/rN2u90wi2buCBr7PZoqMJByO64u9y27Am7U",
+	"U1uEiyaMu7IWc0JmWoXH0QftTLk/D22TMhXl3afLhcttCwwculyTOB+6kro+PcUxiCwFz3Jqy1S7tHgb",
+	"sbIZDO5LCE2P+spHfxcRo7ZiY2HI8MHiZspwwfhrzZBhgea69KWekMTHqeYRB0SMtMFfTN70a9nHah8u",
+	"XpWpDr+gl4gyzhKf0fgS5RBJ3r1856FsK4hgiplHPlwFZptB2vMeCn/QHe5fY4k5AT2JiIQYGFpGKHcL",
+	"vISJ75Qkxq4tpQNFEIY4DY73dAhJZHtCJ77OkoFB0LxWVU6OHLoaMUwRX980hsjFKWHiDiRRh5sdxFRa",
+	"pYzEA4gv1WhIlLB1lnzwfkw5t3ECsehzhpVMU0BYCg6lrQQtTKe3Yi6NPMjLQtjCRgFPcjIKA0W8t8NW",
+	"xTCwc7AOEMnHiyyarxKDEgY9WAyNwi6L6HiiSoFSQxcM4YkhMBTXUHK/L6GP1XR89zzPlYkGOjR3vM+7",
+	"DAYtcjFrhrQ59ejdSVw4qV29ZXpF3FRxDPhJzVjIFAPaxHO22AqufBaHsfUfEWqwQrE+h4T8evrhPTn+",
+	"cHrWIq/MweWXhsOfDjdbHQBNDHC7/2i+i7MxlQnw5hkbgtJ0mHXJxkfOrg1ABE/Upo3aCF89ZX1O9UhC",
+	"t8M3ulfbf+u6AkFFrbABXJM37w5fNE/fHO7sPYkMYUHRINPfXxj6ZwO5Ra/Du51Ru/041n4p+Ce07K+S",
+	"jsmFSCb2x+5mi5xYiDicH2Yj1//FTBxhbBMCXht2Ggu8gjTB6rQYkWiNmSSfTWH5aoMNlJOeAbXtkqla",
+	"5DUWH69aRyRoyfyu4NoKAIymhoXFl6LXs9WgtCFDpcnOri1WXCLF/Lb++vnr/wsAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

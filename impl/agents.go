@@ -91,11 +91,13 @@ func (s *Server) AgentHeartbeat(ctx context.Context, request gen.AgentHeartbeatR
 		os := string(*b.OsType)
 		meta.OSType = &os
 	}
-	err := s.ingest.Heartbeat(ctx, ingest.Agent{OrgID: p.OrgID, AgentID: p.AgentID}, meta)
+	err := s.ingest.Heartbeat(ctx, ingest.Agent{OrgID: p.OrgID, AgentID: p.AgentID}, meta, b.MachineId)
 	var invalid *ingest.InvalidError
 	switch {
 	case errors.As(err, &invalid):
 		return nil, invalidProblem(invalid)
+	case errors.Is(err, ingest.ErrKeyShared):
+		return gen.AgentHeartbeat409ApplicationProblemPlusJSONResponse{KeySharedByMachinesApplicationProblemPlusJSONResponse: keyShared(ctx)}, nil
 	case errors.Is(err, db.ErrNotFound):
 		// The agent was deleted after its key was cached.
 		return gen.AgentHeartbeat401ApplicationProblemPlusJSONResponse{UnauthorizedApplicationProblemPlusJSONResponse: unauthorized(ctx, "Could not validate credentials.")}, nil
@@ -133,4 +135,11 @@ func agentWithKey(a gen.Agent, key string) gen.AgentWithKey {
 		KeyPrefix: a.KeyPrefix, Status: a.Status, LastSeenAt: a.LastSeenAt, CreatedAt: a.CreatedAt,
 		ServerCount: a.ServerCount, ActiveServerCount: a.ActiveServerCount, ApiKey: key,
 	}
+}
+
+// keyShared is the answer to a second machine using an active agent's key.
+func keyShared(ctx context.Context) gen.KeySharedByMachinesApplicationProblemPlusJSONResponse {
+	return gen.KeySharedByMachinesApplicationProblemPlusJSONResponse(httpapi.NewProblem(ctx, http.StatusConflict,
+		"This agent key is in use by another machine that is still active, so this machine's request was not applied. "+
+			"Enrol this machine with its own key: mcpwarden-agent enroll --server URL --secret ENROLMENT_SECRET."))
 }

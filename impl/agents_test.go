@@ -2,6 +2,8 @@ package impl_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"io"
 	"log/slog"
 	"net/http"
@@ -18,14 +20,23 @@ import (
 	"github.com/mcpwarden/mcpwarden/impl/config"
 )
 
+// heartbeat sends a heartbeat from the machine of key (see machineOf), under hostname.
 func heartbeat(env *apitest.Env, key, hostname string) int {
 	os := mcpwarden.OsType("linux")
 	version := "0.1.2"
-	resp, err := env.Agent(key).AgentHeartbeatWithResponse(tctx, mcpwarden.AgentHeartbeatJSONRequestBody{Hostname: hostname, OsType: &os, AgentVersion: &version})
+	machine := machineOf(key)
+	resp, err := env.Agent(key).AgentHeartbeatWithResponse(tctx, mcpwarden.AgentHeartbeatJSONRequestBody{Hostname: hostname, OsType: &os, AgentVersion: &version, MachineId: &machine})
 	if err != nil {
 		return 0
 	}
 	return resp.StatusCode()
+}
+
+// machineOf is the machine identity of the one machine using key in a test: hostnames may then
+// change without the server taking the change for a second machine.
+func machineOf(key string) string {
+	sum := sha256.Sum256([]byte("machine of " + key))
+	return hex.EncodeToString(sum[:])
 }
 
 func TestAgentCreateListHeartbeatAndDelete(t *testing.T) {
@@ -85,7 +96,7 @@ func TestRotatedAwayKeyIsRefused(t *testing.T) {
 	env := apitest.New(t)
 	_, token := env.SeedUser(t, "admin")
 	agentID, oldKey := enrol(t, env, token, "laptop")
-	if code := heartbeat(env, oldKey, "h"); code != http.StatusOK { // caches the old key
+	if code := beatAs(t, env, oldKey, machine("laptop"), "h"); code != http.StatusOK { // caches the old key
 		t.Fatalf("heartbeat: %d", code)
 	}
 	resp, err := env.User(token).RotateAgentKeyWithResponse(tctx, agentID)
@@ -96,10 +107,10 @@ func TestRotatedAwayKeyIsRefused(t *testing.T) {
 	if newKey == oldKey || !apikey.Valid(newKey) || resp.JSON200.KeyPrefix != apikey.DisplayPrefix(newKey) {
 		t.Fatalf("rotated key %q (old %q)", newKey, oldKey)
 	}
-	if code := heartbeat(env, oldKey, "h"); code != http.StatusUnauthorized {
+	if code := beatAs(t, env, oldKey, machine("laptop"), "h"); code != http.StatusUnauthorized {
 		t.Errorf("old key after rotation: %d, want 401", code)
 	}
-	if code := heartbeat(env, newKey, "h"); code != http.StatusOK {
+	if code := beatAs(t, env, newKey, machine("laptop"), "h"); code != http.StatusOK {
 		t.Errorf("new key: %d, want 200", code)
 	}
 	_, otherToken := env.SeedUser(t, "admin")
@@ -165,7 +176,7 @@ func TestHeartbeatLastSeenIsBufferedAndFlushed(t *testing.T) {
 		t.Fatal(err)
 	}
 	beat := func(hostname string) {
-		req := httptest.NewRequest(http.MethodPost, "/agents/heartbeat", strings.NewReader(`{"hostname":"`+hostname+`","os_type":"darwin","agent_version":"0.1.2"}`))
+		req := httptest.NewRequest(http.MethodPost, "/agents/heartbeat", strings.NewReader(`{"hostname":"`+hostname+`","os_type":"darwin","agent_version":"0.1.2","machine_id":"`+machineOf(key)+`"}`))
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("X-API-Key", key)
 		rec := httptest.NewRecorder()

@@ -52,6 +52,10 @@ func (s *Server) tokenPair(u db.UserAuth, session uuid.UUID, refresh string) (ge
 
 func (s *Server) RegisterUser(ctx context.Context, request gen.RegisterUserRequestObject) (gen.RegisterUserResponseObject, error) {
 	in := request.Body
+	if s.opts.RegistrationClosed {
+		return gen.RegisterUser403ApplicationProblemPlusJSONResponse(
+			httpapi.NewProblem(ctx, http.StatusForbidden, "This server does not register new organizations (MCPWARDEN_REGISTRATION=closed); ask an administrator of your organization for an invitation.")), nil
+	}
 	attempt := s.guard.Throttle.Register(httpapi.ClientIPFrom(ctx))
 	if wait, err := s.guard.Throttle.Begin(ctx, s.now(), attempt); err != nil || wait > 0 {
 		return nil, throttled(wait, err)

@@ -898,3 +898,20 @@ func TestNoResponseCarriesAHash(t *testing.T) {
 		}
 	}
 }
+
+// TestClosedRegistrationRefusesNewOrganizationsButNotInvitations: MCPWARDEN_REGISTRATION=closed
+// answers 403 to registration, while an existing organization's invitations keep working.
+func TestClosedRegistrationRefusesNewOrganizationsButNotInvitations(t *testing.T) {
+	t.Parallel()
+	env := apitest.New(t, func(c *config.Server) { c.Registration = "closed" })
+	if resp := register(t, env, uniqueEmail("stranger"), goodPassword, "Stranger Org"); resp.StatusCode() != http.StatusForbidden || !strings.Contains(string(resp.Body), "MCPWARDEN_REGISTRATION=closed") {
+		t.Fatalf("registration while closed: %d %s, want 403 saying why", resp.StatusCode(), resp.Body)
+	}
+	_, adminAccess := env.SeedUser(t, "admin")
+	email := uniqueEmail("invited")
+	inv := invite(t, env, adminAccess, email, nil)
+	if r := accept(t, env, inv.SetupToken, goodPassword); r.StatusCode() != http.StatusOK {
+		t.Fatalf("accepting an invitation while registration is closed: %d %s", r.StatusCode(), r.Body)
+	}
+	env.Login(t, email, goodPassword)
+}

@@ -11,6 +11,7 @@ import (
 
 	mcpwarden "github.com/mcpwarden/mcpwarden/clients/go"
 	"github.com/mcpwarden/mcpwarden/impl/apitest"
+	"github.com/mcpwarden/mcpwarden/impl/config"
 )
 
 func stats(t *testing.T, env *apitest.Env, token string) mcpwarden.DashboardStats {
@@ -26,7 +27,8 @@ func stats(t *testing.T, env *apitest.Env, token string) mcpwarden.DashboardStat
 // servers change (insert, level change, dormancy, agent deletion's cascade), stay within the
 // organization, and survive rollup compaction.
 func TestDashboardStatsCountActiveServersOnlineAgentsAndOpenAlerts(t *testing.T) {
-	env := apitest.New(t)
+	// The stale agent would raise agent_offline; the alerts counted are the ones raised here.
+	env := apitest.New(t, func(c *config.Server) { c.AgentOfflineAfter = 0 })
 	user, token := env.SeedUser(t, "member")
 	org := user.OrganizationID
 	if s := stats(t, env, token); s != (mcpwarden.DashboardStats{}) {

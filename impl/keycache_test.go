@@ -67,7 +67,8 @@ func TestHeartbeatRevertedOnAnotherReplicaIsWritten(t *testing.T) {
 	agentID, key := enrol(t, a, token, "laptop")
 	beat := func(env *apitest.Env, host string) {
 		t.Helper()
-		resp, err := env.Agent(key).AgentHeartbeatWithResponse(tctx, mcpwarden.AgentHeartbeatJSONRequestBody{Hostname: host})
+		machine := machineOf(key)
+		resp, err := env.Agent(key).AgentHeartbeatWithResponse(tctx, mcpwarden.AgentHeartbeatJSONRequestBody{Hostname: host, MachineId: &machine})
 		if err != nil || resp.StatusCode() != http.StatusOK {
 			t.Fatalf("heartbeat to %s: %v %d", host, err, resp.StatusCode())
 		}

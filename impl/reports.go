@@ -33,18 +33,20 @@ func (s *Server) ReportServers(ctx context.Context, request gen.ReportServersReq
 		return nil, httpapi.TooManyRequests(wait)
 	}
 	received := int64(len(request.Body.Servers))
-	known, err := s.ingest.KnownUnchanged(ctx, agent, raw, len(request.Body.Servers))
-	if known && err == nil {
+	stored, err := s.ingest.Admit(ctx, agent, ingest.Identity{MachineID: request.Body.MachineId, Hostname: request.Body.Hostname})
+	if err == nil && s.ingest.KnownUnchanged(agent, stored, raw, len(request.Body.Servers)) {
 		return gen.ReportServers200JSONResponse{Status: "ok", ServersReceived: received, Unchanged: true}, nil
 	}
 	var res ingest.Result
 	if err == nil {
-		res, err = s.ingest.Report(ctx, agent, raw, ReportedServers(request.Body.Servers))
+		res, err = s.ingest.Report(ctx, agent, stored, raw, ReportedServers(request.Body.Servers))
 	}
 	var invalid *ingest.InvalidError
 	switch {
 	case errors.As(err, &invalid):
 		return nil, invalidProblem(invalid)
+	case errors.Is(err, ingest.ErrKeyShared):
+		return gen.ReportServers409ApplicationProblemPlusJSONResponse{KeySharedByMachinesApplicationProblemPlusJSONResponse: keyShared(ctx)}, nil
 	case errors.Is(err, db.ErrNotFound):
 		// The agent was deleted after its key was cached.
 		return gen.ReportServers401ApplicationProblemPlusJSONResponse{UnauthorizedApplicationProblemPlusJSONResponse: unauthorized(ctx, "Could not validate credentials.")}, nil

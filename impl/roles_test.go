@@ -11,18 +11,21 @@ import (
 
 	"github.com/google/uuid"
 
+	mcpwarden "github.com/mcpwarden/mcpwarden/clients/go"
 	"github.com/mcpwarden/mcpwarden/impl/apitest"
 )
 
 // TestEveryOperationAnswersEachCallerAsTheSpecDeclares walks every operation of openapi.yaml and
-// calls it as an anonymous caller, an agent (its key), a member and an admin (their access
-// tokens). Whoever the operation's security and x-roles leave out gets 401 (wrong or missing
-// credential) or 403 (a user without the role); whoever they let in gets past authentication
-// and the roles check, to validation or the handler.
+// calls it as an anonymous caller, an agent (its key), a viewer, a member and an admin (their
+// access tokens), and API tokens of each scope. Whoever the operation's security, x-roles and
+// x-scopes leave out gets 401 (wrong or missing credential) or 403 (a user without the role, a
+// token without the scope); whoever they let in gets past authentication and the roles check, to
+// validation or the handler. So a read token and a viewer are refused every write.
 func TestEveryOperationAnswersEachCallerAsTheSpecDeclares(t *testing.T) {
 	env := apitest.New(t)
 	admin, adminToken := env.SeedUser(t, "admin")
 	_, memberToken := env.SeedMember(t, admin.OrganizationID, "member")
+	_, viewerToken := env.SeedMember(t, admin.OrganizationID, "viewer")
 	_, agentKey := enrol(t, env, adminToken, "laptop")
 	callers := []struct {
 		name   string
@@ -30,8 +33,19 @@ func TestEveryOperationAnswersEachCallerAsTheSpecDeclares(t *testing.T) {
 	}{
 		{"anonymous", [2]string{}},
 		{"agent", [2]string{"X-API-Key", agentKey}},
+		{"viewer", [2]string{"Authorization", "Bearer " + viewerToken}},
 		{"member", [2]string{"Authorization", "Bearer " + memberToken}},
 		{"admin", [2]string{"Authorization", "Bearer " + adminToken}},
+	}
+	for _, scope := range []mcpwarden.ApiTokenScope{mcpwarden.ScopeRead, mcpwarden.ScopeWrite, mcpwarden.ScopeAdmin} {
+		resp, err := env.User(adminToken).CreateApiTokenWithResponse(actx, mcpwarden.CreateApiTokenJSONRequestBody{Name: string(scope), Scopes: []mcpwarden.ApiTokenScope{scope}})
+		if err != nil || resp.JSON201 == nil {
+			t.Fatalf("create a %s token: %v %s", scope, err, resp.Body)
+		}
+		callers = append(callers, struct {
+			name   string
+			header [2]string
+		}{"token:" + string(scope), [2]string{"Authorization", "Bearer " + resp.JSON201.Token}})
 	}
 	param := regexp.MustCompile(`\{[^}]+\}`)
 	spec := apitest.Spec(t)
@@ -51,21 +65,27 @@ func TestEveryOperationAnswersEachCallerAsTheSpecDeclares(t *testing.T) {
 					schemes[name] = true
 				}
 			}
-			var roles []string
+			var roles, scopes []string
 			if raw, ok := op.Extensions["x-roles"].([]any); ok {
 				for _, r := range raw {
 					roles = append(roles, r.(string))
 				}
 			}
+			if raw, ok := op.Extensions["x-scopes"].([]any); ok {
+				for _, r := range raw {
+					scopes = append(scopes, r.(string))
+				}
+			}
 			target := param.ReplaceAllStringFunc(path, func(string) string { return uuid.NewString() })
 			for _, c := range callers {
 				var want int // 0: past authentication and roles
+				scope, token := strings.CutPrefix(c.name, "token:")
+				bearer := token || c.name == "viewer" || c.name == "member" || c.name == "admin"
 				switch {
 				case len(schemes) == 0:
-				case c.name == "agent" && !schemes["agentKey"], c.name == "anonymous",
-					(c.name == "member" || c.name == "admin") && !schemes["bearerAuth"]:
+				case c.name == "agent" && !schemes["agentKey"], c.name == "anonymous", bearer && !schemes["bearerAuth"]:
 					want = http.StatusUnauthorized
-				case (c.name == "member" || c.name == "admin") && !slices.Contains(roles, c.name):
+				case token && !slices.Contains(scopes, scope), !token && bearer && !slices.Contains(roles, c.name):
 					want = http.StatusForbidden
 				}
 				req := httptest.NewRequest(method, target, strings.NewReader("{}"))
@@ -78,7 +98,7 @@ func TestEveryOperationAnswersEachCallerAsTheSpecDeclares(t *testing.T) {
 				case want != 0 && got != want:
 					t.Errorf("%s %s as %s: %d, want %d", method, path, c.name, got, want)
 				case want == 0 && (got == http.StatusUnauthorized || got == http.StatusForbidden):
-					t.Errorf("%s %s as %s: %d, want it let through (security %v, x-roles %v)", method, path, c.name, got, security, roles)
+					t.Errorf("%s %s as %s: %d, want it let through (security %v, x-roles %v, x-scopes %v)", method, path, c.name, got, security, roles, scopes)
 				}
 			}
 		}

@@ -9,7 +9,10 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/mcpwarden/mcpwarden/db"
 	"github.com/mcpwarden/mcpwarden/gen"
@@ -36,6 +39,8 @@ type Options struct {
 	MaxAgentsPerOrg int
 	// EmailChangeRequiresPassword: changing one's email needs the current password.
 	EmailChangeRequiresPassword bool
+	// RegistrationClosed refuses new organizations (invitations still work).
+	RegistrationClosed bool
 	// WebhookAllowPrivate lets webhooks reach loopback, private, link-local and metadata
 	// addresses, which are refused by default (SSRF).
 	WebhookAllowPrivate bool
@@ -102,6 +107,9 @@ type authenticator struct{ s *Server }
 // removed user, a changed role, a password change, a logout or a detected refresh-token replay
 // takes effect at once.
 func (a authenticator) User(ctx context.Context, raw string) (httpapi.Principal, error) {
+	if strings.HasPrefix(raw, security.APITokenPrefix) {
+		return a.apiToken(ctx, raw)
+	}
 	t, err := a.s.signer.Verify(raw)
 	if err != nil {
 		return httpapi.Principal{}, httpapi.ErrUnauthenticated
@@ -117,6 +125,29 @@ func (a authenticator) User(ctx context.Context, raw string) (httpapi.Principal,
 		return httpapi.Principal{}, httpapi.ErrUnauthenticated
 	}
 	return httpapi.Principal{OrgID: t.OrgID, UserID: t.UserID, Role: u.Role}, nil
+}
+
+// apiToken checks an API token: live, and created by someone who is still an admin.
+func (a authenticator) apiToken(ctx context.Context, raw string) (httpapi.Principal, error) {
+	orgID, hash, ok := security.ParseAPIToken(raw)
+	if !ok {
+		return httpapi.Principal{}, httpapi.ErrUnauthenticated
+	}
+	t, err := a.s.store.UseAPIToken(ctx, orgID, hash)
+	if errors.Is(err, db.ErrNotFound) {
+		return httpapi.Principal{}, httpapi.ErrUnauthenticated
+	}
+	if err != nil {
+		return httpapi.Principal{}, err
+	}
+	creator, err := a.s.store.UserAuthByID(ctx, orgID, t.CreatedBy, uuid.Nil)
+	if errors.Is(err, db.ErrNotFound) || err == nil && (creator.Role != string(gen.Admin) || !creator.Active) {
+		return httpapi.Principal{}, httpapi.ErrUnauthenticated
+	}
+	if err != nil {
+		return httpapi.Principal{}, err
+	}
+	return httpapi.Principal{OrgID: orgID, UserID: t.CreatedBy, TokenID: t.ID, Scopes: t.Scopes}, nil
 }
 
 // Agent checks an agent key and returns the agent it belongs to.
@@ -152,6 +183,7 @@ func NewReplica(cfg config.Server, version string, store *db.Storage, log *slog.
 		LoginFailuresPerAccountAndClient: cfg.LoginFailuresPerAccountAndClient,
 		LoginFailuresPerAccount:          cfg.LoginFailuresPerAccount, LoginFailuresPerClient: cfg.LoginFailuresPerClient,
 		MaxAgentsPerOrg: cfg.MaxAgentsPerOrg, EmailChangeRequiresPassword: cfg.EmailChangeRequiresPassword,
+		RegistrationClosed: cfg.Registration == "closed",
 		Edge: httpapi.Options{
 			CORSOrigins: cfg.CORSOrigins, TrustedProxyHops: cfg.TrustedProxyHops, DisableValidation: cfg.DisableValidation,
 			MaxBodyBytes: cfg.MaxBodyBytes, ReportMaxBodyBytes: cfg.ReportMaxBodyBytes, Logger: log,
@@ -161,7 +193,7 @@ func NewReplica(cfg config.Server, version string, store *db.Storage, log *slog.
 		SMTP: cfg.SMTP, EmailDigestInterval: cfg.EmailDigestInterval,
 		WebhookPollInterval: cfg.WebhookPollInterval, WebhookRetryBase: cfg.WebhookRetryBase, WebhookAllowPrivate: cfg.WebhookAllowPrivate,
 		RollupCompactInterval: cfg.RollupCompactInterval,
-		DormantAfter:          cfg.DormantAfter, DormantSweepInterval: cfg.DormantSweepInterval,
+		DormantAfter:          cfg.DormantAfter, DormantSweepInterval: cfg.DormantSweepInterval, AgentOfflineAfter: cfg.AgentOfflineAfter,
 		Logger: log,
 	}}
 }

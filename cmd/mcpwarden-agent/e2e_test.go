@@ -340,3 +340,68 @@ func assertNoPlanted(t *testing.T, where string, b []byte, secrets []string) {
 		}
 	}
 }
+
+// TestEnrollStoresAKeyThatRunUses: `enroll` with an organization secret stores the machine's
+// own key in a file only its user can read; `run` reports with it; enrolling again returns to
+// the same agent; and `run` with only a secret in its config file enrols by itself.
+func TestEnrollStoresAKeyThatRunUses(t *testing.T) {
+	env := apitest.New(t)
+	_, token := env.SeedUser(t, "admin")
+	ts := httptest.NewServer(env.Handler)
+	defer ts.Close()
+	created, err := env.User(token).CreateEnrollmentSecretWithResponse(context.Background(), mcpwarden.CreateEnrollmentSecretJSONRequestBody{Name: "laptops"})
+	if err != nil || created.JSON201 == nil {
+		t.Fatalf("create secret: %v", err)
+	}
+	secret := created.JSON201.Secret
+	keyFile := filepath.Join(t.TempDir(), "state", "agent.key")
+	for _, v := range []string{"MCPWARDEN_URL", "MCPWARDEN_API_KEY", "MCPWARDEN_ENROLLMENT_SECRET"} {
+		t.Setenv(v, "")
+	}
+	t.Setenv("MCPWARDEN_KEY_FILE", keyFile)
+	t.Setenv("MCPWARDEN_MACHINE_ID", "test-machine-0001")
+	t.Setenv("HOME", t.TempDir())
+
+	var out, errOut bytes.Buffer
+	if code := cli(context.Background(), []string{"enroll", "--server", ts.URL, "--secret", secret}, &out, &errOut); code != 0 {
+		t.Fatalf("enroll: exit %d: %s", code, errOut.String())
+	}
+	st, err := os.Stat(keyFile)
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("key file: %v, mode %v, want 0600", err, st)
+	}
+	key, _ := os.ReadFile(keyFile)
+	if !strings.HasPrefix(string(key), "mcp_sk_") || strings.Contains(out.String(), strings.TrimSpace(string(key))) {
+		t.Fatalf("key file holds %q; enroll printed %q (the key must not be printed)", key, out.String())
+	}
+	home := filepath.Join(fixtures, "linux")
+	if code := cli(context.Background(), []string{"run", "--once", "--server", ts.URL, "--home", home, "--os", "linux"}, io.Discard, &errOut); code != 0 {
+		t.Fatalf("run with the stored key: exit %d: %s", code, errOut.String())
+	}
+	agents, err := env.User(token).ListAgentsWithResponse(context.Background(), nil)
+	if err != nil || agents.JSON200 == nil || agents.JSON200.Total != 1 || agents.JSON200.Items[0].ServerCount == 0 {
+		t.Fatalf("agents after enroll and run: %v %s, want one with servers", err, agents.Body)
+	}
+	agentID := agents.JSON200.Items[0].Id
+	var stored string
+	env.Store.DB().Get(&stored, `SELECT machine_id FROM agents WHERE id = $1`, agentID)
+	if want, _ := machineID(); stored != want || len(stored) != 64 {
+		t.Errorf("stored machine id %q, want the hashed %q", stored, want)
+	}
+
+	// run with only the secret in its config file, the key file gone: it enrols again, as the
+	// same agent.
+	os.Remove(keyFile)
+	cfg := filepath.Join(t.TempDir(), "agent.json")
+	os.WriteFile(cfg, []byte(`{"url": "`+ts.URL+`", "enrollment_secret": "`+secret+`"}`), 0o600)
+	if code := cli(context.Background(), []string{"run", "--once", "--config", cfg, "--home", home, "--os", "linux"}, io.Discard, &errOut); code != 0 {
+		t.Fatalf("run enrolling from its config: exit %d: %s", code, errOut.String())
+	}
+	again, _ := env.User(token).ListAgentsWithResponse(context.Background(), nil)
+	if again.JSON200.Total != 1 || again.JSON200.Items[0].Id != agentID {
+		t.Errorf("after re-enrolling the same machine: %d agents, want the same one", again.JSON200.Total)
+	}
+	if newKey, _ := os.ReadFile(keyFile); len(newKey) == 0 || string(newKey) == string(key) {
+		t.Errorf("re-enrolment stored %q, want a new key", newKey)
+	}
+}

@@ -30,10 +30,11 @@ Usage:
   mcpwarden-agent scan [flags]      print what is found; sends nothing
   mcpwarden-agent scan --risk [--format text|json|sarif] [--fail-on LEVEL]
                                     judge it as the server would, on this machine
+  mcpwarden-agent enroll [flags]    get this machine's own key with an enrolment secret
   mcpwarden-agent run [flags]       report to an mcpwarden server
   mcpwarden-agent version
 
-Run "mcpwarden-agent scan -h" or "mcpwarden-agent run -h" for the flags.
+Run "mcpwarden-agent <command> -h" for the flags.
 `
 
 func main() {
@@ -52,6 +53,8 @@ func cli(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "scan":
 		err = scanCmd(args[1:], stdout, stderr)
+	case "enroll":
+		err = enrollCmd(ctx, args[1:], stdout, stderr)
 	case "run":
 		err = runCmd(ctx, args[1:], stderr)
 	case "version", "--version", "-v":
@@ -68,6 +71,9 @@ func cli(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case errors.Is(err, flag.ErrHelp):
 		return 0
 	case errors.Is(err, errUsage):
+		if err != errUsage { // a bare errUsage was already explained by the flag package
+			fmt.Fprintf(stderr, "mcpwarden-agent: %s\n", strings.TrimSuffix(err.Error(), ": "+errUsage.Error()))
+		}
 		return 2
 	case errors.Is(err, errRiskAtThreshold):
 		fmt.Fprintf(stderr, "mcpwarden-agent: %v\n", err)

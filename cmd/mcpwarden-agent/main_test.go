@@ -101,10 +101,28 @@ func TestCLIUsageErrors(t *testing.T) {
 	}
 	t.Setenv("MCPWARDEN_URL", "")
 	t.Setenv("MCPWARDEN_API_KEY", "")
+	t.Setenv("MCPWARDEN_ENROLLMENT_SECRET", "")
+	t.Setenv("MCPWARDEN_KEY_FILE", filepath.Join(t.TempDir(), "agent.key"))
 	t.Setenv("HOME", t.TempDir())
 	for _, tt := range tests {
 		if code := cli(context.Background(), tt.args, io.Discard, io.Discard); code != tt.code {
 			t.Errorf("cli(%q) = %d, want %d", tt.args, code, tt.code)
+		}
+	}
+	// What is missing, or wrong, is said.
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"run", "--once"}, "run needs the server: --server URL"},
+		{[]string{"run", "--once", "--server", "mcpwarden.example.com"}, "use https://mcpwarden.example.com"},
+		{[]string{"run", "--once", "--server", "https://mcpwarden.example.com"}, "enrol this machine (mcpwarden-agent enroll --server https://mcpwarden.example.com"},
+		{[]string{"enroll"}, "enroll needs the server (--server, MCPWARDEN_URL or url in the config file) and the enrolment secret"},
+		{[]string{"enroll", "--server", "ftp://x", "--secret", "s"}, "is not an http:// or https:// URL"},
+	} {
+		var stderr bytes.Buffer
+		if code := cli(context.Background(), tt.args, io.Discard, &stderr); code != 2 || !strings.Contains(stderr.String(), tt.want) {
+			t.Errorf("cli(%q) = %d, stderr %q; want 2 and %q", tt.args, code, stderr.String(), tt.want)
 		}
 	}
 }

@@ -13,10 +13,13 @@ import (
 // sdkReporter sends through the generated Go SDK.
 type sdkReporter struct {
 	c *mcpwarden.ClientWithResponses
+	// machine identifies this machine in reports, as heartbeats do.
+	machine HeartbeatBody
 }
 
-// newReporter builds the SDK client that authenticates with the agent key.
-func newReporter(serverURL, key string) (reporter, error) {
+// newReporter builds the SDK client that authenticates with the agent key; reports say they
+// come from the machine hb describes.
+func newReporter(serverURL, key string, hb HeartbeatBody) (reporter, error) {
 	c, err := mcpwarden.NewWithAgentKey(serverURL, key,
 		mcpwarden.WithRequestEditorFn(func(_ context.Context, req *http.Request) error {
 			req.Header.Set("User-Agent", "mcpwarden-agent/"+version)
@@ -25,7 +28,7 @@ func newReporter(serverURL, key string) (reporter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("server URL: %w", err)
 	}
-	return &sdkReporter{c: c}, nil
+	return &sdkReporter{c: c, machine: hb}, nil
 }
 
 func (s *sdkReporter) Heartbeat(ctx context.Context, hb HeartbeatBody) error {
@@ -33,6 +36,7 @@ func (s *sdkReporter) Heartbeat(ctx context.Context, hb HeartbeatBody) error {
 		Hostname:     hb.Hostname,
 		AgentVersion: &hb.AgentVersion,
 		Username:     nonEmpty(hb.Username),
+		MachineId:    nonEmpty(hb.MachineID),
 	}
 	switch hb.OSType {
 	case "linux", "darwin", "windows":
@@ -47,7 +51,9 @@ func (s *sdkReporter) Heartbeat(ctx context.Context, hb HeartbeatBody) error {
 }
 
 func (s *sdkReporter) Report(ctx context.Context, servers []discovery.Server) error {
-	resp, err := s.c.ReportServersWithResponse(ctx, agentreport.Body(servers))
+	body := agentreport.Body(servers)
+	body.MachineId, body.Hostname = nonEmpty(s.machine.MachineID), nonEmpty(s.machine.Hostname)
+	resp, err := s.c.ReportServersWithResponse(ctx, body)
 	if err != nil {
 		return err
 	}

@@ -26,6 +26,8 @@ type HeartbeatBody struct {
 	OSType       string `json:"os_type"`
 	Username     string `json:"username"`
 	AgentVersion string `json:"agent_version"`
+	// MachineID is the machine's identity (see machineID); empty when it cannot be read.
+	MachineID string `json:"machine_id,omitempty"`
 }
 
 // reporter sends to the server; the SDK implements it, tests fake it.
@@ -37,10 +39,14 @@ type reporter interface {
 // fileConfig is the optional agent configuration file, for installs where
 // flags and the environment are awkward (MDM, scheduled tasks).
 type fileConfig struct {
-	URL          string   `json:"url"`
-	APIKey       string   `json:"api_key"`
-	ProjectRoots []string `json:"project_roots"`
-	AllUsers     bool     `json:"all_users"`
+	URL    string `json:"url"`
+	APIKey string `json:"api_key"`
+	// EnrollmentSecret enrols the machine when it has no key yet; KeyFile is where the key it
+	// receives is kept (see defaultKeyFile).
+	EnrollmentSecret string   `json:"enrollment_secret"`
+	KeyFile          string   `json:"key_file"`
+	ProjectRoots     []string `json:"project_roots"`
+	AllUsers         bool     `json:"all_users"`
 }
 
 // defaultConfigPaths are tried in order when --config is not given.
@@ -112,9 +118,33 @@ func runCmd(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	url := firstNonEmpty(*serverURL, os.Getenv("MCPWARDEN_URL"), cfg.URL)
+	if url == "" {
+		return fmt.Errorf("run needs the server: --server URL, MCPWARDEN_URL, or url in the config file (%s): %w", strings.Join(defaultConfigPaths(), " or "), errUsage)
+	}
+	if err := checkServerURL(url); err != nil {
+		return err
+	}
 	apiKey := firstNonEmpty(*key, os.Getenv("MCPWARDEN_API_KEY"), cfg.APIKey)
-	if url == "" || apiKey == "" {
-		return fmt.Errorf("run needs --server and --key (or MCPWARDEN_URL and MCPWARDEN_API_KEY, or a config file): %w", errUsage)
+	keyPath := firstNonEmpty(os.Getenv("MCPWARDEN_KEY_FILE"), cfg.KeyFile, defaultKeyFile())
+	if apiKey == "" {
+		if apiKey, err = readKeyFile(keyPath); err != nil {
+			return err
+		}
+	}
+	if secret := firstNonEmpty(os.Getenv("MCPWARDEN_ENROLLMENT_SECRET"), cfg.EnrollmentSecret); apiKey == "" && secret != "" {
+		id, k, err := enroll(ctx, url, secret, "")
+		if err != nil {
+			return fmt.Errorf("enrolling with %s: %w", url, err)
+		}
+		if err := writeKeyFile(keyPath, k); err != nil {
+			return err
+		}
+		logger.Info("enrolled this machine", "agent_id", id, "key_file", keyPath)
+		apiKey = k
+	}
+	if apiKey == "" {
+		return fmt.Errorf("run needs an agent key: enrol this machine (mcpwarden-agent enroll --server %s --secret SECRET, or enrollment_secret in the config file), "+
+			"or give a key (--key, MCPWARDEN_API_KEY, or api_key in the config file); no key is stored in %s: %w", url, keyPath, errUsage)
 	}
 	if len(sf.projectRoots) == 0 {
 		sf.projectRoots = cfg.ProjectRoots
@@ -124,14 +154,18 @@ func runCmd(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	rep, err := newReporter(url, apiKey)
+	hb := heartbeatBody()
+	if hb.MachineID, err = machineID(); err != nil {
+		logger.Warn("this machine's identity cannot be read; the server tells machines apart by hostname", "error", err)
+	}
+	rep, err := newReporter(url, apiKey, hb)
 	if err != nil {
 		return err
 	}
 	r := &runner{
 		rep:            rep,
 		scan:           func() (discovery.Result, error) { return discovery.Scan(opts) },
-		hb:             heartbeatBody(),
+		hb:             hb,
 		heartbeatEvery: *heartbeat,
 		reportEvery:    *reportEvery,
 		pollEvery:      *poll,

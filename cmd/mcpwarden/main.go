@@ -223,6 +223,9 @@ func runServe(args []string) int {
 	errc := make(chan error, 1)
 	go func() { errc <- httpServer.ListenAndServe() }()
 	log.Info("mcpwarden is serving", "addr", cfg.Addr, "version", version)
+	if cfg.OpenToTheNetwork() {
+		log.Warn("registration is open: anyone who reaches this server can create an organization; set MCPWARDEN_REGISTRATION=closed once yours exists", "addr", cfg.Addr)
+	}
 
 	code := 0
 	select {

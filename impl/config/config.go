@@ -39,7 +39,10 @@ type Server struct {
 	PGBin string `env:"MCPWARDEN_PG_BIN"`
 
 	// Alerts.
-	DormantAfter        time.Duration `env:"MCPWARDEN_DORMANT_AFTER" envDefault:"168h"`
+	DormantAfter time.Duration `env:"MCPWARDEN_DORMANT_AFTER" envDefault:"168h"`
+	// AgentOfflineAfter raises agent_offline for an agent silent this long: five of the agent's
+	// 60-second heartbeat intervals by default; 0 turns the alert off.
+	AgentOfflineAfter   time.Duration `env:"MCPWARDEN_AGENT_OFFLINE_AFTER" envDefault:"5m"`
 	SMTPURL             string        `env:"MCPWARDEN_SMTP_URL"`
 	WebhookAllowPrivate bool          `env:"MCPWARDEN_WEBHOOK_ALLOW_PRIVATE" envDefault:"false"`
 
@@ -50,6 +53,9 @@ type Server struct {
 	LoginFailuresPerAccountAndClient int `env:"MCPWARDEN_LOGIN_FAILURES_PER_ACCOUNT_AND_CLIENT" envDefault:"10"`
 	LoginFailuresPerAccount          int `env:"MCPWARDEN_LOGIN_FAILURES_PER_ACCOUNT" envDefault:"100"`
 	LoginFailuresPerClient           int `env:"MCPWARDEN_LOGIN_FAILURES_PER_CLIENT" envDefault:"50"`
+	// Registration is open (anyone who reaches the server can create an organization, as the
+	// API reference has it) or closed (new organizations are refused; invitations still work).
+	Registration string `env:"MCPWARDEN_REGISTRATION" envDefault:"open"`
 	// EmailChangeRequiresPassword makes PATCH /auth/me refuse an email change without the
 	// current password. Off by default: the API reference changes it with a name and email only.
 	EmailChangeRequiresPassword bool `env:"MCPWARDEN_EMAIL_CHANGE_REQUIRES_PASSWORD" envDefault:"false"`
@@ -123,6 +129,9 @@ func (c *Server) Validate() error {
 	} else if c.JWTSecret != "" && len(c.JWTSecret) < 32 {
 		bad("MCPWARDEN_JWT_SECRET must be at least 32 bytes")
 	}
+	if c.Registration != "open" && c.Registration != "closed" {
+		bad("MCPWARDEN_REGISTRATION must be open or closed, not %q", c.Registration)
+	}
 	for name, n := range map[string]int{"MCPWARDEN_TRUSTED_PROXY_HOPS": c.TrustedProxyHops, "MCPWARDEN_PG_SHARED_BUFFERS_MB": c.PGSharedBuffersMB} {
 		if n < 0 {
 			bad("%s must be a non-negative integer, not %d", name, n)
@@ -148,6 +157,9 @@ func (c *Server) Validate() error {
 	}
 	if c.DBMaxConns < 1 {
 		bad("MCPWARDEN_DB_MAX_CONNS must be at least 1, not %d", c.DBMaxConns)
+	}
+	if c.AgentOfflineAfter != 0 && c.AgentOfflineAfter < 2*time.Minute {
+		bad("MCPWARDEN_AGENT_OFFLINE_AFTER must be 0 (off) or at least 2m (two of the agent's 60 s heartbeat intervals), not %s", c.AgentOfflineAfter)
 	}
 	if c.DormantAfter < time.Minute {
 		bad("MCPWARDEN_DORMANT_AFTER must be a duration of at least 1m (such as 168h), not %s", c.DormantAfter)
@@ -182,6 +194,16 @@ func (c *Server) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// OpenToTheNetwork reports whether anyone on the network may create organizations: registration
+// is open and the server listens beyond the loopback interface.
+func (c *Server) OpenToTheNetwork() bool {
+	if c.Registration != "open" {
+		return false
+	}
+	host, _, err := net.SplitHostPort(c.Addr)
+	return err != nil || !isLoopback(host)
 }
 
 func isLoopback(host string) bool {

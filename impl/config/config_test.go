@@ -16,9 +16,9 @@ import (
 func TestDefaultsAreTheDocumentedOnes(t *testing.T) {
 	want := Server{
 		Addr: ":8000", DataDir: ".mcpwarden", LogLevel: slog.LevelInfo, DBMaxConns: 20,
-		PGSharedBuffersMB:                localpg.SharedBuffersFor(localpg.MemoryLimit()),
-		DormantAfter:                     168 * time.Hour,
-		LoginFailuresPerAccountAndClient: 10, LoginFailuresPerAccount: 100, LoginFailuresPerClient: 50,
+		PGSharedBuffersMB: localpg.SharedBuffersFor(localpg.MemoryLimit()),
+		DormantAfter:      168 * time.Hour, AgentOfflineAfter: 5 * time.Minute,
+		Registration: "open", LoginFailuresPerAccountAndClient: 10, LoginFailuresPerAccount: 100, LoginFailuresPerClient: 50,
 		AgentReportRate: 2, AgentReportBurst: 60, MaxAgentsPerOrg: 100_000,
 		MaxBodyBytes: 64 << 10, ReportMaxBodyBytes: 8 << 20,
 		EmailDigestInterval: 30 * time.Second, WebhookPollInterval: 2 * time.Second, WebhookRetryBase: 30 * time.Second,
@@ -75,5 +75,30 @@ func TestInvalidSettingsAreRefusedByName(t *testing.T) {
 				t.Fatalf("%s=%q: error %v, want one naming the variable", name, value, err)
 			}
 		})
+	}
+}
+
+func TestRegistrationIsOpenToTheNetworkOnlyWhenOpenBeyondLoopback(t *testing.T) {
+	for _, tt := range []struct {
+		registration, addr string
+		want               bool
+	}{
+		{"open", ":8000", true},
+		{"open", "0.0.0.0:8000", true},
+		{"open", "127.0.0.1:8000", false},
+		{"open", "localhost:8000", false},
+		{"open", "[::1]:8000", false},
+		{"closed", ":8000", false},
+	} {
+		c := Defaults()
+		c.Registration, c.Addr = tt.registration, tt.addr
+		if got := c.OpenToTheNetwork(); got != tt.want {
+			t.Errorf("registration %s on %s: open to the network %v, want %v", tt.registration, tt.addr, got, tt.want)
+		}
+	}
+	c := Defaults()
+	c.Registration = "invite-only"
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "MCPWARDEN_REGISTRATION must be open or closed") {
+		t.Errorf("an unknown registration policy: %v", err)
 	}
 }

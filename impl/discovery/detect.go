@@ -40,7 +40,7 @@ func parseConfig(file string) ([]Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	doc, err := decode(data, formatByExt(file))
+	doc, err := decodeFile(data, file, formatByExt(file))
 	if err != nil {
 		return nil, err
 	}

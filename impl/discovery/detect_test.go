@@ -193,3 +193,23 @@ func TestParseConfigShapes(t *testing.T) {
 		})
 	}
 }
+
+func TestProjectOfTellsProjectFilesFromTheClientsOwn(t *testing.T) {
+	for _, tt := range []struct{ client, path, want string }{
+		{"cursor", "/home/jane/src/webapp/.cursor/mcp.json", "/home/jane/src/webapp"},
+		{"cursor", "/home/jane/.cursor/mcp.json", ""}, // Cursor's own, though a project at the home reads it too
+		{"cline", "/home/jane/.config/Code/User/globalStorage/saoudrizwan.claude-dev/settings/cline_mcp_settings.json", ""},
+		{"claude-code", "/home/jane/src/api/.mcp.json", "/home/jane/src/api"},
+		{"claude-code", "/home/jane/.claude.json", ""},
+		{"vscode", `C:\Users\bob\code\app\.vscode\mcp.json`, "C:/Users/bob/code/app"},
+		{"vscode", "/home/jane/.config/Code/User/mcp.json", ""},
+		{"continue", "/home/jane/src/x/.continue/mcpServers/db.yaml", "/home/jane/src/x"},
+		{"claude-desktop", "/home/jane/.config/Claude/claude_desktop_config.json", ""},
+		{"no-such-client", "/home/jane/src/webapp/.cursor/mcp.json", ""},
+		{"cursor", "", ""},
+	} {
+		if got := ProjectOf(tt.client, tt.path); got != tt.want {
+			t.Errorf("ProjectOf(%s, %s) = %q, want %q", tt.client, tt.path, got, tt.want)
+		}
+	}
+}

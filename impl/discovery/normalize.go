@@ -34,7 +34,10 @@ func normalize(name string, m map[string]any, urlTransport string) Server {
 	addEnv := func(v any) {
 		switch t := v.(type) {
 		case map[string]any:
-			for k := range t {
+			for k, v := range t {
+				if s, ok := v.(string); ok && redact.PasswordlessURL(s) {
+					k += redact.NoPasswordSuffix
+				}
 				envNames[k] = true
 			}
 		case []any:

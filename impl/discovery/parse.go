@@ -98,7 +98,7 @@ func parseWith(path, client string, src Source) ([]Server, []string, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	doc, err := decode(data, src.formatOf(path))
+	doc, err := decodeFile(data, path, src.formatOf(path))
 	if err != nil {
 		return nil, nil, err
 	}

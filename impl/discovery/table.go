@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path"
 	"strings"
+	"sync"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -121,7 +122,112 @@ func formatByExt(file string) string {
 		return "toml"
 	case ".yaml", ".yml":
 		return "yaml"
+	case ".xml":
+		return "xml"
 	default:
 		return "json"
 	}
+}
+
+// ProjectOf returns the project folder of a configuration file that client reads per project
+// (.mcp.json, .cursor/mcp.json, .continue/mcpServers/x.yaml under the project), or "" for a
+// file of the client's own (user or managed scope), an unknown client or an unknown file. The
+// server groups servers by it: one client session uses the client's own servers and those of
+// one project.
+func ProjectOf(client, configPath string) string {
+	pats := projectPatterns()[client]
+	if configPath == "" || len(pats.project) == 0 {
+		return ""
+	}
+	p := strings.ReplaceAll(configPath, `\`, "/")
+	// ~/.cursor/mcp.json is Cursor's own file, though a project at the home folder reads it too.
+	for _, u := range pats.own {
+		if dir, ok := underProject(p, u.rel); ok && (!u.home || isHomeDir(dir)) {
+			return ""
+		}
+	}
+	for _, pat := range pats.project {
+		if dir, ok := underProject(p, pat); ok {
+			return dir
+		}
+	}
+	return ""
+}
+
+// clientPatterns are a client's file patterns as ProjectOf reads them.
+type clientPatterns struct {
+	own     []ownPattern // user and managed files, without their leading folder variable
+	project []string
+}
+
+type ownPattern struct {
+	rel  string
+	home bool // the variable dropped was ~
+}
+
+var projectPatterns = sync.OnceValue(func() map[string]clientPatterns {
+	m := map[string]clientPatterns{}
+	for _, c := range clientTable.Clients {
+		var cp clientPatterns
+		for _, src := range c.Sources {
+			for _, osName := range []string{"linux", "darwin", "windows"} {
+				for _, pat := range src.patterns(osName) {
+					if src.Scope == "project" {
+						cp.project = append(cp.project, pat)
+						continue
+					}
+					rel, home := homeRelative(pat)
+					cp.own = append(cp.own, ownPattern{rel, home})
+				}
+			}
+		}
+		m[c.ID] = cp
+	}
+	return m
+})
+
+// homeRelative drops a user pattern's leading folder variable (~, %APPDATA%, $CODEX_HOME): what
+// follows is matched against the end of a path.
+// home says that the variable was the home folder.
+func homeRelative(pattern string) (rest string, home bool) {
+	first, rest, ok := strings.Cut(pattern, "/")
+	if ok && (first == "~" || strings.HasPrefix(first, "%") || strings.HasPrefix(first, "$")) {
+		return rest, first == "~"
+	}
+	return pattern, false
+}
+
+// isHomeDir reports a user's home folder: ~, /root, /home/x, /Users/x, C:/Users/x.
+func isHomeDir(dir string) bool {
+	parts := strings.Split(strings.TrimSuffix(dir, "/"), "/")
+	switch {
+	case dir == "~" || dir == "/root" || dir == "/var/root":
+		return true
+	case len(parts) == 3 && parts[0] == "" && (parts[1] == "home" || parts[1] == "Users"):
+		return true
+	case len(parts) == 3 && len(parts[0]) == 2 && parts[0][1] == ':' && strings.EqualFold(parts[1], "Users"):
+		return true
+	}
+	return false
+}
+
+// underProject matches a file against a project-relative pattern (".cursor/mcp.json",
+// ".continue/mcpServers/*.yaml") and returns the project folder.
+func underProject(file, pattern string) (string, bool) {
+	fileParts := strings.Split(file, "/")
+	patParts := strings.Split(pattern, "/")
+	if len(fileParts) <= len(patParts) {
+		return "", false
+	}
+	tail := fileParts[len(fileParts)-len(patParts):]
+	for i, pp := range patParts {
+		if ok, err := path.Match(pp, tail[i]); err != nil || !ok {
+			return "", false
+		}
+	}
+	dir := strings.Join(fileParts[:len(fileParts)-len(patParts)], "/")
+	if dir == "" {
+		dir = "/"
+	}
+	return dir, true
 }

@@ -17,9 +17,13 @@ const (
 // Tenant queries take OrgID from here, never from the request.
 type Principal struct {
 	OrgID   uuid.UUID
-	UserID  uuid.UUID // zero for agents
-	Role    string    // "admin" or "member"; empty for agents
+	UserID  uuid.UUID // zero for agents; for an API token, the admin who created it
+	Role    string    // "admin", "member" or "viewer"; empty for agents and API tokens
 	AgentID uuid.UUID // zero for users
+	// TokenID is the API token the caller authenticated with (zero otherwise); Scopes are its
+	// scopes, which the operation's x-scopes are checked against instead of x-roles.
+	TokenID uuid.UUID
+	Scopes  []string
 }
 
 // principalHolder is put in the request context before validation so that the authentication

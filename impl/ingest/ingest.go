@@ -92,8 +92,9 @@ func (in *Ingester) Authenticate(ctx context.Context, key string) (Agent, error)
 // Heartbeat records that an agent is alive. It writes nothing in the steady state: the
 // last-seen time goes to the buffer, and the machine's details are written only when they
 // differ from what is stored. It returns an *InvalidError for details PostgreSQL cannot store,
-// and db.ErrNotFound when the agent was deleted after its key was cached.
-func (in *Ingester) Heartbeat(ctx context.Context, a Agent, meta db.AgentMeta) error {
+// ErrKeyShared for a second machine using the agent's key (see identity.go), and db.ErrNotFound
+// when the agent was deleted after its key was cached.
+func (in *Ingester) Heartbeat(ctx context.Context, a Agent, meta db.AgentMeta, machineID *string) error {
 	for _, f := range [...]struct {
 		name string
 		v    *string
@@ -105,28 +106,61 @@ func (in *Ingester) Heartbeat(ctx context.Context, a Agent, meta db.AgentMeta) e
 		}
 	}
 	now := in.now()
-	st := in.keys.agent(a.AgentID)
-	if st != nil && st.sameMeta(meta) {
-		// Remembered; but another replica may have stored other details since.
-		stored, err := in.stored.state(ctx, a)
-		if err != nil {
-			return err
-		}
-		st.setStored(stored)
-		if sameMeta(stored.AgentMeta, meta) {
-			in.seen.touch(a.OrgID, a.AgentID, now)
-			return nil
-		}
-	}
-	inv, err := in.store.UpdateAgentMeta(ctx, a.OrgID, a.AgentID, meta, now)
+	stored, err := in.storedState(ctx, a)
 	if err != nil {
 		return err
 	}
-	if st != nil {
+	bind, err := in.admit(ctx, a, stored, Identity{MachineID: machineID, Hostname: meta.Hostname})
+	if err != nil {
+		return err
+	}
+	if !bind && sameMeta(stored.AgentMeta, meta) {
+		in.seen.touch(a.OrgID, a.AgentID, now)
+		return nil
+	}
+	inv, err := in.store.UpdateAgentMeta(ctx, a.OrgID, a.AgentID, meta, machineID, now)
+	if err != nil {
+		return err
+	}
+	if st := in.keys.agent(a.AgentID); st != nil {
 		st.setMeta(meta)
 		in.keys.wrote(inv) // other replicas reload; this one holds the new details already
 	}
 	return nil
+}
+
+// storedState reads the agent's stored state (see stored.go) and remembers it.
+func (in *Ingester) storedState(ctx context.Context, a Agent) (db.AgentState, error) {
+	stored, err := in.stored.state(ctx, a)
+	if err != nil {
+		return stored, err
+	}
+	if st := in.keys.agent(a.AgentID); st != nil {
+		st.setStored(stored)
+	}
+	return stored, nil
+}
+
+// Admit reads the reporting agent's stored state and checks that the report comes from the
+// machine its key is bound to (ErrKeyShared otherwise, see identity.go), binding the key to the
+// machine on its first report with an identity. The state is what KnownUnchanged and Report
+// compare with.
+func (in *Ingester) Admit(ctx context.Context, a Agent, id Identity) (db.AgentState, error) {
+	stored, err := in.storedState(ctx, a)
+	if err != nil {
+		return stored, err
+	}
+	bind, err := in.admit(ctx, a, stored, id)
+	if err != nil {
+		return stored, err
+	}
+	if bind {
+		if err := in.store.BindMachine(ctx, a.OrgID, a.AgentID, *id.MachineID); err != nil {
+			return stored, err
+		}
+		stored.MachineID = id.MachineID
+	}
+	return stored, nil
 }
 
 // KeyReplaced forgets, on this replica at once, a key that was deleted or rotated away; other

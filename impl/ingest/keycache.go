@@ -393,12 +393,6 @@ func (c *keyCache) run(ctx context.Context, interval time.Duration) {
 	}
 }
 
-func (st *agentState) sameMeta(m db.AgentMeta) bool {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	return sameMeta(st.meta, m)
-}
-
 func sameMeta(a, b db.AgentMeta) bool {
 	return sameString(a.Hostname, b.Hostname) && sameString(a.OSType, b.OSType) &&
 		sameString(a.Username, b.Username) && sameString(a.AgentVersion, b.AgentVersion)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/mcpwarden/mcpwarden/db"
 	"github.com/mcpwarden/mcpwarden/db/jsonenc"
+	"github.com/mcpwarden/mcpwarden/impl/discovery"
 	"github.com/mcpwarden/mcpwarden/impl/risk"
 )
 
@@ -64,47 +65,33 @@ func (e *InvalidError) Error() string {
 }
 
 // KnownUnchanged reports whether a report body listing n servers, whose hash as received is raw,
-// is known to be the agent's current report; then it records that the agent was seen, and the
-// report needs nothing more. Unchanged reports are the steady state, so they are recognised
-// before anything else is done with them (the body's conversion, its normalization, whose
-// redaction is the expensive part): raw is compared with the one remembered for the agent's
-// current report hash, and that hash with the stored one (see stored.go). Normalization is
-// deterministic, so the same body always normalizes to the same report. It returns
-// db.ErrNotFound when the agent was deleted after its key was cached.
-func (in *Ingester) KnownUnchanged(ctx context.Context, a Agent, raw []byte, n int) (bool, error) {
+// is known to be the agent's current report, stored being the agent's state as Admit read it
+// after the report arrived; then it records that the agent was seen, and the report needs
+// nothing more. Unchanged reports are the steady state, so they are recognised before anything
+// else is done with them (the body's conversion, its normalization, whose redaction is the
+// expensive part): raw is compared with the one remembered for the agent's current report hash,
+// and that hash with the stored one (see stored.go). Normalization is deterministic, so the same
+// body always normalizes to the same report.
+func (in *Ingester) KnownUnchanged(a Agent, stored db.AgentState, raw []byte, n int) bool {
 	st := in.keys.agent(a.AgentID)
 	if st == nil || n > maxReportServers {
-		return false, nil
+		return false
 	}
 	hash := st.reportOfRaw(raw)
-	if hash == nil {
-		return false, nil
-	}
-	if stored, err := in.isStoredReport(ctx, a, st, hash); err != nil || !stored {
-		return false, err
+	if hash == nil || !bytes.Equal(hash, stored.ReportHash) {
+		return false
 	}
 	in.seen.touch(a.OrgID, a.AgentID, in.now())
-	return true, nil
-}
-
-// isStoredReport reports whether hash is the agent's stored report hash; the replica remembers
-// what it read.
-func (in *Ingester) isStoredReport(ctx context.Context, a Agent, st *agentState, hash []byte) (bool, error) {
-	stored, err := in.stored.state(ctx, a)
-	if err != nil {
-		return false, err
-	}
-	st.setStored(stored)
-	return bytes.Equal(hash, stored.ReportHash), nil
+	return true
 }
 
 // Report ingests an agent's complete list of servers that KnownUnchanged did not recognise;
-// raw is the hash of the body as received. A report whose normalized hash equals the last one
+// stored is the agent's state as Admit read it, raw the hash of the body as received. A report whose normalized hash equals the last one
 // applied writes nothing but the buffered last-seen time; otherwise the report is scored and
 // applied in one transaction that also raises its alerts, shared with the organization's other
 // reports of the moment (see reportQueue). It returns an *InvalidError for a report it refuses,
 // and db.ErrNotFound when the agent was deleted after its key was cached.
-func (in *Ingester) Report(ctx context.Context, a Agent, raw []byte, reported []ReportedServer) (Result, error) {
+func (in *Ingester) Report(ctx context.Context, a Agent, stored db.AgentState, raw []byte, reported []ReportedServer) (Result, error) {
 	st := in.keys.agent(a.AgentID)
 	servers, err := normalizeReport(reported, &in.redactions)
 	if err != nil {
@@ -112,16 +99,12 @@ func (in *Ingester) Report(ctx context.Context, a Agent, raw []byte, reported []
 	}
 	hash := reportHash(in.opts.Version, servers)
 	unchanged := Result{ServersReceived: int64(len(servers)), Unchanged: true}
-	if st != nil && st.sameReport(hash) {
-		same, err := in.isStoredReport(ctx, a, st, hash)
-		if err != nil {
-			return Result{}, err
-		}
-		if same {
+	if bytes.Equal(hash, stored.ReportHash) {
+		if st != nil {
 			st.setRawReport(hash, raw)
-			in.seen.touch(a.OrgID, a.AgentID, in.now())
-			return unchanged, nil
 		}
+		in.seen.touch(a.OrgID, a.AgentID, in.now())
+		return unchanged, nil
 	}
 
 	assessments := assess(servers)
@@ -168,9 +151,11 @@ func AssessReport(in []ReportedServer) ([]db.ReportServer, []risk.Assessment, er
 func assess(servers []db.ReportServer) []risk.Assessment {
 	inputs := make([]risk.Input, len(servers))
 	for i, srv := range servers {
+		client := textOrEmpty(srv.Client)
 		inputs[i] = risk.Input{
 			ServerName: srv.ServerName, ServerType: srv.ServerType, Command: srv.Command, Args: srv.Args, Scope: srv.Scope,
-			EnvVars: srv.EnvVars, Transport: textOrEmpty(srv.Transport), URL: textOrEmpty(srv.URL), Client: textOrEmpty(srv.Client),
+			EnvVars: srv.EnvVars, Transport: textOrEmpty(srv.Transport), URL: textOrEmpty(srv.URL), Client: client,
+			Project: discovery.ProjectOf(client, textOrEmpty(srv.ConfigPath)),
 		}
 	}
 	return risk.AssessAll(inputs)
@@ -493,12 +478,6 @@ func higherLevel(a, b string) string {
 		return b
 	}
 	return a
-}
-
-func (st *agentState) sameReport(hash []byte) bool {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	return st.reportHash != nil && bytes.Equal(st.reportHash, hash)
 }
 
 // setReport records the agent's report hash as stored, and the hash of the body it came from

@@ -1,6 +1,6 @@
 // Package jobs runs the server's background work: email digests and webhook deliveries of new
-// alerts, compaction of the dashboard rollups, the dormant sweep and the sweep of expired
-// sign-in throttle counters. Every replica runs every job: each claims its rows with FOR UPDATE
+// alerts, compaction of the dashboard rollups, the dormant sweep, agent-offline alerts and the
+// sweep of expired sign-in throttle counters. Every replica runs every job: each claims its rows with FOR UPDATE
 // SKIP LOCKED, so replicas share the work and nothing is sent or marked twice.
 package jobs
 
@@ -33,7 +33,10 @@ type Config struct {
 	// DormantSweepInterval is how often that is checked.
 	DormantAfter         time.Duration
 	DormantSweepInterval time.Duration
-	Logger               *slog.Logger
+	// AgentOfflineAfter is how long an agent may stay silent before agent_offline is raised
+	// (checked every DormantSweepInterval); 0 turns the alert off.
+	AgentOfflineAfter time.Duration
+	Logger            *slog.Logger
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
 }
@@ -80,6 +83,13 @@ func Run(ctx context.Context, cfg Config, store *db.Storage, in *ingest.Ingester
 		_, err := store.DeleteExpiredAttempts(ctx, now().Add(-security.ThrottleWindow))
 		return false, err
 	})
+	if cfg.AgentOfflineAfter > 0 {
+		offline := &OfflineSweep{Store: store, After: cfg.AgentOfflineAfter, Log: log, Now: cfg.Now}
+		run("agent offline alerts", cfg.DormantSweepInterval, func(ctx context.Context) (bool, error) {
+			_, _, err := offline.RunOnce(ctx)
+			return false, err
+		})
+	}
 	sweep := &DormantSweep{Store: store, Ingester: in, After: cfg.DormantAfter, Log: log, Now: cfg.Now}
 	run("dormant sweep", cfg.DormantSweepInterval, func(ctx context.Context) (bool, error) {
 		_, err := sweep.RunOnce(ctx)

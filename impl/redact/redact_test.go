@@ -214,21 +214,22 @@ func BenchmarkCommand(b *testing.B) {
 // Command does, and running every pattern on every argument instead, side by side.
 func BenchmarkCommandPrefilter(b *testing.B) {
 	for _, c := range benchCommands {
+		skipFormats = true
 		want := Command(c)
 		scrubEveryPattern = true
 		got := Command(c)
-		scrubEveryPattern = false
+		scrubEveryPattern, skipFormats = false, false
 		if got != want {
 			b.Fatalf("Command(%q) = %q with every pattern, %q with the prefilters", c, got, want)
 		}
 	}
 	for _, mode := range []struct {
-		name  string
-		every bool
-	}{{"prefilter", false}, {"every_pattern", true}} {
+		name        string
+		every, skip bool
+	}{{"prefilter", false, false}, {"without_rule_files", false, true}, {"every_pattern", true, true}} {
 		b.Run(mode.name, func(b *testing.B) {
-			scrubEveryPattern = mode.every
-			defer func() { scrubEveryPattern = false }()
+			scrubEveryPattern, skipFormats = mode.every, mode.skip
+			defer func() { scrubEveryPattern, skipFormats = false, false }()
 			b.ReportAllocs()
 			for b.Loop() {
 				for _, c := range benchCommands {

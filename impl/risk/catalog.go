@@ -102,12 +102,6 @@ func (e *CatalogEntry) Has(capability string) bool {
 	return false
 }
 
-// canChangeAccount reports whether credentials given to this server let it
-// change what they open: push code, move money, send messages, alter data or infrastructure.
-func (e *CatalogEntry) canChangeAccount() bool {
-	return e.AccountWrite || e.Has(CapDBWrite) || e.Has(CapCloudAdmin) || e.Has(CapMessaging) || e.Has(CapExec) || e.Has(CapSecrets)
-}
-
 // Advisory is a known-malicious or known-vulnerable package version range.
 type Advisory struct {
 	ID         string `json:"id"`

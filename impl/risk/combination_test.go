@@ -55,6 +55,37 @@ var combinationCases = []struct {
 		[]string{High, Low, Critical},
 		[][]string{{RuleToxicCombination, RuleMessaging}, {}, {RuleToxicCombination}},
 		[]string{"desktop-commander", "", "gmail"}},
+	{"fetch in Cursor and a shell runner in Claude Desktop: no session holds both",
+		[]Input{in(fetchServer, "cursor", ""), in(desktopCmd, "claude-desktop", "")},
+		[]string{Low, Critical},
+		[][]string{{RuleUntrustedInput}, {RuleExec}},
+		[]string{"", ""}},
+	{"fetch and a shell runner in Cursor's own configuration: one session",
+		[]Input{in(fetchServer, "cursor", ""), in(desktopCmd, "cursor", "")},
+		[]string{High, Critical},
+		[][]string{{RuleToxicCombination}, {RuleToxicCombination}},
+		[]string{"desktop-commander", "fetch"}},
+	{"fetch in one project and a shell runner in another project of the same client",
+		[]Input{in(fetchServer, "claude-code", "/home/jane/src/site"), in(desktopCmd, "claude-code", "/home/jane/src/api")},
+		[]string{Low, Critical},
+		[][]string{{RuleUntrustedInput}, {RuleExec}},
+		[]string{"", ""}},
+	{"a project's fetch with the client's own shell runner: every session of that project has both",
+		[]Input{in(fetchServer, "claude-code", "/home/jane/src/site"), in(desktopCmd, "claude-code", "")},
+		[]string{High, Critical},
+		[][]string{{RuleToxicCombination}, {RuleToxicCombination}},
+		[]string{"desktop-commander", "fetch"}},
+	{"an older agent that names no client: still one session",
+		[]Input{fetchServer, in(desktopCmd, "cursor", "")},
+		[]string{High, Critical},
+		[][]string{{RuleToxicCombination}, {RuleToxicCombination}},
+		[]string{"desktop-commander", "fetch"}},
+}
+
+// in places a server in a client's configuration, of a project or the client's own ("").
+func in(s Input, client, project string) Input {
+	s.Client, s.Project = client, project
+	return s
 }
 
 func TestAssessAllCombinations(t *testing.T) {

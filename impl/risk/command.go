@@ -27,6 +27,10 @@ type Command struct {
 	EnvAssign []string // NAME=value assignments on the command line, checked for live secrets
 	Wrappers  []string // shells peeled off: "bash -c", "cmd /c", "wsl"
 	Fetcher   string   // "curl … | sh" style segment when a wrapper downloads and runs a script
+	Elevation string   // "sudo", "doas", "runas"...: the server is started with root or administrator rights
+	Decoder   string   // "base64 -d | sh" style segment, or an encoded PowerShell command: a hidden payload is run
+	Inline    string   // interpreter code written in the configuration: "python -c …", "node -e …", "deno eval …"
+	TempExec  string   // the program or script run, when it sits in a temporary or world-writable folder
 	Container Container
 	Deno      []string // deno permission flags as written
 }
@@ -145,9 +149,18 @@ func parseTokens(c *Command, toks []string, depth int, exact bool) {
 					break
 				}
 			}
+		case "sudo", "doas", "pkexec", "gsudo", "su", "runas":
+			if elevate(c, prog, rest, depth, exact) {
+				return
+			}
 		case "powershell", "pwsh":
 			for i, t := range rest {
 				lt := strings.ToLower(t)
+				if encodedCommandFlag(lt) && i+1 < len(rest) {
+					c.Wrappers = append(c.Wrappers, prog+" "+t)
+					c.Decoder = prog + " " + t + " " + clip(rest[i+1], 40)
+					return
+				}
 				if lt == "-command" || lt == "-c" {
 					c.Wrappers = append(c.Wrappers, prog+" "+t)
 					parseScript(c, scriptOf(rest[i+1:], exact), depth+1)
@@ -197,9 +210,25 @@ func parseTokens(c *Command, toks []string, depth int, exact bool) {
 	case "python", "python3", "py", "pythonw":
 		parsePython(c, rest)
 	case "node", "nodejs", "tsx", "ts-node", "bash", "sh", "zsh", "dash", "fish", "ksh", "powershell", "pwsh":
-		parseScriptRunner(c, rest)
+		if !parseInline(c, prog, rest, "-e", "--eval", "-p", "--print") {
+			parseScriptRunner(c, rest)
+		}
+	case "perl", "ruby":
+		if !parseInline(c, prog, rest, "-e", "-E") {
+			parseScriptRunner(c, rest)
+		}
+	case "php":
+		if !parseInline(c, prog, rest, "-r") {
+			parseScriptRunner(c, rest)
+		}
 	case "deno":
-		parseDeno(c, rest)
+		if len(rest) > 0 && rest[0] == "eval" {
+			c.Ecosystem = "local"
+			c.Script = "eval"
+			c.Inline = "deno eval " + strings.Join(rest[1:], " ")
+		} else {
+			parseDeno(c, rest)
+		}
 	case "docker", "podman", "nerdctl":
 		parseDocker(c, rest)
 	case "go":
@@ -223,6 +252,14 @@ func parseTokens(c *Command, toks []string, depth int, exact bool) {
 		}
 		collectArgs(c, rest)
 	}
+	if c.TempExec == "" {
+		for _, p := range [...]string{toks[0], c.Script} {
+			if inTempDir(p) {
+				c.TempExec = p
+				break
+			}
+		}
+	}
 	unwrapProxy(c, depth)
 }
 
@@ -232,6 +269,16 @@ func parseScript(c *Command, script string, depth int) {
 	toks := splitArgs(script, true)
 	if f := downloadAndRun(toks); f != "" {
 		c.Fetcher = f
+	}
+	if d := decodeAndRun(toks); d != "" && c.Decoder == "" {
+		c.Decoder = d
+	}
+	if c.Elevation == "" {
+		for i, t := range toks {
+			if strings.EqualFold(t, "-verb") && i+1 < len(toks) && strings.EqualFold(strings.Trim(toks[i+1], `"'`), "runas") {
+				c.Elevation = "Start-Process -Verb RunAs"
+			}
+		}
 	}
 	var segs [][]string
 	start := 0
@@ -282,7 +329,8 @@ func scriptOf(words []string, exact bool) string {
 func knownLauncher(p string) bool {
 	switch p {
 	case "npx", "bunx", "pnpx", "npm", "pnpm", "yarn", "bun", "uvx", "uv", "pipx",
-		"python", "python3", "py", "node", "deno", "docker", "podman", "go":
+		"python", "python3", "py", "node", "deno", "docker", "podman", "go",
+		"sudo", "doas", "pkexec", "gsudo", "su", "runas":
 		return true
 	}
 	return false
@@ -306,6 +354,16 @@ func downloadAndRun(toks []string) string {
 		return false
 	}
 	for i, t := range toks {
+		// PowerShell: iex (irm URL), iex (New-Object Net.WebClient).DownloadString(URL).
+		if lt := strings.ToLower(t); strings.HasPrefix(lt, "iex") || strings.HasPrefix(lt, "invoke-expression") || strings.HasPrefix(lt, "&(") {
+			end := i + 1
+			for end < len(toks) && toks[end] != ";" && toks[end] != "&&" && toks[end] != "|" {
+				end++
+			}
+			if w := containsAnyFold(strings.Join(toks[i:end], " "), psFetches); w != "" {
+				return strings.Join(toks[i:end], " ")
+			}
+		}
 		if !isFetch(t) {
 			continue
 		}
@@ -559,6 +617,9 @@ func parsePython(c *Command, toks []string) {
 		if t == "-c" {
 			c.Ecosystem = "local"
 			c.Script = "-c"
+			if i+1 < len(toks) {
+				c.Inline = "python -c " + toks[i+1]
+			}
 			return
 		}
 		if !strings.HasPrefix(t, "-") {
@@ -1121,4 +1182,251 @@ func splitArgs(s string, script bool) []string {
 		return nil
 	}
 	return toks
+}
+
+// elevate takes apart a command started through sudo, doas, pkexec, gsudo, su -c or runas: the
+// server runs as root or administrator. It reports false when prog is not used as a launcher
+// (no command follows), so that the caller parses it as an ordinary program.
+func elevate(c *Command, prog string, rest []string, depth int, exact bool) bool {
+	valueFlags := elevationValueFlags[prog]
+	i := 0
+	for ; i < len(rest); i++ {
+		t := rest[i]
+		if t == "--" {
+			i++
+			break
+		}
+		if prog == "runas" {
+			if !strings.HasPrefix(t, "/") {
+				break
+			}
+			continue
+		}
+		if !strings.HasPrefix(t, "-") {
+			if prog == "su" {
+				continue // su [options] [user] -c command: the user comes before or after -c
+			}
+			break
+		}
+		name, _, hasVal := strings.Cut(t, "=")
+		if prog == "su" && (name == "-c" || name == "--command") {
+			if hasVal {
+				rest = append([]string{t[len(name)+1:]}, rest[i+1:]...)
+			} else {
+				rest = rest[i+1:]
+			}
+			i = 0
+			break
+		}
+		if !hasVal && valueFlags[name] {
+			i++
+		}
+	}
+	if prog == "su" && i > 0 || i >= len(rest) {
+		return false
+	}
+	c.Wrappers = append(c.Wrappers, prog)
+	if c.Elevation == "" {
+		c.Elevation = prog
+	}
+	if prog == "runas" || prog == "su" {
+		// Both take the command as one argument that is a command line of its own.
+		parseScript(c, scriptOf(rest[i:], exact), depth+1)
+		return true
+	}
+	parseTokens(c, rest[i:], depth+1, exact)
+	return true
+}
+
+// elevationValueFlags are each elevating launcher's options that take the next argument.
+var elevationValueFlags = map[string]map[string]bool{
+	"sudo": {"-u": true, "--user": true, "-g": true, "--group": true, "-C": true, "--close-from": true, "-D": true, "--chdir": true,
+		"-h": true, "--host": true, "-p": true, "--prompt": true, "-r": true, "--role": true, "-t": true, "--type": true,
+		"-U": true, "--other-user": true, "-T": true, "--command-timeout": true},
+	"doas":   {"-u": true, "-C": true},
+	"pkexec": {"--user": true},
+	"gsudo":  {"-u": true, "--user": true, "-i": true, "--integrity": true, "-d": true},
+	"su":     {"-s": true, "--shell": true, "-g": true, "--group": true, "-G": true, "--supp-group": true, "-w": true, "--whitelist-environment": true},
+}
+
+// encodedCommandFlag reports PowerShell's -EncodedCommand, which PowerShell accepts under any
+// prefix from -e, and its alias -ec.
+func encodedCommandFlag(lt string) bool {
+	return lt == "-ec" || len(lt) >= 2 && strings.HasPrefix("-encodedcommand", lt)
+}
+
+// parseInline records interpreter code given on the command line (node -e, perl -e, php -r):
+// the server is that code. It reports false when no such flag comes before the script.
+func parseInline(c *Command, prog string, toks []string, flags ...string) bool {
+	for i, t := range toks {
+		if !strings.HasPrefix(t, "-") {
+			return false
+		}
+		for _, f := range flags {
+			if t == f && i+1 < len(toks) {
+				c.Ecosystem = "local"
+				c.Script = t
+				c.Inline = prog + " " + t + " " + toks[i+1]
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// clip shortens evidence to about n bytes, on a rune boundary.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}
+
+// inTempDir reports whether a program or script path lies in a temporary or world-writable
+// folder, where any local user or a download can replace it.
+func inTempDir(p string) bool {
+	if len(p) < 5 {
+		return false
+	}
+	for _, d := range tempDirs {
+		if pathPrefixFold(p, d) {
+			return true
+		}
+	}
+	const appTemp = "/appdata/local/temp/"
+	for i := 0; i+len(appTemp) <= len(p); i++ {
+		if (p[i] == '/' || p[i] == '\\') && pathPrefixFold(p[i:], appTemp) {
+			return true
+		}
+	}
+	return false
+}
+
+// pathPrefixFold reports whether p starts with prefix (lower case, / separated), ignoring ASCII
+// case and taking \ for /, without building the folded path.
+func pathPrefixFold(p, prefix string) bool {
+	if len(p) < len(prefix) {
+		return false
+	}
+	for i := 0; i < len(prefix); i++ {
+		c := lowerASCII(p[i])
+		if c == '\\' {
+			c = '/'
+		}
+		if c != prefix[i] {
+			return false
+		}
+	}
+	return true
+}
+
+var tempDirs = []string{
+	"/tmp/", "/var/tmp/", "/dev/shm/", "/private/tmp/", "/private/var/tmp/", "/users/shared/", "/var/folders/",
+	"c:/windows/temp/", "c:/users/public/", "%temp%/", "%tmp%/", "$tmpdir/", "${tmpdir}/", "$tmp/", "${tmp}/",
+	"$env:temp/", "$env:tmp/",
+}
+
+// decodeAndRun returns the pipeline that decodes a payload and runs it ("echo … | base64 -d |
+// sh", "eval $(echo … | base64 --decode)"), or "".
+func decodeAndRun(toks []string) string {
+	for i, t := range toks {
+		// eval "$(echo … | base64 -d)": the pipeline is one quoted token.
+		if i > 0 && isSubstitution(t) && isInterpreter(strings.TrimLeft(toks[i-1], "$(`\"'")) {
+			inner := splitArgs(strings.Trim(strings.TrimLeft(t, "$(<`"), ")`"), true)
+			for k := range inner {
+				if isDecoder(inner, k) {
+					return clip(toks[i-1]+" "+t, 120)
+				}
+			}
+		}
+		if !isDecoder(toks, i) {
+			continue
+		}
+		// Decoded into a substitution that a shell or eval runs.
+		for j := i - 1; j >= 0 && j >= i-6; j-- {
+			tj := strings.TrimLeft(toks[j], "$(`\"'")
+			if p := strings.ToLower(progName(tj)); p == "eval" || p == "exec" || p == "source" || p == "." {
+				return strings.Join(toks[j:min(len(toks), i+3)], " ")
+			}
+		}
+		for j := i + 1; j < len(toks); j++ {
+			if toks[j] == "&&" || toks[j] == ";" || toks[j] == "||" {
+				break
+			}
+			if toks[j] == "|" && j+1 < len(toks) && isInterpreter(toks[j+1]) {
+				return strings.Join(toks[max(0, i-3):j+2], " ")
+			}
+		}
+	}
+	return ""
+}
+
+func isSubstitution(t string) bool {
+	return strings.HasPrefix(t, "$(") || strings.HasPrefix(t, "<(") || strings.HasPrefix(t, "`")
+}
+
+// isDecoder reports a decoding command at toks[i]: base64 -d, openssl base64 -d, xxd -r,
+// certutil -decode.
+func isDecoder(toks []string, i int) bool {
+	p := strings.ToLower(progName(strings.TrimLeft(toks[i], "$(`\"'")))
+	flag := func(want ...string) bool {
+		for j := i + 1; j < len(toks) && j <= i+4; j++ {
+			for _, w := range want {
+				if toks[j] == w {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	switch p {
+	case "base64", "base32", "gbase64":
+		return flag("-d", "-D", "--decode")
+	case "openssl":
+		return flag("base64", "enc") && flag("-d", "-A")
+	case "xxd":
+		return flag("-r", "-rp", "-revert")
+	case "certutil":
+		return flag("-decode", "/decode", "-decodehex")
+	case "uudecode":
+		return true
+	}
+	return false
+}
+
+// isInterpreter reports a program that runs what it reads: shells, interpreters, eval.
+func isInterpreter(t string) bool {
+	switch strings.ToLower(progName(t)) {
+	case "sh", "bash", "zsh", "dash", "ksh", "fish", "python", "python3", "node", "perl", "ruby", "php",
+		"iex", "invoke-expression", "sudo", "doas", "eval", "exec", "source", ".", "powershell", "pwsh", "osascript":
+		return true
+	}
+	return false
+}
+
+// Inline code is judged by what it mentions: a network fetch, or a decoded payload run.
+var (
+	inlineNetwork = []string{"http://", "https://", "urlopen", "urllib", "requests.get", "requests.post", "httpx",
+		"http.client", "fetch(", "https.get", "http.get", "https.request", "http.request", "net.webclient",
+		"downloadstring", "downloadfile", "invoke-webrequest", "invoke-restmethod", "iwr ", "irm ",
+		"socket.", "net.socket", "net.connect", "xmlhttprequest", "import(\"http", "import('http", "urlretrieve"}
+	inlineDecode = []string{"b64decode", "frombase64string", "atob(", "'base64'", "\"base64\"", "base64.decode",
+		"codecs.decode", "zlib.decompress", "marshal.loads", "unpack(\"m", "unpack('m", "decode64"}
+	inlineRun = []string{"exec(", "eval(", "eval)", "iex", "invoke-expression", "function(", "compile(", "system(", "spawn(",
+		"execsync", "child_process", "runpy", "vm.run", "popen", "subprocess", "import(", "import \"http", "import 'http"}
+)
+
+var psFetches = []string{"irm", "iwr", "invoke-restmethod", "invoke-webrequest", "downloadstring", "curl", "wget", "net.webclient"}
+
+func containsAnyFold(s string, words []string) string {
+	ls := strings.ToLower(s)
+	for _, w := range words {
+		if strings.Contains(ls, w) {
+			return w
+		}
+	}
+	return ""
 }

@@ -150,7 +150,15 @@ var notSecretSuffixes = []string{
 }
 
 // looksSecret reports an env var name that usually holds a credential.
+// noPasswordSuffix is redact.NoPasswordSuffix (risk imports nothing of mcpwarden's; a test
+// keeps the two equal).
+const noPasswordSuffix = " (no password)"
+
 func looksSecret(name string) bool {
+	// The agent marks a connection-string variable whose value holds no password.
+	if strings.HasSuffix(name, noPasswordSuffix) {
+		return false
+	}
 	// Header names ("X-API-Key") follow the same words with dashes.
 	n := strings.ToUpper(strings.ReplaceAll(strings.TrimSpace(name), "-", "_"))
 	for _, w := range secretWords {

@@ -300,6 +300,11 @@ func goldenInputs() []inputGroup {
 		groups = append(groups, inputGroup{"combination/" + tt.name, tt.agent, true})
 	}
 	groups = append(groups, inputGroup{"edges", edgeInputs(), true})
+	var labelled []Input
+	for _, tt := range labelledCases {
+		labelled = append(labelled, tt.in)
+	}
+	groups = append(groups, inputGroup{"labelled", labelled, false})
 	return groups
 }
 

@@ -7,6 +7,7 @@
 package risk
 
 import (
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -23,6 +24,10 @@ type Input struct {
 	Transport  string   // "stdio", "sse", "http", "streamable-http" or ""
 	URL        string   // remote server URL, may be empty
 	Client     string   // e.g. "claude-desktop", "cursor", "" when unknown
+	// Project is the project folder of a project-scoped configuration (.mcp.json,
+	// .cursor/mcp.json), "" for the client's own: a client's session uses its own servers and
+	// those of one project, so servers of two projects never meet in one session.
+	Project string
 }
 
 // Factor is one reason behind a score.
@@ -101,6 +106,17 @@ type verdict struct {
 	caps     capSet
 	hasCreds bool
 	factors  []Factor
+	client   string
+	project  string
+}
+
+// sameSession reports whether one client session can use both servers: the same client (or an
+// unknown one, as older agents report), and the same project unless one is the client's own.
+func (v *verdict) sameSession(o *verdict) bool {
+	if v.client != "" && o.client != "" && v.client != o.client {
+		return false
+	}
+	return v.project == "" || o.project == "" || v.project == o.project
 }
 
 // evaluation is the working state for one server.
@@ -112,6 +128,8 @@ type evaluation struct {
 	remote *CatalogEntry // catalog match of the remote host
 	url    string        // remote endpoint, if any
 	host   string        // host of url, lower case
+	// readOnly is the flag or connection option that puts a database server in read-only mode.
+	readOnly string
 }
 
 func (v *verdict) has(capability string) bool { return v.caps&capBit(capability) != 0 }
@@ -230,7 +248,7 @@ func (e *evaluation) evaluate(in Input, factors []Factor) {
 	} else {
 		cmd = ParseCommand(in.Command)
 	}
-	*e = evaluation{verdict: verdict{name: in.ServerName, factors: factors}, in: in, cmd: cmd}
+	*e = evaluation{verdict: verdict{name: in.ServerName, factors: factors, client: in.Client, project: in.Project}, in: in, cmd: cmd}
 	e.identify()
 	if e.name == "" {
 		e.name = firstNonEmpty(e.cmd.Package, in.ServerType, e.url, "unnamed server")
@@ -278,6 +296,17 @@ func (e *evaluation) identify() {
 			e.caps |= ent.caps
 		}
 	}
+	if e.remote != nil && e.entry == nil {
+		// A vendor's endpoint does what its local server does, with the account that authorised
+		// it, but cannot reach this machine's files or run commands on it.
+		e.caps &^= capBit(CapFSRead) | capBit(CapFSWrite) | capBit(CapExec)
+	}
+	if e.has(CapDBWrite) {
+		if ev := readOnlyMode(&e.cmd, e.url); ev != "" {
+			e.caps &^= capBit(CapDBWrite)
+			e.readOnly = ev
+		}
+	}
 }
 
 func (e *evaluation) checkSupplyChain() {
@@ -289,6 +318,7 @@ func (e *evaluation) checkSupplyChain() {
 	if c.Fetcher != "" {
 		e.add(RulePipeToShell, c.Fetcher)
 	}
+	e.checkExecTricks()
 	for _, adv := range catalog.advisories[normalisePackage(pkg)] {
 		if !adv.affects(c.Version, c.Pinned()) {
 			continue
@@ -345,8 +375,56 @@ var execWords = map[string]bool{
 	"bash": true, "powershell": true, "pwsh": true, "ssh": true, "runcommand": true, "zsh": true,
 }
 
+// checkExecTricks reports launches that hide, elevate or download what runs.
+func (e *evaluation) checkExecTricks() {
+	c := &e.cmd
+	if c.Elevation != "" {
+		e.add(RuleRunAsRoot, c.Elevation)
+	}
+	if c.Decoder != "" {
+		e.add(RuleDecodeAndRun, c.Decoder)
+	}
+	if c.Inline != "" {
+		if containsAnyFold(c.Inline, inlineNetwork) != "" && containsAnyFold(c.Inline, inlineRun) != "" {
+			e.add(RuleRemoteCode, clip(c.Inline, 120))
+		}
+		if containsAnyFold(c.Inline, inlineDecode) != "" && containsAnyFold(c.Inline, inlineRun) != "" {
+			e.add(RuleDecodeAndRun, clip(c.Inline, 120))
+		}
+	}
+	if c.TempExec != "" {
+		e.add(RuleTempDirProgram, c.TempExec)
+	}
+}
+
+// codeRunnerWords in a package name say it runs code it is given.
+var codeRunnerWords = []string{"coderunner", "code-runner", "run-code", "runcode", "code-exec", "code-executor", "exec-code",
+	"run-python", "python-runner", "run-js", "js-runner", "interpreter", "repl", "jupyter", "code-sandbox", "eval-mcp"}
+
+// isCodeRunner reports a server whose purpose is to run code.
+func (e *evaluation) isCodeRunner() (string, bool) {
+	for _, ent := range []*CatalogEntry{e.entry, e.remote} {
+		if ent != nil && (ent.Category == "code-runner" || ent.Category == "notebook") {
+			return "catalog: " + ent.ID + " is a " + ent.Category, true
+		}
+	}
+	if e.entry != nil {
+		return "", false
+	}
+	name := strings.ToLower(e.cmd.Package + " " + e.cmd.Tool)
+	for _, w := range codeRunnerWords {
+		if strings.Contains(name, w) {
+			return "package name " + e.cmd.Package, true
+		}
+	}
+	return "", false
+}
+
 func (e *evaluation) checkCapabilities() {
-	if e.has(CapExec) {
+	if ev, ok := e.isCodeRunner(); ok {
+		e.add(RuleCodeRunner, ev)
+		e.caps |= capBit(CapExec)
+	} else if e.has(CapExec) {
 		e.add(RuleExec, e.capEvidence(CapExec))
 	} else if e.entry == nil {
 		for w := range strings.FieldsFuncSeq(strings.ToLower(e.cmd.Package+" "+e.cmd.Tool), func(r rune) bool {
@@ -365,6 +443,9 @@ func (e *evaluation) checkCapabilities() {
 			e.add(RuleExec, "deno "+f)
 			e.caps |= capBit(CapExec)
 		}
+	}
+	if e.readOnly != "" {
+		e.add(RuleDBReadOnly, e.readOnly)
 	}
 	for _, c := range capabilityRules {
 		if e.caps&c.bit == 0 {
@@ -515,19 +596,95 @@ func (e *evaluation) checkCredentials() {
 	for _, s := range inlineSecrets(e.in.Command, &e.cmd) {
 		e.add(RuleCredInline, s)
 	}
+	remoteReadOnly := false
+	if e.remote != nil && e.url != "" && e.remote.AccountWrite && !isLoopback(e.host) {
+		// OAuth: the endpoint holds a token for the account that authorised it.
+		evidence = append(evidence, "remote: "+e.remote.Name+" acts with the account that authorised it")
+		remoteReadOnly = readOnlyEndpoint(e.url)
+	}
 	if len(evidence) == 0 {
 		return
 	}
 	e.hasCreds = true
 	ev := strings.Join(evidence, "; ")
-	for _, ent := range []*CatalogEntry{e.entry, e.remote} {
-		if ent != nil && ent.canChangeAccount() {
-			e.add(RuleCredWrite, ev)
-			return
-		}
+	if e.canChangeAccount() && !remoteReadOnly {
+		e.add(RuleCredWrite, ev)
+		return
 	}
 	e.add(RuleCredRead, ev)
 }
+
+// canChangeAccount reports whether credentials given to this server let it change what they
+// open: its catalog entry says it writes to the account, or it keeps a capability that writes
+// (a database server in read-only mode does not).
+func (e *evaluation) canChangeAccount() bool {
+	for _, ent := range []*CatalogEntry{e.entry, e.remote} {
+		if ent != nil && (ent.AccountWrite || ent.caps&e.caps&writeCaps != 0) {
+			return true
+		}
+	}
+	return false
+}
+
+var writeCaps = capBit(CapDBWrite) | capBit(CapCloudAdmin) | capBit(CapMessaging) | capBit(CapExec) | capBit(CapSecrets)
+
+// readOnlyMode returns the flag or connection option that makes a database server read-only, or "".
+func readOnlyMode(c *Command, remote string) string {
+	for i, a := range c.Args {
+		name, val, hasVal := strings.Cut(strings.ToLower(a), "=")
+		switch name {
+		case "--read-only", "--readonly", "--read_only":
+			if !hasVal || val == "true" || val == "1" {
+				return a
+			}
+		case "--access-mode", "--mode", "--access":
+			if !hasVal && i+1 < len(c.Args) {
+				val = strings.ToLower(c.Args[i+1])
+			}
+			if val == "restricted" || val == "read-only" || val == "readonly" || val == "read_only" || val == "ro" {
+				return name + " " + val
+			}
+		}
+	}
+	for _, texts := range [...][]string{c.URLs, c.Args, {remote}} {
+		for _, a := range texts {
+			if readOnlyOption(a) {
+				return clip(a, 120)
+			}
+		}
+	}
+	return ""
+}
+
+// readOnlyOption reports a connection string holding one of readOnlyOptions as a parameter.
+func readOnlyOption(a string) bool {
+	if strings.IndexByte(a, '=') < 0 {
+		return false
+	}
+	la := strings.ToLower(a)
+	for _, opt := range readOnlyOptions {
+		if i := strings.Index(la, opt); i > 0 && strings.IndexByte("?&;, ", la[i-1]) >= 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// readOnlyEndpoint reports a vendor endpoint whose path selects its read-only tool set
+// (https://api.githubcopilot.com/mcp/readonly).
+func readOnlyEndpoint(raw string) bool {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return false
+	}
+	p := strings.ToLower(strings.TrimRight(u.Path, "/"))
+	return strings.HasSuffix(p, "/readonly") || strings.HasSuffix(p, "/read-only")
+}
+
+// readOnlyOptions are connection-string options that open a database read-only.
+var readOnlyOptions = []string{"readonly=true", "readonly=1", "readonly=yes", "read_only=true", "read_only=1", "mode=ro",
+	"default_transaction_read_only=on", "default_transaction_read_only=true", "applicationintent=readonly",
+	"access_mode=read_only"}
 
 func (e *evaluation) checkRemote() {
 	if e.url == "" {
@@ -589,7 +746,7 @@ func addCombinations(evals []verdict) {
 		}
 		for j := range evals {
 			sink := &evals[j]
-			if i == j || !sink.canActOnInjection() {
+			if i == j || !sink.canActOnInjection() || !src.sameSession(sink) {
 				continue
 			}
 			src.combine(sink.name, func(ruleDetail string) string {

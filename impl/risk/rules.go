@@ -47,6 +47,12 @@ const (
 	RuleOfficial         = "MCPW-CAT-OFFICIAL"
 	RuleKnownThirdParty  = "MCPW-CAT-THIRD-PARTY"
 	RuleToxicCombination = "MCPW-COMBO-TOXIC"
+	RuleRunAsRoot        = "MCPW-EXEC-ROOT"
+	RuleDecodeAndRun     = "MCPW-EXEC-DECODE"
+	RuleRemoteCode       = "MCPW-EXEC-REMOTE-CODE"
+	RuleTempDirProgram   = "MCPW-EXEC-TEMP-DIR"
+	RuleCodeRunner       = "MCPW-EXEC-CODE-RUNNER"
+	RuleDBReadOnly       = "MCPW-CAP-DB-READONLY"
 )
 
 // Rule is one line of the rule table: docs/risk-rules.md is generated from it
@@ -66,6 +72,26 @@ var rules = []Rule{
 		"The catalog tags the server `exec` (shells, command runners, desktop automation, code runners), its package name says shell/terminal/command/exec, or Deno is started with `--allow-run` or `-A`.",
 		"Any prompt injection that reaches the agent becomes arbitrary code execution with the user's rights: reading keys, installing malware, moving laterally.",
 		"Remove it unless it is essential; otherwise restrict it to an allow-list of commands, run it in a container or VM, and require confirmation for every call."},
+	{RuleRunAsRoot, Critical, "Runs as root or administrator",
+		"The launch goes through `sudo`, `doas`, `pkexec`, `su -c`, `gsudo`, `runas` or `Start-Process -Verb RunAs`, at any depth of shell wrappers.",
+		"The server and every command an injected instruction makes it run have full control of the machine: system files, other users' data, security tools, persistence.",
+		"Run the server as the user; if it needs one privileged operation, grant that operation alone (a sudoers rule for one command, a group membership)."},
+	{RuleDecodeAndRun, Critical, "Decodes and runs a hidden payload",
+		"A wrapper decodes text and runs it (`echo … | base64 -d | sh`, `eval \"$(… | base64 --decode)\"`, `xxd -r`, `certutil -decode`), PowerShell is given `-EncodedCommand`/`-enc`, or inline code decodes base64 and passes it to `exec`/`eval`.",
+		"Encoding hides what runs from the user and from review; legitimate servers have no reason to do it, malware droppers do.",
+		"Remove the server and find out who added it; decode the payload in a sandbox to see what it did, and rotate credentials it could reach."},
+	{RuleRemoteCode, Critical, "Runs interpreter code fetched from the network",
+		"The server is code written in the configuration (`python -c`, `node -e`, `deno eval`, `perl -e`, `ruby -e`, `php -r`) that downloads something: a URL, `urlopen`, `requests`, `fetch(`, `https.get`, `DownloadString`.",
+		"Whoever controls that URL runs code on the machine at every launch, without a package, a version or a review; it is the download-and-run of a pipe to a shell in one line.",
+		"Install the server from a package manager with a pinned version, or vendor a reviewed script and run that file."},
+	{RuleTempDirProgram, Critical, "Runs a program from a temporary or world-writable folder",
+		"The program or script started lies under `/tmp`, `/var/tmp`, `/dev/shm`, `/private/tmp`, `/var/folders`, `/Users/Shared`, `%TEMP%`, `C:\\Windows\\Temp` or `C:\\Users\\Public`.",
+		"Any local user or process can write there, and temporary folders are where downloads and droppers land: what runs can be swapped between launches.",
+		"Install the server in a folder only the user can write (or a package manager's), and point the client at that."},
+	{RuleCodeRunner, Critical, "General-purpose code runner",
+		"The catalog files the server as a code runner or notebook kernel, or its package name says it runs code (`code-runner`, `run-python`, `interpreter`, `repl`, `jupyter`).",
+		"Its purpose is to run whatever code the agent writes: any prompt injection becomes code execution with the user's rights.",
+		"Use a runner that executes in a disposable sandbox (container, VM, WebAssembly) without the user's files or credentials, and require confirmation for each run."},
 	{RuleSecretStore, High, "Reads a secret store",
 		"The catalog tags the server `secrets`: password managers and secret vaults.",
 		"Every secret the store holds is one tool call away from the agent, and from any instruction injected into it.",
@@ -82,6 +108,10 @@ var rules = []Rule{
 		"The catalog tags the server `db-write`: database servers that run arbitrary queries or mutations.",
 		"An injected or mistaken query can delete or corrupt data, or read tables the task never needed.",
 		"Connect with a read-only database user, on a copy or a non-production database."},
+	{RuleDBReadOnly, Low, "Database server in read-only mode",
+		"A server the catalog tags `db-write` is started read-only: `--read-only`, `--readonly`, `--access-mode=restricted`, or a connection option (`readonly=true`, `mode=ro`, `default_transaction_read_only=on`, `ApplicationIntent=ReadOnly`); it replaces MCPW-CAP-DB-WRITE, and credentials given to it count as read-only unless the catalog says the server writes to the account otherwise.",
+		"The agent can still read every table the connection opens, and a server's read-only switch is only as good as its implementation; the database user's own rights are the real limit.",
+		"Keep the mode, and connect with a database user that has read-only grants as well."},
 	{RuleMessaging, Medium, "Sends messages as the user",
 		"The catalog tags the server `messaging`: email, chat and SMS servers.",
 		"Messages go out under the user's name: a ready channel to exfiltrate data or phish colleagues.",
@@ -123,7 +153,7 @@ var rules = []Rule{
 		"The server and anything that controls it can use the credential; if it leaks, whatever it opens is exposed.",
 		"Use a scoped, revocable key for this server only, and rotate it when the server is removed."},
 	{FactorMalicious, Critical, "Known-malicious package",
-		"The package and version match the known-malicious list (for example `postmark-mcp` from 1.0.16, which BCC'd every email to an attacker).",
+		"The package and version match the known-malicious list: malware and packages impersonating a vendor, flagged at every version (for example `postmark-mcp`, not published by Postmark, which from 1.0.16 BCC'd every email to an attacker).",
 		"The code is hostile: it steals data or credentials whenever it runs.",
 		"Remove the server at once, rotate every credential it was given, and review what it had access to."},
 	{RulePipeToShell, Critical, "Downloads and runs a script",

@@ -67,6 +67,11 @@ func TestEveryRuleIsExercised(t *testing.T) {
 			fired[id] = true
 		}
 	}
+	for _, tt := range labelledCases {
+		for _, id := range tt.ids {
+			fired[id] = true
+		}
+	}
 	for _, tt := range combinationCases {
 		for _, ids := range tt.ids {
 			for _, id := range ids {

@@ -8,6 +8,7 @@ import (
 
 // ruleFamilies groups rule ids by prefix for the documentation, in table order.
 var ruleFamilies = []struct{ prefix, title string }{
+	{"MCPW-EXEC-", "Execution tricks"},
 	{"MCPW-CAP-", "Capabilities (from the catalog)"},
 	{"MCPW-FS-", "Filesystem scope"},
 	{"MCPW-CRED-", "Credentials"},
@@ -131,5 +132,13 @@ func RulesMarkdown() string {
 		}
 		w("| [%s](%s) | `%s` | %s | %s | %s |\n", a.ID, a.Reference, a.Package, affected, kind, a.Summary)
 	}
+	w("\nEach entry's source is its link. To add or update one, edit `advisories` in `impl/risk/catalog.json`: ")
+	w("`id` (the CVE, GHSA or a `MAL-` name for malware), `package` as it is launched (npm or PyPI name, image), ")
+	w("`introduced` (`0` for every version: malware and impersonating packages), `fixed` (empty when no fixed release exists, ")
+	w("which also flags unpinned launches), `malicious`, a one-line `summary` and the `reference` it was taken from ")
+	w("(the advisory database entry, the vendor's advisory or the researchers' write-up). Then run `go generate ./impl/risk` ")
+	w("to regenerate this page and `go test ./impl/risk` (the golden file gains a case for each version boundary; review ")
+	w("and accept it with `go test ./impl/risk -run TestAssessGolden -update`). A rules or catalog change reaches stored ")
+	w("servers at each agent's next report: the report hash includes the server version, so every agent's servers are re-scored.\n")
 	return b.String()
 }

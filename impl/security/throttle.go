@@ -22,6 +22,10 @@ const (
 	// registerLimit caps organizations created per client address per window: registration
 	// hashes a password and creates rows without any credential.
 	registerLimit = 20
+	// enrollFailureLimit caps failed enrolments (unknown, revoked or expired secrets) per client
+	// address per window; successful ones are not counted, so a whole office behind one
+	// address can enrol at once.
+	enrollFailureLimit = 20
 )
 
 // Counters keep the throttles' counts where every replica sees them (db.Storage).
@@ -107,6 +111,11 @@ func (t *Throttle) SignIn(email, ip string) SignIn {
 // Register returns the counter a registration from ip must stay under.
 func (t *Throttle) Register(ip string) Attempt {
 	return attempt(registerLimit, "registration client", ip)
+}
+
+// Enroll returns the counter an enrolment from ip must stay under.
+func (t *Throttle) Enroll(ip string) Attempt {
+	return attempt(enrollFailureLimit, "enrolment client", ip)
 }
 
 // Guard protects credentials: the hashing slots and the sign-in and registration throttles.

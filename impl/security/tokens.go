@@ -6,6 +6,8 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"hash/crc32"
 	"strings"
 	"time"
 
@@ -28,8 +30,12 @@ const (
 const (
 	RefreshTokenPrefix = "mcp_rt_"
 	SetupTokenPrefix   = "mcp_st_"
-	RefreshTokenTTL    = 7 * 24 * time.Hour
-	SetupTokenTTL      = 72 * time.Hour
+	// EnrollmentSecretPrefix starts organization enrolment secrets (POST /agents/enroll).
+	EnrollmentSecretPrefix = "mcp_es_"
+	// APITokenPrefix starts API tokens for integrations.
+	APITokenPrefix  = "mcp_at_"
+	RefreshTokenTTL = 7 * 24 * time.Hour
+	SetupTokenTTL   = 72 * time.Hour
 )
 
 // ErrBadToken is any access token that is not one this server signed and that is still valid.
@@ -136,6 +142,33 @@ func ParseOrgToken(prefix, token string) (orgID uuid.UUID, hash []byte, ok bool)
 		return uuid.Nil, nil, false
 	}
 	copy(orgID[:], raw[:16])
+	sum := sha256.Sum256([]byte(token))
+	return orgID, sum[:], true
+}
+
+// NewAPIToken returns an API token and its SHA-256, the only form stored: an organization token
+// (NewOrgToken) followed by "_" and eight hex digits of CRC-32 over everything before them, so
+// that a mistyped token is refused without a query and secret scanners recognise a leaked one.
+func NewAPIToken(orgID uuid.UUID) (string, []byte) {
+	body, _ := NewOrgToken(APITokenPrefix, orgID)
+	token := body + "_" + fmt.Sprintf("%08x", crc32.ChecksumIEEE([]byte(body)))
+	sum := sha256.Sum256([]byte(token))
+	return token, sum[:]
+}
+
+// ParseAPIToken returns the organization and hash of a token made by NewAPIToken; ok is false
+// for anything else, a token with a wrong checksum included.
+func ParseAPIToken(token string) (orgID uuid.UUID, hash []byte, ok bool) {
+	if len(token) < len(APITokenPrefix)+9 || token[len(token)-9] != '_' {
+		return uuid.Nil, nil, false
+	}
+	body := token[:len(token)-9]
+	if fmt.Sprintf("%08x", crc32.ChecksumIEEE([]byte(body))) != token[len(token)-8:] {
+		return uuid.Nil, nil, false
+	}
+	if orgID, _, ok = ParseOrgToken(APITokenPrefix, body); !ok {
+		return uuid.Nil, nil, false
+	}
 	sum := sha256.Sum256([]byte(token))
 	return orgID, sum[:], true
 }

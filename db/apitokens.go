@@ -1,0 +1,80 @@
+package db
+
+import (
+	"context"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/lib/pq"
+)
+
+// APIToken is an API token row; only its hash is stored.
+type APIToken struct {
+	ID         uuid.UUID      `db:"id"`
+	Name       string         `db:"name"`
+	Prefix     string         `db:"token_prefix"`
+	Scopes     pq.StringArray `db:"scopes"`
+	CreatedBy  uuid.UUID      `db:"created_by"`
+	ExpiresAt  *time.Time     `db:"expires_at"`
+	RevokedAt  *time.Time     `db:"revoked_at"`
+	LastUsedAt *time.Time     `db:"last_used_at"`
+	CreatedAt  time.Time      `db:"created_at"`
+}
+
+const apiTokenColumns = `id, name, token_prefix, scopes, created_by, expires_at, revoked_at, last_used_at, created_at`
+
+// CreateAPIToken stores a new token's hash for the admin who created it.
+func (s *Storage) CreateAPIToken(ctx context.Context, orgID, createdBy uuid.UUID, name string, hash []byte, prefix string, scopes []string, expiresAt *time.Time) (APIToken, error) {
+	var t APIToken
+	err := s.db.GetContext(ctx, &t, `
+		INSERT INTO api_tokens (organization_id, id, name, token_hash, token_prefix, scopes, created_by, expires_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+		RETURNING `+apiTokenColumns, orgID, uuid.New(), name, hash, prefix, pq.StringArray(scopes), createdBy, expiresAt)
+	return t, err
+}
+
+// ListAPITokens returns a page of the organization's tokens, newest first, and their total.
+func (s *Storage) ListAPITokens(ctx context.Context, orgID uuid.UUID, limit, offset int) ([]APIToken, int64, error) {
+	var total int64
+	if err := s.db.GetContext(ctx, &total, `SELECT count(*) FROM api_tokens WHERE organization_id = $1`, orgID); err != nil {
+		return nil, 0, err
+	}
+	out := []APIToken{}
+	err := s.db.SelectContext(ctx, &out, `
+		SELECT `+apiTokenColumns+` FROM api_tokens
+		WHERE organization_id = $1 ORDER BY created_at DESC, id LIMIT $2 OFFSET $3`, orgID, limit, offset)
+	return out, total, err
+}
+
+// RevokeAPIToken stops a token (ErrNotFound when there is no such token).
+func (s *Storage) RevokeAPIToken(ctx context.Context, orgID, id uuid.UUID) error {
+	res, err := s.db.ExecContext(ctx, `
+		UPDATE api_tokens SET revoked_at = coalesce(revoked_at, now()) WHERE organization_id = $1 AND id = $2`, orgID, id)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// UseAPIToken finds a live token by hash and returns it with its creator's current role; it
+// records the use at most once a minute. ErrNotFound for an unknown, revoked or expired token.
+func (s *Storage) UseAPIToken(ctx context.Context, orgID uuid.UUID, hash []byte) (APIToken, error) {
+	var t APIToken
+	err := s.db.GetContext(ctx, &t, `
+		SELECT `+apiTokenColumns+` FROM api_tokens
+		WHERE organization_id = $1 AND token_hash = $2 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())`, orgID, hash)
+	if err != nil {
+		return t, notFound(err)
+	}
+	if t.LastUsedAt == nil || time.Since(*t.LastUsedAt) > time.Minute {
+		if _, err := s.db.ExecContext(ctx, `
+			UPDATE api_tokens SET last_used_at = now()
+			WHERE organization_id = $1 AND id = $2 AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')`, orgID, t.ID); err != nil {
+			return t, err
+		}
+	}
+	return t, nil
+}

@@ -1,0 +1,72 @@
+package db
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jmoiron/sqlx"
+)
+
+// OrganizationIDs lists every organization, for background work that goes organization by
+// organization (each statement then touches one organization's rows).
+func (s *Storage) OrganizationIDs(ctx context.Context) ([]uuid.UUID, error) {
+	var ids []uuid.UUID
+	err := s.db.SelectContext(ctx, &ids, `SELECT id FROM organizations ORDER BY id`)
+	return ids, err
+}
+
+// RaiseOfflineAlerts raises agent_offline for the organization's agents last seen before cutoff,
+// once per silence: the statement that marks an agent alerted is the one that finds it unmarked,
+// so replicas running this at once raise each alert once. It returns how many it raised.
+func (s *Storage) RaiseOfflineAlerts(ctx context.Context, orgID uuid.UUID, cutoff time.Time) (int, error) {
+	var raised int
+	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		var silent []struct {
+			ID       uuid.UUID `db:"id"`
+			Name     string    `db:"name"`
+			Hostname *string   `db:"hostname"`
+			LastSeen time.Time `db:"last_seen_at"`
+		}
+		if err := tx.SelectContext(ctx, &silent, `
+			UPDATE agents SET offline_alerted_at = now()
+			WHERE organization_id = $1 AND last_seen_at < $2 AND offline_alerted_at IS NULL
+			RETURNING id, name, hostname, last_seen_at`, orgID, cutoff); err != nil {
+			return err
+		}
+		alerts := make([]NewAlert, len(silent))
+		for i, a := range silent {
+			id := a.ID
+			alerts[i] = NewAlert{
+				Type: "agent_offline", Severity: "medium", Title: fmt.Sprintf("Agent %q is offline", a.Name),
+				Message: fmt.Sprintf("Agent %q has not been heard from since %s UTC. Its inventory is as it last reported it; "+
+					"the machine may be off or away, or the agent stopped or uninstalled. The alert resolves itself when the agent reports again.",
+					a.Name, a.LastSeen.UTC().Format("2006-01-02 15:04")),
+				AgentID: &id, AgentHostname: a.Hostname, DedupKey: "agent_offline:" + a.ID.String(),
+			}
+		}
+		ids, err := insertAlertsTx(ctx, tx, orgID, alerts)
+		raised = len(ids)
+		return err
+	})
+	return raised, err
+}
+
+// ResolveOfflineAlerts dismisses the agent_offline alerts of the organization's agents heard from
+// since they were raised, and readies their next silence to raise a new one. It returns how many
+// agents came back.
+func (s *Storage) ResolveOfflineAlerts(ctx context.Context, orgID uuid.UUID) (int64, error) {
+	var back int64
+	err := s.db.GetContext(ctx, &back, `
+		WITH back AS (
+			UPDATE agents SET offline_alerted_at = NULL
+			WHERE organization_id = $1 AND offline_alerted_at IS NOT NULL AND last_seen_at > offline_alerted_at
+			RETURNING id
+		), resolved AS (
+			UPDATE alerts SET dismissed = true, dismissed_at = now()
+			WHERE organization_id = $1 AND type = 'agent_offline' AND NOT dismissed AND agent_id IN (SELECT id FROM back)
+		)
+		SELECT count(*) FROM back`, orgID)
+	return back, err
+}

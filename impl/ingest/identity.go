@@ -1,0 +1,77 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/mcpwarden/mcpwarden/db"
+)
+
+// A key used by two machines is caught, not obeyed: otherwise each machine's report replaces
+// the other's inventory, and both flip between active and dormant. A key is bound to the
+// machine that uses it (the machine_id agents send, or the hostname for agents that send none);
+// a request from another machine while the bound one is active (seen within keySharedWindow) is
+// refused with ErrKeyShared and raises an agent_key_shared alert. A key whose machine has been
+// silent that long moves to the new machine: a reinstalled or renamed machine keeps working.
+const keySharedWindow = 3 * time.Minute
+
+// ErrKeyShared refuses a request from a second machine using an active agent's key.
+var ErrKeyShared = errors.New("the agent key is in use by another machine")
+
+// Identity is what a request says about the machine that sent it; either may be nil.
+type Identity struct {
+	MachineID, Hostname *string
+}
+
+// admit checks that the request comes from the machine the agent's key is bound to, given the
+// agent's stored state, and returns whether the key is to be bound to id.MachineID.
+func (in *Ingester) admit(ctx context.Context, a Agent, s db.AgentState, id Identity) (bind bool, err error) {
+	now := in.now()
+	lastSeen := s.LastSeenAt
+	if buffered, ok := in.seen.seen(a.AgentID); ok && (lastSeen == nil || buffered.After(*lastSeen)) {
+		lastSeen = &buffered
+	}
+	active := lastSeen != nil && now.Sub(*lastSeen) < keySharedWindow
+	var other bool
+	switch {
+	case id.MachineID != nil && s.MachineID != nil:
+		other = *id.MachineID != *s.MachineID
+	case id.Hostname != nil && s.Hostname != nil:
+		other = *id.Hostname != *s.Hostname
+	case id.MachineID == nil && id.Hostname == nil:
+		// Nothing to tell machines apart: refused only while a sharing is being caught.
+		if s.KeySharedAt != nil && now.Sub(*s.KeySharedAt) < keySharedWindow {
+			return false, ErrKeyShared
+		}
+	}
+	if other && active {
+		if err := in.store.MarkKeyShared(ctx, a.OrgID, a.AgentID, keySharedAlert(a, s, id)); err != nil {
+			return false, err
+		}
+		return false, ErrKeyShared
+	}
+	return id.MachineID != nil && (s.MachineID == nil || *s.MachineID != *id.MachineID), nil
+}
+
+func keySharedAlert(a Agent, s db.AgentState, id Identity) db.NewAlert {
+	second := "another machine"
+	if id.Hostname != nil {
+		second = fmt.Sprintf("machine %q", *id.Hostname)
+	}
+	first := "the machine it is bound to"
+	if s.Hostname != nil {
+		first = fmt.Sprintf("%q", *s.Hostname)
+	}
+	agentID := a.AgentID
+	return db.NewAlert{
+		Type: "agent_key_shared", Severity: "high",
+		Title: "Two machines use one agent key",
+		Message: fmt.Sprintf("The agent key bound to %s is also being used by %s while %s is active. "+
+			"The second machine's heartbeats and reports are refused (409), so neither inventory replaces the other. "+
+			"Enrol each machine with its own key (an enrolment secret does this), or rotate this agent's key if it leaked.", first, second, first),
+		AgentID: &agentID, AgentHostname: s.Hostname,
+		DedupKey: "agent_key_shared:" + a.AgentID.String(),
+	}
+}
