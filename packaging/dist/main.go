@@ -115,7 +115,6 @@ func run(version, ldflags, out string) error {
 		name := fmt.Sprintf("mcpwarden-agent_%s_windows_%s.zip", pkgVersion, arch)
 		files := []archiveFile{
 			{"mcpwarden-agent.exe", bin, 0o755},
-			{"agent.json", "packaging/windows/agent.json", 0o644},
 			{"install.ps1", "packaging/windows/install.ps1", 0o644},
 			{"uninstall.ps1", "packaging/windows/uninstall.ps1", 0o644},
 			{"LICENSE", "LICENSE", 0o644},

@@ -13,4 +13,7 @@ fi
 if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! grep -q '^DATABASE_URL=.' /etc/mcpwarden/server.env; then
   echo "mcpwarden: install PostgreSQL's server binaries (apt-get install postgresql, or dnf install postgresql-server) or set DATABASE_URL in /etc/mcpwarden/server.env"
 fi
-echo "mcpwarden: configure /etc/mcpwarden/server.env, then: systemctl enable --now mcpwarden"
+# A first install: deb "configure" with no previous version, rpm 1.
+if [ "$1" = 1 ] || { [ "$1" = configure ] && [ -z "${2:-}" ]; }; then
+  echo "mcpwarden: configure /etc/mcpwarden/server.env, then: systemctl enable --now mcpwarden"
+fi

@@ -7,7 +7,9 @@ startup, for every user of the machine.
 powershell -ExecutionPolicy Bypass -File .\install.ps1 -Url https://mcpwarden.example.com -Secret SECRET
 
 The configuration, %ProgramData%\mcpwarden\agent.json, is kept across upgrades; -Url and
--Secret write it (an MDM or Intune can push the file instead). Run as Administrator.
+-Secret write it, with key_file %ProgramData%\mcpwarden\agent.key (an MDM or Intune can push
+the file instead: {"url": "...", "enrollment_secret": "...", "key_file": "C:\\ProgramData\\mcpwarden\\agent.key"}).
+Run as Administrator.
 #>
 param(
     [string]$Url = "",
@@ -34,10 +36,12 @@ if (Get-ScheduledTask -TaskName $taskName -ErrorAction SilentlyContinue) {
 New-Item -ItemType Directory -Force -Path $installDir, $configDir | Out-Null
 Copy-Item -Force (Join-Path $PSScriptRoot "mcpwarden-agent.exe") $exe
 
-if ($Url -or $Secret) {
-    @{ url = $Url; enrollment_secret = $Secret } | ConvertTo-Json -Compress | Set-Content -Encoding ASCII -Path $config
-} elseif (-not (Test-Path $config)) {
-    Copy-Item (Join-Path $PSScriptRoot "agent.json") $config
+# The key the agent receives at enrolment is kept beside the configuration (SYSTEM's own
+# profile would be the default), where -Purge in uninstall.ps1 finds it.
+$keyFile = Join-Path $configDir "agent.key"
+if ($Url -or $Secret -or -not (Test-Path $config)) {
+    [ordered]@{ url = $Url; enrollment_secret = $Secret; key_file = $keyFile } | ConvertTo-Json -Compress |
+        Set-Content -Encoding ASCII -Path $config
 }
 # The enrolment secret and the agent's key: SYSTEM and Administrators only.
 icacls $configDir /inheritance:r /grant:r "*S-1-5-18:(OI)(CI)F" "*S-1-5-32-544:(OI)(CI)F" | Out-Null
