@@ -3,6 +3,7 @@ package impl_test
 import (
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -112,5 +113,24 @@ func TestMetricsAfterTraffic(t *testing.T) {
 	}
 	if n := got[`mcpwarden_http_requests_total{code="2xx",operation="deleteAgent"}`]; n != 0 {
 		t.Errorf("deleteAgent counted %v requests it never had", n)
+	}
+
+	// Every series the Grafana dashboard queries is one the server exposes.
+	dashboard, err := os.ReadFile("../deploy/grafana/mcpwarden.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	exposed := map[string]bool{}
+	for series := range got {
+		exposed[strings.SplitN(series, "{", 2)[0]] = true
+	}
+	queried := regexp.MustCompile(`\b(?:mcpwarden|go_sql|process)_[a-z_]+`).FindAllString(string(dashboard), -1)
+	if len(queried) < 15 {
+		t.Fatalf("the dashboard queries %d series; has its format changed?", len(queried))
+	}
+	for _, name := range queried {
+		if !exposed[name] {
+			t.Errorf("the dashboard queries %s, which /metrics does not expose", name)
+		}
 	}
 }
