@@ -87,7 +87,6 @@ func TestMetricsAfterTraffic(t *testing.T) {
 		`mcpwarden_report_batch_size_count`:                                           1,
 		`mcpwarden_alerts_raised_total`:                                               1,
 		`mcpwarden_heartbeat_buffer_agents`:                                           0,
-		`mcpwarden_heartbeat_flush_duration_seconds_count`:                            1,
 		`mcpwarden_notification_queue_depth{queue="email"}`:                           1,
 		`mcpwarden_notification_queue_depth{queue="webhook"}`:                         0,
 		`mcpwarden_notification_queue_scrape_success`:                                 1,
