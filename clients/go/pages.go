@@ -10,13 +10,14 @@ import (
 const maxPageSize PageSize = 100
 
 // All yields every item of a page/page_size list, asking fetch for page after page (from 1) for
-// its items and the list's total, until that many items were yielded or a page comes back empty. An error is yielded once, and ends
-// the iteration; stopping the loop early fetches nothing more.
+// its items and the list's total, until that many items were yielded or a page comes back
+// empty. An error is yielded once, and ends the iteration; stopping the loop early fetches
+// nothing more.
 //
 // The iterators below (Servers, Agents, ...) cover the API's lists; All serves any other:
 //
-//	all := mcpwarden.All(ctx, func(ctx context.Context, page int32) ([]mcpwarden.Webhook, int64, error) {
-//		resp, err := c.ListSomethingWithResponse(ctx, &mcpwarden.ListSomethingParams{Page: &page})
+//	all := mcpwarden.All(ctx, func(ctx context.Context, page int32) ([]mcpwarden.Thing, int64, error) {
+//		resp, err := c.ListThingsWithResponse(ctx, &mcpwarden.ListThingsParams{Page: &page})
 //		if err != nil {
 //			return nil, 0, err
 //		}
@@ -46,25 +47,29 @@ func All[T any](ctx context.Context, fetch func(ctx context.Context, page int32)
 	}
 }
 
-// pageOf returns the page size to ask for: the caller's, or the largest.
-func pageOf(size *PageSize) *PageSize {
-	if size != nil {
-		return size
+// paged iterates a list whose parameters take page and page_size: fetch gets both to set.
+// The caller's page size is kept (the largest by default); its page is ignored, since
+// iteration starts at the first.
+func paged[T any](ctx context.Context, size *PageSize, fetch func(ctx context.Context, page, size *int32) ([]T, int64, error)) iter.Seq2[T, error] {
+	if size == nil {
+		size = new(maxPageSize)
 	}
-	s := maxPageSize
-	return &s
+	return All(ctx, func(ctx context.Context, page int32) ([]T, int64, error) { return fetch(ctx, &page, size) })
 }
 
-// Servers yields every MCP server matching params (nil: all), across pages. params.Page is
-// ignored: iteration starts at the first page.
-func (a *API) Servers(ctx context.Context, params *ListServersParams) iter.Seq2[McpServer, error] {
-	q := ListServersParams{}
-	if params != nil {
-		q = *params
+// orZero is *p, or the zero value for nil parameters.
+func orZero[P any](p *P) (v P) {
+	if p != nil {
+		v = *p
 	}
-	q.PageSize = pageOf(q.PageSize)
-	return All(ctx, func(ctx context.Context, page int32) ([]McpServer, int64, error) {
-		q.Page = &page
+	return v
+}
+
+// Servers yields every MCP server matching params (nil: all), across pages.
+func (a *API) Servers(ctx context.Context, params *ListServersParams) iter.Seq2[McpServer, error] {
+	q := orZero(params)
+	return paged(ctx, q.PageSize, func(ctx context.Context, page, size *int32) ([]McpServer, int64, error) {
+		q.Page, q.PageSize = page, size
 		resp, err := a.ListServersWithResponse(ctx, &q)
 		if err != nil {
 			return nil, 0, err
@@ -75,13 +80,9 @@ func (a *API) Servers(ctx context.Context, params *ListServersParams) iter.Seq2[
 
 // Agents yields every agent, across pages.
 func (a *API) Agents(ctx context.Context, params *ListAgentsParams) iter.Seq2[Agent, error] {
-	q := ListAgentsParams{}
-	if params != nil {
-		q = *params
-	}
-	q.PageSize = pageOf(q.PageSize)
-	return All(ctx, func(ctx context.Context, page int32) ([]Agent, int64, error) {
-		q.Page = &page
+	q := orZero(params)
+	return paged(ctx, q.PageSize, func(ctx context.Context, page, size *int32) ([]Agent, int64, error) {
+		q.Page, q.PageSize = page, size
 		resp, err := a.ListAgentsWithResponse(ctx, &q)
 		if err != nil {
 			return nil, 0, err
@@ -92,13 +93,9 @@ func (a *API) Agents(ctx context.Context, params *ListAgentsParams) iter.Seq2[Ag
 
 // Alerts yields every alert matching params (nil: all), across pages.
 func (a *API) Alerts(ctx context.Context, params *ListAlertsParams) iter.Seq2[Alert, error] {
-	q := ListAlertsParams{}
-	if params != nil {
-		q = *params
-	}
-	q.PageSize = pageOf(q.PageSize)
-	return All(ctx, func(ctx context.Context, page int32) ([]Alert, int64, error) {
-		q.Page = &page
+	q := orZero(params)
+	return paged(ctx, q.PageSize, func(ctx context.Context, page, size *int32) ([]Alert, int64, error) {
+		q.Page, q.PageSize = page, size
 		resp, err := a.ListAlertsWithResponse(ctx, &q)
 		if err != nil {
 			return nil, 0, err
@@ -109,13 +106,9 @@ func (a *API) Alerts(ctx context.Context, params *ListAlertsParams) iter.Seq2[Al
 
 // Members yields every member of the caller's organization, across pages.
 func (a *API) Members(ctx context.Context, params *ListMembersParams) iter.Seq2[User, error] {
-	q := ListMembersParams{}
-	if params != nil {
-		q = *params
-	}
-	q.PageSize = pageOf(q.PageSize)
-	return All(ctx, func(ctx context.Context, page int32) ([]User, int64, error) {
-		q.Page = &page
+	q := orZero(params)
+	return paged(ctx, q.PageSize, func(ctx context.Context, page, size *int32) ([]User, int64, error) {
+		q.Page, q.PageSize = page, size
 		resp, err := a.ListMembersWithResponse(ctx, &q)
 		if err != nil {
 			return nil, 0, err
@@ -126,13 +119,9 @@ func (a *API) Members(ctx context.Context, params *ListMembersParams) iter.Seq2[
 
 // EnrollmentSecrets yields every enrolment secret, across pages.
 func (a *API) EnrollmentSecrets(ctx context.Context, params *ListEnrollmentSecretsParams) iter.Seq2[EnrollmentSecret, error] {
-	q := ListEnrollmentSecretsParams{}
-	if params != nil {
-		q = *params
-	}
-	q.PageSize = pageOf(q.PageSize)
-	return All(ctx, func(ctx context.Context, page int32) ([]EnrollmentSecret, int64, error) {
-		q.Page = &page
+	q := orZero(params)
+	return paged(ctx, q.PageSize, func(ctx context.Context, page, size *int32) ([]EnrollmentSecret, int64, error) {
+		q.Page, q.PageSize = page, size
 		resp, err := a.ListEnrollmentSecretsWithResponse(ctx, &q)
 		if err != nil {
 			return nil, 0, err
@@ -143,13 +132,9 @@ func (a *API) EnrollmentSecrets(ctx context.Context, params *ListEnrollmentSecre
 
 // WebhookDeliveries yields every delivery of a webhook, newest first, across pages.
 func (a *API) WebhookDeliveries(ctx context.Context, webhook WebhookId, params *ListWebhookDeliveriesParams) iter.Seq2[WebhookDelivery, error] {
-	q := ListWebhookDeliveriesParams{}
-	if params != nil {
-		q = *params
-	}
-	q.PageSize = pageOf(q.PageSize)
-	return All(ctx, func(ctx context.Context, page int32) ([]WebhookDelivery, int64, error) {
-		q.Page = &page
+	q := orZero(params)
+	return paged(ctx, q.PageSize, func(ctx context.Context, page, size *int32) ([]WebhookDelivery, int64, error) {
+		q.Page, q.PageSize = page, size
 		resp, err := a.ListWebhookDeliveriesWithResponse(ctx, webhook, &q)
 		if err != nil {
 			return nil, 0, err

@@ -51,6 +51,10 @@ func startServer(ctx context.Context, bin, dataDir, logPath string, extraEnv ...
 	if err != nil {
 		return nil, err
 	}
+	mport, err := freePort()
+	if err != nil {
+		return nil, err
+	}
 	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, err
@@ -60,6 +64,8 @@ func startServer(ctx context.Context, bin, dataDir, logPath string, extraEnv ...
 		"MCPWARDEN_DATA_DIR="+dataDir,
 		fmt.Sprintf("MCPWARDEN_ADDR=127.0.0.1:%d", port),
 		fmt.Sprintf("MCPWARDEN_PPROF_ADDR=127.0.0.1:%d", pport),
+		// Metrics on, as in production: the figures include what they cost.
+		fmt.Sprintf("MCPWARDEN_METRICS_ADDR=127.0.0.1:%d", mport),
 		"MCPWARDEN_LOG_LEVEL=warn",
 	)
 	cmd.Env = append(cmd.Env, extraEnv...)
