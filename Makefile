@@ -43,6 +43,7 @@ web:
 web-test: postgres chromium web
 	$(GO) build -o bin/mcpwarden ./cmd/mcpwarden
 	$(GO) build -o bin/mcpwarden-e2e-report ./web/e2e/report
+	@node web/scripts/size.mjs
 	npm run --silent test -w web
 
 chromium:

@@ -1,4 +1,4 @@
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 
 import { api, client, ok, useLoad } from "./api";
 import { ErrorText } from "./components";
@@ -57,6 +57,14 @@ const nav = [
 function Shell({ onSignedOut }: { onSignedOut: () => void }) {
   const loc = useLocation();
   const me = useLoad(() => ok(api.GET("/auth/me")), []);
+  // After moving to another page, focus goes to its content, as a page load would put it.
+  const shown = useRef(loc.path);
+  useEffect(() => {
+    if (shown.current !== loc.path) {
+      shown.current = loc.path;
+      document.getElementById("main")?.focus({ preventScroll: true });
+    }
+  }, [loc.path]);
   if (me.state === "loading") {
     return (
       <p class="muted" role="status">
