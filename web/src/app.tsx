@@ -65,13 +65,6 @@ function Shell({ onSignedOut }: { onSignedOut: () => void }) {
       document.getElementById("main")?.focus({ preventScroll: true });
     }
   }, [loc.path]);
-  if (me.state === "loading") {
-    return (
-      <p class="muted" role="status">
-        Loading…
-      </p>
-    );
-  }
   if (me.state === "error") {
     return (
       <main id="main">
@@ -80,17 +73,14 @@ function Shell({ onSignedOut }: { onSignedOut: () => void }) {
       </main>
     );
   }
-  const session: Session = {
-    user: me.data,
-    isAdmin: me.data.role === "admin",
-    refresh: me.reload,
-    signOut: () => {
-      void client.logout().finally(() => {
-        onSignedOut();
-        navigate("/sign-in", true);
-      });
-    },
+  const signOut = () => {
+    void client.logout().finally(() => {
+      onSignedOut();
+      navigate("/sign-in", true);
+    });
   };
+  // The page loads its data while the user is read; what depends on the role waits for it.
+  const session: Session | null = me.data ? { user: me.data, isAdmin: me.data.role === "admin", refresh: me.reload, signOut } : null;
   const section = "/" + (loc.path.split("/")[1] ?? "");
   return (
     <SessionContext.Provider value={session}>
@@ -113,10 +103,8 @@ function Shell({ onSignedOut }: { onSignedOut: () => void }) {
           </ul>
         </nav>
         <div class="who">
-          <span class="muted">
-            {me.data.full_name} ({me.data.role})
-          </span>
-          <button type="button" onClick={session.signOut}>
+          <span class="muted">{me.data ? `${me.data.full_name} (${me.data.role})` : ""}</span>
+          <button type="button" onClick={signOut}>
             Sign out
           </button>
         </div>
