@@ -44,6 +44,7 @@ web:
 web-test: postgres chromium web
 	$(GO) build -o bin/mcpwarden ./cmd/mcpwarden
 	$(GO) build -o bin/mcpwarden-e2e-report ./web/e2e/report
+	@node web/scripts/size.mjs
 	npm run --silent test -w web
 
 chromium:
@@ -59,7 +60,7 @@ test: postgres
 	$(GO) test -count=1 ./...
 	cd clients/go && $(GO) vet ./... && $(GO) test -count=1 ./...
 	$(MAKE) --no-print-directory node_modules
-	cd clients/ts && npm run --silent check
+	cd clients/ts && npm run --silent check && npm test --silent
 	$(MAKE) --no-print-directory web-test
 
 ## race: the packages that run concurrent code, under the race detector (part of CI, ~4 min)

@@ -126,19 +126,31 @@ const agentColumns = `a.id, a.name, a.hostname, a.os_type, a.username, a.agent_v
 	(SELECT count(*) FROM mcp_servers s WHERE s.organization_id = a.organization_id AND s.agent_id = a.id) AS server_count,
 	(SELECT count(*) FROM mcp_servers s WHERE s.organization_id = a.organization_id AND s.agent_id = a.id AND s.status = 'active') AS active_server_count`
 
-// ListAgents returns a page of the organization's agents by name, and how many there are.
-func (s *Storage) ListAgents(ctx context.Context, orgID uuid.UUID, limit, offset int) ([]Agent, int64, error) {
+// ListAgents returns a page of the organization's agents by name, and how many there are; status
+// "online" or "offline" keeps those seen within AgentOnlineWindow or not.
+func (s *Storage) ListAgents(ctx context.Context, orgID uuid.UUID, status *string, limit, offset int) ([]Agent, int64, error) {
+	args := sqlArgs{orgID}
+	where := `a.organization_id = $1`
+	if status != nil {
+		seen := `a.last_seen_at > now() - ` + args.add(AgentOnlineWindow.Seconds()) + ` * interval '1 second'`
+		if *status == "online" {
+			where += ` AND ` + seen
+		} else {
+			where += ` AND NOT COALESCE(` + seen + `, false)`
+		}
+	}
 	var total int64
-	if err := s.db.GetContext(ctx, &total, `SELECT count(*) FROM agents WHERE organization_id = $1`, orgID); err != nil {
+	if err := s.db.GetContext(ctx, &total, `SELECT count(*) FROM agents a WHERE `+where, args...); err != nil {
 		return nil, 0, err
 	}
 	agents := []Agent{}
+	lim, off := args.add(limit), args.add(offset)
 	err := s.db.SelectContext(ctx, &agents, `
 		SELECT `+agentColumns+`
 		FROM agents a
-		WHERE a.organization_id = $1
+		WHERE `+where+`
 		ORDER BY a.name, a.id
-		LIMIT $2 OFFSET $3`, orgID, limit, offset)
+		LIMIT `+lim+` OFFSET `+off, args...)
 	return agents, total, err
 }
 

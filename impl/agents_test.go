@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -263,5 +264,56 @@ func TestAnOrganizationEnrolsAtMostItsLimitOfAgents(t *testing.T) {
 	}
 	if c := create(); c != http.StatusCreated {
 		t.Errorf("enrolment after a deletion: %d, want 201", c)
+	}
+}
+
+// TestAgentsAreListedByState: status=online keeps the agents seen within the online window and
+// offline the others (never seen included), with totals that add up to the unfiltered list's and
+// match the dashboard's online count.
+func TestAgentsAreListedByState(t *testing.T) {
+	env := apitest.New(t)
+	user, token := env.SeedUser(t, "member")
+	org := user.OrganizationID
+	seedAgentRow(t, env, org, "a-online", 0)
+	seedAgentRow(t, env, org, "b-recent", 150e9) // 2.5 minutes ago: still online
+	seedAgentRow(t, env, org, "c-stale", 10*60e9)
+	seedAgentRow(t, env, org, "d-never", -1)
+	other, _ := env.SeedUser(t, "admin")
+	seedAgentRow(t, env, other.OrganizationID, "e-elsewhere", 0)
+
+	list := func(status *mcpwarden.AgentStatus) (names []string, total int64) {
+		t.Helper()
+		resp, err := env.User(token).ListAgentsWithResponse(context.Background(), &mcpwarden.ListAgentsParams{Status: status})
+		if err != nil || resp.JSON200 == nil {
+			t.Fatalf("list agents: %v %d %s", err, resp.StatusCode(), resp.Body)
+		}
+		for _, a := range resp.JSON200.Items {
+			if status != nil && a.Status != *status {
+				t.Errorf("status=%s listed %s, which is %s", *status, a.Name, a.Status)
+			}
+			names = append(names, a.Name)
+		}
+		return names, resp.JSON200.Total
+	}
+	online, offline := mcpwarden.AgentStatus("online"), mcpwarden.AgentStatus("offline")
+	for _, c := range []struct {
+		status *mcpwarden.AgentStatus
+		want   []string
+	}{
+		{nil, []string{"a-online", "b-recent", "c-stale", "d-never"}},
+		{&online, []string{"a-online", "b-recent"}},
+		{&offline, []string{"c-stale", "d-never"}},
+	} {
+		names, total := list(c.status)
+		if !slices.Equal(names, c.want) || total != int64(len(c.want)) {
+			t.Errorf("status %v: %v (total %d), want %v", c.status, names, total, c.want)
+		}
+	}
+	if s := stats(t, env, token); s.ActiveAgents != 2 {
+		t.Errorf("dashboard counts %d agents online, the list 2", s.ActiveAgents)
+	}
+	r := env.Do(authedAlerts(httptest.NewRequest(http.MethodGet, "/agents/?status=asleep", nil), token))
+	if r.StatusCode != http.StatusBadRequest {
+		t.Errorf("status=asleep: %d", r.StatusCode)
 	}
 }

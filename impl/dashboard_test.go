@@ -233,3 +233,42 @@ func TestRiskTrendIsOnePointPerSnapshottedDay(t *testing.T) {
 		}
 	}
 }
+
+// TestRiskSnapshotsOfSeveralReplicasAtOnceWriteOneRowPerOrganization: replicas snapshotting the
+// same organizations at the same time leave one row per organization and day, with its counts.
+func TestRiskSnapshotsOfSeveralReplicasAtOnceWriteOneRowPerOrganization(t *testing.T) {
+	env := apitest.New(t)
+	var orgs []uuid.UUID
+	for i := range 5 {
+		user, _ := env.SeedUser(t, "admin")
+		agent := seedAgentRow(t, env, user.OrganizationID, "h", 0)
+		for j := range i + 1 {
+			seedServerRow(t, env, user.OrganizationID, agent, fmt.Sprintf("s%d", j), "pkg", "high", 70, "active")
+		}
+		orgs = append(orgs, user.OrganizationID)
+	}
+	// Every: 0 makes every organization due on every run, so the runs overlap on every row.
+	errs := make(chan error, 4)
+	for range 4 {
+		go func() {
+			_, err := (&jobs.RiskSnapshots{Store: env.Store}).RunOnce(context.Background())
+			errs <- err
+		}()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, org := range orgs {
+		var rows []struct {
+			High int64 `db:"high"`
+		}
+		if err := env.Store.DB().Select(&rows, `SELECT high FROM risk_snapshots WHERE organization_id = $1`, org); err != nil {
+			t.Fatal(err)
+		}
+		if len(rows) != 1 || rows[0].High != int64(i+1) {
+			t.Errorf("organization %d: snapshots %+v, want one with %d high", i, rows, i+1)
+		}
+	}
+}

@@ -1310,6 +1310,9 @@ type Unauthorized = Problem
 
 // ListAgentsParams defines parameters for ListAgents.
 type ListAgentsParams struct {
+	// Status Only agents in this state, as `GET /dashboard/stats` counts them (heartbeats still buffered by a replica count once written, within seconds).
+	Status *AgentStatus `form:"status,omitempty" json:"status,omitempty"`
+
 	// Page Page number, from 1.
 	Page *Page `form:"page,omitempty" json:"page,omitempty"`
 
@@ -3388,6 +3391,18 @@ func NewListAgentsRequest(server string, params *ListAgentsParams) (*http.Reques
 		// styled parameters, preserving literal commas as delimiters
 		// per the OpenAPI spec (e.g. "color=blue,black,brown").
 		var rawQueryFragments []string
+
+		if params.Status != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "status", *params.Status, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
 
 		if params.Page != nil {
 

@@ -143,7 +143,9 @@ describe("the dashboard", { timeout: 300_000 }, () => {
     await page.getByRole("heading", { name: "Why it is critical risk" }).waitFor();
     const rule = page.getByRole("link", { name: "MCPW-CAP-EXEC" });
     assert.match(await rule.getAttribute("href"), /docs\/risk-rules\.md#mcpw-cap-exec$/);
-    assert.match(await page.getByRole("region", { name: "Configuration as reported" }).textContent(), /claude_desktop_config\.json/);
+    const config = await page.getByRole("region", { name: "Configuration as reported" }).textContent();
+    assert.match(config, /npx -y @wonderwhy-er\/desktop-commander/);
+    assert.match(config, /claude_desktop_config\.json/);
     await page.getByRole("button", { name: "Mark verified" }).click();
     await page.getByRole("button", { name: "Remove verification" }).waitFor();
     await page.getByText(/^verified/).first().waitFor();

@@ -36,7 +36,6 @@ export function useLoad<T>(fn: () => Promise<T>, keys: unknown[]): Load<T> & { r
     return () => {
       live = false;
     };
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [...keys, tick]);
   const reload = useCallback(() => setTick((t) => t + 1), []);
   return { ...result, reload };

@@ -1,4 +1,4 @@
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 
 import { api, client, ok, useLoad } from "./api";
 import { ErrorText } from "./components";
@@ -57,13 +57,14 @@ const nav = [
 function Shell({ onSignedOut }: { onSignedOut: () => void }) {
   const loc = useLocation();
   const me = useLoad(() => ok(api.GET("/auth/me")), []);
-  if (me.state === "loading") {
-    return (
-      <p class="muted" role="status">
-        Loading…
-      </p>
-    );
-  }
+  // After moving to another page, focus goes to its content, as a page load would put it.
+  const shown = useRef(loc.path);
+  useEffect(() => {
+    if (shown.current !== loc.path) {
+      shown.current = loc.path;
+      document.getElementById("main")?.focus({ preventScroll: true });
+    }
+  }, [loc.path]);
   if (me.state === "error") {
     return (
       <main id="main">
@@ -72,17 +73,14 @@ function Shell({ onSignedOut }: { onSignedOut: () => void }) {
       </main>
     );
   }
-  const session: Session = {
-    user: me.data,
-    isAdmin: me.data.role === "admin",
-    refresh: me.reload,
-    signOut: () => {
-      void client.logout().finally(() => {
-        onSignedOut();
-        navigate("/sign-in", true);
-      });
-    },
+  const signOut = () => {
+    void client.logout().finally(() => {
+      onSignedOut();
+      navigate("/sign-in", true);
+    });
   };
+  // The page loads its data while the user is read; what depends on the role waits for it.
+  const session: Session | null = me.data ? { user: me.data, isAdmin: me.data.role === "admin", refresh: me.reload, signOut } : null;
   const section = "/" + (loc.path.split("/")[1] ?? "");
   return (
     <SessionContext.Provider value={session}>
@@ -105,10 +103,8 @@ function Shell({ onSignedOut }: { onSignedOut: () => void }) {
           </ul>
         </nav>
         <div class="who">
-          <span class="muted">
-            {me.data.full_name} ({me.data.role})
-          </span>
-          <button type="button" onClick={session.signOut}>
+          <span class="muted">{me.data ? `${me.data.full_name} (${me.data.role})` : ""}</span>
+          <button type="button" onClick={signOut}>
             Sign out
           </button>
         </div>

@@ -2236,6 +2236,8 @@ export interface operations {
     listAgents: {
         parameters: {
             query?: {
+                /** @description Only agents in this state, as `GET /dashboard/stats` counts them (heartbeats still buffered by a replica count once written, within seconds). */
+                status?: components["schemas"]["AgentStatus"];
                 /** @description Page number, from 1. */
                 page?: components["parameters"]["Page"];
                 /** @description Items per page. */

@@ -43,12 +43,12 @@ func report(server, key, hostname string) error {
 	resp, err := c.ReportServersWithResponse(ctx, mcpwarden.ReportRequest{Servers: []mcpwarden.ReportedServer{
 		{
 			ServerName: "desktop-commander", ServerType: str("@wonderwhy-er/desktop-commander"),
-			Command: str("npx"), Args: &[]string{"-y", "@wonderwhy-er/desktop-commander"},
+			Command: str("npx -y @wonderwhy-er/desktop-commander"), Args: &[]string{"npx", "-y", "@wonderwhy-er/desktop-commander"},
 			Client: str("claude-desktop"), ConfigPath: str("/home/jane/.config/Claude/claude_desktop_config.json"), Transport: &stdio,
 		},
 		{
 			ServerName: "time", ServerType: str("mcp-server-time"),
-			Command: str("uvx"), Args: &[]string{"mcp-server-time"},
+			Command: str("uvx mcp-server-time"), Args: &[]string{"uvx", "mcp-server-time"},
 			Client: str("claude-desktop"), ConfigPath: str("/home/jane/.config/Claude/claude_desktop_config.json"), Transport: &stdio,
 		},
 	}})

@@ -1,10 +1,17 @@
-import { api, ok, useLoad, type Schemas } from "../api";
+import { api, ok, useLoad, type Load, type Schemas } from "../api";
 import { Loaded, PageTitle, RiskBadge, Time, count, levels, type Level } from "../components";
 import { Link, query } from "../router";
 
 export function Overview() {
+  // Every request of the page starts at once: one round trip after sign-in, not one per section.
   const stats = useLoad(() => ok(api.GET("/dashboard/stats")), []);
   const agents = useLoad(() => ok(api.GET("/agents/", { params: { query: { page_size: 1 } } })), []);
+  const loads: Loads = {
+    dist: useLoad(() => ok(api.GET("/dashboard/risk-distribution")), []),
+    trend: useLoad(() => ok(api.GET("/dashboard/trend", { params: { query: { days: 30 } } })), []),
+    top: useLoad(() => ok(api.GET("/dashboard/top-risks", { params: { query: { limit: 5 } } })), []),
+    alerts: useLoad(() => ok(api.GET("/alerts/", { params: { query: { dismissed: false, page_size: 5 } } })), []),
+  };
   return (
     <>
       <PageTitle title="Overview" />
@@ -22,7 +29,7 @@ export function Overview() {
               </Link>
             </section>
           ) : (
-            <Dashboard stats={s} agentsTotal={agents.data?.total} />
+            <Dashboard stats={s} agentsTotal={agents.data?.total} loads={loads} />
           )
         }
       </Loaded>
@@ -30,7 +37,14 @@ export function Overview() {
   );
 }
 
-function Dashboard({ stats, agentsTotal }: { stats: Schemas["DashboardStats"]; agentsTotal: number | undefined }) {
+interface Loads {
+  dist: Load<Schemas["RiskDistribution"]>;
+  trend: Load<Schemas["RiskTrend"]>;
+  top: Load<Schemas["McpServer"][]>;
+  alerts: Load<Schemas["AlertList"]>;
+}
+
+function Dashboard({ stats, agentsTotal, loads }: { stats: Schemas["DashboardStats"]; agentsTotal: number | undefined; loads: Loads }) {
   const byLevel: Record<Level, number> = { critical: stats.critical_count, high: stats.high_count, medium: stats.medium_count, low: stats.low_count };
   return (
     <>
@@ -55,17 +69,16 @@ function Dashboard({ stats, agentsTotal }: { stats: Schemas["DashboardStats"]; a
         </Link>
       </section>
       <div class="grid2">
-        <Distribution />
-        <Trend />
-        <TopRisks />
-        <RecentAlerts />
+        <Distribution dist={loads.dist} />
+        <Trend trend={loads.trend} />
+        <TopRisks top={loads.top} />
+        <RecentAlerts alerts={loads.alerts} />
       </div>
     </>
   );
 }
 
-function Distribution() {
-  const dist = useLoad(() => ok(api.GET("/dashboard/risk-distribution")), []);
+function Distribution({ dist }: { dist: Loads["dist"] }) {
   return (
     <section class="card" aria-labelledby="dist-title">
       <h2 id="dist-title">Risk distribution</h2>
@@ -125,8 +138,7 @@ function Distribution() {
   );
 }
 
-function Trend() {
-  const trend = useLoad(() => ok(api.GET("/dashboard/trend", { params: { query: { days: 30 } } })), []);
+function Trend({ trend }: { trend: Loads["trend"] }) {
   return (
     <section class="card" aria-labelledby="trend-title">
       <h2 id="trend-title">Servers by risk level, last 30 days</h2>
@@ -205,8 +217,7 @@ function Trend() {
   );
 }
 
-function TopRisks() {
-  const top = useLoad(() => ok(api.GET("/dashboard/top-risks", { params: { query: { limit: 5 } } })), []);
+function TopRisks({ top }: { top: Loads["top"] }) {
   return (
     <section class="card" aria-labelledby="top-title">
       <h2 id="top-title">Top risks</h2>
@@ -233,8 +244,7 @@ function TopRisks() {
   );
 }
 
-function RecentAlerts() {
-  const alerts = useLoad(() => ok(api.GET("/alerts/", { params: { query: { dismissed: false, page_size: 5 } } })), []);
+function RecentAlerts({ alerts }: { alerts: Loads["alerts"] }) {
   return (
     <section class="card" aria-labelledby="alerts-title">
       <h2 id="alerts-title">Recent alerts</h2>

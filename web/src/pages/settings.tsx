@@ -1,11 +1,19 @@
-import { useState } from "preact/hooks";
+import { useContext, useState } from "preact/hooks";
 
 import { api, client, ok, useLoad, type Schemas } from "../api";
 import { Confirm, ErrorText, Field, Loaded, PageTitle, Secret, Time, formValues, useAction } from "../components";
-import { useSession } from "../session";
+import { SessionContext, useSession } from "../session";
 
 export function Settings() {
-  const { isAdmin } = useSession();
+  const session = useContext(SessionContext);
+  if (!session) {
+    return (
+      <p class="muted" role="status">
+        Loading…
+      </p>
+    );
+  }
+  const { isAdmin } = session;
   return (
     <>
       <PageTitle title="Settings" />
