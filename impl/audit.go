@@ -75,4 +75,3 @@ func parseAuditCursor(c string) (time.Time, uuid.UUID, bool) {
 	}
 	return time.UnixMicro(int64(binary.BigEndian.Uint64(b[:8]))), id, true
 }
-

@@ -389,8 +389,11 @@ func TestConcurrentGuessesStayWithinTheLimit(t *testing.T) {
 	for c := range codes {
 		count[c]++
 	}
-	if count[http.StatusUnauthorized] != 3 || count[http.StatusTooManyRequests] != 5 {
-		t.Fatalf("8 concurrent guesses with a limit of 3: %v, want 3 judged (401) and 5 refused (429)", count)
+	// A guess met by saturated password hashing gets 503 and is not counted; every other one is
+	// judged (401) or refused (429), and no more than the limit are judged.
+	judged, refused, busy := count[http.StatusUnauthorized], count[http.StatusTooManyRequests], count[http.StatusServiceUnavailable]
+	if judged > 3 || judged+refused+busy != 8 || refused < 8-3-busy {
+		t.Fatalf("8 concurrent guesses with a limit of 3: %v, want at most 3 judged (401), the others refused (429) or, under overload, 503", count)
 	}
 }
 
