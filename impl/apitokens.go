@@ -35,7 +35,7 @@ func (s *Server) CreateApiToken(ctx context.Context, request gen.CreateApiTokenR
 		scopes[i] = string(sc)
 	}
 	token, hash := security.NewAPIToken(p.OrgID)
-	t, err := s.store.CreateAPIToken(ctx, p.OrgID, p.UserID, in.Name, hash, security.APITokenPrefix+"…"+token[len(token)-4:], scopes, in.ExpiresAt)
+	t, err := s.store.CreateAPIToken(ctx, p.OrgID, p.UserID, in.Name, hash, secretHint(security.APITokenPrefix, token), scopes, in.ExpiresAt)
 	if err != nil {
 		return nil, err
 	}

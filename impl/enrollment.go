@@ -36,7 +36,7 @@ func (s *Server) CreateEnrollmentSecret(ctx context.Context, request gen.CreateE
 		return gen.CreateEnrollmentSecret400ApplicationProblemPlusJSONResponse{BadRequestApplicationProblemPlusJSONResponse: badRequest(ctx, []gen.FieldError{{Field: "expires_at", Message: "is not in the future"}})}, nil
 	}
 	secret, hash := security.NewOrgToken(security.EnrollmentSecretPrefix, p.OrgID)
-	e, err := s.store.CreateEnrollmentSecret(ctx, p.OrgID, in.Name, hash, secretHint(secret), in.ExpiresAt)
+	e, err := s.store.CreateEnrollmentSecret(ctx, p.OrgID, in.Name, hash, secretHint(security.EnrollmentSecretPrefix, secret), in.ExpiresAt)
 	if err != nil {
 		return nil, err
 	}
@@ -57,7 +57,7 @@ func (s *Server) RevokeEnrollmentSecret(ctx context.Context, request gen.RevokeE
 func (s *Server) RotateEnrollmentSecret(ctx context.Context, request gen.RotateEnrollmentSecretRequestObject) (gen.RotateEnrollmentSecretResponseObject, error) {
 	p := httpapi.PrincipalFrom(ctx)
 	secret, hash := security.NewOrgToken(security.EnrollmentSecretPrefix, p.OrgID)
-	e, err := s.store.RotateEnrollmentSecret(ctx, p.OrgID, request.EnrollmentId, hash, secretHint(secret))
+	e, err := s.store.RotateEnrollmentSecret(ctx, p.OrgID, request.EnrollmentId, hash, secretHint(security.EnrollmentSecretPrefix, secret))
 	if errors.Is(err, db.ErrNotFound) {
 		return gen.RotateEnrollmentSecret404ApplicationProblemPlusJSONResponse{NotFoundApplicationProblemPlusJSONResponse: notFound(ctx)}, nil
 	}
@@ -124,10 +124,10 @@ func (s *Server) EnrollAgent(ctx context.Context, request gen.EnrollAgentRequest
 	return gen.EnrollAgent200JSONResponse(view), nil
 }
 
-// secretHint tells secrets apart without revealing them: their kind and last four characters
-// (their start is the organization, the same for all of its secrets).
-func secretHint(secret string) string {
-	return security.EnrollmentSecretPrefix + "…" + secret[len(secret)-4:]
+// secretHint tells secrets (enrolment secrets, API tokens) apart without revealing them: their
+// kind and last four characters (their start is the organization, the same for all of them).
+func secretHint(prefix, secret string) string {
+	return prefix + "…" + secret[len(secret)-4:]
 }
 
 func (s *Server) enrollmentSecretView(e db.EnrollmentSecret) gen.EnrollmentSecret {
