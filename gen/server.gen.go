@@ -10,6 +10,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"path"
@@ -401,6 +402,42 @@ func (e WebhookDeliveryStatus) Valid() bool {
 	case Pending:
 		return true
 	case Succeeded:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ExportFormat.
+const (
+	ExportFormatCsv    ExportFormat = "csv"
+	ExportFormatNdjson ExportFormat = "ndjson"
+)
+
+// Valid indicates whether the value is a known member of the ExportFormat enum.
+func (e ExportFormat) Valid() bool {
+	switch e {
+	case ExportFormatCsv:
+		return true
+	case ExportFormatNdjson:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ExportServersParamsFormat.
+const (
+	ExportServersParamsFormatCsv    ExportServersParamsFormat = "csv"
+	ExportServersParamsFormatNdjson ExportServersParamsFormat = "ndjson"
+)
+
+// Valid indicates whether the value is a known member of the ExportServersParamsFormat enum.
+func (e ExportServersParamsFormat) Valid() bool {
+	switch e {
+	case ExportServersParamsFormatCsv:
+		return true
+	case ExportServersParamsFormatNdjson:
 		return true
 	default:
 		return false
@@ -1267,6 +1304,9 @@ type ApiTokenId = openapi_types.UUID
 // EnrollmentSecretId defines model for EnrollmentSecretId.
 type EnrollmentSecretId = openapi_types.UUID
 
+// ExportFormat defines model for ExportFormat.
+type ExportFormat string
+
 // Page defines model for Page.
 type Page = int32
 
@@ -1420,6 +1460,27 @@ type ListServersParams struct {
 	// PageSize Items per page.
 	PageSize *PageSize `form:"page_size,omitempty" json:"page_size,omitempty"`
 }
+
+// ExportServersParams defines parameters for ExportServers.
+type ExportServersParams struct {
+	// Format `csv` (a header line, then one row per item) or `ndjson` (one JSON object a line).
+	Format ExportServersParamsFormat `form:"format" json:"format"`
+
+	// RiskLevel Only servers at this risk level.
+	RiskLevel *RiskLevel `form:"risk_level,omitempty" json:"risk_level,omitempty"`
+
+	// Status Only servers in this state.
+	Status *ServerStatus `form:"status,omitempty" json:"status,omitempty"`
+
+	// AgentId Only servers reported by this agent.
+	AgentId *openapi_types.UUID `form:"agent_id,omitempty" json:"agent_id,omitempty"`
+
+	// Search Case-insensitive substring of the server name or type; `%`, `_` and `\` are taken literally.
+	Search *string `form:"search,omitempty" json:"search,omitempty"`
+}
+
+// ExportServersParamsFormat defines parameters for ExportServers.
+type ExportServersParamsFormat string
 
 // ListWebhookDeliveriesParams defines parameters for ListWebhookDeliveries.
 type ListWebhookDeliveriesParams struct {
@@ -1606,6 +1667,9 @@ type ServerInterface interface {
 	// ListServers List MCP servers, riskiest first
 	// (GET /mcp/servers)
 	ListServers(ctx echo.Context, params ListServersParams) error
+	// ExportServers Export every matching server as CSV or NDJSON, streamed
+	// (GET /mcp/servers/export)
+	ExportServers(ctx echo.Context, params ExportServersParams) error
 	// GetServer One MCP server with its full risk explanation
 	// (GET /mcp/servers/{server_id})
 	GetServer(ctx echo.Context, serverId ServerId) error
@@ -2278,6 +2342,52 @@ func (w *ServerInterfaceWrapper) ListServers(ctx echo.Context) error {
 	return err
 }
 
+// ExportServers converts echo context to params.
+func (w *ServerInterfaceWrapper) ExportServers(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ExportServersParams
+	// ------------- Required query parameter "format" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, true, "format", ctx.QueryParams(), &params.Format, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter format: %s", err))
+	}
+
+	// ------------- Optional query parameter "risk_level" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "risk_level", ctx.QueryParams(), &params.RiskLevel, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter risk_level: %s", err))
+	}
+
+	// ------------- Optional query parameter "status" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "status", ctx.QueryParams(), &params.Status, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter status: %s", err))
+	}
+
+	// ------------- Optional query parameter "agent_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "agent_id", ctx.QueryParams(), &params.AgentId, runtime.BindQueryParameterOptions{Type: "string", Format: "uuid"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter agent_id: %s", err))
+	}
+
+	// ------------- Optional query parameter "search" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "search", ctx.QueryParams(), &params.Search, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter search: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ExportServers(ctx, params)
+	return err
+}
+
 // GetServer converts echo context to params.
 func (w *ServerInterfaceWrapper) GetServer(ctx echo.Context) error {
 	var err error
@@ -2470,6 +2580,7 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.POST(options.BaseURL+"/agents/:agent_id/rotate-key", wrapper.RotateAgentKey, options.OperationMiddlewares["rotateAgentKey"]...)
 	router.POST(options.BaseURL+"/mcp/report", wrapper.ReportServers, options.OperationMiddlewares["reportServers"]...)
 	router.GET(options.BaseURL+"/mcp/servers", wrapper.ListServers, options.OperationMiddlewares["listServers"]...)
+	router.GET(options.BaseURL+"/mcp/servers/export", wrapper.ExportServers, options.OperationMiddlewares["exportServers"]...)
 	router.GET(options.BaseURL+"/mcp/servers/:server_id", wrapper.GetServer, options.OperationMiddlewares["getServer"]...)
 	router.PATCH(options.BaseURL+"/mcp/servers/:server_id", wrapper.UpdateServer, options.OperationMiddlewares["updateServer"]...)
 	router.GET(options.BaseURL+"/dashboard/stats", wrapper.GetDashboardStats, options.OperationMiddlewares["getDashboardStats"]...)
@@ -7630,6 +7741,179 @@ func (response ListServers503ApplicationProblemPlusJSONResponse) VisitListServer
 	return err
 }
 
+type ExportServersRequestObject struct {
+	Params ExportServersParams
+}
+
+type ExportServersResponseObject interface {
+	VisitExportServersResponse(w http.ResponseWriter) error
+}
+
+type ExportServers200ApplicationxNdjsonResponse struct {
+	Body          io.Reader
+	ContentLength int64
+}
+
+func (response ExportServers200ApplicationxNdjsonResponse) VisitExportServersResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	flusher, ok := w.(http.Flusher)
+	if !ok {
+		// If w doesn't support flushing, fall back to io.Copy.
+		_, err := io.Copy(w, response.Body)
+		return err
+	}
+	// text/event-stream messages are typically small; use a
+	// modest buffer and flush after each chunk so clients see
+	// events immediately instead of waiting on OS buffering.
+	buf := make([]byte, 4096)
+	for {
+		n, err := response.Body.Read(buf)
+		if n > 0 {
+			if _, writeErr := w.Write(buf[:n]); writeErr != nil {
+				return writeErr
+			}
+			flusher.Flush()
+		}
+		if err != nil {
+			if err == io.EOF {
+				return nil
+			}
+			return err
+		}
+	}
+}
+
+type ExportServers200TextcsvResponse struct {
+	Body          io.Reader
+	ContentLength int64
+}
+
+func (response ExportServers200TextcsvResponse) VisitExportServersResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/csv")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type ExportServers400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ExportServers400ApplicationProblemPlusJSONResponse) VisitExportServersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ExportServers401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ExportServers401ApplicationProblemPlusJSONResponse) VisitExportServersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ExportServers403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ExportServers403ApplicationProblemPlusJSONResponse) VisitExportServersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ExportServers429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response ExportServers429ApplicationProblemPlusJSONResponse) VisitExportServersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ExportServers500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response ExportServers500ApplicationProblemPlusJSONResponse) VisitExportServersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ExportServers503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response ExportServers503ApplicationProblemPlusJSONResponse) VisitExportServersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetServerRequestObject struct {
 	ServerId ServerId `json:"server_id"`
 }
@@ -8708,6 +8992,9 @@ type StrictServerInterface interface {
 	// ListServers List MCP servers, riskiest first
 	// (GET /mcp/servers)
 	ListServers(ctx context.Context, request ListServersRequestObject) (ListServersResponseObject, error)
+	// ExportServers Export every matching server as CSV or NDJSON, streamed
+	// (GET /mcp/servers/export)
+	ExportServers(ctx context.Context, request ExportServersRequestObject) (ExportServersResponseObject, error)
 	// GetServer One MCP server with its full risk explanation
 	// (GET /mcp/servers/{server_id})
 	GetServer(ctx context.Context, request GetServerRequestObject) (GetServerResponseObject, error)
@@ -10056,6 +10343,31 @@ func (sh *strictHandler) ListServers(ctx echo.Context, params ListServersParams)
 	return nil
 }
 
+// ExportServers operation middleware
+func (sh *strictHandler) ExportServers(ctx echo.Context, params ExportServersParams) error {
+	var request ExportServersRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ExportServers(ctx.Request().Context(), request.(ExportServersRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ExportServers")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ExportServersResponseObject); ok {
+		return validResponse.VisitExportServersResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // GetServer operation middleware
 func (sh *strictHandler) GetServer(ctx echo.Context, serverId ServerId) error {
 	var request GetServerRequestObject
@@ -10279,254 +10591,262 @@ func (sh *strictHandler) TestWebhook(ctx echo.Context, webhookId WebhookId) erro
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L3rchu3sij8Kih++ytLaw0pSpYdW6pVZyuyHCvxRUuSt9fZobcIzTRJRENgAoCimJSrzq/zAOchzoPt",
-	"JzmFBjCDGQ6vuthJlMoPizODS6O70ff+vRGLYSY4cK0ae783BkATkPjPU9ByctDTIM1fCahYskwzwRt7",
-	"jTOIBU8U0YKMKdPkEnpCAtFywnif0D5lvNWIGioewJCaz3tCDqlu7DUY1093GlFjSG/YcDRs7L14vttu",
-	"R40h4/bvdtTQkwzsq9AH2fjy5UvUyKikQ9BubQd94Po4mV7Y+QAINQ+fKMISswZmfs6oHjSiBqdDMzC+",
-	"cMGSRtSQ8OuISUgae1qOoHbFoxG+OaQ3b4H39aCx9/R5vkalJeP9hlnhQQpy9prMw7lrMi/c/Zoydi6u",
-	"gM9a1sHJMdHmhXlLw3OQ1Hx25ws84lKk6RC4PoNYwkz4gXnPvEYUvjdvvZCPeefLPaF9mF6g+ZXw0fAS",
-	"ZER6UgzJdr60X0cgJ8XaMjNAuIQEenSU6sbedjSHSLbb+F9AJts1ZGLXd8Z+q1njsYahIhlIYpYwb3kX",
-	"ygxQu8adZwsWuXCBZyCvQc465XeHJ0ThG/PO175x52f7Uc1e2BDM4T5RZKRAzl6ZeXrn6/oElwMhrmYt",
-	"bWwfE+BJJth8xufeveMlfjFjqUxwBcicv6fJKfw6AqXNX7HgGjj+k2ZZymJkJFuZFJcpDP/+izI7+b0B",
-	"N3SYpQ5xNWWpwVl+TVOWEERSkt8AiMF75JqmIyD0Mt4jlBPm3nXItpf/oCZc05tG1AAphbk9fv690WOQ",
-	"JgU1DkEpJOzGamN++Rw1lKZ6pBp7eIlpps0WDASIB0EOL3opRnrvMqX8qvElBPe/Seg19hr/31ZxFW/Z",
-	"p2rrxILJQnn68KWdhCQCFOFCkyHV8YDoARADd0ljvU+6duddkjKlFQEaD4jo9YAn5rJGWLTMig4F76Us",
-	"vu2pHXBC41iMuCZjps1imCIwpCwlNJVAkwmBG7MSlBBy8L0swJcv5EFgF7vZlF8ukHgkJd41mmogG5Qk",
-	"IwsDiPB5SpUmNBkyHhEhCSW9UZoSIfuUs98QUpsI0ddCXrIkAX5LkJ4bEIoM7CVMHOUqXAsug0iRQhme",
-	"Twt4Fsu4V4DGNE2RSZrFFChJ01SMLRbkW0DoHHMNktP0yKDnChC69WIPOBlxuMkg1pAQpI59hGXX4cQF",
-	"S7qEJcA16zFQhGnCOL6R306p6CvcxU8wORtQCcn3k3c0HjBumeBD7SUXeMkVTAhTZqEjBeRyQigXegCS",
-	"DO2yiB5Qbd5QmqUpobFm1xa5Wa8HBt87vOveNQBA1O4Z9DbDK/u5Ap4QLjhEJPiQDITS5o7Z3EMoedJi",
-	"iAEdjhCAJCJKEA4sXJW5rvg1cC3khEjIUho7xMbFP1ERoTwx3LhrxfYrmFwoBHi3w1FqNtNIyhQkLYLy",
-	"pGVxfttI1UwrIsYcgbRx8uHsnGzZbW1ZaXGzRQ7w4XggFHS4/3hAFbkE4ESx1GzUwEMPJAAZMj7SoMhQ",
-	"XAMqQmbNHMZ+3laHG/R4L/RrMeLJLTnAe2HmHvGkTOS7BZGbN+xM90bk74UemCujYOsscbzc00fOA0Jm",
-	"iHRyQiepoMm5EG+ptFL0Q9KIR8lLkSCZpGYR5ixpSNjm5oJMW8o2siqL4SOn15Sl9DJ98EW7RRnOeQ3S",
-	"gA8SQ5Ux5YazSsRzg9oJ1fSSKtgn0mjthBq13WIkqiVE9IzihDo746SLun0Tlfuuwaiq2t/M9f661bu3",
-	"twILAW7gXIh3lE+c5POwbFAIMqR84s9ZfV1IfOR0pAdCst/gtpR/KEZpghcpyp5GIIkl4N1E04oMtV2w",
-	"g9IK7o0jHBYrIVQapqgU4/2IDGlqtAjD8+EmM2qGwVsJ1+IKjLSZT27NOUh1x/yaaQRMoD7QJGHmJ5qe",
-	"SCM+aGbu1x5NFUSNLPjp90ZGlRoLmSzcj3/PLAL0KLtAE4j5LNB0dpw26//ertPNCh3q59JQUbGYz/l3",
-	"4vIXiLWZFc1XK+7O3tcXTvlF+XrRRg/xpS+RM3hdg1RMVPf5rB01+Ch1/M2qgpWNRo1YAtWQXFBd0g8N",
-	"NjY1G0JZSdxt1wzhRYQqmJ89W2J+lqyul0YNIypkEnrspl51VppKbRiCDqyGVzCJ8DqHNDV/KEIzKrUh",
-	"tJw8G8M4u1BXF7u9H74rr2OnbutGXbhQAHwF+C0ESR0s23WzC3Vhf5uPLO/dhB/UuXkbaWMNVPPMaP7r",
-	"SABn9tUvEdpN1sSNChEiXuBQAcYVMAimqlJFCV3yfVQOrwKUEmHMJPS3bGVWxjQMy/9YCE0z3ZDeHNsP",
-	"tgNUoFLSSQNt6H1YzBz78B5vSv+FtQcu8dkZ+y34VAtN00WfneNLU4eIe/BDRN5MUyxmJqjPcuwrU3tX",
-	"8JRx6JLxADihZABU6kugmlAp2TUkKNM6GRa1eyvkF+8xo6xem3tuoyT/byJj4KOhWbidxeBbr4f/+lxD",
-	"j7jQT0wPfoLJQrSYUlytrpfrNAcnx5ZjqYFRbwRPJ1YUNzqRM8q1yMaxERYzoOYLx+cKhOtwSVElQ2EY",
-	"brSzDDE3D03TD72IKMZjsJ8bNeiSJYoUaw/Ga2128Ab8dq4vmjGjN853F13BZH8uGGfdAIOdq7fD9y+z",
-	"f8qzp/rj9aeb//nbNv0+fgWv+2/Yj+aZOPn1VJ236fblTly9L9qP1+3jdftHvW49YUXf3MWbglxZwsZl",
-	"3Ypwcs/yYvJ5CJk7YcpoZFYHdU8vhUiB8tLjuySUYtDLyV2AYT1elLt0fi9voJZkC4fiHazXDTaLXyzx",
-	"/TVIpieLaPqUqau3cA0pCltW66/cjHV7XYY3IfFYtlQnXjuCzhfqpy+gHpV8tCFEojD4okJwJZQPkbeC",
-	"qRUcm0n+9y93I5P5q8vdObJMS90cxhcD1h9cSKaunOzX3SMU7eTe4qqJeQXNmpJpFtOUmNf3SRe/Ytxg",
-	"hYLEfNjhuQPGPCSpIQAihYJ90jXo2GOQ5ELmgPK+/Y74Z4UDJxa8x/oj64/qcPcyOhuMYG0/sHY6MqaK",
-	"xClQCck+6Q5pymImRuoio/EV7QPOcMXFmDfzZ8Q92+9w57hwOkEXXctOjEcnI3oW9mv8G3tEj4X3J2Ds",
-	"ARE8cPe0Ovw9jIk5Emt+o0litqAQvrHgFu/tswQ0+rv2UMY1axhxXDN+Ty4nZtsd3kVa7iIcuo6euy0U",
-	"6L2WU3eqjahRPq1G1JhxHshTKxDMmYFXnPzfBTTqdSkX37Qimd/B1Wqtmuoub871bjoUk0bFJV4mwY+Z",
-	"WVFiqGwolCbC6HDUKa9GyH5Y4dgZgO8SaioWGazAsx3GnJnPyrz76TTnRmvuXKXGR89dMW6ZB1oP4gGV",
-	"NNYgVaHc4JuBejNfjZlj1yotKgdACSVLkK7gyGLZ2YHo/u9PT71/9Su0hJPT16gEai6D8cBQMUaiKTKk",
-	"E2J+3yfdsWQa6p5bhmtulmTIuH8DjRv4SzEK3r74dovgKhRJBDqd2DBLJy5mSA9AhuYu82UjauD8hmOb",
-	"MafZdNS4aZovmtcUFUBlPsVJTu33+O9PbhD848COFIDmE9ODR05f5vSPrHsh657Dsxfa+hZCpHo5fBMM",
-	"3W+8ls+MEqaPrtfzPVY81A3LaFpSpFCS7HIYPN+tM5DEWtyVpm3H0vWqh5ooDcPuXhjcwbSCtOdC9myk",
-	"CvK4Cegi2ishG5T0KEuNssD6vMl4ycY/Uijtej8viqnm0HC+WiHVrtPHBtdiZAZSCU4uYWDECAykQZCS",
-	"DQzAshgbBfF+TBMaa0V6Qm6WxLh1Ybk+f1yPmSkxkjFcsKxCOQZrFjOO0XBI5Rzvif2uDOdP5vLzat6G",
-	"y1jB2DIMERkPQALCFYPV1GZEOKCC6lIOWo0aktJU9sFb/Fa29bivPQoXxOWQbD411XEU5AABYQQUV0XE",
-	"8AwiT+LlNYX7K6A+n7X4FIn7kxoLLla6A57VyY0cbvRFPJLKRpiueEIzhLtw0JnAOAXqonqqaDiJiIRY",
-	"SKOrO5cjNV+QVPSDGGQrjpWx4NnCoJSocYgf+iCX9UJpXAD0RRhSk1N4/mNpadvtnd2Fa+Mwvlg9TKdy",
-	"DFOLq4xbdySH3qsSpq883w3TV162299tv3y582z3u932y5fb83PSosYhXrroWlkPyF70Ksj+3YS8pZkW",
-	"WY34sUooEo5cCwa7ZidIrbfssjxcRW6wCI0XFlFaZIqMhbxivL/v+Kl1wV8q4HpZA8RMqbUA3dnx0TsC",
-	"N5mQelXg3bEgOmTca7IVfhQ1Rpz9OgL32LCc2pPLFzT7CKt5c/d4lPb2c2dpo6UZ7+dmyfs91iPeZxzA",
-	"vEBSJA1FNn6kw97m/ZLIO5Ru14TqECM35+PQEb70JWr0Rmk601u0AG+N8L3QT2Teqe7eLjGcfDYoXP7Z",
-	"erAo4dQS7qmRTMsIMNA6U3tbW2YJquV+b8ViuDWMszGVNqulkD4lqyLG7osSHF9EjYxqDdIg+X/h8P9j",
-	"b2ursQhhzMrqgPSKqsGloDI509TGPM8FTxDi60JibB5CY297xyhy1gPiowB2ogZa2t2fz6JGKsb5w52o",
-	"MYSEjYb+l+0XzvLkTO6qsbf7neE6EpRIr42GmII0kz39MiNAx69myfiD6oKX/Czc1JKfBBtf8osybJb8",
-	"qAK+Jb+qgfBSX1ZwrDz5FHRLcKvsLwRQVDnMuvXVorJ1qx6k6SkoTPhdjdbDaIPVN198Xre2I89UC9bw",
-	"C+Xw7wFHCPmAZ3ClCI6yfPq0hv3Ya3U9VrcoSm3asFjkqds7tmJgibMLUBcHtf+Fe62XxxfeH85w+4Gn",
-	"EyeLlKPGipXYi7eViphOwfTZwkuqSClbhBcuf+44CWWB2QF75g2boIb+zqJEwIYRW/xWQsFks7W6bLhk",
-	"PFcRxzUvumr+FTONECXoBcdTSyEVkfDRUv4nspTjic6PrvR1MRZ7Iu2rMyMtQV389//6vzcv/0mXCLZc",
-	"LgCxipulWMQ1L8vQgl6GTxBEONuEjhOv6hqt7uPeXaRTRP0Xd5XOQCRzXTn7vBV98qNPinNf1jWJAx/4",
-	"YeyfR/lgXt92Q9as6RPTg0cW/OdkwfN473yPIjkZ6aCQgBdiSmFopMfS5XyPUxfCX5dP50dTxy9eM0iT",
-	"vMDECrToSsTUOuvyQjQoXwqbXvzj2Yf3JKN64DMcMNPcVVcJr1hfdGaRKSQIYZ7yIOAEODbGJkroGdBM",
-	"Y85CN7TdZjFZHQzfAE3NeKspgy4jPWTNseAcYxBtCG/x5+e5COs/H+A6rBnV/7vuy0AFm5VS/wQDPBXW",
-	"Jqh4MRaCLMfZIoEh3+wM8NkcsjtSKwtMare2WztVVFqQC/SVtbpbaVNl1b9mzfMPbq72FJySZdhrHdOa",
-	"vvApVBdXNZg9Cw/zqev29Vb0GX8t5HDF/fQl5XpGcIVN1/fB0n0uJCQRauIfDkZ6sEO8RaKJo5A4ZeZ0",
-	"W0uoE3ftcFT1IXV3tYNaE3aAsTXGC1sa64kriVW+GmosWnMMWAt9HEHK1VznaEGh04AiShuxyMXH6Im/",
-	"3XyVG5Kb4Zs2Ll0BFgYdABnADXnz7uCwefbmYOfZ84hcwcRl2nZ4p5F/2GlEftQBlcmYSiAfPx6/IhtD",
-	"Gn8424zIFuh4y83YZAnZeMv46GbTXL1u7T+MWNLhG58YT8RYbWKlIaxERMdFaI90rqoU6LUrMhQU6wkP",
-	"4mlvO96Bl7R9+V2yGz+DF73n7e+2X+y8fEp3L5/Fz5Pv4EXvZXt7e2fn6dPd3WfPnj//7rsXL16+pPTy",
-	"Mo6rmLpTdkFsPy/5IH5uN18eNP+TNn9rXew1P//93xo1WPUuzmztxG86qW06iQ0JpzLt9lLBMbEYDimf",
-	"IYO5hyTNKzx5o4aEhBqhokKrL7Zf7tROYsTvCyyTWM0Ve7lM4BRw8xhXOePdIOEO+PXFNZVl9b90HrW5",
-	"bLm+v1On7/eYXD3f9Y60PKYufJZHfYrhOrm409ocU1cXPYxeWt5ycsrU1Wv8ZgmbCc6AyUQrpd3ZBJhY",
-	"SJhf43h7UYXj4KKaQsFVMwxnve/v8oWKx3KqouVGhYKoJeUKwy+WzHw+zz8o/L6r01+eZHSHqn4+5uWM",
-	"kgFYBXY8EEVaWRFlevtozNq4vjlZk+X8yvC0CybqESzgQSWsL+FyheICNT2k9zLsq3yoQvq1Yoe/0u7d",
-	"ilpcnn9x86kNaykKba0I9Uq1rDJhfOCW4FzslxGmu67S4kgPtlg+qdqyVfa6JYPZAOSypq98ERermztr",
-	"xfVFJ/BRufLVVem6EVXKfs1YXN1ZVCpA1DIaVzCV94mNLy9Mh9a7I8EwUEj2ieEpvgw/04ogNRb1a8II",
-	"9rEVktFuIcfMLDs18rT1NgqMDVjII6e5+NQG3mDZV3DKE9E0vcoLZbqI/A1XWxSLprdbO6VIe6UTJgxM",
-	"FRaV0DpDViSBDs3MTfxlmbV+CGpRrio+Y1n+PKJrKkROutL+JGF9UNpVwcPsAXcm6H7mgpezLWfFJzxE",
-	"VYj1RL0lxY05xt8Qlgs9bQVVrIK2U6sOOPUiCW1xgf2ivv6SQy4errB2lFFre8dQys6z54EDd59QPiEf",
-	"OYtFAvu2tjIqQoLn9orWEoEhRskItdE6vcjXfFy5PtXp60PycvfZd8TVtiSJiEdDFxRajQ3UM8iKutT4",
-	"sRS8HxHGMQmDa+AxkCFQV4g3A5FN+Utm1Pjw1d/ruCwawV2BY5f542ptOgPxUkJG4GpYLGUwrjTl8Qy2",
-	"74vVGrV0GaO+pTlbuHruiNgcICI0VQIBSqgi3X81nWW6efyqu4Q9PNQQpmd6c35+QuwLxCBqycKFVfJn",
-	"k8yzly9DkmnXakp5rZP5c2cDSatFu8p1+Rcn+NVbP8nH02MiAUtfx94y1sPON+Zq84hvvt4n3aDkqis/",
-	"p20tLLNIRSdYXZymFUtgWKh1oa+oGkXoUndcUZZceHf0VsdtT6EnQQ3W81BI+/HFnIxL94oXDc1tH8qG",
-	"qegz3vWetEzCNZbQcF/VEvgqdtDyAuv332dKf4WA7+LEf6QcyCsBa0SoBeJNzcAH8RDIoZDZ6iPfOlXH",
-	"X/bBTVRsv27l9Ydj5Mv1jiY0fNa0dclr0Pv3IhIPIL6ChKTsCpwZ28nQT5QX5khYJx9L6rsL7it714Kw",
-	"5fJmj65BToL2OoEe4bKp0gnpMZ6offeGIin0NBEjTS4hFkMgiWHbdpvLGeCcblKnedfk6k1VU7ZbmYcQ",
-	"a8Qou2EvnPS5fJ09950DwsrfSYiBXa8x4cgWcFmjIOBcX2LUGPmSRzWkIUdQXFVWxyTw64imqsygsRoR",
-	"T6wCbxTSpgLgPiTB8Fxrh6/ahWd5MqegFU0d2DRkpg8n3Nxs/Mkxc0WNUPZnSD5U9lHSJdcQa7zLqLZF",
-	"LxWhBDkB2UCldtMRWWSEhb6kQ6uuR7bORj4OVaH+7COFsB9JNO3vIB858qyus/l1IyNZXAFkCitO+VFx",
-	"WQNhJF5KVEZjc9YixVYgPZEmIEmnsTUQQ9gy/0+MogGq08A2BBxQKI1Q+9BjYT1tiCsMG3FkEpSdJVfy",
-	"fxklfeduK1fvQjmAabJhcEgNxBhloV8E485NaJfn2G6+LzONj+cmB/gPVAckDIX2c6h9YvfiLAzYuKQY",
-	"wmCs7SwSLFSbaVSWMq2CV40yMmBmYLOYEpf/ucEzo382J42o8e9DkUCKlf5vdCaFFrFIt+zQzR5LwZUI",
-	"iKaBa7C0zh80w2lV0i1mG7RzZaNwwtW3XHMIhq1PKgFpFk8WWmzyay9O6SiBZgLqaiqN9a7dfhtCko+n",
-	"bzdLhFYs1frzE6aylE72cgrMUbBrKLlbg25RrS+x2CPPbsiSh03wqOs8kUvAoeSZrINFNXIwPCfDg7Fh",
-	"jNGeaw/tVr7O8nJeG0ZZ3BgOnwa0hDkJU/h5/WpWc55W+tLQISgfQgD8mknBLSOmkplBDfn73j1+PWhN",
-	"sf1sbAGI7j+QsyRSZFnlyH9unBycv2lEjTcf3h3NItalnLeLSHVGvIq1UuRYZZCiBFumSJ9dAy8jag3y",
-	"LXnSFRdjMWSJj62aZV32Q9YFVmIxwIiwIe0DKVi6kc7D7coRV+WtLs98q7r04iIdd+HYrFOJg9vqiTKc",
-	"bJrx3A3l1orWc/Qtpq5eMfPx5WgNk7lPWlwpGXT5NFC4hlTVep8IcC0n2OMU34qKgqIoXi2vuXgf//ej",
-	"+Kqac7E7TbSpGK+YlLpaOuotkkmDJFKXPponjtqU0UYO0lmo4IIoVs37nmPbjbGlUV9Y+y5KYViZTguS",
-	"iCXNudcsgZn20ywoNF++JlFU0JL1+yCd216OlrUhzzKuuhA5MxBhidGgjbYcqy0j5TbNz6o1rAgR7w5P",
-	"PjVfnzVPP3w4X8rkep9loeucNjXlnd2hBtCfhTNvfShNHvo9HwnrFNQqFa7IhVbK+l4z/keL7CK41dRs",
-	"oVVwUDrXM2zBXm0zRHDapXmT1VnPJxkULKUwqywwqpQCPnyu+NQmZh3quQQrl6+UBjCZARXrziNUXUFi",
-	"RDN085jXSy6sKRfBy4VONeyCPOOGwGd4QyR04jRhinowp5kaCB2h1qj0GjcGgufETFA+lJeLTF0Io3zd",
-	"c6Fvh1+hxkRxGe9gmoIZd6e987y5vd1sb3tqdIUlwpISjb3tF19ufbXbGeuO/+P5oTmDqVIxVV5Yl86w",
-	"krxwX3fz1CFqWHzZ1h6uqHNnuZqtZEg59daT0FweYZSHr/aKV6it06L2Sdf+3DUXkX2mJctHydut7pPu",
-	"NYNx/qJh+F4jciMXI1h7GvZzxTcuRyiRM4ltVTERyrwW+qHzjEys5hq5ipGNqGFnrWX6pajCGqBgVmaX",
-	"jAde3bVGbGujVCX1ruvMgV1b9Nqap1yDQitPU2/bFFgb0o3FlCvJXtqDTwf1NsbZiy94833eWKsFddZr",
-	"AHmM4IjXB2FglasTyla2kcYxKDXLIXhAfvx0bj3sqJM/bftmWkvKfi6uitWMfeZae464ZqlFEFyL8zy6",
-	"T+dfMS+e7y6O113g9DzgRGT015GPhit2+x1ecvvYXUvIK2Wxc8PIjKFL1I3f3VyhFK2uRMxcApW1dFbt",
-	"4hMeV3VrpcHrkcSpKNPRX9iRFS9Q25g+IjSWQilC0xS7+E+dxO1K8tlq99iRYs1yVWEJm8qJYt0c20rB",
-	"v+VLhEoQGXAIuZ5RxD/XmbFkXhdyYZFLV0JytUI5Fga3qV+2dlUx/HD2msIwvGVXNmQ8/HV7pfi8M0Cd",
-	"EsPwtMAKdhibhzccHue+zQUyxChG+PIVQGb1RusXJTRJJCh1B9F7UeOm2RdN96N/t+XNRj/b1z6H7zXZ",
-	"0FuerCG40Wd6MLrEAmiCZqwZiwT6wLfyqb+En6srljVFZsHbRAkTZF7tZ62qc19mnu+JFD2Wwl0dbV0N",
-	"0hrlyjcc9+eVSyAEKxiiWdRd/t61v0Gd5UFwQGcS2W23jQzDeL/DUSnDkDDrIMLr0VwgYyqdu8iWhSZ6",
-	"IIXWKWzuY3yaN026DLeuUfEPTl8dvb84endw/Pbi8M3B+x+OLk6P/vnx+PTo7OLk4Ozs04fTV/8wx9El",
-	"jpLQB6aFLwDdRVxzHVhunRFZV/PpocoVzkYcKzetx6wWZiDdnt+GU9RyN7WyE/kuKn3c3bHdXTKYE5Nn",
-	"OIhsrS6nWYwHAnVvX4BdgSa0pD9Mn2UpXmi9Ra59ueHo03Uz3YjTawvhsTDa2aDQvWfB2CyGv3YCjCtm",
-	"+vDkumoh1PWwezqNztY/XcLeaz4tL3Mh1jpgvoKUXYOcrJVacUetILSGYWatfvOD/BepEHdy1AiPu81J",
-	"BN+2I7dIGPC1irAoZ/5paXOHfr7bOk7gC+hMBaIvXLfNAkR7zoWRVeef0MtSAPjs8YMDw2L87vzvtN7T",
-	"LBuUzRBwViUJWjLXfQ9uBnSkdEkNbGS2mTa2T4hjgAQPy45Re0zuHNe63uroOhgvKmjOI1QQHp7TUM2h",
-	"lfBgGuYVnF+Vcdz7zVdlVI+XoAHHQ4F9Ibhr9zRn4V+zwN7D3OPzis29eXdwiCoopoUuUXluqaI19yY4",
-	"zCnPZjc6kkxPzgzKBBVLflqiWz/Z6LrG8K1Wq7sZ5UCIg1i03KbvloQuPTPYAGiC3girFTX+1Tw4OW7+",
-	"hM3MPXpmzPz9JXKW1IORjcWzf732Z/rjp/PGVCYcedpuWqt22QI9J/elzvzbIue2bWRPpKkYd/jp68MX",
-	"3+08Ixs/fjonl6B0YfiQRtuIQW3ukTdnO8+euyBXjGyEmywijOqIMKUiQke29BFFk3jKYqY73C4Qu8F6",
-	"S4ng1ivk88esGQLpG1Uza2DOAYYZuV++YH5bT1inBtc01kW7k6LsDxlSxjVl3NY6RwzMy/0HZq78g6Di",
-	"f5UQg1HzgOfcz0VEz+3inUggJYc2SoycuDAxsvHu8MSHZBdh1rh7yjs81OyeqLzxRUSwWoJyzRF9HRoD",
-	"T8p4HhFi3WeSMmX+iVbHVod3+PlYYKleDFy0Vizb4heJ9+DkeM+89Tfyt7/ZNMe//c3WtU58vwEzvwGA",
-	"sn3BfhDk7NVPm8SgD3DNYqrdiqghDKmb5vJL0PdiMbLDiUNKcYnnkMzETgzQ9vmChgyEdADZI98jEpDO",
-	"qN1+GoeuBPwFuvt2Fyiy2Sgc9be/1S2Tm127FVnSphpJO/LESy4nGMqOLdCslY3ky81Y07ZY7W6SIgQd",
-	"K4DTSbR45RmrW7aNvzPA71YqXXWROszZ21yfOtBbD2kGspk3bfZwxKXnTGePBKwM8cOm7LgCAHnkEr0y",
-	"WEQs4TlYpUwZJMCucIp0b5pSpKC6BG40cIW+Yu2LluCjDqeGmUCCdkaaphiE7zzOUe4+jnL/8Ka1hBYz",
-	"2P40wRQ4g9mLBSHHF+yacS5lp7hlJ9MOX6WV6T6yt2GmJwiiPZcvjF9ttsiBbwFoTkqMDAMcAALIDGE3",
-	"0AetyG77qa+soIPkXKZ8ljAk+2F0KvCekLFhDDc01ukE12pHVxnEJIE4pRJUixyEKO/7+QVd/sYDkaM+",
-	"0wFa2PvYA53YehqKbPw6Mk/zAqUqsmVJzeEZEYRcioSB2szXTj6ev26+KCDw/uPbcsI5qYxo4xBypEyE",
-	"DQnwe7J4klBNXVA1xTKoT1SH40KuaToyL0nwNUstnRT296KyabBd1DsisntzY47m2c1NhGb7OdnmBp0z",
-	"c7HhOrfc47//ogTvbtpMhw7v2oC2rk3DHZfTzstZ5/tBRjjmiGMeDuZRG9yyYOn1rLLX4S6jnHHStYnn",
-	"3RaxW8EKsZSrsUFtx/cSfwCEEi2dg0qlVA3sfZuyGFxFSneJHmQ0HkBzp9WeujnH43GL4uOWkP0t963a",
-	"ent8ePT+7Ai/KUIDg4vz4OQ4KGq612i33KsiA04z1thrPG21W09RvdADlNW2LHvcwoqRVmDNkeM4aew1",
-	"jI5x4LuQFHjZ2Pt5OjzL0LKNdvYirFFBwbLuH47OyVZ+922ZJ6qb+2YGMCQbeaKm+ZClKbkc9XoY5mmu",
-	"DSIB8cF+46REybQGbmUkxo00LXiiNnMhEbG/kBGLRDXUcBY6FcxufIWsL1H9ywVQUDNsLPme0SAbXz4b",
-	"edyK+XgeO+22l7p8l9eACn5xjpAVVo86Ikp0Vfk2wxD9njuyyMDYQKllMGbXLqNu9Hy5W9/TvDkhfrK9",
-	"+JOPnLobHBL70dPFH70W8pIlTmrc3Xm5+ItzId5RPnGrw+pmz5bZ0THXIDlN8yIQz5ZZ3xnIaxbDR06v",
-	"KXM+3EAzQlIJ9Y+fP5tjz1ugIolNhYc9cdFMaBugfSxs7+jwc9RwIsKC4Cx/zeetvj9jdKXSsxIa7I4I",
-	"43E6SkCRrpGprmDSjUL91FBei5xpW6mIsOEQEkY1pBO8EMNddLjLU9RkWE4BCSqnQ0I4mlIKbCQbgfP1",
-	"3cG/Lg5+OHp/fnZxcnR68eH0h27U4dvtdtRut8mIp0Y5U6A390lGzb2uo6CXjGfVu+2XLqjICKBeqUwg",
-	"BaNUIpsuc76gPWQjr8/xvUgmd0agNQ0ov5Q1dOfhrbCI7btlEZ+YHqCaPM0lcoXdio8a9RojBH/rXKK9",
-	"BJc4FLyXMmuY2t1eYooTOkkFTc6FeEslcvo/IzvCFgIFkZiD74MOD39FllThRKgjND6bNXnpw/ZNwiCZ",
-	"mdzJrsZlJ6PsWNC4NVC5iFqr3Rf1js0GiuoQqMvb7HSjRvldGr1O9HAAw+c25pjjNlvk3CumfrKiqybt",
-	"U8Y7XIIeSY7V0orAVKfMcxhb69dOu231DpEmVrMM261iUIp5103S4ajM2N/sgBs77W1UhFzDhcjFR6IO",
-	"NeJX3GzCtf90YTLbLXKUw40po9XYGJgEo+pd5qePmaphi7bDxH2yxXIPt6U4YvtBOaI/9TH1/VSNiIoK",
-	"5n5w3Gifw9MKmeZDs++iREqBN1+XmT+y5tmsuYYTI/PJUc4Z2kIha4oRuqRT8t//+/84aWszYNlFi5gy",
-	"E861r9l82HJ7a3HCZVmrrDOTBwYzg1RGFrTrsOn9WFYezU9h7Z1LxhPV4eZ3wwFddUn3xh6hXOgByHz/",
-	"I+VNDMh/zSdFKoEtmWkYHUbtOIZpBL/QgstJ11bgvYLJhRpQCUnX1YDEIO6fYHKGv34/cbV51GYdI0Rg",
-	"5F0n7okXTvUeeWB2ON1Vo4bNnLpm+N8eH6k5y7+gtFc45Kqy3jmkaWj5DFUjmrJrmM9KvPQXspHffaXr",
-	"L5Z/GP1qsSewJPmEXitr8imbd1pTtPgKpymEkhI17M4TKP1V6ItmjUHa1P7rB8fn1ZWc3cVfvBf6tRjx",
-	"5E+qrJziSZW1leA470ZTmTJ8LjDv4VTHSePL51q62JJCUw3NK+siX3fseaYcr2IwVTXczFE4CLVW1Wny",
-	"OsUFH3g28pXF7/JJV+XrR3r9tuk1S2lcEOyT+zAqoI9+gUvDNlFfxqWRZ2uRjS4memDbIktQGXq6MVSp",
-	"u+mDA2b4Hoqsr9D9MF1Zr96vYpPXsCQGlqu0tR1m+jmK2g/L0V1QFeGP5+cwsFnCz+FO59G98RXcGxb4",
-	"keHWeXGGkOItOd7GsxFQvqO0Jp1nU3wPkCjCBfq3W6TrSaZLOJXSBTxogXFB/tk+6dpsJCw0Jp3ak3eE",
-	"HSVMk1T0a+RTu6KDNF2d8Tw07U/1Ko3m77RuDS5na2k/ayl56z55RXEQrvpsDcvIE58d4FElyLn3IwN5",
-	"aAbizsyphHjn4smsyD8WSwy/++j6L2vI5eZTL5dTHdfUfHzLroC4WLfqhJ5nRd5JkDOaFbhMkD1/T+ao",
-	"mvz8h7bP4+5maAaFqGaTa/5s+sCjk7LKE7CAtTnriCiKHRzGg8k9MgZPp7dkEMtIJOfC0b7Z0hT1Rxhq",
-	"fHJwfvimhp1UucgcicQzi0d6fdTf16C7O6S1PP470NyrjgZXYcGQgi+wZabKsyz0AIYK0muX0Weru1gT",
-	"GHrm923A94BaV1QmocdupqkDTQQZs4M2VrX/fWPqsdvHYg05D2WuKGqPIu+3EhJYnFBIdyfHDv1raa9M",
-	"crNDAGcSF9mgJAOpBI9czzJcgouD6eIfTiHWI8khKfpB7hOmO3xhYHwev4ume1xq5IL1mPY1v7DIm/Kh",
-	"LnMi9hy+32/Qnpvka8Xtuek/MT2wm51xw+LhOKXCABfj9791en4Ucz0fsMhWyqxan/DLl+zW70FC1yJ3",
-	"7byL12NZvTMJ6+QpTScK8ywgwWwAT8TTniZ8UCLhRb7cUz/Wo/D4zTt/zEndETav7JR1OFX4ZY0q1cQq",
-	"CmtJnO8DCQkjzxWWP+rDE0W6WGAhHkklZBfTX/y/3TXY4eYNK3ltYH07l4KXUqU3W+Q1S82qSSyGlxgI",
-	"1cUi7hgytUExFTDyuZ+uRc4+sb93OGY1Yb1Gt3BL8RgWxft+CcPNCEdlAnMGtWGjRnns2iDZrmI8hi7Z",
-	"Il28ibt1Ny7KyQaOR9f1KUJ1xmG/k5J5eNU6GTX1Ou1eiBrFAwS5VTla5rQuXDep7iyDtf22tKJgBc93",
-	"0ahnaKax1/ivn2nzt4vPf+90Wu5f/9aoXWHdRDmYZ82F6f3hZO3my4Pmf9Lmb62LveZKc+EJ1kN5+YoJ",
-	"swZHpLivwS21rA6ii9UAlLIh06VZEuhRbEq3vaDR6aLewPer0uUkZ1XNeUqdZXCPCt3XvvpoUpvj5e15",
-	"4UVoflviDvQ/WsGuvkX/nFhen4ZPE2wk56v6GU0hLCAQLnjLpXTbegIDyhOXuok745boO7wbNNHvGvnP",
-	"Z0Ns2Jzl73bIQIykchpkXqlcq6CAIOqPkW3ploq+IozXRuHiNo/zjd+T1led5it5P2wFwHpVLwcc+oi1",
-	"DfRysI0pAtHA8EFJ/y8bun+GxTAxewdP4IkqzieIk/c0Q5BipkRiWwRahSSO9TxmU/UHw3528rmafUm5",
-	"0b8mKdgCAvh9i3SNpGhuQTTcYNu1IWVpi5w6UqVF/ZsOLxXAsWkt3zUTrNcQtIXGiH+fdYTDuXdtOn6+",
-	"/z5oKwIr23RAjUGaiTNrDiqS87FeQ5idRGOb+42NCpbKVnqL4FqWJ9w0x+Nx08CpOZIp8FgktirtctSJ",
-	"k70WcvjQbKEo81/HG3z9IZlXEXlkAg+Tv3PjakDTkB5yOsATmTLmFiVozPGVKV+MShf6FKqb5/dz/1X6",
-	"yy+F3zPi7pEDPVFl3qFcSRE05ZAN1GDzEmCW74yp8txlc20E/sviore9VDr5G4S0cTXOmGBzYFPHNhdj",
-	"pS1IXRtn+wPoQ1vaDMWWryQW2RpBrUf15TbqC4bdB8WxErxG5iDIGoGc1qRXGzmF4ZDdvGa3VT9cYX2U",
-	"bS/BlYxKnNuJ8gmxmYNYyQe7HXWrDQm6HY4OpXIdoxY5NEP5PEPHuK2IUdT4nx4s51cdXjR19d0EyKrN",
-	"BDYkxGI4BG5Dvzo8kyIZoZVqn4hej1xOiDNWRL7PuJCszzhN0bzq4cG0L05Um8VoI7qqdHpfkWOVDhPf",
-	"kPbkmtF/BfHosbjFAzIyi4a2P4xvPIK9z4QkvjfAnfK04KLcChuhZKNF3obpfij2Dld5bmR4kbtmqdYx",
-	"gGqXKxHpxCum1CivUmDHt7IpNtVxTrtapzq+dlL0K7kXp3ppkruQMgttmyrPC/edDcSGAj16wf8wXnCL",
-	"qSWiDRro3A+9hnbPeSJu2BTrPmXc0jwzLrFwzY8S760l3hzZRPmM7xDhgrps9aLvbAf0DFFuCh/vS5ar",
-	"6wb3wALdMjThBbsa2nhk/X8AvxlKZ1XPGRb4BW1ULgk+T4tKwO6AsOKlsMirVucBWyNgpDZ4wlv4/9gh",
-	"xnn3q7meaAe6aofuR1f0txFbPMxRccr9tDzRrBxc3CI2xlEVJc6LWsq5EG+r9nnP1CxPc1i1z3qPK/5m",
-	"V4PdFchwvlEJCcBQEao7PHR8TzvTu7atoxAKwk53MyOR3/mr//7ikMttYh84CtlOHvjeZ5Wgs4DGPuYz",
-	"3Z6PRpc/7SV+kCTEpxD4Cm8zROo1WM7ce3rrd8NSbhnenFKlXbBMTDkXmlwGNaLqa1EFtL+MucJH32Bs",
-	"9J+z+NTKBPTnrVYVckTr83SMccodvN4VvJIoaYS3+Ynr65BHAkOh68gjbG9+r/rpGlfjw7oaXHzyX57O",
-	"Hy/KiqGTFkFjrjfxXVyPzl8wO3bstByQYavU7dmE2bGQV0U/HOy9gQXYFJZopLHt0eHCQPNEwFaHn9iC",
-	"3ZgRVHFZoDBubjyaSqDJhKAbVpacHPZNs07rCcX+VkXwGMYpuEZovsz/dp1A7vaWJ/R+KzEyDxQDdoAK",
-	"jwVmRtljANhDB4BVUN82Ui+fyVLhNhL6TGnbrr6eir06bYcvGc18yURbJ9m6CscDYZtkTd/t2HsezWod",
-	"PuLs15Eh7D6VCTbcwKZ3ClrEe+18i0Py/vjsnJydkBftdvP50+/3yPaOkfp3nj0PWlNFhPJJh3/kLBYJ",
-	"RIQLghBX2ArUNt6zjkybchyL4VDwwiLAsQYfEOxPyHgpWuOJ6vBUxDQlGZWauMDHirkDe92QA1/5ti5Q",
-	"4/Toh+Oz89OD8+MP7/8Rp0JB0u3wgtM83bMNA4KBFelLMTa8sDAfoEGininZw7zHsAs/xVeyEMwTg2pR",
-	"02WHg4Si3+e6rOrpnG2E/cSW386J/aq+BrYBtOuqxhSx6GKz+pivR9t6FJBW4p9F+vMcPraBOLO5KCIN",
-	"eWjRf0wyddVMzJGxy9EiH+8pU1evwnfv8R6fmmt27Zz8nUdf7+3sU9guIC8BnpnrgKkrksI1pFGer+Hu",
-	"IFDaXxp6kgHehEZGDnDvlUezW1e0rDTMm+l2OrR99ETP9T6YuRnXX0sBcF90w0rtqW0vwRMxxnu3w51b",
-	"zdy/E9BBBcSaq+wH0Pmmz3Cl91nEsTzTrMBfBMkjadyKNN4ATRAzLDTvGce1yJoGWdU8ZnwuslN8Z0EN",
-	"1byMpycFLZxiOisJfE468LP5ycD3nAu8VLP+d3F2hjstt+t/Nt2tf4pczhyELieWV2Bf7IgMWH/w6Kj9",
-	"qiFI7giaeCJJhbnfNzVK4MnMG+cDB5IJxjVeMR/PD0lCJz4MFU3C3YROVNf8rMiGFuax6yyZbKIGPB6w",
-	"GLubc5qpgdAdDje2FXYpQoAckEsaX/WlGPGE/CIu8w986/ayZhdX7kIfj28vQ7wHyYYeCIVRCfWNaTed",
-	"/WkgRjIiShBc/xPltsysuxh7WlKOb2FPBUynoTJlIO2+B+ZXa9tHmPiVt8grbFlsRAsu8p/Jhg3Qtc2m",
-	"y02eblz5HAu4FPA7p7xSvonhL/QSm5NLiqkPekA5+Q2kmHFjGzZ6joe8LCvFPZnDiEj5QGcWvacTVc9R",
-	"n86tr/Dya5ZXKOAyS/amLJ1YVHgMZ/m2hXeRsylqsPdeWCbkHdWatgHbWvWEzuynd1nCsmj15gb/g8eZ",
-	"VfezOOas2hrvsRDKNxp9NnVQMzoW3msoGtaztPPPLGhpe8JqZQhwgLU2tBHNWjNiwKooe6/RYNXJvpLV",
-	"t7qMT0wP3O5nXKjTrXwfK1b+0StWVs/01gRdf9Vu/V78dss4L9c91daxLFo6u96jqihp6YxozGgsvv/v",
-	"FUBWdD9VlRHr618GaD5SzsZS7ygyr9eyksfqmH++6ph3TjmrSn1VTMtrZi4mP9fccPX+CLVzrnmHcxjb",
-	"e2PWJe57INqXkOA9KddRfNBi3ZN0EAiKG07Ixm57tzbF3nZPXEy97W/zAs6B+chD/kjtFasn+sSJUndy",
-	"DQ+ApnowU8s9cCESO+120J47oZpeUuWIksYDsz80mT1rP7XVOsZMYWVd1wiFlny4rTob1hu7krWICW7o",
-	"MEutnODW1tgzH3GIte3TqKkeqcZew2540oga1yCV3WW7tdNqm6NdupW2WekMAswbMFvXdg4rKoG4yVtf",
-	"DWnXgmPCVC0oR/zegZlDLwzXp/EA5aB58QYDiK/K/bDLxxEQj1uBpYdhnG1JyIScU3DTLMy+42Mm7fXl",
-	"+6Ayfg1cCznZc6/hZWOtWrSIhyFC5hHE6KYdUmnupa41dnf3S4P6AYZMYed8jJ9kBiKxGALpJkIOKdfd",
-	"wvyUQk9jwZluLIZDypOuK82VUHOSvoIE5RM9MCPmGvA+6QK/vrimUnWtNMzpENSc6CezybPclXE/4U9m",
-	"jq8Ukeknn9VnMECIMTXn3welH7vo//G66NuDLtGdmcXooKj0EdEj7w5PcmKc21PfDqYCxuK9ffP6GRdk",
-	"tLivaM5UtI1NK8zlM9t5MnV1gW/cTVPR0jKYD5EzUvLMpqb29lh2dguOM/vRogXk3BYj2JmyhzizUrxr",
-	"436n1esPqYIm4wq4YtadMbq0b3uPqruQfK0iM+I+6f7/3Yh0L1w9tE7HsmpNr4CTlGmQNE3n9ImlEqOW",
-	"ZtdYr1n3H8pfkIdELHYUOGSIyjEQZKMUA7Hp6lFj7PCj6+BruA4CPhrhQbG6ftLmLc8Sb+vdC1jw1u/2",
-	"H97OOCtEycXhPARmz9cnHlX2bx6rP3AIkLowu/RGaWo5EdxkKeVTmdJ3hOKr2gbtnPMTRv8DJOs5xCaI",
-	"5KB84jfmkJFY8B7rj1y8/DW+D8keoSSlGqQvTle6/J6oDi9/F6dAJTZqx0xayhQoQl176NnVLgPyvK/k",
-	"UzvFV1I8FjIHrz/+SZnEozfOM5d3VF4R6nmLJzOyISThQm+uw07mdHAdw+VAiKs7K470yY93j7Ti5pgl",
-	"IJ5PRyq4XRLgiY0Aewwxv71YNwXUADVzNLj/4A/F+phKOD8IpEU+nr41D5RIrzHzUHR4KkRmIyNTxq+a",
-	"mH8YkUyya6pRZYtTMUqaQ9A0oZr6itLgK9/bItQjjsmVxaXX4XLE1VRq4qej7998+PDTxcHbtx8+XZyc",
-	"Hv/HwflRd3YpIgfDe40+cXN8paATN/syrq7EBQQ6464/dHvmj6Emf6yyQlXOcUvGEd5jW7+7f90iruQE",
-	"eGKQK4GUmfvX0XsiRZbNrh4Ukusy5YNynP4zFxD6E9cDumMkXlWnc3PkYR61BLBVoPAdC3ivioH/2PHJ",
-	"5f1MFlsdC5A+UusfIh/LHdgEK8mLXg3plgPMv0lC1mBF4/XHXlO8zqGnBmLsPD/F5fVElcA7zTLOIWcZ",
-	"0zfjzn1R8czW+uaQ8wWbi/fXEYwe790/ACX/0xwUoZUj1OIexElclvPfTrljD4iCtNccCFVY4/JG4FjA",
-	"xkUiko0EriEV2RC43myRV5ClYoKdgZSmPHZSJY6QEGGGeXN+fnJmaGgk08ZeY6B1tre1haOa+fZetNvt",
-	"hlk0c0fQ2OvRVIGBlNtxdblv2TVwo57auoU0YdxVApoTMtMqPI4+aGe6ebft66hcS3MVVXo92K5BOHS5",
-	"jHs+dKXax/QUJyCyFDzLqa3s7yqJ2IiVzWBwX3VtetQjH/1dRIzaIreFIcMHi5spwwXjrzVDfiglfU6n",
-	"L/WEJD5ONY84IGKkDf5ikqZfyx4mv7l4VaY6/JJeIco4S3xG4yuUQyR59+qdh3LkkljjQY58uArMNoO0",
-	"5z0U/qA73L/GEnMCehIRCTEwtIxQ7hZ4BRPfXE6MXSdfB4ogDHEaHO/pEJKIIGUlvjSdgQGmgkpXdKl8",
-	"cuTAldViiviS0DFELk4JE3cgiTrc7CCm0iplJB5AfKVGQ8z2HVCdB+/HlHMbJxCLPmdY/DkFhKXgUNrK",
-	"wckxcTXmprdim6i5fs97LsHY86ymhBSuKdfe9bGhWJ83mSGGvHA68py8hodZ/hVMVORCl8t4Ypbiqek6",
-	"8MeoyFfyoKmKPL9TUZkUFGjNeF9tRh1u9i1tGzLbjlFSrlyzfUf7bs2IGuOBiLAXWmSjzca2FLfgZDyg",
-	"2jUn6nAbR7ZFexokcaw5L/3tdtEi74WNMoPEVtoiVgVXrq059nXTGEdl7n0meIe7pZONwFx28PHV8fnF",
-	"6dH50fvz4w/vu5vlU8OG2/UHlkflWZKwyKyAJznfCyN7vHvKVn4yS3bEEVC+D/BZNF8laCiMUrEIEIWd",
-	"hNFTSJUCpYYuesVzr8CyX8N6+30JfawY5zvEepQkGujQCGU+UTYYtEierRnS1o1Bd1zi4n/t6u0tVQS6",
-	"FSeAn9SMhbdYwEyRMC17AUdBHMbW4UeoIWNDNpCQH88+vCcnH87OW+TIHFx+yzuCtxn2A6CJAW73X813",
-	"cTamMgHePGdDUJoOsy7Z+MjZjQGI4InatGE24atnrM+pHknodvhG93r7H11XBK+ohzmAG/Lm3cFh8+zN",
-	"wc6z55EhWSiaQHsCxFhNG3kveh3e7Yza7aex9kvBP6Flf5V0TC5FMrE/djdb5NRCxDGpYTZyPc7MxBEG",
-	"oyHgtSHhWKDMoAlWYMcQUmt9JvlsCnPaXQGBngG17QStWuQ1NtiomrMkaMn8ruDGSmyMpubOia9Er2cr",
-	"HmrDN5UmO7u2IH+JCnPx6svnL/8vAAD//w==",
+	"7L3rchu3sij8Kih++ytLaw0pSpYdW6pVZyuyHCvxRUuSt9fZobcGmmmSiIbABMCIYlKuOr/OA5yHOA+2",
+	"n+QUGsDcOLzqYieRK5USyRlcGt2NvvfvrUiMUsGBa9Xa+701BBqDxD9PQcvJQV+DNJ9iUJFkqWaCt/Za",
+	"ZxAJHiuiBRlTpskl9IUEouWE8QGhA8p4pxW0VDSEETWv94UcUd3aazGun+60gtaI3rBRNmrtvXi+2+0G",
+	"rRHj9nM3aOlJCvZRGIBsffnyJWilVNIRaLe2gwFwfRxPL+x8CISaH58owmKzBma+TqketoIWpyMzMD5w",
+	"weJW0JLwa8YkxK09LTNoXHGW4ZMjevMW+EAPW3tPn+drVFoyPmiZFR4kIGevyfw4d03mgbtfU8rOxRXw",
+	"Wcs6ODkm2jwwb2l4DpKa1+58gUdciiQZAddnEEmYCT8wz5nHiMLn5q0X8jHvfrk3qZD6tXutvtAwUtch",
+	"2aDEUhFJGIeA6CFwIjgQKcYkBUmYhtEmEZKEPP5FCR6SDfPzj2cf3hNx+QtEmlB8dzPf4K8ZyEmxQ7fu",
+	"eVsDbojp51akrs17OFHrc9OeTugApvdiviU8G12CDEhfihHZnrWa1AxQnjuGPs0S3drbDuYQ/nYX/5VI",
+	"f7uB9O36zthvDWs81jBSCFKzhHnLu1BmgMY17jxbsMiFCzwDeQ1yFua+OzwhCp+Yh7P2iTvH149q9sJG",
+	"YA73iSKZMkg5a2Xm1ztf1ye4HApxNWtpY/szAR6ngs1n5u7ZO17iFzOWSgVXgBfO9zQ+hV8zUEj2keAa",
+	"OP5J0zRhETLHrVSKywRGf0daMzR4Q0dp4hBXU5YYnOXXNGExQSQl+a2GGLxHrmmSAaGX0R6hnDD3rEO2",
+	"vfwLNeGa3rSCFkgpzI348++tPoMkLqhxBEohYbdWG/PL56ClNNWZau3hxayZNlswECAeBDm86KXI9N5l",
+	"QvlV60sZ3P8mod/aa/1/W4V4sWV/VVsnFkwWytOHL+0kJBagCBeajKiOhoaNEgN3SSO9T0K785AkTGlF",
+	"gEZDIvp94LERQBAWHbOiQ8H7CYtue2oHnNAoEhnXZMy0WQxTBEaUJYQmEmg8IXBjVoJSTw6+lwX48oU8",
+	"COwiN5vyywUSZVLi/ampBnNJxZmFgb2iSEKVJjQeMR6Yu4mSfpYkRMgB5ew3hNQmQvS1kJcsjoHfEqTn",
+	"BoQiBStYEEe5CteCyyBSJFCF59MCnsUy7hWgEU0SZJJmMQVK0iQRY4sF+RYQOsdcg+Q0OTLouQKEbr3Y",
+	"A04yDjcpRBpigtSxj7AMHU5csDgkLAauWZ+BIkwTxvGJ/HZKxEDhLn6CydmQSoi/n7yj0ZBxywQfai+5",
+	"EE+uYEKYMgvNFJDLCaFc6CFIMrLLInpItXlCaZYkhEaaXVvkZv0+GHzv8dA9awCAqN036G2GV/Z1BTwm",
+	"XBhZrfQiGQqlzR2zuYdQ8qTFEAN6HCEAcUCUIBxYeVXmuuLXwLWQEyIhTWjkEBsX/0QFhPLYcOPQqiJX",
+	"MLlQCPCwx1ETMNNIyhTEHYIysmVxfttI1UwrIsYcgbRx8uHsnGzZbW1ZCXizQw7wx/FQKOhx//KQKnIJ",
+	"wIliidmogYceSgAyYjzToMhIXAMqd2bNHMZ+3k6PG/R4L/RrkfH4lhzgvTBzZzyuEvluQeTmCTvTvRH5",
+	"e6GH5soo2DqLHS/39JHzgDIzRDo5oZNE0PhciLdUWin6IWnEo+SliJFMErMIc5a0TNjm5oJUW8o2siqL",
+	"4COn15Ql9DJ58EW7RRnOeQ3SgA9iQ5UR5YazSsRzg9ox1fSSKtgnErScENrXuDmvlhDRN8og2iEYJyHa",
+	"K9posAgNRtVNGe3cltG0evf0VsnqgRs4F+Id5RMn+TwsGxSCjCif+HNWXxcSHznN9FBI9hvclvIPRZbE",
+	"eJGi7GkEkkgC3k00qclQ2wU7qKzg3jjCYbESQqVhikoxPgjIiCZGizA8H25So2YYvJVwLa7ASJv55NZE",
+	"hVR3zK+ZRsCU1Acax8x8RZMTacQHzcz92qeJgqCVlr76vZVSpcZCxgv3458ziwCdpRdo1jGvlTSdHafN",
+	"+s/bTbpZoUP9XBkqKBZT2BGsvcLMiia5FXdn7+sLp/yifL1oo4f40JfAGfGuQSom6vt81g1aPEscf7Oq",
+	"YG2jQSuSQDXEF9aSk+uHBhvbmo2gqiTudhuG8CJCHczPni0xP4tX10uDlhEVUgl9dtOsOitNpTYMQZcs",
+	"oVcwCfA6hyQxHxShKZXaEFpOnq1RlF6oq4vd/g/fVdex07R1oy5cKAC+AvwWgqQJlt2m2YW6sN/NR5b3",
+	"bsIP6tw8jbSxBqp5ZjT/cSSAM/volwDtJmviRo0IES9wqBLGFTAoTVWnigq65PuoHV4NKBXCmEnob9nK",
+	"rIxpGFX/WAhNM92I3hzbF7ZLqEClpJMW+gUGsJg5DuA93pT+DWsPXOK1M/Zb6VUtNE0WvXaOD00dIu7B",
+	"DxF4M02xmJmgPsuxr2ZtFjxhHEIyHgInaHSW+hKoJlRKdg0xyrROhkXt3gr5xXPMKKvX5p7bqMj/aHf2",
+	"BmQ7i8G3fh//+txAj7jQT0wPf4LJQrSYUlytrpfrNAcnx5ZjqaFRbwRPJlYUNzqRM8p1yMaxERZToOYN",
+	"x+cKhOtxSVElQ2EYbrSzDDE3D02SD/2AKMYjsK8bNeiSxYoUay+N19ns4Q347VxfNGVGb5zvAruCyf5c",
+	"MM66AYY7V29H71+m/5RnT/XH6083//O3bfp99ApeD96wH81v4uTXU3XepduXO1H9vug+XreP1+0f9br1",
+	"hBV8cxdvAnJlCRuXdSvCyb3li8nnIWTumCmjkVkd1P16KUQClFd+vktCKQa9nNwFGNbjRblL5/fqBhpJ",
+	"tnAo3sF63WCz+MUS71+DZHqyiKZPmbp6C9eQoLBltf7azdi012V4ExKPZUtN4rUj6HyhfvoC6kHFR1uG",
+	"SFAOKKkRXAXly8hbw9Qajs0k//uXu5HJ/NXl7hxZpqVuDuOLIRsMLyRTV072C/cIRTu5t7hqYh5Bs6Zk",
+	"mkU0IebxfRLiW4wbrFAQmxd7PHfAmB9JYgiASKFgn4QGHfsM4lzIHFI+sO8R/1vhwIkE77NBZv1RPe4e",
+	"RmeDEaztC9ZOR8ZUkSgBKiHeJ+GIJixiIlMXKY2u6ABwhisuxryd/0bcb/s97hwXTicI0bXsxHh0MqJn",
+	"Yb/Bv7FH9Fh4fwLGHmBsTO7u6fT4exgTcyTW/Ebj2GxBIXwjwS3e299i0Ojv2kMZ16wh47hmfJ9cTsy2",
+	"ezxEWg4RDqGj57CDAr3XcppOtRW0qqfVClozzgN5ag2COTPwipP/XECjWZdyMVsrkvkdXK3Wqqnu8uZc",
+	"76ZDMSkrLvEqCX5MzYpiQ2UjoTQRRoejTnk1QvbDCsfOAHyXUFORSGEFnu0w5sy8VuXdT6c5N1pz5yo1",
+	"PiLwinHLPNB6EA2ppJEGqQrlBp8sqTfz1Zg5dq3KonIAVFCyAukajiyWnR2I7v/+9NT7V79CKzg5fY1K",
+	"oOYyGA8NFWMkmiIjOiHm+30SjiXT0PS7ZbjmZolHjPsn0LiB3xSj4O2LT3cIrkKRWKDTiY3SZOJihvQQ",
+	"ZNncZd5sBS2c33BsM+Y0mw5aN23zRvuaogKozKs4yal9H//+5AbBDwd2pBJoPjE9fOT0VU7/yLoXsu45",
+	"PHuhrW8hROqXwzfB0P3GG/lMFjN9dL2e77HmoW5ZRtORIoGKZJfD4Pluk4Ek0uKuNG07lm5WPdREaRiF",
+	"e+XgDqYVJH0XsmcjVZDHTUAX0V4x2aCkT1lilAU24G3GKzb+TKG06/28KKaaQ8P5GoVUu04fG9yIkSlI",
+	"JTi5hKERIzCQBkFKNjAAy2JsUIr3Y5rQSCvSF3KzIsatC8v1+eN6zEyJTEZwwdIa5RisWcw4stGIyjne",
+	"E/teFc6fzOXn1bwNl4WDsWUYIjIeggSEKwarqc2AcEAF1aVRdFoNJKWpHIC3+K1s63FvexQuiMsh2Xxq",
+	"auIoyAFKhFGiuDoils8g8CReXVN5fwXU57MWnyJxf1JjwcUqd8CzJrmRw42+iDKpbITpiic0Q7grDzoT",
+	"GKdAXVRPHQ0nAZEQCWl0dedypOYNkohBKQbZimNVLHi2MCglaB3iiz7IZb1QGhcAfVEOqckpPP+ysrTt",
+	"7s7uwrVxGF+sHqZTO4apxdXGbTqSQ+9VKaevPN8tp6+87Ha/2375cufZ7ne73Zcvt+fn2QWtQ7x00bWy",
+	"HpC96FWQ/bsJeUtTLdIG8WOVUCQcuREMds1OkFpv2VV5uI7cYBEaLyyitEgVGQt5xfhg3/FT64K/VMD1",
+	"sgaImVJrAbqz46N3BDDlbFXg3bEgOmLca7I1fhS0Ms5+zcD9bFhO48nlC5p9hPVcwHs8Snv7ubO00dKM",
+	"D3Kz5P0e6xEfMA5gHiAJkoYiGz/SUX/zfknkHUq3a0J1hJGb83HoCB/6ErT6WZLM9BYtwFsjfC/0E5ln",
+	"6ru3SyxPPhsULv9sPVhUcGoJ91QmkyoCDLVO1d7WllmC6rjvO5EYbY2idEylzWoppE/J6oix+6ICxxdB",
+	"K6VagzRI/l84/P/Y29pqLUIYs7ImIL2iangpqIzPNLUxz3PBUwrxdSExNg+htbe9YxQ56wHxUQA7QQst",
+	"7e7js6CViHH+407QGkHMspH/ZvuFszw5k7tq7e1+Z7iOBCWSa6MhJiDNZE+/zAjQ8atZMv6gvuAlXytv",
+	"aslXShtf8o0qbJZ8qQa+Jd9qgPBSb9ZwrDr5FHQrcKvtrwygoHaYTetrRGXrVj1IklNQmPC7Gq2Xow1W",
+	"33zxetPajjxTLVjDL5TDv5c4QpkPeAZXieCoyqdPG9iPvVbXY3WLotSmDYtF7r29Y2sGlii9AHVx0Piv",
+	"vNdmeXzh/eEMtx94MnGySDVqrFiJvXg7iYjoFEyfLbykipSyRXjh8ueO47IsMDtgzzxhE9TQ31mUPdgw",
+	"YovfSlkw2eysLhsuGc9VxHHNi66af8VMI0QFeqXjaaSQmkj4aCn/E1nK8UTnR1f6Wh+LPZH20ZmRlqAu",
+	"/vt//d+bl/+kSwRbLheAWMfNSizimpdl2YJehU8piHC2CR0nXtU1Wt/HvbtIp4j6L+4qnYFIpSIuVvTJ",
+	"jz4uzn1Z1yQOfOCHsR+P8sG8vu2GbFjTJ6aHjyz4z8mC5/He+R5FcpLpUiEBL8RUwtBInyXL+R6nLoS/",
+	"Lp/Oj6aJX7xmkMR5gYkVaNGViGl01uWFaFC+FDa9GEtSpVQPfYYDZpq76irlK9YXnVlkCimFME95EHAC",
+	"HBtjEyX0DWimMWehG9pus5isCYZvgCZmvNWUQZeRXqmvJTjHGEQbwlt8/DwXYf3rQ1yHNaP6v5veLKlg",
+	"s1Lqn2CAp8LaBDUvxkKQ5ThbJDDkm50BPptDdkdqZYFJ3c52Z6eOSgtygb6yVncrbaqq+jesef7BzdWe",
+	"SqdkGfZax7SmL3wK1cVVc/25RjzMp27a11sxYPy1kKMV9zOQlOsZwRU2Xd8HSw+4kBAHqIl/OMj0cId4",
+	"i0QbRyFRwszpdpZQJ+7a4aiaQ+ruageNJuwSxjYYL2xprCeuJFb1amiwaM0xYC30cZRSruY6RwsKnQYU",
+	"UdqIRS4+Rk/87ear3JDcDN+2cekKsNjpEMgQbsibdweH7bM3BzvPngfkCiYu07bHe638xV4r8KMOqYzH",
+	"VAL5+PH4FdkY0ejD2WZAtkBHW27GNovJxlvGsxusC+nW/kPG4h7f+MR4LMZqEysNYSUiOi5Ce6RzVSVA",
+	"r12RoVKxnvJBPO1vRzvwknYvv4t3o2fwov+8+932i52XT+nu5bPoefwdvOi/7G5v7+w8fbq7++zZ8+ff",
+	"fffixcuXlF5eRlEdU3eqLojt5xUfxM/d9suD9n/S9m+di73257//W6sBq95Fqa2d+E0ntU0nsSHh1Kbd",
+	"Xio4JhKjEeUzZDD3I5b+tDET3qghIaZGqKjR6ovtlzuNkxjx+wLLJNZzxV4uEzgF3PyMq5zxbCnhDvj1",
+	"xTWVVfW/ch6NuWy5vr/TpO/3mVw93/WOtDymLnyWR3OK4Tq5uNPaHFNXF32MXlrecnLK1NVrfGcJmwnO",
+	"gMlEK6Xd2QSYSEiYX7d5e1HV5tJFNYWCq2YYznre3+ULFY/lVEXLjQoFUUvKFYZfLJn5fJ6/UPh9V6e/",
+	"PMnoDlX9fMzLGSUDsArseCiKtLIiyvT20ZiNcX1zsiar+ZXl0y6YqEewEg+qYH0Fl2sUV1LTy/RehX2d",
+	"D9VIv1Hs8FfavVtRi8vzL24+tWEtRaGtFaFeq5ZVJYwP3BKci/0ywnToKi1merjF8knVlq2yF1YMZkOQ",
+	"y5q+8kVcrG7ubBTXF53AR+XKV9el61ZQK/s1Y3FNZ1GrANHIaFzBVD4gNr68MB1a744Ew0Ah3ieGp/jW",
+	"AkwrgtRY1K8pR7CPrZCMdgs5ZmbZiZGnrbdRYGzAQh45zcWnNvAGy76CU56IpslVXijTReRvuNqiWDS9",
+	"29mpRNorHTNhYKqwqITWKbIiCXRkZm7jN8us9UOpFuWq4jO2GsgjuqZC5KRrV0BiNgClXRU8zB5wZ4Lu",
+	"Zy54NdtyVnzCQ1SFWE/UW1LcmGP8LcNyoaetoIpV0HZq1SVOvUhCW1xgv6ivv+SQi4crrB1V1NreMZSy",
+	"8+x5yYG7TyifkI+cRSKGfVtbGRUhwXN7RWeJwBCjZJS10Sa9yNd8XLk+1enrQ/Jy99l3xNW2JLGIspEL",
+	"Cq3HBuoZZEVdavxYCj4ICOOYhME18AjICKgrxJuCSKf8JTNqfPjq701cFo3grsCxy/xxtTadgXgpIaPk",
+	"algsZTCuNOXRDLbvi9UatXQZo76lOVu4eu6I2BwgIDRRAgFKqCLhv9rOMt0+fhUuYQ8vawjTM705Pz8h",
+	"9gFiELVi4cIq+bNJ5tnLl2WS6TZqSnmtk/lzp0NJ60W7qnX5Fyf4NVs/ycfTYyIBS19H3jLWx24+5mrz",
+	"iG/e3idhqeSqKz+nbS0ss0hFJ1hdnCY1S2C5UOtCX1E9itCl7riiLLnw7uitidueQl+CGq7noZD25Ys5",
+	"GZfuES8amtu+LBsmYsB46D1pqYRrLKHh3mok8FXsoNUFNu9/wJT+CgHfxYn/SDmQVwLWiFAriTcNAx9E",
+	"IyCHQqarj3zrVB1/2ZduomL7TStvPhwjX653NGXDZ0Nbl7wGvX8uINEQoiuIScKuwJmxnQz9RHlhjpTr",
+	"5GNJfXfBfWXvWilsubrZo2uQk1J7nZIe4bKpkgnpMx6rffeEIgn0NRGZJpcQiRGQ2LBtu83lDHBON2nS",
+	"vBty9aaqKdutzEOINWKU3bAXTvpcvs6ee88BYeX3JETArteYMLMFXNYoCDjXlxi0Ml/yqIE0ZAbFVWV1",
+	"TAK/ZjRRVQaN1Yh4bBV4o5C2FQD3IQmG51o7fN0uPMuTOQWtYOrApiEzfTjlzc3GnxwzV9QI5WCG5EPl",
+	"ACVdcg2RxruMalv0UhFKkBOQDVRqNx2RBUZYGEg6sup6YOts5ONQVdaffaQQ9iMJpv0d5CNHnhU6m18Y",
+	"GMniCiBVWHHKj4rLGgoj8VKiUhqZsxYJtgLpiyQGSXqtraEYwZb5b2IUDVC9FrYh4IBCaYDahx4L62lD",
+	"XGHYiCOVoOwsuZL/SxYPnLutWr0L5QCmyYbBITUUY5SFfhGMOzehXZ5ju/m+zDQ+npsc4B+oDkgYCe3n",
+	"UPvE7sVZGLBxSTGEwVjbWaS0UOw+p9KEaVV61CgjQ2YGNoupcPmfWzw1+md70gpa/z4SMSRY6f9Gp1Jo",
+	"EYlkyw7d7rMEXImAYBq4Bkub/EEznFYV3WK2QTtXNgonXHPLNYdg2PqkFpBm8WShxSa/9qKEZjG0Y1BX",
+	"U2msd+322xCSfDx9u1khtGKp1p8fM5UmdLKXU2COgqGh5LAB3YJGX2KxR57ekCUPm+BRN3kil4BDxTPZ",
+	"BIt65GD5nAwPxoYxRntuPLRb+Tqry3ltGGVxYzh8GtIK5sRM4evNq1nNeVrrS0NHoHwIAfBrJgW3jJhK",
+	"ZgY15O979/j1oDXF9rOxBSDCfyBniaVI09qR/9w6OTh/0wpabz68O5pFrEs5bxeR6ox4FWulyLHKIEUF",
+	"tkyRAbsGXkXUBuRb8qRrLsZiyAofWzXLuuqHbAqsxGKAAWEjOgBSsHQjnZe3KzOuqltdnvnWdenFRTru",
+	"wrHZpBKXbqsnynCyacZzN5TbKFrP0beYunrFzMuX2Romc5+0uFIy6PJpoHANiWr0PhHgWk6wxyk+FRQF",
+	"RVG8Wl5z8T7+77Poqp5zsTtNtIkYr5iUulo66i2SSUtJpC59NE8ctSmjrRyks1DBBVGsmvc9x7YbYUuj",
+	"gbD2XZTCsDKdFiQWS5pzr1kMM+2naanQfPWaRFFBSzYYgHRue5kta0OeZVx1IXJmIMJio0EbbTlSW0bK",
+	"bZuvVWdUEyLeHZ58ar8+a59++HC+lMn1PstCNzltGso7u0MtQX8Wzrz1oTR56Pd8JGxSUOtUuCIXWinr",
+	"e834Hy3Si9KtpmYLrYKD0rmeYQv2apshgtMuzZuszno+SaFgKYVZZYFRpRLw4XPFpzYx61DPJVi5fKU0",
+	"gMkMqFh3HqHqCmIjmqGbxzxecWFNuQheLnSqYRfkGTcE/oY3REwnThOmqAdzmqqh0AFqjUqvcWMgeE7M",
+	"BNVDebnI1IUwytc9F/p2+BVqTBSX8Q6mKZhxd7o7z9vb2+3utqdGV1iiXFKitbf94sutr3Y7Y9Pxfzw/",
+	"NGcwVSqmzgub0hlWkhfu626eOkQNiy/bxsMVTe4sV7OVjCin3npSNpcHGOXhq73iFWrrtKh9EtqvQ3MR",
+	"2d+0ZPkoebvVfRJeMxjnDxqG7zUiN3IxgrWnYT9XfOIyQ4mcSWyriolQ5rGyHzrPyMRqroGrGNkKWnbW",
+	"RqZfiSpsAApmZYZkPPTqrjViWxulqqh3oTMHhrbotTVPuQaFVp6m3rYpsDakG4spV5K9sgefDuptjLMX",
+	"X/Dm+7yxVgvqbNYA8hjBjDcHYWCVqxPKVraRRhEoNcsheEB+/HRuPeyokz/t+mZaS8p+Lq6KNYx95lp7",
+	"ZlyzxCIIrsV5Ht2r86+YF893F8frLnB6HnAiUvpr5qPhit1+h5fcPnbXEvJKWezcMDJj2SXqxg83VyhF",
+	"q2sRM5dAZSOd1bv4lI+rvrXK4M1I4lSU6egv7MiKF6htTB8QGkmhFKFJgl38p07idiX5bLV77EixZrmq",
+	"cgmb2oli3RzbSsE/5UuEShApcChzPaOIf24yY8m8LuTCIpeuhORqhXIsDG5Tv2ztqmL44uw1lcPwll3Z",
+	"iPHyt9srxeedAeqUGIanBVaww9g8vOHwOPdtLpAhRpHhw1cAqdUbrV+U0DiWoNQdRO8FrZv2QLTdl/7Z",
+	"jjcb/Wwf+1x+rs1G3vJkDcGtAdPD7BILoAmasnYkYhgA38qn/lJ+XV2xtC1SC942Spgg82o/a1Wd+zLz",
+	"fE+k6LME7upom2qQNihXvuG4P69cAiFYwRDNou7y9679DeosD4IDOpPIbrdrZBjGBz2OShmGhFkHEV6P",
+	"5gIZU+ncRbYsNNFDKbROYHMf49O8adJluIVGxT84fXX0/uLo3cHx24vDNwfvfzi6OD3658fj06Ozi5OD",
+	"s7NPH05f/cMcR0gcJaEPTAtfADpEXHMdWG6dEdlU8+mhyhXORhwrN63HrBZmIN2e35anaORuamUn8l1U",
+	"+ri7Y7u7ZDAnJs9wENlaXU6zGA8F6t6+ALsCTWhFf5g+y0q80HqLXPtyw9Gn62a6EafXVobHwmhng0L3",
+	"ngVjsxj+2gkwrpjpw5PrqoVQ18Pu6TQ6W/90CXuvebW6zIVY64D5ChJ2DXKyVmrFHbWC0BpGqbX6zQ/y",
+	"X6RC3MlRIzzuNicRfNuO3CJhwNcpwqKc+aejzR36+W7rOIEvoDMViL5w3TYLEO05F0ZWnX9CLysB4LPH",
+	"Lx0YFuN353+n9Z5m2aBshoCzKknQkrnue3AzpJnSFTWwldpm2tg+IYoAYjwsO0bjMblzXOt6a6Lr0nhB",
+	"QXMeoUrh4TkNNRxaBQ+mYV7D+VUZx73ffHVG9XgJGnA8FNgXgrtxT3MW/jUL7D3MPT6v2NybdweHqIJi",
+	"WugSleeWKlpzb4LDnPJsdqOZZHpyZlCmVLHkpyW69ZON0DWG73Q64WaQAyEqxaLlNn23JHTpmcGGQGP0",
+	"RlitqPWv9sHJcfsnbGbu0TNl5vOXwFlSDzIbi2c/vfZn+uOn89ZUJhx52m1bq3bVAj0n96XJ/Nsh57Zt",
+	"ZF8kiRj3+Onrwxff7TwjGz9+OieXoHRh+JBG24hAbe6RN2c7z567IFeMbISbNCCM6oAwpQJCM1v6iKJJ",
+	"PGER0z1uF4jdYL2lRHDrFfL5Y9YMgfSNqpk1MOcAw4zcL18wv60vrFODaxrpot1JUfaHjCjjmjJua50j",
+	"Bubl/ktmrvyFUsX/OiGWRs0DnnM/FxF9t4t3IoaEHNooMXLiwsTIxrvDEx+SXYRZ4+4p7/GyZvdE5Y0v",
+	"AoLVEpRrjujr0Bh4UsbziBDrPpOUKfMnWh07Pd7j52OBpXoxcNFasWyLXyTeg5PjPfPU38jf/mbTHP/2",
+	"N1vXOvb9Bsz8BgDK9gX7QZCzVz9tEoM+wDWLqHYrooYwpG6byy9G34vFyB4nDinFJZ5DPBM7MUDb5wsa",
+	"MhDSAWSPfI9IQHpZt/s0KrsS8BsI9+0uUGSzUTjqb39rWiY3u3YrsqRNNZJ24ImXXE4wlB1boFkrG8mX",
+	"m7K2bbEabpIiBB0rgNNJsHjlKWtato2/M8APa5WuQqQOc/Y216cJ9NZDmoJs502bPRxx6TnT2SMlVob4",
+	"YVN2XAGAPHKJXhksIpbwHKwSpgwSYFc4RcKbthQJqJDAjQau0FesfdES/KnHqWEmEKOdkSYJBuE7j3OQ",
+	"u4+D3D+8aS2hxQy2P01pCpzB7MWCkOMDds04l7JT3LKTaY+v0sp0H9nbKNUTBNGeyxfGtzY75MC3ADQn",
+	"JTLDAIeAADJD2A0MQCuy233qKyvoUnIuUz5LGOL9cnQq8L6QkWEMNzTSyQTXakdXKUQkhiihElSHHJRR",
+	"3vfzK3X5Gw9FjvpMl9DC3sce6MTW01Bk49fM/JoXKFWBLUtqDs+IIORSxAzUZr528vH8dftFAYH3H99W",
+	"E85JbUQbh5AjZSxsSIDfk8WTmGrqgqoplkF9onocF3JNk8w8JMHXLLV0Utjfi8qmpe2i3hGQ3ZsbczTP",
+	"bm4CNNvPyTY36Jyaiw3XueV+/vsvSvBw02Y69HhoA9pCm4Y7rqadV7PO90sZ4Zgjjnk4mEdtcMuCpd+3",
+	"yl6Pu4xyxkloE8/DDrFbwQqxlKuxQW3H92J/AIQSLZ2DSiVUDe19m7AIXEVKd4kepDQaQnun0526Ocfj",
+	"cYfizx0hB1vuXbX19vjw6P3ZEb5ThAaWLs6Dk+NSUdO9VrfjHhUpcJqy1l7raafbeYrqhR6irLZl2eMW",
+	"Voy0AmuOHMdxa69ldIwD34WkwMvW3s/T4VmGlm20sxdhjQoKlnX/cHROtvK7b8v8osLcNzOEEdnIEzXN",
+	"iyxJyGXW72OYp7k2iATEB/uOkxIl0xq4lZEYN9K04LHazIVExP5CRiwS1VDDWehUMLvxFbK+BM0PF0BB",
+	"zbC15HNGg2x9+WzkcSvm43nsdLte6vJdXktU8ItzhKywetQRUaKry7cphuj33ZEFBsYGSh2DMbt2GU2j",
+	"58vd+p7mzQnxle3Fr3zk1N3gENuXni5+6bWQlyx2UuPuzsvFb5wL8Y7yiVsdVjd7tsyOjrkGyWmSF4F4",
+	"tsz6zkBeswg+cnpNmfPhljQjJJWy/vHzZ3PseQtUJLGp8LAnLpoJbQN0gIXtHR1+DlpORFgQnOWv+bzV",
+	"92eMrlR6VkKD3RFhPEqyGBQJjUx1BZMwKOunhvI65EzbSkWEjUYQM6ohmeCFWN5Fj7s8RU1G1RSQUuV0",
+	"iAlHU0qBjWSj5Hx9d/Cvi4Mfjt6fn12cHJ1efDj9IQx6fLvbDbrdLsl4YpQzBXpzn6TU3Os6KPWS8ax6",
+	"t/vSBRUZAdQrlTEkYJRKZNNVzldqD9nK63N8L+LJnRFoQwPKL1UN3Xl4ayxi+25ZxCemh6gmT3OJXGG3",
+	"4qNGvcYIwd86l+guwSUOBe8nzBqmdreXmOKEThJB43Mh3lKJnP7PyI6whUBBJObgB6DLh78iS6pxItQR",
+	"Wp/Nmrz0YfsmYZDMTO5kV+Oyk1F2LGjcGqhcRK3V7ot6x2YDRXUI1OVtdrpRo/wujV4n+jiA4XMbc8xx",
+	"mx1y7hVTP1nRVZMOKOM9LkFnkmO1tCIw1SnzHMbW+rXT7Vq9QySx1SzL7VYxKMU86ybpcVRm7Hd2wI2d",
+	"7jYqQq7hQuDiI1GHyvgVN5tw7T9dmMx2hxzlcGPKaDU2BibGqHqX+eljphrYou0wcZ9ssdrDbSmO2H1Q",
+	"juhPfUx9P1UjoqKCuV86brTP4WmVmeZDs++iREqBN1+XmT+y5tmsuYETI/PJUc4Z2spC1hQjdEmn5L//",
+	"9/9x0tZmiWUXLWKqTDjXvmbzYcvtrcUJl2Wtss5MXjKYGaQysqBdh03vx7LyaH4q1965ZDxWPW6+NxzQ",
+	"VZd0T+wRyoUegsz3nylvYkD+a14pUglsyUzD6DBqxzFMI/iVLbichLYC7xVMLtSQSohDVwMSg7h/gskZ",
+	"fvv9xNXmUZtNjBCBkXeduCdeONV75IHZ4XRXjQY2c+qa4X97fKThLP+C0l7hkKvLeueQJGXLZ1k1ogm7",
+	"hvmsxEt/ZTbyu690/cXyD6NfLfYEViSfstfKmnyq5p3OFC2+wmkKoaRCDbvzBEp/FfqiWWOQNrX/+sHx",
+	"eXUlZ3fxG++Ffi0yHv9JlZVTPKmqtlI6zrvRVKYMnwvMezjVcdz68rmRLrak0FRD+8q6yNcde54px6sY",
+	"TNUNN3MUDkKtVXWavE5xwQeejXxl8bt60nX5+pFev216TRMaFQT75D6MCuijX+DSsE3Ul3Fp5NlaZCPE",
+	"RA9sW2QJKkVPN4YqhZs+OGCG76HI+iq7H6Yr6zX7VWzyGpbEwHKVtrbDTD9HUfthOborVUX44/k5DGyW",
+	"8HO403l0b3wF94YFfmC4dV6coUzxlhxv49koUb6jtDadZ1N8DxArwgX6tzsk9CQTEk6ldAEPWmBckP9t",
+	"n4Q2GwkLjUmn9uQdYbOYaZKIQYN8ald0kCSrM56Hpv2pXqXB/J02rcHlbC3tZ60kb90nrygOwlWfbWAZ",
+	"eeKzAzyqBDn3fmQgD81A3Jk5lRDvXDyZFfnHYonhdx9d/2UNudy86uVyqqOGmo9v2RUQF+tWn9DzrMA7",
+	"CXJGswKXKWXP35M5qiE//6Ht87i7GZpBIarZ5Jo/mz7w6KSs8wQsYG3OOiCKYgeH8XByj4zB0+ktGcQy",
+	"Esm5cLRvtjRF/QGGGp8cnB++aWAndS4yRyLxzOKRXh/19zXo7g5pLY//LmnudUeDq7BgSMEX2DJT5VkW",
+	"eggjBcm1y+iz1V2sCQw98/s24HtIrSsqldBnN9PUgSaClNlBW6va/74x9djtY7GGnIcy1xS1R5H3WwkJ",
+	"LE6oTHcnxw79G2mvSnKzQwBnEhfZoCQFqQQPXM8yXIKLgwnxg1OIdSY5xEU/yH3CdI8vDIzP43fRdI9L",
+	"DVywHtO+5hcWeVM+1GVOxJ7D9/sN2nOTfK24PTf9J6aHdrMzblg8HKdUGOBi/P63Ts+PYq7nAxbZKplV",
+	"6xN+9ZLd+r2U0LXIXTvv4vVY1uxMwjp5StOJwjwLiDEbwBPxtKcJf6iQ8CJf7qkf61F4/OadP+ak7gib",
+	"V3bKOpwq/LJGlWpjFYW1JM73JQkJI88Vlj8awBNFQiywEGVSCRli+ov/212DPW6esJLXBta3cyl4CVV6",
+	"s0Nes8SsmkRidImBUCEWcceQqQ2KqYCBz/10LXL2if2+xzGrCes1uoVbisewKD7wSxhtBjgqE5gzqA0b",
+	"NcpjaINkQ8V4BCHZIiHexGHTjYtysoHj0XVzilCTcdjvpGIeXrVORkO9TrsXorJoiCC3KkfHnNaF6yYV",
+	"zjJY23crKyqt4PkuGvUMzbT2Wv/1M23/dvH5771ex/31b63GFTZNlIN51lyY3l+erNt+edD+T9r+rXOx",
+	"115pLjzBZigvXzFh1uCIFPc1uKWW1UF0sRqAEjZiujJLDH2KTem2FzQ6XdQb+H5VupzkrKo5T6mzDO5R",
+	"ofvaVx+NG3O8vD2vfBGa75a4A/2XVrBrbtE/J5bXp+HTGBvJ+ap+RlMoFxAoL3jLpXTbegJDymOXuok7",
+	"45boezwsNdEPjfznsyE2bM7ydztkKDKpnAaZVyrXqlRAEPXHwLZ0S8RAEcYbo3Bxm8f5xu9J66tP85W8",
+	"H7YCYLOqlwMOfcTaBno52EYUgWhg+KCk/5cN3T/DYpiYvYMn8EQV51OKk/c0Q5BipkRiWwRalUkc63nM",
+	"puoPhv3s5HO1B5Jyo39NErAFBPD9DgmNpGhuQTTcYNu1EWVJh5w6UqVF/ZserxTAsWkt37VjrNdQaguN",
+	"Ef8+6wiHc8/adPx8/wPQVgRWtumAGoM0E6fWHFQk52O9hnJ2Eo1s7jc2KlgqW+ktgmtZnnDTHo/HbQOn",
+	"diYT4JGIbVXa5agTJ3st5Oih2UJR5r+JN/j6QzKvIvLIBB4mf+fG1YCmZXrI6QBPZMqYW5SgMcdXpXyR",
+	"VS70KVQ3v9/P/VfrL78Ufs+Iu0cO9ERVeYdyJUXQlEM2UIPNS4BZvjOmynOXzbUR+C+Li972UuvkbxDS",
+	"xtU4Y4LNgU0c21yMlbYgdWOc7Q+gD21pMxRbvpJYZGsEdR7Vl9uoLxh2XyqOFeM1MgdB1gjktCa9xsgp",
+	"DIcM85rdVv1whfVRtr0EVzIqdm4nyifEZg5iJR/sdhTWGxKEPY4OpWodow45NEP5PEPHuK2IUdT4nx4s",
+	"51c9XjR19d0EyKrNBDYkRGI0Am5Dv3o8lSLO0Eq1T0S/Ty4nxBkrAt9nXEg2YJwmaF718GDaFydqzGK0",
+	"EV11Or2vyLFah4lvSHtyzei/gnj0WNziARmZRUPbH8Y3HsHeZ0IS3xvgTnla6aLcKjdCSbNF3obpfij2",
+	"Dld5bmT5InfNUq1jANUuVyLSiVdMqSyvUmDHt7IpNtVxTrtGpzo+dlL0K7kXp3plkruQMgttmyrPC/ed",
+	"DcSGAj16wf8wXnCLqRWiLTXQuR96Lds954m45aZY9ynjVuaZcYmV1/wo8d5a4s2RTVTP+A4RrlSXrVn0",
+	"ne2AniHKTeHjfclyTd3gHligW4YmvGDXQBuPrP8P4DdD6azuOcMCv6CNyiXB52lRCdgdEFa8FBZ51Zo8",
+	"YGsEjDQGT3gL/x87xDjvfjXXE+1AV+/Q/eiK/jZii0c5Kk65n5YnmpWDizvExjiqosR5UUs5F+Jt1T7v",
+	"mZrlaS5X7bPe45q/2dVgdwUynG9UQgwwUoTqHi87vqed6aFt6yiEgnKnu5mRyO/81X9/ccjVNrEPHIVs",
+	"Jy/53meVoLOAxj7mM92ej0aXP+0lfhDHxKcQ+ApvM0TqNVjO3Ht663fDUm4Z3pxQpV2wTEQ5F5pclmpE",
+	"NdeiKtH+MuYKH32DsdF/zuJTKxPQn7daVZkjWp+nY4xT7uD1ruCVREkjvM1PXF+HPGIYCd1EHuX25veq",
+	"n65xNT6sq8HFJ//l6fzxoqwZOmkRNOZ6E9/F9ej8BbNjx06rARm2St2eTZgdC3lV9MPB3htYgE1hiUYa",
+	"2R4dLgw0TwTs9PiJLdiNGUE1lwUK4+bGo4kEGk8IumFlxclhnzTrtJ5Q7G9VBI9hnIJrhObL/G83CeRu",
+	"b3lC77cSI/NAMWAHqPBYYKaUPQaAPXQAWA31bSP16pksFW4jYcCUtu3qm6nYq9N2+IrRzJdMtHWSratw",
+	"PBS2Sdb03Y6959Gs1uMZZ79mhrAHVMbYcAOb3inoEO+18y0Oyfvjs3NydkJedLvt50+/3yPbO0bq33n2",
+	"vNSaKiCUT3r8I2eRiCEgXBCEuMJWoLbxnnVk2pTjSIxGghcWAY41+IBgf0LGK9EaT1SPJyKiCUmp1MQF",
+	"PtbMHdjrhhz4yrdNgRqnRz8cn52fHpwff3j/jygRCuKwxwtO83TPNgwoDazIQIqx4YWF+QANEs1MyR7m",
+	"PYZd+Cm+koVgnhjUiJouOxwkFP0+12VVT+dso9xPbPntnNi3mmtgG0C7rmpMEYsuNquP+Xq0nUcBaSX+",
+	"WaQ/z+FjG4gzm4si0pCHFv3HJFNX7dgcGbvMFvl4T5m6elV+9h7v8am5ZtfOyZ959PXezj6F7QLyEuCp",
+	"uQ6YuiIJXEMS5Pka7g4Cpf2loScp4E1oZOQS7r3yaHbripa1hnkz3U6Hto+e6LveBzM34/prKQDui25Y",
+	"qT2x7SV4LMZ47/a4c6uZ+3cCulQBseEq+wF0vukzXOl9FnGszjQr8BdB8kgatyKNN0BjxAwLzXvGcS3S",
+	"tkFWNY8Zn4v0FJ9ZUEM1L+PpSUELp5jOSgKfkw78bH4y8D3nAi/VrP9dlJ7hTqvt+p9Nd+ufIpczB6HL",
+	"ieUV2Bc7IEM2GD46ar9qCJI7gjaeSFxj7vdNjRJ4PPPG+cCBpIJxjVfMx/NDEtOJD0NFk3AY04kKzdeK",
+	"bGhhfnadJeNN1IDHQxZhd3NOUzUUusfhxrbCrkQIkANySaOrgRQZj8kv4jJ/wbdur2p2Ue0u9PH49jLE",
+	"e5Bs6KFQGJXQ3Jh209mfhiKTAVGC4PqfKLdlZt3F2NOScnwKeypgOg2VCQNp9z0031rbPsLEr7xDXmHL",
+	"YiNacJF/TTZsgK5tNl1t8nTjyudYwCWA7znllfJNDH+hl9icXFJMfdBDyslvIMWMG9uw0XM85GVZKe7J",
+	"HEZAqgc6s+g9nahmjvp0bn2Fl1+zvEIBl1myN2XJxKLCYzjLty28i5xNUYO998IyIe+o1rYN2NaqJ3Rm",
+	"X73LEpZFqzc3+B88zqy+n8UxZ/XWeI+FUL7R6LOpg5rRsfBeQ9GwnqWdf2ZBS9sTVitDgEOstaGNaNaZ",
+	"EQNWR9l7jQarT/aVrL71ZXxieuh2P+NCnW7l+1ix8o9esbJ+prcm6Oarduv34rtbxnm57qm2jmXR0tn1",
+	"HlVFSUtnRGNGY/H9f68A0qL7qaqN2Fz/soTmmXI2lmZHkXm8kZU8Vsf881XHvHPKWVXqq2NaXjNzMfm5",
+	"5oar90donHPNO5zD2N4bsy5x3wPRPoQE70m5ieJLLdY9SZcCQXHDMdnY7e42ptjb7omLqbf7bV7AOTAf",
+	"ecgfqb1i/USfOFHqTq7hIdBED2dquQcuRGKn2y21546pppdUOaKk0dDsD01mz7pPbbWOMVNYWdc1QqEV",
+	"H26nyYb1xq5kLWKCGzpKEysnuLW19sxLHCJt+zRqqjPV2mvZDU9aQesapLK77HZ2Ol1ztEu30jYrnUGA",
+	"eQNm69rOYUUlEDd556sh7VpwjJlqBGXG7x2YOfTK4fo0GqIcNC/eYAjRVbUfdvU4SsTjVmDpYRSlWxJS",
+	"IecU3DQLs8/4mEl7ffk+qIxfA9dCTvbcY3jZWKsWLeJhiJB5BDG6aUdUmnsptMbucL8yqB9gxBR2zsf4",
+	"SWYgEokRkDAWckS5DgvzUwJ9jQVnwkiMRpTHoSvNFVNzkr6CBOUTPTQj5hrwPgmBX19cU6lCKw1zOgI1",
+	"J/rJbPIsd2XcT/iTmeMrRWT6yWf1GSwhxJia8x+A0o9d9P94XfTtQVfozsxidFBU+ojok3eHJzkxzu2p",
+	"bwdTJcbivX3z+hkXZLS4r2jOVLSNTSvM5TPbeTJ1dYFP3E1T0coymA+RM1LyzKam9vZYdnYLjjP70qIF",
+	"5NwWI9iZsoc4s1K8a+N+p9XrD6mCNuMKuGLWnZFd2qe9R9VdSL5WkRlxn4T/fxiQ8MLVQ+v1LKvW9Ao4",
+	"SZgGSZNkTp9YKjFqaXaN9YZ1/6H8BXlIxGJHgUOGoBoDQTYqMRCbrh41xg4/ug6+huugxEcDPCjW1E/a",
+	"POVZ4m29eyUWvAU3XsZr1HsKQV65uILSyyEZiyyJ7Y3gq/FiFkvfNvsICE0SR++jwPBFe3nIGGSPb8yM",
+	"zCkh5WZAlJZAR0Y4RPFy4qQ3GndIaNnUP3j8C7aWxe57qscFBxLmtBIScfkLRJpQkjAOxWuRuvbvEGqU",
+	"khgkPoLsB/N+xBgdsHbHPV6KnEyyEVckZLELQbwo/hoKpc3iA/feReWD4UEBcbJoYLuDBT2uJeXKHEZA",
+	"MpkErhS0eZD32eAipXoYEOAGy2LzhxVMLcpcON8w/u0gai+YoMeZurgGyfrMvOf/uqA6sMC+UAAcPya0",
+	"+BSSjZLw+4tg3BeUDPfDgGg2MnBmnJy+PiRPnz59udkhBySCJLFZUEpT7DSNb/zDMPW/m/+1Q8Prw39H",
+	"Z5R19ObjPgkxLMW8TXtcpeaI1RBAk1iAjdo0Xxlhn5rzMoeYJbRJEj+6qUriKxru8O3X9gZccNU+ihyP",
+	"IsdqIsdq4sFN2/K2qogwBYuWhhu9Fanr+c81F7OgOkLF153loxzw0HKAZTguQK92HIbXHZ79h8HX969+",
+	"PPvwvrgQH0A8+N3dWc4NOSuC2YXpPoTgO9/c+GjR/+aR/QOHksxbeGX6WZLYaxRu0oTyqUIqd4Tiq0oD",
+	"ds759ST+A6WqyCVzGSQH5evCYIq5k+Iyl07npbA9I5JSDdLXrq1cVE9Uj1ffixKg5ra3DUMkZcpIrtw1",
+	"G59ZDLtEnvdVm8JO8ZXskguZgzcv/0mZxGOwjmcu76i8ItTzFk9mZENIoz9srsNO5jR4H8PlUIirO6ud",
+	"+MmPd4+04uaYZT86nw5kdLskwGMbIP6YgXZ7q88UUEuomaPB/ceGKjbASgPzY0Q75OPpW/ODEsk1FiYQ",
+	"PZ4IkdrEiYTxqzaWJwhIKtk11aheRYnI4vYINI2ppr7hBPjGOLZHRcax9kJx6fW4zLiaqlzw6ej7Nx8+",
+	"/HRx8Pbth08XJ6fH/3FwfhTOrlToYHivwalujq8Uk+pmXyYSJnb5As736w/dnvljJOofq+pgnXPcknGU",
+	"77Gt391ftwg7PQEeG+SKIWHm/nX0HkuRprOLC5bJdZnqgjlO/5nrC/6JywXeMRKvqtO5OfIo0EYC2CpQ",
+	"+I4FvFfFwH/s9KXqfiaLnZIFSB+p9Q+Rru0ObIKNZkS/gXSr+WffJCFrsKLx+mOvKV7n0FNDMXZemuLy",
+	"eqIq4J1mGeeQs4zpm3Hnvqh4lhxpoFgs2Fy8v2aQPd67fwBK/qc5KEJrR6jFPYiTuCwX3jUVrXVAFCT9",
+	"9lCowhpnK4oBsfXtXKIC2YjhGhKRjoDrzQ55BWkiJtg4UGnKIydV4ggxEWaYN+fnJ2eGhjKZtPZaQ63T",
+	"va0tHNXMt/ei2+22zKKZO4LWXp8mCgyk3I7ry33LroEb9dSWNaYx465Q4JyI2k7hHfQxvVOuygPb9lkF",
+	"rjRpUGsFZZsK2iiESpeXfOhaMbDpKU5ApAl4ltPY+McVGrMBrZulwX1R1ulRj3xyWJFQYmvgF4YMn0tm",
+	"piwvGL9tcqdXakJMZzf3hSQ+jSUPSCQi0wZ/sYaDX8sehmy4dBamevySXiHKOEt8SqMrlEMkeffqnYdy",
+	"4GpcRMMc+XAVmIwOSd97KPxB97h/jMXmBPQkIBIiYGgZodwt8AomvvesGLtG/w4UpSyFaXC8pyPwUSGx",
+	"r1xrYICVIqSryVg9OXLgqm4yRXzHiAhDQLDGypCqIcRBj5sdRFRapYxEQ4iuVDbKoy58bl9EObc+/UgM",
+	"OMPeEAkgLAWHylYOTo6JK0E7vRXbYzVm2txue8696XlWW0IC15Rr7/rYUGzA28wQQ95XBXlOXuLLLP8K",
+	"JipwmU1VPDFL8dR0XfLHqMAX+qKJCjy/U0GVFBRozfhAbQY9bvYtbZdS261ZUq5oZCtf9sutBhE1xkMR",
+	"YKvUwAajj22nDsHJeEi1613Y4zbMfIv2NUjiWHPeGcTtokPeCxuEDrEtxEmsCo7Vgw0MLjMblivB3PtM",
+	"8B53SycbJXPZwcdXx+cXp0fnR+/Pjz+8Dzerp2YOZcaB5UH7liQsMivgcc73yoG/3j1lC0OaJTviKFG+",
+	"j/9dNF8tprgcUWIRoChcx1xJDKoUKDVykSaee5Us+w2sdzCQMMCCsnnImkNJooGOjFDm62iUBi1qazQM",
+	"acvKoTsudulBdvX2liri4IsTwFcaxsJbrMRMkTAtewFHQRzG1uFnw6AM2UBMfjz78J6cfDg775Ajc3D5",
+	"Le8I3hbgsTFuioT/ar+L0jGVMfD2ORuB0nSUhmTjI2c3BiCCx2rThsSUHz1jA051JiHs8Y3wevsfoauR",
+	"W5TLHsINefPu4LB99uZg59nzwJCsj/EyvzsCxFQOm5gn+j0e9rJu92mk/VLwI3Tst5KOyaWIJ/bLcLND",
+	"Ti1EHJMapZlrgWomxti6FAGvDQlHAmUGjUFrNsPEWp9JPpvCkjeuvlDfgHrEeKZBdchr7L9VN2dJ0JL5",
+	"XcGNldgYTcydE12Jft8WRNaGbypNdnZtv54KFebi1ZfPX/5fAAAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -403,6 +403,42 @@ func (e WebhookDeliveryStatus) Valid() bool {
 	}
 }
 
+// Defines values for ExportFormat.
+const (
+	ExportFormatCsv    ExportFormat = "csv"
+	ExportFormatNdjson ExportFormat = "ndjson"
+)
+
+// Valid indicates whether the value is a known member of the ExportFormat enum.
+func (e ExportFormat) Valid() bool {
+	switch e {
+	case ExportFormatCsv:
+		return true
+	case ExportFormatNdjson:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ExportServersParamsFormat.
+const (
+	ExportServersParamsFormatCsv    ExportServersParamsFormat = "csv"
+	ExportServersParamsFormatNdjson ExportServersParamsFormat = "ndjson"
+)
+
+// Valid indicates whether the value is a known member of the ExportServersParamsFormat enum.
+func (e ExportServersParamsFormat) Valid() bool {
+	switch e {
+	case ExportServersParamsFormatCsv:
+		return true
+	case ExportServersParamsFormatNdjson:
+		return true
+	default:
+		return false
+	}
+}
+
 // AcceptInvitationRequest defines model for AcceptInvitationRequest.
 type AcceptInvitationRequest struct {
 	// Password 12 to 256 characters; any Unicode; not a common password.
@@ -1263,6 +1299,9 @@ type ApiTokenId = openapi_types.UUID
 // EnrollmentSecretId defines model for EnrollmentSecretId.
 type EnrollmentSecretId = openapi_types.UUID
 
+// ExportFormat defines model for ExportFormat.
+type ExportFormat string
+
 // Page defines model for Page.
 type Page = int32
 
@@ -1416,6 +1455,27 @@ type ListServersParams struct {
 	// PageSize Items per page.
 	PageSize *PageSize `form:"page_size,omitempty" json:"page_size,omitempty"`
 }
+
+// ExportServersParams defines parameters for ExportServers.
+type ExportServersParams struct {
+	// Format `csv` (a header line, then one row per item) or `ndjson` (one JSON object a line).
+	Format ExportServersParamsFormat `form:"format" json:"format"`
+
+	// RiskLevel Only servers at this risk level.
+	RiskLevel *RiskLevel `form:"risk_level,omitempty" json:"risk_level,omitempty"`
+
+	// Status Only servers in this state.
+	Status *ServerStatus `form:"status,omitempty" json:"status,omitempty"`
+
+	// AgentId Only servers reported by this agent.
+	AgentId *openapi_types.UUID `form:"agent_id,omitempty" json:"agent_id,omitempty"`
+
+	// Search Case-insensitive substring of the server name or type; `%`, `_` and `\` are taken literally.
+	Search *string `form:"search,omitempty" json:"search,omitempty"`
+}
+
+// ExportServersParamsFormat defines parameters for ExportServers.
+type ExportServersParamsFormat string
 
 // ListWebhookDeliveriesParams defines parameters for ListWebhookDeliveries.
 type ListWebhookDeliveriesParams struct {
@@ -2059,6 +2119,20 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /mcp/servers (the `ListServers` operationId).
 	ListServers(ctx context.Context, params *ListServersParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ExportServers Export every matching server as CSV or NDJSON, streamed
+	//
+	// The servers `GET /mcp/servers` would list for the same filters, all of them, in list order
+	// (risk score, highest first, then name), streamed as they are read. `format=ndjson` writes
+	// one `McpServer` object a line. `format=csv` writes a header line and one row per server
+	// with the columns `id, agent_id, agent_hostname, server_name, server_type, command, scope,
+	// transport, url, client, config_path, enabled, env_vars, risk_level, risk_score, status,
+	// is_verified, verified_at, first_seen_at, last_seen_at` (`env_vars` joined with `;`, times
+	// in RFC 3339). A cell that starts with `=`, `+`, `-` or `@` is prefixed with `'` so that a
+	// spreadsheet does not read it as a formula.
+	//
+	// Corresponds with GET /mcp/servers/export (the `ExportServers` operationId).
+	ExportServers(ctx context.Context, params *ExportServersParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetServer One MCP server with its full risk explanation
 	//
@@ -3189,6 +3263,30 @@ func (c *Client) ReportServers(ctx context.Context, body ReportServersJSONReques
 // Corresponds with GET /mcp/servers (the `ListServers` operationId).
 func (c *Client) ListServers(ctx context.Context, params *ListServersParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewListServersRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ExportServers Export every matching server as CSV or NDJSON, streamed
+//
+// The servers `GET /mcp/servers` would list for the same filters, all of them, in list order
+// (risk score, highest first, then name), streamed as they are read. `format=ndjson` writes
+// one `McpServer` object a line. `format=csv` writes a header line and one row per server
+// with the columns `id, agent_id, agent_hostname, server_name, server_type, command, scope,
+// transport, url, client, config_path, enabled, env_vars, risk_level, risk_score, status,
+// is_verified, verified_at, first_seen_at, last_seen_at` (`env_vars` joined with `;`, times
+// in RFC 3339). A cell that starts with `=`, `+`, `-` or `@` is prefixed with `'` so that a
+// spreadsheet does not read it as a formula.
+//
+// Corresponds with GET /mcp/servers/export (the `ExportServers` operationId).
+func (c *Client) ExportServers(ctx context.Context, params *ExportServersParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewExportServersRequest(c.Server, params)
 	if err != nil {
 		return nil, err
 	}
@@ -5211,6 +5309,104 @@ func NewListServersRequest(server string, params *ListServersParams) (*http.Requ
 	return req, nil
 }
 
+// NewExportServersRequest constructs an http.Request for the ExportServers method
+func NewExportServersRequest(server string, params *ExportServersParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/mcp/servers/export")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "format", params.Format, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if params.RiskLevel != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "risk_level", *params.RiskLevel, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Status != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "status", *params.Status, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.AgentId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "agent_id", *params.AgentId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "uuid"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Search != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "search", *params.Search, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewGetServerRequest constructs an http.Request for the GetServer method
 func NewGetServerRequest(server string, serverId ServerId) (*http.Request, error) {
 	var err error
@@ -6090,6 +6286,22 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /mcp/servers (the `ListServers` operationId).
 	ListServersWithResponse(ctx context.Context, params *ListServersParams, reqEditors ...RequestEditorFn) (*ListServersResponse, error)
+
+	// ExportServersWithResponse Export every matching server as CSV or NDJSON, streamed
+	//
+	// The servers `GET /mcp/servers` would list for the same filters, all of them, in list order
+	// (risk score, highest first, then name), streamed as they are read. `format=ndjson` writes
+	// one `McpServer` object a line. `format=csv` writes a header line and one row per server
+	// with the columns `id, agent_id, agent_hostname, server_name, server_type, command, scope,
+	// transport, url, client, config_path, enabled, env_vars, risk_level, risk_score, status,
+	// is_verified, verified_at, first_seen_at, last_seen_at` (`env_vars` joined with `;`, times
+	// in RFC 3339). A cell that starts with `=`, `+`, `-` or `@` is prefixed with `'` so that a
+	// spreadsheet does not read it as a formula.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /mcp/servers/export (the `ExportServers` operationId).
+	ExportServersWithResponse(ctx context.Context, params *ExportServersParams, reqEditors ...RequestEditorFn) (*ExportServersResponse, error)
 
 	// GetServerWithResponse One MCP server with its full risk explanation
 	//
@@ -10051,6 +10263,96 @@ func (r ListServersResponse) ContentType() string {
 	return ""
 }
 
+// ExportServersResponse429Headers the declared response headers of an HTTP 429 response for ExportServers
+type ExportServersResponse429Headers struct {
+	RetryAfter *int32
+}
+
+// ExportServersResponse503Headers the declared response headers of an HTTP 503 response for ExportServers
+type ExportServersResponse503Headers struct {
+	RetryAfter *int32
+}
+
+type ExportServersResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ExportServersResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ExportServersResponse503Headers
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ExportServersResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ExportServersResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ExportServersResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r ExportServersResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ExportServersResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ExportServersResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ExportServersResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ExportServersResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ExportServersResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ExportServersResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // GetServerResponse429Headers the declared response headers of an HTTP 429 response for GetServer
 type GetServerResponse429Headers struct {
 	RetryAfter *int32
@@ -11646,6 +11948,28 @@ func (c *ClientWithResponses) ListServersWithResponse(ctx context.Context, param
 		return nil, err
 	}
 	return ParseListServersResponse(rsp)
+}
+
+// ExportServersWithResponse Export every matching server as CSV or NDJSON, streamed
+//
+// The servers `GET /mcp/servers` would list for the same filters, all of them, in list order
+// (risk score, highest first, then name), streamed as they are read. `format=ndjson` writes
+// one `McpServer` object a line. `format=csv` writes a header line and one row per server
+// with the columns `id, agent_id, agent_hostname, server_name, server_type, command, scope,
+// transport, url, client, config_path, enabled, env_vars, risk_level, risk_score, status,
+// is_verified, verified_at, first_seen_at, last_seen_at` (`env_vars` joined with `;`, times
+// in RFC 3339). A cell that starts with `=`, `+`, `-` or `@` is prefixed with `'` so that a
+// spreadsheet does not read it as a formula.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /mcp/servers/export (the `ExportServers` operationId).
+func (c *ClientWithResponses) ExportServersWithResponse(ctx context.Context, params *ExportServersParams, reqEditors ...RequestEditorFn) (*ExportServersResponse, error) {
+	rsp, err := c.ExportServers(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseExportServersResponse(rsp)
 }
 
 // GetServerWithResponse One MCP server with its full risk explanation
@@ -15429,6 +15753,90 @@ func ParseListServersResponse(rsp *http.Response) (*ListServersResponse, error) 
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers ListServersResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseExportServersResponse parses an HTTP response from a ExportServersWithResponse call
+func ParseExportServersResponse(rsp *http.Response) (*ExportServersResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ExportServersResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers ExportServersResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers ExportServersResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int32
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {

@@ -545,6 +545,33 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/mcp/servers/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Export every matching server as CSV or NDJSON, streamed
+         * @description The servers `GET /mcp/servers` would list for the same filters, all of them, in list order
+         *     (risk score, highest first, then name), streamed as they are read. `format=ndjson` writes
+         *     one `McpServer` object a line. `format=csv` writes a header line and one row per server
+         *     with the columns `id, agent_id, agent_hostname, server_name, server_type, command, scope,
+         *     transport, url, client, config_path, enabled, env_vars, risk_level, risk_score, status,
+         *     is_verified, verified_at, first_seen_at, last_seen_at` (`env_vars` joined with `;`, times
+         *     in RFC 3339). A cell that starts with `=`, `+`, `-` or `@` is prefixed with `'` so that a
+         *     spreadsheet does not read it as a formula.
+         */
+        get: operations["exportServers"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/mcp/servers/{server_id}": {
         parameters: {
             query?: never;
@@ -1734,6 +1761,8 @@ export interface components {
         };
     };
     parameters: {
+        /** @description `csv` (a header line, then one row per item) or `ndjson` (one JSON object a line). */
+        ExportFormat: "csv" | "ndjson";
         /** @description Page number, from 1. */
         Page: number;
         /** @description Items per page. */
@@ -2732,6 +2761,44 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["McpServerList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    exportServers: {
+        parameters: {
+            query: {
+                /** @description `csv` (a header line, then one row per item) or `ndjson` (one JSON object a line). */
+                format: components["parameters"]["ExportFormat"];
+                /** @description Only servers at this risk level. */
+                risk_level?: components["schemas"]["RiskLevel"];
+                /** @description Only servers in this state. */
+                status?: components["schemas"]["ServerStatus"];
+                /** @description Only servers reported by this agent. */
+                agent_id?: string;
+                /** @description Case-insensitive substring of the server name or type; `%`, `_` and `\` are taken literally. */
+                search?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The matching servers. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": string;
+                    "application/x-ndjson": string;
                 };
             };
             400: components["responses"]["BadRequest"];
