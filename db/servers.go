@@ -349,8 +349,7 @@ func IsRetryable(err error) bool {
 }
 
 // EachServer calls fn with every server ListServers would list for f (Limit and Offset aside), in
-// list order. Rows are read from the driver as fn consumes them, never collected, so memory stays
-// constant whatever the number of servers; fn's error stops the read and is returned.
+// list order (see each).
 func (s *Storage) EachServer(ctx context.Context, orgID uuid.UUID, f ServerFilter, fn func(Server) error) error {
 	args := sqlArgs{orgID}
 	where := `organization_id = $1`
@@ -358,23 +357,9 @@ func (s *Storage) EachServer(ctx context.Context, orgID uuid.UUID, f ServerFilte
 		where += ` AND agent_id = ` + args.add(*f.AgentID)
 	}
 	where += f.conds(&args)
-	rows, err := s.db.QueryxContext(ctx, `
+	return each(ctx, s.db, fn, `
 		SELECT `+serverColumns+`
 		FROM mcp_servers s JOIN agents a ON a.organization_id = s.organization_id AND a.id = s.agent_id
 		WHERE s.organization_id = $1 AND s.id IN (SELECT id FROM mcp_servers WHERE `+where+`)
 		ORDER BY s.risk_score DESC, s.server_name, s.id`, args...)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var srv Server
-		if err := rows.StructScan(&srv); err != nil {
-			return err
-		}
-		if err := fn(srv); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
 }

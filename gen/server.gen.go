@@ -426,6 +426,42 @@ func (e ExportFormat) Valid() bool {
 	}
 }
 
+// Defines values for ExportAlertsParamsFormat.
+const (
+	ExportAlertsParamsFormatCsv    ExportAlertsParamsFormat = "csv"
+	ExportAlertsParamsFormatNdjson ExportAlertsParamsFormat = "ndjson"
+)
+
+// Valid indicates whether the value is a known member of the ExportAlertsParamsFormat enum.
+func (e ExportAlertsParamsFormat) Valid() bool {
+	switch e {
+	case ExportAlertsParamsFormatCsv:
+		return true
+	case ExportAlertsParamsFormatNdjson:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ExportAuditEventsParamsFormat.
+const (
+	ExportAuditEventsParamsFormatCsv    ExportAuditEventsParamsFormat = "csv"
+	ExportAuditEventsParamsFormatNdjson ExportAuditEventsParamsFormat = "ndjson"
+)
+
+// Valid indicates whether the value is a known member of the ExportAuditEventsParamsFormat enum.
+func (e ExportAuditEventsParamsFormat) Valid() bool {
+	switch e {
+	case ExportAuditEventsParamsFormatCsv:
+		return true
+	case ExportAuditEventsParamsFormatNdjson:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ExportServersParamsFormat.
 const (
 	ExportServersParamsFormatCsv    ExportServersParamsFormat = "csv"
@@ -1388,6 +1424,21 @@ type DismissAllAlertsParams struct {
 	Reason *AuditReason `form:"reason,omitempty" json:"reason,omitempty"`
 }
 
+// ExportAlertsParams defines parameters for ExportAlerts.
+type ExportAlertsParams struct {
+	// Format `csv` (a header line, then one row per item) or `ndjson` (one JSON object a line).
+	Format ExportAlertsParamsFormat `form:"format" json:"format"`
+
+	// Dismissed Only dismissed (`true`) or only open (`false`) alerts.
+	Dismissed *bool `form:"dismissed,omitempty" json:"dismissed,omitempty"`
+
+	// Severity Only alerts of this severity.
+	Severity *RiskLevel `form:"severity,omitempty" json:"severity,omitempty"`
+}
+
+// ExportAlertsParamsFormat defines parameters for ExportAlerts.
+type ExportAlertsParamsFormat string
+
 // ListApiTokensParams defines parameters for ListApiTokens.
 type ListApiTokensParams struct {
 	// Page Page number, from 1.
@@ -1409,6 +1460,22 @@ type ListAuditEventsParams struct {
 	Cursor   *string    `form:"cursor,omitempty" json:"cursor,omitempty"`
 	Limit    *int32     `form:"limit,omitempty" json:"limit,omitempty"`
 }
+
+// ExportAuditEventsParams defines parameters for ExportAuditEvents.
+type ExportAuditEventsParams struct {
+	// Format `csv` (a header line, then one row per item) or `ndjson` (one JSON object a line).
+	Format  ExportAuditEventsParamsFormat `form:"format" json:"format"`
+	ActorId *openapi_types.UUID           `form:"actor_id,omitempty" json:"actor_id,omitempty"`
+
+	// Action An action such as `member.role_changed`.
+	Action   *string    `form:"action,omitempty" json:"action,omitempty"`
+	TargetId *string    `form:"target_id,omitempty" json:"target_id,omitempty"`
+	Since    *time.Time `form:"since,omitempty" json:"since,omitempty"`
+	Until    *time.Time `form:"until,omitempty" json:"until,omitempty"`
+}
+
+// ExportAuditEventsParamsFormat defines parameters for ExportAuditEvents.
+type ExportAuditEventsParamsFormat string
 
 // ListMembersParams defines parameters for ListMembers.
 type ListMembersParams struct {
@@ -1574,6 +1641,9 @@ type ServerInterface interface {
 	// DismissAllAlerts Dismiss every open alert
 	// (POST /alerts/dismiss-all)
 	DismissAllAlerts(ctx echo.Context, params DismissAllAlertsParams) error
+	// ExportAlerts Export every matching alert as CSV or NDJSON, streamed
+	// (GET /alerts/export)
+	ExportAlerts(ctx echo.Context, params ExportAlertsParams) error
 	// UpdateAlert Dismiss one alert, saying why
 	// (PATCH /alerts/{alert_id})
 	UpdateAlert(ctx echo.Context, alertId AlertId) error
@@ -1592,6 +1662,9 @@ type ServerInterface interface {
 	// ListAuditEvents Read the organization's audit log
 	// (GET /audit-events)
 	ListAuditEvents(ctx echo.Context, params ListAuditEventsParams) error
+	// ExportAuditEvents Export the organization's audit log as CSV or NDJSON, streamed
+	// (GET /audit-events/export)
+	ExportAuditEvents(ctx echo.Context, params ExportAuditEventsParams) error
 	// AcceptInvitation Set a new member's password with their one-time setup token
 	// (POST /auth/invitations/accept)
 	AcceptInvitation(ctx echo.Context) error
@@ -1853,6 +1926,38 @@ func (w *ServerInterfaceWrapper) DismissAllAlerts(ctx echo.Context) error {
 	return err
 }
 
+// ExportAlerts converts echo context to params.
+func (w *ServerInterfaceWrapper) ExportAlerts(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ExportAlertsParams
+	// ------------- Required query parameter "format" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, true, "format", ctx.QueryParams(), &params.Format, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter format: %s", err))
+	}
+
+	// ------------- Optional query parameter "dismissed" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "dismissed", ctx.QueryParams(), &params.Dismissed, runtime.BindQueryParameterOptions{Type: "boolean", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter dismissed: %s", err))
+	}
+
+	// ------------- Optional query parameter "severity" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "severity", ctx.QueryParams(), &params.Severity, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter severity: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ExportAlerts(ctx, params)
+	return err
+}
+
 // UpdateAlert converts echo context to params.
 func (w *ServerInterfaceWrapper) UpdateAlert(ctx echo.Context) error {
 	var err error
@@ -1992,6 +2097,59 @@ func (w *ServerInterfaceWrapper) ListAuditEvents(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.ListAuditEvents(ctx, params)
+	return err
+}
+
+// ExportAuditEvents converts echo context to params.
+func (w *ServerInterfaceWrapper) ExportAuditEvents(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ExportAuditEventsParams
+	// ------------- Required query parameter "format" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, true, "format", ctx.QueryParams(), &params.Format, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter format: %s", err))
+	}
+
+	// ------------- Optional query parameter "actor_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "actor_id", ctx.QueryParams(), &params.ActorId, runtime.BindQueryParameterOptions{Type: "string", Format: "uuid"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter actor_id: %s", err))
+	}
+
+	// ------------- Optional query parameter "action" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "action", ctx.QueryParams(), &params.Action, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter action: %s", err))
+	}
+
+	// ------------- Optional query parameter "target_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "target_id", ctx.QueryParams(), &params.TargetId, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter target_id: %s", err))
+	}
+
+	// ------------- Optional query parameter "since" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "since", ctx.QueryParams(), &params.Since, runtime.BindQueryParameterOptions{Type: "string", Format: "date-time"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter since: %s", err))
+	}
+
+	// ------------- Optional query parameter "until" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "until", ctx.QueryParams(), &params.Until, runtime.BindQueryParameterOptions{Type: "string", Format: "date-time"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter until: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ExportAuditEvents(ctx, params)
 	return err
 }
 
@@ -2575,6 +2733,7 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.GET(options.BaseURL+"/api-tokens", wrapper.ListApiTokens, options.OperationMiddlewares["listApiTokens"]...)
 	router.POST(options.BaseURL+"/api-tokens", wrapper.CreateApiToken, options.OperationMiddlewares["createApiToken"]...)
 	router.DELETE(options.BaseURL+"/api-tokens/:integration_id", wrapper.RevokeApiToken, options.OperationMiddlewares["revokeApiToken"]...)
+	router.GET(options.BaseURL+"/audit-events/export", wrapper.ExportAuditEvents, options.OperationMiddlewares["exportAuditEvents"]...)
 	router.GET(options.BaseURL+"/audit-events", wrapper.ListAuditEvents, options.OperationMiddlewares["listAuditEvents"]...)
 	router.DELETE(options.BaseURL+"/agents/:agent_id", wrapper.DeleteAgent, options.OperationMiddlewares["deleteAgent"]...)
 	router.POST(options.BaseURL+"/agents/:agent_id/rotate-key", wrapper.RotateAgentKey, options.OperationMiddlewares["rotateAgentKey"]...)
@@ -2590,6 +2749,7 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.GET(options.BaseURL+"/alerts/", wrapper.ListAlerts, options.OperationMiddlewares["listAlerts"]...)
 	router.PATCH(options.BaseURL+"/alerts/:alert_id", wrapper.UpdateAlert, options.OperationMiddlewares["updateAlert"]...)
 	router.POST(options.BaseURL+"/alerts/:alert_id/dismiss", wrapper.DismissAlert, options.OperationMiddlewares["dismissAlert"]...)
+	router.GET(options.BaseURL+"/alerts/export", wrapper.ExportAlerts, options.OperationMiddlewares["exportAlerts"]...)
 	router.POST(options.BaseURL+"/alerts/dismiss-all", wrapper.DismissAllAlerts, options.OperationMiddlewares["dismissAllAlerts"]...)
 	router.GET(options.BaseURL+"/webhooks", wrapper.ListWebhooks, options.OperationMiddlewares["listWebhooks"]...)
 	router.POST(options.BaseURL+"/webhooks", wrapper.CreateWebhook, options.OperationMiddlewares["createWebhook"]...)
@@ -3729,6 +3889,179 @@ func (response DismissAllAlerts503ApplicationProblemPlusJSONResponse) VisitDismi
 	return err
 }
 
+type ExportAlertsRequestObject struct {
+	Params ExportAlertsParams
+}
+
+type ExportAlertsResponseObject interface {
+	VisitExportAlertsResponse(w http.ResponseWriter) error
+}
+
+type ExportAlerts200ApplicationxNdjsonResponse struct {
+	Body          io.Reader
+	ContentLength int64
+}
+
+func (response ExportAlerts200ApplicationxNdjsonResponse) VisitExportAlertsResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	flusher, ok := w.(http.Flusher)
+	if !ok {
+		// If w doesn't support flushing, fall back to io.Copy.
+		_, err := io.Copy(w, response.Body)
+		return err
+	}
+	// text/event-stream messages are typically small; use a
+	// modest buffer and flush after each chunk so clients see
+	// events immediately instead of waiting on OS buffering.
+	buf := make([]byte, 4096)
+	for {
+		n, err := response.Body.Read(buf)
+		if n > 0 {
+			if _, writeErr := w.Write(buf[:n]); writeErr != nil {
+				return writeErr
+			}
+			flusher.Flush()
+		}
+		if err != nil {
+			if err == io.EOF {
+				return nil
+			}
+			return err
+		}
+	}
+}
+
+type ExportAlerts200TextcsvResponse struct {
+	Body          io.Reader
+	ContentLength int64
+}
+
+func (response ExportAlerts200TextcsvResponse) VisitExportAlertsResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/csv")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type ExportAlerts400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ExportAlerts400ApplicationProblemPlusJSONResponse) VisitExportAlertsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ExportAlerts401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ExportAlerts401ApplicationProblemPlusJSONResponse) VisitExportAlertsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ExportAlerts403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ExportAlerts403ApplicationProblemPlusJSONResponse) VisitExportAlertsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ExportAlerts429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response ExportAlerts429ApplicationProblemPlusJSONResponse) VisitExportAlertsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ExportAlerts500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response ExportAlerts500ApplicationProblemPlusJSONResponse) VisitExportAlertsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ExportAlerts503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response ExportAlerts503ApplicationProblemPlusJSONResponse) VisitExportAlertsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type UpdateAlertRequestObject struct {
 	AlertId AlertId `json:"alert_id"`
 	Body    *UpdateAlertJSONRequestBody
@@ -4534,6 +4867,179 @@ type ListAuditEvents503ApplicationProblemPlusJSONResponse struct {
 }
 
 func (response ListAuditEvents503ApplicationProblemPlusJSONResponse) VisitListAuditEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ExportAuditEventsRequestObject struct {
+	Params ExportAuditEventsParams
+}
+
+type ExportAuditEventsResponseObject interface {
+	VisitExportAuditEventsResponse(w http.ResponseWriter) error
+}
+
+type ExportAuditEvents200ApplicationxNdjsonResponse struct {
+	Body          io.Reader
+	ContentLength int64
+}
+
+func (response ExportAuditEvents200ApplicationxNdjsonResponse) VisitExportAuditEventsResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	flusher, ok := w.(http.Flusher)
+	if !ok {
+		// If w doesn't support flushing, fall back to io.Copy.
+		_, err := io.Copy(w, response.Body)
+		return err
+	}
+	// text/event-stream messages are typically small; use a
+	// modest buffer and flush after each chunk so clients see
+	// events immediately instead of waiting on OS buffering.
+	buf := make([]byte, 4096)
+	for {
+		n, err := response.Body.Read(buf)
+		if n > 0 {
+			if _, writeErr := w.Write(buf[:n]); writeErr != nil {
+				return writeErr
+			}
+			flusher.Flush()
+		}
+		if err != nil {
+			if err == io.EOF {
+				return nil
+			}
+			return err
+		}
+	}
+}
+
+type ExportAuditEvents200TextcsvResponse struct {
+	Body          io.Reader
+	ContentLength int64
+}
+
+func (response ExportAuditEvents200TextcsvResponse) VisitExportAuditEventsResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/csv")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type ExportAuditEvents400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ExportAuditEvents400ApplicationProblemPlusJSONResponse) VisitExportAuditEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ExportAuditEvents401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ExportAuditEvents401ApplicationProblemPlusJSONResponse) VisitExportAuditEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ExportAuditEvents403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ExportAuditEvents403ApplicationProblemPlusJSONResponse) VisitExportAuditEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ExportAuditEvents429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response ExportAuditEvents429ApplicationProblemPlusJSONResponse) VisitExportAuditEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ExportAuditEvents500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response ExportAuditEvents500ApplicationProblemPlusJSONResponse) VisitExportAuditEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ExportAuditEvents503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response ExportAuditEvents503ApplicationProblemPlusJSONResponse) VisitExportAuditEventsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -8899,6 +9405,9 @@ type StrictServerInterface interface {
 	// DismissAllAlerts Dismiss every open alert
 	// (POST /alerts/dismiss-all)
 	DismissAllAlerts(ctx context.Context, request DismissAllAlertsRequestObject) (DismissAllAlertsResponseObject, error)
+	// ExportAlerts Export every matching alert as CSV or NDJSON, streamed
+	// (GET /alerts/export)
+	ExportAlerts(ctx context.Context, request ExportAlertsRequestObject) (ExportAlertsResponseObject, error)
 	// UpdateAlert Dismiss one alert, saying why
 	// (PATCH /alerts/{alert_id})
 	UpdateAlert(ctx context.Context, request UpdateAlertRequestObject) (UpdateAlertResponseObject, error)
@@ -8917,6 +9426,9 @@ type StrictServerInterface interface {
 	// ListAuditEvents Read the organization's audit log
 	// (GET /audit-events)
 	ListAuditEvents(ctx context.Context, request ListAuditEventsRequestObject) (ListAuditEventsResponseObject, error)
+	// ExportAuditEvents Export the organization's audit log as CSV or NDJSON, streamed
+	// (GET /audit-events/export)
+	ExportAuditEvents(ctx context.Context, request ExportAuditEventsRequestObject) (ExportAuditEventsResponseObject, error)
 	// AcceptInvitation Set a new member's password with their one-time setup token
 	// (POST /auth/invitations/accept)
 	AcceptInvitation(ctx context.Context, request AcceptInvitationRequestObject) (AcceptInvitationResponseObject, error)
@@ -9293,6 +9805,31 @@ func (sh *strictHandler) DismissAllAlerts(ctx echo.Context, params DismissAllAle
 	return nil
 }
 
+// ExportAlerts operation middleware
+func (sh *strictHandler) ExportAlerts(ctx echo.Context, params ExportAlertsParams) error {
+	var request ExportAlertsRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ExportAlerts(ctx.Request().Context(), request.(ExportAlertsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ExportAlerts")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ExportAlertsResponseObject); ok {
+		return validResponse.VisitExportAlertsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // UpdateAlert operation middleware
 func (sh *strictHandler) UpdateAlert(ctx echo.Context, alertId AlertId) error {
 	var request UpdateAlertRequestObject
@@ -9481,6 +10018,31 @@ func (sh *strictHandler) ListAuditEvents(ctx echo.Context, params ListAuditEvent
 		return err
 	} else if validResponse, ok := response.(ListAuditEventsResponseObject); ok {
 		return validResponse.VisitListAuditEventsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ExportAuditEvents operation middleware
+func (sh *strictHandler) ExportAuditEvents(ctx echo.Context, params ExportAuditEventsParams) error {
+	var request ExportAuditEventsRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ExportAuditEvents(ctx.Request().Context(), request.(ExportAuditEventsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ExportAuditEvents")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ExportAuditEventsResponseObject); ok {
+		return validResponse.VisitExportAuditEventsResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -10591,262 +11153,268 @@ func (sh *strictHandler) TestWebhook(ctx echo.Context, webhookId WebhookId) erro
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L3rchu3sij8Kih++ytLaw0pSpYdW6pVZyuyHCvxRUuSt9fZobcGmmmSiIbABMCIYlKuOr/OA5yHOA+2",
-	"n+QUGsDcOLzqYieRK5USyRlcGt2NvvfvrUiMUsGBa9Xa+701BBqDxD9PQcvJQV+DNJ9iUJFkqWaCt/Za",
-	"ZxAJHiuiBRlTpskl9IUEouWE8QGhA8p4pxW0VDSEETWv94UcUd3aazGun+60gtaI3rBRNmrtvXi+2+0G",
-	"rRHj9nM3aOlJCvZRGIBsffnyJWilVNIRaLe2gwFwfRxPL+x8CISaH58owmKzBma+TqketoIWpyMzMD5w",
-	"weJW0JLwa8YkxK09LTNoXHGW4ZMjevMW+EAPW3tPn+drVFoyPmiZFR4kIGevyfw4d03mgbtfU8rOxRXw",
-	"Wcs6ODkm2jwwb2l4DpKa1+58gUdciiQZAddnEEmYCT8wz5nHiMLn5q0X8jHvfrk3qZD6tXutvtAwUtch",
-	"2aDEUhFJGIeA6CFwIjgQKcYkBUmYhtEmEZKEPP5FCR6SDfPzj2cf3hNx+QtEmlB8dzPf4K8ZyEmxQ7fu",
-	"eVsDbojp51akrs17OFHrc9OeTugApvdiviU8G12CDEhfihHZnrWa1AxQnjuGPs0S3drbDuYQ/nYX/5VI",
-	"f7uB9O36zthvDWs81jBSCFKzhHnLu1BmgMY17jxbsMiFCzwDeQ1yFua+OzwhCp+Yh7P2iTvH149q9sJG",
-	"YA73iSKZMkg5a2Xm1ztf1ye4HApxNWtpY/szAR6ngs1n5u7ZO17iFzOWSgVXgBfO9zQ+hV8zUEj2keAa",
-	"OP5J0zRhETLHrVSKywRGf0daMzR4Q0dp4hBXU5YYnOXXNGExQSQl+a2GGLxHrmmSAaGX0R6hnDD3rEO2",
-	"vfwLNeGa3rSCFkgpzI348++tPoMkLqhxBEohYbdWG/PL56ClNNWZau3hxayZNlswECAeBDm86KXI9N5l",
-	"QvlV60sZ3P8mod/aa/1/W4V4sWV/VVsnFkwWytOHL+0kJBagCBeajKiOhoaNEgN3SSO9T0K785AkTGlF",
-	"gEZDIvp94LERQBAWHbOiQ8H7CYtue2oHnNAoEhnXZMy0WQxTBEaUJYQmEmg8IXBjVoJSTw6+lwX48oU8",
-	"COwiN5vyywUSZVLi/ampBnNJxZmFgb2iSEKVJjQeMR6Yu4mSfpYkRMgB5ew3hNQmQvS1kJcsjoHfEqTn",
-	"BoQiBStYEEe5CteCyyBSJFCF59MCnsUy7hWgEU0SZJJmMQVK0iQRY4sF+RYQOsdcg+Q0OTLouQKEbr3Y",
-	"A04yDjcpRBpigtSxj7AMHU5csDgkLAauWZ+BIkwTxvGJ/HZKxEDhLn6CydmQSoi/n7yj0ZBxywQfai+5",
-	"EE+uYEKYMgvNFJDLCaFc6CFIMrLLInpItXlCaZYkhEaaXVvkZv0+GHzv8dA9awCAqN036G2GV/Z1BTwm",
-	"XBhZrfQiGQqlzR2zuYdQ8qTFEAN6HCEAcUCUIBxYeVXmuuLXwLWQEyIhTWjkEBsX/0QFhPLYcOPQqiJX",
-	"MLlQCPCwx1ETMNNIyhTEHYIysmVxfttI1UwrIsYcgbRx8uHsnGzZbW1ZCXizQw7wx/FQKOhx//KQKnIJ",
-	"wIliidmogYceSgAyYjzToMhIXAMqd2bNHMZ+3k6PG/R4L/RrkfH4lhzgvTBzZzyuEvluQeTmCTvTvRH5",
-	"e6GH5soo2DqLHS/39JHzgDIzRDo5oZNE0PhciLdUWin6IWnEo+SliJFMErMIc5a0TNjm5oJUW8o2siqL",
-	"4COn15Ql9DJ58EW7RRnOeQ3SgA9iQ5UR5YazSsRzg9ox1fSSKtgnErScENrXuDmvlhDRN8og2iEYJyHa",
-	"K9posAgNRtVNGe3cltG0evf0VsnqgRs4F+Id5RMn+TwsGxSCjCif+HNWXxcSHznN9FBI9hvclvIPRZbE",
-	"eJGi7GkEkkgC3k00qclQ2wU7qKzg3jjCYbESQqVhikoxPgjIiCZGizA8H25So2YYvJVwLa7ASJv55NZE",
-	"hVR3zK+ZRsCU1Acax8x8RZMTacQHzcz92qeJgqCVlr76vZVSpcZCxgv3458ziwCdpRdo1jGvlTSdHafN",
-	"+s/bTbpZoUP9XBkqKBZT2BGsvcLMiia5FXdn7+sLp/yifL1oo4f40JfAGfGuQSom6vt81g1aPEscf7Oq",
-	"YG2jQSuSQDXEF9aSk+uHBhvbmo2gqiTudhuG8CJCHczPni0xP4tX10uDlhEVUgl9dtOsOitNpTYMQZcs",
-	"oVcwCfA6hyQxHxShKZXaEFpOnq1RlF6oq4vd/g/fVdex07R1oy5cKAC+AvwWgqQJlt2m2YW6sN/NR5b3",
-	"bsIP6tw8jbSxBqp5ZjT/cSSAM/volwDtJmviRo0IES9wqBLGFTAoTVWnigq65PuoHV4NKBXCmEnob9nK",
-	"rIxpGFX/WAhNM92I3hzbF7ZLqEClpJMW+gUGsJg5DuA93pT+DWsPXOK1M/Zb6VUtNE0WvXaOD00dIu7B",
-	"DxF4M02xmJmgPsuxr2ZtFjxhHEIyHgInaHSW+hKoJlRKdg0xyrROhkXt3gr5xXPMKKvX5p7bqMj/aHf2",
-	"BmQ7i8G3fh//+txAj7jQT0wPf4LJQrSYUlytrpfrNAcnx5ZjqaFRbwRPJlYUNzqRM8p1yMaxERZToOYN",
-	"x+cKhOtxSVElQ2EYbrSzDDE3D02SD/2AKMYjsK8bNeiSxYoUay+N19ns4Q347VxfNGVGb5zvAruCyf5c",
-	"MM66AYY7V29H71+m/5RnT/XH6083//O3bfp99ApeD96wH81v4uTXU3XepduXO1H9vug+XreP1+0f9br1",
-	"hBV8cxdvAnJlCRuXdSvCyb3li8nnIWTumCmjkVkd1P16KUQClFd+vktCKQa9nNwFGNbjRblL5/fqBhpJ",
-	"tnAo3sF63WCz+MUS71+DZHqyiKZPmbp6C9eQoLBltf7azdi012V4ExKPZUtN4rUj6HyhfvoC6kHFR1uG",
-	"SFAOKKkRXAXly8hbw9Qajs0k//uXu5HJ/NXl7hxZpqVuDuOLIRsMLyRTV072C/cIRTu5t7hqYh5Bs6Zk",
-	"mkU0IebxfRLiW4wbrFAQmxd7PHfAmB9JYgiASKFgn4QGHfsM4lzIHFI+sO8R/1vhwIkE77NBZv1RPe4e",
-	"RmeDEaztC9ZOR8ZUkSgBKiHeJ+GIJixiIlMXKY2u6ABwhisuxryd/0bcb/s97hwXTicI0bXsxHh0MqJn",
-	"Yb/Bv7FH9Fh4fwLGHmBsTO7u6fT4exgTcyTW/Ebj2GxBIXwjwS3e299i0Ojv2kMZ16wh47hmfJ9cTsy2",
-	"ezxEWg4RDqGj57CDAr3XcppOtRW0qqfVClozzgN5ag2COTPwipP/XECjWZdyMVsrkvkdXK3Wqqnu8uZc",
-	"76ZDMSkrLvEqCX5MzYpiQ2UjoTQRRoejTnk1QvbDCsfOAHyXUFORSGEFnu0w5sy8VuXdT6c5N1pz5yo1",
-	"PiLwinHLPNB6EA2ppJEGqQrlBp8sqTfz1Zg5dq3KonIAVFCyAukajiyWnR2I7v/+9NT7V79CKzg5fY1K",
-	"oOYyGA8NFWMkmiIjOiHm+30SjiXT0PS7ZbjmZolHjPsn0LiB3xSj4O2LT3cIrkKRWKDTiY3SZOJihvQQ",
-	"ZNncZd5sBS2c33BsM+Y0mw5aN23zRvuaogKozKs4yal9H//+5AbBDwd2pBJoPjE9fOT0VU7/yLoXsu45",
-	"PHuhrW8hROqXwzfB0P3GG/lMFjN9dL2e77HmoW5ZRtORIoGKZJfD4Pluk4Ek0uKuNG07lm5WPdREaRiF",
-	"e+XgDqYVJH0XsmcjVZDHTUAX0V4x2aCkT1lilAU24G3GKzb+TKG06/28KKaaQ8P5GoVUu04fG9yIkSlI",
-	"JTi5hKERIzCQBkFKNjAAy2JsUIr3Y5rQSCvSF3KzIsatC8v1+eN6zEyJTEZwwdIa5RisWcw4stGIyjne",
-	"E/teFc6fzOXn1bwNl4WDsWUYIjIeggSEKwarqc2AcEAF1aVRdFoNJKWpHIC3+K1s63FvexQuiMsh2Xxq",
-	"auIoyAFKhFGiuDoils8g8CReXVN5fwXU57MWnyJxf1JjwcUqd8CzJrmRw42+iDKpbITpiic0Q7grDzoT",
-	"GKdAXVRPHQ0nAZEQCWl0dedypOYNkohBKQbZimNVLHi2MCglaB3iiz7IZb1QGhcAfVEOqckpPP+ysrTt",
-	"7s7uwrVxGF+sHqZTO4apxdXGbTqSQ+9VKaevPN8tp6+87Ha/2375cufZ7ne73Zcvt+fn2QWtQ7x00bWy",
-	"HpC96FWQ/bsJeUtTLdIG8WOVUCQcuREMds1OkFpv2VV5uI7cYBEaLyyitEgVGQt5xfhg3/FT64K/VMD1",
-	"sgaImVJrAbqz46N3BDDlbFXg3bEgOmLca7I1fhS0Ms5+zcD9bFhO48nlC5p9hPVcwHs8Snv7ubO00dKM",
-	"D3Kz5P0e6xEfMA5gHiAJkoYiGz/SUX/zfknkHUq3a0J1hJGb83HoCB/6ErT6WZLM9BYtwFsjfC/0E5ln",
-	"6ru3SyxPPhsULv9sPVhUcGoJ91QmkyoCDLVO1d7WllmC6rjvO5EYbY2idEylzWoppE/J6oix+6ICxxdB",
-	"K6VagzRI/l84/P/Y29pqLUIYs7ImIL2iangpqIzPNLUxz3PBUwrxdSExNg+htbe9YxQ56wHxUQA7QQst",
-	"7e7js6CViHH+407QGkHMspH/ZvuFszw5k7tq7e1+Z7iOBCWSa6MhJiDNZE+/zAjQ8atZMv6gvuAlXytv",
-	"aslXShtf8o0qbJZ8qQa+Jd9qgPBSb9ZwrDr5FHQrcKvtrwygoHaYTetrRGXrVj1IklNQmPC7Gq2Xow1W",
-	"33zxetPajjxTLVjDL5TDv5c4QpkPeAZXieCoyqdPG9iPvVbXY3WLotSmDYtF7r29Y2sGlii9AHVx0Piv",
-	"vNdmeXzh/eEMtx94MnGySDVqrFiJvXg7iYjoFEyfLbykipSyRXjh8ueO47IsMDtgzzxhE9TQ31mUPdgw",
-	"YovfSlkw2eysLhsuGc9VxHHNi66af8VMI0QFeqXjaaSQmkj4aCn/E1nK8UTnR1f6Wh+LPZH20ZmRlqAu",
-	"/vt//d+bl/+kSwRbLheAWMfNSizimpdl2YJehU8piHC2CR0nXtU1Wt/HvbtIp4j6L+4qnYFIpSIuVvTJ",
-	"jz4uzn1Z1yQOfOCHsR+P8sG8vu2GbFjTJ6aHjyz4z8mC5/He+R5FcpLpUiEBL8RUwtBInyXL+R6nLoS/",
-	"Lp/Oj6aJX7xmkMR5gYkVaNGViGl01uWFaFC+FDa9GEtSpVQPfYYDZpq76irlK9YXnVlkCimFME95EHAC",
-	"HBtjEyX0DWimMWehG9pus5isCYZvgCZmvNWUQZeRXqmvJTjHGEQbwlt8/DwXYf3rQ1yHNaP6v5veLKlg",
-	"s1Lqn2CAp8LaBDUvxkKQ5ThbJDDkm50BPptDdkdqZYFJ3c52Z6eOSgtygb6yVncrbaqq+jesef7BzdWe",
-	"SqdkGfZax7SmL3wK1cVVc/25RjzMp27a11sxYPy1kKMV9zOQlOsZwRU2Xd8HSw+4kBAHqIl/OMj0cId4",
-	"i0QbRyFRwszpdpZQJ+7a4aiaQ+ruageNJuwSxjYYL2xprCeuJFb1amiwaM0xYC30cZRSruY6RwsKnQYU",
-	"UdqIRS4+Rk/87ear3JDcDN+2cekKsNjpEMgQbsibdweH7bM3BzvPngfkCiYu07bHe638xV4r8KMOqYzH",
-	"VAL5+PH4FdkY0ejD2WZAtkBHW27GNovJxlvGsxusC+nW/kPG4h7f+MR4LMZqEysNYSUiOi5Ce6RzVSVA",
-	"r12RoVKxnvJBPO1vRzvwknYvv4t3o2fwov+8+932i52XT+nu5bPoefwdvOi/7G5v7+w8fbq7++zZ8+ff",
-	"fffixcuXlF5eRlEdU3eqLojt5xUfxM/d9suD9n/S9m+di73257//W6sBq95Fqa2d+E0ntU0nsSHh1Kbd",
-	"Xio4JhKjEeUzZDD3I5b+tDET3qghIaZGqKjR6ovtlzuNkxjx+wLLJNZzxV4uEzgF3PyMq5zxbCnhDvj1",
-	"xTWVVfW/ch6NuWy5vr/TpO/3mVw93/WOtDymLnyWR3OK4Tq5uNPaHFNXF32MXlrecnLK1NVrfGcJmwnO",
-	"gMlEK6Xd2QSYSEiYX7d5e1HV5tJFNYWCq2YYznre3+ULFY/lVEXLjQoFUUvKFYZfLJn5fJ6/UPh9V6e/",
-	"PMnoDlX9fMzLGSUDsArseCiKtLIiyvT20ZiNcX1zsiar+ZXl0y6YqEewEg+qYH0Fl2sUV1LTy/RehX2d",
-	"D9VIv1Hs8FfavVtRi8vzL24+tWEtRaGtFaFeq5ZVJYwP3BKci/0ywnToKi1merjF8knVlq2yF1YMZkOQ",
-	"y5q+8kVcrG7ubBTXF53AR+XKV9el61ZQK/s1Y3FNZ1GrANHIaFzBVD4gNr68MB1a744Ew0Ah3ieGp/jW",
-	"AkwrgtRY1K8pR7CPrZCMdgs5ZmbZiZGnrbdRYGzAQh45zcWnNvAGy76CU56IpslVXijTReRvuNqiWDS9",
-	"29mpRNorHTNhYKqwqITWKbIiCXRkZm7jN8us9UOpFuWq4jO2GsgjuqZC5KRrV0BiNgClXRU8zB5wZ4Lu",
-	"Zy54NdtyVnzCQ1SFWE/UW1LcmGP8LcNyoaetoIpV0HZq1SVOvUhCW1xgv6ivv+SQi4crrB1V1NreMZSy",
-	"8+x5yYG7TyifkI+cRSKGfVtbGRUhwXN7RWeJwBCjZJS10Sa9yNd8XLk+1enrQ/Jy99l3xNW2JLGIspEL",
-	"Cq3HBuoZZEVdavxYCj4ICOOYhME18AjICKgrxJuCSKf8JTNqfPjq701cFo3grsCxy/xxtTadgXgpIaPk",
-	"algsZTCuNOXRDLbvi9UatXQZo76lOVu4eu6I2BwgIDRRAgFKqCLhv9rOMt0+fhUuYQ8vawjTM705Pz8h",
-	"9gFiELVi4cIq+bNJ5tnLl2WS6TZqSnmtk/lzp0NJ60W7qnX5Fyf4NVs/ycfTYyIBS19H3jLWx24+5mrz",
-	"iG/e3idhqeSqKz+nbS0ss0hFJ1hdnCY1S2C5UOtCX1E9itCl7riiLLnw7uitidueQl+CGq7noZD25Ys5",
-	"GZfuES8amtu+LBsmYsB46D1pqYRrLKHh3mok8FXsoNUFNu9/wJT+CgHfxYn/SDmQVwLWiFAriTcNAx9E",
-	"IyCHQqarj3zrVB1/2ZduomL7TStvPhwjX653NGXDZ0Nbl7wGvX8uINEQoiuIScKuwJmxnQz9RHlhjpTr",
-	"5GNJfXfBfWXvWilsubrZo2uQk1J7nZIe4bKpkgnpMx6rffeEIgn0NRGZJpcQiRGQ2LBtu83lDHBON2nS",
-	"vBty9aaqKdutzEOINWKU3bAXTvpcvs6ee88BYeX3JETArteYMLMFXNYoCDjXlxi0Ml/yqIE0ZAbFVWV1",
-	"TAK/ZjRRVQaN1Yh4bBV4o5C2FQD3IQmG51o7fN0uPMuTOQWtYOrApiEzfTjlzc3GnxwzV9QI5WCG5EPl",
-	"ACVdcg2RxruMalv0UhFKkBOQDVRqNx2RBUZYGEg6sup6YOts5ONQVdaffaQQ9iMJpv0d5CNHnhU6m18Y",
-	"GMniCiBVWHHKj4rLGgoj8VKiUhqZsxYJtgLpiyQGSXqtraEYwZb5b2IUDVC9FrYh4IBCaYDahx4L62lD",
-	"XGHYiCOVoOwsuZL/SxYPnLutWr0L5QCmyYbBITUUY5SFfhGMOzehXZ5ju/m+zDQ+npsc4B+oDkgYCe3n",
-	"UPvE7sVZGLBxSTGEwVjbWaS0UOw+p9KEaVV61CgjQ2YGNoupcPmfWzw1+md70gpa/z4SMSRY6f9Gp1Jo",
-	"EYlkyw7d7rMEXImAYBq4Bkub/EEznFYV3WK2QTtXNgonXHPLNYdg2PqkFpBm8WShxSa/9qKEZjG0Y1BX",
-	"U2msd+322xCSfDx9u1khtGKp1p8fM5UmdLKXU2COgqGh5LAB3YJGX2KxR57ekCUPm+BRN3kil4BDxTPZ",
-	"BIt65GD5nAwPxoYxRntuPLRb+Tqry3ltGGVxYzh8GtIK5sRM4evNq1nNeVrrS0NHoHwIAfBrJgW3jJhK",
-	"ZgY15O979/j1oDXF9rOxBSDCfyBniaVI09qR/9w6OTh/0wpabz68O5pFrEs5bxeR6ox4FWulyLHKIEUF",
-	"tkyRAbsGXkXUBuRb8qRrLsZiyAofWzXLuuqHbAqsxGKAAWEjOgBSsHQjnZe3KzOuqltdnvnWdenFRTru",
-	"wrHZpBKXbqsnynCyacZzN5TbKFrP0beYunrFzMuX2Romc5+0uFIy6PJpoHANiWr0PhHgWk6wxyk+FRQF",
-	"RVG8Wl5z8T7+77Poqp5zsTtNtIkYr5iUulo66i2SSUtJpC59NE8ctSmjrRyks1DBBVGsmvc9x7YbYUuj",
-	"gbD2XZTCsDKdFiQWS5pzr1kMM+2naanQfPWaRFFBSzYYgHRue5kta0OeZVx1IXJmIMJio0EbbTlSW0bK",
-	"bZuvVWdUEyLeHZ58ar8+a59++HC+lMn1PstCNzltGso7u0MtQX8Wzrz1oTR56Pd8JGxSUOtUuCIXWinr",
-	"e834Hy3Si9KtpmYLrYKD0rmeYQv2apshgtMuzZuszno+SaFgKYVZZYFRpRLw4XPFpzYx61DPJVi5fKU0",
-	"gMkMqFh3HqHqCmIjmqGbxzxecWFNuQheLnSqYRfkGTcE/oY3REwnThOmqAdzmqqh0AFqjUqvcWMgeE7M",
-	"BNVDebnI1IUwytc9F/p2+BVqTBSX8Q6mKZhxd7o7z9vb2+3utqdGV1iiXFKitbf94sutr3Y7Y9Pxfzw/",
-	"NGcwVSqmzgub0hlWkhfu626eOkQNiy/bxsMVTe4sV7OVjCin3npSNpcHGOXhq73iFWrrtKh9EtqvQ3MR",
-	"2d+0ZPkoebvVfRJeMxjnDxqG7zUiN3IxgrWnYT9XfOIyQ4mcSWyriolQ5rGyHzrPyMRqroGrGNkKWnbW",
-	"RqZfiSpsAApmZYZkPPTqrjViWxulqqh3oTMHhrbotTVPuQaFVp6m3rYpsDakG4spV5K9sgefDuptjLMX",
-	"X/Dm+7yxVgvqbNYA8hjBjDcHYWCVqxPKVraRRhEoNcsheEB+/HRuPeyokz/t+mZaS8p+Lq6KNYx95lp7",
-	"ZlyzxCIIrsV5Ht2r86+YF893F8frLnB6HnAiUvpr5qPhit1+h5fcPnbXEvJKWezcMDJj2SXqxg83VyhF",
-	"q2sRM5dAZSOd1bv4lI+rvrXK4M1I4lSU6egv7MiKF6htTB8QGkmhFKFJgl38p07idiX5bLV77EixZrmq",
-	"cgmb2oli3RzbSsE/5UuEShApcChzPaOIf24yY8m8LuTCIpeuhORqhXIsDG5Tv2ztqmL44uw1lcPwll3Z",
-	"iPHyt9srxeedAeqUGIanBVaww9g8vOHwOPdtLpAhRpHhw1cAqdUbrV+U0DiWoNQdRO8FrZv2QLTdl/7Z",
-	"jjcb/Wwf+1x+rs1G3vJkDcGtAdPD7BILoAmasnYkYhgA38qn/lJ+XV2xtC1SC942Spgg82o/a1Wd+zLz",
-	"fE+k6LME7upom2qQNihXvuG4P69cAiFYwRDNou7y9679DeosD4IDOpPIbrdrZBjGBz2OShmGhFkHEV6P",
-	"5gIZU+ncRbYsNNFDKbROYHMf49O8adJluIVGxT84fXX0/uLo3cHx24vDNwfvfzi6OD3658fj06Ozi5OD",
-	"s7NPH05f/cMcR0gcJaEPTAtfADpEXHMdWG6dEdlU8+mhyhXORhwrN63HrBZmIN2e35anaORuamUn8l1U",
-	"+ri7Y7u7ZDAnJs9wENlaXU6zGA8F6t6+ALsCTWhFf5g+y0q80HqLXPtyw9Gn62a6EafXVobHwmhng0L3",
-	"ngVjsxj+2gkwrpjpw5PrqoVQ18Pu6TQ6W/90CXuvebW6zIVY64D5ChJ2DXKyVmrFHbWC0BpGqbX6zQ/y",
-	"X6RC3MlRIzzuNicRfNuO3CJhwNcpwqKc+aejzR36+W7rOIEvoDMViL5w3TYLEO05F0ZWnX9CLysB4LPH",
-	"Lx0YFuN353+n9Z5m2aBshoCzKknQkrnue3AzpJnSFTWwldpm2tg+IYoAYjwsO0bjMblzXOt6a6Lr0nhB",
-	"QXMeoUrh4TkNNRxaBQ+mYV7D+VUZx73ffHVG9XgJGnA8FNgXgrtxT3MW/jUL7D3MPT6v2NybdweHqIJi",
-	"WugSleeWKlpzb4LDnPJsdqOZZHpyZlCmVLHkpyW69ZON0DWG73Q64WaQAyEqxaLlNn23JHTpmcGGQGP0",
-	"RlitqPWv9sHJcfsnbGbu0TNl5vOXwFlSDzIbi2c/vfZn+uOn89ZUJhx52m1bq3bVAj0n96XJ/Nsh57Zt",
-	"ZF8kiRj3+Onrwxff7TwjGz9+OieXoHRh+JBG24hAbe6RN2c7z567IFeMbISbNCCM6oAwpQJCM1v6iKJJ",
-	"PGER0z1uF4jdYL2lRHDrFfL5Y9YMgfSNqpk1MOcAw4zcL18wv60vrFODaxrpot1JUfaHjCjjmjJua50j",
-	"Bubl/ktmrvyFUsX/OiGWRs0DnnM/FxF9t4t3IoaEHNooMXLiwsTIxrvDEx+SXYRZ4+4p7/GyZvdE5Y0v",
-	"AoLVEpRrjujr0Bh4UsbziBDrPpOUKfMnWh07Pd7j52OBpXoxcNFasWyLXyTeg5PjPfPU38jf/mbTHP/2",
-	"N1vXOvb9Bsz8BgDK9gX7QZCzVz9tEoM+wDWLqHYrooYwpG6byy9G34vFyB4nDinFJZ5DPBM7MUDb5wsa",
-	"MhDSAWSPfI9IQHpZt/s0KrsS8BsI9+0uUGSzUTjqb39rWiY3u3YrsqRNNZJ24ImXXE4wlB1boFkrG8mX",
-	"m7K2bbEabpIiBB0rgNNJsHjlKWtato2/M8APa5WuQqQOc/Y216cJ9NZDmoJs502bPRxx6TnT2SMlVob4",
-	"YVN2XAGAPHKJXhksIpbwHKwSpgwSYFc4RcKbthQJqJDAjQau0FesfdES/KnHqWEmEKOdkSYJBuE7j3OQ",
-	"u4+D3D+8aS2hxQy2P01pCpzB7MWCkOMDds04l7JT3LKTaY+v0sp0H9nbKNUTBNGeyxfGtzY75MC3ADQn",
-	"JTLDAIeAADJD2A0MQCuy233qKyvoUnIuUz5LGOL9cnQq8L6QkWEMNzTSyQTXakdXKUQkhiihElSHHJRR",
-	"3vfzK3X5Gw9FjvpMl9DC3sce6MTW01Bk49fM/JoXKFWBLUtqDs+IIORSxAzUZr528vH8dftFAYH3H99W",
-	"E85JbUQbh5AjZSxsSIDfk8WTmGrqgqoplkF9onocF3JNk8w8JMHXLLV0Utjfi8qmpe2i3hGQ3ZsbczTP",
-	"bm4CNNvPyTY36Jyaiw3XueV+/vsvSvBw02Y69HhoA9pCm4Y7rqadV7PO90sZ4Zgjjnk4mEdtcMuCpd+3",
-	"yl6Pu4xyxkloE8/DDrFbwQqxlKuxQW3H92J/AIQSLZ2DSiVUDe19m7AIXEVKd4kepDQaQnun0526Ocfj",
-	"cYfizx0hB1vuXbX19vjw6P3ZEb5ThAaWLs6Dk+NSUdO9VrfjHhUpcJqy1l7raafbeYrqhR6irLZl2eMW",
-	"Voy0AmuOHMdxa69ldIwD34WkwMvW3s/T4VmGlm20sxdhjQoKlnX/cHROtvK7b8v8osLcNzOEEdnIEzXN",
-	"iyxJyGXW72OYp7k2iATEB/uOkxIl0xq4lZEYN9K04LHazIVExP5CRiwS1VDDWehUMLvxFbK+BM0PF0BB",
-	"zbC15HNGg2x9+WzkcSvm43nsdLte6vJdXktU8ItzhKywetQRUaKry7cphuj33ZEFBsYGSh2DMbt2GU2j",
-	"58vd+p7mzQnxle3Fr3zk1N3gENuXni5+6bWQlyx2UuPuzsvFb5wL8Y7yiVsdVjd7tsyOjrkGyWmSF4F4",
-	"tsz6zkBeswg+cnpNmfPhljQjJJWy/vHzZ3PseQtUJLGp8LAnLpoJbQN0gIXtHR1+DlpORFgQnOWv+bzV",
-	"92eMrlR6VkKD3RFhPEqyGBQJjUx1BZMwKOunhvI65EzbSkWEjUYQM6ohmeCFWN5Fj7s8RU1G1RSQUuV0",
-	"iAlHU0qBjWSj5Hx9d/Cvi4Mfjt6fn12cHJ1efDj9IQx6fLvbDbrdLsl4YpQzBXpzn6TU3Os6KPWS8ax6",
-	"t/vSBRUZAdQrlTEkYJRKZNNVzldqD9nK63N8L+LJnRFoQwPKL1UN3Xl4ayxi+25ZxCemh6gmT3OJXGG3",
-	"4qNGvcYIwd86l+guwSUOBe8nzBqmdreXmOKEThJB43Mh3lKJnP7PyI6whUBBJObgB6DLh78iS6pxItQR",
-	"Wp/Nmrz0YfsmYZDMTO5kV+Oyk1F2LGjcGqhcRK3V7ot6x2YDRXUI1OVtdrpRo/wujV4n+jiA4XMbc8xx",
-	"mx1y7hVTP1nRVZMOKOM9LkFnkmO1tCIw1SnzHMbW+rXT7Vq9QySx1SzL7VYxKMU86ybpcVRm7Hd2wI2d",
-	"7jYqQq7hQuDiI1GHyvgVN5tw7T9dmMx2hxzlcGPKaDU2BibGqHqX+eljphrYou0wcZ9ssdrDbSmO2H1Q",
-	"juhPfUx9P1UjoqKCuV86brTP4WmVmeZDs++iREqBN1+XmT+y5tmsuYETI/PJUc4Z2spC1hQjdEmn5L//",
-	"9/9x0tZmiWUXLWKqTDjXvmbzYcvtrcUJl2Wtss5MXjKYGaQysqBdh03vx7LyaH4q1965ZDxWPW6+NxzQ",
-	"VZd0T+wRyoUegsz3nylvYkD+a14pUglsyUzD6DBqxzFMI/iVLbichLYC7xVMLtSQSohDVwMSg7h/gskZ",
-	"fvv9xNXmUZtNjBCBkXeduCdeONV75IHZ4XRXjQY2c+qa4X97fKThLP+C0l7hkKvLeueQJGXLZ1k1ogm7",
-	"hvmsxEt/ZTbyu690/cXyD6NfLfYEViSfstfKmnyq5p3OFC2+wmkKoaRCDbvzBEp/FfqiWWOQNrX/+sHx",
-	"eXUlZ3fxG++Ffi0yHv9JlZVTPKmqtlI6zrvRVKYMnwvMezjVcdz68rmRLrak0FRD+8q6yNcde54px6sY",
-	"TNUNN3MUDkKtVXWavE5xwQeejXxl8bt60nX5+pFev216TRMaFQT75D6MCuijX+DSsE3Ul3Fp5NlaZCPE",
-	"RA9sW2QJKkVPN4YqhZs+OGCG76HI+iq7H6Yr6zX7VWzyGpbEwHKVtrbDTD9HUfthOborVUX44/k5DGyW",
-	"8HO403l0b3wF94YFfmC4dV6coUzxlhxv49koUb6jtDadZ1N8DxArwgX6tzsk9CQTEk6ldAEPWmBckP9t",
-	"n4Q2GwkLjUmn9uQdYbOYaZKIQYN8ald0kCSrM56Hpv2pXqXB/J02rcHlbC3tZ60kb90nrygOwlWfbWAZ",
-	"eeKzAzyqBDn3fmQgD81A3Jk5lRDvXDyZFfnHYonhdx9d/2UNudy86uVyqqOGmo9v2RUQF+tWn9DzrMA7",
-	"CXJGswKXKWXP35M5qiE//6Ht87i7GZpBIarZ5Jo/mz7w6KSs8wQsYG3OOiCKYgeH8XByj4zB0+ktGcQy",
-	"Esm5cLRvtjRF/QGGGp8cnB++aWAndS4yRyLxzOKRXh/19zXo7g5pLY//LmnudUeDq7BgSMEX2DJT5VkW",
-	"eggjBcm1y+iz1V2sCQw98/s24HtIrSsqldBnN9PUgSaClNlBW6va/74x9djtY7GGnIcy1xS1R5H3WwkJ",
-	"LE6oTHcnxw79G2mvSnKzQwBnEhfZoCQFqQQPXM8yXIKLgwnxg1OIdSY5xEU/yH3CdI8vDIzP43fRdI9L",
-	"DVywHtO+5hcWeVM+1GVOxJ7D9/sN2nOTfK24PTf9J6aHdrMzblg8HKdUGOBi/P63Ts+PYq7nAxbZKplV",
-	"6xN+9ZLd+r2U0LXIXTvv4vVY1uxMwjp5StOJwjwLiDEbwBPxtKcJf6iQ8CJf7qkf61F4/OadP+ak7gib",
-	"V3bKOpwq/LJGlWpjFYW1JM73JQkJI88Vlj8awBNFQiywEGVSCRli+ov/212DPW6esJLXBta3cyl4CVV6",
-	"s0Nes8SsmkRidImBUCEWcceQqQ2KqYCBz/10LXL2if2+xzGrCes1uoVbisewKD7wSxhtBjgqE5gzqA0b",
-	"NcpjaINkQ8V4BCHZIiHexGHTjYtysoHj0XVzilCTcdjvpGIeXrVORkO9TrsXorJoiCC3KkfHnNaF6yYV",
-	"zjJY23crKyqt4PkuGvUMzbT2Wv/1M23/dvH5771ex/31b63GFTZNlIN51lyY3l+erNt+edD+T9r+rXOx",
-	"115pLjzBZigvXzFh1uCIFPc1uKWW1UF0sRqAEjZiujJLDH2KTem2FzQ6XdQb+H5VupzkrKo5T6mzDO5R",
-	"ofvaVx+NG3O8vD2vfBGa75a4A/2XVrBrbtE/J5bXp+HTGBvJ+ap+RlMoFxAoL3jLpXTbegJDymOXuok7",
-	"45boezwsNdEPjfznsyE2bM7ydztkKDKpnAaZVyrXqlRAEPXHwLZ0S8RAEcYbo3Bxm8f5xu9J66tP85W8",
-	"H7YCYLOqlwMOfcTaBno52EYUgWhg+KCk/5cN3T/DYpiYvYMn8EQV51OKk/c0Q5BipkRiWwRalUkc63nM",
-	"puoPhv3s5HO1B5Jyo39NErAFBPD9DgmNpGhuQTTcYNu1EWVJh5w6UqVF/ZserxTAsWkt37VjrNdQaguN",
-	"Ef8+6wiHc8/adPx8/wPQVgRWtumAGoM0E6fWHFQk52O9hnJ2Eo1s7jc2KlgqW+ktgmtZnnDTHo/HbQOn",
-	"diYT4JGIbVXa5agTJ3st5Oih2UJR5r+JN/j6QzKvIvLIBB4mf+fG1YCmZXrI6QBPZMqYW5SgMcdXpXyR",
-	"VS70KVQ3v9/P/VfrL78Ufs+Iu0cO9ERVeYdyJUXQlEM2UIPNS4BZvjOmynOXzbUR+C+Li972UuvkbxDS",
-	"xtU4Y4LNgU0c21yMlbYgdWOc7Q+gD21pMxRbvpJYZGsEdR7Vl9uoLxh2XyqOFeM1MgdB1gjktCa9xsgp",
-	"DIcM85rdVv1whfVRtr0EVzIqdm4nyifEZg5iJR/sdhTWGxKEPY4OpWodow45NEP5PEPHuK2IUdT4nx4s",
-	"51c9XjR19d0EyKrNBDYkRGI0Am5Dv3o8lSLO0Eq1T0S/Ty4nxBkrAt9nXEg2YJwmaF718GDaFydqzGK0",
-	"EV11Or2vyLFah4lvSHtyzei/gnj0WNziARmZRUPbH8Y3HsHeZ0IS3xvgTnla6aLcKjdCSbNF3obpfij2",
-	"Dld5bmT5InfNUq1jANUuVyLSiVdMqSyvUmDHt7IpNtVxTrtGpzo+dlL0K7kXp3plkruQMgttmyrPC/ed",
-	"DcSGAj16wf8wXnCLqRWiLTXQuR96Lds954m45aZY9ynjVuaZcYmV1/wo8d5a4s2RTVTP+A4RrlSXrVn0",
-	"ne2AniHKTeHjfclyTd3gHligW4YmvGDXQBuPrP8P4DdD6azuOcMCv6CNyiXB52lRCdgdEFa8FBZ51Zo8",
-	"YGsEjDQGT3gL/x87xDjvfjXXE+1AV+/Q/eiK/jZii0c5Kk65n5YnmpWDizvExjiqosR5UUs5F+Jt1T7v",
-	"mZrlaS5X7bPe45q/2dVgdwUynG9UQgwwUoTqHi87vqed6aFt6yiEgnKnu5mRyO/81X9/ccjVNrEPHIVs",
-	"Jy/53meVoLOAxj7mM92ej0aXP+0lfhDHxKcQ+ApvM0TqNVjO3Ht663fDUm4Z3pxQpV2wTEQ5F5pclmpE",
-	"NdeiKtH+MuYKH32DsdF/zuJTKxPQn7daVZkjWp+nY4xT7uD1ruCVREkjvM1PXF+HPGIYCd1EHuX25veq",
-	"n65xNT6sq8HFJ//l6fzxoqwZOmkRNOZ6E9/F9ej8BbNjx06rARm2St2eTZgdC3lV9MPB3htYgE1hiUYa",
-	"2R4dLgw0TwTs9PiJLdiNGUE1lwUK4+bGo4kEGk8IumFlxclhnzTrtJ5Q7G9VBI9hnIJrhObL/G83CeRu",
-	"b3lC77cSI/NAMWAHqPBYYKaUPQaAPXQAWA31bSP16pksFW4jYcCUtu3qm6nYq9N2+IrRzJdMtHWSratw",
-	"PBS2Sdb03Y6959Gs1uMZZ79mhrAHVMbYcAOb3inoEO+18y0Oyfvjs3NydkJedLvt50+/3yPbO0bq33n2",
-	"vNSaKiCUT3r8I2eRiCEgXBCEuMJWoLbxnnVk2pTjSIxGghcWAY41+IBgf0LGK9EaT1SPJyKiCUmp1MQF",
-	"PtbMHdjrhhz4yrdNgRqnRz8cn52fHpwff3j/jygRCuKwxwtO83TPNgwoDazIQIqx4YWF+QANEs1MyR7m",
-	"PYZd+Cm+koVgnhjUiJouOxwkFP0+12VVT+dso9xPbPntnNi3mmtgG0C7rmpMEYsuNquP+Xq0nUcBaSX+",
-	"WaQ/z+FjG4gzm4si0pCHFv3HJFNX7dgcGbvMFvl4T5m6elV+9h7v8am5ZtfOyZ959PXezj6F7QLyEuCp",
-	"uQ6YuiIJXEMS5Pka7g4Cpf2loScp4E1oZOQS7r3yaHbripa1hnkz3U6Hto+e6LveBzM34/prKQDui25Y",
-	"qT2x7SV4LMZ47/a4c6uZ+3cCulQBseEq+wF0vukzXOl9FnGszjQr8BdB8kgatyKNN0BjxAwLzXvGcS3S",
-	"tkFWNY8Zn4v0FJ9ZUEM1L+PpSUELp5jOSgKfkw78bH4y8D3nAi/VrP9dlJ7hTqvt+p9Nd+ufIpczB6HL",
-	"ieUV2Bc7IEM2GD46ar9qCJI7gjaeSFxj7vdNjRJ4PPPG+cCBpIJxjVfMx/NDEtOJD0NFk3AY04kKzdeK",
-	"bGhhfnadJeNN1IDHQxZhd3NOUzUUusfhxrbCrkQIkANySaOrgRQZj8kv4jJ/wbdur2p2Ue0u9PH49jLE",
-	"e5Bs6KFQGJXQ3Jh209mfhiKTAVGC4PqfKLdlZt3F2NOScnwKeypgOg2VCQNp9z0031rbPsLEr7xDXmHL",
-	"YiNacJF/TTZsgK5tNl1t8nTjyudYwCWA7znllfJNDH+hl9icXFJMfdBDyslvIMWMG9uw0XM85GVZKe7J",
-	"HEZAqgc6s+g9nahmjvp0bn2Fl1+zvEIBl1myN2XJxKLCYzjLty28i5xNUYO998IyIe+o1rYN2NaqJ3Rm",
-	"X73LEpZFqzc3+B88zqy+n8UxZ/XWeI+FUL7R6LOpg5rRsfBeQ9GwnqWdf2ZBS9sTVitDgEOstaGNaNaZ",
-	"EQNWR9l7jQarT/aVrL71ZXxieuh2P+NCnW7l+1ix8o9esbJ+prcm6Oarduv34rtbxnm57qm2jmXR0tn1",
-	"HlVFSUtnRGNGY/H9f68A0qL7qaqN2Fz/soTmmXI2lmZHkXm8kZU8Vsf881XHvHPKWVXqq2NaXjNzMfm5",
-	"5oar90donHPNO5zD2N4bsy5x3wPRPoQE70m5ieJLLdY9SZcCQXHDMdnY7e42ptjb7omLqbf7bV7AOTAf",
-	"ecgfqb1i/USfOFHqTq7hIdBED2dquQcuRGKn2y21546pppdUOaKk0dDsD01mz7pPbbWOMVNYWdc1QqEV",
-	"H26nyYb1xq5kLWKCGzpKEysnuLW19sxLHCJt+zRqqjPV2mvZDU9aQesapLK77HZ2Ol1ztEu30jYrnUGA",
-	"eQNm69rOYUUlEDd556sh7VpwjJlqBGXG7x2YOfTK4fo0GqIcNC/eYAjRVbUfdvU4SsTjVmDpYRSlWxJS",
-	"IecU3DQLs8/4mEl7ffk+qIxfA9dCTvbcY3jZWKsWLeJhiJB5BDG6aUdUmnsptMbucL8yqB9gxBR2zsf4",
-	"SWYgEokRkDAWckS5DgvzUwJ9jQVnwkiMRpTHoSvNFVNzkr6CBOUTPTQj5hrwPgmBX19cU6lCKw1zOgI1",
-	"J/rJbPIsd2XcT/iTmeMrRWT6yWf1GSwhxJia8x+A0o9d9P94XfTtQVfozsxidFBU+ojok3eHJzkxzu2p",
-	"bwdTJcbivX3z+hkXZLS4r2jOVLSNTSvM5TPbeTJ1dYFP3E1T0coymA+RM1LyzKam9vZYdnYLjjP70qIF",
-	"5NwWI9iZsoc4s1K8a+N+p9XrD6mCNuMKuGLWnZFd2qe9R9VdSL5WkRlxn4T/fxiQ8MLVQ+v1LKvW9Ao4",
-	"SZgGSZNkTp9YKjFqaXaN9YZ1/6H8BXlIxGJHgUOGoBoDQTYqMRCbrh41xg4/ug6+huugxEcDPCjW1E/a",
-	"POVZ4m29eyUWvAU3XsZr1HsKQV65uILSyyEZiyyJ7Y3gq/FiFkvfNvsICE0SR++jwPBFe3nIGGSPb8yM",
-	"zCkh5WZAlJZAR0Y4RPFy4qQ3GndIaNnUP3j8C7aWxe57qscFBxLmtBIScfkLRJpQkjAOxWuRuvbvEGqU",
-	"khgkPoLsB/N+xBgdsHbHPV6KnEyyEVckZLELQbwo/hoKpc3iA/feReWD4UEBcbJoYLuDBT2uJeXKHEZA",
-	"MpkErhS0eZD32eAipXoYEOAGy2LzhxVMLcpcON8w/u0gai+YoMeZurgGyfrMvOf/uqA6sMC+UAAcPya0",
-	"+BSSjZLw+4tg3BeUDPfDgGg2MnBmnJy+PiRPnz59udkhBySCJLFZUEpT7DSNb/zDMPW/m/+1Q8Prw39H",
-	"Z5R19ObjPgkxLMW8TXtcpeaI1RBAk1iAjdo0Xxlhn5rzMoeYJbRJEj+6qUriKxru8O3X9gZccNU+ihyP",
-	"IsdqIsdq4sFN2/K2qogwBYuWhhu9Fanr+c81F7OgOkLF153loxzw0HKAZTguQK92HIbXHZ79h8HX969+",
-	"PPvwvrgQH0A8+N3dWc4NOSuC2YXpPoTgO9/c+GjR/+aR/QOHksxbeGX6WZLYaxRu0oTyqUIqd4Tiq0oD",
-	"ds759ST+A6WqyCVzGSQH5evCYIq5k+Iyl07npbA9I5JSDdLXrq1cVE9Uj1ffixKg5ra3DUMkZcpIrtw1",
-	"G59ZDLtEnvdVm8JO8ZXskguZgzcv/0mZxGOwjmcu76i8ItTzFk9mZENIoz9srsNO5jR4H8PlUIirO6ud",
-	"+MmPd4+04uaYZT86nw5kdLskwGMbIP6YgXZ7q88UUEuomaPB/ceGKjbASgPzY0Q75OPpW/ODEsk1FiYQ",
-	"PZ4IkdrEiYTxqzaWJwhIKtk11aheRYnI4vYINI2ppr7hBPjGOLZHRcax9kJx6fW4zLiaqlzw6ej7Nx8+",
-	"/HRx8Pbth08XJ6fH/3FwfhTOrlToYHivwalujq8Uk+pmXyYSJnb5As736w/dnvljJOofq+pgnXPcknGU",
-	"77Gt391ftwg7PQEeG+SKIWHm/nX0HkuRprOLC5bJdZnqgjlO/5nrC/6JywXeMRKvqtO5OfIo0EYC2CpQ",
-	"+I4FvFfFwH/s9KXqfiaLnZIFSB+p9Q+Rru0ObIKNZkS/gXSr+WffJCFrsKLx+mOvKV7n0FNDMXZemuLy",
-	"eqIq4J1mGeeQs4zpm3Hnvqh4lhxpoFgs2Fy8v2aQPd67fwBK/qc5KEJrR6jFPYiTuCwX3jUVrXVAFCT9",
-	"9lCowhpnK4oBsfXtXKIC2YjhGhKRjoDrzQ55BWkiJtg4UGnKIydV4ggxEWaYN+fnJ2eGhjKZtPZaQ63T",
-	"va0tHNXMt/ei2+22zKKZO4LWXp8mCgyk3I7ry33LroEb9dSWNaYx465Q4JyI2k7hHfQxvVOuygPb9lkF",
-	"rjRpUGsFZZsK2iiESpeXfOhaMbDpKU5ApAl4ltPY+McVGrMBrZulwX1R1ulRj3xyWJFQYmvgF4YMn0tm",
-	"piwvGL9tcqdXakJMZzf3hSQ+jSUPSCQi0wZ/sYaDX8sehmy4dBamevySXiHKOEt8SqMrlEMkeffqnYdy",
-	"4GpcRMMc+XAVmIwOSd97KPxB97h/jMXmBPQkIBIiYGgZodwt8AomvvesGLtG/w4UpSyFaXC8pyPwUSGx",
-	"r1xrYICVIqSryVg9OXLgqm4yRXzHiAhDQLDGypCqIcRBj5sdRFRapYxEQ4iuVDbKoy58bl9EObc+/UgM",
-	"OMPeEAkgLAWHylYOTo6JK0E7vRXbYzVm2txue8696XlWW0IC15Rr7/rYUGzA28wQQ95XBXlOXuLLLP8K",
-	"JipwmU1VPDFL8dR0XfLHqMAX+qKJCjy/U0GVFBRozfhAbQY9bvYtbZdS261ZUq5oZCtf9sutBhE1xkMR",
-	"YKvUwAajj22nDsHJeEi1613Y4zbMfIv2NUjiWHPeGcTtokPeCxuEDrEtxEmsCo7Vgw0MLjMblivB3PtM",
-	"8B53SycbJXPZwcdXx+cXp0fnR+/Pjz+8Dzerp2YOZcaB5UH7liQsMivgcc73yoG/3j1lC0OaJTviKFG+",
-	"j/9dNF8tprgcUWIRoChcx1xJDKoUKDVykSaee5Us+w2sdzCQMMCCsnnImkNJooGOjFDm62iUBi1qazQM",
-	"acvKoTsudulBdvX2liri4IsTwFcaxsJbrMRMkTAtewFHQRzG1uFnw6AM2UBMfjz78J6cfDg775Ajc3D5",
-	"Le8I3hbgsTFuioT/ar+L0jGVMfD2ORuB0nSUhmTjI2c3BiCCx2rThsSUHz1jA051JiHs8Y3wevsfoauR",
-	"W5TLHsINefPu4LB99uZg59nzwJCsj/EyvzsCxFQOm5gn+j0e9rJu92mk/VLwI3Tst5KOyaWIJ/bLcLND",
-	"Ti1EHJMapZlrgWomxti6FAGvDQlHAmUGjUFrNsPEWp9JPpvCkjeuvlDfgHrEeKZBdchr7L9VN2dJ0JL5",
-	"XcGNldgYTcydE12Jft8WRNaGbypNdnZtv54KFebi1ZfPX/5fAAAA//8=",
+	"7L3rchu3lj/6KiieOWVp7yZFybJjS7XrjCLLsRJftCV5vM+EHjXUDZKImkAHAEUxKVedT/MA8xDnweZJ",
+	"/oW1gL6xmzdd7CRypVIU2Rdc1lpY19/6vRXJUSoFE0a39n5vDRmNmYKPp8yo6UHfMGX/ipmOFE8Nl6K1",
+	"1zpjkRSxJkaSCeWGXLK+VIwYNeViQOiActFpBS0dDdmI2tv7Uo2oae21uDBPd1pBa0Rv+Gg8au29eL7b",
+	"7QatERf4dzdomWnK8FI2YKr15cuXoJVSRUfMuLEdDJgwx/HswM6HjFD74xNNeGzHwO3XKTXDVtASdGQf",
+	"DBdc8LgVtBT7dcwVi1t7Ro1Z7YjHY7hyRG/eMjEww9be0+fZGLVRXAxadoQHCVPNY7I/zh2TveDux5Ty",
+	"c3nFRNOwDk6OibEXzBsa7IOi9rY7H+CRUDJJRkyYMxYp1rh+zF5nLyMarps3XpY98+6He5NKZV6726oD",
+	"DSN9HZINSpCLSMIFC4gZMkGkYETJCUmZItyw0SaRioQi/kVLEZIN+/OPZx/eE3n5C4sMoXDvZjbBX8dM",
+	"TfMZunHPmxoTlpl+bkX62t4HL2p9rpvTCR2w2bnYb4kYjy6ZCkhfyRHZbhpNah9QfHfM+nScmNbedjCH",
+	"8be78K/A+ts1rI/jO+O/1Yzx2LCRhiW1Q5g3vAttH1A7xp1nCwa5cIBnTF0z1US57w5PiIYr5tEsXnHn",
+	"9PpRNw9sxOzmPtFkrC1RNo3M/nrn4/rELodSXjUNbYI/EybiVPL5wtxde8dD/GKfpVMpNIMD53san7Jf",
+	"x0wD20dSGCbgI03ThEcgHLdSJS8TNvo78JrlwRs6ShNHuIbyxNKsuKYJjwkQKclONaDgPXJNkzEj9DLa",
+	"I1QQ7q51xLaXfaGnwtCbVtBiSkl7Iv78e6vPWRLn3DhiWgNjt1Z75pfPQUsbasa6tQcHs+HGTsGuAPFL",
+	"kK0XvZRjs3eZUHHV+lJc7n9TrN/aa/1fW7l6sYW/6q0TXCZc5dnNV/gSEkumiZCGjKiJhlaMErvuikZm",
+	"n4Q485AkXBtNGI2GRPb7TMRWAYG16NgRHUrRT3h02107EIRGkRwLQybc2MFwTdiI8oTQRDEaTwm7sSMB",
+	"rSdbvpf58mUDeZC1i9zbtB8uI9FYKTg/DTXMHlLxGNcAjyiSUG0IjUdcBPZsoqQ/ThIi1YAK/hus1Cas",
+	"6GupLnkcM3HLJT23SyhThooFcZyrYSwwDKJkwsrr+TRfz3wY97qgEU0SEJJ2MDlJ0iSRE6SCbAqwOsfC",
+	"MCVocmTJc4UVuvVgDwQZC3aTssiwmAB37MNaho4mLngcEh4zYXifM024IVzAFdnplMiBhln8xKZnQ6pY",
+	"/P30HY2GXKAQfKi5ZEo8uWJTwrUd6FgzcjklVEgzZIqMcFjEDKmxV2jDk4TQyPBrJG7e7zNL7z0Rumvt",
+	"AgBp9y1528drvF0zERMhra5WuJEMpTb2jNncg1XyrMWBAnoCVoDFAdGSCMaLo7LHlbhmwkg1JYqlCY0c",
+	"YcPgn+iAUBFbaRyiKXLFphcaFjzsCbAE7GsU5ZrFHQI6Moo4P23gam40kRMBi7Rx8uHsnGzhtLZQA97s",
+	"kAP4cTKUmvWEv3lINblkTBDNEztRux5mqBgjIy7GhmkyktcMjDs7ZsEm/r2dnrDk8V6a13Is4ltKgPfS",
+	"vnss4jKT7+ZMbq/AN90bk7+XZmiPjFys89jJcs8fmQwoCkPgkxM6TSSNz6V8SxVq0Q/JI54kL2UMbJLY",
+	"Qdi9pEXGticXSw1yttVVecQ+CnpNeUIvkwcftBuUlZzXTNnlY7HlyogKK1kV0Lkl7Zgaekk12yeKGTUl",
+	"tG9gct4sIbJvjUHwQ3BBQvBXtMFhEVqKqroy2pkvo2707uqtgtcDJnAu5Tsqpk7zeVgxKCUZUTH1+6y/",
+	"7kp8FHRshlLx39htOf9QjpMYDlLQPa1CEikGZxNNKjrUdi4OSiO4N4lwmI+EUGWFotZcDAIyoom1IqzM",
+	"ZzepNTMs3Sp2La+Y1Tazl6OLCrjuWFxzAwtTMB9oHHP7FU1OlFUfDLfna58mmgWttPDV762Uaj2RKl44",
+	"H3+dHQQz4/QC3Dr2toKls+OsWf/3dp1tlttQP5ceFeSDyf0I6K+wbwWX3Iqzw/P6whm/oF8vmughXPQl",
+	"cE68a6Y0l9V5PusGLTFOnHxDU7Ay0aAVKUYNiy/Qk5PZh5Ya24aPWNlI3O3WPMKrCNVlfvZsiffzeHW7",
+	"NGhZVSFVrM9v6k1nbagyViCYgif0ik0DOM5Zktg/NKEpVcYyWsaerVGUXuiri93+D9+Vx7FTN3VrLlxo",
+	"xsQK67dwSerWslv3dqkv8Lv5xPLevfCDPrdXA2+sQWpeGM2/HBjgDC/9EoDfZE3aqDAh0AU8qkBx+RoU",
+	"XlXlihK5ZPOobF5lUUqM0cjob/nKoowbNip/WLia9nUjenOMN2wXSIEqRactiAsM2GLhOGDv4aT0d6A/",
+	"cInbzvhvhVuNNDRZdNs5XDSziTAH/4jAu2nywTQu9VlGfRVvsxQJFywkkyETBJzOylwyaghVil+zGHRa",
+	"p8OCdY9Kfn4dt8bqtT3nNkr6P/idvQMZ32Lprd+HT59r+BEG+omb4U9supAsZgxXtPUym+bg5Bgllh5a",
+	"80aKZIqquLWJnFOuQzaOrbKYMmrvcHIuJ7ieUBRMMlCG2Y1xniHu3kOT5EM/IJqLiOHt1gy65LEm+dgL",
+	"z+ts9uAE/HaOL5pyazfOD4Fdsen+3GVsOgGGO1dvR+9fpv9UZ0/Nx+tPN//vb9v0++gVez14w3+0v8mT",
+	"X0/1eZduX+5E1fOi+3jcPh63f9Tj1jNW8M0dvAlTK2vYMKxbMU4WLV/MPg+hc8dcW4sMbVD366WUCaOi",
+	"9PNdMkr+0MvpXSzDerIoC+n8Xp5ALcvmAcU7GK97WJO8WOL+a6a4mS7i6VOur96ya5aAsoVWf+VkrJvr",
+	"MrIJmAfFUp167Rg6G6h/fb7qQSlGW1yRoJhQUmG4EskXibdCqRUaa2T/+9e7Qcj81fXujFhmtW7BJhdD",
+	"PhheKK6vnO4X7hEKfnLvcTXEXgJuTcUNj2hC7OX7JIS7uLBUoVlsb+yJLABjfySJZQCipGb7JLTk2Ocs",
+	"zpTMIRUDvI/43/IATiRFnw/GGI/qCXcxBBusYo03oJ+OTKgmUcKoYvE+CUc04RGXY32R0uiKDhi84UrI",
+	"iWhnvxH3235PuMCFswlCCC07NR6CjBBZ2K+Jb+wRM5E+ngC5B5Abk4V7Oj3xnk2I3RJ0v9E4tlPQsL6R",
+	"FEj3+FvMDMS79kDHtWMYCxgz3E8up3baPRECL4ewDqHj57ADCr23cup2tRW0yrvVCloN+wEytbKCmTDw",
+	"hpP/O1+NelvK5WytyOZ3cLSiV1Pf5cm53kkHatI4P8TLLPgxtSOKLZeNpDZEWhuOOuPVKtkPqxw7B/Bd",
+	"rpqOZMpWkNmOYs7sbWXZ/XRWcoM3d65R4zMCr7hA4QHeg2hIFY0MUzo3buDKgnkz34yZ49cqDSpbgBJJ",
+	"lla6QiOLdWe3RPd/fnru/asfoSWanD1GFaP2MJgMLRdDJpomIzol9vt9Ek4UN6zudxS49mSJR1z4K8C5",
+	"Ad/kT4HTF67uEBiFJrGEoBMfpcnU5QyZIVNFd5e9sxW04P1WYttnzorpoHXTtne0rykYgNreCi85xfvh",
+	"8yf3EPjjAJ9UWJpP3AwfJX1Z0j+K7oWie47MXujrW7gi1cPhmxDofuK1cmYcc3N0vV7ssRKhbqGg6SiZ",
+	"sJJml63B8906B0lk5F1Z2vgsU2966Kk2bBTuFZM7uNEs6buUPcxUARk3ZSbP9orJBiV9yhNrLPCBaHNR",
+	"8vGPNWi7Ps4LaqrdNHhfrZKK4/S5wbUUmTKlpSCXbGjVCEikgSUlG5CAhRQbFPL9uCE0Mpr0pdosqXHr",
+	"ruX68nE9YablWEXsgqcVzrFUs1hwjEcjquZET/C+8jp/soefN/M2XBUO5JZBishkyBSDdYVkNb0ZEMHA",
+	"QHVlFJ1WDUsZqgbMe/xW9vW4uz0J58zliGw+N9VJFJAABcYocFyVEIt7EHgWL4+pOL981eeLFl8icX9a",
+	"Yy7FSmfAszq9UbAbcxGNlcYM0xV3qEG5Kz60cTFOGXVZPVUynAZEsUgqa6u7kCO1d5BEDgo5yKiOlang",
+	"2cKklKB1CDf6JJf1UmlcAvRFMaUm4/Dsy9LQtrs7uwvHJtjkYvU0nco2zAyu8ty6LTn0UZVi+crz3WL5",
+	"ystu97vtly93nu1+t9t9+XJ7fp1d0DqEQxdCK+stsle9crZ/NyVvaWpkWqN+rJKKBE+uXQYcs1Ok1ht2",
+	"WR+uEjdDgoYDi2gjU00mUl1xMdh38hRD8JeaCbOsA6JRa82X7uz46B1hUHK26uLdsSI64sJbshV5FLTG",
+	"gv86Zu5nK3Jqdy4bUPMWVmsB73Er8fRze4nZ0lwMMrfk/W7rkRhwwZi9gCTAGpps/EhH/c37ZZF3oN2u",
+	"uaojyNycT0NHcNGXoNUfJ0ljtGgB3Vrle2GcyF5TnT0Osfjy5qVw9WfrrUWJppYIT41VUiaAoTGp3tva",
+	"skPQHfd9J5KjrVGUTqjCqpZc+1S8Shi7L0rr+CJopdQYpiyR/xc8/v/Z29pqLSIYO7K6RXpF9fBSUhWf",
+	"GYo5z3OXp5Di61JisA6htbe9Yw05jID4LICdoAWedvfns6CVyEn2407QGrGYj0f+m+0XzvPkXO66tbf7",
+	"nZU6immZXFsLMWHKvuzpl4YEHT+aJfMPqgNe8rbipJa8pTDxJe8or82SN1WWb8m7alZ4qTsrNFZ++czq",
+	"ltatMr/iAgWVzawbXy0pY1j1IElOmYaC39V4vZhtsPrk89vrxnbkhWouGn6hgv17QSIU5YAXcKUMjrJ+",
+	"+rRG/OCxup6oW5SlNutYzGvv8YytOFii9ILpi4Paf8W51uvjC88P57j9IJKp00XKWWP5SPDg7SQyojNr",
+	"+mzhIZWXlC2iC1c/dxwXdYHmhD17BRaoQbwzhz3YsGqLn0pRMdnsrK4bLpnPledxzcuumn/EzBJEafUK",
+	"21PLIRWV8NFT/ifylMOOzs+u9FgfiyOReGljpiXTF//7//3/Ny//SZdItlwuAbFKm6VcxDUPy6IHvbw+",
+	"hSTCZhc6vHjV0Gh1HvceIp1h6r94qLSBkAogLqj6ZFsf5/u+bGgSHnzgH4N/HmUP8/a2e2TNmD5xM3wU",
+	"wX9OETxP9s6PKJKTsSkACXglppSGRvo8WS72OHMg/HXldLY1dfLiNWdJnAFMrMCLDiKmNliXAdGAfimx",
+	"vBggqVJqhr7CASrNHbpK8Yj1oDOLXCGFFOaZCAK8AJ4NuYmK9e3SzFLOwjA0TjN/Wd0avmE0sc9bzRh0",
+	"FeklfC0pBOQgYgpv/ufnuQTrbx/CONCN6j/X3VkwwZpK6p9AgqcGbIJKFGPhkmU0mxcwZJNtWD6sIbsj",
+	"szKnpG5nu7NTJaUFtUBf2aq7lTVVNv1rxjx/4+ZaT4VdQoG91jatGQufIXV5VY8/V0uH2avr5vVWDrh4",
+	"LdVoxfkMFBWmIbkCy/V9svRASMXiACzxDwdjM9wh3iPRhqeQKOF2dztLmBN3HXDU9Sl1dzWDWhd2gWJr",
+	"nBcIjfXEQWKVj4Yaj9YcB9bCGEeh5GpucDTn0NmFItpYtcjlx5ipP908yg3J3PBtzEvXDMBOh4wM2Q15",
+	"8+7gsH325mDn2fOAXLGpq7TtiV4ru7HXCvxTh1TFE6oY+fjx+BXZGNHow9lmQLaYibbcG9s8JhtvuRjf",
+	"AC6kG/sPYx73xMYnLmI50ZuANARIRHSSp/YoF6pKGL12IEMFsJ7iRjztb0c77CXtXn4X70bP2Iv+8+53",
+	"2y92Xj6lu5fPoufxd+xF/2V3e3tn5+nT3d1nz54//+67Fy9evqT08jKKqpS6Uw5BbD8vxSB+7rZfHrT/",
+	"k7Z/61zstT///d9aNVT1LkoRO/GbLmqbLWIDxqm8dnup5JhIjkZUNOhg7keA/sScCe/UUCymVqmo8OqL",
+	"7Zc7tS+x6vcFwCRWa8VeLpM4xYT9GUbZcG2h4I6J64trqsrmf2k/amvZMnt/p87e73O1er3rHVl5XF/4",
+	"Ko/6EsN1anFnrTmury76kL20vOfklOur13DPEj4TeAMUE61UdocFMJFUbD5u8/Yi1ObCQTVDgqtWGDZd",
+	"78/yhYbHcqYiSqPcQDSKCg3pF0tWPp9nN+Rx39X5LysyukNTP3vmZQNkAKDAToYyLyvLs0xvn41Zm9c3",
+	"p2qyXF9Z3O1ciHoCK8igEtWXaLnCcQUzvcjv5bWvyqEK69eqHf5Iu3cvan54/sXdp5jWkgNtrbjqFbSs",
+	"MmN8EMhwLvfLKtOhQ1ocm+EWz16qtxBlLyw5zIZMLev6ygZxsbq7s1ZdX7QDH7WDr65q162gAvvVMLi6",
+	"vaggQNQKGgeYKgYE88tz1yFGdxSzApTF+8TKFN9agBtNgBtz/JpiBvsElWTwW6gJt8NOrD6N0UYJuQEL",
+	"ZeSsFJ+ZwBuAfWXOeCKGJlcZUKbLyN9w2KIAmt7t7JQy7bWJubRrqgFUwpgURJFidGTf3IZvlhnrhwIW",
+	"5arqM7QayDK6ZlLklGtXQGI+YNo4FDyoHnB7AuFnIUW52rIpP+EhUCHWU/WWVDfmOH+La7kw0pZzxSpk",
+	"OzPqgqRepKEtBtjP8fWXfOTix+XejjJpbe9YTtl59rwQwN0nVEzJR8EjGbN9xFYGQ0iKzF/RWSIxxBoZ",
+	"RWu0zi7ymI8r41Odvj4kL3effUcctiWJZTQeuaTQam6gaWAr6krjJ0qKQUC4gCIMYZiIGBkx6oB4UybT",
+	"mXhJA8aHR3+vk7LgBHcAx67yx2FtOgfxUkpGIdSwWMvgQhsqogax78FqrVm6jFMfeQ6Bq+c+EZoDBIQm",
+	"WsKCEqpJ+K+280y3j1+FS/jDixbC7JvenJ+fELyAWEItebgAJb+ZZZ69fFlkmW6tpZRhncx/dzpUtAra",
+	"VcblX1zgV+/9JB9Pj4liAH0dec9YH7r52KPNE769e5+EBchVBz9nEAvLDlLTKaCL06TiCSwCtS6MFVWz",
+	"CF3pjgNlyZR3x2910vaU9RXTw/UiFApvvphTceku8aqhPe2LumEiB1yEPpKWKnYNEBrurloGX8UPWh5g",
+	"/fwHXJuvkPCd7/iPVDDySrI1MtQK6k3Ngw+iESOHUqWrP/nWpTr+sC+cRPn060ZevzlWv1xva4qOz5q2",
+	"LhkGvb8uINGQRVcsJgm/Ys6N7XToJ9orc6SIkw+Q+u6A+8rRtULacnmyR9dMTQvtdQp2hKumSqakz0Ws",
+	"990VmiSsb4gcG3LJIjliJLZiG6e5nAPO2SZ1lndNrd4MmjJOZR5BrJGj7B574bTP5XH23H1uEVa+T7GI",
+	"8es1XjhGAJc1AAHnxhKD1thDHtWwhhqz/KhCG5OwX8c00WUBDWhEIkYD3hqkbc2Y8CkJVuaiH77qF26K",
+	"ZM6sVjCzYbMrM7s5xck1009GmStahGrQoPlQNQBNl1yzyMBZRg2CXmpCCUgCsgFG7aZjssAqCwNFR2iu",
+	"B4izkT2H6qL97DOFoB9JMBvvIB8FyKzQ+fzCwGoWV4ylGhCn/FNhWENpNV5KdEoju9cygVYgfZnETJFe",
+	"a2soR2zL/je1hgbTvRa0IRAMlNIArA8zkRhpA1rh0IgjVUzjWzIj/5dxPHDhtjJ6F+gB3JANS0N6KCeg",
+	"C/0iuXBhQhyeE7vZvOxrfD43OYAPYA4oNpLGv0PvE5yL8zBA45L8EZZisbNIYaDQfU6nCTe6cKk1Robc",
+	"PtgOpiTlf26J1Nqf7WkraP37SMYsAaT/G5MqaWQkky18dLvPE+YgAoLZxbVUWhcPaghalWyLZod2Zmzk",
+	"Qbj6lmuOwKD1SSUhDelkoccmO/aihI5j1o6ZvpopY73rsN+GVOTj6dvNEqPlQ8V4fsx1mtDpXsaBGQmG",
+	"lpPDGnILamOJ+RxFekOW3GwCW10XiVxiHUqRybq1qGYOFvfJymBoGGOt59pNu1Wsszyc11ZQ5ieGo6ch",
+	"LVFOzDXcXj+a1YKnlb40dMS0TyFg4porKVAQU8XtQy37+949fjzgTcF+NggAEf4DJEusZJpWtvzn1snB",
+	"+ZtW0Hrz4d1RE7MuFbxdxKoN+SropcioyhJFaW25JgN+zUSZUGuIb8mdroQY80eW5NiqVdblOGRdYiWA",
+	"AQaEj+iAkVykW+28OF01Fro81eWFb9WWXgzScReBzTqTuHBaPdFWks0Knrvh3FrVeo69xfXVK25vvhyv",
+	"4TL3RYsrFYMuXwbKrlmia6NPhAmjptDjFK4KckBRUK+Wt1x8jP/7cXRVrbnYnWXaRE5WLEpdrRz1FsWk",
+	"hSJSVz6aFY5iyWgrW9ImUnBJFKvWfc/x7UbQ0mgg0b8LWhgg0xlJYrmkO/eax6zRf5oWgObLxySoCkbx",
+	"wYApF7ZX42V9yE3OVZciZx9EeGwtaGstR3rLarlt+7XujCpKxLvDk0/t12ft0w8fzpdyud4nLHRd0KYG",
+	"3tltamH1m2jmrU+lyVK/5xNhnYFa5cIVpdBKVd9r5v8YmV4UTjXdrLRKwbTJ7AwE7DVYIQKvXVo2oc16",
+	"Pk1ZLlJyt8oCp0op4cPXis9MomlTzxVDvXylMoBpw6pgOI9QfcViq5pBmMdeXgphzYQIXi4MqkEX5IYT",
+	"An6DEyKmU2cJU7CDBU31UJoArEZt1jgxYHlO7AvKm/JykasL1igb99zVx8evgDGRH8Y7UKZgn7vT3Xne",
+	"3t5ud7c9NzpgiSKkRGtv+8WXWx/t+Ma67f94fmj3YAYqpioL68oZVtIX7utsntlEwxYftrWbK+vCWQ6z",
+	"lYyooN57UnSXB5Dl4dFe4QhFnBa9T0L8OrQHEf5mFM+ekrVb3SfhNWeT7EIr8L1F5J6cPwH9adDPFa64",
+	"HINGzhW0VYVCKHtZMQ6dVWQCmmvgECNbQQvfWiv0S1mFNYsCVZkhmQy9uYtObPRR6pJ5Fzp3YIig1+ie",
+	"cg0KUZ+m3rcpARvSPYtrB8lemoMvB/U+xubB57L5Pk+s1ZI66y2ALEdwLOqTMADl6oTylX2kUcS0bgoI",
+	"HpAfP51jhB1s8qdd30xrSd3P5VXxmmefudaeY2F4ggQCY3GRR3fr/CPmxfPdxfm6C4KeB4LIlP469tlw",
+	"+Wy/g0NuH7prSXWlkTo3rM5YDIm654ebK0DRmkrGzCWjqpbPql18ittVnVrp4fVE4kyU2ewv6MgKByg2",
+	"pg8IjZTUmtAkgS7+MztxO0g+RLuHjhRrwlUVIWwqOwq4OdhKwV/lIUIVkykTrCj1rCH+uc6NpTJcyIUg",
+	"lw5CcjWgHFyD2+CXrY0qBjc2j6mYhrfsyEZcFL/dXik/74yBTQlpeEYCgh3k5sEJB9u5j7VAlhnlGC6+",
+	"YixFuxHjooTGsWJa30H2XtC6aQ9k233pr+14t9HPeNnn4nVtPvKeJ3QEtwbcDMeXAIAmacrbkYzZgImt",
+	"7NVfirfrK562ZYrL2wYNk6kM7Wct1Lkvjft7omSfJ+yutrYOg7TGuPINx/1+ZRoIAQRDcIu6w9+H9jeo",
+	"8zxIwSCYRHa7XavDcDHoCTDKICUMA0RwPNoDZEKVCxchLDQxQyWNSdjmPuSnedekq3ALrYl/cPrq6P3F",
+	"0buD47cXh28O3v9wdHF69M+Px6dHZxcnB2dnnz6cvvqH3Y6QOE6CGJiRHgA6BFpzHVhuXRFZh/n0UHCF",
+	"zYSDetN6wmphBdLt5W3xFbXSTa8cRL4LpI+727a7KwZzanJDgAixupxlMRlKsL09ALtmhtCS/TC7l6V8",
+	"ofUGufbhBk+fxc10T5wdW3E9FmY7WxK69yoYrGL4axfAODDTh2fXVYFQ16Pu2TI6xD9dwt9rby0PcyHV",
+	"usV8xRJ+zdR0rdKKO2oFYQwbpej1m5/kv8iEuJOthvW425pE5tt2ZB4Ju3ydPC3KuX86xp6hn+8Wx4l5",
+	"AJ2ZRPSF48YqQPDnXFhddf4OvSwlgDc/v7BhAMbv9v9O8Z6afFBYIeC8SooZxV33PXYzpGNtSmZgK8Vm",
+	"2tA+IYoYi2Gz8Bm12+T2ca3jrY6vC88Lcp7zBFVID894qGbTSnQwu+YVml9VcNz7yVcVVI+HoF2Oh1r2",
+	"hctdO6c5A/+aAHsPc47PA5t78+7gEExQKAtdAnluKdCae1Mc5sCz4UTHipvpmSWZAmLJT0t06ycboWsM",
+	"3+l0ws0gW4SokIuW+fTdkCCkZx82ZDSGaARaRa1/tQ9Ojts/QTNzT54pt39/CZwn9WCMuXj412u/pz9+",
+	"Om/NVMKRp902erXLHug5tS917t8OOce2kX2ZJHLSE6evD198t/OMbPz46ZxcMm1yx4ey1kbE9OYeeXO2",
+	"8+y5S3KFzEZ2kwaEUxMQrnVA6Bihjyi4xBMecdMTOEDoBus9JVJgVMjXj6EbAvgbTDN0MGcLBhW5X75A",
+	"fVtfYlBDGBqZvN1JDvtDRpQLQ7lArHOgwAzuv+Dmym4oIP5XGbHw1CzhOYtzEdl3s3gnY5aQQ8wSIycu",
+	"TYxsvDs88SnZeZo1zJ6Knihadk901vgiIICWoF1zRI9DY9eTcpFlhGD4TFGu7UfwOnZ6oifOJxKgeiFx",
+	"Eb1Y2OIXmPfg5HjPXvU38re/YZnj3/6GuNax7zdg328XQGNfsB8kOXv10yax5MOE4RE1bkTUMoYybXv4",
+	"xRB7QYrsCeKIUl7CPsSN1AkJ2r5e0LKBVG5B9sj3QASkN+52n0bFUAJ8w8J9nAWobJiFo//2t7phCjtr",
+	"NyJkbWqAtQPPvORyCqns0AINvWwkG27K29hiNdwkeQo6IIDTabB45CmvGzbm39nFDytIVyFwh917rPWp",
+	"W3qMkKZMtbOmzX4dYeiZ0NkjBVEG9IElOw4AIMtcoleWiggynlurhGtLBNAVTpPwpq1kwnRI2I1hQkOs",
+	"2HjQEvipJ6gVJiwGPyNNEkjCdxHnIAsfB1l8eBM9ofkbsD9N4RXwBjsXXEIBF+CY4V0aX3HLTqY9sUor",
+	"030Qb6PUTGGJ9ly9MNy12SEHvgWg3Sk5tgJwyGCB7CNwAgNmNNntPvXICqZQnMu1rxJm8X4xO5WJvlSR",
+	"FQw3NDLJFMaKT9cpi0jMooQqpjvkoEjyvp9focvfZCgz0uemQBZ4HvtFJ4inocnGr2P7awZQqgOEJbWb",
+	"Z1UQciljzvRmNnby8fx1+0W+Au8/vi0XnJPKEzEPISPKWGJKgJ8T0klMDXVJ1RRgUJ/onoCBXNNkbC9S",
+	"zGOWIp/k/vcc2bQwXbA7ArJ7c2O35tnNTQBu+znV5pacU3uwwTi33M9//0VLEW5ipUNPhJjQFmIZ7qRc",
+	"dl6uOt8vVIRDjTjU4UAdtaUtXJZ+H429nnAV5VyQEAvPww7BqQBCLBV6Yknbyb3YbwChxCgXoNIJ1UM8",
+	"bxMeMYdI6Q7Rg5RGQ9be6XRnTs7JZNKh8HNHqsGWu1dvvT0+PHp/dgT35KmBhYPz4OS4AGq61+p23KUy",
+	"ZYKmvLXXetrpdp6CeWGGoKttoXjcAsRIVFgz4jiOW3sta2Mc+C4kOV229n6eTc+yvIzZzl6FtSYoQ9H9",
+	"w9E52crOvi37iw6z2MyQjchGVqhpb+RJQi7H/T6kedpjgygG9ID3OC1RcWOYQB2JC6tNSxHrzUxJBOrP",
+	"dcS8UA0snIVBBTsbj5D1Jai/OF8UsAxbS15nLcjWl89WH0c1H/Zjp9v1Wpfv8lrggl9cIGSF0YONCBpd",
+	"Vb9NIUW/77YssGtsV6ljKWYXh1H39Gy4W9/TrDkh3LK9+JaPgroTnMV409PFN72W6pLHTmvc3Xm5+I5z",
+	"Kd9RMXWjA3SzZ8vM6FgYpgRNMhCIZ8uM74ypax6xj4JeU+5iuAXLCFilaH/8/Nlue9YCFVhsJj3sictm",
+	"At8AHQCwvePDz0HLqQgLkrP8MZ+1+v4M2ZXaNBU04IwIF1EyjpkmodWprtg0DIr2qeW8DjkziFRE+GjE",
+	"Yk4NS6ZwIBZn0ROuTtGQUbkEpICczmIiwJWSUyPZKARf3x386+Lgh6P352cXJ0enFx9OfwiDntjudoNu",
+	"t0vGIrHGmWZmc5+k1J7rJij0kvGierf70iUVWQXUG5UxS5g1KkFMlyVfoT1kK8Pn+F7G0ztj0JoGlF/K",
+	"FrqL8FZExPbdiohP3AzBTJ6VEpnBjuqjAbvGKsHfupToLiElDqXoJxwdU7vbS7zihE4TSeNzKd9SBZL+",
+	"zyiOoIVAziR24wfMFDd/RZFUkURgI7Q+2zF57QP7JkGSTKN0wtG46mTQHXMeRweVy6hF6z7HO7YTyNEh",
+	"wJbH6nRrRvlZWrtO9uEBVs5tzHHHbXbIuTdM/cvyrpp0QLnoCcXMWAlAS8sTU50xL9gEvV873S7aHTKJ",
+	"0bIstluFpBR7rXtJT4Axg9/hAzd2uttgCLmGC4HLjwQbaiyuhJ2Ea//p0mS2O+QoWzeurVWDOTAxZNW7",
+	"yk+fM1UjFrHDxH2KxXIPt6UkYvdBJaLf9Qn1/VStigoG5n5hu8E/B7tVFJoPLb5ziJScbr6uMH8Uzc2i",
+	"uUYSg/DJSM452opK1owgdEWn5H//+3+ctrVZENl5i5iyEM6sr2Y5jNIePU4wLPTKOjd5wWFmicrqgjgO",
+	"LO8HWHlwPxWxdy65iHVP2O+tBHToku6KPUKFNEOmsvmPtXcxgPy1t+SlBAiZaQUdZO04gWkVv6IHV5AQ",
+	"EXiv2PRCD6licegwICGJ+yc2PYNvv586bB69WScIYTGyrhP3JAtneo88sDic7apRI2ZOXTP8b0+O1Ozl",
+	"X1DbywNyVV3vnCVJ0fNZNI1owq/ZfFHitb+iGPndI11/Qflh7avFkcCS5lOMWqHLp+ze6czw4it4Ta6U",
+	"lLhhd55C6Y9CD5o1YQpL+68fnJ5XN3J2F9/xXprXciziP6mxcgo7VbZWCtt5N5bKjONzgXsPXnUct758",
+	"ruWLLSUNNax9hSHydZ89z5XjTQyuq46bOQYHoehVnWWvUxjwgRcjX1n9Lu90Vb9+5Ndvm1/ThEY5wz65",
+	"D6cCxOgXhDSwifoyIY2sWotshFDoAW2LkKFSiHRDqlK46ZMDGmIPedVXMfwwi6xXH1fB4jWAxAC4SsR2",
+	"aIxz5NgPy/FdARXhjxfnsGuzRJzD7c5jeOMrhDdw8QMrrTNwhiLHIzveJrJR4HzHaW06z6f4nrFYEyEh",
+	"vt0hoWeZkAiqlEt4MBLygvxv+yTEaiQAGlPO7Mk6wo5jbkgiBzX6KY7oIElWFzwPzfszvUqD+TOtG4Or",
+	"2Vo6zloq3rpPWZFvhEOfrREZWeGzW3gwCTLp/ShAHlqAuD1zJiGcubAzK8qPxRoDu/G1uoOm3F1HEpjN",
+	"4G4LyQTwsCCPJMMopCNA/MMkHpokDs5qVJaBQU9gQxQWO7TYqUuuoXGHhJh2/A8RQ94LpDswBHENYcoh",
+	"wVRcQgFRM78j0tdhT7jrKcFcWUTdRLxfRpScgMsfXV/eeUcimYxHQpOQxwHkkgaZxAkIJJ0EPeG6DQfO",
+	"zrqw1xZQ6QLijR3/qQDPnWUWB4U6/J7IPpd/ubichmTD8BGDrJLT14fk6dOnLzH9C70XOXYoTCL8RxiQ",
+	"8O/2f+2QSNUT4b+HDtm2z298xlL4JMQek9QAjK5dcT1kzOQ5UZCNxiFnkkL61TihtSERoJsmyb5AR8Kb",
+	"XS5yg/b3l1NBVzsCbtrIIOVjoKZ6md2YrUhfz7+uIYpiomEOO/B4CDx4VPoGQcwx4FDaDcufh2f/YVni",
+	"/asfzz68D4iXqfemYv7uC7G+rOHCsbd6F46dyexR85ZfMeLSoqsv9Opt4OPJmU66gkJaAFq5p8hFDZTL",
+	"Q4dyYXYNDJ2LVKzD/LO5jh7zWarqI/Q6sHsdEE2h2c9kOL1zHXKWT28pIJYxXs+l4307pRnuD6Aq5eTg",
+	"/PBNjTipSpE5xqsXFo/8+ujqXYPv7pDXslKhRmPt1IPxWFbwWIz2VVlBnjXGNEuuXfE3AoFhtASSuPax",
+	"NmhIMWsBrYdZ7gBvcsrxoStr/9+YJ9XNY7EzNat6qfj0HhXjbyV7PN+hIt+dHDvyr+W9Mss1Z4s3MhfZ",
+	"oCRlSksRuPaWMASXMhnCH853asZKsDhvHbxPuOmJhTVUWakHRHlhqIHL6+bGw0MCHqj2WZFzkrsdvd9v",
+	"frd7yddK8Xav/8TNECfbcMLC5jijwi4ulHp96/z8qOZ6OYDEVirCXZ/xy4fs1u+F2t9FmT3zDl5PZfV5",
+	"BwCpqg2danClshgKxzwTzyYlwA8lFl6U9nPqn/WoPH7zeQJ2p+6ImlfO33E0lafwWFOqDYA7a2mc7wsa",
+	"EhQpaUDKG7AnmoSAxRONlZYqhEpJ/9kdgz1hr0DNawOgUF21dkK12eyQ1xhkIJEcXULObAj9PiC7doNC",
+	"1XjgYQJcN7V9gt/3BBTAgjvNDRw5HjJoxcAPYbQZwFO5hPJyY8WoNR5DrKcINRcRC8kWCeEkDutOXNCT",
+	"7ToeXddXk9Y5kf1MSk7kVSGVaqCdcS5Ej6MhLDmaHB27Wxeu8WDY5NjGe0sjKozg+S449SzPtPZa//Uz",
+	"bf928fnvvV7Hffq3Vu0I616ULXPTuwAJpviybvvlQfs/afu3zsVee6V3wQ7Wr/Ly4DpNDweiuK+HI7es",
+	"vkQXqy1QwkfclN4Ssz6F/qXbC3piL2ojf78mXcZyaGrOM+pQwD0adF/76KNxbTmw9+cVD0L73RJnoP/y",
+	"S/U0WxTzXqDN4UN8OLzw3MUxccAwaQiKk7Vi4j0R5tQ+NzJOlgqMw0yywHhPlCLj1AQETyeMkfuTyn+y",
+	"xyuGxeVYReyCp4E7dQLiBDvc2BOZmA+II4KQbITUhMV4d0DC7EeqARRkmRB4T2AMnDxQCHze+b5qHPxR",
+	"H3jUB+Y9/NvNEUAR+HhyfqUcgXln55K5Ausdq2a4xcU1N4iRtoWgTnOqKT0QGo2hlbfHVQfRXIBwK85l",
+	"y4FqIaLbkIrYgefApAXyTk+EmplxeuH9rYb4evQNRI36bocM5Vhp55jNekUZXYBwB7dsgE21EznQhIva",
+	"OkiY5nE28XtyplZf85WSChCDvV4AZAsH6VEGS23c2kYUFtGu4YPKhb9s8fQZtCMA/ATYgSc6359CpbLn",
+	"GQIcM+NpwjY8usjigKjYzNUfrGzayd7VHigqrHY2TRhCuMH9HRJaDdEeiKCYQePrEeVJh5w6VqU5AmlP",
+	"lCBIEVjgu3YMiHmAM4q/QM21x32Ax7lrERAtm/+AGVRpNbZ90xOm7ItTjLLk8GiAmFfEh6ARom9Bq7il",
+	"8CLewnItKxNu2pPJpG3XqT1WCRORjLEvyHLcCS+zOuRDi4W80VqdbPAIsCrDcXwUAg+DoHDjuvDQIj9k",
+	"fAA7MhMjzUFA7faVOV+OSwf6DKnb3+/n/DtFRl/p2GuofAYJ9ESXZYd2NjZESMgGOIYzEGaUOxOqvXTZ",
+	"XJuA/7K06EMa5WUHgsSsVuejRxSixInNxVSJLYFqKx1/YOYQwaVBbflKahGitHYebZvb2DZQfFKAJ47h",
+	"GJlDIGvkOWOkrDYhGSoAwqxrEpofrrUZ6LaXzIH2xi6bg4opQewWwFKFfrNhtSVc2BOQp1FGku2QQ/so",
+	"j/TiBDeqGHmXtdmHZfKqJxyehX246+dGVm3ntqFYJEcjJjCjuidSJeMxOHv2iez3yeWUuBhA4PyURCo+",
+	"4IImELX068GNh4etxZHBROkqn95XQnalx983ZD2NYXzxV1CPHuEFH1CQIRliqZlv/Qjdp6Uivjvbncq0",
+	"wkG5VWxFmY4XxTtmO1LiGa4zdJriQY6hDBdvB7PLgfQ79YprPc5w4vD5qJtCW1OXC1ObqwaXneQdI+8l",
+	"V630krvQMnNrm2ovC/edDwQzbB+Ty/4wyWVIqSWmLbQwvR9+Lfo956m4xbbE96njlt7TcIgVx/yo8d5a",
+	"482ITZb3+A4JroCMXa/6NofAG1S5GXq8L12urh/3Ayt0y/CEV+xqeONR9P8B0lFAO6sG1aDFCjPW5FIZ",
+	"LAJVDPqzsxUPhUVRtboI2BopK7U5id7D/8eu3Mn6D89N8HJLFxCZxI8ZXt9cyc4oI8WZ8NPyTLNyzU6H",
+	"YOmAzptM5d1sMiUecdN9ZKop0lzETcfocSXe7LpgOYhCFxtVLGZspAk1PVEMfM8G00NsrC+lZsVe440F",
+	"Pu/80X9/5T34iq9U3IMvL8Tem1JTcKHtJjaHPR+dLn/aQ/wgjomvzPMY2w0q9RoiZ+45vfW7S4W8TdVQ",
+	"QrVxyTIRFUIacllA6a1HAy7w/jLuCp99AyVHf07435UZ6M+LF1yUiBjzdIJxJhy83hG8kipplbf5eDDr",
+	"sEfMRtLUsQcaj/d6NBZf8Q2HGlya71+ezx8Pyoqjk+ZJY5bL7uh4dPGC5tyx03JCBuKE7yEOxUSqq7wj",
+	"KXQ/BAhsDSD5NMIuiS4NNKuv7/TECbZMgkLbSsgClHF74tFEMRpPCYRhVSnIgVfacWIkFDoM58ljkKfg",
+	"WlH7RmvbdQq5m1uGk/Gt5Mg8UA7YARg8uJgp5Y8JYA+dAFYh/b5ULj0035Ol0m0UG3BtmGrmYm9O4+NL",
+	"TjMPWo+dajBUOBlKbFM8e7YfjShPwK3WE2PBfx1bxh5QFUPLQ2g7rlmH+KidbzJP3h+fnZOzE/Ki220/",
+	"f/r9HtnesVr/zrPnhebAAaFi2hMfBY9kzAIiJIEV1xyGCq3PMZCJSB6RHI2kyD0CAiAoGYEO8VyUsjWe",
+	"6J5IZEQTklJliEt8rLg7oNsoOfC9R+oSNU6Pfjg+Oz89OD/+8P4fUSI1i8OeyCXN0z1s2VZ4sCYDJSdW",
+	"FubuA3BI1Asl3Mx7TLvwr/hKHoJ5alAtaTrQFaaYR11ZX1Q9nTONYkfn5adzgnfVdyGyC+36WnNNkFyw",
+	"WJ77jiCdRwVpJfmZo4rMkWMbQDObizLSQIbmHaAV11ft2G4ZvxwvivGecn31qnjtPZ7jM+9qhqTLrnmM",
+	"9d7OPwUN27ImTKk9Dri+Igm7ZklQBKe2ZxDTxh8aZpoyOAmtjlygvVeezG4N+FppWd4YdjrETuay77rP",
+	"NU7GdTjWjAmPZYVae4IN/kQsJ3Du9oQLq9nzd8pMAYO+5ij7gZls0mcw0vuE0S+/qSnxF5bkkTVuxRpv",
+	"GI2BMnA175nGjUzbllj1PGF8LtNTuGZBF4uskYJnBSOdYdpUSz0HZePZfIyNe4bY4IaN9MJoTJSewUwt",
+	"cYzozTHe9CwvXqZK0dq+VmduhS6nKCt0JBULyJAPho+B2q+aguS2oA07EleE+31zo2IibjxxPghGUsmF",
+	"gSPm4/khienUp6GCSziM6VSH9mtNNoy0P7ve/vEmWMCTIY+GhBItaKqH0vQEu+HaVDMEyAG5pNHVQMmx",
+	"iMkv8jK7QaNzqmLZRZWz0Ofj42EI5yDZMEOpISsB0UMq52y46fxPQzlWAcBU2PE/0W7KHMPFI6mN1U7t",
+	"VdDVDsppqEo4Uzjvof0WffuwJn7kHfLK/gyqhZDZ12QDE3R7YibjBZaGxQHBhUsY3OeMVyo2If2FXmom",
+	"DFEUSh/MkAryG1Oy4cS2YvQcNnlZUQpzspsRkPKGNvZ8oFNdL1GfzoUtevk1UYvydWnSvSlPpkgKj+ks",
+	"37byLjMxRS313ovIZFlP6za2wF4Lpu8Mb71LZOi82bZ7+B88z6w6n8U5Z9Xm5I/4Yt9o9tnMRjX0jL/X",
+	"VDSAicb3N+JEw0fLeEOqh4C1Yaxq1mnIAauS7L1mg1Vf9pW8vtVhfOJm6GbfcKBWd/8RCPqPDwRd3dNb",
+	"M3T9Ubv1e/7dLfO88IkOHhqfysWAjFzv/hwp2jnRuLVY4DIWkyvGUqfpX7GprjyxHla6QOZj7Xws9YEi",
+	"e3mtKHkEnf7zgU7fOeesjIZYobQMinox+7n28qu3Hap955pnuGATPDeaDnHfhR4vAob3rFzH8R1ykGGT",
+	"OJYuJILChGOysdvdrS2xx/71i7m3+20ewNliPsqQP1KD++qOPnGq1J0cw0NGEzNstHIPXIrETrfrfFUG",
+	"vCaGXlLtmJJGQzs/cJk96z5FtI4J1wBY7/qL0VIMt1Pnw3qDI1mLmdgNHaUJ6glubK09e5NgkcE2pYaa",
+	"sW7ttXDC01bQumZK4yy7nZ1O127tckzpRtrAgM6T50Pb2VpRxYh7eeerEe1a6xhzXbuUY3Hvi5mtXjFd",
+	"n0ZD0IPm5RsMWXSFYNH121FgHjcC5IdRlG4p5rGs688sOzC8xudM4vEFyuQTTbi4ZsJINd1zl8Fhg14t",
+	"mufDEKmyDGII046osudSiM7ucL/0UP+AEdcaWiooOSLcrkgkR4yEsVQjKkyYu58S1jcAOBNGcjSiIg4d",
+	"NFdM7U56BAkqpgbgZjMLeJ+ETFxfXFOlQ9SGBR0BNnZT9pOd5FkWyrif9Cf7jq+Ukelf3tTpvUAQE2r3",
+	"f8C0eXBVfQlx8hObng2pYvH303dOM/oLWr3AUj+xae2p65F/Pd/Zt1gbFCHoZZ+8OzzJmHEDriL/+9//",
+	"477aLMgVfJguCBYf7WuKib/lusBGcwM5AKSVCRWDuWm5u7wpimOvuIAr1uqnHcwdBvcpclZLbuznjafH",
+	"sm/H5TjDmxYNIJO2kMHONW5iI+C66y1/pyDwh1SzNheaCc0xnDG+xKt9RNUdSB6ryD5xn4T/dxiQ8MLh",
+	"ofV6KKoNvWKCJNwwRZNkTot0qiBrqRnNvWbcf6h4QZYSsThQ4IghKOdAkI1SDsSmw6OG3OHH0MHXCB0U",
+	"5GgAG8Wz3SnWyRyeEC8SbxvdK4jgRf1KckXedyUp3Ly4KQkp9SThwh0eKmaqJzYaM3MKRLm5RvOSnpCC",
+	"kTDjlTvoXYIz7olC5mSxeYmToP7TUGpjBx+4+y5Kf2CDE6eLBth0M+gJo6jQdjMCMlZJ4KCg7YWizwcX",
+	"KTXDgDBhqSy2H1AxRZK5cLFh+OxWFA+YoCe4vrhmive5vc9/uqAmwMW+0IwJ+DOh+V8h2Sgov79ILrIu",
+	"J/thQAwf2XUudFRZpn0KWbp7Sk/cQfuURhVi1dYpjyrHo8pxZyrHt9tnxe3lox7wlRqtYIJeZTuW67By",
+	"X+rB7+7McmHIpgxml6b7EIrvfHfjo0f/myf2D4IVdN48KtMfJwkeo+wmTaiYAVK5IxJfVRvAd87Hk/gP",
+	"0KoiV8xliZxpjwsDJeZOixu7cjqvhe1ZlZQapjx2bemgeqJ7onxflDBqT3tsGKIo11ZzFYgX1wyGXWDP",
+	"+8KmwFd8Jb/kQuHg3ct/UiHxmKzjhcs7qq4I9bLFsxnZkMraD5vriJOKFAFz0Z2UE3Y5lPLqzrATP/nn",
+	"3SOvuHc0+Y/OZxMZ3SwJEzEmiD9WoN3e6zOzqAXSzMjg/nNDNR8A0sD8HNEO+Xj61v6gZXINwASyJxIp",
+	"UyycSLi4agM8QUBSxa+pAfMqSuQ4bo+YoTE11DecYL4xDvaoGAvAXsgPvZ5QY6FnkAs+HX3/5sOHny4O",
+	"3r798Oni5PT4Pw7Oj8JmpEK3hveanOre8ZVyUt3bl8mEiV29gIv9+k3HPX/MRP1joQ5WJcctBUfxHNv6",
+	"3X26RdrpCROxJa6YJdyev47fYyXTtBlcsMiuy6ALZjT9Z8YX/BPDBd4xEa9q07l3ZFmgtQywlZPwHSt4",
+	"r/IH/7HLl8rzmS4OSuZL+sitf4hybbdhU2g0I/s1rFuuP/smGdkwVI3Xf/aa6nW2enooJy5Kkx9eT3Rp",
+	"eWdFxjnLRMbsybhzX1zcpEfaVcwHbA/eX8ds/Hju/gE4+Z92owitbKGR96BOwrBcetdMttYB0Szpt4dS",
+	"5944RBRjBPHtXKEC2YjZNUtkOmLCbHbIK5YmcgqNA7WhInJaJTwhJtI+5s35+cmZ5aGxSlp7raEx6d7W",
+	"FjzVvm/vRbfbbdlBc7cFrb0+TTSzK+VmXB3uW37NhDVPEdaYxlw4oMA5GbWdPDroc3pnQpUH2PZZBw6a",
+	"NKi0gsKmgpiFUOrykj26AgY2+4oTJtOEeZFT2/jHAY1hQutm4eEelHX2qUe+OCwvKEEM/NyR4WvJ7CuL",
+	"A4Zv68LpJUyI2ermvlTEl7FkCYlEjo2lX8Bw8GPZg5QNV87CdU9c0isgGeeJT2l0BXqIIu9evfOrHDiM",
+	"i2iYER+MAorRWdL3EQq/0T3hL+Ox3QEzDYhiEePgGaHCDfCKTX3vWTlxjf7dUhSqFGaX4z0dMZ8VEnvk",
+	"WrsGgBShHCZjeefIgUPd5Jr4jhERpIAAxsqQ6iGLg56wM4ioQqOMREMWXenxKMu68LV9ERUCY/qRHAgO",
+	"vSESBmspBStN5eDkmDgI2tmpYI/VmBt7uu258KaXWW3FEnZNhfGhjw3NB6LNLTNkfVVA5mQQX3b4V2yq",
+	"A1fZVKYTOxTPTdeFeIwOPNAXTXTg5Z0OyqygmTFcDPRm0BN23gq7lGK3ZkWFphEiX/aLrQaBNCZDGUCr",
+	"1ACT0SfYqUMKMhlS43oX9gSmmW/RvmGKONGcdQZxs+iQ9xKT0FmMQJwETXBAD7ZrcDnGtFzF7LnPpegJ",
+	"N3SyUXCXHXx8dXx+cXp0fvT+/PjD+3CzvGt2Uxo2LEvaR5ZAYtZMxJncKyb++vAUAkPaITvmKHC+z/9d",
+	"9L5KTnExowQJIAeu4w4Sg2rNtB65TBMvvQqe/RrROxgoNgBA2SxlzZEkMYyOrFLmcTQKD82xNWoeibBy",
+	"EI6LXXkQjh5PqTwPPt8BuKXmWXCKFYQpMCaKF+Y4SLAJBvwwDcqyDYvJj2cf3pOTD2fnHXJkNy475R3D",
+	"IwAP5rhpEv6r/S5KJ1TFTLTP+YhpQ0dpSDY+Cn5jF0SKWG9iSkzx0jM+ENSMFQt7YiO83v5H6DByc7js",
+	"Ibshb94dHLbP3hzsPHseWJb1OV72d8eAUMqBhXmy3xNhb9ztPo2MHwr8yTr4raITcinjKX4ZbnbIKa6I",
+	"E1KjdOxaoNoXQ25dCgtvLAtHEnQGA0lrWGGC3meSvU0D5I3DF+rbpR5xMTZMd8hr6L9VdWcpZhT3s2I3",
+	"qLFxmtgzJ7qS/T4CIhsrN7UhO7vYr6fEhZl69eXzl/8TAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

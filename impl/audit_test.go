@@ -178,4 +178,3 @@ func TestEverySecurityRelevantChangeIsAudited(t *testing.T) {
 		t.Error("events are not newest first")
 	}
 }
-

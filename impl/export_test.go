@@ -12,8 +12,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/google/uuid"
-
 	mcpwarden "github.com/mcpwarden/mcpwarden/clients/go"
 	"github.com/mcpwarden/mcpwarden/impl/apitest"
 )
@@ -168,5 +166,70 @@ func TestExportIsOpenToReadersAndAuditExportToAdminsOnly(t *testing.T) {
 			t.Errorf("%s GET %s: %s, want the critical server in it", c.who, c.target, body)
 		}
 	}
-	_ = uuid.Nil
+}
+
+func TestAlertAndAuditExportsHaveTheListsRows(t *testing.T) {
+	env := apitest.New(t)
+	_, token := env.SeedUser(t, "admin")
+	_, key := enrol(t, env, token, "laptop")
+	report(t, env, key, criticalFS("root-files"), criticalFS("-home-files"), srv("clock", "mcp-server-time", "uvx mcp-server-time"))
+	enrol(t, env, token, "desktop")
+
+	alerts, err := env.User(token).ListAlertsWithResponse(actx, &mcpwarden.ListAlertsParams{PageSize: ptr(int32(100))})
+	if err != nil || alerts.JSON200 == nil || len(alerts.JSON200.Items) < 2 {
+		t.Fatalf("list alerts: %v, want at least the two critical servers' alerts", err)
+	}
+	var want []string
+	for _, a := range alerts.JSON200.Items {
+		want = append(want, a.Id.String())
+	}
+	code, body := export(t, env, token, "/alerts/export?format=csv")
+	if code != http.StatusOK {
+		t.Fatalf("alerts CSV: %d %s", code, body)
+	}
+	rows, id := csvColumn(t, body, "id")
+	var got []string
+	for _, r := range rows {
+		got = append(got, r[id])
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("alerts CSV ids %v, the list's %v", got, want)
+	}
+	_, body = export(t, env, token, "/alerts/export?format=ndjson&severity=critical")
+	lines := ndjsonLines[mcpwarden.Alert](t, body)
+	if len(lines) < 2 {
+		t.Errorf("critical alerts NDJSON: %d lines, want the two critical servers' alerts", len(lines))
+	}
+	for _, a := range lines {
+		if a.Severity != mcpwarden.Critical {
+			t.Errorf("critical alerts NDJSON has a %s alert", a.Severity)
+		}
+	}
+
+	events, err := env.User(token).ListAuditEventsWithResponse(actx, &mcpwarden.ListAuditEventsParams{Limit: ptr(int32(100))})
+	if err != nil || events.JSON200 == nil || len(events.JSON200.Items) < 2 {
+		t.Fatalf("list audit events: %v, want the two agents' creation at least", err)
+	}
+	_, body = export(t, env, token, "/audit-events/export?format=ndjson")
+	got = nil
+	for _, e := range ndjsonLines[mcpwarden.AuditEvent](t, body) {
+		got = append(got, e.Id.String())
+	}
+	want = nil
+	for _, e := range events.JSON200.Items {
+		want = append(want, e.Id.String())
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("audit NDJSON ids %v, the list's %v", got, want)
+	}
+	code, body = export(t, env, token, "/audit-events/export?format=csv&action=agent.created")
+	rows, action := csvColumn(t, body, "action")
+	if code != http.StatusOK || len(rows) != 2 {
+		t.Errorf("agent.created CSV: %d, %d rows, want the two agents' creation:\n%s", code, len(rows), body)
+	}
+	for _, r := range rows {
+		if r[action] != "agent.created" {
+			t.Errorf("agent.created CSV has a %s event", r[action])
+		}
+	}
 }

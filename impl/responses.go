@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/mcpwarden/mcpwarden/gen"
 	"github.com/mcpwarden/mcpwarden/impl/httpapi"
 	"github.com/mcpwarden/mcpwarden/impl/security"
@@ -95,4 +97,11 @@ func csvString(s *string) string {
 		return ""
 	}
 	return *s
+}
+
+func csvUUID(id *uuid.UUID) string {
+	if id == nil {
+		return ""
+	}
+	return id.String()
 }

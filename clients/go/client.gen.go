@@ -421,6 +421,42 @@ func (e ExportFormat) Valid() bool {
 	}
 }
 
+// Defines values for ExportAlertsParamsFormat.
+const (
+	ExportAlertsParamsFormatCsv    ExportAlertsParamsFormat = "csv"
+	ExportAlertsParamsFormatNdjson ExportAlertsParamsFormat = "ndjson"
+)
+
+// Valid indicates whether the value is a known member of the ExportAlertsParamsFormat enum.
+func (e ExportAlertsParamsFormat) Valid() bool {
+	switch e {
+	case ExportAlertsParamsFormatCsv:
+		return true
+	case ExportAlertsParamsFormatNdjson:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ExportAuditEventsParamsFormat.
+const (
+	ExportAuditEventsParamsFormatCsv    ExportAuditEventsParamsFormat = "csv"
+	ExportAuditEventsParamsFormatNdjson ExportAuditEventsParamsFormat = "ndjson"
+)
+
+// Valid indicates whether the value is a known member of the ExportAuditEventsParamsFormat enum.
+func (e ExportAuditEventsParamsFormat) Valid() bool {
+	switch e {
+	case ExportAuditEventsParamsFormatCsv:
+		return true
+	case ExportAuditEventsParamsFormatNdjson:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ExportServersParamsFormat.
 const (
 	ExportServersParamsFormatCsv    ExportServersParamsFormat = "csv"
@@ -1383,6 +1419,21 @@ type DismissAllAlertsParams struct {
 	Reason *AuditReason `form:"reason,omitempty" json:"reason,omitempty"`
 }
 
+// ExportAlertsParams defines parameters for ExportAlerts.
+type ExportAlertsParams struct {
+	// Format `csv` (a header line, then one row per item) or `ndjson` (one JSON object a line).
+	Format ExportAlertsParamsFormat `form:"format" json:"format"`
+
+	// Dismissed Only dismissed (`true`) or only open (`false`) alerts.
+	Dismissed *bool `form:"dismissed,omitempty" json:"dismissed,omitempty"`
+
+	// Severity Only alerts of this severity.
+	Severity *RiskLevel `form:"severity,omitempty" json:"severity,omitempty"`
+}
+
+// ExportAlertsParamsFormat defines parameters for ExportAlerts.
+type ExportAlertsParamsFormat string
+
 // ListApiTokensParams defines parameters for ListApiTokens.
 type ListApiTokensParams struct {
 	// Page Page number, from 1.
@@ -1404,6 +1455,22 @@ type ListAuditEventsParams struct {
 	Cursor   *string    `form:"cursor,omitempty" json:"cursor,omitempty"`
 	Limit    *int32     `form:"limit,omitempty" json:"limit,omitempty"`
 }
+
+// ExportAuditEventsParams defines parameters for ExportAuditEvents.
+type ExportAuditEventsParams struct {
+	// Format `csv` (a header line, then one row per item) or `ndjson` (one JSON object a line).
+	Format  ExportAuditEventsParamsFormat `form:"format" json:"format"`
+	ActorId *openapi_types.UUID           `form:"actor_id,omitempty" json:"actor_id,omitempty"`
+
+	// Action An action such as `member.role_changed`.
+	Action   *string    `form:"action,omitempty" json:"action,omitempty"`
+	TargetId *string    `form:"target_id,omitempty" json:"target_id,omitempty"`
+	Since    *time.Time `form:"since,omitempty" json:"since,omitempty"`
+	Until    *time.Time `form:"until,omitempty" json:"until,omitempty"`
+}
+
+// ExportAuditEventsParamsFormat defines parameters for ExportAuditEvents.
+type ExportAuditEventsParamsFormat string
 
 // ListMembersParams defines parameters for ListMembers.
 type ListMembersParams struct {
@@ -1718,6 +1785,18 @@ type ClientInterface interface {
 	// Corresponds with POST /alerts/dismiss-all (the `DismissAllAlerts` operationId).
 	DismissAllAlerts(ctx context.Context, params *DismissAllAlertsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// ExportAlerts Export every matching alert as CSV or NDJSON, streamed
+	//
+	// The alerts `GET /alerts/` would list for the same filters, all of them, newest first,
+	// streamed as they are read. `format=ndjson` writes one `Alert` object a line. `format=csv`
+	// writes a header line and one row per alert with the columns `id, type, severity, title,
+	// message, server_id, server_name, agent_id, agent_hostname, created_at, dismissed,
+	// dismissed_at, dismissed_by` (times in RFC 3339). A cell that starts with `=`, `+`, `-` or
+	// `@` is prefixed with `'` so that a spreadsheet does not read it as a formula.
+	//
+	// Corresponds with GET /alerts/export (the `ExportAlerts` operationId).
+	ExportAlerts(ctx context.Context, params *ExportAlertsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// UpdateAlertWithBody Dismiss one alert, saying why
 	//
 	// Like POST /alerts/{alert_id}/dismiss, with a `reason` recorded in the audit log.
@@ -1785,6 +1864,18 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /audit-events (the `ListAuditEvents` operationId).
 	ListAuditEvents(ctx context.Context, params *ListAuditEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ExportAuditEvents Export the organization's audit log as CSV or NDJSON, streamed
+	//
+	// Requires the `admin` role. The events `GET /audit-events` would list for the same filters,
+	// all of them, newest first, streamed as they are read. `format=ndjson` writes one
+	// `AuditEvent` object a line. `format=csv` writes a header line and one row per event with the
+	// columns `id, at, actor_type, actor_id, actor_user_id, source_ip, action, target_type,
+	// target_id, summary` (`at` in RFC 3339, `summary` as JSON). A cell that starts with `=`, `+`,
+	// `-` or `@` is prefixed with `'` so that a spreadsheet does not read it as a formula.
+	//
+	// Corresponds with GET /audit-events/export (the `ExportAuditEvents` operationId).
+	ExportAuditEvents(ctx context.Context, params *ExportAuditEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// AcceptInvitationWithBody Set a new member's password with their one-time setup token
 	//
@@ -2421,6 +2512,28 @@ func (c *Client) DismissAllAlerts(ctx context.Context, params *DismissAllAlertsP
 	return c.Client.Do(req)
 }
 
+// ExportAlerts Export every matching alert as CSV or NDJSON, streamed
+//
+// The alerts `GET /alerts/` would list for the same filters, all of them, newest first,
+// streamed as they are read. `format=ndjson` writes one `Alert` object a line. `format=csv`
+// writes a header line and one row per alert with the columns `id, type, severity, title,
+// message, server_id, server_name, agent_id, agent_hostname, created_at, dismissed,
+// dismissed_at, dismissed_by` (times in RFC 3339). A cell that starts with `=`, `+`, `-` or
+// `@` is prefixed with `'` so that a spreadsheet does not read it as a formula.
+//
+// Corresponds with GET /alerts/export (the `ExportAlerts` operationId).
+func (c *Client) ExportAlerts(ctx context.Context, params *ExportAlertsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewExportAlertsRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // UpdateAlertWithBody Dismiss one alert, saying why
 //
 // Like POST /alerts/{alert_id}/dismiss, with a `reason` recorded in the audit log.
@@ -2559,6 +2672,28 @@ func (c *Client) RevokeApiToken(ctx context.Context, integrationId ApiTokenId, r
 // Corresponds with GET /audit-events (the `ListAuditEvents` operationId).
 func (c *Client) ListAuditEvents(ctx context.Context, params *ListAuditEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewListAuditEventsRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ExportAuditEvents Export the organization's audit log as CSV or NDJSON, streamed
+//
+// Requires the `admin` role. The events `GET /audit-events` would list for the same filters,
+// all of them, newest first, streamed as they are read. `format=ndjson` writes one
+// `AuditEvent` object a line. `format=csv` writes a header line and one row per event with the
+// columns `id, at, actor_type, actor_id, actor_user_id, source_ip, action, target_type,
+// target_id, summary` (`at` in RFC 3339, `summary` as JSON). A cell that starts with `=`, `+`,
+// `-` or `@` is prefixed with `'` so that a spreadsheet does not read it as a formula.
+//
+// Corresponds with GET /audit-events/export (the `ExportAuditEvents` operationId).
+func (c *Client) ExportAuditEvents(ctx context.Context, params *ExportAuditEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewExportAuditEventsRequest(c.Server, params)
 	if err != nil {
 		return nil, err
 	}
@@ -3884,6 +4019,80 @@ func NewDismissAllAlertsRequest(server string, params *DismissAllAlertsParams) (
 	return req, nil
 }
 
+// NewExportAlertsRequest constructs an http.Request for the ExportAlerts method
+func NewExportAlertsRequest(server string, params *ExportAlertsParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/alerts/export")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "format", params.Format, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if params.Dismissed != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "dismissed", *params.Dismissed, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Severity != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "severity", *params.Severity, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewUpdateAlertRequest calls the generic UpdateAlert builder with application/json body
 func NewUpdateAlertRequest(server string, alertId AlertId, body UpdateAlertJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -4208,6 +4417,116 @@ func NewListAuditEventsRequest(server string, params *ListAuditEventsParams) (*h
 		if params.Limit != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewExportAuditEventsRequest constructs an http.Request for the ExportAuditEvents method
+func NewExportAuditEventsRequest(server string, params *ExportAuditEventsParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/audit-events/export")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "format", params.Format, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if params.ActorId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "actor_id", *params.ActorId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "uuid"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Action != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "action", *params.Action, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.TargetId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "target_id", *params.TargetId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Since != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "since", *params.Since, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date-time"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Until != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "until", *params.Until, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date-time"}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -5851,6 +6170,20 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /alerts/dismiss-all (the `DismissAllAlerts` operationId).
 	DismissAllAlertsWithResponse(ctx context.Context, params *DismissAllAlertsParams, reqEditors ...RequestEditorFn) (*DismissAllAlertsResponse, error)
 
+	// ExportAlertsWithResponse Export every matching alert as CSV or NDJSON, streamed
+	//
+	// The alerts `GET /alerts/` would list for the same filters, all of them, newest first,
+	// streamed as they are read. `format=ndjson` writes one `Alert` object a line. `format=csv`
+	// writes a header line and one row per alert with the columns `id, type, severity, title,
+	// message, server_id, server_name, agent_id, agent_hostname, created_at, dismissed,
+	// dismissed_at, dismissed_by` (times in RFC 3339). A cell that starts with `=`, `+`, `-` or
+	// `@` is prefixed with `'` so that a spreadsheet does not read it as a formula.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /alerts/export (the `ExportAlerts` operationId).
+	ExportAlertsWithResponse(ctx context.Context, params *ExportAlertsParams, reqEditors ...RequestEditorFn) (*ExportAlertsResponse, error)
+
 	// UpdateAlertWithBodyWithResponse Dismiss one alert, saying why
 	//
 	// Like POST /alerts/{alert_id}/dismiss, with a `reason` recorded in the audit log.
@@ -5926,6 +6259,20 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /audit-events (the `ListAuditEvents` operationId).
 	ListAuditEventsWithResponse(ctx context.Context, params *ListAuditEventsParams, reqEditors ...RequestEditorFn) (*ListAuditEventsResponse, error)
+
+	// ExportAuditEventsWithResponse Export the organization's audit log as CSV or NDJSON, streamed
+	//
+	// Requires the `admin` role. The events `GET /audit-events` would list for the same filters,
+	// all of them, newest first, streamed as they are read. `format=ndjson` writes one
+	// `AuditEvent` object a line. `format=csv` writes a header line and one row per event with the
+	// columns `id, at, actor_type, actor_id, actor_user_id, source_ip, action, target_type,
+	// target_id, summary` (`at` in RFC 3339, `summary` as JSON). A cell that starts with `=`, `+`,
+	// `-` or `@` is prefixed with `'` so that a spreadsheet does not read it as a formula.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /audit-events/export (the `ExportAuditEvents` operationId).
+	ExportAuditEventsWithResponse(ctx context.Context, params *ExportAuditEventsParams, reqEditors ...RequestEditorFn) (*ExportAuditEventsResponse, error)
 
 	// AcceptInvitationWithBodyWithResponse Set a new member's password with their one-time setup token
 	//
@@ -7207,6 +7554,96 @@ func (r DismissAllAlertsResponse) ContentType() string {
 	return ""
 }
 
+// ExportAlertsResponse429Headers the declared response headers of an HTTP 429 response for ExportAlerts
+type ExportAlertsResponse429Headers struct {
+	RetryAfter *int32
+}
+
+// ExportAlertsResponse503Headers the declared response headers of an HTTP 503 response for ExportAlerts
+type ExportAlertsResponse503Headers struct {
+	RetryAfter *int32
+}
+
+type ExportAlertsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ExportAlertsResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ExportAlertsResponse503Headers
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ExportAlertsResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ExportAlertsResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ExportAlertsResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r ExportAlertsResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ExportAlertsResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ExportAlertsResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ExportAlertsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ExportAlertsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ExportAlertsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ExportAlertsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // UpdateAlertResponse429Headers the declared response headers of an HTTP 429 response for UpdateAlert
 type UpdateAlertResponse429Headers struct {
 	RetryAfter *int32
@@ -7811,6 +8248,96 @@ func (r ListAuditEventsResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r ListAuditEventsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ExportAuditEventsResponse429Headers the declared response headers of an HTTP 429 response for ExportAuditEvents
+type ExportAuditEventsResponse429Headers struct {
+	RetryAfter *int32
+}
+
+// ExportAuditEventsResponse503Headers the declared response headers of an HTTP 503 response for ExportAuditEvents
+type ExportAuditEventsResponse503Headers struct {
+	RetryAfter *int32
+}
+
+type ExportAuditEventsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ExportAuditEventsResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ExportAuditEventsResponse503Headers
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ExportAuditEventsResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ExportAuditEventsResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ExportAuditEventsResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r ExportAuditEventsResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ExportAuditEventsResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ExportAuditEventsResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ExportAuditEventsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ExportAuditEventsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ExportAuditEventsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ExportAuditEventsResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -11244,6 +11771,26 @@ func (c *ClientWithResponses) DismissAllAlertsWithResponse(ctx context.Context, 
 	return ParseDismissAllAlertsResponse(rsp)
 }
 
+// ExportAlertsWithResponse Export every matching alert as CSV or NDJSON, streamed
+//
+// The alerts `GET /alerts/` would list for the same filters, all of them, newest first,
+// streamed as they are read. `format=ndjson` writes one `Alert` object a line. `format=csv`
+// writes a header line and one row per alert with the columns `id, type, severity, title,
+// message, server_id, server_name, agent_id, agent_hostname, created_at, dismissed,
+// dismissed_at, dismissed_by` (times in RFC 3339). A cell that starts with `=`, `+`, `-` or
+// `@` is prefixed with `'` so that a spreadsheet does not read it as a formula.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /alerts/export (the `ExportAlerts` operationId).
+func (c *ClientWithResponses) ExportAlertsWithResponse(ctx context.Context, params *ExportAlertsParams, reqEditors ...RequestEditorFn) (*ExportAlertsResponse, error) {
+	rsp, err := c.ExportAlerts(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseExportAlertsResponse(rsp)
+}
+
 // UpdateAlertWithBodyWithResponse Dismiss one alert, saying why
 //
 // Like POST /alerts/{alert_id}/dismiss, with a `reason` recorded in the audit log.
@@ -11366,6 +11913,26 @@ func (c *ClientWithResponses) ListAuditEventsWithResponse(ctx context.Context, p
 		return nil, err
 	}
 	return ParseListAuditEventsResponse(rsp)
+}
+
+// ExportAuditEventsWithResponse Export the organization's audit log as CSV or NDJSON, streamed
+//
+// Requires the `admin` role. The events `GET /audit-events` would list for the same filters,
+// all of them, newest first, streamed as they are read. `format=ndjson` writes one
+// `AuditEvent` object a line. `format=csv` writes a header line and one row per event with the
+// columns `id, at, actor_type, actor_id, actor_user_id, source_ip, action, target_type,
+// target_id, summary` (`at` in RFC 3339, `summary` as JSON). A cell that starts with `=`, `+`,
+// `-` or `@` is prefixed with `'` so that a spreadsheet does not read it as a formula.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /audit-events/export (the `ExportAuditEvents` operationId).
+func (c *ClientWithResponses) ExportAuditEventsWithResponse(ctx context.Context, params *ExportAuditEventsParams, reqEditors ...RequestEditorFn) (*ExportAuditEventsResponse, error) {
+	rsp, err := c.ExportAuditEvents(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseExportAuditEventsResponse(rsp)
 }
 
 // AcceptInvitationWithBodyWithResponse Set a new member's password with their one-time setup token
@@ -12884,6 +13451,90 @@ func ParseDismissAllAlertsResponse(rsp *http.Response) (*DismissAllAlertsRespons
 	return response, nil
 }
 
+// ParseExportAlertsResponse parses an HTTP response from a ExportAlertsWithResponse call
+func ParseExportAlertsResponse(rsp *http.Response) (*ExportAlertsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ExportAlertsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers ExportAlertsResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers ExportAlertsResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseUpdateAlertResponse parses an HTTP response from a UpdateAlertWithResponse call
 func ParseUpdateAlertResponse(rsp *http.Response) (*UpdateAlertResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -13448,6 +14099,90 @@ func ParseListAuditEventsResponse(rsp *http.Response) (*ListAuditEventsResponse,
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers ListAuditEventsResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseExportAuditEventsResponse parses an HTTP response from a ExportAuditEventsWithResponse call
+func ParseExportAuditEventsResponse(rsp *http.Response) (*ExportAuditEventsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ExportAuditEventsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers ExportAuditEventsResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers ExportAuditEventsResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int32
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {

@@ -438,6 +438,31 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/audit-events/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Export the organization's audit log as CSV or NDJSON, streamed
+         * @description Requires the `admin` role. The events `GET /audit-events` would list for the same filters,
+         *     all of them, newest first, streamed as they are read. `format=ndjson` writes one
+         *     `AuditEvent` object a line. `format=csv` writes a header line and one row per event with the
+         *     columns `id, at, actor_type, actor_id, actor_user_id, source_ip, action, target_type,
+         *     target_id, summary` (`at` in RFC 3339, `summary` as JSON). A cell that starts with `=`, `+`,
+         *     `-` or `@` is prefixed with `'` so that a spreadsheet does not read it as a formula.
+         */
+        get: operations["exportAuditEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/audit-events": {
         parameters: {
             query?: never;
@@ -733,6 +758,31 @@ export interface paths {
          * @description Needs no body. To record why in the audit log, use PATCH /alerts/{alert_id} with a `reason`.
          */
         post: operations["dismissAlert"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/alerts/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Export every matching alert as CSV or NDJSON, streamed
+         * @description The alerts `GET /alerts/` would list for the same filters, all of them, newest first,
+         *     streamed as they are read. `format=ndjson` writes one `Alert` object a line. `format=csv`
+         *     writes a header line and one row per alert with the columns `id, type, severity, title,
+         *     message, server_id, server_name, agent_id, agent_hostname, created_at, dismissed,
+         *     dismissed_at, dismissed_by` (times in RFC 3339). A cell that starts with `=`, `+`, `-` or
+         *     `@` is prefixed with `'` so that a spreadsheet does not read it as a formula.
+         */
+        get: operations["exportAlerts"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -2608,6 +2658,42 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
+    exportAuditEvents: {
+        parameters: {
+            query: {
+                /** @description `csv` (a header line, then one row per item) or `ndjson` (one JSON object a line). */
+                format: components["parameters"]["ExportFormat"];
+                actor_id?: string;
+                /** @description An action such as `member.role_changed`. */
+                action?: string;
+                target_id?: string;
+                since?: string;
+                until?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The matching events. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": string;
+                    "application/x-ndjson": string;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
     listAuditEvents: {
         parameters: {
             query?: {
@@ -3077,6 +3163,40 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    exportAlerts: {
+        parameters: {
+            query: {
+                /** @description `csv` (a header line, then one row per item) or `ndjson` (one JSON object a line). */
+                format: components["parameters"]["ExportFormat"];
+                /** @description Only dismissed (`true`) or only open (`false`) alerts. */
+                dismissed?: boolean;
+                /** @description Only alerts of this severity. */
+                severity?: components["schemas"]["RiskLevel"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The matching alerts. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": string;
+                    "application/x-ndjson": string;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
