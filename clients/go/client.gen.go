@@ -403,6 +403,24 @@ func (e WebhookDeliveryStatus) Valid() bool {
 	}
 }
 
+// Defines values for WebhookFormat.
+const (
+	Generic WebhookFormat = "generic"
+	Slack   WebhookFormat = "slack"
+)
+
+// Valid indicates whether the value is a known member of the WebhookFormat enum.
+func (e WebhookFormat) Valid() bool {
+	switch e {
+	case Generic:
+		return true
+	case Slack:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ExportFormat.
 const (
 	ExportFormatCsv    ExportFormat = "csv"
@@ -719,6 +737,11 @@ type CreateMemberRequest struct {
 // CreateWebhookRequest defines model for CreateWebhookRequest.
 type CreateWebhookRequest struct {
 	Description *string `json:"description,omitempty"`
+
+	// Format `generic` (the default): the signed JSON envelope with `event`, `delivery_id`, `created_at`
+	// and `data`. `slack`: a Slack incoming-webhook message (`text` and `blocks` with the alert's
+	// severity, title, message, server and agent), with the same signature headers.
+	Format *WebhookFormat `json:"format,omitempty"`
 
 	// Url Example: https://hooks.example.com/mcpwarden
 	Url string `json:"url"`
@@ -1268,10 +1291,15 @@ type UserList struct {
 
 // Webhook defines model for Webhook.
 type Webhook struct {
-	CreatedAt   time.Time          `json:"created_at"`
-	Description string             `json:"description"`
-	Id          openapi_types.UUID `json:"id"`
-	Url         string             `json:"url"`
+	CreatedAt   time.Time `json:"created_at"`
+	Description string    `json:"description"`
+
+	// Format `generic` (the default): the signed JSON envelope with `event`, `delivery_id`, `created_at`
+	// and `data`. `slack`: a Slack incoming-webhook message (`text` and `blocks` with the alert's
+	// severity, title, message, server and agent), with the same signature headers.
+	Format *WebhookFormat     `json:"format,omitempty"`
+	Id     openapi_types.UUID `json:"id"`
+	Url    string             `json:"url"`
 }
 
 // WebhookDelivery defines model for WebhookDelivery.
@@ -1307,6 +1335,11 @@ type WebhookDeliveryList struct {
 	Total Total `json:"total"`
 }
 
+// WebhookFormat `generic` (the default): the signed JSON envelope with `event`, `delivery_id`, `created_at`
+// and `data`. `slack`: a Slack incoming-webhook message (`text` and `blocks` with the alert's
+// severity, title, message, server and agent), with the same signature headers.
+type WebhookFormat string
+
 // WebhookList defines model for WebhookList.
 type WebhookList struct {
 	Items []Webhook `json:"items"`
@@ -1314,9 +1347,14 @@ type WebhookList struct {
 
 // WebhookWithSecret defines model for WebhookWithSecret.
 type WebhookWithSecret struct {
-	CreatedAt   time.Time          `json:"created_at"`
-	Description string             `json:"description"`
-	Id          openapi_types.UUID `json:"id"`
+	CreatedAt   time.Time `json:"created_at"`
+	Description string    `json:"description"`
+
+	// Format `generic` (the default): the signed JSON envelope with `event`, `delivery_id`, `created_at`
+	// and `data`. `slack`: a Slack incoming-webhook message (`text` and `blocks` with the alert's
+	// severity, title, message, server and agent), with the same signature headers.
+	Format *WebhookFormat     `json:"format,omitempty"`
+	Id     openapi_types.UUID `json:"id"`
 
 	// Secret The HMAC signing secret; shown only in this response.
 	Secret string `json:"secret"`

@@ -1602,6 +1602,13 @@ export interface components {
         DismissAllResult: {
             dismissed: components["schemas"]["Count"];
         };
+        /**
+         * @description `generic` (the default): the signed JSON envelope with `event`, `delivery_id`, `created_at`
+         *     and `data`. `slack`: a Slack incoming-webhook message (`text` and `blocks` with the alert's
+         *     severity, title, message, server and agent), with the same signature headers.
+         * @enum {string}
+         */
+        WebhookFormat: "generic" | "slack";
         CreateWebhookRequest: {
             /**
              * Format: uri
@@ -1609,12 +1616,14 @@ export interface components {
              */
             url: string;
             description?: string;
+            format?: components["schemas"]["WebhookFormat"];
         };
         Webhook: {
             /** Format: uuid */
             id: string;
             url: string;
             description: string;
+            format?: components["schemas"]["WebhookFormat"];
             /** Format: date-time */
             created_at: string;
         };
@@ -1623,6 +1632,7 @@ export interface components {
             id: string;
             url: string;
             description: string;
+            format?: components["schemas"]["WebhookFormat"];
             /** Format: date-time */
             created_at: string;
             /** @description The HMAC signing secret; shown only in this response. */
