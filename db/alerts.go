@@ -244,3 +244,11 @@ func (s *Storage) DismissAllAlerts(ctx context.Context, orgID, userID uuid.UUID,
 	})
 	return n, err
 }
+
+// EachAlert calls fn with every alert ListAlerts would list for f (Limit and Offset aside), in
+// list order (see each).
+func (s *Storage) EachAlert(ctx context.Context, orgID uuid.UUID, f AlertFilter, fn func(Alert) error) error {
+	return each(ctx, s.db, fn, `SELECT `+alertColumns+` FROM alerts
+		WHERE organization_id = $1 AND ($2::boolean IS NULL OR dismissed = $2) AND ($3::text IS NULL OR severity = $3)
+		ORDER BY created_at DESC, id`, orgID, f.Dismissed, f.Severity)
+}

@@ -125,3 +125,18 @@ func (s *Storage) DeleteAuditEventsBefore(ctx context.Context, orgID uuid.UUID, 
 	}
 	return res.RowsAffected()
 }
+
+// EachAuditEvent calls fn with every event ListAuditEvents would list for f (cursor and Limit
+// aside), newest first (see each).
+func (s *Storage) EachAuditEvent(ctx context.Context, orgID uuid.UUID, f AuditFilter, fn func(AuditRecord) error) error {
+	return each(ctx, s.db, fn, `
+		SELECT id, at, actor_type, actor_id, actor_user_id, source_ip, action, target_type, target_id, summary
+		FROM audit_events
+		WHERE organization_id = $1
+		  AND ($2::uuid IS NULL OR actor_id = $2 OR actor_user_id = $2)
+		  AND ($3::text IS NULL OR action = $3)
+		  AND ($4::text IS NULL OR target_id = $4)
+		  AND ($5::timestamptz IS NULL OR at >= $5)
+		  AND ($6::timestamptz IS NULL OR at < $6)
+		ORDER BY at DESC, id DESC`, orgID, f.ActorID, f.Action, f.TargetID, f.Since, f.Until)
+}

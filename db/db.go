@@ -210,3 +210,24 @@ func Unavailable(err error) bool {
 	return errors.As(err, &netErr) || errors.Is(err, driver.ErrBadConn) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
 		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ENOENT)
 }
+
+// each runs query and calls fn with each row as the driver reads it off the connection, never
+// collecting them, so an export's memory stays constant whatever the number of rows; fn's error
+// (or the context's end) stops the read and is returned.
+func each[T any](ctx context.Context, q sqlx.QueryerContext, fn func(T) error, query string, args ...any) error {
+	rows, err := q.QueryxContext(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var v T
+		if err := rows.StructScan(&v); err != nil {
+			return err
+		}
+		if err := fn(v); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}

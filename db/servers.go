@@ -347,3 +347,19 @@ func IsRetryable(err error) bool {
 	var pqErr *pq.Error
 	return errors.As(err, &pqErr) && (pqErr.Code == "40P01" || pqErr.Code == "40001")
 }
+
+// EachServer calls fn with every server ListServers would list for f (Limit and Offset aside), in
+// list order (see each).
+func (s *Storage) EachServer(ctx context.Context, orgID uuid.UUID, f ServerFilter, fn func(Server) error) error {
+	args := sqlArgs{orgID}
+	where := `organization_id = $1`
+	if f.AgentID != nil {
+		where += ` AND agent_id = ` + args.add(*f.AgentID)
+	}
+	where += f.conds(&args)
+	return each(ctx, s.db, fn, `
+		SELECT `+serverColumns+`
+		FROM mcp_servers s JOIN agents a ON a.organization_id = s.organization_id AND a.id = s.agent_id
+		WHERE s.organization_id = $1 AND s.id IN (SELECT id FROM mcp_servers WHERE `+where+`)
+		ORDER BY s.risk_score DESC, s.server_name, s.id`, args...)
+}

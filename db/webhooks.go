@@ -22,6 +22,7 @@ type Webhook struct {
 	URL         string    `db:"url"`
 	Description string    `db:"description"`
 	Secret      string    `db:"secret"`
+	Format      string    `db:"format"` // generic or slack
 	CreatedAt   time.Time `db:"created_at"`
 }
 
@@ -44,8 +45,8 @@ const deliveryColumns = `id, webhook_id, alert_id, event, status, attempts, next
 
 // CreateWebhook stores an endpoint. The count check and the insert run under a lock on the
 // organization row so that concurrent creations cannot pass MaxWebhooks.
-func (s *Storage) CreateWebhook(ctx context.Context, orgID uuid.UUID, url, description, secret string) (Webhook, error) {
-	w := Webhook{ID: uuid.New(), URL: url, Description: description, Secret: secret}
+func (s *Storage) CreateWebhook(ctx context.Context, orgID uuid.UUID, url, description, secret, format string) (Webhook, error) {
+	w := Webhook{ID: uuid.New(), URL: url, Description: description, Secret: secret, Format: format}
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
 		var n int
 		if err := tx.GetContext(ctx, &n, `SELECT 1 FROM organizations WHERE id = $1 FOR UPDATE`, orgID); err != nil {
@@ -58,12 +59,12 @@ func (s *Storage) CreateWebhook(ctx context.Context, orgID uuid.UUID, url, descr
 			return ErrTooManyWebhooks
 		}
 		if err := tx.GetContext(ctx, &w.CreatedAt, `
-			INSERT INTO webhooks (organization_id, id, url, description, secret) VALUES ($1, $2, $3, $4, $5)
-			RETURNING created_at`, orgID, w.ID, url, description, secret); err != nil {
+			INSERT INTO webhooks (organization_id, id, url, description, secret, format) VALUES ($1, $2, $3, $4, $5, $6)
+			RETURNING created_at`, orgID, w.ID, url, description, secret, format); err != nil {
 			return err
 		}
 		return audit(ctx, tx, orgID, AuditEvent{Action: "webhook.created", TargetType: "webhook", TargetID: w.ID.String(),
-			Summary: map[string]any{"url": url, "description": description}})
+			Summary: map[string]any{"url": url, "description": description, "format": format}})
 	})
 	return w, err
 }
@@ -72,7 +73,7 @@ func (s *Storage) CreateWebhook(ctx context.Context, orgID uuid.UUID, url, descr
 func (s *Storage) ListWebhooks(ctx context.Context, orgID uuid.UUID) ([]Webhook, error) {
 	items := []Webhook{}
 	err := s.db.SelectContext(ctx, &items, `
-		SELECT id, url, description, '' AS secret, created_at FROM webhooks
+		SELECT id, url, description, '' AS secret, format, created_at FROM webhooks
 		WHERE organization_id = $1 ORDER BY created_at, id LIMIT $2`, orgID, MaxWebhooks)
 	return items, err
 }
@@ -136,6 +137,7 @@ type DueDelivery struct {
 	CreatedAt      time.Time       `db:"created_at"`
 	URL            string          `db:"url"`
 	Secret         string          `db:"secret"`
+	Format         string          `db:"format"` // the endpoint's: generic or slack
 }
 
 // ClaimDueDeliveries leases up to limit due deliveries for lease: it counts the attempt and moves
@@ -159,7 +161,7 @@ func (s *Storage) ClaimDueDeliveries(ctx context.Context, limit int, lease time.
 			FROM due WHERE d.organization_id = due.organization_id AND d.id = due.id
 			RETURNING d.organization_id, d.id, d.webhook_id, d.event, d.payload, d.attempts, d.created_at
 		)
-		SELECT c.organization_id, c.id, c.webhook_id, c.event, c.payload, c.attempts, c.created_at, w.url, w.secret
+		SELECT c.organization_id, c.id, c.webhook_id, c.event, c.payload, c.attempts, c.created_at, w.url, w.secret, w.format
 		FROM claimed c JOIN webhooks w ON w.organization_id = c.organization_id AND w.id = c.webhook_id`,
 		limit, lease.Milliseconds())
 	return out, err

@@ -10,6 +10,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"path"
@@ -407,6 +408,96 @@ func (e WebhookDeliveryStatus) Valid() bool {
 	}
 }
 
+// Defines values for WebhookFormat.
+const (
+	Generic WebhookFormat = "generic"
+	Slack   WebhookFormat = "slack"
+)
+
+// Valid indicates whether the value is a known member of the WebhookFormat enum.
+func (e WebhookFormat) Valid() bool {
+	switch e {
+	case Generic:
+		return true
+	case Slack:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ExportFormat.
+const (
+	ExportFormatCsv    ExportFormat = "csv"
+	ExportFormatNdjson ExportFormat = "ndjson"
+)
+
+// Valid indicates whether the value is a known member of the ExportFormat enum.
+func (e ExportFormat) Valid() bool {
+	switch e {
+	case ExportFormatCsv:
+		return true
+	case ExportFormatNdjson:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ExportAlertsParamsFormat.
+const (
+	ExportAlertsParamsFormatCsv    ExportAlertsParamsFormat = "csv"
+	ExportAlertsParamsFormatNdjson ExportAlertsParamsFormat = "ndjson"
+)
+
+// Valid indicates whether the value is a known member of the ExportAlertsParamsFormat enum.
+func (e ExportAlertsParamsFormat) Valid() bool {
+	switch e {
+	case ExportAlertsParamsFormatCsv:
+		return true
+	case ExportAlertsParamsFormatNdjson:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ExportAuditEventsParamsFormat.
+const (
+	ExportAuditEventsParamsFormatCsv    ExportAuditEventsParamsFormat = "csv"
+	ExportAuditEventsParamsFormatNdjson ExportAuditEventsParamsFormat = "ndjson"
+)
+
+// Valid indicates whether the value is a known member of the ExportAuditEventsParamsFormat enum.
+func (e ExportAuditEventsParamsFormat) Valid() bool {
+	switch e {
+	case ExportAuditEventsParamsFormatCsv:
+		return true
+	case ExportAuditEventsParamsFormatNdjson:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ExportServersParamsFormat.
+const (
+	ExportServersParamsFormatCsv    ExportServersParamsFormat = "csv"
+	ExportServersParamsFormatNdjson ExportServersParamsFormat = "ndjson"
+)
+
+// Valid indicates whether the value is a known member of the ExportServersParamsFormat enum.
+func (e ExportServersParamsFormat) Valid() bool {
+	switch e {
+	case ExportServersParamsFormatCsv:
+		return true
+	case ExportServersParamsFormatNdjson:
+		return true
+	default:
+		return false
+	}
+}
+
 // AcceptInvitationRequest defines model for AcceptInvitationRequest.
 type AcceptInvitationRequest struct {
 	// Password 12 to 256 characters; any Unicode; not a common password.
@@ -651,6 +742,11 @@ type CreateMemberRequest struct {
 // CreateWebhookRequest defines model for CreateWebhookRequest.
 type CreateWebhookRequest struct {
 	Description *string `json:"description,omitempty"`
+
+	// Format `generic` (the default): the signed JSON envelope with `event`, `delivery_id`, `created_at`
+	// and `data`. `slack`: a Slack incoming-webhook message (`text` and `blocks` with the alert's
+	// severity, title, message, server and agent), with the same signature headers.
+	Format *WebhookFormat `json:"format,omitempty"`
 
 	// Url Example: https://hooks.example.com/mcpwarden
 	Url string `json:"url"`
@@ -1200,10 +1296,15 @@ type UserList struct {
 
 // Webhook defines model for Webhook.
 type Webhook struct {
-	CreatedAt   time.Time          `json:"created_at"`
-	Description string             `json:"description"`
-	Id          openapi_types.UUID `json:"id"`
-	Url         string             `json:"url"`
+	CreatedAt   time.Time `json:"created_at"`
+	Description string    `json:"description"`
+
+	// Format `generic` (the default): the signed JSON envelope with `event`, `delivery_id`, `created_at`
+	// and `data`. `slack`: a Slack incoming-webhook message (`text` and `blocks` with the alert's
+	// severity, title, message, server and agent), with the same signature headers.
+	Format *WebhookFormat     `json:"format,omitempty"`
+	Id     openapi_types.UUID `json:"id"`
+	Url    string             `json:"url"`
 }
 
 // WebhookDelivery defines model for WebhookDelivery.
@@ -1239,6 +1340,11 @@ type WebhookDeliveryList struct {
 	Total Total `json:"total"`
 }
 
+// WebhookFormat `generic` (the default): the signed JSON envelope with `event`, `delivery_id`, `created_at`
+// and `data`. `slack`: a Slack incoming-webhook message (`text` and `blocks` with the alert's
+// severity, title, message, server and agent), with the same signature headers.
+type WebhookFormat string
+
 // WebhookList defines model for WebhookList.
 type WebhookList struct {
 	Items []Webhook `json:"items"`
@@ -1246,9 +1352,14 @@ type WebhookList struct {
 
 // WebhookWithSecret defines model for WebhookWithSecret.
 type WebhookWithSecret struct {
-	CreatedAt   time.Time          `json:"created_at"`
-	Description string             `json:"description"`
-	Id          openapi_types.UUID `json:"id"`
+	CreatedAt   time.Time `json:"created_at"`
+	Description string    `json:"description"`
+
+	// Format `generic` (the default): the signed JSON envelope with `event`, `delivery_id`, `created_at`
+	// and `data`. `slack`: a Slack incoming-webhook message (`text` and `blocks` with the alert's
+	// severity, title, message, server and agent), with the same signature headers.
+	Format *WebhookFormat     `json:"format,omitempty"`
+	Id     openapi_types.UUID `json:"id"`
 
 	// Secret The HMAC signing secret; shown only in this response.
 	Secret string `json:"secret"`
@@ -1266,6 +1377,9 @@ type ApiTokenId = openapi_types.UUID
 
 // EnrollmentSecretId defines model for EnrollmentSecretId.
 type EnrollmentSecretId = openapi_types.UUID
+
+// ExportFormat defines model for ExportFormat.
+type ExportFormat string
 
 // Page defines model for Page.
 type Page = int32
@@ -1348,6 +1462,21 @@ type DismissAllAlertsParams struct {
 	Reason *AuditReason `form:"reason,omitempty" json:"reason,omitempty"`
 }
 
+// ExportAlertsParams defines parameters for ExportAlerts.
+type ExportAlertsParams struct {
+	// Format `csv` (a header line, then one row per item) or `ndjson` (one JSON object a line).
+	Format ExportAlertsParamsFormat `form:"format" json:"format"`
+
+	// Dismissed Only dismissed (`true`) or only open (`false`) alerts.
+	Dismissed *bool `form:"dismissed,omitempty" json:"dismissed,omitempty"`
+
+	// Severity Only alerts of this severity.
+	Severity *RiskLevel `form:"severity,omitempty" json:"severity,omitempty"`
+}
+
+// ExportAlertsParamsFormat defines parameters for ExportAlerts.
+type ExportAlertsParamsFormat string
+
 // ListApiTokensParams defines parameters for ListApiTokens.
 type ListApiTokensParams struct {
 	// Page Page number, from 1.
@@ -1369,6 +1498,22 @@ type ListAuditEventsParams struct {
 	Cursor   *string    `form:"cursor,omitempty" json:"cursor,omitempty"`
 	Limit    *int32     `form:"limit,omitempty" json:"limit,omitempty"`
 }
+
+// ExportAuditEventsParams defines parameters for ExportAuditEvents.
+type ExportAuditEventsParams struct {
+	// Format `csv` (a header line, then one row per item) or `ndjson` (one JSON object a line).
+	Format  ExportAuditEventsParamsFormat `form:"format" json:"format"`
+	ActorId *openapi_types.UUID           `form:"actor_id,omitempty" json:"actor_id,omitempty"`
+
+	// Action An action such as `member.role_changed`.
+	Action   *string    `form:"action,omitempty" json:"action,omitempty"`
+	TargetId *string    `form:"target_id,omitempty" json:"target_id,omitempty"`
+	Since    *time.Time `form:"since,omitempty" json:"since,omitempty"`
+	Until    *time.Time `form:"until,omitempty" json:"until,omitempty"`
+}
+
+// ExportAuditEventsParamsFormat defines parameters for ExportAuditEvents.
+type ExportAuditEventsParamsFormat string
 
 // ListMembersParams defines parameters for ListMembers.
 type ListMembersParams struct {
@@ -1420,6 +1565,27 @@ type ListServersParams struct {
 	// PageSize Items per page.
 	PageSize *PageSize `form:"page_size,omitempty" json:"page_size,omitempty"`
 }
+
+// ExportServersParams defines parameters for ExportServers.
+type ExportServersParams struct {
+	// Format `csv` (a header line, then one row per item) or `ndjson` (one JSON object a line).
+	Format ExportServersParamsFormat `form:"format" json:"format"`
+
+	// RiskLevel Only servers at this risk level.
+	RiskLevel *RiskLevel `form:"risk_level,omitempty" json:"risk_level,omitempty"`
+
+	// Status Only servers in this state.
+	Status *ServerStatus `form:"status,omitempty" json:"status,omitempty"`
+
+	// AgentId Only servers reported by this agent.
+	AgentId *openapi_types.UUID `form:"agent_id,omitempty" json:"agent_id,omitempty"`
+
+	// Search Case-insensitive substring of the server name or type; `%`, `_` and `\` are taken literally.
+	Search *string `form:"search,omitempty" json:"search,omitempty"`
+}
+
+// ExportServersParamsFormat defines parameters for ExportServers.
+type ExportServersParamsFormat string
 
 // ListWebhookDeliveriesParams defines parameters for ListWebhookDeliveries.
 type ListWebhookDeliveriesParams struct {
@@ -1513,6 +1679,9 @@ type ServerInterface interface {
 	// DismissAllAlerts Dismiss every open alert
 	// (POST /alerts/dismiss-all)
 	DismissAllAlerts(ctx echo.Context, params DismissAllAlertsParams) error
+	// ExportAlerts Export every matching alert as CSV or NDJSON, streamed
+	// (GET /alerts/export)
+	ExportAlerts(ctx echo.Context, params ExportAlertsParams) error
 	// UpdateAlert Dismiss one alert, saying why
 	// (PATCH /alerts/{alert_id})
 	UpdateAlert(ctx echo.Context, alertId AlertId) error
@@ -1531,6 +1700,9 @@ type ServerInterface interface {
 	// ListAuditEvents Read the organization's audit log
 	// (GET /audit-events)
 	ListAuditEvents(ctx echo.Context, params ListAuditEventsParams) error
+	// ExportAuditEvents Export the organization's audit log as CSV or NDJSON, streamed
+	// (GET /audit-events/export)
+	ExportAuditEvents(ctx echo.Context, params ExportAuditEventsParams) error
 	// AcceptInvitation Set a new member's password with their one-time setup token
 	// (POST /auth/invitations/accept)
 	AcceptInvitation(ctx echo.Context) error
@@ -1606,6 +1778,9 @@ type ServerInterface interface {
 	// ListServers List MCP servers, riskiest first
 	// (GET /mcp/servers)
 	ListServers(ctx echo.Context, params ListServersParams) error
+	// ExportServers Export every matching server as CSV or NDJSON, streamed
+	// (GET /mcp/servers/export)
+	ExportServers(ctx echo.Context, params ExportServersParams) error
 	// GetServer One MCP server with its full risk explanation
 	// (GET /mcp/servers/{server_id})
 	GetServer(ctx echo.Context, serverId ServerId) error
@@ -1789,6 +1964,38 @@ func (w *ServerInterfaceWrapper) DismissAllAlerts(ctx echo.Context) error {
 	return err
 }
 
+// ExportAlerts converts echo context to params.
+func (w *ServerInterfaceWrapper) ExportAlerts(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ExportAlertsParams
+	// ------------- Required query parameter "format" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, true, "format", ctx.QueryParams(), &params.Format, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter format: %s", err))
+	}
+
+	// ------------- Optional query parameter "dismissed" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "dismissed", ctx.QueryParams(), &params.Dismissed, runtime.BindQueryParameterOptions{Type: "boolean", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter dismissed: %s", err))
+	}
+
+	// ------------- Optional query parameter "severity" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "severity", ctx.QueryParams(), &params.Severity, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter severity: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ExportAlerts(ctx, params)
+	return err
+}
+
 // UpdateAlert converts echo context to params.
 func (w *ServerInterfaceWrapper) UpdateAlert(ctx echo.Context) error {
 	var err error
@@ -1928,6 +2135,59 @@ func (w *ServerInterfaceWrapper) ListAuditEvents(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.ListAuditEvents(ctx, params)
+	return err
+}
+
+// ExportAuditEvents converts echo context to params.
+func (w *ServerInterfaceWrapper) ExportAuditEvents(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ExportAuditEventsParams
+	// ------------- Required query parameter "format" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, true, "format", ctx.QueryParams(), &params.Format, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter format: %s", err))
+	}
+
+	// ------------- Optional query parameter "actor_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "actor_id", ctx.QueryParams(), &params.ActorId, runtime.BindQueryParameterOptions{Type: "string", Format: "uuid"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter actor_id: %s", err))
+	}
+
+	// ------------- Optional query parameter "action" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "action", ctx.QueryParams(), &params.Action, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter action: %s", err))
+	}
+
+	// ------------- Optional query parameter "target_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "target_id", ctx.QueryParams(), &params.TargetId, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter target_id: %s", err))
+	}
+
+	// ------------- Optional query parameter "since" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "since", ctx.QueryParams(), &params.Since, runtime.BindQueryParameterOptions{Type: "string", Format: "date-time"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter since: %s", err))
+	}
+
+	// ------------- Optional query parameter "until" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "until", ctx.QueryParams(), &params.Until, runtime.BindQueryParameterOptions{Type: "string", Format: "date-time"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter until: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ExportAuditEvents(ctx, params)
 	return err
 }
 
@@ -2278,6 +2538,52 @@ func (w *ServerInterfaceWrapper) ListServers(ctx echo.Context) error {
 	return err
 }
 
+// ExportServers converts echo context to params.
+func (w *ServerInterfaceWrapper) ExportServers(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ExportServersParams
+	// ------------- Required query parameter "format" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, true, "format", ctx.QueryParams(), &params.Format, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter format: %s", err))
+	}
+
+	// ------------- Optional query parameter "risk_level" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "risk_level", ctx.QueryParams(), &params.RiskLevel, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter risk_level: %s", err))
+	}
+
+	// ------------- Optional query parameter "status" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "status", ctx.QueryParams(), &params.Status, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter status: %s", err))
+	}
+
+	// ------------- Optional query parameter "agent_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "agent_id", ctx.QueryParams(), &params.AgentId, runtime.BindQueryParameterOptions{Type: "string", Format: "uuid"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter agent_id: %s", err))
+	}
+
+	// ------------- Optional query parameter "search" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "search", ctx.QueryParams(), &params.Search, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter search: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ExportServers(ctx, params)
+	return err
+}
+
 // GetServer converts echo context to params.
 func (w *ServerInterfaceWrapper) GetServer(ctx echo.Context) error {
 	var err error
@@ -2465,11 +2771,13 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.GET(options.BaseURL+"/api-tokens", wrapper.ListApiTokens, options.OperationMiddlewares["listApiTokens"]...)
 	router.POST(options.BaseURL+"/api-tokens", wrapper.CreateApiToken, options.OperationMiddlewares["createApiToken"]...)
 	router.DELETE(options.BaseURL+"/api-tokens/:integration_id", wrapper.RevokeApiToken, options.OperationMiddlewares["revokeApiToken"]...)
+	router.GET(options.BaseURL+"/audit-events/export", wrapper.ExportAuditEvents, options.OperationMiddlewares["exportAuditEvents"]...)
 	router.GET(options.BaseURL+"/audit-events", wrapper.ListAuditEvents, options.OperationMiddlewares["listAuditEvents"]...)
 	router.DELETE(options.BaseURL+"/agents/:agent_id", wrapper.DeleteAgent, options.OperationMiddlewares["deleteAgent"]...)
 	router.POST(options.BaseURL+"/agents/:agent_id/rotate-key", wrapper.RotateAgentKey, options.OperationMiddlewares["rotateAgentKey"]...)
 	router.POST(options.BaseURL+"/mcp/report", wrapper.ReportServers, options.OperationMiddlewares["reportServers"]...)
 	router.GET(options.BaseURL+"/mcp/servers", wrapper.ListServers, options.OperationMiddlewares["listServers"]...)
+	router.GET(options.BaseURL+"/mcp/servers/export", wrapper.ExportServers, options.OperationMiddlewares["exportServers"]...)
 	router.GET(options.BaseURL+"/mcp/servers/:server_id", wrapper.GetServer, options.OperationMiddlewares["getServer"]...)
 	router.PATCH(options.BaseURL+"/mcp/servers/:server_id", wrapper.UpdateServer, options.OperationMiddlewares["updateServer"]...)
 	router.GET(options.BaseURL+"/dashboard/stats", wrapper.GetDashboardStats, options.OperationMiddlewares["getDashboardStats"]...)
@@ -2479,6 +2787,7 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.GET(options.BaseURL+"/alerts/", wrapper.ListAlerts, options.OperationMiddlewares["listAlerts"]...)
 	router.PATCH(options.BaseURL+"/alerts/:alert_id", wrapper.UpdateAlert, options.OperationMiddlewares["updateAlert"]...)
 	router.POST(options.BaseURL+"/alerts/:alert_id/dismiss", wrapper.DismissAlert, options.OperationMiddlewares["dismissAlert"]...)
+	router.GET(options.BaseURL+"/alerts/export", wrapper.ExportAlerts, options.OperationMiddlewares["exportAlerts"]...)
 	router.POST(options.BaseURL+"/alerts/dismiss-all", wrapper.DismissAllAlerts, options.OperationMiddlewares["dismissAllAlerts"]...)
 	router.GET(options.BaseURL+"/webhooks", wrapper.ListWebhooks, options.OperationMiddlewares["listWebhooks"]...)
 	router.POST(options.BaseURL+"/webhooks", wrapper.CreateWebhook, options.OperationMiddlewares["createWebhook"]...)
@@ -3618,6 +3927,179 @@ func (response DismissAllAlerts503ApplicationProblemPlusJSONResponse) VisitDismi
 	return err
 }
 
+type ExportAlertsRequestObject struct {
+	Params ExportAlertsParams
+}
+
+type ExportAlertsResponseObject interface {
+	VisitExportAlertsResponse(w http.ResponseWriter) error
+}
+
+type ExportAlerts200ApplicationxNdjsonResponse struct {
+	Body          io.Reader
+	ContentLength int64
+}
+
+func (response ExportAlerts200ApplicationxNdjsonResponse) VisitExportAlertsResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	flusher, ok := w.(http.Flusher)
+	if !ok {
+		// If w doesn't support flushing, fall back to io.Copy.
+		_, err := io.Copy(w, response.Body)
+		return err
+	}
+	// text/event-stream messages are typically small; use a
+	// modest buffer and flush after each chunk so clients see
+	// events immediately instead of waiting on OS buffering.
+	buf := make([]byte, 4096)
+	for {
+		n, err := response.Body.Read(buf)
+		if n > 0 {
+			if _, writeErr := w.Write(buf[:n]); writeErr != nil {
+				return writeErr
+			}
+			flusher.Flush()
+		}
+		if err != nil {
+			if err == io.EOF {
+				return nil
+			}
+			return err
+		}
+	}
+}
+
+type ExportAlerts200TextcsvResponse struct {
+	Body          io.Reader
+	ContentLength int64
+}
+
+func (response ExportAlerts200TextcsvResponse) VisitExportAlertsResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/csv")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type ExportAlerts400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ExportAlerts400ApplicationProblemPlusJSONResponse) VisitExportAlertsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ExportAlerts401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ExportAlerts401ApplicationProblemPlusJSONResponse) VisitExportAlertsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ExportAlerts403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ExportAlerts403ApplicationProblemPlusJSONResponse) VisitExportAlertsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ExportAlerts429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response ExportAlerts429ApplicationProblemPlusJSONResponse) VisitExportAlertsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ExportAlerts500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response ExportAlerts500ApplicationProblemPlusJSONResponse) VisitExportAlertsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ExportAlerts503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response ExportAlerts503ApplicationProblemPlusJSONResponse) VisitExportAlertsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type UpdateAlertRequestObject struct {
 	AlertId AlertId `json:"alert_id"`
 	Body    *UpdateAlertJSONRequestBody
@@ -4423,6 +4905,179 @@ type ListAuditEvents503ApplicationProblemPlusJSONResponse struct {
 }
 
 func (response ListAuditEvents503ApplicationProblemPlusJSONResponse) VisitListAuditEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ExportAuditEventsRequestObject struct {
+	Params ExportAuditEventsParams
+}
+
+type ExportAuditEventsResponseObject interface {
+	VisitExportAuditEventsResponse(w http.ResponseWriter) error
+}
+
+type ExportAuditEvents200ApplicationxNdjsonResponse struct {
+	Body          io.Reader
+	ContentLength int64
+}
+
+func (response ExportAuditEvents200ApplicationxNdjsonResponse) VisitExportAuditEventsResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	flusher, ok := w.(http.Flusher)
+	if !ok {
+		// If w doesn't support flushing, fall back to io.Copy.
+		_, err := io.Copy(w, response.Body)
+		return err
+	}
+	// text/event-stream messages are typically small; use a
+	// modest buffer and flush after each chunk so clients see
+	// events immediately instead of waiting on OS buffering.
+	buf := make([]byte, 4096)
+	for {
+		n, err := response.Body.Read(buf)
+		if n > 0 {
+			if _, writeErr := w.Write(buf[:n]); writeErr != nil {
+				return writeErr
+			}
+			flusher.Flush()
+		}
+		if err != nil {
+			if err == io.EOF {
+				return nil
+			}
+			return err
+		}
+	}
+}
+
+type ExportAuditEvents200TextcsvResponse struct {
+	Body          io.Reader
+	ContentLength int64
+}
+
+func (response ExportAuditEvents200TextcsvResponse) VisitExportAuditEventsResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/csv")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type ExportAuditEvents400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ExportAuditEvents400ApplicationProblemPlusJSONResponse) VisitExportAuditEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ExportAuditEvents401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ExportAuditEvents401ApplicationProblemPlusJSONResponse) VisitExportAuditEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ExportAuditEvents403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ExportAuditEvents403ApplicationProblemPlusJSONResponse) VisitExportAuditEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ExportAuditEvents429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response ExportAuditEvents429ApplicationProblemPlusJSONResponse) VisitExportAuditEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ExportAuditEvents500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response ExportAuditEvents500ApplicationProblemPlusJSONResponse) VisitExportAuditEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ExportAuditEvents503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response ExportAuditEvents503ApplicationProblemPlusJSONResponse) VisitExportAuditEventsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -7630,6 +8285,179 @@ func (response ListServers503ApplicationProblemPlusJSONResponse) VisitListServer
 	return err
 }
 
+type ExportServersRequestObject struct {
+	Params ExportServersParams
+}
+
+type ExportServersResponseObject interface {
+	VisitExportServersResponse(w http.ResponseWriter) error
+}
+
+type ExportServers200ApplicationxNdjsonResponse struct {
+	Body          io.Reader
+	ContentLength int64
+}
+
+func (response ExportServers200ApplicationxNdjsonResponse) VisitExportServersResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	flusher, ok := w.(http.Flusher)
+	if !ok {
+		// If w doesn't support flushing, fall back to io.Copy.
+		_, err := io.Copy(w, response.Body)
+		return err
+	}
+	// text/event-stream messages are typically small; use a
+	// modest buffer and flush after each chunk so clients see
+	// events immediately instead of waiting on OS buffering.
+	buf := make([]byte, 4096)
+	for {
+		n, err := response.Body.Read(buf)
+		if n > 0 {
+			if _, writeErr := w.Write(buf[:n]); writeErr != nil {
+				return writeErr
+			}
+			flusher.Flush()
+		}
+		if err != nil {
+			if err == io.EOF {
+				return nil
+			}
+			return err
+		}
+	}
+}
+
+type ExportServers200TextcsvResponse struct {
+	Body          io.Reader
+	ContentLength int64
+}
+
+func (response ExportServers200TextcsvResponse) VisitExportServersResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/csv")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type ExportServers400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ExportServers400ApplicationProblemPlusJSONResponse) VisitExportServersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ExportServers401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ExportServers401ApplicationProblemPlusJSONResponse) VisitExportServersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ExportServers403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ExportServers403ApplicationProblemPlusJSONResponse) VisitExportServersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ExportServers429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response ExportServers429ApplicationProblemPlusJSONResponse) VisitExportServersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ExportServers500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response ExportServers500ApplicationProblemPlusJSONResponse) VisitExportServersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ExportServers503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response ExportServers503ApplicationProblemPlusJSONResponse) VisitExportServersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetServerRequestObject struct {
 	ServerId ServerId `json:"server_id"`
 }
@@ -8615,6 +9443,9 @@ type StrictServerInterface interface {
 	// DismissAllAlerts Dismiss every open alert
 	// (POST /alerts/dismiss-all)
 	DismissAllAlerts(ctx context.Context, request DismissAllAlertsRequestObject) (DismissAllAlertsResponseObject, error)
+	// ExportAlerts Export every matching alert as CSV or NDJSON, streamed
+	// (GET /alerts/export)
+	ExportAlerts(ctx context.Context, request ExportAlertsRequestObject) (ExportAlertsResponseObject, error)
 	// UpdateAlert Dismiss one alert, saying why
 	// (PATCH /alerts/{alert_id})
 	UpdateAlert(ctx context.Context, request UpdateAlertRequestObject) (UpdateAlertResponseObject, error)
@@ -8633,6 +9464,9 @@ type StrictServerInterface interface {
 	// ListAuditEvents Read the organization's audit log
 	// (GET /audit-events)
 	ListAuditEvents(ctx context.Context, request ListAuditEventsRequestObject) (ListAuditEventsResponseObject, error)
+	// ExportAuditEvents Export the organization's audit log as CSV or NDJSON, streamed
+	// (GET /audit-events/export)
+	ExportAuditEvents(ctx context.Context, request ExportAuditEventsRequestObject) (ExportAuditEventsResponseObject, error)
 	// AcceptInvitation Set a new member's password with their one-time setup token
 	// (POST /auth/invitations/accept)
 	AcceptInvitation(ctx context.Context, request AcceptInvitationRequestObject) (AcceptInvitationResponseObject, error)
@@ -8708,6 +9542,9 @@ type StrictServerInterface interface {
 	// ListServers List MCP servers, riskiest first
 	// (GET /mcp/servers)
 	ListServers(ctx context.Context, request ListServersRequestObject) (ListServersResponseObject, error)
+	// ExportServers Export every matching server as CSV or NDJSON, streamed
+	// (GET /mcp/servers/export)
+	ExportServers(ctx context.Context, request ExportServersRequestObject) (ExportServersResponseObject, error)
 	// GetServer One MCP server with its full risk explanation
 	// (GET /mcp/servers/{server_id})
 	GetServer(ctx context.Context, request GetServerRequestObject) (GetServerResponseObject, error)
@@ -9006,6 +9843,31 @@ func (sh *strictHandler) DismissAllAlerts(ctx echo.Context, params DismissAllAle
 	return nil
 }
 
+// ExportAlerts operation middleware
+func (sh *strictHandler) ExportAlerts(ctx echo.Context, params ExportAlertsParams) error {
+	var request ExportAlertsRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ExportAlerts(ctx.Request().Context(), request.(ExportAlertsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ExportAlerts")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ExportAlertsResponseObject); ok {
+		return validResponse.VisitExportAlertsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // UpdateAlert operation middleware
 func (sh *strictHandler) UpdateAlert(ctx echo.Context, alertId AlertId) error {
 	var request UpdateAlertRequestObject
@@ -9194,6 +10056,31 @@ func (sh *strictHandler) ListAuditEvents(ctx echo.Context, params ListAuditEvent
 		return err
 	} else if validResponse, ok := response.(ListAuditEventsResponseObject); ok {
 		return validResponse.VisitListAuditEventsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ExportAuditEvents operation middleware
+func (sh *strictHandler) ExportAuditEvents(ctx echo.Context, params ExportAuditEventsParams) error {
+	var request ExportAuditEventsRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ExportAuditEvents(ctx.Request().Context(), request.(ExportAuditEventsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ExportAuditEvents")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ExportAuditEventsResponseObject); ok {
+		return validResponse.VisitExportAuditEventsResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -10056,6 +10943,31 @@ func (sh *strictHandler) ListServers(ctx echo.Context, params ListServersParams)
 	return nil
 }
 
+// ExportServers operation middleware
+func (sh *strictHandler) ExportServers(ctx echo.Context, params ExportServersParams) error {
+	var request ExportServersRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ExportServers(ctx.Request().Context(), request.(ExportServersRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ExportServers")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ExportServersResponseObject); ok {
+		return validResponse.VisitExportServersResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // GetServer operation middleware
 func (sh *strictHandler) GetServer(ctx echo.Context, serverId ServerId) error {
 	var request GetServerRequestObject
@@ -10279,254 +11191,272 @@ func (sh *strictHandler) TestWebhook(ctx echo.Context, webhookId WebhookId) erro
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L3rchu3sij8Kih++ytLaw0pSpYdW6pVZyuyHCvxRUuSt9fZobcIzTRJRENgAoCimJSrzq/zAOchzoPt",
-	"JzmFBjCDGQ6vuthJlMoPizODS6O70ff+vRGLYSY4cK0ae783BkATkPjPU9ByctDTIM1fCahYskwzwRt7",
-	"jTOIBU8U0YKMKdPkEnpCAtFywnif0D5lvNWIGioewJCaz3tCDqlu7DUY1093GlFjSG/YcDRs7L14vttu",
-	"R40h4/bvdtTQkwzsq9AH2fjy5UvUyKikQ9BubQd94Po4mV7Y+QAINQ+fKMISswZmfs6oHjSiBqdDMzC+",
-	"cMGSRtSQ8OuISUgae1qOoHbFoxG+OaQ3b4H39aCx9/R5vkalJeP9hlnhQQpy9prMw7lrMi/c/Zoydi6u",
-	"gM9a1sHJMdHmhXlLw3OQ1Hx25ws84lKk6RC4PoNYwkz4gXnPvEYUvjdvvZCPeefLPaF9mF6g+ZXw0fAS",
-	"ZER6UgzJdr60X0cgJ8XaMjNAuIQEenSU6sbedjSHSLbb+F9AJts1ZGLXd8Z+q1njsYahIhlIYpYwb3kX",
-	"ygxQu8adZwsWuXCBZyCvQc465XeHJ0ThG/PO175x52f7Uc1e2BDM4T5RZKRAzl6ZeXrn6/oElwMhrmYt",
-	"bWwfE+BJJth8xufeveMlfjFjqUxwBcicv6fJKfw6AqXNX7HgGjj+k2ZZymJkJFuZFJcpDP/+izI7+b0B",
-	"N3SYpQ5xNWWpwVl+TVOWEERSkt8AiMF75JqmIyD0Mt4jlBPm3nXItpf/oCZc05tG1AAphbk9fv690WOQ",
-	"JgU1DkEpJOzGamN++Rw1lKZ6pBp7eIlpps0WDASIB0EOL3opRnrvMqX8qvElBPe/Seg19hr/31ZxFW/Z",
-	"p2rrxILJQnn68KWdhCQCFOFCkyHV8YDoARADd0ljvU+6duddkjKlFQEaD4jo9YAn5rJGWLTMig4F76Us",
-	"vu2pHXBC41iMuCZjps1imCIwpCwlNJVAkwmBG7MSlBBy8L0swJcv5EFgF7vZlF8ukHgkJd41mmogG5Qk",
-	"IwsDiPB5SpUmNBkyHhEhCSW9UZoSIfuUs98QUpsI0ddCXrIkAX5LkJ4bEIoM7CVMHOUqXAsug0iRQhme",
-	"Twt4Fsu4V4DGNE2RSZrFFChJ01SMLRbkW0DoHHMNktP0yKDnChC69WIPOBlxuMkg1pAQpI59hGXX4cQF",
-	"S7qEJcA16zFQhGnCOL6R306p6CvcxU8wORtQCcn3k3c0HjBumeBD7SUXeMkVTAhTZqEjBeRyQigXegCS",
-	"DO2yiB5Qbd5QmqUpobFm1xa5Wa8HBt87vOveNQBA1O4Z9DbDK/u5Ap4QLjhEJPiQDITS5o7Z3EMoedJi",
-	"iAEdjhCAJCJKEA4sXJW5rvg1cC3khEjIUho7xMbFP1ERoTwx3LhrxfYrmFwoBHi3w1FqNtNIyhQkLYLy",
-	"pGVxfttI1UwrIsYcgbRx8uHsnGzZbW1ZaXGzRQ7w4XggFHS4/3hAFbkE4ESx1GzUwEMPJAAZMj7SoMhQ",
-	"XAMqQmbNHMZ+3laHG/R4L/RrMeLJLTnAe2HmHvGkTOS7BZGbN+xM90bk74UemCujYOsscbzc00fOA0Jm",
-	"iHRyQiepoMm5EG+ptFL0Q9KIR8lLkSCZpGYR5ixpSNjm5oJMW8o2siqL4SOn15Sl9DJ98EW7RRnOeQ3S",
-	"gA8SQ5Ux5YazSsRzg9oJ1fSSKtgn0mjthBq13WIkqiVE9IzihDo746SLun0Tlfuuwaiq2t/M9f661bu3",
-	"twILAW7gXIh3lE+c5POwbFAIMqR84s9ZfV1IfOR0pAdCst/gtpR/KEZpghcpyp5GIIkl4N1E04oMtV2w",
-	"g9IK7o0jHBYrIVQapqgU4/2IDGlqtAjD8+EmM2qGwVsJ1+IKjLSZT27NOUh1x/yaaQRMoD7QJGHmJ5qe",
-	"SCM+aGbu1x5NFUSNLPjp90ZGlRoLmSzcj3/PLAL0KLtAE4j5LNB0dpw26//ertPNCh3q59JQUbGYz/l3",
-	"4vIXiLWZFc1XK+7O3tcXTvlF+XrRRg/xpS+RM3hdg1RMVPf5rB01+Ch1/M2qgpWNRo1YAtWQXFBd0g8N",
-	"NjY1G0JZSdxt1wzhRYQqmJ89W2J+lqyul0YNIypkEnrspl51VppKbRiCDqyGVzCJ8DqHNDV/KEIzKrUh",
-	"tJw8G8M4u1BXF7u9H74rr2OnbutGXbhQAHwF+C0ESR0s23WzC3Vhf5uPLO/dhB/UuXkbaWMNVPPMaP7r",
-	"SABn9tUvEdpN1sSNChEiXuBQAcYVMAimqlJFCV3yfVQOrwKUEmHMJPS3bGVWxjQMy/9YCE0z3ZDeHNsP",
-	"tgNUoFLSSQNt6H1YzBz78B5vSv+FtQcu8dkZ+y34VAtN00WfneNLU4eIe/BDRN5MUyxmJqjPcuwrU3tX",
-	"8JRx6JLxADihZABU6kugmlAp2TUkKNM6GRa1eyvkF+8xo6xem3tuoyT/byJj4KOhWbidxeBbr4f/+lxD",
-	"j7jQT0wPfoLJQrSYUlytrpfrNAcnx5ZjqYFRbwRPJ1YUNzqRM8q1yMaxERYzoOYLx+cKhOtwSVElQ2EY",
-	"brSzDDE3D03TD72IKMZjsJ8bNeiSJYoUaw/Ga2128Ab8dq4vmjGjN853F13BZH8uGGfdAIOdq7fD9y+z",
-	"f8qzp/rj9aeb//nbNv0+fgWv+2/Yj+aZOPn1VJ236fblTly9L9qP1+3jdftHvW49YUXf3MWbglxZwsZl",
-	"3Ypwcs/yYvJ5CJk7YcpoZFYHdU8vhUiB8tLjuySUYtDLyV2AYT1elLt0fi9voJZkC4fiHazXDTaLXyzx",
-	"/TVIpieLaPqUqau3cA0pCltW66/cjHV7XYY3IfFYtlQnXjuCzhfqpy+gHpV8tCFEojD4okJwJZQPkbeC",
-	"qRUcm0n+9y93I5P5q8vdObJMS90cxhcD1h9cSKaunOzX3SMU7eTe4qqJeQXNmpJpFtOUmNf3SRe/Ytxg",
-	"hYLEfNjhuQPGPCSpIQAihYJ90jXo2GOQ5ELmgPK+/Y74Z4UDJxa8x/oj64/qcPcyOhuMYG0/sHY6MqaK",
-	"xClQCck+6Q5pymImRuoio/EV7QPOcMXFmDfzZ8Q92+9w57hwOkEXXctOjEcnI3oW9mv8G3tEj4X3J2Ds",
-	"ARE8cPe0Ovw9jIk5Emt+o0litqAQvrHgFu/tswQ0+rv2UMY1axhxXDN+Ty4nZtsd3kVa7iIcuo6euy0U",
-	"6L2WU3eqjahRPq1G1JhxHshTKxDMmYFXnPzfBTTqdSkX37Qimd/B1Wqtmuoub871bjoUk0bFJV4mwY+Z",
-	"WVFiqGwolCbC6HDUKa9GyH5Y4dgZgO8SaioWGazAsx3GnJnPyrz76TTnRmvuXKXGR89dMW6ZB1oP4gGV",
-	"NNYgVaHc4JuBejNfjZlj1yotKgdACSVLkK7gyGLZ2YHo/u9PT71/9Su0hJPT16gEai6D8cBQMUaiKTKk",
-	"E2J+3yfdsWQa6p5bhmtulmTIuH8DjRv4SzEK3r74dovgKhRJBDqd2DBLJy5mSA9AhuYu82UjauD8hmOb",
-	"MafZdNS4aZovmtcUFUBlPsVJTu33+O9PbhD848COFIDmE9ODR05f5vSPrHsh657Dsxfa+hZCpHo5fBMM",
-	"3W+8ls+MEqaPrtfzPVY81A3LaFpSpFCS7HIYPN+tM5DEWtyVpm3H0vWqh5ooDcPuXhjcwbSCtOdC9myk",
-	"CvK4Cegi2ishG5T0KEuNssD6vMl4ycY/Uijtej8viqnm0HC+WiHVrtPHBtdiZAZSCU4uYWDECAykQZCS",
-	"DQzAshgbBfF+TBMaa0V6Qm6WxLh1Ybk+f1yPmSkxkjFcsKxCOQZrFjOO0XBI5Rzvif2uDOdP5vLzat6G",
-	"y1jB2DIMERkPQALCFYPV1GZEOKCC6lIOWo0aktJU9sFb/Fa29bivPQoXxOWQbD411XEU5AABYQQUV0XE",
-	"8AwiT+LlNYX7K6A+n7X4FIn7kxoLLla6A57VyY0cbvRFPJLKRpiueEIzhLtw0JnAOAXqonqqaDiJiIRY",
-	"SKOrO5cjNV+QVPSDGGQrjpWx4NnCoJSocYgf+iCX9UJpXAD0RRhSk1N4/mNpadvtnd2Fa+Mwvlg9TKdy",
-	"DFOLq4xbdySH3qsSpq883w3TV162299tv3y582z3u932y5fb83PSosYhXrroWlkPyF70Ksj+3YS8pZkW",
-	"WY34sUooEo5cCwa7ZidIrbfssjxcRW6wCI0XFlFaZIqMhbxivL/v+Kl1wV8q4HpZA8RMqbUA3dnx0TsC",
-	"N5mQelXg3bEgOmTca7IVfhQ1Rpz9OgL32LCc2pPLFzT7CKt5c/d4lPb2c2dpo6UZ7+dmyfs91iPeZxzA",
-	"vEBSJA1FNn6kw97m/ZLIO5Ru14TqECM35+PQEb70JWr0Rmk601u0AG+N8L3QT2Teqe7eLjGcfDYoXP7Z",
-	"erAo4dQS7qmRTMsIMNA6U3tbW2YJquV+b8ViuDWMszGVNqulkD4lqyLG7osSHF9EjYxqDdIg+X/h8P9j",
-	"b2ursQhhzMrqgPSKqsGloDI509TGPM8FTxDi60JibB5CY297xyhy1gPiowB2ogZa2t2fz6JGKsb5w52o",
-	"MYSEjYb+l+0XzvLkTO6qsbf7neE6EpRIr42GmII0kz39MiNAx69myfiD6oKX/Czc1JKfBBtf8osybJb8",
-	"qAK+Jb+qgfBSX1ZwrDz5FHRLcKvsLwRQVDnMuvXVorJ1qx6k6SkoTPhdjdbDaIPVN198Xre2I89UC9bw",
-	"C+Xw7wFHCPmAZ3ClCI6yfPq0hv3Ya3U9VrcoSm3asFjkqds7tmJgibMLUBcHtf+Fe62XxxfeH85w+4Gn",
-	"EyeLlKPGipXYi7eViphOwfTZwkuqSClbhBcuf+44CWWB2QF75g2boIb+zqJEwIYRW/xWQsFks7W6bLhk",
-	"PFcRxzUvumr+FTONECXoBcdTSyEVkfDRUv4nspTjic6PrvR1MRZ7Iu2rMyMtQV389//6vzcv/0mXCLZc",
-	"LgCxipulWMQ1L8vQgl6GTxBEONuEjhOv6hqt7uPeXaRTRP0Xd5XOQCRzXTn7vBV98qNPinNf1jWJAx/4",
-	"YeyfR/lgXt92Q9as6RPTg0cW/OdkwfN473yPIjkZ6aCQgBdiSmFopMfS5XyPUxfCX5dP50dTxy9eM0iT",
-	"vMDECrToSsTUOuvyQjQoXwqbXvzj2Yf3JKN64DMcMNPcVVcJr1hfdGaRKSQIYZ7yIOAEODbGJkroGdBM",
-	"Y85CN7TdZjFZHQzfAE3NeKspgy4jPWTNseAcYxBtCG/x5+e5COs/H+A6rBnV/7vuy0AFm5VS/wQDPBXW",
-	"Jqh4MRaCLMfZIoEh3+wM8NkcsjtSKwtMare2WztVVFqQC/SVtbpbaVNl1b9mzfMPbq72FJySZdhrHdOa",
-	"vvApVBdXNZg9Cw/zqev29Vb0GX8t5HDF/fQl5XpGcIVN1/fB0n0uJCQRauIfDkZ6sEO8RaKJo5A4ZeZ0",
-	"W0uoE3ftcFT1IXV3tYNaE3aAsTXGC1sa64kriVW+GmosWnMMWAt9HEHK1VznaEGh04AiShuxyMXH6Im/",
-	"3XyVG5Kb4Zs2Ll0BFgYdABnADXnz7uCwefbmYOfZ84hcwcRl2nZ4p5F/2GlEftQBlcmYSiAfPx6/IhtD",
-	"Gn8424zIFuh4y83YZAnZeMv46GbTXL1u7T+MWNLhG58YT8RYbWKlIaxERMdFaI90rqoU6LUrMhQU6wkP",
-	"4mlvO96Bl7R9+V2yGz+DF73n7e+2X+y8fEp3L5/Fz5Pv4EXvZXt7e2fn6dPd3WfPnj//7rsXL16+pPTy",
-	"Mo6rmLpTdkFsPy/5IH5uN18eNP+TNn9rXew1P//93xo1WPUuzmztxG86qW06iQ0JpzLt9lLBMbEYDimf",
-	"IYO5hyTNKzx5o4aEhBqhokKrL7Zf7tROYsTvCyyTWM0Ve7lM4BRw8xhXOePdIOEO+PXFNZVl9b90HrW5",
-	"bLm+v1On7/eYXD3f9Y60PKYufJZHfYrhOrm409ocU1cXPYxeWt5ycsrU1Wv8ZgmbCc6AyUQrpd3ZBJhY",
-	"SJhf43h7UYXj4KKaQsFVMwxnve/v8oWKx3KqouVGhYKoJeUKwy+WzHw+zz8o/L6r01+eZHSHqn4+5uWM",
-	"kgFYBXY8EEVaWRFlevtozNq4vjlZk+X8yvC0CybqESzgQSWsL+FyheICNT2k9zLsq3yoQvq1Yoe/0u7d",
-	"ilpcnn9x86kNaykKba0I9Uq1rDJhfOCW4FzslxGmu67S4kgPtlg+qdqyVfa6JYPZAOSypq98ERermztr",
-	"xfVFJ/BRufLVVem6EVXKfs1YXN1ZVCpA1DIaVzCV94mNLy9Mh9a7I8EwUEj2ieEpvgw/04ogNRb1a8II",
-	"9rEVktFuIcfMLDs18rT1NgqMDVjII6e5+NQG3mDZV3DKE9E0vcoLZbqI/A1XWxSLprdbO6VIe6UTJgxM",
-	"FRaV0DpDViSBDs3MTfxlmbV+CGpRrio+Y1n+PKJrKkROutL+JGF9UNpVwcPsAXcm6H7mgpezLWfFJzxE",
-	"VYj1RL0lxY05xt8Qlgs9bQVVrIK2U6sOOPUiCW1xgf2ivv6SQy4errB2lFFre8dQys6z54EDd59QPiEf",
-	"OYtFAvu2tjIqQoLn9orWEoEhRskItdE6vcjXfFy5PtXp60PycvfZd8TVtiSJiEdDFxRajQ3UM8iKutT4",
-	"sRS8HxHGMQmDa+AxkCFQV4g3A5FN+Utm1Pjw1d/ruCwawV2BY5f542ptOgPxUkJG4GpYLGUwrjTl8Qy2",
-	"74vVGrV0GaO+pTlbuHruiNgcICI0VQIBSqgi3X81nWW6efyqu4Q9PNQQpmd6c35+QuwLxCBqycKFVfJn",
-	"k8yzly9DkmnXakp5rZP5c2cDSatFu8p1+Rcn+NVbP8nH02MiAUtfx94y1sPON+Zq84hvvt4n3aDkqis/",
-	"p20tLLNIRSdYXZymFUtgWKh1oa+oGkXoUndcUZZceHf0VsdtT6EnQQ3W81BI+/HFnIxL94oXDc1tH8qG",
-	"qegz3vWetEzCNZbQcF/VEvgqdtDyAuv332dKf4WA7+LEf6QcyCsBa0SoBeJNzcAH8RDIoZDZ6iPfOlXH",
-	"X/bBTVRsv27l9Ydj5Mv1jiY0fNa0dclr0Pv3IhIPIL6ChKTsCpwZ28nQT5QX5khYJx9L6rsL7it714Kw",
-	"5fJmj65BToL2OoEe4bKp0gnpMZ6offeGIin0NBEjTS4hFkMgiWHbdpvLGeCcblKnedfk6k1VU7ZbmYcQ",
-	"a8Qou2EvnPS5fJ09950DwsrfSYiBXa8x4cgWcFmjIOBcX2LUGPmSRzWkIUdQXFVWxyTw64imqsygsRoR",
-	"T6wCbxTSpgLgPiTB8Fxrh6/ahWd5MqegFU0d2DRkpg8n3Nxs/Mkxc0WNUPZnSD5U9lHSJdcQa7zLqLZF",
-	"LxWhBDkB2UCldtMRWWSEhb6kQ6uuR7bORj4OVaH+7COFsB9JNO3vIB858qyus/l1IyNZXAFkCitO+VFx",
-	"WQNhJF5KVEZjc9YixVYgPZEmIEmnsTUQQ9gy/0+MogGq08A2BBxQKI1Q+9BjYT1tiCsMG3FkEpSdJVfy",
-	"fxklfeduK1fvQjmAabJhcEgNxBhloV8E485NaJfn2G6+LzONj+cmB/gPVAckDIX2c6h9YvfiLAzYuKQY",
-	"wmCs7SwSLFSbaVSWMq2CV40yMmBmYLOYEpf/ucEzo382J42o8e9DkUCKlf5vdCaFFrFIt+zQzR5LwZUI",
-	"iKaBa7C0zh80w2lV0i1mG7RzZaNwwtW3XHMIhq1PKgFpFk8WWmzyay9O6SiBZgLqaiqN9a7dfhtCko+n",
-	"bzdLhFYs1frzE6aylE72cgrMUbBrKLlbg25RrS+x2CPPbsiSh03wqOs8kUvAoeSZrINFNXIwPCfDg7Fh",
-	"jNGeaw/tVr7O8nJeG0ZZ3BgOnwa0hDkJU/h5/WpWc55W+tLQISgfQgD8mknBLSOmkplBDfn73j1+PWhN",
-	"sf1sbAGI7j+QsyRSZFnlyH9unBycv2lEjTcf3h3NItalnLeLSHVGvIq1UuRYZZCiBFumSJ9dAy8jag3y",
-	"LXnSFRdjMWSJj62aZV32Q9YFVmIxwIiwIe0DKVi6kc7D7coRV+WtLs98q7r04iIdd+HYrFOJg9vqiTKc",
-	"bJrx3A3l1orWc/Qtpq5eMfPx5WgNk7lPWlwpGXT5NFC4hlTVep8IcC0n2OMU34qKgqIoXi2vuXgf//ej",
-	"+Kqac7E7TbSpGK+YlLpaOuotkkmDJFKXPponjtqU0UYO0lmo4IIoVs37nmPbjbGlUV9Y+y5KYViZTguS",
-	"iCXNudcsgZn20ywoNF++JlFU0JL1+yCd216OlrUhzzKuuhA5MxBhidGgjbYcqy0j5TbNz6o1rAgR7w5P",
-	"PjVfnzVPP3w4X8rkep9loeucNjXlnd2hBtCfhTNvfShNHvo9HwnrFNQqFa7IhVbK+l4z/keL7CK41dRs",
-	"oVVwUDrXM2zBXm0zRHDapXmT1VnPJxkULKUwqywwqpQCPnyu+NQmZh3quQQrl6+UBjCZARXrziNUXUFi",
-	"RDN085jXSy6sKRfBy4VONeyCPOOGwGd4QyR04jRhinowp5kaCB2h1qj0GjcGgufETFA+lJeLTF0Io3zd",
-	"c6Fvh1+hxkRxGe9gmoIZd6e987y5vd1sb3tqdIUlwpISjb3tF19ufbXbGeuO/+P5oTmDqVIxVV5Yl86w",
-	"krxwX3fz1CFqWHzZ1h6uqHNnuZqtZEg59daT0FweYZSHr/aKV6it06L2Sdf+3DUXkX2mJctHydut7pPu",
-	"NYNx/qJh+F4jciMXI1h7GvZzxTcuRyiRM4ltVTERyrwW+qHzjEys5hq5ipGNqGFnrWX6pajCGqBgVmaX",
-	"jAde3bVGbGujVCX1ruvMgV1b9Nqap1yDQitPU2/bFFgb0o3FlCvJXtqDTwf1NsbZiy94833eWKsFddZr",
-	"AHmM4IjXB2FglasTyla2kcYxKDXLIXhAfvx0bj3sqJM/bftmWkvKfi6uitWMfeZae464ZqlFEFyL8zy6",
-	"T+dfMS+e7y6O113g9DzgRGT015GPhit2+x1ecvvYXUvIK2Wxc8PIjKFL1I3f3VyhFK2uRMxcApW1dFbt",
-	"4hMeV3VrpcHrkcSpKNPRX9iRFS9Q25g+IjSWQilC0xS7+E+dxO1K8tlq99iRYs1yVWEJm8qJYt0c20rB",
-	"v+VLhEoQGXAIuZ5RxD/XmbFkXhdyYZFLV0JytUI5Fga3qV+2dlUx/HD2msIwvGVXNmQ8/HV7pfi8M0Cd",
-	"EsPwtMAKdhibhzccHue+zQUyxChG+PIVQGb1RusXJTRJJCh1B9F7UeOm2RdN96N/t+XNRj/b1z6H7zXZ",
-	"0FuerCG40Wd6MLrEAmiCZqwZiwT6wLfyqb+En6srljVFZsHbRAkTZF7tZ62qc19mnu+JFD2Wwl0dbV0N",
-	"0hrlyjcc9+eVSyAEKxiiWdRd/t61v0Gd5UFwQGcS2W23jQzDeL/DUSnDkDDrIMLr0VwgYyqdu8iWhSZ6",
-	"IIXWKWzuY3yaN026DLeuUfEPTl8dvb84endw/Pbi8M3B+x+OLk6P/vnx+PTo7OLk4Ozs04fTV/8wx9El",
-	"jpLQB6aFLwDdRVxzHVhunRFZV/PpocoVzkYcKzetx6wWZiDdnt+GU9RyN7WyE/kuKn3c3bHdXTKYE5Nn",
-	"OIhsrS6nWYwHAnVvX4BdgSa0pD9Mn2UpXmi9Ra59ueHo03Uz3YjTawvhsTDa2aDQvWfB2CyGv3YCjCtm",
-	"+vDkumoh1PWwezqNztY/XcLeaz4tL3Mh1jpgvoKUXYOcrJVacUetILSGYWatfvOD/BepEHdy1AiPu81J",
-	"BN+2I7dIGPC1irAoZ/5paXOHfr7bOk7gC+hMBaIvXLfNAkR7zoWRVeef0MtSAPjs8YMDw2L87vzvtN7T",
-	"LBuUzRBwViUJWjLXfQ9uBnSkdEkNbGS2mTa2T4hjgAQPy45Re0zuHNe63uroOhgvKmjOI1QQHp7TUM2h",
-	"lfBgGuYVnF+Vcdz7zVdlVI+XoAHHQ4F9Ibhr9zRn4V+zwN7D3OPzis29eXdwiCoopoUuUXluqaI19yY4",
-	"zCnPZjc6kkxPzgzKBBVLflqiWz/Z6LrG8K1Wq7sZ5UCIg1i03KbvloQuPTPYAGiC3girFTX+1Tw4OW7+",
-	"hM3MPXpmzPz9JXKW1IORjcWzf732Z/rjp/PGVCYcedpuWqt22QI9J/elzvzbIue2bWRPpKkYd/jp68MX",
-	"3+08Ixs/fjonl6B0YfiQRtuIQW3ukTdnO8+euyBXjGyEmywijOqIMKUiQke29BFFk3jKYqY73C4Qu8F6",
-	"S4ng1ivk88esGQLpG1Uza2DOAYYZuV++YH5bT1inBtc01kW7k6LsDxlSxjVl3NY6RwzMy/0HZq78g6Di",
-	"f5UQg1HzgOfcz0VEz+3inUggJYc2SoycuDAxsvHu8MSHZBdh1rh7yjs81OyeqLzxRUSwWoJyzRF9HRoD",
-	"T8p4HhFi3WeSMmX+iVbHVod3+PlYYKleDFy0Vizb4heJ9+DkeM+89Tfyt7/ZNMe//c3WtU58vwEzvwGA",
-	"sn3BfhDk7NVPm8SgD3DNYqrdiqghDKmb5vJL0PdiMbLDiUNKcYnnkMzETgzQ9vmChgyEdADZI98jEpDO",
-	"qN1+GoeuBPwFuvt2Fyiy2Sgc9be/1S2Tm127FVnSphpJO/LESy4nGMqOLdCslY3ky81Y07ZY7W6SIgQd",
-	"K4DTSbR45RmrW7aNvzPA71YqXXWROszZ21yfOtBbD2kGspk3bfZwxKXnTGePBKwM8cOm7LgCAHnkEr0y",
-	"WEQs4TlYpUwZJMCucIp0b5pSpKC6BG40cIW+Yu2LluCjDqeGmUCCdkaaphiE7zzOUe4+jnL/8Ka1hBYz",
-	"2P40wRQ4g9mLBSHHF+yacS5lp7hlJ9MOX6WV6T6yt2GmJwiiPZcvjF9ttsiBbwFoTkqMDAMcAALIDGE3",
-	"0AetyG77qa+soIPkXKZ8ljAk+2F0KvCekLFhDDc01ukE12pHVxnEJIE4pRJUixyEKO/7+QVd/sYDkaM+",
-	"0wFa2PvYA53YehqKbPw6Mk/zAqUqsmVJzeEZEYRcioSB2szXTj6ev26+KCDw/uPbcsI5qYxo4xBypEyE",
-	"DQnwe7J4klBNXVA1xTKoT1SH40KuaToyL0nwNUstnRT296KyabBd1DsisntzY47m2c1NhGb7OdnmBp0z",
-	"c7HhOrfc47//ogTvbtpMhw7v2oC2rk3DHZfTzstZ5/tBRjjmiGMeDuZRG9yyYOn1rLLX4S6jnHHStYnn",
-	"3RaxW8EKsZSrsUFtx/cSfwCEEi2dg0qlVA3sfZuyGFxFSneJHmQ0HkBzp9WeujnH43GL4uOWkP0t963a",
-	"ent8ePT+7Ai/KUIDg4vz4OQ4KGq612i33KsiA04z1thrPG21W09RvdADlNW2LHvcwoqRVmDNkeM4aew1",
-	"jI5x4LuQFHjZ2Pt5OjzL0LKNdvYirFFBwbLuH47OyVZ+922ZJ6qb+2YGMCQbeaKm+ZClKbkc9XoY5mmu",
-	"DSIB8cF+46REybQGbmUkxo00LXiiNnMhEbG/kBGLRDXUcBY6FcxufIWsL1H9ywVQUDNsLPme0SAbXz4b",
-	"edyK+XgeO+22l7p8l9eACn5xjpAVVo86Ikp0Vfk2wxD9njuyyMDYQKllMGbXLqNu9Hy5W9/TvDkhfrK9",
-	"+JOPnLobHBL70dPFH70W8pIlTmrc3Xm5+ItzId5RPnGrw+pmz5bZ0THXIDlN8yIQz5ZZ3xnIaxbDR06v",
-	"KXM+3EAzQlIJ9Y+fP5tjz1ugIolNhYc9cdFMaBugfSxs7+jwc9RwIsKC4Cx/zeetvj9jdKXSsxIa7I4I",
-	"43E6SkCRrpGprmDSjUL91FBei5xpW6mIsOEQEkY1pBO8EMNddLjLU9RkWE4BCSqnQ0I4mlIKbCQbgfP1",
-	"3cG/Lg5+OHp/fnZxcnR68eH0h27U4dvtdtRut8mIp0Y5U6A390lGzb2uo6CXjGfVu+2XLqjICKBeqUwg",
-	"BaNUIpsuc76gPWQjr8/xvUgmd0agNQ0ov5Q1dOfhrbCI7btlEZ+YHqCaPM0lcoXdio8a9RojBH/rXKK9",
-	"BJc4FLyXMmuY2t1eYooTOkkFTc6FeEslcvo/IzvCFgIFkZiD74MOD39FllThRKgjND6bNXnpw/ZNwiCZ",
-	"mdzJrsZlJ6PsWNC4NVC5iFqr3Rf1js0GiuoQqMvb7HSjRvldGr1O9HAAw+c25pjjNlvk3CumfrKiqybt",
-	"U8Y7XIIeSY7V0orAVKfMcxhb69dOu231DpEmVrMM261iUIp5103S4ajM2N/sgBs77W1UhFzDhcjFR6IO",
-	"NeJX3GzCtf90YTLbLXKUw40po9XYGJgEo+pd5qePmaphi7bDxH2yxXIPt6U4YvtBOaI/9TH1/VSNiIoK",
-	"5n5w3Gifw9MKmeZDs++iREqBN1+XmT+y5tmsuYYTI/PJUc4Z2kIha4oRuqRT8t//+/84aWszYNlFi5gy",
-	"E861r9l82HJ7a3HCZVmrrDOTBwYzg1RGFrTrsOn9WFYezU9h7Z1LxhPV4eZ3wwFddUn3xh6hXOgByHz/",
-	"I+VNDMh/zSdFKoEtmWkYHUbtOIZpBL/QgstJ11bgvYLJhRpQCUnX1YDEIO6fYHKGv34/cbV51GYdI0Rg",
-	"5F0n7okXTvUeeWB2ON1Vo4bNnLpm+N8eH6k5y7+gtFc45Kqy3jmkaWj5DFUjmrJrmM9KvPQXspHffaXr",
-	"L5Z/GP1qsSewJPmEXitr8imbd1pTtPgKpymEkhI17M4TKP1V6ItmjUHa1P7rB8fn1ZWc3cVfvBf6tRjx",
-	"5E+qrJziSZW1leA470ZTmTJ8LjDv4VTHSePL51q62JJCUw3NK+siX3fseaYcr2IwVTXczFE4CLVW1Wny",
-	"OsUFH3g28pXF7/JJV+XrR3r9tuk1S2lcEOyT+zAqoI9+gUvDNlFfxqWRZ2uRjS4memDbIktQGXq6MVSp",
-	"u+mDA2b4Hoqsr9D9MF1Zr96vYpPXsCQGlqu0tR1m+jmK2g/L0V1QFeGP5+cwsFnCz+FO59G98RXcGxb4",
-	"keHWeXGGkOItOd7GsxFQvqO0Jp1nU3wPkCjCBfq3W6TrSaZLOJXSBTxogXFB/tk+6dpsJCw0Jp3ak3eE",
-	"HSVMk1T0a+RTu6KDNF2d8Tw07U/1Ko3m77RuDS5na2k/ayl56z55RXEQrvpsDcvIE58d4FElyLn3IwN5",
-	"aAbizsyphHjn4smsyD8WSwy/++j6L2vI5eZTL5dTHdfUfHzLroC4WLfqhJ5nRd5JkDOaFbhMkD1/T+ao",
-	"mvz8h7bP4+5maAaFqGaTa/5s+sCjk7LKE7CAtTnriCiKHRzGg8k9MgZPp7dkEMtIJOfC0b7Z0hT1Rxhq",
-	"fHJwfvimhp1UucgcicQzi0d6fdTf16C7O6S1PP470NyrjgZXYcGQgi+wZabKsyz0AIYK0muX0Weru1gT",
-	"GHrm923A94BaV1QmocdupqkDTQQZs4M2VrX/fWPqsdvHYg05D2WuKGqPIu+3EhJYnFBIdyfHDv1raa9M",
-	"crNDAGcSF9mgJAOpBI9czzJcgouD6eIfTiHWI8khKfpB7hOmO3xhYHwev4ume1xq5IL1mPY1v7DIm/Kh",
-	"LnMi9hy+32/Qnpvka8Xtuek/MT2wm51xw+LhOKXCABfj9791en4Ucz0fsMhWyqxan/DLl+zW70FC1yJ3",
-	"7byL12NZvTMJ6+QpTScK8ywgwWwAT8TTniZ8UCLhRb7cUz/Wo/D4zTt/zEndETav7JR1OFX4ZY0q1cQq",
-	"CmtJnO8DCQkjzxWWP+rDE0W6WGAhHkklZBfTX/y/3TXY4eYNK3ltYH07l4KXUqU3W+Q1S82qSSyGlxgI",
-	"1cUi7hgytUExFTDyuZ+uRc4+sb93OGY1Yb1Gt3BL8RgWxft+CcPNCEdlAnMGtWGjRnns2iDZrmI8hi7Z",
-	"Il28ibt1Ny7KyQaOR9f1KUJ1xmG/k5J5eNU6GTX1Ou1eiBrFAwS5VTla5rQuXDep7iyDtf22tKJgBc93",
-	"0ahnaKax1/ivn2nzt4vPf+90Wu5f/9aoXWHdRDmYZ82F6f3hZO3my4Pmf9Lmb62LveZKc+EJ1kN5+YoJ",
-	"swZHpLivwS21rA6ii9UAlLIh06VZEuhRbEq3vaDR6aLewPer0uUkZ1XNeUqdZXCPCt3XvvpoUpvj5e15",
-	"4UVoflviDvQ/WsGuvkX/nFhen4ZPE2wk56v6GU0hLCAQLnjLpXTbegIDyhOXuok745boO7wbNNHvGvnP",
-	"Z0Ns2Jzl73bIQIykchpkXqlcq6CAIOqPkW3ploq+IozXRuHiNo/zjd+T1led5it5P2wFwHpVLwcc+oi1",
-	"DfRysI0pAtHA8EFJ/y8bun+GxTAxewdP4IkqzieIk/c0Q5BipkRiWwRahSSO9TxmU/UHw3528rmafUm5",
-	"0b8mKdgCAvh9i3SNpGhuQTTcYNu1IWVpi5w6UqVF/ZsOLxXAsWkt3zUTrNcQtIXGiH+fdYTDuXdtOn6+",
-	"/z5oKwIr23RAjUGaiTNrDiqS87FeQ5idRGOb+42NCpbKVnqL4FqWJ9w0x+Nx08CpOZIp8FgktirtctSJ",
-	"k70WcvjQbKEo81/HG3z9IZlXEXlkAg+Tv3PjakDTkB5yOsATmTLmFiVozPGVKV+MShf6FKqb5/dz/1X6",
-	"yy+F3zPi7pEDPVFl3qFcSRE05ZAN1GDzEmCW74yp8txlc20E/sviore9VDr5G4S0cTXOmGBzYFPHNhdj",
-	"pS1IXRtn+wPoQ1vaDMWWryQW2RpBrUf15TbqC4bdB8WxErxG5iDIGoGc1qRXGzmF4ZDdvGa3VT9cYX2U",
-	"bS/BlYxKnNuJ8gmxmYNYyQe7HXWrDQm6HY4OpXIdoxY5NEP5PEPHuK2IUdT4nx4s51cdXjR19d0EyKrN",
-	"BDYkxGI4BG5Dvzo8kyIZoZVqn4hej1xOiDNWRL7PuJCszzhN0bzq4cG0L05Um8VoI7qqdHpfkWOVDhPf",
-	"kPbkmtF/BfHosbjFAzIyi4a2P4xvPIK9z4QkvjfAnfK04KLcChuhZKNF3obpfij2Dld5bmR4kbtmqdYx",
-	"gGqXKxHpxCum1CivUmDHt7IpNtVxTrtapzq+dlL0K7kXp3ppkruQMgttmyrPC/edDcSGAj16wf8wXnCL",
-	"qSWiDRro3A+9hnbPeSJu2BTrPmXc0jwzLrFwzY8S760l3hzZRPmM7xDhgrps9aLvbAf0DFFuCh/vS5ar",
-	"6wb3wALdMjThBbsa2nhk/X8AvxlKZ1XPGRb4BW1ULgk+T4tKwO6AsOKlsMirVucBWyNgpDZ4wlv4/9gh",
-	"xnn3q7meaAe6aofuR1f0txFbPMxRccr9tDzRrBxc3CI2xlEVJc6LWsq5EG+r9nnP1CxPc1i1z3qPK/5m",
-	"V4PdFchwvlEJCcBQEao7PHR8TzvTu7atoxAKwk53MyOR3/mr//7ikMttYh84CtlOHvjeZ5Wgs4DGPuYz",
-	"3Z6PRpc/7SV+kCTEpxD4Cm8zROo1WM7ce3rrd8NSbhnenFKlXbBMTDkXmlwGNaLqa1EFtL+MucJH32Bs",
-	"9J+z+NTKBPTnrVYVckTr83SMccodvN4VvJIoaYS3+Ynr65BHAkOh68gjbG9+r/rpGlfjw7oaXHzyX57O",
-	"Hy/KiqGTFkFjrjfxXVyPzl8wO3bstByQYavU7dmE2bGQV0U/HOy9gQXYFJZopLHt0eHCQPNEwFaHn9iC",
-	"3ZgRVHFZoDBubjyaSqDJhKAbVpacHPZNs07rCcX+VkXwGMYpuEZovsz/dp1A7vaWJ/R+KzEyDxQDdoAK",
-	"jwVmRtljANhDB4BVUN82Ui+fyVLhNhL6TGnbrr6eir06bYcvGc18yURbJ9m6CscDYZtkTd/t2HsezWod",
-	"PuLs15Eh7D6VCTbcwKZ3ClrEe+18i0Py/vjsnJydkBftdvP50+/3yPaOkfp3nj0PWlNFhPJJh3/kLBYJ",
-	"RIQLghBX2ArUNt6zjkybchyL4VDwwiLAsQYfEOxPyHgpWuOJ6vBUxDQlGZWauMDHirkDe92QA1/5ti5Q",
-	"4/Toh+Oz89OD8+MP7/8Rp0JB0u3wgtM83bMNA4KBFelLMTa8sDAfoEGininZw7zHsAs/xVeyEMwTg2pR",
-	"02WHg4Si3+e6rOrpnG2E/cSW386J/aq+BrYBtOuqxhSx6GKz+pivR9t6FJBW4p9F+vMcPraBOLO5KCIN",
-	"eWjRf0wyddVMzJGxy9EiH+8pU1evwnfv8R6fmmt27Zz8nUdf7+3sU9guIC8BnpnrgKkrksI1pFGer+Hu",
-	"IFDaXxp6kgHehEZGDnDvlUezW1e0rDTMm+l2OrR99ETP9T6YuRnXX0sBcF90w0rtqW0vwRMxxnu3w51b",
-	"zdy/E9BBBcSaq+wH0Pmmz3Cl91nEsTzTrMBfBMkjadyKNN4ATRAzLDTvGce1yJoGWdU8ZnwuslN8Z0EN",
-	"1byMpycFLZxiOisJfE468LP5ycD3nAu8VLP+d3F2hjstt+t/Nt2tf4pczhyELieWV2Bf7IgMWH/w6Kj9",
-	"qiFI7giaeCJJhbnfNzVK4MnMG+cDB5IJxjVeMR/PD0lCJz4MFU3C3YROVNf8rMiGFuax6yyZbKIGPB6w",
-	"GLubc5qpgdAdDje2FXYpQoAckEsaX/WlGPGE/CIu8w986/ayZhdX7kIfj28vQ7wHyYYeCIVRCfWNaTed",
-	"/WkgRjIiShBc/xPltsysuxh7WlKOb2FPBUynoTJlIO2+B+ZXa9tHmPiVt8grbFlsRAsu8p/Jhg3Qtc2m",
-	"y02eblz5HAu4FPA7p7xSvonhL/QSm5NLiqkPekA5+Q2kmHFjGzZ6joe8LCvFPZnDiEj5QGcWvacTVc9R",
-	"n86tr/Dya5ZXKOAyS/amLJ1YVHgMZ/m2hXeRsylqsPdeWCbkHdWatgHbWvWEzuynd1nCsmj15gb/g8eZ",
-	"VfezOOas2hrvsRDKNxp9NnVQMzoW3msoGtaztPPPLGhpe8JqZQhwgLU2tBHNWjNiwKooe6/RYNXJvpLV",
-	"t7qMT0wP3O5nXKjTrXwfK1b+0StWVs/01gRdf9Vu/V78dss4L9c91daxLFo6u96jqihp6YxozGgsvv/v",
-	"FUBWdD9VlRHr618GaD5SzsZS7ygyr9eyksfqmH++6ph3TjmrSn1VTMtrZi4mP9fccPX+CLVzrnmHcxjb",
-	"e2PWJe57INqXkOA9KddRfNBi3ZN0EAiKG07Ixm57tzbF3nZPXEy97W/zAs6B+chD/kjtFasn+sSJUndy",
-	"DQ+ApnowU8s9cCESO+120J47oZpeUuWIksYDsz80mT1rP7XVOsZMYWVd1wiFlny4rTob1hu7krWICW7o",
-	"MEutnODW1tgzH3GIte3TqKkeqcZew2540oga1yCV3WW7tdNqm6NdupW2WekMAswbMFvXdg4rKoG4yVtf",
-	"DWnXgmPCVC0oR/zegZlDLwzXp/EA5aB58QYDiK/K/bDLxxEQj1uBpYdhnG1JyIScU3DTLMy+42Mm7fXl",
-	"+6Ayfg1cCznZc6/hZWOtWrSIhyFC5hHE6KYdUmnupa41dnf3S4P6AYZMYed8jJ9kBiKxGALpJkIOKdfd",
-	"wvyUQk9jwZluLIZDypOuK82VUHOSvoIE5RM9MCPmGvA+6QK/vrimUnWtNMzpENSc6CezybPclXE/4U9m",
-	"jq8Ukeknn9VnMECIMTXn3welH7vo//G66NuDLtGdmcXooKj0EdEj7w5PcmKc21PfDqYCxuK9ffP6GRdk",
-	"tLivaM5UtI1NK8zlM9t5MnV1gW/cTVPR0jKYD5EzUvLMpqb29lh2dguOM/vRogXk3BYj2JmyhzizUrxr",
-	"436n1esPqYIm4wq4YtadMbq0b3uPqruQfK0iM+I+6f7/3Yh0L1w9tE7HsmpNr4CTlGmQNE3n9ImlEqOW",
-	"ZtdYr1n3H8pfkIdELHYUOGSIyjEQZKMUA7Hp6lFj7PCj6+BruA4CPhrhQbG6ftLmLc8Sb+vdC1jw1u/2",
-	"H97OOCtEycXhPARmz9cnHlX2bx6rP3AIkLowu/RGaWo5EdxkKeVTmdJ3hOKr2gbtnPMTRv8DJOs5xCaI",
-	"5KB84jfmkJFY8B7rj1y8/DW+D8keoSSlGqQvTle6/J6oDi9/F6dAJTZqx0xayhQoQl176NnVLgPyvK/k",
-	"UzvFV1I8FjIHrz/+SZnEozfOM5d3VF4R6nmLJzOyISThQm+uw07mdHAdw+VAiKs7K470yY93j7Ti5pgl",
-	"IJ5PRyq4XRLgiY0Aewwxv71YNwXUADVzNLj/4A/F+phKOD8IpEU+nr41D5RIrzHzUHR4KkRmIyNTxq+a",
-	"mH8YkUyya6pRZYtTMUqaQ9A0oZr6itLgK9/bItQjjsmVxaXX4XLE1VRq4qej7998+PDTxcHbtx8+XZyc",
-	"Hv/HwflRd3YpIgfDe40+cXN8paATN/syrq7EBQQ6464/dHvmj6Emf6yyQlXOcUvGEd5jW7+7f90iruQE",
-	"eGKQK4GUmfvX0XsiRZbNrh4Ukusy5YNynP4zFxD6E9cDumMkXlWnc3PkYR61BLBVoPAdC3ivioH/2PHJ",
-	"5f1MFlsdC5A+UusfIh/LHdgEK8mLXg3plgPMv0lC1mBF4/XHXlO8zqGnBmLsPD/F5fVElcA7zTLOIWcZ",
-	"0zfjzn1R8czW+uaQ8wWbi/fXEYwe790/ACX/0xwUoZUj1OIexElclvPfTrljD4iCtNccCFVY4/JG4FjA",
-	"xkUiko0EriEV2RC43myRV5ClYoKdgZSmPHZSJY6QEGGGeXN+fnJmaGgk08ZeY6B1tre1haOa+fZetNvt",
-	"hlk0c0fQ2OvRVIGBlNtxdblv2TVwo57auoU0YdxVApoTMtMqPI4+aGe6ebft66hcS3MVVXo92K5BOHS5",
-	"jHs+dKXax/QUJyCyFDzLqa3s7yqJ2IiVzWBwX3VtetQjH/1dRIzaIreFIcMHi5spwwXjrzVDfiglfU6n",
-	"L/WEJD5ONY84IGKkDf5ikqZfyx4mv7l4VaY6/JJeIco4S3xG4yuUQyR59+qdh3LkkljjQY58uArMNoO0",
-	"5z0U/qA73L/GEnMCehIRCTEwtIxQ7hZ4BRPfXE6MXSdfB4ogDHEaHO/pEJKIIGUlvjSdgQGmgkpXdKl8",
-	"cuTAldViiviS0DFELk4JE3cgiTrc7CCm0iplJB5AfKVGQ8z2HVCdB+/HlHMbJxCLPmdY/DkFhKXgUNrK",
-	"wckxcTXmprdim6i5fs97LsHY86ymhBSuKdfe9bGhWJ83mSGGvHA68py8hodZ/hVMVORCl8t4Ypbiqek6",
-	"8MeoyFfyoKmKPL9TUZkUFGjNeF9tRh1u9i1tGzLbjlFSrlyzfUf7bs2IGuOBiLAXWmSjzca2FLfgZDyg",
-	"2jUn6nAbR7ZFexokcaw5L/3tdtEi74WNMoPEVtoiVgVXrq059nXTGEdl7n0meIe7pZONwFx28PHV8fnF",
-	"6dH50fvz4w/vu5vlU8OG2/UHlkflWZKwyKyAJznfCyN7vHvKVn4yS3bEEVC+D/BZNF8laCiMUrEIEIWd",
-	"hNFTSJUCpYYuesVzr8CyX8N6+30JfawY5zvEepQkGujQCGU+UTYYtEierRnS1o1Bd1zi4n/t6u0tVQS6",
-	"FSeAn9SMhbdYwEyRMC17AUdBHMbW4UeoIWNDNpCQH88+vCcnH87OW+TIHFx+yzuCtxn2A6CJAW73X813",
-	"cTamMgHePGdDUJoOsy7Z+MjZjQGI4InatGE24atnrM+pHknodvhG93r7H11XBK+ohzmAG/Lm3cFh8+zN",
-	"wc6z55EhWSiaQHsCxFhNG3kveh3e7Yza7aex9kvBP6Flf5V0TC5FMrE/djdb5NRCxDGpYTZyPc7MxBEG",
-	"oyHgtSHhWKDMoAlWYMcQUmt9JvlsCnPaXQGBngG17QStWuQ1NtiomrMkaMn8ruDGSmyMpubOia9Er2cr",
-	"HmrDN5UmO7u2IH+JCnPx6svnL/8vAAD//w==",
+	"7L35chs3ty/6KijefcvS9zUpSpYnqb66W5HlWIkHbUne3veEPmyoGyQRNYEOAIpiUq66f50HOA9xH2w/",
+	"ySmsBfTEbg6a7CRypVIU2QOGtRbW+Ft/tCI5TqVgwujW3h+tEaMxU/DxlBk1OxgYpuxfMdOR4qnhUrT2",
+	"WmcskiLWxEgypdyQCzaQihGjZlwMCR1SLjqtoKWjERtTe/tAqjE1rb0WF+bpTitojek1H0/Grb2Xz3e7",
+	"3aA15gL/7gYtM0sZXsqGTLW+fv0atFKq6JgZN7aDIRPmOJ4f2PmIEWp/fKIJj+0YuP06pWbUClqCju2D",
+	"4YI+j1tBS7HfJlyxuLVn1ITVjngygSvH9PodE0Mzau09fZ6NURvFxbBlR3iQMNU8JvvjwjHZC+5+TCk/",
+	"l5dMNA3r4OSYGHvBoqHBPihqb7vzAR4JJZNkzIQ5Y5FijevH7HX2MqLhukXjZdkz736416lU5o27rTrQ",
+	"MNJXIdmgBLmIJFywgJgRE0QKRpSckpQpwg0bbxKpSCjiX7UUIdmwP/909vEDkRe/ssgQCvduZhP8bcLU",
+	"LJ+hG/eiqTFhmemXVqSv7H3wotaXujmd0CGbn4v9lojJ+IKpgAyUHJPtptGk9gHFd8dsQCeJae1tBwsY",
+	"f7sL/wqsv13D+ji+M/57zRiPDRtrWFI7hEXD62v7gNox7jxbMsilAzxj6oqpJsp9f3hCNFyxiGbxijun",
+	"10+6eWBjZjf3iSYTbYmyaWT21zsf12d2MZLysmloU/yZMBGnki8W5u7aOx7iV/ssnUqhGRw4P9D4lP02",
+	"YRrYPpLCMAEfaZomPALhuJUqeZGw8T+B1ywPXtNxmjjCNZQnlmbFFU14TIBISXaqAQXvkSuaTBihF9Ee",
+	"oYJwd60jtr3sCz0Thl63ghZTStoT8Zc/WgPOkjjnxjHTGhi7td4zv34JWtpQM9GtPTiYDTd2CnYFiF+C",
+	"bL3ohZyYvYuEisvW1+Jy/5tig9Ze6//aytWLLfxVb53gMuEqz2++wpeQWDJNhDRkTE00smKU2HVXNDL7",
+	"JMSZhyTh2mjCaDQicjBgIrYKCKxFx47oUIpBwqPb7tqBIDSK5EQYMuXGDoZrwsaUJ4QmitF4Rti1HQlo",
+	"PdnyvcqXLxvIg6xd5N6m/XAZiSZKwflpqGH2kIonuAZ4RJGEakNoPOYisGcTJYNJkhCphlTw32GlNmFF",
+	"30h1weOYiVsu6bldQpkyVCyI41wNY4FhECUTVl7Pp/l65sO41wWNaJKAkLSDyUmSJomcIhVkU4DVORaG",
+	"KUGTI0uea6zQrQd7IMhEsOuURYbFBLhjH9YydDTR53FIeMyE4QPONOGGcAFXZKdTIocaZvEzm52NqGLx",
+	"D7P3NBpxgULwoeaSKfHkks0I13agE83IxYxQIc2IKTLGYREzosZeoQ1PEkIjw6+QuPlgwCy990TorrUL",
+	"AKQ9sORtH6/xds1ETIS0ulrhRjKS2tgzZnMPVsmzFgcK6AlYARYHREsiGC+Oyh5X4ooJI9WMKJYmNHKE",
+	"DYN/ogNCRWylcYimyCWb9TUseNgTYAnY1yjKNYs7BHRkFHF+2sDV3GgipwIWaePk49k52cJpbaEGvNkh",
+	"B/DjdCQ16wl/84hqcsGYIJondqJ2PcxIMUbGXEwM02QsrxgYd3bMgk39ezs9YcnjgzRv5ETEt5QAH6R9",
+	"90TEZSbfzZncXoFvujcm/yDNyB4ZuVjnsZPlnj8yGVAUhsAnJ3SWSBqfS/mOKtSiH5JHPEleyBjYJLGD",
+	"sHtJi4xtTy6WGuRsq6vyiH0S9IryhF4kDz5oNygrOa+YssvHYsuVERVWsiqgc0vaMTX0gmq2TxQzakbo",
+	"wMDkvFlC5MAag+CH4IKE4K9og8MitBRVdWW0M19G3ejd1VsFrwdM4FzK91TMnObzsGJQSjKmYub3WX/b",
+	"lfgk6MSMpOK/s9ty/qGcJDEcpKB7WoUkUgzOJppUdKjtXByURnBvEuEwHwmhygpFrbkYBmRME2tFWJnP",
+	"rlNrZli6VexKXjKrbWYvRxcVcN2xuOIGFqZgPtA45vYrmpwoqz4Ybs/XAU00C1pp4as/WinVeipVvHQ+",
+	"/jo7CGYmaR/cOva2gqWz46xZ//d2nW2W21C/lB4V5IPJ/Qjor7BvBZfcmrPD87rvjF/Qr5dN9BAu+ho4",
+	"J94VU5rL6jyfdYOWmCROvqEpWJlo0IoUo4bFffTkZPahpca24WNWNhJ3uzWP8CpCdZmfPVvh/Txe3y4N",
+	"WlZVSBUb8Ot601kbqowVCKbgCb1kswCOc5Yk9g9NaEqVsYyWsWdrHKV9fdnfHfz4ojyOnbqpW3OhrxkT",
+	"a6zf0iWpW8tu3dul7uN3i4nlg3vhR31urwbeuAGpeWG0+HJggDO89GsAfpMb0kaFCYEu4FEFisvXoPCq",
+	"KleUyCWbR2XzKotSYoxGRn/H1xZl3LBx+cPS1bSvG9PrY7xhu0AKVCk6a0FcYMiWC8ch+wAnpb8D/YEr",
+	"3HbGfy/caqShybLbzuGiuU2EOfhHBN5Nkw+mcanPMuqreJulSLhgIZmOmCDgdFbmglFDqFL8isWg0zod",
+	"Fqx7VPLz67g1Vq/sObdR0v/B7+wdyPgWS2+DAXz6UsOPMNDP3Ix+ZrOlZDFnuKKtl9k0ByfHKLH0yJo3",
+	"UiQzVMWtTeScch2ycWyVxZRRe4eTcznB9YSiYJKBMsyujfMMcfcemiQfBwHRXEQMb7dm0AWPNcnHXnhe",
+	"Z7MHJ+D3c3zRlFu7cXEI7JLN9hcuY9MJMNq5fDf+8Cr9D3X21Hy6+nz9//6+TX+IXrM3w7f8J/ubPPnt",
+	"VJ936fbFTlQ9L7qPx+3jcftnPW49YwXf3cGbMLW2hg3DuhXjZNHy5ezzEDp3zLW1yNAGdb9eSJkwKko/",
+	"3yWj5A+9mN3FMtxMFmUhnT/KE6hl2TygeAfjdQ9rkhcr3H/FFDezZTx9yvXlO3bFElC20OqvnIx1c11F",
+	"NgHzoFiqU68dQ2cD9a/PVz0oxWiLKxIUE0oqDFci+SLxVii1QmON7H//ejcImb+73p0Ry7zWLdi0P+LD",
+	"UV9xfel0v3CPUPCTe4+rIfYScGsqbnhEE2Iv3ych3MWFpQrNYntjT2QBGPsjSSwDECU12yehJccBZ3Gm",
+	"ZI6oGOJ9xP+WB3AiKQZ8OMF4VE+4iyHYYBVrvAH9dGRKNYkSRhWL90k4pgmPuJzofkqjSzpk8IZLIaei",
+	"nf1G3G/7PeECF84mCCG07NR4CDJCZGG/Jr6xR8xU+ngC5B5AbkwW7un0xAc2JXZL0P1G49hOQcP6RlIg",
+	"3eNvMTMQ79oDHdeOYSJgzHA/uZjZafdECLwcwjqEjp/DDij03sqp29VW0CrvVitoNewHyNTKCmbCwBtO",
+	"/u98NeptKZeztSab38HRil5NfZcn581OOlCTJvkhXmbBT6kdUWy5bCy1IdLacNQZr1bJfljl2DmA73LV",
+	"dCRTtobMdhRzZm8ry+6n85IbvLkLjRqfEXjJBQoP8B5EI6poZJjSuXEDVxbMm8VmzAK/VmlQ2QKUSLK0",
+	"0hUaWa47uyW6//PTc+/f/Qgt0eT8MaoYtYfBdGS5GDLRNBnTGbHf75Nwqrhhdb+jwLUnSzzmwl8Bzg34",
+	"Jn8KnL5wdYfAKDSJJQSd+DhNZi5nyIyYKrq77J2toAXvtxLbPnNeTAet67a9o31FwQDU9lZ4ySneD58/",
+	"u4fAHwf4pMLSfOZm9Cjpy5L+UXQvFd0LZPZSX9/SFakeDt+FQPcTr5Uzk5ibo6ubxR4rEeoWCpqOkgkr",
+	"aXbZGjzfrXOQREbelaWNzzL1poeeacPG4V4xuYMbzZKBS9nDTBWQcTNm8myvmGxQMqA8scYCH4o2FyUf",
+	"/0SDtuvjvKCm2k2D99UqqThOnxtcS5EpU1oKcsFGVo2ARBpYUrIBCVhIsUEh348bQiOjyUCqzZIad9O1",
+	"vLl8vJkw03KiItbnaYVzLNUsFxyT8ZiqBdETvK+8zp/t4efNvA1XhQO5ZZAiMh0xxWBdIVlNbwZEMDBQ",
+	"XRlFp1XDUoaqIfMev7V9Pe5uT8I5czkiW8xNdRIFJECBMQocVyXE4h4EnsXLYyrOL1/1xaLFl0jcn9aY",
+	"S7HSGfCsTm8U7Nr0o4nSmGG65g41KHfFhzYuximjLqunSoazgCgWSWVtdRdypPYOkshhIQcZ1bEyFTxb",
+	"mpQStA7hRp/kcrNUGpcA3S+m1GQcnn1ZGtp2d2d36dgEm/bXT9OpbMPc4CrPrduSQx9VKZavPN8tlq+8",
+	"6nZfbL96tfNs98Vu99Wr7cV1dkHrEA5dCK3cbJG96pWz/fsZeUdTI9Ma9WOdVCR4cu0y4JidInWzYZf1",
+	"4SpxMyRoOLCINjLVZCrVJRfDfSdPMQR/oZkwqzogGrXWfOnOjo/eEwYlZ+su3h0romMuvCVbkUdBayL4",
+	"bxPmfrYip3bnsgE1b2G1FvAetxJPP7eXmC3NxTBzS97vth6JIReM2QtIAqyhycZPdDzYvF8WeQ/a7Q1X",
+	"dQyZm4tp6Agu+hq0BpMkaYwWLaFbq3wvjRPZa6qzxyEWX968FK7+7GZrUaKpFcJTg6xcdNGc3JBcbenX",
+	"oDVRSZluRsakem9ry16mO+77TiTHW+MonVKFxTC50qp4lZ52X5aW/2XQSqkxTFne+J/w+P9nb2urtYzO",
+	"7Mjq1vY11aMLSVV8ZiimSi9c1UJmsMukwfKF1t72jrX/MHDikwd2ghY46N2fz4JWIqfZjztBa8xiPhn7",
+	"b7ZfOoeV89Tr1t7uCyusFNMyubKGZcKUfdnTrw15PX40K6YtVAe84m3FSa14S2HiK95RXpsVb6os34p3",
+	"1azwSndWaKz88rnVLa1bZX7FBQoqm1k3vlpSxmjsQZKcMg11wuuJiGKSwvqTz2+vG9uRl8W5aPiVCvbv",
+	"BYlQlANeLpYSP8pq7dMaqYWn8c0k5LLktnl/ZF6yj0dzxS8TpX2m+we1/4pzrVfjlx47zt/7USQzp8KU",
+	"k83ykeB53UlkROfW9NnSsy2vRFtGF67s7jguqhDNeX72CqxrgzBpjpawYbUdP5WiPrPZWV+lXDENLE//",
+	"WpSUtfiImSeI0uoVtqeWQyqa5KOD/S/kYIcdXZyU6SFClgcw8dLGBE2m+//9//3/16/+g66Qo7la3mKV",
+	"NkspjDc8LIuO9/L6FHIPmz3v8OJ1I6rVedx7ZHWOqf/mEdYGQipgv6Dqk219nO/7qhFNePCBfwz+eZQ9",
+	"zJvp7pE1Y/rMzehRBP81RfAi2bs4EElOJqaAP+CVmFL2GhnwZLWQ5dyB8PeV09nW1MmLN5wlcYZLsQYv",
+	"OmSZ2hhfhl8D+qXEqmRAskqpGfnCCChQd6AsxSPWY9Us86AUMp/nAg/wAng2pDQqNrBLM085S6PXOM38",
+	"ZXVr+JbRxD5vPWPQFbKXYLmkEJC6iJm/+Z9fFhKsv30E40Dvq/9cd2fBBGuqxH8CeaEaIA0qwY+lS5bR",
+	"bF73kE22Yfmw9OyOzMqckrqd7c5OlZSWlBB9Y6vuVtZU2fSvGfPijVtoPRV2CQX2jbbphiH0OVKXl/Ww",
+	"dbV0mL26bl7v5JCLN1KN15zPUFFhGnIysMrf51gPhVQsDsAS/3gwMaMd4j0SbXgKiRJud7ezgjlx13FK",
+	"XZ+Jd1czqJtCkWJrnBeIqPXEIWmVj4Yaj9YCB9bS0EihUmthTDXn0PmFItpYtcil1ZiZP908OA7J3PBt",
+	"TGfXDDBSR4yM2DV5+/7gsH329mDn2fOAXLKZK9DtiV4ru7HXCvxTR1TFU6oY+fTp+DXZGNPo49lmQLaY",
+	"ibbcG9s8JhvvuJhcA5ykG/uPEx73xMZnLmI51ZsAUAQARnSaZwQpF+FKGL1y2EQFjJ/iRjwdbEc77BXt",
+	"XryId6Nn7OXgeffF9sudV0/p7sWz6Hn8gr0cvOpub+/sPH26u/vs2fPnL168fPnqFaUXF1FUpdSdcghi",
+	"+3kpBvFLt/3qoP0/aPv3Tn+v/eWf/9aqoar3UYqQi991Ldx87RswTuW12yvl1ERyPKaiQQdzPwJiKKZa",
+	"eKeGYjG1SkWFV19uv9qpfYlVv/uArlgtMXu1Sr4VE/ZnGGXDtYU6PSau+ldUlc3/0n7UlsBl9v5Onb0/",
+	"4Gr9Mtk7svK47vvikPrKxJuU8M5bc1xf9geQ9LS65+SU68s3cM8KPhN4A9QgrVWth3UzkVRsMdzz9jKw",
+	"58JBNUeC6xYmNl3vz/KlhsdqpiJKo9xANIoKDVkbKxZMn2c35HHf9fkvq026Q1M/e+ZFA9IAgMdORzKv",
+	"RsuTU2+fxFmbDrig2LJcllnc7VyIegIryKAS1ZdoucJxBTO9yO/lta/KoQrr16od/ki7dy9qfnj+zd2n",
+	"mA2T43OtueoVkK0yY3wUyHAuZcwq06EDaJyY0RbPXqq3EJwvLDnMRkyt6vrKBtFf391Zq64v24FP2qFe",
+	"V7XrVlBBC2sYXN1eVIAjagWNw1kVQ4Jp6bnrEKM7ilkByuJ9YmWK70jAjSbAjTnsTTHxfYpKMvgt1JTb",
+	"YSdWn8Zoo4TcgKUycl6Kz03gLaDFMmc8EUOTywxf0yXybzhIUsBa73Z2Sgn62sRc2jXVgEVhTAqiSDE6",
+	"tm9uwzerjPVjAcJyXfUZOhRkiWBzmXXKdTkgMR8ybRx4HhQduD2B8LOQolyk2ZSf8BBgEjdT9VZUNxY4",
+	"f4truTTSlnPFOmQ7N+qCpF6moS3H5c9h+Vd85PLH5d6OMmlt71hO2Xn2vBDA3SdUzMgnwSMZs32EZAZD",
+	"SIrMX9FZITHEGhlFa7TOLvJQkWvDWp2+OSSvdp+9IA4Sk8QymoxdLmk1pdA0sBV1FfVTJcUwIFxA7YYw",
+	"TESMjBl1+L0pk+lcvKQBGsSDxtdJWXCCO1xkVzDkIDqdg3glJaMQaliuZXChDRVRg9j3GLfWLF3FqY88",
+	"h3jXC58IPQUCQhMtYUEJ1ST8r7bzTLePX4cr+MOLFsL8m96en58QvIBYQi15uABcv5llnr16VWSZbq2l",
+	"lEGkLH53OlK0ivVVhvNfXhdY7/0kn06PiWKAmB15z9gAmgDZo80Tvr17n4QFpFaHWmcQQssOUtMZgJLT",
+	"pOIJLOK7Lo0VVbMIXcWPw3LJlHfHb3XS9pQNFNOjm0UoFN7cX1Co6S7xqqE97Yu6YSKHXIQ+kpYqdgXI",
+	"G+6uWgZfxw9aHmD9/Idcm2+QJ57v+E9UMPJashtkqBXUm5oHH0RjRg6lStd/8q0rfPxhXziJ8unXjbx+",
+	"c6x+ebOtKTo+a7rBZND1/rqARCMWXbKYJPySOTe206GfaK/MkSK8PiDxuwPuG0fXCmnL5ckeXTE1K3Tl",
+	"KdgRrggrmZEBF7Hed1dokrCBIXJiyAWL5JiR2IptnOZqDjhnm9RZ3jUlfnMgzDiVRQRxgxxl99i+0z5X",
+	"h+dz97lFWPs+xSLGr27wwgnivtwAR3BhLDFoTTxSUg1rqAnLjyq0MQn7bUITXRbQAGIkYjTgrUHa1owJ",
+	"n5JgZS764at+4aZI5txqBXMbNr8y85tTnFwz/WSUuaZFqIYNmg9VQ9B0yRWLDJxl1CBWpiaUgCQgG2DU",
+	"bjomC6yyMFR0jOZ6gPAc2XOoLtrPPlMI2pgE8/EO8kmAzAqdzy8MrGZxyViqAajKPxWGNZJW46VEpzSy",
+	"ey0T6CAykEnMFOm1tkZyzLbsfzNraDDda0H3AsFAKQ3A+jBTiZE2oBUO/TtSxTS+JTPyf53EQxduK4N+",
+	"gR7ADdmwNKRHcgq60K+SCxcmxOE5sZvNy77G53OTA/gA5oBiY2n8O/Q+wbk4DwP0O8kfYSkWG5IUBgpN",
+	"63SacKMLl1pjZMTtg+1gSlL+l5ZIrf3ZnrWC1r+PZcwSaBBwbVIljYxksoWPbg94whyyQDC/uJZK6+JB",
+	"DUGrkm3R7NDOjI08CFffqc0RGHRMqSSkIZ0s9dhkx16U0EnM2jHTl3PVr3cd9tuQinw6fbdZYrR8qBjP",
+	"j7lOEzrbyzgwI8HQcnJYQ25BbSwxn6NIr8mKm01gq+sikSusQykyWbcW1czB4j5ZGQx9Zqz1XLtpt4p1",
+	"lofzxgrK/MRw9DSiJcqJuYbb60ezXvC00s6Gjpn2KQRMXHElBQpiqrh9qGV/3/LHjwe8KdgGB3Ejwn+B",
+	"ZImVTNPKlv/SOjk4f9sKWm8/vj9qYtaVgrfLWLUhXwW9FBlVWaIorS3XZMivmCgTag3xrbjTlRBj/siS",
+	"HFu3OLsch6xLrAQMwYDwMR0ykot0q50Xp6smQpenurrwrdrSy7E97iKwWWcSF06rJ9pKsnnBczecW6ta",
+	"L7C3uL58ze3NF5MbuMx90eJaxaCrl4GyK5bo2ugTYcKoGbRGhauCHIcU1KvVLRcf4/9hEl1Way5255k2",
+	"kdM1i1LXK0e9RTFpoYjUlY9mhaNYMtrKlrSJFFwSxbrl4gt8uxF0QhpK9O+CFgaAdkaSWK7ozr3iMWv0",
+	"n6YFfPryMQmqglF8OGTKhe3VZFUfcpNz1aXI2QcRHlsL2lrLkd6yWm7bfq0744oS8f7w5HP7zVn79OPH",
+	"85VcrveJJl0XtKlBhXabWlj9Jpp551NpstTvxURYZ6BWuXBNKbRW1fcN83+MTPuFU003K61SMG0yOwNx",
+	"fg1WiMBrV5ZNaLOez1KWi5TcrbLEqVJK+PC14nOTaNrUc8VQL1+rDGDWsCoYziNUX7LYqmYQ5rGXl0JY",
+	"cyGCV0uDatA8ueGEgN/ghIjpzFnCFOxgQVM9kiYAq1GbG5wYsDwn9gXlTXm1zNUFa5SNe+Hq4+PXwJjI",
+	"D+MdKFOwz93p7jxvb2+3u9ueGx2wRBFSorW3/fLrrY92fGPd9n86P7R7MIcwU5WFdeUMa+kL93U2z22i",
+	"YcsP29rNlXXhLAf1SsZUUO89KbrLA8jy8CCxcIQiloreJyF+HdqDCH8zimdPybq07pPwirNpdqEV+N4i",
+	"ck/On4D+NGgDC1dcTEAj5wq6sUIhlL2sGIfOKjIBBDZwQJOtoIVvrRX6pazCmkWBqsyQTEfe3EUnNvoo",
+	"dcm8C507MESsbHRPub6GqE9T79uUACnpnsW1Q3IvzcGXg3ofY/Pgc9l8nyfWekmd9RZAliM4EfVJGACO",
+	"dUL52j7SKGJaNwUED8hPn88xwg42+dOu78G1ou7n8qp4zbPPXEfQiTA8QQKBsbjIo7t18RHz8vnu8nzd",
+	"JUHPA0FkSn+b+Gy4fLYv4JDbh6ZcUl1qpM4NqzMWQ6Lu+eHmGgi2ppIxc8GoquWzavOf4nZVp1Z6eD2R",
+	"OBNlPvsLGrnCAYr97ANCIyW1JjRJoPn/3E7cDskPQfKhkcUNUa6KEDaVHQXcHOzA4K/yyKKKyZQJVpR6",
+	"1hD/UufGUhmc5FJsTIc8uR5QDq7BbWDPbgxGBjc2j6mYhrfqyMZcFL/dXis/74yBTQlpeEYC8B3k5sEJ",
+	"B9u5j7VAlhnlBC6+ZCxFuxHjooTGsWJa30H2XtC6bg9l233pr+14t9EveNmX4nVtPvaeJ3QEt4bcjCYX",
+	"AIAmacrbkYzZkImt7NVfi7frS562ZYrL2wYNk6kM7edGYHVfG/f3RMkBT9hdbW0ddGmNceX7lPv9yjQQ",
+	"AsCH4BZ1h78P7W9Q53mQgkEwiex2u1aH4WLYE2CUQUoYBojgeLQHyJQqFy5CNGliRkoak7DNfchP865J",
+	"V+EWWhP/4PT10Yf+0fuD43f9w7cHH3486p8e/cen49Ojs/7JwdnZ54+nr/9ltyMkjpMgBmakx40OgdZc",
+	"45ZbV0TWYT49FMphM+Gg3nQzYbW0Aun28rb4ilrpptcOIt8F0sfdbdvdFYM5NbkhQIRYXc6ymI4k2N4e",
+	"t10zQ2jJfpjfy1K+0M0GeePDDZ4+D7fpnjg/tuJ6LM12tiR071UwWMXw9y6AcYCjD8+uD4SfejOmmK++",
+	"Q9jUFdzE9tby7JYSuxv0a5bwK6ZmN6rIuKPGE8awcYrOwsW1AcssjzuhEFiPuy1lZL5JSObIsMvXybOp",
+	"nNeoY+zR++Vu4Z+Yx92Zy19fOm4sHgQ3UN+quIt36FUpb7z5+YUNA+h/t/93ChPV5LrCwgLnjFLMKO56",
+	"/bHrEZ1oU7IeWym27oZmDVHEWAybhc+o3Sa3jzc6Fev4uvC8IOc5T1CFrPKMh2o2rUQH82teofl1Bce9",
+	"H5hVQfV4dhYOm3kKHzLBFI9CxF+N2YBOErO5l5lMLEaQLCauWCJTh9sQAkWFAQkdMcz6PLZ/5sQQ9gR0",
+	"sYypoWGHhDqh0SX06jyznwgXkbS2W9sRLXFoVmQjNOzauB6YF4mMLnWYN+YAqn6ie8KHOgMCkc7A3x9k",
+	"rU1FjM7hzSC/XdMxzouaiYI08ZgpXe6w6ZbE8osdaS3numV9KGpeSsW1pLKAHr4l3OF3rVUtQgx8+/7g",
+	"EIgHantXgA9cCXno3tS4BRh7ONGJ5Z8zu34F2Jmf2WwxgvMlm5GNcBylfX3Z73Q64WaQLUJUSCjMAjNu",
+	"SBCXtQ9DpvMlpnut/2ofnBy3f4ZG9p6qU27//ho4d/jBBBMq8S8vzFo/fT5vzZUzkqfdNoYmymGEBQVM",
+	"dT78DjnHlqEDmSRy2hOnbw5fvth5RjZ++nxOLpg2ufdKWZMxYnpzj7w923n23GUqg9Rh12lAODUB4VoH",
+	"hE4Qv4pCXCPhETc9gQOETsDe3SUFhvZ8ESCKKCB2sK8xSpAtGJRVf/0KRYoDiZEpYWhk8lY3OXYTGVMu",
+	"DOUCAeuBArOeDQVfZXZDoW1DlX8LT82y1rNgJZEDN4v3MmYJOcRUP3Licv3IxvvDE59Xn+fKw+yp6Imi",
+	"ef5EZ01PAgKQF9o1xvRgQnY9KRdZWg/GQBXl2n4E13GnJ3rifCoBbxmyT9EVie2dgXkPTo737FX/IP/4",
+	"B9aq/uMf7nD0TSPs++0CaOwJ96MkZ69/3iSWfJgwPKLGjYhaxlCmbY/IGAJoSJE9QRxRygvYh7iROiHL",
+	"3hd9WjaQyi3IHvkBiID0Jt3u06gYD4JvWLiPswAFGlOp9D/+UTdMYWftRoSsTQ2wduCZl1zMoB4B2t+h",
+	"q5Rkw015G9vrhpskryMAGHc6C5aPPOV1w8YkSrv4YQWuLATusHuPBVt1S49h7pSpdtaw268jDD0TOnuk",
+	"IMqAPrDuyqE4ZOln9NJSEUHGc2uVcG2JADoCahJet5VMmA4JuzZMaAj4G488Az/1BLXChMXgLKZJApUU",
+	"Lm0gyHIAgizIv4nu7PwN2Juo8Ap4g50LLqGAC3DM8C6Nr7hlF9ueWKeN7T6It3FqZrBEe67oG+7a7JAD",
+	"3/7R7pScWAE4YrBA9hE4gSEzmux2n3p4DFOosObal3qzeL+YYszEQKrICoZrGplkBmPFp+uURSRmUUIV",
+	"0x1yUCR538ux0OFxOpIZ6XNTIAs8j/2iEwRF0WTjt4n9NUOZ1QGqzXbzrApCLmTMmd7Mxk4+nb9pv8xX",
+	"4MOnd2XUAFJ5IiaTZEQZS8zr8HNCOrHKtsuMp4BlazVlGMgVTSb2IsU88CzySR5EyeFpC9MFKzAgu9fX",
+	"dmueXV8HEHtZABlgyTm1BxuMc8v9/M9ftRThJpar9ESIWYkh1lJPy9gBZeiA/UJZPxT6QzEVFMNb2sJl",
+	"GQzQ9O4JBwvABQkRPSDsEJwKwPxSoaeWtJ3ci/0GEEqMclFGnVA9wvM24RFzsKLuED1IaTRi7Z1Od+7k",
+	"nE6nHQo/d6Qabrl79da748OjD2dHcE+e31k4OA9OjgvItHutbsddKlMmaMpbe62nnW7nKRh7ZgS62haK",
+	"xy2A/USFNSOO47i117KmyYFvJZPTZWvvl/kcO8vLmLLuVVhtqGEoun88Oidb2dm3ZX/RYRZgG7Ex2ciq",
+	"be2NPEnIxWQwgFxde2wQxYAe8B6nJSpuDBOoI3FhtWkpYr2ZKYlA/bmOmFcbgrq/NDJkZ+Nhzr4G9Rfn",
+	"iwJ2emvF66w93/r6xerjqObDfux0u17r8h1+C1zwq4tmrTF6MC1Bo6vqtynUWQzclgV2je0qdSzF7OIw",
+	"6p6eDXfrB5o1poRbtpff8klQd4KzGG96uvymN1Jd8Nhpjbs7r5bfcS7leypmbnQAUfdslRkdC8OUoEmG",
+	"5PFslfGdMXXFI/ZJ0CvKXSC+YBkBqxTtj1++2G3P2t8Ci83l+D1xKWngqaFD6E7g+PBL0HIqwpIMO3/M",
+	"Z23ev0CKrDZNVSk4I8JFlExipklodapLNguDon1qOa9DzgzCTRE+HrOYU8OSGRyIxVn0hCs2NWRcruMp",
+	"wN+zmAhwbOXUSDYKEfT3B//VP/jx6MP5Wf/k6LT/8fTHMOiJ7W436Ha7ZCISa5xpZjb3SUrtuW6CQkMg",
+	"L6p3u69cZphVQL1RGbOEWaMSxHRZ8hVag7YykJUfZDy7MwataT76tWyhuzB9RURs362I+MzNCMzkeSmR",
+	"GeyoPhqwa6wS/L1Lie4KUuJQikHC0Z+1u73CK07oLJE0PpfyHVUg6f+K4gj6QORMYjd+yExx89cUSRVJ",
+	"BDZC64sdk9c+sPkVZDo1SiccjSsxB90x53F0ULm0aLTuc9BqO4Ec4gNseYQYsGaUn6W16+QAHmDl3MYC",
+	"d9xmh5x7w9S/LO+oSoeUi55QzEyUAMi7PLvYGfOCTdH7tdPtot0hkxgty2KrXcgsste6l/QEGDP4HT5w",
+	"Y6e7DYaQ65oRuCRXsKEm4lLYSbjWry7XabtDjrJ149paNZjIFENphCvf9YlvNWIR24Tcp1gsN+JbSSJ2",
+	"H1Qi+l2fUt9L16qoYGDuF7Yb/HOwW0Wh+dDiO8e5yenm2wrzR9HcLJprJDEIn4zknKOtqGTNCUJXOUz+",
+	"+3/9b6dtbRZEdt7npyyEM+urWQ6jtEePEwwLvbLOTV5wmFmisrogjgMxGqA3ALifigBKF1zEuifs91YC",
+	"OohQd8UeoUKaEVPZ/CfauxhA/tpb8noQxD21gg5Sr5zAtIpf0YMrSIgwypds1tcjqlgcOiBPyMT/mc3O",
+	"4NsfZg5gSW/WCUJYjKx1yD3JwrkGMg8sDudbo9SImVMWSRWz+PuTIzV7+TfU9vKAXFXXO2dJUvR8Fk0j",
+	"mvArtliUeO2vKEb+8HDlX1F+WPtqeSSwpPkUo1bo8im7dzpzvPgaXpMrJSVu2F2kUPqj0COfTZlCfIar",
+	"B6fn9Y2c3eV3fJDmjZyI+C9qrJzCTpWtlcJ23o2lMuf4XOLeg1cdx62vX2r5YktJQw1rX2KI/KbPXuTK",
+	"8SYG11XHzQKDg1D0qs6z1ykM+MCLkW+sfpd3uqpfP/Lr982vaUKjnGGf3IdTAWL0S0Ia2Al/lZBGVnJH",
+	"NkKo1oHeU8hQKUS6IcMp3PTJAQ2xh7x0rxh+mIdHrI+rYAUi4JoA5ihmrTXGOXIAj9X4rgBt8eeLc9i1",
+	"WSHO4XbnMbzxDcIbuPiBldYZwkaR45EdbxPZKHC+47Q2XeRT/MBYrImQEN/ukNCzTEgEVcolPBgJeUH+",
+	"t30SYkkZoMUpZ/ZkbX0nMTckkcMa/RRHdJAk6wueh+b9uYazweKZ1o3BFd6tHGctVeDdp6zIN8JBCNeI",
+	"jKx63S08mASZ9H4UIA8tQNyeOZMQzlzYmTXlx3KNgV37guthU+6uIwnMZnC3hWQKoGaQR5IBTdIxwDZi",
+	"Eg9NEodJNi7LwKAnsKsNix3k78wl19C4Q0JMO/6XiCHvBdIdGCLxhjDlkGAqLqEAi5rfEemrsCfc9dQl",
+	"qCN0KoI2M6LkFFz+6PrKUtsjmUzGQpOQxwHkkgakmiPfE5Uk+b69tgAtGBBv7PhPBYz1LLM4KIAp9ET2",
+	"ufxL/2IWkg3DxwyySk7fHJKnT5++wvQv9F7kALBYVPCvMCDhP+3/2iGRqifCfw8dPPGAX/uMpfBJiI1C",
+	"qQEsZLviesSYyXOiIBuNQ84khfSrSUJrQyJAN02SfYmOhDdn+eaPKmiy9hFw3UYGKR8DFTwIx2X7rj87",
+	"oOPabR5zQROyISRB9ieRtLQmGFWEEsMUvZgZtjnXG+XVq2fb2893Xrx4UVtUZdi12Yr01fczpobokIlG",
+	"OSbG4+H24NF23GAXSCnthpU7h2f/aVn9w+ufzj5+CIg/K+5Ndf7Dl/t9vYFryt7qXVN2JvMU/45fMuLS",
+	"vasv9Gp74OPkma69hqJdQAG6p4hMDc7QQ4eoYXYNDJ0fFVjt+1dziT3m6VTVYmjEYfc6IJpCJ6rpaHbn",
+	"uvE8n95SQKxilJ9Lx/t2SnPcH0C1zcnB+eHbGnFSlSILjHIvLB759dGFfQO+u0Ney0qgGo3QU48UZVnB",
+	"A4XaV2WFhtbI1Cy5chADiFKHUSBITtvHmqcRxWwMtIrmuQO85CnHh65t1XxnHmI3j+VO4qyap+KrfFSM",
+	"v5es+HyHinx3cuzIv5b3yizXnAXfyFxkg5KUKS1F4HqvwhBcKmgIfzifsJkoweK8r/U+4aYnltaGZSUs",
+	"EL2GoQYuX50bj10KYLXaZ3suSFp39H6/eevuJd8qdd29/jM3I5xswwkLm+OMCru4UML2vfPzo5rr5QAS",
+	"W6m4+OaMXz5kt/4o1DQvy1hadPB6KqvPpwC8X23oTIOLmMVQEOeZeD7ZAn4osfCydKZT/6xH5fG7z3+w",
+	"O3VH1Lx2XpKjqTw1yZpSbQDhuZHG+aGgIUHxlQYYxyF7okkIiE/RRGmpQqgA9Z/dMdgT9grUvDYAp9dV",
+	"oSdUm80OeYPBExLJ8QXkAofQjAayhjcoVMMHHv7AtfrbJ/h9T0BhL7jT3MCR4yEzWAz9EMabATyVSyib",
+	"N1aMGoQgAtggzUXEQrJFQjiJw7oTF/Rku45HV/VVsnXOcT+TknN8XeCuGtxxnAvRk2gES44mR8fuVt91",
+	"xQybHPZ4b2lEhRE83wWnnuWZ1l7rf/5C27/3v/yz1+u4T//Wqh1h3YuyZW56FyDcFF/Wbb86aP8P2v69",
+	"099rr/Uu2MH6VV4da6jp4UAU9/Vw5Jb1l6i/3gIlfMxN6S0OvMvhQy1o2N5d0o7lfk26jOXQ1Fxk1KGA",
+	"ezTovvXRR+PaMmfvzysehPa7Fc5A/+XX6mm2LJa/RJvDh/gwf+G5y2P9gM3SEOwnN4r190SYU/vCiD9Z",
+	"KeAPM8kC/j1RivhTExA8nTD2708q/8kerxjulxMVsT5PA3fqBMQJdrixJzIxHxBHBCHZCKkJi3H8gITZ",
+	"j1QD2Mkqof2ewNg+eaDQ/qLzfd34/qM+8KgPLHr4Y+7DQ+c+oGh/1Ai+Ue7DIp1gxRyIm6kLZrTFxRU3",
+	"iGm3hSBcC6pfPXAdjaF/vm9mAEdOAXKvOJctB4KGCHwjKmIHdgSTFigTeiLUzEzSvvcjG+LxAzYQ5evF",
+	"DhnJidLO4Zw1aDO60DcB3M0BdrJP5FATLmrrVmGax9nE78lJXH3NN0qWwMYH9QIgWzhIZzMoitzaRhQW",
+	"0a7hg8qFv22x+xn0AAG8C9iBJzrfn0JluecZAhwz50HD3le6yOKAgNnM1R+tbNrJ3tUeKiqs1jlLGELu",
+	"wf0dElrN1x70oHBCt/kx5UmHnDpWpTlibE+UIGMRCOJFOwaEQ8CFxV+gRt7jdMDj3LUIYJfNf8gMquoa",
+	"ey3qKVP2xSlGj3I4O0A4LOJ50AjR0qA/40r4Hu9guVaVCdft6XTatuvUnqiEiUjG2IxnNe6El1nd+KHF",
+	"Qt7dsE42eMReleFuPgqBh0G8uHatr2iRHzI+gB2Zi/3moK12+8qcLyelA32O1O3v93P+nSKjr3XsNVSq",
+	"gwR6osuyQzvfAUR+yAY4vDPQbJQ7U6q9dNm8MQH/bWnRh2rKyw4Eidm6LvaAqFGJE5vLqRL7cNVWpv7I",
+	"zCGCgYPa8o3UIkTV7TzaNrexbaBYqAAnHcMxsoBAbpC/jRHA2kRrqNgIs1Zlrg0G9hME3faCOZDl2GWp",
+	"UDEjiLUD2LfQ5Dms9mEMewLyT8rIvx1yaB/lkXmc4EYVI29tOP+wTF71hMMfsQ93TRTJuj0UNxSL5HjM",
+	"BGaK90SqZDwBJ9Y+kYMBuZj5xiSB878SqfgQ/A0HJ8fZenDj4XxrcX8wAbzKp/eVaF5prPkdWU8TGF/8",
+	"DdSjRzjIBxRkSIZYGuj7rULLd6mIb4l4pzKtcFBuFfu/ppNlcZz5NrB4husMTah4kGOIxuURgNnlmio4",
+	"9YprPclw/fD5qJtCL2GX41ObgweXneRtWu8lB6/0krvQMnNrm2ovC/edDwQzhx+T5v40SXNIqSWmLfQN",
+	"vh9+Lfo9F6m4xV7g96njlt7TcIgVx/yo8d5a482ITZb3+A4JroBkXq/6Nof2G1S5OXq8L12urgn+Ayt0",
+	"q/CEV+xqeONR9P8J0mxAO6sG1aAlDjPW5FIZjAVVjIyxr+haPLosqlYXAbtBKk5trqX38P+5K5Kypt8L",
+	"E9fc0gVEJvFj5tp3V4o0zkhxLvy0OtOsXYvUIVgSofOmYHn3oUyJR5x7H5lqijQXce4xelyJN7uuZQ5S",
+	"0sVGFYsZG2tCTU8UA9/zwfQQGpSNpNSs2OC/sXDpvT/6769sCV/xjYqW8OWF2HtTagoutN3E5rDno9Pl",
+	"L3uIH8Qx8RWHHhO9QaW+gchZeE5v/eFSPG9TDZVQbVyyTESFkIZcFFCV69GbC7y/irvCZ99AKdVfE655",
+	"bQb66+I7FyUixjydYJwLB9/sCF5LlbTK22Kcm5uwR8zG0tSxBxqP93o0Fl/xHYcaXPry357PHw/KiqOT",
+	"5kljlsvu6Hh08YLm3LHTckIG4rrvIb7GVKrLvIMsdKukmOOsEAMbulq6NNAMN6DTEyfY4goKiCshC1DG",
+	"7YlHE8VoPCMQhlWlIAdeaceJkVDoCJ0nj0Gegmsd7hvjbdcp5G5uGf7H95Ij80A5YAdg8OBippQ/JoA9",
+	"dAJYhfQHUrn00HxPVkq3UWzItWGqmYu9OY2PLznNfJMB7CyEocLpSGJb6fmz/WhMeQJutZ6YCP7bxDL2",
+	"kKoYWlRCm3jNOsRH7TQZyCSRU/Lh+OycnJ2Ql91u+/nTH/bI9o7V+neePS80cw4IFbOe+CR4JGMWECEJ",
+	"rLjmMFRoVY+BTEQoieR4LEXuERAAGcoIdPTnopSt8UT3RCIjmpCUKkNc4mPF3QHdYcmB7xVTl6hxevTj",
+	"8dn56cH58ccP/4oSqVkc9kQuaZ7uYYu9woM1GSo5tbIwdx+AQ6JeKOFm3mPahX/FN/IQLFKDaknTgckw",
+	"xTyazM1F1dMF0yh24F59Oid4V33XKLvQrg851wTJBUEAuO/g0nlUkNaSnzlaygI5tgE0s7ksIw1kaN6x",
+	"W3F92Y7tlvGLybIY7ynXl6+L197jOT73rmaoveyax1jv7fxT0GAva5qV2uOA60uSsCuWBEUwcXsGMW38",
+	"oWFmKYOT0OrIBdp77cns1kC2lRbzjWGnQ+w8LweuW2DjZFxHas2Y8BhdqLUn2JBRxHIK525PuLCaPX9n",
+	"zBR6BtQcZT8yk036DEZ6n20Pym9qSvyFJXlkjVuxxltGY6AMXM17pnEj07YlVr1IGJ/L9BSuWdJ1JGt8",
+	"4VnBSGeYNtWIL0APebYYO+SeoUO4YWO9NBoTpWcwU0scY3p9jDc9y4uyqVK0tg/ZmVuhixnKCh1JxQIy",
+	"4sPRY6D2m6YguS1ow47EFeF+39yomIgbT5yPgpFUcmHgiPl0fkhiOvNpqOASDmM606H9WpMNI+3PXETJ",
+	"JGbxJljA0xGPRoQSLWiqR9L0BLvm2lQzBMgBuaDR5VBBWf2v8iK7QaNzqmLZRZWz0Ofj42EI5yDZMCOp",
+	"ISsBUVEq52y46fxPIzlRAcBv2PE/0W7KHMPFY6mN1U7tVdCFEMppqEo4Uzjvkf0WffuwJn7kHfLa/gyq",
+	"hZDZ12QDE3R7Yi7jBZaGxQHBhUsY3OeMVyo2If2FXmgmDFEUSh/MiAryO1Oy4cS2YvQcNnlVUQpzspsR",
+	"kPKGNvbooDNdL1GfLoRjevUt0ZjydWnSvSlPZkgKj+ks37fyLjMxRS313ovIZFkP8ja2LL8R/OAZ3nqX",
+	"iNd5c3T38D95nll1PstzzqrN5B9x077T7LO5jWro8X+vqWgAf43vb8S/ho+W8UZUjwBrw1jVrNOQA1Yl",
+	"2XvNBqu+7Bt5favD+MzNyM2+4UCt7v4jwPWfH+C6uqe3Zuj6o3brj/y7W+Z54RMd7DU+lYshGdNoxIU9",
+	"jj0CtnOicWuxwGUsJpeMpU7Tv2QzXXliPVx2gcwn2vlY6gNF9vJaUfIIpv3XA9O+c85ZG+WxQmkZxPZy",
+	"9tvCtJH12ynVvvOGZ7hgUzw3mg5xUECS2F0EDO9ZuY7jO+QgwyZxLF1IBIUJx2Rjt7tbW2J/Chcs597u",
+	"93kAZ4v5KEP+BDIEkrHqhMgTp0rdyTE8YjQxo0Yr98ClSOx0u85XZcBrYugF1Y4paTSy8wOX2bPuU0Tr",
+	"mHINQPyubxotxXA7dT6stziSGzETu6bjNEE9wY2ttWdvEiwy2FbWUDPRrb0WTnjWClpXTGmcZbez0+na",
+	"rV2NKd1IGxjQefJ8aDtbK6oYcS/vfDOivdE6xlzXLuVE3PtiZqtXTNen0Qj0oEX5BiMWXSIIdv12FJjH",
+	"jQD5YRylW4p5jO76M8sODK/xOZN4fIEy+UQTLq6YMFLN9txlcNigV4vm+TBEqiyDGMK0Y6rsuRSiszvc",
+	"Lz3UP2DMtYZWEUqOCbcrEskxI2Es1ZgKE+bup4QNDADOhJEcj6mIQwfNFVO7kx5BgoqZAbjZzALeJyET",
+	"V/0rqnSI2rCgY8D8bsp+spM8y0IZ95P+ZN/xjTIy/cubOvMXCGJK7f4PmTYPrqqvIE5+ZrOzEVUs/mH2",
+	"3mlGf0OrF1jqZzarPXU98q/nO/sWa4MitL4ckPeHJxkzbsBV5L//1/92X20W5Ao+TBcEi4/2NcXE33Fd",
+	"YKOFgRwA0sqEisHctNxd3hTFsVf04Yob9T8PFg6D+xQ5qyU39l/H02PVt+NynOFNywaQSVvIYOcaN7ER",
+	"SH6Ils6dgtsfUs3aXGgmNMdwxuQCr/YRVXcgeawi+8R9Ev7fYUDCvsND6/VQVBt6yQRJuGGKJsmClvZU",
+	"QdZSM0p9zbj/VPGCLCVieaDAEUNQzoEgG6UciE2HRw25w4+hg28ROijI0QA2ime7U6yTOTwhXiTeNrpX",
+	"EMHL+rDkirzvtlK4eXmzFVLqtcKFOzxUzFRPbDRm5hSIcvMGTVl6QgpGwoxX7qAnC864JwqZk8WmLE6C",
+	"+k8jqY0dfODu65f+wMYtThcNsJlo0BNGUaHtZgRkopLAQUHbC8WAD/spNaOAMGGpLLYfUDFFkum72DB8",
+	"diuKB0zQE1z3r5jiA27v85/61AS42H3NmIA/E5r/FZKNgvL7q+Qi696yHwbE8LFd50KnmFXawpCVu8L0",
+	"xB20hWlUIdZtCfOocjyqHHemcjz2j3no/jGORh/1m2/UQAYTDyvbsVrnmPtSe/5wZ7ELrzZlZrv044dQ",
+	"6Be7UR8jFd89sX8UrKDL59GmwSRJUD1g12lCxRxAzB2R+LpaDr5zMU7Gf4K2GLkiNUvkTHu8Gyidd9rp",
+	"xJUJeu1yz6ra1DDlMXlLB/AT3RPl+6KEUavFYCMURbm2GrlAHLxmkO8Ce94X5ga+4hv5W5cKB+82/4sK",
+	"icckJC9c3lN1SaiXLZ7NyIZU1i7avIk4qUgRMIPdSTllFyMpL+8ME/Kzf9498op7R5Nf7Hw+QdPNkjAR",
+	"Y+L7Y2Xd7b1Zc4taIM2MDO4/51XzISAoLM597ZBPp+/sD1omVwC4IHsikTLFgpCEi8s2wC4EJFX8ihow",
+	"G6NETuL2mBkaU0N9Iw3mG/5g742JAEyJ/NDrCTUReg6R4fPRD28/fvy5f/Du3cfP/ZPT4/88OD8KmxEY",
+	"3Rrea9Kte8c3yrV1b18lwyd2dRAupu03Hff8McP2z4WmWJUctxQcxXNs6w/36RbptCdMxJa4YpZwe/46",
+	"fo+VTNNm0MQiu66CmpjR9F8ZN/EvDIN4x0S8rk3n3pFlt9YywFZOwnes4L3OH/znLssqz2e2PNiaL+kj",
+	"t/4pytDdhs2ggY4c1LBuua7uu2Rkw1A1vvmzb6heZ6unR3Lqok/54fVEl5Z3XmScs0xkzJ+MO/fFxU16",
+	"pF3FfMD24P1twiaP5+6fgJP/w24UhI2KW2jkPaiTMCyXtjaXhXZANEsG7ZHUuTcOkdIYQdw+V4BBNmJ2",
+	"xRKZjpkwmx3ymqWJnEFDRG2oiJxWCU+IibSPeXt+fnJmeWiiktZea2RMure1BU+179t72e12W3bQ3G1B",
+	"a29AE83sSrkZV4f7jl8xYc1ThGumMRcOAHFBpnAnj3r6XOW5EOwBtrPWgYNcDSotrrBZImZXlLrXZI+u",
+	"gJzNv+KEyTRhXuTUNjRyAGqYqLtZeLgHm51/6pEvessLZRDbP3dk+Bo5+8rigOHbujSBEtbFfNX2QCri",
+	"y3OyREsiJ8bSL2BT+LHsQSqKK9Phuicu6CWQjPPEpzS6BD1Ekfev3/tVDhx2RzTKiA9GAUX2LBn4CIXf",
+	"6J7wl/HY7oCZBUSxiHHwjFDhBnjJZr6nrpwKdFS4pShUX8wvxwc6Zj7bJfaIvHYNAAFDOazJ8s6RA4cm",
+	"yjXxnTAiSG0B7JgR1SMWBz1hZxBRhUYZiUYsutSTcZZN4msWIyoE5ipEcig49LxIGKylFKw0lYOTY+Kg",
+	"deengr1jY27s6bbnwpteZrUVS9gVFcaHPjY0H4o2t8yQ9YsBmZNBl9nhX7KZDlzFVplO7FA8N10V4jE6",
+	"8ABmNNGBl3c6KLOCZsZwMdSbQU/YeSvsvopdqBUVmkaI6DkotlAE0piOZAAtYANMsp9iBxIpyHREjevJ",
+	"2BOYPr9FB4Yp4kRz1vHEzaJDPkhMrmcxAowSNMEBFdmuwcUE040Vs+c+l6In3NDJRsFddvDp9fF5//To",
+	"/OjD+fHHD+FmedfspjRsWFaMgCyBxKyZiDO5V0xo9uEpBLy0Q3bMUeB8n9e87H2VXOlipgwSQA7Ixx3U",
+	"B9WaaT12GTReehU8+zWidzhUbAhAuVkqniNJYhgdW6XM44MUHppjhtQ8EuHyIBwXu7InHD2eUnl+f74D",
+	"cEvNs+AUKwhTYEwUL8xxkGBTDPhhepdlGxaTn84+fiAnH8/OO+TIblx2yjuGR2AhzN3TJPyv9vsonVIV",
+	"M9E+52OmDR2nIdn4JPi1XRApYr2JqT7FS8/4UFAzUSzsiY3wavtfocP+zWHAR+yavH1/cNg+e3uw8+x5",
+	"YFnW567Z3x0DQokKFhzKQU+EvUm3+zQyfijwJ+vgt4pOyYWMZ/hluNkhp7giTkiN04lr7WpfDDmDKSy8",
+	"sSwcSdAZDCTjYeUMep9J9jYNUD4ON2lgl3rMxcQw3SFvoK9Y1Z2lmFHcz4pdo8bGaWLPnOhSDgYI9Gys",
+	"3NSG7OxiH6ISF2bq1dcvX/9PAAAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

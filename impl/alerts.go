@@ -2,7 +2,11 @@ package impl
 
 import (
 	"context"
+	"encoding/csv"
+	"encoding/json"
+	"io"
 	"net/http"
+	"strconv"
 
 	"github.com/google/uuid"
 
@@ -93,4 +97,38 @@ func apiAlert(a db.Alert) gen.Alert {
 		DismissedAt:   a.DismissedAt,
 		DismissedBy:   a.DismissedBy,
 	}
+}
+
+// ExportAlerts streams every alert the list would show for the same filters, newest first.
+func (s *Server) ExportAlerts(ctx context.Context, request gen.ExportAlertsRequestObject) (gen.ExportAlertsResponseObject, error) {
+	p := httpapi.PrincipalFrom(ctx)
+	params := request.Params
+	f := db.AlertFilter{Dismissed: params.Dismissed}
+	if params.Severity != nil {
+		sev := string(*params.Severity)
+		f.Severity = &sev
+	}
+	if params.Format == "ndjson" {
+		return gen.ExportAlerts200ApplicationxNdjsonResponse{Body: exportStream(func(w io.Writer) error {
+			enc := json.NewEncoder(w)
+			return s.store.EachAlert(ctx, p.OrgID, f, func(a db.Alert) error { return enc.Encode(apiAlert(a)) })
+		})}, nil
+	}
+	return gen.ExportAlerts200TextcsvResponse{Body: exportStream(func(w io.Writer) error {
+		cw := csv.NewWriter(w)
+		if err := cw.Write([]string{"id", "type", "severity", "title", "message", "server_id", "server_name", "agent_id",
+			"agent_hostname", "created_at", "dismissed", "dismissed_at", "dismissed_by"}); err != nil {
+			return err
+		}
+		err := s.store.EachAlert(ctx, p.OrgID, f, func(a db.Alert) error {
+			return csvRow(cw, a.ID.String(), a.Type, a.Severity, a.Title, a.Message, csvUUID(a.ServerID), csvString(a.ServerName),
+				csvUUID(a.AgentID), csvString(a.AgentHostname), csvTime(&a.CreatedAt), strconv.FormatBool(a.Dismissed),
+				csvTime(a.DismissedAt), csvUUID(a.DismissedBy))
+		})
+		cw.Flush()
+		if err == nil {
+			err = cw.Error()
+		}
+		return err
+	})}, nil
 }

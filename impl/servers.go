@@ -2,7 +2,12 @@ package impl
 
 import (
 	"context"
+	"encoding/csv"
+	"encoding/json"
 	"errors"
+	"io"
+	"strconv"
+	"strings"
 
 	"github.com/mcpwarden/mcpwarden/db"
 	"github.com/mcpwarden/mcpwarden/gen"
@@ -106,4 +111,57 @@ func serverView(s db.Server) (gen.McpServer, error) {
 		v.Transport = &t
 	}
 	return v, nil
+}
+
+// serverCSVHeader is the CSV export's header, documented in openapi.yaml's exportServers.
+var serverCSVHeader = []string{"id", "agent_id", "agent_hostname", "server_name", "server_type", "command", "scope",
+	"transport", "url", "client", "config_path", "enabled", "env_vars", "risk_level", "risk_score", "status",
+	"is_verified", "verified_at", "first_seen_at", "last_seen_at"}
+
+// ExportServers streams every server the list would show for the same filters.
+func (s *Server) ExportServers(ctx context.Context, request gen.ExportServersRequestObject) (gen.ExportServersResponseObject, error) {
+	p := httpapi.PrincipalFrom(ctx)
+	prm := request.Params
+	f := db.ServerFilter{AgentID: prm.AgentId, Search: prm.Search}
+	if prm.RiskLevel != nil {
+		v := string(*prm.RiskLevel)
+		f.RiskLevel = &v
+	}
+	if prm.Status != nil {
+		v := string(*prm.Status)
+		f.Status = &v
+	}
+	if prm.Format == "ndjson" {
+		return gen.ExportServers200ApplicationxNdjsonResponse{Body: exportStream(func(w io.Writer) error {
+			enc := json.NewEncoder(w)
+			return s.store.EachServer(ctx, p.OrgID, f, func(srv db.Server) error {
+				v, err := serverView(srv)
+				if err != nil {
+					return err
+				}
+				return enc.Encode(v)
+			})
+		})}, nil
+	}
+	return gen.ExportServers200TextcsvResponse{Body: exportStream(func(w io.Writer) error {
+		cw := csv.NewWriter(w)
+		if err := cw.Write(serverCSVHeader); err != nil {
+			return err
+		}
+		err := s.store.EachServer(ctx, p.OrgID, f, func(v db.Server) error {
+			enabled := ""
+			if v.Enabled != nil {
+				enabled = strconv.FormatBool(*v.Enabled)
+			}
+			return csvRow(cw, v.ID.String(), v.AgentID.String(), csvString(v.AgentHostname), v.ServerName, v.ServerType,
+				v.Command, v.Scope, csvString(v.Transport), csvString(v.URL), csvString(v.Client), csvString(v.ConfigPath),
+				enabled, strings.Join(v.EnvVars, ";"), v.RiskLevel, strconv.Itoa(v.RiskScore), v.Status,
+				strconv.FormatBool(v.IsVerified), csvTime(v.VerifiedAt), csvTime(&v.FirstSeenAt), csvTime(&v.LastSeenAt))
+		})
+		cw.Flush()
+		if err == nil {
+			err = cw.Error()
+		}
+		return err
+	})}, nil
 }

@@ -21,7 +21,8 @@ func webhookNotFound(ctx context.Context) gen.NotFoundApplicationProblemPlusJSON
 }
 
 func apiWebhook(w db.Webhook) gen.Webhook {
-	return gen.Webhook{Id: w.ID, Url: w.URL, Description: w.Description, CreatedAt: w.CreatedAt}
+	f := gen.WebhookFormat(w.Format)
+	return gen.Webhook{Id: w.ID, Url: w.URL, Description: w.Description, Format: &f, CreatedAt: w.CreatedAt}
 }
 
 func apiDelivery(d db.WebhookDelivery) gen.WebhookDelivery {
@@ -91,14 +92,18 @@ func (s *Server) CreateWebhook(ctx context.Context, request gen.CreateWebhookReq
 	}
 	secret := make([]byte, 32)
 	rand.Read(secret)
-	w, err := s.store.CreateWebhook(ctx, p.OrgID, rawURL, desc, "whsec_"+hex.EncodeToString(secret))
+	format := gen.Generic
+	if in.Format != nil {
+		format = *in.Format
+	}
+	w, err := s.store.CreateWebhook(ctx, p.OrgID, rawURL, desc, "whsec_"+hex.EncodeToString(secret), string(format))
 	if errors.Is(err, db.ErrTooManyWebhooks) {
 		return bad("url", "the organization already has the maximum of 100 webhooks; delete one first"), nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	return gen.CreateWebhook201JSONResponse{Id: w.ID, Url: w.URL, Description: w.Description, CreatedAt: w.CreatedAt, Secret: w.Secret}, nil
+	return gen.CreateWebhook201JSONResponse{Id: w.ID, Url: w.URL, Description: w.Description, Format: &format, CreatedAt: w.CreatedAt, Secret: w.Secret}, nil
 }
 
 func (s *Server) DeleteWebhook(ctx context.Context, request gen.DeleteWebhookRequestObject) (gen.DeleteWebhookResponseObject, error) {

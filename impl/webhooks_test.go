@@ -337,3 +337,71 @@ func TestReportedCriticalServerReachesTheWebhook(t *testing.T) {
 		t.Errorf("delivered alert %s, the API shows %s", have, want)
 	}
 }
+
+// TestSlackWebhookReceivesSlackMessages: an endpoint created with format slack receives, for the
+// test delivery and for a new alert, a Slack incoming-webhook message (text and blocks naming the
+// alert's severity, title, message, server and agent), still signed.
+func TestSlackWebhookReceivesSlackMessages(t *testing.T) {
+	env := apitest.New(t, func(c *config.Server) { c.WebhookAllowPrivate = true; c.WebhookPollInterval = 20 * time.Millisecond })
+	_, token := env.SeedUser(t, "admin")
+	var mu sync.Mutex
+	var secret string
+	var bodies []string
+	var bad []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		body, _ := io.ReadAll(req.Body)
+		mu.Lock()
+		defer mu.Unlock()
+		if err := notify.Verify(secret, req.Header.Get("X-Mcpwarden-Timestamp"), req.Header.Get("X-Mcpwarden-Signature"), body, time.Now(), 5*time.Minute); err != nil {
+			bad = append(bad, err.Error())
+		}
+		bodies = append(bodies, string(body))
+	}))
+	t.Cleanup(srv.Close)
+	slack := mcpwarden.Slack
+	resp, err := env.User(token).CreateWebhookWithResponse(context.Background(), mcpwarden.CreateWebhookJSONRequestBody{Url: srv.URL + "/services/T0/B0/x", Format: &slack})
+	if err != nil || resp.JSON201 == nil || resp.JSON201.Format == nil || *resp.JSON201.Format != mcpwarden.Slack {
+		t.Fatalf("create a slack webhook: %v %s", err, resp.Body)
+	}
+	mu.Lock()
+	secret = resp.JSON201.Secret
+	mu.Unlock()
+	received := func() []string { mu.Lock(); defer mu.Unlock(); return append([]string(nil), bodies...) }
+
+	if tw, _ := env.User(token).TestWebhookWithResponse(context.Background(), resp.JSON201.Id); tw.StatusCode() != http.StatusAccepted {
+		t.Fatalf("test: %d %s", tw.StatusCode(), tw.Body)
+	}
+	waitFor(t, "the test delivery", func() bool { return len(received()) == 1 })
+	_, key := enrol(t, env, token, "laptop")
+	report(t, env, key, criticalFS("files"))
+	waitFor(t, "the alert delivery", func() bool { return len(received()) == 2 })
+
+	type message struct {
+		Text   string `json:"text"`
+		Blocks []struct {
+			Type string `json:"type"`
+		} `json:"blocks"`
+		Event *string `json:"event"`
+	}
+	for i, want := range [][]string{{"test delivery"}, {"CRITICAL", "files", "Severity", "Server", "Agent"}} {
+		body := received()[i]
+		var m message
+		if err := json.Unmarshal([]byte(body), &m); err != nil || m.Text == "" || len(m.Blocks) == 0 || m.Event != nil {
+			t.Errorf("delivery %d is not a Slack message: %v %s", i, err, body)
+		}
+		for _, w := range want {
+			if !strings.Contains(body, w) {
+				t.Errorf("delivery %d lacks %q: %s", i, w, body)
+			}
+		}
+	}
+	mu.Lock()
+	if len(bad) > 0 {
+		t.Errorf("signature checks failed: %v", bad)
+	}
+	mu.Unlock()
+	list, _ := env.User(token).ListWebhooksWithResponse(context.Background())
+	if list.JSON200 == nil || len(list.JSON200.Items) != 1 || list.JSON200.Items[0].Format == nil || *list.JSON200.Items[0].Format != mcpwarden.Slack {
+		t.Errorf("list: %s, want the endpoint with format slack", list.Body)
+	}
+}

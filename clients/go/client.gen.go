@@ -403,6 +403,96 @@ func (e WebhookDeliveryStatus) Valid() bool {
 	}
 }
 
+// Defines values for WebhookFormat.
+const (
+	Generic WebhookFormat = "generic"
+	Slack   WebhookFormat = "slack"
+)
+
+// Valid indicates whether the value is a known member of the WebhookFormat enum.
+func (e WebhookFormat) Valid() bool {
+	switch e {
+	case Generic:
+		return true
+	case Slack:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ExportFormat.
+const (
+	ExportFormatCsv    ExportFormat = "csv"
+	ExportFormatNdjson ExportFormat = "ndjson"
+)
+
+// Valid indicates whether the value is a known member of the ExportFormat enum.
+func (e ExportFormat) Valid() bool {
+	switch e {
+	case ExportFormatCsv:
+		return true
+	case ExportFormatNdjson:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ExportAlertsParamsFormat.
+const (
+	ExportAlertsParamsFormatCsv    ExportAlertsParamsFormat = "csv"
+	ExportAlertsParamsFormatNdjson ExportAlertsParamsFormat = "ndjson"
+)
+
+// Valid indicates whether the value is a known member of the ExportAlertsParamsFormat enum.
+func (e ExportAlertsParamsFormat) Valid() bool {
+	switch e {
+	case ExportAlertsParamsFormatCsv:
+		return true
+	case ExportAlertsParamsFormatNdjson:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ExportAuditEventsParamsFormat.
+const (
+	ExportAuditEventsParamsFormatCsv    ExportAuditEventsParamsFormat = "csv"
+	ExportAuditEventsParamsFormatNdjson ExportAuditEventsParamsFormat = "ndjson"
+)
+
+// Valid indicates whether the value is a known member of the ExportAuditEventsParamsFormat enum.
+func (e ExportAuditEventsParamsFormat) Valid() bool {
+	switch e {
+	case ExportAuditEventsParamsFormatCsv:
+		return true
+	case ExportAuditEventsParamsFormatNdjson:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ExportServersParamsFormat.
+const (
+	ExportServersParamsFormatCsv    ExportServersParamsFormat = "csv"
+	ExportServersParamsFormatNdjson ExportServersParamsFormat = "ndjson"
+)
+
+// Valid indicates whether the value is a known member of the ExportServersParamsFormat enum.
+func (e ExportServersParamsFormat) Valid() bool {
+	switch e {
+	case ExportServersParamsFormatCsv:
+		return true
+	case ExportServersParamsFormatNdjson:
+		return true
+	default:
+		return false
+	}
+}
+
 // AcceptInvitationRequest defines model for AcceptInvitationRequest.
 type AcceptInvitationRequest struct {
 	// Password 12 to 256 characters; any Unicode; not a common password.
@@ -647,6 +737,11 @@ type CreateMemberRequest struct {
 // CreateWebhookRequest defines model for CreateWebhookRequest.
 type CreateWebhookRequest struct {
 	Description *string `json:"description,omitempty"`
+
+	// Format `generic` (the default): the signed JSON envelope with `event`, `delivery_id`, `created_at`
+	// and `data`. `slack`: a Slack incoming-webhook message (`text` and `blocks` with the alert's
+	// severity, title, message, server and agent), with the same signature headers.
+	Format *WebhookFormat `json:"format,omitempty"`
 
 	// Url Example: https://hooks.example.com/mcpwarden
 	Url string `json:"url"`
@@ -1196,10 +1291,15 @@ type UserList struct {
 
 // Webhook defines model for Webhook.
 type Webhook struct {
-	CreatedAt   time.Time          `json:"created_at"`
-	Description string             `json:"description"`
-	Id          openapi_types.UUID `json:"id"`
-	Url         string             `json:"url"`
+	CreatedAt   time.Time `json:"created_at"`
+	Description string    `json:"description"`
+
+	// Format `generic` (the default): the signed JSON envelope with `event`, `delivery_id`, `created_at`
+	// and `data`. `slack`: a Slack incoming-webhook message (`text` and `blocks` with the alert's
+	// severity, title, message, server and agent), with the same signature headers.
+	Format *WebhookFormat     `json:"format,omitempty"`
+	Id     openapi_types.UUID `json:"id"`
+	Url    string             `json:"url"`
 }
 
 // WebhookDelivery defines model for WebhookDelivery.
@@ -1235,6 +1335,11 @@ type WebhookDeliveryList struct {
 	Total Total `json:"total"`
 }
 
+// WebhookFormat `generic` (the default): the signed JSON envelope with `event`, `delivery_id`, `created_at`
+// and `data`. `slack`: a Slack incoming-webhook message (`text` and `blocks` with the alert's
+// severity, title, message, server and agent), with the same signature headers.
+type WebhookFormat string
+
 // WebhookList defines model for WebhookList.
 type WebhookList struct {
 	Items []Webhook `json:"items"`
@@ -1242,9 +1347,14 @@ type WebhookList struct {
 
 // WebhookWithSecret defines model for WebhookWithSecret.
 type WebhookWithSecret struct {
-	CreatedAt   time.Time          `json:"created_at"`
-	Description string             `json:"description"`
-	Id          openapi_types.UUID `json:"id"`
+	CreatedAt   time.Time `json:"created_at"`
+	Description string    `json:"description"`
+
+	// Format `generic` (the default): the signed JSON envelope with `event`, `delivery_id`, `created_at`
+	// and `data`. `slack`: a Slack incoming-webhook message (`text` and `blocks` with the alert's
+	// severity, title, message, server and agent), with the same signature headers.
+	Format *WebhookFormat     `json:"format,omitempty"`
+	Id     openapi_types.UUID `json:"id"`
 
 	// Secret The HMAC signing secret; shown only in this response.
 	Secret string `json:"secret"`
@@ -1262,6 +1372,9 @@ type ApiTokenId = openapi_types.UUID
 
 // EnrollmentSecretId defines model for EnrollmentSecretId.
 type EnrollmentSecretId = openapi_types.UUID
+
+// ExportFormat defines model for ExportFormat.
+type ExportFormat string
 
 // Page defines model for Page.
 type Page = int32
@@ -1344,6 +1457,21 @@ type DismissAllAlertsParams struct {
 	Reason *AuditReason `form:"reason,omitempty" json:"reason,omitempty"`
 }
 
+// ExportAlertsParams defines parameters for ExportAlerts.
+type ExportAlertsParams struct {
+	// Format `csv` (a header line, then one row per item) or `ndjson` (one JSON object a line).
+	Format ExportAlertsParamsFormat `form:"format" json:"format"`
+
+	// Dismissed Only dismissed (`true`) or only open (`false`) alerts.
+	Dismissed *bool `form:"dismissed,omitempty" json:"dismissed,omitempty"`
+
+	// Severity Only alerts of this severity.
+	Severity *RiskLevel `form:"severity,omitempty" json:"severity,omitempty"`
+}
+
+// ExportAlertsParamsFormat defines parameters for ExportAlerts.
+type ExportAlertsParamsFormat string
+
 // ListApiTokensParams defines parameters for ListApiTokens.
 type ListApiTokensParams struct {
 	// Page Page number, from 1.
@@ -1365,6 +1493,22 @@ type ListAuditEventsParams struct {
 	Cursor   *string    `form:"cursor,omitempty" json:"cursor,omitempty"`
 	Limit    *int32     `form:"limit,omitempty" json:"limit,omitempty"`
 }
+
+// ExportAuditEventsParams defines parameters for ExportAuditEvents.
+type ExportAuditEventsParams struct {
+	// Format `csv` (a header line, then one row per item) or `ndjson` (one JSON object a line).
+	Format  ExportAuditEventsParamsFormat `form:"format" json:"format"`
+	ActorId *openapi_types.UUID           `form:"actor_id,omitempty" json:"actor_id,omitempty"`
+
+	// Action An action such as `member.role_changed`.
+	Action   *string    `form:"action,omitempty" json:"action,omitempty"`
+	TargetId *string    `form:"target_id,omitempty" json:"target_id,omitempty"`
+	Since    *time.Time `form:"since,omitempty" json:"since,omitempty"`
+	Until    *time.Time `form:"until,omitempty" json:"until,omitempty"`
+}
+
+// ExportAuditEventsParamsFormat defines parameters for ExportAuditEvents.
+type ExportAuditEventsParamsFormat string
 
 // ListMembersParams defines parameters for ListMembers.
 type ListMembersParams struct {
@@ -1416,6 +1560,27 @@ type ListServersParams struct {
 	// PageSize Items per page.
 	PageSize *PageSize `form:"page_size,omitempty" json:"page_size,omitempty"`
 }
+
+// ExportServersParams defines parameters for ExportServers.
+type ExportServersParams struct {
+	// Format `csv` (a header line, then one row per item) or `ndjson` (one JSON object a line).
+	Format ExportServersParamsFormat `form:"format" json:"format"`
+
+	// RiskLevel Only servers at this risk level.
+	RiskLevel *RiskLevel `form:"risk_level,omitempty" json:"risk_level,omitempty"`
+
+	// Status Only servers in this state.
+	Status *ServerStatus `form:"status,omitempty" json:"status,omitempty"`
+
+	// AgentId Only servers reported by this agent.
+	AgentId *openapi_types.UUID `form:"agent_id,omitempty" json:"agent_id,omitempty"`
+
+	// Search Case-insensitive substring of the server name or type; `%`, `_` and `\` are taken literally.
+	Search *string `form:"search,omitempty" json:"search,omitempty"`
+}
+
+// ExportServersParamsFormat defines parameters for ExportServers.
+type ExportServersParamsFormat string
 
 // ListWebhookDeliveriesParams defines parameters for ListWebhookDeliveries.
 type ListWebhookDeliveriesParams struct {
@@ -1658,6 +1823,18 @@ type ClientInterface interface {
 	// Corresponds with POST /alerts/dismiss-all (the `DismissAllAlerts` operationId).
 	DismissAllAlerts(ctx context.Context, params *DismissAllAlertsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// ExportAlerts Export every matching alert as CSV or NDJSON, streamed
+	//
+	// The alerts `GET /alerts/` would list for the same filters, all of them, newest first,
+	// streamed as they are read. `format=ndjson` writes one `Alert` object a line. `format=csv`
+	// writes a header line and one row per alert with the columns `id, type, severity, title,
+	// message, server_id, server_name, agent_id, agent_hostname, created_at, dismissed,
+	// dismissed_at, dismissed_by` (times in RFC 3339). A cell that starts with `=`, `+`, `-` or
+	// `@` is prefixed with `'` so that a spreadsheet does not read it as a formula.
+	//
+	// Corresponds with GET /alerts/export (the `ExportAlerts` operationId).
+	ExportAlerts(ctx context.Context, params *ExportAlertsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// UpdateAlertWithBody Dismiss one alert, saying why
 	//
 	// Like POST /alerts/{alert_id}/dismiss, with a `reason` recorded in the audit log.
@@ -1725,6 +1902,18 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /audit-events (the `ListAuditEvents` operationId).
 	ListAuditEvents(ctx context.Context, params *ListAuditEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ExportAuditEvents Export the organization's audit log as CSV or NDJSON, streamed
+	//
+	// Requires the `admin` role. The events `GET /audit-events` would list for the same filters,
+	// all of them, newest first, streamed as they are read. `format=ndjson` writes one
+	// `AuditEvent` object a line. `format=csv` writes a header line and one row per event with the
+	// columns `id, at, actor_type, actor_id, actor_user_id, source_ip, action, target_type,
+	// target_id, summary` (`at` in RFC 3339, `summary` as JSON). A cell that starts with `=`, `+`,
+	// `-` or `@` is prefixed with `'` so that a spreadsheet does not read it as a formula.
+	//
+	// Corresponds with GET /audit-events/export (the `ExportAuditEvents` operationId).
+	ExportAuditEvents(ctx context.Context, params *ExportAuditEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// AcceptInvitationWithBody Set a new member's password with their one-time setup token
 	//
@@ -2060,6 +2249,20 @@ type ClientInterface interface {
 	// Corresponds with GET /mcp/servers (the `ListServers` operationId).
 	ListServers(ctx context.Context, params *ListServersParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// ExportServers Export every matching server as CSV or NDJSON, streamed
+	//
+	// The servers `GET /mcp/servers` would list for the same filters, all of them, in list order
+	// (risk score, highest first, then name), streamed as they are read. `format=ndjson` writes
+	// one `McpServer` object a line. `format=csv` writes a header line and one row per server
+	// with the columns `id, agent_id, agent_hostname, server_name, server_type, command, scope,
+	// transport, url, client, config_path, enabled, env_vars, risk_level, risk_score, status,
+	// is_verified, verified_at, first_seen_at, last_seen_at` (`env_vars` joined with `;`, times
+	// in RFC 3339). A cell that starts with `=`, `+`, `-` or `@` is prefixed with `'` so that a
+	// spreadsheet does not read it as a formula.
+	//
+	// Corresponds with GET /mcp/servers/export (the `ExportServers` operationId).
+	ExportServers(ctx context.Context, params *ExportServersParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetServer One MCP server with its full risk explanation
 	//
 	// Corresponds with GET /mcp/servers/{server_id} (the `GetServer` operationId).
@@ -2347,6 +2550,28 @@ func (c *Client) DismissAllAlerts(ctx context.Context, params *DismissAllAlertsP
 	return c.Client.Do(req)
 }
 
+// ExportAlerts Export every matching alert as CSV or NDJSON, streamed
+//
+// The alerts `GET /alerts/` would list for the same filters, all of them, newest first,
+// streamed as they are read. `format=ndjson` writes one `Alert` object a line. `format=csv`
+// writes a header line and one row per alert with the columns `id, type, severity, title,
+// message, server_id, server_name, agent_id, agent_hostname, created_at, dismissed,
+// dismissed_at, dismissed_by` (times in RFC 3339). A cell that starts with `=`, `+`, `-` or
+// `@` is prefixed with `'` so that a spreadsheet does not read it as a formula.
+//
+// Corresponds with GET /alerts/export (the `ExportAlerts` operationId).
+func (c *Client) ExportAlerts(ctx context.Context, params *ExportAlertsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewExportAlertsRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // UpdateAlertWithBody Dismiss one alert, saying why
 //
 // Like POST /alerts/{alert_id}/dismiss, with a `reason` recorded in the audit log.
@@ -2485,6 +2710,28 @@ func (c *Client) RevokeApiToken(ctx context.Context, integrationId ApiTokenId, r
 // Corresponds with GET /audit-events (the `ListAuditEvents` operationId).
 func (c *Client) ListAuditEvents(ctx context.Context, params *ListAuditEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewListAuditEventsRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ExportAuditEvents Export the organization's audit log as CSV or NDJSON, streamed
+//
+// Requires the `admin` role. The events `GET /audit-events` would list for the same filters,
+// all of them, newest first, streamed as they are read. `format=ndjson` writes one
+// `AuditEvent` object a line. `format=csv` writes a header line and one row per event with the
+// columns `id, at, actor_type, actor_id, actor_user_id, source_ip, action, target_type,
+// target_id, summary` (`at` in RFC 3339, `summary` as JSON). A cell that starts with `=`, `+`,
+// `-` or `@` is prefixed with `'` so that a spreadsheet does not read it as a formula.
+//
+// Corresponds with GET /audit-events/export (the `ExportAuditEvents` operationId).
+func (c *Client) ExportAuditEvents(ctx context.Context, params *ExportAuditEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewExportAuditEventsRequest(c.Server, params)
 	if err != nil {
 		return nil, err
 	}
@@ -3199,6 +3446,30 @@ func (c *Client) ListServers(ctx context.Context, params *ListServersParams, req
 	return c.Client.Do(req)
 }
 
+// ExportServers Export every matching server as CSV or NDJSON, streamed
+//
+// The servers `GET /mcp/servers` would list for the same filters, all of them, in list order
+// (risk score, highest first, then name), streamed as they are read. `format=ndjson` writes
+// one `McpServer` object a line. `format=csv` writes a header line and one row per server
+// with the columns `id, agent_id, agent_hostname, server_name, server_type, command, scope,
+// transport, url, client, config_path, enabled, env_vars, risk_level, risk_score, status,
+// is_verified, verified_at, first_seen_at, last_seen_at` (`env_vars` joined with `;`, times
+// in RFC 3339). A cell that starts with `=`, `+`, `-` or `@` is prefixed with `'` so that a
+// spreadsheet does not read it as a formula.
+//
+// Corresponds with GET /mcp/servers/export (the `ExportServers` operationId).
+func (c *Client) ExportServers(ctx context.Context, params *ExportServersParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewExportServersRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // GetServer One MCP server with its full risk explanation
 //
 // Corresponds with GET /mcp/servers/{server_id} (the `GetServer` operationId).
@@ -3786,6 +4057,80 @@ func NewDismissAllAlertsRequest(server string, params *DismissAllAlertsParams) (
 	return req, nil
 }
 
+// NewExportAlertsRequest constructs an http.Request for the ExportAlerts method
+func NewExportAlertsRequest(server string, params *ExportAlertsParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/alerts/export")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "format", params.Format, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if params.Dismissed != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "dismissed", *params.Dismissed, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Severity != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "severity", *params.Severity, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewUpdateAlertRequest calls the generic UpdateAlert builder with application/json body
 func NewUpdateAlertRequest(server string, alertId AlertId, body UpdateAlertJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -4110,6 +4455,116 @@ func NewListAuditEventsRequest(server string, params *ListAuditEventsParams) (*h
 		if params.Limit != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewExportAuditEventsRequest constructs an http.Request for the ExportAuditEvents method
+func NewExportAuditEventsRequest(server string, params *ExportAuditEventsParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/audit-events/export")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "format", params.Format, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if params.ActorId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "actor_id", *params.ActorId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "uuid"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Action != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "action", *params.Action, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.TargetId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "target_id", *params.TargetId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Since != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "since", *params.Since, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date-time"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Until != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "until", *params.Until, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date-time"}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -5211,6 +5666,104 @@ func NewListServersRequest(server string, params *ListServersParams) (*http.Requ
 	return req, nil
 }
 
+// NewExportServersRequest constructs an http.Request for the ExportServers method
+func NewExportServersRequest(server string, params *ExportServersParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/mcp/servers/export")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "format", params.Format, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if params.RiskLevel != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "risk_level", *params.RiskLevel, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Status != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "status", *params.Status, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.AgentId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "agent_id", *params.AgentId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "uuid"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Search != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "search", *params.Search, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewGetServerRequest constructs an http.Request for the GetServer method
 func NewGetServerRequest(server string, serverId ServerId) (*http.Request, error) {
 	var err error
@@ -5655,6 +6208,20 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /alerts/dismiss-all (the `DismissAllAlerts` operationId).
 	DismissAllAlertsWithResponse(ctx context.Context, params *DismissAllAlertsParams, reqEditors ...RequestEditorFn) (*DismissAllAlertsResponse, error)
 
+	// ExportAlertsWithResponse Export every matching alert as CSV or NDJSON, streamed
+	//
+	// The alerts `GET /alerts/` would list for the same filters, all of them, newest first,
+	// streamed as they are read. `format=ndjson` writes one `Alert` object a line. `format=csv`
+	// writes a header line and one row per alert with the columns `id, type, severity, title,
+	// message, server_id, server_name, agent_id, agent_hostname, created_at, dismissed,
+	// dismissed_at, dismissed_by` (times in RFC 3339). A cell that starts with `=`, `+`, `-` or
+	// `@` is prefixed with `'` so that a spreadsheet does not read it as a formula.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /alerts/export (the `ExportAlerts` operationId).
+	ExportAlertsWithResponse(ctx context.Context, params *ExportAlertsParams, reqEditors ...RequestEditorFn) (*ExportAlertsResponse, error)
+
 	// UpdateAlertWithBodyWithResponse Dismiss one alert, saying why
 	//
 	// Like POST /alerts/{alert_id}/dismiss, with a `reason` recorded in the audit log.
@@ -5730,6 +6297,20 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /audit-events (the `ListAuditEvents` operationId).
 	ListAuditEventsWithResponse(ctx context.Context, params *ListAuditEventsParams, reqEditors ...RequestEditorFn) (*ListAuditEventsResponse, error)
+
+	// ExportAuditEventsWithResponse Export the organization's audit log as CSV or NDJSON, streamed
+	//
+	// Requires the `admin` role. The events `GET /audit-events` would list for the same filters,
+	// all of them, newest first, streamed as they are read. `format=ndjson` writes one
+	// `AuditEvent` object a line. `format=csv` writes a header line and one row per event with the
+	// columns `id, at, actor_type, actor_id, actor_user_id, source_ip, action, target_type,
+	// target_id, summary` (`at` in RFC 3339, `summary` as JSON). A cell that starts with `=`, `+`,
+	// `-` or `@` is prefixed with `'` so that a spreadsheet does not read it as a formula.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /audit-events/export (the `ExportAuditEvents` operationId).
+	ExportAuditEventsWithResponse(ctx context.Context, params *ExportAuditEventsParams, reqEditors ...RequestEditorFn) (*ExportAuditEventsResponse, error)
 
 	// AcceptInvitationWithBodyWithResponse Set a new member's password with their one-time setup token
 	//
@@ -6090,6 +6671,22 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /mcp/servers (the `ListServers` operationId).
 	ListServersWithResponse(ctx context.Context, params *ListServersParams, reqEditors ...RequestEditorFn) (*ListServersResponse, error)
+
+	// ExportServersWithResponse Export every matching server as CSV or NDJSON, streamed
+	//
+	// The servers `GET /mcp/servers` would list for the same filters, all of them, in list order
+	// (risk score, highest first, then name), streamed as they are read. `format=ndjson` writes
+	// one `McpServer` object a line. `format=csv` writes a header line and one row per server
+	// with the columns `id, agent_id, agent_hostname, server_name, server_type, command, scope,
+	// transport, url, client, config_path, enabled, env_vars, risk_level, risk_score, status,
+	// is_verified, verified_at, first_seen_at, last_seen_at` (`env_vars` joined with `;`, times
+	// in RFC 3339). A cell that starts with `=`, `+`, `-` or `@` is prefixed with `'` so that a
+	// spreadsheet does not read it as a formula.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /mcp/servers/export (the `ExportServers` operationId).
+	ExportServersWithResponse(ctx context.Context, params *ExportServersParams, reqEditors ...RequestEditorFn) (*ExportServersResponse, error)
 
 	// GetServerWithResponse One MCP server with its full risk explanation
 	//
@@ -6995,6 +7592,96 @@ func (r DismissAllAlertsResponse) ContentType() string {
 	return ""
 }
 
+// ExportAlertsResponse429Headers the declared response headers of an HTTP 429 response for ExportAlerts
+type ExportAlertsResponse429Headers struct {
+	RetryAfter *int32
+}
+
+// ExportAlertsResponse503Headers the declared response headers of an HTTP 503 response for ExportAlerts
+type ExportAlertsResponse503Headers struct {
+	RetryAfter *int32
+}
+
+type ExportAlertsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ExportAlertsResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ExportAlertsResponse503Headers
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ExportAlertsResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ExportAlertsResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ExportAlertsResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r ExportAlertsResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ExportAlertsResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ExportAlertsResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ExportAlertsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ExportAlertsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ExportAlertsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ExportAlertsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // UpdateAlertResponse429Headers the declared response headers of an HTTP 429 response for UpdateAlert
 type UpdateAlertResponse429Headers struct {
 	RetryAfter *int32
@@ -7599,6 +8286,96 @@ func (r ListAuditEventsResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r ListAuditEventsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ExportAuditEventsResponse429Headers the declared response headers of an HTTP 429 response for ExportAuditEvents
+type ExportAuditEventsResponse429Headers struct {
+	RetryAfter *int32
+}
+
+// ExportAuditEventsResponse503Headers the declared response headers of an HTTP 503 response for ExportAuditEvents
+type ExportAuditEventsResponse503Headers struct {
+	RetryAfter *int32
+}
+
+type ExportAuditEventsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ExportAuditEventsResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ExportAuditEventsResponse503Headers
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ExportAuditEventsResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ExportAuditEventsResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ExportAuditEventsResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r ExportAuditEventsResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ExportAuditEventsResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ExportAuditEventsResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ExportAuditEventsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ExportAuditEventsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ExportAuditEventsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ExportAuditEventsResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -10051,6 +10828,96 @@ func (r ListServersResponse) ContentType() string {
 	return ""
 }
 
+// ExportServersResponse429Headers the declared response headers of an HTTP 429 response for ExportServers
+type ExportServersResponse429Headers struct {
+	RetryAfter *int32
+}
+
+// ExportServersResponse503Headers the declared response headers of an HTTP 503 response for ExportServers
+type ExportServersResponse503Headers struct {
+	RetryAfter *int32
+}
+
+type ExportServersResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ExportServersResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ExportServersResponse503Headers
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ExportServersResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ExportServersResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ExportServersResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r ExportServersResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ExportServersResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ExportServersResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ExportServersResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ExportServersResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ExportServersResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ExportServersResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // GetServerResponse429Headers the declared response headers of an HTTP 429 response for GetServer
 type GetServerResponse429Headers struct {
 	RetryAfter *int32
@@ -10942,6 +11809,26 @@ func (c *ClientWithResponses) DismissAllAlertsWithResponse(ctx context.Context, 
 	return ParseDismissAllAlertsResponse(rsp)
 }
 
+// ExportAlertsWithResponse Export every matching alert as CSV or NDJSON, streamed
+//
+// The alerts `GET /alerts/` would list for the same filters, all of them, newest first,
+// streamed as they are read. `format=ndjson` writes one `Alert` object a line. `format=csv`
+// writes a header line and one row per alert with the columns `id, type, severity, title,
+// message, server_id, server_name, agent_id, agent_hostname, created_at, dismissed,
+// dismissed_at, dismissed_by` (times in RFC 3339). A cell that starts with `=`, `+`, `-` or
+// `@` is prefixed with `'` so that a spreadsheet does not read it as a formula.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /alerts/export (the `ExportAlerts` operationId).
+func (c *ClientWithResponses) ExportAlertsWithResponse(ctx context.Context, params *ExportAlertsParams, reqEditors ...RequestEditorFn) (*ExportAlertsResponse, error) {
+	rsp, err := c.ExportAlerts(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseExportAlertsResponse(rsp)
+}
+
 // UpdateAlertWithBodyWithResponse Dismiss one alert, saying why
 //
 // Like POST /alerts/{alert_id}/dismiss, with a `reason` recorded in the audit log.
@@ -11064,6 +11951,26 @@ func (c *ClientWithResponses) ListAuditEventsWithResponse(ctx context.Context, p
 		return nil, err
 	}
 	return ParseListAuditEventsResponse(rsp)
+}
+
+// ExportAuditEventsWithResponse Export the organization's audit log as CSV or NDJSON, streamed
+//
+// Requires the `admin` role. The events `GET /audit-events` would list for the same filters,
+// all of them, newest first, streamed as they are read. `format=ndjson` writes one
+// `AuditEvent` object a line. `format=csv` writes a header line and one row per event with the
+// columns `id, at, actor_type, actor_id, actor_user_id, source_ip, action, target_type,
+// target_id, summary` (`at` in RFC 3339, `summary` as JSON). A cell that starts with `=`, `+`,
+// `-` or `@` is prefixed with `'` so that a spreadsheet does not read it as a formula.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /audit-events/export (the `ExportAuditEvents` operationId).
+func (c *ClientWithResponses) ExportAuditEventsWithResponse(ctx context.Context, params *ExportAuditEventsParams, reqEditors ...RequestEditorFn) (*ExportAuditEventsResponse, error) {
+	rsp, err := c.ExportAuditEvents(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseExportAuditEventsResponse(rsp)
 }
 
 // AcceptInvitationWithBodyWithResponse Set a new member's password with their one-time setup token
@@ -11646,6 +12553,28 @@ func (c *ClientWithResponses) ListServersWithResponse(ctx context.Context, param
 		return nil, err
 	}
 	return ParseListServersResponse(rsp)
+}
+
+// ExportServersWithResponse Export every matching server as CSV or NDJSON, streamed
+//
+// The servers `GET /mcp/servers` would list for the same filters, all of them, in list order
+// (risk score, highest first, then name), streamed as they are read. `format=ndjson` writes
+// one `McpServer` object a line. `format=csv` writes a header line and one row per server
+// with the columns `id, agent_id, agent_hostname, server_name, server_type, command, scope,
+// transport, url, client, config_path, enabled, env_vars, risk_level, risk_score, status,
+// is_verified, verified_at, first_seen_at, last_seen_at` (`env_vars` joined with `;`, times
+// in RFC 3339). A cell that starts with `=`, `+`, `-` or `@` is prefixed with `'` so that a
+// spreadsheet does not read it as a formula.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /mcp/servers/export (the `ExportServers` operationId).
+func (c *ClientWithResponses) ExportServersWithResponse(ctx context.Context, params *ExportServersParams, reqEditors ...RequestEditorFn) (*ExportServersResponse, error) {
+	rsp, err := c.ExportServers(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseExportServersResponse(rsp)
 }
 
 // GetServerWithResponse One MCP server with its full risk explanation
@@ -12560,6 +13489,90 @@ func ParseDismissAllAlertsResponse(rsp *http.Response) (*DismissAllAlertsRespons
 	return response, nil
 }
 
+// ParseExportAlertsResponse parses an HTTP response from a ExportAlertsWithResponse call
+func ParseExportAlertsResponse(rsp *http.Response) (*ExportAlertsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ExportAlertsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers ExportAlertsResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers ExportAlertsResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseUpdateAlertResponse parses an HTTP response from a UpdateAlertWithResponse call
 func ParseUpdateAlertResponse(rsp *http.Response) (*UpdateAlertResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -13124,6 +14137,90 @@ func ParseListAuditEventsResponse(rsp *http.Response) (*ListAuditEventsResponse,
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers ListAuditEventsResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseExportAuditEventsResponse parses an HTTP response from a ExportAuditEventsWithResponse call
+func ParseExportAuditEventsResponse(rsp *http.Response) (*ExportAuditEventsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ExportAuditEventsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers ExportAuditEventsResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers ExportAuditEventsResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int32
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
@@ -15429,6 +16526,90 @@ func ParseListServersResponse(rsp *http.Response) (*ListServersResponse, error) 
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers ListServersResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseExportServersResponse parses an HTTP response from a ExportServersWithResponse call
+func ParseExportServersResponse(rsp *http.Response) (*ExportServersResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ExportServersResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers ExportServersResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers ExportServersResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int32
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {

@@ -81,7 +81,7 @@ func New(opts Options, auth Authenticator, h gen.StrictServerInterface) (http.Ha
 			MaxAge:        600,
 		}))
 	}
-	ec.Pre(e.bodyLimit, withClientIP, contract.middleware(!opts.DisableValidation))
+	ec.Pre(e.bodyLimit, withClientIP, streamDeadline, contract.middleware(!opts.DisableValidation))
 	gen.RegisterHandlers(ec, gen.NewStrictHandler(h, nil))
 	return ec, nil
 }
@@ -229,3 +229,36 @@ func ClientIPFrom(ctx context.Context) string {
 // ErrUnauthenticated is what an Authenticator returns for bad credentials; any other error
 // from it (a database outage) is not the caller's fault and is not answered with 401.
 var ErrUnauthenticated = errors.New("could not validate credentials")
+
+// exportIdleTimeout is how long a streamed export may go without writing before the server gives
+// up on the client.
+const exportIdleTimeout = 60 * time.Second
+
+// streamDeadline lets an export (a path ending in /export) outlive the server's WriteTimeout,
+// which bounds a whole response: each write pushes the connection's write deadline on by
+// exportIdleTimeout, so a 1,000,000-row export runs to its end while a client that stops
+// reading is still dropped.
+func streamDeadline(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if c.Request().Method == http.MethodGet && strings.HasSuffix(c.Request().URL.Path, "/export") {
+			res := c.Response()
+			res.Writer = &deadlineWriter{ResponseWriter: res.Writer, rc: http.NewResponseController(res.Writer)}
+		}
+		return next(c)
+	}
+}
+
+type deadlineWriter struct {
+	http.ResponseWriter
+	rc *http.ResponseController
+}
+
+func (w *deadlineWriter) Write(b []byte) (int, error) {
+	// A writer without deadlines (httptest's recorder) has nothing to extend.
+	_ = w.rc.SetWriteDeadline(time.Now().Add(exportIdleTimeout))
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *deadlineWriter) Flush() { _ = w.rc.Flush() }
+
+func (w *deadlineWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

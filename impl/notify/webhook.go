@@ -17,6 +17,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -185,7 +186,13 @@ func Backoff(attempts int, base, max time.Duration) time.Duration {
 const jitter = 0.25
 
 func (w *WebhookWorker) deliver(ctx context.Context, d db.DueDelivery) db.DeliveryResult {
-	body, err := json.Marshal(Envelope{Event: d.Event, DeliveryID: d.ID.String(), CreatedAt: d.CreatedAt.UTC(), Data: d.Payload})
+	var body []byte
+	var err error
+	if d.Format == "slack" {
+		body, err = SlackMessage(d.Event, d.Payload)
+	} else {
+		body, err = json.Marshal(Envelope{Event: d.Event, DeliveryID: d.ID.String(), CreatedAt: d.CreatedAt.UTC(), Data: d.Payload})
+	}
 	if err != nil {
 		return db.DeliveryResult{Error: err.Error()}
 	}
@@ -229,4 +236,66 @@ func (w *WebhookWorker) post(ctx context.Context, d db.DueDelivery, body []byte)
 		return db.DeliveryResult{Succeeded: true, StatusCode: resp.StatusCode}
 	}
 	return db.DeliveryResult{StatusCode: resp.StatusCode, Error: fmt.Sprintf("the endpoint answered %d", resp.StatusCode)}
+}
+
+// SlackMessage is the body a slack endpoint receives: a Slack incoming-webhook message, with
+// `text` for notifications and `blocks` for the channel. An alert (alert.created) shows its
+// severity, title, message, server and agent; a test delivery (webhook.test) its message.
+func SlackMessage(event string, payload json.RawMessage) ([]byte, error) {
+	var data struct {
+		Severity      string  `json:"severity"`
+		Title         string  `json:"title"`
+		Message       string  `json:"message"`
+		ServerName    *string `json:"server_name"`
+		AgentHostname *string `json:"agent_hostname"`
+		AgentID       *string `json:"agent_id"`
+	}
+	if err := json.Unmarshal(payload, &data); err != nil {
+		return nil, err
+	}
+	type text struct {
+		Type string `json:"type"`
+		Text string `json:"text"`
+	}
+	type block struct {
+		Type   string `json:"type"`
+		Text   *text  `json:"text,omitempty"`
+		Fields []text `json:"fields,omitempty"`
+	}
+	var summary string
+	var blocks []block
+	if event == "webhook.test" {
+		summary = "mcpwarden test delivery: " + data.Message
+		blocks = []block{{Type: "section", Text: &text{"mrkdwn", "*mcpwarden test delivery*\n" + slackEscape(data.Message)}}}
+	} else {
+		summary = fmt.Sprintf("[%s] %s", strings.ToUpper(data.Severity), data.Title)
+		server, agent := "-", "-"
+		if data.ServerName != nil {
+			server = *data.ServerName
+		}
+		if data.AgentHostname != nil {
+			agent = *data.AgentHostname
+		} else if data.AgentID != nil {
+			agent = *data.AgentID
+		}
+		blocks = []block{
+			{Type: "header", Text: &text{"plain_text", summary}},
+			{Type: "section", Text: &text{"mrkdwn", slackEscape(data.Message)}},
+			{Type: "section", Fields: []text{
+				{"mrkdwn", "*Severity*\n" + slackEscape(data.Severity)},
+				{"mrkdwn", "*Server*\n" + slackEscape(server)},
+				{"mrkdwn", "*Agent*\n" + slackEscape(agent)},
+			}},
+		}
+	}
+	return json.Marshal(struct {
+		Text   string  `json:"text"`
+		Blocks []block `json:"blocks"`
+	}{summary, blocks})
+}
+
+// slackEscape escapes the three characters Slack's mrkdwn gives meaning to (&, <, >), so a server
+// name cannot become a link or a mention.
+func slackEscape(s string) string {
+	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
 }

@@ -38,6 +38,8 @@ export const everyOperation: { [K in keyof operations]: (api: Api) => Promise<un
     ok(api.POST("/mcp/report", { headers: agentKey, body: { servers: [{ server_name: "filesystem", command: "npx @modelcontextprotocol/server-filesystem /home" }] } })),
   listServers: (api) =>
     ok(api.GET("/mcp/servers", { params: { query: { risk_level: "critical", status: "active", agent_id: id, search: "postgres", page: 1, page_size: 25 } } })),
+  exportServers: (api) =>
+    ok(api.GET("/mcp/servers/export", { params: { query: { format: "csv", risk_level: "critical", status: "active", agent_id: id, search: "postgres" } }, parseAs: "text" })),
   getServer: (api) => ok(api.GET("/mcp/servers/{server_id}", { params: { path: { server_id: id } } })),
   updateServer: (api) => ok(api.PATCH("/mcp/servers/{server_id}", { params: { path: { server_id: id } }, body: { is_verified: true } })),
   getDashboardStats: (api) => ok(api.GET("/dashboard/stats")),
@@ -45,6 +47,7 @@ export const everyOperation: { [K in keyof operations]: (api: Api) => Promise<un
   getTopRisks: (api) => ok(api.GET("/dashboard/top-risks", { params: { query: { limit: 5 } } })),
   getRiskTrend: (api) => ok(api.GET("/dashboard/trend", { params: { query: { days: 30 } } })),
   listAlerts: (api) => ok(api.GET("/alerts/", { params: { query: { dismissed: false, severity: "critical", page: 1, page_size: 25 } } })),
+  exportAlerts: (api) => ok(api.GET("/alerts/export", { params: { query: { format: "csv", dismissed: false, severity: "critical" } }, parseAs: "text" })),
   dismissAlert: (api) => ok(api.POST("/alerts/{alert_id}/dismiss", { params: { path: { alert_id: id } } })),
   dismissAllAlerts: (api) => ok(api.POST("/alerts/dismiss-all", { params: { query: { severity: "high" } } })),
   listWebhooks: (api) => ok(api.GET("/webhooks")),
@@ -62,6 +65,7 @@ export const everyOperation: { [K in keyof operations]: (api: Api) => Promise<un
   createApiToken: (api) => ok(api.POST("/api-tokens", { body: { name: "siem", scopes: ["read"] } })),
   revokeApiToken: (api) => ok(api.DELETE("/api-tokens/{integration_id}", { params: { path: { integration_id: id } } })),
   listAuditEvents: (api) => ok(api.GET("/audit-events", { params: { query: { action: "member.role_changed", limit: 50 } } })),
+  exportAuditEvents: (api) => ok(api.GET("/audit-events/export", { params: { query: { format: "ndjson", action: "member.role_changed" } }, parseAs: "text" })),
   updateAlert: (api) => ok(api.PATCH("/alerts/{alert_id}", { params: { path: { alert_id: id } }, body: { dismissed: true, reason: "accepted risk" } })),
 };
 

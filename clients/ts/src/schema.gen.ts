@@ -438,6 +438,31 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/audit-events/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Export the organization's audit log as CSV or NDJSON, streamed
+         * @description Requires the `admin` role. The events `GET /audit-events` would list for the same filters,
+         *     all of them, newest first, streamed as they are read. `format=ndjson` writes one
+         *     `AuditEvent` object a line. `format=csv` writes a header line and one row per event with the
+         *     columns `id, at, actor_type, actor_id, actor_user_id, source_ip, action, target_type,
+         *     target_id, summary` (`at` in RFC 3339, `summary` as JSON). A cell that starts with `=`, `+`,
+         *     `-` or `@` is prefixed with `'` so that a spreadsheet does not read it as a formula.
+         */
+        get: operations["exportAuditEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/audit-events": {
         parameters: {
             query?: never;
@@ -537,6 +562,33 @@ export interface paths {
         };
         /** List MCP servers, riskiest first */
         get: operations["listServers"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/mcp/servers/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Export every matching server as CSV or NDJSON, streamed
+         * @description The servers `GET /mcp/servers` would list for the same filters, all of them, in list order
+         *     (risk score, highest first, then name), streamed as they are read. `format=ndjson` writes
+         *     one `McpServer` object a line. `format=csv` writes a header line and one row per server
+         *     with the columns `id, agent_id, agent_hostname, server_name, server_type, command, scope,
+         *     transport, url, client, config_path, enabled, env_vars, risk_level, risk_score, status,
+         *     is_verified, verified_at, first_seen_at, last_seen_at` (`env_vars` joined with `;`, times
+         *     in RFC 3339). A cell that starts with `=`, `+`, `-` or `@` is prefixed with `'` so that a
+         *     spreadsheet does not read it as a formula.
+         */
+        get: operations["exportServers"];
         put?: never;
         post?: never;
         delete?: never;
@@ -706,6 +758,31 @@ export interface paths {
          * @description Needs no body. To record why in the audit log, use PATCH /alerts/{alert_id} with a `reason`.
          */
         post: operations["dismissAlert"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/alerts/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Export every matching alert as CSV or NDJSON, streamed
+         * @description The alerts `GET /alerts/` would list for the same filters, all of them, newest first,
+         *     streamed as they are read. `format=ndjson` writes one `Alert` object a line. `format=csv`
+         *     writes a header line and one row per alert with the columns `id, type, severity, title,
+         *     message, server_id, server_name, agent_id, agent_hostname, created_at, dismissed,
+         *     dismissed_at, dismissed_by` (times in RFC 3339). A cell that starts with `=`, `+`, `-` or
+         *     `@` is prefixed with `'` so that a spreadsheet does not read it as a formula.
+         */
+        get: operations["exportAlerts"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1525,6 +1602,13 @@ export interface components {
         DismissAllResult: {
             dismissed: components["schemas"]["Count"];
         };
+        /**
+         * @description `generic` (the default): the signed JSON envelope with `event`, `delivery_id`, `created_at`
+         *     and `data`. `slack`: a Slack incoming-webhook message (`text` and `blocks` with the alert's
+         *     severity, title, message, server and agent), with the same signature headers.
+         * @enum {string}
+         */
+        WebhookFormat: "generic" | "slack";
         CreateWebhookRequest: {
             /**
              * Format: uri
@@ -1532,12 +1616,14 @@ export interface components {
              */
             url: string;
             description?: string;
+            format?: components["schemas"]["WebhookFormat"];
         };
         Webhook: {
             /** Format: uuid */
             id: string;
             url: string;
             description: string;
+            format?: components["schemas"]["WebhookFormat"];
             /** Format: date-time */
             created_at: string;
         };
@@ -1546,6 +1632,7 @@ export interface components {
             id: string;
             url: string;
             description: string;
+            format?: components["schemas"]["WebhookFormat"];
             /** Format: date-time */
             created_at: string;
             /** @description The HMAC signing secret; shown only in this response. */
@@ -1734,6 +1821,8 @@ export interface components {
         };
     };
     parameters: {
+        /** @description `csv` (a header line, then one row per item) or `ndjson` (one JSON object a line). */
+        ExportFormat: "csv" | "ndjson";
         /** @description Page number, from 1. */
         Page: number;
         /** @description Items per page. */
@@ -2579,6 +2668,42 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
+    exportAuditEvents: {
+        parameters: {
+            query: {
+                /** @description `csv` (a header line, then one row per item) or `ndjson` (one JSON object a line). */
+                format: components["parameters"]["ExportFormat"];
+                actor_id?: string;
+                /** @description An action such as `member.role_changed`. */
+                action?: string;
+                target_id?: string;
+                since?: string;
+                until?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The matching events. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": string;
+                    "application/x-ndjson": string;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
     listAuditEvents: {
         parameters: {
             query?: {
@@ -2732,6 +2857,44 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["McpServerList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    exportServers: {
+        parameters: {
+            query: {
+                /** @description `csv` (a header line, then one row per item) or `ndjson` (one JSON object a line). */
+                format: components["parameters"]["ExportFormat"];
+                /** @description Only servers at this risk level. */
+                risk_level?: components["schemas"]["RiskLevel"];
+                /** @description Only servers in this state. */
+                status?: components["schemas"]["ServerStatus"];
+                /** @description Only servers reported by this agent. */
+                agent_id?: string;
+                /** @description Case-insensitive substring of the server name or type; `%`, `_` and `\` are taken literally. */
+                search?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The matching servers. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": string;
+                    "application/x-ndjson": string;
                 };
             };
             400: components["responses"]["BadRequest"];
@@ -3010,6 +3173,40 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    exportAlerts: {
+        parameters: {
+            query: {
+                /** @description `csv` (a header line, then one row per item) or `ndjson` (one JSON object a line). */
+                format: components["parameters"]["ExportFormat"];
+                /** @description Only dismissed (`true`) or only open (`false`) alerts. */
+                dismissed?: boolean;
+                /** @description Only alerts of this severity. */
+                severity?: components["schemas"]["RiskLevel"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The matching alerts. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": string;
+                    "application/x-ndjson": string;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
