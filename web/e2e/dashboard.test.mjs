@@ -90,6 +90,14 @@ describe("the dashboard", { timeout: 300_000 }, () => {
     const top = page.getByRole("region", { name: "Top risks" });
     await top.getByRole("link", { name: "desktop-commander" }).waitFor();
     await page.getByRole("region", { name: "Recent alerts" }).getByRole("link", { name: /desktop-commander/ }).waitFor();
+    // The agent counts open the agents in that state.
+    await page.getByRole("link", { name: /^1 agents online$/ }).click();
+    await page.waitForURL(/\/ui\/agents\?status=online$/);
+    await page.getByRole("row", { name: /Jane's laptop/ }).waitFor();
+    await page.getByLabel("State").selectOption("offline");
+    await page.getByText("No agent is offline.").waitFor();
+    await page.goto(ui("/"));
+    await page.getByRole("link", { name: /^1 critical risk servers$/ }).waitFor();
     // The day's snapshot is refreshed every second (MCPWARDEN_TREND_SNAPSHOT_INTERVAL=1s).
     const today = new Date().toISOString().slice(0, 10);
     let cells = [];

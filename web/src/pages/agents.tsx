@@ -2,7 +2,7 @@ import { useState } from "preact/hooks";
 
 import { api, ok, useLoad, type Schemas } from "../api";
 import { Confirm, CopyButton, ErrorText, Field, Loaded, PageTitle, Pager, Secret, Time, count, formValues, useAction } from "../components";
-import { Link, query } from "../router";
+import { Link, navigate, query } from "../router";
 
 function installCommands(key: string): { os: string; lang: string; text: string }[] {
   const url = window.location.origin;
@@ -78,7 +78,9 @@ function NewKey({ agent, onDone }: { agent: Schemas["AgentWithKey"]; onDone: () 
 export function Agents({ query: q }: { query: URLSearchParams }) {
   const page = Math.max(1, Number(q.get("page")) || 1);
   const pageSize = Math.min(100, Math.max(1, Number(q.get("page_size")) || 25));
-  const list = useLoad(() => ok(api.GET("/agents/", { params: { query: { page, page_size: pageSize } } })), [page, pageSize]);
+  const statusParam = q.get("status");
+  const status = statusParam === "online" || statusParam === "offline" ? statusParam : undefined;
+  const list = useLoad(() => ok(api.GET("/agents/", { params: { query: { status, page, page_size: pageSize } } })), [status, page, pageSize]);
   const [enrolling, setEnrolling] = useState(q.get("enrol") === "1");
   const [newKey, setNewKey] = useState<Schemas["AgentWithKey"] | null>(null);
   const [deleting, setDeleting] = useState<Schemas["Agent"] | null>(null);
@@ -120,11 +122,21 @@ export function Agents({ query: q }: { query: URLSearchParams }) {
         </section>
       )}
       {newKey && <NewKey agent={newKey} onDone={() => setNewKey(null)} />}
+      <form class="filters" aria-label="Filter agents" onSubmit={(e) => e.preventDefault()}>
+        <label>
+          State
+          <select value={status ?? ""} onChange={(e) => navigate("/agents" + query({ status: (e.target as HTMLSelectElement).value || undefined }))}>
+            <option value="">online and offline</option>
+            <option value="online">online</option>
+            <option value="offline">offline</option>
+          </select>
+        </label>
+      </form>
       <ErrorText error={action.error} />
       <Loaded load={list} label="agents">
         {(l) =>
           l.total === 0 ? (
-            <p class="muted">No agent is enrolled yet.</p>
+            <p class="muted">{status ? `No agent is ${status}.` : "No agent is enrolled yet."}</p>
           ) : (
             <>
               <div class="table-wrap">
@@ -184,7 +196,7 @@ export function Agents({ query: q }: { query: URLSearchParams }) {
                   </tbody>
                 </table>
               </div>
-              <Pager path="/agents" label="Agents" params={{}} page={page} pageSize={pageSize} total={l.total} />
+              <Pager path="/agents" label="Agents" params={{ status }} page={page} pageSize={pageSize} total={l.total} />
             </>
           )
         }

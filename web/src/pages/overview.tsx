@@ -55,11 +55,11 @@ function Dashboard({ stats, agentsTotal, loads }: { stats: Schemas["DashboardSta
             <span class="tile-label">{l} risk servers</span>
           </Link>
         ))}
-        <Link class="tile" href="/agents">
+        <Link class="tile" href="/agents?status=online">
           <span class="tile-n">{count(stats.active_agents)}</span>
           <span class="tile-label">agents online</span>
         </Link>
-        <Link class="tile" href="/agents">
+        <Link class="tile" href="/agents?status=offline">
           <span class="tile-n">{agentsTotal === undefined ? "…" : count(Math.max(0, agentsTotal - stats.active_agents))}</span>
           <span class="tile-label">agents offline</span>
         </Link>
