@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/google/uuid"
+
 	"github.com/mcpwarden/mcpwarden/db"
 	"github.com/mcpwarden/mcpwarden/gen"
 	"github.com/mcpwarden/mcpwarden/impl/httpapi"
@@ -19,15 +21,8 @@ func (s *Server) ListServers(ctx context.Context, request gen.ListServersRequest
 	p := httpapi.PrincipalFrom(ctx)
 	prm := request.Params
 	page, size := pageOf(prm.Page, prm.PageSize)
-	f := db.ServerFilter{AgentID: prm.AgentId, Search: prm.Search, Limit: int(size), Offset: int(page-1) * int(size)}
-	if prm.RiskLevel != nil {
-		v := string(*prm.RiskLevel)
-		f.RiskLevel = &v
-	}
-	if prm.Status != nil {
-		v := string(*prm.Status)
-		f.Status = &v
-	}
+	f := serverFilter(prm.RiskLevel, prm.Status, prm.AgentId, prm.Search)
+	f.Limit, f.Offset = int(size), int(page-1)*int(size)
 	servers, total, err := s.store.ListServers(ctx, p.OrgID, f)
 	if err != nil {
 		return nil, err
@@ -118,19 +113,23 @@ var serverCSVHeader = []string{"id", "agent_id", "agent_hostname", "server_name"
 	"transport", "url", "client", "config_path", "enabled", "env_vars", "risk_level", "risk_score", "status",
 	"is_verified", "verified_at", "first_seen_at", "last_seen_at"}
 
+// serverFilter is the database filter of the list's and the export's query parameters.
+func serverFilter(level *gen.RiskLevel, status *gen.ServerStatus, agentID *uuid.UUID, search *string) db.ServerFilter {
+	f := db.ServerFilter{AgentID: agentID, Search: search}
+	if level != nil {
+		f.RiskLevel = (*string)(level)
+	}
+	if status != nil {
+		f.Status = (*string)(status)
+	}
+	return f
+}
+
 // ExportServers streams every server the list would show for the same filters.
 func (s *Server) ExportServers(ctx context.Context, request gen.ExportServersRequestObject) (gen.ExportServersResponseObject, error) {
 	p := httpapi.PrincipalFrom(ctx)
 	prm := request.Params
-	f := db.ServerFilter{AgentID: prm.AgentId, Search: prm.Search}
-	if prm.RiskLevel != nil {
-		v := string(*prm.RiskLevel)
-		f.RiskLevel = &v
-	}
-	if prm.Status != nil {
-		v := string(*prm.Status)
-		f.Status = &v
-	}
+	f := serverFilter(prm.RiskLevel, prm.Status, prm.AgentId, prm.Search)
 	if prm.Format == "ndjson" {
 		return gen.ExportServers200ApplicationxNdjsonResponse{Body: exportStream(func(w io.Writer) error {
 			enc := json.NewEncoder(w)

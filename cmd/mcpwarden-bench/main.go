@@ -132,7 +132,7 @@ func (b *bench) run(ctx context.Context) error {
 	if err := b.serverPhases(ctx); err != nil {
 		return err
 	}
-	if err := b.validationPhase(ctx); err != nil {
+	if err := b.settingsPhase(ctx); err != nil {
 		return err
 	}
 	if err := b.queryPhase(ctx); err != nil {

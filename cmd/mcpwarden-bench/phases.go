@@ -292,16 +292,31 @@ func (b *bench) hbRun(ctx context.Context, keys string, d time.Duration, name st
 	return r.Endpoint("heartbeat"), line, nil
 }
 
-// validationPhase runs two servers side by side on the same database, one with request
-// validation off (it gets the database by DATABASE_URL, so the first one keeps owning the
-// built-in cluster), and alternates heartbeat runs between them, three each, so that other work
-// on the machine weighs on both alike. The median run of each counts.
-func (b *bench) validationPhase(ctx context.Context) error {
-	keys := b.r.Keys
-	if err := b.startServer(ctx, "validation on"); err != nil {
+// A setting is one server configuration in the settings phase: its label, what its environment
+// changes from the baseline's, its heartbeat runs and the median one.
+type setting struct {
+	Label  string
+	Env    string
+	Runs   []lgEndpoint
+	Median lgEndpoint
+	Cmd    string
+}
+
+// settingsPhase measures what request validation and metrics cost: three servers side by side on
+// the same database (the baseline with both on, as in production, then one with validation off and
+// one without metrics; the other two get the database by DATABASE_URL, so the first keeps owning
+// the built-in cluster). Heartbeat runs go round the three, three rounds, so that other work on the
+// machine weighs on all alike; the median run of each counts.
+func (b *bench) settingsPhase(ctx context.Context) (err error) {
+	settings := []*setting{
+		{Label: "baseline (validation and metrics on)"},
+		{Label: "validation off", Env: "MCPWARDEN_DISABLE_VALIDATION=1"},
+		{Label: "metrics off", Env: "MCPWARDEN_METRICS_ADDR="},
+	}
+	if err := b.startServer(ctx, "settings baseline"); err != nil {
 		return err
 	}
-	on := b.srv
+	base := b.srv
 	sock, err := socketDir(b.dataDir)
 	if err != nil {
 		return err
@@ -310,43 +325,46 @@ func (b *bench) validationPhase(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	b.serial++
-	off, err := startServer(ctx, b.o.bin, b.dataDir, filepath.Join(b.tmp, fmt.Sprintf("server-%d.log", b.serial)),
-		"DATABASE_URL=postgres:///mcpwarden?host="+sock+"&user=mcpwarden&sslmode=disable",
-		"MCPWARDEN_JWT_SECRET="+strings.TrimSpace(string(secret)), "MCPWARDEN_DISABLE_VALIDATION=1")
-	if err != nil {
-		return err
+	servers := []*serverProc{base}
+	defer func() {
+		for _, srv := range servers[1:] {
+			srv.stop()
+		}
+		if err != nil {
+			b.srv = base // the caller's cleanup stops it
+		}
+	}()
+	for _, s := range settings[1:] {
+		b.serial++
+		srv, err := startServer(ctx, b.o.bin, b.dataDir, filepath.Join(b.tmp, fmt.Sprintf("server-%d.log", b.serial)),
+			"DATABASE_URL=postgres:///mcpwarden?host="+sock+"&user=mcpwarden&sslmode=disable",
+			"MCPWARDEN_JWT_SECRET="+strings.TrimSpace(string(secret)), s.Env)
+		if err != nil {
+			return err
+		}
+		servers = append(servers, srv)
 	}
 	d := max(b.o.phase/2, 3*time.Second)
-	var onRuns, offRuns []lgEndpoint
 	for round := range 3 {
-		for _, srv := range []*serverProc{on, off} {
-			b.srv = srv
-			label := "on"
-			if srv == off {
-				label = "off"
-			}
-			step("heartbeats, validation %s (round %d of 3)", label, round+1)
-			ep, line, err := b.hbRun(ctx, keys, d, "heartbeat-validation-"+label)
+		for i, s := range settings {
+			b.srv = servers[i]
+			step("heartbeats, %s (round %d of 3)", s.Label, round+1)
+			ep, line, err := b.hbRun(ctx, b.r.Keys, d, "heartbeat-"+strings.ReplaceAll(s.Label, " ", "-"))
 			if err != nil {
-				b.srv = on
-				off.stop()
 				return err
 			}
-			if srv == off {
-				offRuns, b.r.ValOffCmd = append(offRuns, ep), "MCPWARDEN_DISABLE_VALIDATION=1 mcpwarden serve; "+line
-			} else {
-				onRuns, b.r.ValOnCmd = append(onRuns, ep), line
-			}
+			s.Runs, s.Cmd = append(s.Runs, ep), strings.TrimSpace(s.Env+" mcpwarden serve; "+line)
 		}
 	}
-	b.r.ValOn, b.r.ValOff = median(onRuns), median(offRuns)
-	b.r.ValOnRuns, b.r.ValOffRuns = onRuns, offRuns
-	b.r.RSS = append(b.r.RSS, rssFigure{Label: "heartbeats, validation off", MiB: off.peakRSSMiB()})
-	b.srv = off
-	b.srv.stop()
-	b.srv = on
-	b.stopServer("heartbeats, validation on")
+	for i, s := range settings {
+		s.Median = median(s.Runs)
+		b.r.Settings = append(b.r.Settings, *s)
+		if i > 0 {
+			b.r.RSS = append(b.r.RSS, rssFigure{Label: "heartbeats, " + s.Label, MiB: servers[i].peakRSSMiB()})
+		}
+	}
+	b.srv = base
+	b.stopServer("heartbeats, settings baseline")
 	return nil
 }
 

@@ -57,6 +57,9 @@ func (b *bench) queryPhase(ctx context.Context) error {
 	b.mon.QueryRowContext(ctx, `SELECT count(*) FROM agents WHERE `+org).Scan(&b.r.SeedAgentsCount)
 	step("queries at %d servers", b.r.SeedServers)
 	b.seedEmail, b.seedPassword = email, password
+	// Exports first: the peak they are held to is the whole server's, so it should not carry what
+	// the query and page-load phases leave behind.
+	b.exportPhase(ctx)
 	lg, line, err := b.loadgen(ctx, "queries", "--mode", "queries", "--email", email, "--password", password,
 		"--query-requests", strconv.Itoa(b.o.queryN), "--query-budget", b.o.queryBudget.String(), "--search", b.o.searchTerm)
 	if err != nil {
