@@ -192,6 +192,69 @@ function done(summary, latency, requests)
 end
 `
 
+// wrkUnchanged is a wrk script sending every agent's baseline (the fourth line of the templates
+// file), which the load generator primed each agent with, so every answer must say unchanged
+// (else it counts as unexpected). The agents of the keys file are shared out between the threads
+// as in wrkChanged. Arguments: keys file, templates file, number of wrk threads.
+const wrkUnchanged = `
+local threads = {}
+function setup(thread)
+  thread:set("id", #threads)
+  threads[#threads + 1] = thread
+end
+function init(args)
+  local nthreads = tonumber(args[3])
+  if nthreads == nil or id >= nthreads then
+    error("the third script argument must be the number of wrk threads (-t)")
+  end
+  keys = {}
+  local idx = 0
+  for line in io.lines(args[1]) do
+    local k = string.match(line, "^%s*(.-)%s*$")
+    if #k > 0 and string.sub(k, 1, 1) ~= "#" then
+      if idx % nthreads == id then
+        keys[#keys + 1] = k
+      end
+      idx = idx + 1
+    end
+  end
+  if #keys == 0 then
+    error("no agents for wrk thread " .. id)
+  end
+  local n = 0
+  for line in io.lines(args[2]) do
+    n = n + 1
+    if n == 4 then body = line end
+  end
+  if body == nil then
+    error("the templates file has no baseline (fourth line)")
+  end
+  nextAgent, unexpected, non200 = 0, 0, 0
+end
+function request()
+  local i = nextAgent + 1
+  nextAgent = i % #keys
+  return wrk.format("POST", "/mcp/report", {["X-API-Key"] = keys[i], ["Content-Type"] = "application/json"}, body)
+end
+function response(status, headers, body)
+  if status ~= 200 then
+    non200 = non200 + 1
+  elseif not string.find(body, '"unchanged"%s*:%s*true') then
+    unexpected = unexpected + 1
+  end
+end
+function done(summary, latency, requests)
+  local e, unexpected, non200 = summary.errors, 0, 0
+  for _, t in ipairs(threads) do
+    unexpected = unexpected + t:get("unexpected")
+    non200 = non200 + t:get("non200")
+  end
+  io.write(string.format('WRKJSON {"requests":%d,"duration_us":%d,"non2xx":%d,"non200":%d,"unexpected":%d,"socket_errors":%d,"p50_us":%d,"p95_us":%d,"p99_us":%d,"max_us":%d,"mean_us":%f}\n',
+    summary.requests, summary.duration, e.status, non200, unexpected, e.connect + e.read + e.write + e.timeout,
+    latency:percentile(50), latency:percentile(95), latency:percentile(99), latency.max, latency.mean))
+end
+`
+
 // wrkThreads is wrk's -t: one per core of the 2-core machine the bench runs on.
 const wrkThreads = 2
 
@@ -205,6 +268,11 @@ func runWrkHeartbeats(ctx context.Context, wrk, tmp, url, keys string, conns int
 // runWrkChanged drives changed reports with wrk, from the bodies in templates.
 func runWrkChanged(ctx context.Context, wrk, tmp, url, keys, templates string, conns int, d time.Duration) (*lgResults, string, error) {
 	return runWrk(ctx, wrk, tmp, url, conns, d, "report_changed", wrkChanged, keys, templates, strconv.Itoa(wrkThreads))
+}
+
+// runWrkUnchanged drives unchanged reports with wrk: every agent's baseline, from templates.
+func runWrkUnchanged(ctx context.Context, wrk, tmp, url, keys, templates string, conns int, d time.Duration) (*lgResults, string, error) {
+	return runWrk(ctx, wrk, tmp, url, conns, d, "report_unchanged", wrkUnchanged, keys, templates, strconv.Itoa(wrkThreads))
 }
 
 // runWrk runs a wrk script with the given arguments and converts its summary to the load

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"database/sql"
 	"fmt"
@@ -119,15 +120,19 @@ func runPgbench(ctx context.Context, pgbench, sock, script, name string, clients
 	return r, nil
 }
 
-func findPgbench() (string, error) {
-	if p, err := exec.LookPath("pgbench"); err == nil {
+func findPgbench() (string, error) { return findPGTool("pgbench") }
+
+// findPGTool finds one of PostgreSQL's programs: on the PATH, else in Debian's versioned
+// directories (the newest).
+func findPGTool(name string) (string, error) {
+	if p, err := exec.LookPath(name); err == nil {
 		return p, nil
 	}
-	matches, _ := filepath.Glob("/usr/lib/postgresql/*/bin/pgbench")
+	matches, _ := filepath.Glob("/usr/lib/postgresql/*/bin/" + name)
 	if len(matches) > 0 {
 		return matches[len(matches)-1], nil
 	}
-	return "", fmt.Errorf("pgbench not found (Debian: apt-get install postgresql-client)")
+	return "", fmt.Errorf("%s not found (Debian: apt-get install postgresql-client)", name)
 }
 
 // currentXID returns a fresh transaction id: rows written after it have an xmin at least as big.
@@ -148,4 +153,39 @@ func countRows(ctx context.Context, db *sql.DB, table string) (int64, error) {
 	var n int64
 	err := db.QueryRowContext(ctx, `SELECT count(*) FROM `+table).Scan(&n)
 	return n, err
+}
+
+var fdatasyncRe = regexp.MustCompile(`^\s*fdatasync\s+([0-9.]+) ops/sec\s+([0-9]+) usecs/op`)
+
+// commitFlush measures what a commit's WAL flush costs on the disk under dir: pg_test_fsync's
+// one-8kB-write fdatasync figure (the method PostgreSQL uses on Linux). That is in its first
+// section, so the rest of its run is cut short.
+func commitFlush(ctx context.Context, dir string) (opsPerSec, usecs float64, err error) {
+	bin, err := findPGTool("pg_test_fsync")
+	if err != nil {
+		return 0, 0, err
+	}
+	file := filepath.Join(dir, "pg_test_fsync.out")
+	defer os.Remove(file)
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "-s", "2", "-f", file)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return 0, 0, err
+	}
+	if err := cmd.Start(); err != nil {
+		return 0, 0, err
+	}
+	defer cmd.Wait()
+	defer cancel() // stops pg_test_fsync once its figure is read (deferred calls run last first)
+	sc := bufio.NewScanner(out)
+	for sc.Scan() {
+		if m := fdatasyncRe.FindStringSubmatch(sc.Text()); m != nil {
+			opsPerSec, _ = strconv.ParseFloat(m[1], 64)
+			usecs, _ = strconv.ParseFloat(m[2], 64)
+			return opsPerSec, usecs, nil
+		}
+	}
+	return 0, 0, fmt.Errorf("%s printed no fdatasync figure", bin)
 }

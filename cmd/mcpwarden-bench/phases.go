@@ -39,6 +39,12 @@ func (b *bench) pgbenchPhase(ctx context.Context) error {
 	}
 	b.mon.QueryRowContext(ctx, `SHOW server_version`).Scan(&b.r.PGVersion)
 
+	step("commit cost: pg_test_fsync on the data directory's disk")
+	if ops, us, err := commitFlush(ctx, b.dataDir); err != nil {
+		b.r.note("commit cost not measured: " + err.Error())
+	} else {
+		b.r.FlushOpsPerSec, b.r.FlushUsecs = ops, us
+	}
 	step("pgbench: naive SQL for %d agents", b.o.agents)
 	// One statement at a time: VACUUM refuses the implicit transaction of a multi-statement string.
 	for _, stmt := range strings.Split(fmt.Sprintf(pgbenchSetup, b.o.agents), ";\n") {
@@ -156,6 +162,11 @@ func (b *bench) serverPhases(ctx context.Context) error {
 	}
 	b.r.Unchanged, b.r.UnchangedCPU = lg.Endpoint("report_unchanged"), cpu
 	b.r.UnchangedDB = b.dbProfile(ctx)
+	if b.wrk != "" {
+		if err := b.unchangedWrkPhase(ctx, keys); err != nil {
+			b.r.note("wrk failed: " + err.Error())
+		}
+	}
 	if b.r.UnchangedWrites, err = serverRowsWrittenSince(ctx, b.mon, xid); err != nil {
 		return err
 	}
@@ -211,14 +222,46 @@ func (b *bench) serverPhases(ctx context.Context) error {
 	return nil
 }
 
+// writeTemplates has the load generator write its report bodies for wrk, once.
+func (b *bench) writeTemplates(ctx context.Context) error {
+	if b.templates != "" {
+		return nil
+	}
+	path := filepath.Join(b.tmp, "report-templates")
+	var err error
+	if _, b.r.TemplatesCmd, err = b.loadgen(ctx, "templates", "--report-templates", path); err != nil {
+		return err
+	}
+	b.templates = path
+	return nil
+}
+
+// unchangedWrkPhase drives unchanged reports with wrk after the load generator did: every agent's
+// baseline, the body the load generator primed it with, with the same connections and duration.
+func (b *bench) unchangedWrkPhase(ctx context.Context, keys string) error {
+	if err := b.writeTemplates(ctx); err != nil {
+		return err
+	}
+	step("reports: unchanged, wrk, %d connections, %v", b.o.concurrency, b.o.phase)
+	var w *lgResults
+	cpu, err := b.serverCPU(func() error {
+		var err error
+		w, b.r.UnchangedWrkCmd, err = runWrkUnchanged(ctx, b.wrk, b.tmp, b.srv.url, keys, b.templates, b.o.concurrency, b.o.phase)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	ep := w.Endpoint("report_unchanged")
+	b.r.UnchangedWrk, b.r.UnchangedWrkCPU = &ep, cpu
+	return nil
+}
+
 // changedWrkPhase drives changed reports with wrk after the load generator did, with the same
 // bodies (mcpwarden-loadgen writes them), connections and duration. Its run picks a fresh nonce,
 // so each report is a change from what the load generator's phase left.
 func (b *bench) changedWrkPhase(ctx context.Context, keys string) error {
-	b.templates = filepath.Join(b.tmp, "report-templates")
-	var err error
-	if _, b.r.TemplatesCmd, err = b.loadgen(ctx, "templates", "--report-templates", b.templates); err != nil {
-		b.templates = ""
+	if err := b.writeTemplates(ctx); err != nil {
 		return err
 	}
 	step("reports: changed, wrk, %d connections, %v", b.o.concurrency, b.o.phase)

@@ -66,6 +66,9 @@ type report struct {
 	Unchanged       lgEndpoint
 	UnchangedCmd    string
 	UnchangedCPU    cpuUse
+	UnchangedWrk    *lgEndpoint
+	UnchangedWrkCmd string
+	UnchangedWrkCPU cpuUse
 	UnchangedWrites int64
 	Changed         lgEndpoint
 	ChangedCmd      string
@@ -106,6 +109,10 @@ type report struct {
 	PageLoadsSkipped string
 
 	Exports []exportRun
+
+	// FlushOpsPerSec and FlushUsecs are pg_test_fsync's fdatasync of one 8kB write on the data
+	// directory's disk: what a commit's WAL flush costs on this machine.
+	FlushOpsPerSec, FlushUsecs float64
 
 	Profiles []profileSummary
 }
@@ -165,12 +172,23 @@ func (r *report) heartbeatMet() bool {
 	return r.hbRatio() >= hbRatioTarget && hb.P99Ms <= hbP99Target && hb.Errors == 0
 }
 
+// unchanged is the unchanged-report figure that counts: wrk's when it pushed the server harder
+// and every answer it got said unchanged, else the load generator's.
+func (r *report) unchanged() (lgEndpoint, string) {
+	if w := r.UnchangedWrk; w != nil && w.RPS > r.Unchanged.RPS && w.Errors == 0 && w.Unexpected == 0 {
+		return *w, "wrk"
+	}
+	return r.Unchanged, "mcpwarden-loadgen"
+}
+
 func (r *report) unchangedRatio() float64 {
-	return ratio(r.Unchanged.RPS, r.bestPgbench("report").TPS)
+	u, _ := r.unchanged()
+	return ratio(u.RPS, r.bestPgbench("report").TPS)
 }
 
 func (r *report) unchangedMet() bool {
-	return r.unchangedRatio() >= unchangedRatioTarget && r.UnchangedWrites == 0 && r.Unchanged.Errors == 0
+	u, _ := r.unchanged()
+	return r.unchangedRatio() >= unchangedRatioTarget && r.UnchangedWrites == 0 && u.Errors == 0
 }
 
 // changed is the changed-report figure that counts: the generator that pushed the server
@@ -256,6 +274,7 @@ func yes(b bool) *bool { return &b }
 func (r *report) targets() []targetRow {
 	hb, gen := r.hb()
 	changed, changedGen := r.changed()
+	unchanged, unchangedGen := r.unchanged()
 	pgHB, pgRep := r.bestPgbench("heartbeat"), r.bestPgbench("report")
 	rows := []targetRow{
 		{"Heartbeats: throughput", fmt.Sprintf("%.0f/s (%s)", hb.RPS, gen),
@@ -275,9 +294,9 @@ func (r *report) targets() []targetRow {
 		rows = append(rows, targetRow{"Heartbeats: database statements per heartbeat", "not measured", "", "", "≤ 0.002", nil})
 	}
 	rows = append(rows,
-		targetRow{"Unchanged reports: throughput", fmt.Sprintf("%.0f/s", r.Unchanged.RPS),
+		targetRow{"Unchanged reports: throughput", fmt.Sprintf("%.0f/s (%s)", unchanged.RPS, unchangedGen),
 			fmt.Sprintf("pgbench 10-row upsert: %.0f TPS (%d clients)", pgRep.TPS, pgRep.Clients),
-			fmt.Sprintf("%.2f×", r.unchangedRatio()), fmt.Sprintf("≥ %.1f×", unchangedRatioTarget), yes(r.unchangedRatio() >= unchangedRatioTarget && r.Unchanged.Errors == 0)},
+			fmt.Sprintf("%.2f×", r.unchangedRatio()), fmt.Sprintf("≥ %.1f×", unchangedRatioTarget), yes(r.unchangedRatio() >= unchangedRatioTarget && unchanged.Errors == 0)},
 		targetRow{"Unchanged reports: server rows written", fmt.Sprintf("%d", r.UnchangedWrites), "", "", "0", yes(r.UnchangedWrites == 0)},
 		targetRow{"Changed reports (10 servers, scored and alerted): throughput", fmt.Sprintf("%.0f/s (%s)", changed.RPS, changedGen),
 			fmt.Sprintf("pgbench 10-row upsert: %.0f TPS", pgRep.TPS),
@@ -399,6 +418,12 @@ func (r *report) markdown() string {
 		}
 	}
 	w("\n- The server, PostgreSQL, pgbench and the load generators share the same %d cores, as the targets require. Server phases log at `warn` (no per-request log lines).\n", runtime.NumCPU())
+	pgHB0, pgRep0 := r.bestPgbench("heartbeat"), r.bestPgbench("report")
+	w("- **Commit cost of this machine**: ")
+	if r.FlushUsecs > 0 {
+		w("a WAL flush (pg_test_fsync, fdatasync of one 8kB write, on the data directory's disk) takes %.0f µs (%.0f/s); ", r.FlushUsecs, r.FlushOpsPerSec)
+	}
+	w("pgbench's naive 10-row upsert costs %.3f ms of machine CPU per transaction and its heartbeat UPDATE %.3f ms. Every ratio below is against pgbench on this same machine, so a faster disk raises both sides.\n", pgRep0.machineMsPerTx(), pgHB0.machineMsPerTx())
 	w("- pg_stat_statements is preloaded into the cluster for the whole run (for pgbench too), to count the server's statements.\n\n")
 
 	w("## Targets\n\n| target | measured | counterpart | ratio | goal | |\n|---|---|---|---:|---|---|\n")
@@ -431,7 +456,10 @@ func (r *report) markdown() string {
 	if r.HBWrk != nil {
 		w("%s", epRow("heartbeat (wrk)", *r.HBWrk, fmt.Sprintf("%.2f× pgbench; %s", ratio(r.HBWrk.RPS, pgHB.TPS), r.HBWrkCPU)))
 	}
-	w("%s", epRow("report, unchanged", r.Unchanged, fmt.Sprintf("%.2f× pgbench; %d server rows written; %s", r.unchangedRatio(), r.UnchangedWrites, r.UnchangedCPU)))
+	w("%s", epRow("report, unchanged (mcpwarden-loadgen)", r.Unchanged, fmt.Sprintf("%.2f× pgbench; %s", ratio(r.Unchanged.RPS, pgRep.TPS), r.UnchangedCPU)))
+	if r.UnchangedWrk != nil {
+		w("%s", epRow("report, unchanged (wrk)", *r.UnchangedWrk, fmt.Sprintf("%.2f× pgbench; %s", ratio(r.UnchangedWrk.RPS, pgRep.TPS), r.UnchangedWrkCPU)))
+	}
 	changedRow := func(e lgEndpoint, alerts, newRows int64, c cpuUse) string {
 		return fmt.Sprintf("%.2f× pgbench; %d alerts raised, %d new server rows; %s", ratio(e.RPS, pgRep.TPS), alerts, newRows, c)
 	}
@@ -453,18 +481,30 @@ func (r *report) markdown() string {
 	default:
 		w(" (wrk %.0f/s against mcpwarden-loadgen %.0f/s on the same cores, the faster counts)", r.ChangedWrk.RPS, r.Changed.RPS)
 	}
-	w(". Unchanged reports are driven by mcpwarden-loadgen, which checks every answer (unchanged, created, updated)")
-	if r.ChangedWrk != nil {
-		w("; wrk's changed reports are the load generator's bodies (written by `--report-templates`), after its phase, and its script checks every answer the same way (`unchanged` false and `servers_updated` above 0, else unexpected)")
+	_, unchangedGen := r.unchanged()
+	w(". For unchanged reports %s's figure counts", unchangedGen)
+	if r.UnchangedWrk != nil {
+		w(" (wrk %.0f/s against mcpwarden-loadgen %.0f/s; wrk counts when faster and every answer said unchanged)", r.UnchangedWrk.RPS, r.Unchanged.RPS)
+	}
+	w("; %d server rows were written by both unchanged phases together. mcpwarden-loadgen checks every answer (unchanged, created, updated)", r.UnchangedWrites)
+	if r.ChangedWrk != nil || r.UnchangedWrk != nil {
+		w("; wrk sends the load generator's bodies (written by `--report-templates`: the changed revisions and the baseline each agent was primed with), after its phase, and its scripts check every answer the same way (for a change `unchanged` false and `servers_updated` above 0, for the baseline `unchanged` true, else unexpected)")
 	}
 	w(".\n\n")
 	w("Commands:\n\n```sh\n%s\n", r.HBLoadgenCmd)
 	if r.HBWrkCmd != "" {
 		w("%s\n", r.HBWrkCmd)
 	}
-	w("%s --prime-only   # first, untimed\n%s\n%s\n", strings.Split(r.UnchangedCmd, " --mix")[0], r.UnchangedCmd, r.ChangedCmd)
+	w("%s --prime-only   # first, untimed\n%s\n", strings.Split(r.UnchangedCmd, " --mix")[0], r.UnchangedCmd)
+	if r.TemplatesCmd != "" {
+		w("%s\n", r.TemplatesCmd)
+	}
+	if r.UnchangedWrkCmd != "" {
+		w("%s\n", r.UnchangedWrkCmd)
+	}
+	w("%s\n", r.ChangedCmd)
 	if r.ChangedWrkCmd != "" {
-		w("%s\n%s\n", r.TemplatesCmd, r.ChangedWrkCmd)
+		w("%s\n", r.ChangedWrkCmd)
 	}
 	w("```\n")
 	w("\nThe pgbench counterparts: heartbeat %.0f TPS at %d clients; 10-row upsert %.0f TPS at %d clients.\n", pgHB.TPS, pgHB.Clients, pgRep.TPS, pgRep.Clients)
@@ -473,8 +513,12 @@ func (r *report) markdown() string {
 	perReport := func(c cpuUse, rps float64) string {
 		return fmt.Sprintf("%.3f ms (server %.3f, PostgreSQL %.3f)", ratio(c.Machine*1000, rps), ratio(c.Server*1000, rps), ratio(c.Postgres*1000, rps))
 	}
-	w("\nMachine CPU per operation (the same cores, so a ratio of throughputs is the inverse ratio of these): pgbench 10-row upsert %.3f ms per transaction (pgbench and PostgreSQL); unchanged report %s; changed report %s with mcpwarden-loadgen",
-		pgRep.machineMsPerTx(), perReport(r.UnchangedCPU, r.Unchanged.RPS), perReport(r.ChangedCPU, r.Changed.RPS))
+	w("\nMachine CPU per operation (the same cores, so a ratio of throughputs is the inverse ratio of these): pgbench 10-row upsert %.3f ms per transaction (pgbench and PostgreSQL); unchanged report %s with mcpwarden-loadgen",
+		pgRep.machineMsPerTx(), perReport(r.UnchangedCPU, r.Unchanged.RPS))
+	if r.UnchangedWrk != nil {
+		w(", %s with wrk", perReport(r.UnchangedWrkCPU, r.UnchangedWrk.RPS))
+	}
+	w("; changed report %s with mcpwarden-loadgen", perReport(r.ChangedCPU, r.Changed.RPS))
 	if r.ChangedWrk != nil {
 		w(", %s with wrk", perReport(r.ChangedWrkCPU, r.ChangedWrk.RPS))
 	}

@@ -75,10 +75,10 @@ func TestReportKindsDifferAsTheirNamesSay(t *testing.T) {
 	}
 }
 
-func TestReportTemplatesWithTheirPlaceholderFilledAreTheChangedReports(t *testing.T) {
+func TestReportTemplatesAreTheChangedReportsAndTheBaseline(t *testing.T) {
 	lines := strings.Split(strings.TrimSuffix(string(reportTemplates(10)), "\n"), "\n")
-	if len(lines) != 3 || lines[0] != profilePlaceholder {
-		t.Fatalf("want the placeholder and two bodies, got %d lines starting %q", len(lines), lines[0])
+	if len(lines) != 4 || lines[0] != profilePlaceholder {
+		t.Fatalf("want the placeholder and three bodies, got %d lines starting %q", len(lines), lines[0])
 	}
 	even, odd := lines[1], lines[2]
 	if n := strings.Count(even, profilePlaceholder); n != 10 {
@@ -94,5 +94,8 @@ func TestReportTemplatesWithTheirPlaceholderFilledAreTheChangedReports(t *testin
 		if want := string(s.reportBody(c.idx, 0, c.rev)); got != want {
 			t.Errorf("idx %d rev %d: template gives\n%s\nreportBody gives\n%s", c.idx, c.rev, got, want)
 		}
+	}
+	if baseline := string(s.reportBody(42, 0, 0)); lines[3] != baseline {
+		t.Errorf("the last line is\n%s\nnot the baseline every agent is primed with\n%s", lines[3], baseline)
 	}
 }

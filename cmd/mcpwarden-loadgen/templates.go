@@ -10,10 +10,11 @@ import (
 const profilePlaceholder = "@PROFILE@"
 
 // reportTemplates is what --report-templates writes, so that drivers other than this program
-// (the bench's wrk script) send exactly its "changed" reports: three lines, the placeholder, the
-// body of every even revision and the body of every odd revision, each with the placeholder
-// where profileSuffix(nonce, idx, rev) goes. A driver picks its own nonce per run, as this
-// program does, and numbers revisions from 1.
+// (the bench's wrk scripts) send exactly its reports: four lines, the placeholder, the body of
+// every even revision and the body of every odd revision, each with the placeholder where
+// profileSuffix(nonce, idx, rev) goes, and the baseline every agent is primed with (an unchanged
+// report). A driver picks its own nonce per run, as this program does, and numbers revisions
+// from 1.
 func reportTemplates(servers int) []byte {
 	s := &simulation{o: options{servers: servers}}
 	var b bytes.Buffer
@@ -22,6 +23,8 @@ func reportTemplates(servers int) []byte {
 		b.Write(s.reportBodyProfile(0, rev, profilePlaceholder))
 		b.WriteByte('\n')
 	}
+	b.Write(s.reportBodyProfile(0, 0, ""))
+	b.WriteByte('\n')
 	return b.Bytes()
 }
 
