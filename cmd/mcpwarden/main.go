@@ -133,6 +133,17 @@ func database(ctx context.Context, cfg *config.Server, log *slog.Logger) (*db.St
 		stop()
 		return nil, func() {}, err
 	}
+	if cfg.DatabaseReadURL != "" {
+		err := store.UseReadReplica(db.ReadReplicaOptions{
+			URL: cfg.DatabaseReadURL, MaxConns: cfg.DBMaxConns, MaxLag: cfg.ReadReplicaMaxLag, CheckInterval: cfg.ReadReplicaCheckInterval,
+		})
+		if err != nil {
+			store.Close()
+			stop()
+			return nil, func() {}, err
+		}
+		log.Info("list, detail, dashboard and export reads go to the read replica while it is within its maximum lag", "max_lag", cfg.ReadReplicaMaxLag.String())
+	}
 	return store, stop, nil
 }
 
