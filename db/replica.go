@@ -52,6 +52,8 @@ type ReadReplicaOptions struct {
 	MaxLag time.Duration
 	// CheckInterval is how often WatchReadReplica measures the replica's replay position.
 	CheckInterval time.Duration
+	// StateChanged, when set, is called when the replica's state changes (for logs).
+	StateChanged func(ReplicaStatus)
 }
 
 // Replica states, as /health reports them.
@@ -165,8 +167,15 @@ func replicaFailed(err error) bool {
 }
 
 func (r *readReplica) setUnreachable(err error) {
-	old := r.status.Load()
-	r.status.Store(&ReplicaStatus{State: ReplicaUnreachable, ReplayLSN: old.ReplayLSN, CheckedAt: time.Now(), Err: err})
+	r.set(&ReplicaStatus{State: ReplicaUnreachable, ReplayLSN: r.status.Load().ReplayLSN, CheckedAt: time.Now(), Err: err})
+}
+
+// set records the replica's new status, and tells StateChanged when its state differs.
+func (r *readReplica) set(st *ReplicaStatus) {
+	old := r.status.Swap(st)
+	if r.opts.StateChanged != nil && (old.State != st.State || old.InUse != st.InUse) {
+		r.opts.StateChanged(*st)
+	}
 }
 
 // WatchReadReplica checks the read replica every CheckInterval until ctx ends: it reads the
@@ -205,12 +214,13 @@ func (s *Storage) checkReplica(ctx context.Context, now func() time.Time) {
 	defer cancel()
 	old := r.status.Load()
 	fail := func(state string, err error) {
-		r.status.Store(&ReplicaStatus{State: state, ReplayLSN: old.ReplayLSN, CheckedAt: now(), Err: err})
+		r.set(&ReplicaStatus{State: state, ReplayLSN: old.ReplayLSN, CheckedAt: now(), Err: err})
 	}
 	// The primary first: whatever it had committed before this moment, a replica that has
-	// replayed to this position has too.
+	// replayed to this position has too. The insert position, not the write position
+	// (pg_current_wal_lsn), which an asynchronous commit returns before reaching.
 	var primary LSN
-	if err := s.db.QueryRowContext(ctx, `SELECT pg_current_wal_lsn()`).Scan(&primary); err != nil {
+	if err := s.db.QueryRowContext(ctx, `SELECT pg_current_wal_insert_lsn()`).Scan(&primary); err != nil {
 		// Without the primary's position the lag is unknown; the replica's state stands.
 		fail(old.State, fmt.Errorf("read the primary's WAL position: %w", err))
 		return
@@ -238,7 +248,7 @@ func (s *Storage) checkReplica(ctx context.Context, now func() time.Time) {
 		st.State, st.InUse = ReplicaLagging, false
 		st.Err = fmt.Errorf("the read replica is more than %s behind the primary", r.opts.MaxLag)
 	}
-	r.status.Store(st)
+	r.set(st)
 }
 
 // addSample appends next to the primary's positions and drops those no lag measurement within
@@ -272,9 +282,10 @@ func (s *Storage) MarkChanged(ctx context.Context, orgID, userID uuid.UUID) erro
 	if s.replica == nil {
 		return nil
 	}
-	// GREATEST: a concurrent mark that read an older position must not move it back.
+	// The insert position: with synchronous_commit off, the change's commit record may not be
+	// written yet. GREATEST: a concurrent mark that read an older position must not move it back.
 	_, err := s.db.ExecContext(ctx, `
-		UPDATE users SET changed_lsn = GREATEST(changed_lsn, pg_current_wal_lsn())
+		UPDATE users SET changed_lsn = GREATEST(changed_lsn, pg_current_wal_insert_lsn())
 		WHERE organization_id = $1 AND id = $2`, orgID, userID)
 	return err
 }
