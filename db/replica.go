@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 )
 
@@ -198,15 +197,6 @@ func (s *Storage) WatchReadReplica(ctx context.Context) {
 	}
 }
 
-// CheckReadReplica runs one check now (WatchReadReplica runs them periodically).
-func (s *Storage) CheckReadReplica(ctx context.Context) ReplicaStatus {
-	if s.replica == nil {
-		return ReplicaStatus{}
-	}
-	s.checkReplica(ctx, time.Now)
-	return *s.replica.status.Load()
-}
-
 func (s *Storage) checkReplica(ctx context.Context, now func() time.Time) {
 	r := s.replica
 	timeout := max(r.opts.CheckInterval, 2*time.Second)
@@ -288,12 +278,4 @@ func (s *Storage) MarkChanged(ctx context.Context, orgID, userID uuid.UUID) erro
 		UPDATE users SET changed_lsn = GREATEST(changed_lsn, pg_current_wal_insert_lsn())
 		WHERE organization_id = $1 AND id = $2`, orgID, userID)
 	return err
-}
-
-// ReplicaDB exposes the read replica's pool for tests; nil without one.
-func (s *Storage) ReplicaDB() *sqlx.DB {
-	if s.replica == nil {
-		return nil
-	}
-	return s.replica.store.db
 }
