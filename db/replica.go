@@ -199,7 +199,8 @@ func (s *Storage) WatchReadReplica(ctx context.Context) {
 
 func (s *Storage) checkReplica(ctx context.Context, now func() time.Time) {
 	r := s.replica
-	timeout := max(r.opts.CheckInterval, 2*time.Second)
+	// Generous: a check that times out takes the replica out of use.
+	timeout := max(2*r.opts.CheckInterval, 5*time.Second)
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	old := r.status.Load()

@@ -18,6 +18,7 @@ import (
 	"github.com/mcpwarden/mcpwarden/db"
 	"github.com/mcpwarden/mcpwarden/db/dbtest"
 	"github.com/mcpwarden/mcpwarden/impl/apitest"
+	"github.com/mcpwarden/mcpwarden/impl/config"
 )
 
 // TestReadsGoToAStreamingStandbyAndSurviveItsLoss runs a server on a primary and a real
@@ -114,6 +115,14 @@ func TestReadsGoToAStreamingStandbyAndSurviveItsLoss(t *testing.T) {
 	onPrimary := func(name string) int {
 		return count(t, env, `SELECT count(*) FROM mcp_servers WHERE organization_id = $1 AND server_name = $2`, orgID, name)
 	}
+	idOnPrimary := func(name string) uuid.UUID {
+		t.Helper()
+		var id uuid.UUID
+		if err := store.DB().Get(&id, `SELECT id FROM mcp_servers WHERE organization_id = $1 AND server_name = $2`, orgID, name); err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
 
 	// readsFromStandby shows that the owner's reads are served by the standby: with its replay
 	// paused, a server the primary has committed is in no list, count or export.
@@ -139,6 +148,10 @@ func TestReadsGoToAStreamingStandbyAndSurviveItsLoss(t *testing.T) {
 		if body := get(t, env, access, "/mcp/servers/export?format=ndjson"); strings.Contains(body, name) {
 			t.Errorf("the export holds %s: not read from the standby", name)
 		}
+		// A link to it still works: a detail the standby lacks is looked for on the primary.
+		if d, err := owner.GetServerWithResponse(ctx, idOnPrimary(name)); err != nil || d.JSON200 == nil || d.JSON200.ServerName != name {
+			t.Errorf("the detail of %s, which only the primary has yet: %v", name, err)
+		}
 		return name
 	}
 
@@ -146,7 +159,7 @@ func TestReadsGoToAStreamingStandbyAndSurviveItsLoss(t *testing.T) {
 		h := health()
 		return h.ReadReplica.InUse && h.ReadReplica.State == mcpwarden.Streaming
 	})
-	everyEndpointAnswers(t, env, access, key, email, agentID, serverID(t, owner, "filesystem"))
+	everyEndpointAnswers(t, env, access, key, email, agentID, idOnPrimary("filesystem"))
 
 	// Reads come from the standby.
 	probe := readsFromStandby()
@@ -167,7 +180,7 @@ func TestReadsGoToAStreamingStandbyAndSurviveItsLoss(t *testing.T) {
 	if listsAgent(t, viewer, created.JSON201.Id) {
 		t.Error("the viewer, who changed nothing, sees a change the paused standby has not replayed: not read from the standby")
 	}
-	verify, err := owner.UpdateServerWithResponse(ctx, serverID(t, owner, "filesystem"), mcpwarden.UpdateServerJSONRequestBody{IsVerified: true})
+	verify, err := owner.UpdateServerWithResponse(ctx, idOnPrimary("filesystem"), mcpwarden.UpdateServerJSONRequestBody{IsVerified: true})
 	if err != nil || verify.JSON200 == nil {
 		t.Fatalf("verify: %v", err)
 	}
@@ -199,8 +212,41 @@ func TestReadsGoToAStreamingStandbyAndSurviveItsLoss(t *testing.T) {
 		h := health()
 		return h.ReadReplica.InUse && h.ReadReplica.LagSeconds != nil
 	})
-	readsFromStandby()
+	probe = readsFromStandby()
+
+	// Lag: a server whose maximum lag the paused standby exceeds reads from the primary, and
+	// says so, until the standby catches up.
+	lagStore, err := db.Open(ctx, pair.PrimaryURL, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { lagStore.Close() })
+	if err := lagStore.UseReadReplica(db.ReadReplicaOptions{URL: pair.StandbyURL, MaxConns: 2, MaxLag: 300 * time.Millisecond, CheckInterval: 50 * time.Millisecond}); err != nil {
+		t.Fatal(err)
+	}
+	strict := apitest.NewOn(t, lagStore, func(c *config.Server) { c.JWTSecret = env.Config.JWTSecret })
+	lagState := func() (bool, mcpwarden.ReadReplicaHealthState) {
+		resp, err := strict.Anonymous().GetHealthWithResponse(ctx)
+		if err != nil || resp.JSON200 == nil || resp.JSON200.ReadReplica == nil {
+			t.Fatalf("health: %v", err)
+		}
+		return resp.JSON200.ReadReplica.InUse, resp.JSON200.ReadReplica.State
+	}
+	waitFor("/health to say the paused standby lags", func() bool {
+		inUse, state := lagState()
+		return !inUse && state == mcpwarden.Lagging
+	})
+	if n := total(strict.User(viewerToken), probe); n != 1 {
+		t.Errorf("past the maximum lag, the viewer's list shows %s %d times, want once (from the primary)", probe, n)
+	}
+	if n := total(viewer, probe); n != 0 {
+		t.Errorf("within its maximum lag, the other server's list shows %s: not read from the standby", probe)
+	}
 	resume()
+	waitFor("/health to say the standby caught up", func() bool {
+		inUse, state := lagState()
+		return inUse && state == mcpwarden.Streaming
+	})
 }
 
 // everyEndpointAnswers calls each read the standby may serve, and a sign-in and a report, and
@@ -235,15 +281,6 @@ func listsAgent(t *testing.T, c *mcpwarden.ClientWithResponses, id uuid.UUID) bo
 		}
 	}
 	return false
-}
-
-func serverID(t *testing.T, c *mcpwarden.ClientWithResponses, name string) uuid.UUID {
-	t.Helper()
-	resp, err := c.ListServersWithResponse(tctx, &mcpwarden.ListServersParams{Search: &name})
-	if err != nil || resp.JSON200 == nil || len(resp.JSON200.Items) != 1 {
-		t.Fatalf("find server %s: %v", name, err)
-	}
-	return resp.JSON200.Items[0].Id
 }
 
 func get(t *testing.T, env *apitest.Env, access, path string) string {

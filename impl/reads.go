@@ -2,6 +2,7 @@ package impl
 
 import (
 	"context"
+	"errors"
 	"io"
 
 	"github.com/google/uuid"
@@ -22,6 +23,17 @@ func readOne[T any](ctx context.Context, s *Server, q func(*db.Storage) (T, erro
 		v, err = q(st)
 		return err
 	})
+	return v, err
+}
+
+// readDetail is readOne for one row by id: a row the read replica does not have yet (created by
+// someone else within the lag, and linked to from an alert) is looked for on the primary, so
+// that a link to it answers 404 only when the row does not exist.
+func readDetail[T any](ctx context.Context, s *Server, q func(*db.Storage) (T, error)) (T, error) {
+	v, err := readOne(ctx, s, q)
+	if errors.Is(err, db.ErrNotFound) && s.store.HasReadReplica() {
+		return q(s.store)
+	}
 	return v, err
 }
 

@@ -43,7 +43,7 @@ func (s *Server) ListServers(ctx context.Context, request gen.ListServersRequest
 
 func (s *Server) GetServer(ctx context.Context, request gen.GetServerRequestObject) (gen.GetServerResponseObject, error) {
 	p := httpapi.PrincipalFrom(ctx)
-	srv, err := readOne(ctx, s, func(st *db.Storage) (db.Server, error) { return st.ServerByID(ctx, p.OrgID, request.ServerId) })
+	srv, err := readDetail(ctx, s, func(st *db.Storage) (db.Server, error) { return st.ServerByID(ctx, p.OrgID, request.ServerId) })
 	if errors.Is(err, db.ErrNotFound) {
 		return gen.GetServer404ApplicationProblemPlusJSONResponse{NotFoundApplicationProblemPlusJSONResponse: notFound(ctx)}, nil
 	}
