@@ -188,7 +188,7 @@ func (s *Storage) WatchReadReplica(ctx context.Context) {
 	tick := time.NewTicker(r.opts.CheckInterval)
 	defer tick.Stop()
 	for {
-		s.checkReplica(ctx, time.Now)
+		s.checkReplica(ctx)
 		select {
 		case <-ctx.Done():
 			return
@@ -197,7 +197,7 @@ func (s *Storage) WatchReadReplica(ctx context.Context) {
 	}
 }
 
-func (s *Storage) checkReplica(ctx context.Context, now func() time.Time) {
+func (s *Storage) checkReplica(ctx context.Context) {
 	r := s.replica
 	// Generous: a check that times out takes the replica out of use.
 	timeout := max(2*r.opts.CheckInterval, 5*time.Second)
@@ -205,7 +205,7 @@ func (s *Storage) checkReplica(ctx context.Context, now func() time.Time) {
 	defer cancel()
 	old := r.status.Load()
 	fail := func(state string, err error) {
-		r.set(&ReplicaStatus{State: state, ReplayLSN: old.ReplayLSN, CheckedAt: now(), Err: err})
+		r.set(&ReplicaStatus{State: state, ReplayLSN: old.ReplayLSN, CheckedAt: time.Now(), Err: err})
 	}
 	// The primary first: whatever it had committed before this moment, a replica that has
 	// replayed to this position has too. The insert position, not the write position
@@ -216,7 +216,7 @@ func (s *Storage) checkReplica(ctx context.Context, now func() time.Time) {
 		fail(old.State, fmt.Errorf("read the primary's WAL position: %w", err))
 		return
 	}
-	at := now()
+	at := time.Now()
 	var (
 		inRecovery bool
 		replay     LSN

@@ -46,6 +46,16 @@ func TestReadsGoToAStreamingStandbyAndSurviveItsLoss(t *testing.T) {
 		t.Fatal(err)
 	}
 	env := apitest.NewOn(t, store)
+	// Another server replica, with a storage and checks of its own, as a second process would be.
+	otherStore, err := db.Open(ctx, pair.PrimaryURL, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { otherStore.Close() })
+	if err := otherStore.UseReadReplica(db.ReadReplicaOptions{URL: pair.StandbyURL, MaxConns: 2, MaxLag: time.Hour, CheckInterval: 50 * time.Millisecond}); err != nil {
+		t.Fatal(err)
+	}
+	other := apitest.NewOn(t, otherStore, func(c *config.Server) { c.JWTSecret = env.Config.JWTSecret })
 	standby, err := sqlx.Open("postgres", pair.StandbyURL)
 	if err != nil {
 		t.Fatal(err)
@@ -167,12 +177,22 @@ func TestReadsGoToAStreamingStandbyAndSurviveItsLoss(t *testing.T) {
 	// Read your writes: the owner's change is visible to the owner at once, through the primary
 	// (which also shows the probe), while the viewer, who changed nothing, still reads the
 	// paused standby.
+	waitFor("the other server replica to read from the standby", func() bool {
+		st, _ := otherStore.ReadReplicaStatus()
+		return st.InUse
+	})
 	created, err := owner.CreateAgentWithResponse(ctx, mcpwarden.CreateAgentJSONRequestBody{Name: "fresh-laptop"})
 	if err != nil || created.JSON201 == nil {
 		t.Fatalf("create agent: %v", err)
 	}
 	if !listsAgent(t, owner, created.JSON201.Id) {
 		t.Error("the owner does not see the agent they just created")
+	}
+	if !listsAgent(t, other.User(access), created.JSON201.Id) {
+		t.Error("the owner does not see the agent they just created when their next read reaches another server replica")
+	}
+	if listsAgent(t, other.User(viewerToken), created.JSON201.Id) {
+		t.Error("the viewer sees, through another server replica, a change the paused standby has not replayed: not read from the standby")
 	}
 	if total(owner, probe) != 1 {
 		t.Error("after their change, the owner's list does not come from the primary")
