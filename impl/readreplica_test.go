@@ -22,12 +22,15 @@ import (
 )
 
 // TestReadsGoToAStreamingStandbyAndSurviveItsLoss runs a server on a primary and a real
-// streaming standby of it (pg_basebackup -R). With the standby's replay paused, a report the
-// primary has committed is missing from lists, dashboards and exports: they are read from the
-// standby. The user who makes a change sees it at once (their reads go to the primary until the
-// standby has replayed it), while another user of the organization still reads the standby.
-// Stopping the standby keeps every endpoint answering, and /health says reads are on the
-// primary; restarting it brings reads back to it. Sign-ins and reports work throughout.
+// streaming standby of it (pg_basebackup -R); a standby given as the primary is refused. With the
+// standby's replay paused, a report the primary has committed is missing from lists, dashboard
+// counts and exports: they are read from the standby (its detail, linked from alerts, is still
+// found). The user who makes a change sees it at once, through this server or another replica
+// (their reads go to the primary until the standby has replayed it), while another user of the
+// organization still reads the standby. Stopping the standby keeps every endpoint answering,
+// and /health says reads are on the primary; restarting it brings reads back to it. A server
+// whose maximum lag the paused standby exceeds reads from the primary and says so. Sign-ins and
+// reports work throughout.
 func TestReadsGoToAStreamingStandbyAndSurviveItsLoss(t *testing.T) {
 	ctx := context.Background()
 	pair := dbtest.NewReplicated(t)
