@@ -36,6 +36,8 @@ var (
 // Storage runs mcpwarden's queries against PostgreSQL.
 type Storage struct {
 	db *sqlx.DB
+	// replica serves Read's reads when configured (UseReadReplica); nil otherwise.
+	replica *readReplica
 	// stmts holds the hot paths' prepared statements by query text (see prepared).
 	stmts sync.Map
 }
@@ -57,7 +59,8 @@ func Pool(url string) (*sqlx.DB, error) {
 	return sqlx.NewDb(sql.OpenDB(connector), "postgres"), nil
 }
 
-// Open connects to PostgreSQL and checks that it answers.
+// Open connects to PostgreSQL and checks that it answers and is a primary: a standby refuses
+// every write, so the server would answer sign-ins and reports with errors.
 func Open(ctx context.Context, url string, maxConns int) (*Storage, error) {
 	conn, err := Pool(url)
 	if err != nil {
@@ -75,6 +78,15 @@ func Open(ctx context.Context, url string, maxConns int) (*Storage, error) {
 		conn.Close()
 		return nil, fmt.Errorf("connect to database: %w", err)
 	}
+	var standby bool
+	if err := conn.QueryRowContext(pingCtx, `SELECT pg_is_in_recovery()`).Scan(&standby); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("connect to database: %w", err)
+	}
+	if standby {
+		conn.Close()
+		return nil, ErrStandby
+	}
 	return &Storage{db: conn}, nil
 }
 
@@ -84,8 +96,16 @@ func New(conn *sqlx.DB) *Storage { return &Storage{db: conn} }
 // DB exposes the pool for tests and tools that need raw SQL.
 func (s *Storage) DB() *sqlx.DB { return s.db }
 
-// Close closes the pool.
-func (s *Storage) Close() error { return s.db.Close() }
+// ErrStandby refuses a primary database URL that points at a standby (a server in recovery).
+var ErrStandby = errors.New("the database is a standby (read-only, in recovery): DATABASE_URL must point at the primary; a standby can serve reads as DATABASE_READ_URL")
+
+// Close closes the pool, and the read replica's.
+func (s *Storage) Close() error {
+	if s.replica != nil {
+		s.replica.store.db.Close()
+	}
+	return s.db.Close()
+}
 
 // prepared returns query to run in tx, as a prepared statement once one exists. A statement sent
 // with its arguments is parsed, analysed and planned at every execution; for the ingestion path,

@@ -27,6 +27,9 @@ type UserAuth struct {
 	// SessionOpen: the login asked about has a refresh token that is not revoked (always true
 	// when no login was asked about).
 	SessionOpen bool `db:"session_open"`
+	// ChangedLSN is the primary's WAL position after the user's last change (MarkChanged): their
+	// reads go to a read replica only once it has replayed this far.
+	ChangedLSN LSN `db:"changed_lsn"`
 }
 
 // UserAuthByID returns the user's role and token version, and whether the login session (the
@@ -34,7 +37,7 @@ type UserAuth struct {
 func (s *Storage) UserAuthByID(ctx context.Context, orgID, userID, session uuid.UUID) (UserAuth, error) {
 	var u UserAuth
 	err := s.db.GetContext(ctx, &u, `
-		SELECT id, organization_id, role, token_version, password_hash IS NOT NULL AS active,
+		SELECT id, organization_id, role, token_version, password_hash IS NOT NULL AS active, changed_lsn,
 			$3 = '00000000-0000-0000-0000-000000000000'::uuid OR EXISTS (
 				SELECT 1 FROM refresh_tokens r
 				WHERE r.organization_id = $1 AND r.family_id = $3 AND r.user_id = $2 AND r.revoked_at IS NULL

@@ -20,7 +20,9 @@ const agentOnlineWindow = 3 * time.Minute
 func (s *Server) ListAgents(ctx context.Context, request gen.ListAgentsRequestObject) (gen.ListAgentsResponseObject, error) {
 	p := httpapi.PrincipalFrom(ctx)
 	page, size := pageOf(request.Params.Page, request.Params.PageSize)
-	agents, total, err := s.store.ListAgents(ctx, p.OrgID, (*string)(request.Params.Status), int(size), int(page-1)*int(size))
+	agents, total, err := readTwo(ctx, s, func(st *db.Storage) ([]db.Agent, int64, error) {
+		return st.ListAgents(ctx, p.OrgID, (*string)(request.Params.Status), int(size), int(page-1)*int(size))
+	})
 	if err != nil {
 		return nil, err
 	}

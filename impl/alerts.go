@@ -24,7 +24,7 @@ func (s *Server) ListAlerts(ctx context.Context, request gen.ListAlertsRequestOb
 		sev := string(*params.Severity)
 		f.Severity = &sev
 	}
-	alerts, total, err := s.store.ListAlerts(ctx, p.OrgID, f)
+	alerts, total, err := readTwo(ctx, s, func(st *db.Storage) ([]db.Alert, int64, error) { return st.ListAlerts(ctx, p.OrgID, f) })
 	if err != nil {
 		return nil, err
 	}
@@ -109,18 +109,18 @@ func (s *Server) ExportAlerts(ctx context.Context, request gen.ExportAlertsReque
 		f.Severity = &sev
 	}
 	if params.Format == "ndjson" {
-		return gen.ExportAlerts200ApplicationxNdjsonResponse{Body: exportStream(func(w io.Writer) error {
+		return gen.ExportAlerts200ApplicationxNdjsonResponse{Body: s.readStream(ctx, func(st *db.Storage, w io.Writer) error {
 			enc := json.NewEncoder(w)
-			return s.store.EachAlert(ctx, p.OrgID, f, func(a db.Alert) error { return enc.Encode(apiAlert(a)) })
+			return st.EachAlert(ctx, p.OrgID, f, func(a db.Alert) error { return enc.Encode(apiAlert(a)) })
 		})}, nil
 	}
-	return gen.ExportAlerts200TextcsvResponse{Body: exportStream(func(w io.Writer) error {
+	return gen.ExportAlerts200TextcsvResponse{Body: s.readStream(ctx, func(st *db.Storage, w io.Writer) error {
 		cw := csv.NewWriter(w)
 		if err := cw.Write([]string{"id", "type", "severity", "title", "message", "server_id", "server_name", "agent_id",
 			"agent_hostname", "created_at", "dismissed", "dismissed_at", "dismissed_by"}); err != nil {
 			return err
 		}
-		err := s.store.EachAlert(ctx, p.OrgID, f, func(a db.Alert) error {
+		err := st.EachAlert(ctx, p.OrgID, f, func(a db.Alert) error {
 			return csvRow(cw, a.ID.String(), a.Type, a.Severity, a.Title, a.Message, csvUUID(a.ServerID), csvString(a.ServerName),
 				csvUUID(a.AgentID), csvString(a.AgentHostname), csvTime(&a.CreatedAt), strconv.FormatBool(a.Dismissed),
 				csvTime(a.DismissedAt), csvUUID(a.DismissedBy))

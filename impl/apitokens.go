@@ -13,7 +13,9 @@ import (
 func (s *Server) ListApiTokens(ctx context.Context, request gen.ListApiTokensRequestObject) (gen.ListApiTokensResponseObject, error) {
 	p := httpapi.PrincipalFrom(ctx)
 	page, size := pageOf(request.Params.Page, request.Params.PageSize)
-	tokens, total, err := s.store.ListAPITokens(ctx, p.OrgID, int(size), int(page-1)*int(size))
+	tokens, total, err := readTwo(ctx, s, func(st *db.Storage) ([]db.APIToken, int64, error) {
+		return st.ListAPITokens(ctx, p.OrgID, int(size), int(page-1)*int(size))
+	})
 	if err != nil {
 		return nil, err
 	}

@@ -34,7 +34,7 @@ func (s *Server) ListAuditEvents(ctx context.Context, request gen.ListAuditEvent
 		}
 		f.AfterAt, f.AfterID = &at, &id
 	}
-	events, err := s.store.ListAuditEvents(ctx, p.OrgID, f)
+	events, err := readOne(ctx, s, func(st *db.Storage) ([]db.AuditRecord, error) { return st.ListAuditEvents(ctx, p.OrgID, f) })
 	if err != nil {
 		return nil, err
 	}
@@ -71,9 +71,9 @@ func (s *Server) ExportAuditEvents(ctx context.Context, request gen.ExportAuditE
 	in := request.Params
 	f := db.AuditFilter{ActorID: in.ActorId, Action: in.Action, TargetID: in.TargetId, Since: in.Since, Until: in.Until}
 	if in.Format == "ndjson" {
-		return gen.ExportAuditEvents200ApplicationxNdjsonResponse{Body: exportStream(func(w io.Writer) error {
+		return gen.ExportAuditEvents200ApplicationxNdjsonResponse{Body: s.readStream(ctx, func(st *db.Storage, w io.Writer) error {
 			enc := json.NewEncoder(w)
-			return s.store.EachAuditEvent(ctx, p.OrgID, f, func(e db.AuditRecord) error {
+			return st.EachAuditEvent(ctx, p.OrgID, f, func(e db.AuditRecord) error {
 				v, err := auditView(e)
 				if err != nil {
 					return err
@@ -82,12 +82,12 @@ func (s *Server) ExportAuditEvents(ctx context.Context, request gen.ExportAuditE
 			})
 		})}, nil
 	}
-	return gen.ExportAuditEvents200TextcsvResponse{Body: exportStream(func(w io.Writer) error {
+	return gen.ExportAuditEvents200TextcsvResponse{Body: s.readStream(ctx, func(st *db.Storage, w io.Writer) error {
 		cw := csv.NewWriter(w)
 		if err := cw.Write([]string{"id", "at", "actor_type", "actor_id", "actor_user_id", "source_ip", "action", "target_type", "target_id", "summary"}); err != nil {
 			return err
 		}
-		err := s.store.EachAuditEvent(ctx, p.OrgID, f, func(e db.AuditRecord) error {
+		err := st.EachAuditEvent(ctx, p.OrgID, f, func(e db.AuditRecord) error {
 			return csvRow(cw, e.ID.String(), csvTime(&e.At), e.ActorType, csvUUID(e.ActorID), csvUUID(e.ActorUserID),
 				csvString(e.SourceIP), e.Action, e.TargetType, csvString(e.TargetID), string(e.Summary))
 		})

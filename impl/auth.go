@@ -79,6 +79,7 @@ func (s *Server) RegisterUser(ctx context.Context, request gen.RegisterUserReque
 		s.uncount(ctx, attempt) // an outage: nothing was created
 		return nil, err
 	}
+	s.markChanged(ctx, u.OrganizationID, u.ID)
 	return gen.RegisterUser201JSONResponse(apiUser(u)), nil
 }
 

@@ -6,13 +6,14 @@ import (
 
 	openapi_types "github.com/oapi-codegen/runtime/types"
 
+	"github.com/mcpwarden/mcpwarden/db"
 	"github.com/mcpwarden/mcpwarden/gen"
 	"github.com/mcpwarden/mcpwarden/impl/httpapi"
 )
 
 func (s *Server) GetDashboardStats(ctx context.Context, request gen.GetDashboardStatsRequestObject) (gen.GetDashboardStatsResponseObject, error) {
 	p := httpapi.PrincipalFrom(ctx)
-	st, err := s.store.DashboardStats(ctx, p.OrgID)
+	st, err := readOne(ctx, s, func(st *db.Storage) (db.DashboardStats, error) { return st.DashboardStats(ctx, p.OrgID) })
 	if err != nil {
 		return nil, err
 	}
@@ -31,7 +32,9 @@ var riskLevelsDesc = []gen.RiskLevel{"critical", "high", "medium", "low"}
 
 func (s *Server) GetRiskDistribution(ctx context.Context, request gen.GetRiskDistributionRequestObject) (gen.GetRiskDistributionResponseObject, error) {
 	p := httpapi.PrincipalFrom(ctx)
-	counts, types, err := s.store.RiskDistribution(ctx, p.OrgID, 5)
+	counts, types, err := readTwo(ctx, s, func(st *db.Storage) (map[string]int64, []db.TypeCount, error) {
+		return st.RiskDistribution(ctx, p.OrgID, 5)
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -61,7 +64,7 @@ func (s *Server) GetTopRisks(ctx context.Context, request gen.GetTopRisksRequest
 	if l := request.Params.Limit; l != nil && *l >= 1 {
 		limit = min(int(*l), 50)
 	}
-	rows, err := s.store.TopRisks(ctx, p.OrgID, limit)
+	rows, err := readOne(ctx, s, func(st *db.Storage) ([]db.Server, error) { return st.TopRisks(ctx, p.OrgID, limit) })
 	if err != nil {
 		return nil, err
 	}
@@ -92,7 +95,9 @@ func (s *Server) GetRiskTrend(ctx context.Context, request gen.GetRiskTrendReque
 		days = *d
 	}
 	today := s.now().UTC().Truncate(24 * time.Hour)
-	rows, err := s.store.RiskTrend(ctx, p.OrgID, today.AddDate(0, 0, 1-int(days)))
+	rows, err := readOne(ctx, s, func(st *db.Storage) ([]db.RiskSnapshot, error) {
+		return st.RiskTrend(ctx, p.OrgID, today.AddDate(0, 0, 1-int(days)))
+	})
 	if err != nil {
 		return nil, err
 	}

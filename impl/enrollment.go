@@ -18,7 +18,9 @@ import (
 func (s *Server) ListEnrollmentSecrets(ctx context.Context, request gen.ListEnrollmentSecretsRequestObject) (gen.ListEnrollmentSecretsResponseObject, error) {
 	p := httpapi.PrincipalFrom(ctx)
 	page, size := pageOf(request.Params.Page, request.Params.PageSize)
-	secrets, total, err := s.store.ListEnrollmentSecrets(ctx, p.OrgID, int(size), int(page-1)*int(size))
+	secrets, total, err := readTwo(ctx, s, func(st *db.Storage) ([]db.EnrollmentSecret, int64, error) {
+		return st.ListEnrollmentSecrets(ctx, p.OrgID, int(size), int(page-1)*int(size))
+	})
 	if err != nil {
 		return nil, err
 	}

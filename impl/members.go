@@ -62,13 +62,16 @@ func (s *Server) AcceptInvitation(ctx context.Context, request gen.AcceptInvitat
 	if err != nil {
 		return nil, err
 	}
+	s.markChanged(ctx, orgID, u.ID)
 	return gen.AcceptInvitation200JSONResponse(apiUser(u)), nil
 }
 
 func (s *Server) ListMembers(ctx context.Context, request gen.ListMembersRequestObject) (gen.ListMembersResponseObject, error) {
 	p := httpapi.PrincipalFrom(ctx)
 	page, size := pageOf(request.Params.Page, request.Params.PageSize)
-	users, total, err := s.store.ListMembers(ctx, p.OrgID, int(size), int(page-1)*int(size))
+	users, total, err := readTwo(ctx, s, func(st *db.Storage) ([]db.User, int64, error) {
+		return st.ListMembers(ctx, p.OrgID, int(size), int(page-1)*int(size))
+	})
 	if err != nil {
 		return nil, err
 	}

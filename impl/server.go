@@ -81,6 +81,11 @@ func (s *Server) Handler() (http.Handler, error) {
 	if o.Logger == nil {
 		o.Logger = s.log
 	}
+	if s.store.HasReadReplica() {
+		o.Changed = func(ctx context.Context, p httpapi.Principal) error {
+			return s.store.MarkChanged(ctx, p.OrgID, p.UserID)
+		}
+	}
 	return httpapi.New(o, authenticator{s}, s)
 }
 
@@ -126,7 +131,7 @@ func (a authenticator) User(ctx context.Context, raw string) (httpapi.Principal,
 	if u.TokenVersion != t.Version || !u.Active || !u.SessionOpen {
 		return httpapi.Principal{}, httpapi.ErrUnauthenticated
 	}
-	return httpapi.Principal{OrgID: t.OrgID, UserID: t.UserID, Role: u.Role}, nil
+	return httpapi.Principal{OrgID: t.OrgID, UserID: t.UserID, Role: u.Role, ChangedLSN: u.ChangedLSN}, nil
 }
 
 // apiToken checks an API token: live, and created by someone who is still an admin.
@@ -149,7 +154,7 @@ func (a authenticator) apiToken(ctx context.Context, raw string) (httpapi.Princi
 	if err != nil {
 		return httpapi.Principal{}, err
 	}
-	return httpapi.Principal{OrgID: orgID, UserID: t.CreatedBy, TokenID: t.ID, Scopes: t.Scopes}, nil
+	return httpapi.Principal{OrgID: orgID, UserID: t.CreatedBy, TokenID: t.ID, Scopes: t.Scopes, ChangedLSN: creator.ChangedLSN}, nil
 }
 
 // Agent checks an agent key and returns the agent it belongs to.
@@ -220,9 +225,16 @@ func NewReplica(cfg config.Server, version string, store *db.Storage, log *slog.
 	}}
 }
 
-// Run runs the replica's hot-path upkeep and background jobs until ctx ends. The jobs stop
-// first, so that the hot path's last flush of buffered last-seen times is the last write.
+// Run runs the replica's hot-path upkeep, background jobs and read-replica checks until ctx
+// ends. The jobs stop first, so that the hot path's last flush of buffered last-seen times is the
+// last write.
 func (r Replica) Run(ctx context.Context, store *db.Storage) {
+	watchDone := make(chan struct{})
+	go func() {
+		defer close(watchDone)
+		store.WatchReadReplica(ctx)
+	}()
+	defer func() { <-watchDone }()
 	jobsDone := make(chan struct{})
 	go func() {
 		defer close(jobsDone)

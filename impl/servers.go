@@ -23,7 +23,7 @@ func (s *Server) ListServers(ctx context.Context, request gen.ListServersRequest
 	page, size := pageOf(prm.Page, prm.PageSize)
 	f := serverFilter(prm.RiskLevel, prm.Status, prm.AgentId, prm.Search)
 	f.Limit, f.Offset = int(size), int(page-1)*int(size)
-	servers, total, err := s.store.ListServers(ctx, p.OrgID, f)
+	servers, total, err := readTwo(ctx, s, func(st *db.Storage) ([]db.Server, int64, error) { return st.ListServers(ctx, p.OrgID, f) })
 	if err != nil {
 		return nil, err
 	}
@@ -38,7 +38,7 @@ func (s *Server) ListServers(ctx context.Context, request gen.ListServersRequest
 
 func (s *Server) GetServer(ctx context.Context, request gen.GetServerRequestObject) (gen.GetServerResponseObject, error) {
 	p := httpapi.PrincipalFrom(ctx)
-	srv, err := s.store.ServerByID(ctx, p.OrgID, request.ServerId)
+	srv, err := readDetail(ctx, s, func(st *db.Storage) (db.Server, error) { return st.ServerByID(ctx, p.OrgID, request.ServerId) })
 	if errors.Is(err, db.ErrNotFound) {
 		return gen.GetServer404ApplicationProblemPlusJSONResponse{NotFoundApplicationProblemPlusJSONResponse: notFound(ctx)}, nil
 	}
@@ -131,9 +131,9 @@ func (s *Server) ExportServers(ctx context.Context, request gen.ExportServersReq
 	prm := request.Params
 	f := serverFilter(prm.RiskLevel, prm.Status, prm.AgentId, prm.Search)
 	if prm.Format == "ndjson" {
-		return gen.ExportServers200ApplicationxNdjsonResponse{Body: exportStream(func(w io.Writer) error {
+		return gen.ExportServers200ApplicationxNdjsonResponse{Body: s.readStream(ctx, func(st *db.Storage, w io.Writer) error {
 			enc := json.NewEncoder(w)
-			return s.store.EachServer(ctx, p.OrgID, f, func(srv db.Server) error {
+			return st.EachServer(ctx, p.OrgID, f, func(srv db.Server) error {
 				v, err := serverView(srv)
 				if err != nil {
 					return err
@@ -142,12 +142,12 @@ func (s *Server) ExportServers(ctx context.Context, request gen.ExportServersReq
 			})
 		})}, nil
 	}
-	return gen.ExportServers200TextcsvResponse{Body: exportStream(func(w io.Writer) error {
+	return gen.ExportServers200TextcsvResponse{Body: s.readStream(ctx, func(st *db.Storage, w io.Writer) error {
 		cw := csv.NewWriter(w)
 		if err := cw.Write(serverCSVHeader); err != nil {
 			return err
 		}
-		err := s.store.EachServer(ctx, p.OrgID, f, func(v db.Server) error {
+		err := st.EachServer(ctx, p.OrgID, f, func(v db.Server) error {
 			enabled := ""
 			if v.Enabled != nil {
 				enabled = strconv.FormatBool(*v.Enabled)

@@ -51,7 +51,7 @@ func apiDelivery(d db.WebhookDelivery) gen.WebhookDelivery {
 
 func (s *Server) ListWebhooks(ctx context.Context, request gen.ListWebhooksRequestObject) (gen.ListWebhooksResponseObject, error) {
 	p := httpapi.PrincipalFrom(ctx)
-	hooks, err := s.store.ListWebhooks(ctx, p.OrgID)
+	hooks, err := readOne(ctx, s, func(st *db.Storage) ([]db.Webhook, error) { return st.ListWebhooks(ctx, p.OrgID) })
 	if err != nil {
 		return nil, err
 	}
@@ -138,7 +138,9 @@ func (s *Server) TestWebhook(ctx context.Context, request gen.TestWebhookRequest
 func (s *Server) ListWebhookDeliveries(ctx context.Context, request gen.ListWebhookDeliveriesRequestObject) (gen.ListWebhookDeliveriesResponseObject, error) {
 	p := httpapi.PrincipalFrom(ctx)
 	page, size := pageOf(request.Params.Page, request.Params.PageSize)
-	list, total, err := s.store.ListDeliveries(ctx, p.OrgID, request.WebhookId, int(size), int(page-1)*int(size))
+	list, total, err := readTwo(ctx, s, func(st *db.Storage) ([]db.WebhookDelivery, int64, error) {
+		return st.ListDeliveries(ctx, p.OrgID, request.WebhookId, int(size), int(page-1)*int(size))
+	})
 	if errors.Is(err, db.ErrNotFound) {
 		return gen.ListWebhookDeliveries404ApplicationProblemPlusJSONResponse{NotFoundApplicationProblemPlusJSONResponse: webhookNotFound(ctx)}, nil
 	}

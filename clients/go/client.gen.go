@@ -256,6 +256,33 @@ func (e OsType) Valid() bool {
 	}
 }
 
+// Defines values for ReadReplicaHealthState.
+const (
+	Lagging     ReadReplicaHealthState = "lagging"
+	NotStandby  ReadReplicaHealthState = "not_standby"
+	Starting    ReadReplicaHealthState = "starting"
+	Streaming   ReadReplicaHealthState = "streaming"
+	Unreachable ReadReplicaHealthState = "unreachable"
+)
+
+// Valid indicates whether the value is a known member of the ReadReplicaHealthState enum.
+func (e ReadReplicaHealthState) Valid() bool {
+	switch e {
+	case Lagging:
+		return true
+	case NotStandby:
+		return true
+	case Starting:
+		return true
+	case Streaming:
+		return true
+	case Unreachable:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ReportResultStatus.
 const (
 	ReportResultStatusOk ReportResultStatus = "ok"
@@ -850,7 +877,10 @@ type FieldError struct {
 // Health defines model for Health.
 type Health struct {
 	Database HealthDatabase `json:"database"`
-	Status   HealthStatus   `json:"status"`
+
+	// ReadReplica The read replica (a streaming standby of the database), present only when one is configured. The server tolerates its lag and its loss: while it is not in use, every read goes to the database, and /health stays healthy.
+	ReadReplica *ReadReplicaHealth `json:"read_replica,omitempty"`
+	Status      HealthStatus       `json:"status"`
 
 	// Version The server's version.
 	Version string `json:"version"`
@@ -1022,6 +1052,24 @@ type Problem struct {
 	// Example: about:blank
 	Type string `json:"type"`
 }
+
+// ReadReplicaHealth The read replica (a streaming standby of the database), present only when one is configured. The server tolerates its lag and its loss: while it is not in use, every read goes to the database, and /health stays healthy.
+type ReadReplicaHealth struct {
+	// CheckedAt When the replica was last checked (or a read on it failed).
+	CheckedAt *time.Time `json:"checked_at,omitempty"`
+
+	// InUse List, detail, dashboard and export reads go to the replica (except a user's reads right after their own change, until the replica has replayed it); false sends every read to the database.
+	InUse bool `json:"in_use"`
+
+	// LagSeconds At most this far behind the database at checked_at; absent when unknown.
+	LagSeconds *float64 `json:"lag_seconds,omitempty"`
+
+	// State As the server's last check found the replica: starting (not checked yet), streaming (in use), lagging (further behind than the configured maximum lag), unreachable, or not_standby (it answers but is not in recovery, so not a copy of the database).
+	State ReadReplicaHealthState `json:"state"`
+}
+
+// ReadReplicaHealthState As the server's last check found the replica: starting (not checked yet), streaming (in use), lagging (further behind than the configured maximum lag), unreachable, or not_standby (it answers but is not in recovery, so not a copy of the database).
+type ReadReplicaHealthState string
 
 // RefreshRequest defines model for RefreshRequest.
 type RefreshRequest struct {
@@ -2217,7 +2265,7 @@ type ClientInterface interface {
 
 	// GetHealth Check the server and its database
 	//
-	// Answers 200 while the database is reachable and 503 otherwise. Needs no authentication.
+	// Answers 200 while the database is reachable and 503 otherwise, whatever the state of the read replica, which read_replica reports when one is configured. Needs no authentication.
 	//
 	// Corresponds with GET /health (the `GetHealth` operationId).
 	GetHealth(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -3374,7 +3422,7 @@ func (c *Client) RotateEnrollmentSecret(ctx context.Context, enrollmentId Enroll
 
 // GetHealth Check the server and its database
 //
-// Answers 200 while the database is reachable and 503 otherwise. Needs no authentication.
+// Answers 200 while the database is reachable and 503 otherwise, whatever the state of the read replica, which read_replica reports when one is configured. Needs no authentication.
 //
 // Corresponds with GET /health (the `GetHealth` operationId).
 func (c *Client) GetHealth(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -6636,7 +6684,7 @@ type ClientWithResponsesInterface interface {
 
 	// GetHealthWithResponse Check the server and its database
 	//
-	// Answers 200 while the database is reachable and 503 otherwise. Needs no authentication.
+	// Answers 200 while the database is reachable and 503 otherwise, whatever the state of the read replica, which read_replica reports when one is configured. Needs no authentication.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -12495,7 +12543,7 @@ func (c *ClientWithResponses) RotateEnrollmentSecretWithResponse(ctx context.Con
 
 // GetHealthWithResponse Check the server and its database
 //
-// Answers 200 while the database is reachable and 503 otherwise. Needs no authentication.
+// Answers 200 while the database is reachable and 503 otherwise, whatever the state of the read replica, which read_replica reports when one is configured. Needs no authentication.
 //
 // Returns a wrapper object for the known response body format(s).
 //

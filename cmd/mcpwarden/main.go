@@ -133,6 +133,24 @@ func database(ctx context.Context, cfg *config.Server, log *slog.Logger) (*db.St
 		stop()
 		return nil, func() {}, err
 	}
+	if cfg.DatabaseReadURL != "" {
+		err := store.UseReadReplica(db.ReadReplicaOptions{
+			URL: cfg.DatabaseReadURL, MaxConns: cfg.DBMaxConns, MaxLag: cfg.ReadReplicaMaxLag, CheckInterval: cfg.ReadReplicaCheckInterval,
+			StateChanged: func(st db.ReplicaStatus) {
+				if st.InUse {
+					log.Info("read replica in use", "state", st.State, "lag", st.Lag.String())
+				} else {
+					log.Warn("read replica not in use: reads go to the primary", "state", st.State, "error", fmt.Sprint(st.Err))
+				}
+			},
+		})
+		if err != nil {
+			store.Close()
+			stop()
+			return nil, func() {}, err
+		}
+		log.Info("list, detail, dashboard and export reads go to the read replica while it is within its maximum lag", "max_lag", cfg.ReadReplicaMaxLag.String())
+	}
 	return store, stop, nil
 }
 

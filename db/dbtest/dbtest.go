@@ -201,3 +201,56 @@ func Agent(t testing.TB, store *db.Storage, org uuid.UUID) uuid.UUID {
 	}
 	return a.ID
 }
+
+// Replicated is a private primary with a streaming standby of it, for tests of read replicas.
+type Replicated struct {
+	Primary, Standby *localpg.Cluster
+	// PrimaryURL and StandbyURL reach the same migrated database, on each cluster.
+	PrimaryURL, StandbyURL string
+}
+
+// NewReplicated starts a PostgreSQL cluster of the test's own with a migrated database, and a
+// streaming standby of it (pg_basebackup -R), which has replayed the migrations when this
+// returns. Both are stopped and removed when the test ends (or reaped, like the shared cluster,
+// when the test process dies first).
+func NewReplicated(t testing.TB) Replicated {
+	t.Helper()
+	ctx := context.Background()
+	dir := func() string {
+		d, err := os.MkdirTemp("", "mcpwarden-test-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.Chmod(d, 0o755)
+		if err := os.WriteFile(filepath.Join(d, ownerFile), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.RemoveAll(d) })
+		return d
+	}
+	opts := localpg.Options{Dir: dir(), NoFsync: true, BinDir: os.Getenv("MCPWARDEN_PG_BIN")}
+	primary, err := localpg.Start(ctx, opts)
+	if err != nil {
+		t.Fatalf("start the primary: %v", err)
+	}
+	t.Cleanup(func() { primary.Stop() })
+	const database = "mcpwarden"
+	if err := primary.CreateDatabase(ctx, database); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := sqlx.Open("postgres", primary.URL(database))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if err := db.Migrate(ctx, conn.DB); err != nil {
+		t.Fatal(err)
+	}
+	opts.Dir = dir()
+	standby, err := localpg.StartStandby(ctx, primary, opts)
+	if err != nil {
+		t.Fatalf("start the standby: %v", err)
+	}
+	t.Cleanup(func() { standby.Stop() })
+	return Replicated{Primary: primary, Standby: standby, PrimaryURL: primary.URL(database), StandbyURL: standby.URL(database)}
+}

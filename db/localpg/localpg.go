@@ -121,6 +121,50 @@ func hasServerBinaries(dir string) bool {
 // Start initialises the cluster on first use and starts it, or adopts it when a previous run
 // left it running. It returns once PostgreSQL accepts connections.
 func Start(ctx context.Context, opts Options) (*Cluster, error) {
+	c, err := prepare(opts)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(filepath.Join(c.dataDir, "PG_VERSION")); errors.Is(err, os.ErrNotExist) {
+		if err := c.initdb(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if running, socketDir := c.runningSocketDir(); running {
+		c.socketDir = socketDir
+		return c, nil
+	}
+	if err := c.StartServer(ctx); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// StartStandby makes a streaming standby of primary in opts.Dir, a base backup that follows the
+// primary's WAL (pg_basebackup -R), and starts it. It returns once the standby accepts
+// (read-only) connections.
+func StartStandby(ctx context.Context, primary *Cluster, opts Options) (*Cluster, error) {
+	c, err := prepare(opts)
+	if err != nil {
+		return nil, err
+	}
+	args := []string{"-D", c.dataDir, "-R", "-X", "stream", "-c", "fast", "-h", primary.socketDir, "-U", superuser}
+	if c.noFsync {
+		args = append(args, "--no-sync")
+	}
+	if err := c.run(ctx, "pg_basebackup", args...); err != nil {
+		os.RemoveAll(c.dataDir)
+		return nil, fmt.Errorf("make a standby of %s: %w", primary.dir, err)
+	}
+	if err := c.StartServer(ctx); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// prepare finds the binaries and makes the cluster's directories (Dir, its socket directory),
+// owned by the PostgreSQL user under root.
+func prepare(opts Options) (*Cluster, error) {
 	binDir, err := FindBinaries(opts.BinDir)
 	if err != nil {
 		return nil, err
@@ -176,18 +220,6 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 				return nil, fmt.Errorf("give %s to the PostgreSQL user: %w", p, err)
 			}
 		}
-	}
-	if _, err := os.Stat(filepath.Join(c.dataDir, "PG_VERSION")); errors.Is(err, os.ErrNotExist) {
-		if err := c.initdb(ctx); err != nil {
-			return nil, err
-		}
-	}
-	if running, socketDir := c.runningSocketDir(); running {
-		c.socketDir = socketDir
-		return c, nil
-	}
-	if err := c.StartServer(ctx); err != nil {
-		return nil, err
 	}
 	return c, nil
 }

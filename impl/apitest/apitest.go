@@ -52,7 +52,12 @@ type Env struct {
 // secret. Options adjust the configuration.
 func New(t testing.TB, options ...func(*config.Server)) *Env {
 	t.Helper()
-	store := db.New(dbtest.New(t))
+	return NewOn(t, db.New(dbtest.New(t)), options...)
+}
+
+// NewOn is New on a storage the test set up itself (a private cluster, a read replica).
+func NewOn(t testing.TB, store *db.Storage, options ...func(*config.Server)) *Env {
+	t.Helper()
 	secret := make([]byte, 32)
 	rand.Read(secret)
 	cfg := config.Defaults()

@@ -21,6 +21,13 @@ import (
 type Server struct {
 	Addr        string `env:"MCPWARDEN_ADDR" envDefault:":8000"`
 	DatabaseURL string `env:"DATABASE_URL"`
+	// DatabaseReadURL is a streaming standby of DatabaseURL's database that list, detail,
+	// dashboard and export reads may use; empty sends every query to DatabaseURL.
+	DatabaseReadURL string `env:"DATABASE_READ_URL"`
+	// ReadReplicaMaxLag: a read replica further behind the primary than this serves no reads.
+	ReadReplicaMaxLag time.Duration `env:"MCPWARDEN_READ_REPLICA_MAX_LAG" envDefault:"10s"`
+	// ReadReplicaCheckInterval is how often each server measures the read replica's lag.
+	ReadReplicaCheckInterval time.Duration `env:"MCPWARDEN_READ_REPLICA_CHECK_INTERVAL" envDefault:"1s"`
 	// DataDir holds the built-in PostgreSQL and its generated JWT secret.
 	DataDir string `env:"MCPWARDEN_DATA_DIR" envDefault:".mcpwarden"`
 	// JWTSecret signs access tokens; required with DatabaseURL, generated with the built-in
@@ -136,6 +143,9 @@ func (c *Server) Validate() error {
 	} else if c.JWTSecret != "" && len(c.JWTSecret) < 32 {
 		bad("MCPWARDEN_JWT_SECRET must be at least 32 bytes")
 	}
+	if c.DatabaseReadURL != "" && c.DatabaseURL == "" {
+		bad("DATABASE_READ_URL needs DATABASE_URL: the read replica is a standby of the primary DATABASE_URL points at")
+	}
 	if c.Registration != "open" && c.Registration != "closed" {
 		bad("MCPWARDEN_REGISTRATION must be open or closed, not %q", c.Registration)
 	}
@@ -184,6 +194,7 @@ func (c *Server) Validate() error {
 		"MCPWARDEN_WEBHOOK_RETRY_BASE": c.WebhookRetryBase, "MCPWARDEN_ROLLUP_COMPACT_INTERVAL": c.RollupCompactInterval,
 		"MCPWARDEN_DORMANT_SWEEP_INTERVAL": c.DormantSweepInterval, "MCPWARDEN_HEARTBEAT_FLUSH_INTERVAL": c.HeartbeatFlushInterval,
 		"MCPWARDEN_REVOCATION_POLL_INTERVAL": c.RevocationPollInterval, "MCPWARDEN_TREND_SNAPSHOT_INTERVAL": c.TrendSnapshotInterval,
+		"MCPWARDEN_READ_REPLICA_MAX_LAG": c.ReadReplicaMaxLag, "MCPWARDEN_READ_REPLICA_CHECK_INTERVAL": c.ReadReplicaCheckInterval,
 	} {
 		if d < time.Millisecond {
 			bad("%s must be a positive duration, not %s", name, d)

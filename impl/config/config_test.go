@@ -24,7 +24,7 @@ func TestDefaultsAreTheDocumentedOnes(t *testing.T) {
 		EmailDigestInterval: 30 * time.Second, WebhookPollInterval: 2 * time.Second, WebhookRetryBase: 30 * time.Second,
 		RollupCompactInterval: 30 * time.Second, DormantSweepInterval: time.Minute,
 		HeartbeatFlushInterval: 2 * time.Second, RevocationPollInterval: 2 * time.Second,
-		TrendSnapshotInterval: time.Hour,
+		TrendSnapshotInterval: time.Hour, ReadReplicaMaxLag: 10 * time.Second, ReadReplicaCheckInterval: time.Second,
 	}
 	if diff := cmp.Diff(want, Defaults()); diff != "" {
 		t.Fatalf("defaults (-documented +actual):\n%s", diff)
@@ -69,6 +69,8 @@ func TestInvalidSettingsAreRefusedByName(t *testing.T) {
 		"MCPWARDEN_PPROF_ADDR":                 "0.0.0.0:6060",
 		"MCPWARDEN_JWT_SECRET":                 "short",
 		"MCPWARDEN_SMTP_URL":                   "smtp://mail.example:587",
+		"MCPWARDEN_READ_REPLICA_MAX_LAG":       "0s",
+		"DATABASE_READ_URL":                    "postgres://standby.example/mcpwarden",
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := FromMap(map[string]string{name: value})

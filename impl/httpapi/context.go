@@ -4,6 +4,8 @@ import (
 	"context"
 
 	"github.com/google/uuid"
+
+	"github.com/mcpwarden/mcpwarden/db"
 )
 
 type ctxKey int
@@ -24,6 +26,9 @@ type Principal struct {
 	// scopes, which the operation's x-scopes are checked against instead of x-roles.
 	TokenID uuid.UUID
 	Scopes  []string
+	// ChangedLSN is where the primary's WAL was after the user's last change: a read for them
+	// may go to a read replica only once it has replayed this far (db.Storage.Read).
+	ChangedLSN db.LSN
 }
 
 // principalHolder is put in the request context before validation so that the authentication

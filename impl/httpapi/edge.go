@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
@@ -38,6 +39,10 @@ type Options struct {
 	Logger             *slog.Logger
 	// Metrics, when set, counts and times every request by operation.
 	Metrics *Metrics
+	// Changed, when set, is called before a user's successful change (any method but GET,
+	// HEAD and OPTIONS, answered below 400) is acknowledged, so that their next reads see it
+	// wherever they are served.
+	Changed func(ctx context.Context, p Principal) error
 }
 
 // Authenticator checks the credentials the spec's security schemes name.
@@ -81,7 +86,7 @@ func New(opts Options, auth Authenticator, h gen.StrictServerInterface) (http.Ha
 			MaxAge:        600,
 		}))
 	}
-	ec.Pre(e.bodyLimit, withClientIP, streamDeadline, contract.middleware(!opts.DisableValidation))
+	ec.Pre(e.bodyLimit, withClientIP, streamDeadline, contract.middleware(!opts.DisableValidation), e.markChanges)
 	gen.RegisterHandlers(ec, gen.NewStrictHandler(h, nil))
 	return ec, nil
 }
@@ -138,6 +143,40 @@ func (e *edge) requestLog(next echo.HandlerFunc) echo.HandlerFunc {
 			slog.String("client_ip", c.RealIP()),
 		)
 		return nil
+	}
+}
+
+// changeMarkTimeout bounds the wait for Options.Changed, which holds the answer back.
+const changeMarkTimeout = 5 * time.Second
+
+// markChanges calls Options.Changed for a user's successful change just before its answer is
+// written, when the change is committed and the caller not yet told.
+func (e *edge) markChanges(next echo.HandlerFunc) echo.HandlerFunc {
+	if e.opts.Changed == nil {
+		return next
+	}
+	return func(c echo.Context) error {
+		req := c.Request()
+		switch req.Method {
+		case http.MethodGet, http.MethodHead, http.MethodOptions:
+			return next(c)
+		}
+		h, _ := req.Context().Value(principalKey).(*principalHolder)
+		if h == nil || h.p == nil || h.p.UserID == uuid.Nil {
+			return next(c)
+		}
+		p, ctx := *h.p, req.Context()
+		c.Response().Before(func() {
+			if c.Response().Status >= 400 {
+				return
+			}
+			markCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), changeMarkTimeout)
+			defer cancel()
+			if err := e.opts.Changed(markCtx, p); err != nil {
+				e.log.WarnContext(ctx, "a change may not be visible at once to its author on the read replica", "request_id", RequestIDFrom(ctx), "error", err)
+			}
+		})
+		return next(c)
 	}
 }
 

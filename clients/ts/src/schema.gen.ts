@@ -13,7 +13,7 @@ export interface paths {
         };
         /**
          * Check the server and its database
-         * @description Answers 200 while the database is reachable and 503 otherwise. Needs no authentication.
+         * @description Answers 200 while the database is reachable and 503 otherwise, whatever the state of the read replica, which read_replica reports when one is configured. Needs no authentication.
          */
         get: operations["getHealth"];
         put?: never;
@@ -951,6 +951,27 @@ export interface components {
             version: string;
             /** @enum {string} */
             database: "connected" | "disconnected";
+            read_replica?: components["schemas"]["ReadReplicaHealth"];
+        };
+        /** @description The read replica (a streaming standby of the database), present only when one is configured. The server tolerates its lag and its loss: while it is not in use, every read goes to the database, and /health stays healthy. */
+        ReadReplicaHealth: {
+            /** @description List, detail, dashboard and export reads go to the replica (except a user's reads right after their own change, until the replica has replayed it); false sends every read to the database. */
+            in_use: boolean;
+            /**
+             * @description As the server's last check found the replica: starting (not checked yet), streaming (in use), lagging (further behind than the configured maximum lag), unreachable, or not_standby (it answers but is not in recovery, so not a copy of the database).
+             * @enum {string}
+             */
+            state: "starting" | "streaming" | "lagging" | "unreachable" | "not_standby";
+            /**
+             * Format: double
+             * @description At most this far behind the database at checked_at; absent when unknown.
+             */
+            lag_seconds?: number;
+            /**
+             * Format: date-time
+             * @description When the replica was last checked (or a read on it failed).
+             */
+            checked_at?: string;
         };
         /**
          * Format: email
@@ -1870,7 +1891,13 @@ export interface operations {
                      * @example {
                      *       "status": "healthy",
                      *       "version": "0.2.0",
-                     *       "database": "connected"
+                     *       "database": "connected",
+                     *       "read_replica": {
+                     *         "in_use": true,
+                     *         "state": "streaming",
+                     *         "lag_seconds": 0.004,
+                     *         "checked_at": "2026-01-15T09:30:00Z"
+                     *       }
                      *     }
                      */
                     "application/json": components["schemas"]["Health"];
