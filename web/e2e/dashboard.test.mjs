@@ -4,6 +4,7 @@
 // a member and sign in as them, change the password; every page at 1280 px and 390 px wide.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 import { join } from "node:path";
 
@@ -12,6 +13,7 @@ import { repo, startServer, startWebhookReceiver } from "./server.mjs";
 
 const admin = { name: "Jane Doe", email: "jane@example.com", password: "correct horse battery staple", org: "Acme Corp" };
 const member = { name: "Sam Member", email: "sam@example.com", password: "quiet river lantern 42" };
+const viewer = { name: "Vic Viewer", email: "vic@example.com", password: "still water copper 7" };
 const newPassword = "a brand new horse battery";
 
 describe("the dashboard", { timeout: 300_000 }, () => {
@@ -142,6 +144,14 @@ describe("the dashboard", { timeout: 300_000 }, () => {
     assert.equal(await page.getByLabel("Search").inputValue(), "desktop");
     await table.getByRole("link", { name: "desktop-commander" }).waitFor();
     await checkPage(w, "servers-search");
+
+    // The download holds what the filter shows: the one matching server.
+    const csv = await download(page, page.getByRole("button", { name: "Download the 1 matching servers as CSV" }));
+    assert.equal(csv.name, "mcpwarden-servers.csv");
+    const lines = csv.text.trim().split("\n");
+    assert.equal(lines.length, 2);
+    assert.match(lines[0], /^id,agent_id,agent_hostname,server_name,/);
+    assert.match(lines[1], /,desktop-commander,/);
   });
 
   it("opens the server's page with its risk explanation and verifies it", async () => {
@@ -173,6 +183,12 @@ describe("the dashboard", { timeout: 300_000 }, () => {
     await page.waitForURL(/dismissed=true/);
     await page.getByRole("link", { name: /Open desktop-commander/ }).waitFor();
     await checkPage(w, "alerts-dismissed");
+    const ndjson = await download(page, page.getByRole("button", { name: "Download these 1 alerts as NDJSON" }));
+    assert.equal(ndjson.name, "mcpwarden-alerts.ndjson");
+    const alerts = ndjson.text.trim().split("\n").map((l) => JSON.parse(l));
+    assert.equal(alerts.length, 1);
+    assert.equal(alerts[0].dismissed, true);
+    assert.equal(alerts[0].server_name, "desktop-commander");
   });
 
   it("invites a member, who sets a password and sees no admin controls", async () => {
@@ -211,6 +227,80 @@ describe("the dashboard", { timeout: 300_000 }, () => {
     } finally {
       await m.context.close();
     }
+  });
+
+  it("invites a viewer, who sees no control that changes anything, on any page", async () => {
+    const { page } = w;
+    await page.goto(ui("/settings"));
+    const members = page.getByRole("region", { name: "Members" });
+    await members.getByLabel("Name").fill(viewer.name);
+    await members.getByLabel("Email").fill(viewer.email);
+    // The label's name takes in the chosen option's.
+    await members.getByRole("combobox", { name: /^Role (member|viewer|admin)$/ }).selectOption("viewer");
+    await members.getByRole("button", { name: "Invite" }).click();
+    const token = (await page.getByLabel("Setup token").textContent()).trim();
+    await members.getByRole("row", { name: new RegExp(viewer.name) }).waitFor();
+    assert.equal(await members.getByLabel(`Role of ${viewer.name}`).inputValue(), "viewer");
+
+    const v = await watchedPage(browser);
+    try {
+      const p = v.page;
+      await p.goto(ui("/accept-invitation"));
+      await p.getByLabel("Setup token").fill(token);
+      await p.getByLabel("New password (at least 12 characters)").fill(viewer.password);
+      await p.getByRole("button", { name: "Set password" }).click();
+      await p.getByRole("link", { name: "Sign in" }).click();
+      await p.getByLabel("Email").fill(viewer.email);
+      await p.getByLabel("Password").fill(viewer.password);
+      await p.getByRole("button", { name: "Sign in" }).click();
+      await p.getByText(`${viewer.name} (viewer)`).waitFor();
+      // The buttons a viewer may see: reading, filtering, downloading, their own account.
+      const readOnly = [/^Sign out$/, /^Search$/, /^Download .* as (CSV|NDJSON)$/, /^Save profile$/, /^Change password$/];
+      const pages = [
+        ["/", "viewer-overview", (q) => q.getByRole("region", { name: "Top risks" }).getByRole("link", { name: "desktop-commander" })],
+        ["/servers", "viewer-servers", (q) => q.getByRole("link", { name: "desktop-commander" })],
+        ["/agents?enrol=1", "viewer-agents", (q) => q.getByRole("table", { name: "Enrolled agents" })],
+        ["/alerts?dismissed=all", "viewer-alerts", (q) => q.getByRole("link", { name: /Open desktop-commander/ })],
+        ["/settings", "viewer-settings", (q) => q.getByRole("heading", { name: "Your account" })],
+      ];
+      for (const [path, name, ready] of pages) {
+        await p.goto(ui(path));
+        await ready(p).waitFor();
+        await checkPage(v, name);
+        await assertOnlyReadControls(p, name, readOnly);
+      }
+      assert.equal(await p.getByRole("heading", { name: "Enrol an agent" }).count(), 0);
+      assert.equal(await p.getByRole("columnheader", { name: "Actions" }).count(), 0);
+      await p.goto(ui("/servers"));
+      await p.getByRole("link", { name: "desktop-commander" }).click();
+      await p.getByRole("heading", { name: "Why it is critical risk" }).waitFor();
+      await checkPage(v, "viewer-server");
+      await assertOnlyReadControls(p, "viewer-server", readOnly);
+      // What a viewer may change: their own name.
+      await p.goto(ui("/settings"));
+      await p.getByLabel("Name").fill("Vic V. Viewer");
+      await p.getByRole("button", { name: "Save profile" }).click();
+      await p.getByText("Vic V. Viewer (viewer)").waitFor();
+      await checkPage(v, "viewer-settings-saved");
+    } finally {
+      await v.context.close();
+    }
+  });
+
+  it("changes a member's role, offering viewer", async () => {
+    const { page } = w;
+    await page.goto(ui("/settings"));
+    const role = page.getByRole("region", { name: "Members" }).getByLabel(`Role of ${member.name}`);
+    await role.waitFor();
+    assert.deepEqual(await role.getByRole("option").allTextContents(), ["admin", "member", "viewer"]);
+    // The change is the server's: a reload shows it.
+    await Promise.all([
+      page.waitForResponse((r) => r.request().method() === "PATCH" && r.url().includes("/auth/organization/members/")),
+      role.selectOption("viewer"),
+    ]);
+    await page.reload();
+    assert.equal(await page.getByRole("region", { name: "Members" }).getByLabel(`Role of ${member.name}`).inputValue(), "viewer");
+    await checkPage(w, "settings-roles");
   });
 
   it("adds a webhook, with its secret shown once, sends a test and shows the delivery", async () => {
@@ -326,3 +416,18 @@ describe("the dashboard", { timeout: 300_000 }, () => {
     }
   });
 });
+
+/** Clicks the button and returns the file it downloads: its suggested name and its text. */
+async function download(page, button) {
+  const [d] = await Promise.all([page.waitForEvent("download"), button.click()]);
+  return { name: d.suggestedFilename(), text: readFileSync(await d.path(), "utf8") };
+}
+
+/** Fails when the page shows a button, or a form field outside a search or the account, that is not read-only. */
+async function assertOnlyReadControls(page, name, allowed) {
+  const buttons = await page.getByRole("button").evaluateAll((els) => els.map((e) => e.getAttribute("aria-label") || e.textContent.trim()));
+  const writes = buttons.filter((b) => !allowed.some((re) => re.test(b)));
+  assert.deepEqual(writes, [], `${name}: a viewer is shown controls that change something`);
+  const selects = await page.getByRole("combobox").evaluateAll((els) => els.filter((e) => !e.closest("form.filters, nav.pager")).map((e) => e.getAttribute("aria-label") || e.name));
+  assert.deepEqual(selects, [], `${name}: a viewer is shown choices that change something`);
+}

@@ -9,7 +9,7 @@ import { Overview } from "./pages/overview";
 import { ServerPage, Servers } from "./pages/servers";
 import { Settings } from "./pages/settings";
 import { Link, navigate, useLocation } from "./router";
-import { SessionContext, type Session } from "./session";
+import { SessionContext, sessionOf, type Session } from "./session";
 
 const publicPaths = ["/sign-in", "/register", "/accept-invitation"];
 
@@ -80,7 +80,7 @@ function Shell({ onSignedOut }: { onSignedOut: () => void }) {
     });
   };
   // The page loads its data while the user is read; what depends on the role waits for it.
-  const session: Session | null = me.data ? { user: me.data, isAdmin: me.data.role === "admin", refresh: me.reload, signOut } : null;
+  const session: Session | null = me.data ? sessionOf(me.data, me.reload, signOut) : null;
   const section = "/" + (loc.path.split("/")[1] ?? "");
   return (
     <SessionContext.Provider value={session}>

@@ -215,3 +215,43 @@ export function formValues(e: Event): Record<string, string> {
   });
   return out;
 }
+
+export type ExportFormat = "csv" | "ndjson";
+
+/**
+ * Buttons that download every row of the current filter (an export operation), as CSV or NDJSON.
+ * The export needs the access token, which only the client holds, so it is fetched and then saved
+ * from memory rather than linked.
+ */
+export function Downloads({ what, name, get }: { what: string; name: string; get: (format: ExportFormat) => Promise<Blob> }) {
+  const action = useAction();
+  const save = (format: ExportFormat) =>
+    void action.run(async () => {
+      const url = URL.createObjectURL(await get(format));
+      const a = document.createElement("a");
+      a.href = url;
+      a.download = `${name}.${format}`;
+      document.body.append(a);
+      a.click();
+      a.remove();
+      // The download has started from the URL by the time the click returns; a minute is ample.
+      window.setTimeout(() => URL.revokeObjectURL(url), 60_000);
+    });
+  return (
+    <div class="downloads" role="group" aria-label={`Download ${what}`}>
+      <span class="muted">Download {what}:</span>
+      <button type="button" disabled={action.busy} aria-label={`Download ${what} as CSV`} onClick={() => save("csv")}>
+        CSV
+      </button>
+      <button type="button" disabled={action.busy} aria-label={`Download ${what} as NDJSON`} onClick={() => save("ndjson")}>
+        NDJSON
+      </button>
+      {action.busy && (
+        <span class="muted" role="status">
+          Preparing…
+        </span>
+      )}
+      <ErrorText error={action.error} />
+    </div>
+  );
+}

@@ -3,6 +3,7 @@ import { useState } from "preact/hooks";
 import { api, ok, useLoad, type Schemas } from "../api";
 import { Confirm, CopyButton, ErrorText, Field, Loaded, PageTitle, Pager, Secret, Time, count, formValues, useAction } from "../components";
 import { Link, navigate, query } from "../router";
+import { useCan } from "../session";
 
 function installCommands(key: string): { os: string; lang: string; text: string }[] {
   const url = window.location.origin;
@@ -86,17 +87,21 @@ export function Agents({ query: q }: { query: URLSearchParams }) {
   const [deleting, setDeleting] = useState<Schemas["Agent"] | null>(null);
   const [rotating, setRotating] = useState<Schemas["Agent"] | null>(null);
   const action = useAction();
+  const can = useCan();
+  const canEnrol = can("POST /agents/");
+  const canRotate = can("POST /agents/{agent_id}/rotate-key");
+  const canDelete = can("DELETE /agents/{agent_id}");
 
   return (
     <>
       <PageTitle title="Agents">
-        {!enrolling && !newKey && (
+        {canEnrol && !enrolling && !newKey && (
           <button type="button" class="primary" onClick={() => setEnrolling(true)}>
             Enrol an agent
           </button>
         )}
       </PageTitle>
-      {enrolling && (
+      {canEnrol && enrolling && (
         <section class="card" aria-labelledby="enrol-title">
           <h2 id="enrol-title">Enrol an agent</h2>
           <form
@@ -150,7 +155,7 @@ export function Agents({ query: q }: { query: URLSearchParams }) {
                       <th scope="col" class="wide">Host</th>
                       <th scope="col" class="wide">Version</th>
                       <th scope="col">Servers</th>
-                      <th scope="col">Actions</th>
+                      {(canRotate || canDelete) && <th scope="col">Actions</th>}
                     </tr>
                   </thead>
                   <tbody>
@@ -177,20 +182,22 @@ export function Agents({ query: q }: { query: URLSearchParams }) {
                             {count(a.active_server_count ?? a.server_count)} active / {count(a.server_count)}
                           </Link>
                         </td>
-                        <td>
-                          <div class="row-actions">
-                          <button
-                            type="button"
-                            aria-label={`Rotate key of ${a.name}`}
-                            onClick={() => setRotating(a)}
-                          >
-                            Rotate key
-                          </button>
-                          <button type="button" class="danger" aria-label={`Delete ${a.name}`} onClick={() => setDeleting(a)}>
-                            Delete
-                          </button>
-                          </div>
-                        </td>
+                        {(canRotate || canDelete) && (
+                          <td>
+                            <div class="row-actions">
+                              {canRotate && (
+                                <button type="button" aria-label={`Rotate key of ${a.name}`} onClick={() => setRotating(a)}>
+                                  Rotate key
+                                </button>
+                              )}
+                              {canDelete && (
+                                <button type="button" class="danger" aria-label={`Delete ${a.name}`} onClick={() => setDeleting(a)}>
+                                  Delete
+                                </button>
+                              )}
+                            </div>
+                          </td>
+                        )}
                       </tr>
                     ))}
                   </tbody>

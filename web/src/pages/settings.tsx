@@ -13,13 +13,12 @@ export function Settings() {
       </p>
     );
   }
-  const { isAdmin } = session;
   return (
     <>
       <PageTitle title="Settings" />
       <Organization />
-      {isAdmin && <Members />}
-      {isAdmin && <Webhooks />}
+      {session.can("GET /auth/organization/members") && <Members />}
+      {session.can("GET /webhooks") && <Webhooks />}
       <Account />
     </>
   );
@@ -34,7 +33,7 @@ function Saved({ show }: { show: boolean }) {
 }
 
 function Organization() {
-  const { isAdmin } = useSession();
+  const { can } = useSession();
   const org = useLoad(() => ok(api.GET("/auth/organization")), []);
   const action = useAction();
   const [saved, setSaved] = useState(false);
@@ -43,7 +42,7 @@ function Organization() {
       <h2 id="org-title">Organization</h2>
       <Loaded load={org} label="the organization">
         {(o) =>
-          isAdmin ? (
+          can("PATCH /auth/organization") ? (
             <form
               onSubmit={(e) => {
                 const v = formValues(e);
@@ -74,6 +73,9 @@ function Organization() {
     </section>
   );
 }
+
+const roles: Schemas["Role"][] = ["admin", "member", "viewer"];
+const asRole = (v: string | undefined): Schemas["Role"] => roles.find((r) => r === v) ?? "member";
 
 function Members() {
   const { user } = useSession();
@@ -118,8 +120,9 @@ function Members() {
                           });
                         }}
                       >
-                        <option value="admin">admin</option>
-                        <option value="member">member</option>
+                        {roles.map((r) => (
+                          <option value={r}>{r}</option>
+                        ))}
                       </select>
                     </td>
                     <td class="wide">
@@ -146,7 +149,7 @@ function Members() {
           const form = e.currentTarget as HTMLFormElement;
           const v = formValues(e);
           void action.run(async () => {
-            setInvitation(await ok(api.POST("/auth/organization/members", { body: { email: v.email ?? "", full_name: v.full_name ?? "", role: v.role === "admin" ? "admin" : "member" } })));
+            setInvitation(await ok(api.POST("/auth/organization/members", { body: { email: v.email ?? "", full_name: v.full_name ?? "", role: asRole(v.role) } })));
             form.reset();
             members.reload();
           });
@@ -157,14 +160,19 @@ function Members() {
         <label class="field">
           <span>Role</span>
           <select name="role">
-            <option value="member">member</option>
-            <option value="admin">admin</option>
+            {["member", "viewer", "admin"].map((r) => (
+              <option value={r}>{r}</option>
+            ))}
           </select>
         </label>
         <button type="submit" class="primary" disabled={action.busy}>
           Invite
         </button>
       </form>
+      <p class="muted">
+        A viewer sees everything and changes nothing but their own account; a member also verifies servers, dismisses alerts and enrols agents; an
+        admin also manages the organization, its members and webhooks.
+      </p>
       <ErrorText error={action.error} />
       {invitation && (
         <div class="notice">
@@ -219,7 +227,7 @@ function Webhooks() {
                 <li>
                   <div class="hook-row">
                     <span>
-                      <code>{h.url}</code> {h.description && <span class="muted">{h.description}</span>}
+                      <code>{h.url}</code> {h.format === "slack" && <span class="chip-inline">Slack</span>} {h.description && <span class="muted">{h.description}</span>}
                     </span>
                     <span class="row-actions">
                       <button type="button" aria-expanded={open === h.id} onClick={() => setOpen(open === h.id ? null : h.id)}>
@@ -256,7 +264,8 @@ function Webhooks() {
           const form = e.currentTarget as HTMLFormElement;
           const v = formValues(e);
           void action.run(async () => {
-            setCreated(await ok(api.POST("/webhooks", { body: { url: v.url ?? "", ...(v.description ? { description: v.description } : {}) } })));
+            const format: Schemas["WebhookFormat"] = v.format === "slack" ? "slack" : "generic";
+            setCreated(await ok(api.POST("/webhooks", { body: { url: v.url ?? "", format, ...(v.description ? { description: v.description } : {}) } })));
             form.reset();
             hooks.reload();
           });
@@ -264,6 +273,13 @@ function Webhooks() {
       >
         <Field label="Endpoint URL" name="url" type="url" required placeholder="https://hooks.example.com/mcpwarden" />
         <Field label="Description" name="description" maxLength={200} />
+        <label class="field">
+          <span>Format</span>
+          <select name="format">
+            <option value="generic">generic (signed JSON)</option>
+            <option value="slack">Slack incoming webhook</option>
+          </select>
+        </label>
         <button type="submit" class="primary" disabled={action.busy}>
           Add webhook
         </button>
