@@ -235,8 +235,7 @@ describe("the dashboard", { timeout: 300_000 }, () => {
     const members = page.getByRole("region", { name: "Members" });
     await members.getByLabel("Name").fill(viewer.name);
     await members.getByLabel("Email").fill(viewer.email);
-    // The label's name takes in the chosen option's.
-    await members.getByRole("combobox", { name: /^Role (member|viewer|admin)$/ }).selectOption("viewer");
+    await members.getByLabel("Role", { exact: true }).selectOption("viewer");
     await members.getByRole("button", { name: "Invite" }).click();
     const token = (await page.getByLabel("Setup token").textContent()).trim();
     await members.getByRole("row", { name: new RegExp(viewer.name) }).waitFor();
@@ -293,9 +292,10 @@ describe("the dashboard", { timeout: 300_000 }, () => {
     const role = page.getByRole("region", { name: "Members" }).getByLabel(`Role of ${member.name}`);
     await role.waitFor();
     assert.deepEqual(await role.getByRole("option").allTextContents(), ["admin", "member", "viewer"]);
-    // The change is the server's: a reload shows it.
+    // The change is the server's: a reload shows it, once the list read after the change is in.
     await Promise.all([
       page.waitForResponse((r) => r.request().method() === "PATCH" && r.url().includes("/auth/organization/members/")),
+      page.waitForResponse((r) => r.request().method() === "GET" && r.url().endsWith("/auth/organization/members")),
       role.selectOption("viewer"),
     ]);
     await page.reload();
@@ -323,6 +323,11 @@ describe("the dashboard", { timeout: 300_000 }, () => {
     }
     await hooks.getByRole("cell", { name: "succeeded" }).waitFor();
     await checkPage(w, "settings-webhook");
+    // A Slack endpoint is one format away.
+    await hooks.getByLabel("Endpoint URL").fill(`${receiver.url}/slack`);
+    await hooks.getByLabel("Format", { exact: true }).selectOption("slack");
+    await hooks.getByRole("button", { name: "Add webhook" }).click();
+    await hooks.getByRole("listitem").filter({ hasText: `${receiver.url}/slack` }).getByText("Slack", { exact: true }).waitFor();
   });
 
   it("changes the password, and the new one signs in", async () => {

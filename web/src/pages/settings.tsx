@@ -159,7 +159,8 @@ function Members() {
         <Field label="Email" name="email" type="email" required />
         <label class="field">
           <span>Role</span>
-          <select name="role">
+          {/* Named by its label alone, not by the label and the chosen option's text. */}
+          <select name="role" aria-label="Role">
             {["member", "viewer", "admin"].map((r) => (
               <option value={r}>{r}</option>
             ))}
@@ -275,7 +276,7 @@ function Webhooks() {
         <Field label="Description" name="description" maxLength={200} />
         <label class="field">
           <span>Format</span>
-          <select name="format">
+          <select name="format" aria-label="Format">
             <option value="generic">generic (signed JSON)</option>
             <option value="slack">Slack incoming webhook</option>
           </select>
