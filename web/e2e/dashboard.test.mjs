@@ -146,7 +146,7 @@ describe("the dashboard", { timeout: 300_000 }, () => {
     await checkPage(w, "servers-search");
 
     // The download holds what the filter shows: the one matching server.
-    const csv = await download(page, page.getByRole("button", { name: "Download the 1 matching servers as CSV" }));
+    const csv = await download(page, page.getByRole("button", { name: "Download the 1 matching server as CSV" }));
     assert.equal(csv.name, "mcpwarden-servers.csv");
     const lines = csv.text.trim().split("\n");
     assert.equal(lines.length, 2);
@@ -183,7 +183,7 @@ describe("the dashboard", { timeout: 300_000 }, () => {
     await page.waitForURL(/dismissed=true/);
     await page.getByRole("link", { name: /Open desktop-commander/ }).waitFor();
     await checkPage(w, "alerts-dismissed");
-    const ndjson = await download(page, page.getByRole("button", { name: "Download these 1 alerts as NDJSON" }));
+    const ndjson = await download(page, page.getByRole("button", { name: "Download the 1 dismissed alert as NDJSON" }));
     assert.equal(ndjson.name, "mcpwarden-alerts.ndjson");
     const alerts = ndjson.text.trim().split("\n").map((l) => JSON.parse(l));
     assert.equal(alerts.length, 1);
@@ -269,6 +269,10 @@ describe("the dashboard", { timeout: 300_000 }, () => {
         await assertOnlyReadControls(p, name, readOnly);
       }
       assert.equal(await p.getByRole("heading", { name: "Enrol an agent" }).count(), 0);
+      assert.equal(await p.getByRole("link", { name: "Audit log" }).count(), 0);
+      await p.goto(ui("/audit"));
+      await p.getByText("Only admins read the audit log.").waitFor();
+      await checkPage(v, "viewer-audit");
       assert.equal(await p.getByRole("columnheader", { name: "Actions" }).count(), 0);
       await p.goto(ui("/servers"));
       await p.getByRole("link", { name: "desktop-commander" }).click();
@@ -301,6 +305,47 @@ describe("the dashboard", { timeout: 300_000 }, () => {
     await page.reload();
     assert.equal(await page.getByRole("region", { name: "Members" }).getByLabel(`Role of ${member.name}`).inputValue(), "viewer");
     await checkPage(w, "settings-roles");
+  });
+
+  it("creates an API token shown once, which reads the API until it is revoked", async () => {
+    const { page } = w;
+    const tokens = page.getByRole("region", { name: "API tokens" });
+    await tokens.getByText("No API token.").waitFor();
+    await tokens.getByLabel("Name", { exact: true }).fill("SIEM export");
+    await tokens.getByRole("button", { name: "Create token" }).click();
+    const shown = page.getByLabel("API token", { exact: true });
+    await shown.waitFor();
+    const token = (await shown.textContent()).trim();
+    const read = () => fetch(`${server.url}/mcp/servers`, { headers: { Authorization: `Bearer ${token}` } }).then((r) => r.status);
+    assert.equal(await read(), 200);
+    await tokens.getByRole("row", { name: /SIEM export/ }).getByRole("cell", { name: "read", exact: true }).waitFor();
+    await checkPage(w, "settings-token");
+    await tokens.getByRole("button", { name: "Revoke the token SIEM export" }).click();
+    await page.getByRole("dialog", { name: "Revoke the token SIEM export?" }).getByRole("button", { name: "Revoke SIEM export" }).click();
+    await tokens.getByText(/^revoked/).waitFor();
+    assert.equal(await read(), 401);
+  });
+
+  it("reads the audit log, filtered by a link held in the URL", async () => {
+    const { page } = w;
+    await page.getByRole("link", { name: "Audit log" }).click();
+    const table = page.getByRole("table", { name: /Audit events/ });
+    await table.getByRole("link", { name: "api_token.revoked" }).waitFor();
+    await checkPage(w, "audit");
+    await table.getByRole("link", { name: "member.role_changed" }).click();
+    await page.waitForURL(/\/ui\/audit\?action=member\.role_changed$/);
+    await table.getByRole("link", { name: "api_token.revoked" }).waitFor({ state: "detached" });
+    assert.equal(await table.getByRole("link", { name: "member.role_changed" }).count(), 1);
+    const csv = await download(page, page.getByRole("button", { name: "Download the matching events as CSV" }));
+    const lines = csv.text.trim().split("\n");
+    assert.equal(lines.length, 2);
+    assert.match(lines[1], /member\.role_changed/);
+    await page.reload();
+    await table.getByRole("link", { name: "member.role_changed" }).waitFor();
+    assert.equal(await page.getByLabel("Action").inputValue(), "member.role_changed");
+    await checkPage(w, "audit-filtered");
+    await page.getByRole("link", { name: "Settings" }).click();
+    await page.getByRole("heading", { name: "Your account" }).waitFor();
   });
 
   it("adds a webhook, with its secret shown once, sends a test and shows the delivery", async () => {

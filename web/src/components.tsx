@@ -27,6 +27,9 @@ export function Time({ iso }: { iso: string | null | undefined }) {
 
 export const count = (n: number) => n.toLocaleString("en-US");
 
+/** "1 server", "2 servers": the count and the noun, plural unless one. */
+export const counted = (n: number, noun: string) => `${count(n)} ${noun}${n === 1 ? "" : "s"}`;
+
 /** What a page shows while it loads or when loading failed; children when loaded. */
 export function Loaded<T>({ load, children, label }: { load: Load<T>; label: string; children: (data: T) => ComponentChildren }) {
   if (load.state === "loading") {

@@ -1,7 +1,7 @@
 import { useState } from "preact/hooks";
 
 import { api, ok, useLoad, type Schemas } from "../api";
-import { Confirm, Downloads, ErrorText, Loaded, PageTitle, Pager, RiskBadge, Time, count, levels, useAction } from "../components";
+import { Confirm, Downloads, ErrorText, Loaded, PageTitle, Pager, RiskBadge, Time, count, counted, levels, useAction } from "../components";
 import { Link, navigate, query } from "../router";
 import { useCan } from "../session";
 
@@ -109,7 +109,7 @@ export function Alerts({ query: q }: { query: URLSearchParams }) {
             )}
             {l.total > 0 && (
               <Downloads
-                what={`these ${count(l.total)} alerts`}
+                what={`the ${counted(l.total, `${dismissed === undefined ? "" : dismissed ? "dismissed " : "open "}${severity ? `${severity} ` : ""}alert`)}`}
                 name="mcpwarden-alerts"
                 get={(format) => ok(api.GET("/alerts/export", { params: { query: { format, severity, dismissed } }, parseAs: "blob" }))}
               />

@@ -1,7 +1,7 @@
 import { useEffect, useState } from "preact/hooks";
 
 import { api, ok, useLoad, type Schemas } from "../api";
-import { Downloads, ErrorText, Loaded, PageTitle, Pager, RiskBadge, Time, count, levels, useAction } from "../components";
+import { Downloads, ErrorText, Loaded, PageTitle, Pager, RiskBadge, Time, count, counted, levels, useAction } from "../components";
 import { Link, navigate, query } from "../router";
 import { useCan } from "../session";
 
@@ -121,7 +121,7 @@ export function Servers({ query: q }: { query: URLSearchParams }) {
             )}
             {l.total > 0 && (
               <Downloads
-                what={filtered ? `the ${count(l.total)} matching servers` : `all ${count(l.total)} servers`}
+                what={filtered ? `the ${counted(l.total, "matching server")}` : `all ${counted(l.total, "server")}`}
                 name="mcpwarden-servers"
                 get={(format) => ok(api.GET("/mcp/servers/export", { params: { query: { format, ...filters } }, parseAs: "blob" }))}
               />

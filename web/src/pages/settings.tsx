@@ -19,6 +19,7 @@ export function Settings() {
       <Organization />
       {session.can("GET /auth/organization/members") && <Members />}
       {session.can("GET /webhooks") && <Webhooks />}
+      {session.can("GET /api-tokens") && <ApiTokens />}
       <Account />
     </>
   );
@@ -231,11 +232,12 @@ function Webhooks() {
                       <code>{h.url}</code> {h.format === "slack" && <span class="chip-inline">Slack</span>} {h.description && <span class="muted">{h.description}</span>}
                     </span>
                     <span class="row-actions">
-                      <button type="button" aria-expanded={open === h.id} onClick={() => setOpen(open === h.id ? null : h.id)}>
+                      <button type="button" aria-expanded={open === h.id} aria-label={`Deliveries to ${h.url}`} onClick={() => setOpen(open === h.id ? null : h.id)}>
                         Deliveries
                       </button>
                       <button
                         type="button"
+                        aria-label={`Send a test to ${h.url}`}
                         onClick={() =>
                           void action.run(async () => {
                             await ok(api.POST("/webhooks/{webhook_id}/test", { params: { path: { webhook_id: h.id } } }));
@@ -415,6 +417,129 @@ function Account() {
           Change password
         </button>
       </form>
+    </section>
+  );
+}
+
+const scopes: { scope: Schemas["ApiTokenScope"]; what: string }[] = [
+  { scope: "read", what: "read what members may read" },
+  { scope: "write", what: "change what members may change" },
+  { scope: "admin", what: "read and change what only admins may" },
+];
+
+function ApiTokens() {
+  const tokens = useLoad(() => ok(api.GET("/api-tokens", { params: { query: { page_size: 100 } } })), []);
+  const action = useAction();
+  const [created, setCreated] = useState<Schemas["ApiTokenWithToken"] | null>(null);
+  const [revoking, setRevoking] = useState<Schemas["ApiToken"] | null>(null);
+  return (
+    <section class="card" aria-labelledby="tokens-title">
+      <h2 id="tokens-title">API tokens</h2>
+      <p class="muted">A token acts for you, within its scopes, for scripts and integrations: send it as <code>Authorization: Bearer …</code>.</p>
+      <Loaded load={tokens} label="API tokens">
+        {(list) =>
+          list.items.length === 0 ? (
+            <p class="muted">No API token.</p>
+          ) : (
+            <div class="table-wrap">
+              <table class="rows">
+                <caption class="sr-only">API tokens, newest first</caption>
+                <thead>
+                  <tr>
+                    <th scope="col">Token</th>
+                    <th scope="col">Scopes</th>
+                    <th scope="col" class="wide">Expires</th>
+                    <th scope="col">Last used</th>
+                    <th scope="col">Actions</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {list.items.map((t) => (
+                    <tr>
+                      <th scope="row">
+                        {t.name}
+                        <br />
+                        <span class="muted mono">{t.token_prefix}</span>
+                      </th>
+                      <td>{t.scopes.join(", ")}</td>
+                      <td class="wide">{t.expires_at ? <Time iso={t.expires_at} /> : "never"}</td>
+                      <td>
+                        <Time iso={t.last_used_at} />
+                      </td>
+                      <td>
+                        {t.revoked_at ? (
+                          <span class="muted">
+                            revoked <Time iso={t.revoked_at} />
+                          </span>
+                        ) : (
+                          <button type="button" class="danger" aria-label={`Revoke the token ${t.name}`} onClick={() => setRevoking(t)}>
+                            Revoke
+                          </button>
+                        )}
+                      </td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
+          )
+        }
+      </Loaded>
+      <h3>Create a token</h3>
+      <form
+        onSubmit={(e) => {
+          const form = e.currentTarget as HTMLFormElement;
+          const data = new FormData(form);
+          e.preventDefault();
+          const chosen = scopes.map((s) => s.scope).filter((s) => data.getAll("scopes").includes(s));
+          const expires = String(data.get("expires") ?? "");
+          void action.run(async () => {
+            setCreated(
+              await ok(
+                api.POST("/api-tokens", {
+                  body: { name: String(data.get("name") ?? ""), scopes: chosen, ...(expires ? { expires_at: new Date(`${expires}T00:00:00Z`).toISOString() } : {}) },
+                }),
+              ),
+            );
+            form.reset();
+            tokens.reload();
+          });
+        }}
+      >
+        <Field label="Name" name="name" required maxLength={200} placeholder="SIEM export" />
+        <fieldset class="scopes">
+          <legend>Scopes</legend>
+          {scopes.map((s) => (
+            <label>
+              <input type="checkbox" name="scopes" value={s.scope} defaultChecked={s.scope === "read"} /> <strong>{s.scope}</strong>: {s.what}
+            </label>
+          ))}
+        </fieldset>
+        <Field label="Expires on (UTC; empty: never)" name="expires" type="date" />
+        <button type="submit" class="primary" disabled={action.busy}>
+          Create token
+        </button>
+      </form>
+      <ErrorText error={action.error} />
+      {created && <Secret label="API token" value={created.token} />}
+      <Confirm
+        open={revoking !== null}
+        title={`Revoke the token ${revoking?.name ?? ""}?`}
+        confirm={`Revoke ${revoking?.name ?? ""}`}
+        onCancel={() => setRevoking(null)}
+        onConfirm={() => {
+          const t = revoking;
+          setRevoking(null);
+          if (t) {
+            void action.run(async () => {
+              await ok(api.DELETE("/api-tokens/{integration_id}", { params: { path: { integration_id: t.id } } }));
+              tokens.reload();
+            });
+          }
+        }}
+      >
+        <p>Whatever uses it is refused from now on.</p>
+      </Confirm>
     </section>
   );
 }
