@@ -343,6 +343,12 @@ describe("the dashboard", { timeout: 300_000 }, () => {
     await page.reload();
     await table.getByRole("link", { name: "member.role_changed" }).waitFor();
     assert.equal(await page.getByLabel("Action").inputValue(), "member.role_changed");
+    // People are named: the admin changed the role of the member.
+    await table.getByRole("link", { name: `Events on ${member.name}` }).waitFor();
+    await table.getByRole("link", { name: `Events by ${admin.name}` }).click();
+    await page.waitForURL(/\/ui\/audit\?actor_id=[0-9a-f-]{36}&action=member\.role_changed$/);
+    await page.getByText(`by ${admin.name}`).waitFor();
+    await table.getByRole("link", { name: "member.role_changed" }).waitFor();
     await checkPage(w, "audit-filtered");
     await page.getByRole("link", { name: "Settings" }).click();
     await page.getByRole("heading", { name: "Your account" }).waitFor();

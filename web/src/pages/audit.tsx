@@ -18,6 +18,10 @@ export function Audit({ query: q }: { query: URLSearchParams }) {
   const cursor = valid(q.get("cursor"), cursorPattern);
   const key = JSON.stringify([filters, cursor]);
   const page = useLoad(() => ok(api.GET("/audit-events", { params: { query: { ...filters, cursor, limit: 50 } } })), [key]);
+  // People are shown by name: the first 100 members (an organization's usual size) name the events' users.
+  const members = useLoad(() => ok(api.GET("/auth/organization/members", { params: { query: { page_size: 100 } } })), []);
+  const names = new Map((members.data?.items ?? []).map((m) => [m.id, m.full_name]));
+  const who = (type: string, id: string) => (type === "user" && names.get(id)) || `${type} ${id.slice(0, 8)}`;
   const to = (change: Record<string, string | undefined>) => "/audit" + query({ ...filters, ...change });
   const filtered = Object.values(filters).some((v) => v !== undefined);
 
@@ -41,7 +45,7 @@ export function Audit({ query: q }: { query: URLSearchParams }) {
         <button type="submit">Filter</button>
         {filtered && (
           <p class="chip">
-            {filters.actor_id && <>actor {filters.actor_id.slice(0, 8)} </>}
+            {filters.actor_id && <>by {names.get(filters.actor_id) ?? filters.actor_id.slice(0, 8)} </>}
             {filters.action && <>action {filters.action} </>}
             {filters.target_id && <>target {filters.target_id.slice(0, 12)} </>}
             <Link href="/audit">Show every event</Link>
@@ -78,8 +82,8 @@ export function Audit({ query: q }: { query: URLSearchParams }) {
                         </th>
                         <td>
                           {e.actor_id ? (
-                            <Link href={to({ actor_id: e.actor_id, cursor: undefined })} aria-label={`Events by ${e.actor_type} ${e.actor_id.slice(0, 8)}`}>
-                              {e.actor_type} <span class="mono">{e.actor_id.slice(0, 8)}</span>
+                            <Link href={to({ actor_id: e.actor_id, cursor: undefined })} aria-label={`Events by ${who(e.actor_type, e.actor_id)}`}>
+                              {who(e.actor_type, e.actor_id)}
                             </Link>
                           ) : (
                             e.actor_type
@@ -87,8 +91,8 @@ export function Audit({ query: q }: { query: URLSearchParams }) {
                         </td>
                         <td>
                           {e.target_id && targetPattern.test(e.target_id) ? (
-                            <Link href={to({ target_id: e.target_id, cursor: undefined })} aria-label={`Events on ${e.target_type} ${e.target_id.slice(0, 8)}`}>
-                              {e.target_type} <span class="mono">{e.target_id.slice(0, 8)}</span>
+                            <Link href={to({ target_id: e.target_id, cursor: undefined })} aria-label={`Events on ${who(e.target_type, e.target_id)}`}>
+                              {who(e.target_type, e.target_id)}
                             </Link>
                           ) : (
                             e.target_type
