@@ -409,6 +409,35 @@ describe("the dashboard", { timeout: 300_000 }, () => {
     await checkPage(w, "reloaded");
   });
 
+  it("creates an enrolment secret that enrols a machine, until it is revoked", async () => {
+    const { page } = w;
+    await page.goto(ui("/agents"));
+    const secrets = page.getByRole("region", { name: "Enrolment secrets" });
+    await secrets.getByText("No enrolment secret.").waitFor();
+    await secrets.getByLabel("Secret name").fill("Engineering laptops");
+    await secrets.getByRole("button", { name: "Create secret" }).click();
+    const shown = page.getByLabel("Enrolment secret", { exact: true });
+    await shown.waitFor();
+    const secret = (await shown.textContent()).trim();
+    await secrets.getByRole("tab", { name: "Windows" }).click();
+    assert.ok((await secrets.getByRole("tabpanel").textContent()).includes(`-Secret ${secret}`));
+    await checkPage(w, "agents-secret");
+    const enrol = () =>
+      fetch(`${server.url}/agents/enroll`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ enrollment_secret: secret, machine_id: "e2e-machine-0123456789", hostname: "fleet-mac-01" }),
+      }).then((r) => r.status);
+    assert.equal(await enrol(), 201);
+    await page.reload();
+    await page.getByRole("row", { name: /fleet-mac-01/ }).waitFor();
+    await secrets.getByRole("row", { name: /Engineering laptops/ }).getByRole("cell", { name: "1", exact: true }).waitFor();
+    await secrets.getByRole("button", { name: "Revoke the secret Engineering laptops" }).click();
+    await page.getByRole("dialog", { name: "Revoke the secret Engineering laptops?" }).getByRole("button", { name: "Revoke Engineering laptops" }).click();
+    await secrets.getByRole("row", { name: /Engineering laptops/ }).getByRole("cell", { name: "revoked" }).waitFor();
+    assert.equal(await enrol(), 401);
+  });
+
   it("deletes an agent after a confirmation that names it", async () => {
     const { page } = w;
     await page.goto(ui("/agents"));

@@ -171,7 +171,7 @@ export function Secret({ label, value }: { label: string; value: string }) {
       </p>
       <div class="secret-row">
         <code aria-label={label}>{value}</code>
-        <CopyButton text={value} label={`Copy ${label.toLowerCase()}`} />
+        <CopyButton text={value} label={`Copy ${/^[A-Z][a-z]/.test(label) ? label[0]!.toLowerCase() + label.slice(1) : label}`} />
       </div>
     </div>
   );
