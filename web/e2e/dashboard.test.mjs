@@ -224,6 +224,14 @@ describe("the dashboard", { timeout: 300_000 }, () => {
       await m.page.getByRole("link", { name: "Servers" }).click();
       await m.page.getByRole("link", { name: "desktop-commander" }).waitFor();
       await checkPage(m, "servers-member");
+      // A member triages: the server's verification is theirs to change; the audit log is not theirs to read.
+      assert.equal(await m.page.getByRole("link", { name: "Audit log" }).count(), 0);
+      await m.page.getByRole("link", { name: "desktop-commander" }).click();
+      await m.page.getByRole("button", { name: "Remove verification" }).waitFor();
+      await m.page.getByRole("link", { name: "Agents" }).click();
+      await m.page.getByRole("button", { name: "Enrol an agent" }).waitFor();
+      assert.equal(await m.page.getByRole("region", { name: "Enrolment secrets" }).count(), 0);
+      await checkPage(m, "agents-member");
     } finally {
       await m.context.close();
     }
@@ -484,6 +492,7 @@ describe("the dashboard", { timeout: 300_000 }, () => {
           ["/servers", (p) => p.getByRole("link", { name: "desktop-commander" })],
           ["/agents", (p) => p.getByRole("table", { name: "Enrolled agents" })],
           ["/alerts?dismissed=all", (p) => p.getByRole("link", { name: /Open desktop-commander/ })],
+          ["/audit", (p) => p.getByRole("table", { name: /Audit events/ })],
           ["/settings", (p) => p.getByRole("heading", { name: "Your account" })],
         ]) {
           await m.page.goto(ui(path));

@@ -74,7 +74,7 @@ export function Audit({ query: q }: { query: URLSearchParams }) {
                   <tbody>
                     {p.items.map((e) => (
                       <tr>
-                        <td>
+                        <td class="nowrap">
                           <Time iso={e.at} />
                         </td>
                         <th scope="row">
@@ -98,7 +98,7 @@ export function Audit({ query: q }: { query: URLSearchParams }) {
                             e.target_type
                           )}
                         </td>
-                        <td class="wide mono">{e.source_ip ?? "—"}</td>
+                        <td class="wide mono nowrap">{e.source_ip ?? "—"}</td>
                         <td class="wide mono summary">{Object.keys(e.summary).length ? JSON.stringify(e.summary) : "—"}</td>
                       </tr>
                     ))}
