@@ -1,7 +1,7 @@
 import { useContext, useEffect, useRef, useState } from "preact/hooks";
 
 import { api, client, ok, useLoad } from "./api";
-import { ErrorText } from "./components";
+import { ErrorText, PageTitle } from "./components";
 import { Agents } from "./pages/agents";
 import { Alerts } from "./pages/alerts";
 import { Audit } from "./pages/audit";
@@ -129,7 +129,14 @@ function Page({ path, query }: { path: string; query: URLSearchParams }) {
   if (path === "/audit") {
     // Asked for only once the role is known to allow it.
     if (!session) return <p class="muted" role="status">Loading…</p>;
-    if (!session.can("GET /audit-events")) return <p>Only admins read the audit log.</p>;
+    if (!session.can("GET /audit-events")) {
+      return (
+        <>
+          <PageTitle title="Audit log" />
+          <p>Only admins read the audit log.</p>
+        </>
+      );
+    }
     return <Audit query={query} />;
   }
   if (path === "/settings") return <Settings />;
