@@ -475,10 +475,11 @@ describe("the dashboard", { timeout: 300_000 }, () => {
     await page.getByRole("row", { name: /Jane's laptop/ }).waitFor();
   });
 
-  it("holds its layout at 390 px wide and in the dark theme", async () => {
+  it("holds its layout at 390 px wide and in the dark theme, and both", async () => {
     for (const [suffix, options] of [
       ["390", { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true }],
       ["dark", { colorScheme: "dark" }],
+      ["390-dark", { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, colorScheme: "dark" }],
     ]) {
       const m = await watchedPage(browser, options);
       try {

@@ -187,7 +187,9 @@ export function ServerPage({ id }: { id: string }) {
                     <th scope="col">Severity</th>
                     <th scope="col">Rule</th>
                     <th scope="col">Finding</th>
-                    <th scope="col">Evidence</th>
+                    <th scope="col" class="wide">
+                      Evidence
+                    </th>
                   </tr>
                 </thead>
                 <tbody>
@@ -205,8 +207,12 @@ export function ServerPage({ id }: { id: string }) {
                         <strong>{f.title}</strong>
                         <br />
                         {f.detail}
+                        {/* On a narrow screen the evidence column is hidden and shown here. */}
+                        <span class="narrow-only">
+                          Evidence: <span class="mono">{f.evidence}</span>
+                        </span>
                       </td>
-                      <td class="mono">{f.evidence}</td>
+                      <td class="wide mono">{f.evidence}</td>
                     </tr>
                   ))}
                 </tbody>
