@@ -21,6 +21,6 @@ export default defineConfig({
     assetsInlineLimit: 0,
   },
   server: {
-    proxy: Object.fromEntries(["/auth", "/agents", "/mcp", "/dashboard", "/alerts", "/webhooks", "/health"].map((p) => [p, api])),
+    proxy: Object.fromEntries(["/auth", "/agents", "/enrollment-secrets", "/api-tokens", "/audit-events", "/mcp", "/dashboard", "/alerts", "/webhooks", "/health"].map((p) => [p, api])),
   },
 });

@@ -4,6 +4,7 @@
 // a member and sign in as them, change the password; every page at 1280 px and 390 px wide.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 import { join } from "node:path";
 
@@ -12,6 +13,7 @@ import { repo, startServer, startWebhookReceiver } from "./server.mjs";
 
 const admin = { name: "Jane Doe", email: "jane@example.com", password: "correct horse battery staple", org: "Acme Corp" };
 const member = { name: "Sam Member", email: "sam@example.com", password: "quiet river lantern 42" };
+const viewer = { name: "Vic Viewer", email: "vic@example.com", password: "still water copper 7" };
 const newPassword = "a brand new horse battery";
 
 describe("the dashboard", { timeout: 300_000 }, () => {
@@ -142,6 +144,14 @@ describe("the dashboard", { timeout: 300_000 }, () => {
     assert.equal(await page.getByLabel("Search").inputValue(), "desktop");
     await table.getByRole("link", { name: "desktop-commander" }).waitFor();
     await checkPage(w, "servers-search");
+
+    // The download holds what the filter shows: the one matching server.
+    const csv = await download(page, page.getByRole("button", { name: "Download the 1 matching server as CSV" }));
+    assert.equal(csv.name, "mcpwarden-servers.csv");
+    const lines = csv.text.trim().split("\n");
+    assert.equal(lines.length, 2);
+    assert.match(lines[0], /^id,agent_id,agent_hostname,server_name,/);
+    assert.match(lines[1], /,desktop-commander,/);
   });
 
   it("opens the server's page with its risk explanation and verifies it", async () => {
@@ -173,6 +183,12 @@ describe("the dashboard", { timeout: 300_000 }, () => {
     await page.waitForURL(/dismissed=true/);
     await page.getByRole("link", { name: /Open desktop-commander/ }).waitFor();
     await checkPage(w, "alerts-dismissed");
+    const ndjson = await download(page, page.getByRole("button", { name: "Download the 1 dismissed alert as NDJSON" }));
+    assert.equal(ndjson.name, "mcpwarden-alerts.ndjson");
+    const alerts = ndjson.text.trim().split("\n").map((l) => JSON.parse(l));
+    assert.equal(alerts.length, 1);
+    assert.equal(alerts[0].dismissed, true);
+    assert.equal(alerts[0].server_name, "desktop-commander");
   });
 
   it("invites a member, who sets a password and sees no admin controls", async () => {
@@ -208,9 +224,142 @@ describe("the dashboard", { timeout: 300_000 }, () => {
       await m.page.getByRole("link", { name: "Servers" }).click();
       await m.page.getByRole("link", { name: "desktop-commander" }).waitFor();
       await checkPage(m, "servers-member");
+      // A member triages: the server's verification is theirs to change; the audit log is not theirs to read.
+      assert.equal(await m.page.getByRole("link", { name: "Audit log" }).count(), 0);
+      await m.page.getByRole("link", { name: "desktop-commander" }).click();
+      await m.page.getByRole("button", { name: "Remove verification" }).waitFor();
+      await m.page.getByRole("link", { name: "Agents" }).click();
+      await m.page.getByRole("button", { name: "Enrol an agent" }).waitFor();
+      assert.equal(await m.page.getByRole("region", { name: "Enrolment secrets" }).count(), 0);
+      await checkPage(m, "agents-member");
     } finally {
       await m.context.close();
     }
+  });
+
+  it("invites a viewer, who sees no control that changes anything, on any page", async () => {
+    const { page } = w;
+    await page.goto(ui("/settings"));
+    const members = page.getByRole("region", { name: "Members" });
+    await members.getByLabel("Name").fill(viewer.name);
+    await members.getByLabel("Email").fill(viewer.email);
+    await members.getByLabel("Role", { exact: true }).selectOption("viewer");
+    await members.getByRole("button", { name: "Invite" }).click();
+    const token = (await page.getByLabel("Setup token").textContent()).trim();
+    await members.getByRole("row", { name: new RegExp(viewer.name) }).waitFor();
+    assert.equal(await members.getByLabel(`Role of ${viewer.name}`).inputValue(), "viewer");
+
+    const v = await watchedPage(browser);
+    try {
+      const p = v.page;
+      await p.goto(ui("/accept-invitation"));
+      await p.getByLabel("Setup token").fill(token);
+      await p.getByLabel("New password (at least 12 characters)").fill(viewer.password);
+      await p.getByRole("button", { name: "Set password" }).click();
+      await p.getByRole("link", { name: "Sign in" }).click();
+      await p.getByLabel("Email").fill(viewer.email);
+      await p.getByLabel("Password").fill(viewer.password);
+      await p.getByRole("button", { name: "Sign in" }).click();
+      await p.getByText(`${viewer.name} (viewer)`).waitFor();
+      // The buttons a viewer may see: reading, filtering, downloading, their own account.
+      const readOnly = [/^Sign out$/, /^Search$/, /^Download .* as (CSV|NDJSON)$/, /^Save profile$/, /^Change password$/];
+      const pages = [
+        ["/", "viewer-overview", (q) => q.getByRole("region", { name: "Top risks" }).getByRole("link", { name: "desktop-commander" })],
+        ["/servers", "viewer-servers", (q) => q.getByRole("link", { name: "desktop-commander" })],
+        ["/agents?enrol=1", "viewer-agents", (q) => q.getByRole("table", { name: "Enrolled agents" })],
+        ["/alerts?dismissed=all", "viewer-alerts", (q) => q.getByRole("link", { name: /Open desktop-commander/ })],
+        ["/settings", "viewer-settings", (q) => q.getByRole("heading", { name: "Your account" })],
+      ];
+      for (const [path, name, ready] of pages) {
+        await p.goto(ui(path));
+        await ready(p).waitFor();
+        await checkPage(v, name);
+        await assertOnlyReadControls(p, name, readOnly);
+      }
+      assert.equal(await p.getByRole("heading", { name: "Enrol an agent" }).count(), 0);
+      assert.equal(await p.getByRole("link", { name: "Audit log" }).count(), 0);
+      await p.goto(ui("/audit"));
+      await p.getByText("Only admins read the audit log.").waitFor();
+      await checkPage(v, "viewer-audit");
+      assert.equal(await p.getByRole("columnheader", { name: "Actions" }).count(), 0);
+      await p.goto(ui("/servers"));
+      await p.getByRole("link", { name: "desktop-commander" }).click();
+      await p.getByRole("heading", { name: "Why it is critical risk" }).waitFor();
+      await checkPage(v, "viewer-server");
+      await assertOnlyReadControls(p, "viewer-server", readOnly);
+      // What a viewer may change: their own name.
+      await p.goto(ui("/settings"));
+      await p.getByLabel("Name").fill("Vic V. Viewer");
+      await p.getByRole("button", { name: "Save profile" }).click();
+      await p.getByText("Vic V. Viewer (viewer)").waitFor();
+      await checkPage(v, "viewer-settings-saved");
+    } finally {
+      await v.context.close();
+    }
+  });
+
+  it("changes a member's role, offering viewer", async () => {
+    const { page } = w;
+    await page.goto(ui("/settings"));
+    const role = page.getByRole("region", { name: "Members" }).getByLabel(`Role of ${member.name}`);
+    await role.waitFor();
+    assert.deepEqual(await role.getByRole("option").allTextContents(), ["admin", "member", "viewer"]);
+    // The change is the server's: a reload shows it, once the list read after the change is in.
+    await Promise.all([
+      page.waitForResponse((r) => r.request().method() === "PATCH" && r.url().includes("/auth/organization/members/")),
+      page.waitForResponse((r) => r.request().method() === "GET" && r.url().endsWith("/auth/organization/members")),
+      role.selectOption("viewer"),
+    ]);
+    await page.reload();
+    assert.equal(await page.getByRole("region", { name: "Members" }).getByLabel(`Role of ${member.name}`).inputValue(), "viewer");
+    await checkPage(w, "settings-roles");
+  });
+
+  it("creates an API token shown once, which reads the API until it is revoked", async () => {
+    const { page } = w;
+    const tokens = page.getByRole("region", { name: "API tokens" });
+    await tokens.getByText("No API token.").waitFor();
+    await tokens.getByLabel("Name", { exact: true }).fill("SIEM export");
+    await tokens.getByRole("button", { name: "Create token" }).click();
+    const shown = page.getByLabel("API token", { exact: true });
+    await shown.waitFor();
+    const token = (await shown.textContent()).trim();
+    const read = () => fetch(`${server.url}/mcp/servers`, { headers: { Authorization: `Bearer ${token}` } }).then((r) => r.status);
+    assert.equal(await read(), 200);
+    await tokens.getByRole("row", { name: /SIEM export/ }).getByRole("cell", { name: "read", exact: true }).waitFor();
+    await checkPage(w, "settings-token");
+    await tokens.getByRole("button", { name: "Revoke the token SIEM export" }).click();
+    await page.getByRole("dialog", { name: "Revoke the token SIEM export?" }).getByRole("button", { name: "Revoke SIEM export" }).click();
+    await tokens.getByText(/^revoked/).waitFor();
+    assert.equal(await read(), 401);
+  });
+
+  it("reads the audit log, filtered by a link held in the URL", async () => {
+    const { page } = w;
+    await page.getByRole("link", { name: "Audit log" }).click();
+    const table = page.getByRole("table", { name: /Audit events/ });
+    await table.getByRole("link", { name: "api_token.revoked" }).waitFor();
+    await checkPage(w, "audit");
+    await table.getByRole("link", { name: "member.role_changed" }).click();
+    await page.waitForURL(/\/ui\/audit\?action=member\.role_changed$/);
+    await table.getByRole("link", { name: "api_token.revoked" }).waitFor({ state: "detached" });
+    assert.equal(await table.getByRole("link", { name: "member.role_changed" }).count(), 1);
+    const csv = await download(page, page.getByRole("button", { name: "Download the matching events as CSV" }));
+    const lines = csv.text.trim().split("\n");
+    assert.equal(lines.length, 2);
+    assert.match(lines[1], /member\.role_changed/);
+    await page.reload();
+    await table.getByRole("link", { name: "member.role_changed" }).waitFor();
+    assert.equal(await page.getByLabel("Action").inputValue(), "member.role_changed");
+    // People are named: the admin changed the role of the member.
+    await table.getByRole("link", { name: `Events on ${member.name}` }).waitFor();
+    await table.getByRole("link", { name: `Events by ${admin.name}` }).click();
+    await page.waitForURL(/\/ui\/audit\?actor_id=[0-9a-f-]{36}&action=member\.role_changed$/);
+    await page.getByText(`by ${admin.name}`).waitFor();
+    await table.getByRole("link", { name: "member.role_changed" }).waitFor();
+    await checkPage(w, "audit-filtered");
+    await page.getByRole("link", { name: "Settings" }).click();
+    await page.getByRole("heading", { name: "Your account" }).waitFor();
   });
 
   it("adds a webhook, with its secret shown once, sends a test and shows the delivery", async () => {
@@ -233,6 +382,11 @@ describe("the dashboard", { timeout: 300_000 }, () => {
     }
     await hooks.getByRole("cell", { name: "succeeded" }).waitFor();
     await checkPage(w, "settings-webhook");
+    // A Slack endpoint is one format away.
+    await hooks.getByLabel("Endpoint URL").fill(`${receiver.url}/slack`);
+    await hooks.getByLabel("Format", { exact: true }).selectOption("slack");
+    await hooks.getByRole("button", { name: "Add webhook" }).click();
+    await hooks.getByRole("listitem").filter({ hasText: `${receiver.url}/slack` }).getByText("Slack", { exact: true }).waitFor();
   });
 
   it("changes the password, and the new one signs in", async () => {
@@ -261,6 +415,35 @@ describe("the dashboard", { timeout: 300_000 }, () => {
     const stored = await page.evaluate(() => ({ local: { ...localStorage }, session: Object.keys(sessionStorage) }));
     assert.deepEqual(stored, { local: {}, session: ["mcpwarden.refresh_token"] });
     await checkPage(w, "reloaded");
+  });
+
+  it("creates an enrolment secret that enrols a machine, until it is revoked", async () => {
+    const { page } = w;
+    await page.goto(ui("/agents"));
+    const secrets = page.getByRole("region", { name: "Enrolment secrets" });
+    await secrets.getByText("No enrolment secret.").waitFor();
+    await secrets.getByLabel("Secret name").fill("Engineering laptops");
+    await secrets.getByRole("button", { name: "Create secret" }).click();
+    const shown = page.getByLabel("Enrolment secret", { exact: true });
+    await shown.waitFor();
+    const secret = (await shown.textContent()).trim();
+    await secrets.getByRole("tab", { name: "Windows" }).click();
+    assert.ok((await secrets.getByRole("tabpanel").textContent()).includes(`-Secret ${secret}`));
+    await checkPage(w, "agents-secret");
+    const enrol = () =>
+      fetch(`${server.url}/agents/enroll`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ enrollment_secret: secret, machine_id: "e2e-machine-0123456789", hostname: "fleet-mac-01" }),
+      }).then((r) => r.status);
+    assert.equal(await enrol(), 201);
+    await page.reload();
+    await page.getByRole("row", { name: /fleet-mac-01/ }).waitFor();
+    await secrets.getByRole("row", { name: /Engineering laptops/ }).getByRole("cell", { name: "1", exact: true }).waitFor();
+    await secrets.getByRole("button", { name: "Revoke the secret Engineering laptops" }).click();
+    await page.getByRole("dialog", { name: "Revoke the secret Engineering laptops?" }).getByRole("button", { name: "Revoke Engineering laptops" }).click();
+    await secrets.getByRole("row", { name: /Engineering laptops/ }).getByRole("cell", { name: "revoked" }).waitFor();
+    assert.equal(await enrol(), 401);
   });
 
   it("deletes an agent after a confirmation that names it", async () => {
@@ -292,10 +475,11 @@ describe("the dashboard", { timeout: 300_000 }, () => {
     await page.getByRole("row", { name: /Jane's laptop/ }).waitFor();
   });
 
-  it("holds its layout at 390 px wide and in the dark theme", async () => {
+  it("holds its layout at 390 px wide and in the dark theme, and both", async () => {
     for (const [suffix, options] of [
       ["390", { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true }],
       ["dark", { colorScheme: "dark" }],
+      ["390-dark", { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, colorScheme: "dark" }],
     ]) {
       const m = await watchedPage(browser, options);
       try {
@@ -309,6 +493,7 @@ describe("the dashboard", { timeout: 300_000 }, () => {
           ["/servers", (p) => p.getByRole("link", { name: "desktop-commander" })],
           ["/agents", (p) => p.getByRole("table", { name: "Enrolled agents" })],
           ["/alerts?dismissed=all", (p) => p.getByRole("link", { name: /Open desktop-commander/ })],
+          ["/audit", (p) => p.getByRole("table", { name: /Audit events/ })],
           ["/settings", (p) => p.getByRole("heading", { name: "Your account" })],
         ]) {
           await m.page.goto(ui(path));
@@ -326,3 +511,18 @@ describe("the dashboard", { timeout: 300_000 }, () => {
     }
   });
 });
+
+/** Clicks the button and returns the file it downloads: its suggested name and its text. */
+async function download(page, button) {
+  const [d] = await Promise.all([page.waitForEvent("download"), button.click()]);
+  return { name: d.suggestedFilename(), text: readFileSync(await d.path(), "utf8") };
+}
+
+/** Fails when the page shows a button, or a form field outside a search or the account, that is not read-only. */
+async function assertOnlyReadControls(page, name, allowed) {
+  const buttons = await page.getByRole("button").evaluateAll((els) => els.map((e) => e.getAttribute("aria-label") || e.textContent.trim()));
+  const writes = buttons.filter((b) => !allowed.some((re) => re.test(b)));
+  assert.deepEqual(writes, [], `${name}: a viewer is shown controls that change something`);
+  const selects = await page.getByRole("combobox").evaluateAll((els) => els.filter((e) => !e.closest("form.filters, nav.pager")).map((e) => e.getAttribute("aria-label") || e.name));
+  assert.deepEqual(selects, [], `${name}: a viewer is shown choices that change something`);
+}

@@ -44,7 +44,12 @@ export async function startServer(extraEnv = {}) {
   });
   child.stdout.on("data", (d) => logs.push(String(d)));
   child.stderr.on("data", (d) => logs.push(String(d)));
+  let stopping = false;
   const exited = new Promise((resolve) => child.on("exit", resolve));
+  // A server that dies under the tests says why, and with what signal or status.
+  child.on("exit", (code, signal) => {
+    if (!stopping) console.error(`mcpwarden exited during the tests (${signal ?? `status ${code}`}):\n${logs.join("")}`);
+  });
   const deadline = Date.now() + 120_000;
   for (;;) {
     if (child.exitCode !== null) {
@@ -67,6 +72,7 @@ export async function startServer(extraEnv = {}) {
     dataDir: join(dir, "data"),
     logs,
     async stop() {
+      stopping = true;
       child.kill("SIGTERM");
       await exited;
       rmSync(dir, { recursive: true, force: true });

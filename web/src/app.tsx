@@ -1,15 +1,16 @@
-import { useEffect, useRef, useState } from "preact/hooks";
+import { useContext, useEffect, useRef, useState } from "preact/hooks";
 
 import { api, client, ok, useLoad } from "./api";
-import { ErrorText } from "./components";
+import { ErrorText, PageTitle } from "./components";
 import { Agents } from "./pages/agents";
 import { Alerts } from "./pages/alerts";
+import { Audit } from "./pages/audit";
 import { AcceptInvitation, Register, SignIn } from "./pages/auth";
 import { Overview } from "./pages/overview";
 import { ServerPage, Servers } from "./pages/servers";
 import { Settings } from "./pages/settings";
 import { Link, navigate, useLocation } from "./router";
-import { SessionContext, type Session } from "./session";
+import { SessionContext, sessionOf, type Operation, type Session } from "./session";
 
 const publicPaths = ["/sign-in", "/register", "/accept-invitation"];
 
@@ -46,13 +47,15 @@ function Redirect({ to }: { to: string }) {
   return null;
 }
 
-const nav = [
+// Each page with the operation it reads, when not every role may (src/roles.json).
+const nav: [string, string, Operation?][] = [
   ["/", "Overview"],
   ["/servers", "Servers"],
   ["/agents", "Agents"],
   ["/alerts", "Alerts"],
+  ["/audit", "Audit log", "GET /audit-events"],
   ["/settings", "Settings"],
-] as const;
+];
 
 function Shell({ onSignedOut }: { onSignedOut: () => void }) {
   const loc = useLocation();
@@ -80,7 +83,7 @@ function Shell({ onSignedOut }: { onSignedOut: () => void }) {
     });
   };
   // The page loads its data while the user is read; what depends on the role waits for it.
-  const session: Session | null = me.data ? { user: me.data, isAdmin: me.data.role === "admin", refresh: me.reload, signOut } : null;
+  const session: Session | null = me.data ? sessionOf(me.data, me.reload, signOut) : null;
   const section = "/" + (loc.path.split("/")[1] ?? "");
   return (
     <SessionContext.Provider value={session}>
@@ -93,7 +96,7 @@ function Shell({ onSignedOut }: { onSignedOut: () => void }) {
         </Link>
         <nav aria-label="Main">
           <ul>
-            {nav.map(([href, label]) => (
+            {nav.filter(([, , op]) => !op || session?.can(op)).map(([href, label]) => (
               <li>
                 <Link href={href} aria-current={section === href ? "page" : undefined}>
                   {label}
@@ -117,11 +120,25 @@ function Shell({ onSignedOut }: { onSignedOut: () => void }) {
 }
 
 function Page({ path, query }: { path: string; query: URLSearchParams }) {
+  const session = useContext(SessionContext);
   if (path === "/") return <Overview />;
   if (path === "/servers") return <Servers query={query} />;
   if (path.startsWith("/servers/")) return <ServerPage id={path.slice("/servers/".length)} />;
   if (path === "/agents") return <Agents query={query} />;
   if (path === "/alerts") return <Alerts query={query} />;
+  if (path === "/audit") {
+    // Asked for only once the role is known to allow it.
+    if (!session) return <p class="muted" role="status">Loading…</p>;
+    if (!session.can("GET /audit-events")) {
+      return (
+        <>
+          <PageTitle title="Audit log" />
+          <p>Only admins read the audit log.</p>
+        </>
+      );
+    }
+    return <Audit query={query} />;
+  }
   if (path === "/settings") return <Settings />;
   return (
     <>

@@ -27,6 +27,9 @@ export function Time({ iso }: { iso: string | null | undefined }) {
 
 export const count = (n: number) => n.toLocaleString("en-US");
 
+/** "1 server", "2 servers": the count and the noun, plural unless one. */
+export const counted = (n: number, noun: string) => `${count(n)} ${noun}${n === 1 ? "" : "s"}`;
+
 /** What a page shows while it loads or when loading failed; children when loaded. */
 export function Loaded<T>({ load, children, label }: { load: Load<T>; label: string; children: (data: T) => ComponentChildren }) {
   if (load.state === "loading") {
@@ -168,7 +171,7 @@ export function Secret({ label, value }: { label: string; value: string }) {
       </p>
       <div class="secret-row">
         <code aria-label={label}>{value}</code>
-        <CopyButton text={value} label={`Copy ${label.toLowerCase()}`} />
+        <CopyButton text={value} label={`Copy ${/^[A-Z][a-z]/.test(label) ? label[0]!.toLowerCase() + label.slice(1) : label}`} />
       </div>
     </div>
   );
@@ -214,4 +217,44 @@ export function formValues(e: Event): Record<string, string> {
     out[k] = String(v);
   });
   return out;
+}
+
+export type ExportFormat = "csv" | "ndjson";
+
+/**
+ * Buttons that download every row of the current filter (an export operation), as CSV or NDJSON.
+ * The export needs the access token, which only the client holds, so it is fetched and then saved
+ * from memory rather than linked.
+ */
+export function Downloads({ what, name, get }: { what: string; name: string; get: (format: ExportFormat) => Promise<Blob> }) {
+  const action = useAction();
+  const save = (format: ExportFormat) =>
+    void action.run(async () => {
+      const url = URL.createObjectURL(await get(format));
+      const a = document.createElement("a");
+      a.href = url;
+      a.download = `${name}.${format}`;
+      document.body.append(a);
+      a.click();
+      a.remove();
+      // The download has started from the URL by the time the click returns; a minute is ample.
+      window.setTimeout(() => URL.revokeObjectURL(url), 60_000);
+    });
+  return (
+    <div class="downloads" role="group" aria-label={`Download ${what}`}>
+      <span class="muted">Download {what}:</span>
+      <button type="button" disabled={action.busy} aria-label={`Download ${what} as CSV`} onClick={() => save("csv")}>
+        CSV
+      </button>
+      <button type="button" disabled={action.busy} aria-label={`Download ${what} as NDJSON`} onClick={() => save("ndjson")}>
+        NDJSON
+      </button>
+      {action.busy && (
+        <span class="muted" role="status">
+          Preparing…
+        </span>
+      )}
+      <ErrorText error={action.error} />
+    </div>
+  );
 }

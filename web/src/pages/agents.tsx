@@ -3,6 +3,7 @@ import { useState } from "preact/hooks";
 import { api, ok, useLoad, type Schemas } from "../api";
 import { Confirm, CopyButton, ErrorText, Field, Loaded, PageTitle, Pager, Secret, Time, count, formValues, useAction } from "../components";
 import { Link, navigate, query } from "../router";
+import { useCan } from "../session";
 
 function installCommands(key: string): { os: string; lang: string; text: string }[] {
   const url = window.location.origin;
@@ -36,21 +37,49 @@ icacls "C:\\ProgramData\\mcpwarden\\agent.json" /inheritance:r /grant:r "SYSTEM:
   ];
 }
 
-function NewKey({ agent, onDone }: { agent: Schemas["AgentWithKey"]; onDone: () => void }) {
+function fleetCommands(secret: string): { os: string; text: string }[] {
+  const url = window.location.origin;
+  return [
+    {
+      os: "macOS",
+      text: `tar xzf mcpwarden-agent_<version>_darwin_arm64.tar.gz && cd mcpwarden-agent_<version>_darwin_arm64
+sudo ./install.sh --url ${url} --secret ${secret}`,
+    },
+    {
+      os: "Linux",
+      text: `sudo apt install ./mcpwarden-agent_<version>-1_amd64.deb   # or: sudo dnf install ./mcpwarden-agent-<version>-1.x86_64.rpm
+printf '{"url": "${url}", "enrollment_secret": "${secret}"}' | sudo tee /etc/mcpwarden/agent.json >/dev/null
+sudo systemctl restart mcpwarden-agent`,
+    },
+    {
+      os: "Windows",
+      text: `Expand-Archive mcpwarden-agent_<version>_windows_amd64.zip -DestinationPath .
+cd mcpwarden-agent_<version>_windows_amd64
+powershell -ExecutionPolicy Bypass -File .\\install.ps1 -Url ${url} -Secret ${secret}`,
+    },
+  ];
+}
+
+/** Tabs of install commands, one per operating system (arrow keys move between them). */
+function InstallTabs({ id, commands }: { id: string; commands: { os: string; text: string }[] }) {
   const [os, setOs] = useState(0);
-  const commands = installCommands(agent.api_key);
   return (
-    <section class="card" aria-labelledby="key-title">
-      <h2 id="key-title">Key of {agent.name}</h2>
-      <Secret label="Agent key" value={agent.api_key} />
+    <>
       <div role="tablist" aria-label="Install command for" class="tabs">
         {commands.map((c, i) => (
-          <button type="button" role="tab" id={`tab-${i}`} aria-selected={os === i} aria-controls={`panel-${i}`} tabIndex={os === i ? 0 : -1} onClick={() => setOs(i)}
+          <button
+            type="button"
+            role="tab"
+            id={`${id}-tab-${i}`}
+            aria-selected={os === i}
+            aria-controls={`${id}-panel-${i}`}
+            tabIndex={os === i ? 0 : -1}
+            onClick={() => setOs(i)}
             onKeyDown={(e) => {
               if (e.key === "ArrowRight" || e.key === "ArrowLeft") {
                 const next = (i + (e.key === "ArrowRight" ? 1 : commands.length - 1)) % commands.length;
                 setOs(next);
-                document.getElementById(`tab-${next}`)?.focus();
+                document.getElementById(`${id}-tab-${next}`)?.focus();
               }
             }}
           >
@@ -59,13 +88,24 @@ function NewKey({ agent, onDone }: { agent: Schemas["AgentWithKey"]; onDone: () 
         ))}
       </div>
       {commands.map((c, i) => (
-        <div role="tabpanel" id={`panel-${i}`} aria-labelledby={`tab-${i}`} hidden={os !== i}>
+        <div role="tabpanel" id={`${id}-panel-${i}`} aria-labelledby={`${id}-tab-${i}`} hidden={os !== i}>
           <pre tabIndex={0}>
             <code>{c.text}</code>
           </pre>
           <CopyButton text={c.text} label={`Copy the ${c.os} commands`} />
         </div>
       ))}
+    </>
+  );
+}
+
+function NewKey({ agent, onDone }: { agent: Schemas["AgentWithKey"]; onDone: () => void }) {
+  const commands = installCommands(agent.api_key);
+  return (
+    <section class="card" aria-labelledby="key-title">
+      <h2 id="key-title">Key of {agent.name}</h2>
+      <Secret label="Agent key" value={agent.api_key} />
+      <InstallTabs id="key" commands={commands} />
       <p>
         <button type="button" onClick={onDone}>
           Done
@@ -86,17 +126,21 @@ export function Agents({ query: q }: { query: URLSearchParams }) {
   const [deleting, setDeleting] = useState<Schemas["Agent"] | null>(null);
   const [rotating, setRotating] = useState<Schemas["Agent"] | null>(null);
   const action = useAction();
+  const can = useCan();
+  const canEnrol = can("POST /agents/");
+  const canRotate = can("POST /agents/{agent_id}/rotate-key");
+  const canDelete = can("DELETE /agents/{agent_id}");
 
   return (
     <>
       <PageTitle title="Agents">
-        {!enrolling && !newKey && (
+        {canEnrol && !enrolling && !newKey && (
           <button type="button" class="primary" onClick={() => setEnrolling(true)}>
             Enrol an agent
           </button>
         )}
       </PageTitle>
-      {enrolling && (
+      {canEnrol && enrolling && (
         <section class="card" aria-labelledby="enrol-title">
           <h2 id="enrol-title">Enrol an agent</h2>
           <form
@@ -150,7 +194,7 @@ export function Agents({ query: q }: { query: URLSearchParams }) {
                       <th scope="col" class="wide">Host</th>
                       <th scope="col" class="wide">Version</th>
                       <th scope="col">Servers</th>
-                      <th scope="col">Actions</th>
+                      {(canRotate || canDelete) && <th scope="col">Actions</th>}
                     </tr>
                   </thead>
                   <tbody>
@@ -177,20 +221,22 @@ export function Agents({ query: q }: { query: URLSearchParams }) {
                             {count(a.active_server_count ?? a.server_count)} active / {count(a.server_count)}
                           </Link>
                         </td>
-                        <td>
-                          <div class="row-actions">
-                          <button
-                            type="button"
-                            aria-label={`Rotate key of ${a.name}`}
-                            onClick={() => setRotating(a)}
-                          >
-                            Rotate key
-                          </button>
-                          <button type="button" class="danger" aria-label={`Delete ${a.name}`} onClick={() => setDeleting(a)}>
-                            Delete
-                          </button>
-                          </div>
-                        </td>
+                        {(canRotate || canDelete) && (
+                          <td>
+                            <div class="row-actions">
+                              {canRotate && (
+                                <button type="button" aria-label={`Rotate key of ${a.name}`} onClick={() => setRotating(a)}>
+                                  Rotate key
+                                </button>
+                              )}
+                              {canDelete && (
+                                <button type="button" class="danger" aria-label={`Delete ${a.name}`} onClick={() => setDeleting(a)}>
+                                  Delete
+                                </button>
+                              )}
+                            </div>
+                          </td>
+                        )}
                       </tr>
                     ))}
                   </tbody>
@@ -240,6 +286,149 @@ export function Agents({ query: q }: { query: URLSearchParams }) {
           undone.
         </p>
       </Confirm>
+      {can("GET /enrollment-secrets") && <EnrollmentSecrets />}
     </>
+  );
+}
+
+/** Enrolment secrets (admins): one secret in every machine's configuration enrols the fleet. */
+function EnrollmentSecrets() {
+  const list = useLoad(() => ok(api.GET("/enrollment-secrets", { params: { query: { page_size: 100 } } })), []);
+  const action = useAction();
+  const [shown, setShown] = useState<Schemas["EnrollmentSecretWithSecret"] | null>(null);
+  const [rotating, setRotating] = useState<Schemas["EnrollmentSecret"] | null>(null);
+  const [revoking, setRevoking] = useState<Schemas["EnrollmentSecret"] | null>(null);
+  return (
+    <section class="card" aria-labelledby="secrets-title">
+      <h2 id="secrets-title">Enrolment secrets</h2>
+      <p class="muted">
+        To roll the agent out to many machines, put one secret in every machine's configuration (by hand, or from an MDM): each machine enrols
+        itself and receives its own key.
+      </p>
+      <Loaded load={list} label="enrolment secrets">
+        {(l) =>
+          l.items.length === 0 ? (
+            <p class="muted">No enrolment secret.</p>
+          ) : (
+            <div class="table-wrap">
+              <table class="rows">
+                <caption class="sr-only">Enrolment secrets, newest first</caption>
+                <thead>
+                  <tr>
+                    <th scope="col">Secret</th>
+                    <th scope="col">State</th>
+                    <th scope="col">Machines enrolled</th>
+                    <th scope="col" class="wide">Last used</th>
+                    <th scope="col" class="wide">Expires</th>
+                    <th scope="col">Actions</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {l.items.map((e) => (
+                    <tr>
+                      <th scope="row">
+                        {e.name}
+                        <br />
+                        <span class="muted mono">{e.secret_prefix}</span>
+                      </th>
+                      <td>{e.status}</td>
+                      <td>{count(e.uses)}</td>
+                      <td class="wide">
+                        <Time iso={e.last_used_at} />
+                      </td>
+                      <td class="wide">{e.expires_at ? <Time iso={e.expires_at} /> : "never"}</td>
+                      <td>
+                        {e.status === "revoked" ? (
+                          <span class="muted">—</span>
+                        ) : (
+                          <div class="row-actions">
+                            {e.status === "active" && (
+                              <button type="button" aria-label={`Rotate the secret ${e.name}`} onClick={() => setRotating(e)}>
+                                Rotate
+                              </button>
+                            )}
+                            <button type="button" class="danger" aria-label={`Revoke the secret ${e.name}`} onClick={() => setRevoking(e)}>
+                              Revoke
+                            </button>
+                          </div>
+                        )}
+                      </td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
+          )
+        }
+      </Loaded>
+      <h3>Create a secret</h3>
+      <form
+        class="inline"
+        onSubmit={(ev) => {
+          const form = ev.currentTarget as HTMLFormElement;
+          const v = formValues(ev);
+          void action.run(async () => {
+            const body = { name: v.name ?? "", ...(v.expires ? { expires_at: new Date(`${v.expires}T00:00:00Z`).toISOString() } : {}) };
+            setShown(await ok(api.POST("/enrollment-secrets", { body })));
+            form.reset();
+            list.reload();
+          });
+        }}
+      >
+        <Field label="Secret name" name="name" required maxLength={200} placeholder="Engineering laptops (Jamf)" />
+        <Field label="Expires on (UTC; empty: never)" name="expires" type="date" />
+        <button type="submit" class="primary" disabled={action.busy}>
+          Create secret
+        </button>
+      </form>
+      <ErrorText error={action.error} />
+      {shown && (
+        <div class="notice">
+          <Secret label="Enrolment secret" value={shown.secret} />
+          <InstallTabs id="fleet" commands={fleetCommands(shown.secret)} />
+          <p>
+            <button type="button" onClick={() => setShown(null)}>
+              Done
+            </button>
+          </p>
+        </div>
+      )}
+      <Confirm
+        open={rotating !== null}
+        title={`Rotate the secret ${rotating?.name ?? ""}?`}
+        confirm={`Rotate ${rotating?.name ?? ""}`}
+        onCancel={() => setRotating(null)}
+        onConfirm={() => {
+          const e = rotating;
+          setRotating(null);
+          if (e) {
+            void action.run(async () => {
+              setShown(await ok(api.POST("/enrollment-secrets/{enrollment_id}/rotate", { params: { path: { enrollment_id: e.id } } })));
+              list.reload();
+            });
+          }
+        }}
+      >
+        <p>The current value stops enrolling machines at once; machines it enrolled keep their keys.</p>
+      </Confirm>
+      <Confirm
+        open={revoking !== null}
+        title={`Revoke the secret ${revoking?.name ?? ""}?`}
+        confirm={`Revoke ${revoking?.name ?? ""}`}
+        onCancel={() => setRevoking(null)}
+        onConfirm={() => {
+          const e = revoking;
+          setRevoking(null);
+          if (e) {
+            void action.run(async () => {
+              await ok(api.DELETE("/enrollment-secrets/{enrollment_id}", { params: { path: { enrollment_id: e.id } } }));
+              list.reload();
+            });
+          }
+        }}
+      >
+        <p>It stops enrolling machines at once; machines it enrolled keep their keys.</p>
+      </Confirm>
+    </section>
   );
 }

@@ -1,8 +1,9 @@
 import { useState } from "preact/hooks";
 
 import { api, ok, useLoad, type Schemas } from "../api";
-import { Confirm, ErrorText, Loaded, PageTitle, Pager, RiskBadge, Time, count, levels, useAction } from "../components";
+import { Confirm, Downloads, ErrorText, Loaded, PageTitle, Pager, RiskBadge, Time, count, counted, levels, useAction } from "../components";
 import { Link, navigate, query } from "../router";
+import { useCan } from "../session";
 
 type Level = Schemas["RiskLevel"];
 
@@ -21,11 +22,12 @@ export function Alerts({ query: q }: { query: URLSearchParams }) {
   const params = { severity, dismissed: dismissedParam === "false" ? undefined : dismissedParam };
   const set = (change: Record<string, string | undefined>) => navigate("/alerts" + query({ ...params, ...change }));
   const what = `open ${severity ? `${severity} ` : ""}alerts`;
+  const can = useCan();
 
   return (
     <>
       <PageTitle title="Alerts">
-        {dismissed === false && list.data && list.data.total > 0 && (
+        {can("POST /alerts/dismiss-all") && dismissed === false && list.data && list.data.total > 0 && (
           <button type="button" onClick={() => setConfirming(true)}>
             Dismiss all {count(list.data.total)} {what}
           </button>
@@ -85,7 +87,7 @@ export function Alerts({ query: q }: { query: URLSearchParams }) {
                         )}
                       </p>
                     </div>
-                    {!a.dismissed && (
+                    {!a.dismissed && can("POST /alerts/{alert_id}/dismiss") && (
                       <button
                         type="button"
                         aria-label={`Dismiss: ${a.title}`}
@@ -104,6 +106,13 @@ export function Alerts({ query: q }: { query: URLSearchParams }) {
                   </li>
                 ))}
               </ul>
+            )}
+            {l.total > 0 && (
+              <Downloads
+                what={`the ${counted(l.total, `${dismissed === undefined ? "" : dismissed ? "dismissed " : "open "}${severity ? `${severity} ` : ""}alert`)}`}
+                name="mcpwarden-alerts"
+                get={(format) => ok(api.GET("/alerts/export", { params: { query: { format, severity, dismissed } }, parseAs: "blob" }))}
+              />
             )}
             <Pager path="/alerts" label="Alerts" params={params as Record<string, string | undefined>} page={page} pageSize={pageSize} total={l.total} />
           </>

@@ -1,8 +1,10 @@
 import { api, ok, useLoad, type Load, type Schemas } from "../api";
 import { Loaded, PageTitle, RiskBadge, Time, count, levels, type Level } from "../components";
 import { Link, query } from "../router";
+import { useCan } from "../session";
 
 export function Overview() {
+  const can = useCan();
   // Every request of the page starts at once: one round trip after sign-in, not one per section.
   const stats = useLoad(() => ok(api.GET("/dashboard/stats")), []);
   const agents = useLoad(() => ok(api.GET("/agents/", { params: { query: { page_size: 1 } } })), []);
@@ -24,9 +26,13 @@ export function Overview() {
                 mcpwarden learns about MCP servers from its agent, which runs on each laptop. Enrol the first one to see what your
                 organization's machines run.
               </p>
-              <Link class="button primary" href="/agents?enrol=1">
-                Enrol your first agent
-              </Link>
+              {can("POST /agents/") ? (
+                <Link class="button primary" href="/agents?enrol=1">
+                  Enrol your first agent
+                </Link>
+              ) : (
+                <p>An admin or a member of your organization enrols agents.</p>
+              )}
             </section>
           ) : (
             <Dashboard stats={s} agentsTotal={agents.data?.total} loads={loads} />

@@ -1,8 +1,9 @@
 import { useEffect, useState } from "preact/hooks";
 
 import { api, ok, useLoad, type Schemas } from "../api";
-import { ErrorText, Loaded, PageTitle, Pager, RiskBadge, Time, count, levels, useAction } from "../components";
+import { Downloads, ErrorText, Loaded, PageTitle, Pager, RiskBadge, Time, count, counted, levels, useAction } from "../components";
 import { Link, navigate, query } from "../router";
+import { useCan } from "../session";
 
 const rulesDoc = "https://github.com/mcpwarden/mcpwarden/blob/main/docs/risk-rules.md";
 type Level = Schemas["RiskLevel"];
@@ -24,6 +25,7 @@ export function Servers({ query: q }: { query: URLSearchParams }) {
   };
   const page = positive(q.get("page"), 1, 1_000_000);
   const pageSize = positive(q.get("page_size"), 25, 100);
+  const filtered = Object.values(filters).some((v) => v !== undefined);
   const key = JSON.stringify([filters, page, pageSize]);
   const list = useLoad(() => ok(api.GET("/mcp/servers", { params: { query: { ...filters, page, page_size: pageSize } } })), [key]);
   const set = (change: Record<string, string | undefined>) =>
@@ -80,12 +82,14 @@ export function Servers({ query: q }: { query: URLSearchParams }) {
             ) : (
               <div class="table-wrap">
                 <table class="rows">
-                  <caption class="sr-only">Servers, riskiest first, then by name</caption>
+                  <caption class="order">Servers, riskiest first (by score), then by name</caption>
                   <thead>
                     <tr>
                       <th scope="col">Server</th>
                       <th scope="col">Risk</th>
-                      <th scope="col">Score</th>
+                      <th scope="col" aria-sort="descending">
+                        Score
+                      </th>
                       <th scope="col" class="wide">Type</th>
                       <th scope="col">Host</th>
                       <th scope="col" class="wide">Status</th>
@@ -115,6 +119,13 @@ export function Servers({ query: q }: { query: URLSearchParams }) {
                 </table>
               </div>
             )}
+            {l.total > 0 && (
+              <Downloads
+                what={filtered ? `the ${counted(l.total, "matching server")}` : `all ${counted(l.total, "server")}`}
+                name="mcpwarden-servers"
+                get={(format) => ok(api.GET("/mcp/servers/export", { params: { query: { format, ...filters } }, parseAs: "blob" }))}
+              />
+            )}
             <Pager
               path="/servers"
               label="Servers"
@@ -133,11 +144,13 @@ export function Servers({ query: q }: { query: URLSearchParams }) {
 export function ServerPage({ id }: { id: string }) {
   const server = useLoad(() => ok(api.GET("/mcp/servers/{server_id}", { params: { path: { server_id: id } } })), [id]);
   const verify = useAction();
+  const can = useCan();
   return (
     <Loaded load={server} label="the server">
       {(s) => (
         <>
           <PageTitle title={s.server_name}>
+            {can("PATCH /mcp/servers/{server_id}") && (
             <button
               type="button"
               class={s.is_verified ? "" : "primary"}
@@ -150,6 +163,7 @@ export function ServerPage({ id }: { id: string }) {
             >
               {s.is_verified ? "Remove verification" : "Mark verified"}
             </button>
+            )}
           </PageTitle>
           <ErrorText error={verify.error} />
           <p class="lead">
@@ -173,7 +187,9 @@ export function ServerPage({ id }: { id: string }) {
                     <th scope="col">Severity</th>
                     <th scope="col">Rule</th>
                     <th scope="col">Finding</th>
-                    <th scope="col">Evidence</th>
+                    <th scope="col" class="wide">
+                      Evidence
+                    </th>
                   </tr>
                 </thead>
                 <tbody>
@@ -191,8 +207,12 @@ export function ServerPage({ id }: { id: string }) {
                         <strong>{f.title}</strong>
                         <br />
                         {f.detail}
+                        {/* On a narrow screen the evidence column is hidden and shown here. */}
+                        <span class="narrow-only">
+                          Evidence: <span class="mono">{f.evidence}</span>
+                        </span>
                       </td>
-                      <td class="mono">{f.evidence}</td>
+                      <td class="wide mono">{f.evidence}</td>
                     </tr>
                   ))}
                 </tbody>

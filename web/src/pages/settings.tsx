@@ -13,13 +13,13 @@ export function Settings() {
       </p>
     );
   }
-  const { isAdmin } = session;
   return (
     <>
       <PageTitle title="Settings" />
       <Organization />
-      {isAdmin && <Members />}
-      {isAdmin && <Webhooks />}
+      {session.can("GET /auth/organization/members") && <Members />}
+      {session.can("GET /webhooks") && <Webhooks />}
+      {session.can("GET /api-tokens") && <ApiTokens />}
       <Account />
     </>
   );
@@ -34,7 +34,7 @@ function Saved({ show }: { show: boolean }) {
 }
 
 function Organization() {
-  const { isAdmin } = useSession();
+  const { can } = useSession();
   const org = useLoad(() => ok(api.GET("/auth/organization")), []);
   const action = useAction();
   const [saved, setSaved] = useState(false);
@@ -43,7 +43,7 @@ function Organization() {
       <h2 id="org-title">Organization</h2>
       <Loaded load={org} label="the organization">
         {(o) =>
-          isAdmin ? (
+          can("PATCH /auth/organization") ? (
             <form
               onSubmit={(e) => {
                 const v = formValues(e);
@@ -74,6 +74,9 @@ function Organization() {
     </section>
   );
 }
+
+const roles: Schemas["Role"][] = ["admin", "member", "viewer"];
+const asRole = (v: string | undefined): Schemas["Role"] => roles.find((r) => r === v) ?? "member";
 
 function Members() {
   const { user } = useSession();
@@ -118,8 +121,9 @@ function Members() {
                           });
                         }}
                       >
-                        <option value="admin">admin</option>
-                        <option value="member">member</option>
+                        {roles.map((r) => (
+                          <option value={r}>{r}</option>
+                        ))}
                       </select>
                     </td>
                     <td class="wide">
@@ -146,7 +150,7 @@ function Members() {
           const form = e.currentTarget as HTMLFormElement;
           const v = formValues(e);
           void action.run(async () => {
-            setInvitation(await ok(api.POST("/auth/organization/members", { body: { email: v.email ?? "", full_name: v.full_name ?? "", role: v.role === "admin" ? "admin" : "member" } })));
+            setInvitation(await ok(api.POST("/auth/organization/members", { body: { email: v.email ?? "", full_name: v.full_name ?? "", role: asRole(v.role) } })));
             form.reset();
             members.reload();
           });
@@ -156,15 +160,21 @@ function Members() {
         <Field label="Email" name="email" type="email" required />
         <label class="field">
           <span>Role</span>
-          <select name="role">
-            <option value="member">member</option>
-            <option value="admin">admin</option>
+          {/* Named by its label alone, not by the label and the chosen option's text. */}
+          <select name="role" aria-label="Role">
+            {["member", "viewer", "admin"].map((r) => (
+              <option value={r}>{r}</option>
+            ))}
           </select>
         </label>
         <button type="submit" class="primary" disabled={action.busy}>
           Invite
         </button>
       </form>
+      <p class="muted">
+        A viewer sees everything and changes nothing but their own account; a member also verifies servers, dismisses alerts and enrols agents; an
+        admin also manages the organization, its members and webhooks.
+      </p>
       <ErrorText error={action.error} />
       {invitation && (
         <div class="notice">
@@ -219,14 +229,15 @@ function Webhooks() {
                 <li>
                   <div class="hook-row">
                     <span>
-                      <code>{h.url}</code> {h.description && <span class="muted">{h.description}</span>}
+                      <code>{h.url}</code> {h.format === "slack" && <span class="chip-inline">Slack</span>} {h.description && <span class="muted">{h.description}</span>}
                     </span>
                     <span class="row-actions">
-                      <button type="button" aria-expanded={open === h.id} onClick={() => setOpen(open === h.id ? null : h.id)}>
+                      <button type="button" aria-expanded={open === h.id} aria-label={`Deliveries to ${h.url}`} onClick={() => setOpen(open === h.id ? null : h.id)}>
                         Deliveries
                       </button>
                       <button
                         type="button"
+                        aria-label={`Send a test to ${h.url}`}
                         onClick={() =>
                           void action.run(async () => {
                             await ok(api.POST("/webhooks/{webhook_id}/test", { params: { path: { webhook_id: h.id } } }));
@@ -256,7 +267,8 @@ function Webhooks() {
           const form = e.currentTarget as HTMLFormElement;
           const v = formValues(e);
           void action.run(async () => {
-            setCreated(await ok(api.POST("/webhooks", { body: { url: v.url ?? "", ...(v.description ? { description: v.description } : {}) } })));
+            const format: Schemas["WebhookFormat"] = v.format === "slack" ? "slack" : "generic";
+            setCreated(await ok(api.POST("/webhooks", { body: { url: v.url ?? "", format, ...(v.description ? { description: v.description } : {}) } })));
             form.reset();
             hooks.reload();
           });
@@ -264,6 +276,13 @@ function Webhooks() {
       >
         <Field label="Endpoint URL" name="url" type="url" required placeholder="https://hooks.example.com/mcpwarden" />
         <Field label="Description" name="description" maxLength={200} />
+        <label class="field">
+          <span>Format</span>
+          <select name="format" aria-label="Format">
+            <option value="generic">generic (signed JSON)</option>
+            <option value="slack">Slack incoming webhook</option>
+          </select>
+        </label>
         <button type="submit" class="primary" disabled={action.busy}>
           Add webhook
         </button>
@@ -398,6 +417,129 @@ function Account() {
           Change password
         </button>
       </form>
+    </section>
+  );
+}
+
+const scopes: { scope: Schemas["ApiTokenScope"]; what: string }[] = [
+  { scope: "read", what: "read what members may read" },
+  { scope: "write", what: "change what members may change" },
+  { scope: "admin", what: "read and change what only admins may" },
+];
+
+function ApiTokens() {
+  const tokens = useLoad(() => ok(api.GET("/api-tokens", { params: { query: { page_size: 100 } } })), []);
+  const action = useAction();
+  const [created, setCreated] = useState<Schemas["ApiTokenWithToken"] | null>(null);
+  const [revoking, setRevoking] = useState<Schemas["ApiToken"] | null>(null);
+  return (
+    <section class="card" aria-labelledby="tokens-title">
+      <h2 id="tokens-title">API tokens</h2>
+      <p class="muted">A token acts for you, within its scopes, for scripts and integrations: send it as <code>Authorization: Bearer …</code>.</p>
+      <Loaded load={tokens} label="API tokens">
+        {(list) =>
+          list.items.length === 0 ? (
+            <p class="muted">No API token.</p>
+          ) : (
+            <div class="table-wrap">
+              <table class="rows">
+                <caption class="sr-only">API tokens, newest first</caption>
+                <thead>
+                  <tr>
+                    <th scope="col">Token</th>
+                    <th scope="col">Scopes</th>
+                    <th scope="col" class="wide">Expires</th>
+                    <th scope="col">Last used</th>
+                    <th scope="col">Actions</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {list.items.map((t) => (
+                    <tr>
+                      <th scope="row">
+                        {t.name}
+                        <br />
+                        <span class="muted mono">{t.token_prefix}</span>
+                      </th>
+                      <td>{t.scopes.join(", ")}</td>
+                      <td class="wide">{t.expires_at ? <Time iso={t.expires_at} /> : "never"}</td>
+                      <td>
+                        <Time iso={t.last_used_at} />
+                      </td>
+                      <td>
+                        {t.revoked_at ? (
+                          <span class="muted">
+                            revoked <Time iso={t.revoked_at} />
+                          </span>
+                        ) : (
+                          <button type="button" class="danger" aria-label={`Revoke the token ${t.name}`} onClick={() => setRevoking(t)}>
+                            Revoke
+                          </button>
+                        )}
+                      </td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
+          )
+        }
+      </Loaded>
+      <h3>Create a token</h3>
+      <form
+        onSubmit={(e) => {
+          const form = e.currentTarget as HTMLFormElement;
+          const data = new FormData(form);
+          e.preventDefault();
+          const chosen = scopes.map((s) => s.scope).filter((s) => data.getAll("scopes").includes(s));
+          const expires = String(data.get("expires") ?? "");
+          void action.run(async () => {
+            setCreated(
+              await ok(
+                api.POST("/api-tokens", {
+                  body: { name: String(data.get("name") ?? ""), scopes: chosen, ...(expires ? { expires_at: new Date(`${expires}T00:00:00Z`).toISOString() } : {}) },
+                }),
+              ),
+            );
+            form.reset();
+            tokens.reload();
+          });
+        }}
+      >
+        <Field label="Name" name="name" required maxLength={200} placeholder="SIEM export" />
+        <fieldset class="scopes">
+          <legend>Scopes</legend>
+          {scopes.map((s) => (
+            <label>
+              <input type="checkbox" name="scopes" value={s.scope} defaultChecked={s.scope === "read"} /> <strong>{s.scope}</strong>: {s.what}
+            </label>
+          ))}
+        </fieldset>
+        <Field label="Expires on (UTC; empty: never)" name="expires" type="date" />
+        <button type="submit" class="primary" disabled={action.busy}>
+          Create token
+        </button>
+      </form>
+      <ErrorText error={action.error} />
+      {created && <Secret label="API token" value={created.token} />}
+      <Confirm
+        open={revoking !== null}
+        title={`Revoke the token ${revoking?.name ?? ""}?`}
+        confirm={`Revoke ${revoking?.name ?? ""}`}
+        onCancel={() => setRevoking(null)}
+        onConfirm={() => {
+          const t = revoking;
+          setRevoking(null);
+          if (t) {
+            void action.run(async () => {
+              await ok(api.DELETE("/api-tokens/{integration_id}", { params: { path: { integration_id: t.id } } }));
+              tokens.reload();
+            });
+          }
+        }}
+      >
+        <p>Whatever uses it is refused from now on.</p>
+      </Confirm>
     </section>
   );
 }
