@@ -208,13 +208,15 @@ dispatch:
 
 	res := &results{Mode: "fleet", URL: o.url, Concurrency: conc, Rate: offered, Agents: n, ElapsedS: measuredFor.Seconds()}
 	var total epStatsSum
-	for _, ep := range []int{epHeartbeat, epUnchanged, epChanged} {
+	for _, ep := range []int{epHeartbeat, epUnchanged, epChanged, epReport} {
 		r := collect(workers, ep, measuredFor)
 		if r.Requests == 0 {
 			continue
 		}
 		res.Endpoints = append(res.Endpoints, r)
-		total.add(r)
+		if ep != epReport { // the kinds' sum
+			total.add(r)
+		}
 	}
 	res.Requests, res.Errors = total.requests, total.errors
 	res.RPS = float64(total.requests) / measuredFor.Seconds()
@@ -327,20 +329,26 @@ func (f *fleet) post(ctx context.Context, w *worker, u, key string, body []byte,
 	if check != nil && decoded {
 		ep, expected = check(&ans)
 	}
-	st := w.ep(ep)
-	st.hist.record(took)
-	if err != nil {
-		st.transport++
-		return false
+	eps := []int{ep}
+	if check != nil {
+		eps = append(eps, epReport)
 	}
-	st.status[code]++
-	if code != http.StatusOK {
-		return false
+	for _, e := range eps {
+		st := w.ep(e)
+		st.hist.record(took)
+		switch {
+		case err != nil:
+			st.transport++
+		case code != http.StatusOK:
+			st.status[code]++
+		default:
+			st.status[code]++
+			if check != nil && (!decoded || !expected) {
+				st.unexpected++
+			}
+		}
 	}
-	if check != nil && (!decoded || !expected) {
-		st.unexpected++
-	}
-	return true
+	return err == nil && code == http.StatusOK
 }
 
 // appendHeartbeat appends agent i's heartbeat, as the agents mode sends it. `mcpwarden seed

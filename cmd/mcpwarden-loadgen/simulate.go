@@ -27,10 +27,11 @@ const (
 	epNew
 	epPrime
 	epWarm
+	epReport // the fleet mode's reports of every kind together
 	numEndpoints
 )
 
-var endpointNames = [numEndpoints]string{"heartbeat", "report_unchanged", "report_changed", "report_new", "report_prime", "heartbeat_warm"}
+var endpointNames = [numEndpoints]string{"heartbeat", "report_unchanged", "report_changed", "report_new", "report_prime", "heartbeat_warm", "report"}
 
 // agent is one simulated machine. Each agent belongs to exactly one worker, so its state needs
 // no lock and the server never sees two of its requests at once.
