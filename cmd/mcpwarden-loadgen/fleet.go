@@ -1,18 +1,18 @@
 package main
 
 import (
-	"bytes"
 	"container/heap"
 	"context"
 	crand "crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -30,9 +30,9 @@ import (
 // cannot start within --max-lag of its time is dropped and counted, so an overloaded server
 // ends the run with a count instead of an unbounded queue.
 //
-// It sends through net/http directly rather than the SDK: bodies are rendered once per agent
-// and requests built with no URL parsing or per-request closures, so that the generator takes a
-// small share of the cores it shares with the server (it reports its own CPU).
+// It sends through rawConn (rawhttp.go) rather than the SDK or net/http: one keep-alive
+// connection per worker, each request one write of pre-rendered bytes, so that the generator
+// takes a small share of the cores it shares with the server (it reports its own CPU).
 
 // fleetEvent is one scheduled request.
 type fleetEvent struct {
@@ -68,9 +68,8 @@ type fleetAgent struct {
 
 type fleet struct {
 	o        options
-	hc       *http.Client
-	hbURL    string
-	repURL   string
+	hbPath   string
+	repPath  string
 	agents   []fleetAgent
 	baseline []byte
 	sim      *simulation // for reportBody
@@ -93,15 +92,20 @@ func runFleet(ctx context.Context, o options) (*results, error) {
 	}
 	nb := make([]byte, 4)
 	crand.Read(nb)
-	f := &fleet{
-		o: o, hc: httpClient(o.concurrency, o.timeout),
-		sim: &simulation{o: o, nonce: hex.EncodeToString(nb)},
-	}
+	f := &fleet{o: o, sim: &simulation{o: o, nonce: hex.EncodeToString(nb)}}
 	u, err := url.Parse(o.url)
 	if err != nil {
 		return nil, err
 	}
-	f.hbURL, f.repURL = u.JoinPath("/agents/heartbeat").String(), u.JoinPath("/mcp/report").String()
+	if u.Scheme != "http" {
+		return nil, fmt.Errorf("--mode fleet speaks plain HTTP; %s is not http://", o.url)
+	}
+	addr := u.Host
+	if u.Port() == "" {
+		addr = net.JoinHostPort(u.Hostname(), "80")
+	}
+	base := strings.TrimSuffix(u.Path, "/")
+	f.hbPath, f.repPath = base+"/agents/heartbeat", base+"/mcp/report"
 	f.baseline = f.sim.reportBody(0, 0, 0)
 	f.agents = make([]fleetAgent, len(keys))
 	for i, k := range keys {
@@ -136,8 +140,14 @@ func runFleet(ctx context.Context, o options) (*results, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			c := &rawConn{addr: addr, host: u.Host, timeout: o.timeout}
+			defer func() {
+				if c.conn != nil {
+					c.conn.Close()
+				}
+			}()
 			for ev := range queue {
-				f.send(ctx, w, ev)
+				f.send(ctx, w, c, ev)
 			}
 		}()
 	}
@@ -234,7 +244,7 @@ func jittered(rng *rand.Rand, d time.Duration, j float64) time.Duration {
 }
 
 // send sends one scheduled request, recording it when it was scheduled after the warm-up.
-func (f *fleet) send(ctx context.Context, w *worker, ev fleetEvent) {
+func (f *fleet) send(ctx context.Context, w *worker, c *rawConn, ev fleetEvent) {
 	scheduled := f.start.Add(time.Duration(ev.at))
 	lag := time.Since(scheduled)
 	measured := ev.at >= f.measure
@@ -252,8 +262,8 @@ func (f *fleet) send(ctx context.Context, w *worker, ev fleetEvent) {
 	a := &f.agents[ev.agent]
 	ep, ok := epHeartbeat, false
 	if ev.kind == epHeartbeat {
-		// A fresh body each time: the transport may still read one after Do returns on an error.
-		ok = f.post(ctx, w, f.hbURL, a.key, appendHeartbeat(nil, int(ev.agent)), scheduled, measured, ep, nil)
+		w.buf = appendHeartbeat(w.buf[:0], int(ev.agent))
+		ok = f.post(ctx, w, c, f.hbPath, a.key, w.buf, scheduled, measured, ep, nil)
 	} else {
 		a.mu.Lock()
 		defer a.mu.Unlock()
@@ -269,7 +279,7 @@ func (f *fleet) send(ctx context.Context, w *worker, ev fleetEvent) {
 			body = f.sim.reportBody(int(ev.agent), 0, a.rev)
 		}
 		known := a.synced
-		ok = f.post(ctx, w, f.repURL, a.key, body, scheduled, measured, ep, func(r *reportAnswer) (int, bool) {
+		ok = f.post(ctx, w, c, f.repPath, a.key, body, scheduled, measured, ep, func(r *reportAnswer) (int, bool) {
 			switch {
 			case changed:
 				return epChanged, !r.Unchanged && r.ServersUpdated > 0
@@ -302,24 +312,12 @@ type reportAnswer struct {
 // post sends one request and records its latency from the scheduled time. check, for reports,
 // says from the answer which kind of report it was, and whether the answer is what that kind
 // expects; a 200 that is not counts as unexpected.
-func (f *fleet) post(ctx context.Context, w *worker, u, key string, body []byte, scheduled time.Time, measured bool, ep int, check func(*reportAnswer) (int, bool)) bool {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
-	if err != nil {
-		return false
-	}
-	req.Header["Content-Type"] = []string{"application/json"}
-	req.Header["X-Api-Key"] = []string{key}
-	resp, err := f.hc.Do(req)
-	code := 0
+func (f *fleet) post(ctx context.Context, w *worker, c *rawConn, path, key string, body []byte, scheduled time.Time, measured bool, ep int, check func(*reportAnswer) (int, bool)) bool {
+	code, answer, err := c.post(path, key, body)
 	var ans reportAnswer
 	decoded := false
-	if err == nil {
-		if check != nil && resp.StatusCode == http.StatusOK {
-			decoded = json.NewDecoder(resp.Body).Decode(&ans) == nil
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		code = resp.StatusCode
+	if err == nil && check != nil && code == http.StatusOK {
+		decoded = json.Unmarshal(answer, &ans) == nil
 	}
 	if ctx.Err() != nil || !measured {
 		return err == nil && code == http.StatusOK

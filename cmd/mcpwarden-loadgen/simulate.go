@@ -59,6 +59,7 @@ type worker struct {
 	next   int
 	rng    *rand.Rand
 	stats  [numEndpoints]*epStats
+	buf    []byte // the fleet mode's heartbeat body being sent
 }
 
 func (w *worker) ep(i int) *epStats {
