@@ -235,9 +235,12 @@ func (b *bench) cleanup() {
 		step("kept %s", b.tmp)
 		return
 	}
-	// A long data path puts the socket in a directory of its own under /tmp.
-	if sock, err := socketDir(b.dataDir); err == nil && !strings.HasPrefix(sock, b.tmp) && strings.HasPrefix(filepath.Base(sock), "mcpw-pg-") {
-		os.RemoveAll(sock)
+	// A long data path puts the socket in a directory of its own under /tmp. The fleet phase
+	// has a data directory of its own.
+	for _, dir := range []string{filepath.Join(b.tmp, "data"), filepath.Join(b.tmp, "fleet-data")} {
+		if sock, err := socketDir(dir); err == nil && !strings.HasPrefix(sock, b.tmp) && strings.HasPrefix(filepath.Base(sock), "mcpw-pg-") {
+			os.RemoveAll(sock)
+		}
 	}
 	os.RemoveAll(b.tmp)
 }
