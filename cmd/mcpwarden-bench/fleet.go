@@ -27,6 +27,7 @@ type fleetStep struct {
 	Results  *lgResults
 	CPU      cpuUse
 	Upd, HOT int64 // agents rows updated in the measured window, and how many of those HOT
+	Xacts    int64 // transactions committed in the server's database in the measured window
 	SeedSecs float64
 	Pass     bool
 	Why      string // what failed
@@ -183,7 +184,7 @@ func (b *bench) runFleetStep(ctx context.Context, st *fleetStep, keys string) er
 		done <- err
 	}()
 	var cpu0 cpuSnap
-	var upd0, hot0 int64
+	var upd0, hot0, xacts0 int64
 	select {
 	case err := <-done:
 		if err == nil {
@@ -193,11 +194,13 @@ func (b *bench) runFleetStep(ctx context.Context, st *fleetStep, keys string) er
 	case <-time.After(b.o.fleetWarmup):
 		cpu0 = b.cpuSnapshot()
 		upd0, hot0 = b.agentUpdates(ctx)
+		xacts0 = b.committed(ctx)
 	}
 	if err := <-done; err != nil {
 		return err
 	}
 	st.CPU = b.cpuSnapshot().since(cpu0, runtime.NumCPU())
+	st.Xacts = b.committed(ctx) - xacts0
 	// The flush after the window's last heartbeats, and PostgreSQL's statistics (sent when a
 	// backend is idle, at most once a second), land within a few seconds.
 	time.Sleep(3 * time.Second)
@@ -238,6 +241,12 @@ func (b *bench) fleetVerdict(st *fleetStep) (bool, string) {
 		why = append(why, "no heartbeats measured")
 	}
 	return len(why) == 0, strings.Join(why, ", ")
+}
+
+// committed reads how many transactions the server's database has committed.
+func (b *bench) committed(ctx context.Context) (n int64) {
+	b.mon.QueryRowContext(ctx, `SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()`).Scan(&n)
+	return n
 }
 
 // agentUpdates reads the agents table's cumulative update counters.
@@ -305,8 +314,8 @@ func (r *report) fleetMarkdown(standalone bool) string {
 		fleetP99Target, 100*fleetCPUTarget, runtime.NumCPU())
 	w("The search doubles from %d agents until a size is not sustained (or %d is), then bisects %d times between the last sustained size and the first that was not; it starts no size that would end past its %v budget. The offline alert is set to 60 minutes so that agents seeded minutes earlier do not raise it; its sweep runs.\n\n",
 		r.o.fleetStart, r.o.fleetMax, r.o.fleetBisect, r.o.fleetBudget)
-	w("| agents | offered req/s | heartbeat p99 ms | report p99 ms (unchanged / changed) | server + PostgreSQL cores | machine cores | load generator cores | late | dropped | errors | agent updates HOT | seeded in | |\n")
-	w("|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---|---:|---|\n")
+	w("| agents | offered req/s | heartbeat p99 ms | report p99 ms (unchanged / changed) | server + PostgreSQL cores | machine cores | load generator cores | late | dropped | errors | database transactions per request | agent updates HOT | seeded in | |\n")
+	w("|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---|\n")
 	for _, st := range fs.Steps {
 		res := st.Results
 		hb, rep := res.Endpoint("heartbeat"), res.Endpoint("report")
@@ -324,9 +333,9 @@ func (r *report) fleetMarkdown(standalone bool) string {
 		if st.SeedSecs > 0 {
 			seed = fmt.Sprintf("%.0f s", st.SeedSecs)
 		}
-		w("| %d | %.0f | %.2f | %.2f (%.2f / %.2f) | %.2f | %.2f | %.2f | %d | %d | %d | %d of %d (%.1f%%) | %s | %s |\n",
+		w("| %d | %.0f | %.2f | %.2f (%.2f / %.2f) | %.2f | %.2f | %.2f | %d | %d | %d | %.3f | %d of %d (%.1f%%) | %s | %s |\n",
 			st.Agents, ratioOrZero(res), hb.P99Ms, rep.P99Ms, un.P99Ms, ch.P99Ms, st.CPU.Server+st.CPU.Postgres, st.CPU.Machine, gen,
-			late, dropped, res.Errors, st.HOT, st.Upd, 100*st.hotRatio(), seed, verdict)
+			late, dropped, res.Errors, ratio(float64(st.Xacts), float64(res.Requests)), st.HOT, st.Upd, 100*st.hotRatio(), seed, verdict)
 	}
 	w("\nLargest fleet sustained: **%d agents**", fs.Best)
 	if fs.FailedAt > 0 {
@@ -336,7 +345,7 @@ func (r *report) fleetMarkdown(standalone bool) string {
 	if fs.Stopped != "" {
 		w(" The search %s.", fs.Stopped)
 	}
-	w(" \"agent updates HOT\" counts the agents table's updates in the measured window (pg_stat_user_tables: heartbeat flushes, and the reports' own) and how many were heap-only, writing no index entry. \"late\" requests started over 10 ms after their scheduled time.\n\n")
+	w(" \"agent updates HOT\" counts the agents table's updates in the measured window (pg_stat_user_tables: heartbeat flushes, and the reports' own) and how many were heap-only, writing no index entry. \"database transactions per request\" divides the transactions committed in the server's database in the window (pg_stat_database, the server's background work included) by the requests measured. \"late\" requests started over 10 ms after their scheduled time.\n\n")
 	w("```sh\n%s\n%s\n```\n", fs.SeedCmd, fs.Steps[len(fs.Steps)-1].Cmd)
 	return b.String()
 }
