@@ -14,8 +14,10 @@ import (
 
 // rawConn is one keep-alive HTTP/1.1 connection that sends a POST and reads its answer with no
 // more than a write and the reads the answer needs. net/http's client hands every request to
-// two goroutines of the connection and back; at the fleet mode's rates that scheduling was most
-// of the generator's CPU besides the system calls (measured: see fleet.go's package comment).
+// two goroutines of the connection and back. Measured against one server with 20,000 seeded
+// agents, `mcpwarden-loadgen --mode fleet --keys KEYS --interval 10s --warmup 10s --duration 30s`
+// (about 2,200 requests/s), alternating runs: 0.34 and 0.34 cores with net/http's client, 0.28
+// and 0.21 with this, under other load (load average 8 to 11 on 2 cores).
 // It reads what HTTP/1.1 servers send: a status line, headers, and a Content-Length or chunked
 // body.
 type rawConn struct {
