@@ -8,11 +8,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"net/http"
-	"net/url"
 	"os"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -93,18 +90,10 @@ func runFleet(ctx context.Context, o options) (*results, error) {
 	nb := make([]byte, 4)
 	crand.Read(nb)
 	f := &fleet{o: o, sim: &simulation{o: o, nonce: hex.EncodeToString(nb)}}
-	u, err := url.Parse(o.url)
+	addr, host, base, err := rawTarget(o.url)
 	if err != nil {
 		return nil, err
 	}
-	if u.Scheme != "http" {
-		return nil, fmt.Errorf("--mode fleet speaks plain HTTP; %s is not http://", o.url)
-	}
-	addr := u.Host
-	if u.Port() == "" {
-		addr = net.JoinHostPort(u.Hostname(), "80")
-	}
-	base := strings.TrimSuffix(u.Path, "/")
 	f.hbPath, f.repPath = base+"/agents/heartbeat", base+"/mcp/report"
 	f.baseline = f.sim.reportBody(0, 0, 0)
 	f.agents = make([]fleetAgent, len(keys))
@@ -140,7 +129,7 @@ func runFleet(ctx context.Context, o options) (*results, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c := &rawConn{addr: addr, host: u.Host, timeout: o.timeout}
+			c := &rawConn{addr: addr, host: host, timeout: o.timeout}
 			defer func() {
 				if c.conn != nil {
 					c.conn.Close()

@@ -1,5 +1,5 @@
 // Command mcpwarden-loadgen drives a local mcpwarden server the way a fleet of agents does, through
-// the generated Go SDK. It enrols N agents (or reuses saved keys), then sends heartbeats and
+// the generated Go SDK (or, with --http raw, a minimal HTTP/1.1 client that costs it less CPU). It enrols N agents (or reuses saved keys), then sends heartbeats and
 // reports (a chosen share unchanged, changed or new) at a chosen rate and concurrency for a bounded
 // time or request count, printing progress, then throughput and latency percentiles per endpoint.
 // With --mode fleet it plays the saved keys' agents at real rates, open-loop (see fleet.go).
@@ -61,6 +61,7 @@ type options struct {
 	templates   string
 	baseline    string
 	agentsSet   bool
+	http        string
 	// fleet mode
 	interval       time.Duration
 	reportInterval time.Duration
@@ -102,6 +103,7 @@ func main() {
 	flag.DurationVar(&o.timeout, "timeout", 30*time.Second, "per-request timeout")
 	flag.StringVar(&o.templates, "report-templates", "", "write the bodies of changed reports (of --servers servers) with a placeholder for the --profile suffix to this file, then exit: for other drivers, such as the bench's wrk script")
 	flag.StringVar(&o.baseline, "baseline-report", "", "write the baseline report every agent starts from (of --servers servers) to this file, then exit: for mcpwarden seed --report")
+	flag.StringVar(&o.http, "http", "sdk", "agents mode: send heartbeats and reports through the Go SDK (sdk) or a minimal keep-alive HTTP/1.1 client that costs the generator less CPU (raw; the fleet mode always uses it)")
 	var cpuProfile string
 	flag.StringVar(&cpuProfile, "cpuprofile", "", "write the load generator's own CPU profile to this file")
 	flag.DurationVar(&o.interval, "interval", time.Minute, "fleet mode: each agent's heartbeat interval")
@@ -180,6 +182,9 @@ func main() {
 func (o *options) check() error {
 	if o.mode != "agents" && o.mode != "fleet" && o.mode != "queries" {
 		return fmt.Errorf("--mode must be agents, fleet or queries, not %q", o.mode)
+	}
+	if o.http != "sdk" && o.http != "raw" {
+		return fmt.Errorf("--http must be sdk or raw, not %q", o.http)
 	}
 	if o.mode == "fleet" {
 		switch {

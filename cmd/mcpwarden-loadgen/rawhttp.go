@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -28,6 +30,23 @@ type rawConn struct {
 	r       *bufio.Reader
 	req     []byte
 	body    []byte
+}
+
+// rawTarget is what a rawConn needs of the --url: the address to dial, the Host header, and the
+// path the API's paths follow.
+func rawTarget(raw string) (addr, host, basePath string, err error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "", "", "", err
+	}
+	if u.Scheme != "http" {
+		return "", "", "", fmt.Errorf("the raw HTTP client speaks plain HTTP; %s is not http://", raw)
+	}
+	addr = u.Host
+	if u.Port() == "" {
+		addr = net.JoinHostPort(u.Hostname(), "80")
+	}
+	return addr, u.Host, strings.TrimSuffix(u.Path, "/"), nil
 }
 
 var errNoLength = errors.New("answer with neither Content-Length nor chunks")
