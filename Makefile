@@ -67,8 +67,10 @@ test: postgres
 race: postgres
 	$(GO) test -race -count=1 ./impl/... ./db/... ./cmd/mcpwarden-agent/
 
-## bench: pgbench's naive SQL against the server on this machine, and the dashboard's page loads in
-## Chromium at a million servers; writes BENCHMARKS.md (~15 min).
+## bench: pgbench's naive SQL against the server on this machine, the dashboard's page loads in
+## Chromium at a million servers, and the largest fleet the machine sustains; writes BENCHMARKS.md
+## (~15 min, and at most 18 more for the fleet search: BENCHFLAGS=--skip-fleet leaves it out,
+## BENCHFLAGS='--only fleet' runs it alone into BENCHMARKS-fleet.md).
 ## Not part of `make test` or CI. BENCHFLAGS passes flags to cmd/mcpwarden-bench (see -h).
 bench: postgres web
 	@.ci/ensure-chromium || echo "no Chromium: the dashboard's page loads are not measured"

@@ -259,9 +259,7 @@ var (
 			WHERE m.organization_id = $1 AND m.id = ANY($6::uuid[]) AND m.status <> 'dormant'
 			RETURNING m.agent_id
 		), agent AS (
-			-- last_seen_at moves only once 30 seconds old (heartbeats keep it exact):
-			-- agents_last_seen indexes it, and an update that leaves every indexed column
-			-- alone is HOT, adding no index entries.
+			-- last_seen_at moves only once 30 seconds old: heartbeats keep it exact.
 			UPDATE agents a SET last_seen_at = CASE WHEN a.last_seen_at >= now() - interval '30 seconds' THEN a.last_seen_at ELSE now() END,
 				report_hash = (SELECT decode(x.report_hash, 'hex') FROM agent_input x WHERE x.id = a.id)
 			WHERE a.organization_id = $1 AND a.id = ANY($5::uuid[])

@@ -25,6 +25,8 @@ type BulkAgent struct {
 	Username     string
 	AgentVersion string
 	LastSeenAt   time.Time
+	// ReportHash is the hash of the report the agent's servers came from (nil: none).
+	ReportHash []byte
 }
 
 // BulkServer is one server of a bulk load. RiskFactors is a JSON array.
@@ -91,7 +93,7 @@ func (s *Storage) BulkLoadInventory(ctx context.Context, orgID uuid.UUID, agents
 
 	org := appendUUID(nil, orgID)
 	err = copyRows(ctx, conn, `COPY agents (organization_id, id, name, key_hash, key_prefix, hostname, os_type, username,
-		agent_version, last_seen_at) FROM STDIN`, len(agents), func(line []byte, i int) []byte {
+		agent_version, last_seen_at, report_hash) FROM STDIN`, len(agents), func(line []byte, i int) []byte {
 		a := &agents[i]
 		line = append(line, org...)
 		line = appendUUID(append(line, '\t'), a.ID)
@@ -102,7 +104,11 @@ func (s *Storage) BulkLoadInventory(ctx context.Context, orgID uuid.UUID, agents
 		line = appendCopyText(append(line, '\t'), a.OSType)
 		line = appendCopyText(append(line, '\t'), a.Username)
 		line = appendCopyText(append(line, '\t'), a.AgentVersion)
-		return appendCopyTime(append(line, '\t'), a.LastSeenAt)
+		line = appendCopyTime(append(line, '\t'), a.LastSeenAt)
+		if a.ReportHash == nil {
+			return append(line, '\t', '\\', 'N')
+		}
+		return appendCopyBytea(append(line, '\t'), a.ReportHash)
 	})
 	if err != nil {
 		return fmt.Errorf("copy agents: %w", err)

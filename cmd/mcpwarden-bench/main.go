@@ -40,6 +40,17 @@ type opts struct {
 	skipProfiles bool
 	explainOver  float64
 	queryBudget  time.Duration
+	only         string
+	// the fleet-capacity phase
+	skipFleet    bool
+	fleetStart   int
+	fleetMax     int
+	fleetBisect  int
+	fleetWarmup  time.Duration
+	fleetWindow  time.Duration
+	fleetBudget  time.Duration
+	fleetServers int
+	fleetChanged float64
 }
 
 // bench carries the run's state: the temp directory, the running server and the figures.
@@ -79,7 +90,33 @@ func main() {
 	flag.StringVar(&o.searchTerm, "search", "git", "search term for the list queries")
 	flag.BoolVar(&o.skipProfiles, "skip-profiles", false, "do not profile missed targets")
 	flag.Float64Var(&o.explainOver, "explain-over", 0, "also collect plans for queries whose p99 exceeds this many ms (diagnostics)")
+	flag.StringVar(&o.only, "only", "", "run one phase only: fleet (the fleet-capacity search; writes BENCHMARKS-fleet.md unless --out is given)")
+	flag.BoolVar(&o.skipFleet, "skip-fleet", false, "skip the fleet-capacity search")
+	flag.IntVar(&o.fleetStart, "fleet-start", 100000, "fleet-capacity search: the first fleet size tried (then doubled until one fails)")
+	flag.IntVar(&o.fleetMax, "fleet-max", 1000000, "fleet-capacity search: the largest fleet size tried")
+	flag.IntVar(&o.fleetBisect, "fleet-bisect", 2, "fleet-capacity search: bisection steps after the first size that fails")
+	flag.DurationVar(&o.fleetWarmup, "fleet-warmup", time.Minute, "fleet-capacity search: unmeasured start of each size's run (at least one heartbeat interval, so every agent was heard once)")
+	flag.DurationVar(&o.fleetWindow, "fleet-window", 90*time.Second, "fleet-capacity search: measured time of each size's run")
+	flag.DurationVar(&o.fleetBudget, "fleet-budget", 18*time.Minute, "fleet-capacity search: no size is started that would end past this much time")
+	flag.IntVar(&o.fleetServers, "fleet-servers", 10, "fleet-capacity search: servers per agent (seeded and reported)")
+	flag.Float64Var(&o.fleetChanged, "fleet-changed", 0.1, "fleet-capacity search: share of reports that change the agent's configuration")
 	flag.Parse()
+	switch o.only {
+	case "":
+	case "fleet":
+		if !isFlagSet("out") {
+			o.out = "BENCHMARKS-fleet.md"
+		}
+		o.skipFleet = false
+	default:
+		fatalf("--only: %q is not a phase that runs alone (fleet)", o.only)
+	}
+	if o.fleetStart < 1 || o.fleetMax < o.fleetStart || o.fleetMax > 1_000_000 || o.fleetBisect < 0 {
+		fatalf("--fleet-start must be at least 1, --fleet-max between it and 1,000,000, --fleet-bisect at least 0")
+	}
+	if o.fleetWindow < 10*time.Second || o.fleetWarmup < 0 || o.fleetServers < 1 || o.fleetServers > 500 || o.fleetChanged < 0 || o.fleetChanged > 1 {
+		fatalf("--fleet-window at least 10s, --fleet-warmup at least 0, --fleet-servers 1..500, --fleet-changed 0..1")
+	}
 	for _, c := range strings.Split(clients, ",") {
 		var n int
 		if _, err := fmt.Sscan(strings.TrimSpace(c), &n); err != nil || n < 1 {
@@ -126,21 +163,21 @@ func (b *bench) run(ctx context.Context) error {
 	b.dataDir = filepath.Join(b.tmp, "data")
 	step("temporary directory %s", b.tmp)
 
-	if err := b.pgbenchPhase(ctx); err != nil {
-		return err
+	phases := []func(context.Context) error{b.pgbenchPhase, b.serverPhases, b.settingsPhase, b.queryPhase, b.fleetPhase}
+	if b.o.only == "fleet" {
+		phases = phases[4:]
 	}
-	if err := b.serverPhases(ctx); err != nil {
-		return err
-	}
-	if err := b.settingsPhase(ctx); err != nil {
-		return err
-	}
-	if err := b.queryPhase(ctx); err != nil {
-		return err
+	for _, phase := range phases {
+		if err := phase(ctx); err != nil {
+			return err
+		}
 	}
 	b.r.Elapsed = time.Since(start)
 	b.r.LoadAfter = loadAvg()
 	md := b.r.markdown()
+	if b.o.only == "fleet" {
+		md = b.r.fleetMarkdown(true)
+	}
 	if err := os.WriteFile(b.o.out, []byte(md), 0o644); err != nil {
 		return err
 	}
@@ -198,9 +235,12 @@ func (b *bench) cleanup() {
 		step("kept %s", b.tmp)
 		return
 	}
-	// A long data path puts the socket in a directory of its own under /tmp.
-	if sock, err := socketDir(b.dataDir); err == nil && !strings.HasPrefix(sock, b.tmp) && strings.HasPrefix(filepath.Base(sock), "mcpw-pg-") {
-		os.RemoveAll(sock)
+	// A long data path puts the socket in a directory of its own under /tmp. The fleet phase
+	// has a data directory of its own.
+	for _, dir := range []string{filepath.Join(b.tmp, "data"), filepath.Join(b.tmp, "fleet-data")} {
+		if sock, err := socketDir(dir); err == nil && !strings.HasPrefix(sock, b.tmp) && strings.HasPrefix(filepath.Base(sock), "mcpw-pg-") {
+			os.RemoveAll(sock)
+		}
 	}
 	os.RemoveAll(b.tmp)
 }
@@ -215,6 +255,12 @@ func (b *bench) serverCPU(fn func() error) (cpuUse, error) {
 
 func step(format string, args ...any) {
 	fmt.Printf("==> "+format+"\n", args...)
+}
+
+func isFlagSet(name string) bool {
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }
 
 func fatalf(format string, args ...any) {

@@ -92,6 +92,8 @@ type report struct {
 	// changed (validation off, metrics off).
 	Settings []setting
 
+	FleetCapacity *fleetSearch
+
 	RSS []rssFigure
 
 	SeedSkipped     string
@@ -340,6 +342,7 @@ func (r *report) targets() []targetRow {
 		rows = append(rows, targetRow{fmt.Sprintf("Export of %d servers: server peak RSS", r.SeedServers), measured, "", "",
 			fmt.Sprintf("≤ %d MB", exportRSSTargetMB), yes(worst.Err == "" && worst.PeakMB <= exportRSSTargetMB)})
 	}
+	rows = append(rows, r.fleetTarget())
 	peak, label := r.peakRSSMB()
 	rows = append(rows, targetRow{"Server peak RSS (VmHWM), every server run", fmt.Sprintf("%.1f MB (%s)", peak, label), "", "",
 		fmt.Sprintf("≤ %.0f MB", rssTargetMB), yes(peak <= rssTargetMB)})
@@ -388,7 +391,11 @@ func mark(m *bool) string {
 func (r *report) summary() string {
 	var b strings.Builder
 	b.WriteString("Targets:\n")
-	for _, t := range r.targets() {
+	rows := r.targets()
+	if r.o.only == "fleet" {
+		rows = []targetRow{r.fleetTarget()}
+	}
+	for _, t := range rows {
 		fmt.Fprintf(&b, "  %-62s %-40s %-8s %-14s %s\n", t.name, t.measured, t.ratio, t.goal, strings.Trim(mark(t.met), "*"))
 	}
 	return b.String()
@@ -407,7 +414,7 @@ func (r *report) markdown() string {
 	goVersion := runtime.Version()
 	w("# mcpwarden benchmarks\n\n")
 	w("Written by `make bench` (`cmd/mcpwarden-bench`) on %s in %s; every figure below comes from that run. ", r.Started.UTC().Format("2006-01-02 15:04 UTC"), r.Elapsed.Round(time.Second))
-	w("To reproduce: `make bench` (about 15 minutes; it starts its own servers and PostgreSQL on a fresh temporary directory and removes them).\n\n")
+	w("To reproduce: `make bench` (about 15 minutes, plus at most %v for the fleet-capacity search, which `BENCHFLAGS=--skip-fleet` leaves out and `mcpwarden-bench --only fleet` runs alone; it starts its own servers and PostgreSQL on a fresh temporary directory and removes them).\n\n", r.o.fleetBudget)
 	w("- Commit: `%s`; %s; PostgreSQL %s (the built-in cluster `mcpwarden serve` starts); Go %s.\n", r.Commit, machine(), r.PGVersion, goVersion)
 	w("- Load average at start %s, at end %s. ", r.LoadStart, r.LoadAfter)
 	if la := strings.Fields(r.LoadStart); len(la) > 0 {
@@ -635,6 +642,7 @@ func (r *report) markdown() string {
 			w("| %s | %d | %d | %.1f | %.1f | %.1f | ≤ %d MB | %s |\n", e.Format, e.Lines, e.Bytes, e.Seconds, e.BeforeMB, e.PeakMB, exportRSSTargetMB, mark(yes(e.Err == "" && e.PeakMB <= exportRSSTargetMB)))
 		}
 	}
+	w("%s", r.fleetMarkdown(false))
 
 	w("\n## Closing note: bottlenecks of missed targets\n\n")
 	missed := 0

@@ -1,7 +1,8 @@
 // Command mcpwarden-loadgen drives a local mcpwarden server the way a fleet of agents does, through
-// the generated Go SDK. It enrols N agents (or reuses saved keys), then sends heartbeats and
+// the generated Go SDK (or, with --http raw, a minimal HTTP/1.1 client that costs it less CPU). It enrols N agents (or reuses saved keys), then sends heartbeats and
 // reports (a chosen share unchanged, changed or new) at a chosen rate and concurrency for a bounded
 // time or request count, printing progress, then throughput and latency percentiles per endpoint.
+// With --mode fleet it plays the saved keys' agents at real rates, open-loop (see fleet.go).
 // With --mode queries it measures the dashboard and server-list queries an administrator runs.
 // With --report-templates it only writes the bodies of its changed reports, for other drivers
 // (the bench's wrk script) to send the same ones.
@@ -19,6 +20,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -57,6 +59,16 @@ type options struct {
 	jsonFile    string
 	timeout     time.Duration
 	templates   string
+	baseline    string
+	agentsSet   bool
+	http        string
+	// fleet mode
+	interval       time.Duration
+	reportInterval time.Duration
+	jitter         float64
+	changed        float64
+	warmup         time.Duration
+	maxLag         time.Duration
 	// queries mode
 	queryRequests int
 	queryBudget   time.Duration
@@ -68,7 +80,7 @@ func main() {
 	var o options
 	mix, reportMix := "heartbeat=15,report=1", "unchanged=80,changed=15,new=5"
 	flag.StringVar(&o.url, "url", "http://127.0.0.1:8000", "server base URL (loopback only)")
-	flag.StringVar(&o.mode, "mode", "agents", "agents (heartbeats and reports) or queries (dashboard and server list)")
+	flag.StringVar(&o.mode, "mode", "agents", "agents (heartbeats and reports as fast as allowed), fleet (--keys' agents at real rates, open-loop) or queries (dashboard and server list)")
 	flag.IntVar(&o.agents, "agents", 100, "agents to enrol (ignored with --keys)")
 	flag.StringVar(&o.keysFile, "keys", "", "reuse the agent keys in this file (one per line) instead of enrolling")
 	flag.StringVar(&o.saveKeys, "save-keys", "", "write the keys of newly enrolled agents to this file")
@@ -90,6 +102,16 @@ func main() {
 	flag.StringVar(&o.jsonFile, "json", "", "also write the results as JSON to this file")
 	flag.DurationVar(&o.timeout, "timeout", 30*time.Second, "per-request timeout")
 	flag.StringVar(&o.templates, "report-templates", "", "write the bodies of changed reports (of --servers servers) with a placeholder for the --profile suffix to this file, then exit: for other drivers, such as the bench's wrk script")
+	flag.StringVar(&o.baseline, "baseline-report", "", "write the baseline report every agent starts from (of --servers servers) to this file, then exit: for mcpwarden seed --report")
+	flag.StringVar(&o.http, "http", "sdk", "agents mode: send heartbeats and reports through the Go SDK (sdk) or a minimal keep-alive HTTP/1.1 client that costs the generator less CPU (raw; the fleet mode always uses it)")
+	var cpuProfile string
+	flag.StringVar(&cpuProfile, "cpuprofile", "", "write the load generator's own CPU profile to this file")
+	flag.DurationVar(&o.interval, "interval", time.Minute, "fleet mode: each agent's heartbeat interval")
+	flag.DurationVar(&o.reportInterval, "report-interval", 15*time.Minute, "fleet mode: each agent's report interval (0: no reports)")
+	flag.Float64Var(&o.jitter, "jitter", 0.1, "fleet mode: intervals vary uniformly by this fraction either way")
+	flag.Float64Var(&o.changed, "changed", 0.1, "fleet mode: share of reports that change the agent's configuration (every other one raising an alert); the rest are unchanged")
+	flag.DurationVar(&o.warmup, "warmup", time.Minute, "fleet mode: unmeasured time before --duration, for the server to see every agent once")
+	flag.DurationVar(&o.maxLag, "max-lag", 5*time.Second, "fleet mode: a request that cannot start this long after its scheduled time is dropped (counted)")
 	flag.IntVar(&o.queryRequests, "query-requests", 100, "queries mode: timed requests per query")
 	flag.DurationVar(&o.queryBudget, "query-budget", 15*time.Second, "queries mode: most time spent on one query")
 	flag.StringVar(&o.search, "search", "git", "queries mode: the search term")
@@ -103,14 +125,33 @@ func main() {
 	if o.reportMix, err = parseWeights(reportMix, "unchanged", "changed", "new"); err != nil {
 		fatalf("--report-mix: %v", err)
 	}
+	o.agentsSet = isSet("agents")
+	if o.mode == "fleet" && !isSet("concurrency") {
+		o.concurrency = 512
+	}
 	if err := o.check(); err != nil {
 		fatalf("%v", err)
+	}
+	if o.baseline != "" {
+		s := &simulation{o: o}
+		if err := os.WriteFile(o.baseline, s.reportBody(0, 0, 0), 0o644); err != nil {
+			fatalf("--baseline-report: %v", err)
+		}
+		return
 	}
 	if o.templates != "" {
 		if err := writeReportTemplates(o.templates, o.servers); err != nil {
 			fatalf("--report-templates: %v", err)
 		}
 		return
+	}
+	if cpuProfile != "" {
+		f, err := os.Create(cpuProfile)
+		if err != nil {
+			fatalf("--cpuprofile: %v", err)
+		}
+		pprof.StartCPUProfile(f)
+		defer pprof.StopCPUProfile()
 	}
 	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer cancel()
@@ -119,6 +160,8 @@ func main() {
 	switch o.mode {
 	case "agents":
 		res, err = runAgents(ctx, o)
+	case "fleet":
+		res, err = runFleet(ctx, o)
 	case "queries":
 		res, err = runQueries(ctx, o)
 	}
@@ -137,8 +180,31 @@ func main() {
 }
 
 func (o *options) check() error {
-	if o.mode != "agents" && o.mode != "queries" {
-		return fmt.Errorf("--mode must be agents or queries, not %q", o.mode)
+	if o.mode != "agents" && o.mode != "fleet" && o.mode != "queries" {
+		return fmt.Errorf("--mode must be agents, fleet or queries, not %q", o.mode)
+	}
+	if o.http != "sdk" && o.http != "raw" {
+		return fmt.Errorf("--http must be sdk or raw, not %q", o.http)
+	}
+	if o.mode == "fleet" {
+		switch {
+		case o.keysFile == "":
+			return errors.New("--mode fleet plays saved agents: set --keys (mcpwarden seed --keys-file writes them)")
+		case o.interval < 10*time.Millisecond || o.interval > 24*time.Hour:
+			return errors.New("--interval is between 10ms and 24h")
+		case o.reportInterval < 0 || (o.reportInterval > 0 && o.reportInterval < 10*time.Millisecond) || o.reportInterval > 24*time.Hour:
+			return errors.New("--report-interval is 0 or between 10ms and 24h")
+		case o.jitter < 0 || o.jitter >= 1:
+			return errors.New("--jitter is in [0, 1)")
+		case o.changed < 0 || o.changed > 1:
+			return errors.New("--changed is in [0, 1]")
+		case o.warmup < 0 || o.warmup > maxDuration:
+			return fmt.Errorf("--warmup is between 0 and %v", maxDuration)
+		case o.maxLag <= 0:
+			return errors.New("--max-lag must be positive")
+		case o.duration <= 0:
+			return errors.New("--mode fleet needs --duration")
+		}
 	}
 	if err := checkLoopback(o.url); err != nil {
 		return err
@@ -265,6 +331,12 @@ func (w weights) pick(u float64) int {
 }
 
 func (w weights) weight(name string) float64 { return w.values[indexOf(w.names, name)] }
+
+func isSet(name string) bool {
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}
 
 func fatalf(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "mcpwarden-loadgen: "+format+"\n", args...)

@@ -92,6 +92,11 @@ func printResults(w io.Writer, res *results) {
 			r.Name, r.Requests, r.RPS, r.Errors, r.Unexpected, r.P50Ms, r.P95Ms, r.P99Ms, r.MaxMs, statuses(r.Status))
 	}
 	tw.Flush()
+	if f := res.Fleet; f != nil {
+		fmt.Fprintf(w, "fleet: %d agents, offered %.0f requests/s (heartbeat every %s, report every %s, ±%.0f%%, %.0f%% changed) after a %.0f s warm-up; "+
+			"latencies from each request's scheduled time; %d late (started over 10 ms behind), %d dropped (over %.0f ms behind); load generator CPU %.2f cores\n",
+			res.Agents, f.OfferedRPS, f.Interval, f.ReportInterval, 100*f.Jitter, 100*f.ChangedShare, f.WarmupS, f.Late, f.Dropped, f.MaxLagMs, f.GeneratorCores)
+	}
 }
 
 func statuses(m map[string]uint64) string {

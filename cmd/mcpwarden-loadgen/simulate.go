@@ -27,10 +27,11 @@ const (
 	epNew
 	epPrime
 	epWarm
+	epReport // the fleet mode's reports of every kind together
 	numEndpoints
 )
 
-var endpointNames = [numEndpoints]string{"heartbeat", "report_unchanged", "report_changed", "report_new", "report_prime", "heartbeat_warm"}
+var endpointNames = [numEndpoints]string{"heartbeat", "report_unchanged", "report_changed", "report_new", "report_prime", "heartbeat_warm", "report"}
 
 // agent is one simulated machine. Each agent belongs to exactly one worker, so its state needs
 // no lock and the server never sees two of its requests at once.
@@ -58,6 +59,8 @@ type worker struct {
 	next   int
 	rng    *rand.Rand
 	stats  [numEndpoints]*epStats
+	buf    []byte   // the fleet mode's heartbeat body being sent
+	conn   *rawConn // with --http raw, the worker's connection (nil: the SDK's client)
 }
 
 func (w *worker) ep(i int) *epStats {
@@ -70,6 +73,7 @@ func (w *worker) ep(i int) *epStats {
 type simulation struct {
 	o        options
 	sdk      *mcpwarden.ClientWithResponses
+	basePath string // the --url's path, before the API's paths (--http raw)
 	baseline []byte
 	nonce    string
 	done     atomic.Int64 // timed requests finished
@@ -117,6 +121,23 @@ func runAgents(ctx context.Context, o options) (*results, error) {
 	workers := make([]*worker, conc)
 	for i := range workers {
 		workers[i] = &worker{id: i, rng: rand.New(rand.NewPCG(uint64(i)+1, uint64(time.Now().UnixNano())))}
+	}
+	if o.http == "raw" {
+		addr, host, base, err := rawTarget(o.url)
+		if err != nil {
+			return nil, err
+		}
+		s.basePath = base
+		for _, w := range workers {
+			w.conn = &rawConn{addr: addr, host: host, timeout: o.timeout}
+		}
+		defer func() {
+			for _, w := range workers {
+				if w.conn.conn != nil {
+					w.conn.conn.Close()
+				}
+			}
+		}()
 	}
 	for i, k := range keys {
 		a := &agent{idx: i, key: k}
@@ -247,13 +268,7 @@ func (s *simulation) heartbeat(ctx context.Context, w *worker, a *agent) bool {
 
 func (s *simulation) heartbeatAs(ctx context.Context, w *worker, a *agent, ep int) bool {
 	t0 := time.Now()
-	resp, err := s.sdk.ClientInterface.AgentHeartbeatWithBody(ctx, "application/json", bytes.NewReader(a.heartbeat), apiKey(a.key))
-	code := 0
-	if err == nil {
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		code = resp.StatusCode
-	}
+	code, _, err := s.post(ctx, w, s.sdk.ClientInterface.AgentHeartbeatWithBody, "/agents/heartbeat", a.key, a.heartbeat)
 	if ctx.Err() != nil && err != nil {
 		return false
 	}
@@ -287,7 +302,7 @@ func (s *simulation) report(ctx context.Context, w *worker, a *agent, ep int) bo
 		body = s.reportBody(a.idx, gen, rev)
 	}
 	t0 := time.Now()
-	r, err := s.sdk.ReportServersWithBodyWithResponse(ctx, "application/json", bytes.NewReader(body), apiKey(a.key))
+	code, answer, err := s.post(ctx, w, s.sdk.ClientInterface.ReportServersWithBody, "/mcp/report", a.key, body)
 	if ctx.Err() != nil && err != nil {
 		return false
 	}
@@ -297,8 +312,9 @@ func (s *simulation) report(ctx context.Context, w *worker, a *agent, ep int) bo
 		st.transport++
 		return false
 	}
-	st.status[r.StatusCode()]++
-	if r.JSON200 == nil {
+	st.status[code]++
+	var res mcpwarden.ReportResult
+	if code != http.StatusOK || json.Unmarshal(answer, &res) != nil {
 		return false
 	}
 	if ep == epPrime || ep == epChanged || ep == epNew {
@@ -308,7 +324,6 @@ func (s *simulation) report(ctx context.Context, w *worker, a *agent, ep int) bo
 			a.last = nil
 		}
 	}
-	res := r.JSON200
 	switch {
 	case ep == epUnchanged && !res.Unchanged,
 		ep == epChanged && (res.Unchanged || res.ServersUpdated == 0),
@@ -316,6 +331,28 @@ func (s *simulation) report(ctx context.Context, w *worker, a *agent, ep int) bo
 		st.unexpected++
 	}
 	return true
+}
+
+// sdkPost is a generated client's method that sends a request body.
+type sdkPost func(ctx context.Context, contentType string, body io.Reader, reqEditors ...mcpwarden.RequestEditorFn) (*http.Response, error)
+
+// post sends body to path as the agent with key and returns the status and the answer: through
+// the worker's rawConn with --http raw, else through the SDK's method.
+func (s *simulation) post(ctx context.Context, w *worker, method sdkPost, path, key string, body []byte) (int, []byte, error) {
+	if w.conn != nil {
+		code, answer, err := w.conn.post(s.basePath+path, key, body)
+		if err != nil && ctx.Err() != nil {
+			err = ctx.Err()
+		}
+		return code, answer, err
+	}
+	resp, err := method(ctx, "application/json", bytes.NewReader(body), apiKey(key))
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	answer, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, answer, err
 }
 
 func apiKey(key string) mcpwarden.RequestEditorFn {

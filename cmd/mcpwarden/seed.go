@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"cmp"
 	"context"
@@ -27,6 +28,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/mcpwarden/mcpwarden/db"
+	"github.com/mcpwarden/mcpwarden/gen"
 	"github.com/mcpwarden/mcpwarden/impl"
 	"github.com/mcpwarden/mcpwarden/impl/apikey"
 	"github.com/mcpwarden/mcpwarden/impl/config"
@@ -54,6 +56,11 @@ func runSeed(args []string) int {
 	orgName := fs.String("org", "Demo", "organization to fill (created, with an admin, when absent)")
 	workers := fs.Int("workers", 2, "parallel COPY connections")
 	batch := fs.Int("batch", 1000, "agents per transaction")
+	keysFile := fs.String("keys-file", "", "write the agents' keys to this file, one a line, for mcpwarden-loadgen --keys; "+
+		"the agents then carry the details its heartbeats send, so that their first heartbeat writes nothing")
+	keysAppend := fs.Bool("keys-append", false, "append to --keys-file instead of replacing it, numbering the new agents after the keys it holds")
+	reportFile := fs.String("report", "", "give every agent the servers of this POST /mcp/report body (mcpwarden-loadgen --baseline-report "+
+		"writes its own) instead of catalog ones, with its report hash, so that sending it again is an unchanged report")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -88,6 +95,22 @@ func runSeed(args []string) int {
 		return 1
 	}
 	opts := seedOptions{agents: *agents, perAgent: *perAgent, workers: *workers, batch: *batch, progress: os.Stdout}
+	if *reportFile != "" {
+		if opts.report, err = readSeedReport(*reportFile); err != nil {
+			fmt.Fprintln(os.Stderr, "mcpwarden seed:", err)
+			return 1
+		}
+		opts.perAgent = len(opts.report.servers)
+	}
+	if *keysFile != "" {
+		opts.keys = make([]string, *agents)
+		if *keysAppend {
+			if opts.firstIndex, err = countLines(*keysFile); err != nil && !os.IsNotExist(err) {
+				fmt.Fprintln(os.Stderr, "mcpwarden seed:", err)
+				return 1
+			}
+		}
+	}
 	if opts.bypassTriggers, err = store.CanBypassTriggers(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "mcpwarden seed:", err)
 		return 1
@@ -117,8 +140,77 @@ func runSeed(args []string) int {
 		tail.Round(time.Millisecond), float64(res.servers)/(res.elapsed+tail).Seconds())
 	fmt.Printf("seeded %d agents and %d servers into %q (%s) in %v: %.0f servers/s\n",
 		res.agents, res.servers, *orgName, orgID, res.elapsed.Round(time.Millisecond), float64(res.servers)/res.elapsed.Seconds())
+	if *keysFile != "" {
+		if err := writeSeedKeys(*keysFile, opts.keys, *keysAppend); err != nil {
+			fmt.Fprintln(os.Stderr, "mcpwarden seed:", err)
+			return 1
+		}
+		fmt.Printf("wrote %d agent keys to %s\n", len(opts.keys), *keysFile)
+	}
 	return 0
 }
+
+// seedReport is the inventory every agent gets with --report: the servers as ingestion stores
+// them, and the report hash.
+type seedReport struct {
+	servers []db.ReportServer
+	hash    []byte
+}
+
+func readSeedReport(path string) (*seedReport, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var body gen.ReportRequest
+	if err := json.Unmarshal(b, &body); err != nil {
+		return nil, fmt.Errorf("%s: not a report body: %w", path, err)
+	}
+	servers, hash, err := ingest.StoredReport(version, impl.ReportedServers(body.Servers))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if len(servers) > 500 {
+		return nil, fmt.Errorf("%s: %d servers, at most 500", path, len(servers))
+	}
+	return &seedReport{servers: servers, hash: hash}, nil
+}
+
+// writeSeedKeys writes the keys in agent order (the load generator's agent i is line i).
+func writeSeedKeys(path string, keys []string, appending bool) error {
+	mode := os.O_TRUNC
+	if appending {
+		mode = os.O_APPEND
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|mode, 0o600)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriterSize(f, 1<<20)
+	for _, k := range keys {
+		w.WriteString(k)
+		w.WriteByte('\n')
+	}
+	if err := w.Flush(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+func countLines(path string) (int, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, err
+	}
+	return bytes.Count(b, []byte{'\n'}), nil
+}
+
+// The details of the load generator's agent i, as its heartbeats send them
+// (cmd/mcpwarden-loadgen's heartbeatBody): seeded agents whose keys it uses carry them already.
+func loadgenHostname(i int) string { return fmt.Sprintf("loadgen-%06d.local", i) }
+
+const loadgenOS, loadgenUser, loadgenAgentVersion = "linux", "dev", "0.2.0"
 
 type seedOptions struct {
 	agents, perAgent int
@@ -126,7 +218,15 @@ type seedOptions struct {
 	batch            int // agents per transaction
 	// bypassTriggers loads with triggers and foreign key checks off (see db.BulkLoadInventory).
 	bypassTriggers bool
-	progress       io.Writer // once a second: rows done, rate, ETA; nil for none
+	// keys, when not nil (of length agents), receives each agent's key, and the agents carry the
+	// load generator's details (see loadgenHostname).
+	keys []string
+	// firstIndex is the load generator's index of the first agent (the keys before it were
+	// seeded earlier).
+	firstIndex int
+	// report, when not nil, is every agent's inventory instead of catalog servers.
+	report   *seedReport
+	progress io.Writer // once a second: rows done, rate, ETA; nil for none
 }
 
 type seedResult struct {
@@ -180,7 +280,7 @@ func seedInventory(ctx context.Context, store *db.Storage, orgID uuid.UUID, opts
 		defer close(ready)
 		for from := 0; from < opts.agents && !failed.Load(); from += opts.batch {
 			b := <-free
-			b.fill(from, min(opts.batch, opts.agents-from), opts.perAgent, templates)
+			b.fill(from, min(opts.batch, opts.agents-from), opts, templates)
 			ready <- b
 		}
 	}()
@@ -322,7 +422,8 @@ type seedBatch struct {
 // inserts land at the right edge of the primary keys, of the (organization_id, agent_id,
 // server_name) key and of each (status, level, score, name) group of the list indexes, instead of
 // on random pages of indexes much larger than shared_buffers.
-func (b *seedBatch) fill(from, n, perAgent int, templates [][]seedTemplate) {
+func (b *seedBatch) fill(from, n int, opts seedOptions, templates [][]seedTemplate) {
+	perAgent := opts.perAgent
 	rng := mrand.New(mrand.NewPCG(uint64(from), 42))
 	now := time.Now()
 	b.agents, b.servers = b.agents[:0], b.servers[:0]
@@ -334,6 +435,24 @@ func (b *seedBatch) fill(from, n, perAgent int, templates [][]seedTemplate) {
 			ID: mustV7(), Name: host, KeyHash: apikey.Hash(key), KeyPrefix: apikey.DisplayPrefix(key),
 			Hostname: host, OSType: seedOS[rng.IntN(len(seedOS))], Username: seedUsers[user], AgentVersion: "0.1.2",
 			LastSeenAt: now.Add(-time.Duration(rng.IntN(600)) * time.Second),
+		}
+		if opts.keys != nil {
+			opts.keys[from+i] = key
+			a.Hostname, a.OSType, a.Username, a.AgentVersion = loadgenHostname(opts.firstIndex+from+i), loadgenOS, loadgenUser, loadgenAgentVersion
+			a.LastSeenAt = now
+		}
+		if opts.report != nil {
+			a.ReportHash = opts.report.hash
+			b.agents = append(b.agents, a)
+			for _, sv := range opts.report.servers {
+				b.servers = append(b.servers, db.BulkServer{
+					ID: mustV7(), AgentID: a.ID, ServerName: sv.ServerName, ServerType: sv.ServerType,
+					Command: sv.Command, Scope: sv.Scope, EnvVars: sv.EnvVars, Transport: textOr(sv.Transport, ""),
+					ConfigHash: sv.ConfigHash, RiskLevel: sv.RiskLevel, RiskScore: sv.RiskScore, RiskFactors: string(sv.RiskFactors),
+					Status: "active", FirstSeenAt: now, LastSeenAt: now,
+				})
+			}
+			continue
 		}
 		b.agents = append(b.agents, a)
 		offset := rng.IntN(len(templates))
@@ -362,6 +481,13 @@ func (b *seedBatch) fill(from, n, perAgent int, templates [][]seedTemplate) {
 		return cmp.Or(cmp.Compare(x.Status, y.Status), cmp.Compare(x.RiskLevel, y.RiskLevel),
 			cmp.Compare(y.RiskScore, x.RiskScore), cmp.Compare(x.ServerName, y.ServerName), bytes.Compare(x.ID[:], y.ID[:]))
 	})
+}
+
+func textOr(s *string, def string) string {
+	if s == nil {
+		return def
+	}
+	return *s
 }
 
 // mustV7 returns a UUIDv7; uuid.NewV7 fails only when the system's random source does.

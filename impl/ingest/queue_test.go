@@ -234,8 +234,7 @@ func TestStoredRiskFactorsFollowEveryReport(t *testing.T) {
 }
 
 // TestReportsRefreshLastSeenOnceItIsHalfAMinuteOld: a report moves its agent's last-seen time
-// when it is unset or 30 seconds old, and otherwise leaves it (and the agents_last_seen index)
-// alone.
+// when it is unset or 30 seconds old, and otherwise leaves it alone.
 func TestReportsRefreshLastSeenOnceItIsHalfAMinuteOld(t *testing.T) {
 	conn := dbtest.New(t)
 	f := newReportFixture(t, conn)

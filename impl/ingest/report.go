@@ -152,6 +152,23 @@ func AssessReport(in []ReportedServer) ([]db.ReportServer, []risk.Assessment, er
 	return servers, assess(servers), nil
 }
 
+// StoredReport is what ingesting a report stores for an agent that held none: its servers,
+// normalized and scored, and the report hash that makes the same report unchanged next time.
+// version is the server's version, which the hash includes. `mcpwarden seed --report` gives
+// every seeded agent this inventory, so that a load generator's fleet starts where a running
+// one would be.
+func StoredReport(version string, in []ReportedServer) ([]db.ReportServer, []byte, error) {
+	servers, err := normalizeReport(in, &redactCache{})
+	if err != nil {
+		return nil, nil, err
+	}
+	for i, as := range assess(servers) {
+		servers[i].RiskScore, servers[i].RiskLevel = as.Score, as.Level
+		servers[i].RiskFactors = StoredFactors(as.Factors)
+	}
+	return servers, reportHash(version, servers), nil
+}
+
 // assess scores a normalized report's servers together, as one agent's.
 func assess(servers []db.ReportServer) []risk.Assessment {
 	inputs := make([]risk.Input, len(servers))

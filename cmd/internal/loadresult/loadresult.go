@@ -37,6 +37,27 @@ type Results struct {
 	RPS         float64    `json:"rps"`
 	Prime       *Endpoint  `json:"prime,omitempty"`
 	Endpoints   []Endpoint `json:"endpoints"`
+	// Fleet is the fleet mode's schedule and how well the generator kept it; its endpoints'
+	// latencies run from each request's scheduled time.
+	Fleet *Fleet `json:"fleet,omitempty"`
+}
+
+// Fleet describes a fleet-mode run. Late requests started over 10 ms after their scheduled time
+// (the generator or its in-flight bound held them); dropped ones could not start within
+// MaxLagMs and were not sent. Both count only the measured window, after WarmupS.
+type Fleet struct {
+	Interval       string  `json:"interval"`
+	ReportInterval string  `json:"report_interval"`
+	Jitter         float64 `json:"jitter"`
+	ChangedShare   float64 `json:"changed_share"`
+	WarmupS        float64 `json:"warmup_s"`
+	OfferedRPS     float64 `json:"offered_rps"`
+	MaxInFlight    int     `json:"max_in_flight"`
+	MaxLagMs       float64 `json:"max_lag_ms"`
+	Late           uint64  `json:"late"`
+	Dropped        uint64  `json:"dropped"`
+	// GeneratorCores is the CPU the load generator itself used in the measured window.
+	GeneratorCores float64 `json:"generator_cores"`
 }
 
 // Endpoint returns the figures of the named endpoint, or an empty record when it did not run.
