@@ -599,13 +599,17 @@ func TestEmailChangeChecksTheCurrentPassword(t *testing.T) {
 		wantField("an email change without the password", update(env, access, mcpwarden.UpdateCurrentUserJSONRequestBody{Email: newEmail("x")}), "is required")
 		wantField("with a wrong password", update(env, access, mcpwarden.UpdateCurrentUserJSONRequestBody{Email: newEmail("x"), CurrentPassword: &wrong}), "is not your current password")
 		same := mcpwarden.Email(email)
-		for what, body := range map[string]mcpwarden.UpdateCurrentUserJSONRequestBody{
-			"a name change alone":               {FullName: &name},
-			"the same email":                    {Email: &same},
-			"an email change with the password": {Email: newEmail("z"), CurrentPassword: &right},
+		// In this order: once the email has changed, the first one is no longer "the same".
+		for _, c := range []struct {
+			what string
+			body mcpwarden.UpdateCurrentUserJSONRequestBody
+		}{
+			{"a name change alone", mcpwarden.UpdateCurrentUserJSONRequestBody{FullName: &name}},
+			{"the same email", mcpwarden.UpdateCurrentUserJSONRequestBody{Email: &same}},
+			{"an email change with the password", mcpwarden.UpdateCurrentUserJSONRequestBody{Email: newEmail("z"), CurrentPassword: &right}},
 		} {
-			if resp := update(env, access, body); resp.StatusCode() != http.StatusOK {
-				t.Errorf("%s: %d %s", what, resp.StatusCode(), resp.Body)
+			if resp := update(env, access, c.body); resp.StatusCode() != http.StatusOK {
+				t.Errorf("%s: %d %s", c.what, resp.StatusCode(), resp.Body)
 			}
 		}
 	})
