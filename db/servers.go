@@ -53,8 +53,18 @@ type ServerFilter struct {
 	AgentID   *uuid.UUID
 	// Search is a case-insensitive substring of the name or type, taken literally.
 	Search *string
+	// ByName lists by name, then riskiest first, instead of riskiest first, then by name.
+	ByName bool
 	Limit  int
 	Offset int
+}
+
+// order is the list's ORDER BY, its columns prefixed (an alias and a dot, or nothing).
+func (f ServerFilter) order(prefix string) string {
+	if f.ByName {
+		return prefix + "server_name, " + prefix + "risk_score DESC, " + prefix + "id"
+	}
+	return prefix + "risk_score DESC, " + prefix + "server_name, " + prefix + "id"
 }
 
 // escapeLike makes %, _ and \ match themselves in a LIKE pattern with ESCAPE '\'.
@@ -138,6 +148,10 @@ func (s *Storage) ListServers(ctx context.Context, orgID uuid.UUID, f ServerFilt
 	if counts.Total == 0 || int64(f.Offset) >= counts.Total {
 		return servers, counts.Total, nil
 	}
+	if f.ByName {
+		servers, err := s.namePage(ctx, orgID, f)
+		return servers, counts.Total, err
+	}
 	var branches []branch
 	if f.searching() && len(counts.Names) <= maxNameBranches {
 		for _, name := range counts.Names {
@@ -204,17 +218,37 @@ func (s *Storage) rankPage(ctx context.Context, orgID uuid.UUID, branches []bran
 			ORDER BY risk_score DESC, server_name, id
 			LIMIT `+lim+` OFFSET `+off+`
 		)
-		`+pageRows, args...)
+		`+pageRows(ServerFilter{}), args...)
+	return servers, err
+}
+
+// namePage returns rows [offset, offset+limit) in name order: one ordered index-only walk of
+// mcp_servers_name_list (organization_id, server_name, risk_score DESC, id), which includes the
+// columns every filter but agent_id reads, stopping after offset+limit matches.
+func (s *Storage) namePage(ctx context.Context, orgID uuid.UUID, f ServerFilter) ([]Server, error) {
+	args := sqlArgs{orgID}
+	conds := f.conds(&args)
+	lim, off := args.add(f.Limit), args.add(f.Offset)
+	servers := []Server{}
+	err := s.db.SelectContext(ctx, &servers, `
+		WITH page AS (
+			SELECT id, risk_score, server_name FROM mcp_servers WHERE organization_id = $1`+conds+`
+			ORDER BY `+f.order("")+`
+			LIMIT `+lim+` OFFSET `+off+`
+		)
+		`+pageRows(f), args...)
 	return servers, err
 }
 
 // pageRows turns a page of (id, risk_score, server_name), chosen on mcp_servers alone in a CTE
-// named page, into full rows with the agent's hostname, in list order. $1 is the organization.
-const pageRows = `SELECT ` + serverColumns + `
+// named page, into full rows with the agent's hostname, in f's order. $1 is the organization.
+func pageRows(f ServerFilter) string {
+	return `SELECT ` + serverColumns + `
 		FROM page p
 		JOIN mcp_servers s ON s.organization_id = $1 AND s.id = p.id
 		JOIN agents a ON a.organization_id = s.organization_id AND a.id = s.agent_id
-		ORDER BY p.risk_score DESC, p.server_name, p.id`
+		ORDER BY ` + f.order("p.")
+}
 
 // listAgentServers lists one agent's servers: few enough to count and sort directly.
 func (s *Storage) listAgentServers(ctx context.Context, orgID uuid.UUID, f ServerFilter) ([]Server, int64, error) {
@@ -232,10 +266,10 @@ func (s *Storage) listAgentServers(ctx context.Context, orgID uuid.UUID, f Serve
 	err := s.db.SelectContext(ctx, &servers, `
 		WITH page AS (
 			SELECT id, risk_score, server_name FROM mcp_servers WHERE `+where+`
-			ORDER BY risk_score DESC, server_name, id
+			ORDER BY `+f.order("")+`
 			LIMIT `+lim+` OFFSET `+off+`
 		)
-		`+pageRows, args...)
+		`+pageRows(f), args...)
 	return servers, total, err
 }
 
@@ -361,5 +395,5 @@ func (s *Storage) EachServer(ctx context.Context, orgID uuid.UUID, f ServerFilte
 		SELECT `+serverColumns+`
 		FROM mcp_servers s JOIN agents a ON a.organization_id = s.organization_id AND a.id = s.agent_id
 		WHERE s.organization_id = $1 AND s.id IN (SELECT id FROM mcp_servers WHERE `+where+`)
-		ORDER BY s.risk_score DESC, s.server_name, s.id`, args...)
+		ORDER BY `+f.order("s."), args...)
 }

@@ -21,7 +21,7 @@ func (s *Server) ListServers(ctx context.Context, request gen.ListServersRequest
 	p := httpapi.PrincipalFrom(ctx)
 	prm := request.Params
 	page, size := pageOf(prm.Page, prm.PageSize)
-	f := serverFilter(prm.RiskLevel, prm.Status, prm.AgentId, prm.Search)
+	f := serverFilter(prm.RiskLevel, prm.Status, prm.AgentId, prm.Search, prm.Sort)
 	f.Limit, f.Offset = int(size), int(page-1)*int(size)
 	servers, total, err := readTwo(ctx, s, func(st *db.Storage) ([]db.Server, int64, error) { return st.ListServers(ctx, p.OrgID, f) })
 	if err != nil {
@@ -113,9 +113,9 @@ var serverCSVHeader = []string{"id", "agent_id", "agent_hostname", "server_name"
 	"transport", "url", "client", "config_path", "enabled", "env_vars", "risk_level", "risk_score", "status",
 	"is_verified", "verified_at", "first_seen_at", "last_seen_at"}
 
-// serverFilter is the database filter of the list's and the export's query parameters.
-func serverFilter(level *gen.RiskLevel, status *gen.ServerStatus, agentID *uuid.UUID, search *string) db.ServerFilter {
-	f := db.ServerFilter{AgentID: agentID, Search: search}
+// serverFilter is the database filter and order of the list's and the export's query parameters.
+func serverFilter(level *gen.RiskLevel, status *gen.ServerStatus, agentID *uuid.UUID, search *string, sort *gen.ServerSort) db.ServerFilter {
+	f := db.ServerFilter{AgentID: agentID, Search: search, ByName: sort != nil && *sort == gen.Name}
 	if level != nil {
 		f.RiskLevel = (*string)(level)
 	}
@@ -129,7 +129,7 @@ func serverFilter(level *gen.RiskLevel, status *gen.ServerStatus, agentID *uuid.
 func (s *Server) ExportServers(ctx context.Context, request gen.ExportServersRequestObject) (gen.ExportServersResponseObject, error) {
 	p := httpapi.PrincipalFrom(ctx)
 	prm := request.Params
-	f := serverFilter(prm.RiskLevel, prm.Status, prm.AgentId, prm.Search)
+	f := serverFilter(prm.RiskLevel, prm.Status, prm.AgentId, prm.Search, prm.Sort)
 	if prm.Format == "ndjson" {
 		return gen.ExportServers200ApplicationxNdjsonResponse{Body: s.readStream(ctx, func(st *db.Storage, w io.Writer) error {
 			enc := json.NewEncoder(w)

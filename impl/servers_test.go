@@ -100,6 +100,8 @@ func TestServerListFiltersSortsAndPages(t *testing.T) {
 		"agent one critical": {mcpwarden.ListServersParams{AgentId: &agent1, RiskLevel: &critical, Status: &active}, "root-files"},
 		"second page of two": {mcpwarden.ListServersParams{Page: ptr[int32](2), PageSize: ptr[int32](2), AgentId: &agent1}, ofAgent1[2]},
 		"past the end":       {mcpwarden.ListServersParams{Page: ptr[int32](9)}, ""},
+		"agent one by name":  {mcpwarden.ListServersParams{AgentId: &agent1, Sort: ptr(mcpwarden.Name)}, "clock,gone,root-files"},
+		"active by name":     {mcpwarden.ListServersParams{Status: &active, Sort: ptr(mcpwarden.Name)}, "a-clock,b-clock,clock,root-files"},
 	} {
 		if got := strings.Join(names(t, env, token, tc.params), ","); got != tc.want {
 			t.Errorf("%s: %q, want %q", name, got, tc.want)
@@ -111,6 +113,9 @@ func TestServerListFiltersSortsAndPages(t *testing.T) {
 	}
 	if resp, _ := env.User(token).ListServersWithResponse(tctx, &mcpwarden.ListServersParams{PageSize: ptr[int32](101)}); resp.StatusCode() != http.StatusBadRequest {
 		t.Errorf("page_size 101: %d", resp.StatusCode())
+	}
+	if resp, _ := env.User(token).ListServersWithResponse(tctx, &mcpwarden.ListServersParams{Sort: ptr(mcpwarden.ServerSort("score"))}); resp.StatusCode() != http.StatusBadRequest {
+		t.Errorf("sort=score: %d, want 400", resp.StatusCode())
 	}
 }
 
@@ -227,46 +232,55 @@ func TestServerListMatchesADirectQuery(t *testing.T) {
 		for _, level := range levels {
 			for _, status := range statuses {
 				for _, search := range searches {
-					where, args := "organization_id = $1", []any{org}
-					p := mcpwarden.ListServersParams{PageSize: ptr[int32](9)}
-					if level != "" {
-						args = append(args, level)
-						where += fmt.Sprintf(" AND risk_level = $%d", len(args))
-						p.RiskLevel = ptr(mcpwarden.RiskLevel(level))
-					}
-					if status != "" {
-						args = append(args, status)
-						where += fmt.Sprintf(" AND status = $%d", len(args))
-						p.Status = ptr(mcpwarden.ServerStatus(status))
-					}
-					if search != "" {
-						args = append(args, "%"+strings.NewReplacer(`%`, `\%`, `_`, `\_`).Replace(strings.ToLower(search))+"%")
-						where += fmt.Sprintf(` AND (lower(server_name) LIKE $%d OR lower(server_type) LIKE $%d)`, len(args), len(args))
-						p.Search = ptr(search)
-					}
-					var want []string
-					if err := conn.Select(&want, `SELECT id::text FROM mcp_servers WHERE `+where+` ORDER BY risk_score DESC, server_name, id`, args...); err != nil {
-						t.Fatal(err)
-					}
-					var got []string
-					for page := int32(1); ; page++ {
-						p.Page = ptr(page)
-						resp, err := env.User(token).ListServersWithResponse(tctx, &p)
-						if err != nil || resp.JSON200 == nil {
-							t.Fatalf("list: %v %s", err, resp.Body)
+					for _, sort := range []string{"", "risk", "name"} {
+						where, args := "organization_id = $1", []any{org}
+						p := mcpwarden.ListServersParams{PageSize: ptr[int32](9)}
+						order := "risk_score DESC, server_name, id"
+						if sort != "" {
+							p.Sort = ptr(mcpwarden.ServerSort(sort))
 						}
-						if resp.JSON200.Total != int64(len(want)) {
-							t.Fatalf("%s: level %q status %q search %q: total %d, want %d", stage, level, status, search, resp.JSON200.Total, len(want))
+						if sort == "name" {
+							order = "server_name, risk_score DESC, id"
 						}
-						for _, s := range resp.JSON200.Items {
-							got = append(got, s.Id.String())
+						if level != "" {
+							args = append(args, level)
+							where += fmt.Sprintf(" AND risk_level = $%d", len(args))
+							p.RiskLevel = ptr(mcpwarden.RiskLevel(level))
 						}
-						if len(resp.JSON200.Items) < 9 {
-							break
+						if status != "" {
+							args = append(args, status)
+							where += fmt.Sprintf(" AND status = $%d", len(args))
+							p.Status = ptr(mcpwarden.ServerStatus(status))
 						}
-					}
-					if strings.Join(got, ",") != strings.Join(want, ",") {
-						t.Fatalf("%s: level %q status %q search %q: pages differ from the direct query\n got %q\nwant %q", stage, level, status, search, got, want)
+						if search != "" {
+							args = append(args, "%"+strings.NewReplacer(`%`, `\%`, `_`, `\_`).Replace(strings.ToLower(search))+"%")
+							where += fmt.Sprintf(` AND (lower(server_name) LIKE $%d OR lower(server_type) LIKE $%d)`, len(args), len(args))
+							p.Search = ptr(search)
+						}
+						var want []string
+						if err := conn.Select(&want, `SELECT id::text FROM mcp_servers WHERE `+where+` ORDER BY `+order, args...); err != nil {
+							t.Fatal(err)
+						}
+						var got []string
+						for page := int32(1); ; page++ {
+							p.Page = ptr(page)
+							resp, err := env.User(token).ListServersWithResponse(tctx, &p)
+							if err != nil || resp.JSON200 == nil {
+								t.Fatalf("list: %v %s", err, resp.Body)
+							}
+							if resp.JSON200.Total != int64(len(want)) {
+								t.Fatalf("%s: level %q status %q search %q: total %d, want %d", stage, level, status, search, resp.JSON200.Total, len(want))
+							}
+							for _, s := range resp.JSON200.Items {
+								got = append(got, s.Id.String())
+							}
+							if len(resp.JSON200.Items) < 9 {
+								break
+							}
+						}
+						if strings.Join(got, ",") != strings.Join(want, ",") {
+							t.Fatalf("%s: level %q status %q search %q sort %q: pages differ from the direct query\n got %q\nwant %q", stage, level, status, search, sort, got, want)
+						}
 					}
 				}
 			}

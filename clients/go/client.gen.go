@@ -343,6 +343,24 @@ func (e Role) Valid() bool {
 	}
 }
 
+// Defines values for ServerSort.
+const (
+	Name ServerSort = "name"
+	Risk ServerSort = "risk"
+)
+
+// Valid indicates whether the value is a known member of the ServerSort enum.
+func (e ServerSort) Valid() bool {
+	switch e {
+	case Name:
+		return true
+	case Risk:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ServerStatus.
 const (
 	Active  ServerStatus = "active"
@@ -1237,6 +1255,9 @@ type RiskTrendPoint struct {
 // Role `admin` manages the organization, its members and webhooks; `member` sees and triages the inventory; `viewer` sees everything a member sees and changes nothing but their own name and password.
 type Role string
 
+// ServerSort How servers are listed: `risk`, riskiest first (by score), then by name; `name`, by name, then riskiest first.
+type ServerSort string
+
 // ServerStatus `active` while the agent reports the server; `dormant` once it is missing from a report or its agent is silent.
 type ServerStatus string
 
@@ -1602,6 +1623,9 @@ type ListServersParams struct {
 	// Search Case-insensitive substring of the server name or type; `%`, `_` and `\` are taken literally.
 	Search *string `form:"search,omitempty" json:"search,omitempty"`
 
+	// Sort The order: `risk` (the default), riskiest first (by score), then by name; `name`, by name, then riskiest first.
+	Sort *ServerSort `form:"sort,omitempty" json:"sort,omitempty"`
+
 	// Page Page number, from 1.
 	Page *Page `form:"page,omitempty" json:"page,omitempty"`
 
@@ -1625,6 +1649,9 @@ type ExportServersParams struct {
 
 	// Search Case-insensitive substring of the server name or type; `%`, `_` and `\` are taken literally.
 	Search *string `form:"search,omitempty" json:"search,omitempty"`
+
+	// Sort The order: `risk` (the default), riskiest first (by score), then by name; `name`, by name, then riskiest first.
+	Sort *ServerSort `form:"sort,omitempty" json:"sort,omitempty"`
 }
 
 // ExportServersParamsFormat defines parameters for ExportServers.
@@ -5676,6 +5703,18 @@ func NewListServersRequest(server string, params *ListServersParams) (*http.Requ
 
 		}
 
+		if params.Sort != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "sort", *params.Sort, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
 		if params.Page != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "page", *params.Page, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int32"}); err != nil {
@@ -5789,6 +5828,18 @@ func NewExportServersRequest(server string, params *ExportServersParams) (*http.
 		if params.Search != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "search", *params.Search, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Sort != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "sort", *params.Sort, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {

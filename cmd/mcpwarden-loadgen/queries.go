@@ -25,6 +25,7 @@ type query struct {
 func queryList(agentID mcpwarden.AgentId, search string) []query {
 	level := func(l string) *mcpwarden.RiskLevel { v := mcpwarden.RiskLevel(l); return &v }
 	status := func(s string) *mcpwarden.ServerStatus { v := mcpwarden.ServerStatus(s); return &v }
+	byName := mcpwarden.Name
 	filters := []struct {
 		name string
 		p    mcpwarden.ListServersParams
@@ -42,6 +43,9 @@ func queryList(agentID mcpwarden.AgentId, search string) []query {
 		{"agent_id+status=active", mcpwarden.ListServersParams{AgentId: &agentID, Status: status("active")}},
 		{"agent_id+risk_level=high+search", mcpwarden.ListServersParams{AgentId: &agentID, RiskLevel: level("high"), Search: &search}},
 		{"risk_level=medium+status=active+search", mcpwarden.ListServersParams{RiskLevel: level("medium"), Status: status("active"), Search: &search}},
+		{"sort=name", mcpwarden.ListServersParams{Sort: &byName}},
+		{"risk_level=critical+sort=name", mcpwarden.ListServersParams{RiskLevel: level("critical"), Sort: &byName}},
+		{"search+sort=name", mcpwarden.ListServersParams{Search: &search, Sort: &byName}},
 	}
 	var qs []query
 	for _, f := range filters {

@@ -133,6 +133,21 @@ describe("the dashboard", { timeout: 300_000 }, () => {
     await page.getByLabel("Risk level").selectOption("");
     await page.waitForURL((u) => !u.search.includes("risk_level"));
     await table.getByRole("link", { name: "time" }).waitFor();
+
+    // The order: asked of the API (which the Go tests hold to it), held in the URL, said by the
+    // table's caption and aria-sort.
+    const byName = page.waitForRequest((r) => /\/mcp\/servers\?.*sort=name/.test(r.url()));
+    await page.getByLabel("Order").selectOption("name");
+    await byName;
+    await page.waitForURL(/sort=name/);
+    await page.getByRole("table", { name: "Servers by name, then riskiest first" }).waitFor();
+    assert.equal(await table.getByRole("columnheader", { name: "Server" }).getAttribute("aria-sort"), "ascending");
+    assert.deepEqual(await table.locator("tbody th a").allTextContents(), ["desktop-commander", "time"]);
+    await page.reload();
+    assert.equal(await page.getByLabel("Order").inputValue(), "name");
+    await page.getByLabel("Order").selectOption("risk");
+    await page.waitForURL((u) => !u.search.includes("sort"));
+    await table.getByRole("link", { name: "time" }).waitFor();
     await page.getByLabel("Search").fill("desktop");
     await page.keyboard.press("Enter");
     await page.waitForURL(/search=desktop/);

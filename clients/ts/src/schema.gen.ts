@@ -991,6 +991,12 @@ export interface components {
         /** @enum {string} */
         RiskLevel: "critical" | "high" | "medium" | "low";
         /**
+         * @description How servers are listed: `risk`, riskiest first (by score), then by name; `name`, by name, then riskiest first.
+         * @default risk
+         * @enum {string}
+         */
+        ServerSort: "risk" | "name";
+        /**
          * @description `active` while the agent reports the server; `dormant` once it is missing from a report or its agent is silent.
          * @enum {string}
          */
@@ -2866,6 +2872,8 @@ export interface operations {
                 agent_id?: string;
                 /** @description Case-insensitive substring of the server name or type; `%`, `_` and `\` are taken literally. */
                 search?: string;
+                /** @description The order: `risk` (the default), riskiest first (by score), then by name; `name`, by name, then riskiest first. */
+                sort?: components["schemas"]["ServerSort"];
                 /** @description Page number, from 1. */
                 page?: components["parameters"]["Page"];
                 /** @description Items per page. */
@@ -2877,7 +2885,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description A page of servers, by risk score (highest first), then name. */
+            /** @description A page of servers, in the order `sort` asks for (by default by risk score, highest first, then name). */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -2907,6 +2915,8 @@ export interface operations {
                 agent_id?: string;
                 /** @description Case-insensitive substring of the server name or type; `%`, `_` and `\` are taken literally. */
                 search?: string;
+                /** @description The order: `risk` (the default), riskiest first (by score), then by name; `name`, by name, then riskiest first. */
+                sort?: components["schemas"]["ServerSort"];
             };
             header?: never;
             path?: never;

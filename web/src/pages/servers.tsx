@@ -23,13 +23,15 @@ export function Servers({ query: q }: { query: URLSearchParams }) {
     agent_id: q.get("agent_id") || undefined,
     search: q.get("search") || undefined,
   };
+  // The order is not a filter: it changes no count and no download's rows, only their order.
+  const sort = q.get("sort") === "name" ? ("name" as const) : undefined;
   const page = positive(q.get("page"), 1, 1_000_000);
   const pageSize = positive(q.get("page_size"), 25, 100);
   const filtered = Object.values(filters).some((v) => v !== undefined);
-  const key = JSON.stringify([filters, page, pageSize]);
-  const list = useLoad(() => ok(api.GET("/mcp/servers", { params: { query: { ...filters, page, page_size: pageSize } } })), [key]);
+  const key = JSON.stringify([filters, sort, page, pageSize]);
+  const list = useLoad(() => ok(api.GET("/mcp/servers", { params: { query: { ...filters, sort, page, page_size: pageSize } } })), [key]);
   const set = (change: Record<string, string | undefined>) =>
-    navigate("/servers" + query({ ...filters, page_size: pageSize === 25 ? undefined : pageSize, ...change, page: undefined }));
+    navigate("/servers" + query({ ...filters, sort, page_size: pageSize === 25 ? undefined : pageSize, ...change, page: undefined }));
   const [search, setSearch] = useState(filters.search ?? "");
   useEffect(() => setSearch(filters.search ?? ""), [filters.search]);
 
@@ -63,6 +65,13 @@ export function Servers({ query: q }: { query: URLSearchParams }) {
           </select>
         </label>
         <label>
+          Order
+          <select value={sort ?? "risk"} onChange={(e) => set({ sort: (e.target as HTMLSelectElement).value === "name" ? "name" : undefined })}>
+            <option value="risk">Riskiest first</option>
+            <option value="name">By name</option>
+          </select>
+        </label>
+        <label>
           Search
           <input type="search" name="search" value={search} maxLength={200} placeholder="name or type" onInput={(e) => setSearch((e.target as HTMLInputElement).value)} />
         </label>
@@ -70,7 +79,7 @@ export function Servers({ query: q }: { query: URLSearchParams }) {
         {filters.agent_id && (
           <p class="chip">
             Only the agent of {list.data?.items[0]?.agent_hostname ?? <code>{filters.agent_id.slice(0, 8)}</code>}{" "}
-            <Link href={"/servers" + query({ ...filters, agent_id: undefined })}>Show every agent</Link>
+            <Link href={"/servers" + query({ ...filters, sort, agent_id: undefined })}>Show every agent</Link>
           </p>
         )}
       </form>
@@ -82,12 +91,14 @@ export function Servers({ query: q }: { query: URLSearchParams }) {
             ) : (
               <div class="table-wrap">
                 <table class="rows">
-                  <caption class="order">Servers, riskiest first (by score), then by name</caption>
+                  <caption class="order">{sort === "name" ? "Servers by name, then riskiest first" : "Servers, riskiest first (by score), then by name"}</caption>
                   <thead>
                     <tr>
-                      <th scope="col">Server</th>
+                      <th scope="col" aria-sort={sort === "name" ? "ascending" : undefined}>
+                        Server
+                      </th>
                       <th scope="col">Risk</th>
-                      <th scope="col" aria-sort="descending">
+                      <th scope="col" aria-sort={sort === "name" ? undefined : "descending"}>
                         Score
                       </th>
                       <th scope="col" class="wide">Type</th>
@@ -123,13 +134,13 @@ export function Servers({ query: q }: { query: URLSearchParams }) {
               <Downloads
                 what={filtered ? `the ${counted(l.total, "matching server")}` : `all ${counted(l.total, "server")}`}
                 name="mcpwarden-servers"
-                get={(format) => ok(api.GET("/mcp/servers/export", { params: { query: { format, ...filters } }, parseAs: "blob" }))}
+                get={(format) => ok(api.GET("/mcp/servers/export", { params: { query: { format, ...filters, sort } }, parseAs: "blob" }))}
               />
             )}
             <Pager
               path="/servers"
               label="Servers"
-              params={{ risk_level: filters.risk_level, status: filters.status, agent_id: filters.agent_id, search: filters.search }}
+              params={{ risk_level: filters.risk_level, status: filters.status, agent_id: filters.agent_id, search: filters.search, sort }}
               page={page}
               pageSize={pageSize}
               total={l.total}
