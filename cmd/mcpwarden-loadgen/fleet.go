@@ -27,7 +27,7 @@ import (
 // cannot start within --max-lag of its time is dropped and counted, so an overloaded server
 // ends the run with a count instead of an unbounded queue.
 //
-// It sends through rawConn (rawhttp.go) rather than the SDK or net/http: one keep-alive
+// It sends through rawConn (conn.go) rather than the SDK or net/http: one keep-alive
 // connection per worker, each request one write of pre-rendered bytes, so that the generator
 // takes a small share of the cores it shares with the server (it reports its own CPU).
 
@@ -129,12 +129,8 @@ func runFleet(ctx context.Context, o options) (*results, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c := &rawConn{addr: addr, host: host, timeout: o.timeout}
-			defer func() {
-				if c.conn != nil {
-					c.conn.Close()
-				}
-			}()
+			c := newRawConn(addr, host, o.timeout)
+			defer c.close()
 			for ev := range queue {
 				f.send(ctx, w, c, ev)
 			}

@@ -129,13 +129,11 @@ func runAgents(ctx context.Context, o options) (*results, error) {
 		}
 		s.basePath = base
 		for _, w := range workers {
-			w.conn = &rawConn{addr: addr, host: host, timeout: o.timeout}
+			w.conn = newRawConn(addr, host, o.timeout)
 		}
 		defer func() {
 			for _, w := range workers {
-				if w.conn.conn != nil {
-					w.conn.conn.Close()
-				}
+				w.conn.close()
 			}
 		}()
 	}

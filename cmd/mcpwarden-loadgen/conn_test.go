@@ -30,7 +30,7 @@ func TestRawConnPostsAndReconnects(t *testing.T) {
 	}))
 	defer srv.Close()
 	u, _ := url.Parse(srv.URL)
-	c := &rawConn{addr: u.Host, host: u.Host, timeout: 5 * time.Second}
+	c := newRawConn(u.Host, u.Host, 5*time.Second)
 	for i, body := range []string{`{"a":1}`, `{"b":` + strings.Repeat("2", 40000) + `}`, `{}`, `{"c":3}`} {
 		code, answer, err := c.post("/mcp/report", "k1", []byte(body))
 		if err != nil || code != http.StatusAccepted || string(answer) != "/mcp/report "+body {
