@@ -2,6 +2,8 @@ package citus_test
 
 import (
 	"context"
+	"os"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -78,6 +80,73 @@ func TestEveryTableHasAPlaceOnCitus(t *testing.T) {
 		var exists bool
 		if err := conn.Get(&exists, `SELECT to_regclass($1) IS NOT NULL`, "public."+table); err != nil || !exists {
 			t.Errorf("global table %s: not in the migrated schema (%v)", table, err)
+		}
+	}
+}
+
+// TestDistributeScriptPlacesEveryTable checks deploy/citus/distribute.sql against the migrated
+// schema: every table but the coordinator's own placed exactly once, as citus.GlobalTables says
+// (reference, distributed by its key, or a tenant table by organization_id), agents first of the
+// tenant tables (the others are co-located with it), and every table a foreign key points to
+// placed before the table that holds the key, as Citus requires.
+func TestDistributeScriptPlacesEveryTable(t *testing.T) {
+	script, err := os.ReadFile("../../deploy/citus/distribute.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	call := regexp.MustCompile(`(?m)^SELECT pg_temp\.distribute_once\('(\w+)', '(\w+)'(?:, '(\w+)')?\);$`)
+	order := map[string]int{}
+	firstTenant := ""
+	for i, m := range call.FindAllStringSubmatch(string(script), -1) {
+		table, how, column := m[1], m[2], m[3]
+		if _, dup := order[table]; dup {
+			t.Errorf("%s is placed twice", table)
+		}
+		order[table] = i
+		place, global := citus.GlobalTables[table]
+		switch {
+		case !global && how != "tenant":
+			t.Errorf("%s is a tenant table, placed as %q", table, how)
+		case !global && firstTenant == "":
+			firstTenant = table
+		case global && place.Reference && how != "reference":
+			t.Errorf("%s is a reference table, placed as %q", table, how)
+		case global && place.DistributedBy != "" && (how != "key" || column != place.DistributedBy):
+			t.Errorf("%s is distributed by %s, placed as %q by %q", table, place.DistributedBy, how, column)
+		case global && place.Local:
+			t.Errorf("%s stays on the coordinator, yet is placed", table)
+		}
+	}
+	if firstTenant != "agents" {
+		t.Errorf("the first tenant table is %q; the script co-locates the others with agents, so it must come first", firstTenant)
+	}
+
+	conn := dbtest.New(t)
+	var tables []string
+	if err := conn.Select(&tables, `SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND NOT c.relispartition ORDER BY 1`); err != nil {
+		t.Fatal(err)
+	}
+	for _, table := range tables {
+		if _, placed := order[table]; !placed && !citus.GlobalTables[table].Local {
+			t.Errorf("%s: not placed by deploy/citus/distribute.sql", table)
+		}
+	}
+	var fks []struct {
+		From string `db:"from_table"`
+		To   string `db:"to_table"`
+	}
+	if err := conn.Select(&fks, `SELECT DISTINCT c.conrelid::regclass::text AS from_table, c.confrelid::regclass::text AS to_table
+		FROM pg_constraint c JOIN pg_class r ON r.oid = c.conrelid
+		WHERE c.contype = 'f' AND NOT r.relispartition`); err != nil {
+		t.Fatal(err)
+	}
+	if len(fks) == 0 {
+		t.Fatal("no foreign keys found")
+	}
+	for _, fk := range fks {
+		if fk.From != fk.To && order[fk.To] > order[fk.From] {
+			t.Errorf("%s references %s, which the script places after it", fk.From, fk.To)
 		}
 	}
 }
