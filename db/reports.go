@@ -71,7 +71,7 @@ type ReportOutcome struct {
 // ReportBatch is one transaction that writes the reports of several agents of one organization:
 // the agents are locked (LockAgents), their stored servers read under those locks
 // (PreviousServers), and the planned reports written with their alerts in one statement (Apply).
-// Paying the per-transaction costs (round trips, statement overhead, the counter triggers, the
+// Paying the per-transaction costs (round trips, statement overhead, the counters' deltas, the
 // commit) once per batch rather than once per report is what lets a fleet's changed reports
 // keep up with PostgreSQL; impl/ingest decides what goes into a batch.
 type ReportBatch struct {
