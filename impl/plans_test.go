@@ -361,7 +361,8 @@ func TestRequestStatementsTouchOneOrganization(t *testing.T) {
 	if scans == 0 {
 		t.Fatal("no plan scanned a partition: the tables are not partitioned, or the plans were not read")
 	}
-	t.Logf("%d statements of %d requests and jobs, %d partitioned-table accesses, checked", len(rec.plans), len(labels), scans)
+	t.Logf("%d statements of %d requests and jobs, %d partitioned-table accesses, checked; the 5 reports (3 keys) ran %d, the 3 heartbeats %d",
+		len(rec.plans), len(labels), scans, labels["report"], labels["heartbeat"])
 }
 
 type discardMailer struct{}
