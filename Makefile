@@ -6,7 +6,7 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 AGENT_TARGETS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64
 
-.PHONY: all generate build web web-test run test race lint check breaking agents dist postgres chromium bench clean
+.PHONY: all generate build web web-test run test partitioned race lint check breaking agents dist postgres chromium bench clean
 
 # What the dashboard's build reads: when any is newer than web/dist/app/index.html, it is rebuilt.
 WEB_SOURCES := $(shell find web/src web/public web/index.html web/vite.config.ts web/tsconfig.json web/package.json web/scripts clients/ts/src -type f 2>/dev/null)
@@ -62,6 +62,11 @@ test: postgres
 	$(MAKE) --no-print-directory node_modules
 	cd clients/ts && npm run --silent check && npm test --silent
 	$(MAKE) --no-print-directory web-test
+
+## partitioned: the database tests again, every tenant table PARTITION BY HASH (organization_id)
+## (Citus's distribution on one node; see deploy/citus/README.md), part of CI (~5 min)
+partitioned: postgres
+	MCPWARDEN_TEST_PARTITIONED=1 $(GO) test -count=1 ./db/... ./impl/...
 
 ## race: the packages that run concurrent code, under the race detector (part of CI, ~4 min)
 race: postgres

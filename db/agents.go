@@ -44,27 +44,39 @@ type AgentKey struct {
 	AgentMeta
 }
 
-// AgentByKeyHash finds the agent holding a key, or ErrNotFound.
+// AgentByKeyHash finds the agent holding a key, or ErrNotFound. Two statements, each on one
+// organization's rows or one key's: agent_keys is keyed by the key's hash (distributed by it on
+// Citus), agents by organization, and a join of the two would touch every shard. The key cache
+// makes this a miss path (once per agent and replica every few hours).
 func (s *Storage) AgentByKeyHash(ctx context.Context, keyHash []byte) (AgentKey, error) {
-	var k AgentKey
-	var err error
-	// Prepared: every agent misses the key cache once after a replica starts, and planning the
-	// join cost several times its execution.
-	if st := s.poolStmt(agentByKeyHashSQL); st != nil {
-		err = st.GetContext(ctx, &k, keyHash)
-	} else {
-		err = s.db.GetContext(ctx, &k, agentByKeyHashSQL, keyHash)
+	var ref struct {
+		OrganizationID uuid.UUID `db:"organization_id"`
+		AgentID        uuid.UUID `db:"agent_id"`
 	}
+	if err := s.getPrepared(ctx, &ref, keyLookupSQL, keyHash); err != nil {
+		return AgentKey{}, notFound(err)
+	}
+	k := AgentKey{OrganizationID: ref.OrganizationID, AgentID: ref.AgentID}
+	err := s.getPrepared(ctx, &k, agentByKeySQL, ref.OrganizationID, ref.AgentID, keyHash)
 	return k, notFound(err)
 }
 
-// agentByKeyHashSQL finds a key's agent. The agents.key_hash check makes a half-rotated key
-// (never committed that way, but cheap to rule out) useless.
-const agentByKeyHashSQL = `
-	SELECT k.organization_id, k.agent_id, a.report_hash, a.hostname, a.os_type, a.username, a.agent_version
-	FROM agent_keys k
-	JOIN agents a ON a.organization_id = k.organization_id AND a.id = k.agent_id AND a.key_hash = k.key_hash
-	WHERE k.key_hash = $1`
+// getPrepared runs a query of one row, prepared (see poolStmt): every agent misses the key
+// cache once after a replica starts, and planning the lookups cost more than running them.
+func (s *Storage) getPrepared(ctx context.Context, dest any, query string, args ...any) error {
+	if st := s.poolStmt(query); st != nil {
+		return st.GetContext(ctx, dest, args...)
+	}
+	return s.db.GetContext(ctx, dest, query, args...)
+}
+
+// keyLookupSQL finds a key's agent; agentByKeySQL reads it, and its agents.key_hash check makes
+// a half-rotated key (never committed that way, but cheap to rule out) useless.
+const (
+	keyLookupSQL  = `SELECT organization_id, agent_id FROM agent_keys WHERE key_hash = $1`
+	agentByKeySQL = `SELECT organization_id, id AS agent_id, report_hash, hostname, os_type, username, agent_version
+		FROM agents WHERE organization_id = $1 AND id = $2 AND key_hash = $3`
+)
 
 // CreateAgent enrols an agent with the hash and display prefix of its key, unless the
 // organization already has maxAgents (ErrAgentLimit).
@@ -122,9 +134,12 @@ func createAgentTx(ctx context.Context, tx *sqlx.Tx, orgID uuid.UUID, n newAgent
 // ErrAgentLimit is an enrolment past the organization's limit of agents.
 var ErrAgentLimit = fmt.Errorf("%w: the organization has as many agents as it may", ErrConflict)
 
+// agentColumns reads an agent (a) with its server counts; $1 is the organization, named in the
+// subqueries too: a correlation (s.organization_id = a.organization_id) is known only as each row
+// is read, so the plan would cover every organization's partition (on Citus, every shard).
 const agentColumns = `a.id, a.name, a.hostname, a.os_type, a.username, a.agent_version, a.key_prefix, a.last_seen_at, a.created_at,
-	(SELECT count(*) FROM mcp_servers s WHERE s.organization_id = a.organization_id AND s.agent_id = a.id) AS server_count,
-	(SELECT count(*) FROM mcp_servers s WHERE s.organization_id = a.organization_id AND s.agent_id = a.id AND s.status = 'active') AS active_server_count`
+	(SELECT count(*) FROM mcp_servers s WHERE s.organization_id = $1 AND s.agent_id = a.id) AS server_count,
+	(SELECT count(*) FROM mcp_servers s WHERE s.organization_id = $1 AND s.agent_id = a.id AND s.status = 'active') AS active_server_count`
 
 // ListAgents returns a page of the organization's agents by name, and how many there are; status
 // "online" or "offline" keeps those seen within AgentOnlineWindow or not.
@@ -161,8 +176,8 @@ func (s *Storage) AgentByID(ctx context.Context, orgID, agentID uuid.UUID) (Agen
 	return a, notFound(err)
 }
 
-// DeleteAgent removes an agent, its servers (by cascade) and its key, returning the key's hash so
-// the caller can forget it at once.
+// DeleteAgent removes an agent, its servers and its key, returning the key's hash so the caller
+// can forget it at once. Its alerts stay, without the ids of the agent and its servers.
 func (s *Storage) DeleteAgent(ctx context.Context, orgID, agentID uuid.UUID) ([]byte, error) {
 	var keyHash []byte
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
@@ -171,10 +186,15 @@ func (s *Storage) DeleteAgent(ctx context.Context, orgID, agentID uuid.UUID) ([]
 			Name    string  `db:"name"`
 			Host    *string `db:"hostname"`
 		}
-		if err := tx.GetContext(ctx, &gone, `DELETE FROM agents WHERE organization_id = $1 AND id = $2 RETURNING key_hash, name, hostname`, orgID, agentID); err != nil {
+		// The agent's lock first, as every writer of its servers takes it: the statement below
+		// then sees all of them, as they are.
+		if err := tx.GetContext(ctx, &gone, `SELECT key_hash, name, hostname FROM agents WHERE organization_id = $1 AND id = $2 FOR UPDATE`, orgID, agentID); err != nil {
 			return notFound(err)
 		}
 		keyHash = gone.KeyHash
+		if _, err := tx.ExecContext(ctx, deleteAgentSQL, orgID, agentID); err != nil {
+			return err
+		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM agent_keys WHERE key_hash = $1 AND organization_id = $2`, keyHash, orgID); err != nil {
 			return err
 		}
@@ -182,10 +202,25 @@ func (s *Storage) DeleteAgent(ctx context.Context, orgID, agentID uuid.UUID) ([]
 			Summary: map[string]any{"name": gone.Name, "hostname": gone.Host}}); err != nil {
 			return err
 		}
-		return revokeKeyTx(ctx, tx, keyHash)
+		return revokeKeyTx(ctx, tx, orgID, keyHash)
 	})
 	return keyHash, err
 }
+
+// deleteAgentSQL deletes a locked agent ($2) of the organization ($1) with its servers, counting
+// the servers out of the counters, and clears the ids of the agent and its servers from the
+// alerts that name them (which keep the names).
+var deleteAgentSQL = `
+	WITH gone AS (
+		DELETE FROM mcp_servers WHERE organization_id = $1 AND agent_id = $2
+		RETURNING id, status, risk_level, server_name, server_type
+	), ` + counterDeltasSQL(`SELECT status, risk_level, server_name, server_type, -1 FROM gone`) + `, cleared AS (
+		UPDATE alerts SET
+			agent_id = NULLIF(agent_id, $2),
+			server_id = CASE WHEN server_id IN (SELECT id FROM gone) THEN NULL ELSE server_id END
+		WHERE organization_id = $1 AND (agent_id = $2 OR server_id IN (SELECT id FROM gone))
+	)
+	DELETE FROM agents WHERE organization_id = $1 AND id = $2`
 
 // RotateAgentKey replaces an agent's key in one transaction and returns the old key's hash.
 func (s *Storage) RotateAgentKey(ctx context.Context, orgID, agentID uuid.UUID, keyHash []byte, keyPrefix string) ([]byte, error) {
@@ -216,16 +251,16 @@ func rotateKeyTx(ctx context.Context, tx *sqlx.Tx, orgID, agentID uuid.UUID, key
 	if _, err := tx.ExecContext(ctx, `UPDATE agents SET key_hash = $3, key_prefix = $4 WHERE organization_id = $1 AND id = $2`, orgID, agentID, keyHash, keyPrefix); err != nil {
 		return nil, err
 	}
-	return old, revokeKeyTx(ctx, tx, old)
+	return old, revokeKeyTx(ctx, tx, orgID, old)
 }
 
 // revokeKeyTx announces, in the transaction that deletes or replaces a key, that replicas must
 // forget it. clock_timestamp() rather than now(): the row's time is close to its commit, which
 // is when pollers can first see it.
-func revokeKeyTx(ctx context.Context, tx *sqlx.Tx, keyHash []byte) error {
+func revokeKeyTx(ctx context.Context, tx *sqlx.Tx, orgID uuid.UUID, keyHash []byte) error {
 	_, err := tx.ExecContext(ctx, `
-		INSERT INTO agent_key_revocations (key_hash, revoked_at) VALUES ($1, clock_timestamp())
-		ON CONFLICT (key_hash) DO UPDATE SET revoked_at = clock_timestamp()`, keyHash)
+		INSERT INTO agent_key_revocations AS r (organization_id, key_hash, revoked_at) VALUES ($1, $2, clock_timestamp())
+		ON CONFLICT (organization_id, key_hash) DO UPDATE SET revoked_at = clock_timestamp(), replaced_at = r.revoked_at`, orgID, keyHash)
 	return err
 }
 
@@ -254,32 +289,14 @@ func (s *Storage) UpdateAgentMeta(ctx context.Context, orgID, agentID uuid.UUID,
 			WHERE organization_id = $1 AND id = $2
 			RETURNING key_hash
 		)
-		INSERT INTO agent_key_revocations AS r (key_hash, revoked_at)
-		SELECT key_hash, clock_timestamp() FROM u
-		ON CONFLICT (key_hash) DO UPDATE SET revoked_at = clock_timestamp()
-		RETURNING r.key_hash, r.revoked_at, r.xmax = 0 AS fresh`, orgID, agentID, m.Hostname, m.OSType, m.Username, m.AgentVersion, seen, machineID)
+		INSERT INTO agent_key_revocations AS r (organization_id, key_hash, revoked_at)
+		SELECT $1, key_hash, clock_timestamp() FROM u
+		ON CONFLICT (organization_id, key_hash) DO UPDATE SET revoked_at = clock_timestamp(), replaced_at = r.revoked_at
+		RETURNING r.key_hash, r.revoked_at, r.replaced_at IS NULL AS fresh`, orgID, agentID, m.Hostname, m.OSType, m.Username, m.AgentVersion, seen, machineID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return KeyInvalidation{}, nil
 	}
 	return inv, err
-}
-
-// InvalidateAgentKeysByID announces to every replica that the stored state of agents of any
-// organization changed, so that they reload it instead of trusting their copy (maintenance: the
-// dormant sweep forgets their report hashes; a report batch announces its change in ReportBatch.Apply).
-func (s *Storage) InvalidateAgentKeysByID(ctx context.Context, agentIDs []uuid.UUID) error {
-	if len(agentIDs) == 0 {
-		return nil
-	}
-	ids := make([]string, len(agentIDs))
-	for i, id := range agentIDs {
-		ids[i] = id.String()
-	}
-	_, err := s.db.ExecContext(ctx, `
-		INSERT INTO agent_key_revocations (key_hash, revoked_at)
-		SELECT key_hash, clock_timestamp() FROM agents WHERE id = ANY($1::uuid[])
-		ON CONFLICT (key_hash) DO UPDATE SET revoked_at = clock_timestamp()`, pq.Array(ids))
-	return err
 }
 
 // KeyRevocation is one row of agent_key_revocations.
@@ -288,7 +305,8 @@ type KeyRevocation struct {
 	RevokedAt time.Time `db:"revoked_at"`
 }
 
-// KeyRevocationsSince returns the keys announced after since (every replica polls this).
+// KeyRevocationsSince returns the keys announced after since, in every organization (every
+// replica polls this: one read, across shards on Citus, and no locks).
 func (s *Storage) KeyRevocationsSince(ctx context.Context, since time.Time) ([]KeyRevocation, error) {
 	var out []KeyRevocation
 	err := s.db.SelectContext(ctx, &out, `SELECT key_hash, revoked_at FROM agent_key_revocations WHERE revoked_at > $1`, since)
@@ -296,7 +314,8 @@ func (s *Storage) KeyRevocationsSince(ctx context.Context, since time.Time) ([]K
 }
 
 // PruneKeyRevocations deletes announcements older than age, which every replica has read; any
-// replica may run it at any time.
+// replica may run it at any time. It spans organizations (on Citus, a delete on every shard,
+// which takes no lock a request waits for: no request writes rows that old).
 func (s *Storage) PruneKeyRevocations(ctx context.Context, age time.Duration) (int64, error) {
 	res, err := s.db.ExecContext(ctx, `DELETE FROM agent_key_revocations WHERE revoked_at < now() - $1 * interval '1 microsecond'`, age.Microseconds())
 	if err != nil {
@@ -312,25 +331,30 @@ type AgentSeen struct {
 	SeenAt         time.Time
 }
 
-// TouchAgents writes a batch of last-seen times in one statement. It never moves a time
-// backwards, so flushes from several replicas can land in any order.
+// TouchAgents writes a batch of last-seen times, one statement per organization (each on that
+// organization's rows only). It never moves a time backwards, so flushes from several replicas
+// can land in any order.
 func (s *Storage) TouchAgents(ctx context.Context, seen []AgentSeen) error {
-	if len(seen) == 0 {
-		return nil
+	byOrg := map[uuid.UUID][]AgentSeen{}
+	for _, a := range seen {
+		byOrg[a.OrganizationID] = append(byOrg[a.OrganizationID], a)
 	}
-	orgs := make([]string, len(seen))
-	ids := make([]string, len(seen))
-	times := make([]string, len(seen))
-	for i, a := range seen {
-		orgs[i], ids[i], times[i] = a.OrganizationID.String(), a.AgentID.String(), a.SeenAt.UTC().Format(time.RFC3339Nano)
+	for org, agents := range byOrg {
+		ids := make([]string, len(agents))
+		times := make([]string, len(agents))
+		for i, a := range agents {
+			ids[i], times[i] = a.AgentID.String(), a.SeenAt.UTC().Format(time.RFC3339Nano)
+		}
+		if _, err := s.db.ExecContext(ctx, `
+			UPDATE agents a SET last_seen_at = h.seen
+			FROM unnest($2::uuid[], $3::timestamptz[]) AS h(id, seen)
+			WHERE a.organization_id = $1 AND a.id = h.id
+				AND (a.last_seen_at IS NULL OR a.last_seen_at < h.seen)`,
+			org, pq.Array(ids), pq.Array(times)); err != nil {
+			return err
+		}
 	}
-	_, err := s.db.ExecContext(ctx, `
-		UPDATE agents a SET last_seen_at = h.seen
-		FROM unnest($1::uuid[], $2::uuid[], $3::timestamptz[]) AS h(organization_id, id, seen)
-		WHERE a.organization_id = h.organization_id AND a.id = h.id
-			AND (a.last_seen_at IS NULL OR a.last_seen_at < h.seen)`,
-		pq.Array(orgs), pq.Array(ids), pq.Array(times))
-	return err
+	return nil
 }
 
 // AgentState is the stored state the hot paths compare with to avoid writing: an agent's last

@@ -24,8 +24,16 @@ func TestReportBatchesProbeServersByKeyBeforeAnyAnalyze(t *testing.T) {
 	store := db.New(conn)
 	org := dbtest.Organization(t, store, "Plans")
 	agent := dbtest.Agent(t, store, org)
-	if _, err := conn.Exec(`ALTER TABLE mcp_servers SET (autovacuum_enabled = false)`); err != nil {
+	// The table, or its partitions when the tenant tables are partitioned (dbtest.Partition).
+	var tables []string
+	if err := conn.Select(&tables, `SELECT 'mcp_servers' WHERE NOT EXISTS (SELECT 1 FROM pg_inherits WHERE inhparent = 'mcp_servers'::regclass)
+		UNION ALL SELECT inhrelid::regclass::text FROM pg_inherits WHERE inhparent = 'mcp_servers'::regclass`); err != nil {
 		t.Fatal(err)
+	}
+	for _, table := range tables {
+		if _, err := conn.Exec(`ALTER TABLE ` + table + ` SET (autovacuum_enabled = false)`); err != nil {
+			t.Fatal(err)
+		}
 	}
 	// Enough rows that a scan of the organization's servers is not free, and no statistics.
 	if _, err := conn.Exec(`INSERT INTO mcp_servers (organization_id, id, agent_id, server_name, config_hash, risk_level, risk_score)
@@ -33,12 +41,13 @@ func TestReportBatchesProbeServersByKeyBeforeAnyAnalyze(t *testing.T) {
 		t.Fatal(err)
 	}
 	var analyzed bool
-	if err := conn.Get(&analyzed, `SELECT EXISTS (SELECT 1 FROM pg_statistic WHERE starelid = 'mcp_servers'::regclass)`); err != nil || analyzed {
+	if err := conn.Get(&analyzed, `SELECT EXISTS (SELECT 1 FROM pg_statistic WHERE starelid::regclass::text LIKE 'mcp_servers%')`); err != nil || analyzed {
 		t.Fatalf("mcp_servers has statistics (%v, %v); the test needs a table that was never analyzed", analyzed, err)
 	}
 
-	keys := map[string]bool{"mcp_servers_pkey": true, "mcp_servers_organization_id_agent_id_server_name_key": true}
-	scan := regexp.MustCompile(`(?:Seq Scan on mcp_servers\b|Index (?:Only )?Scan(?: Backward)? using (\w+) on mcp_servers\b|Bitmap Index Scan on (mcp_servers\w*))`)
+	// The keys, of the table or of a partition (mcp_servers_p<i>).
+	key := regexp.MustCompile(`^mcp_servers(?:_p\d+)?_(?:pkey|organization_id_agent_id_server_name_key)$`)
+	scan := regexp.MustCompile(`(?:Seq Scan on mcp_servers(?:_p\d+)?\b|Index (?:Only )?Scan(?: Backward)? using (\w+) on mcp_servers(?:_p\d+)?\b|Bitmap Index Scan on (mcp_servers\w*))`)
 	names := make([]string, 0, len(db.ReportBatchStatements))
 	for name := range db.ReportBatchStatements {
 		names = append(names, name)
@@ -56,7 +65,7 @@ func TestReportBatchesProbeServersByKeyBeforeAnyAnalyze(t *testing.T) {
 			t.Fatalf("%s: %v", name, err)
 		}
 		var plan []string
-		if err := tx.Select(&plan, `EXPLAIN EXECUTE stmt(`+placeholders(db.ReportBatchStatements[name])+`)`); err != nil {
+		if err := tx.Select(&plan, `EXPLAIN EXECUTE stmt(`+placeholders(db.ReportBatchStatements[name], org.String())+`)`); err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
 		tx.Exec(`DEALLOCATE stmt`)
@@ -68,7 +77,7 @@ func TestReportBatchesProbeServersByKeyBeforeAnyAnalyze(t *testing.T) {
 				continue
 			}
 			scans++
-			if index := m[1] + m[2]; !keys[index] {
+			if index := m[1] + m[2]; !key.MatchString(index) {
 				t.Errorf("%s scans mcp_servers by %q:\n%s", name, strings.TrimSpace(line), strings.Join(plan, "\n"))
 			}
 		}
@@ -78,13 +87,14 @@ func TestReportBatchesProbeServersByKeyBeforeAnyAnalyze(t *testing.T) {
 	}
 }
 
-// placeholders are NULL arguments for every parameter of a statement: a generic plan does not
-// depend on them.
-func placeholders(sql string) string {
+// placeholders are the arguments of a statement whose $1 is the organization: org, then NULL for
+// every other parameter (a generic plan does not depend on them; the organization decides which
+// partition is scanned when the tenant tables are partitioned).
+func placeholders(sql, org string) string {
 	n := 0
 	for _, m := range regexp.MustCompile(`\$(\d+)`).FindAllStringSubmatch(sql, -1) {
 		k, _ := strconv.Atoi(m[1])
 		n = max(n, k)
 	}
-	return strings.TrimSuffix(strings.Repeat("NULL,", n), ",")
+	return "'" + org + "'" + strings.Repeat(",NULL", n-1)
 }

@@ -31,7 +31,11 @@ func TestReportRowsDecodeAsTheirFields(t *testing.T) {
 		s := &servers[i]
 		for k, stored := range [][]byte{nil, sum[:]} {
 			known := k == 1
-			got := appendReportRow(nil, agent, s, known, stored)
+			var prev *PreviousServer
+			if known {
+				prev = &PreviousServer{RiskFactorsHash: stored, Status: "dormant", RiskLevel: "high", ServerType: "t \"x\""}
+			}
+			got := appendReportRow(nil, agent, s, prev)
 			if !json.Valid(got) {
 				t.Fatalf("server %d: not JSON: %s", i, got)
 			}
@@ -49,6 +53,9 @@ func TestReportRowsDecodeAsTheirFields(t *testing.T) {
 			}
 			if string(stored) != string(h[:]) {
 				want["risk_factors"] = fs
+			}
+			if known {
+				want["prev_status"], want["prev_level"], want["prev_type"] = prev.Status, prev.RiskLevel, prev.ServerType
 			}
 			wantJSON, err := json.Marshal(want)
 			if err != nil {

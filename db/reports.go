@@ -43,6 +43,7 @@ type PreviousServer struct {
 	AgentID            uuid.UUID `db:"agent_id"`
 	ID                 uuid.UUID `db:"id"`
 	ServerName         string    `db:"server_name"`
+	ServerType         string    `db:"server_type"`
 	ConfigHash         []byte    `db:"config_hash"`
 	RiskLevel          string    `db:"risk_level"`
 	Status             string    `db:"status"`
@@ -70,7 +71,7 @@ type ReportOutcome struct {
 // ReportBatch is one transaction that writes the reports of several agents of one organization:
 // the agents are locked (LockAgents), their stored servers read under those locks
 // (PreviousServers), and the planned reports written with their alerts in one statement (Apply).
-// Paying the per-transaction costs (round trips, statement overhead, the counter triggers, the
+// Paying the per-transaction costs (round trips, statement overhead, the counters' deltas, the
 // commit) once per batch rather than once per report is what lets a fleet's changed reports
 // keep up with PostgreSQL; impl/ingest decides what goes into a batch.
 type ReportBatch struct {
@@ -181,7 +182,7 @@ const (
 		WHERE organization_id = $1 AND id = ANY($2::uuid[]) ORDER BY id FOR UPDATE`
 
 	previousServersSQL = `
-		SELECT agent_id, id, server_name, config_hash, risk_level, status, is_verified, verified_config_hash,
+		SELECT agent_id, id, server_name, server_type, config_hash, risk_level, status, is_verified, verified_config_hash,
 			CASE WHEN risk_level = 'critical' THEN ARRAY(SELECT f->>'id' FROM jsonb_array_elements(risk_factors) f) END AS factor_ids,
 			risk_factors_hash
 		FROM mcp_servers WHERE organization_id = $1 AND agent_id = ANY($2::uuid[])`
@@ -202,12 +203,13 @@ var (
 	//     row before updating it, only to find what the caller already knows.)
 	//   - inserted: new servers.
 	//   - dormant: servers missing from their agent's report.
+	//   - counter_delta, counted, rolled (counterDeltasSQL): the counters' deltas of the three;
+	//     an updated row's old values travel with it (prev_*, from PreviousServers).
 	//   - agent, announced: the report hashes, and the announcement to other replicas, which
-	//     cache them, in the same transaction, so that no crash can separate them; prior, the
-	//     announcement each replaced (see KeyInvalidation).
+	//     cache them, in the same transaction, so that no crash can separate them, with the
+	//     time of the announcement each replaced (replaced_at; see KeyInvalidation).
 	//   - raised, outbox (raiseAlertsSQL): the alerts the plans found.
-	// It returns one row per agent. Alerts may name servers this statement inserts: foreign keys
-	// are checked at its end.
+	// It returns one row per agent.
 	applyReportsSQL = `
 		WITH agent_input AS (
 			SELECT * FROM jsonb_to_recordset($3::jsonb) AS x(id uuid, report_hash text)
@@ -215,11 +217,12 @@ var (
 			SELECT r.id, r.agent_id, r.known, r.server_name, r.server_type, r.command, r.scope,
 				COALESCE(r.env_vars, '{}') AS env_vars, r.client, r.config_path, r.transport, r.url, r.enabled,
 				decode(r.config_hash, 'hex') AS config_hash, r.risk_level, r.risk_score,
-				COALESCE(r.risk_factors, '[]') AS risk_factors, decode(r.risk_factors_hash, 'hex') AS risk_factors_hash
+				COALESCE(r.risk_factors, '[]') AS risk_factors, decode(r.risk_factors_hash, 'hex') AS risk_factors_hash,
+				r.prev_status, r.prev_level, r.prev_type
 			FROM jsonb_to_recordset($2::jsonb) AS r(id uuid, agent_id uuid, known boolean, server_name text,
 				server_type text, command text, scope text, env_vars text[], client text, config_path text,
 				transport text, url text, enabled boolean, config_hash text, risk_level text, risk_score integer,
-				risk_factors jsonb, risk_factors_hash text)
+				risk_factors jsonb, risk_factors_hash text, prev_status text, prev_level text, prev_type text)
 		), updated AS (
 			UPDATE mcp_servers AS m SET
 				server_type = r.server_type, command = r.command, scope = r.scope, env_vars = r.env_vars,
@@ -240,7 +243,7 @@ var (
 					m.config_hash, m.risk_level, m.risk_score, m.risk_factors_hash, m.status)
 				IS DISTINCT FROM (r.server_type, r.command, r.scope, r.env_vars, r.client, r.config_path, r.transport,
 					r.url, r.enabled, r.config_hash, r.risk_level, r.risk_score, r.risk_factors_hash, 'active')
-			RETURNING m.agent_id
+			RETURNING m.agent_id, m.server_name, m.status, m.risk_level, m.server_type, r.prev_status, r.prev_level, r.prev_type
 		), inserted AS (
 			INSERT INTO mcp_servers (organization_id, id, agent_id, server_name, server_type, command, scope, env_vars,
 				client, config_path, transport, url, enabled, config_hash, risk_level, risk_score, risk_factors,
@@ -249,7 +252,7 @@ var (
 				r.config_path, r.transport, r.url, r.enabled, r.config_hash, r.risk_level, r.risk_score, r.risk_factors,
 				r.risk_factors_hash, 'active'
 			FROM input r WHERE NOT r.known
-			RETURNING agent_id
+			RETURNING agent_id, server_name, status, risk_level, server_type
 		), dormant AS (
 			-- "<> 'dormant'", not "= 'active'" (the same, by the CHECK): an equality on status
 			-- would offer the planner mcp_servers_list, and without statistics (a fresh
@@ -257,21 +260,23 @@ var (
 			-- organization in every batch; only the primary key matches this.
 			UPDATE mcp_servers m SET status = 'dormant', updated_at = now()
 			WHERE m.organization_id = $1 AND m.id = ANY($6::uuid[]) AND m.status <> 'dormant'
-			RETURNING m.agent_id
-		), agent AS (
+			RETURNING m.agent_id, m.server_name, m.risk_level, m.server_type
+		), ` + counterDeltasSQL(`
+			SELECT status, risk_level, server_name, server_type, 1 AS d FROM updated
+			UNION ALL SELECT prev_status, prev_level, server_name, prev_type, -1 FROM updated
+			UNION ALL SELECT status, risk_level, server_name, server_type, 1 FROM inserted
+			UNION ALL SELECT 'dormant', risk_level, server_name, server_type, 1 FROM dormant
+			UNION ALL SELECT 'active', risk_level, server_name, server_type, -1 FROM dormant`) + `, agent AS (
 			-- last_seen_at moves only once 30 seconds old: heartbeats keep it exact.
 			UPDATE agents a SET last_seen_at = CASE WHEN a.last_seen_at >= now() - interval '30 seconds' THEN a.last_seen_at ELSE now() END,
 				report_hash = (SELECT decode(x.report_hash, 'hex') FROM agent_input x WHERE x.id = a.id)
 			WHERE a.organization_id = $1 AND a.id = ANY($5::uuid[])
 			RETURNING a.id, a.key_hash
-		), prior AS (
-			-- The announcements replaced below, as they were before this statement.
-			SELECT k.key_hash, k.revoked_at FROM agent_key_revocations k WHERE k.key_hash IN (SELECT key_hash FROM agent)
 		), announced AS (
-			INSERT INTO agent_key_revocations AS k (key_hash, revoked_at)
-			SELECT key_hash, clock_timestamp() FROM agent ORDER BY key_hash
-			ON CONFLICT (key_hash) DO UPDATE SET revoked_at = clock_timestamp()
-			RETURNING k.key_hash, k.revoked_at, k.xmax = 0 AS fresh
+			INSERT INTO agent_key_revocations AS k (organization_id, key_hash, revoked_at)
+			SELECT $1, key_hash, clock_timestamp() FROM agent ORDER BY key_hash
+			ON CONFLICT (organization_id, key_hash) DO UPDATE SET revoked_at = clock_timestamp(), replaced_at = k.revoked_at
+			RETURNING k.key_hash, k.revoked_at, k.replaced_at
 		), ` + alertInputSQL("$4") + `,` + raiseAlertsSQL + `
 		SELECT x.id AS agent_id,
 			(SELECT count(*) FROM inserted i WHERE i.agent_id = x.id) AS created,
@@ -281,19 +286,23 @@ var (
 			-- The created alerts, only when there are webhooks to deliver them to.
 			CASE WHEN EXISTS (SELECT 1 FROM webhooks WHERE organization_id = $1)
 				THEN (SELECT json_agg(r) FROM raised r WHERE r.agent_id = x.id) END AS webhook_alerts,
-			k.key_hash, k.revoked_at, COALESCE(k.fresh, false) AS fresh, p.revoked_at AS prior_at
+			k.key_hash, k.revoked_at, k.key_hash IS NOT NULL AND k.replaced_at IS NULL AS fresh, k.replaced_at AS prior_at
 		FROM agent_input x
 		LEFT JOIN agent a ON a.id = x.id
-		LEFT JOIN announced k ON k.key_hash = a.key_hash
-		LEFT JOIN prior p ON p.key_hash = a.key_hash`
+		LEFT JOIN announced k ON k.key_hash = a.key_hash`
 )
 
 // appendReportRow appends an agent's server as a JSON object for applyReportsSQL ($2), with the
-// hash of its risk factors, and the factors themselves unless the stored row has the same hash
-// (storedHash); known says the server is stored already. It writes the known shape directly: encoding/json's reflection, and its
+// hash of its risk factors, and the factors themselves unless the stored row has the same hash;
+// prev is the stored row (nil for a new server), whose counted columns go along for the
+// counters' deltas. It writes the known shape directly: encoding/json's reflection, and its
 // validating and compacting the factors (already JSON, most of the bytes), cost about 8% of the
 // server's CPU under changed reports.
-func appendReportRow(buf []byte, agent uuid.UUID, s *ReportServer, known bool, storedHash []byte) []byte {
+func appendReportRow(buf []byte, agent uuid.UUID, s *ReportServer, prev *PreviousServer) []byte {
+	var storedHash []byte
+	if prev != nil {
+		storedHash = prev.RiskFactorsHash
+	}
 	factors := s.RiskFactors
 	if len(factors) == 0 {
 		factors = json.RawMessage("[]")
@@ -302,7 +311,7 @@ func appendReportRow(buf []byte, agent uuid.UUID, s *ReportServer, known bool, s
 	buf = append(buf, '{')
 	buf = appendJSONUUID(jsonenc.Key(buf, "id"), s.ID)
 	buf = appendJSONUUID(jsonenc.Key(buf, "agent_id"), agent)
-	buf = strconv.AppendBool(jsonenc.Key(buf, "known"), known)
+	buf = strconv.AppendBool(jsonenc.Key(buf, "known"), prev != nil)
 	buf = jsonenc.String(jsonenc.Key(buf, "server_name"), s.ServerName)
 	buf = jsonenc.String(jsonenc.Key(buf, "server_type"), s.ServerType)
 	buf = jsonenc.String(jsonenc.Key(buf, "command"), s.Command)
@@ -326,6 +335,11 @@ func appendReportRow(buf []byte, agent uuid.UUID, s *ReportServer, known bool, s
 	buf = append(buf, '"')
 	if !bytes.Equal(storedHash, sum[:]) {
 		buf = append(jsonenc.Key(buf, "risk_factors"), factors...)
+	}
+	if prev != nil {
+		buf = jsonenc.String(jsonenc.Key(buf, "prev_status"), prev.Status)
+		buf = jsonenc.String(jsonenc.Key(buf, "prev_level"), prev.RiskLevel)
+		buf = jsonenc.String(jsonenc.Key(buf, "prev_type"), prev.ServerType)
 	}
 	return append(buf, '}')
 }
@@ -362,7 +376,11 @@ func (b *ReportBatch) Apply(ctx context.Context, w BatchWrite) ([]ReportOutcome,
 			if len(rows) > 2 {
 				rows = append(rows, ',')
 			}
-			rows = appendReportRow(rows, r.AgentID, srv, known, old.RiskFactorsHash)
+			var prev *PreviousServer
+			if known {
+				prev = &old
+			}
+			rows = appendReportRow(rows, r.AgentID, srv, prev)
 		}
 		agents[k] = reportAgent{r.AgentID, hex.EncodeToString(r.ReportHash)}
 		ids[k] = r.AgentID

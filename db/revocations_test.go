@@ -15,10 +15,12 @@ func TestKeyRevocationsArePolledAndPruned(t *testing.T) {
 	ctx := context.Background()
 	conn := dbtest.New(t)
 	store := db.New(conn)
-	conn.MustExec(`INSERT INTO agent_key_revocations (key_hash, revoked_at) VALUES
-		(decode(repeat('01', 32), 'hex'), now() - interval '2 hours'),
-		(decode(repeat('02', 32), 'hex'), now() - interval '10 minutes'),
-		(decode(repeat('03', 32), 'hex'), now())`)
+	// Rows of two organizations: a poll reads every organization's.
+	a, b := dbtest.Organization(t, store, "A"), dbtest.Organization(t, store, "B")
+	conn.MustExec(`INSERT INTO agent_key_revocations (organization_id, key_hash, revoked_at) VALUES
+		($1, decode(repeat('01', 32), 'hex'), now() - interval '2 hours'),
+		($2, decode(repeat('02', 32), 'hex'), now() - interval '10 minutes'),
+		($1, decode(repeat('03', 32), 'hex'), now())`, a, b)
 	var dbNow time.Time
 	if err := conn.Get(&dbNow, `SELECT now()`); err != nil {
 		t.Fatal(err)

@@ -60,11 +60,12 @@ func (s *Storage) CanBypassTriggers(ctx context.Context) (bool, error) {
 // transaction, by COPY. It is for synthetic loads that can be re-run: the commit is not waited
 // for (synchronous_commit off), so a crash may lose the last few seconds of batches.
 //
+// The counter deltas of the servers (server_counts, server_rollups) are aggregated here and written
+// in the same transaction, as every statement that changes mcp_servers writes its own.
+//
 // With bypassTriggers (the role must be a superuser, see CanBypassTriggers) the load runs as
 // pg_restore --disable-triggers does: session_replication_role = replica skips the foreign key
-// checks and the statement-level triggers on mcp_servers, and the counter deltas those triggers
-// would have written to server_counts and server_rollups are aggregated here and written in the
-// same transaction. Foreign keys hold by construction: every server's agent is inserted in this
+// checks (internal triggers). Foreign keys hold by construction: every server's agent is inserted in this
 // transaction, and the organization row is locked FOR KEY SHARE, as the skipped check would have,
 // so it cannot be deleted under the load.
 func (s *Storage) BulkLoadInventory(ctx context.Context, orgID uuid.UUID, agents []BulkAgent, servers []BulkServer, bypassTriggers bool) error {
@@ -145,10 +146,8 @@ func (s *Storage) BulkLoadInventory(ctx context.Context, orgID uuid.UUID, agents
 	if err != nil {
 		return fmt.Errorf("copy servers: %w", err)
 	}
-	if bypassTriggers {
-		if err := insertCounterDeltas(ctx, tx, orgID, servers); err != nil {
-			return err
-		}
+	if err := insertCounterDeltas(ctx, tx, orgID, servers); err != nil {
+		return err
 	}
 	return tx.Commit()
 }
@@ -190,10 +189,9 @@ func copyRows(ctx context.Context, conn *sql.Conn, copySQL string, n int, row fu
 type countKey struct{ status, level, name, serverType string }
 type rollupKey struct{ level, serverType string }
 
-// insertCounterDeltas writes what the mcp_servers_counters insert trigger
-// (00005_server_list.sql, 00003_alerts.sql) would have written for servers: one server_counts
-// row per (status, risk_level, server_name, server_type) and one server_rollups row per
-// (risk_level, server_type) of active servers.
+// insertCounterDeltas writes the counters' deltas of inserted servers (00005_server_list.sql,
+// 00003_alerts.sql): one server_counts row per (status, risk_level, server_name, server_type) and
+// one server_rollups row per (risk_level, server_type) of active servers.
 func insertCounterDeltas(ctx context.Context, tx *sql.Tx, orgID uuid.UUID, servers []BulkServer) error {
 	counts := map[countKey]int64{}
 	rollups := map[rollupKey]int64{}

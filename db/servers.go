@@ -335,33 +335,40 @@ func (s *Storage) SetServerVerified(ctx context.Context, orgID, serverID uuid.UU
 	})
 }
 
-// MarkSilentAgentsDormant marks dormant the active servers of up to batch agents last seen before
-// cutoff, and forgets those agents' report hashes so that their next report is applied in full.
-// It spans organizations: it is maintenance, not a tenant query. Agents are locked first, as a
-// report does, and SKIP LOCKED leaves agents busy elsewhere (a report, another replica's sweep)
-// to the next run, so replicas share the work without waiting or deadlocking. It returns how
-// agents it handled and how many servers it marked.
-func (s *Storage) MarkSilentAgentsDormant(ctx context.Context, cutoff time.Time, batch int) (agents []uuid.UUID, servers int64, err error) {
+// MarkSilentAgentsDormant marks dormant the active servers of up to batch of the organization's
+// agents last seen before cutoff, and forgets those agents' report hashes so that their next
+// report is applied in full, announcing that to every replica (agent_key_revocations) in the
+// same statement. Agents are locked first, as a report does, and SKIP LOCKED leaves
+// agents busy elsewhere (a report, another replica's sweep) to the next run, so replicas share
+// the work without waiting or deadlocking. It returns the agents it handled and how many
+// servers it marked.
+func (s *Storage) MarkSilentAgentsDormant(ctx context.Context, orgID uuid.UUID, cutoff time.Time, batch int) (agents []uuid.UUID, servers int64, err error) {
 	var ids pq.StringArray
 	err = s.db.QueryRowContext(ctx, `
 		WITH silent AS (
-			SELECT a.organization_id, a.id FROM agents a
-			WHERE a.last_seen_at < $1
+			SELECT a.id FROM agents a
+			WHERE a.organization_id = $1 AND a.last_seen_at < $2
 				AND EXISTS (SELECT 1 FROM mcp_servers s
-					WHERE s.organization_id = a.organization_id AND s.agent_id = a.id AND s.status = 'active')
-			LIMIT $2
+					WHERE s.organization_id = $1 AND s.agent_id = a.id AND s.status = 'active')
+			LIMIT $3
 			FOR UPDATE OF a SKIP LOCKED
 		), dormant AS (
 			UPDATE mcp_servers s SET status = 'dormant', updated_at = now()
 			FROM silent a
-			WHERE s.organization_id = a.organization_id AND s.agent_id = a.id AND s.status = 'active'
-			RETURNING 1
-		), forgotten AS (
+			WHERE s.organization_id = $1 AND s.agent_id = a.id AND s.status = 'active'
+			RETURNING s.server_name, s.risk_level, s.server_type
+		), `+counterDeltasSQL(`
+			SELECT 'dormant', risk_level, server_name, server_type, 1 FROM dormant
+			UNION ALL SELECT 'active', risk_level, server_name, server_type, -1 FROM dormant`)+`, forgotten AS (
 			UPDATE agents a SET report_hash = NULL
-			FROM silent x WHERE a.organization_id = x.organization_id AND a.id = x.id
-			RETURNING a.id
+			FROM silent x WHERE a.organization_id = $1 AND a.id = x.id
+			RETURNING a.id, a.key_hash
+		), announced AS (
+			INSERT INTO agent_key_revocations AS r (organization_id, key_hash, revoked_at)
+			SELECT $1, key_hash, clock_timestamp() FROM forgotten ORDER BY key_hash
+			ON CONFLICT (organization_id, key_hash) DO UPDATE SET revoked_at = clock_timestamp(), replaced_at = r.revoked_at
 		)
-		SELECT ARRAY(SELECT id::text FROM forgotten), (SELECT count(*) FROM dormant)`, cutoff, batch).Scan(&ids, &servers)
+		SELECT ARRAY(SELECT id::text FROM forgotten), (SELECT count(*) FROM dormant)`, orgID, cutoff, batch).Scan(&ids, &servers)
 	if err != nil {
 		return nil, 0, err
 	}

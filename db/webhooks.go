@@ -143,28 +143,44 @@ type DueDelivery struct {
 // ClaimDueDeliveries leases up to limit due deliveries for lease: it counts the attempt and moves
 // next_attempt_at past the lease in a short transaction (FOR UPDATE SKIP LOCKED, so replicas
 // claim disjoint rows), and the worker posts outside any transaction. A worker that dies
-// mid-post leaves the row to be claimed again once the lease runs out.
+// mid-post leaves the row to be claimed again once the lease runs out. It lists the
+// organizations with due deliveries, then claims within one organization at a time, so that
+// every statement that locks rows touches one organization's (Citus takes row locks only in
+// statements on one shard).
 func (s *Storage) ClaimDueDeliveries(ctx context.Context, limit int, lease time.Duration) ([]DueDelivery, error) {
+	var orgs []uuid.UUID
+	if err := s.db.SelectContext(ctx, &orgs, `
+		SELECT DISTINCT organization_id FROM webhook_deliveries
+		WHERE status = 'pending' AND next_attempt_at <= now() LIMIT $1`, limit); err != nil {
+		return nil, err
+	}
 	var out []DueDelivery
-	// Cross-tenant by design: the worker serves every organization. The join and the update
-	// still key on organization_id.
-	err := s.db.SelectContext(ctx, &out, `
-		WITH due AS (
-			SELECT organization_id, id FROM webhook_deliveries
-			WHERE status = 'pending' AND next_attempt_at <= now()
-			ORDER BY next_attempt_at
-			LIMIT $1
-			FOR UPDATE SKIP LOCKED
-		), claimed AS (
-			UPDATE webhook_deliveries d
-			SET attempts = d.attempts + 1, next_attempt_at = now() + $2 * interval '1 millisecond'
-			FROM due WHERE d.organization_id = due.organization_id AND d.id = due.id
-			RETURNING d.organization_id, d.id, d.webhook_id, d.event, d.payload, d.attempts, d.created_at
-		)
-		SELECT c.organization_id, c.id, c.webhook_id, c.event, c.payload, c.attempts, c.created_at, w.url, w.secret, w.format
-		FROM claimed c JOIN webhooks w ON w.organization_id = c.organization_id AND w.id = c.webhook_id`,
-		limit, lease.Milliseconds())
-	return out, err
+	for _, org := range orgs {
+		if len(out) >= limit {
+			break
+		}
+		var claimed []DueDelivery
+		if err := s.db.SelectContext(ctx, &claimed, `
+			WITH due AS (
+				SELECT id FROM webhook_deliveries
+				WHERE organization_id = $1 AND status = 'pending' AND next_attempt_at <= now()
+				ORDER BY next_attempt_at
+				LIMIT $2
+				FOR UPDATE SKIP LOCKED
+			), claimed AS (
+				UPDATE webhook_deliveries d
+				SET attempts = d.attempts + 1, next_attempt_at = now() + $3 * interval '1 millisecond'
+				FROM due WHERE d.organization_id = $1 AND d.id = due.id
+				RETURNING d.organization_id, d.id, d.webhook_id, d.event, d.payload, d.attempts, d.created_at
+			)
+			SELECT c.organization_id, c.id, c.webhook_id, c.event, c.payload, c.attempts, c.created_at, w.url, w.secret, w.format
+			FROM claimed c JOIN webhooks w ON w.organization_id = $1 AND w.id = c.webhook_id`,
+			org, limit-len(out), lease.Milliseconds()); err != nil {
+			return out, err
+		}
+		out = append(out, claimed...)
+	}
+	return out, nil
 }
 
 // DeliveryResult is the outcome of one attempt.

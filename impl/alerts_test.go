@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jmoiron/sqlx"
 
 	mcpwarden "github.com/mcpwarden/mcpwarden/clients/go"
 	"github.com/mcpwarden/mcpwarden/db"
@@ -33,16 +34,55 @@ func seedAgentRow(t *testing.T, env *apitest.Env, orgID uuid.UUID, hostname stri
 	return id
 }
 
-// seedServerRow inserts an inventory row directly (the dashboard reads whatever ingestion wrote).
+// seedServerRow inserts an inventory row directly (the dashboard reads whatever ingestion wrote),
+// with the counters' deltas, as every statement that inserts servers writes them.
 func seedServerRow(t *testing.T, env *apitest.Env, orgID, agentID uuid.UUID, name, typ, level string, score int, status string) uuid.UUID {
 	t.Helper()
 	id := uuid.New()
-	env.Store.DB().MustExec(`INSERT INTO mcp_servers (organization_id, id, agent_id, server_name, server_type, command,
-			config_hash, risk_level, risk_score, risk_factors, status)
-		VALUES ($1, $2, $3, $4, $5, 'npx '||$5, '\x00', $6, $7,
-			'[{"id":"MCPW-TEST","severity":"high","title":"t","detail":"d","evidence":"e"}]', $8)`,
+	env.Store.DB().MustExec(`
+		WITH s AS (
+			INSERT INTO mcp_servers (organization_id, id, agent_id, server_name, server_type, command,
+				config_hash, risk_level, risk_score, risk_factors, status)
+			VALUES ($1, $2, $3, $4, $5, 'npx '||$5, '\x00', $6, $7,
+				'[{"id":"MCPW-TEST","severity":"high","title":"t","detail":"d","evidence":"e"}]', $8)
+			RETURNING status, risk_level, server_name, server_type
+		), counted AS (
+			INSERT INTO server_counts (organization_id, status, risk_level, server_name, server_type, n)
+			SELECT $1, status, risk_level, server_name, server_type, 1 FROM s
+		)
+		INSERT INTO server_rollups (organization_id, risk_level, server_type, n)
+		SELECT $1, risk_level, server_type, 1 FROM s WHERE status = 'active'`,
 		orgID, id, agentID, name, typ, level, score, status)
 	return id
+}
+
+// changeServersDirectly runs change, which updates mcp_servers rows directly, and writes in the
+// same transaction the counters' deltas of what it changed (a recount after less one before), as
+// the statements of ingestion and the jobs write their own.
+func changeServersDirectly(t *testing.T, env *apitest.Env, orgID uuid.UUID, change func(tx *sqlx.Tx)) {
+	t.Helper()
+	tx := env.Store.DB().MustBegin()
+	defer tx.Rollback()
+	tx.MustExec(`CREATE TEMP TABLE counted_before ON COMMIT DROP AS
+		SELECT status, risk_level, server_name, server_type, count(*) AS n
+		FROM mcp_servers WHERE organization_id = $1 GROUP BY 1, 2, 3, 4`, orgID)
+	change(tx)
+	tx.MustExec(`
+		WITH delta AS (
+			SELECT status, risk_level, server_name, server_type, sum(n)::bigint AS n FROM (
+				SELECT status, risk_level, server_name, server_type, count(*) AS n
+				FROM mcp_servers WHERE organization_id = $1 GROUP BY 1, 2, 3, 4
+				UNION ALL SELECT status, risk_level, server_name, server_type, -n FROM counted_before
+			) d GROUP BY 1, 2, 3, 4 HAVING sum(n) <> 0
+		), counted AS (
+			INSERT INTO server_counts (organization_id, status, risk_level, server_name, server_type, n)
+			SELECT $1, status, risk_level, server_name, server_type, n FROM delta
+		)
+		INSERT INTO server_rollups (organization_id, risk_level, server_type, n)
+		SELECT $1, risk_level, server_type, sum(n) FROM delta WHERE status = 'active' GROUP BY 2, 3 HAVING sum(n) <> 0`, orgID)
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func raise(t *testing.T, env *apitest.Env, orgID uuid.UUID, alerts ...db.NewAlert) []uuid.UUID {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/uuid"
+	"github.com/jmoiron/sqlx"
 	openapi_types "github.com/oapi-codegen/runtime/types"
 
 	mcpwarden "github.com/mcpwarden/mcpwarden/clients/go"
@@ -69,10 +70,14 @@ func TestDashboardStatsCountActiveServersOnlineAgentsAndOpenAlerts(t *testing.T)
 	}
 
 	db := env.Store.DB()
-	db.MustExec(`UPDATE mcp_servers SET risk_level = 'critical' WHERE id = $1`, servers[len(servers)-1]) // a low one becomes critical
-	db.MustExec(`UPDATE mcp_servers SET status = 'dormant' WHERE organization_id = $1 AND risk_level = 'medium'`, org)
-	db.MustExec(`UPDATE mcp_servers SET last_seen_at = now()`) // touches every row, changes no count
-	db.MustExec(`DELETE FROM agents WHERE id = $1`, stale)     // cascades to its servers
+	changeServersDirectly(t, env, org, func(tx *sqlx.Tx) {
+		tx.MustExec(`UPDATE mcp_servers SET risk_level = 'critical' WHERE id = $1`, servers[len(servers)-1]) // a low one becomes critical
+		tx.MustExec(`UPDATE mcp_servers SET status = 'dormant' WHERE organization_id = $1 AND risk_level = 'medium'`, org)
+		tx.MustExec(`UPDATE mcp_servers SET last_seen_at = now()`) // touches every row, changes no count
+	})
+	if _, err := env.Store.DeleteAgent(context.Background(), org, stale); err != nil { // with its servers
+		t.Fatal(err)
+	}
 	s := stats(t, env, token)
 	if want := (mcpwarden.DashboardStats{TotalServers: 9, CriticalCount: 3, HighCount: 3, MediumCount: 0, LowCount: 3, ActiveAgents: 2, UnresolvedAlerts: 2}); s != want {
 		t.Fatalf("after changes: %+v", s)
@@ -192,7 +197,9 @@ func TestRiskTrendIsOnePointPerSnapshottedDay(t *testing.T) {
 	seedServerRow(t, env, org, agent, "high", "pkg", "high", 70, "active")
 	snapshot(today.AddDate(0, 0, -2))
 	// Today: the critical one went dormant and two low ones appeared.
-	env.Store.DB().MustExec(`UPDATE mcp_servers SET status = 'dormant' WHERE id = $1`, crit)
+	changeServersDirectly(t, env, org, func(tx *sqlx.Tx) {
+		tx.MustExec(`UPDATE mcp_servers SET status = 'dormant' WHERE id = $1`, crit)
+	})
 	seedServerRow(t, env, org, agent, "low1", "pkg", "low", 10, "active")
 	seedServerRow(t, env, org, agent, "low2", "pkg", "low", 10, "active")
 	snapshot(today)

@@ -48,7 +48,7 @@ func TestReadsGoToAStreamingStandbyAndSurviveItsLoss(t *testing.T) {
 	if err := store.UseReadReplica(db.ReadReplicaOptions{URL: pair.StandbyURL, MaxConns: 4, MaxLag: time.Hour, CheckInterval: 50 * time.Millisecond}); err != nil {
 		t.Fatal(err)
 	}
-	env := apitest.NewOn(t, store)
+	env := apitest.NewOn(t, store, true)
 	// Another server replica, with a storage and checks of its own, as a second process would be.
 	otherStore, err := db.Open(ctx, pair.PrimaryURL, 4)
 	if err != nil {
@@ -58,7 +58,7 @@ func TestReadsGoToAStreamingStandbyAndSurviveItsLoss(t *testing.T) {
 	if err := otherStore.UseReadReplica(db.ReadReplicaOptions{URL: pair.StandbyURL, MaxConns: 2, MaxLag: time.Hour, CheckInterval: 50 * time.Millisecond}); err != nil {
 		t.Fatal(err)
 	}
-	other := apitest.NewOn(t, otherStore, func(c *config.Server) { c.JWTSecret = env.Config.JWTSecret })
+	other := apitest.NewOn(t, otherStore, true, func(c *config.Server) { c.JWTSecret = env.Config.JWTSecret })
 	standby, err := sqlx.Open("postgres", pair.StandbyURL)
 	if err != nil {
 		t.Fatal(err)
@@ -247,7 +247,7 @@ func TestReadsGoToAStreamingStandbyAndSurviveItsLoss(t *testing.T) {
 	if err := lagStore.UseReadReplica(db.ReadReplicaOptions{URL: pair.StandbyURL, MaxConns: 2, MaxLag: 300 * time.Millisecond, CheckInterval: 50 * time.Millisecond}); err != nil {
 		t.Fatal(err)
 	}
-	strict := apitest.NewOn(t, lagStore, func(c *config.Server) { c.JWTSecret = env.Config.JWTSecret })
+	strict := apitest.NewOn(t, lagStore, true, func(c *config.Server) { c.JWTSecret = env.Config.JWTSecret })
 	lagState := func() (bool, mcpwarden.ReadReplicaHealthState) {
 		resp, err := strict.Anonymous().GetHealthWithResponse(ctx)
 		if err != nil || resp.JSON200 == nil || resp.JSON200.ReadReplica == nil {

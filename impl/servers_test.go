@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/google/uuid"
+	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 
 	mcpwarden "github.com/mcpwarden/mcpwarden/clients/go"
@@ -287,12 +288,16 @@ func TestServerListMatchesADirectQuery(t *testing.T) {
 		}
 	}
 	check("seeded")
-	conn.MustExec(`UPDATE mcp_servers SET status = 'dormant' WHERE organization_id = $1 AND server_name = 'srv-2'`, org)
-	conn.MustExec(`UPDATE mcp_servers SET risk_level = 'low', risk_score = 5 WHERE organization_id = $1 AND id = ANY($2)`, org, pq.Array(ids[:10]))
-	conn.MustExec(`UPDATE mcp_servers SET server_type = 'mcp-server-time' WHERE organization_id = $1 AND server_name = 'srv-12'`, org)
-	conn.MustExec(`UPDATE mcp_servers SET last_seen_at = now()`)
-	conn.MustExec(`DELETE FROM mcp_servers WHERE organization_id = $1 AND id = ANY($2)`, org, pq.Array(ids[50:55]))
-	conn.MustExec(`DELETE FROM agents WHERE organization_id = $1 AND id = $2`, org, agents[2])
+	changeServersDirectly(t, env, org, func(tx *sqlx.Tx) {
+		tx.MustExec(`UPDATE mcp_servers SET status = 'dormant' WHERE organization_id = $1 AND server_name = 'srv-2'`, org)
+		tx.MustExec(`UPDATE mcp_servers SET risk_level = 'low', risk_score = 5 WHERE organization_id = $1 AND id = ANY($2)`, org, pq.Array(ids[:10]))
+		tx.MustExec(`UPDATE mcp_servers SET server_type = 'mcp-server-time' WHERE organization_id = $1 AND server_name = 'srv-12'`, org)
+		tx.MustExec(`UPDATE mcp_servers SET last_seen_at = now()`)
+		tx.MustExec(`DELETE FROM mcp_servers WHERE organization_id = $1 AND id = ANY($2)`, org, pq.Array(ids[50:55]))
+	})
+	if _, err := env.Store.DeleteAgent(context.Background(), org, agents[2]); err != nil { // with its servers
+		t.Fatal(err)
+	}
 	check("changed")
 	if _, err := env.Store.CompactRollups(context.Background(), 0); err != nil {
 		t.Fatal(err)

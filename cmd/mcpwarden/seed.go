@@ -116,9 +116,9 @@ func runSeed(args []string) int {
 		return 1
 	}
 	if opts.bypassTriggers {
-		fmt.Println("loading with triggers and foreign key checks off (superuser); counters are written by the seed")
+		fmt.Println("loading with foreign key checks off (superuser); counters are written by the seed")
 	} else {
-		fmt.Println("the database role is not a superuser: loading through the counter triggers and foreign key checks (slower)")
+		fmt.Println("the database role is not a superuser: loading with foreign key checks (slower); counters are written by the seed")
 	}
 	res, err := seedInventory(ctx, store, orgID, opts)
 	if err != nil {
@@ -216,7 +216,7 @@ type seedOptions struct {
 	agents, perAgent int
 	workers          int
 	batch            int // agents per transaction
-	// bypassTriggers loads with triggers and foreign key checks off (see db.BulkLoadInventory).
+	// bypassTriggers loads with foreign key checks (internal triggers) off (see db.BulkLoadInventory).
 	bypassTriggers bool
 	// keys, when not nil (of length agents), receives each agent's key, and the agents carry the
 	// load generator's details (see loadgenHostname).

@@ -1,7 +1,9 @@
 // Package dbtest gives each test its own fresh, migrated PostgreSQL database. One throwaway
 // cluster serves a whole `go test` process (fsync off); each test's database is cloned from a
 // migrated template, so tests run in parallel and leave nothing behind. TEST_DATABASE_URL points
-// the tests at an existing server instead (its user needs CREATEDB).
+// the tests at an existing server instead (its user needs CREATEDB). With
+// MCPWARDEN_TEST_PARTITIONED=1 the template's tenant tables are hash-partitioned by organization
+// (see Partition).
 package dbtest
 
 import (
@@ -91,6 +93,11 @@ func setup() error {
 	defer conn.Close()
 	if err := db.Migrate(ctx, conn.DB); err != nil {
 		return err
+	}
+	if partitionedMode() {
+		if err := Partition(ctx, conn, Partitions); err != nil {
+			return fmt.Errorf("partition the template: %w", err)
+		}
 	}
 	return nil
 }
@@ -253,4 +260,37 @@ func NewReplicated(t testing.TB) Replicated {
 	}
 	t.Cleanup(func() { standby.Stop() })
 	return Replicated{Primary: primary, Standby: standby, PrimaryURL: primary.URL(database), StandbyURL: standby.URL(database)}
+}
+
+// CounterMismatches compares the organization's counters with a recount of its servers: the
+// server_counts sums per (status, risk_level, server_name, server_type), and the server_rollups
+// sums per (risk_level, server_type) of active servers. It returns the groups that differ.
+func CounterMismatches(t testing.TB, conn *sqlx.DB, org uuid.UUID) []string {
+	t.Helper()
+	var out []string
+	if err := conn.Select(&out, `
+		WITH counted AS (
+			SELECT status, risk_level, server_name, server_type, sum(n)::bigint AS n FROM server_counts
+			WHERE organization_id = $1 GROUP BY 1, 2, 3, 4
+		), actual AS (
+			SELECT status, risk_level, server_name, server_type, count(*) AS n FROM mcp_servers
+			WHERE organization_id = $1 GROUP BY 1, 2, 3, 4
+		), rolled AS (
+			SELECT risk_level, server_type, sum(n)::bigint AS n FROM server_rollups
+			WHERE organization_id = $1 GROUP BY 1, 2
+		), active AS (
+			SELECT risk_level, server_type, count(*) AS n FROM mcp_servers
+			WHERE organization_id = $1 AND status = 'active' GROUP BY 1, 2
+		)
+		SELECT format('server_counts %s/%s/%s/%s: %s counted, %s rows', status, risk_level, server_name, server_type,
+			COALESCE(c.n, 0), COALESCE(a.n, 0))
+		FROM counted c FULL JOIN actual a USING (status, risk_level, server_name, server_type)
+		WHERE COALESCE(c.n, 0) <> COALESCE(a.n, 0)
+		UNION ALL
+		SELECT format('server_rollups %s/%s: %s counted, %s active rows', risk_level, server_type, COALESCE(r.n, 0), COALESCE(a.n, 0))
+		FROM rolled r FULL JOIN active a USING (risk_level, server_type)
+		WHERE COALESCE(r.n, 0) <> COALESCE(a.n, 0)`, org); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }

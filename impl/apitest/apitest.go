@@ -52,11 +52,14 @@ type Env struct {
 // secret. Options adjust the configuration.
 func New(t testing.TB, options ...func(*config.Server)) *Env {
 	t.Helper()
-	return NewOn(t, db.New(dbtest.New(t)), options...)
+	return NewOn(t, db.New(dbtest.New(t)), true, options...)
 }
 
-// NewOn is New on a storage the test set up itself (a private cluster, a read replica).
-func NewOn(t testing.TB, store *db.Storage, options ...func(*config.Server)) *Env {
+// NewOn starts a server on a storage the test set up itself (a private cluster, a read replica;
+// see New). Without jobs, the replica runs its hot path's upkeep (the report queue, the last-seen
+// buffer, the key cache's polls) but none of the background jobs, so that a test can read what
+// its requests alone make the database do.
+func NewOn(t testing.TB, store *db.Storage, jobs bool, options ...func(*config.Server)) *Env {
 	t.Helper()
 	secret := make([]byte, 32)
 	rand.Read(secret)
@@ -76,11 +79,12 @@ func NewOn(t testing.TB, store *db.Storage, options ...func(*config.Server)) *En
 	if err != nil {
 		t.Fatal(err)
 	}
-	return start(t, cfg, store, router)
+	return start(t, cfg, store, router, jobs)
 }
 
-// start runs a replica of the server on store, with its background work, until the test ends.
-func start(t testing.TB, cfg config.Server, store *db.Storage, router routers.Router) *Env {
+// start runs a replica of the server on store, with its background work (the jobs only when
+// jobs is set), until the test ends.
+func start(t testing.TB, cfg config.Server, store *db.Storage, router routers.Router, jobs bool) *Env {
 	t.Helper()
 	r := impl.NewReplica(cfg, "test", store, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	handler, err := r.Server.Handler()
@@ -91,7 +95,11 @@ func start(t testing.TB, cfg config.Server, store *db.Storage, router routers.Ro
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		r.Run(ctx, store)
+		if jobs {
+			r.Run(ctx, store)
+		} else {
+			r.Ingester.Run(ctx)
+		}
 	}()
 	t.Cleanup(func() { cancel(); <-done })
 	return &Env{t: t, Server: r.Server, Ingester: r.Ingester, Store: store, Handler: handler, Config: cfg, Metrics: r.Metrics, router: router}
@@ -216,7 +224,7 @@ func Spec(t testing.TB) *openapi3.T {
 // behind a load balancer would be. Its responses are checked against the spec too.
 func (e *Env) Replica(t testing.TB) *Env {
 	t.Helper()
-	return start(t, e.Config, e.Store, e.router)
+	return start(t, e.Config, e.Store, e.router, true)
 }
 
 // The response check decodes NDJSON as the spec declares it (a string), after checking that each

@@ -22,8 +22,8 @@ import (
 // for hours: a fleet heartbeating every minute then costs the database nothing per heartbeat.
 // Staleness is bounded by polling instead of by the TTL: whatever deletes or rotates a key, or
 // changes an agent's stored state (its heartbeat details, its report hash), writes the key's hash
-// to agent_key_revocations, and every replica reads the new rows every few seconds and forgets
-// those keys. The replica that deletes or rotates forgets the key at once. If polling fails for
+// to agent_key_revocations, as a row of the agent's organization, and every replica reads every
+// organization's new rows every few seconds and forgets those keys. The replica that deletes or rotates forgets the key at once. If polling fails for
 // longer than keyCacheMaxStale the cache is not trusted at all until it succeeds again.
 //
 // Unknown keys are cached briefly too (and in bounded number), so a stream of well-formed but

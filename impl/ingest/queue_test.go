@@ -145,7 +145,7 @@ func TestQueuedReportsAreBatchedPerOrganizationInArrivalOrder(t *testing.T) {
 	if len(states) != 3 || states[0] != want[0] || states[1] != want[1] || states[2] != want[2] {
 		t.Fatalf("a1's servers: %q, want %q", states, want)
 	}
-	// The batch's statement-level triggers counted every agent's rows.
+	// The batch's statement counted every agent's rows into the counters.
 	for _, org := range []uuid.UUID{orgA, orgB} {
 		var counted, rows int64
 		conn.Get(&counted, `SELECT COALESCE(sum(n), 0) FROM server_counts WHERE organization_id = $1`, org)

@@ -13,8 +13,9 @@ import (
 // first run after an outage) is worked through in short transactions.
 const dormantBatch = 1000
 
-// DormantSweep marks dormant the servers of agents silent for longer than After. Several
-// replicas may run it at once: the query skips agents another transaction holds.
+// DormantSweep marks dormant the servers of agents silent for longer than After, organization by
+// organization. Several replicas may run it at once: the query skips agents another transaction
+// holds.
 type DormantSweep struct {
 	Store    *db.Storage
 	Ingester *ingest.Ingester
@@ -30,24 +31,28 @@ func (d *DormantSweep) RunOnce(ctx context.Context) (int64, error) {
 		now = d.Now
 	}
 	cutoff := now().Add(-d.After)
+	orgs, err := d.Store.OrganizationIDs(ctx)
+	if err != nil {
+		return 0, err
+	}
 	var total int64
-	for {
-		agents, servers, err := d.Store.MarkSilentAgentsDormant(ctx, cutoff, dormantBatch)
-		if err != nil {
-			return total, err
-		}
-		total += servers
-		// Their next report must be applied in full even if it equals the last one, on every
-		// replica: the others learn it from the announcement.
-		d.Ingester.ReportsForgotten(agents)
-		if err := d.Store.InvalidateAgentKeysByID(ctx, agents); err != nil {
-			return total, err
-		}
-		if len(agents) < dormantBatch {
-			if total > 0 {
-				d.Log.Info("marked silent agents' servers dormant", slog.Int64("servers", total))
+	for _, org := range orgs {
+		for {
+			agents, servers, err := d.Store.MarkSilentAgentsDormant(ctx, org, cutoff, dormantBatch)
+			if err != nil {
+				return total, err
 			}
-			return total, nil
+			total += servers
+			// Their next report must be applied in full even if it equals the last one, on
+			// every replica: the others learn it from the statement's announcement.
+			d.Ingester.ReportsForgotten(agents)
+			if len(agents) < dormantBatch {
+				break
+			}
 		}
 	}
+	if total > 0 {
+		d.Log.Info("marked silent agents' servers dormant", slog.Int64("servers", total))
+	}
+	return total, nil
 }

@@ -1,8 +1,10 @@
 // Package jobs runs the server's background work: email digests and webhook deliveries of new
 // alerts, compaction of the dashboard rollups, the dormant sweep, agent-offline alerts, the daily
-// risk snapshots and the sweep of expired sign-in throttle counters. Every replica runs every job:
-// each claims its rows with FOR UPDATE SKIP LOCKED, or writes idempotently, so replicas share the
-// work and nothing is sent or marked twice.
+// risk snapshots and the sweep of expired sign-in throttle counters. Every replica runs every job.
+// The jobs on tenant data list the organizations and work within one at a time, so that every
+// statement that locks or writes rows touches one organization's (as Citus needs); each claims
+// its rows with FOR UPDATE SKIP LOCKED or an advisory lock, or writes idempotently, so replicas
+// share the work and nothing is sent or marked twice.
 package jobs
 
 import (
