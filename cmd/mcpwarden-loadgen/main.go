@@ -103,7 +103,7 @@ func main() {
 	flag.DurationVar(&o.timeout, "timeout", 30*time.Second, "per-request timeout")
 	flag.StringVar(&o.templates, "report-templates", "", "write the bodies of changed reports (of --servers servers) with a placeholder for the --profile suffix to this file, then exit: for other drivers, such as the bench's wrk script")
 	flag.StringVar(&o.baseline, "baseline-report", "", "write the baseline report every agent starts from (of --servers servers) to this file, then exit: for mcpwarden seed --report")
-	flag.StringVar(&o.http, "http", "sdk", "agents mode: send heartbeats and reports through the Go SDK (sdk) or a minimal keep-alive HTTP/1.1 client that costs the generator less CPU (raw; the fleet mode always uses it)")
+	flag.StringVar(&o.http, "http", "sdk", "agents mode: send heartbeats and reports through the Go SDK (sdk) or fasthttp, one keep-alive connection per worker, which costs the generator less CPU (raw; the fleet mode always uses it)")
 	var cpuProfile string
 	flag.StringVar(&cpuProfile, "cpuprofile", "", "write the load generator's own CPU profile to this file")
 	flag.DurationVar(&o.interval, "interval", time.Minute, "fleet mode: each agent's heartbeat interval")
