@@ -17,10 +17,12 @@ func (s *Storage) OrganizationIDs(ctx context.Context) ([]uuid.UUID, error) {
 	return ids, err
 }
 
-// RaiseOfflineAlerts raises agent_offline for the organization's agents last seen before cutoff,
-// once per silence: the statement that marks an agent alerted is the one that finds it unmarked,
-// so replicas running this at once raise each alert once. It returns how many it raised.
-func (s *Storage) RaiseOfflineAlerts(ctx context.Context, orgID uuid.UUID, cutoff time.Time) (int, error) {
+// RaiseOfflineAlerts raises agent_offline for at most limit of the organization's agents last
+// seen before cutoff, once per silence: the statement that marks an agent alerted is the one that
+// finds it unmarked, so replicas running this at once raise each alert once. It returns how many
+// it raised; the caller calls again while that is limit, so that a fleet gone silent at once (a
+// restored backup, a seeded organization) is alerted in bounded transactions and memory.
+func (s *Storage) RaiseOfflineAlerts(ctx context.Context, orgID uuid.UUID, cutoff time.Time, limit int) (int, error) {
 	var raised int
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
 		var silent []struct {
@@ -32,7 +34,8 @@ func (s *Storage) RaiseOfflineAlerts(ctx context.Context, orgID uuid.UUID, cutof
 		if err := tx.SelectContext(ctx, &silent, `
 			UPDATE agents SET offline_alerted_at = now()
 			WHERE organization_id = $1 AND last_seen_at < $2 AND offline_alerted_at IS NULL
-			RETURNING id, name, hostname, last_seen_at`, orgID, cutoff); err != nil {
+				AND id IN (SELECT id FROM agents WHERE organization_id = $1 AND last_seen_at < $2 AND offline_alerted_at IS NULL LIMIT $3)
+			RETURNING id, name, hostname, last_seen_at`, orgID, cutoff, limit); err != nil {
 			return err
 		}
 		alerts := make([]NewAlert, len(silent))

@@ -8,6 +8,9 @@ import (
 	"github.com/mcpwarden/mcpwarden/db"
 )
 
+// offlineBatch is how many agent_offline alerts one transaction raises at most.
+var offlineBatch = 1000
+
 // OfflineSweep raises agent_offline for agents silent for longer than After, once per silence,
 // and resolves it when they are heard from again. It goes organization by organization; several
 // replicas may run it at once (see db.RaiseOfflineAlerts).
@@ -35,11 +38,16 @@ func (o *OfflineSweep) RunOnce(ctx context.Context) (raised int, back int64, err
 			return raised, back, err
 		}
 		back += b
-		r, err := o.Store.RaiseOfflineAlerts(ctx, org, cutoff)
-		if err != nil {
-			return raised, back, err
+		for {
+			r, err := o.Store.RaiseOfflineAlerts(ctx, org, cutoff, offlineBatch)
+			if err != nil {
+				return raised, back, err
+			}
+			raised += r
+			if r < offlineBatch {
+				break
+			}
 		}
-		raised += r
 	}
 	if raised > 0 || back > 0 {
 		o.Log.Info("agent offline alerts", slog.Int("raised", raised), slog.Int64("agents_back", back))
