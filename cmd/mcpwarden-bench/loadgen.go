@@ -139,24 +139,9 @@ local function split(s, sep)
   return parts
 end
 function init(args)
-  local nthreads = tonumber(args[3])
-  if nthreads == nil or id >= nthreads then
-    error("the third script argument must be the number of wrk threads (-t)")
-  end
-  keys, idxs, revs = {}, {}, {}
-  local idx = 0
-  for line in io.lines(args[1]) do
-    local k = string.match(line, "^%s*(.-)%s*$")
-    if #k > 0 and string.sub(k, 1, 1) ~= "#" then
-      if idx % nthreads == id then
-        keys[#keys + 1], idxs[#idxs + 1], revs[#revs + 1] = k, idx, 0
-      end
-      idx = idx + 1
-    end
-  end
-  if #keys == 0 then
-    error("no agents for wrk thread " .. id)
-  end
+  keys, idxs = threadKeys(args[1], tonumber(args[3]))
+  revs = {}
+  for i = 1, #keys do revs[i] = 0 end
   local f = assert(io.open(args[2]))
   local placeholder = f:read("*l")
   even, odd = split(f:read("*l"), placeholder), split(f:read("*l"), placeholder)
@@ -180,17 +165,7 @@ function response(status, headers, body)
     unexpected = unexpected + 1
   end
 end
-function done(summary, latency, requests)
-  local e, unexpected, non200 = summary.errors, 0, 0
-  for _, t in ipairs(threads) do
-    unexpected = unexpected + t:get("unexpected")
-    non200 = non200 + t:get("non200")
-  end
-  io.write(string.format('WRKJSON {"requests":%d,"duration_us":%d,"non2xx":%d,"non200":%d,"unexpected":%d,"socket_errors":%d,"p50_us":%d,"p95_us":%d,"p99_us":%d,"max_us":%d,"mean_us":%f}\n',
-    summary.requests, summary.duration, e.status, non200, unexpected, e.connect + e.read + e.write + e.timeout,
-    latency:percentile(50), latency:percentile(95), latency:percentile(99), latency.max, latency.mean))
-end
-`
+` + wrkReportShared
 
 // wrkUnchanged is a wrk script sending every agent's baseline (the fourth line of the templates
 // file), which the load generator primed each agent with, so every answer must say unchanged
@@ -203,24 +178,7 @@ function setup(thread)
   threads[#threads + 1] = thread
 end
 function init(args)
-  local nthreads = tonumber(args[3])
-  if nthreads == nil or id >= nthreads then
-    error("the third script argument must be the number of wrk threads (-t)")
-  end
-  keys = {}
-  local idx = 0
-  for line in io.lines(args[1]) do
-    local k = string.match(line, "^%s*(.-)%s*$")
-    if #k > 0 and string.sub(k, 1, 1) ~= "#" then
-      if idx % nthreads == id then
-        keys[#keys + 1] = k
-      end
-      idx = idx + 1
-    end
-  end
-  if #keys == 0 then
-    error("no agents for wrk thread " .. id)
-  end
+  keys = threadKeys(args[1], tonumber(args[3]))
   local n = 0
   for line in io.lines(args[2]) do
     n = n + 1
@@ -242,6 +200,33 @@ function response(status, headers, body)
   elseif not string.find(body, '"unchanged"%s*:%s*true') then
     unexpected = unexpected + 1
   end
+end
+` + wrkReportShared
+
+// wrkReportShared is what the report scripts share: threadKeys(path, nthreads), this thread's
+// share of the keys file's agents (their keys and their indexes in the file: every nthreads-th,
+// from the thread's id; lines starting with # are skipped), and done(), which sums the threads'
+// non-200 and unexpected answers into the WRKJSON summary line. A script using it keeps its
+// threads in a chunk-level table named threads and sets each thread's id.
+const wrkReportShared = `
+function threadKeys(path, nthreads)
+  if nthreads == nil or id >= nthreads then
+    error("the third script argument must be the number of wrk threads (-t)")
+  end
+  local ks, is, idx = {}, {}, 0
+  for line in io.lines(path) do
+    local k = string.match(line, "^%s*(.-)%s*$")
+    if #k > 0 and string.sub(k, 1, 1) ~= "#" then
+      if idx % nthreads == id then
+        ks[#ks + 1], is[#is + 1] = k, idx
+      end
+      idx = idx + 1
+    end
+  end
+  if #ks == 0 then
+    error("no agents for wrk thread " .. id)
+  end
+  return ks, is
 end
 function done(summary, latency, requests)
   local e, unexpected, non200 = summary.errors, 0, 0
