@@ -59,7 +59,9 @@ func TestReportRevertedOnAnotherReplicaIsApplied(t *testing.T) {
 }
 
 // TestHeartbeatRevertedOnAnotherReplicaIsWritten: machine details sent to b, changed through a,
-// then sent to b again are stored as b last received them.
+// then sent to b again are stored as b last received them once b flushes (b decides from what
+// it holds, and has not heard of a's change: its polls are an hour apart), and a flush of an
+// older heartbeat does not overwrite a newer one.
 func TestHeartbeatRevertedOnAnotherReplicaIsWritten(t *testing.T) {
 	a := apitest.New(t, func(c *config.Server) { c.RevocationPollInterval = time.Hour })
 	b := a.Replica(t)
@@ -81,9 +83,19 @@ func TestHeartbeatRevertedOnAnotherReplicaIsWritten(t *testing.T) {
 	beat(b, "first.local")
 	beat(b, "first.local") // b remembers first.local
 	beat(a, "second.local")
+	b.Ingester.FlushLastSeen(tctx) // b's second heartbeat is older than a's write
+	if got := stored(); got != "second.local" {
+		t.Errorf("hostname stored after first, second (other replica) and b's flush: %q, want second.local", got)
+	}
 	beat(b, "first.local")
+	b.Ingester.FlushLastSeen(tctx)
 	if got := stored(); got != "first.local" {
 		t.Errorf("hostname stored after first, second (other replica), first: %q, want first.local", got)
+	}
+	beat(a, "second.local") // a holds second.local: buffered, then flushed as the newest
+	a.Ingester.FlushLastSeen(tctx)
+	if got := stored(); got != "second.local" {
+		t.Errorf("hostname stored after a's buffered heartbeat: %q, want second.local", got)
 	}
 }
 
@@ -203,5 +215,63 @@ func TestChangedReportsKeepTheirReplicasKeyCache(t *testing.T) {
 	}
 	if hostname != "h1" {
 		t.Fatalf("stored hostname %q after the agent went back to h1, want h1", hostname)
+	}
+}
+
+// TestSteadyHeartbeatsReadNothingAndAreFlushed: once a replica holds an agent, heartbeats that
+// repeat its details from its bound machine read nothing from the database (no key lookup, no
+// stored-state read) and are written by the flush; a change of details, or another machine, is
+// checked against what is stored at once.
+func TestSteadyHeartbeatsReadNothingAndAreFlushed(t *testing.T) {
+	env := apitest.New(t)
+	_, token := env.SeedUser(t, "admin")
+	agentID, key := enrol(t, env, token, "laptop")
+	if code := heartbeat(env, key, "h1"); code != http.StatusOK { // new details: checked and written
+		t.Fatalf("first heartbeat: %d", code)
+	}
+	env.Ingester.FlushLastSeen(tctx)
+	lastSeen := func() (host string, at time.Time) {
+		t.Helper()
+		row := env.Store.DB().QueryRow(`SELECT hostname, last_seen_at FROM agents WHERE id = $1`, agentID)
+		if err := row.Scan(&host, &at); err != nil {
+			t.Fatal(err)
+		}
+		return host, at
+	}
+	_, before := lastSeen()
+
+	lookups, reads := env.Ingester.KeyLookups(), env.Ingester.StoredReads()
+	for i := range 20 {
+		if code := heartbeat(env, key, "h1"); code != http.StatusOK {
+			t.Fatalf("heartbeat %d: %d", i, code)
+		}
+	}
+	if l, r := env.Ingester.KeyLookups()-lookups, env.Ingester.StoredReads()-reads; l != 0 || r != 0 {
+		t.Errorf("20 steady heartbeats made %d key lookups and %d stored-state reads, want none", l, r)
+	}
+	if _, at := lastSeen(); !at.Equal(before) {
+		t.Errorf("last seen moved before the flush: %v -> %v", before, at)
+	}
+	env.Ingester.FlushLastSeen(tctx)
+	if host, at := lastSeen(); !at.After(before) || host != "h1" {
+		t.Errorf("after the flush: hostname %q, last seen %v (before %v), want h1 and later", host, at, before)
+	}
+
+	reads = env.Ingester.StoredReads()
+	if code := heartbeat(env, key, "h2"); code != http.StatusOK {
+		t.Fatalf("heartbeat with a new hostname: %d", code)
+	}
+	if host, _ := lastSeen(); host != "h2" || env.Ingester.StoredReads() != reads+1 {
+		t.Errorf("a new hostname: stored %q after %d reads, want h2 written at once after one read", host, env.Ingester.StoredReads()-reads)
+	}
+
+	// Another machine with the key, while the bound one is active: checked, refused.
+	other := machineOf("another machine")
+	resp, err := env.Agent(key).AgentHeartbeatWithResponse(tctx, mcpwarden.AgentHeartbeatJSONRequestBody{Hostname: "h2", MachineId: &other})
+	if err != nil || resp.StatusCode() != http.StatusConflict {
+		t.Fatalf("heartbeat from another machine: %v %v, want 409", err, resp.StatusCode())
+	}
+	if code := heartbeat(env, key, "h2"); code != http.StatusOK {
+		t.Fatalf("the bound machine again: %d", code)
 	}
 }

@@ -25,34 +25,50 @@ type Identity struct {
 	MachineID, Hostname *string
 }
 
+// identityCheck is what the stored state alone says of a request's machine: that it is another
+// machine than the bound one (refused if that one is active), that it is to be refused outright
+// (it cannot be told apart while a sharing is being caught), or that the key is to be bound to it.
+type identityCheck struct{ other, refuse, bind bool }
+
+func checkIdentity(s db.AgentState, id Identity, now time.Time) identityCheck {
+	var c identityCheck
+	switch {
+	case id.MachineID != nil && s.MachineID != nil:
+		c.other = *id.MachineID != *s.MachineID
+	case id.Hostname != nil && s.Hostname != nil:
+		c.other = *id.Hostname != *s.Hostname
+	case id.MachineID == nil && id.Hostname == nil:
+		// Nothing to tell machines apart: refused only while a sharing is being caught.
+		c.refuse = s.KeySharedAt != nil && now.Sub(*s.KeySharedAt) < keySharedWindow
+	}
+	c.bind = id.MachineID != nil && (s.MachineID == nil || *s.MachineID != *id.MachineID)
+	return c
+}
+
 // admit checks that the request comes from the machine the agent's key is bound to, given the
 // agent's stored state, and returns whether the key is to be bound to id.MachineID.
 func (in *Ingester) admit(ctx context.Context, a Agent, s db.AgentState, id Identity) (bind bool, err error) {
 	now := in.now()
+	c := checkIdentity(s, id, now)
+	if c.refuse {
+		return false, ErrKeyShared
+	}
 	lastSeen := s.LastSeenAt
 	if buffered, ok := in.seen.seen(a.AgentID); ok && (lastSeen == nil || buffered.After(*lastSeen)) {
 		lastSeen = &buffered
 	}
-	active := lastSeen != nil && now.Sub(*lastSeen) < keySharedWindow
-	var other bool
-	switch {
-	case id.MachineID != nil && s.MachineID != nil:
-		other = *id.MachineID != *s.MachineID
-	case id.Hostname != nil && s.Hostname != nil:
-		other = *id.Hostname != *s.Hostname
-	case id.MachineID == nil && id.Hostname == nil:
-		// Nothing to tell machines apart: refused only while a sharing is being caught.
-		if s.KeySharedAt != nil && now.Sub(*s.KeySharedAt) < keySharedWindow {
-			return false, ErrKeyShared
-		}
-	}
-	if other && active {
+	if active := lastSeen != nil && now.Sub(*lastSeen) < keySharedWindow; c.other && active {
 		if err := in.store.MarkKeyShared(ctx, a.OrgID, a.AgentID, keySharedAlert(a, s, id)); err != nil {
 			return false, err
 		}
+		if st := in.keys.agent(a.AgentID); st != nil {
+			st.mu.Lock()
+			st.keySharedAt = &now
+			st.mu.Unlock()
+		}
 		return false, ErrKeyShared
 	}
-	return id.MachineID != nil && (s.MachineID == nil || *s.MachineID != *id.MachineID), nil
+	return c.bind, nil
 }
 
 func keySharedAlert(a Agent, s db.AgentState, id Identity) db.NewAlert {

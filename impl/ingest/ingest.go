@@ -44,7 +44,7 @@ type Ingester struct {
 	seen       *seenBuffer
 	redactions redactCache
 	queue      reportQueue
-	stored     storedReader
+	stored     *storedReader
 	metrics    *metrics
 }
 
@@ -57,7 +57,7 @@ func New(store *db.Storage, opts Options) *Ingester {
 	in.keys = newKeyCache(store, opts.Logger, opts.Now)
 	in.seen = newSeenBuffer(store, opts.Logger, in.metrics)
 	in.queue.store, in.queue.metrics = store, in.metrics
-	in.stored.store = store
+	in.stored = newStoredReader(store)
 	return in
 }
 
@@ -90,11 +90,16 @@ func (in *Ingester) Authenticate(ctx context.Context, key string) (Agent, error)
 	return st.agent, nil
 }
 
-// Heartbeat records that an agent is alive. It writes nothing in the steady state: the
-// last-seen time goes to the buffer, and the machine's details are written only when they
-// differ from what is stored. It returns an *InvalidError for details PostgreSQL cannot store,
-// ErrKeyShared for a second machine using the agent's key (see identity.go), and db.ErrNotFound
-// when the agent was deleted after its key was cached.
+// Heartbeat records that an agent is alive. It reads and writes nothing in the steady state: when
+// the heartbeat comes from the machine the key is bound to and sends the details this replica
+// holds, its time and details wait in the buffer, whose flush writes them unless a newer heartbeat
+// was written meanwhile. So a change another replica wrote and this one has not heard of yet (an
+// agent's details reverted there) is overwritten by the newest heartbeat within a flush interval,
+// and a key deleted or rebound elsewhere is heard of within a poll interval, as authentication
+// itself is. Anything else is checked against the stored state and written at once. It returns
+// an *InvalidError for details PostgreSQL cannot store, ErrKeyShared for a second machine using
+// the agent's key (see identity.go), and db.ErrNotFound when the agent was deleted after its key
+// was cached.
 func (in *Ingester) Heartbeat(ctx context.Context, a Agent, meta db.AgentMeta, machineID *string) error {
 	for _, f := range [...]struct {
 		name string
@@ -107,16 +112,21 @@ func (in *Ingester) Heartbeat(ctx context.Context, a Agent, meta db.AgentMeta, m
 		}
 	}
 	now := in.now()
+	id := Identity{MachineID: machineID, Hostname: meta.Hostname}
+	if st := in.keys.agent(a.AgentID); st != nil && st.settled(meta, id, now) {
+		in.seen.touch(a.OrgID, a.AgentID, now, &meta)
+		return nil
+	}
 	stored, err := in.storedState(ctx, a)
 	if err != nil {
 		return err
 	}
-	bind, err := in.admit(ctx, a, stored, Identity{MachineID: machineID, Hostname: meta.Hostname})
+	bind, err := in.admit(ctx, a, stored, id)
 	if err != nil {
 		return err
 	}
 	if !bind && sameMeta(stored.AgentMeta, meta) {
-		in.seen.touch(a.OrgID, a.AgentID, now)
+		in.seen.touch(a.OrgID, a.AgentID, now, &meta)
 		return nil
 	}
 	inv, err := in.store.UpdateAgentMeta(ctx, a.OrgID, a.AgentID, meta, machineID, now)
@@ -124,7 +134,7 @@ func (in *Ingester) Heartbeat(ctx context.Context, a Agent, meta db.AgentMeta, m
 		return err
 	}
 	if st := in.keys.agent(a.AgentID); st != nil {
-		st.setMeta(meta)
+		st.wroteMeta(meta, machineID)
 		in.keys.wrote(inv) // other replicas reload; this one holds the new details already
 	}
 	return nil
@@ -156,10 +166,15 @@ func (in *Ingester) Admit(ctx context.Context, a Agent, id Identity) (db.AgentSt
 		return stored, err
 	}
 	if bind {
-		if err := in.store.BindMachine(ctx, a.OrgID, a.AgentID, *id.MachineID); err != nil {
+		inv, err := in.store.BindMachine(ctx, a.OrgID, a.AgentID, *id.MachineID)
+		if err != nil {
 			return stored, err
 		}
 		stored.MachineID = id.MachineID
+		if st := in.keys.agent(a.AgentID); st != nil {
+			st.wroteMeta(stored.AgentMeta, id.MachineID)
+			in.keys.wrote(inv)
+		}
 	}
 	return stored, nil
 }
@@ -205,6 +220,9 @@ func (in *Ingester) AllowReport(a Agent) (bool, time.Duration) {
 
 // PollRevocations reads the key announcements written since the last poll, as Run does.
 func (in *Ingester) PollRevocations(ctx context.Context) error { return in.keys.poll(ctx) }
+
+// StoredReads is how many reads of agents' stored state this replica made (see stored.go).
+func (in *Ingester) StoredReads() int64 { return in.stored.reads.Load() }
 
 // KeyLookups is how many keys were read from the database (key cache misses).
 func (in *Ingester) KeyLookups() int64 { return in.keys.lookups.Load() }

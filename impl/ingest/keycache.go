@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"errors"
 	"log/slog"
 	"math/rand/v2"
 	"sync"
@@ -58,6 +57,10 @@ type agentState struct {
 	mu         sync.Mutex
 	meta       db.AgentMeta
 	reportHash []byte
+	// machineID is the machine the key is bound to, keySharedAt when another machine was last
+	// caught using it (see identity.go).
+	machineID   *string
+	keySharedAt *time.Time
 	// rawReport is the hash of the last report body as received, before normalization, for
 	// which the normalized report hash equalled reportHash (see Ingester.KnownUnchanged).
 	rawReport []byte
@@ -85,6 +88,9 @@ type keyCache struct {
 	log    *slog.Logger
 	now    func() time.Time
 	shards [keyCacheShards]keyCacheShard
+	// misses groups the database lookups of concurrent misses into rounds of one (rounds.go):
+	// after a replica starts, every agent of a fleet misses within a heartbeat interval.
+	misses rounds[struct{}, [32]byte, db.AgentKey]
 
 	agentsMu sync.RWMutex
 	agents   map[uuid.UUID]*agentState // by agent id, the state of its cached key
@@ -106,6 +112,20 @@ func newKeyCache(store *db.Storage, log *slog.Logger, now func() time.Time) *key
 	}
 	for i := range c.shards {
 		c.shards[i].entries = map[[32]byte]keyEntry{}
+	}
+	c.misses.read = func(ctx context.Context, _ struct{}, hashes [][32]byte) (map[[32]byte]db.AgentKey, error) {
+		in := make([][]byte, len(hashes))
+		for i := range hashes {
+			in[i] = hashes[i][:]
+		}
+		keys, err := store.AgentsByKeyHashes(ctx, in)
+		out := make(map[[32]byte]db.AgentKey, len(keys))
+		for _, k := range keys {
+			if len(k.KeyHash) == 32 {
+				out[[32]byte(k.KeyHash)] = k
+			}
+		}
+		return out, err
 	}
 	c.lastPoll.Store(now().UnixNano()) // empty: nothing to be stale about yet
 	return c
@@ -138,19 +158,21 @@ func (c *keyCache) lookup(ctx context.Context, key string) (*agentState, error) 
 		return e.state, nil
 	}
 	c.lookups.Add(1)
-	k, err := c.store.AgentByKeyHash(ctx, h[:])
+	k, found, err := c.misses.get(ctx, struct{}{}, h)
 	switch {
-	case errors.Is(err, db.ErrNotFound):
-		c.put(h, gen, keyEntry{expires: now.Add(keyCacheNegative)})
-		return nil, ErrUnknownKey
 	case err != nil:
 		return nil, err
+	case !found:
+		c.put(h, gen, keyEntry{expires: now.Add(keyCacheNegative)})
+		return nil, ErrUnknownKey
 	}
 	st := &agentState{
-		agent:      Agent{OrgID: k.OrganizationID, AgentID: k.AgentID},
-		keyHash:    h,
-		meta:       k.AgentMeta,
-		reportHash: k.ReportHash,
+		agent:       Agent{OrgID: k.OrganizationID, AgentID: k.AgentID},
+		keyHash:     h,
+		meta:        k.AgentMeta,
+		reportHash:  k.ReportHash,
+		machineID:   k.MachineID,
+		keySharedAt: k.KeySharedAt,
 	}
 	ttl := keyCacheTTL - time.Duration(rand.Int64N(int64(keyCacheTTL/10)))
 	c.put(h, gen, keyEntry{state: st, expires: now.Add(ttl)})
@@ -406,13 +428,27 @@ func (st *agentState) setStored(s db.AgentState) {
 	if !bytes.Equal(st.reportHash, s.ReportHash) {
 		st.reportHash, st.rawReport = s.ReportHash, nil
 	}
-	st.meta = s.AgentMeta
+	st.meta, st.machineID, st.keySharedAt = s.AgentMeta, s.MachineID, s.KeySharedAt
 	st.mu.Unlock()
 }
 
-func (st *agentState) setMeta(m db.AgentMeta) {
+// settled reports whether a heartbeat changes nothing the replica knows of the agent: it comes
+// from the machine the key is bound to and sends the stored details (see Ingester.Heartbeat).
+func (st *agentState) settled(meta db.AgentMeta, id Identity, now time.Time) bool {
+	st.mu.Lock()
+	s := db.AgentState{AgentMeta: st.meta, MachineID: st.machineID, KeySharedAt: st.keySharedAt}
+	st.mu.Unlock()
+	c := checkIdentity(s, id, now)
+	return !c.other && !c.refuse && !c.bind && sameMeta(s.AgentMeta, meta)
+}
+
+// wroteMeta records details and a binding this replica wrote.
+func (st *agentState) wroteMeta(m db.AgentMeta, machineID *string) {
 	st.mu.Lock()
 	st.meta = m
+	if machineID != nil {
+		st.machineID = machineID
+	}
 	st.mu.Unlock()
 }
 

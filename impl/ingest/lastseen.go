@@ -36,11 +36,22 @@ func (b *seenBuffer) size() int {
 	return len(b.pending)
 }
 
-// touch records that an agent was seen at t.
-func (b *seenBuffer) touch(orgID, agentID uuid.UUID, t time.Time) {
+// touch records that an agent was seen at t, by a heartbeat that sent meta or by a report (nil).
+// The details of the agent's newest heartbeat are kept.
+func (b *seenBuffer) touch(orgID, agentID uuid.UUID, t time.Time, meta *db.AgentMeta) {
 	b.mu.Lock()
-	if cur, ok := b.pending[agentID]; !ok || cur.SeenAt.Before(t) {
-		b.pending[agentID] = db.AgentSeen{OrganizationID: orgID, AgentID: agentID, SeenAt: t}
+	cur, ok := b.pending[agentID]
+	switch {
+	case !ok:
+		b.pending[agentID] = db.AgentSeen{OrganizationID: orgID, AgentID: agentID, SeenAt: t, Meta: meta}
+	case cur.SeenAt.Before(t):
+		if meta == nil {
+			meta = cur.Meta
+		}
+		b.pending[agentID] = db.AgentSeen{OrganizationID: orgID, AgentID: agentID, SeenAt: t, Meta: meta}
+	case cur.Meta == nil && meta != nil:
+		cur.Meta = meta
+		b.pending[agentID] = cur
 	}
 	b.mu.Unlock()
 }
@@ -91,7 +102,7 @@ func (b *seenBuffer) flush(ctx context.Context) {
 	if err != nil {
 		b.log.Warn("flush agents' last-seen times; will retry", slog.Int("agents", len(batch)), slog.Any("error", err))
 		for _, s := range batch {
-			b.touch(s.OrganizationID, s.AgentID, s.SeenAt)
+			b.touch(s.OrganizationID, s.AgentID, s.SeenAt, s.Meta)
 		}
 	}
 }

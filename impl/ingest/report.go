@@ -81,7 +81,7 @@ func (in *Ingester) KnownUnchanged(a Agent, stored db.AgentState, raw []byte, n 
 	if hash == nil || !bytes.Equal(hash, stored.ReportHash) {
 		return false
 	}
-	in.seen.touch(a.OrgID, a.AgentID, in.now())
+	in.seen.touch(a.OrgID, a.AgentID, in.now(), nil)
 	in.metrics.unchanged.Inc()
 	return true
 }
@@ -104,7 +104,7 @@ func (in *Ingester) Report(ctx context.Context, a Agent, stored db.AgentState, r
 		if st != nil {
 			st.setRawReport(hash, raw)
 		}
-		in.seen.touch(a.OrgID, a.AgentID, in.now())
+		in.seen.touch(a.OrgID, a.AgentID, in.now(), nil)
 		in.metrics.unchanged.Inc()
 		return unchanged, nil
 	}
@@ -129,7 +129,7 @@ func (in *Ingester) Report(ctx context.Context, a Agent, stored db.AgentState, r
 		in.keys.wrote(out.Announced)
 	}
 	if out.Unchanged {
-		in.seen.touch(a.OrgID, a.AgentID, in.now())
+		in.seen.touch(a.OrgID, a.AgentID, in.now(), nil)
 		in.metrics.unchanged.Inc()
 		return unchanged, nil
 	}
