@@ -90,7 +90,11 @@ func (s *Storage) BeginReportBatch(ctx context.Context, orgID uuid.UUID) (*Repor
 	// The batch's prepared statements run with their generic plans: by default PostgreSQL plans
 	// them again for every execution's parameters, which costs more than running them. Only
 	// this transaction: other queries' plans depend on their parameters.
-	if _, err := tx.ExecContext(ctx, `SET LOCAL plan_cache_mode = force_generic_plan`); err != nil {
+	// Their joins have a batch's rows on one side (tens of agents, hundreds of servers) and the
+	// organization's on the other, which must be probed by key: a generic plan made from the
+	// statistics of a young organization (or from none) otherwise hashes or merges every server
+	// of the organization, for as long as the connection lives.
+	if _, err := tx.ExecContext(ctx, reportBatchSettings); err != nil {
 		tx.Rollback()
 		return nil, err
 	}
@@ -171,6 +175,9 @@ type BatchWrite struct {
 	Alerts []NewAlert
 }
 
+// reportBatchSettings are the planner settings of a batch's transaction (see BeginReportBatch).
+const reportBatchSettings = `SET LOCAL plan_cache_mode = force_generic_plan`
+
 // The statements of a batch, prepared (see Storage.prepared). A batch costs six round trips:
 // BEGIN, SET LOCAL, lockAgentsSQL, previousServersSQL, applyReportsSQL and COMMIT (plus one to queue
 // webhook deliveries when it raised alerts and the organization has webhooks). $1 is always the
@@ -178,14 +185,14 @@ type BatchWrite struct {
 const (
 	// lockAgentsSQL locks the batch's agents in id order, so that batches sharing agents wait
 	// for each other instead of deadlocking.
-	lockAgentsSQL = `SELECT id, hostname, report_hash FROM agents
-		WHERE organization_id = $1 AND id = ANY($2::uuid[]) ORDER BY id FOR UPDATE`
+	lockAgentsSQL = `SELECT a.id, a.hostname, a.report_hash FROM unnest($2::uuid[]) AS k(id)
+		JOIN agents a ON a.organization_id = $1 AND a.id = k.id ORDER BY a.id FOR UPDATE OF a`
 
 	previousServersSQL = `
-		SELECT agent_id, id, server_name, server_type, config_hash, risk_level, status, is_verified, verified_config_hash,
-			CASE WHEN risk_level = 'critical' THEN ARRAY(SELECT f->>'id' FROM jsonb_array_elements(risk_factors) f) END AS factor_ids,
-			risk_factors_hash
-		FROM mcp_servers WHERE organization_id = $1 AND agent_id = ANY($2::uuid[])`
+		SELECT m.agent_id, m.id, m.server_name, m.server_type, m.config_hash, m.risk_level, m.status, m.is_verified,
+			m.verified_config_hash, m.risk_factors_hash,
+			CASE WHEN m.risk_level = 'critical' THEN ARRAY(SELECT f->>'id' FROM jsonb_array_elements(m.risk_factors) f) END AS factor_ids
+		FROM unnest($2::uuid[]) AS k(id) JOIN mcp_servers m ON m.organization_id = $1 AND m.agent_id = k.id`
 )
 
 var (
@@ -259,7 +266,8 @@ var (
 			-- organization's first minute) it took that, scanning every active server of the
 			-- organization in every batch; only the primary key matches this.
 			UPDATE mcp_servers m SET status = 'dormant', updated_at = now()
-			WHERE m.organization_id = $1 AND m.id = ANY($6::uuid[]) AND m.status <> 'dormant'
+			FROM unnest($6::uuid[]) AS k(id)
+			WHERE m.organization_id = $1 AND m.id = k.id AND m.status <> 'dormant'
 			RETURNING m.agent_id, m.server_name, m.risk_level, m.server_type
 		), ` + counterDeltasSQL(`
 			SELECT status, risk_level, server_name, server_type, 1 AS d FROM updated
@@ -270,7 +278,8 @@ var (
 			-- last_seen_at moves only once 30 seconds old: heartbeats keep it exact.
 			UPDATE agents a SET last_seen_at = CASE WHEN a.last_seen_at >= now() - interval '30 seconds' THEN a.last_seen_at ELSE now() END,
 				report_hash = (SELECT decode(x.report_hash, 'hex') FROM agent_input x WHERE x.id = a.id)
-			WHERE a.organization_id = $1 AND a.id = ANY($5::uuid[])
+			FROM unnest($5::uuid[]) AS k(id)
+			WHERE a.organization_id = $1 AND a.id = k.id
 			RETURNING a.id, a.key_hash
 		), announced AS (
 			INSERT INTO agent_key_revocations AS k (organization_id, key_hash, revoked_at)
