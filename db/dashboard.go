@@ -93,7 +93,7 @@ func (s *Storage) TopRisks(ctx context.Context, orgID uuid.UUID, limit int) ([]S
 	for _, level := range []string{"critical", "high", "medium", "low"} {
 		branches = append(branches, branch{status: &active, level: &level})
 	}
-	return s.rankPage(ctx, orgID, branches, limit, 0)
+	return s.rankPage(ctx, orgID, branches, false, limit, 0)
 }
 
 // CompactRollups folds the rollup deltas of organizations with more than minRows rows into one
