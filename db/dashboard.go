@@ -23,7 +23,8 @@ type DashboardStats struct {
 }
 
 // DashboardStats counts in one round trip. Server counts come from server_rollups (see
-// 00003_alerts.sql), whose size depends on the number of server types, not servers.
+// 00003_alerts.sql), whose size depends on the number of server types, not servers, and the
+// open alerts from alert_counts (00027_alert_counts.sql).
 func (s *Storage) DashboardStats(ctx context.Context, orgID uuid.UUID) (DashboardStats, error) {
 	var st DashboardStats
 	err := s.db.GetContext(ctx, &st, `
@@ -37,7 +38,7 @@ func (s *Storage) DashboardStats(ctx context.Context, orgID uuid.UUID) (Dashboar
 			COALESCE((SELECT n FROM levels WHERE risk_level = 'medium'), 0)::bigint AS medium_count,
 			COALESCE((SELECT n FROM levels WHERE risk_level = 'low'), 0)::bigint AS low_count,
 			(SELECT count(*) FROM agents WHERE organization_id = $1 AND last_seen_at > now() - $2 * interval '1 second') AS active_agents,
-			(SELECT count(*) FROM alerts WHERE organization_id = $1 AND NOT dismissed) AS unresolved_alerts`,
+			(SELECT COALESCE(sum(n), 0)::bigint FROM alert_counts WHERE organization_id = $1) AS unresolved_alerts`,
 		orgID, AgentOnlineWindow.Seconds())
 	return st, err
 }
@@ -119,5 +120,30 @@ func (s *Storage) CompactRollups(ctx context.Context, minRows int) (int, error) 
 		}
 	}
 	n, err := s.compactServerCounts(ctx, minRows)
-	return len(orgs) + n, err
+	if err != nil {
+		return len(orgs) + n, err
+	}
+	m, err := s.compactAlertCounts(ctx, minRows)
+	return len(orgs) + n + m, err
+}
+
+// compactAlertCounts folds the alert_counts deltas of organizations with more than minRows rows
+// into one row, moving every delta exactly once as CompactRollups does.
+func (s *Storage) compactAlertCounts(ctx context.Context, minRows int) (int, error) {
+	var orgs []uuid.UUID
+	if err := s.db.SelectContext(ctx, &orgs, `
+		SELECT organization_id FROM alert_counts GROUP BY organization_id HAVING count(*) > $1 LIMIT 100`, minRows); err != nil {
+		return 0, err
+	}
+	for _, org := range orgs {
+		if _, err := s.db.ExecContext(ctx, `
+			WITH moved AS (
+				DELETE FROM alert_counts WHERE organization_id = $1 RETURNING n
+			)
+			INSERT INTO alert_counts (organization_id, n)
+			SELECT $1, sum(n) FROM moved HAVING sum(n) <> 0`, org); err != nil {
+			return 0, err
+		}
+	}
+	return len(orgs), nil
 }

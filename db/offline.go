@@ -69,7 +69,8 @@ func (s *Storage) ResolveOfflineAlerts(ctx context.Context, orgID uuid.UUID) (in
 		), resolved AS (
 			UPDATE alerts SET dismissed = true, dismissed_at = now()
 			WHERE organization_id = $1 AND type = 'agent_offline' AND NOT dismissed AND agent_id IN (SELECT id FROM back)
-		)
+			RETURNING 1
+		), `+alertCountedSQL("counted", "-count(*) FROM resolved")+`
 		SELECT count(*) FROM back`, orgID)
 	return back, err
 }
