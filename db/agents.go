@@ -285,7 +285,7 @@ func (s *Storage) UpdateAgentMeta(ctx context.Context, orgID, agentID uuid.UUID,
 	err := s.db.GetContext(ctx, &inv, `
 		WITH u AS (
 			UPDATE agents SET hostname = $3, os_type = $4, username = $5, agent_version = $6,
-				last_seen_at = GREATEST(last_seen_at, $7), machine_id = coalesce($8, machine_id)
+				last_seen_at = GREATEST(last_seen_at, $7), machine_id = coalesce($8, machine_id), idle = false
 			WHERE organization_id = $1 AND id = $2
 			RETURNING key_hash
 		)
@@ -346,7 +346,7 @@ func (s *Storage) TouchAgents(ctx context.Context, seen []AgentSeen) error {
 			ids[i], times[i] = a.AgentID.String(), a.SeenAt.UTC().Format(time.RFC3339Nano)
 		}
 		if _, err := s.db.ExecContext(ctx, `
-			UPDATE agents a SET last_seen_at = h.seen
+			UPDATE agents a SET last_seen_at = h.seen, idle = false
 			FROM unnest($2::uuid[], $3::timestamptz[]) AS h(id, seen)
 			WHERE a.organization_id = $1 AND a.id = h.id
 				AND (a.last_seen_at IS NULL OR a.last_seen_at < h.seen)`,

@@ -24,7 +24,8 @@ type DashboardStats struct {
 
 // DashboardStats counts in one round trip. Server counts come from server_rollups (see
 // 00003_alerts.sql), whose size depends on the number of server types, not servers, and the
-// open alerts from alert_counts (00027_alert_counts.sql).
+// open alerts from alert_counts (00027_alert_counts.sql). Active agents are counted among those
+// not marked idle (00028_agents_idle.sql, MarkIdleAgents).
 func (s *Storage) DashboardStats(ctx context.Context, orgID uuid.UUID) (DashboardStats, error) {
 	var st DashboardStats
 	err := s.db.GetContext(ctx, &st, `
@@ -37,7 +38,7 @@ func (s *Storage) DashboardStats(ctx context.Context, orgID uuid.UUID) (Dashboar
 			COALESCE((SELECT n FROM levels WHERE risk_level = 'high'), 0)::bigint AS high_count,
 			COALESCE((SELECT n FROM levels WHERE risk_level = 'medium'), 0)::bigint AS medium_count,
 			COALESCE((SELECT n FROM levels WHERE risk_level = 'low'), 0)::bigint AS low_count,
-			(SELECT count(*) FROM agents WHERE organization_id = $1 AND last_seen_at > now() - $2 * interval '1 second') AS active_agents,
+			(SELECT count(*) FROM agents WHERE organization_id = $1 AND NOT idle AND last_seen_at > now() - $2 * interval '1 second') AS active_agents,
 			(SELECT COALESCE(sum(n), 0)::bigint FROM alert_counts WHERE organization_id = $1) AS unresolved_alerts`,
 		orgID, AgentOnlineWindow.Seconds())
 	return st, err
