@@ -297,7 +297,7 @@ func (s *Storage) UpdateAgentMeta(ctx context.Context, orgID, agentID uuid.UUID,
 	err := s.db.GetContext(ctx, &inv, `
 		WITH u AS (
 			UPDATE agents SET hostname = $3, os_type = $4, username = $5, agent_version = $6,
-				last_seen_at = GREATEST(last_seen_at, $7), machine_id = coalesce($8, machine_id)
+				last_seen_at = GREATEST(last_seen_at, $7), machine_id = coalesce($8, machine_id), idle = false
 			WHERE organization_id = $1 AND id = $2
 			RETURNING key_hash
 		)`+announceKeySQL, orgID, agentID, m.Hostname, m.OSType, m.Username, m.AgentVersion, seen, machineID)
@@ -380,7 +380,7 @@ func (s *Storage) TouchAgents(ctx context.Context, seen []AgentSeen) error {
 				return err
 			}
 			_, err := tx.ExecContext(ctx, `
-			UPDATE agents a SET last_seen_at = h.seen,
+			UPDATE agents a SET last_seen_at = h.seen, idle = false,
 				hostname = CASE WHEN h.has_meta THEN h.hostname ELSE a.hostname END,
 				os_type = CASE WHEN h.has_meta THEN h.os_type ELSE a.os_type END,
 				username = CASE WHEN h.has_meta THEN h.username ELSE a.username END,

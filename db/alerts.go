@@ -64,10 +64,11 @@ type newAlertJSON struct {
 // raiseAlertsSQL is the part of a statement that raises alerts: given a CTE alert_input (the
 // alerts as newAlertJSON rows), it adds the CTE raised (the alerts actually created, exactly once
 // per open condition through the partial unique index alerts_open_dedup and ON CONFLICT, never
-// check-then-insert) and queues each created alert for email (alert_email_outbox) in the same
-// statement, so a crash can lose neither. An organization without an alert address queues
-// nothing: its alerts are not emailed, then or later. $1 is the organization.
-const raiseAlertsSQL = `
+// check-then-insert), queues each created alert for email (alert_email_outbox) and counts it
+// (alert_counts) in the same statement, so a crash can lose none of them. An organization
+// without an alert address queues nothing: its alerts are not emailed, then or later. $1 is the
+// organization.
+var raiseAlertsSQL = `
 	raised AS (
 		INSERT INTO alerts (organization_id, id, type, severity, title, message, server_id, server_name, agent_id, agent_hostname, dedup_key)
 		SELECT $1, gen_random_uuid(), type, severity, title, message, server_id, server_name, agent_id, agent_hostname, dedup_key
@@ -78,7 +79,18 @@ const raiseAlertsSQL = `
 		INSERT INTO alert_email_outbox (organization_id, id, alert_id)
 		SELECT $1, gen_random_uuid(), id FROM raised
 		WHERE EXISTS (SELECT 1 FROM organizations WHERE id = $1 AND alert_email IS NOT NULL)
+	), ` + alertCountedSQL("raised_counted", "count(*) FROM raised")
+
+// alertCountedSQL is a CTE, named name, that adds to alert_counts (00027_alert_counts.sql) the
+// change delta (an expression and its FROM, such as "-count(*) FROM dismissed") makes to the
+// organization's ($1) open alerts. Every statement that opens or dismisses alerts includes one,
+// so the count is exact in any snapshot; a change of zero writes nothing.
+func alertCountedSQL(name, delta string) string {
+	return name + ` AS (
+		INSERT INTO alert_counts (organization_id, n)
+		SELECT $1, n FROM (SELECT ` + delta + `) AS d (n) WHERE n <> 0
 	)`
+}
 
 // alertInputSQL reads the alerts to raise from a jsonb parameter into the CTE alert_input.
 func alertInputSQL(param string) string {
@@ -202,12 +214,18 @@ func (s *Storage) ListAlerts(ctx context.Context, orgID uuid.UUID, f AlertFilter
 func (s *Storage) DismissAlert(ctx context.Context, orgID, alertID, userID uuid.UUID, reason *string) (Alert, error) {
 	var a Alert
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		// The locked read (before) gives the state the update changes, so concurrent dismissals
+		// of the same alert count it out once. The update reads it, so that it is read first:
+		// a row this statement has updated already is not locked again.
 		if err := tx.GetContext(ctx, &a, `
+			WITH before AS (
+				SELECT id, dismissed FROM alerts WHERE organization_id = $1 AND id = $2 FOR UPDATE
+			), `+alertCountedSQL("counted", "-count(*) FROM before WHERE NOT dismissed")+`
 			UPDATE alerts SET
 				dismissed = true,
 				dismissed_at = COALESCE(dismissed_at, now()),
 				dismissed_by = CASE WHEN dismissed THEN dismissed_by ELSE $3 END
-			WHERE organization_id = $1 AND id = $2
+			WHERE organization_id = $1 AND id IN (SELECT id FROM before)
 			RETURNING `+alertColumns, orgID, alertID, userID); err != nil {
 			return notFound(err)
 		}
@@ -228,13 +246,15 @@ func withReason(summary map[string]any, reason *string) map[string]any {
 func (s *Storage) DismissAllAlerts(ctx context.Context, orgID, userID uuid.UUID, severity, reason *string) (int64, error) {
 	var n int64
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
-		res, err := tx.ExecContext(ctx, `
-			UPDATE alerts SET dismissed = true, dismissed_at = now(), dismissed_by = $2
-			WHERE organization_id = $1 AND NOT dismissed AND ($3::text IS NULL OR severity = $3)`, orgID, userID, severity)
-		if err != nil {
+		if err := tx.GetContext(ctx, &n, `
+			WITH dismissed AS (
+				UPDATE alerts SET dismissed = true, dismissed_at = now(), dismissed_by = $2
+				WHERE organization_id = $1 AND NOT dismissed AND ($3::text IS NULL OR severity = $3)
+				RETURNING 1
+			), `+alertCountedSQL("counted", "-count(*) FROM dismissed")+`
+			SELECT count(*) FROM dismissed`, orgID, userID, severity); err != nil {
 			return err
 		}
-		n, _ = res.RowsAffected()
 		filter := map[string]any{}
 		if severity != nil {
 			filter["severity"] = *severity

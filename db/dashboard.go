@@ -23,7 +23,9 @@ type DashboardStats struct {
 }
 
 // DashboardStats counts in one round trip. Server counts come from server_rollups (see
-// 00003_alerts.sql), whose size depends on the number of server types, not servers.
+// 00003_alerts.sql), whose size depends on the number of server types, not servers, and the
+// open alerts from alert_counts (00027_alert_counts.sql). Active agents are counted among those
+// not marked idle (00028_agents_idle.sql, MarkIdleAgents).
 func (s *Storage) DashboardStats(ctx context.Context, orgID uuid.UUID) (DashboardStats, error) {
 	var st DashboardStats
 	err := s.db.GetContext(ctx, &st, `
@@ -36,8 +38,8 @@ func (s *Storage) DashboardStats(ctx context.Context, orgID uuid.UUID) (Dashboar
 			COALESCE((SELECT n FROM levels WHERE risk_level = 'high'), 0)::bigint AS high_count,
 			COALESCE((SELECT n FROM levels WHERE risk_level = 'medium'), 0)::bigint AS medium_count,
 			COALESCE((SELECT n FROM levels WHERE risk_level = 'low'), 0)::bigint AS low_count,
-			(SELECT count(*) FROM agents WHERE organization_id = $1 AND last_seen_at > now() - $2 * interval '1 second') AS active_agents,
-			(SELECT count(*) FROM alerts WHERE organization_id = $1 AND NOT dismissed) AS unresolved_alerts`,
+			(SELECT count(*) FROM agents WHERE organization_id = $1 AND NOT idle AND last_seen_at > now() - $2 * interval '1 second') AS active_agents,
+			(SELECT COALESCE(sum(n), 0)::bigint FROM alert_counts WHERE organization_id = $1) AS unresolved_alerts`,
 		orgID, AgentOnlineWindow.Seconds())
 	return st, err
 }
@@ -93,7 +95,7 @@ func (s *Storage) TopRisks(ctx context.Context, orgID uuid.UUID, limit int) ([]S
 	for _, level := range []string{"critical", "high", "medium", "low"} {
 		branches = append(branches, branch{status: &active, level: &level})
 	}
-	return s.rankPage(ctx, orgID, branches, limit, 0)
+	return s.rankPage(ctx, orgID, branches, false, limit, 0)
 }
 
 // CompactRollups folds the rollup deltas of organizations with more than minRows rows into one
@@ -119,5 +121,30 @@ func (s *Storage) CompactRollups(ctx context.Context, minRows int) (int, error) 
 		}
 	}
 	n, err := s.compactServerCounts(ctx, minRows)
-	return len(orgs) + n, err
+	if err != nil {
+		return len(orgs) + n, err
+	}
+	m, err := s.compactAlertCounts(ctx, minRows)
+	return len(orgs) + n + m, err
+}
+
+// compactAlertCounts folds the alert_counts deltas of organizations with more than minRows rows
+// into one row, moving every delta exactly once as CompactRollups does.
+func (s *Storage) compactAlertCounts(ctx context.Context, minRows int) (int, error) {
+	var orgs []uuid.UUID
+	if err := s.db.SelectContext(ctx, &orgs, `
+		SELECT organization_id FROM alert_counts GROUP BY organization_id HAVING count(*) > $1 LIMIT 100`, minRows); err != nil {
+		return 0, err
+	}
+	for _, org := range orgs {
+		if _, err := s.db.ExecContext(ctx, `
+			WITH moved AS (
+				DELETE FROM alert_counts WHERE organization_id = $1 RETURNING n
+			)
+			INSERT INTO alert_counts (organization_id, n)
+			SELECT $1, sum(n) FROM moved HAVING sum(n) <> 0`, org); err != nil {
+			return 0, err
+		}
+	}
+	return len(orgs), nil
 }

@@ -69,7 +69,31 @@ func (s *Storage) ResolveOfflineAlerts(ctx context.Context, orgID uuid.UUID) (in
 		), resolved AS (
 			UPDATE alerts SET dismissed = true, dismissed_at = now()
 			WHERE organization_id = $1 AND type = 'agent_offline' AND NOT dismissed AND agent_id IN (SELECT id FROM back)
-		)
+			RETURNING 1
+		), `+alertCountedSQL("counted", "-count(*) FROM resolved")+`
 		SELECT count(*) FROM back`, orgID)
 	return back, err
+}
+
+// AgentIdleAfter is how long an agent must have been silent for MarkIdleAgents to mark it idle:
+// the online window and a minute, so that a reader whose transaction started up to a minute
+// before the mark still finds the agent offline.
+const AgentIdleAfter = AgentOnlineWindow + time.Minute
+
+// MarkIdleAgents marks idle (00028_agents_idle.sql) at most limit of the organization's agents
+// silent for longer than AgentIdleAfter, or never seen, and returns how many it marked; the
+// caller calls again while that is limit. Every writer of last_seen_at clears the mark, and the
+// mark is made on the agent's current row (the conditions are checked again on a row a
+// heartbeat flush changed meanwhile), so an idle agent is always offline.
+func (s *Storage) MarkIdleAgents(ctx context.Context, orgID uuid.UUID, limit int) (int64, error) {
+	res, err := s.db.ExecContext(ctx, `
+		UPDATE agents SET idle = true
+		WHERE organization_id = $1 AND NOT idle AND (last_seen_at IS NULL OR last_seen_at < now() - $2 * interval '1 second')
+			AND id IN (SELECT id FROM agents WHERE organization_id = $1 AND NOT idle
+				AND (last_seen_at IS NULL OR last_seen_at < now() - $2 * interval '1 second') LIMIT $3)`,
+		orgID, AgentIdleAfter.Seconds(), limit)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
 }

@@ -277,7 +277,7 @@ var (
 			UNION ALL SELECT 'active', risk_level, server_name, server_type, -1 FROM dormant`) + `, agent AS (
 			-- last_seen_at moves only once 30 seconds old: heartbeats keep it exact.
 			UPDATE agents a SET last_seen_at = CASE WHEN a.last_seen_at >= now() - interval '30 seconds' THEN a.last_seen_at ELSE now() END,
-				report_hash = (SELECT decode(x.report_hash, 'hex') FROM agent_input x WHERE x.id = a.id)
+				report_hash = (SELECT decode(x.report_hash, 'hex') FROM agent_input x WHERE x.id = a.id), idle = false
 			FROM unnest($5::uuid[]) AS k(id)
 			WHERE a.organization_id = $1 AND a.id = k.id
 			RETURNING a.id, a.key_hash

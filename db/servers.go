@@ -110,10 +110,11 @@ const maxNameBranches = 32
 //   - the total is a sum over server_counts (see 00005_server_list.sql), which also tells which
 //     (status, risk_level) slices hold matching servers and, for a search, which names match;
 //   - the page merges ordered index-only scans: one per name when a search matches at most
-//     maxNameBranches names (mcp_servers_name_list), otherwise one per (status, risk_level)
-//     slice (mcp_servers_list), the search evaluated on the index entries. Page 1,000 reads
-//     about 25,000 entries (divided by the share of matching entries when a search matches
-//     many names) instead of sorting every match.
+//     maxNameBranches names (mcp_servers_name_list), in either order, otherwise one per
+//     (status, risk_level) slice (mcp_servers_list), the search evaluated on the index entries.
+//     Page 1,000 reads about 25,000 entries (divided by the share of matching entries when a
+//     search matches many names) instead of sorting every match;
+//   - a name-ordered page without such a search walks mcp_servers_name_list once (namePage).
 func (s *Storage) ListServers(ctx context.Context, orgID uuid.UUID, f ServerFilter) ([]Server, int64, error) {
 	if f.AgentID != nil {
 		return s.listAgentServers(ctx, orgID, f)
@@ -148,12 +149,9 @@ func (s *Storage) ListServers(ctx context.Context, orgID uuid.UUID, f ServerFilt
 	if counts.Total == 0 || int64(f.Offset) >= counts.Total {
 		return servers, counts.Total, nil
 	}
-	if f.ByName {
-		servers, err := s.namePage(ctx, orgID, f)
-		return servers, counts.Total, err
-	}
 	var branches []branch
-	if f.searching() && len(counts.Names) <= maxNameBranches {
+	switch {
+	case f.searching() && len(counts.Names) <= maxNameBranches:
 		for _, name := range counts.Names {
 			b := branch{filter: f}
 			if name[0] == '1' {
@@ -163,13 +161,16 @@ func (s *Storage) ListServers(ctx context.Context, orgID uuid.UUID, f ServerFilt
 			b.name = &name
 			branches = append(branches, b)
 		}
-	} else {
+	case f.ByName:
+		servers, err := s.namePage(ctx, orgID, f)
+		return servers, counts.Total, err
+	default:
 		for _, sl := range counts.Slices {
 			status, level, _ := strings.Cut(sl, "/")
 			branches = append(branches, branch{status: &status, level: &level, filter: ServerFilter{Search: f.Search}})
 		}
 	}
-	servers, err := s.rankPage(ctx, orgID, branches, f.Limit, f.Offset)
+	servers, err := s.rankPage(ctx, orgID, branches, f.ByName, f.Limit, f.Offset)
 	return servers, counts.Total, err
 }
 
@@ -183,10 +184,10 @@ type branch struct {
 }
 
 // rankPage returns rows [offset, offset+limit) of the union of the branches, in list order
-// (risk_score DESC, server_name, id). Each branch is in that order already, so PostgreSQL merges
-// them (Merge Append) and stops after offset+limit rows; only the page's rows are then joined
-// and read whole.
-func (s *Storage) rankPage(ctx context.Context, orgID uuid.UUID, branches []branch, limit, offset int) ([]Server, error) {
+// (risk_score DESC, server_name, id) or, byName, in name order. Each branch is in that order
+// already, so PostgreSQL merges them (Merge Append) and stops after offset+limit rows; only the
+// page's rows are then joined and read whole.
+func (s *Storage) rankPage(ctx context.Context, orgID uuid.UUID, branches []branch, byName bool, limit, offset int) ([]Server, error) {
 	servers := []Server{}
 	if len(branches) == 0 {
 		return servers, nil
@@ -195,7 +196,13 @@ func (s *Storage) rankPage(ctx context.Context, orgID uuid.UUID, branches []bran
 	parts := make([]string, len(branches))
 	for i, b := range branches {
 		q := `SELECT id, risk_score, server_name FROM mcp_servers WHERE organization_id = $1`
-		if b.name != nil {
+		switch {
+		case b.name != nil && byName:
+			// A range, not =: a column equal to a constant drops out of a branch's order, and
+			// the outer query then sorts every branch's rows instead of merging them.
+			name := args.add(*b.name)
+			q += ` AND server_name >= ` + name + ` AND server_name <= ` + name
+		case b.name != nil:
 			q += ` AND server_name = ` + args.add(*b.name)
 		}
 		if b.status != nil {
@@ -208,17 +215,18 @@ func (s *Storage) rankPage(ctx context.Context, orgID uuid.UUID, branches []bran
 	}
 	// Each branch carries its own ORDER BY and LIMIT: a UNION ALL member with a WHERE clause is
 	// planned as a subquery of its own, and only an ordered one lets the outer query merge.
+	order := ServerFilter{ByName: byName}
 	lim, off, upTo := args.add(limit), args.add(offset), args.add(offset+limit)
 	for i := range parts {
-		parts[i] = "(" + parts[i] + " ORDER BY risk_score DESC, server_name, id LIMIT " + upTo + ")"
+		parts[i] = "(" + parts[i] + " ORDER BY " + order.order("") + " LIMIT " + upTo + ")"
 	}
 	err := s.db.SelectContext(ctx, &servers, `
 		WITH page AS (
 			SELECT id, risk_score, server_name FROM (`+strings.Join(parts, "\n\t\t\tUNION ALL ")+`) u
-			ORDER BY risk_score DESC, server_name, id
+			ORDER BY `+order.order("")+`
 			LIMIT `+lim+` OFFSET `+off+`
 		)
-		`+pageRows(ServerFilter{}), args...)
+		`+pageRows(order), args...)
 	return servers, err
 }
 

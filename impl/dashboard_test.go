@@ -58,7 +58,13 @@ func TestDashboardStatsCountActiveServersOnlineAgentsAndOpenAlerts(t *testing.T)
 	seedServerRow(t, env, org, stale, "dormant", "pkg", "critical", 99, "dormant")
 	staleServer := seedServerRow(t, env, org, stale, "stale-high", "pkg", "high", 70, "active")
 	raise(t, env, org, newAlert("open1", "high"), newAlert("open2", "low"), newAlert("closed", "low"))
-	env.Store.DB().MustExec(`UPDATE alerts SET dismissed = true, dismissed_at = now() WHERE dedup_key = 'closed'`)
+	var closed uuid.UUID
+	if err := env.Store.DB().Get(&closed, `SELECT id FROM alerts WHERE organization_id = $1 AND dedup_key = 'closed'`, org); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.Store.DismissAlert(context.Background(), org, closed, user.ID, nil); err != nil {
+		t.Fatal(err)
+	}
 	other, _ := env.SeedUser(t, "admin")
 	oa := seedAgentRow(t, env, other.OrganizationID, "elsewhere", 0)
 	seedServerRow(t, env, other.OrganizationID, oa, "x", "pkg", "critical", 99, "active")

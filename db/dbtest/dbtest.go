@@ -262,9 +262,10 @@ func NewReplicated(t testing.TB) Replicated {
 	return Replicated{Primary: primary, Standby: standby, PrimaryURL: primary.URL(database), StandbyURL: standby.URL(database)}
 }
 
-// CounterMismatches compares the organization's counters with a recount of its servers: the
-// server_counts sums per (status, risk_level, server_name, server_type), and the server_rollups
-// sums per (risk_level, server_type) of active servers. It returns the groups that differ.
+// CounterMismatches compares the organization's counters with a recount of its servers and
+// alerts: the server_counts sums per (status, risk_level, server_name, server_type), the
+// server_rollups sums per (risk_level, server_type) of active servers, and the alert_counts sum
+// of open alerts. It returns the groups that differ.
 func CounterMismatches(t testing.TB, conn *sqlx.DB, org uuid.UUID) []string {
 	t.Helper()
 	var out []string
@@ -289,7 +290,12 @@ func CounterMismatches(t testing.TB, conn *sqlx.DB, org uuid.UUID) []string {
 		UNION ALL
 		SELECT format('server_rollups %s/%s: %s counted, %s active rows', risk_level, server_type, COALESCE(r.n, 0), COALESCE(a.n, 0))
 		FROM rolled r FULL JOIN active a USING (risk_level, server_type)
-		WHERE COALESCE(r.n, 0) <> COALESCE(a.n, 0)`, org); err != nil {
+		WHERE COALESCE(r.n, 0) <> COALESCE(a.n, 0)
+		UNION ALL
+		SELECT format('alert_counts: %s counted, %s open alerts', c.n, a.n)
+		FROM (SELECT COALESCE(sum(n), 0) AS n FROM alert_counts WHERE organization_id = $1) c,
+			(SELECT count(*) AS n FROM alerts WHERE organization_id = $1 AND NOT dismissed) a
+		WHERE c.n <> a.n`, org); err != nil {
 		t.Fatal(err)
 	}
 	return out

@@ -54,6 +54,7 @@ SELECT pg_temp.distribute_once('webhooks', 'tenant');
 SELECT pg_temp.distribute_once('webhook_deliveries', 'tenant');
 SELECT pg_temp.distribute_once('server_counts', 'tenant');
 SELECT pg_temp.distribute_once('server_rollups', 'tenant');
+SELECT pg_temp.distribute_once('alert_counts', 'tenant');
 SELECT pg_temp.distribute_once('agent_key_revocations', 'tenant');
 SELECT pg_temp.distribute_once('risk_snapshots', 'tenant');
 SELECT pg_temp.distribute_once('enrollment_secrets', 'tenant');

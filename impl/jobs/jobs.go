@@ -1,6 +1,7 @@
 // Package jobs runs the server's background work: email digests and webhook deliveries of new
-// alerts, compaction of the dashboard rollups, the dormant sweep, agent-offline alerts, the daily
-// risk snapshots and the sweep of expired sign-in throttle counters. Every replica runs every job.
+// alerts, compaction of the dashboard rollups, the dormant sweep, agent-offline alerts, the
+// marking of idle agents, the daily risk snapshots and the sweep of expired sign-in throttle
+// counters. Every replica runs every job.
 // The jobs on tenant data list the organizations and work within one at a time, so that every
 // statement that locks or writes rows touches one organization's (as Citus needs); each claims
 // its rows with FOR UPDATE SKIP LOCKED or an advisory lock, or writes idempotently, so replicas
@@ -112,6 +113,24 @@ func Run(ctx context.Context, cfg Config, store *db.Storage, in *ingest.Ingester
 			return false, nil
 		})
 	}
+	run("idle agents", cfg.DormantSweepInterval, func(ctx context.Context) (bool, error) {
+		orgs, err := store.OrganizationIDs(ctx)
+		if err != nil {
+			return false, err
+		}
+		for _, org := range orgs {
+			for {
+				n, err := store.MarkIdleAgents(ctx, org, offlineBatch)
+				if err != nil {
+					return false, err
+				}
+				if n < int64(offlineBatch) {
+					break
+				}
+			}
+		}
+		return false, nil
+	})
 	sweep := &DormantSweep{Store: store, Ingester: in, After: cfg.DormantAfter, Log: log, Now: cfg.Now}
 	run("dormant sweep", cfg.DormantSweepInterval, func(ctx context.Context) (bool, error) {
 		_, err := sweep.RunOnce(ctx)
