@@ -42,28 +42,12 @@ func (s *Storage) CreateAPIToken(ctx context.Context, orgID, createdBy uuid.UUID
 
 // ListAPITokens returns a page of the organization's tokens, newest first, and their total.
 func (s *Storage) ListAPITokens(ctx context.Context, orgID uuid.UUID, limit, offset int) ([]APIToken, int64, error) {
-	var total int64
-	if err := s.db.GetContext(ctx, &total, `SELECT count(*) FROM api_tokens WHERE organization_id = $1`, orgID); err != nil {
-		return nil, 0, err
-	}
-	out := []APIToken{}
-	err := s.db.SelectContext(ctx, &out, `
-		SELECT `+apiTokenColumns+` FROM api_tokens
-		WHERE organization_id = $1 ORDER BY created_at DESC, id LIMIT $2 OFFSET $3`, orgID, limit, offset)
-	return out, total, err
+	return listCredentials[APIToken](ctx, s, apiTokensTable, orgID, limit, offset)
 }
 
 // RevokeAPIToken stops a token (ErrNotFound when there is no such token).
 func (s *Storage) RevokeAPIToken(ctx context.Context, orgID, id uuid.UUID) error {
-	return s.inTx(ctx, func(tx *sqlx.Tx) error {
-		var name string
-		if err := tx.GetContext(ctx, &name, `
-			UPDATE api_tokens SET revoked_at = coalesce(revoked_at, now()) WHERE organization_id = $1 AND id = $2 RETURNING name`, orgID, id); err != nil {
-			return notFound(err)
-		}
-		return audit(ctx, tx, orgID, AuditEvent{Action: "api_token.revoked", TargetType: "api_token", TargetID: id.String(),
-			Summary: map[string]any{"name": name}})
-	})
+	return s.revokeCredential(ctx, apiTokensTable, orgID, id)
 }
 
 // UseAPIToken finds a live token by hash and returns it with its creator's current role; it

@@ -41,30 +41,13 @@ func (s *Storage) CreateEnrollmentSecret(ctx context.Context, orgID uuid.UUID, n
 
 // ListEnrollmentSecrets returns a page of the organization's secrets, newest first, and their total.
 func (s *Storage) ListEnrollmentSecrets(ctx context.Context, orgID uuid.UUID, limit, offset int) ([]EnrollmentSecret, int64, error) {
-	var total int64
-	if err := s.db.GetContext(ctx, &total, `SELECT count(*) FROM enrollment_secrets WHERE organization_id = $1`, orgID); err != nil {
-		return nil, 0, err
-	}
-	out := []EnrollmentSecret{}
-	err := s.db.SelectContext(ctx, &out, `
-		SELECT `+enrollmentSecretColumns+` FROM enrollment_secrets
-		WHERE organization_id = $1 ORDER BY created_at DESC, id LIMIT $2 OFFSET $3`, orgID, limit, offset)
-	return out, total, err
+	return listCredentials[EnrollmentSecret](ctx, s, enrollmentSecretsTable, orgID, limit, offset)
 }
 
 // RevokeEnrollmentSecret stops a secret from enrolling machines (ErrNotFound when there is no
 // such secret). Revoking a revoked secret keeps its first revocation time.
 func (s *Storage) RevokeEnrollmentSecret(ctx context.Context, orgID, id uuid.UUID) error {
-	return s.inTx(ctx, func(tx *sqlx.Tx) error {
-		var name string
-		if err := tx.GetContext(ctx, &name, `
-			UPDATE enrollment_secrets SET revoked_at = coalesce(revoked_at, now())
-			WHERE organization_id = $1 AND id = $2 RETURNING name`, orgID, id); err != nil {
-			return notFound(err)
-		}
-		return audit(ctx, tx, orgID, AuditEvent{Action: "enrollment_secret.revoked", TargetType: "enrollment_secret", TargetID: id.String(),
-			Summary: map[string]any{"name": name}})
-	})
+	return s.revokeCredential(ctx, enrollmentSecretsTable, orgID, id)
 }
 
 // RotateEnrollmentSecret replaces a secret's value (ErrNotFound when there is no such secret or

@@ -148,6 +148,74 @@ export function Confirm({
   );
 }
 
+/**
+ * ConfirmFor asks before an action on an item (null: nothing to confirm). Confirming closes it and
+ * runs the action on that item through `action`, which shows its progress and error.
+ */
+export function ConfirmFor<T>({
+  item,
+  close,
+  action,
+  run,
+  title,
+  confirm,
+  children,
+}: {
+  item: T | null;
+  close: () => void;
+  action: { run: (fn: () => Promise<void>) => Promise<boolean> };
+  run: (item: T) => Promise<void>;
+  title: string;
+  confirm: string;
+  children: ComponentChildren;
+}) {
+  return (
+    <Confirm
+      open={item !== null}
+      title={title}
+      confirm={confirm}
+      onCancel={close}
+      onConfirm={() => {
+        const it = item;
+        close();
+        if (it !== null) void action.run(() => run(it));
+      }}
+    >
+      {children}
+    </Confirm>
+  );
+}
+
+/**
+ * ActionForm submits its fields' values to `submit` through `action`, and empties the form once
+ * that succeeded (a created item's secret is shown once, not its form).
+ */
+export function ActionForm({
+  action,
+  submit,
+  children,
+}: {
+  action: { run: (fn: () => Promise<void>) => Promise<boolean> };
+  submit: (values: Record<string, string>) => Promise<void>;
+  children: ComponentChildren;
+}) {
+  return (
+    <form
+      class="inline"
+      onSubmit={(e) => {
+        const form = e.currentTarget as HTMLFormElement;
+        const v = formValues(e);
+        void action.run(async () => {
+          await submit(v);
+          form.reset();
+        });
+      }}
+    >
+      {children}
+    </form>
+  );
+}
+
 export function CopyButton({ text, label }: { text: string; label: string }) {
   const [copied, setCopied] = useState(false);
   return (

@@ -1,7 +1,7 @@
 import { useState } from "preact/hooks";
 
 import { api, ok, useLoad, type Schemas } from "../api";
-import { Confirm, CopyButton, ErrorText, Field, Loaded, PageTitle, Pager, Secret, Time, count, formValues, useAction } from "../components";
+import { ActionForm, ConfirmFor, CopyButton, ErrorText, Field, Loaded, PageTitle, Pager, Secret, Time, count, formValues, useAction } from "../components";
 import { Link, navigate, query } from "../router";
 import { useCan } from "../session";
 
@@ -247,45 +247,35 @@ export function Agents({ query: q }: { query: URLSearchParams }) {
           )
         }
       </Loaded>
-      <Confirm
-        open={rotating !== null}
+      <ConfirmFor
+        item={rotating}
+        close={() => setRotating(null)}
+        action={action}
         title={`Rotate the key of ${rotating?.name ?? ""}?`}
         confirm={`Rotate the key of ${rotating?.name ?? ""}`}
-        onCancel={() => setRotating(null)}
-        onConfirm={() => {
-          const a = rotating;
-          setRotating(null);
-          if (a) {
-            void action.run(async () => {
-              setNewKey(await ok(api.POST("/agents/{agent_id}/rotate-key", { params: { path: { agent_id: a.id } } })));
-              list.reload();
-            });
-          }
+        run={async (a) => {
+          setNewKey(await ok(api.POST("/agents/{agent_id}/rotate-key", { params: { path: { agent_id: a.id } } })));
+          list.reload();
         }}
       >
         <p>The current key stops working at once: the agent reports again only once its configuration holds the new key.</p>
-      </Confirm>
-      <Confirm
-        open={deleting !== null}
+      </ConfirmFor>
+      <ConfirmFor
+        item={deleting}
+        close={() => setDeleting(null)}
+        action={action}
         title={`Delete the agent ${deleting?.name ?? ""}?`}
         confirm={`Delete ${deleting?.name ?? ""}`}
-        onCancel={() => setDeleting(null)}
-        onConfirm={() => {
-          const a = deleting;
-          setDeleting(null);
-          if (a) {
-            void action.run(async () => {
-              await ok(api.DELETE("/agents/{agent_id}", { params: { path: { agent_id: a.id } } }));
-              list.reload();
-            });
-          }
+        run={async (a) => {
+          await ok(api.DELETE("/agents/{agent_id}", { params: { path: { agent_id: a.id } } }));
+          list.reload();
         }}
       >
         <p>
           Its key stops working at once, and the {count(deleting?.server_count ?? 0)} servers it reported leave the inventory. This cannot be
           undone.
         </p>
-      </Confirm>
+      </ConfirmFor>
       {can("GET /enrollment-secrets") && <EnrollmentSecrets />}
     </>
   );
@@ -362,17 +352,12 @@ function EnrollmentSecrets() {
         }
       </Loaded>
       <h3>Create a secret</h3>
-      <form
-        class="inline"
-        onSubmit={(ev) => {
-          const form = ev.currentTarget as HTMLFormElement;
-          const v = formValues(ev);
-          void action.run(async () => {
-            const body = { name: v.name ?? "", ...(v.expires ? { expires_at: new Date(`${v.expires}T00:00:00Z`).toISOString() } : {}) };
-            setShown(await ok(api.POST("/enrollment-secrets", { body })));
-            form.reset();
-            list.reload();
-          });
+      <ActionForm
+        action={action}
+        submit={async (v) => {
+          const body = { name: v.name ?? "", ...(v.expires ? { expires_at: new Date(`${v.expires}T00:00:00Z`).toISOString() } : {}) };
+          setShown(await ok(api.POST("/enrollment-secrets", { body })));
+          list.reload();
         }}
       >
         <Field label="Secret name" name="name" required maxLength={200} placeholder="Engineering laptops (Jamf)" />
@@ -380,7 +365,7 @@ function EnrollmentSecrets() {
         <button type="submit" class="primary" disabled={action.busy}>
           Create secret
         </button>
-      </form>
+      </ActionForm>
       <ErrorText error={action.error} />
       {shown && (
         <div class="notice">
@@ -393,42 +378,32 @@ function EnrollmentSecrets() {
           </p>
         </div>
       )}
-      <Confirm
-        open={rotating !== null}
+      <ConfirmFor
+        item={rotating}
+        close={() => setRotating(null)}
+        action={action}
         title={`Rotate the secret ${rotating?.name ?? ""}?`}
         confirm={`Rotate ${rotating?.name ?? ""}`}
-        onCancel={() => setRotating(null)}
-        onConfirm={() => {
-          const e = rotating;
-          setRotating(null);
-          if (e) {
-            void action.run(async () => {
-              setShown(await ok(api.POST("/enrollment-secrets/{enrollment_id}/rotate", { params: { path: { enrollment_id: e.id } } })));
-              list.reload();
-            });
-          }
+        run={async (e) => {
+          setShown(await ok(api.POST("/enrollment-secrets/{enrollment_id}/rotate", { params: { path: { enrollment_id: e.id } } })));
+          list.reload();
         }}
       >
         <p>The current value stops enrolling machines at once; machines it enrolled keep their keys.</p>
-      </Confirm>
-      <Confirm
-        open={revoking !== null}
+      </ConfirmFor>
+      <ConfirmFor
+        item={revoking}
+        close={() => setRevoking(null)}
+        action={action}
         title={`Revoke the secret ${revoking?.name ?? ""}?`}
         confirm={`Revoke ${revoking?.name ?? ""}`}
-        onCancel={() => setRevoking(null)}
-        onConfirm={() => {
-          const e = revoking;
-          setRevoking(null);
-          if (e) {
-            void action.run(async () => {
-              await ok(api.DELETE("/enrollment-secrets/{enrollment_id}", { params: { path: { enrollment_id: e.id } } }));
-              list.reload();
-            });
-          }
+        run={async (e) => {
+          await ok(api.DELETE("/enrollment-secrets/{enrollment_id}", { params: { path: { enrollment_id: e.id } } }));
+          list.reload();
         }}
       >
         <p>It stops enrolling machines at once; machines it enrolled keep their keys.</p>
-      </Confirm>
+      </ConfirmFor>
     </section>
   );
 }

@@ -1,7 +1,7 @@
 import { useContext, useState } from "preact/hooks";
 
 import { api, client, ok, useLoad, type Schemas } from "../api";
-import { Confirm, ErrorText, Field, Loaded, PageTitle, Secret, Time, formValues, useAction } from "../components";
+import { ActionForm, ConfirmFor, ErrorText, Field, Loaded, PageTitle, Secret, Time, formValues, useAction } from "../components";
 import { SessionContext, useSession } from "../session";
 
 export function Settings() {
@@ -144,16 +144,11 @@ function Members() {
         )}
       </Loaded>
       <h3>Invite a member</h3>
-      <form
-        class="inline"
-        onSubmit={(e) => {
-          const form = e.currentTarget as HTMLFormElement;
-          const v = formValues(e);
-          void action.run(async () => {
-            setInvitation(await ok(api.POST("/auth/organization/members", { body: { email: v.email ?? "", full_name: v.full_name ?? "", role: asRole(v.role) } })));
-            form.reset();
-            members.reload();
-          });
+      <ActionForm
+        action={action}
+        submit={async (v) => {
+          setInvitation(await ok(api.POST("/auth/organization/members", { body: { email: v.email ?? "", full_name: v.full_name ?? "", role: asRole(v.role) } })));
+          members.reload();
         }}
       >
         <Field label="Name" name="full_name" required maxLength={200} />
@@ -170,7 +165,7 @@ function Members() {
         <button type="submit" class="primary" disabled={action.busy}>
           Invite
         </button>
-      </form>
+      </ActionForm>
       <p class="muted">
         A viewer sees everything and changes nothing but their own account; a member also verifies servers, dismisses alerts and enrols agents; an
         admin also manages the organization, its members and webhooks.
@@ -185,24 +180,19 @@ function Members() {
           <Secret label="Setup token" value={invitation.setup_token} />
         </div>
       )}
-      <Confirm
-        open={removing !== null}
+      <ConfirmFor
+        item={removing}
+        close={() => setRemoving(null)}
+        action={action}
         title={`Remove ${removing?.full_name ?? ""}?`}
         confirm={`Remove ${removing?.full_name ?? ""}`}
-        onCancel={() => setRemoving(null)}
-        onConfirm={() => {
-          const m = removing;
-          setRemoving(null);
-          if (m) {
-            void action.run(async () => {
-              await ok(api.DELETE("/auth/organization/members/{user_id}", { params: { path: { user_id: m.id } } }));
-              members.reload();
-            });
-          }
+        run={async (m) => {
+          await ok(api.DELETE("/auth/organization/members/{user_id}", { params: { path: { user_id: m.id } } }));
+          members.reload();
         }}
       >
         <p>{removing?.email} loses access at once: their sessions end.</p>
-      </Confirm>
+      </ConfirmFor>
     </section>
   );
 }
@@ -261,17 +251,12 @@ function Webhooks() {
         }
       </Loaded>
       <h3>Add a webhook</h3>
-      <form
-        class="inline"
-        onSubmit={(e) => {
-          const form = e.currentTarget as HTMLFormElement;
-          const v = formValues(e);
-          void action.run(async () => {
-            const format: Schemas["WebhookFormat"] = v.format === "slack" ? "slack" : "generic";
-            setCreated(await ok(api.POST("/webhooks", { body: { url: v.url ?? "", format, ...(v.description ? { description: v.description } : {}) } })));
-            form.reset();
-            hooks.reload();
-          });
+      <ActionForm
+        action={action}
+        submit={async (v) => {
+          const format: Schemas["WebhookFormat"] = v.format === "slack" ? "slack" : "generic";
+          setCreated(await ok(api.POST("/webhooks", { body: { url: v.url ?? "", format, ...(v.description ? { description: v.description } : {}) } })));
+          hooks.reload();
         }}
       >
         <Field label="Endpoint URL" name="url" type="url" required placeholder="https://hooks.example.com/mcpwarden" />
@@ -286,27 +271,22 @@ function Webhooks() {
         <button type="submit" class="primary" disabled={action.busy}>
           Add webhook
         </button>
-      </form>
+      </ActionForm>
       <ErrorText error={action.error} />
       {created && <Secret label="Signing secret" value={created.secret} />}
-      <Confirm
-        open={deleting !== null}
+      <ConfirmFor
+        item={deleting}
+        close={() => setDeleting(null)}
+        action={action}
         title="Delete this webhook?"
         confirm="Delete webhook"
-        onCancel={() => setDeleting(null)}
-        onConfirm={() => {
-          const h = deleting;
-          setDeleting(null);
-          if (h) {
-            void action.run(async () => {
-              await ok(api.DELETE("/webhooks/{webhook_id}", { params: { path: { webhook_id: h.id } } }));
-              hooks.reload();
-            });
-          }
+        run={async (h) => {
+          await ok(api.DELETE("/webhooks/{webhook_id}", { params: { path: { webhook_id: h.id } } }));
+          hooks.reload();
         }}
       >
         <p>{deleting?.url} receives no more alerts.</p>
-      </Confirm>
+      </ConfirmFor>
     </section>
   );
 }
@@ -522,24 +502,19 @@ function ApiTokens() {
       </form>
       <ErrorText error={action.error} />
       {created && <Secret label="API token" value={created.token} />}
-      <Confirm
-        open={revoking !== null}
+      <ConfirmFor
+        item={revoking}
+        close={() => setRevoking(null)}
+        action={action}
         title={`Revoke the token ${revoking?.name ?? ""}?`}
         confirm={`Revoke ${revoking?.name ?? ""}`}
-        onCancel={() => setRevoking(null)}
-        onConfirm={() => {
-          const t = revoking;
-          setRevoking(null);
-          if (t) {
-            void action.run(async () => {
-              await ok(api.DELETE("/api-tokens/{integration_id}", { params: { path: { integration_id: t.id } } }));
-              tokens.reload();
-            });
-          }
+        run={async (t) => {
+          await ok(api.DELETE("/api-tokens/{integration_id}", { params: { path: { integration_id: t.id } } }));
+          tokens.reload();
         }}
       >
         <p>Whatever uses it is refused from now on.</p>
-      </Confirm>
+      </ConfirmFor>
     </section>
   );
 }
