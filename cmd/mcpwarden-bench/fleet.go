@@ -32,7 +32,13 @@ type fleetStep struct {
 	Pass     bool
 	Why      string // what failed
 	Cmd      string
+	// Profile is the server's CPU profile of fleetProfileSecs in the measured window ("": none).
+	Profile string
 }
+
+// fleetProfileSecs is how long each fleet size's server is profiled; the report shows the profile
+// of the smallest size not sustained, which says what bounds the capacity.
+const fleetProfileSecs = 20
 
 func (s fleetStep) hotRatio() float64 { return ratio(float64(s.HOT), float64(s.Upd)) }
 
@@ -116,6 +122,11 @@ func (b *bench) fleetPhase(ctx context.Context) error {
 	if err != nil && err != errBudget {
 		return err
 	}
+	for _, st := range fs.Steps {
+		if st.Agents == hi && st.Profile != "" {
+			b.summarizeProfile(ctx, fmt.Sprintf("a fleet of %d agents, the smallest not sustained", hi), fleetProfileSecs, st.Profile)
+		}
+	}
 	fs.Best, fs.FailedAt, fs.Elapsed = lo, hi, time.Since(start)
 	return nil
 }
@@ -196,10 +207,20 @@ func (b *bench) runFleetStep(ctx context.Context, st *fleetStep, keys string) er
 		upd0, hot0 = b.agentUpdates(ctx)
 		xacts0 = b.committed(ctx)
 	}
+	profiled := make(chan string, 1)
+	go func() {
+		path := filepath.Join(b.tmp, fmt.Sprintf("fleet-%d.pprof", st.Agents))
+		if err := b.fetchProfile(path, fleetProfileSecs); err != nil {
+			b.r.note(fmt.Sprintf("profiling a fleet of %d agents: %v", st.Agents, err))
+			path = ""
+		}
+		profiled <- path
+	}()
 	if err := <-done; err != nil {
 		return err
 	}
 	st.CPU = b.cpuSnapshot().since(cpu0, runtime.NumCPU())
+	st.Profile = <-profiled
 	st.Xacts = b.committed(ctx) - xacts0
 	// The flush after the window's last heartbeats, and PostgreSQL's statistics (sent when a
 	// backend is idle, at most once a second), land within a few seconds.
@@ -308,7 +329,7 @@ func (r *report) fleetMarkdown(standalone bool) string {
 		return b.String()
 	}
 	w("The largest fleet of distinct agents this machine sustains with real rates: every agent heartbeats every 60 s and reports every 15 minutes (both ±10%%, from random phases), %.0f%% of reports a change of configuration (every other change raising an alert), the rest unchanged; %d servers per agent. ", 100*r.o.fleetChanged, r.o.fleetServers)
-	w("The agents are seeded with `mcpwarden seed` (keys written to a file, no enrolment; every agent holding the load generator's baseline inventory) and played by `mcpwarden-loadgen --mode fleet`, open-loop: each request has a scheduled time and its latency runs from that time, so queueing shows; at most 512 requests are in flight, a request over 5 s behind is dropped. ")
+	w("The agents are seeded with `mcpwarden seed` (keys written to a file, no enrolment; every agent holding the load generator's baseline inventory) and played by `mcpwarden-loadgen --mode fleet`, open-loop: each request has a scheduled time and its latency runs from that time, so queueing shows; at most 512 requests are in flight, a request over 5 s behind is dropped. The requests share the load generator's keep-alive connections; real agents, a minute apart, mostly open a connection (TLS in production) for each, which costs a server more than measured here. ")
 	w("Each size runs on a freshly started server (cold caches) for a %v warm-up, unmeasured, so every agent has been heard once, then %v measured. ", r.o.fleetWarmup, r.o.fleetWindow)
 	w("A size is sustained when the heartbeats' and the reports' p99 are within %.0f ms, the server and PostgreSQL together use at most %.0f%% of the %d cores (the load generator, whose CPU is shown apart, and other work on the machine are not counted), and no request failed or was dropped. ",
 		fleetP99Target, 100*fleetCPUTarget, runtime.NumCPU())

@@ -492,18 +492,7 @@ func (b *bench) profile(ctx context.Context, name string, load func(context.Cont
 	errc := make(chan error, 1)
 	go func() {
 		time.Sleep(3 * time.Second)
-		resp, err := http.Get(b.srv.pprofURL + "/debug/pprof/profile?seconds=10")
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer resp.Body.Close()
-		f, err := os.Create(path)
-		if err == nil {
-			_, err = io.Copy(f, resp.Body)
-			f.Close()
-		}
-		errc <- err
+		errc <- b.fetchProfile(path, 10)
 	}()
 	if err := load(ctx, 15*time.Second); err != nil {
 		b.r.note(fmt.Sprintf("profiling %s: %v", name, err))
@@ -512,6 +501,32 @@ func (b *bench) profile(ctx context.Context, name string, load func(context.Cont
 		b.r.note(fmt.Sprintf("profiling %s: %v", name, err))
 		return
 	}
+	b.summarizeProfile(ctx, name, 10, path)
+}
+
+// fetchProfile writes a CPU profile of the running server, secs long, to path.
+func (b *bench) fetchProfile(path string, secs int) error {
+	resp, err := http.Get(fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", b.srv.pprofURL, secs))
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("pprof: %s", resp.Status)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// summarizeProfile adds the top of a CPU profile of secs seconds, at path, to the report.
+func (b *bench) summarizeProfile(ctx context.Context, name string, secs int, path string) {
 	goBin, err := exec.LookPath("go")
 	if err != nil {
 		b.r.note("profiling: go is not on PATH, no pprof summary")
@@ -527,7 +542,7 @@ func (b *bench) profile(ctx context.Context, name string, load func(context.Cont
 		}
 		top = append(top, "$ go tool pprof "+strings.Join(args[2:len(args)-2], " ")+"\n"+strings.TrimSpace(string(out)))
 	}
-	b.r.Profiles = append(b.r.Profiles, profileSummary{Name: name, Top: strings.Join(top, "\n\n")})
+	b.r.Profiles = append(b.r.Profiles, profileSummary{Name: name, Secs: secs, Top: strings.Join(top, "\n\n")})
 }
 
 type stmtCount struct {

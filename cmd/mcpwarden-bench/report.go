@@ -29,6 +29,7 @@ type rssFigure struct {
 
 type profileSummary struct {
 	Name string
+	Secs int
 	Top  string
 }
 
@@ -656,7 +657,7 @@ func (r *report) markdown() string {
 		w("Every measured target was met.\n")
 	}
 	for _, p := range r.Profiles {
-		w("\nCPU profile of the server under `%s` load (10 s, `go tool pprof -top`):\n\n```\n%s\n```\n", p.Name, p.Top)
+		w("\nCPU profile of the server under `%s` load (%d s, `go tool pprof -top`):\n\n```\n%s\n```\n", p.Name, p.Secs, p.Top)
 	}
 	for i, p := range r.Plans {
 		if i == 0 {
