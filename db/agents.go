@@ -358,45 +358,57 @@ func (s *Storage) TouchAgents(ctx context.Context, seen []AgentSeen) error {
 	for _, a := range seen {
 		byOrg[a.OrganizationID] = append(byOrg[a.OrganizationID], a)
 	}
-	for org, agents := range byOrg {
-		// In key order, so that flushes from several replicas lock rows in the same order.
-		slices.SortFunc(agents, func(a, b AgentSeen) int { return bytes.Compare(a.AgentID[:], b.AgentID[:]) })
-		n := len(agents)
-		ids, times := make([]string, n), make([]string, n)
-		hasMeta := make(pq.BoolArray, n)
-		host, osType, user, version := make([]sql.NullString, n), make([]sql.NullString, n), make([]sql.NullString, n), make([]sql.NullString, n)
-		for i, a := range agents {
-			ids[i], times[i] = a.AgentID.String(), a.SeenAt.UTC().Format(time.RFC3339Nano)
-			if m := a.Meta; m != nil {
-				hasMeta[i] = true
-				host[i], osType[i], user[i], version[i] = nullString(m.Hostname), nullString(m.OSType), nullString(m.Username), nullString(m.AgentVersion)
-			}
-		}
-		err := s.inTx(ctx, func(tx *sqlx.Tx) error {
-			// A flush updates a few thousand of the organization's agents by key. Costed as a hash
-			// join it would read and hash every agent of the organization instead (235 ms at
-			// 200,000 agents, growing with the fleet, against 105 ms through the primary key).
-			if _, err := tx.ExecContext(ctx, `SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off`); err != nil {
+	for org, all := range byOrg {
+		// In key order, so that flushes from several replicas lock rows in the same order, and in
+		// transactions of at most touchChunk rows, so that a report of one of those agents waits
+		// at most for one chunk's update, not for the whole flush's.
+		slices.SortFunc(all, func(a, b AgentSeen) int { return bytes.Compare(a.AgentID[:], b.AgentID[:]) })
+		for agents := range slices.Chunk(all, touchChunk) {
+			if err := s.touchAgents(ctx, org, agents); err != nil {
 				return err
 			}
-			_, err := tx.ExecContext(ctx, `
-			UPDATE agents a SET last_seen_at = h.seen, idle = false,
-				hostname = CASE WHEN h.has_meta THEN h.hostname ELSE a.hostname END,
-				os_type = CASE WHEN h.has_meta THEN h.os_type ELSE a.os_type END,
-				username = CASE WHEN h.has_meta THEN h.username ELSE a.username END,
-				agent_version = CASE WHEN h.has_meta THEN h.agent_version ELSE a.agent_version END
-			FROM unnest($2::uuid[], $3::timestamptz[], $4::bool[], $5::text[], $6::text[], $7::text[], $8::text[])
-				AS h(id, seen, has_meta, hostname, os_type, username, agent_version)
-			WHERE a.organization_id = $1 AND a.id = h.id
-				AND (a.last_seen_at IS NULL OR a.last_seen_at < h.seen)`,
-				org, pq.Array(ids), pq.Array(times), hasMeta, pq.Array(host), pq.Array(osType), pq.Array(user), pq.Array(version))
-			return err
-		})
-		if err != nil {
-			return err
 		}
 	}
 	return nil
+}
+
+// touchChunk is the most agents one transaction of TouchAgents updates.
+const touchChunk = 1000
+
+// touchAgents writes some of an organization's last-seen times (see TouchAgents).
+func (s *Storage) touchAgents(ctx context.Context, org uuid.UUID, agents []AgentSeen) error {
+	n := len(agents)
+	ids, times := make([]string, n), make([]string, n)
+	hasMeta := make(pq.BoolArray, n)
+	host, osType, user, version := make([]sql.NullString, n), make([]sql.NullString, n), make([]sql.NullString, n), make([]sql.NullString, n)
+	for i, a := range agents {
+		ids[i], times[i] = a.AgentID.String(), a.SeenAt.UTC().Format(time.RFC3339Nano)
+		if m := a.Meta; m != nil {
+			hasMeta[i] = true
+			host[i], osType[i], user[i], version[i] = nullString(m.Hostname), nullString(m.OSType), nullString(m.Username), nullString(m.AgentVersion)
+		}
+	}
+	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		// A flush updates a few thousand of the organization's agents by key. Costed as a hash
+		// join it would read and hash every agent of the organization instead (235 ms at
+		// 200,000 agents, growing with the fleet, against 105 ms through the primary key).
+		if _, err := tx.ExecContext(ctx, `SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off`); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `
+		UPDATE agents a SET last_seen_at = h.seen, idle = false,
+			hostname = CASE WHEN h.has_meta THEN h.hostname ELSE a.hostname END,
+			os_type = CASE WHEN h.has_meta THEN h.os_type ELSE a.os_type END,
+			username = CASE WHEN h.has_meta THEN h.username ELSE a.username END,
+			agent_version = CASE WHEN h.has_meta THEN h.agent_version ELSE a.agent_version END
+		FROM unnest($2::uuid[], $3::timestamptz[], $4::bool[], $5::text[], $6::text[], $7::text[], $8::text[])
+			AS h(id, seen, has_meta, hostname, os_type, username, agent_version)
+		WHERE a.organization_id = $1 AND a.id = h.id
+			AND (a.last_seen_at IS NULL OR a.last_seen_at < h.seen)`,
+			org, pq.Array(ids), pq.Array(times), hasMeta, pq.Array(host), pq.Array(osType), pq.Array(user), pq.Array(version))
+		return err
+	})
+	return err
 }
 
 func nullString(p *string) sql.NullString {

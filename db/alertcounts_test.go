@@ -82,7 +82,7 @@ func TestOpenAlertCountStaysExactOnEveryPathThatOpensOrDismisses(t *testing.T) {
 	}
 	requireOpen("an offline alert", 4)
 	conn.MustExec(`UPDATE agents SET last_seen_at = now() WHERE organization_id = $1 AND id = $2`, org, agent)
-	if n, err := store.ResolveOfflineAlerts(ctx, org); err != nil || n != 1 {
+	if n, err := store.ResolveOfflineAlerts(ctx, org, 1000); err != nil || n != 1 {
 		t.Fatalf("resolve: %d back, %v", n, err)
 	}
 	requireOpen("resolving the offline alert", 3)

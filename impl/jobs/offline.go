@@ -8,7 +8,7 @@ import (
 	"github.com/mcpwarden/mcpwarden/db"
 )
 
-// offlineBatch is how many agent_offline alerts one transaction raises at most.
+// offlineBatch is how many agents one statement of the offline and idle sweeps takes at most.
 var offlineBatch = 1000
 
 // OfflineSweep raises agent_offline for agents silent for longer than After, once per silence,
@@ -33,11 +33,16 @@ func (o *OfflineSweep) RunOnce(ctx context.Context) (raised int, back int64, err
 	}
 	cutoff := now().Add(-o.After)
 	for _, org := range orgs {
-		b, err := o.Store.ResolveOfflineAlerts(ctx, org)
-		if err != nil {
-			return raised, back, err
+		for {
+			b, err := o.Store.ResolveOfflineAlerts(ctx, org, offlineBatch)
+			if err != nil {
+				return raised, back, err
+			}
+			back += b
+			if b < int64(offlineBatch) {
+				break
+			}
 		}
-		back += b
 		for {
 			r, err := o.Store.RaiseOfflineAlerts(ctx, org, cutoff, offlineBatch)
 			if err != nil {
