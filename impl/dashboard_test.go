@@ -14,6 +14,8 @@ import (
 	openapi_types "github.com/oapi-codegen/runtime/types"
 
 	mcpwarden "github.com/mcpwarden/mcpwarden/clients/go"
+	"github.com/mcpwarden/mcpwarden/db"
+	"github.com/mcpwarden/mcpwarden/db/dbtest"
 	"github.com/mcpwarden/mcpwarden/impl/apitest"
 	"github.com/mcpwarden/mcpwarden/impl/config"
 	"github.com/mcpwarden/mcpwarden/impl/jobs"
@@ -180,7 +182,10 @@ func TestTopRisksAreTheHighestScoredActiveServers(t *testing.T) {
 // of the day (again when it runs again the same day, never twice), and the trend lists the days
 // of the window that have one, oldest first, for the caller's organization only.
 func TestRiskTrendIsOnePointPerSnapshottedDay(t *testing.T) {
-	env := apitest.New(t)
+	// The test runs the snapshot job itself, at the days it chooses; the server's own run of it
+	// at start-up could otherwise snapshot today before the test's servers exist (and the test's
+	// run of today would then find nothing due).
+	env := apitest.NewOn(t, db.New(dbtest.New(t)), false)
 	user, token := env.SeedUser(t, "member")
 	org := user.OrganizationID
 	agent := seedAgentRow(t, env, org, "h", 0)
