@@ -103,46 +103,46 @@ func (s *Storage) TopRisks(ctx context.Context, orgID uuid.UUID, limit int) ([]S
 // statement moves every delta exactly once, even when replicas compact concurrently: a row
 // another compaction already deleted is skipped by this one's DELETE, so it is not counted twice.
 func (s *Storage) CompactRollups(ctx context.Context, minRows int) (int, error) {
-	var orgs []uuid.UUID
-	if err := s.db.SelectContext(ctx, &orgs, `
-		SELECT organization_id FROM server_rollups GROUP BY organization_id HAVING count(*) > $1 LIMIT 100`, minRows); err != nil {
-		return 0, err
-	}
-	for _, org := range orgs {
-		if _, err := s.db.ExecContext(ctx, `
-			WITH moved AS (
-				DELETE FROM server_rollups WHERE organization_id = $1
-				RETURNING risk_level, server_type, n
-			)
-			INSERT INTO server_rollups (organization_id, risk_level, server_type, n)
-			SELECT $1, risk_level, server_type, sum(n) FROM moved
-			GROUP BY risk_level, server_type HAVING sum(n) <> 0`, org); err != nil {
-			return 0, err
-		}
-	}
-	n, err := s.compactServerCounts(ctx, minRows)
+	n, err := s.compactDeltas(ctx, minRows, `SELECT organization_id FROM server_rollups`, `
+		WITH moved AS (
+			DELETE FROM server_rollups WHERE organization_id = $1
+			RETURNING risk_level, server_type, n
+		)
+		INSERT INTO server_rollups (organization_id, risk_level, server_type, n)
+		SELECT $1, risk_level, server_type, sum(n) FROM moved
+		GROUP BY risk_level, server_type HAVING sum(n) <> 0`)
 	if err != nil {
-		return len(orgs) + n, err
+		return n, err
 	}
-	m, err := s.compactAlertCounts(ctx, minRows)
-	return len(orgs) + n + m, err
+	m, err := s.compactServerCounts(ctx, minRows)
+	if err != nil {
+		return n + m, err
+	}
+	k, err := s.compactAlertCounts(ctx, minRows)
+	return n + m + k, err
 }
 
 // compactAlertCounts folds the alert_counts deltas of organizations with more than minRows rows
 // into one row, moving every delta exactly once as CompactRollups does.
 func (s *Storage) compactAlertCounts(ctx context.Context, minRows int) (int, error) {
+	return s.compactDeltas(ctx, minRows, `SELECT organization_id FROM alert_counts`, `
+		WITH moved AS (
+			DELETE FROM alert_counts WHERE organization_id = $1 RETURNING n
+		)
+		INSERT INTO alert_counts (organization_id, n)
+		SELECT $1, sum(n) FROM moved HAVING sum(n) <> 0`)
+}
+
+// compactDeltas runs fold ($1: an organization) for up to 100 organizations that the rows of
+// from (a SELECT of organization_id, without GROUP BY) hold more than minRows deltas for, and
+// returns how many it folded.
+func (s *Storage) compactDeltas(ctx context.Context, minRows int, from, fold string) (int, error) {
 	var orgs []uuid.UUID
-	if err := s.db.SelectContext(ctx, &orgs, `
-		SELECT organization_id FROM alert_counts GROUP BY organization_id HAVING count(*) > $1 LIMIT 100`, minRows); err != nil {
+	if err := s.db.SelectContext(ctx, &orgs, from+` GROUP BY organization_id HAVING count(*) > $1 LIMIT 100`, minRows); err != nil {
 		return 0, err
 	}
 	for _, org := range orgs {
-		if _, err := s.db.ExecContext(ctx, `
-			WITH moved AS (
-				DELETE FROM alert_counts WHERE organization_id = $1 RETURNING n
-			)
-			INSERT INTO alert_counts (organization_id, n)
-			SELECT $1, sum(n) FROM moved HAVING sum(n) <> 0`, org); err != nil {
+		if _, err := s.db.ExecContext(ctx, fold, org); err != nil {
 			return 0, err
 		}
 	}

@@ -285,25 +285,14 @@ func (s *Storage) listAgentServers(ctx context.Context, orgID uuid.UUID, f Serve
 // uncompacted rows into one compacted row per (status, risk_level, server_name, server_type),
 // moving every delta exactly once as CompactRollups does. It runs with CompactRollups.
 func (s *Storage) compactServerCounts(ctx context.Context, minRows int) (int, error) {
-	var orgs []uuid.UUID
-	if err := s.db.SelectContext(ctx, &orgs, `
-		SELECT organization_id FROM server_counts WHERE NOT compacted
-		GROUP BY organization_id HAVING count(*) > $1 LIMIT 100`, minRows); err != nil {
-		return 0, err
-	}
-	for _, org := range orgs {
-		if _, err := s.db.ExecContext(ctx, `
-			WITH moved AS (
-				DELETE FROM server_counts WHERE organization_id = $1
-				RETURNING status, risk_level, server_name, server_type, n
-			)
-			INSERT INTO server_counts (organization_id, status, risk_level, server_name, server_type, n, compacted)
-			SELECT $1, status, risk_level, server_name, server_type, sum(n), true FROM moved
-			GROUP BY status, risk_level, server_name, server_type HAVING sum(n) <> 0`, org); err != nil {
-			return 0, err
-		}
-	}
-	return len(orgs), nil
+	return s.compactDeltas(ctx, minRows, `SELECT organization_id FROM server_counts WHERE NOT compacted`, `
+		WITH moved AS (
+			DELETE FROM server_counts WHERE organization_id = $1
+			RETURNING status, risk_level, server_name, server_type, n
+		)
+		INSERT INTO server_counts (organization_id, status, risk_level, server_name, server_type, n, compacted)
+		SELECT $1, status, risk_level, server_name, server_type, sum(n), true FROM moved
+		GROUP BY status, risk_level, server_name, server_type HAVING sum(n) <> 0`)
 }
 
 // ServerByID returns one server, or ErrNotFound.
