@@ -275,3 +275,65 @@ func TestSteadyHeartbeatsReadNothingAndAreFlushed(t *testing.T) {
 		t.Fatalf("the bound machine again: %d", code)
 	}
 }
+
+// TestAKeyMovedToAnotherMachineOnOneReplicaIsRefusedOnTheOther: replica b answers the bound
+// machine's heartbeats from memory; once that machine has been silent and the key has moved to
+// another machine through a report on replica a, b hears of it from a's announcement at its next
+// poll and refuses the first machine (409) instead of answering from what it remembered.
+func TestAKeyMovedToAnotherMachineOnOneReplicaIsRefusedOnTheOther(t *testing.T) {
+	a := apitest.New(t, func(c *config.Server) { c.RevocationPollInterval = time.Hour })
+	b := a.Replica(t)
+	_, token := a.SeedUser(t, "admin")
+	agentID, key := enrol(t, a, token, "laptop")
+	first, second := machineOf("first"), machineOf("second")
+	beat := func(env *apitest.Env, machine string) int {
+		t.Helper()
+		resp, err := env.Agent(key).AgentHeartbeatWithResponse(tctx, mcpwarden.AgentHeartbeatJSONRequestBody{Hostname: "laptop.local", MachineId: &machine})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.StatusCode()
+	}
+
+	if code := beat(b, first); code != http.StatusOK {
+		t.Fatalf("the first machine's heartbeat on b: %d", code)
+	}
+	reads := b.Ingester.StoredReads()
+	if code := beat(b, first); code != http.StatusOK || b.Ingester.StoredReads() != reads {
+		t.Fatalf("the first machine's steady heartbeat on b: %d after %d stored-state reads, want 200 from memory", code, b.Ingester.StoredReads()-reads)
+	}
+	host := "laptop.local"
+	send := func(env *apitest.Env, machine string) mcpwarden.ReportResult {
+		t.Helper()
+		resp, err := env.Agent(key).ReportServersWithResponse(tctx, mcpwarden.ReportServersJSONRequestBody{
+			Servers: []mcpwarden.ReportedServer{srv("alpha", "mcp-server-time", "uvx mcp-server-time")}, MachineId: &machine, Hostname: &host,
+		})
+		if err != nil || resp.JSON200 == nil {
+			t.Fatalf("report: %v %d %s", err, resp.StatusCode(), resp.Body)
+		}
+		return *resp.JSON200
+	}
+	send(b, first)
+	b.Ingester.FlushLastSeen(tctx)
+	a.Store.DB().MustExec(`UPDATE agents SET last_seen_at = now() - interval '4 minutes' WHERE id = $1`, agentID)
+
+	// The same inventory from the second machine: nothing changes but the binding, so the
+	// binding's own announcement is all b can hear of.
+	if r := send(a, second); !r.Unchanged {
+		t.Fatalf("the second machine's report on a: %+v, want unchanged", r)
+	}
+	if code := beat(a, second); code != http.StatusOK {
+		t.Fatalf("the second machine's heartbeat on a: %d", code)
+	}
+	a.Ingester.FlushLastSeen(tctx)
+
+	if err := b.Ingester.PollRevocations(tctx); err != nil {
+		t.Fatal(err)
+	}
+	if code := beat(b, first); code != http.StatusConflict {
+		t.Errorf("the first machine on b after the key moved on a: %d, want 409", code)
+	}
+	if code := beat(b, second); code != http.StatusOK {
+		t.Errorf("the second machine on b: %d, want 200", code)
+	}
+}
