@@ -59,6 +59,12 @@ func Pool(url string) (*sqlx.DB, error) {
 	return sqlx.NewDb(sql.OpenDB(connector), "postgres"), nil
 }
 
+// connMaxLifetime closes pooled connections after an hour, at the latest, so a busy pool is
+// not kept forever: PostgreSQL keeps a prepared statement's generic plan as long as the
+// connection, and a plan made while an organization was small (a scan that was cheap then)
+// would otherwise outlive the organization's growth. A new connection plans again.
+const connMaxLifetime = time.Hour
+
 // Open connects to PostgreSQL and checks that it answers and is a primary: a standby refuses
 // every write, so the server would answer sign-ins and reports with errors.
 func Open(ctx context.Context, url string, maxConns int) (*Storage, error) {
@@ -72,6 +78,7 @@ func Open(ctx context.Context, url string, maxConns int) (*Storage, error) {
 	conn.SetMaxOpenConns(maxConns)
 	conn.SetMaxIdleConns(maxConns)
 	conn.SetConnMaxIdleTime(5 * time.Minute)
+	conn.SetConnMaxLifetime(connMaxLifetime)
 	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := conn.PingContext(pingCtx); err != nil {

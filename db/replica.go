@@ -110,6 +110,7 @@ func (s *Storage) UseReadReplica(o ReadReplicaOptions) error {
 	conn.SetMaxOpenConns(o.MaxConns)
 	conn.SetMaxIdleConns(o.MaxConns)
 	conn.SetConnMaxIdleTime(5 * time.Minute)
+	conn.SetConnMaxLifetime(connMaxLifetime)
 	if o.CheckInterval <= 0 {
 		o.CheckInterval = time.Second
 	}
