@@ -62,9 +62,7 @@ func (in *Ingester) admit(ctx context.Context, a Agent, s db.AgentState, id Iden
 			return false, err
 		}
 		if st := in.keys.agent(a.AgentID); st != nil {
-			st.mu.Lock()
-			st.keySharedAt = &now
-			st.mu.Unlock()
+			st.sharedNow(now)
 		}
 		return false, ErrKeyShared
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"hash/maphash"
 	"log/slog"
 	"math/rand/v2"
 	"sync"
@@ -54,13 +55,15 @@ type agentState struct {
 	agent   Agent
 	keyHash [32]byte
 
-	mu         sync.Mutex
-	meta       db.AgentMeta
-	reportHash []byte
-	// machineID is the machine the key is bound to, keySharedAt when another machine was last
-	// caught using it (see identity.go).
-	machineID   *string
-	keySharedAt *time.Time
+	mu sync.Mutex
+	// details and machine are fingerprints (see fingerprint) of the agent's stored machine
+	// details and of the machine its key is bound to (0: none), which is all a steady heartbeat
+	// is compared with; keySharedAt is when another machine was last caught using the key, in
+	// Unix nanoseconds (0: never; see identity.go). Held as numbers, not strings, a fleet's
+	// states take a fraction of the memory and give the garbage collector nothing to follow.
+	details, machine uint64
+	keySharedAt      int64
+	reportHash       []byte
 	// rawReport is the hash of the last report body as received, before normalization, for
 	// which the normalized report hash equalled reportHash (see Ingester.KnownUnchanged).
 	rawReport []byte
@@ -71,7 +74,7 @@ type agentState struct {
 
 type keyEntry struct {
 	state   *agentState // nil: no such key
-	expires time.Time
+	expires int64       // Unix nanoseconds
 }
 
 type keyCacheShard struct {
@@ -150,7 +153,7 @@ func (c *keyCache) lookup(ctx context.Context, key string) (*agentState, error) 
 	e, ok := sh.entries[h]
 	gen := sh.gen
 	sh.mu.RUnlock()
-	if ok && now.Before(e.expires) && (e.state == nil || c.trusted(now)) {
+	if ok && now.UnixNano() < e.expires && (e.state == nil || c.trusted(now)) {
 		c.hits.Add(1)
 		if e.state == nil {
 			return nil, ErrUnknownKey
@@ -163,19 +166,13 @@ func (c *keyCache) lookup(ctx context.Context, key string) (*agentState, error) 
 	case err != nil:
 		return nil, err
 	case !found:
-		c.put(h, gen, keyEntry{expires: now.Add(keyCacheNegative)})
+		c.put(h, gen, keyEntry{expires: now.Add(keyCacheNegative).UnixNano()})
 		return nil, ErrUnknownKey
 	}
-	st := &agentState{
-		agent:       Agent{OrgID: k.OrganizationID, AgentID: k.AgentID},
-		keyHash:     h,
-		meta:        k.AgentMeta,
-		reportHash:  k.ReportHash,
-		machineID:   k.MachineID,
-		keySharedAt: k.KeySharedAt,
-	}
+	st := &agentState{agent: Agent{OrgID: k.OrganizationID, AgentID: k.AgentID}, keyHash: h}
+	st.setStored(k.AgentState)
 	ttl := keyCacheTTL - time.Duration(rand.Int64N(int64(keyCacheTTL/10)))
-	c.put(h, gen, keyEntry{state: st, expires: now.Add(ttl)})
+	c.put(h, gen, keyEntry{state: st, expires: now.Add(ttl).UnixNano()})
 	return st, nil
 }
 
@@ -198,7 +195,7 @@ func (c *keyCache) put(h [32]byte, gen uint64, e keyEntry) {
 	if e.state == nil && sh.negatives >= keyCacheMaxNegativePerShard {
 		now := c.now()
 		for k, old := range sh.entries {
-			if old.state == nil && (!now.Before(old.expires) || sh.negatives >= keyCacheMaxNegativePerShard/2) {
+			if old.state == nil && (now.UnixNano() >= old.expires || sh.negatives >= keyCacheMaxNegativePerShard/2) {
 				delete(sh.entries, k)
 				sh.negatives--
 			}
@@ -207,7 +204,7 @@ func (c *keyCache) put(h [32]byte, gen uint64, e keyEntry) {
 	if len(sh.entries) >= keyCacheMaxPerShard {
 		now := c.now()
 		for k, old := range sh.entries {
-			if !now.Before(old.expires) {
+			if now.UnixNano() >= old.expires {
 				delete(sh.entries, k)
 				if old.state == nil {
 					sh.negatives--
@@ -424,32 +421,80 @@ func sameMeta(a, b db.AgentMeta) bool {
 
 // setStored replaces what the replica remembers of the agent with its stored state.
 func (st *agentState) setStored(s db.AgentState) {
+	var shared int64
+	if s.KeySharedAt != nil {
+		shared = s.KeySharedAt.UnixNano()
+	}
 	st.mu.Lock()
 	if !bytes.Equal(st.reportHash, s.ReportHash) {
 		st.reportHash, st.rawReport = s.ReportHash, nil
 	}
-	st.meta, st.machineID, st.keySharedAt = s.AgentMeta, s.MachineID, s.KeySharedAt
+	st.details, st.machine, st.keySharedAt = fingerprint(s.AgentMeta), fingerprintOf(s.MachineID), shared
 	st.mu.Unlock()
 }
 
 // settled reports whether a heartbeat changes nothing the replica knows of the agent: it comes
 // from the machine the key is bound to and sends the stored details (see Ingester.Heartbeat).
+// It is checkIdentity's answer on the fingerprints: with the stored details sent again, the
+// hostnames agree; a request that names its machine must name the bound one (another would be
+// another machine, or be bound); one naming no machine and no host is refused while a sharing
+// is being caught.
 func (st *agentState) settled(meta db.AgentMeta, id Identity, now time.Time) bool {
+	details, machine := fingerprint(meta), fingerprintOf(id.MachineID)
 	st.mu.Lock()
-	s := db.AgentState{AgentMeta: st.meta, MachineID: st.machineID, KeySharedAt: st.keySharedAt}
+	same := details == st.details && (id.MachineID == nil || machine == st.machine)
+	shared := st.keySharedAt
 	st.mu.Unlock()
-	c := checkIdentity(s, id, now)
-	return !c.other && !c.refuse && !c.bind && sameMeta(s.AgentMeta, meta)
+	refused := id.MachineID == nil && id.Hostname == nil && shared != 0 && now.Sub(time.Unix(0, shared)) < keySharedWindow
+	return same && !refused
 }
 
 // wroteMeta records details and a binding this replica wrote.
 func (st *agentState) wroteMeta(m db.AgentMeta, machineID *string) {
+	details, machine := fingerprint(m), fingerprintOf(machineID)
 	st.mu.Lock()
-	st.meta = m
+	st.details = details
 	if machineID != nil {
-		st.machineID = machineID
+		st.machine = machine
 	}
 	st.mu.Unlock()
+}
+
+// sharedNow records that another machine was caught using the agent's key.
+func (st *agentState) sharedNow(now time.Time) {
+	st.mu.Lock()
+	st.keySharedAt = now.UnixNano()
+	st.mu.Unlock()
+}
+
+// fingerprintSeed is this process's: fingerprints are compared within one replica only, and
+// nobody outside it can choose details that collide.
+var fingerprintSeed = maphash.MakeSeed()
+
+// fingerprint condenses an agent's machine details into 64 bits, each field's absence told
+// apart from its being empty. Two different details colliding (one chance in 2^64) would only
+// delay their write to the next flush, which writes a heartbeat's details whatever they are.
+func fingerprint(m db.AgentMeta) uint64 {
+	var h maphash.Hash
+	h.SetSeed(fingerprintSeed)
+	for _, v := range [...]*string{m.Hostname, m.OSType, m.Username, m.AgentVersion} {
+		if v == nil {
+			h.WriteByte(0)
+			continue
+		}
+		h.WriteByte(1)
+		h.WriteString(*v)
+		h.WriteByte(0) // ends the field: ("ab", "c") and ("a", "bc") differ
+	}
+	return h.Sum64()
+}
+
+// fingerprintOf condenses a machine identity; 0 is none, which no identity condenses to.
+func fingerprintOf(v *string) uint64 {
+	if v == nil {
+		return 0
+	}
+	return maphash.String(fingerprintSeed, *v) | 1
 }
 
 func sameString(a, b *string) bool {
