@@ -113,8 +113,12 @@ func database(ctx context.Context, cfg *config.Server, log *slog.Logger) (*db.St
 		}
 		log.Info("the built-in PostgreSQL is up", "postgres_dir", cluster.Dir())
 		stop = func() {
-			if err := cluster.Stop(); err != nil {
+			stopped, err := cluster.Release()
+			switch {
+			case err != nil:
 				log.Error("stop the built-in PostgreSQL", "error", err)
+			case !stopped:
+				log.Info("the built-in PostgreSQL keeps running: another process uses it", "postgres_dir", cluster.Dir())
 			}
 		}
 		if err := cluster.CreateDatabase(ctx, "mcpwarden"); err != nil {

@@ -71,6 +71,8 @@ type Cluster struct {
 	buffersMB int
 	cred      *syscall.Credential
 	uid, gid  int
+	// users is this process's lock on Dir/users.lock (see Start); nil for a standby.
+	users *os.File
 }
 
 const superuser = "mcpwarden"
@@ -118,13 +120,29 @@ func hasServerBinaries(dir string) bool {
 	return true
 }
 
-// Start initialises the cluster on first use and starts it, or adopts it when a previous run
-// left it running. It returns once PostgreSQL accepts connections.
-func Start(ctx context.Context, opts Options) (*Cluster, error) {
-	c, err := prepare(opts)
+// Start initialises the cluster on first use and starts it, or adopts it when it is running
+// already: another process uses it (a second server on the same data directory, `mcpwarden
+// seed` beside `mcpwarden serve`), or a previous run was killed before it could stop it. It
+// returns once PostgreSQL accepts connections. Every process that started or adopted the
+// cluster holds a shared lock on Dir/users.lock until Release, so the last one out stops it;
+// starting and stopping take Dir/start.lock, so that nobody adopts a cluster being stopped.
+func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
+	if c, err = prepare(opts); err != nil {
+		return nil, err
+	}
+	unlock, err := c.lockStart()
 	if err != nil {
 		return nil, err
 	}
+	defer unlock()
+	if c.users, err = os.OpenFile(filepath.Join(c.dir, "users.lock"), os.O_CREATE|os.O_RDWR, 0o600); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			c.users.Close()
+		}
+	}()
 	if _, err := os.Stat(filepath.Join(c.dataDir, "PG_VERSION")); errors.Is(err, os.ErrNotExist) {
 		if err := c.initdb(ctx); err != nil {
 			return nil, err
@@ -132,12 +150,56 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	}
 	if running, socketDir := c.runningSocketDir(); running {
 		c.socketDir = socketDir
-		return c, nil
-	}
-	if err := c.StartServer(ctx); err != nil {
+	} else if err := c.StartServer(ctx); err != nil {
 		return nil, err
 	}
+	if err := flock(c.users, syscall.LOCK_SH); err != nil {
+		return nil, fmt.Errorf("lock %s: %w", c.users.Name(), err)
+	}
 	return c, nil
+}
+
+// Release lets go of a cluster Start returned: it stops PostgreSQL unless another process still
+// uses it, and says whether it did.
+func (c *Cluster) Release() (stopped bool, err error) {
+	if c.users == nil {
+		return true, c.Stop()
+	}
+	defer c.users.Close()
+	unlock, err := c.lockStart()
+	if err != nil {
+		return false, err
+	}
+	defer unlock()
+	if err := flock(c.users, syscall.LOCK_EX|syscall.LOCK_NB); errors.Is(err, syscall.EWOULDBLOCK) {
+		return false, nil
+	} else if err != nil {
+		return false, fmt.Errorf("lock %s: %w", c.users.Name(), err)
+	}
+	return true, c.Stop()
+}
+
+// lockStart takes Dir/start.lock, held while the cluster is started or stopped.
+func (c *Cluster) lockStart() (unlock func(), err error) {
+	f, err := os.OpenFile(filepath.Join(c.dir, "start.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := flock(f, syscall.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("lock %s: %w", f.Name(), err)
+	}
+	return func() { f.Close() }, nil
+}
+
+// flock takes or converts a lock on f, retrying when a signal interrupts the wait.
+func flock(f *os.File, how int) error {
+	for {
+		err := syscall.Flock(int(f.Fd()), how)
+		if !errors.Is(err, syscall.EINTR) {
+			return err
+		}
+	}
 }
 
 // StartStandby makes a streaming standby of primary in opts.Dir, a base backup that follows the

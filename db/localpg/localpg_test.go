@@ -60,3 +60,66 @@ func TestRootsClusterInAHomeOnlyRootEntersLivesWhereItsUserCanReach(t *testing.T
 		t.Errorf("something was made in root's home (%v); the cluster lives elsewhere", err)
 	}
 }
+
+// TestTheLastProcessOutStopsTheCluster: a second process adopts the cluster the first started
+// and, on its way out, leaves it running for the first (which used to lose its database when a
+// `mcpwarden seed` or a second server on the same data directory exited); the last one out
+// stops it, and so does a process that adopted a cluster a killed run left behind.
+func TestTheLastProcessOutStopsTheCluster(t *testing.T) {
+	if _, err := FindBinaries(os.Getenv("MCPWARDEN_PG_BIN")); err != nil {
+		t.Skip(err)
+	}
+	base := t.TempDir()
+	for _, d := range []string{filepath.Dir(base), base} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	opts := Options{Dir: filepath.Join(base, "postgres"), NoFsync: true, BinDir: os.Getenv("MCPWARDEN_PG_BIN")}
+	ctx := context.Background()
+	start := func() *Cluster {
+		t.Helper()
+		c, err := Start(ctx, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	running := func(c *Cluster) bool {
+		ok, _ := c.runningSocketDir()
+		return ok
+	}
+	release := func(c *Cluster, want bool, who string) {
+		t.Helper()
+		stopped, err := c.Release()
+		if err != nil {
+			t.Fatalf("%s: %v", who, err)
+		}
+		if stopped != want {
+			t.Errorf("%s: stopped = %v, want %v", who, stopped, want)
+		}
+	}
+
+	first := start()
+	t.Cleanup(func() { first.Stop() })
+	second := start()
+	release(second, false, "the second process, while the first runs")
+	if err := first.CreateDatabase(ctx, "mcpwarden"); err != nil {
+		t.Fatalf("the first process's cluster after the second left: %v", err)
+	}
+	release(first, true, "the last process")
+	if running(first) {
+		t.Fatal("the cluster still runs after the last process left")
+	}
+
+	killed := start()
+	killed.users.Close() // killed: its lock goes with it, PostgreSQL keeps running
+	if !running(killed) {
+		t.Fatal("the cluster is not running after its process was killed")
+	}
+	next := start()
+	release(next, true, "a process that adopted a killed run's cluster")
+	if running(next) {
+		t.Error("the killed run's cluster still runs after the process that adopted it left")
+	}
+}
