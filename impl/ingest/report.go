@@ -77,8 +77,8 @@ func (in *Ingester) KnownUnchanged(a Agent, stored db.AgentState, raw []byte, n 
 	if st == nil || n > maxReportServers {
 		return false
 	}
-	hash := st.reportOfRaw(raw)
-	if hash == nil || !bytes.Equal(hash, stored.ReportHash) {
+	hash, ok := st.reportOfRaw(raw)
+	if !ok || !bytes.Equal(hash[:], stored.ReportHash) {
 		return false
 	}
 	in.seen.touch(a.OrgID, a.AgentID, in.now(), nil)
@@ -502,31 +502,43 @@ func higherLevel(a, b string) string {
 	return a
 }
 
+// hash32 holds a SHA-256 hash as an array; anything else is none (all zeros).
+func hash32(b []byte) [sha256.Size]byte {
+	if len(b) != sha256.Size {
+		return [sha256.Size]byte{}
+	}
+	return [sha256.Size]byte(b)
+}
+
 // setReport records the agent's report hash as stored, and the hash of the body it came from
 // (nil when unknown).
 func (st *agentState) setReport(hash, raw []byte) {
+	report, body := hash32(hash), hash32(raw)
 	st.mu.Lock()
-	st.reportHash, st.rawReport = hash, raw
+	st.report, st.raw = report, body
 	st.mu.Unlock()
 }
 
 // reportOfRaw returns the agent's remembered report hash if a body hashing to raw is known to
-// normalize to it, and nil otherwise.
-func (st *agentState) reportOfRaw(raw []byte) []byte {
+// normalize to it.
+func (st *agentState) reportOfRaw(raw []byte) (hash [sha256.Size]byte, ok bool) {
+	body := hash32(raw)
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	if st.reportHash == nil || st.rawReport == nil || !bytes.Equal(st.rawReport, raw) {
-		return nil
+	var none [sha256.Size]byte
+	if st.report == none || st.raw == none || st.raw != body {
+		return none, false
 	}
-	return st.reportHash
+	return st.report, true
 }
 
 // setRawReport remembers that a body hashing to raw normalizes to hash, if hash is still the
 // agent's current report.
 func (st *agentState) setRawReport(hash, raw []byte) {
+	report, body := hash32(hash), hash32(raw)
 	st.mu.Lock()
-	if bytes.Equal(st.reportHash, hash) {
-		st.rawReport = raw
+	if report == st.report {
+		st.raw = body
 	}
 	st.mu.Unlock()
 }
