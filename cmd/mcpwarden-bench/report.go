@@ -637,7 +637,7 @@ func (r *report) markdown() string {
 	if len(r.Exports) == 0 {
 		w("Not measured (the million-row phase was skipped; see the notes).\n")
 	} else {
-		w("`GET /mcp/servers/export` of the seeded organization's %d servers, unfiltered, streamed by the Go SDK on loopback and counted as it arrives. Peak RSS is the server process's `VmHWM`, reset (`echo 5 > /proc/<pid>/clear_refs`) just before each request; PostgreSQL's processes are not counted.\n\n", r.SeedServers)
+		w("`GET /mcp/servers/export` of the seeded organization's %d servers, unfiltered, streamed by the Go SDK on loopback and counted as it arrives, authenticated with a read API token (created on a server run of its own, so that the exporting server has hashed no password: a sign-in's argon2id leaves about 36 MB of RSS that the Go runtime keeps for minutes). Peak RSS is the server process's `VmHWM`, reset (`echo 5 > /proc/<pid>/clear_refs`) just before each request; PostgreSQL's processes are not counted.\n\n", r.SeedServers)
 		w("| format | lines (with header) | bytes | seconds | server RSS before, MB | server peak RSS, MB | goal | |\n|---|---:|---:|---:|---:|---:|---|---|\n")
 		for _, e := range r.Exports {
 			w("| %s | %d | %d | %.1f | %.1f | %.1f | ≤ %d MB | %s |\n", e.Format, e.Lines, e.Bytes, e.Seconds, e.BeforeMB, e.PeakMB, exportRSSTargetMB, mark(yes(e.Err == "" && e.PeakMB <= exportRSSTargetMB)))
