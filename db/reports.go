@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
-	"time"
 
 	"github.com/google/uuid"
 	"github.com/jmoiron/sqlx"
@@ -63,9 +62,6 @@ type ReportOutcome struct {
 	Updated   int64
 	Dormant   int64
 	Alerts    int
-	// Announced is the agent_key_revocations row that tells other replicas the agent's report
-	// changed (zero when the report was unchanged).
-	Announced KeyInvalidation
 }
 
 // ReportBatch is one transaction that writes the reports of several agents of one organization:
@@ -212,9 +208,9 @@ var (
 	//   - dormant: servers missing from their agent's report.
 	//   - counter_delta, counted, rolled (counterDeltasSQL): the counters' deltas of the three;
 	//     an updated row's old values travel with it (prev_*, from PreviousServers).
-	//   - agent, announced: the report hashes, and the announcement to other replicas, which
-	//     cache them, in the same transaction, so that no crash can separate them, with the
-	//     time of the announcement each replaced (replaced_at; see KeyInvalidation).
+	//   - agent: the report hashes. Nothing is announced to the other replicas, which cache
+	//     them: a replica confirms the hash it remembers against the stored one before it calls
+	//     a report unchanged (impl/ingest/stored.go).
 	//   - raised, outbox (raiseAlertsSQL): the alerts the plans found.
 	// It returns one row per agent.
 	applyReportsSQL = `
@@ -280,12 +276,6 @@ var (
 				report_hash = (SELECT decode(x.report_hash, 'hex') FROM agent_input x WHERE x.id = a.id), idle = false
 			FROM unnest($5::uuid[]) AS k(id)
 			WHERE a.organization_id = $1 AND a.id = k.id
-			RETURNING a.id, a.key_hash
-		), announced AS (
-			INSERT INTO agent_key_revocations AS k (organization_id, key_hash, revoked_at)
-			SELECT $1, key_hash, clock_timestamp() FROM agent ORDER BY key_hash
-			ON CONFLICT (organization_id, key_hash) DO UPDATE SET revoked_at = clock_timestamp(), replaced_at = k.revoked_at
-			RETURNING k.key_hash, k.revoked_at, k.replaced_at
 		), ` + alertInputSQL("$4") + `,` + raiseAlertsSQL + `
 		SELECT x.id AS agent_id,
 			(SELECT count(*) FROM inserted i WHERE i.agent_id = x.id) AS created,
@@ -294,11 +284,8 @@ var (
 			(SELECT count(*) FROM raised r WHERE r.agent_id = x.id) AS alerts,
 			-- The created alerts, only when there are webhooks to deliver them to.
 			CASE WHEN EXISTS (SELECT 1 FROM webhooks WHERE organization_id = $1)
-				THEN (SELECT json_agg(r) FROM raised r WHERE r.agent_id = x.id) END AS webhook_alerts,
-			k.key_hash, k.revoked_at, k.key_hash IS NOT NULL AND k.replaced_at IS NULL AS fresh, k.replaced_at AS prior_at
-		FROM agent_input x
-		LEFT JOIN agent a ON a.id = x.id
-		LEFT JOIN announced k ON k.key_hash = a.key_hash`
+				THEN (SELECT json_agg(r) FROM raised r WHERE r.agent_id = x.id) END AS webhook_alerts
+		FROM agent_input x`
 )
 
 // appendReportRow appends an agent's server as a JSON object for applyReportsSQL ($2), with the
@@ -414,16 +401,12 @@ func (b *ReportBatch) Apply(ctx context.Context, w BatchWrite) ([]ReportOutcome,
 // alerts it created when they are to be delivered to webhooks.
 func (b *ReportBatch) applyReports(ctx context.Context, rows, agentsJSON []byte, alerts string, agents []uuid.UUID, dormant []string) ([]ReportOutcome, []Alert, error) {
 	var res []struct {
-		AgentID       uuid.UUID  `db:"agent_id"`
-		Created       int64      `db:"created"`
-		Updated       int64      `db:"updated"`
-		Dormant       int64      `db:"dormant"`
-		Alerts        int        `db:"alerts"`
-		WebhookAlerts []byte     `db:"webhook_alerts"`
-		KeyHash       []byte     `db:"key_hash"`
-		RevokedAt     *time.Time `db:"revoked_at"`
-		Fresh         bool       `db:"fresh"`
-		PriorAt       *time.Time `db:"prior_at"`
+		AgentID       uuid.UUID `db:"agent_id"`
+		Created       int64     `db:"created"`
+		Updated       int64     `db:"updated"`
+		Dormant       int64     `db:"dormant"`
+		Alerts        int       `db:"alerts"`
+		WebhookAlerts []byte    `db:"webhook_alerts"`
 	}
 	if err := b.s.prepared(ctx, b.tx, applyReportsSQL).SelectContext(ctx, &res,
 		b.org, rows, string(agentsJSON), alerts, pq.Array(uuidStrings(agents)), pq.Array(dormant)); err != nil {
@@ -438,9 +421,6 @@ func (b *ReportBatch) applyReports(ctx context.Context, rows, agentsJSON []byte,
 	for _, r := range res {
 		out := &outs[index[r.AgentID]]
 		out.Created, out.Updated, out.Dormant, out.Alerts = r.Created, r.Updated, r.Dormant, r.Alerts
-		if r.RevokedAt != nil {
-			out.Announced = KeyInvalidation{KeyHash: r.KeyHash, At: *r.RevokedAt, Fresh: r.Fresh, Prior: r.PriorAt}
-		}
 		if r.WebhookAlerts != nil {
 			var as []Alert
 			if err := json.Unmarshal(r.WebhookAlerts, &as); err != nil {

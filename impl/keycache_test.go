@@ -169,10 +169,10 @@ func BenchmarkHeartbeat(b *testing.B) {
 	})
 }
 
-// TestChangedReportsKeepTheirReplicasKeyCache: a replica that applies an agent's changed report
-// keeps the agent's key cached (its poll recognises its own announcement, even one that replaced
-// an earlier announcement it had taken in), but not when the announcement replaced another
-// replica's that it has not seen: then its cached copy of the agent is stale and goes.
+// TestChangedReportsKeepTheirReplicasKeyCache: a replica that applies an agent's changed reports
+// keeps the agent's key cached (a report announces nothing: its hash is confirmed against the
+// stored one instead), but a change another replica announced in between (a new hostname) still
+// makes it forget its stale copy of the agent.
 func TestChangedReportsKeepTheirReplicasKeyCache(t *testing.T) {
 	a := apitest.New(t)
 	b := a.Replica(t)
@@ -202,9 +202,9 @@ func TestChangedReportsKeepTheirReplicasKeyCache(t *testing.T) {
 		t.Fatalf("%d key lookups after the replica's own changed reports, want 0", n)
 	}
 
-	// Another replica stores a new hostname; this replica's next report replaces that
-	// announcement, and its copy of the agent (hostname h1) must still go: the agent going back
-	// to h1 is then written, not taken for unchanged.
+	// Another replica stores a new hostname; after this replica's next report and poll, its copy
+	// of the agent (hostname h1) must be gone: the agent going back to h1 is then written, not
+	// taken for unchanged.
 	heartbeat(b, key, "h2")
 	report(t, a, key, srv("s", "mcp-server-fetch", "uvx mcp-server-fetch --rev 20"))
 	poll()

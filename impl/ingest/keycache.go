@@ -20,10 +20,13 @@ import (
 // Agent keys are looked up on every heartbeat and report, so verified keys are cached in memory
 // for hours: a fleet heartbeating every minute then costs the database nothing per heartbeat.
 // Staleness is bounded by polling instead of by the TTL: whatever deletes or rotates a key, or
-// changes an agent's stored state (its heartbeat details, its report hash), writes the key's hash
-// to agent_key_revocations, as a row of the agent's organization, and every replica reads every
-// organization's new rows every few seconds and forgets those keys. The replica that deletes or rotates forgets the key at once. If polling fails for
-// longer than keyCacheMaxStale the cache is not trusted at all until it succeeds again.
+// changes what a steady heartbeat is answered from (the agent's details, its machine binding, a
+// sharing caught), writes the key's hash to agent_key_revocations, as a row of the agent's
+// organization, and every replica reads every organization's new rows every few seconds and
+// forgets those keys. The replica that deletes or rotates forgets the key at once. If polling
+// fails for longer than keyCacheMaxStale the cache is not trusted at all until it succeeds
+// again. A report hash is not announced: it is confirmed against the stored one on every report
+// (stored.go).
 //
 // Unknown keys are cached briefly too (and in bounded number), so a stream of well-formed but
 // wrong keys does not become a stream of queries.

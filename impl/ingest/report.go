@@ -122,11 +122,10 @@ func (in *Ingester) Report(ctx context.Context, a Agent, stored db.AgentState, r
 	if err != nil {
 		return Result{}, err
 	}
-	// Other replicas may hold the previous report hash: the report's transaction announced that
-	// it changed, so they reload it rather than call a return to that previous report unchanged.
+	// Other replicas may hold the previous report hash; they confirm it against the stored one
+	// before they call a report unchanged (stored.go), so a return to it is applied there too.
 	if st != nil {
 		st.setReport(hash, raw)
-		in.keys.wrote(out.Announced)
 	}
 	if out.Unchanged {
 		in.seen.touch(a.OrgID, a.AgentID, in.now(), nil)
