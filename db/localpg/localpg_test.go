@@ -15,16 +15,7 @@ func TestRootsClusterInAHomeOnlyRootEntersLivesWhereItsUserCanReach(t *testing.T
 	if os.Geteuid() != 0 {
 		t.Skip("only root's clusters are run by another user")
 	}
-	if _, err := FindBinaries(os.Getenv("MCPWARDEN_PG_BIN")); err != nil {
-		t.Skip(err)
-	}
-	base := t.TempDir()
-	// t.TempDir's directory and its parent are root's alone; the fallback must be reachable.
-	for _, d := range []string{filepath.Dir(base), base} {
-		if err := os.Chmod(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
+	base := reachableTempDir(t)
 	home := filepath.Join(base, "root")
 	if err := os.Mkdir(home, 0o700); err != nil {
 		t.Fatal(err)
@@ -66,15 +57,7 @@ func TestRootsClusterInAHomeOnlyRootEntersLivesWhereItsUserCanReach(t *testing.T
 // `mcpwarden seed` or a second server on the same data directory exited); the last one out
 // stops it, and so does a process that adopted a cluster a killed run left behind.
 func TestTheLastProcessOutStopsTheCluster(t *testing.T) {
-	if _, err := FindBinaries(os.Getenv("MCPWARDEN_PG_BIN")); err != nil {
-		t.Skip(err)
-	}
-	base := t.TempDir()
-	for _, d := range []string{filepath.Dir(base), base} {
-		if err := os.Chmod(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
+	base := reachableTempDir(t)
 	opts := Options{Dir: filepath.Join(base, "postgres"), NoFsync: true, BinDir: os.Getenv("MCPWARDEN_PG_BIN")}
 	ctx := context.Background()
 	start := func() *Cluster {
@@ -122,4 +105,20 @@ func TestTheLastProcessOutStopsTheCluster(t *testing.T) {
 	if running(next) {
 		t.Error("the killed run's cluster still runs after the process that adopted it left")
 	}
+}
+
+// reachableTempDir skips the test without PostgreSQL's binaries, and returns a temporary
+// directory the PostgreSQL user can enter: t.TempDir's directory and its parent are root's alone.
+func reachableTempDir(t *testing.T) string {
+	t.Helper()
+	if _, err := FindBinaries(os.Getenv("MCPWARDEN_PG_BIN")); err != nil {
+		t.Skip(err)
+	}
+	base := t.TempDir()
+	for _, d := range []string{filepath.Dir(base), base} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return base
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"time"
 
 	"github.com/mcpwarden/mcpwarden/db"
@@ -25,31 +26,66 @@ type Identity struct {
 	MachineID, Hostname *string
 }
 
+// prints is what the identity rules compare, for a request or for an agent's stored state:
+// fingerprints (fingerprintOf) of the machine identity and of the hostname, 0 for none, and
+// when another machine was last caught using the key, in Unix nanoseconds (0: never; stored
+// state only). The key cache holds an agent's as they are, so that a steady heartbeat is
+// checked by the same rules as any other request (agentState.settled).
+type prints struct {
+	machine, host uint64
+	sharedAt      int64
+}
+
+func (id Identity) prints() prints {
+	return prints{machine: fingerprintOf(id.MachineID), host: fingerprintOf(id.Hostname)}
+}
+
+func storedPrints(s db.AgentState) prints {
+	p := prints{machine: fingerprintOf(s.MachineID), host: fingerprintOf(s.Hostname)}
+	if s.KeySharedAt != nil {
+		p.sharedAt = s.KeySharedAt.UnixNano()
+	}
+	return p
+}
+
 // identityCheck is what the stored state alone says of a request's machine: that it is another
 // machine than the bound one (refused if that one is active), that it is to be refused outright
 // (it cannot be told apart while a sharing is being caught), or that the key is to be bound to it.
 type identityCheck struct{ other, refuse, bind bool }
 
-func checkIdentity(s db.AgentState, id Identity, now time.Time) identityCheck {
+func checkIdentity(s, id prints, now time.Time) identityCheck {
 	var c identityCheck
 	switch {
-	case id.MachineID != nil && s.MachineID != nil:
-		c.other = *id.MachineID != *s.MachineID
-	case id.Hostname != nil && s.Hostname != nil:
-		c.other = *id.Hostname != *s.Hostname
-	case id.MachineID == nil && id.Hostname == nil:
+	case id.machine != 0 && s.machine != 0:
+		c.other = id.machine != s.machine
+	case id.host != 0 && s.host != 0:
+		c.other = id.host != s.host
+	case id.machine == 0 && id.host == 0:
 		// Nothing to tell machines apart: refused only while a sharing is being caught.
-		c.refuse = s.KeySharedAt != nil && now.Sub(*s.KeySharedAt) < keySharedWindow
+		c.refuse = s.sharedAt != 0 && now.Sub(time.Unix(0, s.sharedAt)) < keySharedWindow
 	}
-	c.bind = id.MachineID != nil && (s.MachineID == nil || *s.MachineID != *id.MachineID)
+	c.bind = id.machine != 0 && s.machine != id.machine
 	return c
+}
+
+// fingerprintSeed is this process's: fingerprints are compared within one replica only, and
+// nobody outside it can choose values that collide.
+var fingerprintSeed = maphash.MakeSeed()
+
+// fingerprintOf condenses a machine identity or hostname into 64 bits; 0 is none, which no
+// value condenses to (an empty one included). Two values colliding is one chance in 2^64.
+func fingerprintOf(v *string) uint64 {
+	if v == nil {
+		return 0
+	}
+	return maphash.String(fingerprintSeed, *v) | 1
 }
 
 // admit checks that the request comes from the machine the agent's key is bound to, given the
 // agent's stored state, and returns whether the key is to be bound to id.MachineID.
 func (in *Ingester) admit(ctx context.Context, a Agent, s db.AgentState, id Identity) (bind bool, err error) {
 	now := in.now()
-	c := checkIdentity(s, id, now)
+	c := checkIdentity(storedPrints(s), id.prints(), now)
 	if c.refuse {
 		return false, ErrKeyShared
 	}

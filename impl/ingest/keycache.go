@@ -61,12 +61,10 @@ type agentState struct {
 	agent Agent
 
 	mu sync.Mutex
-	// details and machine are fingerprints (see fingerprint) of the agent's stored machine
-	// details and of the machine its key is bound to (0: none), which is all a steady heartbeat
-	// is compared with; keySharedAt is when another machine was last caught using the key, in
-	// Unix nanoseconds (0: never; see identity.go).
-	details, machine uint64
-	keySharedAt      int64
+	// details is a fingerprint of the agent's stored machine details, ident what the identity
+	// rules compare (identity.go): all a steady heartbeat is checked against.
+	details uint64
+	ident   prints
 	// report is the agent's report hash as stored; raw the hash of the last report body as
 	// received, before normalization, for which the normalized report hash equalled report
 	// (see Ingester.KnownUnchanged). All zeros is none.
@@ -425,42 +423,33 @@ func sameMeta(a, b db.AgentMeta) bool {
 
 // setStored replaces what the replica remembers of the agent with its stored state.
 func (st *agentState) setStored(s db.AgentState) {
-	var shared int64
-	if s.KeySharedAt != nil {
-		shared = s.KeySharedAt.UnixNano()
-	}
-	report := hash32(s.ReportHash)
+	report, details, ident := hash32(s.ReportHash), fingerprint(s.AgentMeta), storedPrints(s)
 	st.mu.Lock()
 	if report != st.report {
 		st.report, st.raw = report, [sha256.Size]byte{}
 	}
-	st.details, st.machine, st.keySharedAt = fingerprint(s.AgentMeta), fingerprintOf(s.MachineID), shared
+	st.details, st.ident = details, ident
 	st.mu.Unlock()
 }
 
 // settled reports whether a heartbeat changes nothing the replica knows of the agent: it comes
 // from the machine the key is bound to and sends the stored details (see Ingester.Heartbeat).
-// It is checkIdentity's answer on the fingerprints: with the stored details sent again, the
-// hostnames agree; a request that names its machine must name the bound one (another would be
-// another machine, or be bound); one naming no machine and no host is refused while a sharing
-// is being caught.
 func (st *agentState) settled(meta db.AgentMeta, id Identity, now time.Time) bool {
-	details, machine := fingerprint(meta), fingerprintOf(id.MachineID)
+	details, sent := fingerprint(meta), id.prints()
 	st.mu.Lock()
-	same := details == st.details && (id.MachineID == nil || machine == st.machine)
-	shared := st.keySharedAt
+	same, ident := details == st.details, st.ident
 	st.mu.Unlock()
-	refused := id.MachineID == nil && id.Hostname == nil && shared != 0 && now.Sub(time.Unix(0, shared)) < keySharedWindow
-	return same && !refused
+	c := checkIdentity(ident, sent, now)
+	return same && !c.other && !c.refuse && !c.bind
 }
 
 // wroteMeta records details and a binding this replica wrote.
 func (st *agentState) wroteMeta(m db.AgentMeta, machineID *string) {
-	details, machine := fingerprint(m), fingerprintOf(machineID)
+	details, host, machine := fingerprint(m), fingerprintOf(m.Hostname), fingerprintOf(machineID)
 	st.mu.Lock()
-	st.details = details
+	st.details, st.ident.host = details, host
 	if machineID != nil {
-		st.machine = machine
+		st.ident.machine = machine
 	}
 	st.mu.Unlock()
 }
@@ -468,13 +457,9 @@ func (st *agentState) wroteMeta(m db.AgentMeta, machineID *string) {
 // sharedNow records that another machine was caught using the agent's key.
 func (st *agentState) sharedNow(now time.Time) {
 	st.mu.Lock()
-	st.keySharedAt = now.UnixNano()
+	st.ident.sharedAt = now.UnixNano()
 	st.mu.Unlock()
 }
-
-// fingerprintSeed is this process's: fingerprints are compared within one replica only, and
-// nobody outside it can choose details that collide.
-var fingerprintSeed = maphash.MakeSeed()
 
 // fingerprint condenses an agent's machine details into 64 bits, each field's absence told
 // apart from its being empty. Two different details colliding (one chance in 2^64) would only
@@ -492,14 +477,6 @@ func fingerprint(m db.AgentMeta) uint64 {
 		h.WriteByte(0) // ends the field: ("ab", "c") and ("a", "bc") differ
 	}
 	return h.Sum64()
-}
-
-// fingerprintOf condenses a machine identity; 0 is none, which no identity condenses to.
-func fingerprintOf(v *string) uint64 {
-	if v == nil {
-		return 0
-	}
-	return maphash.String(fingerprintSeed, *v) | 1
 }
 
 func sameString(a, b *string) bool {
